@@ -1,0 +1,43 @@
+# alertrouter — every target runs through uv, so no virtualenv needs activating.
+SHELL := /bin/bash
+UV ?= uv
+PY := $(UV) run python
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
+
+sync: ## Install the workspace (all members and dev tools) into .venv
+	$(UV) sync --all-packages --frozen
+
+kafka-fetch: ## Fetch the pinned Apache Kafka broker jars from Maven Central into .cache/kafka
+	$(PY) scripts/local_kafka.py fetch
+
+dev: sync kafka-fetch ## Run the whole system locally: Kafka, PostgreSQL, the three services, the example config
+	$(PY) scripts/dev.py
+
+test: sync kafka-fetch ## Run the whole test suite (starts its own Kafka and PostgreSQL)
+	$(UV) run pytest
+
+lint: sync ## ruff, mypy (strict) and import-linter
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy shared/src services/ingest/src services/router/src services/notifier/src
+	$(UV) run lint-imports
+
+fmt: ## Format and autofix
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+
+migrate: ## Apply the router's and the notifier's migrations to DATABASE_URL
+	$(UV) run alertrouter-router migrate
+	$(UV) run alertrouter-notifier migrate
+
+validate-config: ## Validate the example ownership configuration and lint its coverage
+	$(UV) run alertrouter-router config validate examples/ownership
+
+helm: ## Build the pinned Helm CLI into .cache/bin
+	bash scripts/install_helm.sh
+
+.PHONY: help sync kafka-fetch dev test lint fmt migrate validate-config helm

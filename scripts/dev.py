@@ -1,0 +1,146 @@
+"""`make dev`: the whole system on this machine — Kafka, PostgreSQL, migrations, the three services, the example
+configuration and a capture server for outgoing notifications. Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import local_kafka  # noqa: E402
+import local_postgres  # noqa: E402
+
+RUN = ROOT / ".run"
+LOGS = RUN / "logs"
+KAFKA_PORT = int(os.environ.get("DEV_KAFKA_PORT", "19092"))
+PG_PORT = int(os.environ.get("DEV_PG_PORT", "15432"))
+CAPTURE_PORT = 18090
+DEV_TOKEN = "dev-token"
+SERVICES = {
+    "ingest": (["alertrouter-ingest"], 8080),
+    "router": (["alertrouter-router", "run"], 8081),
+    "notifier": (["alertrouter-notifier", "run"], 8082),
+}
+
+CURL = """
+  # Fire an alert for service checkout (team payments) as Alertmanager would:
+  curl -sS -X POST http://127.0.0.1:8080/v1/alertmanager/dev-alertmanager \\
+    -H 'content-type: application/json' --data @examples/alertmanager-checkout.json
+
+  # The routing decision (who was paged and why), as JSON and as a paragraph:
+  curl -sS -H 'authorization: Bearer dev-token' 'http://127.0.0.1:8081/v1/decisions?service=checkout&limit=1'
+  curl -sS -H 'authorization: Bearer dev-token' "http://127.0.0.1:8081/v1/decisions/$(curl -sS \\
+    -H 'authorization: Bearer dev-token' 'http://127.0.0.1:8081/v1/decisions?service=checkout&limit=1' \\
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')/explain"
+
+  # The delivery and what the capture server received:
+  curl -sS -H 'authorization: Bearer dev-token' 'http://127.0.0.1:8082/v1/deliveries?limit=5'
+  curl -sS http://127.0.0.1:18090/captured
+"""
+
+
+def dev_env(kafka: str, database_url: str) -> dict[str, str]:
+    token_hash = hashlib.sha256(DEV_TOKEN.encode()).hexdigest()
+    env = dict(os.environ)
+    env.update(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": kafka,
+            "DATABASE_URL": database_url,
+            "ALERTROUTER_CONFIG": str(ROOT / "examples" / "ownership"),
+            "ALERTROUTER_API_TOKENS": f"{token_hash}:read+write",
+            "LOG_FORMAT": "console",
+            "NOTIFIER_ROUTER_URL": "http://127.0.0.1:8081",
+            "NOTIFIER_ROUTER_API_TOKEN": DEV_TOKEN,
+            "NOTIFIER_PUBLIC_URL": "http://127.0.0.1:8082",
+            "NOTIFIER_WEBHOOK_SIGNING_SECRET": "dev-webhook-signing-secret",
+            "NOTIFIER_ACK_LINK_SECRET": "dev-ack-link-secret",
+        }
+    )
+    return env
+
+
+def wait_ready(name: str, port: int, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{name} exited with {proc.returncode}; see {LOGS / (name + '.log')}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"{name} not ready after {timeout:.0f}s; see {LOGS / (name + '.log')}")
+
+
+def main() -> int:
+    LOGS.mkdir(parents=True, exist_ok=True)
+    started: list[subprocess.Popen[bytes]] = []
+    kafka = local_kafka.LocalKafka(RUN / "kafka", nodes=1, base_port=KAFKA_PORT)
+    postgres: local_postgres.LocalPostgres | None = None
+    try:
+        print(f"dev: starting Kafka on 127.0.0.1:{KAFKA_PORT} …", flush=True)
+        kafka.start()
+        database_url = os.environ.get("DATABASE_URL")
+        if not database_url:
+            print(f"dev: starting PostgreSQL on 127.0.0.1:{PG_PORT} …", flush=True)
+            postgres = local_postgres.LocalPostgres(RUN / "pg", port=PG_PORT)
+            postgres.start()
+            database_url = postgres.url()
+        env = dev_env(kafka.bootstrap_servers, database_url)
+        for command in (["alertrouter-router", "migrate"], ["alertrouter-notifier", "migrate"]):
+            subprocess.run(command, env=env, check=True)
+        started.append(
+            subprocess.Popen([sys.executable, str(ROOT / "scripts" / "capture_server.py"), str(CAPTURE_PORT)])
+        )
+        for name, (command, port) in SERVICES.items():
+            log = (LOGS / f"{name}.log").open("ab")
+            started.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT))
+            wait_ready(name, port, started[-1])
+            print(f"dev: {name} ready on http://127.0.0.1:{port} (log: {LOGS / (name + '.log')})", flush=True)
+        print("\nalertrouter is running. API token: dev-token. Try:\n" + CURL + "\nCtrl-C stops everything.", flush=True)
+        watch(started)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("dev: stopping …", flush=True)
+        for proc in reversed(started):
+            proc.terminate()
+        for proc in reversed(started):
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        kafka.stop()
+        if postgres is not None:
+            postgres.stop()
+    return 0
+
+
+def watch(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Until Ctrl-C or SIGTERM; a service that dies ends the stack with a pointer to its log."""
+    while True:
+        for proc in processes:
+            if proc.poll() is not None:
+                print(f"dev: {proc.args} exited with {proc.returncode}; see {LOGS}", flush=True)
+                return
+        time.sleep(1)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupt)
+    raise SystemExit(main())

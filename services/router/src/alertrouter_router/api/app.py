@@ -1,0 +1,30 @@
+"""The router's HTTP app: health for every role, the SRE API when this process serves it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+
+from alertrouter_router import health
+from alertrouter_router.api import config_routes, decision_routes, incident_routes, oncall_routes
+from alertrouter_router.api.problems import install_problem_handlers
+
+if TYPE_CHECKING:
+    from alertrouter_router.runtime import RouterState
+
+
+def create_app(state: RouterState, with_api: bool = True) -> FastAPI:
+    app = FastAPI(
+        title="alertrouter router",
+        version="1",
+        description="Who is on call, why someone was paged, incidents and their timelines.",
+    )
+    app.state.router = state
+    app.state.token_entries = state.token_entries
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    if with_api:
+        for module in (oncall_routes, decision_routes, incident_routes, config_routes):
+            app.include_router(module.router)
+    return app

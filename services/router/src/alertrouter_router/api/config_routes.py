@@ -1,0 +1,44 @@
+"""The configuration in force, and reloading it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from alertrouter_router.api.deps import READ, WRITE, State
+from alertrouter_router.ownership.errors import ConfigError
+from alertrouter_shared.problems import PROBLEM_CONTENT_TYPE, problem
+
+router = APIRouter(prefix="/v1/config", tags=["configuration"])
+
+
+def _summary(state: State) -> dict[str, Any]:
+    loaded = state.configs.current
+    return {
+        "version": loaded.version,
+        "loaded_at": loaded.loaded_at.isoformat(),
+        "files": list(loaded.files),
+        "last_reload_errors": state.configs.last_error,
+    }
+
+
+@router.get("", dependencies=READ, summary="Version, load time and files of the configuration in force")
+async def get_config(state: State) -> dict[str, Any]:
+    return _summary(state)
+
+
+@router.post("/reload", dependencies=WRITE, summary="Reload; an invalid configuration is rejected, the old one stays")
+async def reload(state: State) -> Any:
+    try:
+        state.configs.reload()
+    except ConfigError as exc:
+        errors = [str(issue) for issue in exc.issues]
+        body = problem(
+            422,
+            f"configuration rejected ({len(errors)} error(s)); still serving {state.configs.current.short_version}",
+            errors=errors,
+        )
+        return JSONResponse(body, 422, media_type=PROBLEM_CONTENT_TYPE)
+    return _summary(state)

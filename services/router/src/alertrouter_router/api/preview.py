@@ -1,0 +1,89 @@
+"""Dry run of the live path: the same ``lifecycle.process_event`` inside a transaction that is rolled back.
+
+Because it is the same code, the preview cannot drift from what the router really does; it also sees the
+open incidents, so a preview of a repeat says ``duplicate``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from fastapi import HTTPException
+from pydantic import BaseModel, Field
+
+from alertrouter_router import lifecycle
+from alertrouter_router.context import EventContext
+from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource
+
+if TYPE_CHECKING:
+    from alertrouter_router.runtime import RouterState
+
+
+class RawAlertmanagerAlert(BaseModel):
+    labels: dict[str, str]
+    annotations: dict[str, str] = Field(default_factory=dict)
+    fingerprint: str | None = None
+
+
+class PreviewRequest(BaseModel):
+    labels: dict[str, str] | None = None
+    alert: RawAlertmanagerAlert | None = Field(None, description="a raw Alertmanager alert instead of labels")
+    integration: str | None = Field(None, description="integration id, for its bound service")
+    dedup_key: str | None = None
+    at: datetime | None = Field(None, description="instant to decide at (default now)")
+
+    model_config = {"json_schema_extra": {"examples": [{"labels": {"service": "checkout", "severity": "critical"}}]}}
+
+
+def _event(body: PreviewRequest, state: RouterState, at: datetime) -> AlertEvent:
+    config = state.configs.current
+    labels = body.labels if body.labels is not None else (body.alert.labels if body.alert else None)
+    if labels is None:
+        raise HTTPException(422, "give 'labels' or 'alert'")
+    bound = None
+    if body.integration is not None:
+        integration = config.integrations_by_id.get(body.integration)
+        if integration is None:
+            raise HTTPException(404, f"integration {body.integration!r} not found")
+        bound = integration.service
+    annotations = body.alert.annotations if body.alert else {}
+    return AlertEvent(
+        source=AlertSource.ALERTMANAGER,
+        integration_id=body.integration or "preview",
+        action=AlertAction.TRIGGER,
+        dedup_key=body.dedup_key or f"preview:{uuid.uuid4()}",
+        summary=annotations.get("summary", ""),
+        labels=labels,
+        annotations=annotations,
+        bound_service=bound,
+        occurred_at=at,
+        received_at=at,
+    )
+
+
+async def preview_decision(state: RouterState, body: PreviewRequest) -> dict[str, Any]:
+    at = body.at or state.clock.now()
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    event = _event(body, state, at)
+    async with state.engine.connect() as conn:
+        transaction = await conn.begin()
+        try:
+            ctx = EventContext(conn=conn, config=state.configs.current, now=at, dry_run=True)
+            decision = await lifecycle.process_event(ctx, event, state.settings.max_event_age_seconds)
+        finally:
+            await transaction.rollback()
+    return {
+        "preview": True,
+        "at": at.isoformat(),
+        "outcome": decision.outcome.value,
+        "reason": decision.reason,
+        "service": decision.service_id,
+        "team": decision.team_id,
+        "policy": decision.policy_id,
+        "level": decision.level,
+        "config_version": decision.config_version,
+        "explanation": decision.explanation,
+    }

@@ -1,0 +1,155 @@
+"""The router's tables (all prefixed ``router_``; the notifier owns ``notifier_`` tables on the same server).
+
+Idempotency lives here: a decision is unique per event id, an escalation step per (incident, round, level),
+a page per deterministic page id, and at most one incident per dedup key is open at a time (partial index).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _ts(name: str, nullable: bool = True) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+incident = Table(
+    "router_incident",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("dedup_key", String(512), nullable=False),
+    Column("status", String(16), nullable=False),  # triggered | acknowledged | resolved
+    Column("service_id", String(128)),
+    Column("team_id", String(128)),
+    Column("policy_id", String(128)),
+    Column("summary", Text, nullable=False, server_default=""),
+    Column("severity", String(16), nullable=False, server_default="critical"),
+    Column("labels", Json, nullable=False),
+    Column("alert_count", Integer, nullable=False, server_default="1"),
+    Column("group_key", String(256)),
+    _ts("opened_at", False),
+    _ts("first_event_at", False),
+    _ts("last_event_at", False),
+    Column("episode_started_at", DateTime(timezone=True)),
+    _ts("acknowledged_at"),
+    Column("acknowledged_by", String(128)),
+    _ts("resolved_at"),
+    Column("resolved_by", String(128)),
+    Column("config_version", String(64)),
+    Index(
+        "uq_router_incident_open_dedup_key",
+        "dedup_key",
+        unique=True,
+        postgresql_where=text("status <> 'resolved'"),
+    ),
+    Index("ix_router_incident_service_opened", "service_id", "opened_at"),
+    Index(
+        "uq_router_incident_open_group",
+        "group_key",
+        unique=True,
+        postgresql_where=text("status <> 'resolved' AND group_key IS NOT NULL"),
+    ),
+)
+
+decision = Table(
+    "router_decision",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("seq", BigInteger, Identity(), nullable=False, unique=True),
+    Column("event_id", String(36), unique=True),
+    Column("step_key", String(128), unique=True),
+    Column("incident_id", String(36), ForeignKey("router_incident.id")),
+    Column("dedup_key", String(512)),
+    Column("kind", String(16), nullable=False),  # event | escalation | manual
+    Column("outcome", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("service_id", String(128)),
+    Column("team_id", String(128)),
+    Column("policy_id", String(128)),
+    Column("level", Integer),
+    Column("config_version", String(64)),
+    _ts("created_at", False),
+    Column("explanation", Json, nullable=False),
+    Index("ix_router_decision_service_created", "service_id", "created_at"),
+    Index("ix_router_decision_incident", "incident_id"),
+    Index("ix_router_decision_dedup_key", "dedup_key"),
+)
+
+escalation_step = Table(
+    "router_escalation_step",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", String(36), ForeignKey("router_incident.id"), nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("level", Integer, nullable=False),
+    _ts("due_at", False),
+    Column("status", String(16), nullable=False),  # pending | done | cancelled
+    _ts("fired_at"),
+    UniqueConstraint("incident_id", "round", "level", name="uq_router_escalation_step_position"),
+    Index("ix_router_escalation_step_due", "due_at", postgresql_where=text("status = 'pending'")),
+)
+
+outbox = Table(
+    "router_outbox",
+    metadata,
+    Column("page_id", String(200), primary_key=True),
+    Column("incident_id", String(36), nullable=False),
+    Column("payload", Text, nullable=False),
+    _ts("created_at", False),
+    _ts("send_at", False),
+    _ts("published_at"),
+    Index("ix_router_outbox_unpublished", "send_at", postgresql_where=text("published_at IS NULL")),
+)
+
+timeline = Table(
+    "router_timeline",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", String(36), nullable=False),
+    _ts("at", False),
+    Column("kind", String(32), nullable=False),
+    Column("ref", String(200)),
+    Column("data", Json, nullable=False),
+    UniqueConstraint("kind", "ref", name="uq_router_timeline_kind_ref"),
+    Index("ix_router_timeline_incident", "incident_id", "at"),
+)
+
+maintenance_window = Table(
+    "router_maintenance_window",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("service_id", String(128), nullable=False),
+    _ts("starts_at", False),
+    _ts("ends_at", False),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("created_by", String(128)),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+)

@@ -1,0 +1,57 @@
+"""A decision as a short paragraph a tired SRE can read at 3 a.m."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _who(targets: list[dict[str, Any]]) -> str:
+    parts = []
+    for target in targets:
+        via = target["selected_by"]
+        if via["kind"] == "schedule":
+            source = f"override {via['override']}" if via.get("override") else f"layer {via.get('layer')}"
+            how = f"on call in schedule {via['id']} ({source})"
+        elif via["kind"] == "team":
+            how = f"a member of team {via['id']}"
+        else:
+            how = "named directly in the policy"
+        methods = ", ".join(f"{n['type']} at {n['send_at']}" for n in target["notifications"]) or "no contact method"
+        parts.append(f"{target['name'] or target['user']} ({target['user']}), {how}, notified by {methods}")
+    return "; ".join(parts)
+
+
+def explain_text(row: dict[str, Any]) -> str:
+    x = row["explanation"]
+    event = x.get("event", {})
+    route = x.get("route", {})
+    lines = []
+    if row["kind"] == "event":
+        lines.append(
+            f"Event {event.get('event_id')} ({event.get('action')} from {event.get('source')} integration "
+            f"{event.get('integration')}, dedup key {row['dedup_key']}) arrived at "
+            f"{row['created_at']:%Y-%m-%d %H:%M:%S} UTC with summary {event.get('summary')!r}."
+        )
+        if route.get("service"):
+            lines.append(
+                f"It was routed to service {route['service']} (team {route['team']}, policy {route['policy']}) "
+                f"because {route.get('reason')}."
+            )
+        else:
+            lines.append(f"No service matched: {route.get('reason')}.")
+    else:
+        step = x.get("step", {})
+        lines.append(
+            f"Escalation step round {step.get('round')} level {step.get('level')} of incident {row['incident_id']} "
+            f"was due at {step.get('due_at')}."
+        )
+    lines.append(f"Outcome: {row['outcome']} — {row['reason']}.")
+    for skipped in x.get("skipped_levels", []):
+        lines.append(f"Level {skipped['level']} (round {skipped['round']}) was skipped: nobody reachable.")
+    if x.get("targets"):
+        lines.append(f"Paged: {_who(x['targets'])}.")
+    if x.get("next_escalation"):
+        nxt = x["next_escalation"]
+        lines.append(f"Unless acknowledged, level {nxt['level']} (round {nxt['round']}) is paged at {nxt['at']}.")
+    lines.append(f"Configuration version {row['config_version']}; decision {row['id']}.")
+    return " ".join(lines) + "\n"

@@ -1,0 +1,124 @@
+"""Incident state in the database: one open incident per dedup key, settled by a partial unique index.
+
+Lifecycle: triggered → acknowledged → resolved. A resolve for a key with no open incident is kept as an
+already-resolved incident (a tombstone), so a trigger that arrives later but happened earlier is recognised
+as out of order instead of opening a new incident.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from alertrouter_router.db.tables import incident
+
+TRIGGERED = "triggered"
+ACKNOWLEDGED = "acknowledged"
+RESOLVED = "resolved"
+
+
+@dataclass(frozen=True)
+class Incident:
+    id: str
+    dedup_key: str
+    status: str
+    service_id: str | None
+    team_id: str | None
+    policy_id: str | None
+    summary: str
+    severity: str
+    labels: dict[str, str]
+    alert_count: int
+    opened_at: datetime
+    last_event_at: datetime
+    episode_started_at: datetime | None
+    resolved_at: datetime | None
+    acknowledged_at: datetime | None
+
+    @staticmethod
+    def from_row(row: Any) -> Incident:
+        return Incident(**{f: getattr(row, f) for f in Incident.__dataclass_fields__})
+
+
+async def find_open(conn: AsyncConnection, dedup_key: str) -> Incident | None:
+    row = (
+        await conn.execute(
+            select(incident).where(incident.c.dedup_key == dedup_key, incident.c.status != RESOLVED).with_for_update()
+        )
+    ).first()
+    return Incident.from_row(row) if row else None
+
+
+async def find_open_group(conn: AsyncConnection, group_key: str) -> Incident | None:
+    row = (
+        await conn.execute(
+            select(incident).where(incident.c.group_key == group_key, incident.c.status != RESOLVED).with_for_update()
+        )
+    ).first()
+    return Incident.from_row(row) if row else None
+
+
+async def latest_resolved(conn: AsyncConnection, dedup_key: str) -> Incident | None:
+    row = (
+        await conn.execute(
+            select(incident)
+            .where(incident.c.dedup_key == dedup_key, incident.c.status == RESOLVED)
+            .order_by(incident.c.resolved_at.desc())
+            .limit(1)
+        )
+    ).first()
+    return Incident.from_row(row) if row else None
+
+
+async def get(conn: AsyncConnection, incident_id: str, lock: bool = False) -> Incident | None:
+    query = select(incident).where(incident.c.id == incident_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    return Incident.from_row(row) if row else None
+
+
+async def open_new(conn: AsyncConnection, values: dict[str, Any]) -> str | None:
+    """Insert an open incident; None when another writer opened one for the same key first."""
+    values = {"id": str(uuid.uuid4()), "status": TRIGGERED, **values}
+    stmt = (
+        insert(incident)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["dedup_key"], index_where=text("status <> 'resolved'"))
+        .returning(incident.c.id)
+    )
+    row = (await conn.execute(stmt)).first()
+    return str(row.id) if row else None
+
+
+async def insert_tombstone(conn: AsyncConnection, values: dict[str, Any]) -> str:
+    incident_id = str(uuid.uuid4())
+    await conn.execute(incident.insert().values({"id": incident_id, "status": RESOLVED, **values}))
+    return incident_id
+
+
+async def record_repeat(conn: AsyncConnection, incident_id: str, at: datetime, summary: str) -> None:
+    await conn.execute(
+        update(incident)
+        .where(incident.c.id == incident_id)
+        .values(
+            alert_count=incident.c.alert_count + 1,
+            last_event_at=func.greatest(incident.c.last_event_at, at),
+            summary=summary or incident.c.summary,
+        )
+    )
+
+
+async def set_status(conn: AsyncConnection, incident_id: str, status: str, at: datetime, by: str | None) -> None:
+    values: dict[str, Any] = {"status": status}
+    if status == ACKNOWLEDGED:
+        values |= {"acknowledged_at": at, "acknowledged_by": by}
+    elif status == RESOLVED:
+        values |= {"resolved_at": at, "resolved_by": by}
+    await conn.execute(update(incident).where(incident.c.id == incident_id).values(values))

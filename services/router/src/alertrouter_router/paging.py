@@ -1,0 +1,90 @@
+"""Turn one escalation level, resolved at an instant, into pages and the explanation of who and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from alertrouter_router.incidents import Incident
+from alertrouter_router.ownership.escalation_targets import Target, targets_for_level
+from alertrouter_router.ownership.loader import LoadedConfig
+from alertrouter_shared.events import Page, PageKind, Severity
+
+
+@dataclass(frozen=True)
+class LevelPlan:
+    level: int  # 0-based
+    round: int
+    delay_minutes: int
+    targets: list[Target]
+
+
+def plan_level(config: LoadedConfig, policy_id: str, round_: int, level: int, at: datetime) -> LevelPlan:
+    policy = config.policies_by_id[policy_id]
+    targets = targets_for_level(config.config, policy, level, at)
+    return LevelPlan(level, round_, policy.levels[level].delay_minutes, targets)
+
+
+def page_id(incident_id: str, round_: int, level: int, user_id: str, contact_method_id: str) -> str:
+    """Deterministic, so a page republished after a crash is recognised by the notifier as the same page."""
+    return f"{incident_id}:{round_}:{level + 1}:{user_id}:{contact_method_id}"
+
+
+def explain_targets(plan: LevelPlan) -> list[dict[str, Any]]:
+    return [
+        {
+            "user": t.user_id,
+            "name": t.user_name,
+            "selected_by": {
+                "kind": t.selected_by.kind.value,
+                "id": t.selected_by.id,
+                "layer": t.selected_by.layer_id,
+                "override": t.selected_by.override_id,
+                "until": t.selected_by.until.isoformat() if t.selected_by.until else None,
+            },
+            "notifications": [
+                {
+                    "contact_method": n.contact_method.id,
+                    "type": n.contact_method.type.value,
+                    "delay_minutes": n.delay_minutes,
+                    "send_at": n.send_at.isoformat(),
+                }
+                for n in t.notifications
+            ],
+        }
+        for t in plan.targets
+    ]
+
+
+def build_pages(
+    config: LoadedConfig, incident: Incident, plan: LevelPlan, decision_id: str, now: datetime
+) -> list[Page]:
+    service = config.services_by_id.get(incident.service_id or "")
+    pages = []
+    for target in plan.targets:
+        for note in target.notifications:
+            pages.append(
+                Page(
+                    page_id=page_id(incident.id, plan.round, plan.level, target.user_id, note.contact_method.id),
+                    kind=PageKind.TRIGGER,
+                    incident_id=incident.id,
+                    decision_id=decision_id,
+                    dedup_key=incident.dedup_key,
+                    service_id=incident.service_id or "",
+                    service_name=service.name if service else "",
+                    team_id=incident.team_id or "",
+                    user_id=target.user_id,
+                    user_name=target.user_name,
+                    contact_method=note.contact_method,
+                    escalation_level=plan.level + 1,
+                    summary=incident.summary,
+                    severity=Severity(incident.severity),
+                    labels=incident.labels,
+                    runbook_url=service.runbook_url if service else None,
+                    alert_count=incident.alert_count,
+                    send_at=note.send_at,
+                    created_at=now,
+                )
+            )
+    return pages

@@ -1,0 +1,150 @@
+"""Composition root: builds the router's parts from settings and runs them until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alertrouter_router.config_state import ConfigHolder
+from alertrouter_router.db.engine import make_engine
+from alertrouter_router.outbox import OutboxPublisher
+from alertrouter_router.settings import RouterSettings
+from alertrouter_shared.auth import TokenEntry, load_token_entries
+from alertrouter_shared.clock import Clock, SystemClock
+from alertrouter_shared.consumer_loop import ConsumerLoop, ConsumerOptions, make_consumer
+from alertrouter_shared.kafka import ensure_project_topics, make_producer
+from alertrouter_shared.logging import get_logger
+from alertrouter_shared.serving import embedded_server
+from alertrouter_shared.topics import ALERTS, DELIVERIES
+
+log = get_logger(__name__)
+
+
+@dataclass
+class RouterState:
+    """Everything the pipeline, the timers and the API share in one process."""
+
+    settings: RouterSettings
+    engine: AsyncEngine
+    producer: AIOKafkaProducer
+    clock: Clock
+    configs: ConfigHolder
+    token_entries: list[TokenEntry]
+    publisher: OutboxPublisher
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def config(self) -> object:
+        return self.configs.current
+
+
+def build_state(settings: RouterSettings, clock: Clock | None = None) -> RouterState:
+    clock = clock or SystemClock()
+    engine = make_engine(settings.database_url, settings.db_pool_size)
+    producer = make_producer(settings, linger_ms=1)
+    return RouterState(
+        settings=settings,
+        engine=engine,
+        producer=producer,
+        clock=clock,
+        configs=ConfigHolder.load(settings.config_path),
+        token_entries=load_token_entries(settings.api_tokens, settings.api_tokens_file),
+        publisher=OutboxPublisher(engine, producer, clock, settings.outbox_poll_seconds),
+    )
+
+
+def _consumer_loops(state: RouterState) -> list[ConsumerLoop]:
+    from alertrouter_router.pipeline import handle_alert_batch
+    from alertrouter_router.timeline import handle_delivery_batch
+
+    settings = state.settings
+
+    async def on_alerts(records: object) -> None:
+        await handle_alert_batch(state, records)  # type: ignore[arg-type]
+        state.publisher.kick()
+
+    async def on_deliveries(records: object) -> None:
+        await handle_delivery_batch(state, records)  # type: ignore[arg-type]
+
+    alerts = ConsumerOptions(group_id=settings.consumer_group, topics=[ALERTS], max_records=settings.batch_max_records)
+    deliveries = ConsumerOptions(group_id=f"{settings.consumer_group}-deliveries", topics=[DELIVERIES])
+    return [
+        ConsumerLoop(make_consumer(settings, alerts), on_alerts, alerts),
+        ConsumerLoop(make_consumer(settings, deliveries), on_deliveries, deliveries),
+    ]
+
+
+class RouterRuntime:
+    """The router's tasks in one process; tests run it in-process with their own clock and settings."""
+
+    def __init__(
+        self, settings: RouterSettings, *, consume: bool = True, serve_api: bool = True, clock: Clock | None = None
+    ) -> None:
+        from alertrouter_router.api.app import create_app
+
+        self.state = build_state(settings, clock)
+        self.consume = consume
+        self.loops = _consumer_loops(self.state) if consume else []
+        self.server = embedded_server(create_app(self.state, with_api=serve_api), settings.host, settings.port)
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        from alertrouter_router.escalation_loop import run_escalations
+
+        await ensure_project_topics(self.state.settings)
+        await self.state.producer.start()
+        self.tasks = [asyncio.create_task(self.server.serve(), name="http")]
+        if self.consume:
+            self.tasks += [asyncio.create_task(loop.run(), name="consumer") for loop in self.loops]
+            self.tasks.append(asyncio.create_task(run_escalations(self.state), name="escalations"))
+            self.tasks.append(asyncio.create_task(self.state.publisher.run(self.state.stopping), name="outbox"))
+        await self._until_listening()
+        log.info("router_started", consume=self.consume, port=self.state.settings.port)
+
+    async def _until_listening(self, timeout: float = 30) -> None:
+        async with asyncio.timeout(timeout):
+            while not self.server.started:
+                if self.tasks[0].done():
+                    raise RuntimeError(f"HTTP server did not start on port {self.state.settings.port}")
+                await asyncio.sleep(0.02)
+
+    def stop(self) -> None:
+        self.state.stopping.set()
+        for loop in self.loops:
+            loop.stop()
+        self.server.should_exit = True
+
+    async def wait(self) -> None:
+        """Until every task ended; one task failing stops the others (the process then exits non-zero)."""
+        failed = False
+        try:
+            pending = set(self.tasks)
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    if not task.cancelled() and task.exception() is not None:
+                        log.error("router_task_failed", task=task.get_name(), error=repr(task.exception()))
+                        failed = True
+                        self.stop()
+        finally:
+            await self.state.producer.stop()
+            await self.state.engine.dispose()
+            log.info("router_stopped")
+        if failed:
+            raise SystemExit(1)
+
+
+async def run_router(
+    settings: RouterSettings, *, consume: bool = True, serve_api: bool = True, clock: Clock | None = None
+) -> None:
+    runtime = RouterRuntime(settings, consume=consume, serve_api=serve_api, clock=clock)
+    await runtime.start()
+    running = asyncio.get_running_loop()
+    running.add_signal_handler(signal.SIGTERM, runtime.stop)
+    running.add_signal_handler(signal.SIGINT, runtime.stop)
+    running.add_signal_handler(signal.SIGHUP, runtime.state.configs.reload_logged)
+    await runtime.wait()

@@ -1,0 +1,52 @@
+"""Incident timeline entries that are not decisions: delivery results from the notifier, human notes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from aiokafka import ConsumerRecord
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from alertrouter_router.db.tables import timeline
+from alertrouter_shared.events import DeliveryResult
+from alertrouter_shared.logging import get_logger
+
+if TYPE_CHECKING:
+    from alertrouter_router.runtime import RouterState
+
+log = get_logger(__name__)
+
+
+async def add(
+    conn: AsyncConnection, incident_id: str, at: datetime, kind: str, ref: str | None, data: dict[str, Any]
+) -> None:
+    stmt = insert(timeline).values(incident_id=incident_id, at=at, kind=kind, ref=ref, data=data)
+    await conn.execute(stmt.on_conflict_do_nothing(constraint="uq_router_timeline_kind_ref"))
+
+
+async def for_incident(conn: AsyncConnection, incident_id: str) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        select(timeline).where(timeline.c.incident_id == incident_id).order_by(timeline.c.at, timeline.c.id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def handle_delivery_batch(state: RouterState, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+    """Idempotent: one timeline entry per (delivery, attempt, status)."""
+    results: list[DeliveryResult] = []
+    for record in records:
+        try:
+            results.append(DeliveryResult.model_validate_json(record.value or b""))
+        except ValidationError:
+            log.warning("delivery_record_undecodable", offset=record.offset)
+    if not results:
+        return
+    async with state.engine.begin() as conn:
+        for result in results:
+            ref = f"{result.delivery_id}:{result.attempt}:{result.status.value}"
+            await add(conn, result.incident_id, result.at, "delivery", ref, result.model_dump(mode="json"))

@@ -1,0 +1,137 @@
+"""At-least-once consumption: offsets are committed only after the handler has finished a batch.
+
+A handler receives one partition's batch at a time. It must be idempotent (the batch is redelivered after a
+crash or a rebalance before the commit). Transient failures are retried with backoff, without committing;
+after ``max_attempts`` the partition is rewound to the first uncommitted record so nothing is skipped.
+SIGTERM stops polling, lets the batch in hand finish and commit, then leaves the group cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+
+from alertrouter_shared.errors import TransientError
+from alertrouter_shared.logging import get_logger
+from alertrouter_shared.metrics import CONSUMER_BATCHES, CONSUMER_FAILURES, CONSUMER_LAG
+from alertrouter_shared.settings import CommonSettings
+
+log = get_logger(__name__)
+
+BatchHandler = Callable[[Sequence[ConsumerRecord[bytes, bytes]]], Awaitable[None]]
+
+
+@dataclass
+class ConsumerOptions:
+    group_id: str
+    topics: list[str]
+    max_records: int = 500
+    max_attempts: int = 5
+    backoff_initial: float = 0.2
+    backoff_max: float = 5.0
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 1_000
+    max_poll_interval_ms: int = 300_000
+    group_instance_id: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def make_consumer(settings: CommonSettings, options: ConsumerOptions) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        *options.topics,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=settings.kafka_client_id,
+        group_id=options.group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=options.session_timeout_ms,
+        heartbeat_interval_ms=options.heartbeat_interval_ms,
+        max_poll_interval_ms=options.max_poll_interval_ms,
+        fetch_max_wait_ms=100,
+        **options.extra,
+    )
+
+
+class ConsumerLoop:
+    """Polls, hands each partition batch to the handler, commits after success; stop() drains."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, handler: BatchHandler, options: ConsumerOptions) -> None:
+        self.consumer = consumer
+        self.handler = handler
+        self.options = options
+        self._stopping = asyncio.Event()
+        self.running = False
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+
+    async def run(self) -> None:
+        await self.consumer.start()
+        self.running = True
+        log.info("consumer_started", group=self.options.group_id, topics=self.options.topics)
+        try:
+            while not self._stopping.is_set():
+                batches = await self.consumer.getmany(timeout_ms=200, max_records=self.options.max_records)
+                for tp, records in batches.items():
+                    if records:
+                        await self._handle_partition(tp, records)
+                await self._record_lag()
+        finally:
+            self.running = False
+            await self.consumer.stop()
+            log.info("consumer_stopped", group=self.options.group_id)
+
+    async def _handle_partition(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        delay = self.options.backoff_initial
+        for attempt in range(1, self.options.max_attempts + 1):
+            try:
+                await self.handler(records)
+            except TransientError as exc:
+                CONSUMER_FAILURES.labels(self.options.group_id, "transient").inc()
+                log.warning("batch_retry", topic=tp.topic, partition=tp.partition, attempt=attempt, error=str(exc))
+                if attempt == self.options.max_attempts or self._stopping.is_set():
+                    self.consumer.seek(tp, records[0].offset)
+                    return
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, self.options.backoff_max)
+                continue
+            except Exception:
+                CONSUMER_FAILURES.labels(self.options.group_id, "unexpected").inc()
+                log.exception("batch_failed", topic=tp.topic, partition=tp.partition)
+                self.consumer.seek(tp, records[0].offset)
+                await asyncio.sleep(self.options.backoff_max)
+                return
+            await self._commit(tp, records[-1].offset + 1)
+            CONSUMER_BATCHES.labels(self.options.group_id).inc()
+            return
+
+    async def _commit(self, tp: TopicPartition, next_offset: int) -> None:
+        try:
+            await self.consumer.commit({tp: next_offset})
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The group rebalanced: the new owner redelivers from the last commit; handlers are idempotent.
+            log.warning("commit_failed_rebalance", topic=tp.topic, partition=tp.partition, error=str(exc))
+        except KafkaError as exc:
+            log.warning("commit_failed", topic=tp.topic, partition=tp.partition, error=str(exc))
+
+    async def _record_lag(self) -> None:
+        for tp in self.consumer.assignment():
+            highwater = self.consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = await self.consumer.position(tp)
+            except (IllegalStateError, KafkaError):
+                continue
+            CONSUMER_LAG.labels(self.options.group_id, tp.topic, str(tp.partition)).set(max(0, highwater - position))

@@ -1,0 +1,107 @@
+"""aiokafka adapters: a durable producer, explicit topic creation, and readiness checks.
+
+The producer is idempotent (acks=all) so a record acknowledged to a caller survives a broker failure, and it
+batches: callers enqueue a whole request's records and await them together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from alertrouter_shared.errors import TransientError
+from alertrouter_shared.logging import get_logger
+from alertrouter_shared.settings import CommonSettings
+from alertrouter_shared.topics import TopicSpec, all_topics
+
+log = get_logger(__name__)
+
+Record = tuple[str, bytes, bytes]  # topic, key, value
+
+
+def make_producer(settings: CommonSettings, *, linger_ms: int = 5) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=settings.kafka_client_id,
+        enable_idempotence=True,
+        linger_ms=linger_ms,
+        max_batch_size=256 * 1024,
+        compression_type="lz4",
+        request_timeout_ms=10_000,
+        retry_backoff_ms=100,
+    )
+
+
+async def produce_all(producer: AIOKafkaProducer, records: Sequence[Record], timeout: float) -> None:
+    """Enqueue every record, then wait for all acknowledgements: one batch, never one awaited send at a time.
+
+    Raises TransientError when the broker does not acknowledge within ``timeout``; the caller must then treat
+    the whole batch as not accepted (at-least-once: a retry may duplicate, which consumers absorb).
+    """
+    try:
+        async with asyncio.timeout(timeout):
+            futures = [await producer.send(topic, value=value, key=key) for topic, key, value in records]
+            await asyncio.gather(*futures)
+    except (TimeoutError, KafkaError) as exc:
+        raise TransientError(f"Kafka did not acknowledge {len(records)} record(s): {exc!r}") from exc
+
+
+async def ensure_topics(bootstrap_servers: str, specs: Sequence[TopicSpec], timeout: float = 30) -> None:
+    """Create the project's topics explicitly; the broker's auto-creation is never relied on."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [s for s in specs if s.name not in existing]
+        if missing:
+            new = [NewTopic(s.name, s.partitions, s.replication_factor) for s in missing]
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(new, timeout_ms=int(timeout * 1000))
+            log.info("kafka_topics_created", topics=[s.name for s in missing])
+        await _wait_for_leaders(admin, [s.name for s in specs], timeout)
+    finally:
+        await admin.close()
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        described = await admin.describe_topics(names)
+        ready = all(
+            t.get("error_code", 0) == 0 and t["partitions"] and all(p["leader"] >= 0 for p in t["partitions"])
+            for t in described
+        )
+        if ready:
+            return
+        if loop.time() > deadline:
+            raise TransientError(f"topics {names} have no leaders after {timeout}s")
+        await asyncio.sleep(0.2)
+
+
+async def ensure_project_topics(settings: CommonSettings) -> None:
+    if settings.kafka_create_topics:
+        specs = all_topics(settings.kafka_topic_partitions, settings.kafka_topic_replication_factor)
+        await ensure_topics(settings.kafka_bootstrap_servers, specs)
+
+
+async def kafka_reachable(bootstrap_servers: str, timeout: float = 3.0) -> bool:
+    """Readiness probe: a real metadata round trip, not just a TCP connect."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000))
+    try:
+        async with asyncio.timeout(timeout):
+            await admin.start()
+            await admin.list_topics()
+        return True
+    except Exception:
+        return False
+    finally:
+        try:
+            await admin.close()
+        except Exception:
+            log.debug("kafka_admin_close_failed")

@@ -1,0 +1,119 @@
+"""The router, in-process, on the session's real Kafka broker and PostgreSQL, with a clock tests can advance."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from alertrouter_router.db.migrate import upgrade_to_head
+from alertrouter_router.runtime import RouterRuntime
+from alertrouter_router.settings import RouterSettings
+from alertrouter_shared.auth import hash_token
+from alertrouter_shared.clock import OffsetClock
+from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, Page
+from alertrouter_shared.topics import ALERTS, PAGES
+from tests.helpers import TopicReader, free_port
+
+CONFIG = Path(__file__).resolve().parents[1] / "fixtures" / "router" / "ownership.yaml"
+TOKEN = "router-test-token"
+READ_ONLY_TOKEN = "router-read-only"
+
+
+@pytest.fixture(scope="session")
+def router_database_url(database_url: str) -> str:
+    upgrade_to_head(database_url, wait=30)
+    return database_url
+
+
+CLOCK = OffsetClock()
+
+
+@pytest.fixture(scope="session")
+def router_clock() -> OffsetClock:
+    """The router's clock; events built by ``alert_event`` are stamped with it, so advancing it never makes them stale."""
+    return CLOCK
+
+
+def router_settings(kafka: str, db: str, **overrides: object) -> RouterSettings:
+    values: dict[str, object] = {
+        "kafka_bootstrap_servers": kafka,
+        "database_url": db,
+        "config_path": str(CONFIG),
+        "host": "127.0.0.1",
+        "port": free_port(),
+        "consumer_group": f"router-test-{uuid.uuid4().hex[:6]}",
+        "api_tokens": f"{hash_token(TOKEN)}:read+write,{hash_token(READ_ONLY_TOKEN)}:read",
+        "escalation_poll_seconds": 0.2,
+        "outbox_poll_seconds": 0.2,
+        "kafka_create_topics": False,
+    }
+    values.update(overrides)
+    return RouterSettings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+async def router(kafka_bootstrap: str, router_database_url: str, router_clock: OffsetClock) -> AsyncIterator[RouterRuntime]:
+    runtime = RouterRuntime(router_settings(kafka_bootstrap, router_database_url), clock=router_clock)
+    await runtime.start()
+    yield runtime
+    runtime.stop()
+    await asyncio.wait_for(runtime.wait(), 30)
+
+
+@pytest.fixture(scope="session")
+async def api(router: RouterRuntime) -> AsyncIterator[httpx.AsyncClient]:
+    base = f"http://127.0.0.1:{router.state.settings.port}"
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    p = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True)
+    await p.start()
+    yield p
+    await p.stop()
+
+
+@pytest.fixture(scope="session")
+async def pages(kafka_bootstrap: str) -> AsyncIterator[TopicReader]:
+    reader = await TopicReader(kafka_bootstrap, PAGES).start()
+    yield reader
+    await reader.stop()
+
+
+def alert_event(
+    key: str,
+    labels: dict[str, str],
+    action: AlertAction = AlertAction.TRIGGER,
+    occurred_at: datetime | None = None,
+    **details: object,
+) -> AlertEvent:
+    now = CLOCK.now()
+    return AlertEvent(
+        source=AlertSource.ALERTMANAGER,
+        integration_id="test-am",
+        action=action,
+        dedup_key=key,
+        summary=f"{labels.get('alertname', 'Alert')} on {labels.get('service', '?')}",
+        labels=labels,
+        details=dict(details),
+        occurred_at=occurred_at or now,
+        received_at=now,
+    )
+
+
+async def send(producer: AIOKafkaProducer, event: AlertEvent) -> None:
+    await producer.send_and_wait(ALERTS, event.model_dump_json().encode(), key=event.dedup_key.encode())
+
+
+def pages_for(reader: TopicReader, dedup_key: str) -> list[Page]:
+    found = [Page.model_validate_json(v) for v in reader.values]
+    return [p for p in found if p.dedup_key == dedup_key]
