@@ -1,0 +1,77 @@
+"""iCalendar feeds of on-call shifts, per schedule and per user, so engineers see them in their calendar.
+
+Shifts are never clipped to the requested range (a shift overlapping it is included whole), so each shift
+keeps the same UID, start and end whatever range a calendar client asks for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from icalendar import Calendar, Event
+
+from alertrouter_router.ownership.model import OwnershipConfig, Schedule, User
+from alertrouter_router.ownership.schedules import Shift, search_radius, shifts_between
+
+PRODID = "-//alertrouter//on-call shifts//EN"
+
+
+def shift_uid(schedule_id: str, shift: Shift) -> str:
+    """Stable identity of a shift: same schedule, source, person and start give the same UID."""
+    material = f"{schedule_id}|{shift.source}|{shift.user_id}|{shift.start.astimezone(UTC).isoformat()}"
+    return hashlib.sha256(material.encode()).hexdigest()[:32] + "@alertrouter"
+
+
+def whole_shifts(schedule: Schedule, start: datetime, end: datetime) -> list[Shift]:
+    """Shifts overlapping ``[start, end)``, unclipped (computed over a wider range, then filtered)."""
+    radius = max(search_radius(schedule, start), search_radius(schedule, end))
+    return [s for s in shifts_between(schedule, start - radius, end + radius) if s.start < end and s.end > start]
+
+
+def _event(schedule: Schedule, shift: Shift, users: Mapping[str, User], stamp: datetime) -> Event:
+    user = users.get(shift.user_id)
+    name = user.name if user else shift.user_id
+    event = Event()
+    event.add("uid", shift_uid(schedule.id, shift))
+    event.add("dtstamp", stamp.astimezone(UTC))
+    event.add("dtstart", shift.start.astimezone(UTC))
+    event.add("dtend", shift.end.astimezone(UTC))
+    event.add("summary", f"On call: {name} ({schedule.name})")
+    event.add("description", f"schedule {schedule.id}, {shift.source}, user {shift.user_id}")
+    event.add("x-alertrouter-schedule", schedule.id)
+    event.add("x-alertrouter-user", shift.user_id)
+    event.add("x-alertrouter-source", shift.source)
+    return event
+
+
+def _calendar(name: str) -> Calendar:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", name)
+    return calendar
+
+
+def schedule_calendar(
+    schedule: Schedule, users: Mapping[str, User], start: datetime, end: datetime, *, generated_at: datetime
+) -> bytes:
+    """Every shift of ``schedule`` overlapping ``[start, end)`` as ``text/calendar`` bytes."""
+    calendar = _calendar(f"On call: {schedule.name}")
+    for shift in whole_shifts(schedule, start, end):
+        calendar.add_component(_event(schedule, shift, users, generated_at))
+    return bytes(calendar.to_ical())
+
+
+def user_calendar(
+    config: OwnershipConfig, user_id: str, start: datetime, end: datetime, *, generated_at: datetime
+) -> bytes:
+    """The shifts of one user across every schedule, overlapping ``[start, end)``."""
+    user = config.users_by_id.get(user_id)
+    calendar = _calendar(f"On call: {user.name if user else user_id}")
+    for schedule in config.schedules:
+        for shift in whole_shifts(schedule, start, end):
+            if shift.user_id == user_id:
+                calendar.add_component(_event(schedule, shift, config.users_by_id, generated_at))
+    return bytes(calendar.to_ical())

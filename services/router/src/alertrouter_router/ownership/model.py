@@ -1,0 +1,308 @@
+"""Pydantic models of the ownership YAML: one ``OwnershipDocument`` per file, merged into ``OwnershipConfig``.
+
+Models check what one value can tell on its own (types, time zones, window shapes, positive turns); the
+checks that need the whole configuration (references, duplicate ids, overlaps) live in ``references``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+from functools import cached_property
+from typing import Annotated, Literal, Protocol, TypeVar
+
+from pydantic import AwareDatetime, Field, field_validator, model_validator
+
+from alertrouter_router.ownership.timespec import (
+    ClockTime,
+    StrictModel,
+    TimeWindow,
+    TimeZoneName,
+    Turn,
+    Weekday,
+)
+from alertrouter_shared.events import ContactMethodType
+
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+Labels = dict[str, str]
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_HasId = TypeVar("_HasId", bound=_Identified)
+
+
+def _first_by_id(items: Sequence[_HasId]) -> dict[str, _HasId]:
+    """First definition wins, so a duplicate id (reported as an error) does not cascade into others."""
+    found: dict[str, _HasId] = {}
+    for item in items:
+        found.setdefault(item.id, item)
+    return found
+
+
+class Team(StrictModel):
+    id: Identifier
+    name: str
+    members: list[str] = Field(default_factory=list)
+    description: str = ""
+
+
+class ContactMethodSpec(StrictModel):
+    id: Identifier
+    type: ContactMethodType
+    address: Annotated[str, Field(min_length=1)]
+
+
+class NotificationRule(StrictModel):
+    """Send to ``contact_method`` this many minutes after the user is selected for a page."""
+
+    contact_method: str
+    delay_minutes: Annotated[int, Field(ge=0, le=1440)] = 0
+
+
+class User(StrictModel):
+    id: Identifier
+    name: str
+    time_zone: TimeZoneName
+    contact_methods: list[ContactMethodSpec] = Field(default_factory=list)
+    notification_rules: list[NotificationRule] = Field(default_factory=list)
+
+    @cached_property
+    def contact_methods_by_id(self) -> dict[str, ContactMethodSpec]:
+        return _first_by_id(self.contact_methods)
+
+
+class Layer(StrictModel):
+    """One rotation: participants take turns from ``start`` (wall time in the schedule's zone)."""
+
+    id: Identifier
+    name: str = ""
+    participants: list[str]
+    start: datetime
+    turn: Turn
+    handoff_time: ClockTime | None = None
+    restrictions: list[TimeWindow] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _handoff_needs_calendar_turn(self) -> Layer:
+        if self.handoff_time is not None and not self.turn.is_calendar:
+            raise ValueError("handoff_time applies only to turns in days or weeks; hours are elapsed time")
+        return self
+
+
+class Override(StrictModel):
+    """``user`` is on call from ``start`` to ``end``, replacing ``replaces`` only, or whoever is on call."""
+
+    id: Identifier
+    user: str
+    start: AwareDatetime
+    end: AwareDatetime
+    replaces: str | None = None
+
+    @model_validator(mode="after")
+    def _check_order(self) -> Override:
+        if self.end <= self.start:
+            raise ValueError("override end must be after its start")
+        return self
+
+
+class Schedule(StrictModel):
+    id: Identifier
+    name: str
+    time_zone: TimeZoneName
+    description: str = ""
+    layers: list[Layer] = Field(default_factory=list)
+    overrides: list[Override] = Field(default_factory=list)
+
+
+class TargetType(StrEnum):
+    SCHEDULE = "schedule"
+    USER = "user"
+    TEAM = "team"
+
+
+class TargetRef(StrictModel):
+    type: TargetType
+    id: str
+
+
+class EscalationLevel(StrictModel):
+    """Page ``targets``; after ``delay_minutes`` without acknowledgement, escalate to the next level."""
+
+    delay_minutes: Annotated[int, Field(ge=1, le=1440)]
+    targets: list[TargetRef]
+
+
+class EscalationPolicy(StrictModel):
+    id: Identifier
+    name: str
+    description: str = ""
+    repeat: Annotated[int, Field(ge=0, le=20)] = 0
+    levels: list[EscalationLevel]
+
+
+class OneOffWindow(StrictModel):
+    start: AwareDatetime
+    end: AwareDatetime
+
+    @model_validator(mode="after")
+    def _check_order(self) -> OneOffWindow:
+        if self.end <= self.start:
+            raise ValueError("maintenance window end must be after its start")
+        return self
+
+
+class WeeklyMaintenance(StrictModel):
+    time_zone: TimeZoneName
+    start_day: Weekday
+    start_time: ClockTime
+    end_day: Weekday
+    end_time: ClockTime
+
+    def as_window(self) -> TimeWindow:
+        return TimeWindow(
+            start_day=self.start_day, start_time=self.start_time, end_day=self.end_day, end_time=self.end_time
+        )
+
+    @model_validator(mode="after")
+    def _check_window(self) -> WeeklyMaintenance:
+        self.as_window()
+        return self
+
+
+class MaintenanceWindow(StrictModel):
+    """Either ``once`` (a one-off interval) or ``weekly`` (a recurring window in a zone)."""
+
+    once: OneOffWindow | None = None
+    weekly: WeeklyMaintenance | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> MaintenanceWindow:
+        if (self.once is None) == (self.weekly is None):
+            raise ValueError("a maintenance window has exactly one of 'once' or 'weekly'")
+        return self
+
+
+class Service(StrictModel):
+    id: Identifier
+    name: str
+    owner_team: str
+    escalation_policy: str
+    description: str = ""
+    runbook_url: str | None = None
+    labels: Labels = Field(default_factory=dict)
+    grouping_window_seconds: Annotated[int, Field(ge=0, le=86400)] | None = None
+    maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
+
+
+MatchOp = Literal["=", "!=", "=~", "!~", "exists", "absent"]
+
+
+class Matcher(StrictModel):
+    label: Annotated[str, Field(min_length=1)]
+    op: MatchOp = "="
+    value: str | None = None
+
+    @model_validator(mode="after")
+    def _value_matches_op(self) -> Matcher:
+        if self.op in ("exists", "absent") and self.value is not None:
+            raise ValueError(f"operator {self.op!r} takes no value")
+        if self.op not in ("exists", "absent") and self.value is None:
+            raise ValueError(f"operator {self.op!r} needs a value")
+        return self
+
+
+class RouteRule(StrictModel):
+    """Ordered rule: the first rule whose matchers all match decides the service; empty ``match`` = catch-all."""
+
+    id: Identifier
+    service: str
+    match: list[Matcher] = Field(default_factory=list)
+    description: str = ""
+
+
+class IntegrationType(StrEnum):
+    ALERTMANAGER = "alertmanager"
+    CLOUDWATCH = "cloudwatch"
+    EVENTS_V2 = "events_v2"
+
+
+class Integration(StrictModel):
+    """An inbound source. Its secret key comes from ``key_env`` or ``key_file``; inline ``key`` is dev only."""
+
+    id: Identifier
+    type: IntegrationType
+    service: str | None = None
+    key_env: str | None = None
+    key_file: str | None = None
+    key: str | None = Field(default=None, repr=False)
+    development_only: bool = False
+    enabled: bool = True
+    allowed_topic_arns: list[str] = Field(default_factory=list)
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _one_secret_reference(self) -> Integration:
+        given = [name for name in ("key_env", "key_file", "key") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("an integration has exactly one of key_env, key_file or key (development only)")
+        if self.key is not None and not self.development_only:
+            raise ValueError("inline 'key' is for development only: set development_only: true, or use key_env")
+        if self.allowed_topic_arns and self.type is not IntegrationType.CLOUDWATCH:
+            raise ValueError("allowed_topic_arns applies only to cloudwatch integrations")
+        return self
+
+
+class OwnershipDocument(StrictModel):
+    """One file's content; every section is optional so each team can own a file."""
+
+    teams: list[Team] = Field(default_factory=list)
+    users: list[User] = Field(default_factory=list)
+    schedules: list[Schedule] = Field(default_factory=list)
+    escalation_policies: list[EscalationPolicy] = Field(default_factory=list)
+    services: list[Service] = Field(default_factory=list)
+    route_rules: list[RouteRule] = Field(default_factory=list)
+    integrations: list[Integration] = Field(default_factory=list)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _null_section_is_empty(cls, value: object) -> object:
+        return [] if value is None else value
+
+
+class OwnershipConfig(OwnershipDocument):
+    """The merged, validated configuration; lookups by id are computed once per loaded version."""
+
+    @cached_property
+    def users_by_id(self) -> dict[str, User]:
+        return _first_by_id(self.users)
+
+    @cached_property
+    def teams_by_id(self) -> dict[str, Team]:
+        return _first_by_id(self.teams)
+
+    @cached_property
+    def schedules_by_id(self) -> dict[str, Schedule]:
+        return _first_by_id(self.schedules)
+
+    @cached_property
+    def policies_by_id(self) -> dict[str, EscalationPolicy]:
+        return _first_by_id(self.escalation_policies)
+
+    @cached_property
+    def services_by_id(self) -> dict[str, Service]:
+        return _first_by_id(self.services)
+
+    @cached_property
+    def integrations_by_id(self) -> dict[str, Integration]:
+        return _first_by_id(self.integrations)
+
+    @cached_property
+    def ordered_route_rules(self) -> list[RouteRule]:
+        """Rules in file order, with the catch-all (empty ``match``) always last."""
+        specific = [rule for rule in self.route_rules if rule.match]
+        return specific + [rule for rule in self.route_rules if not rule.match]

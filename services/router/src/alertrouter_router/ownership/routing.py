@@ -1,0 +1,107 @@
+"""Route resolution: from an alert's labels (or its integration's bound service) to owner and policy.
+
+Matchers follow Alertmanager's semantics: a missing label reads as the empty string, and regular expressions
+are anchored at both ends. Rules are tried in configuration order, the catch-all last; the first rule whose
+matchers all match wins.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+from alertrouter_router.ownership.model import Matcher, OwnershipConfig, RouteRule, Service
+
+
+@dataclass(frozen=True)
+class MatcherResult:
+    """One matcher of the winning rule and the label value it saw (None when the label is missing)."""
+
+    label: str
+    op: str
+    value: str | None
+    actual: str | None
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    """The outcome of route resolution and why; ``service_id`` None means no rule matched."""
+
+    service_id: str | None
+    team_id: str | None
+    escalation_policy_id: str | None
+    rule_id: str | None
+    reason: str
+    matched: tuple[MatcherResult, ...] = ()
+    bound_service: bool = False
+
+    @property
+    def matched_labels(self) -> dict[str, str]:
+        return {result.label: result.actual for result in self.matched if result.actual is not None}
+
+
+@lru_cache(maxsize=1024)
+def _anchored(pattern: str) -> re.Pattern[str]:
+    return re.compile(f"(?:{pattern})")
+
+
+def matcher_matches(matcher: Matcher, labels: Mapping[str, str]) -> bool:
+    actual = labels.get(matcher.label, "")
+    if matcher.op == "exists":
+        return actual != ""
+    if matcher.op == "absent":
+        return actual == ""
+    value = matcher.value or ""
+    if matcher.op == "=":
+        return actual == value
+    if matcher.op == "!=":
+        return actual != value
+    found = _anchored(value).fullmatch(actual) is not None
+    return found if matcher.op == "=~" else not found
+
+
+def _describe(rule: RouteRule, results: tuple[MatcherResult, ...]) -> str:
+    if not results:
+        return f"catch-all rule {rule.id!r}"
+    parts = []
+    for result in results:
+        seen = "absent" if result.actual is None else repr(result.actual)
+        expected = "" if result.value is None else f" {result.value!r}"
+        parts.append(f"{result.label} {result.op}{expected} (was {seen})")
+    return f"rule {rule.id!r} matched: " + ", ".join(parts)
+
+
+def _matched(
+    service: Service,
+    rule: RouteRule | None,
+    reason: str,
+    results: tuple[MatcherResult, ...] = (),
+) -> RouteMatch:
+    return RouteMatch(
+        service_id=service.id,
+        team_id=service.owner_team,
+        escalation_policy_id=service.escalation_policy,
+        rule_id=rule.id if rule else None,
+        reason=reason,
+        matched=results,
+        bound_service=rule is None,
+    )
+
+
+def resolve_route(config: OwnershipConfig, labels: Mapping[str, str], bound_service: str | None) -> RouteMatch:
+    """The service for an alert: the integration's bound service if any, else the first matching rule."""
+    if bound_service is not None:
+        service = config.services_by_id.get(bound_service)
+        if service is None:
+            return RouteMatch(None, None, None, None, f"integration bound to unknown service {bound_service!r}")
+        return _matched(service, None, f"integration is bound to service {bound_service!r}")
+    for rule in config.ordered_route_rules:
+        if all(matcher_matches(matcher, labels) for matcher in rule.match):
+            results = tuple(MatcherResult(m.label, m.op, m.value, labels.get(m.label)) for m in rule.match)
+            service = config.services_by_id.get(rule.service)
+            if service is None:
+                return RouteMatch(None, None, None, rule.id, f"rule {rule.id!r} routes to unknown service")
+            return _matched(service, rule, _describe(rule, results), results)
+    return RouteMatch(None, None, None, None, "no route rule matched and there is no catch-all rule")

@@ -1,0 +1,94 @@
+"""YAML reading that remembers where every value came from, so errors can name a line.
+
+The loader follows YAML 1.2 for numbers: ``12:30`` stays the string "12:30" instead of PyYAML's YAML 1.1
+sexagesimal integer 750, which would silently corrupt handoff times.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from alertrouter_router.ownership.errors import ConfigIssue, YamlPath, render_path
+
+_INT_1_2 = re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$")
+_FLOAT_1_2 = re.compile(
+    r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+
+
+class _MarkedLoader(yaml.SafeLoader):
+    """SafeLoader without sexagesimal numbers; nodes keep their start marks for error lines."""
+
+
+_MarkedLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_INT_TAG, _FLOAT_TAG)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_MarkedLoader.add_implicit_resolver(_INT_TAG, _INT_1_2, list("-+0123456789"))
+_MarkedLoader.add_implicit_resolver(_FLOAT_TAG, _FLOAT_1_2, list("-+0123456789."))
+
+
+@dataclass
+class SourceDocument:
+    """One parsed file: its data and the line (1-based) of each YAML path inside it."""
+
+    file: str
+    data: Any
+    lines: dict[YamlPath, int] = field(default_factory=dict)
+
+    def line_of(self, path: YamlPath) -> int | None:
+        """The line of ``path`` or of its nearest ancestor that exists in the file."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(path[:end])
+            if line is not None:
+                return line
+        return None
+
+    def issue(self, path: YamlPath, message: str) -> ConfigIssue:
+        return ConfigIssue(self.file, self.line_of(path), render_path(path), message)
+
+
+def _record_marks(node: yaml.Node, path: YamlPath, lines: dict[YamlPath, int]) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value != "<<":
+                child = (*path, str(key_node.value))
+                _record_marks(value_node, child, lines)
+                lines[child] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _record_marks(item, (*path, index), lines)
+
+
+def read_yaml(path: Path, display_name: str) -> SourceDocument:
+    """Parse one file; a syntax error becomes a ``ConfigIssue`` raised inside ``ConfigError``."""
+    from alertrouter_router.ownership.errors import ConfigError
+
+    text = path.read_text(encoding="utf-8")
+    loader = _MarkedLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return SourceDocument(display_name, {})
+        lines: dict[YamlPath, int] = {}
+        _record_marks(node, (), lines)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        reason = f"invalid YAML: {exc.problem or exc.context}"
+        raise ConfigError([ConfigIssue(display_name, line, "<document>", reason)]) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError([ConfigIssue(display_name, None, "<document>", f"invalid YAML: {exc}")]) from exc
+    finally:
+        loader.dispose()
+    return SourceDocument(display_name, data, lines)

@@ -1,0 +1,66 @@
+"""iCal feeds parsed back with `icalendar` and compared with `shifts_between`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from icalendar import Calendar
+
+from alertrouter_router.ownership.ical import schedule_calendar, user_calendar, whole_shifts
+from alertrouter_router.ownership.model import OwnershipConfig
+from alertrouter_router.ownership.schedules import shifts_between
+from tests.router.unit.ownership_builders import berlin, config_from, minimal_document, user
+
+FROM, TO = berlin(2024, 3, 28, 12), berlin(2024, 4, 3, 12)  # crosses the spring-forward night
+STAMP = berlin(2024, 3, 1)
+
+
+def _config() -> OwnershipConfig:
+    document = minimal_document()
+    document["users"].append(user("z"))
+    document["schedules"][0]["overrides"] = [
+        {"id": "o1", "user": "z", "start": "2024-03-31T12:00:00+02:00", "end": "2024-03-31T14:00:00+02:00"}
+    ]
+    return config_from(document)
+
+
+def events(body: bytes) -> list[tuple[str, object, object, str]]:
+    calendar = Calendar.from_ical(body)
+    return [
+        (str(event["uid"]), event.decoded("dtstart"), event.decoded("dtend"), str(event["x-alertrouter-user"]))
+        for event in calendar.walk("VEVENT")
+    ]
+
+
+def test_schedule_feed_matches_shifts_between() -> None:
+    config = _config()
+    schedule = config.schedules_by_id["s1"]
+    body = schedule_calendar(schedule, config.users_by_id, FROM, TO, generated_at=STAMP)
+    parsed = events(body)
+    shifts = whole_shifts(schedule, FROM, TO)
+    assert [(start, end, who) for _, start, end, who in parsed] == [(s.start, s.end, s.user_id) for s in shifts]
+    # whole shifts: the interior ones are exactly what shifts_between returns for the range
+    assert [(s.start, s.end, s.user_id) for s in shifts][1:-1] == [
+        (s.start, s.end, s.user_id) for s in shifts_between(schedule, FROM, TO)
+    ][1:-1]
+    assert shifts[0].start < FROM < shifts[0].end
+    assert any(who == "z" for *_, who in parsed)
+    assert len({uid for uid, *_ in parsed}) == len(parsed)
+    assert Calendar.from_ical(body)["x-wr-calname"] == "On call: Primary"
+
+
+def test_uids_are_stable_across_requested_ranges() -> None:
+    config = _config()
+    schedule = config.schedules_by_id["s1"]
+    wide = events(schedule_calendar(schedule, config.users_by_id, FROM, TO, generated_at=STAMP))
+    narrow = events(schedule_calendar(schedule, config.users_by_id, FROM + timedelta(days=2), TO, generated_at=STAMP))
+    assert set(narrow) <= set(wide)
+    assert len(narrow) < len(wide)
+
+
+def test_user_feed_holds_only_that_users_shifts() -> None:
+    config = _config()
+    parsed = events(user_calendar(config, "a", FROM, TO, generated_at=STAMP))
+    expected = [s for s in whole_shifts(config.schedules_by_id["s1"], FROM, TO) if s.user_id == "a"]
+    assert [(start, end) for _, start, end, _ in parsed] == [(s.start, s.end) for s in expected]
+    assert {who for *_, who in parsed} == {"a"}

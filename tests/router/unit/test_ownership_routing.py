@@ -1,0 +1,109 @@
+"""Route resolution: every operator, rule order, the catch-all, bound services and the explanation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from alertrouter_router.ownership.model import OwnershipConfig
+from alertrouter_router.ownership.routing import resolve_route
+from tests.router.unit.ownership_builders import config_from, minimal_document
+
+
+def config_with_rules(rules: list[dict[str, Any]]) -> OwnershipConfig:
+    document = minimal_document()
+    document["services"].append({"id": "other", "name": "Other", "owner_team": "team-a", "escalation_policy": "p1"})
+    document["route_rules"] = rules
+    return config_from(document)
+
+
+@pytest.mark.parametrize(
+    ("matcher", "labels", "expected"),
+    [
+        ({"label": "env", "op": "=", "value": "prod"}, {"env": "prod"}, True),
+        ({"label": "env", "op": "=", "value": "prod"}, {"env": "production"}, False),
+        ({"label": "env", "op": "=", "value": ""}, {}, True),  # a missing label reads as ""
+        ({"label": "env", "op": "!=", "value": "staging"}, {"env": "prod"}, True),
+        ({"label": "env", "op": "!=", "value": "staging"}, {}, True),
+        ({"label": "env", "op": "!=", "value": "staging"}, {"env": "staging"}, False),
+        ({"label": "service", "op": "=~", "value": "checkout(-api)?"}, {"service": "checkout-api"}, True),
+        ({"label": "service", "op": "=~", "value": "checkout"}, {"service": "checkout-api"}, False),  # anchored
+        ({"label": "service", "op": "=~", "value": "check"}, {"service": "precheckout"}, False),
+        ({"label": "service", "op": "!~", "value": "search.*"}, {"service": "cart"}, True),
+        ({"label": "service", "op": "!~", "value": "search.*"}, {"service": "search-api"}, False),
+        ({"label": "team", "op": "exists"}, {"team": "payments"}, True),
+        ({"label": "team", "op": "exists"}, {"team": ""}, False),
+        ({"label": "team", "op": "exists"}, {}, False),
+        ({"label": "canary", "op": "absent"}, {}, True),
+        ({"label": "canary", "op": "absent"}, {"canary": "true"}, False),
+    ],
+)
+def test_each_operator(matcher: dict[str, str], labels: dict[str, str], expected: bool) -> None:
+    config = config_with_rules(
+        [{"id": "rule", "service": "other", "match": [matcher]}, {"id": "rest", "service": "svc", "match": []}]
+    )
+    match = resolve_route(config, labels, None)
+    assert match.rule_id == ("rule" if expected else "rest")
+
+
+def test_first_matching_rule_wins_and_explains_why() -> None:
+    config = config_with_rules(
+        [
+            {
+                "id": "prod-other",
+                "service": "other",
+                "match": [
+                    {"label": "service", "op": "=", "value": "x"},
+                    {"label": "env", "op": "=~", "value": "prod.*"},
+                ],
+            },
+            {"id": "any-x", "service": "svc", "match": [{"label": "service", "op": "=", "value": "x"}]},
+        ]
+    )
+    match = resolve_route(config, {"service": "x", "env": "production", "noise": "1"}, None)
+    assert (match.service_id, match.team_id, match.escalation_policy_id, match.rule_id) == (
+        "other",
+        "team-a",
+        "p1",
+        "prod-other",
+    )
+    assert match.matched_labels == {"service": "x", "env": "production"}
+    assert match.reason == "rule 'prod-other' matched: service = 'x' (was 'x'), env =~ 'prod.*' (was 'production')"
+    assert resolve_route(config, {"service": "x", "env": "dev"}, None).rule_id == "any-x"
+
+
+def test_catch_all_is_tried_last_wherever_it_is_written() -> None:
+    config = config_with_rules(
+        [
+            {"id": "everything", "service": "svc", "match": []},
+            {"id": "specific", "service": "other", "match": [{"label": "a", "op": "exists"}]},
+        ]
+    )
+    assert resolve_route(config, {"a": "1"}, None).rule_id == "specific"
+    fallback = resolve_route(config, {}, None)
+    assert (fallback.rule_id, fallback.service_id, fallback.reason) == (
+        "everything",
+        "svc",
+        "catch-all rule 'everything'",
+    )
+
+
+def test_bound_service_short_circuits_the_rules() -> None:
+    config = config_with_rules([{"id": "rule", "service": "other", "match": []}])
+    match = resolve_route(config, {"service": "svc"}, "svc")
+    assert (match.service_id, match.rule_id, match.bound_service) == ("svc", None, True)
+    assert match.reason == "integration is bound to service 'svc'"
+
+
+def test_no_match_without_catch_all() -> None:
+    config = config_with_rules([{"id": "rule", "service": "other", "match": [{"label": "a", "op": "exists"}]}])
+    match = resolve_route(config, {"b": "1"}, None)
+    assert (match.service_id, match.team_id, match.escalation_policy_id, match.rule_id) == (None, None, None, None)
+    assert match.reason == "no route rule matched and there is no catch-all rule"
+
+
+def test_unknown_bound_service_is_no_match() -> None:
+    match = resolve_route(config_with_rules([]), {}, "gone")
+    assert match.service_id is None
+    assert match.reason == "integration bound to unknown service 'gone'"

@@ -1,0 +1,102 @@
+"""Escalation targets: who each level reaches at an instant, how they were selected, when each is notified."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from alertrouter_router.ownership.escalation_targets import level_for_step, targets_by_level, targets_for_level
+from alertrouter_router.ownership.model import TargetType
+from tests.router.unit.ownership_builders import berlin, config_from, minimal_document, user
+
+AT = berlin(2024, 1, 2, 12)  # schedule s1 (daily a, b, c from 2024-01-01 09:00): b is on call
+
+
+def document_with_levels(levels: list[dict[str, Any]]) -> dict[str, Any]:
+    document = minimal_document()
+    document["users"].append(user("d"))
+    document["escalation_policies"][0]["levels"] = levels
+    return document
+
+
+def test_schedule_target_names_layer_and_until() -> None:
+    config = config_from(minimal_document())
+    [target] = targets_for_level(config, config.policies_by_id["p1"], 0, AT)
+    assert (target.user_id, target.user_name) == ("b", "B")
+    assert target.selected_by.kind is TargetType.SCHEDULE
+    assert (target.selected_by.id, target.selected_by.layer_id, target.selected_by.override_id) == ("s1", "l1", None)
+    assert target.selected_by.until == berlin(2024, 1, 3, 9)
+    assert [(n.contact_method.id, n.delay_minutes, n.send_at) for n in target.notifications] == [
+        ("b-hook", 0, AT),
+        ("b-sms", 5, AT + timedelta(minutes=5)),
+    ]
+    assert target.notifications[0].contact_method.address == "http://127.0.0.1:18090/hooks/b"
+
+
+def test_override_is_reported_as_the_selection() -> None:
+    document = minimal_document()
+    document["users"].append(user("d"))
+    document["schedules"][0]["overrides"] = [
+        {"id": "swap", "user": "d", "start": "2024-01-02T11:00:00+01:00", "end": "2024-01-02T13:00:00+01:00"}
+    ]
+    config = config_from(document)
+    [target] = targets_for_level(config, config.policies_by_id["p1"], 0, AT)
+    assert (target.user_id, target.selected_by.override_id, target.selected_by.until) == (
+        "d",
+        "swap",
+        berlin(2024, 1, 2, 13),
+    )
+
+
+def test_team_and_user_targets_each_person_once_in_order() -> None:
+    config = config_from(
+        document_with_levels(
+            [
+                {
+                    "delay_minutes": 5,
+                    "targets": [
+                        {"type": "user", "id": "d"},
+                        {"type": "team", "id": "team-a"},
+                        {"type": "schedule", "id": "s1"},
+                    ],
+                }
+            ]
+        )
+    )
+    targets = targets_for_level(config, config.policies_by_id["p1"], 0, AT)
+    assert [(t.user_id, t.selected_by.kind.value) for t in targets] == [
+        ("d", "user"),
+        ("a", "team"),
+        ("b", "team"),
+        ("c", "team"),
+    ]
+
+
+def test_targets_by_level_resolves_every_level() -> None:
+    config = config_from(minimal_document())
+    levels = targets_by_level(config, config.policies_by_id["p1"], AT)
+    assert [(lvl.level_index, lvl.delay_minutes, [t.user_id for t in lvl.targets]) for lvl in levels] == [
+        (0, 10, ["b"]),
+        (1, 10, ["a", "b", "c"]),
+    ]
+
+
+def test_schedule_gap_reaches_nobody() -> None:
+    document = minimal_document()
+    document["schedules"][0]["layers"][0]["restrictions"] = [{"start": "09:00", "end": "10:00"}]
+    config = config_from(document)
+    assert targets_for_level(config, config.policies_by_id["p1"], 0, AT) == []
+
+
+def test_level_index_out_of_range() -> None:
+    config = config_from(minimal_document())
+    with pytest.raises(IndexError):
+        targets_for_level(config, config.policies_by_id["p1"], 2, AT)
+
+
+@pytest.mark.parametrize(("step", "expected"), [(0, 0), (1, 1), (2, 0), (3, 1), (4, None), (-1, None)])
+def test_level_for_step_counts_repeats(step: int, expected: int | None) -> None:
+    config = config_from(minimal_document())  # two levels, repeat 1
+    assert level_for_step(config.policies_by_id["p1"], step) == expected
