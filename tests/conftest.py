@@ -23,7 +23,7 @@ import local_kafka  # noqa: E402
 import local_postgres  # noqa: E402
 
 from alertrouter_shared.kafka import ensure_topics  # noqa: E402
-from tests.helpers import free_port_pair  # noqa: E402
+from tests.helpers import DatabaseFactory, free_port_pair  # noqa: E402
 from alertrouter_shared.topics import all_topics  # noqa: E402
 
 TEST_PARTITIONS = 3
@@ -76,13 +76,14 @@ def postgres_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[local
 
 
 @pytest.fixture(scope="session")
-def database_url(postgres_cluster: local_postgres.LocalPostgres | None) -> str:
-    """A database for the whole session, with the router's and the notifier's migrations applied."""
-    if postgres_cluster is None:
-        return os.environ["DATABASE_URL_TEST"]
-    name = "t_" + uuid.uuid4().hex[:10]
-    postgres_cluster.create_database(name)
-    return postgres_cluster.url(name)
+def databases(postgres_cluster: local_postgres.LocalPostgres | None) -> DatabaseFactory:
+    return DatabaseFactory(postgres_cluster)
+
+
+@pytest.fixture(scope="session")
+def database_url(databases: DatabaseFactory) -> str:
+    """An empty database shared by the whole session (suites apply their own migrations)."""
+    return databases.create()
 
 
 @pytest.fixture

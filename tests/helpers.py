@@ -7,9 +7,13 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+import os
+from typing import TYPE_CHECKING, TypeVar
 
 from aiokafka import AIOKafkaConsumer
+
+if TYPE_CHECKING:
+    import local_postgres
 
 T = TypeVar("T")
 
@@ -78,3 +82,17 @@ class TopicReader:
         if self._task:
             self._task.cancel()
         await self.consumer.stop()
+
+
+class DatabaseFactory:
+    """Creates empty databases on the session's cluster; each suite migrates the schemas it needs."""
+
+    def __init__(self, cluster: local_postgres.LocalPostgres | None) -> None:
+        self.cluster = cluster
+
+    def create(self) -> str:
+        if self.cluster is None:
+            return os.environ["DATABASE_URL_TEST"]
+        name = "t_" + uuid.uuid4().hex[:10]
+        self.cluster.create_database(name)
+        return self.cluster.url(name)

@@ -21,7 +21,7 @@ import pytest
 
 import capture_server
 import local_kafka
-from tests.helpers import free_port, free_port_pair
+from tests.helpers import DatabaseFactory, free_port, free_port_pair
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -66,8 +66,9 @@ def _wait_ready(name: str, url: str, proc: subprocess.Popen[bytes], log: Path, t
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, databases: DatabaseFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("e2e")
+    database_url = databases.create()
     kafka = local_kafka.LocalKafka(tmp / "kafka", nodes=1, base_port=free_port_pair())
     kafka.start()
     capture_port = free_port()

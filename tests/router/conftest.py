@@ -94,6 +94,7 @@ def alert_event(
     labels: dict[str, str],
     action: AlertAction = AlertAction.TRIGGER,
     occurred_at: datetime | None = None,
+    received_at: datetime | None = None,
     **details: object,
 ) -> AlertEvent:
     now = CLOCK.now()
@@ -106,7 +107,7 @@ def alert_event(
         labels=labels,
         details=dict(details),
         occurred_at=occurred_at or now,
-        received_at=now,
+        received_at=received_at or now,
     )
 
 

@@ -46,7 +46,7 @@ async def test_crash_between_commit_and_publish_republishes_same_page_id(
     far_future = router_clock.now() + timedelta(days=3650)
     async with state.engine.begin() as conn:
         ctx = EventContext(conn=conn, config=state.configs.current, now=far_future)
-        event = alert_event(key, {"service": "checkout"}, occurred_at=far_future)
+        event = alert_event(key, {"service": "checkout"}, occurred_at=far_future, received_at=far_future)
         decision = await lifecycle.process_event(ctx, event, state.settings.max_event_age_seconds)
     expected = set(decision.explanation["pages"])
     assert expected, "the decision lists its deterministic page ids"

@@ -103,7 +103,7 @@ async def test_stale_event_opens_incident_but_pages_nobody(
 ) -> None:
     key = f"am:test-am:{unique}"
     old = router_clock.now() - timedelta(hours=3)
-    await send(producer, alert_event(key, {"service": "checkout"}, occurred_at=old))
+    await send(producer, alert_event(key, {"service": "checkout"}, occurred_at=old, received_at=old))
     decision = (await decisions_for(api, key, 1))[0]
     assert decision["outcome"] == "suppressed"
     assert decision["explanation"]["suppressed_by"] == "stale"

@@ -21,6 +21,9 @@ from alertrouter_router.metrics import INCIDENTS_OPENED, INCIDENTS_RESOLVED, MTT
 from alertrouter_router.ownership.routing import RouteMatch, resolve_route
 from alertrouter_router.paging import build_pages, explain_targets, plan_level
 from alertrouter_shared.events import AlertAction, AlertEvent
+from alertrouter_shared.logging import get_logger
+
+log = get_logger(__name__)
 
 
 def _event_explanation(event: AlertEvent, route: RouteMatch, config_version: str) -> dict[str, Any]:
@@ -79,7 +82,15 @@ async def process_event(ctx: EventContext, event: AlertEvent, max_age_seconds: i
         await _on_acknowledge(ctx, event, base)
     else:
         await _on_resolve(ctx, event, base)
-    await decisions.record(ctx.conn, base, ctx.now, count=not ctx.dry_run)
+    if await decisions.record(ctx.conn, base, ctx.now, count=not ctx.dry_run) and not ctx.dry_run:
+        log.info(
+            "decision",
+            decision_id=base.id,
+            incident_id=base.incident_id,
+            outcome=base.outcome.value,
+            service=base.service_id,
+            reason=base.reason,
+        )
     return base
 
 
@@ -109,9 +120,10 @@ async def _on_trigger(
         return
     if not ctx.dry_run:
         INCIDENTS_OPENED.labels(route.service_id).inc()
-    age = (ctx.now - event.occurred_at).total_seconds()
+    age = (ctx.now - event.received_at).total_seconds()
     if age > max_age_seconds:
-        _set(base, Outcome.SUPPRESSED, f"event is {age:.0f}s old (max {max_age_seconds}s): no page", created)
+        reason = f"event was received {age:.0f}s ago (backlog; max {max_age_seconds}s): no page"
+        _set(base, Outcome.SUPPRESSED, reason, created)
         base.explanation["suppressed_by"] = "stale"
         return
     window = await active_window(ctx.conn, service, ctx.now)

@@ -1,0 +1,241 @@
+{{/* Names ------------------------------------------------------------------------------------------------ */}}
+
+{{- define "alertrouter.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "alertrouter.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "alertrouter.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* A component's resource name: <fullname>-<component>, at most 63 characters. */}}
+{{- define "alertrouter.componentName" -}}
+{{- printf "%s-%s" (include "alertrouter.fullname" .root) .component | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels ----------------------------------------------------------------------------------------------- */}}
+
+{{- define "alertrouter.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "alertrouter.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "alertrouter.labels" -}}
+helm.sh/chart: {{ include "alertrouter.chart" . }}
+{{ include "alertrouter.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: alertrouter
+{{- end }}
+
+{{/* Selector labels of one component; call with (dict "root" $ "component" "ingest"). */}}
+{{- define "alertrouter.componentSelectorLabels" -}}
+{{ include "alertrouter.selectorLabels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "alertrouter.componentLabels" -}}
+{{ include "alertrouter.labels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Resource names shared between templates ----------------------------------------------------------------- */}}
+
+{{- define "alertrouter.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "alertrouter.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "alertrouter.secretName" -}}
+{{- default (include "alertrouter.fullname" .) .Values.secrets.existingSecret }}
+{{- end }}
+
+{{- define "alertrouter.configMapName" -}}
+{{- if .Values.config.existingConfigMap }}
+{{- .Values.config.existingConfigMap }}
+{{- else }}
+{{- printf "%s-config" (include "alertrouter.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{- define "alertrouter.integrationKeysSecretName" -}}
+{{- if .Values.integrationKeys.existingSecret }}
+{{- .Values.integrationKeys.existingSecret }}
+{{- else }}
+{{- printf "%s-integration-keys" (include "alertrouter.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{- define "alertrouter.hasIntegrationKeys" -}}
+{{- if or .Values.integrationKeys.existingSecret .Values.integrationKeys.keys }}true{{- end }}
+{{- end }}
+
+{{/* The image of one service; call with (dict "root" $ "service" "router"). */}}
+{{- define "alertrouter.image" -}}
+{{- $image := .root.Values.image }}
+{{- $name := printf "%s-%s" $image.repository .service }}
+{{- if $image.registry }}{{- $name = printf "%s/%s" $image.registry $name }}{{- end }}
+{{- $digest := get $image.digests .service }}
+{{- if $digest }}
+{{- printf "%s@%s" $name $digest }}
+{{- else }}
+{{- printf "%s:%s" $name (default .root.Chart.AppVersion $image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* Checksums that roll the pods when their inputs change. */}}
+{{- define "alertrouter.checksumAnnotations" -}}
+{{- if .Values.config.rollOnChange }}
+checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
+{{- end }}
+checksum/secret: {{ print (include (print .Template.BasePath "/secret.yaml") .) (include (print .Template.BasePath "/secret-integration-keys.yaml") .) | sha256sum }}
+{{- end }}
+
+{{/* Environment ------------------------------------------------------------------------------------------ */}}
+
+{{/* Variables every service reads (CommonSettings in shared/src/alertrouter_shared/settings.py). */}}
+{{- define "alertrouter.commonEnv" -}}
+- name: KAFKA_BOOTSTRAP_SERVERS
+  value: {{ .Values.kafka.bootstrapServers | quote }}
+- name: KAFKA_TOPIC_PARTITIONS
+  value: {{ .Values.kafka.topicPartitions | quote }}
+- name: KAFKA_TOPIC_REPLICATION_FACTOR
+  value: {{ .Values.kafka.topicReplicationFactor | quote }}
+- name: KAFKA_CREATE_TOPICS
+  value: {{ .Values.kafka.createTopics | quote }}
+- name: LOG_LEVEL
+  value: {{ .Values.logging.level | quote }}
+- name: LOG_FORMAT
+  value: {{ .Values.logging.format | quote }}
+{{- end }}
+
+{{- define "alertrouter.databaseEnv" -}}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "alertrouter.secretName" . }}
+      key: {{ .Values.secrets.keys.databaseUrl }}
+{{- end }}
+
+{{- define "alertrouter.apiTokensEnv" -}}
+- name: ALERTROUTER_API_TOKENS
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "alertrouter.secretName" . }}
+      key: {{ .Values.secrets.keys.apiTokens }}
+      optional: true
+{{- end }}
+
+{{/* A component's extra plain variables; call with the env map. */}}
+{{- define "alertrouter.extraEnv" -}}
+{{- range $name, $value := . }}
+- name: {{ $name }}
+  value: {{ $value | toString | quote }}
+{{- end }}
+{{- end }}
+
+{{/* Pods ------------------------------------------------------------------------------------------------- */}}
+
+{{/* HTTP probes on the component's port; call with (dict "root" $ "port" "http"). */}}
+{{- define "alertrouter.probes" -}}
+{{- $p := .root.Values.probes }}
+startupProbe:
+  httpGet:
+    path: /healthz
+    port: http
+  periodSeconds: {{ $p.startup.periodSeconds }}
+  timeoutSeconds: {{ $p.startup.timeoutSeconds }}
+  failureThreshold: {{ $p.startup.failureThreshold }}
+livenessProbe:
+  httpGet:
+    path: /healthz
+    port: http
+  periodSeconds: {{ $p.liveness.periodSeconds }}
+  timeoutSeconds: {{ $p.liveness.timeoutSeconds }}
+  failureThreshold: {{ $p.liveness.failureThreshold }}
+readinessProbe:
+  httpGet:
+    path: /readyz
+    port: http
+  periodSeconds: {{ $p.readiness.periodSeconds }}
+  timeoutSeconds: {{ $p.readiness.timeoutSeconds }}
+  failureThreshold: {{ $p.readiness.failureThreshold }}
+{{- end }}
+
+{{/* Scheduling keys of one component, falling back to the chart-wide ones. */}}
+{{- define "alertrouter.scheduling" -}}
+{{- $root := .root }}
+{{- $c := .values }}
+{{- with (default $root.Values.nodeSelector $c.nodeSelector) }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with (default $root.Values.tolerations $c.tolerations) }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with (default $root.Values.affinity $c.affinity) }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $root.Values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- if $root.Values.topologySpread.enabled }}
+topologySpreadConstraints:
+{{- range $root.Values.topologySpread.constraints }}
+  - {{- toYaml . | nindent 4 }}
+    labelSelector:
+      matchLabels:
+        {{- include "alertrouter.componentSelectorLabels" (dict "root" $root "component" $.component) | nindent 8 }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* NOTIFIER_* variables read from the Secret: notifier.secretEnv plus the keys of secrets.notifier. */}}
+{{- define "alertrouter.notifierSecretNames" -}}
+{{- concat .Values.notifier.secretEnv (keys .Values.secrets.notifier) | uniq | sortAlpha | join "," }}
+{{- end }}
+
+{{- define "alertrouter.notifierSecretEnv" -}}
+{{- $secret := include "alertrouter.secretName" . }}
+{{- range $name := splitList "," (include "alertrouter.notifierSecretNames" .) }}
+{{- if $name }}
+- name: {{ $name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ $name }}
+      optional: true
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The migrations hook's environment; call with (dict "root" $ "secretName" name). */}}
+{{- define "alertrouter.migrationEnv" -}}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .secretName }}
+      key: {{ .root.Values.secrets.keys.databaseUrl }}
+- name: LOG_LEVEL
+  value: {{ .root.Values.logging.level | quote }}
+- name: LOG_FORMAT
+  value: {{ .root.Values.logging.format | quote }}
+{{- end }}

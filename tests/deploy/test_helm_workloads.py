@@ -1,0 +1,278 @@
+"""The chart's workloads, asserted on rendered manifests: probes, hardening, resources, environment, secrets,
+configuration and the migrations hook, for the default values and every realistic values file.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from alertrouter_router.ownership.loader import load_config
+from tests.deploy.support import (
+    CHART,
+    CONTRACT_PORTS,
+    REALISTIC_VALUES,
+    by_kind,
+    load_yaml,
+    named,
+    pod_spec,
+    render,
+    service_of,
+    settings_class,
+    unknown_env,
+    values_file,
+)
+
+VALUES_CASES: tuple[str | None, ...] = (None, *REALISTIC_VALUES)
+ROLES = {"ingest": [], "router-consumer": ["consume"], "router-api": ["api"], "notifier": ["run"]}
+PREFIX = {
+    None: "rel-alertrouter",
+    "minimal": "rel-alertrouter",
+    "production": "rel-alertrouter",
+    "all-options": "rel-ar",
+}
+
+
+def case_id(values: str | None) -> str:
+    return values or "defaults"
+
+
+def deployments(values: str | None) -> dict[str, dict[str, Any]]:
+    found = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d for d in by_kind(render(values), "Deployment")}
+    assert set(found) == set(ROLES)
+    return found
+
+
+def all_containers(workload: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = pod_spec(workload)
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def migrations_job(values: str | None) -> dict[str, Any]:
+    jobs = by_kind(render(values), "Job")
+    assert len(jobs) == 1
+    return jobs[0]
+
+
+def env_names(container: dict[str, Any]) -> set[str]:
+    names = [entry["name"] for entry in container.get("env", [])]
+    assert len(names) == len(set(names)), f"{container['name']} sets a variable twice: {sorted(names)}"
+    return set(names)
+
+
+def plain_env(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+
+
+@pytest.mark.parametrize("values", VALUES_CASES, ids=case_id)
+def test_probes_hit_the_right_paths_on_the_contract_port(values: str | None) -> None:
+    for component, deployment in deployments(values).items():
+        container = pod_spec(deployment)["containers"][0]
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports == {"http": CONTRACT_PORTS[service_of(container)]}, component
+        paths = {kind: container[kind]["httpGet"] for kind in ("startupProbe", "livenessProbe", "readinessProbe")}
+        assert paths["startupProbe"]["path"] == "/healthz"
+        assert paths["livenessProbe"]["path"] == "/healthz"
+        assert paths["readinessProbe"]["path"] == "/readyz"
+        assert {probe["port"] for probe in paths.values()} == {"http"}
+        port_variable = f"{service_of(container).upper()}_PORT"
+        assert int(plain_env(container)[port_variable]) == ports["http"], "the service listens where probes look"
+
+
+@pytest.mark.parametrize("values", VALUES_CASES, ids=case_id)
+def test_every_container_is_hardened(values: str | None) -> None:
+    workloads = [*deployments(values).values(), migrations_job(values)]
+    for workload in workloads:
+        spec = pod_spec(workload)
+        assert spec["automountServiceAccountToken"] is False
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for container in all_containers(workload):
+            context = container["securityContext"]
+            where = f"{workload['metadata']['name']}/{container['name']}"
+            assert context["runAsNonRoot"] is True, where
+            assert context["readOnlyRootFilesystem"] is True, where
+            assert context["allowPrivilegeEscalation"] is False, where
+            assert context["capabilities"]["drop"] == ["ALL"] and "add" not in context["capabilities"], where
+            assert context["seccompProfile"] == {"type": "RuntimeDefault"}, where
+            assert {m["mountPath"] for m in container["volumeMounts"]} >= {"/tmp"}, f"{where}: no writable /tmp"
+
+
+@pytest.mark.parametrize("values", VALUES_CASES, ids=case_id)
+def test_every_container_has_requests_and_limits(values: str | None) -> None:
+    for workload in [*deployments(values).values(), migrations_job(values)]:
+        for container in all_containers(workload):
+            resources = container["resources"]
+            for kind in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(resources[kind]), f"{container['name']} {kind}: {resources}"
+
+
+@pytest.mark.parametrize("values", VALUES_CASES, ids=case_id)
+def test_each_component_runs_its_role(values: str | None) -> None:
+    for component, deployment in deployments(values).items():
+        container = pod_spec(deployment)["containers"][0]
+        assert container.get("args", []) == ROLES[component]
+        expected = "ingest" if component == "ingest" else component.split("-")[0]
+        assert service_of(container) == expected
+        assert f"alertrouter-{expected}" in container["image"]
+
+
+@pytest.mark.parametrize("values", VALUES_CASES, ids=case_id)
+def test_environment_names_exist_in_each_services_settings(values: str | None) -> None:
+    for workload in [*deployments(values).values(), migrations_job(values)]:
+        for container in all_containers(workload):
+            service = service_of(container)
+            names = env_names(container)
+            assert unknown_env(service, names) == set(), f"{container['name']}: variables {service} does not read"
+
+
+def test_notifier_credentials_come_from_the_secret_by_default() -> None:
+    """Every SecretStr field of the notifier's settings is read from the Secret, never from plain values."""
+    cls = settings_class("notifier")
+    secret_fields = {
+        f"NOTIFIER_{name.upper()}" for name, field in cls.model_fields.items() if field.annotation is SecretStr
+    }
+    default_list = set(load_yaml(CHART / "values.yaml")["notifier"]["secretEnv"])
+    assert secret_fields == default_list, "notifier.secretEnv must list exactly the notifier's secret settings"
+    notifier = pod_spec(deployments(None)["notifier"])["containers"][0]
+    from_secret = {e["name"] for e in notifier["env"] if "valueFrom" in e}
+    assert secret_fields <= from_secret
+    for values in REALISTIC_VALUES:
+        container = pod_spec(deployments(values)["notifier"])["containers"][0]
+        assert not secret_fields & set(plain_env(container)), f"{values}: a credential is a plain variable"
+
+
+def test_database_url_is_only_given_to_services_with_a_database() -> None:
+    for component, deployment in deployments(None).items():
+        container = pod_spec(deployment)["containers"][0]
+        has_database = "DATABASE_URL" in env_names(container)
+        assert has_database == (component != "ingest"), component
+        config_mounted = any(m["name"] == "config" for m in container["volumeMounts"])
+        assert config_mounted == (component != "notifier"), f"{component} and the ownership configuration"
+
+
+def secret_refs(manifests: list[dict[str, Any]]) -> list[tuple[str, str, bool]]:
+    refs = []
+    for workload in [*by_kind(manifests, "Deployment"), *by_kind(manifests, "Job")]:
+        for container in all_containers(workload):
+            for entry in container.get("env", []):
+                ref = entry.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    refs.append((ref["name"], ref["key"], bool(ref.get("optional"))))
+    return refs
+
+
+@pytest.mark.parametrize("values", [None, "minimal", "all-options"], ids=case_id)
+def test_required_secret_keys_exist_in_the_rendered_secrets(values: str | None) -> None:
+    manifests = render(values)
+    secrets = {s["metadata"]["name"]: set(s["data"]) for s in by_kind(manifests, "Secret")}
+    for name, key, optional in secret_refs(manifests):
+        assert name in secrets, f"reference to a Secret the chart does not render: {name}"
+        assert optional or key in secrets[name], f"{name} has no key {key}"
+
+
+def test_production_reads_everything_from_existing_secrets_and_configmap() -> None:
+    manifests = render("production")
+    assert by_kind(manifests, "Secret") == [], "existing secrets: the chart renders none"
+    assert by_kind(manifests, "ConfigMap") == []
+    refs = secret_refs(manifests)
+    assert {name for name, _, _ in refs} == {"alertrouter-credentials"}
+    assert ("alertrouter-credentials", "database-url", False) in refs
+    assert ("alertrouter-credentials", "api-token-hashes", True) in refs
+    for component, deployment in deployments("production").items():
+        volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
+        if component == "notifier":
+            continue
+        assert volumes["config"]["configMap"]["name"] == "oncall-ownership"
+        assert volumes["integration-keys"]["secret"]["secretName"] == "alertrouter-integration-keys"
+    router = pod_spec(deployments("production")["router-consumer"])["containers"][0]
+    assert router["image"] == (
+        "registry.example.com/platform/alertrouter-router@sha256:"
+        "0f2b9f3c1d5e7a9b2c4d6e8f0a1b3c5d7e9f1a2b3c4d5e6f7a8b9c0d1e2f3a4b"
+    )
+    ingest = pod_spec(deployments("production")["ingest"])["containers"][0]
+    assert ingest["image"] == "registry.example.com/platform/alertrouter-ingest:0.1.0"
+
+
+@pytest.mark.parametrize("values", ["minimal", "all-options"])
+def test_inline_configuration_is_valid_for_the_router(values: str, tmp_path: Path) -> None:
+    """Rendered ConfigMap files plus the integration-key Secret, laid out as in the pod, load without errors."""
+    manifests = render(values)
+    config_dir, keys_dir = tmp_path / "config", tmp_path / "integration-keys"
+    config_dir.mkdir()
+    keys_dir.mkdir()
+    mount = load_yaml(values_file(values))["integrationKeys"].get("mountPath", "/etc/alertrouter/integration-keys")
+    for name, text in named(manifests, "ConfigMap", f"{PREFIX[values]}-config")["data"].items():
+        (config_dir / name).write_text(text.replace(mount, str(keys_dir)))
+    for name, encoded in named(manifests, "Secret", f"{PREFIX[values]}-integration-keys")["data"].items():
+        (keys_dir / name).write_bytes(base64.b64decode(encoded))
+    loaded = load_config(config_dir, environ={})
+    assert loaded.integrations_by_id, "no integration survived loading"
+    ingest = pod_spec(deployments(values)["ingest"])["containers"][0]
+    assert {m["mountPath"] for m in ingest["volumeMounts"]} >= {mount, plain_env(ingest)["ALERTROUTER_CONFIG"]}
+
+
+def test_a_configuration_change_rolls_the_pods_and_nothing_else_does() -> None:
+    def annotations(*extra: str) -> dict[str, dict[str, str]]:
+        return {
+            c: d["spec"]["template"]["metadata"]["annotations"]
+            for c, d in ((d["metadata"]["name"], d) for d in by_kind(render("minimal", *extra), "Deployment"))
+        }
+
+    base = annotations()
+    changed_config = annotations("--set-string", "config.files.extra\\.yaml=teams: []")
+    changed_secret = annotations("--set-string", "secrets.notifier.NOTIFIER_SMTP_PASSWORD=new")
+    unchanged = annotations("--set", "logging.level=DEBUG")
+    for name, notes in base.items():
+        assert changed_config[name]["checksum/config"] != notes["checksum/config"]
+        assert changed_config[name]["checksum/secret"] == notes["checksum/secret"]
+        assert changed_secret[name]["checksum/secret"] != notes["checksum/secret"]
+        assert unchanged[name] == notes
+    off = annotations("--set", "config.rollOnChange=false")
+    assert all("checksum/config" not in notes for notes in off.values())
+
+
+@pytest.mark.parametrize("values", VALUES_CASES, ids=case_id)
+def test_migrations_run_as_a_hook_before_install_and_upgrade(values: str | None) -> None:
+    manifests = render(values)
+    job = migrations_job(values)
+    hook = job["metadata"]["annotations"]
+    assert hook["helm.sh/hook"] == "pre-install,pre-upgrade"
+    spec = pod_spec(job)
+    assert spec["restartPolicy"] == "Never"
+    router, notifier = spec["initContainers"], spec["containers"]
+    assert [c["command"] + c["args"][:1] for c in (*router, *notifier)] == [
+        ["alertrouter-router", "migrate"],
+        ["alertrouter-notifier", "migrate"],
+    ], "router first, then notifier"
+    assert router[0]["args"][1] == "--wait" and int(router[0]["args"][2]) > 0, "the router waits for the database"
+    # On a first install the release's Secret and ServiceAccount do not exist yet: the hook brings its own.
+    hook_objects = {
+        (m["kind"], m["metadata"]["name"]): m
+        for m in manifests
+        if "helm.sh/hook" in m["metadata"].get("annotations", {})
+    }
+    weight = int(hook["helm.sh/hook-weight"])
+    account = spec["serviceAccountName"]
+    assert ("ServiceAccount", account) in hook_objects
+    assert int(hook_objects[("ServiceAccount", account)]["metadata"]["annotations"]["helm.sh/hook-weight"]) < weight
+    for kind, name in hook_objects:
+        if kind != "Job":
+            policy = hook_objects[(kind, name)]["metadata"]["annotations"]["helm.sh/hook-delete-policy"]
+            assert "hook-succeeded" in policy, f"{kind} {name} would outlive the release (Helm keeps hook objects)"
+    for name, _, _ in secret_refs([job]):
+        existing = load_yaml(values_file(values))["secrets"].get("existingSecret") if values else None
+        if existing:
+            assert name == existing
+        else:
+            assert int(hook_objects[("Secret", name)]["metadata"]["annotations"]["helm.sh/hook-weight"]) < weight
+
+
+def test_migrations_can_be_disabled() -> None:
+    manifests = render(None, "--set", "migrations.enabled=false")
+    assert by_kind(manifests, "Job") == []
+    assert all("helm.sh/hook" not in m["metadata"].get("annotations", {}) for m in manifests)
