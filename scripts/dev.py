@@ -62,7 +62,7 @@ def dev_env(kafka: str, database_url: str) -> dict[str, str]:
             "NOTIFIER_ROUTER_API_TOKEN": DEV_TOKEN,
             "NOTIFIER_PUBLIC_URL": "http://127.0.0.1:8082",
             "NOTIFIER_WEBHOOK_SIGNING_SECRET": "dev-webhook-signing-secret",
-            "NOTIFIER_ACK_LINK_SECRET": "dev-ack-link-secret",
+            "NOTIFIER_ACK_SIGNING_SECRET": "dev-ack-signing-secret",
         }
     )
     return env
@@ -74,7 +74,7 @@ def wait_ready(name: str, port: int, proc: subprocess.Popen[bytes], timeout: flo
         if proc.poll() is not None:
             raise SystemExit(f"{name} exited with {proc.returncode}; see {LOGS / (name + '.log')}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
@@ -108,7 +108,9 @@ def main() -> int:
             started.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT))
             wait_ready(name, port, started[-1])
             print(f"dev: {name} ready on http://127.0.0.1:{port} (log: {LOGS / (name + '.log')})", flush=True)
-        print("\nalertrouter is running. API token: dev-token. Try:\n" + CURL + "\nCtrl-C stops everything.", flush=True)
+        print(
+            "\nalertrouter is running. API token: dev-token. Try:\n" + CURL + "\nCtrl-C stops everything.", flush=True
+        )
         watch(started)
     except KeyboardInterrupt:
         pass

@@ -23,8 +23,8 @@ import local_kafka  # noqa: E402
 import local_postgres  # noqa: E402
 
 from alertrouter_shared.kafka import ensure_topics  # noqa: E402
-from tests.helpers import DatabaseFactory, free_port_pair  # noqa: E402
 from alertrouter_shared.topics import all_topics  # noqa: E402
+from tests.helpers import DatabaseFactory, free_port_pair  # noqa: E402
 
 TEST_PARTITIONS = 3
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-import os
 from typing import TYPE_CHECKING, TypeVar
 
 from aiokafka import AIOKafkaConsumer

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
-
 import capture_server
 import local_kafka
+import pytest
+
 from tests.helpers import DatabaseFactory, free_port, free_port_pair
 
 ROOT = Path(__file__).resolve().parents[2]

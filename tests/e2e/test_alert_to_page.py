@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -23,10 +24,10 @@ async def test_one_alert_one_page_and_a_repeat_pages_nobody(stack: Stack, unique
         accepted = await client.post(f"{stack.ingest}/v1/alertmanager/dev-alertmanager", json=payload)
         assert accepted.status_code == 202, accepted.text
 
-        def pages() -> list[dict]:
+        def pages() -> list[dict[str, Any]]:
             return [c for c in stack.captured if f"checkout-{unique}" in json.dumps(c["body"])]
 
-        async def one_page() -> list[dict] | None:
+        async def one_page() -> list[dict[str, Any]] | None:
             return pages() or None
 
         delivered = await eventually(one_page, timeout=60, what="the page at the capture server")
@@ -35,11 +36,11 @@ async def test_one_alert_one_page_and_a_repeat_pages_nobody(stack: Stack, unique
             h.lower() == "x-alertrouter-signature" for h in delivered[0]["headers"]
         )
 
-        async def decision() -> dict | None:
+        async def decision() -> dict[str, Any] | None:
             response = await client.get(f"{stack.router}/v1/decisions", params={"service": "checkout"}, headers=AUTH)
             for item in response.json()["items"]:
                 if item["explanation"].get("event", {}).get("labels", {}).get("instance") == f"checkout-{unique}":
-                    return item
+                    return dict(item)
             return None
 
         found = await eventually(decision, what="the routing decision")
@@ -47,7 +48,7 @@ async def test_one_alert_one_page_and_a_repeat_pages_nobody(stack: Stack, unique
         by_id = await client.get(f"{stack.router}/v1/decisions/{found['id']}", headers=AUTH)
         assert by_id.status_code == 200 and by_id.json()["incident_id"] == found["incident_id"]
 
-        async def delivery() -> list | None:
+        async def delivery() -> list[Any] | None:
             response = await client.get(
                 f"{stack.notifier}/v1/deliveries", params={"incident": found["incident_id"]}, headers=AUTH
             )

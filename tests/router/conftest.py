@@ -37,7 +37,7 @@ CLOCK = OffsetClock()
 
 @pytest.fixture(scope="session")
 def router_clock() -> OffsetClock:
-    """The router's clock; events built by ``alert_event`` are stamped with it, so advancing it never makes them stale."""
+    """The router's clock; events from ``alert_event`` are stamped with it, so advancing it never makes them stale."""
     return CLOCK
 
 
@@ -59,7 +59,9 @@ def router_settings(kafka: str, db: str, **overrides: object) -> RouterSettings:
 
 
 @pytest.fixture(scope="session")
-async def router(kafka_bootstrap: str, router_database_url: str, router_clock: OffsetClock) -> AsyncIterator[RouterRuntime]:
+async def router(
+    kafka_bootstrap: str, router_database_url: str, router_clock: OffsetClock
+) -> AsyncIterator[RouterRuntime]:
     runtime = RouterRuntime(router_settings(kafka_bootstrap, router_database_url), clock=router_clock)
     await runtime.start()
     yield runtime

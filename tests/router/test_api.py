@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -53,7 +54,11 @@ async def test_oncall_for_service_names_schedule_and_layer(api: httpx.AsyncClien
     assert first["user"] == "alice"
     assert first["selected_by"]["kind"] == "schedule" and first["selected_by"]["layer"] == "weekly"
     assert levels[1]["targets"][0]["selected_by"] == {
-        "kind": "user", "id": "bob", "layer": None, "override": None, "until": None
+        "kind": "user",
+        "id": "bob",
+        "layer": None,
+        "override": None,
+        "until": None,
     }
     assert (await api.get("/v1/oncall", params={"service": "nope"})).status_code == 404
     assert (await api.get("/v1/oncall", params={"team": "payments"})).json()["team"] == "payments"
@@ -84,7 +89,7 @@ async def test_preview_matches_live_decision(
 
     await send(producer, alert_event(key, labels))
 
-    async def live() -> dict | None:
+    async def live() -> dict[str, Any] | None:
         items = (await api.get("/v1/decisions", params={"dedup_key": key})).json()["items"]
         return items[0] if items else None
 
@@ -104,21 +109,23 @@ async def test_preview_matches_live_decision(
     assert "routed to service checkout" in text and "Alice Example" in text and "layer weekly" in text
 
 
-async def test_decision_filters_and_cursor(
-    api: httpx.AsyncClient, producer: AIOKafkaProducer, unique: str
-) -> None:
+async def test_decision_filters_and_cursor(api: httpx.AsyncClient, producer: AIOKafkaProducer, unique: str) -> None:
     key = f"am:test-am:{unique}"
     for _ in range(5):
         await send(producer, alert_event(key, {"service": "checkout"}))
 
-    async def five() -> list | None:
+    async def five() -> list[Any] | None:
         items = (await api.get("/v1/decisions", params={"dedup_key": key})).json()["items"]
         return items if len(items) == 5 else None
 
     await eventually(five, what="five decisions")
     page1 = (await api.get("/v1/decisions", params={"dedup_key": key, "limit": 2})).json()
-    page2 = (await api.get("/v1/decisions", params={"dedup_key": key, "limit": 2, "cursor": page1["next_cursor"]})).json()
-    page3 = (await api.get("/v1/decisions", params={"dedup_key": key, "limit": 2, "cursor": page2["next_cursor"]})).json()
+    page2 = (
+        await api.get("/v1/decisions", params={"dedup_key": key, "limit": 2, "cursor": page1["next_cursor"]})
+    ).json()
+    page3 = (
+        await api.get("/v1/decisions", params={"dedup_key": key, "limit": 2, "cursor": page2["next_cursor"]})
+    ).json()
     ids = [d["id"] for d in page1["items"] + page2["items"] + page3["items"]]
     assert len(ids) == len(set(ids)) == 5
     assert page3["next_cursor"] is None
@@ -135,7 +142,9 @@ async def test_config_reload_rejects_invalid_and_keeps_serving(
     shutil.copy(original_path, copy)
     holder.path = str(copy)
     try:
-        copy.write_text(copy.read_text().replace("escalation_policy: payments-default", "escalation_policy: missing", 1))
+        copy.write_text(
+            copy.read_text().replace("escalation_policy: payments-default", "escalation_policy: missing", 1)
+        )
         rejected = await api.post("/v1/config/reload")
         assert rejected.status_code == 422
         assert any("missing" in e for e in rejected.json()["errors"])

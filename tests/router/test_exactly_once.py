@@ -74,7 +74,9 @@ async def test_two_replicas_fire_each_escalation_once(
     router_database_url: str,
     unique: str,
 ) -> None:
-    settings = router_settings(kafka_bootstrap, router_database_url, consumer_group=router.state.settings.consumer_group)
+    settings = router_settings(
+        kafka_bootstrap, router_database_url, consumer_group=router.state.settings.consumer_group
+    )
     second = RouterRuntime(settings, clock=router_clock)
     await second.start()
     try:

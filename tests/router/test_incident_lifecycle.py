@@ -6,6 +6,7 @@ The router runs in-process with an offset clock: advancing it makes escalation t
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -17,8 +18,8 @@ from tests.helpers import TopicReader, eventually
 from tests.router.conftest import alert_event, pages_for, send
 
 
-async def decisions_for(api: httpx.AsyncClient, key: str, count: int) -> list[dict]:
-    async def probe() -> list[dict] | None:
+async def decisions_for(api: httpx.AsyncClient, key: str, count: int) -> list[dict[str, Any]]:
+    async def probe() -> list[dict[str, Any]] | None:
         response = await api.get("/v1/decisions", params={"dedup_key": key})
         items = response.json()["items"]
         return items if len(items) >= count else None
@@ -28,8 +29,12 @@ async def decisions_for(api: httpx.AsyncClient, key: str, count: int) -> list[di
 
 
 async def test_trigger_pages_level_one_then_escalates_then_ack_stops(
-    router: RouterRuntime, api: httpx.AsyncClient, producer: AIOKafkaProducer, pages: TopicReader,
-    router_clock: OffsetClock, unique: str,
+    router: RouterRuntime,
+    api: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    pages: TopicReader,
+    router_clock: OffsetClock,
+    unique: str,
 ) -> None:
     key = f"am:test-am:{unique}"
     await send(producer, alert_event(key, {"service": "checkout", "alertname": "HighLatency"}))
@@ -39,7 +44,10 @@ async def test_trigger_pages_level_one_then_escalates_then_ack_stops(
     assert first["explanation"]["route"]["rule"] == "by-service-label"
     assert first["explanation"]["targets"][0]["user"] == "alice"
     assert first["explanation"]["targets"][0]["selected_by"] == {
-        "kind": "schedule", "id": "payments-primary", "layer": "weekly", "override": None,
+        "kind": "schedule",
+        "id": "payments-primary",
+        "layer": "weekly",
+        "override": None,
         "until": first["explanation"]["targets"][0]["selected_by"]["until"],
     }
     # The webhook rule has no delay: published at once. The SMS rule waits 2 minutes in the outbox.
@@ -98,8 +106,12 @@ async def test_repeat_trigger_is_duplicate_and_resolve_then_retrigger_opens_new(
 
 
 async def test_stale_event_opens_incident_but_pages_nobody(
-    router: RouterRuntime, api: httpx.AsyncClient, producer: AIOKafkaProducer, pages: TopicReader,
-    router_clock: OffsetClock, unique: str,
+    router: RouterRuntime,
+    api: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    pages: TopicReader,
+    router_clock: OffsetClock,
+    unique: str,
 ) -> None:
     key = f"am:test-am:{unique}"
     old = router_clock.now() - timedelta(hours=3)
@@ -142,8 +154,12 @@ async def test_no_route(router: RouterRuntime, api: httpx.AsyncClient, producer:
 
 
 async def test_out_of_order_trigger_after_resolve_does_not_page(
-    router: RouterRuntime, api: httpx.AsyncClient, producer: AIOKafkaProducer, pages: TopicReader,
-    router_clock: OffsetClock, unique: str,
+    router: RouterRuntime,
+    api: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    pages: TopicReader,
+    router_clock: OffsetClock,
+    unique: str,
 ) -> None:
     key = f"am:test-am:{unique}"
     now = router_clock.now()
@@ -166,3 +182,35 @@ async def test_grouping_window_one_incident_one_page(
     assert len({d["incident_id"] for d in outcomes}) == 1
     incident = (await api.get(f"/v1/incidents/{outcomes[0]['incident_id']}")).json()["incident"]
     assert incident["alert_count"] == 5
+
+
+async def test_maintenance_window_created_through_the_api(
+    router: RouterRuntime,
+    api: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    pages: TopicReader,
+    router_clock: OffsetClock,
+    unique: str,
+) -> None:
+    ends = (router_clock.now() + timedelta(minutes=30)).isoformat()
+    created = await api.post(
+        "/v1/services/skipper/maintenance", json={"ends_at": ends, "reason": "db upgrade", "created_by": "alice"}
+    )
+    assert created.status_code == 201, created.text
+    window_id = created.json()["id"]
+    try:
+        key = f"am:test-am:{unique}"
+        await send(producer, alert_event(key, {"service": "skipper"}))
+        decision = (await decisions_for(api, key, 1))[0]
+        assert decision["outcome"] == "suppressed"
+        assert "db upgrade" in decision["reason"] and window_id in decision["reason"]
+    finally:
+        ended = await api.delete(f"/v1/services/skipper/maintenance/{window_id}")
+        assert ended.status_code == 200
+    listed = (await api.get("/v1/services/skipper/maintenance")).json()
+    assert all(w["id"] != window_id for w in listed["created"])
+    past = await api.post(
+        "/v1/services/skipper/maintenance",
+        json={"ends_at": "2001-01-01T00:00:00Z", "created_by": "alice"},
+    )
+    assert past.status_code == 422

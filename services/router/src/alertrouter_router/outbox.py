@@ -27,6 +27,7 @@ from alertrouter_shared.topics import PAGES
 log = get_logger(__name__)
 
 PAGES_PUBLISHED = Counter("alertrouter_router_pages_published_total", "Pages published to the pages topic")
+PUBLISH_FAILURES = Counter("alertrouter_router_outbox_publish_failures_total", "Outbox publish passes that failed")
 OUTBOX_PENDING = Gauge("alertrouter_router_outbox_due_pages", "Due pages not yet published at the last pass")
 
 
@@ -90,6 +91,7 @@ class OutboxPublisher:
         self.clock = clock
         self.period = period
         self._kick = asyncio.Event()
+        self._last_error: str | None = None
 
     def kick(self) -> None:
         self._kick.set()
@@ -99,8 +101,12 @@ class OutboxPublisher:
             try:
                 while await publish_due(self.engine, self.producer, self.clock.now()) > 0:
                     pass
+                self._last_error = None
             except Exception as exc:
-                log.warning("outbox_publish_failed", error=str(exc))
+                PUBLISH_FAILURES.inc()
+                if str(exc) != self._last_error:  # log when the error changes, count every time
+                    log.warning("outbox_publish_failed", error=str(exc))
+                self._last_error = str(exc)
             self._kick.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), timeout=self.period)

@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from alertrouter_router import health
-from alertrouter_router.api import config_routes, decision_routes, incident_routes, oncall_routes
+from alertrouter_router.api import (
+    config_routes,
+    decision_routes,
+    incident_routes,
+    maintenance_routes,
+    oncall_routes,
+)
 from alertrouter_router.api.problems import install_problem_handlers
 
 if TYPE_CHECKING:
@@ -25,6 +31,6 @@ def create_app(state: RouterState, with_api: bool = True) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(health.router)
     if with_api:
-        for module in (oncall_routes, decision_routes, incident_routes, config_routes):
+        for module in (oncall_routes, decision_routes, incident_routes, maintenance_routes, config_routes):
             app.include_router(module.router)
     return app

@@ -1,0 +1,85 @@
+"""Maintenance windows created through the API, with an expiry; configured windows are listed beside them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from sqlalchemy import select, update
+
+from alertrouter_router.api.deps import READ, WRITE, ReadConn, State
+from alertrouter_router.db.tables import maintenance_window
+
+router = APIRouter(prefix="/v1/services/{service_id}/maintenance", tags=["maintenance"])
+
+
+class WindowIn(BaseModel):
+    starts_at: AwareDatetime | None = Field(None, description="default: now")
+    ends_at: AwareDatetime = Field(..., description="the window expires by itself at this instant")
+    reason: str = Field("", max_length=500)
+    created_by: str = Field(..., min_length=1, max_length=128)
+
+    @model_validator(mode="after")
+    def _order(self) -> WindowIn:
+        if self.starts_at is not None and self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+def _row(row: Any) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in dict(row._mapping).items()}
+
+
+def _known(state: State, service_id: str) -> None:
+    if service_id not in state.configs.current.services_by_id:
+        raise HTTPException(404, f"service {service_id!r} not found")
+
+
+@router.get("", dependencies=READ, summary="Maintenance windows of a service (configured and created)")
+async def list_windows(service_id: str, state: State, conn: ReadConn) -> dict[str, Any]:
+    _known(state, service_id)
+    service = state.configs.current.services_by_id[service_id]
+    rows = await conn.execute(
+        select(maintenance_window)
+        .where(maintenance_window.c.service_id == service_id, maintenance_window.c.active)
+        .order_by(maintenance_window.c.starts_at)
+    )
+    return {
+        "configured": [w.model_dump(mode="json") for w in service.maintenance_windows],
+        "created": [_row(r) for r in rows],
+    }
+
+
+@router.post("", dependencies=WRITE, status_code=201, summary="Create a maintenance window")
+async def create_window(service_id: str, body: WindowIn, state: State) -> dict[str, Any]:
+    _known(state, service_id)
+    now = state.clock.now()
+    if body.ends_at <= now:
+        raise HTTPException(422, "ends_at: the window would already be over")
+    values = {
+        "id": str(uuid.uuid4()),
+        "service_id": service_id,
+        "starts_at": body.starts_at or now,
+        "ends_at": body.ends_at,
+        "reason": body.reason,
+        "created_by": body.created_by,
+    }
+    async with state.engine.begin() as conn:
+        await conn.execute(maintenance_window.insert().values(values))
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values.items()}
+
+
+@router.delete("/{window_id}", dependencies=WRITE, summary="End a maintenance window now")
+async def end_window(service_id: str, window_id: str, state: State) -> dict[str, Any]:
+    async with state.engine.begin() as conn:
+        result = await conn.execute(
+            update(maintenance_window)
+            .where(maintenance_window.c.id == window_id, maintenance_window.c.service_id == service_id)
+            .values(active=False)
+        )
+    if not result.rowcount:
+        raise HTTPException(404, f"maintenance window {window_id!r} not found for service {service_id!r}")
+    return {"id": window_id, "active": False}
