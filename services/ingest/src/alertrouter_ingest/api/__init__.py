@@ -1,0 +1,1 @@
+"""HTTP layer: FastAPI routes for the three intakes and the health endpoints."""

@@ -1,0 +1,148 @@
+"""The ingest application: ``create_app`` builds it in-process (tests) or for uvicorn (``__main__``)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from alertrouter_ingest.api import alertmanager, cloudwatch, events_v2, health, openapi
+from alertrouter_ingest.api.problems import problem_response
+from alertrouter_ingest.intake import Ingest
+from alertrouter_ingest.integrations import load_registry
+from alertrouter_ingest.publisher import Publisher
+from alertrouter_ingest.settings import IngestSettings
+from alertrouter_ingest.sns.certificates import CertificateStore, load_trust_store, tls_context
+from alertrouter_shared.clock import Clock, SystemClock
+from alertrouter_shared.logging import get_logger
+
+log = get_logger(__name__)
+
+DESCRIPTION = """\
+Receives alerts from Prometheus Alertmanager, Amazon CloudWatch (through SNS) and any PagerDuty Events API v2
+client, and produces one normalised alert event per alert to Kafka. A 2xx answer means Kafka acknowledged every
+event; 503 (with Retry-After) asks the sender to retry; any other 4xx means the request can never be accepted
+as sent. Errors are RFC 9457 problem+json, except on /v2/enqueue where 400 and 429 use PagerDuty's bodies.
+"""
+
+
+def create_app(
+    settings: IngestSettings | None = None,
+    producer: AIOKafkaProducer | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    """Build the app. A given ``producer`` must be started and stopped by the caller."""
+    settings = settings or IngestSettings()
+    registry = load_registry(settings.config_path)
+    publisher = Publisher(
+        settings,
+        produce_timeout=settings.produce_timeout_seconds,
+        linger_ms=settings.kafka_linger_ms,
+        probe_cache_seconds=settings.readiness_cache_seconds,
+        failure_window_seconds=settings.readiness_failure_window_seconds,
+        producer=producer,
+    )
+    http = httpx.AsyncClient(
+        verify=tls_context(settings.sns_tls_ca_bundle),
+        timeout=settings.sns_fetch_timeout_seconds,
+        follow_redirects=False,
+        headers={"User-Agent": "alertrouter-ingest"},
+    )
+    certificates = CertificateStore(
+        client=http,
+        trust=load_trust_store(settings.sns_ca_bundle),
+        aia_host_pattern=re.compile(settings.sns_aia_host_pattern),
+        ttl_seconds=settings.sns_cert_cache_ttl_seconds,
+        max_entries=settings.sns_cert_cache_size,
+    )
+    ingest = Ingest(settings, registry, publisher, clock or SystemClock(), http, certificates)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await publisher.start()
+        log.info("ingest_started", integrations=len(registry), bootstrap=settings.kafka_bootstrap_servers)
+        try:
+            yield
+        finally:
+            await publisher.stop()
+            await http.aclose()
+
+    app = FastAPI(
+        title="alertrouter ingest",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "Alertmanager", "description": "Prometheus Alertmanager webhook_config receiver"},
+            {"name": "CloudWatch through SNS", "description": "SNS HTTPS subscription, signatures verified"},
+            {"name": "PagerDuty Events API v2", "description": "Drop-in /v2/enqueue"},
+            {"name": "Operations", "description": "Health, readiness and metrics"},
+        ],
+    )
+    app.state.ingest = ingest
+    for module in (alertmanager, cloudwatch, events_v2, health):
+        app.include_router(module.router)
+    _install_error_handlers(app)
+    app.openapi = lambda: openapi.build_openapi(app)  # type: ignore[method-assign]
+    if settings.access_log:
+        app.add_middleware(AccessLog)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def http_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+        return problem_response(exc.status_code, detail, dict(exc.headers or {}))
+
+    async def validation_error(_: Request, exc: Exception) -> Response:
+        return problem_response(400, f"invalid request: {exc}")
+
+    async def unexpected(_: Request, exc: Exception) -> Response:
+        log.error("unhandled_error", error_type=type(exc).__name__)
+        return problem_response(500, "internal error; nothing was accepted")
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, unexpected)
+
+
+class AccessLog:
+    """One log line per request with the route *template*: integration keys in paths never reach the logs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status: dict[str, Any] = {"code": 500}
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            route = scope.get("route")
+            log.info(
+                "http_request",
+                method=scope.get("method"),
+                route=getattr(route, "path", "<unmatched>"),
+                status=status["code"],
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            )

@@ -1,0 +1,219 @@
+"""Integrations (who may send alerts, and as what) loaded from the ownership configuration.
+
+Only the ``integrations:`` section matters here; the router owns the rest. The secret key of an integration
+comes from an environment variable (``key_env``), a file (``key_file``, relative to its YAML file) or, for
+development only, inline (``key`` with ``development_only: true``) -- the same rules as the router's loader.
+
+Lookup never compares a presented key with a stored key byte by byte: both are hashed with SHA-256 and the
+registry is indexed by digest, then the digests are compared with ``hmac.compare_digest``. Timing therefore
+reveals nothing about the stored secrets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+EVENTS_V2_KEY_LENGTH = 32
+_EVENTS_V2_KEY = re.compile(r"^[A-Za-z0-9]{32}$")
+
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+
+
+class IntegrationType(StrEnum):
+    ALERTMANAGER = "alertmanager"
+    CLOUDWATCH = "cloudwatch"
+    EVENTS_V2 = "events_v2"
+
+
+class IntegrationSpec(BaseModel):
+    """One entry of ``integrations:`` as written in YAML (the router validates the same schema)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: Identifier
+    type: IntegrationType
+    service: str | None = None
+    key: str | None = Field(default=None, repr=False)
+    key_env: str | None = None
+    key_file: str | None = None
+    development_only: bool = False
+    enabled: bool = True
+    allowed_topic_arns: list[str] = Field(default_factory=list)
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _one_secret_reference(self) -> IntegrationSpec:
+        given = [name for name in ("key_env", "key_file", "key") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("an integration has exactly one of key_env, key_file or key (development only)")
+        if self.key is not None and not self.development_only:
+            raise ValueError("inline 'key' is for development only: set development_only: true, or use key_env")
+        if self.allowed_topic_arns and self.type is not IntegrationType.CLOUDWATCH:
+            raise ValueError("allowed_topic_arns applies only to cloudwatch integrations")
+        return self
+
+
+@dataclass(frozen=True)
+class Integration:
+    """A resolved integration; its secret is kept only as a digest."""
+
+    id: str
+    type: IntegrationType
+    service: str | None
+    enabled: bool
+    allowed_topic_arns: frozenset[str] = field(default_factory=frozenset)
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the file, the path and the reason."""
+
+
+def key_digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+
+
+class IntegrationRegistry:
+    """Integrations indexed by the digest of their key."""
+
+    def __init__(self, entries: Mapping[bytes, Integration] | None = None) -> None:
+        self._by_digest: dict[bytes, tuple[bytes, Integration]] = {d: (d, i) for d, i in (entries or {}).items()}
+
+    def __len__(self) -> int:
+        return len(self._by_digest)
+
+    def lookup(self, key: str, expected: IntegrationType) -> Integration | None:
+        """The enabled integration of type ``expected`` whose key is ``key``, else None (unknown = disabled)."""
+        digest = key_digest(key)
+        stored, found = self._by_digest.get(digest, (b"", None))
+        if found is None or not hmac.compare_digest(stored, digest):
+            return None
+        if not found.enabled or found.type is not expected:
+            return None
+        return found
+
+    def all(self) -> list[Integration]:
+        return [integration for _, integration in self._by_digest.values()]
+
+
+def config_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(
+            child
+            for child in path.iterdir()
+            if child.is_file() and child.suffix in (".yaml", ".yml") and not child.name.startswith(".")
+        )
+    return [path]
+
+
+def load_registry(config_path: str | None, environ: Mapping[str, str] | None = None) -> IntegrationRegistry:
+    """Read every integration of the configuration at ``config_path``; raise ConfigError listing every issue."""
+    if not config_path:
+        return IntegrationRegistry()
+    env = os.environ if environ is None else environ
+    root = Path(config_path)
+    if not root.exists():
+        raise ConfigError(f"{root}: the ownership configuration (ALERTROUTER_CONFIG) does not exist")
+    issues: list[str] = []
+    entries: dict[bytes, Integration] = {}
+    seen_ids: dict[str, str] = {}
+    for file in config_files(root):
+        for where, spec in _read_integrations(file, issues):
+            if spec.id in seen_ids:
+                issues.append(f"{where}.id: integration id {spec.id!r} is already defined in {seen_ids[spec.id]}")
+                continue
+            seen_ids[spec.id] = where
+            key = _resolve_secret(spec, file.parent, env, where, issues)
+            if key is None:
+                continue
+            digest = key_digest(key)
+            if digest in entries:
+                issues.append(f"{where}: integration key already used by integration {entries[digest].id!r}")
+                continue
+            entries[digest] = Integration(
+                spec.id, spec.type, spec.service, spec.enabled, frozenset(spec.allowed_topic_arns)
+            )
+    if issues:
+        raise ConfigError("invalid integrations configuration:\n  " + "\n  ".join(issues))
+    return IntegrationRegistry(entries)
+
+
+def _read_integrations(file: Path, issues: list[str]) -> list[tuple[str, IntegrationSpec]]:
+    try:
+        document: Any = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        issues.append(f"{file}: cannot read YAML: {exc}")
+        return []
+    if document is None:
+        return []
+    if not isinstance(document, dict):
+        issues.append(f"{file}: the top level must be a mapping of sections")
+        return []
+    raw = document.get("integrations")
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        issues.append(f"{file}: integrations: must be a list")
+        return []
+    specs: list[tuple[str, IntegrationSpec]] = []
+    for index, item in enumerate(raw):
+        where = f"{file}: integrations[{index}]"
+        try:
+            specs.append((where, IntegrationSpec.model_validate(item)))
+        except ValidationError as exc:
+            for error in exc.errors():
+                path = "".join(f".{p}" if isinstance(p, str) else f"[{p}]" for p in error["loc"])
+                issues.append(f"{where}{path}: {error['msg']}")
+    return specs
+
+
+def _resolve_secret(
+    spec: IntegrationSpec, base: Path, env: Mapping[str, str], where: str, issues: list[str]
+) -> str | None:
+    key = _secret_value(spec, base, env, where, issues)
+    if key is None:
+        return None
+    if spec.type is IntegrationType.EVENTS_V2 and not _EVENTS_V2_KEY.match(key):
+        issues.append(
+            f"{where}: events_v2 integration keys are {EVENTS_V2_KEY_LENGTH} letters or digits (a routing_key)"
+        )
+        return None
+    return key
+
+
+def _secret_value(
+    spec: IntegrationSpec, base: Path, env: Mapping[str, str], where: str, issues: list[str]
+) -> str | None:
+    if spec.key is not None:
+        if not spec.key.strip():
+            issues.append(f"{where}.key: the key is empty")
+            return None
+        return spec.key.strip()
+    if spec.key_env is not None:
+        value = env.get(spec.key_env, "").strip()
+        if not value:
+            issues.append(f"{where}.key_env: environment variable {spec.key_env!r} is not set")
+            return None
+        return value
+    assert spec.key_file is not None
+    path = Path(spec.key_file)
+    path = path if path.is_absolute() else base / path
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        issues.append(f"{where}.key_file: cannot read {str(path)!r}: {exc}")
+        return None
+    if not value:
+        issues.append(f"{where}.key_file: {str(path)!r} is empty")
+        return None
+    return value

@@ -1,0 +1,42 @@
+"""Ingest's Prometheus metrics: what arrived, what was accepted or refused and why, and Kafka latency.
+
+Label values are bounded: sources, status codes, reasons and configured integration ids -- never keys.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+from alertrouter_shared.metrics import KAFKA_PRODUCE_SECONDS
+
+PRODUCE_SECONDS = KAFKA_PRODUCE_SECONDS.labels("ingest")
+
+REQUESTS = Counter(
+    "alertrouter_ingest_requests_total", "Intake HTTP requests by source and response status", ["source", "status"]
+)
+ALERTS = Counter(
+    "alertrouter_ingest_alerts_total",
+    "Alerts normalised and acknowledged by Kafka, by source and action",
+    ["source", "action"],
+)
+REJECTS = Counter("alertrouter_ingest_rejects_total", "Requests refused, by source and reason", ["source", "reason"])
+IN_FLIGHT = Gauge("alertrouter_ingest_in_flight_requests", "Intake requests being handled now")
+TRUNCATED_ALERTS = Counter(
+    "alertrouter_ingest_alertmanager_truncated_alerts_total",
+    "Alerts Alertmanager left out of webhooks because of max_alerts (truncatedAlerts)",
+    ["integration"],
+)
+CLOUDWATCH_IGNORED = Counter(
+    "alertrouter_ingest_cloudwatch_ignored_total",
+    "Verified SNS notifications that produced no event, by reason",
+    ["integration", "reason"],
+)
+SNS_MESSAGES = Counter(
+    "alertrouter_ingest_sns_messages_total", "Verified SNS messages by type", ["integration", "type"]
+)
+SNS_CERT_FETCHES = Counter(
+    "alertrouter_ingest_sns_certificate_fetches_total", "Signing certificate downloads by outcome", ["outcome"]
+)
+KAFKA_FAILURES = Counter(
+    "alertrouter_ingest_kafka_failures_total", "Batches Kafka did not acknowledge within the deadline"
+)

@@ -1,0 +1,108 @@
+"""Guards in front of every intake: requests in flight, per-integration rate, content type, body size.
+
+Each guard answers immediately with the status a sender understands (503/429/415/413) instead of letting
+latency or memory grow without bound under a flood.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from starlette.requests import ClientDisconnect, Request
+
+from alertrouter_ingest.api.problems import ApiProblem
+from alertrouter_ingest.metrics import IN_FLIGHT
+
+
+class InFlightLimiter:
+    """A counter, not a queue: beyond ``limit`` concurrent requests the next one is refused at once."""
+
+    def __init__(self, limit: int, retry_after: float) -> None:
+        self.limit = limit
+        self.retry_after = retry_after
+        self.current = 0
+
+    def acquire(self) -> None:
+        if self.current >= self.limit:
+            raise ApiProblem(
+                503,
+                f"too many requests in flight (limit {self.limit}); retry shortly",
+                reason="overloaded",
+                retry_after=self.retry_after,
+            )
+        self.current += 1
+        IN_FLIGHT.inc()
+
+    def release(self) -> None:
+        self.current -= 1
+        IN_FLIGHT.dec()
+
+
+class RateLimiter:
+    """A token bucket per integration; a rate of 0 turns it off."""
+
+    def __init__(self, rate_per_second: float, burst: int) -> None:
+        self.rate = rate_per_second
+        self.burst = float(burst)
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    @property
+    def enabled(self) -> bool:
+        return self.rate > 0
+
+    def take(self, integration_id: str, now: float | None = None) -> float | None:
+        """None when a token was taken, else the seconds until one is available."""
+        if not self.enabled:
+            return None
+        now = time.monotonic() if now is None else now
+        tokens, last = self._buckets.get(integration_id, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens >= 1.0:
+            self._buckets[integration_id] = (tokens - 1.0, now)
+            return None
+        self._buckets[integration_id] = (tokens, now)
+        return (1.0 - tokens) / self.rate
+
+
+def media_type(request: Request) -> str | None:
+    raw = request.headers.get("content-type")
+    if raw is None:
+        return None
+    return raw.split(";", 1)[0].strip().lower()
+
+
+def check_content_type(request: Request, allowed: Iterable[str], *, json_suffix: bool = True) -> None:
+    """Refuse a declared content type the intake cannot read (415); an absent header is tolerated."""
+    kind = media_type(request)
+    if kind is None or kind in allowed or (json_suffix and kind.endswith("+json")):
+        return
+    raise ApiProblem(
+        415,
+        f"Content-Type {kind!r} is not accepted here; send {' or '.join(sorted(allowed))}",
+        reason="content_type",
+    )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refusing (413) as soon as it exceeds ``limit`` bytes -- never buffering more."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(size, limit)
+            chunks.append(chunk)
+    except ClientDisconnect as exc:
+        raise ApiProblem(400, "the client disconnected before sending the whole body", reason="disconnect") from exc
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int) -> ApiProblem:
+    return ApiProblem(
+        413, f"the body is larger than the limit of {limit} bytes (at least {size} bytes)", reason="too_large"
+    )

@@ -1,0 +1,75 @@
+"""Ingest settings: the shared Kafka/logging fields plus ingest's own, read from ``INGEST_*`` variables.
+
+Every limit here is part of what a sender sees (413, 429, 503), so each one is documented in docs/ingest.md.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
+
+from alertrouter_shared.settings import CommonSettings
+
+SNS_HOST_PATTERN = r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
+AIA_HOST_PATTERN = r"^crt\.[a-z0-9.-]+\.amazontrust\.com$"
+
+
+class InsufficientDataPolicy(StrEnum):
+    """What a CloudWatch INSUFFICIENT_DATA transition becomes: nothing (default), a trigger, or a resolve."""
+
+    IGNORE = "ignore"
+    TRIGGER = "trigger"
+    RESOLVE = "resolve"
+
+
+class IngestSettings(CommonSettings):
+    model_config = SettingsConfigDict(env_prefix="INGEST_", extra="ignore", populate_by_name=True)
+
+    host: str = "0.0.0.0"
+    port: int = Field(8080, ge=1, le=65535)
+    workers: int = Field(1, ge=1)
+    access_log: bool = True
+    config_path: str | None = Field(
+        None,
+        validation_alias=AliasChoices("ALERTROUTER_CONFIG", "alertrouter_config", "config_path"),
+        description="Ownership configuration: a YAML file or a directory of YAML files (integrations section)",
+    )
+
+    # Request protection
+    max_body_bytes: int = Field(512 * 1024, ge=1024)
+    max_in_flight: int = Field(512, ge=1, description="Requests handled at once; beyond it: 503 + Retry-After")
+    rate_limit_per_second: float = Field(0.0, ge=0, description="Per-integration token refill rate; 0 = off")
+    rate_limit_burst: int = Field(0, ge=0, description="Bucket size; 0 = max(1, rate_limit_per_second)")
+    max_alerts_per_request: int = Field(5000, ge=1)
+    max_labels_per_alert: int = Field(128, ge=1)
+    max_annotations_per_alert: int = Field(128, ge=1)
+    max_label_name_chars: int = Field(1024, ge=1)
+    max_label_value_chars: int = Field(128 * 1024, ge=1)
+    max_annotation_value_chars: int = Field(128 * 1024, ge=1)
+    max_produced_bytes_per_request: int = Field(8 * 1024 * 1024, ge=1024)
+
+    # Kafka
+    kafka_linger_ms: int = Field(
+        0, ge=0, description="Producer linger; 0 still batches: records queue while a partition has a request in flight"
+    )
+    produce_timeout_seconds: float = Field(5.0, gt=0)
+    retry_after_seconds: int = Field(5, ge=1)
+    readiness_cache_seconds: float = Field(2.0, ge=0)
+    readiness_failure_window_seconds: float = Field(10.0, ge=0)
+
+    # SNS / CloudWatch
+    sns_cert_host_pattern: str = SNS_HOST_PATTERN
+    sns_aia_host_pattern: str = AIA_HOST_PATTERN
+    sns_ca_bundle: str | None = Field(None, description="PEM trust anchors for SNS signing certs; default certifi")
+    sns_tls_ca_bundle: str | None = Field(None, description="PEM trust for HTTPS fetches; default certifi")
+    sns_fetch_timeout_seconds: float = Field(5.0, gt=0)
+    sns_cert_cache_ttl_seconds: float = Field(24 * 3600.0, ge=0)
+    sns_cert_cache_size: int = Field(64, ge=1)
+    sns_max_message_age_seconds: float = Field(3600.0, ge=0, description="Replay window on Timestamp; 0 = off")
+    cloudwatch_insufficient_data: InsufficientDataPolicy = InsufficientDataPolicy.IGNORE
+
+    @property
+    def effective_burst(self) -> int:
+        return self.rate_limit_burst or max(1, int(self.rate_limit_per_second))

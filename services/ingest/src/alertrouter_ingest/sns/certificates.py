@@ -1,0 +1,201 @@
+"""SNS signing certificates: fetched over HTTPS from checked URLs, cached, and trusted only through a CA chain.
+
+The PEM at ``SigningCertURL`` holds the signing certificate and possibly its intermediates. When the chain to a
+trust anchor is incomplete, the missing issuer is fetched from the certificate's Authority Information Access
+URL -- only from hosts matching ``INGEST_SNS_AIA_HOST_PATTERN`` (Amazon Trust Services by default); what is
+fetched there is itself only trusted through the chain. Every use re-checks the chain at the current time, so
+an expired certificate is refused even while cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+import time
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import certifi
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.utils import CryptographyDeprecationWarning
+from cryptography.x509.oid import AuthorityInformationAccessOID
+from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store, VerificationError
+
+from alertrouter_ingest.metrics import SNS_CERT_FETCHES
+from alertrouter_ingest.sns.errors import CertificateUnavailable, SignatureRejected
+from alertrouter_shared.logging import get_logger
+
+log = get_logger(__name__)
+
+MAX_CERTIFICATE_BYTES = 64 * 1024
+
+
+def load_trust_store(bundle: str | None) -> Store:
+    """Trust anchors from a PEM bundle (default: certifi's Mozilla roots)."""
+    path = Path(bundle) if bundle else Path(certifi.where())
+    with warnings.catch_warnings():
+        # certifi ships a root with a non-positive serial number; cryptography warns about it on every load.
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return Store(x509.load_pem_x509_certificates(path.read_bytes()))
+
+
+def tls_context(bundle: str | None) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=bundle or certifi.where())
+
+
+@dataclass(frozen=True)
+class _Cached:
+    leaf: x509.Certificate
+    intermediates: tuple[x509.Certificate, ...]
+    fetched_at: float
+
+
+class CertificateStore:
+    """Fetches, caches (LRU with a TTL) and chain-validates signing certificates."""
+
+    def __init__(
+        self,
+        *,
+        client: httpx.AsyncClient,
+        trust: Store,
+        aia_host_pattern: re.Pattern[str],
+        ttl_seconds: float,
+        max_entries: int,
+    ) -> None:
+        self._client = client
+        self._trust = trust
+        self._aia_host_pattern = aia_host_pattern
+        self._ttl = ttl_seconds
+        self._max_entries = max_entries
+        self._cache: OrderedDict[str, _Cached] = OrderedDict()
+        self._pending: dict[str, asyncio.Future[_Cached]] = {}
+
+    async def public_key(self, url: str, now: datetime) -> rsa.RSAPublicKey:
+        """The RSA key of the trusted, currently valid certificate at ``url`` (already host-checked)."""
+        entry = await self._entry(url)
+        self._verify_chain(entry, now)
+        key = entry.leaf.public_key()
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise SignatureRejected("the signing certificate does not hold an RSA key", "bad_certificate")
+        return key
+
+    async def _entry(self, url: str) -> _Cached:
+        cached = self._cache.get(url)
+        if cached is not None and time.monotonic() - cached.fetched_at < self._ttl:
+            self._cache.move_to_end(url)
+            SNS_CERT_FETCHES.labels("cache_hit").inc()
+            return cached
+        pending = self._pending.get(url)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[_Cached] = asyncio.get_running_loop().create_future()
+        self._pending[url] = future
+        try:
+            entry = await self._load(url)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters (if any) re-raise it themselves
+            raise
+        finally:
+            self._pending.pop(url, None)
+        future.set_result(entry)
+        self._remember(url, entry)
+        return entry
+
+    def _remember(self, url: str, entry: _Cached) -> None:
+        self._cache[url] = entry
+        self._cache.move_to_end(url)
+        while len(self._cache) > self._max_entries:
+            self._cache.popitem(last=False)
+
+    async def _load(self, url: str) -> _Cached:
+        body = await self._download(url, "signing certificate")
+        try:
+            certificates = x509.load_pem_x509_certificates(body)
+        except ValueError as exc:
+            SNS_CERT_FETCHES.labels("not_pem").inc()
+            raise SignatureRejected("SigningCertURL does not serve a PEM certificate", "bad_certificate") from exc
+        SNS_CERT_FETCHES.labels("fetched").inc()
+        leaf, bundled = certificates[0], tuple(certificates[1:])
+        extra = await self._missing_issuer(leaf, bundled)
+        return _Cached(leaf, bundled + extra, time.monotonic())
+
+    async def _missing_issuer(
+        self, leaf: x509.Certificate, bundled: tuple[x509.Certificate, ...]
+    ) -> tuple[x509.Certificate, ...]:
+        """The leaf's issuer from its AIA URL, when the bundle lacks it and the URL's host is allowed."""
+        if any(c.subject == leaf.issuer for c in bundled) or leaf.issuer == leaf.subject:
+            return ()
+        url = _ca_issuers_url(leaf)
+        if url is None:
+            return ()
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not self._aia_host_pattern.fullmatch(parts.hostname or ""):
+            return ()
+        try:
+            body = await self._download(url, "issuer certificate")
+        except (CertificateUnavailable, SignatureRejected) as exc:
+            log.warning("sns_aia_fetch_failed", url=url, error=str(exc))
+            return ()
+        try:
+            if body.lstrip().startswith(b"-----BEGIN"):
+                return tuple(x509.load_pem_x509_certificates(body))
+            return (x509.load_der_x509_certificate(body),)
+        except ValueError:
+            log.warning("sns_aia_not_a_certificate", url=url)
+            return ()
+
+    async def _download(self, url: str, what: str) -> bytes:
+        try:
+            async with self._client.stream("GET", url) as response:
+                if response.status_code >= 500:
+                    SNS_CERT_FETCHES.labels("server_error").inc()
+                    raise CertificateUnavailable(f"the {what} host answered {response.status_code}")
+                if response.status_code != 200:
+                    SNS_CERT_FETCHES.labels("refused").inc()
+                    raise SignatureRejected(f"the {what} URL answered {response.status_code}", "bad_certificate")
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_CERTIFICATE_BYTES:
+                        raise SignatureRejected(f"the {what} is implausibly large", "bad_certificate")
+                return bytes(body)
+        except httpx.HTTPError as exc:
+            SNS_CERT_FETCHES.labels("unreachable").inc()
+            raise CertificateUnavailable(f"could not fetch the {what}: {type(exc).__name__}") from exc
+
+    def _verify_chain(self, entry: _Cached, now: datetime) -> None:
+        verifier = (
+            PolicyBuilder()
+            .store(self._trust)
+            .time(now)
+            .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=ExtensionPolicy.permit_all())
+            .build_client_verifier()
+        )
+        try:
+            verifier.verify(entry.leaf, list(entry.intermediates))
+        except VerificationError as exc:
+            raise SignatureRejected(f"the signing certificate is not trusted: {exc}", "untrusted_certificate") from exc
+
+
+def _ca_issuers_url(certificate: x509.Certificate) -> str | None:
+    try:
+        access = certificate.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except x509.ExtensionNotFound:
+        return None
+    for description in access:
+        if description.access_method == AuthorityInformationAccessOID.CA_ISSUERS and isinstance(
+            description.access_location, x509.UniformResourceIdentifier
+        ):
+            return description.access_location.value
+    return None

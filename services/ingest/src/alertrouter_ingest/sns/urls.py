@@ -1,0 +1,59 @@
+"""Which URLs ingest may fetch on behalf of an SNS message: https only, genuine SNS hosts only.
+
+Checked before any network access, so a forged message cannot make ingest fetch from an attacker's host
+(look-alike hosts, S3 buckets on amazonaws.com, plain http, a query string after ``.pem``).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from alertrouter_ingest.sns.errors import SignatureRejected
+
+_REGIONAL_SNS_HOST = re.compile(r"^sns\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
+_TOPIC_REGION = re.compile(r"^arn:aws[a-z-]*:sns:([a-z0-9-]+):")
+
+
+def check_certificate_url(url: str, host_pattern: re.Pattern[str], topic_arn: str) -> str:
+    """``url`` if it may serve an SNS signing certificate, else SignatureRejected (403)."""
+    host = _check_https_url(url, host_pattern, "SigningCertURL")
+    parts = urlsplit(url)
+    if not parts.path.endswith(".pem") or parts.query or parts.fragment:
+        raise SignatureRejected("SigningCertURL must be a path ending in .pem, with no query or fragment", "cert_url")
+    _check_same_region(host, topic_arn, "SigningCertURL")
+    return url
+
+
+def check_subscribe_url(url: str, host_pattern: re.Pattern[str], topic_arn: str) -> str:
+    """``url`` if confirming the subscription may fetch it, else SignatureRejected (403)."""
+    host = _check_https_url(url, host_pattern, "SubscribeURL")
+    if urlsplit(url).fragment:
+        raise SignatureRejected("SubscribeURL must not have a fragment", "subscribe_url")
+    _check_same_region(host, topic_arn, "SubscribeURL")
+    return url
+
+
+def _check_https_url(url: str, host_pattern: re.Pattern[str], field: str) -> str:
+    reason = "cert_url" if field == "SigningCertURL" else "subscribe_url"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 -- raises ValueError on a malformed port
+    except ValueError as exc:
+        raise SignatureRejected(f"{field} is not a valid URL", reason) from exc
+    if parts.scheme != "https":
+        raise SignatureRejected(f"{field} must use https", reason)
+    if parts.username is not None or parts.password is not None:
+        raise SignatureRejected(f"{field} must not carry credentials", reason)
+    if not host_pattern.fullmatch(host):
+        raise SignatureRejected(f"{field} host {host[:100]!r} is not an Amazon SNS host", reason)
+    return host
+
+
+def _check_same_region(host: str, topic_arn: str, field: str) -> None:
+    """On real SNS hosts the region in the host must be the topic's region."""
+    host_match = _REGIONAL_SNS_HOST.match(host)
+    topic_match = _TOPIC_REGION.match(topic_arn)
+    if host_match and topic_match and host_match.group(1) != topic_match.group(1):
+        raise SignatureRejected(f"{field} is in region {host_match.group(1)!r}, the topic is not", "cert_url")

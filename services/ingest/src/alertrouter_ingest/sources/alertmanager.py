@@ -1,0 +1,196 @@
+"""Prometheus Alertmanager webhook (payload version "4") to alert events: one event per alert.
+
+Parsing is strict (no coercion: a label value 2 or ``truncatedAlerts: "0"`` is refused) and all-or-nothing: one
+bad alert refuses the whole request, so nothing is half-processed.
+
+Event rules (documented in docs/ingest.md):
+- dedup key ``am:<integration id>:<fingerprint>``; the fingerprint is the alert's own, or -- when absent --
+  computed from its labels exactly as Alertmanager does, so it is stable across restarts and replicas;
+- action per alert status (not the group's): firing -> trigger, resolved -> resolve;
+- labels = the group's commonLabels overlaid by the alert's labels; annotations likewise;
+- ``occurred_at`` = startsAt when firing, endsAt when resolved (the receive time if a resolved alert has none);
+- details keep startsAt/endsAt (``null`` for Go's zero time), the group key, receiver and truncatedAlerts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from alertrouter_ingest.sources.errors import InvalidPayload, describe_validation_error
+from alertrouter_ingest.sources.fingerprint import label_fingerprint
+from alertrouter_ingest.sources.limits import ContentLimits
+from alertrouter_ingest.sources.normalise import build_event, clip, is_zero_time, iso, severity_from_word
+from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource
+
+SUPPORTED_VERSION = "4"
+
+AlertStatus = Literal["firing", "resolved"]
+
+_STRICT = ConfigDict(strict=True, extra="ignore", frozen=True, populate_by_name=True)
+
+
+class AlertmanagerAlert(BaseModel):
+    """One alert of the group."""
+
+    model_config = _STRICT
+
+    status: AlertStatus = Field(description="Per-alert status; act on this, not on the group's")
+    labels: dict[str, str] = Field(description="The alert's identity")
+    annotations: dict[str, str] = Field(default_factory=dict)
+    starts_at: AwareDatetime = Field(alias="startsAt", description="RFC 3339, up to 9 fractional digits")
+    ends_at: AwareDatetime | None = Field(
+        None, alias="endsAt", description="RFC 3339; Go's zero time 0001-01-01T00:00:00Z while firing"
+    )
+    generator_url: str = Field("", alias="generatorURL")
+    fingerprint: str | None = Field(
+        None, max_length=128, description="16 hex digits; computed from the labels when absent"
+    )
+
+
+class AlertmanagerWebhook(BaseModel):
+    """The body Alertmanager's ``webhook_config`` receiver posts."""
+
+    model_config = ConfigDict(
+        strict=True,
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "version": "4",
+                    "groupKey": '{}/{severity="critical"}:{alertname="HighErrorRate"}',
+                    "truncatedAlerts": 0,
+                    "status": "firing",
+                    "receiver": "alertrouter",
+                    "groupLabels": {"alertname": "HighErrorRate"},
+                    "commonLabels": {"alertname": "HighErrorRate", "service": "checkout", "severity": "critical"},
+                    "commonAnnotations": {"summary": "checkout 5xx ratio above 5% for 10m"},
+                    "externalURL": "http://alertmanager.example:9093",
+                    "alerts": [
+                        {
+                            "status": "firing",
+                            "labels": {"alertname": "HighErrorRate", "service": "checkout", "severity": "critical"},
+                            "annotations": {"summary": "checkout 5xx ratio above 5% for 10m"},
+                            "startsAt": "2025-06-03T09:12:41.50387125Z",
+                            "endsAt": "0001-01-01T00:00:00Z",
+                            "generatorURL": "http://prometheus.example:9090/graph?g0.expr=...",
+                            "fingerprint": "87a9643cd6a8de19",
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+
+    version: str = Field(description='Always "4"')
+    group_key: str = Field(alias="groupKey")
+    truncated_alerts: int = Field(0, ge=0, alias="truncatedAlerts", description="Alerts left out by max_alerts")
+    status: AlertStatus
+    receiver: str = ""
+    group_labels: dict[str, str] = Field(default_factory=dict, alias="groupLabels")
+    common_labels: dict[str, str] = Field(default_factory=dict, alias="commonLabels")
+    common_annotations: dict[str, str] = Field(default_factory=dict, alias="commonAnnotations")
+    external_url: str = Field("", alias="externalURL")
+    alerts: list[AlertmanagerAlert]
+    notification_reason: str | None = Field(None, description="Alertmanager 0.32+")
+    route_labels: dict[str, str] | None = Field(None, alias="routeLabels", description="Alertmanager 0.34+")
+
+    @field_validator("version")
+    @classmethod
+    def _supported_version(cls, value: str) -> str:
+        if value != SUPPORTED_VERSION:
+            raise ValueError(f"unsupported webhook payload version {value!r} (only {SUPPORTED_VERSION!r})")
+        return value
+
+
+def parse_webhook(body: bytes) -> AlertmanagerWebhook:
+    if not body.strip():
+        raise InvalidPayload("the body is empty; expected an Alertmanager webhook JSON object", reason="empty_body")
+    try:
+        return AlertmanagerWebhook.model_validate_json(body)
+    except ValidationError as exc:
+        raise InvalidPayload(describe_validation_error(exc), reason="invalid_payload") from exc
+
+
+def normalise_webhook(
+    webhook: AlertmanagerWebhook,
+    *,
+    integration_id: str,
+    bound_service: str | None,
+    received_at: datetime,
+    limits: ContentLimits,
+) -> list[AlertEvent]:
+    """One event per alert; raises InvalidPayload (whole request) when any alert breaks a limit."""
+    limits.check_alert_count(len(webhook.alerts))
+    group_details = _group_details(webhook)
+    events: list[AlertEvent] = []
+    for index, alert in enumerate(webhook.alerts):
+        where = f"alerts[{index}]"
+        labels = {**webhook.common_labels, **alert.labels}
+        annotations = {**webhook.common_annotations, **alert.annotations}
+        limits.check_labels(labels, f"{where}.labels")
+        limits.check_annotations(annotations, f"{where}.annotations")
+        events.append(_event(alert, labels, annotations, group_details, integration_id, bound_service, received_at))
+    return events
+
+
+def _group_details(webhook: AlertmanagerWebhook) -> dict[str, Any]:
+    details: dict[str, Any] = {
+        "group_key": webhook.group_key,
+        "receiver": webhook.receiver,
+        "group_labels": webhook.group_labels,
+        "external_url": webhook.external_url,
+        "truncated_alerts": webhook.truncated_alerts,
+    }
+    if webhook.notification_reason is not None:
+        details["notification_reason"] = webhook.notification_reason
+    return details
+
+
+def _event(
+    alert: AlertmanagerAlert,
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    group_details: dict[str, Any],
+    integration_id: str,
+    bound_service: str | None,
+    received_at: datetime,
+) -> AlertEvent:
+    fingerprint = alert.fingerprint or label_fingerprint(alert.labels)
+    resolved = alert.status == "resolved"
+    ends_at = None if is_zero_time(alert.ends_at) else alert.ends_at
+    occurred_at = (ends_at or received_at) if resolved else alert.starts_at
+    return build_event(
+        source=AlertSource.ALERTMANAGER,
+        integration_id=integration_id,
+        action=AlertAction.RESOLVE if resolved else AlertAction.TRIGGER,
+        dedup_key=f"am:{integration_id}:{fingerprint}",
+        summary=clip(_summary(labels, annotations)),
+        severity=severity_from_word(labels.get("severity")),
+        labels=labels,
+        annotations=annotations,
+        details={
+            "source_dedup_key": fingerprint,
+            "status": alert.status,
+            "starts_at": iso(alert.starts_at),
+            "ends_at": iso(ends_at),
+            **group_details,
+        },
+        links=[alert.generator_url] if alert.generator_url else [],
+        bound_service=bound_service,
+        occurred_at=occurred_at,
+        received_at=received_at,
+    )
+
+
+def _summary(labels: dict[str, str], annotations: dict[str, str]) -> str:
+    for text in (annotations.get("summary"), annotations.get("description"), annotations.get("message")):
+        if text and text.strip():
+            return text.strip()
+    name = labels.get("alertname", "Alertmanager alert")
+    instance = labels.get("instance")
+    return f"{name} on {instance}" if instance else name

@@ -1,0 +1,38 @@
+"""How a normaliser refuses input: a precise detail naming the field, and the HTTP status it deserves."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+
+class InvalidPayload(ValueError):
+    """The payload can never be accepted as sent (4xx, never retried usefully)."""
+
+    def __init__(self, detail: str, *, status: int = 400, reason: str = "invalid_payload") -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+        self.reason = reason
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """Pydantic's error location as the JSON path a sender recognises: ``alerts[0].labels.team``."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path or "body"
+
+
+def describe_validation_error(exc: ValidationError, *, limit: int = 5) -> str:
+    """Up to ``limit`` problems, each ``path: message``; malformed JSON is said plainly."""
+    errors = exc.errors(include_url=False, include_input=False)
+    if errors and errors[0]["type"] == "json_invalid":
+        return f"the body is not valid JSON: {errors[0]['msg'].removeprefix('Invalid JSON: ')}"
+    parts = [f"{field_path(tuple(e['loc']))}: {e['msg']}" for e in errors[:limit]]
+    more = len(errors) - limit
+    if more > 0:
+        parts.append(f"and {more} more problem(s)")
+    return "; ".join(parts)

@@ -1,0 +1,167 @@
+"""Ingest, in-process (FastAPI app + httpx ASGI transport), producing to the session's real Kafka broker."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from fastapi import FastAPI
+
+from alertrouter_ingest.app import create_app
+from alertrouter_ingest.settings import IngestSettings
+from alertrouter_shared.kafka import make_producer
+from alertrouter_shared.settings import CommonSettings
+from alertrouter_shared.topics import ALERTS
+from tests.helpers import eventually
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+CONFIG = FIXTURES / "ingest" / "ownership.yaml"
+TEST_INTEGRATIONS = {
+    "test-am",
+    "test-am-unbound",
+    "test-am-disabled",
+    "test-cw",
+    "test-cw-any-topic",
+    "test-ev2",
+    "test-ev2-disabled",
+}
+AM_KEY = "test-am-key"
+CW_KEY = "test-cw-key"
+CW_ANY_KEY = "test-cw-any-topic-key"
+EV2_KEY = "0123456789abcdef0123456789abcdef"
+
+
+def fixture_bytes(relative: str) -> bytes:
+    return (FIXTURES / relative).read_bytes()
+
+
+def fixture_json(relative: str) -> Any:
+    return json.loads(fixture_bytes(relative))
+
+
+def ingest_settings(kafka: str, **overrides: Any) -> IngestSettings:
+    values: dict[str, Any] = {
+        "kafka_bootstrap_servers": kafka,
+        "config_path": str(CONFIG),
+        "kafka_create_topics": False,
+        "access_log": False,
+    }
+    values.update(overrides)
+    return IngestSettings(**values)
+
+
+@asynccontextmanager
+async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan running, reached through an in-process ASGI transport."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ingest.test") as client:
+            yield client
+
+
+@pytest.fixture(scope="session")
+async def ingest_producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    producer = make_producer(CommonSettings(kafka_bootstrap_servers=kafka_bootstrap))
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+@pytest.fixture
+async def client(kafka_bootstrap: str, ingest_producer: AIOKafkaProducer) -> AsyncIterator[httpx.AsyncClient]:
+    """The default app: test configuration, shared producer, real Kafka."""
+    async with serve(create_app(ingest_settings(kafka_bootstrap), producer=ingest_producer)) as http:
+        yield http
+
+
+class AlertsLog:
+    """Every record of the alerts topic, read from the beginning by a private consumer group."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.consumer = AIOKafkaConsumer(
+            ALERTS,
+            bootstrap_servers=bootstrap,
+            group_id=f"ingest-test-{uuid.uuid4().hex[:8]}",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        self.by_event_id: dict[str, tuple[bytes, dict[str, Any]]] = {}
+        self.positions: dict[int, int] = {}
+        self.records: list[tuple[int, int, bytes, dict[str, Any]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> AlertsLog:
+        await self.consumer.start()
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def _run(self) -> None:
+        while True:
+            batches = await self.consumer.getmany(timeout_ms=100)
+            for tp, records in batches.items():
+                for record in records:
+                    value = json.loads(record.value or b"{}")
+                    self.records.append((tp.partition, record.offset, record.key or b"", value))
+                    self.by_event_id[value.get("event_id", "")] = (record.key or b"", value)
+                    self.positions[tp.partition] = record.offset + 1
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+        await self.consumer.stop()
+
+    async def events(self, event_ids: Iterable[str], timeout: float = 20) -> list[tuple[bytes, dict[str, Any]]]:
+        """The records for these event ids (key, value), in the given order, once all have been read."""
+        wanted = list(event_ids)
+
+        async def found() -> bool:
+            return all(e in self.by_event_id for e in wanted)
+
+        await eventually(found, timeout=timeout, what=f"events {wanted} on {ALERTS}")
+        return copy.deepcopy([self.by_event_id[e] for e in wanted])
+
+    async def end_offsets(self) -> dict[int, int]:
+        probe = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        await probe.start()
+        try:
+            partitions = probe.partitions_for_topic(ALERTS) or set()
+            if not partitions:
+                await probe._client.force_metadata_update()
+                partitions = probe.partitions_for_topic(ALERTS) or set()
+            ends = await probe.end_offsets([TopicPartition(ALERTS, p) for p in partitions])
+            return {tp.partition: offset for tp, offset in ends.items()}
+        finally:
+            await probe.stop()
+
+    async def produced_since(self, before: dict[int, int]) -> list[dict[str, Any]]:
+        """Records of ingest's test integrations appended after ``before`` (end offsets taken earlier)."""
+        after = await self.end_offsets()
+
+        async def caught_up() -> bool:
+            return all(self.positions.get(p, 0) >= end for p, end in after.items() if end > before.get(p, 0))
+
+        await eventually(caught_up, timeout=20, what="the alerts topic to be read to its end")
+        return copy.deepcopy(
+            [
+                value
+                for partition, offset, _, value in self.records
+                if offset >= before.get(partition, 0) and value.get("integration_id") in TEST_INTEGRATIONS
+            ]
+        )
+
+
+@pytest.fixture(scope="session")
+async def alerts_log(kafka_bootstrap: str) -> AsyncIterator[AlertsLog]:
+    log = await AlertsLog(kafka_bootstrap).start()
+    yield log
+    await log.stop()

@@ -1,0 +1,72 @@
+"""The OpenAPI document against the running service (schemathesis): every answer is documented, conforms to
+its schema and content type, and nothing generated from the schema makes ingest fail with a 5xx."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+import uvicorn
+from hypothesis import HealthCheck, settings
+
+from alertrouter_ingest.app import create_app
+from alertrouter_ingest.settings import IngestSettings
+from tests.helpers import free_port
+from tests.ingest.conftest import CONFIG, ingest_settings
+
+schema = schemathesis.openapi.from_dict(create_app(IngestSettings(config_path=str(CONFIG))).openapi())
+
+
+@pytest.fixture(scope="module")
+def base_url(kafka_bootstrap: str) -> Iterator[str]:
+    """Ingest under uvicorn in its own thread and event loop, with its own producer on the real broker."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(ingest_settings(kafka_bootstrap)), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz").status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "ingest did not become ready"
+        time.sleep(0.1)
+    yield url
+    server.should_exit = True
+    thread.join(timeout=15)
+
+
+def test_the_document_declares_every_intake() -> None:
+    paths = schema.raw_schema["paths"]
+    assert set(paths) >= {
+        "/v1/alertmanager/{integration_key}",
+        "/v1/alertmanager",
+        "/v1/cloudwatch/{integration_key}",
+        "/v2/enqueue",
+    }
+    enqueue = paths["/v2/enqueue"]["post"]
+    assert enqueue["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/EnqueueEvent"
+    }
+    assert set(enqueue["responses"]) == {"202", "400", "404", "413", "415", "429", "503"}
+    assert "422" not in paths["/v1/alertmanager/{integration_key}"]["post"]["responses"]
+    sns_types = paths["/v1/cloudwatch/{integration_key}"]["post"]["requestBody"]["content"]
+    assert set(sns_types) == {"text/plain", "application/json"}
+    assert schema.raw_schema["components"]["schemas"]["AlertmanagerWebhook"]["examples"]
+
+
+@schema.parametrize()
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+def test_api_conforms_to_its_openapi_document(case: schemathesis.Case[Any], base_url: str) -> None:
+    case.call_and_validate(base_url=base_url, excluded_checks=[schemathesis.checks.positive_data_acceptance])

@@ -1,0 +1,172 @@
+"""Guards: body size (413), content type (415), per-integration rate (429), requests in flight (503)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from alertrouter_ingest.app import create_app
+from tests.ingest.conftest import AM_KEY, EV2_KEY, AlertsLog, fixture_bytes, fixture_json, ingest_settings, serve
+
+FIRING = fixture_bytes("alertmanager/firing-single.json")
+
+
+async def test_body_over_the_limit_is_413_whether_declared_or_streamed(
+    kafka_bootstrap: str, ingest_producer: AIOKafkaProducer, alerts_log: AlertsLog
+) -> None:
+    app = create_app(ingest_settings(kafka_bootstrap, max_body_bytes=1024), producer=ingest_producer)
+    big = fixture_bytes("alertmanager/firing-group-3.json")
+    assert len(big) > 1024
+
+    async def chunked() -> AsyncIterator[bytes]:
+        for start in range(0, len(big), 256):
+            yield big[start : start + 256]
+
+    before = await alerts_log.end_offsets()
+    async with serve(app) as client:
+        declared = await client.post(f"/v1/alertmanager/{AM_KEY}", content=big)
+        streamed = await client.post(f"/v1/alertmanager/{AM_KEY}", content=chunked())
+        events_v2 = await client.post("/v2/enqueue", content=b" " * 2000 + b"{}")
+    for response in (declared, streamed, events_v2):
+        assert response.status_code == 413
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "limit of 1024 bytes" in response.json()["detail"]
+    assert await alerts_log.produced_since(before) == []
+
+
+async def test_default_body_limit_is_512_kib(client: httpx.AsyncClient) -> None:
+    response = await client.post(f"/v1/alertmanager/{AM_KEY}", content=b"{" + b" " * (512 * 1024))
+    assert response.status_code == 413
+
+
+async def test_non_json_content_type_is_415(client: httpx.AsyncClient) -> None:
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "application/xml"):
+        response = await client.post(
+            f"/v1/alertmanager/{AM_KEY}", content=FIRING, headers={"Content-Type": content_type}
+        )
+        assert response.status_code == 415, content_type
+        assert content_type in response.json()["detail"]
+    pd = await client.post("/v2/enqueue", content=b"{}", headers={"Content-Type": "text/plain"})
+    assert pd.status_code == 415
+
+
+async def test_json_content_types_are_accepted(client: httpx.AsyncClient) -> None:
+    for content_type in ("application/json", "application/json; charset=utf-8", "application/vnd.x+json"):
+        response = await client.post(
+            f"/v1/alertmanager/{AM_KEY}", content=FIRING, headers={"Content-Type": content_type}
+        )
+        assert response.status_code == 202, content_type
+
+
+async def test_rate_limit_is_per_integration_with_retry_after(
+    kafka_bootstrap: str, ingest_producer: AIOKafkaProducer
+) -> None:
+    settings = ingest_settings(kafka_bootstrap, rate_limit_per_second=0.01, rate_limit_burst=2)
+    async with serve(create_app(settings, producer=ingest_producer)) as client:
+        statuses = [(await client.post(f"/v1/alertmanager/{AM_KEY}", content=FIRING)).status_code for _ in range(2)]
+        limited = await client.post(f"/v1/alertmanager/{AM_KEY}", content=FIRING)
+        other_integration = await client.post("/v1/alertmanager/test-am-unbound-key", content=FIRING)
+        trigger = fixture_json("pagerduty/trigger.json")
+        pd = [(await client.post("/v2/enqueue", json=trigger)) for _ in range(3)]
+    assert statuses == [202, 202]
+    assert limited.status_code == 429
+    assert limited.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(limited.headers["retry-after"]) <= 100
+    assert other_integration.status_code == 202
+    assert [r.status_code for r in pd] == [202, 202, 429]
+    assert pd[2].json()["status"] == "throttle event"
+    assert int(pd[2].headers["retry-after"]) >= 1
+
+
+async def test_rate_limit_is_off_by_default(client: httpx.AsyncClient) -> None:
+    statuses = {(await client.post(f"/v1/alertmanager/{AM_KEY}", content=FIRING)).status_code for _ in range(30)}
+    assert statuses == {202}
+
+
+async def test_requests_beyond_the_in_flight_cap_get_503_at_once(
+    kafka_bootstrap: str, ingest_producer: AIOKafkaProducer
+) -> None:
+    settings = ingest_settings(kafka_bootstrap, max_in_flight=1)
+    reading, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        yield FIRING[:10]
+        reading.set()  # the app asked for more of the body: the request is in flight
+        await release.wait()
+        yield FIRING[10:]
+
+    async with serve(create_app(settings, producer=ingest_producer)) as client:
+        held = asyncio.create_task(client.post(f"/v1/alertmanager/{AM_KEY}", content=slow_body()))
+
+        async def refused() -> httpx.Response:
+            return await client.post("/v2/enqueue", json=fixture_json("pagerduty/trigger.json"))
+
+        await asyncio.wait_for(reading.wait(), timeout=10)
+        second = await refused()
+        release.set()
+        first = await held
+        third = await refused()
+    assert second.status_code == 503
+    assert second.headers["retry-after"] == "1"
+    assert "in flight" in second.json()["detail"]
+    assert first.status_code == 202
+    assert third.status_code == 202
+
+
+async def test_label_count_and_size_limits_name_the_field(
+    kafka_bootstrap: str, ingest_producer: AIOKafkaProducer, alerts_log: AlertsLog
+) -> None:
+    settings = ingest_settings(kafka_bootstrap, max_labels_per_alert=5, max_annotation_value_chars=20)
+    payload = fixture_json("alertmanager/firing-single.json")
+    before = await alerts_log.end_offsets()
+    async with serve(create_app(settings, producer=ingest_producer)) as client:
+        too_many = await client.post(f"/v1/alertmanager/{AM_KEY}", json=payload)
+        payload["commonLabels"] = {}
+        payload["alerts"][0]["labels"] = {"alertname": "X"}
+        too_long = await client.post(f"/v1/alertmanager/{AM_KEY}", json=payload)
+    assert too_many.status_code == 400
+    assert too_many.json()["detail"] == "alerts[0].labels: 8 labels, over the limit of 5"
+    assert too_long.status_code == 400
+    assert too_long.json()["detail"].startswith(
+        "alerts[0].annotations.description: the annotation value is 75 characters, over the limit of 20"
+    )
+    assert await alerts_log.produced_since(before) == []
+
+
+async def test_too_many_alerts_in_one_request_is_413(kafka_bootstrap: str, ingest_producer: AIOKafkaProducer) -> None:
+    settings = ingest_settings(kafka_bootstrap, max_alerts_per_request=2)
+    async with serve(create_app(settings, producer=ingest_producer)) as client:
+        response = await client.post(
+            f"/v1/alertmanager/{AM_KEY}", content=fixture_bytes("alertmanager/firing-group-3.json")
+        )
+    assert response.status_code == 413
+    assert response.json()["detail"] == "alerts: 3 alerts in one request, over the limit of 2"
+
+
+async def test_events_amplified_by_common_labels_are_refused_before_kafka(
+    kafka_bootstrap: str, ingest_producer: AIOKafkaProducer
+) -> None:
+    """A crafted group with a huge common label cannot turn a small body into megabytes of records."""
+    settings = ingest_settings(kafka_bootstrap, max_produced_bytes_per_request=1024 * 1024)
+    payload = fixture_json("alertmanager/firing-single.json")
+    template = payload["alerts"][0]
+    payload["commonLabels"]["padding"] = "x" * 100_000
+    payload["alerts"] = [{**template, "labels": {"alertname": f"A{i}"}, "fingerprint": None} for i in range(20)]
+    for alert in payload["alerts"]:
+        del alert["fingerprint"]
+    async with serve(create_app(settings, producer=ingest_producer)) as client:
+        response = await client.post(f"/v1/alertmanager/{AM_KEY}", json=payload)
+    assert response.status_code == 413
+    assert "over the limit of 1048576" in response.json()["detail"]
+
+
+async def test_events_v2_key_is_never_echoed(client: httpx.AsyncClient) -> None:
+    event = fixture_json("pagerduty/trigger.json")
+    event["routing_key"] = "ffffffffffffffffffffffffffffffff"
+    response = await client.post("/v2/enqueue", json=event)
+    assert response.status_code == 404
+    assert "ffffffff" not in response.text
+    assert EV2_KEY not in response.text
