@@ -9,9 +9,9 @@ from alertrouter_router.ownership.cli_validate import EXIT_OK, validate_command
 from alertrouter_router.ownership.escalation_targets import targets_for_level
 from alertrouter_router.ownership.loader import load_config
 from alertrouter_router.ownership.maintenance import active_maintenance
-from alertrouter_router.ownership.model import IntegrationType
 from alertrouter_router.ownership.routing import resolve_route
 from alertrouter_router.ownership.schedules import on_call_at
+from alertrouter_shared.integrations import IntegrationType
 from tests.router.unit.ownership_builders import berlin, local, utc
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "ownership"

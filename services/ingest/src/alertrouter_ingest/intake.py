@@ -16,7 +16,7 @@ import httpx
 from fastapi.responses import Response
 
 from alertrouter_ingest.api.problems import ApiProblem
-from alertrouter_ingest.integrations import Integration, IntegrationRegistry, IntegrationType
+from alertrouter_ingest.integrations import Integration, IntegrationRegistry
 from alertrouter_ingest.metrics import ALERTS, REJECTS, REQUESTS
 from alertrouter_ingest.protection import InFlightLimiter, RateLimiter
 from alertrouter_ingest.publisher import Publisher, RecordTooLarge, event_records
@@ -27,6 +27,7 @@ from alertrouter_ingest.sources.limits import ContentLimits
 from alertrouter_shared.clock import Clock
 from alertrouter_shared.errors import TransientError
 from alertrouter_shared.events import AlertEvent
+from alertrouter_shared.integrations import IntegrationType
 from alertrouter_shared.logging import get_logger
 
 log = get_logger("alertrouter_ingest.intake")

@@ -17,51 +17,20 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
-EVENTS_V2_KEY_LENGTH = 32
+from alertrouter_shared.integrations import (
+    EVENTS_V2_KEY_LENGTH,
+    IntegrationSpec,
+    IntegrationType,
+    config_files,
+)
+
 _EVENTS_V2_KEY = re.compile(r"^[A-Za-z0-9]{32}$")
-
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
-
-
-class IntegrationType(StrEnum):
-    ALERTMANAGER = "alertmanager"
-    CLOUDWATCH = "cloudwatch"
-    EVENTS_V2 = "events_v2"
-
-
-class IntegrationSpec(BaseModel):
-    """One entry of ``integrations:`` as written in YAML (the router validates the same schema)."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    id: Identifier
-    type: IntegrationType
-    service: str | None = None
-    key: str | None = Field(default=None, repr=False)
-    key_env: str | None = None
-    key_file: str | None = None
-    development_only: bool = False
-    enabled: bool = True
-    allowed_topic_arns: list[str] = Field(default_factory=list)
-    description: str = ""
-
-    @model_validator(mode="after")
-    def _one_secret_reference(self) -> IntegrationSpec:
-        given = [name for name in ("key_env", "key_file", "key") if getattr(self, name) is not None]
-        if len(given) != 1:
-            raise ValueError("an integration has exactly one of key_env, key_file or key (development only)")
-        if self.key is not None and not self.development_only:
-            raise ValueError("inline 'key' is for development only: set development_only: true, or use key_env")
-        if self.allowed_topic_arns and self.type is not IntegrationType.CLOUDWATCH:
-            raise ValueError("allowed_topic_arns applies only to cloudwatch integrations")
-        return self
 
 
 @dataclass(frozen=True)
@@ -104,16 +73,6 @@ class IntegrationRegistry:
 
     def all(self) -> list[Integration]:
         return [integration for _, integration in self._by_digest.values()]
-
-
-def config_files(path: Path) -> list[Path]:
-    if path.is_dir():
-        return sorted(
-            child
-            for child in path.iterdir()
-            if child.is_file() and child.suffix in (".yaml", ".yml") and not child.name.startswith(".")
-        )
-    return [path]
 
 
 def load_registry(config_path: str | None, environ: Mapping[str, str] | None = None) -> IntegrationRegistry:

@@ -16,11 +16,11 @@ from alertrouter_ingest.api import openapi
 from alertrouter_ingest.api.problems import ApiProblem, json_response
 from alertrouter_ingest.api.schemas import Accepted
 from alertrouter_ingest.intake import Ingest, invalid
-from alertrouter_ingest.integrations import IntegrationType
 from alertrouter_ingest.metrics import TRUNCATED_ALERTS
 from alertrouter_ingest.protection import check_content_type, read_body
 from alertrouter_ingest.sources.alertmanager import AlertmanagerWebhook, normalise_webhook, parse_webhook
 from alertrouter_ingest.sources.errors import InvalidPayload
+from alertrouter_shared.integrations import IntegrationType
 from alertrouter_shared.logging import get_logger
 
 log = get_logger(__name__)

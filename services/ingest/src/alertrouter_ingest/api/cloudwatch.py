@@ -19,7 +19,7 @@ from alertrouter_ingest.api import openapi
 from alertrouter_ingest.api.problems import ApiProblem, json_response
 from alertrouter_ingest.api.schemas import Accepted, SnsEnvelope, SnsOutcome
 from alertrouter_ingest.intake import Ingest, invalid
-from alertrouter_ingest.integrations import Integration, IntegrationType
+from alertrouter_ingest.integrations import Integration
 from alertrouter_ingest.metrics import CLOUDWATCH_IGNORED, SNS_MESSAGES
 from alertrouter_ingest.protection import check_content_type, read_body
 from alertrouter_ingest.sns.envelope import NOTIFICATION, SUBSCRIPTION_CONFIRMATION, SnsMessage, parse_envelope
@@ -28,6 +28,7 @@ from alertrouter_ingest.sns.signature import check_fresh, check_signature_versio
 from alertrouter_ingest.sns.urls import check_certificate_url, check_subscribe_url
 from alertrouter_ingest.sources.cloudwatch import Ignored, SnsContext, normalise_alarm, parse_alarm
 from alertrouter_ingest.sources.errors import InvalidPayload
+from alertrouter_shared.integrations import IntegrationType
 from alertrouter_shared.logging import get_logger
 
 log = get_logger(__name__)

@@ -14,7 +14,6 @@ from alertrouter_ingest.api import openapi
 from alertrouter_ingest.api.problems import ApiProblem, PagerDutyProblem, json_response
 from alertrouter_ingest.api.schemas import EnqueueEvent, EnqueueInvalid, EnqueueSuccess, EnqueueThrottled
 from alertrouter_ingest.intake import Ingest
-from alertrouter_ingest.integrations import IntegrationType
 from alertrouter_ingest.protection import check_content_type, read_body
 from alertrouter_ingest.sources.errors import InvalidPayload
 from alertrouter_ingest.sources.events_v2 import (
@@ -25,6 +24,7 @@ from alertrouter_ingest.sources.events_v2 import (
     rejection_body,
     success_body,
 )
+from alertrouter_shared.integrations import IntegrationType
 
 router = APIRouter(tags=["PagerDuty Events API v2"])
 SOURCE = "events_v2"

@@ -25,7 +25,6 @@ from alertrouter_router.ownership.errors import ConfigError, ConfigIssue
 from alertrouter_router.ownership.model import (
     EscalationPolicy,
     Integration,
-    IntegrationType,
     OwnershipConfig,
     OwnershipDocument,
     Schedule,
@@ -35,9 +34,9 @@ from alertrouter_router.ownership.model import (
 )
 from alertrouter_router.ownership.references import Provenance, check_configuration
 from alertrouter_router.ownership.yaml_source import SourceDocument, read_yaml
+from alertrouter_shared.integrations import EVENTS_V2_KEY_LENGTH, IntegrationType, config_files
 
 SECTIONS = tuple(OwnershipDocument.model_fields)
-EVENTS_V2_KEY_LENGTH = 32
 
 
 @dataclass(frozen=True)
@@ -85,17 +84,6 @@ class LoadedConfig:
             if hmac.compare_digest(secret.encode(), key.encode()):
                 found = self.config.integrations_by_id[integration_id]
         return found if found is not None and found.enabled else None
-
-
-def config_files(path: Path) -> list[Path]:
-    """The YAML files making up the configuration at ``path`` (one file, or a directory's files by name)."""
-    if path.is_dir():
-        return sorted(
-            child
-            for child in path.iterdir()
-            if child.is_file() and child.suffix in (".yaml", ".yml") and not child.name.startswith(".")
-        )
-    return [path]
 
 
 def _known_field_names() -> list[str]:

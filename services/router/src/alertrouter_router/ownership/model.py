@@ -23,8 +23,8 @@ from alertrouter_router.ownership.timespec import (
     Weekday,
 )
 from alertrouter_shared.events import ContactMethodType
+from alertrouter_shared.integrations import Identifier, IntegrationSpec
 
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
 Labels = dict[str, str]
 
 
@@ -225,36 +225,7 @@ class RouteRule(StrictModel):
     description: str = ""
 
 
-class IntegrationType(StrEnum):
-    ALERTMANAGER = "alertmanager"
-    CLOUDWATCH = "cloudwatch"
-    EVENTS_V2 = "events_v2"
-
-
-class Integration(StrictModel):
-    """An inbound source. Its secret key comes from ``key_env`` or ``key_file``; inline ``key`` is dev only."""
-
-    id: Identifier
-    type: IntegrationType
-    service: str | None = None
-    key_env: str | None = None
-    key_file: str | None = None
-    key: str | None = Field(default=None, repr=False)
-    development_only: bool = False
-    enabled: bool = True
-    allowed_topic_arns: list[str] = Field(default_factory=list)
-    description: str = ""
-
-    @model_validator(mode="after")
-    def _one_secret_reference(self) -> Integration:
-        given = [name for name in ("key_env", "key_file", "key") if getattr(self, name) is not None]
-        if len(given) != 1:
-            raise ValueError("an integration has exactly one of key_env, key_file or key (development only)")
-        if self.key is not None and not self.development_only:
-            raise ValueError("inline 'key' is for development only: set development_only: true, or use key_env")
-        if self.allowed_topic_arns and self.type is not IntegrationType.CLOUDWATCH:
-            raise ValueError("allowed_topic_arns applies only to cloudwatch integrations")
-        return self
+Integration = IntegrationSpec
 
 
 class OwnershipDocument(StrictModel):
