@@ -101,11 +101,17 @@ def main() -> int:
         for command in (["alertrouter-router", "migrate"], ["alertrouter-notifier", "migrate"]):
             subprocess.run(command, env=env, check=True)
         started.append(
-            subprocess.Popen([sys.executable, str(ROOT / "scripts" / "capture_server.py"), str(CAPTURE_PORT)])
+            subprocess.Popen(
+                [sys.executable, str(ROOT / "scripts" / "capture_server.py"), str(CAPTURE_PORT)],
+                start_new_session=True,
+            )
         )
         for name, (command, port) in SERVICES.items():
             log = (LOGS / f"{name}.log").open("ab")
-            started.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT))
+            # Own session: Ctrl-C reaches only this script, which stops the services before Kafka and PostgreSQL.
+            started.append(
+                subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            )
             wait_ready(name, port, started[-1])
             print(f"dev: {name} ready on http://127.0.0.1:{port} (log: {LOGS / (name + '.log')})", flush=True)
         print(
@@ -115,6 +121,9 @@ def main() -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        # A second Ctrl-C (or the SIGTERM a terminal sends the whole group) must not cut the clean-up short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("dev: stopping …", flush=True)
         for proc in reversed(started):
             proc.terminate()
@@ -145,4 +154,5 @@ def _interrupt(signum: int, frame: object) -> None:
 
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     raise SystemExit(main())

@@ -1,0 +1,68 @@
+"""``alertrouter-notifier [run|migrate]``: the consumer and HTTP API in one process, or the schema upgrade."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+import uvicorn
+
+from alertrouter_notifier.database import migrate
+from alertrouter_notifier.service import Notifier
+from alertrouter_notifier.settings import NotifierSettings
+from alertrouter_shared.logging import configure_logging, get_logger
+
+log = get_logger(__name__)
+
+
+async def run(settings: NotifierSettings) -> int:
+    notifier = Notifier(settings)
+    config = uvicorn.Config(
+        notifier.create_app(), host=settings.host, port=settings.port, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await notifier.start()
+    serve = asyncio.create_task(server.serve())
+    exit_code = 0
+    try:
+        while not stopping.is_set():
+            if serve.done() and server.should_exit and serve.exception() is None:
+                break  # uvicorn saw the signal first; it re-raises it to us once it has stopped
+            if notifier.failed_task is not None or serve.done():
+                log.error("notifier_component_died", error=repr(notifier.failed_task or serve.exception()))
+                exit_code = 1
+                break
+            try:
+                await asyncio.wait_for(stopping.wait(), timeout=1.0)
+            except TimeoutError:
+                continue
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(BaseException):
+            await serve
+        await notifier.stop()
+    return exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="alertrouter-notifier", description=__doc__)
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "migrate"])
+    args = parser.parse_args(argv)
+    settings = NotifierSettings()
+    configure_logging("notifier", settings.log_level, settings.log_format)
+    if args.command == "migrate":
+        asyncio.run(migrate(settings.database_url))
+        log.info("notifier_migrated")
+        return 0
+    return asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

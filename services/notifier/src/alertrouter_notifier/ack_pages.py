@@ -1,0 +1,111 @@
+"""Acknowledge / resolve link pages, served by the notifier at ``/acknowledge/{token}`` and ``/resolve/{token}``.
+
+``GET`` only shows a confirmation form: mail scanners and chat unfurlers prefetch links, and must never
+acknowledge anything. ``POST`` (the form's button) verifies the token again and calls the router's API.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Annotated
+
+import httpx
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse
+
+from alertrouter_notifier.ack_tokens import ExpiredToken, InvalidToken, LinkAction, LinkClaims, verify
+from alertrouter_notifier.api_context import AppContext, context
+from alertrouter_shared.logging import get_logger
+
+log = get_logger(__name__)
+
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex, nofollow",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+}
+_VERB = {LinkAction.ACKNOWLEDGE: "Acknowledge", LinkAction.RESOLVE: "Resolve"}
+_DONE = {LinkAction.ACKNOWLEDGE: "acknowledged", LinkAction.RESOLVE: "resolved"}
+
+
+def _page(title: str, body: str, status: int) -> HTMLResponse:
+    html = (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width,initial-scale=1">'
+        f"<title>{escape(title)}</title>"
+        "<style>body{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem}"
+        "button{font-size:1.2rem;padding:.6rem 1.4rem}</style></head>"
+        f"<body><h1>{escape(title)}</h1>{body}</body></html>"
+    )
+    return HTMLResponse(html, status_code=status, headers=_HEADERS)
+
+
+def _check(ctx: AppContext, token: str, action: LinkAction) -> LinkClaims | HTMLResponse:
+    try:
+        claims = verify(ctx.settings.ack_signing_secret.get_secret_value(), token, ctx.clock.now())
+    except ExpiredToken:
+        return _page("Link expired", "<p>This link has expired. Open the incident in alertrouter instead.</p>", 410)
+    except InvalidToken:
+        return _page("Invalid link", "<p>This link is not valid.</p>", 403)
+    if claims.action is not action:
+        return _page("Invalid link", "<p>This link is not valid for this action.</p>", 403)
+    return claims
+
+
+async def _call_router(ctx: AppContext, claims: LinkClaims) -> httpx.Response:
+    url = f"{ctx.settings.router_url.rstrip('/')}/v1/incidents/{claims.incident_id}/{claims.action.value}"
+    body = {"by": claims.user_id, "note": f"{_DONE[claims.action]} via link"}
+    headers = {"Authorization": f"Bearer {ctx.settings.router_api_token.get_secret_value()}"}
+    return await ctx.http.post(url, json=body, headers=headers)
+
+
+def ack_router() -> APIRouter:
+    router = APIRouter()
+
+    for action in LinkAction:
+        _register(router, action)
+    return router
+
+
+def _register(router: APIRouter, action: LinkAction) -> None:
+    verb = _VERB[action]
+
+    @router.get(f"/{action.value}/{{token}}", response_class=HTMLResponse, name=f"{action.value}_confirm")
+    async def confirm(token: str, ctx: Annotated[AppContext, Depends(context)]) -> HTMLResponse:
+        claims = _check(ctx, token, action)
+        if isinstance(claims, HTMLResponse):
+            return claims
+        body = (
+            f"<p>{verb} incident <code>{escape(claims.incident_id)}</code> "
+            f"as <strong>{escape(claims.user_id)}</strong>?</p>"
+            f'<form method="post"><button type="submit">{verb}</button></form>'
+        )
+        return _page(f"{verb} incident", body, 200)
+
+    @router.post(f"/{action.value}/{{token}}", response_class=HTMLResponse, name=f"{action.value}_submit")
+    async def submit(token: str, ctx: Annotated[AppContext, Depends(context)]) -> HTMLResponse:
+        claims = _check(ctx, token, action)
+        if isinstance(claims, HTMLResponse):
+            return claims
+        try:
+            response = await _call_router(ctx, claims)
+        except httpx.HTTPError as exc:
+            log.warning("link_router_unreachable", incident_id=claims.incident_id, error=str(exc))
+            return _page("Try again", "<p>alertrouter could not be reached. Please try again.</p>", 502)
+        incident = escape(claims.incident_id)
+        if response.is_success:
+            log.info("incident_action_via_link", incident_id=claims.incident_id, action=action.value)
+            return _page(
+                f"Incident {_DONE[action]}", f"<p>Incident <code>{incident}</code> is {_DONE[action]}.</p>", 200
+            )
+        if response.status_code == 404:
+            return _page("Not found", f"<p>Incident <code>{incident}</code> does not exist.</p>", 404)
+        if response.status_code == 409:
+            return _page(
+                "Nothing to do",
+                f"<p>Incident <code>{incident}</code> cannot be {_DONE[action]} now (it may already be resolved).</p>",
+                409,
+            )
+        log.warning("link_router_refused", incident_id=claims.incident_id, status=response.status_code)
+        return _page("Try again", "<p>alertrouter refused the request. Please try again later.</p>", 502)

@@ -1,0 +1,105 @@
+"""The notifier's HTTP API: health, readiness, metrics, the delivery records, and the routers for
+Twilio status callbacks and acknowledge-link pages."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import httpx
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alertrouter_notifier.ack_pages import ack_router
+from alertrouter_notifier.api_context import (
+    AppContext,
+    KafkaProbe,
+    ProblemError,
+    context,
+    problem_response,
+    require_read,
+)
+from alertrouter_notifier.database import database_reachable
+from alertrouter_notifier.delivery_queries import DeliveryFilters, DeliveryPage, InvalidCursor, list_deliveries
+from alertrouter_notifier.publisher import ResultPublisher
+from alertrouter_notifier.settings import NotifierSettings
+from alertrouter_notifier.twilio_callbacks import twilio_router
+from alertrouter_shared.auth import load_token_entries
+from alertrouter_shared.clock import Clock, SystemClock
+from alertrouter_shared.kafka import kafka_reachable
+from alertrouter_shared.metrics import metrics_payload
+
+
+def create_app(
+    settings: NotifierSettings,
+    engine: AsyncEngine,
+    *,
+    http: httpx.AsyncClient,
+    publisher: ResultPublisher | None = None,
+    clock: Clock | None = None,
+    kafka_probe: KafkaProbe | None = None,
+) -> FastAPI:
+    """Build the API around resources owned by the caller (the composition root or a test)."""
+    app = FastAPI(title="alertrouter notifier", version="1", docs_url=None, redoc_url=None)
+
+    async def probe_kafka() -> bool:
+        return await kafka_reachable(settings.kafka_bootstrap_servers)
+
+    app.state.ctx = AppContext(
+        settings=settings,
+        engine=engine,
+        clock=clock or SystemClock(),
+        http=http,
+        publisher=publisher,
+        kafka_probe=kafka_probe or probe_kafka,
+        tokens=load_token_entries(settings.api_tokens, settings.api_tokens_file),
+    )
+
+    @app.exception_handler(ProblemError)
+    async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(exc.status, exc.detail, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+        return problem_response(422, "the request parameters are not valid", errors=errors)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz(ctx: Annotated[AppContext, Depends(context)]) -> JSONResponse:
+        checks = {
+            "kafka": "ok" if await ctx.kafka_probe() else "unreachable",
+            "database": "ok" if await database_reachable(ctx.engine) else "unreachable",
+        }
+        ready = all(value == "ok" for value in checks.values())
+        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        body, content_type = metrics_payload()
+        return Response(body, media_type=content_type)
+
+    @app.get("/v1/deliveries", dependencies=[Depends(require_read)])
+    async def deliveries(
+        ctx: Annotated[AppContext, Depends(context)],
+        incident: str | None = None,
+        page: str | None = None,
+        status: str | None = None,
+        channel: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: str | None = None,
+    ) -> DeliveryPage:
+        filters = DeliveryFilters(incident=incident, page=page, status=status, channel=channel)
+        try:
+            async with ctx.engine.connect() as conn:
+                return await list_deliveries(conn, filters, limit, cursor)
+        except InvalidCursor as exc:
+            raise ProblemError(400, str(exc)) from exc
+
+    app.include_router(twilio_router())
+    app.include_router(ack_router())
+    return app

@@ -1,0 +1,74 @@
+"""The one small interface every delivery provider implements, and the two ways a send can fail.
+
+A channel (sms, email, ...) is an ordered list of providers: index 0 is the primary, later ones are failover slots.
+Providers translate their library's and API's failures into ``SendTransientError`` (worth retrying, optionally
+after ``retry_after`` seconds) or ``SendPermanentError`` (never retried; ``failover`` says whether another
+provider of the same channel could still succeed, e.g. our credentials were rejected, unlike an invalid number).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from alertrouter_shared.errors import PermanentError, TransientError
+from alertrouter_shared.events import Page
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where the recipient can act on the incident; empty strings when links are not configured."""
+
+    acknowledge: str = ""
+    resolve: str = ""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """Everything a provider needs for one attempt of one delivery."""
+
+    delivery_id: str
+    attempt: int
+    page: Page
+    links: Links = field(default_factory=Links)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the provider told us when it accepted the message."""
+
+    provider_message_id: str | None = None
+    provider_status_code: str | None = None
+
+
+class SendTransientError(TransientError):
+    def __init__(self, message: str, *, status_code: str | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.status_code = status_code
+
+
+class SendPermanentError(PermanentError):
+    def __init__(self, message: str, *, status_code: str | None = None, failover: bool = False) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.failover = failover
+
+
+class Provider(Protocol):
+    """One way to hand a message to the outside world."""
+
+    name: str
+
+    async def send(self, outgoing: Outgoing) -> Receipt: ...
+
+    async def aclose(self) -> None: ...
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (the providers we speak to use delta-seconds, not HTTP dates)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

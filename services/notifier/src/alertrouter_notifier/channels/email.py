@@ -1,0 +1,76 @@
+"""Email over SMTP (aiosmtplib): STARTTLS or implicit TLS, optional AUTH, one recipient per message.
+
+Reply policy (FORMATS §6): 4xx replies and connection trouble are transient; 5xx replies (including 535 auth
+failure, a configuration error) are permanent for this message. A pager gives up within minutes (the retry
+deadline), not the days RFC 5321 suggests for ordinary mail.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+import aiosmtplib
+
+from alertrouter_notifier.channels.base import Outgoing, Receipt, SendPermanentError, SendTransientError
+from alertrouter_notifier.rendering.email import build_email
+from alertrouter_notifier.settings import NotifierSettings
+
+
+class SmtpProvider:
+    name = "smtp"
+
+    def __init__(self, settings: NotifierSettings) -> None:
+        self._host = settings.smtp_host
+        self._port = settings.smtp_port
+        self._security = settings.smtp_security
+        self._username = settings.smtp_username or None
+        self._password = settings.smtp_password.get_secret_value() or None
+        self._sender = settings.smtp_from
+        self._domain = settings.smtp_from.rpartition("@")[2] or "alertrouter.local"
+        self._timeout = settings.smtp_timeout_seconds
+        self._tls_context = _tls_context(settings.smtp_ca_file, settings.smtp_validate_certs)
+
+    async def send(self, outgoing: Outgoing) -> Receipt:
+        message = build_email(
+            outgoing.page, outgoing.links, delivery_id=outgoing.delivery_id, sender=self._sender, domain=self._domain
+        )
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=self._host,
+                port=self._port,
+                username=self._username,
+                password=self._password,
+                use_tls=self._security == "tls",
+                start_tls=self._security == "starttls",
+                tls_context=self._tls_context if self._security != "none" else None,
+                timeout=self._timeout,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            raise _classify([(r.code, r.message) for r in exc.recipients]) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            raise _classify([(exc.code, exc.message)]) from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise SendTransientError(f"smtp: {type(exc).__name__}: {exc}", status_code="connect") from exc
+        # aiosmtplib returns only the reply text; reaching here means the DATA stage was answered 250
+        return Receipt(provider_message_id=message["Message-ID"], provider_status_code="250")
+
+    async def aclose(self) -> None:
+        """One connection per message: nothing pooled to close."""
+
+
+def _classify(replies: list[tuple[int, str]]) -> SendTransientError | SendPermanentError:
+    detail = "; ".join(f"{code} {message}" for code, message in replies)
+    codes = [code for code, _ in replies]
+    if codes and all(400 <= code < 500 for code in codes):
+        return SendTransientError(f"smtp: {detail}", status_code=str(codes[0]))
+    permanent = next((code for code in codes if code >= 500), codes[0] if codes else 0)
+    return SendPermanentError(f"smtp: {detail}", status_code=str(permanent))
+
+
+def _tls_context(ca_file: str, validate: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=ca_file or None)
+    if not validate:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context

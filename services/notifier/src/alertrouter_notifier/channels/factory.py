@@ -1,0 +1,64 @@
+"""Builds every configured provider from settings; a channel without credentials is simply absent
+(its deliveries then fail with "channel not configured" instead of being silently dropped)."""
+
+from __future__ import annotations
+
+import httpx
+
+from alertrouter_notifier.channels.base import Provider
+from alertrouter_notifier.channels.email import SmtpProvider
+from alertrouter_notifier.channels.registry import ChannelSet
+from alertrouter_notifier.channels.slack import SlackProvider
+from alertrouter_notifier.channels.sms import TwilioProvider
+from alertrouter_notifier.channels.teams import TeamsProvider
+from alertrouter_notifier.channels.webhook import WebhookProvider
+from alertrouter_notifier.settings import NotifierSettings
+from alertrouter_notifier.twilio_callbacks import callback_url
+from alertrouter_shared.events import ContactMethodType
+
+
+def sms_providers(settings: NotifierSettings, http: httpx.AsyncClient) -> list[Provider]:
+    callback = callback_url(settings.public_url) if settings.twilio_status_callbacks and settings.public_url else ""
+    providers: list[Provider] = []
+    if settings.twilio_account_sid and settings.twilio_auth_token.get_secret_value():
+        providers.append(
+            TwilioProvider(
+                http,
+                name="twilio",
+                base_url=settings.twilio_base_url,
+                account_sid=settings.twilio_account_sid,
+                auth_token=settings.twilio_auth_token.get_secret_value(),
+                api_key_sid=settings.twilio_api_key_sid,
+                from_number=settings.twilio_from,
+                messaging_service_sid=settings.twilio_messaging_service_sid,
+                status_callback_url=callback,
+            )
+        )
+    if settings.sms_secondary_base_url and settings.sms_secondary_account_sid:
+        providers.append(
+            TwilioProvider(
+                http,
+                name="sms-secondary",
+                base_url=settings.sms_secondary_base_url,
+                account_sid=settings.sms_secondary_account_sid,
+                auth_token=settings.sms_secondary_auth_token.get_secret_value(),
+                api_key_sid=settings.sms_secondary_api_key_sid,
+                from_number=settings.sms_secondary_from or settings.twilio_from,
+                status_callback_url=callback,
+            )
+        )
+    return providers
+
+
+def build_channels(settings: NotifierSettings, http: httpx.AsyncClient) -> ChannelSet:
+    providers: dict[ContactMethodType, list[Provider]] = {
+        ContactMethodType.WEBHOOK: [WebhookProvider(http, settings.webhook_signing_secret.get_secret_value())],
+        ContactMethodType.SMS: sms_providers(settings, http),
+        ContactMethodType.SLACK: [
+            SlackProvider(http, api_url=settings.slack_api_url, bot_token=settings.slack_bot_token.get_secret_value())
+        ],
+        ContactMethodType.TEAMS: [TeamsProvider(http)],
+    }
+    if settings.smtp_host:
+        providers[ContactMethodType.EMAIL] = [SmtpProvider(settings)]
+    return ChannelSet(providers)

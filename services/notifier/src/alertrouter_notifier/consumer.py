@@ -1,0 +1,108 @@
+"""The pages-topic handler: decode, dead-letter what cannot be decoded, admit the rest, then dispatch.
+
+The handler returns (and the consumer loop commits offsets) only after the batch's delivery rows are committed,
+so a page acknowledged to Kafka is always in the durable queue. Sending happens after that, in the dispatcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import TypeAlias
+
+from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alertrouter_notifier.dispatcher import Dispatcher
+from alertrouter_notifier.intake import admit_pages
+from alertrouter_notifier.metrics import PAGES_RECEIVED
+from alertrouter_notifier.policy import DeliveryPolicy
+from alertrouter_notifier.publisher import ResultPublisher
+from alertrouter_shared.clock import Clock
+from alertrouter_shared.errors import TransientError
+from alertrouter_shared.events import Page
+from alertrouter_shared.logging import get_logger
+
+log = get_logger(__name__)
+
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
+
+
+def decode(records: Sequence[Record]) -> tuple[list[Page], list[tuple[Record, str]]]:
+    pages: list[Page] = []
+    rejected: list[tuple[Record, str]] = []
+    for record in records:
+        if record.value is None:
+            rejected.append((record, "empty record value"))
+            continue
+        try:
+            pages.append(Page.model_validate_json(record.value))
+        except ValidationError as exc:
+            rejected.append((record, f"not a valid Page v1: {exc.errors()[0]['msg'] if exc.errors() else exc}"))
+    return pages, rejected
+
+
+async def dead_letter(
+    producer: AIOKafkaProducer, topic: str, rejected: Sequence[tuple[Record, str]], timeout: float
+) -> None:
+    """Keep the original bytes and say why, so an operator can fix and replay them."""
+    try:
+        async with asyncio.timeout(timeout):
+            futures = []
+            for record, reason in rejected:
+                headers = [
+                    ("error", reason[:1000].encode()),
+                    ("source_topic", record.topic.encode()),
+                    ("source_partition", str(record.partition).encode()),
+                    ("source_offset", str(record.offset).encode()),
+                ]
+                futures.append(await producer.send(topic, value=record.value, key=record.key, headers=headers))
+            await asyncio.gather(*futures)
+    except (TimeoutError, KafkaError) as exc:
+        raise TransientError(f"dead-letter topic did not acknowledge: {exc!r}") from exc
+
+
+class PageHandler:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        producer: AIOKafkaProducer,
+        dispatcher: Dispatcher,
+        publisher: ResultPublisher,
+        policy: DeliveryPolicy,
+        clock: Clock,
+        publish_timeout: float,
+        dlq_topic: str,
+    ) -> None:
+        self._dlq_topic = dlq_topic
+        self._engine = engine
+        self._producer = producer
+        self._dispatcher = dispatcher
+        self._publisher = publisher
+        self._policy = policy
+        self._clock = clock
+        self._timeout = publish_timeout
+
+    async def __call__(self, records: Sequence[Record]) -> None:
+        pages, rejected = decode(records)
+        if rejected:
+            await dead_letter(self._producer, self._dlq_topic, rejected, self._timeout)
+            PAGES_RECEIVED.labels("dead_lettered").inc(len(rejected))
+            log.warning("pages_dead_lettered", count=len(rejected), reasons=[r for _, r in rejected][:3])
+        if not pages:
+            return
+        try:
+            async with self._engine.begin() as conn:
+                outcome = await admit_pages(conn, pages, self._clock.now(), self._policy)
+        except (OperationalError, InterfaceError, PoolTimeoutError, OSError) as exc:
+            raise TransientError(f"database unavailable while admitting pages: {exc}") from exc
+        PAGES_RECEIVED.labels("admitted").inc(len(pages) - outcome.duplicates)
+        PAGES_RECEIVED.labels("duplicate").inc(outcome.duplicates)
+        if outcome.duplicates:
+            log.info("pages_already_recorded", count=outcome.duplicates)
+        await self._publisher.publish(outcome.results)
+        self._dispatcher.dispatch_now(outcome.dispatch_now)

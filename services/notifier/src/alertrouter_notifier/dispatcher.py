@@ -1,0 +1,246 @@
+"""Sends claimed deliveries: one attempt each, then retry, failover or a final outcome, stored and published.
+
+Deliveries are claimed from the database under a lease, so a delivery is sent by exactly one worker at a time,
+and each send runs in its own task (bounded), so a slow or failing provider never blocks other deliveries.
+The at-least-once window: if the process dies after the provider accepted a message but before the outcome
+is committed, the lease expires and the message is sent again. Nothing else sends a recorded message twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Coroutine, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alertrouter_notifier.channels.base import (
+    Outgoing,
+    Provider,
+    Receipt,
+    SendPermanentError,
+    SendTransientError,
+)
+from alertrouter_notifier.channels.registry import ChannelSet
+from alertrouter_notifier.ledger import AttemptRecord, ClaimedDelivery, claim_due, mark_final, mark_retry
+from alertrouter_notifier.links import LinkBuilder
+from alertrouter_notifier.metrics import ATTEMPTS, DELIVERIES, PROVIDER_LATENCY
+from alertrouter_notifier.policy import DeliveryPolicy
+from alertrouter_notifier.publisher import ResultPublisher
+from alertrouter_shared.clock import Clock
+from alertrouter_shared.events import DeliveryStatus, Page
+from alertrouter_shared.logging import bound_context, get_logger
+
+log = get_logger(__name__)
+
+RECORD_ATTEMPTS = 5
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        channels: ChannelSet,
+        publisher: ResultPublisher,
+        policy: DeliveryPolicy,
+        links: LinkBuilder,
+        clock: Clock,
+        *,
+        max_concurrent: int = 64,
+        claim_batch: int = 100,
+    ) -> None:
+        self._engine = engine
+        self._channels = channels
+        self._publisher = publisher
+        self._policy = policy
+        self._links = links
+        self._clock = clock
+        self._max_concurrent = max_concurrent
+        self._claim_batch = claim_batch
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sending = asyncio.Semaphore(max_concurrent)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    def dispatch_now(self, delivery_ids: Sequence[str]) -> None:
+        """Fast path for freshly admitted deliveries; anything not claimed here is found by ``run_due``."""
+        if delivery_ids:
+            self._spawn(self._claim_and_send(list(delivery_ids)))
+
+    async def run_due(self) -> int:
+        """Claim what is due (retries, scheduled pages, work of crashed senders) up to free capacity."""
+        capacity = min(self._claim_batch, self._max_concurrent - len(self._tasks))
+        if capacity <= 0:
+            return 0
+        claimed = await self._claim(None, capacity)
+        for item in claimed:
+            self._spawn(self._send(item))
+        return len(claimed)
+
+    async def drain(self, timeout: float) -> None:
+        """Let sends in progress finish and record their outcome (their leases would otherwise expire)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _claim(self, ids: list[str] | None, limit: int) -> list[ClaimedDelivery]:
+        now = self._clock.now()
+        async with self._engine.begin() as conn:
+            return await claim_due(conn, now, now + self._policy.send_lease, limit, ids)
+
+    async def _claim_and_send(self, ids: list[str]) -> None:
+        try:
+            claimed = await self._claim(ids, len(ids))
+        except Exception:
+            log.exception("claim_failed_retry_worker_will_pick_up", count=len(ids))
+            return
+        await asyncio.gather(*(self._send(item) for item in claimed))
+
+    async def _send(self, claimed: ClaimedDelivery) -> None:
+        with bound_context(delivery_id=claimed.id, page_id=claimed.page.page_id, incident_id=claimed.page.incident_id):
+            try:
+                async with self._sending:  # bounds provider calls; the lease is far longer than any wait here
+                    await self._attempt(claimed)
+            except Exception:
+                log.exception("delivery_attempt_crashed")
+
+    async def _attempt(self, claimed: ClaimedDelivery) -> None:
+        now = self._clock.now()
+        page = claimed.page
+        if self._policy.is_expired(page, now):  # e.g. the notifier was down: too late to be useful
+            age = self._policy.page_age(page, now).total_seconds()
+            await self._final(claimed, AttemptRecord(DeliveryStatus.EXPIRED, error=f"page waited {age:.0f}s"))
+            return
+        providers = self._channels.providers(page.contact_method.type)
+        if not providers:
+            error = f"channel {page.contact_method.type.value!r} is not configured"
+            await self._final(claimed, AttemptRecord(DeliveryStatus.FAILED, error=error))
+            return
+        slot = self._slot(claimed, len(providers), now)
+        provider = providers[slot]
+        outgoing = Outgoing(claimed.id, claimed.attempt, page, self._links.for_page(page, now))
+        started = time.perf_counter()
+        try:
+            receipt = await provider.send(outgoing)
+        except SendTransientError as exc:
+            await self._transient(claimed, provider, slot, exc, self._elapsed_ms(started, page, provider))
+        except SendPermanentError as exc:
+            await self._permanent(
+                claimed, provider, slot, len(providers), exc, self._elapsed_ms(started, page, provider)
+            )
+        except Exception as exc:
+            log.exception("provider_raised_unexpectedly", provider=provider.name)
+            wrapped = SendTransientError(f"{provider.name}: unexpected {type(exc).__name__}: {exc}")
+            await self._transient(claimed, provider, slot, wrapped, self._elapsed_ms(started, page, provider))
+        else:
+            await self._sent(claimed, provider, receipt, self._elapsed_ms(started, page, provider))
+
+    def _slot(self, claimed: ClaimedDelivery, provider_count: int, now: datetime) -> int:
+        """Stay on the primary until the failover time; then, or after its permanent refusal, use the next one."""
+        slot = min(claimed.provider_slot, provider_count - 1)
+        if slot == 0 and provider_count > 1 and now >= claimed.failover_at:
+            return 1
+        return slot
+
+    def _elapsed_ms(self, started: float, page: Page, provider: Provider) -> float:
+        seconds = time.perf_counter() - started
+        channel = claimed_channel(page)
+        PROVIDER_LATENCY.labels(channel, provider.name).observe(seconds)
+        return round(seconds * 1000, 3)
+
+    async def _sent(self, claimed: ClaimedDelivery, provider: Provider, receipt: Receipt, latency: float) -> None:
+        ATTEMPTS.labels(claimed_channel(claimed.page), provider.name, "sent").inc()
+        record = AttemptRecord(
+            DeliveryStatus.SENT,
+            provider=provider.name,
+            provider_message_id=receipt.provider_message_id,
+            provider_status_code=receipt.provider_status_code,
+            latency_ms=latency,
+        )
+        await self._final(claimed, record)
+        log.info("delivery_sent", provider=provider.name, attempt=claimed.attempt)
+
+    async def _transient(
+        self, claimed: ClaimedDelivery, provider: Provider, slot: int, exc: SendTransientError, latency: float
+    ) -> None:
+        ATTEMPTS.labels(claimed_channel(claimed.page), provider.name, "transient").inc()
+        now = self._clock.now()
+        next_at = now + timedelta(seconds=self._policy.backoff(claimed.attempt, exc.retry_after))
+        record = AttemptRecord(
+            DeliveryStatus.RETRYING,
+            provider=provider.name,
+            provider_status_code=exc.status_code,
+            error=str(exc),
+            latency_ms=latency,
+        )
+        if next_at > claimed.deadline_at:
+            error = f"gave up at the retry deadline after {claimed.attempt} attempt(s): {exc}"
+            await self._final(claimed, replace(record, status=DeliveryStatus.FAILED, error=error))
+            return
+        log.warning("delivery_retry_scheduled", provider=provider.name, attempt=claimed.attempt, error=str(exc))
+        await self._store(claimed, record, next_at=next_at, slot=slot)
+
+    async def _permanent(
+        self,
+        claimed: ClaimedDelivery,
+        provider: Provider,
+        slot: int,
+        provider_count: int,
+        exc: SendPermanentError,
+        latency: float,
+    ) -> None:
+        ATTEMPTS.labels(claimed_channel(claimed.page), provider.name, "permanent").inc()
+        record = AttemptRecord(
+            DeliveryStatus.FAILED,
+            provider=provider.name,
+            provider_status_code=exc.status_code,
+            error=str(exc),
+            latency_ms=latency,
+        )
+        if exc.failover and slot + 1 < provider_count:
+            log.warning("delivery_failover", provider=provider.name, error=str(exc))
+            retry = replace(record, status=DeliveryStatus.RETRYING)
+            await self._store(claimed, retry, next_at=self._clock.now(), slot=slot + 1)
+            self.dispatch_now([claimed.id])
+            return
+        log.warning("delivery_failed_permanently", provider=provider.name, error=str(exc))
+        await self._final(claimed, record)
+
+    async def _final(self, claimed: ClaimedDelivery, record: AttemptRecord) -> None:
+        DELIVERIES.labels(claimed_channel(claimed.page), record.status.value).inc()
+        await self._store(claimed, record, next_at=None, slot=claimed.provider_slot)
+
+    async def _store(
+        self, claimed: ClaimedDelivery, record: AttemptRecord, *, next_at: datetime | None, slot: int
+    ) -> None:
+        """Commit the outcome; database hiccups are retried briefly (the lease covers a longer outage)."""
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            now = self._clock.now()
+            try:
+                async with self._engine.begin() as conn:
+                    if next_at is None:
+                        attempt_id = await mark_final(conn, claimed.id, claimed.attempt, record, now)
+                    else:
+                        attempt_id = await mark_retry(
+                            conn, claimed, record, next_attempt_at=next_at, provider_slot=slot, now=now
+                        )
+                break
+            except Exception:
+                if attempt == RECORD_ATTEMPTS:
+                    raise
+                log.warning("delivery_record_retry", attempt=attempt)
+                await asyncio.sleep(0.2 * attempt)
+        await self._publisher.publish([attempt_id])
+
+
+def claimed_channel(page: Page) -> str:
+    return page.contact_method.type.value

@@ -1,0 +1,212 @@
+"""Delivery rows and their attempt records: insertion (idempotent), claiming (SKIP LOCKED) and outcomes.
+
+Every function takes an open connection inside the caller's transaction, so one business step commits as a
+whole: a delivery's new state and the attempt row that reports it (the outbox of the deliveries topic).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from alertrouter_notifier.destination import mask_destination, throttle_key
+from alertrouter_notifier.policy import DeliveryPolicy
+from alertrouter_notifier.tables import RowState, attempt, delivery
+from alertrouter_shared.events import DeliveryStatus, Page
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    id: str
+    page: Page
+    status: RowState
+    throttle_key: str
+    due: bool
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    id: str
+    page: Page
+    attempt: int
+    provider_slot: int
+    deadline_at: datetime
+    failover_at: datetime
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One outcome to store (and publish)."""
+
+    status: DeliveryStatus
+    provider: str = ""
+    provider_message_id: str | None = None
+    provider_status_code: str | None = None
+    error: str | None = None
+    latency_ms: float | None = None
+
+
+def new_delivery_row(page: Page, now: datetime, policy: DeliveryPolicy) -> dict[str, Any]:
+    expired = policy.is_expired(page, now)
+    start = max(now, page.send_at)
+    return {
+        "id": uuid.uuid4().hex,
+        "page_id": page.page_id,
+        "contact_method_id": page.contact_method.id,
+        "incident_id": page.incident_id,
+        "user_id": page.user_id,
+        "kind": page.kind.value,
+        "channel": page.contact_method.type.value,
+        "destination_masked": mask_destination(page.contact_method),
+        "throttle_key": throttle_key(page.contact_method),
+        "page": page.model_dump(mode="json"),
+        "status": RowState.EXPIRED.value if expired else RowState.PENDING.value,
+        "next_attempt_at": None if expired else start,
+        "deadline_at": start + policy.retry_deadline,
+        "failover_at": start + policy.failover_after,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+async def insert_deliveries(conn: AsyncConnection, rows: Sequence[dict[str, Any]], now: datetime) -> list[NewDelivery]:
+    """Insert what is new; a page already recorded for this contact method is silently skipped (idempotency)."""
+    if not rows:
+        return []
+    statement = (
+        insert(delivery)
+        .values(list(rows))
+        .on_conflict_do_nothing(constraint="uq_notifier_delivery_page_contact")
+        .returning(delivery.c.id, delivery.c.status, delivery.c.throttle_key, delivery.c.next_attempt_at)
+    )
+    inserted = {r.id: r for r in (await conn.execute(statement))}
+    return [
+        NewDelivery(
+            id=row["id"],
+            page=Page.model_validate(row["page"]),
+            status=RowState(row["status"]),
+            throttle_key=row["throttle_key"],
+            due=row["next_attempt_at"] is not None and row["next_attempt_at"] <= now,
+        )
+        for row in rows
+        if row["id"] in inserted
+    ]
+
+
+async def add_attempt(
+    conn: AsyncConnection, delivery_id: str, number: int, record: AttemptRecord, now: datetime
+) -> int:
+    statement = (
+        attempt.insert()
+        .values(
+            delivery_id=delivery_id,
+            attempt=number,
+            status=record.status.value,
+            provider=record.provider,
+            provider_message_id=record.provider_message_id,
+            provider_status_code=record.provider_status_code,
+            error=record.error,
+            latency_ms=record.latency_ms,
+            at=now,
+        )
+        .returning(attempt.c.id)
+    )
+    return int((await conn.execute(statement)).scalar_one())
+
+
+async def mark_final(conn: AsyncConnection, delivery_id: str, number: int, record: AttemptRecord, now: datetime) -> int:
+    """A final outcome (sent, failed, expired, throttled): the row leaves the queue."""
+    values: dict[str, Any] = {
+        "status": record.status.value,
+        "next_attempt_at": None,
+        "lease_until": None,
+        "last_error": record.error,
+        "updated_at": now,
+    }
+    if record.provider:
+        values |= {
+            "provider": record.provider,
+            "provider_message_id": record.provider_message_id,
+            "provider_status_code": record.provider_status_code,
+        }
+    if record.status is DeliveryStatus.SENT:
+        values["sent_at"] = now
+    await conn.execute(delivery.update().where(delivery.c.id == delivery_id).values(**values))
+    return await add_attempt(conn, delivery_id, number, record, now)
+
+
+async def mark_retry(
+    conn: AsyncConnection,
+    claimed: ClaimedDelivery,
+    record: AttemptRecord,
+    *,
+    next_attempt_at: datetime,
+    provider_slot: int,
+    now: datetime,
+) -> int:
+    await conn.execute(
+        delivery.update()
+        .where(delivery.c.id == claimed.id)
+        .values(
+            status=RowState.RETRYING.value,
+            next_attempt_at=next_attempt_at,
+            lease_until=None,
+            provider_slot=provider_slot,
+            provider=record.provider,
+            provider_status_code=record.provider_status_code,
+            last_error=record.error,
+            updated_at=now,
+        )
+    )
+    return await add_attempt(conn, claimed.id, claimed.attempt, record, now)
+
+
+_CLAIM = """
+WITH due AS (
+    SELECT id FROM notifier_delivery
+    WHERE ((status IN ('pending', 'retrying') AND next_attempt_at <= :now)
+           OR (status = 'sending' AND lease_until < :now))
+      {only_ids}
+    ORDER BY next_attempt_at
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE notifier_delivery AS d
+SET status = 'sending', lease_until = :lease_until, attempt_count = d.attempt_count + 1, updated_at = :now
+FROM due WHERE d.id = due.id
+RETURNING d.id, d.page, d.attempt_count, d.provider_slot, d.deadline_at, d.failover_at
+"""
+
+
+async def claim_due(
+    conn: AsyncConnection,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    only_ids: Sequence[str] | None = None,
+) -> list[ClaimedDelivery]:
+    """Take due deliveries (and ones whose sender died mid-send) under a lease; other workers skip them."""
+    params: dict[str, Any] = {"now": now, "lease_until": lease_until, "limit": limit}
+    only = ""
+    if only_ids is not None:
+        only = "AND id = ANY(:ids)"
+        params["ids"] = list(only_ids)
+    rows = await conn.execute(text(_CLAIM.format(only_ids=only)), params)
+    return [
+        ClaimedDelivery(
+            id=row.id,
+            page=Page.model_validate(row.page),
+            attempt=row.attempt_count,
+            provider_slot=row.provider_slot,
+            deadline_at=row.deadline_at,
+            failover_at=row.failover_at,
+        )
+        for row in rows
+    ]

@@ -1,0 +1,115 @@
+"""Publishes stored attempt records to the deliveries topic (the attempt table is the outbox).
+
+Results are written in the same transaction as the delivery state, then published; a failed publish leaves
+``published_at`` empty and the sweeper retries it, so the router's timeline eventually sees every attempt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alertrouter_notifier.metrics import RESULTS_UNPUBLISHED
+from alertrouter_notifier.tables import attempt, delivery
+from alertrouter_shared.clock import Clock
+from alertrouter_shared.errors import TransientError
+from alertrouter_shared.events import ContactMethodType, DeliveryResult, DeliveryStatus
+from alertrouter_shared.kafka import produce_all
+from alertrouter_shared.logging import get_logger
+from alertrouter_shared.topics import delivery_key
+
+log = get_logger(__name__)
+
+_COLUMNS = (
+    attempt.c.id,
+    attempt.c.delivery_id,
+    attempt.c.attempt,
+    attempt.c.status,
+    attempt.c.provider,
+    attempt.c.provider_message_id,
+    attempt.c.provider_status_code,
+    attempt.c.error,
+    attempt.c.latency_ms,
+    attempt.c.at,
+    delivery.c.page_id,
+    delivery.c.incident_id,
+    delivery.c.channel,
+    delivery.c.destination_masked,
+)
+
+
+class ResultPublisher:
+    def __init__(
+        self, engine: AsyncEngine, producer: AIOKafkaProducer, clock: Clock, timeout: float, topic: str
+    ) -> None:
+        self._topic = topic
+        self._engine = engine
+        self._producer = producer
+        self._clock = clock
+        self._timeout = timeout
+
+    async def publish(self, attempt_ids: Sequence[int]) -> None:
+        if not attempt_ids:
+            return
+        query = (
+            select(*_COLUMNS)
+            .join(delivery, delivery.c.id == attempt.c.delivery_id)
+            .where(attempt.c.id.in_(list(attempt_ids)), attempt.c.published_at.is_(None))
+        )
+        await self._publish_rows(query)
+
+    async def sweep(self, older_than: timedelta, limit: int = 500) -> None:
+        """Republish what an earlier publish could not (broker down, process killed in between)."""
+        cutoff = self._clock.now() - older_than
+        query = (
+            select(*_COLUMNS)
+            .join(delivery, delivery.c.id == attempt.c.delivery_id)
+            .where(attempt.c.published_at.is_(None), attempt.c.at < cutoff)
+            .order_by(attempt.c.id)
+            .limit(limit)
+        )
+        await self._publish_rows(query)
+
+    async def _publish_rows(self, query: object) -> None:
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()  # type: ignore[call-overload]
+        if not rows:
+            return
+        records = []
+        for row in rows:
+            result = _to_result(row)
+            records.append((self._topic, delivery_key(result), result.model_dump_json().encode()))
+        try:
+            await produce_all(self._producer, records, self._timeout)
+        except TransientError as exc:
+            RESULTS_UNPUBLISHED.inc(len(records))
+            log.warning("delivery_results_not_published", count=len(records), error=str(exc))
+            return
+        await self._mark_published([row["id"] for row in rows], self._clock.now())
+
+    async def _mark_published(self, ids: list[int], now: datetime) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(attempt.update().where(attempt.c.id.in_(ids)).values(published_at=now))
+
+
+def _to_result(row: object) -> DeliveryResult:
+    data = dict(row)  # type: ignore[call-overload]
+    return DeliveryResult(
+        delivery_id=data["delivery_id"],
+        page_id=data["page_id"],
+        incident_id=data["incident_id"],
+        attempt=data["attempt"],
+        channel=ContactMethodType(data["channel"]),
+        destination_masked=data["destination_masked"],
+        status=DeliveryStatus(data["status"]),
+        provider=data["provider"] or "",
+        provider_message_id=data["provider_message_id"],
+        provider_status_code=data["provider_status_code"],
+        error=data["error"],
+        latency_ms=data["latency_ms"],
+        at=data["at"],
+    )

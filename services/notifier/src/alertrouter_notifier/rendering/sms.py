@@ -1,0 +1,76 @@
+"""SMS text: one or two segments, with the severity, service, summary, a short incident reference and the ack link.
+
+The summary is what gets shortened; the reference and the acknowledge link are kept, because a page that
+cannot be acted on is worse than a page with a shorter summary. Typographic characters that would force the
+whole message into UCS-2 (halving its length) are replaced by their GSM-7 look-alikes first.
+"""
+
+from __future__ import annotations
+
+from alertrouter_notifier.channels.base import Links
+from alertrouter_notifier.rendering.text import (
+    GSM7_MULTI,
+    UCS2_MULTI,
+    gsm7_septets,
+    incident_ref,
+    is_gsm7,
+    truncate,
+    ucs2_units,
+)
+from alertrouter_shared.events import Page, PageKind
+
+MAX_SEGMENTS = 2
+_GSM_LOOKALIKES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2026": "...",
+        "\u00a0": " ",
+        "\u2022": "*",
+    }
+)
+
+
+def _tag(page: Page) -> str:
+    if page.kind is PageKind.ACKNOWLEDGED:
+        return "ACKED"
+    if page.kind is PageKind.RESOLVED:
+        return "RESOLVED"
+    if page.kind is PageKind.DIGEST:
+        return "DIGEST"
+    return page.severity.value.upper()
+
+
+def _head(page: Page) -> str:
+    if page.kind is PageKind.DIGEST:  # spans services and incidents: the summary names them
+        return "[DIGEST] "
+    service = truncate(page.service_name or page.service_id, 40, ellipsis="...")
+    count = f" (x{page.alert_count})" if page.alert_count > 1 else ""
+    return f"[{_tag(page)}] {service}{count}: "
+
+
+def _tail(page: Page, links: Links) -> str:
+    if page.kind is PageKind.DIGEST:
+        return ""
+    tail = f" #{incident_ref(page.incident_id)}"
+    if page.kind is PageKind.TRIGGER and links.acknowledge:
+        tail += f" Ack: {links.acknowledge}"
+    return tail
+
+
+def render_sms(page: Page, links: Links) -> str:
+    head, tail = _head(page), _tail(page, links)
+    summary = " ".join((page.summary or "(no summary)").translate(_GSM_LOOKALIKES).split())
+    if is_gsm7(head + summary + tail):
+        budget, cost = GSM7_MULTI * MAX_SEGMENTS, gsm7_septets
+    else:
+        budget, cost = UCS2_MULTI * MAX_SEGMENTS, ucs2_units
+    room = budget - cost(head) - cost(tail)
+    if room < 10:  # an absurdly long link: keep the reference, drop the link rather than the summary
+        tail = f" #{incident_ref(page.incident_id)}"
+        room = budget - cost(head) - cost(tail)
+    return head + truncate(summary, room, ellipsis="...", cost=cost) + tail

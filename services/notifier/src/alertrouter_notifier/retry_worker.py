@@ -1,0 +1,93 @@
+"""The background loop that keeps the durable queue moving: due retries, closed flood windows, the outbox.
+
+It also refreshes the queue gauges. Every replica runs one; SKIP LOCKED claims keep them from colliding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alertrouter_notifier.digests import flush_due_digests
+from alertrouter_notifier.dispatcher import Dispatcher
+from alertrouter_notifier.metrics import OLDEST_PENDING_SECONDS, RETRY_QUEUE_DEPTH
+from alertrouter_notifier.policy import DeliveryPolicy
+from alertrouter_notifier.publisher import ResultPublisher
+from alertrouter_notifier.tables import IN_FLIGHT, delivery
+from alertrouter_shared.clock import Clock
+from alertrouter_shared.logging import get_logger
+
+log = get_logger(__name__)
+
+HOUSEKEEPING_EVERY = 5.0
+OUTBOX_GRACE = timedelta(seconds=5)
+
+
+class RetryWorker:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        dispatcher: Dispatcher,
+        publisher: ResultPublisher,
+        policy: DeliveryPolicy,
+        clock: Clock,
+        poll_seconds: float,
+    ) -> None:
+        self._engine = engine
+        self._dispatcher = dispatcher
+        self._publisher = publisher
+        self._policy = policy
+        self._clock = clock
+        self._poll = poll_seconds
+        self._stopping = asyncio.Event()
+        self._wakeup = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wakeup.set()
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_housekeeping = 0.0
+        while not self._stopping.is_set():
+            busy = False
+            try:
+                busy = await self.tick()
+                if loop.time() >= next_housekeeping:
+                    await self.housekeeping()
+                    next_housekeeping = loop.time() + HOUSEKEEPING_EVERY
+            except Exception:
+                log.exception("retry_worker_tick_failed")
+            if not busy:
+                self._wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll)
+
+    async def tick(self) -> bool:
+        """One pass: close due flood windows into digests, then claim due deliveries. True if there may be more."""
+        now = self._clock.now()
+        async with self._engine.begin() as conn:
+            digests = await flush_due_digests(conn, now, self._policy)
+        self._dispatcher.dispatch_now(digests)
+        claimed = await self._dispatcher.run_due()
+        return claimed > 0
+
+    async def housekeeping(self) -> None:
+        await self._publisher.sweep(OUTBOX_GRACE)
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(func.count(), func.min(delivery.c.created_at)).where(
+                        delivery.c.status.in_([state.value for state in IN_FLIGHT])
+                    )
+                )
+            ).one()
+        RETRY_QUEUE_DEPTH.set(row[0])
+        OLDEST_PENDING_SECONDS.set((self._clock.now() - row[1]).total_seconds() if row[1] else 0)

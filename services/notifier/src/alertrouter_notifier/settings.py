@@ -1,0 +1,99 @@
+"""Notifier settings: every provider base URL, credential, timeout and policy knob comes from the environment.
+
+Provider base URLs are settings so tests point the real clients at local servers speaking the same API shapes.
+Contract variables (``KAFKA_BOOTSTRAP_SERVERS``, ``DATABASE_URL``, ``ALERTROUTER_API_TOKENS``) stay unprefixed;
+everything below is read as ``NOTIFIER_<FIELD NAME>``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from alertrouter_shared.events import ContactMethodType
+from alertrouter_shared.settings import CommonSettings
+from alertrouter_shared.topics import DELIVERIES, PAGES, PAGES_DLQ
+
+
+class NotifierSettings(CommonSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore", populate_by_name=True)
+
+    # HTTP API and Kafka
+    host: str = "0.0.0.0"
+    port: int = 8082
+    consumer_group: str = "notifier"
+    pages_topic: str = PAGES
+    deliveries_topic: str = DELIVERIES
+    pages_dlq_topic: str = PAGES_DLQ
+    public_url: str = Field("http://127.0.0.1:8082", description="Base URL people and Twilio reach us on")
+    publish_timeout_seconds: float = 10.0
+
+    # Delivery policy
+    max_page_age_seconds: float = Field(900.0, gt=0)
+    retry_base_seconds: float = Field(2.0, gt=0)
+    retry_max_seconds: float = Field(60.0, gt=0)
+    retry_deadline_seconds: float = Field(600.0, gt=0)
+    failover_after_seconds: float = Field(60.0, ge=0)
+    send_lease_seconds: float = Field(120.0, gt=0)
+    retry_poll_seconds: float = Field(0.5, gt=0)
+    max_concurrent_sends: int = Field(64, ge=1)
+    claim_batch_size: int = Field(100, ge=1)
+    http_timeout_seconds: float = Field(10.0, gt=0)
+
+    # Flood protection: at most N messages per window per contact method (0 = unlimited)
+    throttle_window_seconds: float = Field(60.0, gt=0)
+    throttle_sms_max: int = Field(3, ge=0)
+    throttle_email_max: int = Field(10, ge=0)
+    throttle_slack_max: int = Field(20, ge=0)
+    throttle_teams_max: int = Field(20, ge=0)
+    throttle_webhook_max: int = Field(0, ge=0)
+
+    # Generic webhook
+    webhook_signing_secret: SecretStr = SecretStr("")
+
+    # SMS: Twilio (primary slot) and a Twilio-compatible secondary slot for failover
+    twilio_base_url: str = "https://api.twilio.com"
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr = SecretStr("")
+    twilio_api_key_sid: str = ""
+    twilio_from: str = ""
+    twilio_messaging_service_sid: str = ""
+    twilio_status_callbacks: bool = True
+    sms_secondary_base_url: str = ""
+    sms_secondary_account_sid: str = ""
+    sms_secondary_auth_token: SecretStr = SecretStr("")
+    sms_secondary_api_key_sid: str = ""
+    sms_secondary_from: str = ""
+
+    # Email over SMTP
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 587
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = "alertrouter@localhost"
+    smtp_timeout_seconds: float = Field(10.0, gt=0)
+    smtp_ca_file: str = ""
+    smtp_validate_certs: bool = True
+
+    # Slack
+    slack_api_url: str = "https://slack.com/api"
+    slack_bot_token: SecretStr = SecretStr("")
+
+    # Acknowledge links and the router's API they call
+    ack_signing_secret: SecretStr = SecretStr("")
+    ack_token_ttl_seconds: float = Field(86400.0, gt=0)
+    router_url: str = "http://127.0.0.1:8081"
+    router_api_token: SecretStr = SecretStr("")
+
+    def throttle_limit(self, channel: ContactMethodType) -> int:
+        limits = {
+            ContactMethodType.SMS: self.throttle_sms_max,
+            ContactMethodType.EMAIL: self.throttle_email_max,
+            ContactMethodType.SLACK: self.throttle_slack_max,
+            ContactMethodType.TEAMS: self.throttle_teams_max,
+            ContactMethodType.WEBHOOK: self.throttle_webhook_max,
+        }
+        return limits[channel]

@@ -1,0 +1,73 @@
+"""Helpers for the notifier tests: shared constants, producing pages, calling the API in-process."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from alertrouter_notifier.service import Notifier
+from alertrouter_shared.events import Page
+from tests.helpers import eventually
+
+READ_TOKEN = "notifier-test-read"
+WRITE_ONLY_TOKEN = "notifier-test-write-only"
+WEBHOOK_SECRET = "whsec-notifier-test"
+ACK_SECRET = "ack-secret-notifier-test"
+TWILIO_SID = "ACf0e1d2c3b4a5968778695a4b3c2d1e0f"
+TWILIO_TOKEN = "twilio-test-token"
+SLACK_TOKEN = "xoxb-test-token"
+
+
+async def produce_pages(bootstrap: str, topic: str, pages: list[Page] | list[bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for item in pages:
+            if isinstance(item, Page):
+                await producer.send_and_wait(topic, item.model_dump_json().encode(), key=item.incident_id.encode())
+            else:
+                await producer.send_and_wait(topic, item, key=b"garbage")
+    finally:
+        await producer.stop()
+
+
+def api_client(notifier: Notifier) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=notifier.create_app())
+    return httpx.AsyncClient(transport=transport, base_url="http://notifier.test")
+
+
+def auth(token: str = READ_TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def past(seconds: float) -> datetime:
+    return datetime.now(UTC) - timedelta(seconds=seconds)
+
+
+FINAL = {"sent", "delivered", "undelivered", "failed", "expired", "throttled"}
+
+
+async def final_delivery(client: httpx.AsyncClient, page_id: str, timeout: float = 20.0) -> dict[str, Any]:
+    """The delivery record of ``page_id`` once it reached a final state (polled with a deadline)."""
+
+    async def probe() -> dict[str, Any] | None:
+        response = await client.get("/v1/deliveries", params={"page": page_id}, headers=auth())
+        items = response.json()["items"]
+        return items[0] if items and items[0]["status"] in FINAL else None
+
+    return await eventually(probe, timeout=timeout, what=f"a final delivery status for {page_id}")
+
+
+async def deliveries_for(client: httpx.AsyncClient, **params: str) -> list[dict[str, Any]]:
+    response = await client.get("/v1/deliveries", params={"limit": 1000, **params}, headers=auth())
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items

@@ -1,0 +1,205 @@
+"""Delivery semantics on real Kafka and PostgreSQL: idempotency, crashes at each step, restarts, expiry, DLQ.
+
+To know that a redelivered record has been handled (not merely not yet handled), each test follows it with a
+sentinel page of the same incident: same key, same partition, handled strictly after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+
+from alertrouter_notifier.channels.base import Outgoing
+from alertrouter_notifier.channels.webhook import WebhookProvider
+from alertrouter_notifier.database import make_engine
+from alertrouter_notifier.intake import admit_pages
+from alertrouter_notifier.ledger import claim_due
+from alertrouter_notifier.policy import DeliveryPolicy
+from alertrouter_notifier.service import Notifier
+from alertrouter_notifier.settings import NotifierSettings
+from alertrouter_shared.clock import OffsetClock
+from alertrouter_shared.events import ContactMethodType, DeliveryResult, Page
+from tests.helpers import TopicReader, eventually
+from tests.notifier.conftest import PageFactory, SettingsFactory
+from tests.notifier.support import WEBHOOK_SECRET, api_client, deliveries_for, final_delivery, past, produce_pages
+from tests.providers.servers import CaptureServer, Reply, TwilioServer
+
+
+def _for_page(capture: CaptureServer, page: Page) -> int:
+    return len([p for p in capture.pages() if p["page"]["page_id"] == page.page_id])
+
+
+async def _settle(notifier: Notifier, settings: NotifierSettings, sentinel: Page, capture: CaptureServer) -> None:
+    await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [sentinel])
+    await asyncio.to_thread(capture.wait_for, 1, 20, lambda r: sentinel.page_id in r.body.decode())
+    async with api_client(notifier) as client:
+        await final_delivery(client, sentinel.page_id)
+
+
+async def test_same_page_consumed_twice_sends_one_message(
+    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer
+) -> None:
+    settings = make_settings()
+    page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook")
+    async with Notifier(settings) as notifier:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page, page])
+        await _settle(notifier, settings, make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook"), capture)
+        async with api_client(notifier) as client:
+            (delivery,) = await deliveries_for(client, page=page.page_id)
+    assert _for_page(capture, page) == 1
+    assert delivery["status"] == "sent"
+    assert len(delivery["attempts"]) == 1
+
+
+async def test_restarted_notifier_rereading_the_topic_does_not_resend(
+    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer, unique: str
+) -> None:
+    settings = make_settings()
+    page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook")
+    async with Notifier(settings) as first, api_client(first) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+        await final_delivery(client, page.page_id)
+    # A new consumer group reads the topic from the start: as if no offset had ever been committed.
+    rereading = settings.model_copy(update={"consumer_group": f"notifier-reread-{unique}"})
+    async with Notifier(rereading) as second:
+        await _settle(second, rereading, make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook"), capture)
+    assert _for_page(capture, page) == 1
+
+
+async def test_crash_after_commit_before_send_is_sent_exactly_once_after_restart(
+    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer
+) -> None:
+    settings = make_settings()
+    page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook")
+    engine = make_engine(settings.database_url)
+    async with engine.begin() as conn:  # what the handler commits before the process dies
+        outcome = await admit_pages(conn, [page], datetime.now(UTC), DeliveryPolicy.from_settings(settings))
+    await engine.dispose()
+    assert len(outcome.dispatch_now) == 1
+    assert capture.requests == []
+    async with Notifier(settings, consume=False) as restarted, api_client(restarted) as client:
+        delivery = await final_delivery(client, page.page_id)
+    assert delivery["status"] == "sent"
+    assert _for_page(capture, page) == 1
+
+
+async def test_crash_mid_send_is_resent_after_the_lease_with_the_same_idempotency_key(
+    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer
+) -> None:
+    """The documented at-least-once window: provider accepted, outcome not recorded, process gone."""
+    settings = make_settings(send_lease_seconds=1.0)
+    page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook")
+    engine = make_engine(settings.database_url)
+    now = datetime.now(UTC)
+    async with engine.begin() as conn:
+        outcome = await admit_pages(conn, [page], now, DeliveryPolicy.from_settings(settings))
+    async with engine.begin() as conn:  # claimed and (as far as anyone knows) handed to the provider
+        (claimed,) = await claim_due(conn, now, now + timedelta(seconds=1), 10, outcome.dispatch_now)
+    await engine.dispose()
+    async with httpx.AsyncClient() as http:  # the provider accepts; then the process dies before recording it
+        await WebhookProvider(http, WEBHOOK_SECRET).send(Outgoing(claimed.id, claimed.attempt, claimed.page))
+    async with Notifier(settings, consume=False) as restarted, api_client(restarted) as client:
+        delivery = await final_delivery(client, page.page_id)
+    assert delivery["status"] == "sent"
+    assert delivery["attempt_count"] == 2  # the lost attempt counts
+    assert [a["status"] for a in delivery["attempts"]] == ["sent"]
+    first, second = capture.requests  # sent twice: the window docs/notifications.md describes
+    assert first.header("Idempotency-Key") == second.header("Idempotency-Key") == delivery["delivery_id"]
+
+
+async def test_pending_retries_survive_a_restart(
+    make_settings: SettingsFactory, make_page: PageFactory, twilio: TwilioServer, unique: str
+) -> None:
+    settings = make_settings(twilio_base_url=twilio.url, retry_base_seconds=1.0, retry_max_seconds=1.0)
+    page = make_page(ContactMethodType.SMS, "+447700900" + str(int(unique[:6], 16) % 1000).zfill(3))
+    twilio.script(*[Reply(503, {"code": 20503, "message": "Service unavailable", "status": 503})] * 50)
+    async with Notifier(settings) as first, api_client(first) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+
+        async def retrying() -> list[dict[str, object]] | None:
+            items = await deliveries_for(client, page=page.page_id)
+            return items if items and items[0]["status"] == "retrying" else None
+
+        await eventually(retrying, what="the first attempt to fail")
+    assert twilio.messages == []
+    twilio.reset()  # the provider recovers while the notifier is down
+    async with Notifier(settings) as second, api_client(second) as client:
+        delivery = await final_delivery(client, page.page_id)
+    assert delivery["status"] == "sent"
+    assert delivery["attempts"][0]["status"] == "retrying"
+    assert delivery["attempts"][-1]["status"] == "sent"
+    assert len(twilio.messages) == 1
+
+
+async def test_page_older_than_the_maximum_age_is_reported_expired_not_sent(
+    make_settings: SettingsFactory,
+    make_page: PageFactory,
+    capture: CaptureServer,
+    deliveries_reader: TopicReader,
+) -> None:
+    settings = make_settings(max_page_age_seconds=900)
+    stale = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook", send_at=past(1000), created_at=past(1000))
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [stale])
+        await _settle(notifier, settings, make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook"), capture)
+        delivery = await final_delivery(client, stale.page_id)
+    assert delivery["status"] == "expired"
+    assert "older than the maximum age" in delivery["attempts"][0]["error"]
+    assert _for_page(capture, stale) == 0
+
+    async def published() -> list[DeliveryResult] | None:
+        results = [DeliveryResult.model_validate_json(v) for v in deliveries_reader.values]
+        return [r for r in results if r.page_id == stale.page_id] or None
+
+    (result,) = await eventually(published, what="the expired result on the deliveries topic")
+    assert result.status == "expired"
+
+
+async def test_undecodable_records_go_to_the_dead_letter_topic(
+    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer, kafka_bootstrap: str
+) -> None:
+    settings = make_settings()
+    good = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook")
+    wrong_version = good.model_dump_json().replace('"schema_version":1', '"schema_version":2').encode()
+    async with Notifier(settings) as notifier:
+        await produce_pages(kafka_bootstrap, settings.pages_topic, [b"{not json", wrong_version])
+        await _settle(notifier, settings, good, capture)
+    consumer = AIOKafkaConsumer(
+        settings.pages_dlq_topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    try:
+        records: list[ConsumerRecord[bytes, bytes]] = []
+
+        async def dead_lettered() -> bool:
+            batch = await consumer.getmany(timeout_ms=200)
+            records.extend(r for rs in batch.values() for r in rs)
+            return len(records) >= 2
+
+        await eventually(dead_lettered, what="two records on the dead-letter topic")
+    finally:
+        await consumer.stop()
+    assert [r.value for r in records] == [b"{not json", wrong_version]
+    headers = dict(records[0].headers)
+    assert headers["source_topic"].decode() == settings.pages_topic
+    assert headers["error"]
+    assert _for_page(capture, good) == 1
+
+
+async def test_page_that_waited_out_a_notifier_outage_expires_instead_of_being_sent(
+    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer
+) -> None:
+    settings = make_settings(max_page_age_seconds=900)
+    page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook")
+    engine = make_engine(settings.database_url)
+    async with engine.begin() as conn:  # admitted, then the notifier was down for 16 minutes
+        await admit_pages(conn, [page], datetime.now(UTC), DeliveryPolicy.from_settings(settings))
+    await engine.dispose()
+    later = OffsetClock(timedelta(minutes=16))
+    async with Notifier(settings, clock=later, consume=False) as restarted, api_client(restarted) as client:
+        delivery = await final_delivery(client, page.page_id)
+    assert delivery["status"] == "expired"
+    assert capture.requests == []

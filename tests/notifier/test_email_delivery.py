@@ -1,0 +1,115 @@
+"""Email through a real SMTP server (aiosmtpd) with STARTTLS and AUTH; the received mail is parsed and checked."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+from alertrouter_notifier.rendering.email import thread_root_id
+from alertrouter_notifier.service import Notifier
+from alertrouter_shared.events import ContactMethodType, PageKind
+from tests.notifier.conftest import PageFactory, SettingsFactory
+from tests.notifier.support import api_client, final_delivery, produce_pages
+from tests.providers.smtp import SmtpServer, fixture_reply
+
+
+@pytest.fixture
+def tls_smtp(tmp_path: Path) -> Iterator[tuple[SmtpServer, Path]]:
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    with SmtpServer(tls_context=server_context, username="mailer", password="s3cret") as server:
+        yield server, ca_file
+
+
+async def test_incident_mail_over_starttls_with_auth_threads_and_links(
+    tls_smtp: tuple[SmtpServer, Path], make_settings: SettingsFactory, make_page: PageFactory, unique: str
+) -> None:
+    server, ca_file = tls_smtp
+    settings = make_settings(
+        smtp_port=server.port,
+        smtp_security="starttls",
+        smtp_username="mailer",
+        smtp_password="s3cret",
+        smtp_ca_file=str(ca_file),
+        smtp_from="pager@alerts.example.test",
+    )
+    trigger = make_page(ContactMethodType.EMAIL, f"alice+{unique}@example.test")
+    resolved = make_page(ContactMethodType.EMAIL, f"alice+{unique}@example.test", kind=PageKind.RESOLVED)
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [trigger, resolved])
+        received = {m["X-Alertrouter-Page"]: m for m in await server.wait_for(2)}  # sent concurrently
+        first, second = received[trigger.page_id], received[resolved.page_id]
+        delivery = await final_delivery(client, trigger.page_id)
+
+    assert all(envelope["tls"] and envelope["auth"] for envelope in server.envelopes)
+    assert first["To"] == f"alice+{unique}@example.test"
+    assert "pager@alerts.example.test" in first["From"]
+    assert first["Date"]
+    assert first["Subject"].startswith("[CRITICAL] checkout: 5xx ratio is 7.3%")
+    assert second["Subject"].startswith("[RESOLVED] checkout:")
+    root = thread_root_id(trigger.incident_id, "alerts.example.test")
+    assert first["References"] == second["References"] == root
+    assert first["In-Reply-To"] == root
+    assert first["Message-ID"] != second["Message-ID"]
+    assert delivery["provider_message_id"] == first["Message-ID"]
+    assert delivery["provider_status_code"] == "250"
+
+    text = first.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = first.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    for part in (text, html):
+        assert "http://notifier.test/acknowledge/" in part
+        assert "http://notifier.test/resolve/" in part
+        assert "https://runbooks.example.com/checkout/high-error-rate" in part
+        assert "Label env" in part
+        assert "s3cr3t-value" not in part
+    resolved_text = second.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "/acknowledge/" not in resolved_text
+
+
+async def test_auth_failure_is_permanent(
+    tls_smtp: tuple[SmtpServer, Path], make_settings: SettingsFactory, make_page: PageFactory, unique: str
+) -> None:
+    server, ca_file = tls_smtp
+    settings = make_settings(
+        smtp_port=server.port,
+        smtp_security="starttls",
+        smtp_username="mailer",
+        smtp_password="wrong",
+        smtp_ca_file=str(ca_file),
+    )
+    page = make_page(ContactMethodType.EMAIL, f"alice+{unique}@example.test")
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+        delivery = await final_delivery(client, page.page_id)
+    assert delivery["status"] == "failed"
+    assert delivery["attempts"][0]["provider_status_code"] == "535"
+    assert server.messages == []
+
+
+async def test_unverifiable_certificate_is_not_trusted(
+    tls_smtp: tuple[SmtpServer, Path], make_settings: SettingsFactory, make_page: PageFactory, unique: str
+) -> None:
+    server, _ = tls_smtp
+    settings = make_settings(
+        smtp_port=server.port, smtp_security="starttls", smtp_timeout_seconds=5, retry_deadline_seconds=1.5
+    )
+    page = make_page(ContactMethodType.EMAIL, f"alice+{unique}@example.test")
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+        delivery = await final_delivery(client, page.page_id)
+    assert delivery["status"] == "failed"
+    first_error = delivery["attempts"][0]["error"].lower()
+    assert "certificate" in first_error or "ssl" in first_error
+    assert server.messages == []
+
+
+def test_fixture_replies_cover_both_classes() -> None:
+    assert fixture_reply("451").startswith("451 4.7.1")
+    assert fixture_reply("550").startswith("550 5.1.1")

@@ -1,0 +1,179 @@
+"""SMS specifics: the Twilio request, failover to the secondary provider, and signed status callbacks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from alertrouter_notifier.rendering.text import sms_segments
+from alertrouter_notifier.service import Notifier
+from alertrouter_shared.events import ContactMethodType, DeliveryResult
+from tests.helpers import TopicReader, eventually
+from tests.notifier.conftest import PageFactory, SettingsFactory
+from tests.notifier.support import TWILIO_TOKEN, api_client, deliveries_for, final_delivery, produce_pages
+from tests.providers.servers import Reply, TwilioServer, twilio_signature
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+SECONDARY_SID = "ACsecondary00000000000000000000000"
+SECONDARY_TOKEN = "secondary-token"
+
+
+def number(unique: str) -> str:
+    return "+1201555" + str(int(unique[:8], 16) % 10_000).zfill(4)
+
+
+@pytest.fixture
+def secondary() -> Iterator[TwilioServer]:
+    with TwilioServer(account_sid=SECONDARY_SID, auth_token=SECONDARY_TOKEN) as server:
+        yield server
+
+
+def _failover_settings(primary: TwilioServer, secondary: TwilioServer) -> dict[str, object]:
+    return {
+        "twilio_base_url": primary.url,
+        "sms_secondary_base_url": secondary.url,
+        "sms_secondary_account_sid": SECONDARY_SID,
+        "sms_secondary_auth_token": SECONDARY_TOKEN,
+        "sms_secondary_from": "+12015550199",
+        "failover_after_seconds": 1.0,
+        "retry_base_seconds": 0.1,
+        "retry_max_seconds": 0.3,
+    }
+
+
+async def test_twilio_request_shape_and_sid_recorded(
+    make_settings: SettingsFactory, make_page: PageFactory, twilio: TwilioServer, unique: str
+) -> None:
+    settings = make_settings(twilio_base_url=twilio.url)
+    page = make_page(ContactMethodType.SMS, number(unique), summary="5xx ratio is 7.3% " * 30)
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+        delivery = await final_delivery(client, page.page_id)
+    (request,) = twilio.requests
+    assert request.path == f"/2010-04-01/Accounts/{settings.twilio_account_sid}/Messages.json"
+    assert request.header("Content-Type").startswith("application/x-www-form-urlencoded")
+    form = request.form()
+    expected_fields = set(json.loads((FIXTURES / "twilio" / "create-message-request.form.json").read_text())) - {
+        "_comment"
+    }
+    assert set(form) == expected_fields
+    assert form["To"] == page.contact_method.address
+    assert form["From"] == "+12015550123"
+    assert form["StatusCallback"] == "http://notifier.test/v1/twilio/status"
+    assert sms_segments(form["Body"]) <= 2
+    assert "http://notifier.test/acknowledge/" in form["Body"]
+    assert delivery["status"] == "sent"
+    assert delivery["provider_message_id"] == twilio.messages[0]["sid"]
+    assert delivery["provider_status_code"] == "201"
+    assert delivery["destination_masked"].endswith(page.contact_method.address[-4:])
+    assert page.contact_method.address not in delivery["destination_masked"]
+
+
+async def test_primary_down_until_the_failover_deadline_then_secondary_delivers(
+    make_settings: SettingsFactory,
+    make_page: PageFactory,
+    twilio: TwilioServer,
+    secondary: TwilioServer,
+    unique: str,
+) -> None:
+    twilio.script(*[Reply(500, {"code": 20500, "message": "Internal Server Error", "status": 500})] * 500)
+    settings = make_settings(**_failover_settings(twilio, secondary))
+    page = make_page(ContactMethodType.SMS, number(unique))
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+        delivery = await final_delivery(client, page.page_id)
+    assert delivery["status"] == "sent"
+    assert delivery["provider"] == "sms-secondary"
+    primary_attempts = [a for a in delivery["attempts"] if a["provider"] == "twilio"]
+    assert len(primary_attempts) >= 2
+    assert all(a["status"] == "retrying" and a["provider_status_code"] == "20500" for a in primary_attempts)
+    assert delivery["attempts"][-1]["provider"] == "sms-secondary"
+    assert twilio.messages == []
+    assert len(secondary.messages) == 1
+    assert secondary.messages[0]["From"] == "+12015550199"
+
+
+async def test_rejected_credentials_fail_over_at_once(
+    make_settings: SettingsFactory,
+    make_page: PageFactory,
+    twilio: TwilioServer,
+    secondary: TwilioServer,
+    unique: str,
+) -> None:
+    settings = make_settings(**_failover_settings(twilio, secondary), twilio_auth_token="wrong")
+    page = make_page(ContactMethodType.SMS, number(unique))
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+        delivery = await final_delivery(client, page.page_id)
+    assert [(a["provider"], a["provider_status_code"]) for a in delivery["attempts"]] == [
+        ("twilio", "20003"),
+        ("sms-secondary", "201"),
+    ]
+    assert len(secondary.messages) == 1
+
+
+@pytest.mark.parametrize("code", [21211, 21610])
+async def test_recipient_errors_do_not_fail_over(
+    make_settings: SettingsFactory,
+    make_page: PageFactory,
+    twilio: TwilioServer,
+    secondary: TwilioServer,
+    unique: str,
+    code: int,
+) -> None:
+    twilio.script(Reply.twilio_error(code))
+    settings = make_settings(**_failover_settings(twilio, secondary))
+    page = make_page(ContactMethodType.SMS, number(unique))
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+        delivery = await final_delivery(client, page.page_id)
+    assert delivery["status"] == "failed"
+    assert delivery["provider_status_code"] == str(code)
+    assert secondary.requests == []
+
+
+async def test_signed_status_callback_marks_undelivered_and_never_moves_back(
+    make_settings: SettingsFactory,
+    make_page: PageFactory,
+    twilio: TwilioServer,
+    unique: str,
+    deliveries_reader: TopicReader,
+) -> None:
+    settings = make_settings(twilio_base_url=twilio.url)
+    page = make_page(ContactMethodType.SMS, number(unique))
+    fields = json.loads((FIXTURES / "twilio" / "status-callback-undelivered.form.json").read_text())
+    fields.pop("_comment")
+    url = "http://notifier.test/v1/twilio/status"
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+        sent = await final_delivery(client, page.page_id)
+        fields.update(MessageSid=sent["provider_message_id"], SmsSid=sent["provider_message_id"])
+
+        async def callback(params: dict[str, str], signature: str) -> httpx.Response:
+            headers = {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}
+            return await client.post("/v1/twilio/status", data=params, headers=headers)
+
+        unsigned = await callback(fields, "bm90LWEtc2lnbmF0dXJl")
+        assert unsigned.status_code == 403
+        assert (await deliveries_for(client, page=page.page_id))[0]["status"] == "sent"
+
+        assert (await callback(fields, twilio_signature(TWILIO_TOKEN, url, fields))).status_code == 204
+        late = {**fields, "MessageStatus": "delivered", "SmsStatus": "delivered"}
+        late.pop("ErrorCode")
+        assert (await callback(late, twilio_signature(TWILIO_TOKEN, url, late))).status_code == 204
+        (delivery,) = await deliveries_for(client, page=page.page_id)
+
+    assert delivery["status"] == "undelivered"
+    assert delivery["attempts"][-1]["provider_status_code"] == "30003"
+    assert "unreachable handset" in delivery["attempts"][-1]["error"]
+    assert len(delivery["attempts"]) == 2
+
+    async def published() -> list[DeliveryResult] | None:
+        results = [DeliveryResult.model_validate_json(v) for v in deliveries_reader.values]
+        return [r for r in results if r.page_id == page.page_id and r.status == "undelivered"] or None
+
+    await eventually(published, what="the undelivered result on the deliveries topic")

@@ -1,0 +1,71 @@
+"""Priority path: a page on Kafka reaches a webhook receiver, signed, recorded, published and queryable."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alertrouter_notifier.service import Notifier
+from alertrouter_shared.events import ContactMethodType, DeliveryResult
+from tests.helpers import TopicReader, eventually
+from tests.notifier.conftest import PageFactory, SettingsFactory
+from tests.notifier.support import WEBHOOK_SECRET, WRITE_ONLY_TOKEN, api_client, auth, produce_pages
+from tests.providers.servers import CaptureServer, verify_signature
+
+
+async def test_page_is_posted_signed_recorded_and_published(
+    make_settings: SettingsFactory,
+    make_page: PageFactory,
+    capture: CaptureServer,
+    deliveries_reader: TopicReader,
+) -> None:
+    settings = make_settings()
+    page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hooks/oncall")
+    async with Notifier(settings) as notifier:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+        (request,) = await asyncio.to_thread(capture.wait_for, 1)
+
+        assert request.path == "/hooks/oncall"
+        assert verify_signature(WEBHOOK_SECRET, request.header("X-Alertrouter-Signature"), request.body)
+        body = request.json()
+        assert body["type"] == "alertrouter.page"
+        assert body["page"]["page_id"] == page.page_id
+        assert body["links"]["acknowledge"].startswith("http://notifier.test/acknowledge/")
+        assert request.header("Idempotency-Key") == body["delivery_id"]
+
+        async with api_client(notifier) as client:
+
+            async def sent() -> dict[str, object] | None:
+                response = await client.get("/v1/deliveries", params={"incident": page.incident_id}, headers=auth())
+                items = response.json()["items"]
+                return items[0] if items and items[0]["status"] == "sent" else None
+
+            delivery = await eventually(sent, what="delivery recorded as sent")
+            assert delivery["channel"] == "webhook"
+            assert delivery["destination_masked"] == "http://127.0.0.1/***"
+            assert delivery["attempts"][0]["status"] == "sent"  # type: ignore[index]
+            assert delivery["attempts"][0]["provider_status_code"] == "200"  # type: ignore[index]
+
+        async def published() -> list[DeliveryResult] | None:
+            results = [DeliveryResult.model_validate_json(v) for v in deliveries_reader.values]
+            return [r for r in results if r.page_id == page.page_id and r.status == "sent"] or None
+
+        (result,) = await eventually(published, what="delivery result on the deliveries topic")
+        assert result.incident_id == page.incident_id
+        assert result.delivery_id == body["delivery_id"]
+
+
+async def test_deliveries_api_requires_a_read_token(make_settings: SettingsFactory) -> None:
+    async with Notifier(make_settings(), consume=False) as notifier, api_client(notifier) as client:
+        missing = await client.get("/v1/deliveries")
+        assert missing.status_code == 401
+        assert missing.headers["content-type"] == "application/problem+json"
+        assert missing.headers["www-authenticate"].startswith("Bearer")
+        wrong = await client.get("/v1/deliveries", headers=auth("not-a-token"))
+        assert wrong.status_code == 401
+        write_only = await client.get("/v1/deliveries", headers=auth(WRITE_ONLY_TOKEN))
+        assert write_only.status_code == 403
+        assert write_only.json()["status"] == 403
+        bad_cursor = await client.get("/v1/deliveries", params={"cursor": "nope"}, headers=auth())
+        assert bad_cursor.status_code == 400
+        bad_limit = await client.get("/v1/deliveries", params={"limit": 0}, headers=auth())
+        assert bad_limit.status_code == 422

@@ -1,0 +1,357 @@
+"""Local HTTP servers that speak the provider API shapes the notifier talks to: Twilio, Slack, Teams, webhooks.
+
+Why: tests (and the dev stack's capture server) point the notifier's real HTTP clients at these, so every
+request goes over a real socket and is validated the way the provider would, and replies are the providers'
+documented success and error bodies (tests/fixtures/{twilio,slack,teams}).
+
+Each server runs in its own thread (standard library only, independent of any event loop), records every
+request, and answers from a FIFO script of replies before falling back to the provider's normal behaviour:
+
+    with TwilioServer(account_sid="AC...", auth_token="secret") as twilio:
+        twilio.script(Reply.twilio_error(20429), Reply(500, "oops"))  # then normal 201 replies
+        ...
+        requests = twilio.wait_for(3)
+
+CLI (also used by ``make dev`` as the capture server):
+    python -m tests.providers.servers capture --port 8099 [--secret S]
+    python -m tests.providers.servers all --port 8099    # capture, twilio, slack, teams on 8099..8102
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import re
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from email.utils import formatdate
+from typing import Any
+
+from tests.providers.base import ProviderServer, Received, Reply, load_fixture
+
+__all__ = [
+    "CaptureServer",
+    "ProviderServer",
+    "Received",
+    "Reply",
+    "SlackServer",
+    "TeamsServer",
+    "TwilioServer",
+    "load_fixture",
+    "sign_body",
+    "twilio_signature",
+    "verify_signature",
+]
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+class CaptureServer(ProviderServer):
+    """The generic webhook receiver: checks the notifier's HMAC signature when given the secret."""
+
+    name = "capture"
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, secret: str = "", verbose: bool = False) -> None:
+        super().__init__(host, port, verbose=verbose)
+        self.secret = secret
+
+    def respond(self, request: Received) -> Reply:
+        if request.method != "POST":
+            return Reply(405, {"error": "POST only"})
+        if self.secret and not verify_signature(self.secret, request.header("X-Alertrouter-Signature"), request.body):
+            return Reply(401, {"error": "bad signature"})
+        try:
+            request.json()
+        except ValueError:
+            return Reply(400, {"error": "body is not JSON"})
+        return Reply(200, {"ok": True})
+
+    def pages(self) -> list[dict[str, Any]]:
+        """Bodies of the webhook notifications accepted (answered 2xx) so far."""
+        with self._lock:
+            return [r.json() for r in self.requests if r.method == "POST" and 200 <= r.status < 300]
+
+
+def sign_body(secret: str, body: bytes, timestamp: int) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def verify_signature(secret: str, header: str, body: bytes, tolerance: float = 300) -> bool:
+    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    if not fields.get("t", "").isdigit() or abs(time.time() - int(fields["t"])) > tolerance:
+        return False
+    expected = sign_body(secret, body, int(fields["t"])).split("v1=", 1)[1]
+    return hmac.compare_digest(expected, fields.get("v1", ""))
+
+
+class TwilioServer(ProviderServer):
+    """``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` with Twilio's validation and bodies."""
+
+    name = "twilio"
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        account_sid: str = "ACf0e1d2c3b4a5968778695a4b3c2d1e0f",
+        auth_token: str = "twilio-test-token",
+        opted_out: set[str] | None = None,
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(host, port, verbose=verbose)
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.opted_out = opted_out or set()
+        self.messages: list[dict[str, Any]] = []
+
+    def respond(self, request: Received) -> Reply:
+        match = re.fullmatch(r"/2010-04-01/Accounts/([^/]+)/Messages\.json", request.path)
+        if request.method != "POST" or not match:
+            return Reply(404, {"code": 20404, "message": "The requested resource was not found", "status": 404})
+        if not self._authorised(request, match.group(1)):
+            return Reply.twilio_error(20003)
+        if not request.header("Content-Type").startswith("application/x-www-form-urlencoded"):
+            return Reply(400, _twilio_body(21602, "Message body is required.", 400))
+        form = request.form()
+        to = form.get("To", "")
+        if not E164.match(to):
+            return Reply(400, _twilio_body(21211, f"The 'To' number {to} is not a valid phone number.", 400))
+        if to in self.opted_out:
+            return Reply.twilio_error(21610)
+        if not (form.get("From") or form.get("MessagingServiceSid")):
+            return Reply(400, _twilio_body(21603, "A 'From' phone number is required.", 400))
+        if not form.get("Body") or len(form["Body"]) > 1600:
+            return Reply(
+                400, _twilio_body(21617, "The concatenated message body exceeds the 1600 character limit.", 400)
+            )
+        return Reply(201, self._created(form))
+
+    def _authorised(self, request: Received, path_sid: str) -> bool:
+        scheme, _, encoded = request.header("Authorization").partition(" ")
+        if scheme.lower() != "basic" or path_sid != self.account_sid:
+            return False
+        try:
+            user, _, password = base64.b64decode(encoded).decode().partition(":")
+        except ValueError:
+            return False
+        # AccountSid:AuthToken, or an API key (SK...) with its secret; this server uses the auth token for both
+        return (user == self.account_sid or user.startswith("SK")) and hmac.compare_digest(password, self.auth_token)
+
+    def _created(self, form: dict[str, str]) -> dict[str, Any]:
+        body: dict[str, Any] = load_fixture("twilio/message-created.json")
+        sid = "SM" + uuid.uuid4().hex
+        now = formatdate(usegmt=False).replace("-0000", "+0000")
+        body.update(
+            sid=sid,
+            account_sid=self.account_sid,
+            to=form["To"],
+            body=form["Body"],
+            date_created=now,
+            date_updated=now,
+            uri=f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
+            num_segments=str(max(1, -(-len(form["Body"]) // 153))),
+            messaging_service_sid=form.get("MessagingServiceSid"),
+            status="accepted" if form.get("MessagingServiceSid") else "queued",
+        )
+        body["from"] = form.get("From")
+        body["subresource_uris"] = {"media": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}/Media.json"}
+        with self._lock:
+            self.messages.append({**form, "sid": sid})
+        return body
+
+
+def _twilio_body(code: int, message: str, status: int) -> dict[str, Any]:
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+
+
+def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
+    """X-Twilio-Signature as Twilio computes it: URL + sorted name/value pairs, HMAC-SHA1, Base64."""
+    data = url + "".join(key + params[key] for key in sorted(params))
+    return base64.b64encode(hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+
+
+SLACK_CHANNEL_ID = re.compile(r"^[CDGUW][A-Z0-9]{6,}$")
+
+
+class SlackServer(ProviderServer):
+    """Incoming webhooks (``POST /services/T/B/X``) and the Web API's ``POST /api/chat.postMessage``."""
+
+    name = "slack"
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        bot_token: str = "xoxb-test-token",
+        revoked_hooks: set[str] | None = None,
+        missing_channels: set[str] | None = None,
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(host, port, verbose=verbose)
+        self.bot_token = bot_token
+        self.revoked_hooks = revoked_hooks or set()
+        self.missing_channels = missing_channels or set()
+        self.messages: list[dict[str, Any]] = []
+
+    def respond(self, request: Received) -> Reply:
+        if request.method == "POST" and request.path.startswith("/services/"):
+            return self._incoming_webhook(request)
+        if request.method == "POST" and request.path == "/api/chat.postMessage":
+            return self._post_message(request)
+        return Reply(404, "no_service", {"Content-Type": "text/html"})
+
+    def _incoming_webhook(self, request: Received) -> Reply:
+        if request.path in self.revoked_hooks:
+            return Reply.from_fixture("slack/webhook-response-no_service.http.json")
+        try:
+            payload = request.json()
+        except ValueError:
+            return Reply.from_fixture("slack/webhook-response-invalid_payload.http.json")
+        problem = _block_kit_problem(payload)
+        if problem:
+            return Reply(400, problem, {"Content-Type": "text/html"})
+        with self._lock:
+            self.messages.append({"via": "webhook", "path": request.path, **payload})
+        return Reply.from_fixture("slack/webhook-response-ok.http.json")
+
+    def _post_message(self, request: Received) -> Reply:
+        if request.header("Authorization") != f"Bearer {self.bot_token}":
+            return Reply(200, {"ok": False, "error": "invalid_auth"})
+        try:
+            payload = request.json()
+        except ValueError:
+            return Reply(200, {"ok": False, "error": "invalid_json"})
+        channel = str(payload.get("channel", ""))
+        if not SLACK_CHANNEL_ID.match(channel) or channel in self.missing_channels:
+            return Reply(200, load_fixture("slack/chat-postMessage-error-channel_not_found.json"))
+        problem = _block_kit_problem(payload)
+        if problem:
+            return Reply(200, {"ok": False, "error": problem})
+        ts = f"{time.time():.6f}"
+        body = load_fixture("slack/chat-postMessage-ok.json")
+        body.update(channel=channel, ts=ts)
+        body["message"].update(text=payload.get("text", ""), ts=ts, blocks=payload.get("blocks", []))
+        with self._lock:
+            self.messages.append({"via": "api", **payload})
+        return Reply(200, body)
+
+
+def _block_kit_problem(payload: dict[str, Any]) -> str | None:
+    """The limits Slack enforces (FORMATS §7): the error string Slack would answer with, or None."""
+    blocks = payload.get("blocks") or []
+    if not payload.get("text") and not blocks:
+        return "no_text"
+    if len(blocks) > 50:
+        return "invalid_blocks"
+    for block in blocks:
+        text = (block.get("text") or {}).get("text", "")
+        if block.get("type") == "header" and len(text) > 150:
+            return "invalid_blocks"
+        if block.get("type") == "section":
+            fields = block.get("fields") or []
+            if len(text) > 3000 or len(fields) > 10 or any(len(f.get("text", "")) > 2000 for f in fields):
+                return "invalid_blocks"
+    return None
+
+
+class TeamsServer(ProviderServer):
+    """A Workflows "When a Teams webhook request is received" trigger (202, empty body) or a legacy connector."""
+
+    name = "teams"
+    MAX_BYTES = 28 * 1024
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, legacy: bool = False, verbose: bool = False) -> None:
+        super().__init__(host, port, verbose=verbose)
+        self.legacy = legacy
+        self.cards: list[dict[str, Any]] = []
+
+    def respond(self, request: Received) -> Reply:
+        if request.method != "POST":
+            return Reply(405, "")
+        if len(request.body) > self.MAX_BYTES:
+            return Reply(413, "Request entity too large")
+        try:
+            envelope = request.json()
+        except ValueError:
+            return Reply(
+                400, {"error": {"code": "InvalidRequestContent", "message": "The request content is not valid JSON."}}
+            )
+        problem = _adaptive_card_problem(envelope)
+        if problem:
+            return Reply(400, {"error": {"code": "InvalidTemplate", "message": problem}})
+        with self._lock:
+            self.cards.append(envelope["attachments"][0]["content"])
+        if self.legacy:
+            return Reply.from_fixture("teams/legacy-connector-ok.http.json")
+        return Reply.from_fixture("teams/workflow-accepted.http.json")
+
+
+def _adaptive_card_problem(envelope: Any) -> str | None:
+    if not isinstance(envelope, dict) or envelope.get("type") != "message":
+        return "the body must be a message envelope with type 'message'"
+    attachments = envelope.get("attachments")
+    if not isinstance(attachments, list) or not attachments:
+        return "'attachments' must be a non-empty array"
+    for item in attachments:
+        if item.get("contentType") != "application/vnd.microsoft.card.adaptive":
+            return "attachments[].contentType must be application/vnd.microsoft.card.adaptive"
+        card = item.get("content") or {}
+        if card.get("type") != "AdaptiveCard" or not card.get("version"):
+            return "attachments[].content must be an AdaptiveCard with a version"
+        for action in card.get("actions") or []:
+            if action.get("type") == "Action.Submit":
+                return "Action.Submit is not supported through webhooks"
+    return None
+
+
+SERVERS: dict[str, Callable[..., ProviderServer]] = {
+    "capture": CaptureServer,
+    "twilio": TwilioServer,
+    "slack": SlackServer,
+    "teams": TeamsServer,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Local provider API servers for alertrouter tests and dev")
+    parser.add_argument("kind", choices=[*SERVERS, "all"])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8099)
+    parser.add_argument("--secret", default="", help="capture: verify X-Alertrouter-Signature with this secret")
+    args = parser.parse_args(argv)
+    kinds = list(SERVERS) if args.kind == "all" else [args.kind]
+    servers: list[ProviderServer] = []
+    for offset, kind in enumerate(kinds):
+        extra = {"secret": args.secret} if kind == "capture" else {}
+        server = SERVERS[kind](args.host, args.port + offset, verbose=True, **extra)
+        servers.append(server.start())
+        print(json.dumps({"server": kind, "listening": f"http://{args.host}:{server.port}"}), flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for server in servers:
+            server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

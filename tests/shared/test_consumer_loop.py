@@ -1,0 +1,128 @@
+"""The shared consumer loop on a real broker: commit only after success, retry transient failures, drain on stop."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from alertrouter_shared.consumer_loop import ConsumerLoop, ConsumerOptions, make_consumer
+from alertrouter_shared.errors import TransientError
+from alertrouter_shared.kafka import ensure_topics
+from alertrouter_shared.settings import CommonSettings
+from alertrouter_shared.topics import TopicSpec
+from tests.helpers import eventually
+
+
+async def _topic(bootstrap: str) -> str:
+    name = f"test.loop.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(bootstrap, [TopicSpec(name, 1, 1)])
+    return name
+
+
+async def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, value)
+    finally:
+        await producer.stop()
+
+
+async def _committed(bootstrap: str, group: str, topic: str) -> int | None:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return await consumer.committed(TopicPartition(topic, 0))  # type: ignore[no-any-return]
+    finally:
+        await consumer.stop()
+
+
+def _loop(bootstrap: str, topic: str, handler: object, **options: object) -> ConsumerLoop:
+    settings = CommonSettings(kafka_bootstrap_servers=bootstrap)  # type: ignore[call-arg]
+    opts = ConsumerOptions(group_id=f"g-{uuid.uuid4().hex[:8]}", topics=[topic], backoff_initial=0.01, **options)  # type: ignore[arg-type]
+    return ConsumerLoop(make_consumer(settings, opts), handler, opts)  # type: ignore[arg-type]
+
+
+async def test_transient_failure_is_retried_and_offsets_commit_after_success(kafka_bootstrap: str) -> None:
+    topic = await _topic(kafka_bootstrap)
+    await _produce(kafka_bootstrap, topic, [b"a", b"b", b"c"])
+    seen: list[bytes] = []
+    failures = {"left": 2}
+
+    async def handler(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise TransientError("database briefly down")
+        seen.extend(r.value or b"" for r in records)
+
+    loop = _loop(kafka_bootstrap, topic, handler)
+    task = asyncio.create_task(loop.run())
+    await eventually(lambda: _done(seen, 3), what="all three records handled")
+    assert seen == [b"a", b"b", b"c"]
+    await eventually(lambda: _offset_is(kafka_bootstrap, loop.options.group_id, topic, 3), what="offset 3 committed")
+    loop.stop()
+    await asyncio.wait_for(task, 20)
+
+
+async def test_nothing_is_committed_when_the_handler_keeps_failing(kafka_bootstrap: str) -> None:
+    topic = await _topic(kafka_bootstrap)
+    await _produce(kafka_bootstrap, topic, [b"x"])
+    attempts: list[int] = []
+
+    async def handler(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        attempts.append(len(records))
+        raise TransientError("still down")
+
+    loop = _loop(kafka_bootstrap, topic, handler, max_attempts=2)
+    task = asyncio.create_task(loop.run())
+    await eventually(lambda: _done(attempts, 4), what="the batch retried after a rewind")
+    loop.stop()
+    await asyncio.wait_for(task, 20)
+    assert await _committed(kafka_bootstrap, loop.options.group_id, topic) is None
+    # A new consumer of the same group gets the record again: nothing was skipped.
+    redelivered: list[bytes] = []
+
+    async def accept(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        redelivered.extend(r.value or b"" for r in records)
+
+    again = _loop(kafka_bootstrap, topic, accept)
+    again.options.group_id = loop.options.group_id
+    again.consumer = make_consumer(CommonSettings(kafka_bootstrap_servers=kafka_bootstrap), again.options)  # type: ignore[call-arg]
+    second = asyncio.create_task(again.run())
+    await eventually(lambda: _done(redelivered, 1), what="the redelivered record")
+    again.stop()
+    await asyncio.wait_for(second, 20)
+
+
+async def test_stop_drains_the_batch_in_hand(kafka_bootstrap: str) -> None:
+    topic = await _topic(kafka_bootstrap)
+    await _produce(kafka_bootstrap, topic, [b"slow"])
+    started = asyncio.Event()
+    release = asyncio.Event()
+    finished: list[bytes] = []
+
+    async def handler(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        started.set()
+        await release.wait()
+        finished.extend(r.value or b"" for r in records)
+
+    loop = _loop(kafka_bootstrap, topic, handler)
+    task = asyncio.create_task(loop.run())
+    await asyncio.wait_for(started.wait(), 30)
+    loop.stop()  # SIGTERM arrives while the batch is being handled
+    release.set()
+    await asyncio.wait_for(task, 20)
+    assert finished == [b"slow"]
+    assert await _committed(kafka_bootstrap, loop.options.group_id, topic) == 1
+
+
+async def _done(items: list[object], n: int) -> bool:
+    return len(items) >= n
+
+
+async def _offset_is(bootstrap: str, group: str, topic: str, offset: int) -> bool:
+    return await _committed(bootstrap, group, topic) == offset
