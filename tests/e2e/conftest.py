@@ -35,6 +35,8 @@ class Stack:
     notifier: str
     capture: ThreadingHTTPServer
     logs: Path
+    processes: dict[str, subprocess.Popen[bytes]]
+    config_dir: Path
 
     @property
     def captured(self) -> list[dict[str, object]]:
@@ -79,7 +81,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, databases: DatabaseFactory) 
         {
             "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
             "DATABASE_URL": database_url,
-            "ALERTROUTER_CONFIG": str(_config_copy(tmp, capture_port)),
+            "ALERTROUTER_CONFIG": str(tmp / "ownership"),
             "ALERTROUTER_API_TOKENS": f"{hashlib.sha256(TOKEN.encode()).hexdigest()}:read+write",
             "KAFKA_TOPIC_PARTITIONS": "3",
             "INGEST_PORT": str(ports["ingest"]),
@@ -96,7 +98,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, databases: DatabaseFactory) 
     )
     for command in (["alertrouter-router", "migrate"], ["alertrouter-notifier", "migrate"]):
         subprocess.run([str(BIN / command[0]), *command[1:]], env=env, check=True, capture_output=True)
-    processes: list[subprocess.Popen[bytes]] = []
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    config_dir = _config_copy(tmp, capture_port)
     commands = {
         "ingest": ["alertrouter-ingest"],
         "router": ["alertrouter-router", "run"],
@@ -108,7 +111,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, databases: DatabaseFactory) 
             proc = subprocess.Popen(
                 [str(BIN / command[0]), *command[1:]], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
             )
-            processes.append(proc)
+            processes[name] = proc
             _wait_ready(name, f"http://127.0.0.1:{ports[name]}", proc, log)
         yield Stack(
             ingest=f"http://127.0.0.1:{ports['ingest']}",
@@ -116,11 +119,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory, databases: DatabaseFactory) 
             notifier=f"http://127.0.0.1:{ports['notifier']}",
             capture=capture,
             logs=tmp,
+            processes=processes,
+            config_dir=config_dir,
         )
     finally:
-        for proc in processes:
+        for proc in processes.values():
             proc.terminate()
-        for proc in processes:
+        for proc in processes.values():
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:

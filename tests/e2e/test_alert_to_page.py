@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,13 @@ async def test_one_alert_one_page_and_a_repeat_pages_nobody(stack: Stack, unique
 
         await eventually(delivery, what="the delivery record")
 
+        async def delivery_in_timeline() -> bool:
+            detail = await client.get(f"{stack.router}/v1/incidents/{found['incident_id']}", headers=AUTH)
+            kinds = [(e["kind"], e.get("status")) for e in detail.json()["timeline"]]
+            return ("decision", None) in kinds and ("page", None) in kinds and ("delivery", "sent") in kinds
+
+        await eventually(delivery_in_timeline, what="the delivery result in the router's incident timeline")
+
         # The same payload again (Alertmanager repeats itself): a duplicate decision, no second page.
         again = await client.post(f"{stack.ingest}/v1/alertmanager/dev-alertmanager", json=payload)
         assert again.status_code == 202
@@ -81,3 +89,66 @@ async def test_one_alert_one_page_and_a_repeat_pages_nobody(stack: Stack, unique
 
         await eventually(marker_page, timeout=60, what="the marker page")
         assert len(pages()) == 1
+
+
+async def test_events_v2_acknowledge_stops_the_incident(stack: Stack, unique: str) -> None:
+    """A PagerDuty-style client triggers, then acknowledges and resolves through /v2/enqueue."""
+    routing_key = "devevents00000000000000000000000"
+    trigger = {
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": f"e2e-{unique}",
+        "payload": {
+            "summary": f"disk full {unique}",
+            "source": "db-1",
+            "severity": "critical",
+            "custom_details": {"service": "ledger", "env": "prod"},
+        },
+    }
+    async with httpx.AsyncClient(timeout=10) as client:
+        accepted = await client.post(f"{stack.ingest}/v2/enqueue", json=trigger)
+        assert accepted.status_code == 202, accepted.text
+        assert accepted.json() == {"status": "success", "message": "Event processed", "dedup_key": f"e2e-{unique}"}
+
+        async def incident(status: str) -> dict[str, Any] | None:
+            response = await client.get(f"{stack.router}/v1/incidents", params={"limit": 50}, headers=AUTH)
+            for item in response.json()["items"]:
+                if item["dedup_key"].endswith(f"e2e-{unique}") and item["status"] == status:
+                    return dict(item)
+            return None
+
+        opened = await eventually(lambda: incident("triggered"), what="the incident opened by the Events v2 trigger")
+        ack = {"routing_key": routing_key, "event_action": "acknowledge", "dedup_key": f"e2e-{unique}"}
+        assert (await client.post(f"{stack.ingest}/v2/enqueue", json=ack)).status_code == 202
+        acked = await eventually(lambda: incident("acknowledged"), what="the acknowledgement")
+        assert acked["id"] == opened["id"] and acked["acknowledged_by"].startswith("source:")
+        resolve = {"routing_key": routing_key, "event_action": "resolve", "dedup_key": f"e2e-{unique}"}
+        assert (await client.post(f"{stack.ingest}/v2/enqueue", json=resolve)).status_code == 202
+        resolved = await eventually(lambda: incident("resolved"), what="the resolution")
+        assert resolved["id"] == opened["id"]
+        detail = (await client.get(f"{stack.router}/v1/incidents/{opened['id']}", headers=AUTH)).json()
+        outcomes = [e.get("outcome") for e in detail["timeline"] if e["kind"] == "decision"]
+        assert outcomes[-2:] == ["acknowledged", "resolved"]
+
+
+async def test_sighup_reloads_the_configuration(stack: Stack) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        before = (await client.get(f"{stack.router}/v1/config", headers=AUTH)).json()
+        payments = stack.config_dir / "payments.yaml"
+        original = payments.read_text()
+        try:
+            payments.write_text(original.replace("name: Checkout", "name: Checkout (reloaded)", 1))
+            assert original != payments.read_text()
+            stack.processes["router"].send_signal(signal.SIGHUP)
+
+            async def reloaded() -> dict[str, Any] | None:
+                now = (await client.get(f"{stack.router}/v1/config", headers=AUTH)).json()
+                return dict(now) if now["version"] != before["version"] else None
+
+            after = await eventually(reloaded, what="the new configuration version after SIGHUP")
+            assert after["loaded_at"] > before["loaded_at"]
+            service = (await client.get(f"{stack.router}/v1/services/checkout", headers=AUTH)).json()
+            assert service["name"] == "Checkout (reloaded)"
+        finally:
+            payments.write_text(original)
+            stack.processes["router"].send_signal(signal.SIGHUP)

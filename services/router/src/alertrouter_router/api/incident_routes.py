@@ -82,7 +82,7 @@ async def get_incident(incident_id: str, conn: ReadConn) -> dict[str, Any]:
             }
         )
     for t in await timeline.for_incident(conn, incident_id):
-        entries.append({"at": t["at"], "kind": t["kind"], **t["data"]})
+        entries.append({**t["data"], "at": t["at"], "kind": t["kind"]})
     entries.sort(key=lambda e: e["at"])
     return {"incident": _jsonable(dict(row._mapping)), "timeline": [_jsonable(e) for e in entries]}
 
