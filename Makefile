@@ -23,7 +23,7 @@ test: sync kafka-fetch ## Run the whole test suite (starts its own Kafka and Pos
 lint: sync ## ruff, mypy (strict) and import-linter
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run mypy shared/src services/ingest/src services/router/src services/notifier/src scripts/dev.py scripts/capture_server.py tests/conftest.py tests/helpers.py tests/router tests/e2e
+	$(UV) run mypy shared/src services/ingest/src services/router/src services/notifier/src scripts/*.py tests
 	$(UV) run lint-imports
 
 fmt: ## Format and autofix

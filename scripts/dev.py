@@ -143,7 +143,7 @@ def watch(processes: list[subprocess.Popen[bytes]]) -> None:
     while True:
         for proc in processes:
             if proc.poll() is not None:
-                print(f"dev: {proc.args} exited with {proc.returncode}; see {LOGS}", flush=True)
+                print(f"dev: {proc.args!r} exited with {proc.returncode}; see {LOGS}", flush=True)
                 return
         time.sleep(1)
 

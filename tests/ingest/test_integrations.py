@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from alertrouter_ingest.integrations import ConfigError, IntegrationType, load_registry
+from alertrouter_ingest.integrations import ConfigError, load_registry
+from alertrouter_shared.integrations import IntegrationType
 from tests.ingest.conftest import CONFIG
 
 EV2 = IntegrationType.EVENTS_V2

@@ -120,7 +120,7 @@ async def test_stop_drains_the_batch_in_hand(kafka_bootstrap: str) -> None:
     assert await _committed(kafka_bootstrap, loop.options.group_id, topic) == 1
 
 
-async def _done(items: list[object], n: int) -> bool:
+async def _done(items: Sequence[object], n: int) -> bool:
     return len(items) >= n
 
 
