@@ -11,15 +11,19 @@ from alertrouter_shared.settings import CommonSettings, _env
 class RouterSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="ROUTER_", extra="ignore", populate_by_name=True)
 
-    config_path: str = Field("examples/ownership", validation_alias=_env("ALERTROUTER_CONFIG"))
-    host: str = "0.0.0.0"
-    port: int = 8081
-    consumer_group: str = "router"
-    batch_max_records: int = 500
-    max_event_age_seconds: int = Field(
-        900, description="Events older than this (backlog replay) update incidents but never page"
+    config_path: str = Field(
+        "examples/ownership",
+        validation_alias=_env("ALERTROUTER_CONFIG"),
+        description="ownership configuration: a YAML file or a directory of YAML files",
     )
-    escalation_poll_seconds: float = 1.0
-    escalation_batch: int = 100
-    outbox_poll_seconds: float = 1.0
-    db_pool_size: int = 10
+    host: str = Field("0.0.0.0", description="HTTP listen address")
+    port: int = Field(8081, description="HTTP port (SRE API, health, metrics)")
+    consumer_group: str = Field("router", description="Kafka consumer group of the alerts consumers")
+    batch_max_records: int = Field(500, ge=1, description="records per consumer batch (handled in one transaction)")
+    max_event_age_seconds: int = Field(
+        900, ge=1, description="events received longer ago than this (backlog replay) update incidents but never page"
+    )
+    escalation_poll_seconds: float = Field(1.0, gt=0, description="how often due escalation steps are looked for")
+    escalation_batch: int = Field(100, ge=1, description="escalation steps claimed per pass")
+    outbox_poll_seconds: float = Field(1.0, gt=0, description="how often delayed and leftover pages are published")
+    db_pool_size: int = Field(10, ge=1, description="PostgreSQL connections per process")
