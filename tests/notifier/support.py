@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from alertrouter_notifier.service import Notifier
+from alertrouter_notifier.runtime import Notifier
 from alertrouter_shared.events import Page
 from tests.helpers import eventually
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from alertrouter_notifier.service import Notifier
+from alertrouter_notifier.runtime import Notifier
 from alertrouter_shared.events import ContactMethodType
 from tests.notifier.conftest import PageFactory, SettingsFactory
 from tests.notifier.support import WEBHOOK_SECRET, api_client, final_delivery, produce_pages

@@ -18,7 +18,7 @@ from alertrouter_notifier.database import make_engine
 from alertrouter_notifier.intake import admit_pages
 from alertrouter_notifier.ledger import claim_due
 from alertrouter_notifier.policy import DeliveryPolicy
-from alertrouter_notifier.service import Notifier
+from alertrouter_notifier.runtime import Notifier
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.clock import OffsetClock
 from alertrouter_shared.events import ContactMethodType, DeliveryResult, Page

@@ -10,7 +10,7 @@ import pytest
 import trustme
 
 from alertrouter_notifier.rendering.email import thread_root_id
-from alertrouter_notifier.service import Notifier
+from alertrouter_notifier.runtime import Notifier
 from alertrouter_shared.events import ContactMethodType, PageKind
 from tests.notifier.conftest import PageFactory, SettingsFactory
 from tests.notifier.support import api_client, final_delivery, produce_pages

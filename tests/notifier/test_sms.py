@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from alertrouter_notifier.rendering.text import sms_segments
-from alertrouter_notifier.service import Notifier
+from alertrouter_notifier.runtime import Notifier
 from alertrouter_shared.events import ContactMethodType, DeliveryResult
 from tests.helpers import TopicReader, eventually
 from tests.notifier.conftest import PageFactory, SettingsFactory

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from alertrouter_notifier.service import Notifier
+from alertrouter_notifier.runtime import Notifier
 from alertrouter_shared.clock import OffsetClock
 from alertrouter_shared.events import ContactMethodType, DeliveryResult
 from tests.helpers import TopicReader, eventually

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from alertrouter_notifier.service import Notifier
+from alertrouter_notifier.runtime import Notifier
 from alertrouter_shared.events import ContactMethodType, DeliveryResult
 from tests.helpers import TopicReader, eventually
 from tests.notifier.conftest import PageFactory, SettingsFactory

@@ -11,7 +11,7 @@ import sys
 import uvicorn
 
 from alertrouter_notifier.database import migrate
-from alertrouter_notifier.service import Notifier
+from alertrouter_notifier.runtime import Notifier
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.logging import configure_logging, get_logger
 
