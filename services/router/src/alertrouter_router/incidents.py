@@ -84,17 +84,17 @@ async def get(conn: AsyncConnection, incident_id: str, lock: bool = False) -> In
     return Incident.from_row(row) if row else None
 
 
-async def open_new(conn: AsyncConnection, values: dict[str, Any]) -> str | None:
+async def open_new(conn: AsyncConnection, values: dict[str, Any]) -> Incident | None:
     """Insert an open incident; None when another writer opened one for the same key first."""
     values = {"id": str(uuid.uuid4()), "status": TRIGGERED, **values}
     stmt = (
         insert(incident)
         .values(values)
         .on_conflict_do_nothing(index_elements=["dedup_key"], index_where=text("status <> 'resolved'"))
-        .returning(incident.c.id)
+        .returning(*incident.c)
     )
     row = (await conn.execute(stmt)).first()
-    return str(row.id) if row else None
+    return Incident.from_row(row) if row else None
 
 
 async def insert_tombstone(conn: AsyncConnection, values: dict[str, Any]) -> str:

@@ -176,7 +176,7 @@ async def _open(
     ctx: EventContext, event: AlertEvent, route: RouteMatch, window: int | None
 ) -> incidents.Incident | None:
     starts_at = _starts_at(event)
-    incident_id = await incidents.open_new(
+    return await incidents.open_new(
         ctx.conn,
         {
             "dedup_key": event.dedup_key,
@@ -194,7 +194,6 @@ async def _open(
             "config_version": ctx.config.version,
         },
     )
-    return await incidents.get(ctx.conn, incident_id) if incident_id else None
 
 
 async def escalate(ctx: EventContext, target: incidents.Incident, round_: int, level: int, base: Decision) -> None:
