@@ -25,9 +25,9 @@ from alertrouter_notifier.channels.base import (
     SendTransientError,
 )
 from alertrouter_notifier.channels.registry import ChannelSet
-from alertrouter_notifier.ledger import AttemptRecord, ClaimedDelivery, claim_due, mark_final, mark_retry
+from alertrouter_notifier.ledger import AttemptRecord, ClaimedDelivery, LeaseLost, claim_due, mark_final, mark_retry
 from alertrouter_notifier.links import LinkBuilder
-from alertrouter_notifier.metrics import ATTEMPTS, DELIVERIES, PROVIDER_LATENCY
+from alertrouter_notifier.metrics import ATTEMPTS, DELIVERIES, LEASES_LOST, PROVIDER_LATENCY
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.publisher import ResultPublisher
 from alertrouter_shared.clock import Clock
@@ -61,23 +61,36 @@ class Dispatcher:
         self._max_concurrent = max_concurrent
         self._claim_batch = claim_batch
         self._tasks: set[asyncio.Task[None]] = set()
-        self._sending = asyncio.Semaphore(max_concurrent)
+        # Deliveries claimed and not yet recorded. Claims never exceed free send slots: a claimed delivery starts
+        # sending at once, so its lease cannot run out while it waits its turn (which would let a second worker
+        # claim and send it too).
+        self._reserved = 0
 
     @property
     def in_flight(self) -> int:
-        return len(self._tasks)
+        return self._reserved
+
+    def _free(self) -> int:
+        return max(0, self._max_concurrent - self._reserved)
 
     def dispatch_now(self, delivery_ids: Sequence[str]) -> None:
-        """Fast path for freshly admitted deliveries; anything not claimed here is found by ``run_due``."""
-        if delivery_ids:
-            self._spawn(self._claim_and_send(list(delivery_ids)))
+        """Fast path for freshly admitted deliveries; what does not fit now is found by ``run_due``."""
+        take = min(len(delivery_ids), self._free())
+        if take:
+            self._reserved += take
+            self._spawn(self._claim_and_send(list(delivery_ids[:take]), take))
 
     async def run_due(self) -> int:
         """Claim what is due (retries, scheduled pages, work of crashed senders) up to free capacity."""
-        capacity = min(self._claim_batch, self._max_concurrent - len(self._tasks))
+        capacity = min(self._claim_batch, self._free())
         if capacity <= 0:
             return 0
-        claimed = await self._claim(None, capacity)
+        self._reserved += capacity
+        try:
+            claimed = await self._claim(None, capacity)
+        finally:
+            self._reserved -= capacity
+        self._reserved += len(claimed)
         for item in claimed:
             self._spawn(self._send(item))
         return len(claimed)
@@ -97,21 +110,27 @@ class Dispatcher:
         async with self._engine.begin() as conn:
             return await claim_due(conn, now, now + self._policy.send_lease, limit, ids)
 
-    async def _claim_and_send(self, ids: list[str]) -> None:
+    async def _claim_and_send(self, ids: list[str], reserved: int) -> None:
         try:
             claimed = await self._claim(ids, len(ids))
         except Exception:
             log.exception("claim_failed_retry_worker_will_pick_up", count=len(ids))
-            return
+            claimed = []
+        self._reserved -= reserved - len(claimed)  # release the slots of ids another worker had already taken
         await asyncio.gather(*(self._send(item) for item in claimed))
 
     async def _send(self, claimed: ClaimedDelivery) -> None:
+        """One attempt for one claimed delivery; always gives its send slot back."""
         with bound_context(delivery_id=claimed.id, page_id=claimed.page.page_id, incident_id=claimed.page.incident_id):
             try:
-                async with self._sending:  # bounds provider calls; the lease is far longer than any wait here
-                    await self._attempt(claimed)
+                await self._attempt(claimed)
+            except LeaseLost as exc:
+                LEASES_LOST.inc()
+                log.warning("delivery_lease_lost", error=str(exc))
             except Exception:
                 log.exception("delivery_attempt_crashed")
+            finally:
+                self._reserved -= 1
 
     async def _attempt(self, claimed: ClaimedDelivery) -> None:
         now = self._clock.now()
@@ -234,6 +253,8 @@ class Dispatcher:
                             conn, claimed, record, next_attempt_at=next_at, provider_slot=slot, now=now
                         )
                 break
+            except LeaseLost:
+                raise
             except Exception:
                 if attempt == RECORD_ATTEMPTS:
                     raise

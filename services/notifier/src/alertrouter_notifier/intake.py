@@ -51,7 +51,7 @@ async def admit_pages(
             outcome.expired += 1
             age = policy.page_age(item.page, now).total_seconds()
             record = AttemptRecord(DeliveryStatus.EXPIRED, error=f"page is {age:.0f}s old, older than the maximum age")
-            outcome.results.append(await mark_final(conn, item.id, 0, record, now))
+            outcome.results.append(await mark_final(conn, item.id, 0, record, now, claimed=False))
         elif item.page.kind is not PageKind.DIGEST and policy.throttle_limit(item.page.contact_method.type) > 0:
             to_throttle[item.throttle_key].append(item)
         elif item.due:
@@ -84,5 +84,5 @@ async def _apply_throttle(
         outcome.throttled += 1
         error = f"flood protection: more than {limit} messages in {policy.throttle_window.total_seconds():.0f}s"
         record = AttemptRecord(DeliveryStatus.THROTTLED, error=f"{error}; collapsed into the next digest")
-        outcome.results.append(await mark_final(conn, item.id, 0, record, now))
+        outcome.results.append(await mark_final(conn, item.id, 0, record, now, claimed=False))
     await save_window(conn, window)

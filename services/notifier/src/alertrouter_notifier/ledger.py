@@ -121,8 +121,34 @@ async def add_attempt(
     return int((await conn.execute(statement)).scalar_one())
 
 
-async def mark_final(conn: AsyncConnection, delivery_id: str, number: int, record: AttemptRecord, now: datetime) -> int:
-    """A final outcome (sent, failed, expired, throttled): the row leaves the queue."""
+class LeaseLost(Exception):
+    """The claim this outcome belongs to was taken over (its lease ran out): the newer claim decides."""
+
+
+def _held(delivery_id: str, number: int) -> Any:
+    """The row is still in the claim numbered ``number`` (fencing: a stale claim can never record over a newer one)."""
+    return (delivery.c.id == delivery_id) & (delivery.c.attempt_count == number) & (delivery.c.status == "sending")
+
+
+async def _update_held(conn: AsyncConnection, delivery_id: str, number: int, values: dict[str, Any]) -> None:
+    result = await conn.execute(delivery.update().where(_held(delivery_id, number)).values(**values))
+    if not result.rowcount:
+        raise LeaseLost(f"delivery {delivery_id} attempt {number} no longer holds its claim")
+
+
+async def mark_final(
+    conn: AsyncConnection,
+    delivery_id: str,
+    number: int,
+    record: AttemptRecord,
+    now: datetime,
+    *,
+    claimed: bool = True,
+) -> int:
+    """A final outcome (sent, failed, expired, throttled): the row leaves the queue.
+
+    ``claimed`` outcomes come from a send and are fenced by the claim; unclaimed ones are decided at admission.
+    """
     values: dict[str, Any] = {
         "status": record.status.value,
         "next_attempt_at": None,
@@ -138,7 +164,10 @@ async def mark_final(conn: AsyncConnection, delivery_id: str, number: int, recor
         }
     if record.status is DeliveryStatus.SENT:
         values["sent_at"] = now
-    await conn.execute(delivery.update().where(delivery.c.id == delivery_id).values(**values))
+    if claimed:
+        await _update_held(conn, delivery_id, number, values)
+    else:
+        await conn.execute(delivery.update().where(delivery.c.id == delivery_id).values(**values))
     return await add_attempt(conn, delivery_id, number, record, now)
 
 
@@ -151,20 +180,17 @@ async def mark_retry(
     provider_slot: int,
     now: datetime,
 ) -> int:
-    await conn.execute(
-        delivery.update()
-        .where(delivery.c.id == claimed.id)
-        .values(
-            status=RowState.RETRYING.value,
-            next_attempt_at=next_attempt_at,
-            lease_until=None,
-            provider_slot=provider_slot,
-            provider=record.provider,
-            provider_status_code=record.provider_status_code,
-            last_error=record.error,
-            updated_at=now,
-        )
-    )
+    values = {
+        "status": RowState.RETRYING.value,
+        "next_attempt_at": next_attempt_at,
+        "lease_until": None,
+        "provider_slot": provider_slot,
+        "provider": record.provider,
+        "provider_status_code": record.provider_status_code,
+        "last_error": record.error,
+        "updated_at": now,
+    }
+    await _update_held(conn, claimed.id, claimed.attempt, values)
     return await add_attempt(conn, claimed.id, claimed.attempt, record, now)
 
 

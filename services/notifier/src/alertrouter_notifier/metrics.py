@@ -26,3 +26,8 @@ PAGES_RECEIVED = Counter("alertrouter_notifier_pages_total", "Page records consu
 RESULTS_UNPUBLISHED = Counter(
     "alertrouter_notifier_result_publish_failures_total", "Delivery results that could not be published yet"
 )
+
+LEASES_LOST = Counter(
+    "alertrouter_notifier_leases_lost_total",
+    "Outcomes not recorded because the delivery's claim had been taken over after its lease ran out",
+)

@@ -105,7 +105,7 @@ async def _apply(ctx: AppContext, sid: str, final: DeliveryStatus, error_code: s
             provider_status_code=error_code or final.value,
             error=error,
         )
-        attempt_id = await mark_final(conn, row.id, row.attempt_count, record, now)
+        attempt_id = await mark_final(conn, row.id, row.attempt_count, record, now, claimed=False)
     DELIVERIES.labels(ContactMethodType.SMS.value, final.value).inc()
     if ctx.publisher is not None:
         await ctx.publisher.publish([attempt_id])
