@@ -48,6 +48,7 @@ async def test_crash_between_commit_and_publish_republishes_same_page_id(
         ctx = EventContext(conn=conn, config=state.configs.current, now=far_future)
         event = alert_event(key, {"service": "checkout"}, occurred_at=far_future, received_at=far_future)
         decision = await lifecycle.process_event(ctx, event, state.settings.max_event_age_seconds)
+        await ctx.writes.flush(conn)
     expected = set(decision.explanation["pages"])
     assert expected, "the decision lists its deterministic page ids"
     # The running publisher will not publish pages due ten years from now; a restarted one at that time will.

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_router.ownership.loader import LoadedConfig
+from alertrouter_router.writes import PendingWrites
 
 
 @dataclass(frozen=True)
@@ -16,3 +17,4 @@ class EventContext:
     config: LoadedConfig
     now: datetime
     dry_run: bool = False
+    writes: PendingWrites = field(default_factory=PendingWrites)

@@ -51,9 +51,8 @@ class Decision:
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
-async def record(conn: AsyncConnection, item: Decision, at: datetime, count: bool = True) -> bool:
-    """Insert the decision; False when this event or step already has one (a redelivery)."""
-    values = {
+def _row(item: Decision, at: datetime) -> dict[str, Any]:
+    return {
         "id": item.id,
         "event_id": item.event_id,
         "step_key": item.step_key,
@@ -70,11 +69,24 @@ async def record(conn: AsyncConnection, item: Decision, at: datetime, count: boo
         "created_at": at,
         "explanation": {**item.explanation, "outcome": item.outcome.value, "reason": item.reason},
     }
-    result = await conn.execute(insert(decision).values(values).on_conflict_do_nothing().returning(decision.c.id))
-    inserted = result.first() is not None
-    if inserted and count:
-        DECISIONS.labels(item.outcome.value).inc()
+
+
+async def record_many(conn: AsyncConnection, items: list[tuple[Decision, datetime, bool]]) -> set[str]:
+    """Insert decisions in one statement; returns the ids inserted (an event or step already decided is skipped)."""
+    if not items:
+        return set()
+    rows = [_row(item, at) for item, at, _ in items]
+    result = await conn.execute(insert(decision).values(rows).on_conflict_do_nothing().returning(decision.c.id))
+    inserted = {str(r.id) for r in result}
+    for item, _, count in items:
+        if count and item.id in inserted:
+            DECISIONS.labels(item.outcome.value).inc()
     return inserted
+
+
+async def record(conn: AsyncConnection, item: Decision, at: datetime, count: bool = True) -> bool:
+    """Insert one decision; False when this event or step already has one (a redelivery)."""
+    return bool(await record_many(conn, [(item, at, count)]))
 
 
 async def already_decided(conn: AsyncConnection, event_ids: list[str]) -> set[str]:

@@ -45,11 +45,15 @@ def next_position(round_: int, level: int, level_count: int, repeat: int) -> tup
     return None
 
 
-async def schedule(conn: AsyncConnection, step: Step) -> None:
+async def schedule_many(conn: AsyncConnection, steps: list[Step]) -> None:
+    if not steps:
+        return
+    rows = [
+        {"incident_id": s.incident_id, "round": s.round, "level": s.level, "due_at": s.due_at, "status": PENDING}
+        for s in steps
+    ]
     await conn.execute(
-        insert(escalation_step)
-        .values(incident_id=step.incident_id, round=step.round, level=step.level, due_at=step.due_at, status=PENDING)
-        .on_conflict_do_nothing(constraint="uq_router_escalation_step_position")
+        insert(escalation_step).values(rows).on_conflict_do_nothing(constraint="uq_router_escalation_step_position")
     )
 
 

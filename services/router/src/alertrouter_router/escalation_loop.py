@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
-from alertrouter_router import decisions, escalation, incidents, lifecycle
+from alertrouter_router import escalation, incidents, lifecycle
 from alertrouter_router.context import EventContext
 from alertrouter_router.decisions import Decision, Outcome
 from alertrouter_shared.logging import bound_context, get_logger
@@ -31,6 +31,7 @@ async def fire_due_steps(state: RouterState) -> int:
             with bound_context(incident_id=step.incident_id):
                 await _fire(ctx, step)
             await escalation.mark_done(conn, step, now)
+        await ctx.writes.flush_and_log(conn)
     if steps:
         state.publisher.kick()
     return len(steps)
@@ -57,7 +58,7 @@ async def _fire(ctx: EventContext, step: escalation.Step) -> None:
     else:
         await lifecycle.escalate(ctx, target, step.round, step.level, base)
         base.reason = f"not acknowledged in time: {base.reason}"
-    await decisions.record(ctx.conn, base, ctx.now)
+    ctx.writes.decide(base, ctx.now)
     log.info("escalation_fired", outcome=base.outcome.value, level=step.level + 1, round=step.round + 1)
 
 

@@ -55,22 +55,24 @@ async def find_open(conn: AsyncConnection, dedup_key: str) -> Incident | None:
     return Incident.from_row(row) if row else None
 
 
-async def find_open_group(conn: AsyncConnection, group_key: str) -> Incident | None:
+async def find_current(conn: AsyncConnection, dedup_key: str) -> Incident | None:
+    """The open incident of the key (locked), else its most recently resolved one: one round trip for both."""
     row = (
         await conn.execute(
-            select(incident).where(incident.c.group_key == group_key, incident.c.status != RESOLVED).with_for_update()
+            select(incident)
+            .where(incident.c.dedup_key == dedup_key)
+            .order_by((incident.c.status == RESOLVED).asc(), incident.c.resolved_at.desc().nulls_first())
+            .limit(1)
+            .with_for_update()
         )
     ).first()
     return Incident.from_row(row) if row else None
 
 
-async def latest_resolved(conn: AsyncConnection, dedup_key: str) -> Incident | None:
+async def find_open_group(conn: AsyncConnection, group_key: str) -> Incident | None:
     row = (
         await conn.execute(
-            select(incident)
-            .where(incident.c.dedup_key == dedup_key, incident.c.status == RESOLVED)
-            .order_by(incident.c.resolved_at.desc())
-            .limit(1)
+            select(incident).where(incident.c.group_key == group_key, incident.c.status != RESOLVED).with_for_update()
         )
     ).first()
     return Incident.from_row(row) if row else None

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from alertrouter_router import decisions, escalation, incidents, outbox
+from alertrouter_router import escalation, incidents, outbox
 from alertrouter_router.context import EventContext
 from alertrouter_router.db.tables import incident as incident_table
 from alertrouter_router.decisions import Decision, Outcome
@@ -82,27 +82,19 @@ async def process_event(ctx: EventContext, event: AlertEvent, max_age_seconds: i
         await _on_acknowledge(ctx, event, base)
     else:
         await _on_resolve(ctx, event, base)
-    if await decisions.record(ctx.conn, base, ctx.now, count=not ctx.dry_run) and not ctx.dry_run:
-        log.info(
-            "decision",
-            decision_id=base.id,
-            incident_id=base.incident_id,
-            outcome=base.outcome.value,
-            service=base.service_id,
-            reason=base.reason,
-        )
+    ctx.writes.decide(base, ctx.now, count=not ctx.dry_run)
     return base
 
 
 async def _on_trigger(
     ctx: EventContext, event: AlertEvent, route: RouteMatch, base: Decision, max_age_seconds: int
 ) -> None:
-    open_incident = await incidents.find_open(ctx.conn, event.dedup_key)
-    if open_incident is not None:
-        await incidents.record_repeat(ctx.conn, open_incident.id, event.occurred_at, event.summary)
-        _set(base, Outcome.DUPLICATE, f"incident {open_incident.id} is already open for this dedup key", open_incident)
+    current = await incidents.find_current(ctx.conn, event.dedup_key)
+    if current is not None and current.status != incidents.RESOLVED:
+        await incidents.record_repeat(ctx.conn, current.id, event.occurred_at, event.summary)
+        _set(base, Outcome.DUPLICATE, f"incident {current.id} is already open for this dedup key", current)
         return
-    if await _out_of_order(ctx, event, base):
+    if current is not None and _out_of_order(event, current, base):
         return
     if route.service_id is None or route.escalation_policy_id is None:
         _set(base, Outcome.NO_ROUTE, route.reason, None)
@@ -134,9 +126,9 @@ async def _on_trigger(
     await escalate(ctx, created, 0, 0, base)
 
 
-async def _out_of_order(ctx: EventContext, event: AlertEvent, base: Decision) -> bool:
-    last = await incidents.latest_resolved(ctx.conn, event.dedup_key)
-    if last is None or last.resolved_at is None:
+def _out_of_order(event: AlertEvent, last: incidents.Incident, base: Decision) -> bool:
+    """Is this trigger older than the last resolve of its key, or a repeat of an episode already resolved?"""
+    if last.resolved_at is None:
         return False
     starts_at = _starts_at(event)
     if starts_at is not None and last.episode_started_at == starts_at:
@@ -208,13 +200,13 @@ async def escalate(ctx: EventContext, target: incidents.Incident, round_: int, l
         explained = explain_targets(plan)
         if any(t.notifications for t in plan.targets):
             pages = build_pages(ctx.config, target, plan, base.id, ctx.now)
-            await outbox.add_pages(ctx.conn, pages)
+            ctx.writes.pages.extend(pages)
             if not ctx.dry_run:
                 PAGES_EMITTED.labels(str(level + 1)).inc(len(pages))
             after = escalation.next_position(round_, level, len(policy.levels), policy.repeat)
             next_due = ctx.now + timedelta(minutes=plan.delay_minutes)
             if after is not None:
-                await escalation.schedule(ctx.conn, escalation.Step(target.id, after[0], after[1], next_due))
+                ctx.writes.steps.append(escalation.Step(target.id, after[0], after[1], next_due))
             reason = f"paged level {level + 1} (round {round_ + 1}) of policy {policy.id}: " + ", ".join(
                 t["user"] for t in explained if t["notifications"]
             )
@@ -276,6 +268,7 @@ async def _on_resolve(ctx: EventContext, event: AlertEvent, base: Decision) -> N
 
 
 async def acknowledge(ctx: EventContext, target: incidents.Incident, by: str) -> None:
+    await ctx.writes.flush_and_log(ctx.conn)  # the steps and pages to cancel may still be buffered
     await incidents.set_status(ctx.conn, target.id, incidents.ACKNOWLEDGED, ctx.now, by)
     await escalation.cancel_all(ctx.conn, target.id)
     await outbox.cancel_pending(ctx.conn, target.id)
@@ -285,6 +278,7 @@ async def acknowledge(ctx: EventContext, target: incidents.Incident, by: str) ->
 
 async def resolve(ctx: EventContext, target: incidents.Incident, by: str, at: datetime | None = None) -> None:
     resolved_at = max(at or ctx.now, target.opened_at)
+    await ctx.writes.flush_and_log(ctx.conn)  # the steps and pages to cancel may still be buffered
     await incidents.set_status(ctx.conn, target.id, incidents.RESOLVED, resolved_at, by)
     await escalation.cancel_all(ctx.conn, target.id)
     await outbox.cancel_pending(ctx.conn, target.id)

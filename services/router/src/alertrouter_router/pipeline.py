@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from alertrouter_router import decisions, lifecycle
 from alertrouter_router.context import EventContext
+from alertrouter_router.writes import PendingWrites
 from alertrouter_shared.errors import TransientError
 from alertrouter_shared.events import AlertEvent
 from alertrouter_shared.kafka import produce_all
@@ -50,8 +51,16 @@ async def _dead_letter(state: RouterState, records: list[ConsumerRecord[bytes, b
 async def handle_alert_batch(state: RouterState, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
     events, bad = _decode(records)
     await _dead_letter(state, bad)
+    good = [r for r in records if r not in bad]
     try:
-        failed = await _process(state, events, [r for r in records if r not in bad])
+        try:
+            failed = await _process(state, events, good, isolate=False)
+        except Exception as exc:
+            if _is_transient(exc):
+                raise
+            # One event broke the batch: run it again with a savepoint per event, so only that one is set aside.
+            log.warning("alert_batch_retry_isolated", error=repr(exc))
+            failed = await _process(state, events, good, isolate=True)
     except (OperationalError, OSError) as exc:
         raise TransientError(f"database unavailable: {exc!r}") from exc
     except DBAPIError as exc:
@@ -68,10 +77,15 @@ def _is_transient(exc: Exception) -> bool:
 
 
 async def _process(
-    state: RouterState, events: list[AlertEvent], records: list[ConsumerRecord[bytes, bytes]]
+    state: RouterState, events: list[AlertEvent], records: list[ConsumerRecord[bytes, bytes]], *, isolate: bool
 ) -> list[ConsumerRecord[bytes, bytes]]:
-    """Handle decoded events in one transaction; return the records of events that failed for good."""
+    """Handle decoded events in one transaction; return the records of events that failed for good.
+
+    Without ``isolate`` any failure aborts the whole transaction (the fast path: no savepoint round trips); with it,
+    each event runs in its own savepoint and a failing event is returned instead of raising.
+    """
     failed: list[ConsumerRecord[bytes, bytes]] = []
+    writes = PendingWrites()
     async with state.engine.begin() as conn:
         done = await decisions.already_decided(conn, [str(e.event_id) for e in events])
         for event, record in zip(events, records, strict=True):
@@ -79,13 +93,21 @@ async def _process(
                 continue
             done.add(str(event.event_id))
             with bound_context(event_id=str(event.event_id), dedup_key=event.dedup_key):
+                ctx = EventContext(conn=conn, config=state.configs.current, now=state.clock.now(), writes=writes)
+                if not isolate:
+                    await lifecycle.process_event(ctx, event, state.settings.max_event_age_seconds)
+                    continue
                 try:
                     async with conn.begin_nested():
-                        ctx = EventContext(conn=conn, config=state.configs.current, now=state.clock.now())
                         await lifecycle.process_event(ctx, event, state.settings.max_event_age_seconds)
+                        await writes.flush_and_log(conn)  # inside the savepoint: a failed event leaves nothing
                 except Exception as exc:
                     if _is_transient(exc):
                         raise
                     log.exception("alert_event_failed")
                     failed.append(record)
+                    writes.decisions.clear()
+                    writes.pages.clear()
+                    writes.steps.clear()
+        await writes.flush_and_log(conn)
     return failed

@@ -118,7 +118,8 @@ async def _act(state: State, incident_id: str, body: ActionBody, action: str) ->
             config_version=ctx.config.version,
             explanation={"by": body.by, "note": body.note, "action": action},
         )
-        await decisions.record(conn, record, ctx.now)
+        ctx.writes.decide(record, ctx.now)
+        await ctx.writes.flush_and_log(conn)
     return {"incident": incident_id, "status": status, "changed": True, "decision_id": record.id}
 
 

@@ -71,6 +71,7 @@ incident = Table(
         postgresql_where=text("status <> 'resolved'"),
     ),
     Index("ix_router_incident_service_opened", "service_id", "opened_at"),
+    Index("ix_router_incident_dedup_key_resolved", "dedup_key", "resolved_at"),
     Index(
         "uq_router_incident_open_group",
         "group_key",
