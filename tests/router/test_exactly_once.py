@@ -105,3 +105,36 @@ async def test_two_replicas_fire_each_escalation_once(
     finally:
         second.stop()
         await asyncio.wait_for(second.wait(), 30)
+
+
+async def test_trigger_and_acknowledge_in_one_batch_leave_nothing_to_send(
+    router: RouterRuntime, router_clock: OffsetClock, unique: str
+) -> None:
+    """Pages and steps are buffered per batch; an acknowledgement later in the same batch must still cancel them."""
+    from sqlalchemy import func, select
+
+    from alertrouter_router.db.tables import escalation_step, outbox
+    from alertrouter_router.writes import PendingWrites
+    from alertrouter_shared.events import AlertAction
+
+    state = router.state
+    key = f"am:test-am:{unique}"
+    future = router_clock.now() + timedelta(days=3650)  # far ahead, so the running publisher leaves these alone
+    writes = PendingWrites()
+    async with state.engine.begin() as conn:
+        for action in (AlertAction.TRIGGER, AlertAction.ACKNOWLEDGE):
+            ctx = EventContext(conn=conn, config=state.configs.current, now=future, writes=writes)
+            event = alert_event(key, {"service": "checkout"}, action, occurred_at=future, received_at=future)
+            decision = await lifecycle.process_event(ctx, event, state.settings.max_event_age_seconds)
+        await writes.flush(conn)
+        incident_id = decision.incident_id
+        assert incident_id is not None
+        unpublished = await conn.scalar(
+            select(func.count()).select_from(outbox).where(outbox.c.incident_id == incident_id)
+        )
+        pending = await conn.scalar(
+            select(func.count())
+            .select_from(escalation_step)
+            .where(escalation_step.c.incident_id == incident_id, escalation_step.c.status == "pending")
+        )
+    assert (decision.outcome, unpublished, pending) == ("acknowledged", 0, 0)
