@@ -1,14 +1,18 @@
 """At-least-once consumption: offsets are committed only after the handler has finished a batch.
 
-A handler receives one partition's batch at a time. It must be idempotent (the batch is redelivered after a
-crash or a rebalance before the commit). Transient failures are retried with backoff, without committing;
-after ``max_attempts`` the partition is rewound to the first uncommitted record so nothing is skipped.
+A handler receives everything one poll returned, across partitions, in partition order (so per-key order is
+kept): one transaction and one offset commit per poll, instead of one per partition, keeps the fixed cost per
+batch low when traffic is spread thin over many partitions. It must be idempotent (the batch is redelivered
+after a crash or a rebalance before the commit). Transient failures are retried with backoff, without
+committing; after ``max_attempts`` the partitions are rewound to the first uncommitted records so nothing is
+skipped.
 SIGTERM stops polling, lets the batch in hand finish and commit, then leaves the group cleanly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import signal
 from collections.abc import Awaitable, Callable, Sequence
@@ -83,47 +87,54 @@ class ConsumerLoop:
         try:
             while not self._stopping.is_set():
                 batches = await self.consumer.getmany(timeout_ms=200, max_records=self.options.max_records)
-                for tp, records in batches.items():
-                    if records:
-                        await self._handle_partition(tp, records)
+                batches = {tp: records for tp, records in batches.items() if records}
+                if batches:
+                    await self._handle_poll(batches)
                 await self._record_lag()
         finally:
             self.running = False
             await self.consumer.stop()
             log.info("consumer_stopped", group=self.options.group_id)
 
-    async def _handle_partition(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+    async def _handle_poll(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        records = [record for batch in batches.values() for record in batch]
         delay = self.options.backoff_initial
         for attempt in range(1, self.options.max_attempts + 1):
             try:
                 await self.handler(records)
             except TransientError as exc:
                 CONSUMER_FAILURES.labels(self.options.group_id, "transient").inc()
-                log.warning("batch_retry", topic=tp.topic, partition=tp.partition, attempt=attempt, error=str(exc))
+                log.warning("batch_retry", records=len(records), attempt=attempt, error=str(exc))
                 if attempt == self.options.max_attempts or self._stopping.is_set():
-                    self.consumer.seek(tp, records[0].offset)
+                    self._rewind(batches)
                     return
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, self.options.backoff_max)
                 continue
             except Exception:
                 CONSUMER_FAILURES.labels(self.options.group_id, "unexpected").inc()
-                log.exception("batch_failed", topic=tp.topic, partition=tp.partition)
-                self.consumer.seek(tp, records[0].offset)
+                log.exception("batch_failed", records=len(records))
+                self._rewind(batches)
                 await asyncio.sleep(self.options.backoff_max)
                 return
-            await self._commit(tp, records[-1].offset + 1)
+            await self._commit({tp: batch[-1].offset + 1 for tp, batch in batches.items()})
             CONSUMER_BATCHES.labels(self.options.group_id).inc()
             return
 
-    async def _commit(self, tp: TopicPartition, next_offset: int) -> None:
+    def _rewind(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        for tp, batch in batches.items():
+            # A partition no longer assigned needs no rewind: its new owner starts from the last commit.
+            with contextlib.suppress(IllegalStateError):
+                self.consumer.seek(tp, batch[0].offset)
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:
-            await self.consumer.commit({tp: next_offset})
+            await self.consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError) as exc:
             # The group rebalanced: the new owner redelivers from the last commit; handlers are idempotent.
-            log.warning("commit_failed_rebalance", topic=tp.topic, partition=tp.partition, error=str(exc))
+            log.warning("commit_failed_rebalance", partitions=len(offsets), error=str(exc))
         except KafkaError as exc:
-            log.warning("commit_failed", topic=tp.topic, partition=tp.partition, error=str(exc))
+            log.warning("commit_failed", partitions=len(offsets), error=str(exc))
 
     async def _record_lag(self) -> None:
         for tp in self.consumer.assignment():
