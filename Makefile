@@ -37,7 +37,17 @@ migrate: ## Apply the router's and the notifier's migrations to DATABASE_URL
 validate-config: ## Validate the example ownership configuration and lint its coverage
 	$(UV) run alertrouter-router config validate examples/ownership
 
+bench: sync kafka-fetch ## Full benchmark beside a local Alertmanager (~20 min); writes docs/benchmarks.{md,json}
+	$(UV) run python -m scripts.bench full
+
+bench-quick: sync kafka-fetch ## A short benchmark for development (< 2 min); writes .run/bench/benchmarks-quick.md
+	$(UV) run python -m scripts.bench quick
+
+bench-ingest: sync kafka-fetch ## Ingest intake throughput vs Alertmanager only; writes .run/bench/benchmarks-ingest.md
+	mkdir -p .run/bench
+	$(UV) run python scripts/bench_ingest.py --output .run/bench/benchmarks-ingest.md
+
 helm: ## Build the pinned Helm CLI into .cache/bin
 	bash scripts/install_helm.sh
 
-.PHONY: help sync kafka-fetch dev test lint fmt migrate validate-config helm
+.PHONY: help sync kafka-fetch dev test lint fmt migrate validate-config bench bench-quick bench-ingest helm
