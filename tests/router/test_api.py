@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shutil
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import icalendar
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -158,3 +160,21 @@ async def test_config_reload_rejects_invalid_and_keeps_serving(
         holder.path = original_path
         holder.reload()
     assert (await api.get("/v1/config")).json()["version"] == before
+
+
+async def test_calendar_feed_matches_the_shifts_api(api: httpx.AsyncClient, router: RouterRuntime) -> None:
+    now = router.state.clock.now()
+    ical = await api.get("/v1/schedules/payments-primary/calendar.ics", params={"days": 28})
+    events = list(icalendar.Calendar.from_ical(ical.content).walk("VEVENT"))
+    from_feed = sorted((e.decoded("DTSTART"), e.decoded("DTEND")) for e in events)
+    shifts = (
+        await api.get(
+            "/v1/schedules/payments-primary/shifts",
+            params={"from": now.isoformat(), "to": (now + timedelta(days=28)).isoformat()},
+        )
+    ).json()["shifts"]
+    from_api = sorted((datetime.fromisoformat(s["start"]), datetime.fromisoformat(s["end"])) for s in shifts)
+    assert from_feed and len(from_feed) == len(from_api)
+    # The feed keeps whole shifts (stable UIDs); the API clips to the range: same shifts, same order.
+    for (feed_start, feed_end), (api_start, api_end) in zip(from_feed, from_api, strict=True):
+        assert feed_start <= api_start < api_end <= feed_end
