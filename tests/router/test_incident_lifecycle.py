@@ -214,3 +214,18 @@ async def test_maintenance_window_created_through_the_api(
         json={"ends_at": "2001-01-01T00:00:00Z", "created_by": "alice"},
     )
     assert past.status_code == 422
+
+
+async def test_alert_after_the_grouping_window_opens_a_second_incident(
+    router: RouterRuntime, api: httpx.AsyncClient, producer: AIOKafkaProducer, router_clock: OffsetClock, unique: str
+) -> None:
+    """The first incident is still open: the late alert must open its own, not collide with it (regression)."""
+    first_key, second_key = f"am:test-am:{unique}-a", f"am:test-am:{unique}-b"
+    router_clock.advance(timedelta(seconds=61))  # out of the window of any earlier storm incident
+    await send(producer, alert_event(first_key, {"service": "storm", "instance": first_key}))
+    first = (await decisions_for(api, first_key, 1))[0]
+    router_clock.advance(timedelta(seconds=61))
+    await send(producer, alert_event(second_key, {"service": "storm", "instance": second_key}))
+    second = (await decisions_for(api, second_key, 1))[0]
+    assert (first["outcome"], second["outcome"]) == ("paged", "paged")
+    assert first["incident_id"] != second["incident_id"]

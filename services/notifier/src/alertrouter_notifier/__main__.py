@@ -14,6 +14,7 @@ from alertrouter_notifier.database import migrate
 from alertrouter_notifier.runtime import Notifier
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.logging import configure_logging, get_logger
+from alertrouter_shared.serving import run_fast
 
 log = get_logger(__name__)
 
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(migrate(settings.database_url))
         log.info("notifier_migrated")
         return 0
-    return asyncio.run(run(settings))
+    return run_fast(run(settings))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +9,7 @@ import typer
 
 from alertrouter_router.settings import RouterSettings
 from alertrouter_shared.logging import configure_logging
+from alertrouter_shared.serving import run_fast
 
 app = typer.Typer(help="alertrouter router: dedup, ownership, on-call, escalation and routing decisions.")
 config_app = typer.Typer(help="Ownership configuration tools.")
@@ -27,7 +27,7 @@ def consume() -> None:
     """Consume alert events, keep incidents, fire escalation timers and publish pages (no SRE API)."""
     from alertrouter_router.runtime import run_router
 
-    asyncio.run(run_router(_settings(), serve_api=False))
+    run_fast(run_router(_settings(), serve_api=False))
 
 
 @app.command()
@@ -35,7 +35,7 @@ def api() -> None:
     """Serve the SRE API only (scale separately from the consumers)."""
     from alertrouter_router.runtime import run_router
 
-    asyncio.run(run_router(_settings(), consume=False))
+    run_fast(run_router(_settings(), consume=False))
 
 
 @app.command()
@@ -43,7 +43,7 @@ def run() -> None:
     """Consumer, timers and SRE API in one process (the dev stack's default)."""
     from alertrouter_router.runtime import run_router
 
-    asyncio.run(run_router(_settings()))
+    run_fast(run_router(_settings()))
 
 
 @app.command()

@@ -72,10 +72,12 @@ incident = Table(
     ),
     Index("ix_router_incident_service_opened", "service_id", "opened_at"),
     Index("ix_router_incident_dedup_key_resolved", "dedup_key", "resolved_at"),
+    # Not unique: a service may have an older open incident outside its grouping window; grouping is serialised
+    # per service by an advisory lock instead (lifecycle._join_group).
     Index(
-        "uq_router_incident_open_group",
+        "ix_router_incident_open_group",
         "group_key",
-        unique=True,
+        "opened_at",
         postgresql_where=text("status <> 'resolved' AND group_key IS NOT NULL"),
     ),
 )
