@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from alertrouter_router.ownership.model import EscalationPolicy, OwnershipConfig, TargetType, User
+from alertrouter_router.ownership.rotation import Interval
 from alertrouter_router.ownership.schedules import shifts_between
-
-Interval = tuple[datetime, datetime]
 
 
 @dataclass(frozen=True)
