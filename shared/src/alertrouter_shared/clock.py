@@ -26,7 +26,3 @@ class OffsetClock:
 
     def advance(self, delta: timedelta) -> None:
         self.offset += delta
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -13,7 +13,6 @@ from typing import Any
 import structlog
 
 bind_context = structlog.contextvars.bind_contextvars
-clear_context = structlog.contextvars.clear_contextvars
 bound_context = structlog.contextvars.bound_contextvars
 
 

@@ -84,11 +84,6 @@ async def record_many(conn: AsyncConnection, items: list[tuple[Decision, datetim
     return inserted
 
 
-async def record(conn: AsyncConnection, item: Decision, at: datetime, count: bool = True) -> bool:
-    """Insert one decision; False when this event or step already has one (a redelivery)."""
-    return bool(await record_many(conn, [(item, at, count)]))
-
-
 async def already_decided(conn: AsyncConnection, event_ids: list[str]) -> set[str]:
     if not event_ids:
         return set()

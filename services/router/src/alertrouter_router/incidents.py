@@ -69,10 +69,15 @@ async def find_current(conn: AsyncConnection, dedup_key: str) -> Incident | None
     return Incident.from_row(row) if row else None
 
 
-async def find_open_group(conn: AsyncConnection, group_key: str) -> Incident | None:
+async def find_recent_group(conn: AsyncConnection, group_key: str, since: datetime) -> Incident | None:
+    """The newest open incident of a grouping key opened at or after ``since`` (the grouping window)."""
     row = (
         await conn.execute(
-            select(incident).where(incident.c.group_key == group_key, incident.c.status != RESOLVED).with_for_update()
+            select(incident)
+            .where(incident.c.group_key == group_key, incident.c.status != RESOLVED, incident.c.opened_at >= since)
+            .order_by(incident.c.opened_at.desc())
+            .limit(1)
+            .with_for_update()
         )
     ).first()
     return Incident.from_row(row) if row else None

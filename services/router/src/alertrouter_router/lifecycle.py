@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 
 from alertrouter_router import escalation, incidents, outbox
 from alertrouter_router.context import EventContext
-from alertrouter_router.db.tables import incident as incident_table
 from alertrouter_router.decisions import Decision, Outcome
 from alertrouter_router.maintenance import active_window
 from alertrouter_router.metrics import INCIDENTS_OPENED, INCIDENTS_RESOLVED, MTTA, MTTR, PAGES_EMITTED
@@ -146,22 +145,11 @@ def _out_of_order(event: AlertEvent, last: incidents.Incident, base: Decision) -
 async def _join_group(ctx: EventContext, event: AlertEvent, service_id: str, window: int) -> incidents.Incident | None:
     """Serialise grouping per service with a transaction-scoped advisory lock, then join a recent incident."""
     await ctx.conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"group:{service_id}"))))
-    row = (
-        await ctx.conn.execute(
-            select(incident_table.c.id)
-            .where(
-                incident_table.c.group_key == service_id,
-                incident_table.c.status != incidents.RESOLVED,
-                incident_table.c.opened_at >= ctx.now - timedelta(seconds=window),
-            )
-            .order_by(incident_table.c.opened_at.desc())
-            .limit(1)
-        )
-    ).first()
-    if row is None:
+    recent = await incidents.find_recent_group(ctx.conn, service_id, ctx.now - timedelta(seconds=window))
+    if recent is None:
         return None
-    await incidents.record_repeat(ctx.conn, row.id, event.occurred_at, "")
-    return await incidents.get(ctx.conn, row.id)
+    await incidents.record_repeat(ctx.conn, recent.id, event.occurred_at, "")
+    return await incidents.get(ctx.conn, recent.id)
 
 
 async def _open(

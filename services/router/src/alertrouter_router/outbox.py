@@ -15,6 +15,7 @@ from datetime import datetime
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from alertrouter_router.db.tables import outbox
@@ -35,8 +36,6 @@ async def add_pages(conn: AsyncConnection, pages: list[Page]) -> None:
     """Insert pages idempotently: a page id already in the outbox is left as it is."""
     if not pages:
         return
-    from sqlalchemy.dialects.postgresql import insert
-
     rows = [
         {
             "page_id": p.page_id,
