@@ -63,6 +63,7 @@ class TopicReader:
             group_id=f"test-reader-{uuid.uuid4().hex[:8]}",
             auto_offset_reset="earliest",
             enable_auto_commit=False,
+            isolation_level="read_committed",
         )
         self.values: list[bytes] = []
         self._task: asyncio.Task[None] | None = None

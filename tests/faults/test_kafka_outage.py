@@ -1,6 +1,7 @@
 """Scenario 5: the single Kafka broker is stopped for 30 s, with a real Alertmanager sending to ingest.
 
-What must hold: while Kafka is away ingest answers 503 with Retry-After (it never acknowledges what Kafka did not),
+What must hold: while Kafka is away ingest answers 503 with Retry-After (it never acknowledges what Kafka did not,
+and what it refused never reaches the router later: its transaction is aborted),
 Alertmanager keeps retrying its notifications, and after the broker is back every alert Alertmanager accepted
 becomes exactly one incident with its pages: the consumers and the router's outbox resume on their own.
 """
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.faults
 
 BEFORE, DURING = range(0, 40), range(40, 80)
 OUTAGE_SECONDS = 30
+PROBE = 99999
 
 
 async def test_broker_down_30s_behind_a_real_alertmanager(stack: Stack, arrivals: Arrivals) -> None:
@@ -44,13 +46,15 @@ async def test_broker_down_30s_behind_a_real_alertmanager(stack: Stack, arrivals
         await asyncio.to_thread(stack.kafka.start_node, 1)
         scenario.sender.acknowledged.update(f"{run}-{i:05d}" for i in [*BEFORE, *DURING])  # accepted by Alertmanager
         report = await scenario.verify()
+    incidents = await scenario.ledger.incidents(run)
+    assert f"{run}-{PROBE:05d}" not in incidents, "a request ingest refused with 503 was produced after all"
     assert refused > 1, "Alertmanager's notifications should have been refused (and retried) during the outage"
     report.notes.append(f"ingest answered 503 {refused:.0f} times (Retry-After: {refusal})")
 
 
 async def _ingest_refuses(ingest: str, scenario: Scenario) -> str:
     """A direct request while the broker is down: 503 with Retry-After, never a 2xx."""
-    probe = webhook([alert(scenario.run, 99999, datetime.now(UTC))])
+    probe = webhook([alert(scenario.run, PROBE, datetime.now(UTC))])
 
     async def refused() -> str | None:
         async with httpx.AsyncClient(timeout=30) as client:

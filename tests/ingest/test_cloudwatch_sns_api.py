@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 import pytest
 import trustme
-from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from prometheus_client import REGISTRY
 
 from alertrouter_ingest.app import create_app
+from alertrouter_ingest.publisher import Publisher
 from alertrouter_ingest.settings import IngestSettings
 from tests.ingest.conftest import CW_ANY_KEY, CW_KEY, AlertsLog, fixture_json, ingest_settings, serve
 from tests.ingest.sns_support import Authority, FakeSnsHost, pem, sign, write
@@ -67,9 +67,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnsWorld]:
 
 @pytest.fixture
 async def sns_client(
-    world: SnsWorld, kafka_bootstrap: str, ingest_producer: AIOKafkaProducer
+    world: SnsWorld, kafka_bootstrap: str, ingest_publisher: Publisher
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve(create_app(world.settings(kafka_bootstrap), producer=ingest_producer)) as client:
+    async with serve(create_app(world.settings(kafka_bootstrap), publisher=ingest_publisher)) as client:
         yield client
 
 
@@ -212,10 +212,10 @@ async def test_insufficient_data_is_ignored_by_default_and_counted(
 
 
 async def test_insufficient_data_policy_is_configurable(
-    world: SnsWorld, kafka_bootstrap: str, ingest_producer: AIOKafkaProducer, alerts_log: AlertsLog
+    world: SnsWorld, kafka_bootstrap: str, ingest_publisher: Publisher, alerts_log: AlertsLog
 ) -> None:
     settings = world.settings(kafka_bootstrap, cloudwatch_insufficient_data="trigger")
-    async with serve(create_app(settings, producer=ingest_producer)) as client:
+    async with serve(create_app(settings, publisher=ingest_publisher)) as client:
         response = await post(client, wrap_alarm(world, "alarm-insufficient-data.json"))
     assert response.status_code == 202
     ((_, event),) = await alerts_log.events([response.json()["events"][0]["event_id"]])
@@ -312,11 +312,11 @@ async def test_certificate_from_an_untrusted_ca_is_refused(world: SnsWorld, sns_
 
 
 async def test_production_defaults_trust_no_test_ca_and_no_local_host(
-    world: SnsWorld, kafka_bootstrap: str, ingest_producer: AIOKafkaProducer
+    world: SnsWorld, kafka_bootstrap: str, ingest_publisher: Publisher
 ) -> None:
     body = sign(message(world, "cloudwatch/sns-alarm-notification.json"), world.key)
     hits = world.host.total_hits()
-    async with serve(create_app(ingest_settings(kafka_bootstrap), producer=ingest_producer)) as client:
+    async with serve(create_app(ingest_settings(kafka_bootstrap), publisher=ingest_publisher)) as client:
         response = await post(client, body)
     assert response.status_code == 403
     assert response.json()["detail"] == "SigningCertURL host 'localhost' is not an Amazon SNS host"
@@ -343,12 +343,12 @@ async def test_production_defaults_trust_no_test_ca_and_no_local_host(
     ],
 )
 async def test_bad_certificate_urls_are_refused_before_any_request_even_when_validly_signed(
-    world: SnsWorld, kafka_bootstrap: str, ingest_producer: AIOKafkaProducer, fixture: str, detail: str
+    world: SnsWorld, kafka_bootstrap: str, ingest_publisher: Publisher, fixture: str, detail: str
 ) -> None:
     """Production host rules. Had the URL passed, the fetch would fail (503): a 403 proves nothing was fetched."""
     body = fixture_json(f"bad/{fixture}")
     body["Timestamp"] = now_timestamp()
-    async with serve(create_app(ingest_settings(kafka_bootstrap), producer=ingest_producer)) as client:
+    async with serve(create_app(ingest_settings(kafka_bootstrap), publisher=ingest_publisher)) as client:
         response = await post(client, sign(body, world.key))
     assert response.status_code == 403
     assert response.json()["detail"] == detail
@@ -476,12 +476,12 @@ async def test_subscribe_url_failures(world: SnsWorld, sns_client: httpx.AsyncCl
 
 
 async def test_certificate_is_fetched_once_and_cached(
-    world: SnsWorld, kafka_bootstrap: str, ingest_producer: AIOKafkaProducer
+    world: SnsWorld, kafka_bootstrap: str, ingest_publisher: Publisher
 ) -> None:
     certificate, key = world.root.signing_certificate()
     path = "/SimpleNotificationService-cached.pem"
     world.host.files[path] = pem(certificate)
-    async with serve(create_app(world.settings(kafka_bootstrap), producer=ingest_producer)) as client:
+    async with serve(create_app(world.settings(kafka_bootstrap), publisher=ingest_publisher)) as client:
         for _ in range(3):
             body = message(world, "cloudwatch/sns-alarm-notification.json")
             body["SigningCertURL"] = world.host.base + path
@@ -507,7 +507,7 @@ async def test_certificate_host_errors(world: SnsWorld, sns_client: httpx.AsyncC
 
 
 async def test_chain_through_an_intermediate_bundled_or_fetched_by_aia(
-    world: SnsWorld, kafka_bootstrap: str, ingest_producer: AIOKafkaProducer
+    world: SnsWorld, kafka_bootstrap: str, ingest_publisher: Publisher
 ) -> None:
     intermediate = world.root.intermediate()
     aia_path = "/intermediate.der"
@@ -519,7 +519,7 @@ async def test_chain_through_an_intermediate_bundled_or_fetched_by_aia(
     async def status(settings: IngestSettings, path: str) -> int:
         body = message(world, "cloudwatch/sns-alarm-notification.json")
         body["SigningCertURL"] = world.host.base + path
-        async with serve(create_app(settings, producer=ingest_producer)) as client:
+        async with serve(create_app(settings, publisher=ingest_publisher)) as client:
             return (await post(client, sign(body, key))).status_code
 
     default = world.settings(kafka_bootstrap)

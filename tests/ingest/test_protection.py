@@ -6,18 +6,18 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
-from aiokafka import AIOKafkaProducer
 
 from alertrouter_ingest.app import create_app
+from alertrouter_ingest.publisher import Publisher
 from tests.ingest.conftest import AM_KEY, EV2_KEY, AlertsLog, fixture_bytes, fixture_json, ingest_settings, serve
 
 FIRING = fixture_bytes("alertmanager/firing-single.json")
 
 
 async def test_body_over_the_limit_is_413_whether_declared_or_streamed(
-    kafka_bootstrap: str, ingest_producer: AIOKafkaProducer, alerts_log: AlertsLog
+    kafka_bootstrap: str, ingest_publisher: Publisher, alerts_log: AlertsLog
 ) -> None:
-    app = create_app(ingest_settings(kafka_bootstrap, max_body_bytes=1024), producer=ingest_producer)
+    app = create_app(ingest_settings(kafka_bootstrap, max_body_bytes=1024), publisher=ingest_publisher)
     big = fixture_bytes("alertmanager/firing-group-3.json")
     assert len(big) > 1024
 
@@ -62,10 +62,10 @@ async def test_json_content_types_are_accepted(client: httpx.AsyncClient) -> Non
 
 
 async def test_rate_limit_is_per_integration_with_retry_after(
-    kafka_bootstrap: str, ingest_producer: AIOKafkaProducer
+    kafka_bootstrap: str, ingest_publisher: Publisher
 ) -> None:
     settings = ingest_settings(kafka_bootstrap, rate_limit_per_second=0.01, rate_limit_burst=2)
-    async with serve(create_app(settings, producer=ingest_producer)) as client:
+    async with serve(create_app(settings, publisher=ingest_publisher)) as client:
         statuses = [(await client.post(f"/v1/alertmanager/{AM_KEY}", content=FIRING)).status_code for _ in range(2)]
         limited = await client.post(f"/v1/alertmanager/{AM_KEY}", content=FIRING)
         other_integration = await client.post("/v1/alertmanager/test-am-unbound-key", content=FIRING)
@@ -87,7 +87,7 @@ async def test_rate_limit_is_off_by_default(client: httpx.AsyncClient) -> None:
 
 
 async def test_requests_beyond_the_in_flight_cap_get_503_at_once(
-    kafka_bootstrap: str, ingest_producer: AIOKafkaProducer
+    kafka_bootstrap: str, ingest_publisher: Publisher
 ) -> None:
     settings = ingest_settings(kafka_bootstrap, max_in_flight=1)
     reading, release = asyncio.Event(), asyncio.Event()
@@ -98,7 +98,7 @@ async def test_requests_beyond_the_in_flight_cap_get_503_at_once(
         await release.wait()
         yield FIRING[10:]
 
-    async with serve(create_app(settings, producer=ingest_producer)) as client:
+    async with serve(create_app(settings, publisher=ingest_publisher)) as client:
         held = asyncio.create_task(client.post(f"/v1/alertmanager/{AM_KEY}", content=slow_body()))
 
         async def refused() -> httpx.Response:
@@ -117,12 +117,12 @@ async def test_requests_beyond_the_in_flight_cap_get_503_at_once(
 
 
 async def test_label_count_and_size_limits_name_the_field(
-    kafka_bootstrap: str, ingest_producer: AIOKafkaProducer, alerts_log: AlertsLog
+    kafka_bootstrap: str, ingest_publisher: Publisher, alerts_log: AlertsLog
 ) -> None:
     settings = ingest_settings(kafka_bootstrap, max_labels_per_alert=5, max_annotation_value_chars=20)
     payload = fixture_json("alertmanager/firing-single.json")
     before = await alerts_log.end_offsets()
-    async with serve(create_app(settings, producer=ingest_producer)) as client:
+    async with serve(create_app(settings, publisher=ingest_publisher)) as client:
         too_many = await client.post(f"/v1/alertmanager/{AM_KEY}", json=payload)
         payload["commonLabels"] = {}
         payload["alerts"][0]["labels"] = {"alertname": "X"}
@@ -136,9 +136,9 @@ async def test_label_count_and_size_limits_name_the_field(
     assert await alerts_log.produced_since(before) == []
 
 
-async def test_too_many_alerts_in_one_request_is_413(kafka_bootstrap: str, ingest_producer: AIOKafkaProducer) -> None:
+async def test_too_many_alerts_in_one_request_is_413(kafka_bootstrap: str, ingest_publisher: Publisher) -> None:
     settings = ingest_settings(kafka_bootstrap, max_alerts_per_request=2)
-    async with serve(create_app(settings, producer=ingest_producer)) as client:
+    async with serve(create_app(settings, publisher=ingest_publisher)) as client:
         response = await client.post(
             f"/v1/alertmanager/{AM_KEY}", content=fixture_bytes("alertmanager/firing-group-3.json")
         )
@@ -147,7 +147,7 @@ async def test_too_many_alerts_in_one_request_is_413(kafka_bootstrap: str, inges
 
 
 async def test_events_amplified_by_common_labels_are_refused_before_kafka(
-    kafka_bootstrap: str, ingest_producer: AIOKafkaProducer
+    kafka_bootstrap: str, ingest_publisher: Publisher
 ) -> None:
     """A crafted group with a huge common label cannot turn a small body into megabytes of records."""
     settings = ingest_settings(kafka_bootstrap, max_produced_bytes_per_request=1024 * 1024)
@@ -157,7 +157,7 @@ async def test_events_amplified_by_common_labels_are_refused_before_kafka(
     payload["alerts"] = [{**template, "labels": {"alertname": f"A{i}"}, "fingerprint": None} for i in range(20)]
     for alert in payload["alerts"]:
         del alert["fingerprint"]
-    async with serve(create_app(settings, producer=ingest_producer)) as client:
+    async with serve(create_app(settings, publisher=ingest_publisher)) as client:
         response = await client.post(f"/v1/alertmanager/{AM_KEY}", json=payload)
     assert response.status_code == 413
     assert "over the limit of 1048576" in response.json()["detail"]

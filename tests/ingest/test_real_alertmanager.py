@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from aiokafka import AIOKafkaProducer
 
 from alertrouter_ingest.app import create_app
+from alertrouter_ingest.publisher import Publisher
 from tests.helpers import eventually, free_port
 from tests.ingest.conftest import AM_KEY, EV2_KEY, AlertsLog, ingest_settings
 
@@ -24,10 +24,10 @@ BINARY = "prometheus-alertmanager"
 
 
 @contextlib.asynccontextmanager
-async def uvicorn_ingest(kafka: str, producer: AIOKafkaProducer) -> AsyncIterator[str]:
+async def uvicorn_ingest(kafka: str, publisher: Publisher) -> AsyncIterator[str]:
     port = free_port()
     config = uvicorn.Config(
-        create_app(ingest_settings(kafka), producer=producer),
+        create_app(ingest_settings(kafka), publisher=publisher),
         host="127.0.0.1",
         port=port,
         loop="none",
@@ -108,13 +108,13 @@ async def test_real_alertmanager_firing_then_resolved(
     alertmanager_binary: str,
     tmp_path: Path,
     kafka_bootstrap: str,
-    ingest_producer: AIOKafkaProducer,
+    ingest_publisher: Publisher,
     alerts_log: AlertsLog,
     unique: str,
 ) -> None:
     alertname = f"IngestRealAM{unique}"
     labels = {"alertname": alertname, "service": "checkout", "severity": "warning", "instance": "web-1"}
-    async with uvicorn_ingest(kafka_bootstrap, ingest_producer) as ingest_url:
+    async with uvicorn_ingest(kafka_bootstrap, ingest_publisher) as ingest_url:
         receiver = webhook_receiver(f"{ingest_url}/v1/alertmanager/{AM_KEY}")
         with running_alertmanager(alertmanager_binary, tmp_path, receiver) as am_url:
             async with httpx.AsyncClient(base_url=am_url, timeout=5) as am:
@@ -173,13 +173,13 @@ async def test_real_alertmanagers_pagerduty_notifier_pointed_at_v2_enqueue(
     alertmanager_binary: str,
     tmp_path: Path,
     kafka_bootstrap: str,
-    ingest_producer: AIOKafkaProducer,
+    ingest_publisher: Publisher,
     alerts_log: AlertsLog,
     unique: str,
 ) -> None:
     """``pagerduty_configs`` with ``url: <ingest>/v2/enqueue`` works unchanged: trigger, then resolve."""
     alertname = f"IngestRealPD{unique}"
-    async with uvicorn_ingest(kafka_bootstrap, ingest_producer) as ingest_url:
+    async with uvicorn_ingest(kafka_bootstrap, ingest_publisher) as ingest_url:
         receiver = pagerduty_receiver(f"{ingest_url}/v2/enqueue")
         with running_alertmanager(alertmanager_binary, tmp_path, receiver) as am_url:
             async with httpx.AsyncClient(base_url=am_url, timeout=5) as am:

@@ -126,3 +126,33 @@ async def _done(items: Sequence[object], n: int) -> bool:
 
 async def _offset_is(bootstrap: str, group: str, topic: str, offset: int) -> bool:
     return await _committed(bootstrap, group, topic) == offset
+
+
+async def test_aborted_records_are_never_handed_out_and_commits_reach_the_end(kafka_bootstrap: str) -> None:
+    """read_committed: an aborted transaction (a request ingest refused) is skipped; the committed offset still
+    reaches the end of the partition, past the transaction markers, so the lag can be zero."""
+    topic = await _topic(kafka_bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, transactional_id=f"t-{uuid.uuid4().hex[:8]}")
+    await producer.start()
+    try:
+        async with producer.transaction():
+            await producer.send(topic, b"committed-1")
+        await producer.begin_transaction()
+        await producer.send(topic, b"refused")
+        await producer.abort_transaction()
+        async with producer.transaction():
+            await producer.send(topic, b"committed-2")
+    finally:
+        await producer.stop()
+    seen: list[bytes] = []
+
+    async def handler(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        seen.extend(r.value or b"" for r in records)
+
+    loop = _loop(kafka_bootstrap, topic, handler)
+    task = asyncio.create_task(loop.run())
+    # offsets: committed-1, marker, refused, marker, committed-2, marker -> the end is 6
+    await eventually(lambda: _offset_is(kafka_bootstrap, loop.options.group_id, topic, 6), what="offset 6 committed")
+    loop.stop()
+    await asyncio.wait_for(task, 20)
+    assert seen == [b"committed-1", b"committed-2"]

@@ -57,6 +57,7 @@ def make_consumer(settings: CommonSettings, options: ConsumerOptions) -> AIOKafk
         heartbeat_interval_ms=options.heartbeat_interval_ms,
         max_poll_interval_ms=options.max_poll_interval_ms,
         fetch_max_wait_ms=100,
+        isolation_level="read_committed",  # a request ingest answered 503 for stays invisible (aborted)
         **options.extra,
     )
 
@@ -70,6 +71,7 @@ class ConsumerLoop:
         self.options = options
         self._stopping = asyncio.Event()
         self.running = False
+        self._committed: dict[TopicPartition, int] = {}
 
     def stop(self) -> None:
         self._stopping.set()
@@ -84,6 +86,8 @@ class ConsumerLoop:
                 batches = {tp: records for tp, records in batches.items() if records}
                 if batches:
                     await self._handle_poll(batches)
+                else:
+                    await self._commit_skipped_offsets()
                 await self._record_lag()
         finally:
             self.running = False
@@ -121,9 +125,30 @@ class ConsumerLoop:
             with contextlib.suppress(IllegalStateError):
                 self.consumer.seek(tp, batch[0].offset)
 
+    async def _commit_skipped_offsets(self) -> None:
+        """On an idle poll, commit positions that moved past records never handed out.
+
+        Transaction markers and aborted transactions (ingest's refused requests) occupy offsets without giving a
+        record; without this the committed offset would stay one short of the end and the lag never reach zero.
+        Everything below a position has been handled (a failed batch rewinds the position), so it is safe.
+        """
+        moved: dict[TopicPartition, int] = {}
+        for tp in self.consumer.assignment():
+            try:
+                position = await self.consumer.position(tp)
+                if tp not in self._committed:
+                    self._committed[tp] = await self.consumer.committed(tp) or 0
+            except (IllegalStateError, KafkaError):
+                continue
+            if position > self._committed[tp]:
+                moved[tp] = position
+        if moved:
+            await self._commit(moved)
+
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:
             await self.consumer.commit(offsets)
+            self._committed.update(offsets)
         except (CommitFailedError, IllegalStateError) as exc:
             # The group rebalanced: the new owner redelivers from the last commit; handlers are idempotent.
             log.warning("commit_failed_rebalance", partitions=len(offsets), error=str(exc))

@@ -1,7 +1,9 @@
 """aiokafka adapters: a durable producer, explicit topic creation, and readiness checks.
 
 The producer is idempotent (acks=all) so a record acknowledged to a caller survives a broker failure, and it
-batches: callers enqueue a whole request's records and await them together.
+batches: callers enqueue a whole request's records and await them together. Ingest makes its producers
+transactional (``transactional_id``) so a request's records become visible all together or not at all; every
+consumer reads with ``isolation_level="read_committed"``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ log = get_logger(__name__)
 Record = tuple[str, bytes, bytes]  # topic, key, value
 
 
-def make_producer(settings: CommonSettings, *, linger_ms: int = 5) -> AIOKafkaProducer:
+def make_producer(
+    settings: CommonSettings,
+    *,
+    linger_ms: int = 5,
+    transactional_id: str | None = None,
+    transaction_timeout_ms: int = 60_000,
+) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id=settings.kafka_client_id,
@@ -34,7 +42,27 @@ def make_producer(settings: CommonSettings, *, linger_ms: int = 5) -> AIOKafkaPr
         compression_type="lz4",
         request_timeout_ms=10_000,
         retry_backoff_ms=100,
+        transactional_id=transactional_id,
+        transaction_timeout_ms=transaction_timeout_ms,
     )
+
+
+async def discard_producer(producer: AIOKafkaProducer, grace: float = 2.0) -> None:
+    """Close a producer without waiting for the broker: queued records are dropped, never delivered later.
+
+    ``stop()`` flushes first, which never ends while the broker is away. aiokafka has no public way to close
+    without flushing, so after ``grace`` the sender task and the connections are closed directly.
+    """
+    try:
+        await asyncio.wait_for(producer.stop(), grace)
+    except TimeoutError:
+        sender = producer._sender  # no public "close without flush" in aiokafka 0.14
+        with contextlib.suppress(Exception):
+            await sender.close()
+        with contextlib.suppress(Exception):
+            await producer.client.close()
+    except Exception as exc:
+        log.debug("kafka_producer_stop_failed", error=repr(exc))
 
 
 async def produce_all(producer: AIOKafkaProducer, records: Sequence[Record], timeout: float) -> None:

@@ -10,6 +10,7 @@ import logging
 import sys
 from typing import Any
 
+import orjson
 import structlog
 
 bind_context = structlog.contextvars.bind_contextvars
@@ -17,8 +18,16 @@ bound_context = structlog.contextvars.bound_contextvars
 
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
+    """JSON lines rendered by orjson straight to bytes: ingest logs one line per accepted alert, so the cost
+    of a line matters (about a third of the stdlib json + print path)."""
+    json_lines = fmt == "json"
     renderer: Any = (
-        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer(serializer=orjson.dumps)
+        if json_lines
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    factory: Any = (
+        structlog.BytesLoggerFactory(sys.stdout.buffer) if json_lines else structlog.PrintLoggerFactory(sys.stdout)
     )
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -28,7 +37,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=factory,
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(service=service)

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -38,20 +37,14 @@ as sent. Errors are RFC 9457 problem+json, except on /v2/enqueue where 400 and 4
 
 def create_app(
     settings: IngestSettings | None = None,
-    producer: AIOKafkaProducer | None = None,
+    publisher: Publisher | None = None,
     clock: Clock | None = None,
 ) -> FastAPI:
-    """Build the app. A given ``producer`` must be started and stopped by the caller."""
+    """Build the app. A given ``publisher`` must be started and stopped by the caller."""
     settings = settings or IngestSettings()
     registry = load_registry(settings.config_path)
-    publisher = Publisher(
-        settings,
-        produce_timeout=settings.produce_timeout_seconds,
-        linger_ms=settings.kafka_linger_ms,
-        probe_cache_seconds=settings.readiness_cache_seconds,
-        failure_window_seconds=settings.readiness_failure_window_seconds,
-        producer=producer,
-    )
+    owns_publisher = publisher is None
+    publisher = publisher or Publisher(settings)
     http = httpx.AsyncClient(
         verify=tls_context(settings.sns_tls_ca_bundle),
         timeout=settings.sns_fetch_timeout_seconds,
@@ -69,12 +62,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await publisher.start()
+        if owns_publisher:
+            await publisher.start()
         log.info("ingest_started", integrations=len(registry), bootstrap=settings.kafka_bootstrap_servers)
         try:
             yield
         finally:
-            await publisher.stop()
+            if owns_publisher:
+                await publisher.stop()
             await http.aclose()
 
     app = FastAPI(

@@ -5,7 +5,7 @@ Label values are bounded: sources, status codes, reasons and configured integrat
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 from alertrouter_shared.metrics import KAFKA_PRODUCE_SECONDS
 
@@ -39,4 +39,18 @@ SNS_CERT_FETCHES = Counter(
 )
 KAFKA_FAILURES = Counter(
     "alertrouter_ingest_kafka_failures_total", "Batches Kafka did not acknowledge within the deadline"
+)
+TRANSACTIONS = Counter(
+    "alertrouter_ingest_kafka_transactions_total",
+    "Kafka transactions by outcome: committed, aborted, or abandoned (producer replaced, the broker decides)",
+    ["outcome"],
+)
+REQUESTS_PER_TRANSACTION = Histogram(
+    "alertrouter_ingest_requests_per_transaction",
+    "Intake requests committed together in one Kafka transaction (group commit)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+)
+REQUESTS_OUTCOME_UNKNOWN = Counter(
+    "alertrouter_ingest_requests_outcome_unknown_total",
+    "Requests answered 503 while their transaction's commit was already sent: the sender's retry may duplicate them",
 )

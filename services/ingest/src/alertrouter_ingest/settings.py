@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from alertrouter_shared.settings import CommonSettings
@@ -54,6 +54,17 @@ class IngestSettings(CommonSettings):
     kafka_linger_ms: int = Field(
         0, ge=0, description="Producer linger; 0 still batches: records queue while a partition has a request in flight"
     )
+    kafka_producers: int = Field(
+        2, ge=1, le=16, description="Transactional producers per process: one fills a transaction while another commits"
+    )
+    kafka_transactional_id_prefix: str | None = Field(
+        None, description="Prefix of the producers' transactional ids; default alertrouter-ingest-<hostname>-<pid>"
+    )
+    kafka_transaction_timeout_ms: int = Field(
+        15_000,
+        ge=1000,
+        description="Coordinator aborts a transaction left open this long (a crashed ingest); consumers wait for it",
+    )
     produce_timeout_seconds: float = Field(5.0, gt=0)
     retry_after_seconds: int = Field(5, ge=1)
     readiness_cache_seconds: float = Field(2.0, ge=0)
@@ -69,6 +80,12 @@ class IngestSettings(CommonSettings):
     sns_cert_cache_size: int = Field(64, ge=1)
     sns_max_message_age_seconds: float = Field(3600.0, ge=0, description="Replay window on Timestamp; 0 = off")
     cloudwatch_insufficient_data: InsufficientDataPolicy = InsufficientDataPolicy.IGNORE
+
+    @model_validator(mode="after")
+    def _transaction_outlives_deadline(self) -> IngestSettings:
+        if self.kafka_transaction_timeout_ms < self.produce_timeout_seconds * 1000:
+            raise ValueError("INGEST_KAFKA_TRANSACTION_TIMEOUT_MS must be at least INGEST_PRODUCE_TIMEOUT_SECONDS")
+        return self
 
     @property
     def effective_burst(self) -> int:
