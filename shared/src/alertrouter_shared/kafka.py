@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import struct
+from collections import defaultdict
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
@@ -77,6 +79,68 @@ async def produce_all(producer: AIOKafkaProducer, records: Sequence[Record], tim
             await asyncio.gather(*futures)
     except (TimeoutError, KafkaError) as exc:
         raise TransientError(f"Kafka did not acknowledge {len(records)} record(s): {exc!r}") from exc
+
+
+_MURMUR_M = 0x5BD1E995
+_MASK32 = 0xFFFFFFFF
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (the Java client's and aiokafka's default partitioner hash), with the same results.
+
+    aiokafka's pure-Python version indexes byte by byte and was a tenth of ingest's CPU at 100 alerts per request;
+    reading 32-bit words with ``struct`` does the same arithmetic in about a third of the time.
+    """
+    length = len(data)
+    h = (0x9747B28C ^ length) & _MASK32
+    whole = length & ~3
+    for (k,) in struct.iter_unpack("<I", data[:whole]):
+        k = (k * _MURMUR_M) & _MASK32
+        k ^= k >> 24
+        k = (k * _MURMUR_M) & _MASK32
+        h = ((h * _MURMUR_M) & _MASK32) ^ k
+    tail = length & 3
+    if tail >= 3:
+        h ^= data[whole + 2] << 16
+    if tail >= 2:
+        h ^= data[whole + 1] << 8
+    if tail >= 1:
+        h = ((h ^ data[whole]) * _MURMUR_M) & _MASK32
+    h ^= h >> 13
+    h = (h * _MURMUR_M) & _MASK32
+    h ^= h >> 15
+    return h
+
+
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner picks for ``key``: every client agrees, so per-key order holds."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+async def send_batched(producer: AIOKafkaProducer, records: Sequence[Record]) -> list[asyncio.Future[object]]:
+    """Queue records as whole batches per partition (default partitioning); return the batches' futures.
+
+    One ``send_batch`` per partition instead of one ``send`` per record: the per-record Python work of ``send``
+    (serialising, partitioning, accumulator bookkeeping) dominated producing cost at high rates.
+    """
+    counts: dict[str, int] = {}
+    by_partition: dict[tuple[str, int], list[Record]] = defaultdict(list)
+    for record in records:
+        topic, key, _ = record
+        if topic not in counts:
+            counts[topic] = len(await producer.partitions_for(topic))
+        by_partition[(topic, key_partition(key, counts[topic]))].append(record)
+    futures: list[asyncio.Future[object]] = []
+    for (topic, partition), batch_records in by_partition.items():
+        batch = producer.create_batch()
+        for _, key, value in batch_records:
+            if batch.append(key=key, value=value, timestamp=None) is None:  # full: send it, start another
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = producer.create_batch()
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    raise ValueError(f"a record of {len(value)} bytes does not fit in an empty batch")
+        futures.append(await producer.send_batch(batch, topic, partition=partition))
+    return futures
 
 
 async def ensure_topics(bootstrap_servers: str, specs: Sequence[TopicSpec], timeout: float = 30) -> None:

@@ -9,6 +9,7 @@ in-flight cap (503) -> integration key (404) -> rate limit (429) -> content type
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -28,7 +29,7 @@ from alertrouter_shared.clock import Clock
 from alertrouter_shared.errors import TransientError
 from alertrouter_shared.events import AlertEvent
 from alertrouter_shared.integrations import IntegrationType
-from alertrouter_shared.logging import get_logger
+from alertrouter_shared.logging import get_logger, log_each
 
 log = get_logger("alertrouter_ingest.intake")
 
@@ -132,18 +133,19 @@ class Ingest:
                 reason="kafka_unavailable",
                 retry_after=self.settings.retry_after_seconds,
             ) from exc
-        refs = []
-        for event in events:
-            ALERTS.labels(source, event.action.value).inc()
-            log.info(
-                "alert_accepted",
-                source=source,
-                integration=integration.id,
-                action=event.action.value,
-                dedup_key=event.dedup_key,
-                event_id=str(event.event_id),
-            )
-            refs.append(EventRef(str(event.event_id), event.dedup_key))
+        refs = [EventRef(str(event.event_id), event.dedup_key) for event in events]
+        for action, count in Counter(event.action.value for event in events).items():
+            ALERTS.labels(source, action).inc(count)
+        log_each(
+            log,
+            "alert_accepted",
+            [
+                {"action": event.action.value, "dedup_key": ref.dedup_key, "event_id": ref.event_id}
+                for event, ref in zip(events, refs, strict=True)
+            ],
+            source=source,
+            integration=integration.id,
+        )
         return refs
 
 

@@ -41,7 +41,14 @@ from alertrouter_ingest.metrics import (
 from alertrouter_ingest.settings import IngestSettings
 from alertrouter_shared.errors import TransientError
 from alertrouter_shared.events import AlertEvent
-from alertrouter_shared.kafka import Record, discard_producer, ensure_project_topics, kafka_reachable, make_producer
+from alertrouter_shared.kafka import (
+    Record,
+    discard_producer,
+    ensure_project_topics,
+    kafka_reachable,
+    make_producer,
+    send_batched,
+)
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.topics import ALERTS, alert_key
 
@@ -335,9 +342,7 @@ class Committer:
         try:
             async with asyncio.timeout_at(deadline):
                 await producer.begin_transaction()
-                for request in group:
-                    for topic, key, value in request.records:
-                        await producer.send(topic, value=value, key=key)
+                await send_batched(producer, [record for request in group for record in request.records])
                 await producer.commit_transaction()
         except (TimeoutError, KafkaError) as exc:
             if producer._txn_manager.state is TransactionState.COMMITTING_TRANSACTION:  # no public state in aiokafka

@@ -28,10 +28,24 @@ class ContentLimits:
     def check_labels(self, labels: Mapping[str, str], where: str) -> None:
         self._check(labels, where, self.max_labels, self.max_label_value_chars, "label")
 
+    def _within(self, items: Mapping[str, str], max_count: int, max_value: int) -> bool:
+        """The common case, checked with C-level loops; the slow path below names what is wrong."""
+        if not items:
+            return True
+        names = list(map(len, items))
+        return (
+            len(names) <= max_count
+            and min(names) > 0
+            and max(names) <= self.max_name_chars
+            and max(map(len, items.values())) <= max_value
+        )
+
     def check_annotations(self, annotations: Mapping[str, str], where: str) -> None:
         self._check(annotations, where, self.max_annotations, self.max_annotation_value_chars, "annotation")
 
     def _check(self, items: Mapping[str, str], where: str, max_count: int, max_value: int, kind: str) -> None:
+        if self._within(items, max_count, max_value):
+            return
         if len(items) > max_count:
             raise InvalidPayload(
                 f"{where}: {len(items)} {kind}s, over the limit of {max_count}", reason=f"too_many_{kind}s"
