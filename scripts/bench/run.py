@@ -62,6 +62,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--all-rates", action="store_true", help="run every latency rate even when behind")
     parser.add_argument("--pg-fast", action="store_true", help="keep PostgreSQL's test settings (fsync off)")
     parser.add_argument("--workdir", type=Path, help="keep logs and profiles here (default: a temporary dir)")
+    parser.add_argument(
+        "--only", help="run only the phases whose names contain one of these words, e.g. 'end to end' (development)"
+    )
     return parser.parse_args(argv)
 
 
@@ -73,8 +76,11 @@ def _environment(plan: Plan, infra: Infra, settings: dict[str, str]) -> Environm
     return Environment.model_validate({**facts, "settings": all_settings, "bench_config": BENCH_CONFIG.read_text()})
 
 
-async def _run_phases(ctx: BenchContext) -> None:
+async def _run_phases(ctx: BenchContext, only: list[str]) -> None:
     for name, phase in PHASES:
+        if only and not any(word in name for word in only):
+            ctx.unmeasured(name, "skipped (--only)")
+            continue
         started = time.monotonic()
         print(f"[bench] phase: {name}", flush=True)
         try:
@@ -85,7 +91,7 @@ async def _run_phases(ctx: BenchContext) -> None:
         print(f"[bench] phase {name} took {time.monotonic() - started:.0f} s", flush=True)
 
 
-async def measure(plan: Plan, workdir: Path, durable_postgres: bool) -> BenchResults:
+async def measure(plan: Plan, workdir: Path, durable_postgres: bool, only: list[str] | None = None) -> BenchResults:
     started = time.monotonic()
     infra = await asyncio.to_thread(start_infra, workdir, durable_postgres)
     sampler = Sampler()
@@ -99,7 +105,7 @@ async def measure(plan: Plan, workdir: Path, durable_postgres: bool) -> BenchRes
         ctx = BenchContext(plan, infra, sampler, results, workdir, ports=ports)
         ctx.watch_infrastructure()
         sampler.start()
-        await _run_phases(ctx)
+        await _run_phases(ctx, only or [])
     finally:
         await sampler.stop()
         await asyncio.to_thread(infra.stop)
@@ -130,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     rates = tuple(float(r) for r in args.rates.split(",")) if args.rates else None
     plan = plan_for(args.mode, rates, args.latency_seconds, args.all_rates)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="alertrouter-bench-"))
-    results = uvloop.run(measure(plan, workdir, durable_postgres=not args.pg_fast))
+    only = [word.strip() for word in args.only.split(",")] if args.only else None
+    results = uvloop.run(measure(plan, workdir, durable_postgres=not args.pg_fast, only=only))
     json_path = write(results, args.out or DEFAULT_OUTPUT[plan.mode])
     print(f"[bench] wrote {args.out or DEFAULT_OUTPUT[plan.mode]} and {json_path}", flush=True)
     if args.workdir is None:

@@ -1,18 +1,22 @@
 """The only way alerts leave ingest: each request's events become visible in Kafka all together or not at all.
 
-A sender gets 2xx only after the Kafka transaction holding its records committed (acks=all). Requests that
-arrive together share one transaction (group commit), so a transaction's fixed cost (AddPartitionsToTxn and
-EndTxn round trips) is paid once per group, not once per request. A few transactional producers work in
-turn, so one group is filled while another commits.
+A request of one record (every Events v2 and CloudWatch request, many Alertmanager ones) is atomic by itself: it
+goes through an idempotent producer and gets 2xx once the broker acknowledged it (acks=all). A Kafka transaction
+would cost the broker about ten times the work and, back to back on one producer, about 20 ms of waiting.
 
-When a transaction does not commit before the earliest deadline of its requests, every request in it is
-refused (503) and the transaction is aborted -- or, when the broker cannot even be asked, the producer is
+A request of several records goes into a Kafka transaction and gets 2xx once it committed. Requests that arrive
+together share one transaction (group commit), so its fixed cost (AddPartitionsToTxn and EndTxn round trips)
+is paid once per group; several transactional producers work in turn, so one group is filled while another
+commits. When a transaction does not commit before the earliest deadline of its requests, every request in it
+is refused (503) and the transaction is aborted -- or, when the broker cannot even be asked, the producer is
 discarded and a new one with the same transactional id fences it, which makes the coordinator abort what the
 old one left open. Consumers read with ``read_committed``, so records of a refused request are never seen.
-One case stays ambiguous, as in any protocol whose answer can be lost: the broker received the commit but its
-answer did not arrive in time; the request is then refused although it committed, the sender retries and the
-router's dedup absorbs the duplicate. After a failure the publisher refuses new requests at once, without
-queueing them, until a background probe sees the broker again.
+
+Two cases stay at-least-once, as in any protocol whose answer can be lost: a transaction whose commit reached the
+broker but whose answer did not arrive in time, and a single record already sent when its deadline passed. The
+request is refused although it was stored; the sender retries and the router's dedup absorbs the duplicate. A
+single record still queued at the deadline is dropped with its producer, never delivered later. After a failure
+the publisher refuses new requests at once, without queueing them, until a background probe sees the broker.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import os
 import socket
 import time
 from collections import deque
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,6 +158,7 @@ class Publisher:
         self._timeout = settings.produce_timeout_seconds
         prefix = settings.kafka_transactional_id_prefix or default_transactional_id_prefix()
         self._committers = [Committer(self, f"{prefix}-{slot}") for slot in range(settings.kafka_producers)]
+        self._single = SingleRecordSender(self)
         self.queue = RequestQueue()
         self._available = True
         self._stopping = False
@@ -161,7 +166,7 @@ class Publisher:
         self._probe_result: tuple[float, bool] = (float("-inf"), False)
         self._probe_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
-        self.first_connection = asyncio.Event()
+        self.connection_changed = asyncio.Event()
 
     @property
     def settings(self) -> IngestSettings:
@@ -174,18 +179,20 @@ class Publisher:
         self._spawn(self._run_committers())
 
     async def _run_committers(self) -> None:
-        await asyncio.gather(*(committer.run() for committer in self._committers))
+        await asyncio.gather(self._single.run(), *(committer.run() for committer in self._committers))
 
     async def wait_connected(self, timeout: float) -> None:
         """For callers that must not start before Kafka is usable (tests, benchmarks)."""
         async with asyncio.timeout(timeout):
-            await self.first_connection.wait()
+            while not self.connected:
+                self.connection_changed.clear()
+                await self.connection_changed.wait()
 
     async def stop(self) -> None:
         """Refuse new requests, let the ones waiting finish within their deadlines, then close the producers."""
         self._stopping = True
         deadline = asyncio.get_running_loop().time() + self._timeout + ABORT_GRACE_SECONDS
-        while any(c.busy for c in self._committers) or len(self.queue):
+        while any(c.busy for c in self._committers) or len(self.queue) or self._single.in_flight:
             if asyncio.get_running_loop().time() > deadline:
                 break
             await asyncio.sleep(0.02)
@@ -195,11 +202,11 @@ class Publisher:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        await asyncio.gather(*(committer.close() for committer in self._committers))
+        await asyncio.gather(self._single.close(), *(committer.close() for committer in self._committers))
 
     @property
     def connected(self) -> bool:
-        return any(committer.producer is not None for committer in self._committers)
+        return self._single.producer is not None and any(c.producer is not None for c in self._committers)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -209,7 +216,7 @@ class Publisher:
     # ------------------------------------------------------------------------------------------ publishing
 
     async def publish(self, records: Sequence[Record]) -> None:
-        """Return once the transaction holding every one of ``records`` committed; raise TransientError otherwise."""
+        """Return once Kafka stored every one of ``records`` (acknowledged or committed); else raise TransientError."""
         if not records:
             return
         if self._stopping:
@@ -218,6 +225,9 @@ class Publisher:
             raise TransientError("the Kafka producer is not connected yet")
         if not self._available:
             raise TransientError("Kafka is unavailable (waiting for the broker to come back)")
+        if len(records) == 1:
+            await self._single.send(records[0], self._timeout)
+            return
         loop = asyncio.get_running_loop()
         request = PendingRequest(records, loop.time() + self._timeout, loop.create_future())
         self.queue.put(request)
@@ -285,7 +295,7 @@ class Committer:
         while True:
             producer = await self._connect()
             self.producer = producer
-            self._publisher.first_connection.set()
+            self._publisher.connection_changed.set()
             try:
                 await self._serve(producer)
             finally:
@@ -300,28 +310,20 @@ class Committer:
     async def _connect(self) -> AIOKafkaProducer:
         """A started producer whose transactional id is registered (which fences and aborts any predecessor)."""
         settings = self._publisher.settings
-        delay = 0.5
-        while True:
-            producer = make_producer(
+
+        def transactional() -> AIOKafkaProducer:
+            return make_producer(
                 settings,
                 linger_ms=settings.kafka_linger_ms,
                 transactional_id=self.transactional_id,
                 transaction_timeout_ms=settings.kafka_transaction_timeout_ms,
             )
-            try:
-                async with asyncio.timeout(settings.produce_timeout_seconds + 10):
-                    await ensure_project_topics(settings)
-                    await producer.start()
-                    await producer.begin_transaction()  # waits for InitProducerId
-                    await producer.commit_transaction()  # empty: completes locally
-            except Exception as exc:
-                log.warning("kafka_producer_start_failed", error=repr(exc), retry_in=delay)
-                await discard_producer(producer, ABORT_GRACE_SECONDS)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-                continue
-            log.info("kafka_producer_started", transactional_id=self.transactional_id)
-            return producer
+
+        async def register(producer: AIOKafkaProducer) -> None:
+            await producer.begin_transaction()  # waits for InitProducerId
+            await producer.commit_transaction()  # empty: completes locally
+
+        return await connect(settings, transactional, register, self.transactional_id)
 
     async def _serve(self, producer: AIOKafkaProducer) -> None:
         """Commit groups until a transaction leaves the producer unusable."""
@@ -384,3 +386,78 @@ class Committer:
             return False
         TRANSACTIONS.labels("aborted").inc()
         return True
+
+
+async def connect(
+    settings: IngestSettings,
+    make: Callable[[], AIOKafkaProducer],
+    prepare: Callable[[AIOKafkaProducer], Awaitable[None]] | None,
+    name: str,
+) -> AIOKafkaProducer:
+    """Create the project's topics (when enabled) and start a producer, retrying with backoff until it works."""
+    delay = 0.5
+    while True:
+        producer = make()
+        try:
+            async with asyncio.timeout(settings.produce_timeout_seconds + 10):
+                await ensure_project_topics(settings)
+                await producer.start()
+                if prepare is not None:
+                    await prepare(producer)
+        except Exception as exc:
+            log.warning("kafka_producer_start_failed", producer=name, error=repr(exc), retry_in=delay)
+            await discard_producer(producer, ABORT_GRACE_SECONDS)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+            continue
+        log.info("kafka_producer_started", producer=name)
+        return producer
+
+
+class SingleRecordSender:
+    """The idempotent producer for one-record requests; replaced after a failure so it drops what it still holds."""
+
+    def __init__(self, publisher: Publisher) -> None:
+        self._publisher = publisher
+        self.producer: AIOKafkaProducer | None = None
+        self.in_flight = 0
+        self._broken = asyncio.Event()
+
+    async def run(self) -> None:
+        settings = self._publisher.settings
+        while True:
+            producer = await connect(
+                settings, lambda: make_producer(settings, linger_ms=settings.kafka_linger_ms), None, "single-record"
+            )
+            self._broken.clear()
+            self.producer = producer
+            self._publisher.connection_changed.set()
+            try:
+                await self._broken.wait()
+            finally:
+                self.producer = None
+                await discard_producer(producer, ABORT_GRACE_SECONDS)
+
+    async def close(self) -> None:
+        if self.producer is not None:
+            producer, self.producer = self.producer, None
+            await discard_producer(producer, ABORT_GRACE_SECONDS)
+
+    async def send(self, record: Record, timeout: float) -> None:
+        producer = self.producer
+        if producer is None:
+            raise TransientError("the Kafka producer is not connected yet")
+        topic, key, value = record
+        self.in_flight += 1
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout):
+                delivered = await producer.send(topic, value=value, key=key)
+                await delivered
+        except (TimeoutError, KafkaError) as exc:
+            self._broken.set()  # a record still queued must not be delivered after its request was refused
+            self._publisher.mark_failed()
+            raise TransientError(f"Kafka did not acknowledge the record: {exc!r}") from exc
+        finally:
+            self.in_flight -= 1
+        PRODUCE_SECONDS.observe(time.perf_counter() - started)

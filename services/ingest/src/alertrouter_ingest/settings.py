@@ -55,7 +55,11 @@ class IngestSettings(CommonSettings):
         0, ge=0, description="Producer linger; 0 still batches: records queue while a partition has a request in flight"
     )
     kafka_producers: int = Field(
-        2, ge=1, le=16, description="Transactional producers per process: one fills a transaction while another commits"
+        4,
+        ge=1,
+        le=16,
+        description="Transactional producers per process (multi-alert requests): they take turns, as a producer must "
+        "wait about 20 ms after a commit before its next transaction",
     )
     kafka_transactional_id_prefix: str | None = Field(
         None, description="Prefix of the producers' transactional ids; default alertrouter-ingest-<hostname>-<pid>"
