@@ -25,13 +25,15 @@ from alertrouter_notifier.channels.base import (
     SendTransientError,
 )
 from alertrouter_notifier.channels.registry import ChannelSet
-from alertrouter_notifier.ledger import AttemptRecord, ClaimedDelivery, LeaseLost, claim_due, mark_final, mark_retry
+from alertrouter_notifier.database import autocommit
+from alertrouter_notifier.destination import mask_destination
+from alertrouter_notifier.ledger import AttemptRecord, ClaimedDelivery, LeaseLost, claim_due, store_outcome
 from alertrouter_notifier.links import LinkBuilder
 from alertrouter_notifier.metrics import ATTEMPTS, DELIVERIES, LEASES_LOST, PROVIDER_LATENCY
 from alertrouter_notifier.policy import DeliveryPolicy
-from alertrouter_notifier.publisher import ResultPublisher
+from alertrouter_notifier.publisher import ResultPublisher, StoredResult
 from alertrouter_shared.clock import Clock
-from alertrouter_shared.events import DeliveryStatus, Page
+from alertrouter_shared.events import DeliveryResult, DeliveryStatus, Page
 from alertrouter_shared.logging import bound_context, get_logger
 
 log = get_logger(__name__)
@@ -107,7 +109,7 @@ class Dispatcher:
 
     async def _claim(self, ids: list[str] | None, limit: int) -> list[ClaimedDelivery]:
         now = self._clock.now()
-        async with self._engine.begin() as conn:
+        async with autocommit(self._engine) as conn:  # one statement: claim is atomic without a transaction
             return await claim_due(conn, now, now + self._policy.send_lease, limit, ids)
 
     async def _claim_and_send(self, ids: list[str], reserved: int) -> None:
@@ -241,17 +243,17 @@ class Dispatcher:
     async def _store(
         self, claimed: ClaimedDelivery, record: AttemptRecord, *, next_at: datetime | None, slot: int
     ) -> None:
-        """Commit the outcome; database hiccups are retried briefly (the lease covers a longer outage)."""
+        """Commit the outcome (one autocommit statement), then publish it from memory.
+
+        Database hiccups are retried briefly (the lease covers a longer outage).
+        """
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             now = self._clock.now()
             try:
-                async with self._engine.begin() as conn:
-                    if next_at is None:
-                        attempt_id = await mark_final(conn, claimed.id, claimed.attempt, record, now)
-                    else:
-                        attempt_id = await mark_retry(
-                            conn, claimed, record, next_attempt_at=next_at, provider_slot=slot, now=now
-                        )
+                async with autocommit(self._engine) as conn:
+                    attempt_id = await store_outcome(
+                        conn, claimed, record, now, next_attempt_at=next_at, provider_slot=slot
+                    )
                 break
             except LeaseLost:
                 raise
@@ -260,7 +262,28 @@ class Dispatcher:
                     raise
                 log.warning("delivery_record_retry", attempt=attempt)
                 await asyncio.sleep(0.2 * attempt)
-        await self._publisher.publish([attempt_id])
+        await self._publisher.publish_results([delivery_result(claimed, record, attempt_id, now)])
+
+
+def delivery_result(claimed: ClaimedDelivery, record: AttemptRecord, attempt_id: int, at: datetime) -> StoredResult:
+    """The stored attempt as the deliveries topic carries it, built from what the sender already holds."""
+    page = claimed.page
+    result = DeliveryResult(
+        delivery_id=claimed.id,
+        page_id=page.page_id,
+        incident_id=page.incident_id,
+        attempt=claimed.attempt,
+        channel=page.contact_method.type,
+        destination_masked=mask_destination(page.contact_method),
+        status=record.status,
+        provider=record.provider,
+        provider_message_id=record.provider_message_id,
+        provider_status_code=record.provider_status_code,
+        error=record.error,
+        latency_ms=record.latency_ms,
+        at=at,
+    )
+    return StoredResult(attempt_id, result)
 
 
 def claimed_channel(page: Page) -> str:

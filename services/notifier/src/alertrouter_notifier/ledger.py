@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import DateTime, Float, String, Text, literal, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -136,19 +136,7 @@ async def _update_held(conn: AsyncConnection, delivery_id: str, number: int, val
         raise LeaseLost(f"delivery {delivery_id} attempt {number} no longer holds its claim")
 
 
-async def mark_final(
-    conn: AsyncConnection,
-    delivery_id: str,
-    number: int,
-    record: AttemptRecord,
-    now: datetime,
-    *,
-    claimed: bool = True,
-) -> int:
-    """A final outcome (sent, failed, expired, throttled): the row leaves the queue.
-
-    ``claimed`` outcomes come from a send and are fenced by the claim; unclaimed ones are decided at admission.
-    """
+def _final_values(record: AttemptRecord, now: datetime) -> dict[str, Any]:
     values: dict[str, Any] = {
         "status": record.status.value,
         "next_attempt_at": None,
@@ -164,23 +152,13 @@ async def mark_final(
         }
     if record.status is DeliveryStatus.SENT:
         values["sent_at"] = now
-    if claimed:
-        await _update_held(conn, delivery_id, number, values)
-    else:
-        await conn.execute(delivery.update().where(delivery.c.id == delivery_id).values(**values))
-    return await add_attempt(conn, delivery_id, number, record, now)
+    return values
 
 
-async def mark_retry(
-    conn: AsyncConnection,
-    claimed: ClaimedDelivery,
-    record: AttemptRecord,
-    *,
-    next_attempt_at: datetime,
-    provider_slot: int,
-    now: datetime,
-) -> int:
-    values = {
+def _retry_values(
+    record: AttemptRecord, next_attempt_at: datetime, provider_slot: int, now: datetime
+) -> dict[str, Any]:
+    return {
         "status": RowState.RETRYING.value,
         "next_attempt_at": next_attempt_at,
         "lease_until": None,
@@ -190,8 +168,73 @@ async def mark_retry(
         "last_error": record.error,
         "updated_at": now,
     }
-    await _update_held(conn, claimed.id, claimed.attempt, values)
-    return await add_attempt(conn, claimed.id, claimed.attempt, record, now)
+
+
+async def store_outcome(
+    conn: AsyncConnection,
+    claimed: ClaimedDelivery,
+    record: AttemptRecord,
+    now: datetime,
+    *,
+    next_attempt_at: datetime | None = None,
+    provider_slot: int = 0,
+) -> int:
+    """A send's outcome -- final, or a retry at ``next_attempt_at`` -- as ONE statement, fenced by the claim.
+
+    The fenced UPDATE and the attempt row are one ``WITH ... INSERT`` statement, atomic on its own, so the
+    dispatcher runs it without BEGIN/COMMIT round trips (autocommit): the hot path of every delivery.
+    Raises LeaseLost (nothing written) when the claim was taken over.
+    """
+    if next_attempt_at is None:
+        values = _final_values(record, now)
+    else:
+        values = _retry_values(record, next_attempt_at, provider_slot, now)
+    held = (
+        delivery.update()
+        .where(_held(claimed.id, claimed.attempt))
+        .values(**values)
+        .returning(delivery.c.id)
+        .cte("held")
+    )
+    row = select(
+        held.c.id,
+        literal(claimed.attempt),
+        literal(record.status.value),
+        literal(record.provider),
+        literal(record.provider_message_id, String),
+        literal(record.provider_status_code, String),
+        literal(record.error, Text),
+        literal(record.latency_ms, Float),
+        literal(now, DateTime(timezone=True)),
+    )
+    columns = ["delivery_id", "attempt", "status", "provider", "provider_message_id", "provider_status_code"]
+    columns += ["error", "latency_ms", "at"]
+    statement = attempt.insert().from_select(columns, row).returning(attempt.c.id)
+    attempt_id = (await conn.execute(statement)).scalar_one_or_none()
+    if attempt_id is None:
+        raise LeaseLost(f"delivery {claimed.id} attempt {claimed.attempt} no longer holds its claim")
+    return int(attempt_id)
+
+
+async def mark_final(
+    conn: AsyncConnection,
+    delivery_id: str,
+    number: int,
+    record: AttemptRecord,
+    now: datetime,
+    *,
+    claimed: bool = True,
+) -> int:
+    """A final outcome (sent, failed, expired, throttled): the row leaves the queue.
+
+    ``claimed`` outcomes come from a send and are fenced by the claim; unclaimed ones are decided at admission.
+    """
+    values = _final_values(record, now)
+    if claimed:
+        await _update_held(conn, delivery_id, number, values)
+    else:
+        await conn.execute(delivery.update().where(delivery.c.id == delivery_id).values(**values))
+    return await add_attempt(conn, delivery_id, number, record, now)
 
 
 _CLAIM = """

@@ -7,12 +7,14 @@ Results are written in the same transaction as the delivery state, then publishe
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from alertrouter_notifier.database import autocommit
 from alertrouter_notifier.metrics import RESULTS_UNPUBLISHED
 from alertrouter_notifier.tables import attempt, delivery
 from alertrouter_shared.clock import Clock
@@ -40,6 +42,14 @@ _COLUMNS = (
     delivery.c.channel,
     delivery.c.destination_masked,
 )
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """An attempt row already committed, with the result it publishes."""
+
+    attempt_id: int
+    result: DeliveryResult
 
 
 class ResultPublisher:
@@ -74,25 +84,27 @@ class ResultPublisher:
         )
         await self._publish_rows(query)
 
-    async def _publish_rows(self, query: object) -> None:
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()  # type: ignore[call-overload]
-        if not rows:
+    async def publish_results(self, stored: Sequence[StoredResult]) -> None:
+        """Publish results the caller has just stored (no need to read them back), then mark them published."""
+        if not stored:
             return
-        records = []
-        for row in rows:
-            result = _to_result(row)
-            records.append((self._topic, delivery_key(result), result.model_dump_json().encode()))
+        records = [(self._topic, delivery_key(s.result), s.result.model_dump_json().encode()) for s in stored]
         try:
             await produce_all(self._producer, records, self._timeout)
         except TransientError as exc:
             RESULTS_UNPUBLISHED.inc(len(records))
             log.warning("delivery_results_not_published", count=len(records), error=str(exc))
             return
-        await self._mark_published([row["id"] for row in rows], self._clock.now())
+        await self._mark_published([s.attempt_id for s in stored], self._clock.now())
+
+    async def _publish_rows(self, query: object) -> None:
+        async with autocommit(self._engine) as conn:
+            rows = (await conn.execute(query)).mappings().all()  # type: ignore[call-overload]
+        await self.publish_results([StoredResult(row["id"], _to_result(row)) for row in rows])
 
     async def _mark_published(self, ids: list[int], now: datetime) -> None:
-        async with self._engine.begin() as conn:
+        """One autocommit statement: a row left unmarked (crash in between) is only republished by the sweeper."""
+        async with autocommit(self._engine) as conn:
             await conn.execute(attempt.update().where(attempt.c.id.in_(ids)).values(published_at=now))
 
 
