@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from alertrouter_router.maintenance import ApiWindows
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.writes import PendingWrites
 
@@ -18,3 +19,4 @@ class EventContext:
     now: datetime
     dry_run: bool = False
     writes: PendingWrites = field(default_factory=PendingWrites)
+    windows: ApiWindows = field(default_factory=ApiWindows)

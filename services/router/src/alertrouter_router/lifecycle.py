@@ -117,7 +117,7 @@ async def _on_trigger(
         _set(base, Outcome.SUPPRESSED, reason, created)
         base.explanation["suppressed_by"] = "stale"
         return
-    window = await active_window(ctx.conn, service, ctx.now)
+    window = await active_window(ctx.conn, ctx.windows, service, ctx.now)
     if window is not None:
         _set(base, Outcome.SUPPRESSED, f"service {service.id} is in maintenance: {window}", created)
         base.explanation["suppressed_by"] = "maintenance"

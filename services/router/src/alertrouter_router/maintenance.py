@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,21 +24,43 @@ def configured_window(service: Service, at: datetime) -> str | None:
     return f"services[{service.id}].maintenance_windows[{index}] ({kind})"
 
 
-async def api_window(conn: AsyncConnection, service_id: str, at: datetime) -> str | None:
-    row = (
-        await conn.execute(
-            select(maintenance_window.c.id, maintenance_window.c.reason, maintenance_window.c.ends_at).where(
-                maintenance_window.c.service_id == service_id,
-                maintenance_window.c.active,
-                maintenance_window.c.starts_at <= at,
-                maintenance_window.c.ends_at > at,
-            )
-        )
-    ).first()
-    if row is None:
+@dataclass
+class ApiWindows:
+    """The API's active maintenance windows, read once per transaction rather than once per new incident.
+
+    A consumer batch is one transaction, so one read serves all its events; an event's own instant still decides.
+    """
+
+    by_service: dict[str, list[Any]] | None = None
+
+    async def covering(self, conn: AsyncConnection, service_id: str, at: datetime) -> str | None:
+        if self.by_service is None:
+            self.by_service = await _active_windows(conn, at)
+        for row in self.by_service.get(service_id, []):
+            if row.starts_at <= at < row.ends_at:
+                reason = row.reason or "no reason given"
+                return f"maintenance window {row.id} ({reason}) until {row.ends_at.isoformat()}"
         return None
-    return f"maintenance window {row.id} ({row.reason or 'no reason given'}) until {row.ends_at.isoformat()}"
 
 
-async def active_window(conn: AsyncConnection, service: Service, at: datetime) -> str | None:
-    return configured_window(service, at) or await api_window(conn, service.id, at)
+async def _active_windows(conn: AsyncConnection, at: datetime) -> dict[str, list[Any]]:
+    columns = (
+        maintenance_window.c.id,
+        maintenance_window.c.service_id,
+        maintenance_window.c.reason,
+        maintenance_window.c.starts_at,
+        maintenance_window.c.ends_at,
+    )
+    rows = await conn.execute(
+        select(*columns)
+        .where(maintenance_window.c.active, maintenance_window.c.ends_at > at)
+        .order_by(maintenance_window.c.starts_at, maintenance_window.c.id)
+    )
+    windows: dict[str, list[Any]] = {}
+    for row in rows:
+        windows.setdefault(row.service_id, []).append(row)
+    return windows
+
+
+async def active_window(conn: AsyncConnection, windows: ApiWindows, service: Service, at: datetime) -> str | None:
+    return configured_window(service, at) or await windows.covering(conn, service.id, at)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from alertrouter_router import decisions, lifecycle
 from alertrouter_router.context import EventContext
+from alertrouter_router.maintenance import ApiWindows
 from alertrouter_router.writes import PendingWrites
 from alertrouter_shared.errors import TransientError
 from alertrouter_shared.events import AlertEvent
@@ -86,6 +87,7 @@ async def _process(
     """
     failed: list[ConsumerRecord[bytes, bytes]] = []
     writes = PendingWrites()
+    windows = ApiWindows()
     async with state.engine.begin() as conn:
         done = await decisions.already_decided(conn, [str(e.event_id) for e in events])
         for event, record in zip(events, records, strict=True):
@@ -93,7 +95,9 @@ async def _process(
                 continue
             done.add(str(event.event_id))
             with bound_context(event_id=str(event.event_id), dedup_key=event.dedup_key):
-                ctx = EventContext(conn=conn, config=state.configs.current, now=state.clock.now(), writes=writes)
+                ctx = EventContext(
+                    conn=conn, config=state.configs.current, now=state.clock.now(), writes=writes, windows=windows
+                )
                 if not isolate:
                     await lifecycle.process_event(ctx, event, state.settings.max_event_age_seconds)
                     continue
