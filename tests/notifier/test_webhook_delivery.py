@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import select
+
 from alertrouter_notifier.runtime import Notifier
+from alertrouter_notifier.tables import attempt
 from alertrouter_shared.events import ContactMethodType, DeliveryResult
 from tests.helpers import TopicReader, eventually
 from tests.notifier.conftest import PageFactory, SettingsFactory
@@ -52,6 +55,17 @@ async def test_page_is_posted_signed_recorded_and_published(
         (result,) = await eventually(published, what="delivery result on the deliveries topic")
         assert result.incident_id == page.incident_id
         assert result.delivery_id == body["delivery_id"]
+        assert result.destination_masked == "http://127.0.0.1/***"
+        assert (result.attempt, result.provider, result.provider_status_code) == (1, "webhook", "200")
+
+        async def marked() -> bool:  # the outbox row is marked published (batched), so no sweep repeats it
+            async with notifier.engine.connect() as conn:
+                stamp = await conn.scalar(
+                    select(attempt.c.published_at).where(attempt.c.delivery_id == result.delivery_id)
+                )
+            return stamp is not None
+
+        await eventually(marked, what="the attempt row marked published")
 
 
 async def test_deliveries_api_requires_a_read_token(make_settings: SettingsFactory) -> None:

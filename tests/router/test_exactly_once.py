@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -138,3 +138,48 @@ async def test_trigger_and_acknowledge_in_one_batch_leave_nothing_to_send(
             .where(escalation_step.c.incident_id == incident_id, escalation_step.c.status == "pending")
         )
     assert (decision.outcome, unpublished, pending) == ("acknowledged", 0, 0)
+
+
+async def test_one_batch_sees_each_keys_state_as_it_changes(
+    router: RouterRuntime, router_clock: OffsetClock, unique: str
+) -> None:
+    """The batch reads every key's current incident once, up front (locked); events after the first of a key
+    must see what the earlier ones did: trigger, repeat, resolve and a new episode of one key in one batch."""
+    from alertrouter_router.incidents import CurrentIncidents
+    from alertrouter_router.writes import PendingWrites
+    from alertrouter_shared.events import AlertAction
+
+    state = router.state
+    key, other = f"am:test-am:{unique}", f"am:test-am:{unique}-other"
+    at = router_clock.now() + timedelta(days=3650)  # far ahead, so the running publisher leaves these alone
+
+    async def run_batch(events: list[tuple[str, AlertAction, datetime]]) -> list[tuple[str, str | None]]:
+        writes, current = PendingWrites(), CurrentIncidents()
+        async with state.engine.begin() as conn:
+            await current.prefetch(conn, {k for k, _, _ in events})
+            outcomes = []
+            for k, action, when in events:
+                ctx = EventContext(conn=conn, config=state.configs.current, now=when, writes=writes, incidents=current)
+                event = alert_event(k, {"service": "checkout"}, action, occurred_at=when, received_at=when)
+                decision = await lifecycle.process_event(ctx, event, state.settings.max_event_age_seconds)
+                outcomes.append((str(decision.outcome), decision.incident_id))
+            await writes.flush(conn)
+        return outcomes
+
+    [(opened, before)] = await run_batch([(other, AlertAction.TRIGGER, at)])
+    step = timedelta(seconds=1)
+    outcomes = await run_batch(
+        [
+            (key, AlertAction.TRIGGER, at),
+            (key, AlertAction.TRIGGER, at + step),
+            (other, AlertAction.RESOLVE, at + step),
+            (key, AlertAction.RESOLVE, at + 2 * step),
+            (key, AlertAction.TRIGGER, at + 3 * step),
+        ]
+    )
+    assert opened == "paged"
+    assert [o for o, _ in outcomes] == ["paged", "duplicate", "resolved", "resolved", "paged"]
+    first, repeat, other_resolved, resolved, second = (i for _, i in outcomes)
+    assert first == repeat == resolved
+    assert other_resolved == before
+    assert second is not None and second != first

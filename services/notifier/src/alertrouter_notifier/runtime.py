@@ -132,6 +132,7 @@ class Notifier:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, timeout=DRAIN_SECONDS)
         await self.dispatcher.drain(DRAIN_SECONDS)
+        await self.publisher.close()
         await self.producer.stop()
         await self.channels.aclose()
         await self.http.aclose()

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from alertrouter_router.incidents import CurrentIncidents
 from alertrouter_router.maintenance import ApiWindows
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.writes import PendingWrites
@@ -20,3 +21,4 @@ class EventContext:
     dry_run: bool = False
     writes: PendingWrites = field(default_factory=PendingWrites)
     windows: ApiWindows = field(default_factory=ApiWindows)
+    incidents: CurrentIncidents = field(default_factory=CurrentIncidents)

@@ -8,12 +8,12 @@ as out of order instead of opening a new incident.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_router.db.tables import incident
@@ -67,6 +67,47 @@ async def find_current(conn: AsyncConnection, dedup_key: str) -> Incident | None
         )
     ).first()
     return Incident.from_row(row) if row else None
+
+
+@dataclass
+class CurrentIncidents:
+    """``find_current`` for every key of a consumer batch in one locked read, each answer used once.
+
+    The first event of a key takes the prefetched answer; later events of the same key in the batch (after the
+    first may have opened or resolved an incident) read again. Rows are locked in id order like find_current locks
+    them one by one, so the state read cannot change under the transaction.
+    """
+
+    found: dict[str, Incident] = field(default_factory=dict)
+    unused: set[str] = field(default_factory=set)
+
+    async def prefetch(self, conn: AsyncConnection, keys: set[str]) -> None:
+        if not keys:
+            return
+        newest = (
+            select(incident.c.id)
+            .where(incident.c.dedup_key.in_(sorted(keys)))
+            .ext(distinct_on(incident.c.dedup_key))
+            .order_by(
+                incident.c.dedup_key, (incident.c.status == RESOLVED).asc(), incident.c.resolved_at.desc().nulls_first()
+            )
+        )
+        query = select(incident).where(incident.c.id.in_(newest)).order_by(incident.c.id).with_for_update()
+        self.found = {row.dedup_key: Incident.from_row(row) for row in await conn.execute(query)}
+        self.unused = set(keys)
+
+    async def current(self, conn: AsyncConnection, dedup_key: str) -> Incident | None:
+        if dedup_key in self.unused:
+            self.unused.discard(dedup_key)
+            return self.found.get(dedup_key)
+        return await find_current(conn, dedup_key)
+
+    async def open(self, conn: AsyncConnection, dedup_key: str) -> Incident | None:
+        if dedup_key in self.unused:
+            self.unused.discard(dedup_key)
+            found = self.found.get(dedup_key)
+            return found if found is not None and found.status != RESOLVED else None
+        return await find_open(conn, dedup_key)
 
 
 async def find_recent_group(conn: AsyncConnection, group_key: str, since: datetime) -> Incident | None:

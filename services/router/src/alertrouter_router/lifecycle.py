@@ -88,7 +88,7 @@ async def process_event(ctx: EventContext, event: AlertEvent, max_age_seconds: i
 async def _on_trigger(
     ctx: EventContext, event: AlertEvent, route: RouteMatch, base: Decision, max_age_seconds: int
 ) -> None:
-    current = await incidents.find_current(ctx.conn, event.dedup_key)
+    current = await ctx.incidents.current(ctx.conn, event.dedup_key)
     if current is not None and current.status != incidents.RESOLVED:
         await incidents.record_repeat(ctx.conn, current.id, event.occurred_at, event.summary)
         _set(base, Outcome.DUPLICATE, f"incident {current.id} is already open for this dedup key", current)
@@ -218,7 +218,7 @@ async def escalate(ctx: EventContext, target: incidents.Incident, round_: int, l
 
 
 async def _on_acknowledge(ctx: EventContext, event: AlertEvent, base: Decision) -> None:
-    open_incident = await incidents.find_open(ctx.conn, event.dedup_key)
+    open_incident = await ctx.incidents.open(ctx.conn, event.dedup_key)
     if open_incident is None:
         _set(base, Outcome.ACKNOWLEDGED, "no open incident for this dedup key: recorded, nothing to stop", None)
         return
@@ -227,7 +227,7 @@ async def _on_acknowledge(ctx: EventContext, event: AlertEvent, base: Decision) 
 
 
 async def _on_resolve(ctx: EventContext, event: AlertEvent, base: Decision) -> None:
-    open_incident = await incidents.find_open(ctx.conn, event.dedup_key)
+    open_incident = await ctx.incidents.open(ctx.conn, event.dedup_key)
     if open_incident is None:
         tombstone = await incidents.insert_tombstone(
             ctx.conn,

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from alertrouter_router import decisions, lifecycle
 from alertrouter_router.context import EventContext
+from alertrouter_router.incidents import CurrentIncidents
 from alertrouter_router.maintenance import ApiWindows
 from alertrouter_router.writes import PendingWrites
 from alertrouter_shared.errors import TransientError
@@ -88,15 +89,22 @@ async def _process(
     failed: list[ConsumerRecord[bytes, bytes]] = []
     writes = PendingWrites()
     windows = ApiWindows()
+    current = CurrentIncidents()
     async with state.engine.begin() as conn:
         done = await decisions.already_decided(conn, [str(e.event_id) for e in events])
+        await current.prefetch(conn, {e.dedup_key for e in events if str(e.event_id) not in done})
         for event, record in zip(events, records, strict=True):
             if str(event.event_id) in done:
                 continue
             done.add(str(event.event_id))
             with bound_context(event_id=str(event.event_id), dedup_key=event.dedup_key):
                 ctx = EventContext(
-                    conn=conn, config=state.configs.current, now=state.clock.now(), writes=writes, windows=windows
+                    conn=conn,
+                    config=state.configs.current,
+                    now=state.clock.now(),
+                    writes=writes,
+                    windows=windows,
+                    incidents=current,
                 )
                 if not isolate:
                     await lifecycle.process_event(ctx, event, state.settings.max_event_age_seconds)
