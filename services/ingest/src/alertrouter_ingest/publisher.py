@@ -151,7 +151,7 @@ class RequestQueue:
 
 
 class Publisher:
-    """Accepts requests' records and answers each once its transaction committed or failed."""
+    """Accepts requests' records and answers each once Kafka stored them (acknowledged or committed) or not."""
 
     def __init__(self, settings: IngestSettings) -> None:
         self._settings = settings
@@ -261,12 +261,12 @@ class Publisher:
     # ------------------------------------------------------------------------------------------ readiness
 
     async def ready(self) -> tuple[bool, str]:
-        """Readiness: a producer connected, no failed transaction in the window, and a real metadata probe."""
+        """Readiness: producers connected, no request refused for Kafka in the window, and a real metadata probe."""
         if not self.connected:
             return False, "the Kafka producer is not connected"
         recently_failed = time.monotonic() - self._last_failure < self._settings.readiness_failure_window_seconds
         if not self._available or recently_failed:
-            return False, "Kafka did not commit a recent transaction"
+            return False, "Kafka did not store a recent request"
         if not await self._probe():
             return False, "Kafka is not reachable"
         return True, "ok"
