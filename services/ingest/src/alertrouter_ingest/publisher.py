@@ -17,42 +17,25 @@ broker but whose answer did not arrive in time, and a single record already sent
 request is refused although it was stored; the sender retries and the router's dedup absorbs the duplicate. A
 single record still queued at the deadline is dropped with its producer, never delivered later. After a failure
 the publisher refuses new requests at once, without queueing them, until a background probe sees the broker.
+
+The one-record lane is in producers.py, the transactions in group_commit.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
-from aiokafka.producer.transaction_manager import TransactionState
-
-from alertrouter_ingest.metrics import (
-    KAFKA_FAILURES,
-    PRODUCE_SECONDS,
-    REQUESTS_OUTCOME_UNKNOWN,
-    REQUESTS_PER_TRANSACTION,
-    TRANSACTIONS,
-)
+from alertrouter_ingest.group_commit import Committer, PendingRequest, RequestQueue
+from alertrouter_ingest.metrics import KAFKA_FAILURES
+from alertrouter_ingest.producers import ABORT_GRACE_SECONDS, SingleRecordSender, default_transactional_id_prefix
 from alertrouter_ingest.settings import IngestSettings
 from alertrouter_shared.errors import TransientError
 from alertrouter_shared.events import AlertEvent
-from alertrouter_shared.kafka import (
-    Record,
-    discard_producer,
-    ensure_project_topics,
-    kafka_reachable,
-    make_producer,
-    send_batched,
-)
+from alertrouter_shared.kafka import Record, kafka_reachable
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.topics import ALERTS, alert_key
 
@@ -60,10 +43,6 @@ log = get_logger(__name__)
 
 # aiokafka refuses records over max_request_size (1 MiB by default); stay clearly under it.
 MAX_RECORD_BYTES = 1_000_000
-# One transaction carries at most this much; a single request (bounded far lower by its own limits) is never split.
-MAX_TRANSACTION_BYTES = 32 * 1024 * 1024
-# How long a failed transaction may take to abort before its producer is discarded instead.
-ABORT_GRACE_SECONDS = 2.0
 
 
 class RecordTooLarge(ValueError):
@@ -84,70 +63,6 @@ def event_records(events: Sequence[AlertEvent]) -> list[Record]:
             raise RecordTooLarge(index, len(value))
         records.append((ALERTS, alert_key(event), value))
     return records
-
-
-def default_transactional_id_prefix() -> str:
-    """Stable per pod and process: a restarted single-process pod reuses its ids and fences its old self."""
-    return f"alertrouter-ingest-{socket.gethostname()}-{os.getpid()}"
-
-
-@dataclass(eq=False)
-class PendingRequest:
-    """One request's records waiting for a transaction; ``outcome`` is resolved by the committer."""
-
-    records: Sequence[Record]
-    deadline: float  # event-loop time
-    outcome: asyncio.Future[None]
-    size: int = field(init=False)
-    taken: bool = False
-
-    def __post_init__(self) -> None:
-        self.size = sum(len(value) + len(key) for _, key, value in self.records)
-
-
-class RequestQueue:
-    """Requests waiting for the next free producer; a producer takes everything waiting as one group."""
-
-    def __init__(self) -> None:
-        self._items: deque[PendingRequest] = deque()
-        self._waiting = asyncio.Event()
-
-    def put(self, request: PendingRequest) -> None:
-        self._items.append(request)
-        self._waiting.set()
-
-    async def take(self) -> list[PendingRequest]:
-        while True:
-            await self._waiting.wait()
-            group = self._take_group()
-            if not self._items:
-                self._waiting.clear()
-            if group:
-                return group
-
-    def _take_group(self) -> list[PendingRequest]:
-        group: list[PendingRequest] = []
-        size = 0
-        while self._items:
-            request = self._items[0]
-            if group and size + request.size > MAX_TRANSACTION_BYTES:
-                break
-            self._items.popleft()
-            if request.outcome.done():  # its sender gave up (deadline or disconnect): produce nothing
-                continue
-            request.taken = True
-            group.append(request)
-            size += request.size
-        return group
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def fail_all(self, reason: str) -> None:
-        while self._items:
-            request = self._items.popleft()
-            if not request.outcome.done():
-                request.outcome.set_exception(TransientError(reason))
 
 
 class Publisher:
@@ -280,184 +195,3 @@ class Publisher:
             result = await kafka_reachable(self._settings.kafka_bootstrap_servers, timeout=2.0)
             self._probe_result = (time.monotonic(), result)
             return result
-
-
-class Committer:
-    """One transactional producer: takes a group of requests, commits them in one transaction, answers them."""
-
-    def __init__(self, publisher: Publisher, transactional_id: str) -> None:
-        self._publisher = publisher
-        self.transactional_id = transactional_id
-        self.producer: AIOKafkaProducer | None = None
-        self.busy = False
-
-    async def run(self) -> None:
-        while True:
-            producer = await self._connect()
-            self.producer = producer
-            self._publisher.connection_changed.set()
-            try:
-                await self._serve(producer)
-            finally:
-                self.producer = None
-                await discard_producer(producer, ABORT_GRACE_SECONDS)
-
-    async def close(self) -> None:
-        if self.producer is not None:
-            producer, self.producer = self.producer, None
-            await discard_producer(producer, ABORT_GRACE_SECONDS)
-
-    async def _connect(self) -> AIOKafkaProducer:
-        """A started producer whose transactional id is registered (which fences and aborts any predecessor)."""
-        settings = self._publisher.settings
-
-        def transactional() -> AIOKafkaProducer:
-            return make_producer(
-                settings,
-                linger_ms=settings.kafka_linger_ms,
-                transactional_id=self.transactional_id,
-                transaction_timeout_ms=settings.kafka_transaction_timeout_ms,
-            )
-
-        async def register(producer: AIOKafkaProducer) -> None:
-            await producer.begin_transaction()  # waits for InitProducerId
-            await producer.commit_transaction()  # empty: completes locally
-
-        return await connect(settings, transactional, register, self.transactional_id)
-
-    async def _serve(self, producer: AIOKafkaProducer) -> None:
-        """Commit groups until a transaction leaves the producer unusable."""
-        while True:
-            group = await self._publisher.queue.take()
-            self.busy = True
-            try:
-                usable = await self._commit_group(producer, group)
-            finally:
-                self.busy = False
-            if not usable:
-                return
-
-    async def _commit_group(self, producer: AIOKafkaProducer, group: list[PendingRequest]) -> bool:
-        """Answer every request of ``group``; return whether the producer can start another transaction."""
-        deadline = min(request.deadline for request in group)
-        started = time.perf_counter()
-        try:
-            async with asyncio.timeout_at(deadline):
-                await producer.begin_transaction()
-                await send_batched(producer, [record for request in group for record in request.records])
-                await producer.commit_transaction()
-        except (TimeoutError, KafkaError) as exc:
-            if producer._txn_manager.state is TransactionState.COMMITTING_TRANSACTION:  # no public state in aiokafka
-                REQUESTS_OUTCOME_UNKNOWN.inc(len(group))  # the commit was sent: these may yet be committed
-            self._refuse(group, f"Kafka did not commit the transaction: {exc!r}")
-            return await self._recover(producer, exc)
-        except BaseException:
-            self._refuse(group, "ingest stopped during the transaction")
-            raise
-        PRODUCE_SECONDS.observe(time.perf_counter() - started)
-        TRANSACTIONS.labels("committed").inc()
-        REQUESTS_PER_TRANSACTION.observe(len(group))
-        for request in group:
-            if not request.outcome.done():
-                request.outcome.set_result(None)
-        return True
-
-    def _refuse(self, group: list[PendingRequest], reason: str) -> None:
-        for request in group:
-            if not request.outcome.done():
-                request.outcome.set_exception(TransientError(reason))
-        self._publisher.mark_failed()
-
-    async def _recover(self, producer: AIOKafkaProducer, exc: BaseException) -> bool:
-        """Abort what can be aborted; a producer stuck mid-commit or fenced is replaced instead."""
-        log.warning("kafka_transaction_failed", transactional_id=self.transactional_id, error=repr(exc))
-        state = producer._txn_manager.state  # aiokafka has no public transaction state
-        if state is TransactionState.READY:  # no transaction was begun (still waiting for the producer id)
-            return True
-        if state not in (TransactionState.IN_TRANSACTION, TransactionState.ABORTABLE_ERROR):
-            TRANSACTIONS.labels("abandoned").inc()  # committing, aborting or fenced: its outcome is the broker's
-            return False
-        try:
-            async with asyncio.timeout(ABORT_GRACE_SECONDS):
-                await producer.abort_transaction()
-        except Exception as abort_error:
-            log.warning("kafka_transaction_abort_failed", error=repr(abort_error))
-            TRANSACTIONS.labels("abandoned").inc()
-            return False
-        TRANSACTIONS.labels("aborted").inc()
-        return True
-
-
-async def connect(
-    settings: IngestSettings,
-    make: Callable[[], AIOKafkaProducer],
-    prepare: Callable[[AIOKafkaProducer], Awaitable[None]] | None,
-    name: str,
-) -> AIOKafkaProducer:
-    """Create the project's topics (when enabled) and start a producer, retrying with backoff until it works."""
-    delay = 0.5
-    while True:
-        producer = make()
-        try:
-            async with asyncio.timeout(settings.produce_timeout_seconds + 10):
-                await ensure_project_topics(settings)
-                await producer.start()
-                if prepare is not None:
-                    await prepare(producer)
-        except Exception as exc:
-            log.warning("kafka_producer_start_failed", producer=name, error=repr(exc), retry_in=delay)
-            await discard_producer(producer, ABORT_GRACE_SECONDS)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
-            continue
-        log.info("kafka_producer_started", producer=name)
-        return producer
-
-
-class SingleRecordSender:
-    """The idempotent producer for one-record requests; replaced after a failure so it drops what it still holds."""
-
-    def __init__(self, publisher: Publisher) -> None:
-        self._publisher = publisher
-        self.producer: AIOKafkaProducer | None = None
-        self.in_flight = 0
-        self._broken = asyncio.Event()
-
-    async def run(self) -> None:
-        settings = self._publisher.settings
-        while True:
-            producer = await connect(
-                settings, lambda: make_producer(settings, linger_ms=settings.kafka_linger_ms), None, "single-record"
-            )
-            self._broken.clear()
-            self.producer = producer
-            self._publisher.connection_changed.set()
-            try:
-                await self._broken.wait()
-            finally:
-                self.producer = None
-                await discard_producer(producer, ABORT_GRACE_SECONDS)
-
-    async def close(self) -> None:
-        if self.producer is not None:
-            producer, self.producer = self.producer, None
-            await discard_producer(producer, ABORT_GRACE_SECONDS)
-
-    async def send(self, record: Record, timeout: float) -> None:
-        producer = self.producer
-        if producer is None:
-            raise TransientError("the Kafka producer is not connected yet")
-        topic, key, value = record
-        self.in_flight += 1
-        started = time.perf_counter()
-        try:
-            async with asyncio.timeout(timeout):
-                delivered = await producer.send(topic, value=value, key=key)
-                await delivered
-        except (TimeoutError, KafkaError) as exc:
-            self._broken.set()  # a record still queued must not be delivered after its request was refused
-            self._publisher.mark_failed()
-            raise TransientError(f"Kafka did not acknowledge the record: {exc!r}") from exc
-        finally:
-            self.in_flight -= 1
-        PRODUCE_SECONDS.observe(time.perf_counter() - started)

@@ -1,0 +1,112 @@
+"""Producers for ingest: how they are started (again and again, after failures) and the one-record lane.
+
+A request of one record is atomic by itself, so it skips the transaction: an idempotent producer stores it
+(acks=all). After a failure that producer is replaced, so a record still queued at its deadline is dropped rather
+than delivered after its request was refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from alertrouter_ingest.metrics import PRODUCE_SECONDS
+from alertrouter_ingest.settings import IngestSettings
+from alertrouter_shared.errors import TransientError
+from alertrouter_shared.kafka import Record, discard_producer, ensure_project_topics, make_producer
+from alertrouter_shared.logging import get_logger
+
+if TYPE_CHECKING:
+    from alertrouter_ingest.publisher import Publisher
+
+log = get_logger(__name__)
+
+# How long a failed producer may take to abort or flush before it is closed without waiting.
+ABORT_GRACE_SECONDS = 2.0
+
+
+def default_transactional_id_prefix() -> str:
+    """Stable per pod and process: a restarted single-process pod reuses its ids and fences its old self."""
+    return f"alertrouter-ingest-{socket.gethostname()}-{os.getpid()}"
+
+
+async def connect(
+    settings: IngestSettings,
+    make: Callable[[], AIOKafkaProducer],
+    prepare: Callable[[AIOKafkaProducer], Awaitable[None]] | None,
+    name: str,
+) -> AIOKafkaProducer:
+    """Create the project's topics (when enabled) and start a producer, retrying with backoff until it works."""
+    delay = 0.5
+    while True:
+        producer = make()
+        try:
+            async with asyncio.timeout(settings.produce_timeout_seconds + 10):
+                await ensure_project_topics(settings)
+                await producer.start()
+                if prepare is not None:
+                    await prepare(producer)
+        except Exception as exc:
+            log.warning("kafka_producer_start_failed", producer=name, error=repr(exc), retry_in=delay)
+            await discard_producer(producer, ABORT_GRACE_SECONDS)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+            continue
+        log.info("kafka_producer_started", producer=name)
+        return producer
+
+
+class SingleRecordSender:
+    """The idempotent producer for one-record requests; replaced after a failure so it drops what it still holds."""
+
+    def __init__(self, publisher: Publisher) -> None:
+        self._publisher = publisher
+        self.producer: AIOKafkaProducer | None = None
+        self.in_flight = 0
+        self._broken = asyncio.Event()
+
+    async def run(self) -> None:
+        settings = self._publisher.settings
+        while True:
+            producer = await connect(
+                settings, lambda: make_producer(settings, linger_ms=settings.kafka_linger_ms), None, "single-record"
+            )
+            self._broken.clear()
+            self.producer = producer
+            self._publisher.connection_changed.set()
+            try:
+                await self._broken.wait()
+            finally:
+                self.producer = None
+                await discard_producer(producer, ABORT_GRACE_SECONDS)
+
+    async def close(self) -> None:
+        if self.producer is not None:
+            producer, self.producer = self.producer, None
+            await discard_producer(producer, ABORT_GRACE_SECONDS)
+
+    async def send(self, record: Record, timeout: float) -> None:
+        producer = self.producer
+        if producer is None:
+            raise TransientError("the Kafka producer is not connected yet")
+        topic, key, value = record
+        self.in_flight += 1
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout):
+                delivered = await producer.send(topic, value=value, key=key)
+                await delivered
+        except (TimeoutError, KafkaError) as exc:
+            self._broken.set()  # a record still queued must not be delivered after its request was refused
+            self._publisher.mark_failed()
+            raise TransientError(f"Kafka did not acknowledge the record: {exc!r}") from exc
+        finally:
+            self.in_flight -= 1
+        PRODUCE_SECONDS.observe(time.perf_counter() - started)
