@@ -1,8 +1,8 @@
 """aiokafka adapters: a durable producer, explicit topic creation, and readiness checks.
 
 The producer is idempotent (acks=all) so a record acknowledged to a caller survives a broker failure, and it
-batches: callers enqueue a whole request's records and await them together. Ingest makes its producers
-transactional (``transactional_id``) so a request's records become visible all together or not at all; every
+batches: callers enqueue a whole request's records and await them together. Ingest puts a request of several
+records in a transaction (``transactional_id``) so they become visible all together or not at all; every
 consumer reads with ``isolation_level="read_committed"``.
 """
 

@@ -15,12 +15,11 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 
 from alertrouter_ingest.metrics import PRODUCE_SECONDS
 from alertrouter_ingest.settings import IngestSettings
 from alertrouter_shared.errors import TransientError
-from alertrouter_shared.kafka import Record, discard_producer, ensure_project_topics, make_producer
+from alertrouter_shared.kafka import Record, discard_producer, ensure_project_topics, make_producer, produce_all
 from alertrouter_shared.logging import get_logger
 
 if TYPE_CHECKING:
@@ -96,17 +95,14 @@ class SingleRecordSender:
         producer = self.producer
         if producer is None:
             raise TransientError("the Kafka producer is not connected yet")
-        topic, key, value = record
         self.in_flight += 1
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(timeout):
-                delivered = await producer.send(topic, value=value, key=key)
-                await delivered
-        except (TimeoutError, KafkaError) as exc:
+            await produce_all(producer, [record], timeout)
+        except TransientError:
             self._broken.set()  # a record still queued must not be delivered after its request was refused
             self._publisher.mark_failed()
-            raise TransientError(f"Kafka did not acknowledge the record: {exc!r}") from exc
+            raise
         finally:
             self.in_flight -= 1
         PRODUCE_SECONDS.observe(time.perf_counter() - started)

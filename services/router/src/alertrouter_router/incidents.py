@@ -97,17 +97,17 @@ class CurrentIncidents:
         self.unused = set(keys)
 
     async def current(self, conn: AsyncConnection, dedup_key: str) -> Incident | None:
-        if dedup_key in self.unused:
-            self.unused.discard(dedup_key)
-            return self.found.get(dedup_key)
-        return await find_current(conn, dedup_key)
+        if dedup_key not in self.unused:
+            return await find_current(conn, dedup_key)
+        self.unused.discard(dedup_key)
+        return self.found.get(dedup_key)
 
     async def open(self, conn: AsyncConnection, dedup_key: str) -> Incident | None:
-        if dedup_key in self.unused:
-            self.unused.discard(dedup_key)
-            found = self.found.get(dedup_key)
-            return found if found is not None and found.status != RESOLVED else None
-        return await find_open(conn, dedup_key)
+        """The open incident of the key: the current one unless it is resolved."""
+        if dedup_key not in self.unused:
+            return await find_open(conn, dedup_key)
+        found = await self.current(conn, dedup_key)
+        return found if found is not None and found.status != RESOLVED else None
 
 
 async def find_recent_group(conn: AsyncConnection, group_key: str, since: datetime) -> Incident | None:
