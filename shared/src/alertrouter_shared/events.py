@@ -64,6 +64,10 @@ class AlertEvent(_Wire):
     bound_service: str | None = None
     occurred_at: AwareDatetime
     received_at: AwareDatetime
+    episode_started_at: AwareDatetime | None = Field(
+        None, description="when the source says this firing episode began (Alertmanager startsAt); a repeat of an "
+        "episode already resolved carries the same instant and must not reopen it"
+    )
 
 
 class ContactMethodType(StrEnum):

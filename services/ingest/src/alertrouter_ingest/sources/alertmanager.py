@@ -184,6 +184,7 @@ def _event(
         bound_service=bound_service,
         occurred_at=occurred_at,
         received_at=received_at,
+        episode_started_at=alert.starts_at,
     )
 
 
