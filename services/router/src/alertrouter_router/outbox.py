@@ -14,13 +14,11 @@ from datetime import datetime
 
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alertrouter_router.db.tables import outbox
 from alertrouter_shared.clock import Clock
-from alertrouter_shared.events import Page
 from alertrouter_shared.kafka import produce_all
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.topics import PAGES
@@ -30,31 +28,6 @@ log = get_logger(__name__)
 PAGES_PUBLISHED = Counter("alertrouter_router_pages_published_total", "Pages published to the pages topic")
 PUBLISH_FAILURES = Counter("alertrouter_router_outbox_publish_failures_total", "Outbox publish passes that failed")
 OUTBOX_PENDING = Gauge("alertrouter_router_outbox_due_pages", "Due pages not yet published at the last pass")
-
-
-async def add_pages(conn: AsyncConnection, pages: list[Page]) -> None:
-    """Insert pages idempotently: a page id already in the outbox is left as it is."""
-    if not pages:
-        return
-    rows = [
-        {
-            "page_id": p.page_id,
-            "incident_id": p.incident_id,
-            "payload": p.model_dump_json(),
-            "created_at": p.created_at,
-            "send_at": p.send_at,
-        }
-        for p in pages
-    ]
-    await conn.execute(insert(outbox).values(rows).on_conflict_do_nothing(index_elements=["page_id"]))
-
-
-async def cancel_pending(conn: AsyncConnection, incident_id: str) -> int:
-    """Drop pages not yet published (delayed notification rules) once nobody needs to be paged any more."""
-    result = await conn.execute(
-        delete(outbox).where(outbox.c.incident_id == incident_id, outbox.c.published_at.is_(None))
-    )
-    return int(result.rowcount or 0)
 
 
 async def publish_due(engine: AsyncEngine, producer: AIOKafkaProducer, now: datetime, limit: int = 500) -> int:

@@ -17,7 +17,7 @@ from alertrouter_shared.events import DeliveryResult
 from alertrouter_shared.logging import get_logger
 
 if TYPE_CHECKING:
-    from alertrouter_router.runtime import RouterState
+    from alertrouter_router.state import RouterState
 
 log = get_logger(__name__)
 

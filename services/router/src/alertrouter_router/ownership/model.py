@@ -196,6 +196,11 @@ class Service(StrictModel):
     runbook_url: str | None = None
     labels: Labels = Field(default_factory=dict)
     grouping_window_seconds: Annotated[int, Field(ge=0, le=86400)] | None = None
+    group_by: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
+        default_factory=list,
+        description="labels whose values split the grouping window into separate incidents (like Alertmanager's "
+        "group_by); empty: one incident per window for the whole service",
+    )
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
 
 
