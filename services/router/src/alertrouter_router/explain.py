@@ -54,7 +54,8 @@ def explain_text(row: dict[str, Any]) -> str:
             f"was due at {step.get('due_at')}."
         )
     if x.get("clamped"):
-        lines.append(f"Its time {x['clamped']['occurred_at']} was {x['clamped']['why']}: {x['clamped']['to']} was used.")
+        clamped = x["clamped"]
+        lines.append(f"Its time {clamped['occurred_at']} was {clamped['why']}: {clamped['to']} was used.")
     lines.append(f"Outcome: {row['outcome']} — {row['reason']}.")
     for skipped in x.get("skipped_levels", []):
         lines.append(f"Level {skipped['level']} (round {skipped['round']}) was skipped: nobody reachable.")
