@@ -39,7 +39,7 @@ from alertrouter_router.incidents import Incident, IncidentStatus
 from alertrouter_router.maintenance import Maintenance
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.ownership.routing import RouteMatch, resolve_route
-from alertrouter_router.paging import build_pages, explain_targets, plan_level
+from alertrouter_router.paging import LevelPlan, build_pages, explain_targets, plan_level
 from alertrouter_shared.events import AlertAction, AlertEvent, Page, PageAlert
 
 
@@ -127,6 +127,13 @@ class _Decider:
         self.now = now
         self.rules = rules
         self.effects = Effects()
+        self._plans: dict[tuple[str, int, int], LevelPlan] = {}  # one on-call computation per level per batch
+
+    def _plan(self, policy_id: str, round_: int, level: int) -> LevelPlan:
+        key = (policy_id, round_, level)
+        if key not in self._plans:
+            self._plans[key] = plan_level(self.config, policy_id, round_, level, self.now)
+        return self._plans[key]
 
     # ------------------------------------------------------------------------------------------ dispatch
 
@@ -378,7 +385,7 @@ class _Decider:
         position: tuple[int, int] | None = (round_, level)
         while position is not None:
             round_, level = position
-            plan = plan_level(self.config, incident.policy_id, round_, level, self.now)
+            plan = self._plan(incident.policy_id, round_, level)
             explained = explain_targets(plan)
             if any(t.notifications for t in plan.targets):
                 members = self.members.get(incident.id, [])
