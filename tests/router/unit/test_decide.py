@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from alertrouter_router.alerts import AlertStatus, SuppressedBy
 from alertrouter_router.decide import Rules, Snapshot, clamp, decide
 from alertrouter_router.decisions import Outcome
 from alertrouter_router.incidents import IncidentStatus
 from alertrouter_router.maintenance import Maintenance
-from alertrouter_shared.events import AlertAction
+from alertrouter_shared.events import AlertAction, AlertEvent
 from tests.router.unit.decide_support import CONFIG, T0, Store, event, minutes
 
 
@@ -346,3 +348,69 @@ def test_decide_does_not_mutate_its_snapshot() -> None:
     frozen = (dict(snapshot.alerts), dict(snapshot.incidents))
     decide([event("a", AlertAction.RESOLVE)], snapshot, CONFIG, Maintenance(), T0 + minutes(1))
     assert (snapshot.alerts, snapshot.incidents) == frozen
+
+
+_LATER = T0 + minutes(5)
+RULES = [
+    # (rule, events before, the event, outcome, suppressed_by)
+    ("a new alert pages", [], event("a"), Outcome.PAGED, None),
+    ("a repeat is a duplicate", [event("a")], event("a", at=_LATER), Outcome.DUPLICATE, None),
+    ("no rule matches", [], event("a", service="nowhere"), Outcome.NO_ROUTE, None),
+    (
+        "a backlog event is stale",
+        [],
+        event("a", at=T0 - minutes(30), received=T0 - minutes(20)),
+        Outcome.SUPPRESSED,
+        "stale",
+    ),
+    ("a configured window", [], event("a", service="frozen"), Outcome.SUPPRESSED, "maintenance"),
+    ("within the grouping window", [event("b", service="storm")], event("a", service="storm"), Outcome.GROUPED, None),
+    ("nobody on call", [], event("a", service="unstaffed"), Outcome.NOBODY_ON_CALL, None),
+    ("level 1 reaches nobody", [], event("a", service="skipper"), Outcome.PAGED, None),
+    ("resolve of a key never seen", [], event("a", AlertAction.RESOLVE), Outcome.RESOLVED, None),
+    ("acknowledge of a key never seen", [], event("a", AlertAction.ACKNOWLEDGE), Outcome.ACKNOWLEDGED, None),
+    ("acknowledge by the source", [event("a")], event("a", AlertAction.ACKNOWLEDGE), Outcome.ACKNOWLEDGED, None),
+    ("resolve by the source", [event("a")], event("a", AlertAction.RESOLVE, at=_LATER), Outcome.RESOLVED, None),
+    (
+        "a trigger older than the last resolve",
+        [event("a"), event("a", AlertAction.RESOLVE, at=_LATER)],
+        event("a", at=_LATER - minutes(1)),
+        Outcome.SUPPRESSED,
+        "out_of_order",
+    ),
+    (
+        "a repeat of a resolved episode",
+        [event("a", started=T0), event("a", AlertAction.RESOLVE, at=T0 + minutes(1), started=T0)],
+        event("a", at=_LATER, started=T0),
+        Outcome.SUPPRESSED,
+        "resolved_episode",
+    ),
+    (
+        "a resolve of an earlier episode",
+        [event("a", started=T0 + minutes(2), at=T0 + minutes(2))],
+        event("a", AlertAction.RESOLVE, at=T0 + minutes(3), started=T0),
+        Outcome.SUPPRESSED,
+        "earlier_episode",
+    ),
+    (
+        "a trigger after the resolve",
+        [event("a"), event("a", AlertAction.RESOLVE, at=T0 + minutes(1))],
+        event("a", at=_LATER),
+        Outcome.PAGED,
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule", "before", "given", "outcome", "suppressed_by"), RULES, ids=[r[0] for r in RULES])
+def test_rule_table(
+    rule: str, before: list[AlertEvent], given: AlertEvent, outcome: Outcome, suppressed_by: str | None
+) -> None:
+    store, now = Store(), T0
+    for earlier in before:
+        now = max(earlier.received_at, now)
+        store.run([earlier], now)
+    store.run([given], max(given.received_at, now))
+    decision = store.last("a")
+    assert decision.outcome is outcome, decision.reason
+    assert decision.explanation.get("suppressed_by") == suppressed_by
