@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from alertrouter_router.runtime import RouterRuntime
 from alertrouter_shared.clock import OffsetClock
-from alertrouter_shared.events import AlertAction
+from alertrouter_shared.events import AlertAction, PageKind
 from tests.helpers import TopicReader, eventually
 from tests.router.conftest import alert_event, pages_for, send
 
@@ -72,7 +72,10 @@ async def test_trigger_pages_level_one_then_escalates_then_ack_stops(
     marker = f"am:test-am:{unique}-marker"
     await send(producer, alert_event(marker, {"service": "checkout"}))
     await eventually(lambda: _pages(pages, marker, 1), what="the marker page")
-    assert len(pages_for(pages, key)) == 3
+    assert len([p for p in pages_for(pages, key) if p.kind is PageKind.TRIGGER]) == 3
+    # alice, paged before bob took it, is told (on both contact methods she was paged on); bob, who acted, is not
+    told = {(p.user_id, p.contact_method.id) for p in pages_for(pages, key) if p.kind is PageKind.ACKNOWLEDGED}
+    assert told == {("alice", "alice-hook"), ("alice", "alice-sms")}
     incident = (await api.get(f"/v1/incidents/{incident_id}")).json()
     assert incident["incident"]["status"] == "acknowledged"
     assert incident["incident"]["acknowledged_by"] == "bob"

@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alertrouter_router.alerts import Alert, AlertStatus
-from alertrouter_router.decide import Effects, Input, ManualAction, Recheck, Rules, Snapshot, decide
+from alertrouter_router.decide import Effects, Input, ManualAction, Recheck, Retrigger, Rules, Snapshot, decide
 from alertrouter_router.decisions import Decision
 from alertrouter_router.escalation import Step
-from alertrouter_router.incidents import Incident
+from alertrouter_router.incidents import Incident, IncidentStatus
 from alertrouter_router.maintenance import ApiWindow, Maintenance
 from alertrouter_router.ownership.loader import LoadedConfig, load_config
 from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, Page
@@ -75,8 +75,9 @@ class Store:
             for key, alert in list(self.alerts.items()):
                 if alert.incident_id == incident_id and alert.status is AlertStatus.FIRING:
                     self.alerts[key] = replace(alert, status=AlertStatus.RESOLVED, resolved_at=at)
-        for incident_id in effects.cancelled:
+        for incident_id in effects.cancelled | effects.cancelled_steps:
             self.pending_steps = {k: s for k, s in self.pending_steps.items() if s.incident_id != incident_id}
+        for incident_id in effects.cancelled:
             self.pages = [p for p in self.pages if p.incident_id != incident_id or p.send_at <= now]
         for step in effects.fired:
             self.pending_steps.pop(step.key, None)
@@ -98,9 +99,13 @@ class Store:
         rechecks = [Recheck(a.dedup_key) for a in self.alerts.values() if a.recheck_at and a.recheck_at <= now]
         if rechecks:
             self.run(rechecks, now)
+        due = [i for i in self.incidents.values() if i.retrigger_at and i.retrigger_at <= now]
+        retriggers = [Retrigger(i.id) for i in due if i.status is IncidentStatus.ACKNOWLEDGED]
+        if retriggers:
+            self.run(retriggers, now)
 
-    def act(self, incident_id: str, action: str, now: datetime, by: str = "bob") -> Effects:
-        return self.run([ManualAction(incident_id, action, by)], now)  # type: ignore[arg-type]
+    def act(self, incident_id: str, action: str, now: datetime, by: str = "bob", **more: int) -> Effects:
+        return self.run([ManualAction(incident_id, action, by, **more)], now)  # type: ignore[arg-type]
 
     def window(self, service: str, start: datetime, end: datetime) -> ApiWindow:
         window = ApiWindow(str(uuid.uuid4()), service, start, end, "test")

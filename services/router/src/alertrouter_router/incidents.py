@@ -40,6 +40,10 @@ class Incident:
     resolved_at: datetime | None
     resolved_by: str | None
     config_version: str | None
+    round_base: int = 0  # first round of the current escalation cycle (a snooze or ack timeout starts a new one)
+    last_round: int = 0  # the position last paged: rounds count on across cycles, so page ids never repeat
+    last_level: int = 0
+    retrigger_at: datetime | None = None  # an acknowledged incident pages again then (snooze, ack timeout)
 
     @property
     def live(self) -> bool:

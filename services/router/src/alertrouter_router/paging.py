@@ -98,3 +98,38 @@ def build_pages(
                 )
             )
     return pages
+
+
+def update_pages(
+    config: LoadedConfig, incident: Incident, paged: Sequence[Page], actor: str, decision_id: str, now: datetime
+) -> list[Page]:
+    """Tell everyone already paged for the incident that it was acknowledged or resolved, once per contact method.
+
+    Not the person who acted, nor anyone who opted out (``status_updates: false``); chat channels are updated in
+    place by the notifier rather than re-posted.
+    """
+    kind = PageKind.RESOLVED if incident.status.value == "resolved" else PageKind.ACKNOWLEDGED
+    seen: set[tuple[str, str]] = set()
+    updates = []
+    for page in paged:
+        user = config.users_by_id.get(page.user_id)
+        target = (page.user_id, page.contact_method.id)
+        if page.kind is not PageKind.TRIGGER or target in seen or user is None or not user.status_updates:
+            continue
+        seen.add(target)
+        if page.user_id == actor:
+            continue
+        cycle = f"{incident.id}:{kind.value}:{incident.round_base}"
+        updates.append(
+            page.model_copy(
+                update={
+                    "page_id": f"{cycle}:{page.user_id}:{page.contact_method.id}",
+                    "kind": kind,
+                    "decision_id": decision_id,
+                    "alert_count": incident.alert_count,
+                    "send_at": now,
+                    "created_at": now,
+                }
+            )
+        )
+    return updates

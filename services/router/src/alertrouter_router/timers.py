@@ -1,4 +1,4 @@
-"""The timer loop: due escalation steps and due maintenance rechecks, in any replica, each exactly once.
+"""The timer loop: due escalation steps, maintenance rechecks and snoozes, in any replica, each exactly once.
 
 Steps and rechecks are claimed with SKIP LOCKED, so replicas share them; they go through the same ``decide`` as
 the live path. A recheck is how an alert suppressed by a maintenance window pages when the window ends (by its
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from alertrouter_router import work
 from alertrouter_router.db import snapshot_reads
-from alertrouter_router.decide import Recheck, Snapshot
+from alertrouter_router.decide import Recheck, Retrigger, Snapshot
 from alertrouter_router.escalation import Step
 from alertrouter_router.maintenance import Maintenance
 from alertrouter_shared.logging import get_logger
@@ -86,13 +86,35 @@ async def recheck_suppressed(state: RouterState) -> int:
     return len(keys)
 
 
+async def retrigger_acknowledged(state: RouterState) -> int:
+    """One pass over acknowledged incidents whose snooze or acknowledgement timeout ran out."""
+    now = state.clock.now()
+    config = state.configs.current
+    async with state.pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            "SELECT id FROM router_incident WHERE status = 'acknowledged' AND retrigger_at <= $1 "
+            "ORDER BY retrigger_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+            now,
+            state.settings.escalation_batch,
+        )
+        ids = [r["id"] for r in rows]
+        if not ids:
+            return 0
+        incidents = await snapshot_reads.read_incidents(conn, ids, [], now, lock=False)  # locked just above
+        snapshot = Snapshot(incidents=incidents, members=await snapshot_reads.read_members(conn, ids))
+        inputs = [Retrigger(i) for i in ids]
+        effects, recorded = await work.run_unit(conn, inputs, snapshot, Maintenance(), config, now, state.rules)
+    work.after_commit(effects, recorded, now)
+    state.publisher.kick()
+    return len(ids)
+
+
 async def run_timers(state: RouterState) -> None:
     while not state.stopping.is_set():
         try:
-            while await fire_due_steps(state) > 0:
-                pass
-            while await recheck_suppressed(state) > 0:
-                pass
+            for one_pass in (fire_due_steps, recheck_suppressed, retrigger_acknowledged):
+                while await one_pass(state) > 0:
+                    pass
         except Exception as exc:
             log.warning("timer_pass_failed", error=str(exc))
         with contextlib.suppress(TimeoutError):

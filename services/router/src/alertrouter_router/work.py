@@ -13,6 +13,7 @@ from alertrouter_router.db import effect_writes
 from alertrouter_router.db.pool import Conn
 from alertrouter_router.decide import Effects, Input, Rules, Snapshot, decide
 from alertrouter_router.decisions import Decision
+from alertrouter_router.incidents import IncidentStatus
 from alertrouter_router.maintenance import Maintenance
 from alertrouter_router.metrics import (
     DECISIONS,
@@ -24,6 +25,8 @@ from alertrouter_router.metrics import (
     TIMER_LAG,
 )
 from alertrouter_router.ownership.loader import LoadedConfig
+from alertrouter_router.paging import update_pages
+from alertrouter_shared.events import Page
 from alertrouter_shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -40,8 +43,31 @@ async def run_unit(
 ) -> tuple[Effects, list[Decision]]:
     """Inside the caller's transaction, after it read the snapshot: returns the effects and the new decisions."""
     effects = decide(inputs, snapshot, config, maintenance, now, rules)
+    if effects.updates:
+        effects.pages += await _status_updates(conn, effects, config, now)
     recorded = await effect_writes.write(conn, effects, now)
     return effects, recorded
+
+
+async def _status_updates(conn: Conn, effects: Effects, config: LoadedConfig, now: datetime) -> list[Page]:
+    """Those already paged for an incident that was acknowledged or resolved are told, from the pages they got."""
+    actors = {incident.id: by for incident, by in effects.updates}
+    rows = await conn.fetch(
+        "SELECT incident_id, payload FROM router_outbox WHERE incident_id = ANY($1::text[]) "
+        "AND published_at IS NOT NULL ORDER BY created_at",
+        sorted(actors),
+    )
+    paged: dict[str, list[Page]] = {}
+    for row in rows:
+        paged.setdefault(row["incident_id"], []).append(Page.model_validate_json(row["payload"]))
+    updates: list[Page] = []
+    for incident_id, actor in actors.items():
+        incident = effects.incidents[incident_id]
+        if incident.status is IncidentStatus.TRIGGERED:
+            continue  # escalated: the next level's pages are the news
+        decision = next(d.id for d in reversed(effects.decisions) if d.incident_id == incident_id)
+        updates += update_pages(config, incident, paged.get(incident_id, []), actor, decision, now)
+    return updates
 
 
 def after_commit(effects: Effects, recorded: list[Decision], now: datetime) -> None:

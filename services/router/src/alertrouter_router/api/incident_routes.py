@@ -123,8 +123,19 @@ class ActionBody(BaseModel):
     note: str = Field("", max_length=2000)
 
 
+class EscalateBody(ActionBody):
+    level: int | None = Field(None, ge=1, le=50, description="the 1-based level to page; default: the next one")
+
+
+class SnoozeBody(ActionBody):
+    minutes: int = Field(..., ge=1, le=1440, description="page again after this long unless resolved")
+
+
 async def _act(
-    state: State, incident_id: str, body: ActionBody, action: Literal["acknowledge", "resolve"]
+    state: State,
+    incident_id: str,
+    body: ActionBody,
+    action: Literal["acknowledge", "resolve", "escalate", "snooze"],
 ) -> dict[str, Any]:
     config = state.configs.current
     now = state.clock.now()
@@ -133,17 +144,21 @@ async def _act(
         target = snapshot.incidents.get(incident_id)
         if target is None:
             raise HTTPException(404, f"incident {incident_id!r} not found")
-        inputs = [ManualAction(incident_id, action, body.by, body.note)]
+        level = body.level if isinstance(body, EscalateBody) else None
+        minutes = body.minutes if isinstance(body, SnoozeBody) else None
+        inputs = [ManualAction(incident_id, action, body.by, body.note, level=level, minutes=minutes)]
         effects, recorded = await work.run_unit(conn, inputs, snapshot, Maintenance(), config, now, state.rules)
     work.after_commit(effects, recorded, now)
     changed = effects.incidents.get(incident_id)
-    if changed is None:
+    if not effects.decisions:
         return {"incident": incident_id, "status": target.status.value, "changed": False}
+    decision = effects.decisions[-1]
     return {
         "incident": incident_id,
-        "status": changed.status.value,
-        "changed": True,
-        "decision_id": effects.decisions[-1].id,
+        "status": (changed or target).status.value,
+        "changed": changed is not None,
+        "decision_id": decision.id,
+        "reason": decision.reason,
     }
 
 
@@ -155,3 +170,13 @@ async def acknowledge(incident_id: str, body: ActionBody, state: State) -> dict[
 @router.post("/{incident_id}/resolve", dependencies=WRITE, summary="Resolve the incident and its alerts")
 async def resolve(incident_id: str, body: ActionBody, state: State) -> dict[str, Any]:
     return await _act(state, incident_id, body, "resolve")
+
+
+@router.post("/{incident_id}/escalate", dependencies=WRITE, summary="Escalate now: the next level, or a chosen one")
+async def escalate(incident_id: str, body: EscalateBody, state: State) -> dict[str, Any]:
+    return await _act(state, incident_id, body, "escalate")
+
+
+@router.post("/{incident_id}/snooze", dependencies=WRITE, summary="Acknowledge now, page again after some minutes")
+async def snooze(incident_id: str, body: SnoozeBody, state: State) -> dict[str, Any]:
+    return await _act(state, incident_id, body, "snooze")

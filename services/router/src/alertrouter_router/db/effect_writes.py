@@ -89,6 +89,10 @@ _INCIDENT = (
     _col("resolved_at", _TS),
     _col("resolved_by", "text"),
     _col("config_version", "text"),
+    _col("round_base", "int"),
+    _col("last_round", "int"),
+    _col("last_level", "int"),
+    _col("retrigger_at", _TS),
 )
 
 
@@ -164,15 +168,17 @@ async def write(conn: Conn, effects: Effects, now: datetime) -> list[Decision]:
             list(effects.resolved_members),
             now,
         )
-    if effects.cancelled:
-        cancelled = sorted(effects.cancelled)
+    stopped = sorted(effects.cancelled | effects.cancelled_steps)
+    if stopped:
         await conn.execute(
             "UPDATE router_escalation_step SET status = 'cancelled' WHERE incident_id = ANY($1::text[]) "
             "AND status = 'pending'",
-            cancelled,
+            stopped,
         )
+    if effects.cancelled:
         await conn.execute(
-            "DELETE FROM router_outbox WHERE incident_id = ANY($1::text[]) AND published_at IS NULL", cancelled
+            "DELETE FROM router_outbox WHERE incident_id = ANY($1::text[]) AND published_at IS NULL",
+            sorted(effects.cancelled),
         )
     if effects.fired:
         await conn.execute(

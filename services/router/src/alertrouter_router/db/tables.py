@@ -64,7 +64,12 @@ incident = Table(
     _ts("resolved_at"),
     Column("resolved_by", String(128)),
     Column("config_version", String(64)),
+    Column("round_base", Integer, nullable=False, server_default="0"),
+    Column("last_round", Integer, nullable=False, server_default="0"),
+    Column("last_level", Integer, nullable=False, server_default="0"),
+    _ts("retrigger_at"),
     Index("ix_router_incident_service_opened", "service_id", "opened_at"),
+    Index("ix_router_incident_retrigger", "retrigger_at", postgresql_where=text("retrigger_at IS NOT NULL")),
     Index("ix_router_incident_dedup_key", "dedup_key"),
     Index("ix_router_incident_opened", "opened_at", "id"),
     # Grouping is serialised per service by an advisory lock (db/snapshot_reads.lock_groups), not by an index.

@@ -70,6 +70,9 @@ class User(StrictModel):
     time_zone: TimeZoneName
     contact_methods: list[ContactMethodSpec] = Field(default_factory=list)
     notification_rules: list[NotificationRule] = Field(default_factory=list)
+    status_updates: bool = Field(
+        True, description="told when an incident they were paged for is acknowledged, resolved or escalated"
+    )
 
     @cached_property
     def contact_methods_by_id(self) -> dict[str, ContactMethodSpec]:
@@ -142,6 +145,9 @@ class EscalationPolicy(StrictModel):
     name: str
     description: str = ""
     repeat: Annotated[int, Field(ge=0, le=20)] = 0
+    ack_timeout_minutes: Annotated[int, Field(ge=1, le=10080)] | None = Field(
+        None, description="an acknowledgement nobody followed with a resolve pages again after this long"
+    )
     levels: list[EscalationLevel]
 
 

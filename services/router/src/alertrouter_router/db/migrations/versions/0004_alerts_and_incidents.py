@@ -64,6 +64,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("dedup_key", name=op.f("pk_router_alert")),
     )
     op.add_column("router_incident", sa.Column("firing_count", sa.Integer(), server_default="0", nullable=False))
+    for column in ("round_base", "last_round", "last_level"):
+        op.add_column("router_incident", sa.Column(column, sa.Integer(), server_default="0", nullable=False))
+    op.add_column("router_incident", sa.Column("retrigger_at", ts, nullable=True))
+    op.create_index(
+        "ix_router_incident_retrigger",
+        "router_incident",
+        ["retrigger_at"],
+        postgresql_where=sa.text("retrigger_at IS NOT NULL"),
+    )
     op.execute("UPDATE router_incident SET firing_count = CASE WHEN status <> 'resolved' THEN 1 ELSE 0 END")
     # Each key's current incident becomes its alert; a resolve time in the future (sender clock skew) is clamped.
     op.execute(
@@ -140,4 +149,6 @@ def downgrade() -> None:
         postgresql_where=sa.text("status <> 'resolved'"),
     )
     op.drop_table("router_alert")
-    op.drop_column("router_incident", "firing_count")
+    op.drop_index("ix_router_incident_retrigger", table_name="router_incident")
+    for column in ("firing_count", "round_base", "last_round", "last_level", "retrigger_at"):
+        op.drop_column("router_incident", column)
