@@ -99,8 +99,8 @@ class Store:
         rechecks = [Recheck(a.dedup_key) for a in self.alerts.values() if a.recheck_at and a.recheck_at <= now]
         if rechecks:
             self.run(rechecks, now)
-        due = [i for i in self.incidents.values() if i.retrigger_at and i.retrigger_at <= now]
-        retriggers = [Retrigger(i.id) for i in due if i.status is IncidentStatus.ACKNOWLEDGED]
+        snoozed = [i for i in self.incidents.values() if i.retrigger_at and i.retrigger_at <= now]
+        retriggers = [Retrigger(i.id) for i in snoozed if i.status is IncidentStatus.ACKNOWLEDGED]
         if retriggers:
             self.run(retriggers, now)
 
