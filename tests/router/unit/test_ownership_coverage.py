@@ -69,7 +69,7 @@ def test_validate_command_exit_codes(tmp_path: Path) -> None:
     out = io.StringIO()
     code = validate_command(write(tmp_path, schedule_only_document()), 1, now=berlin(2024, 1, 2), out=out)
     assert code == EXIT_COVERAGE
-    assert "coverage gap: service 'svc' (policy 'p1') reaches nobody from 2024-01-01 23:00 UTC" in out.getvalue()
+    assert "coverage gap: policy 'p1' (service 'svc') reaches nobody from 2024-01-01 23:00 UTC" in out.getvalue()
 
     broken = minimal_document()
     broken["services"][0]["owner_team"] = "nobody"
