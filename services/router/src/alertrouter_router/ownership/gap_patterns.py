@@ -33,7 +33,8 @@ class GapFinding:
 
     def describe(self) -> str:
         services = ", ".join(repr(service) for service in self.service_ids)
-        subject = f"policy {self.escalation_policy_id!r} (service {services}) reaches nobody"
+        noun = "service" if len(self.service_ids) == 1 else "services"
+        subject = f"policy {self.escalation_policy_id!r} ({noun} {services}) reaches nobody"
         if self.recurrence == "once":
             spans = "; ".join(f"from {_utc(begin)} to {_utc(finish)}" for begin, finish in self.occurrences)
             return f"{subject} {spans}"

@@ -105,7 +105,7 @@ def _pydantic_issue(document: SourceDocument, error: Any) -> ConfigIssue:
         message = f"missing required field {path[-1]!r}"
     elif error["type"] == "string_type" and isinstance(error.get("input"), bool | int | float):
         written = json.dumps(error["input"])
-        message = f"expected a string, got {written}: quote it (\"{written}\") if the text is meant"
+        message = f'expected a string, got {written}: quote it ("{written}") if the text is meant'
     return document.issue(path, message)
 
 

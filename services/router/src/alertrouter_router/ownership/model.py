@@ -11,13 +11,14 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Literal, Protocol, TypeVar
 
-from pydantic import AwareDatetime, ConfigDict, Field, GetJsonSchemaHandler, field_validator, model_validator
+from pydantic import ConfigDict, Field, GetJsonSchemaHandler, field_validator, model_validator
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from alertrouter_router.ownership.matcher_syntax import MATCHER_PATTERN, SYNTAX_HELP, parse_matcher
 from alertrouter_router.ownership.timespec import (
     ClockTime,
+    Instant,
     StrictModel,
     TimeWindow,
     TimeZoneName,
@@ -102,8 +103,8 @@ class Override(StrictModel):
 
     id: Identifier
     user: str
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
     replaces: str | None = None
 
     @model_validator(mode="after")
@@ -149,8 +150,8 @@ class EscalationPolicy(StrictModel):
 
 
 class OneOffWindow(StrictModel):
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
 
     @model_validator(mode="after")
     def _check_order(self) -> OneOffWindow:

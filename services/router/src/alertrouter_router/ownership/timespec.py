@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -81,10 +82,17 @@ _WALL_TIME_SCHEMA = {
     "description": "wall time in the schedule's zone, e.g. 2026-01-05T09:00:00 (an offset is converted)",
 }
 
+_INSTANT_SCHEMA = {
+    "type": "string",
+    "pattern": r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:?\d{2})$",
+    "description": "an instant with its UTC offset, e.g. 2026-12-24T00:00:00+01:00 or 2026-12-05T06:00:00Z",
+}
+
 TimeZoneName = Annotated[str, AfterValidator(_check_zone)]
 ClockTime = Annotated[time, BeforeValidator(_parse_clock), WithJsonSchema(_CLOCK_SCHEMA)]
 Weekday = Annotated[str, BeforeValidator(_parse_weekday), WithJsonSchema(_WEEKDAY_SCHEMA)]
 WallDateTime = Annotated[datetime, WithJsonSchema(_WALL_TIME_SCHEMA)]
+Instant = Annotated[AwareDatetime, WithJsonSchema(_INSTANT_SCHEMA)]
 
 _SHORT = re.compile(r"(\d+)\s*(m|min|h|d|w)", re.IGNORECASE)
 _ISO = re.compile(r"P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?", re.IGNORECASE)
