@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import getpass
 import os
-import sys
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import click
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -26,18 +24,13 @@ EXIT_UNREACHABLE = 3
 EXIT_AUTH = 4
 
 
-class CliError(click.ClickException):
-    """A failure the command reports in one line (``error: ...``) before exiting with ``exit_code``.
-
-    A Click exception, so Click's own handling prints it and exits, with no traceback, wherever it is raised.
-    """
+class CliError(Exception):
+    """A failure the command reports in one line (``error: ...``) before exiting with ``exit_code``."""
 
     def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
         super().__init__(message)
+        self.message = message
         self.exit_code = exit_code
-
-    def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"error: {self.message}", file=file or sys.stderr)
 
 
 class ClientSettings(BaseModel):
