@@ -6,7 +6,9 @@ Every JSON answer is compared with what the API itself returns, and every failur
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -14,9 +16,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from alertrouter_router.runtime import RouterRuntime
-from tests.cli.conftest import Ran, run_cli
+from tests.cli.conftest import LABELLED, Ran, run_cli
 from tests.helpers import eventually, free_port
-from tests.router.conftest import READ_ONLY_TOKEN, TOKEN, alert_event, send
+from tests.router.conftest import READ_ONLY_TOKEN, TOKEN, alert_event, router_settings, send
 
 pytestmark = [pytest.mark.db, pytest.mark.kafka]
 
@@ -161,3 +163,38 @@ async def test_maintenance_add_list_and_end(router: RouterRuntime, api: httpx.As
     )
     past = await cli(router, "maintenance", "add", "storm", "--until", "2000-01-01T00:00:00Z")
     failed(past, 1, "422")
+
+
+@pytest.fixture(scope="module")
+async def labelled_router(kafka_bootstrap: str, router_database_url: str) -> AsyncIterator[RouterRuntime]:
+    """An API-only router (no consumers, no timers) on the service_from_label fixture: previews only."""
+    runtime = RouterRuntime(
+        router_settings(kafka_bootstrap, router_database_url, config_path=str(LABELLED)), consume=False
+    )
+    await runtime.start()
+    yield runtime
+    runtime.stop()
+    await asyncio.wait_for(runtime.wait(), 30)
+
+
+async def test_preview_and_route_test_show_the_service_label(labelled_router: RouterRuntime) -> None:
+    base = f"http://127.0.0.1:{labelled_router.state.settings.port}"
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    body = {"labels": {"service": "cart", "env": "production"}, "at": "2026-06-01T12:00:00Z"}
+    async with httpx.AsyncClient(base_url=base, headers=headers) as client:
+        preview = (await client.post("/v1/route/preview", json=body)).json()
+    expected_reason = (
+        "rule 'production-by-service-label' took the service from label service='cart' (an alias of 'basket'): "
+        "env != 'staging' (was 'production')"
+    )
+    route = preview["explanation"]["route"]
+    assert (preview["service"], route["rule"], route["reason"]) == (
+        "basket",
+        "production-by-service-label",
+        expected_reason,
+    )
+    assert route["matched"][0] == {"label": "service", "op": "service_from_label", "value": None, "actual": "cart"}
+    offline = await run_cli("route", "test", "-c", str(LABELLED), "-l", "service=cart", "env=production", "--json")
+    assert json.loads(offline.out)["route"]["reason"] == route["reason"]
+    online = await cli(labelled_router, "oncall", "cart")
+    failed(online, 1, "404 Not Found: service 'cart' is not in configuration")  # aliases name services in labels only
