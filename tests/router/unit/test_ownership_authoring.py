@@ -96,8 +96,10 @@ def test_a_malformed_matcher_string_is_located(tmp_path: Path) -> None:
 
 def test_yaml_1_1_booleans_stay_strings(tmp_path: Path) -> None:
     text = minimal_yaml().replace("name: Service", "name: Service\n  labels: {canary: no, legacy: off, tier: y}")
-    text = text.replace("value: svc", "value: no")
+    text = text.replace("value: svc", "value: no").replace("development_only: true", "development_only: yes")
+    text += "  enabled: no\n"
     loaded = load_config(write(tmp_path, text), environ={})
+    assert loaded.config.integrations[0].enabled is False  # boolean fields still read yes/no
     assert loaded.services_by_id["svc"].labels == {"canary": "no", "legacy": "off", "tier": "y"}
     assert loaded.config.route_rules[0].match[0].value == "no"
     assert resolve_route(loaded.config, {"service": "no"}, None).service_id == "svc"
@@ -115,6 +117,7 @@ def test_a_real_boolean_in_a_string_field_says_to_quote_it(tmp_path: Path) -> No
 def test_booleans_and_timestamps_still_read_into_their_fields(tmp_path: Path) -> None:
     text = minimal_yaml().replace("development_only: true", "development_only: True\n  enabled: false")
     text = text.replace("start: '2024-01-01T09:00:00'", "start: 2024-01-01 09:00:00")
+    assert "enabled: false" in text and "start: 2024-01-01 09:00:00" in text
     loaded = load_config(write(tmp_path, text), environ={})
     assert loaded.config.integrations[0].enabled is False
     assert loaded.config.schedules[0].layers[0].start.isoformat() == "2024-01-01T09:00:00"
