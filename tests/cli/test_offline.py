@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from alertrouter_cli.__main__ import app
+from alertrouter_cli.times import InstantError, parse_duration, parse_instant
 from alertrouter_router.ownership.json_schema import PUBLISHED_PATH
 from tests.cli.conftest import EXAMPLES, LABELLED, ROOT, run_cli
 
@@ -216,3 +218,33 @@ async def test_shell_completion_completes_commands() -> None:
     assert completed.out.split() == ["config"]
     env = {"_ALERTROUTER_COMPLETE": "complete_bash", "COMP_WORDS": "alertrouter maintenance ", "COMP_CWORD": "2"}
     assert (await run_cli(env=env)).out.split() == ["add", "end", "list"]
+
+
+NOW = datetime(2026, 12, 4, 17, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("now", NOW),
+        ("+2h", NOW + timedelta(hours=2)),
+        ("-30m", NOW - timedelta(minutes=30)),
+        ("+1w", NOW + timedelta(weeks=1)),
+        ("2026-12-24T04:00:00+01:00", datetime(2026, 12, 24, 3, 0, tzinfo=UTC)),
+        ("2026-12-24t03:00:00z", datetime(2026, 12, 24, 3, 0, tzinfo=UTC)),
+    ],
+)
+def test_instants_on_the_command_line(text: str, expected: datetime) -> None:
+    assert parse_instant(text, NOW) == expected
+
+
+@pytest.mark.parametrize("text", ["2026-12-24T03:00:00", "tomorrow", "+2 fortnights", ""])
+def test_instants_without_offset_or_meaning_are_refused(text: str) -> None:
+    with pytest.raises(InstantError):
+        parse_instant(text, NOW)
+
+
+def test_durations() -> None:
+    assert parse_duration("90m") == timedelta(minutes=90) and parse_duration("1d") == timedelta(days=1)
+    with pytest.raises(InstantError, match="is not a duration"):
+        parse_duration("-1h")

@@ -75,6 +75,9 @@ async def test_failures_are_one_line_with_their_exit_code(router: RouterRuntime)
         "403 forbidden: the API token lacks the 'write' scope",
     )
     failed(await cli(router, "oncall"), 1, "give a SERVICE or --team TEAM")
+    failed(
+        await cli(router, "incidents", "--status", "bogus"), 1, "422 Unprocessable Entity: query.status: String should"
+    )
     failed(await cli(router, "oncall", "checkout", "--at", "2026-07-01T12:00:00"), 1, "has no UTC offset")
     closed = f"http://127.0.0.1:{free_port()}"
     unreachable = await run_cli("incidents", env={"ALERTROUTER_URL": closed, "ALERTROUTER_TOKEN": TOKEN})

@@ -97,21 +97,14 @@ def _token(settings: ClientSettings) -> str:
 
 
 def _detail(response: httpx.Response) -> str:
-    """The problem's ``detail`` (a string, or FastAPI's list of field errors), else the reason phrase."""
+    """The problem's ``detail`` (the router answers problem+json), else the start of the body or the reason."""
     try:
         body = response.json()
     except ValueError:
         return response.text.strip()[:200] or response.reason_phrase
-    if not isinstance(body, dict):
-        return response.reason_phrase
-    detail = body.get("detail")
-    if isinstance(detail, list):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in item.get('loc', [])[1:])}: {item.get('msg')}"
-            for item in detail
-            if isinstance(item, dict)
-        )
-    return str(detail or body.get("title") or response.reason_phrase)
+    if isinstance(body, dict) and body.get("detail"):
+        return str(body["detail"])
+    return response.reason_phrase
 
 
 class ApiClient:

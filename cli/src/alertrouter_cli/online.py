@@ -122,8 +122,9 @@ def incidents(
 
 
 def _act(action: str, incident: str, by: str | None, note: str, as_json: bool) -> None:
-    with _client() as api:
-        who = acting_user(load_settings(), by)
+    settings = load_settings()
+    who = acting_user(settings, by)
+    with ApiClient(settings) as api:
         body = api.post(f"/v1/incidents/{incident}/{action}", {"by": who, "note": note})
     if as_json:
         emit_json(body)
@@ -168,8 +169,9 @@ def maintenance_add(
     body: dict[str, Any] = {"ends_at": ends.isoformat(), "reason": reason}
     if start:
         body["starts_at"] = begins.isoformat()
-    with _client() as api:
-        body["created_by"] = acting_user(load_settings(), by)
+    settings = load_settings()
+    body["created_by"] = acting_user(settings, by)
+    with ApiClient(settings) as api:
         window = api.post(f"/v1/services/{service}/maintenance", body)
     if as_json:
         emit_json(window)
