@@ -169,11 +169,9 @@ async def test_maintenance_add_list_and_end(router: RouterRuntime, api: httpx.As
 
 
 @pytest.fixture(scope="module")
-async def labelled_router(kafka_bootstrap: str, router_database_url: str) -> AsyncIterator[RouterRuntime]:
+async def labelled_router(cli_kafka: str, cli_database_url: str) -> AsyncIterator[RouterRuntime]:
     """An API-only router (no consumers, no timers) on the service_from_label fixture: previews only."""
-    runtime = RouterRuntime(
-        router_settings(kafka_bootstrap, router_database_url, config_path=str(LABELLED)), consume=False
-    )
+    runtime = RouterRuntime(router_settings(cli_kafka, cli_database_url, config_path=str(LABELLED)), consume=False)
     await runtime.start()
     yield runtime
     runtime.stop()
