@@ -145,6 +145,17 @@ def test_config_validate_text_and_json() -> None:
     assert len(body["files"]) == 4 and len(body["version"]) == 64
 
 
+def test_config_validate_can_skip_secrets(tmp_path: Path) -> None:
+    config = tmp_path / "ownership.yaml"
+    text = (LABELLED / "ownership.yaml").read_text(encoding="utf-8")
+    config.write_text(text + "integrations:\n  - {id: am, type: alertmanager, key_env: CLI_TEST_UNSET_KEY}\n")
+    result = invoke("config", "validate", str(config))
+    assert result.exit_code == 1
+    assert "missing secret: environment variable 'CLI_TEST_UNSET_KEY' is not set" in result.stdout
+    result = invoke("config", "validate", str(config), "--skip-secrets", "--days", "1")
+    assert result.exit_code == 0, result.stdout
+
+
 def changed_copy(tmp_path: Path) -> Path:
     target = tmp_path / "proposed"
     shutil.copytree(EXAMPLES, target)

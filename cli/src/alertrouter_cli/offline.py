@@ -70,13 +70,17 @@ def validate_command(
     path: Annotated[Path, typer.Argument(help="a YAML file or a folder of YAML files")],
     days: Annotated[int, typer.Option(help="coverage horizon in days", min=1, max=92)] = 14,
     output_format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    skip_secrets: Annotated[
+        bool, typer.Option("--skip-secrets", help="do not read integration keys (CI without the deployment's secrets)")
+    ] = False,
 ) -> None:
     """Validate a configuration and lint its on-call coverage. Exit 0 ok, 1 invalid, 2 coverage problems."""
     from alertrouter_router.ownership.cli_validate import validate_command as validate
 
     if output_format not in ("text", "json"):
         raise typer.BadParameter("--format is text or json")
-    raise typer.Exit(validate(path, days, output_format="json" if output_format == "json" else "text"))
+    chosen = "json" if output_format == "json" else "text"
+    raise typer.Exit(validate(path, days, output_format=chosen, secrets=not skip_secrets))
 
 
 @config_app.command("diff")

@@ -74,11 +74,15 @@ def validate_command(
     now: datetime | None = None,
     out: TextIO | None = None,
     output_format: OutputFormat = "text",
+    secrets: bool = True,
 ) -> int:
-    """Validate the configuration at ``path`` and lint coverage for ``days`` from ``now``; print findings."""
+    """Validate the configuration at ``path`` and lint coverage for ``days`` from ``now``; print findings.
+
+    ``secrets=False`` leaves integration keys unread, for CI jobs that do not hold the deployment's secrets.
+    """
     stream = out or sys.stdout
     try:
-        loaded = load_config(path)
+        loaded = load_config(path, secrets=secrets)
     except ConfigError as exc:
         if output_format == "json":
             body = {"valid": False, "errors": [_issue_json(issue) for issue in exc.issues], "coverage": None}
