@@ -15,6 +15,7 @@ from alertrouter_cli.output import emit, emit_json
 from alertrouter_cli.times import InstantError, parse_instant
 
 if TYPE_CHECKING:
+    from alertrouter_router.ownership.cli_validate import OutputFormat
     from alertrouter_router.ownership.loader import LoadedConfig
 
 route_app = typer.Typer(help="Test routing offline against a configuration folder.", no_args_is_help=True)
@@ -79,7 +80,7 @@ def validate_command(
 
     if output_format not in ("text", "json"):
         raise typer.BadParameter("--format is text or json")
-    chosen = "json" if output_format == "json" else "text"
+    chosen: OutputFormat = "json" if output_format == "json" else "text"
     raise typer.Exit(validate(path, days, output_format=chosen, secrets=not skip_secrets))
 
 
