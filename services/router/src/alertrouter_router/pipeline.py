@@ -86,5 +86,5 @@ async def process_batch(state: RouterState, events: list[AlertEvent], now: datet
     async with state.pool.acquire() as conn, conn.transaction():
         snapshot, maintenance = await snapshot_reads.for_events(conn, events, config, now)
         effects, recorded = await work.run_unit(conn, events, snapshot, maintenance, config, now, state.rules)
-    work.after_commit(effects, recorded, now)
+    work.after_commit(effects, recorded, now, state.publisher)
     return effects

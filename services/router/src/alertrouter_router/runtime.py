@@ -30,15 +30,16 @@ def build_state(settings: RouterSettings, clock: Clock | None = None) -> RouterS
     clock = clock or SystemClock()
     engine = make_engine(settings.database_url, settings.db_pool_size)
     producer = make_producer(settings, linger_ms=1)
+    pool = make_pool(settings.database_url, settings.db_pool_size)
     return RouterState(
         settings=settings,
         engine=engine,
-        pool=make_pool(settings.database_url, settings.db_pool_size),
+        pool=pool,
         producer=producer,
         clock=clock,
         configs=ConfigHolder.load(settings.config_path),
         token_entries=load_token_entries(settings.api_tokens, settings.api_tokens_file),
-        publisher=OutboxPublisher(engine, producer, clock, settings.outbox_poll_seconds),
+        publisher=OutboxPublisher(pool, producer, clock, settings.outbox_poll_seconds),
     )
 
 
@@ -47,7 +48,6 @@ def _consumer_loops(state: RouterState) -> list[ConsumerLoop]:
 
     async def on_alerts(records: object) -> None:
         await handle_alert_batch(state, records)  # type: ignore[arg-type]
-        state.publisher.kick()
 
     async def on_deliveries(records: object) -> None:
         await handle_delivery_batch(state, records)  # type: ignore[arg-type]

@@ -42,9 +42,7 @@ async def fire_due_steps(state: RouterState) -> int:
         snapshot = await snapshot_reads.for_steps(conn, claimed, config, now)
         ready = [s for s in claimed if s.incident_id in snapshot.incidents]
         effects, recorded = await work.run_unit(conn, ready, snapshot, Maintenance(), config, now, state.rules)
-    work.after_commit(effects, recorded, now)
-    if effects.pages:
-        state.publisher.kick()
+    work.after_commit(effects, recorded, now, state.publisher)
     return len(ready)
 
 
@@ -80,9 +78,7 @@ async def recheck_suppressed(state: RouterState) -> int:
         maintenance = await snapshot_reads.read_maintenance(conn, now)
         inputs = [Recheck(k) for k in keys]
         effects, recorded = await work.run_unit(conn, inputs, snapshot, maintenance, config, now, state.rules)
-    work.after_commit(effects, recorded, now)
-    if effects.pages:
-        state.publisher.kick()
+    work.after_commit(effects, recorded, now, state.publisher)
     return len(keys)
 
 
@@ -104,8 +100,7 @@ async def retrigger_acknowledged(state: RouterState) -> int:
         snapshot = Snapshot(incidents=incidents, members=await snapshot_reads.read_members(conn, ids))
         inputs = [Retrigger(i) for i in ids]
         effects, recorded = await work.run_unit(conn, inputs, snapshot, Maintenance(), config, now, state.rules)
-    work.after_commit(effects, recorded, now)
-    state.publisher.kick()
+    work.after_commit(effects, recorded, now, state.publisher)
     return len(ids)
 
 

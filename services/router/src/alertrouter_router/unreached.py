@@ -89,7 +89,5 @@ async def escalate_unreached(state: RouterState, incident_ids: list[str]) -> int
         )
         snapshot.members = await snapshot_reads.read_members(conn, list(snapshot.incidents))
         effects, recorded = await work.run_unit(conn, inputs, snapshot, Maintenance(), config, now, state.rules)
-    work.after_commit(effects, recorded, now)
-    if effects.pages:
-        state.publisher.kick()
+    work.after_commit(effects, recorded, now, state.publisher)
     return len(effects.decisions)

@@ -24,6 +24,7 @@ from alertrouter_router.metrics import (
     PAGES_EMITTED,
     TIMER_LAG,
 )
+from alertrouter_router.outbox import OutboxPublisher
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.paging import update_pages
 from alertrouter_shared.events import Page
@@ -70,8 +71,10 @@ async def _status_updates(conn: Conn, effects: Effects, config: LoadedConfig, no
     return updates
 
 
-def after_commit(effects: Effects, recorded: list[Decision], now: datetime) -> None:
-    """Count and log what was committed."""
+def after_commit(effects: Effects, recorded: list[Decision], now: datetime, publisher: OutboxPublisher) -> None:
+    """Publish the pages due now, count and log what was committed."""
+    if effects.pages:
+        publisher.hand_over(effects.pages, now)
     for item in recorded:
         DECISIONS.labels(item.outcome.value).inc()
         log.info(

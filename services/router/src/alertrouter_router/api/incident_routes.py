@@ -148,7 +148,7 @@ async def _act(
         minutes = body.minutes if isinstance(body, SnoozeBody) else None
         inputs = [ManualAction(incident_id, action, body.by, body.note, level=level, minutes=minutes)]
         effects, recorded = await work.run_unit(conn, inputs, snapshot, Maintenance(), config, now, state.rules)
-    work.after_commit(effects, recorded, now)
+    work.after_commit(effects, recorded, now, state.publisher)
     changed = effects.incidents.get(incident_id)
     if not effects.decisions:
         return {"incident": incident_id, "status": target.status.value, "changed": False}
