@@ -126,7 +126,7 @@ def plan_for(
 ) -> Plan:
     plan = replace(PLANS[mode], all_rates=all_rates)
     if rates:
-        plan = replace(plan, latency_rates=rates, reference_rates=rates)
+        plan = replace(plan, latency_rates=rates, reference_rates=rates, router_rates=rates)
     if latency_seconds:
         plan = replace(plan, latency_seconds=latency_seconds)
     return plan
