@@ -88,7 +88,7 @@ def test_keys_from_environment_and_files_relative_to_the_yaml(tmp_path: Path) ->
         (
             "integrations:\n  - {id: a, type: alertmanager, key_env: K, allowed_topic_arns: [x]}\n",
             {"K": "x"},
-            "allowed_topic_arns applies only to cloudwatch",
+            "apply only to cloudwatch integrations",
         ),
         (
             "integrations:\n  - {id: a, type: alertmanager, key_env: K}\n  - {id: b, type: alertmanager, key_env: K}\n",

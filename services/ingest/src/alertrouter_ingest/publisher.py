@@ -34,35 +34,13 @@ from alertrouter_ingest.metrics import KAFKA_FAILURES
 from alertrouter_ingest.producers import ABORT_GRACE_SECONDS, SingleRecordSender, default_transactional_id_prefix
 from alertrouter_ingest.settings import IngestSettings
 from alertrouter_shared.errors import TransientError
-from alertrouter_shared.events import AlertEvent
 from alertrouter_shared.kafka import Record, kafka_reachable
 from alertrouter_shared.logging import get_logger
-from alertrouter_shared.topics import ALERTS, alert_key
 
 log = get_logger(__name__)
 
 # aiokafka refuses records over max_request_size (1 MiB by default); stay clearly under it.
 MAX_RECORD_BYTES = 1_000_000
-
-
-class RecordTooLarge(ValueError):
-    """A normalised event cannot be a Kafka record; retrying cannot help."""
-
-    def __init__(self, index: int, size: int) -> None:
-        super().__init__(f"event {index} is {size} bytes once normalised, over the {MAX_RECORD_BYTES} byte limit")
-        self.index = index
-        self.size = size
-
-
-def event_records(events: Sequence[AlertEvent]) -> list[Record]:
-    """Serialise events for the alerts topic (key = dedup key), refusing any record Kafka would refuse."""
-    records: list[Record] = []
-    for index, event in enumerate(events):
-        value = event.model_dump_json().encode()
-        if len(value) > MAX_RECORD_BYTES:
-            raise RecordTooLarge(index, len(value))
-        records.append((ALERTS, alert_key(event), value))
-    return records
 
 
 class Publisher:

@@ -23,7 +23,7 @@ import orjson
 
 from alertrouter_ingest.sources.limits import ContentLimits
 from alertrouter_ingest.sources.normalise import build_event
-from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, Severity
+from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, Severity, to_utc
 
 ROUTING_KEY_LENGTH = 32
 DEDUP_KEY_MAX = 255
@@ -173,7 +173,11 @@ def _timestamp(value: object, errors: list[str]) -> datetime | None:
     except ValueError:
         errors.append("'payload.timestamp' is not a valid ISO 8601 timestamp")
         return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    try:
+        return to_utc(parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC))
+    except ValueError as exc:
+        errors.append(f"'payload.timestamp' is out of range: {exc}")
+        return None
 
 
 def _optional_text(document: dict[str, Any], name: str, errors: list[str], prefix: str = "") -> str | None:

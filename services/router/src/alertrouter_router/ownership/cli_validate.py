@@ -38,6 +38,13 @@ def validate_command(
     start = now or datetime.now(UTC)
     report = coverage_report(loaded.config, start, days)
     print(f"configuration {loaded.short_version} is valid ({len(loaded.files)} file(s))", file=stream)
+    for integration in loaded.config.integrations:
+        if integration.allow_any_topic:
+            print(
+                f"warning: integration {integration.id!r} accepts any SNS topic (allow_any_topic: true): any AWS "
+                "account holding its key can subscribe its own topic; list allowed_topic_arns instead",
+                file=stream,
+            )
     for gap in report.gaps:
         print(
             f"coverage gap: service {gap.service_id!r} (policy {gap.escalation_policy_id!r}) reaches nobody "
