@@ -6,10 +6,10 @@ import asyncio
 import copy
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -21,6 +21,9 @@ from alertrouter_ingest.publisher import Publisher
 from alertrouter_ingest.settings import IngestSettings
 from alertrouter_shared.topics import ALERTS
 from tests.helpers import eventually
+
+if TYPE_CHECKING:
+    from tests.ingest.sns_world import SnsWorld
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CONFIG = FIXTURES / "ingest" / "ownership.yaml"
@@ -174,3 +177,22 @@ async def alerts_log(kafka_bootstrap: str) -> AsyncIterator[AlertsLog]:
     log = await AlertsLog(kafka_bootstrap).start()
     yield log
     await log.stop()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnsWorld]:
+    """The SNS test world (CA, signing certificate, local HTTPS certificate host) of one test module."""
+    from tests.ingest.sns_world import make_world
+
+    made = make_world(tmp_path_factory.mktemp("sns"))
+    yield made
+    made.host.stop()
+
+
+@pytest.fixture
+async def sns_client(
+    world: SnsWorld, kafka_bootstrap: str, ingest_publisher: Publisher
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The default app, trusting the SNS test world's CA and certificate host."""
+    async with serve(create_app(world.settings(kafka_bootstrap), publisher=ingest_publisher)) as client:
+        yield client

@@ -162,6 +162,7 @@ class FakeSnsHost:
     files: dict[str, bytes] = field(default_factory=dict)
     hits: Counter[str] = field(default_factory=Counter)
     status_override: dict[str, int] = field(default_factory=dict)
+    gates: dict[str, threading.Event] = field(default_factory=dict)  # a GET of this path waits until the gate opens
 
     def start(self) -> FakeSnsHost:
         host = self
@@ -170,6 +171,9 @@ class FakeSnsHost:
             def do_GET(self) -> None:
                 host.hits[self.path] += 1
                 path = self.path.split("?", 1)[0]
+                gate = host.gates.get(path)
+                if gate is not None:
+                    gate.wait(timeout=30)
                 status = host.status_override.get(path)
                 body = host.files.get(path)
                 if status is None:

@@ -33,7 +33,7 @@ SUPPORTED_VERSION = "4"
 MAX_GROUP_KEY_CHARS = 4096
 MAX_EXTERNAL_URL_CHARS = 2048
 MAX_GENERATOR_URL_CHARS = 8192
-MAX_GROUP_LABELS_CHARS = 64 * 1024  # names and values of commonLabels (or commonAnnotations, or groupLabels)
+MAX_GROUP_LABELS_CHARS = 256 * 1024  # names and values of commonLabels (or commonAnnotations, or groupLabels)
 MAX_TRUNCATED_ALERTS = 2**31 - 1
 
 
