@@ -105,6 +105,8 @@ class AlertsLog:
             isolation_level="read_committed",
         )
         self.by_event_id: dict[str, tuple[bytes, dict[str, Any]]] = {}
+        self.raw_by_event_id: dict[str, bytes] = {}  # the record's value exactly as the router receives it
+        self.event_ids_by_dedup_key: dict[str, list[str]] = {}
         self.positions: dict[int, int] = {}
         self.records: list[tuple[int, int, bytes, dict[str, Any]]] = []
         self._task: asyncio.Task[None] | None = None
@@ -121,7 +123,10 @@ class AlertsLog:
                 for record in records:
                     value = json.loads(record.value or b"{}")
                     self.records.append((tp.partition, record.offset, record.key or b"", value))
-                    self.by_event_id[value.get("event_id", "")] = (record.key or b"", value)
+                    event_id = value.get("event_id", "")
+                    self.by_event_id[event_id] = (record.key or b"", value)
+                    self.raw_by_event_id[event_id] = record.value or b""
+                    self.event_ids_by_dedup_key.setdefault(value.get("dedup_key", ""), []).append(event_id)
             for tp in self.consumer.assignment():
                 self.positions[tp.partition] = await self.consumer.position(tp)
 
@@ -139,6 +144,20 @@ class AlertsLog:
 
         await eventually(found, timeout=timeout, what=f"events {wanted} on {ALERTS}")
         return copy.deepcopy([self.by_event_id[e] for e in wanted])
+
+    async def raw_events(self, event_ids: Iterable[str], timeout: float = 20) -> list[bytes]:
+        """The records' values, byte for byte, once all have been read."""
+        wanted = list(event_ids)
+        await self.events(wanted, timeout)
+        return [self.raw_by_event_id[e] for e in wanted]
+
+    async def event_ids_for(self, dedup_key: str, timeout: float = 20) -> list[str]:
+        """Event ids of the records with ``dedup_key`` (Events v2 answers carry no event id), once one is read."""
+
+        async def found() -> list[str]:
+            return list(self.event_ids_by_dedup_key.get(dedup_key, []))
+
+        return await eventually(found, timeout=timeout, what=f"an event with dedup key {dedup_key!r}")
 
     async def end_offsets(self) -> dict[int, int]:
         probe = AIOKafkaConsumer(

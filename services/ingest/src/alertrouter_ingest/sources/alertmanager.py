@@ -161,7 +161,10 @@ def normalise_webhook(
         annotations = {**webhook.common_annotations, **alert.annotations}
         limits.check_labels(labels, f"{where}.labels")
         limits.check_annotations(annotations, f"{where}.annotations")
-        yield _event(alert, labels, annotations, group_details, integration_id, bound_service, received_at)
+        try:
+            yield _event(alert, labels, annotations, group_details, integration_id, bound_service, received_at)
+        except InvalidPayload as exc:
+            raise InvalidPayload(f"{where}: {exc.detail}", status=exc.status, reason=exc.reason) from exc
 
 
 def _group_details(webhook: AlertmanagerWebhook) -> dict[str, Any]:
