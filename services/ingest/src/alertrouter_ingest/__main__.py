@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import uvicorn
@@ -12,7 +13,21 @@ from alertrouter_ingest.settings import IngestSettings
 from alertrouter_shared.logging import configure_logging
 
 
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """Only --help: every setting comes from the environment (so one image serves every deployment)."""
+    parser = argparse.ArgumentParser(
+        prog="alertrouter-ingest",
+        description="Serve the alertrouter ingest API: Alertmanager, Grafana, CloudWatch (SNS) and PagerDuty "
+        "Events API v2 intakes, producing alert events to Kafka.",
+        epilog="Configured by environment variables only: KAFKA_BOOTSTRAP_SERVERS, ALERTROUTER_CONFIG (the "
+        "ownership configuration), LOG_LEVEL, and INGEST_* (INGEST_PORT, INGEST_WORKERS, INGEST_MAX_BODY_BYTES, "
+        "INGEST_BODY_READ_TIMEOUT_SECONDS, ...). Every variable is listed in docs/settings.md.",
+    )
+    return parser.parse_args(argv)
+
+
 def main() -> None:
+    parse_arguments()
     settings = IngestSettings()
     configure_logging("ingest", settings.log_level, settings.log_format)
     if settings.workers > 1:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from starlette.requests import ClientDisconnect, Request
 
 from alertrouter_ingest.api.problems import ApiProblem
-from alertrouter_ingest.metrics import IN_FLIGHT
+from alertrouter_ingest.metrics import IN_FLIGHT, READING_BODIES
 
 
 class InFlightLimiter:
@@ -113,6 +113,7 @@ async def read_body(request: Request, limit: int, timeout: float) -> bytes:
         raise _too_large(int(declared), limit)
     chunks: list[bytes] = []
     size = 0
+    READING_BODIES.inc()
     try:
         async with asyncio.timeout(timeout):
             async for chunk in request.stream():
@@ -124,6 +125,8 @@ async def read_body(request: Request, limit: int, timeout: float) -> bytes:
         raise ApiProblem(408, f"the body was not received within {timeout:g} seconds", reason="body_timeout") from exc
     except ClientDisconnect as exc:
         raise ApiProblem(400, "the client disconnected before sending the whole body", reason="disconnect") from exc
+    finally:
+        READING_BODIES.dec()
     return b"".join(chunks)
 
 
