@@ -32,6 +32,7 @@ TEST_INTEGRATIONS = {
     "test-am-unbound",
     "test-am-disabled",
     "test-cw",
+    "test-cw-v2",
     "test-cw-any-topic",
     "test-ev2",
     "test-ev2-disabled",
@@ -39,6 +40,7 @@ TEST_INTEGRATIONS = {
 AM_KEY = "test-am-key"
 CW_KEY = "test-cw-key"
 CW_ANY_KEY = "test-cw-any-topic-key"
+CW_V2_KEY = "test-cw-v2-key"
 EV2_KEY = "0123456789abcdef0123456789abcdef"
 
 

@@ -80,7 +80,7 @@ class Authority:
         return Authority(certificate, key)
 
     def signing_certificate(
-        self, *, expired: bool = False, aia_url: str | None = None
+        self, *, expired: bool = False, aia_url: str | None = None, common_name: str = "sns.amazonaws.com"
     ) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
         key = _key()
         now = dt.datetime.now(dt.UTC)
@@ -94,13 +94,13 @@ class Authority:
         )
         builder = (
             x509.CertificateBuilder()
-            .subject_name(_name("sns.amazonaws.com"))
+            .subject_name(_name(common_name))
             .issuer_name(self.certificate.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(start)
             .not_valid_after(end)
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("sns.amazonaws.com")]), critical=False)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False)
         )
         if aia_url:
