@@ -31,6 +31,7 @@ TEST_INTEGRATIONS = {
     "test-am",
     "test-am-unbound",
     "test-am-disabled",
+    "test-grafana",
     "test-cw",
     "test-cw-v2",
     "test-cw-any-topic",
@@ -41,6 +42,7 @@ AM_KEY = "test-am-key"
 CW_KEY = "test-cw-key"
 CW_ANY_KEY = "test-cw-any-topic-key"
 CW_V2_KEY = "test-cw-v2-key"
+GRAFANA_KEY = "test-grafana-key"
 EV2_KEY = "0123456789abcdef0123456789abcdef"
 
 

@@ -143,6 +143,7 @@ class AlertSource(StrEnum):
     ALERTMANAGER = "alertmanager"
     CLOUDWATCH = "cloudwatch"
     EVENTS_V2 = "events_v2"
+    GRAFANA = "grafana"
 
 
 class AlertAction(StrEnum):

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from alertrouter_ingest.api import alertmanager, cloudwatch, events_v2, health, openapi
+from alertrouter_ingest.api import alertmanager, cloudwatch, events_v2, grafana, health, openapi
 from alertrouter_ingest.api.problems import problem_response
 from alertrouter_ingest.intake import Ingest
 from alertrouter_ingest.integrations import load_registry
@@ -28,10 +28,11 @@ from alertrouter_shared.logging import get_logger
 log = get_logger(__name__)
 
 DESCRIPTION = """\
-Receives alerts from Prometheus Alertmanager, Amazon CloudWatch (through SNS) and any PagerDuty Events API v2
-client, and produces one normalised alert event per alert to Kafka. A 2xx answer means Kafka acknowledged every
-event; 503 (with Retry-After) asks the sender to retry; any other 4xx means the request can never be accepted
-as sent. Errors are RFC 9457 problem+json, except on /v2/enqueue where 400 and 429 use PagerDuty's bodies.
+Receives alerts from Prometheus Alertmanager, Grafana alerting, Amazon CloudWatch (through SNS) and any PagerDuty
+Events API v2 client, and produces one normalised alert event per alert to Kafka; PagerDuty change events go to the
+changes topic. A 2xx answer means Kafka acknowledged every event; 503 (with Retry-After) asks the sender to retry;
+408 means the body did not arrive in time; any other 4xx means the request can never be accepted as sent. Errors are
+RFC 9457 problem+json, except on /v2/enqueue and /v2/change/enqueue where 400 and 429 use PagerDuty's bodies.
 """
 
 
@@ -80,13 +81,14 @@ def create_app(
         lifespan=lifespan,
         openapi_tags=[
             {"name": "Alertmanager", "description": "Prometheus Alertmanager webhook_config receiver"},
+            {"name": "Grafana", "description": "Grafana unified alerting webhook contact point"},
             {"name": "CloudWatch through SNS", "description": "SNS HTTPS subscription, signatures verified"},
             {"name": "PagerDuty Events API v2", "description": "Drop-in /v2/enqueue"},
             {"name": "Operations", "description": "Health, readiness and metrics"},
         ],
     )
     app.state.ingest = ingest
-    for module in (alertmanager, cloudwatch, events_v2, health):
+    for module in (alertmanager, grafana, cloudwatch, events_v2, health):
         app.include_router(module.router)
     _install_error_handlers(app)
     app.openapi = lambda: openapi.build_openapi(app)  # type: ignore[method-assign]

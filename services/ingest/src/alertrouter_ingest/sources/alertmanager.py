@@ -129,6 +129,8 @@ class AlertmanagerWebhook(BaseModel):
     @field_validator("version")
     @classmethod
     def _supported_version(cls, value: str) -> str:
+        if value == "1":
+            raise ValueError("version '1' is Grafana's webhook: send Grafana's webhook to /v1/grafana/{key}")
         if value != SUPPORTED_VERSION:
             raise ValueError(f"unsupported webhook payload version {value!r} (only {SUPPORTED_VERSION!r})")
         return value
@@ -198,7 +200,7 @@ def _event(
         integration_id=integration_id,
         action=AlertAction.RESOLVE if resolved else AlertAction.TRIGGER,
         dedup_key=f"am:{integration_id}:{fingerprint}",
-        summary=clip(_summary(labels, annotations)),
+        summary=clip(alert_summary(labels, annotations)),
         severity=severity_from_word(labels.get("severity")),
         labels=labels,
         annotations=annotations,
@@ -217,7 +219,8 @@ def _event(
     )
 
 
-def _summary(labels: dict[str, str], annotations: dict[str, str]) -> str:
+def alert_summary(labels: dict[str, str], annotations: dict[str, str]) -> str:
+    """The summary annotation, else the description or message, else ``alertname on instance``."""
     for text in (annotations.get("summary"), annotations.get("description"), annotations.get("message")):
         if text and text.strip():
             return text.strip()
