@@ -36,6 +36,7 @@ TEST_INTEGRATIONS = {
     "test-cw-v2",
     "test-cw-any-topic",
     "test-ev2",
+    "test-ev2-unbound",
     "test-ev2-disabled",
 }
 AM_KEY = "test-am-key"
@@ -44,6 +45,7 @@ CW_ANY_KEY = "test-cw-any-topic-key"
 CW_V2_KEY = "test-cw-v2-key"
 GRAFANA_KEY = "test-grafana-key"
 EV2_KEY = "0123456789abcdef0123456789abcdef"
+EV2_UNBOUND_KEY = "unbound0000000000000000000000000"
 
 
 def fixture_bytes(relative: str) -> bytes:

@@ -186,6 +186,27 @@ class AlertEvent(_Wire):
     )
 
 
+class ChangeLink(_Wire):
+    href: Annotated[StorableText, Field(min_length=1, max_length=MAX_LINK_CHARS)]
+    text: Annotated[StorableText, Field(max_length=MAX_SUMMARY_CHARS)] | None = None
+
+
+class ChangeEvent(_Wire):
+    """A change to a service (a deploy, a configuration change): PagerDuty's change event, produced by ingest to
+    the changes topic, keyed by service. Context for the responder, never a page."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    integration_id: Annotated[StorableText, Field(min_length=1, max_length=MAX_ID_CHARS)]
+    service_id: Annotated[StorableText, Field(min_length=1, max_length=MAX_ID_CHARS)]
+    summary: Annotated[StorableText, Field(min_length=1, max_length=MAX_SUMMARY_CHARS)]
+    source: Annotated[StorableText, Field(max_length=MAX_SUMMARY_CHARS)] | None = None
+    custom_details: Details = Field(default_factory=dict)
+    links: Annotated[list[ChangeLink], Field(max_length=MAX_LINKS)] = Field(default_factory=list)
+    occurred_at: UtcTimestamp
+    received_at: UtcTimestamp
+
+
 class ContactMethodType(StrEnum):
     SMS = "sms"
     EMAIL = "email"

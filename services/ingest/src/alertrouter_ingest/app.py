@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from alertrouter_ingest.api import alertmanager, cloudwatch, events_v2, grafana, health, openapi
+from alertrouter_ingest.api import alertmanager, change_events, cloudwatch, events_v2, grafana, health, openapi
 from alertrouter_ingest.api.problems import problem_response
 from alertrouter_ingest.intake import Ingest
 from alertrouter_ingest.integrations import load_registry
@@ -88,7 +88,7 @@ def create_app(
         ],
     )
     app.state.ingest = ingest
-    for module in (alertmanager, grafana, cloudwatch, events_v2, health):
+    for module in (alertmanager, grafana, cloudwatch, events_v2, change_events, health):
         app.include_router(module.router)
     _install_error_handlers(app)
     app.openapi = lambda: openapi.build_openapi(app)  # type: ignore[method-assign]

@@ -25,7 +25,7 @@ from starlette.requests import Request
 
 from alertrouter_ingest.api.problems import ApiProblem
 from alertrouter_ingest.integrations import Integration, IntegrationRegistry
-from alertrouter_ingest.metrics import ALERTS, REJECTS, REQUESTS
+from alertrouter_ingest.metrics import ALERTS, CHANGE_EVENTS, REJECTS, REQUESTS
 from alertrouter_ingest.protection import InFlightLimiter, RateLimiter, read_body
 from alertrouter_ingest.publisher import MAX_RECORD_BYTES, Publisher
 from alertrouter_ingest.settings import IngestSettings
@@ -34,11 +34,12 @@ from alertrouter_ingest.sources.errors import InvalidPayload
 from alertrouter_ingest.sources.limits import ContentLimits
 from alertrouter_shared.clock import Clock
 from alertrouter_shared.errors import TransientError
-from alertrouter_shared.events import AlertEvent
+from alertrouter_shared.events import AlertEvent, ChangeEvent
 from alertrouter_shared.integrations import IntegrationType
 from alertrouter_shared.kafka import Record
 from alertrouter_shared.logging import get_logger, log_each
 from alertrouter_shared.topics import ALERTS as ALERTS_TOPIC
+from alertrouter_shared.topics import CHANGES, change_key
 
 log = get_logger("alertrouter_ingest.intake")
 
@@ -150,15 +151,7 @@ class Ingest:
     async def publish(self, source: str, integration: Integration, events: Iterable[AlertEvent]) -> list[EventRef]:
         """Produce the request's events as one batch; return once Kafka acknowledged all of them."""
         records, built = self.records(events)
-        try:
-            await self.publisher.publish(records)
-        except TransientError as exc:
-            raise ApiProblem(
-                503,
-                "the alert could not be stored (Kafka unavailable); nothing was accepted, retry later",
-                reason="kafka_unavailable",
-                retry_after=self.settings.retry_after_seconds,
-            ) from exc
+        await self._produce(records)
         refs = [EventRef(str(event.event_id), event.dedup_key) for event in built]
         for action, count in Counter(event.action.value for event in built).items():
             ALERTS.labels(source, action).inc(count)
@@ -173,6 +166,32 @@ class Ingest:
             integration=integration.id,
         )
         return refs
+
+    async def publish_change(self, integration: Integration, change: ChangeEvent) -> None:
+        """Produce one change event to the changes topic; return once Kafka acknowledged it."""
+        value = change.__pydantic_serializer__.to_json(change)
+        if len(value) > MAX_RECORD_BYTES:
+            raise ApiProblem(
+                413,
+                f"the change event is {len(value)} bytes, over the {MAX_RECORD_BYTES} byte limit",
+                reason="too_large",
+            )
+        await self._produce([(CHANGES, change_key(change), value)])
+        CHANGE_EVENTS.labels(integration.id).inc()
+        log.info(
+            "change_accepted", integration=integration.id, service=change.service_id, event_id=str(change.event_id)
+        )
+
+    async def _produce(self, records: list[Record]) -> None:
+        try:
+            await self.publisher.publish(records)
+        except TransientError as exc:
+            raise ApiProblem(
+                503,
+                "the event could not be stored (Kafka unavailable); nothing was accepted, retry later",
+                reason="kafka_unavailable",
+                retry_after=self.settings.retry_after_seconds,
+            ) from exc
 
 
 def invalid(exc: InvalidPayload) -> ApiProblem:

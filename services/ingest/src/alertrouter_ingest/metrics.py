@@ -19,6 +19,9 @@ ALERTS = Counter(
     "Alerts normalised and acknowledged by Kafka, by source and action",
     ["source", "action"],
 )
+CHANGE_EVENTS = Counter(
+    "alertrouter_ingest_change_events_total", "Change events acknowledged by Kafka, by integration", ["integration"]
+)
 REJECTS = Counter("alertrouter_ingest_rejects_total", "Requests refused, by source and reason", ["source", "reason"])
 IN_FLIGHT = Gauge(
     "alertrouter_ingest_in_flight_requests", "Intake requests being handled now", multiprocess_mode="livesum"
