@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, select
 
-from alertrouter_router import decisions, incidents, lifecycle, timeline
+from alertrouter_router import changes, decisions, incidents, lifecycle, timeline
 from alertrouter_router.api.deps import READ, WRITE, ReadConn, State
 from alertrouter_router.context import EventContext
 from alertrouter_router.db.tables import incident as incident_table
@@ -83,6 +83,7 @@ async def get_incident(incident_id: str, conn: ReadConn) -> dict[str, Any]:
         )
     for t in await timeline.for_incident(conn, incident_id):
         entries.append({**t["data"], "at": t["at"], "kind": t["kind"]})
+    entries.extend(await changes.around(conn, row.service_id, row.opened_at))
     entries.sort(key=lambda e: e["at"])
     return {"incident": _jsonable(dict(row._mapping)), "timeline": [_jsonable(e) for e in entries]}
 
