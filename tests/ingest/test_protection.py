@@ -8,6 +8,7 @@ import threading
 from collections.abc import AsyncIterator
 
 import httpx
+import structlog.testing
 from prometheus_client import REGISTRY
 
 from alertrouter_ingest.app import create_app
@@ -245,3 +246,23 @@ async def test_events_v2_key_is_never_echoed(client: httpx.AsyncClient) -> None:
     assert response.status_code == 404
     assert "ffffffff" not in response.text
     assert EV2_KEY not in response.text
+
+
+async def test_access_log_is_one_line_per_request_with_the_route_template(
+    kafka_bootstrap: str, ingest_publisher: Publisher
+) -> None:
+    app = create_app(ingest_settings(kafka_bootstrap, access_log=True), publisher=ingest_publisher)
+    async with serve(app) as client:
+        with structlog.testing.capture_logs() as lines:
+            accepted = await client.post(f"/v1/alertmanager/{AM_KEY}", content=FIRING)
+            unknown = await client.post("/v1/alertmanager/not-a-key", content=FIRING)
+            health = await client.get("/healthz")
+    assert [accepted.status_code, unknown.status_code, health.status_code] == [202, 404, 200]
+    requests = [line for line in lines if line["event"] == "http_request"]
+    assert [(line["method"], line["route"], line["status"]) for line in requests] == [
+        ("POST", "/v1/alertmanager/{integration_key}", 202),
+        ("POST", "/v1/alertmanager/{integration_key}", 404),
+        ("GET", "/healthz", 200),
+    ]
+    assert all(line["duration_ms"] >= 0 for line in requests)
+    assert AM_KEY not in repr(lines) and "not-a-key" not in repr(lines)

@@ -166,3 +166,31 @@ async def test_help_prints_usage_and_starts_nothing(argument: str) -> None:
     assert process.returncode == 0
     assert b"usage: alertrouter-ingest" in out
     assert b"INGEST_" in out
+
+
+async def test_metrics_sum_every_worker(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """With two workers, /metrics counts every request whichever worker served it and whichever answers."""
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()  # prometheus-client needs it before its first import
+    async with real_ingest(
+        kafka_bootstrap, tmp_path, INGEST_WORKERS="2", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)
+    ) as ingest:
+        body = fixture_bytes("alertmanager/firing-single.json")
+        sent = 0
+
+        async def both_workers_served() -> bool:
+            nonlocal sent
+            for _ in range(10):  # a new connection each time, so the workers take turns accepting
+                response = await ingest.client.post(
+                    f"/v1/alertmanager/{AM_KEY}", content=body, headers={"Connection": "close"}
+                )
+                assert response.status_code == 202
+                sent += 1
+            return len(list(metrics_dir.glob("counter_*.db"))) >= 2
+
+        await eventually(both_workers_served, timeout=60, what="requests served by both workers")
+        name = 'alertrouter_ingest_requests_total{source="alertmanager",status="202"}'
+        for _ in range(6):
+            scraped = await ingest.client.get("/metrics", headers={"Connection": "close"})
+            values = [line.rsplit(" ", 1)[1] for line in scraped.text.splitlines() if line.startswith(name)]
+            assert [float(value) for value in values] == [sent]

@@ -9,6 +9,7 @@ import uvicorn
 
 from alertrouter_ingest.app import create_app
 from alertrouter_ingest.integrations import ConfigError
+from alertrouter_ingest.process_metrics import prepare_for_workers
 from alertrouter_ingest.settings import IngestSettings
 from alertrouter_shared.logging import configure_logging
 
@@ -51,7 +52,8 @@ def main() -> None:
 
 
 def _serve_workers(settings: IngestSettings) -> None:
-    """Several worker processes: uvicorn imports the app factory in each one."""
+    """Several worker processes: uvicorn imports the app factory in each one; their metrics are summed."""
+    prepare_for_workers()
     uvicorn.run(
         "alertrouter_ingest.__main__:worker_app",
         factory=True,

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from alertrouter_ingest.api import alertmanager, change_events, cloudwatch, events_v2, grafana, health, openapi
+from alertrouter_ingest.api.lean import IngestApp
 from alertrouter_ingest.api.problems import problem_response
 from alertrouter_ingest.intake import Ingest
 from alertrouter_ingest.integrations import load_registry
+from alertrouter_ingest.process_metrics import worker_stopped
 from alertrouter_ingest.publisher import Publisher
 from alertrouter_ingest.settings import IngestSettings
 from alertrouter_ingest.sns.certificates import CertificateStore, load_trust_store, tls_context
@@ -73,8 +72,9 @@ def create_app(
             if owns_publisher:
                 await publisher.stop()
             await http.aclose()
+            worker_stopped()
 
-    app = FastAPI(
+    app = IngestApp(
         title="alertrouter ingest",
         version="1",
         description=DESCRIPTION,
@@ -92,8 +92,7 @@ def create_app(
         app.include_router(module.router)
     _install_error_handlers(app)
     app.openapi = lambda: openapi.build_openapi(app)  # type: ignore[method-assign]
-    if settings.access_log:
-        app.add_middleware(AccessLog)
+    app.access_log = settings.access_log
     return app
 
 
@@ -113,34 +112,3 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(Exception, unexpected)
-
-
-class AccessLog:
-    """One log line per request with the route *template*: integration keys in paths never reach the logs."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status: dict[str, Any] = {"code": 500}
-
-        async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        finally:
-            route = scope.get("route")
-            log.info(
-                "http_request",
-                method=scope.get("method"),
-                route=getattr(route, "path", "<unmatched>"),
-                status=status["code"],
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            )
