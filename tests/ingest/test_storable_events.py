@@ -1,7 +1,7 @@
 """Property: every request ingest answers 2xx produced events the router can decode and PostgreSQL can store.
 
-Hypothesis sends Alertmanager and Events v2 requests full of what once slipped through (NUL characters, unpaired
-surrogates, timestamps that overflow on conversion to UTC or lie far outside any sane range, ``custom_details``
+Hypothesis sends Alertmanager, Grafana and Events v2 requests full of what once slipped through (NUL characters,
+unpaired surrogates, timestamps that overflow on conversion to UTC or lie far outside any sane range, ``custom_details``
 nested deeper than a JSON decoder goes, huge ``truncatedAlerts``) to the real app producing to the real broker.
 For every 2xx, each produced record is read back byte for byte, decoded exactly as the router's pipeline decodes
 it (``AlertEvent.model_validate_json``) and inserted into a real PostgreSQL, into columns of the types the
@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from alertrouter_shared.events import AlertEvent
 from tests.helpers import DatabaseFactory
-from tests.ingest.conftest import AM_KEY, EV2_KEY, AlertsLog
+from tests.ingest.conftest import AM_KEY, EV2_KEY, GRAFANA_KEY, AlertsLog
 
 PROPERTY = settings(
     max_examples=80,
@@ -125,6 +125,17 @@ def alertmanager_webhooks(draw: st.DrawFn, marker: str) -> dict[str, Any]:
 
 
 @st.composite
+def grafana_webhooks(draw: st.DrawFn, marker: str) -> dict[str, Any]:
+    webhook = draw(alertmanager_webhooks(marker)) | {"version": "1", "orgId": draw(st.integers(0, 2**70))}
+    webhook |= {"title": draw(texts), "state": draw(st.sampled_from(["alerting", "ok", "no_data"])), "message": ""}
+    for alert in webhook["alerts"]:
+        for name in ("silenceURL", "dashboardURL", "panelURL", "imageURL", "valueString"):
+            alert[name] = draw(texts)
+        alert["values"] = draw(st.none() | st.dictionaries(texts, st.none() | st.floats(allow_nan=False), max_size=3))
+    return webhook
+
+
+@st.composite
 def enqueue_events(draw: st.DrawFn, marker: str) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "summary": draw(texts.filter(lambda t: t.strip() != "")),
@@ -208,6 +219,24 @@ async def test_every_accepted_alertmanager_request_is_decodable_and_storable(
 
 @PROPERTY
 @given(data=st.data())
+async def test_every_accepted_grafana_request_is_decodable_and_storable(
+    client: httpx.AsyncClient, alerts_log: AlertsLog, store: asyncpg.Connection, data: st.DataObject
+) -> None:
+    marker = uuid.uuid4().hex
+    webhook = data.draw(grafana_webhooks(marker))
+    response = await client.post(f"/v1/grafana/{GRAFANA_KEY}", content=json.dumps(webhook).encode())
+    assert response.status_code in {202, 400, 413}, response.text
+    if response.status_code != 202:
+        assert response.headers["content-type"] == "application/problem+json"
+        REFUSED_MARKERS.append(marker)
+        return
+    event_ids = [ref["event_id"] for ref in response.json()["events"]]
+    for raw in await alerts_log.raw_events(event_ids):
+        await store_as_the_router_would(store, raw)
+
+
+@PROPERTY
+@given(data=st.data())
 async def test_every_accepted_events_v2_request_is_decodable_and_storable(
     client: httpx.AsyncClient, alerts_log: AlertsLog, store: asyncpg.Connection, data: st.DataObject
 ) -> None:
@@ -261,7 +290,7 @@ async def test_the_reported_cases_are_refused_with_the_reason(
 async def test_nothing_of_a_refused_request_reached_the_topic(client: httpx.AsyncClient, alerts_log: AlertsLog) -> None:
     """Runs after the properties (file order): no record carries the marker of a request answered 4xx."""
     assert REFUSED_MARKERS, "the properties refused nothing: the strategies no longer reach the validity rule"
-    assert {"alertmanager", "events_v2"} <= set(STORED), "the properties stored nothing of one intake"
+    assert {"alertmanager", "grafana", "events_v2"} <= set(STORED), "the properties stored nothing of one intake"
     produced = await alerts_log.produced_since({})
     text = json.dumps(produced)
     assert [marker for marker in REFUSED_MARKERS if marker in text] == []
