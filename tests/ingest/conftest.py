@@ -6,10 +6,10 @@ import asyncio
 import copy
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -22,21 +22,30 @@ from alertrouter_ingest.settings import IngestSettings
 from alertrouter_shared.topics import ALERTS
 from tests.helpers import eventually
 
+if TYPE_CHECKING:
+    from tests.ingest.sns_world import SnsWorld
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CONFIG = FIXTURES / "ingest" / "ownership.yaml"
 TEST_INTEGRATIONS = {
     "test-am",
     "test-am-unbound",
     "test-am-disabled",
+    "test-grafana",
     "test-cw",
+    "test-cw-v2",
     "test-cw-any-topic",
     "test-ev2",
+    "test-ev2-unbound",
     "test-ev2-disabled",
 }
 AM_KEY = "test-am-key"
 CW_KEY = "test-cw-key"
 CW_ANY_KEY = "test-cw-any-topic-key"
+CW_V2_KEY = "test-cw-v2-key"
+GRAFANA_KEY = "test-grafana-key"
 EV2_KEY = "0123456789abcdef0123456789abcdef"
+EV2_UNBOUND_KEY = "unbound0000000000000000000000000"
 
 
 def fixture_bytes(relative: str) -> bytes:
@@ -102,6 +111,8 @@ class AlertsLog:
             isolation_level="read_committed",
         )
         self.by_event_id: dict[str, tuple[bytes, dict[str, Any]]] = {}
+        self.raw_by_event_id: dict[str, bytes] = {}  # the record's value exactly as the router receives it
+        self.event_ids_by_dedup_key: dict[str, list[str]] = {}
         self.positions: dict[int, int] = {}
         self.records: list[tuple[int, int, bytes, dict[str, Any]]] = []
         self._task: asyncio.Task[None] | None = None
@@ -118,7 +129,10 @@ class AlertsLog:
                 for record in records:
                     value = json.loads(record.value or b"{}")
                     self.records.append((tp.partition, record.offset, record.key or b"", value))
-                    self.by_event_id[value.get("event_id", "")] = (record.key or b"", value)
+                    event_id = value.get("event_id", "")
+                    self.by_event_id[event_id] = (record.key or b"", value)
+                    self.raw_by_event_id[event_id] = record.value or b""
+                    self.event_ids_by_dedup_key.setdefault(value.get("dedup_key", ""), []).append(event_id)
             for tp in self.consumer.assignment():
                 self.positions[tp.partition] = await self.consumer.position(tp)
 
@@ -136,6 +150,20 @@ class AlertsLog:
 
         await eventually(found, timeout=timeout, what=f"events {wanted} on {ALERTS}")
         return copy.deepcopy([self.by_event_id[e] for e in wanted])
+
+    async def raw_events(self, event_ids: Iterable[str], timeout: float = 20) -> list[bytes]:
+        """The records' values, byte for byte, once all have been read."""
+        wanted = list(event_ids)
+        await self.events(wanted, timeout)
+        return [self.raw_by_event_id[e] for e in wanted]
+
+    async def event_ids_for(self, dedup_key: str, timeout: float = 20) -> list[str]:
+        """Event ids of the records with ``dedup_key`` (Events v2 answers carry no event id), once one is read."""
+
+        async def found() -> list[str]:
+            return list(self.event_ids_by_dedup_key.get(dedup_key, []))
+
+        return await eventually(found, timeout=timeout, what=f"an event with dedup key {dedup_key!r}")
 
     async def end_offsets(self) -> dict[int, int]:
         probe = AIOKafkaConsumer(
@@ -174,3 +202,22 @@ async def alerts_log(kafka_bootstrap: str) -> AsyncIterator[AlertsLog]:
     log = await AlertsLog(kafka_bootstrap).start()
     yield log
     await log.stop()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnsWorld]:
+    """The SNS test world (CA, signing certificate, local HTTPS certificate host) of one test module."""
+    from tests.ingest.sns_world import make_world
+
+    made = make_world(tmp_path_factory.mktemp("sns"))
+    yield made
+    made.host.stop()
+
+
+@pytest.fixture
+async def sns_client(
+    world: SnsWorld, kafka_bootstrap: str, ingest_publisher: Publisher
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The default app, trusting the SNS test world's CA and certificate host."""
+    async with serve(create_app(world.settings(kafka_bootstrap), publisher=ingest_publisher)) as client:
+        yield client

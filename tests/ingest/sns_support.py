@@ -80,7 +80,7 @@ class Authority:
         return Authority(certificate, key)
 
     def signing_certificate(
-        self, *, expired: bool = False, aia_url: str | None = None
+        self, *, expired: bool = False, aia_url: str | None = None, common_name: str = "sns.amazonaws.com"
     ) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
         key = _key()
         now = dt.datetime.now(dt.UTC)
@@ -94,13 +94,13 @@ class Authority:
         )
         builder = (
             x509.CertificateBuilder()
-            .subject_name(_name("sns.amazonaws.com"))
+            .subject_name(_name(common_name))
             .issuer_name(self.certificate.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(start)
             .not_valid_after(end)
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("sns.amazonaws.com")]), critical=False)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False)
         )
         if aia_url:
@@ -162,6 +162,7 @@ class FakeSnsHost:
     files: dict[str, bytes] = field(default_factory=dict)
     hits: Counter[str] = field(default_factory=Counter)
     status_override: dict[str, int] = field(default_factory=dict)
+    gates: dict[str, threading.Event] = field(default_factory=dict)  # a GET of this path waits until the gate opens
 
     def start(self) -> FakeSnsHost:
         host = self
@@ -170,6 +171,9 @@ class FakeSnsHost:
             def do_GET(self) -> None:
                 host.hits[self.path] += 1
                 path = self.path.split("?", 1)[0]
+                gate = host.gates.get(path)
+                if gate is not None:
+                    gate.wait(timeout=30)
                 status = host.status_override.get(path)
                 body = host.files.get(path)
                 if status is None:

@@ -126,6 +126,7 @@ async def test_firing_single_produces_exactly_this_event(client: httpx.AsyncClie
         "links": [fixture_json("alertmanager/firing-single.json")["alerts"][0]["generatorURL"]],
         "bound_service": "checkout",
         "occurred_at": "2025-06-03T09:12:41.503871Z",
+        "episode_started_at": "2025-06-03T09:12:41.503871Z",
     }
 
 
@@ -316,3 +317,17 @@ async def test_missing_or_wrong_authorization(client: httpx.AsyncClient, header:
     assert response.headers["content-type"] == "application/problem+json"
     if status == 401:
         assert "Bearer" in response.headers["www-authenticate"]
+
+
+async def test_truncated_alerts_beyond_any_real_count_is_400_and_nothing_is_produced(
+    client: httpx.AsyncClient, alerts_log: AlertsLog
+) -> None:
+    """10^400 once made the metric overflow after the events were produced: a 500 for an accepted request."""
+    payload = fixture_json("alertmanager/firing-single.json")
+    before = await alerts_log.end_offsets()
+    response = await client.post(
+        f"/v1/alertmanager/{AM_KEY}", content=json.dumps(payload | {"truncatedAlerts": 10**400}).encode()
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("truncatedAlerts: Input should be less than or equal to 2147483647")
+    assert await alerts_log.produced_since(before) == []

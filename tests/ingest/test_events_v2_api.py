@@ -62,6 +62,7 @@ async def test_full_trigger_returns_pagerdutys_exact_body_and_produces_this_even
         "links": ["https://runbooks.example.com/checkout/high-error-rate", "https://monitoring.example.com"],
         "bound_service": "checkout",
         "occurred_at": "2025-06-03T09:12:41.503000Z",
+        "episode_started_at": None,
     }
 
 

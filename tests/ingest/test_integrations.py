@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ AM = IntegrationType.ALERTMANAGER
 
 def test_the_test_configuration_loads_and_ignores_other_sections() -> None:
     registry = load_registry(str(CONFIG))
-    assert len(registry) == 7
+    assert len(registry) == 8  # the two disabled integrations need no secret and are not registered
     found = registry.lookup("test-am-key", AM)
     assert found is not None and found.id == "test-am" and found.service == "checkout"
 
@@ -65,12 +66,12 @@ def test_keys_from_environment_and_files_relative_to_the_yaml(tmp_path: Path) ->
         (
             "integrations:\n  - {id: a, type: alertmanager, key_env: MISSING}\n",
             {},
-            "integrations[0].key_env: environment variable 'MISSING' is not set",
+            "integrations[0].key_env: missing secret: environment variable 'MISSING' is not set",
         ),
         (
             "integrations:\n  - {id: a, type: alertmanager, key_file: nope.key}\n",
             {},
-            "integrations[0].key_file: cannot read",
+            "integrations[0].key_file: missing secret: cannot read",
         ),
         ("integrations:\n  - {id: a, type: alertmanager, key: inline}\n", {}, "inline 'key' is for development only"),
         ("integrations:\n  - {id: a, type: alertmanager}\n", {}, "exactly one of key_env, key_file or key"),
@@ -88,7 +89,7 @@ def test_keys_from_environment_and_files_relative_to_the_yaml(tmp_path: Path) ->
         (
             "integrations:\n  - {id: a, type: alertmanager, key_env: K, allowed_topic_arns: [x]}\n",
             {"K": "x"},
-            "allowed_topic_arns applies only to cloudwatch",
+            "apply only to cloudwatch integrations",
         ),
         (
             "integrations:\n  - {id: a, type: alertmanager, key_env: K}\n  - {id: b, type: alertmanager, key_env: K}\n",
@@ -96,7 +97,8 @@ def test_keys_from_environment_and_files_relative_to_the_yaml(tmp_path: Path) ->
             "integration key already used by integration 'a'",
         ),
         (
-            "integrations:\n  - {id: a, type: alertmanager, key_env: K}\n  - {id: a, type: cloudwatch, key_env: L}\n",
+            "integrations:\n  - {id: a, type: alertmanager, key_env: K}\n"
+            "  - {id: a, type: cloudwatch, key_env: L, allow_any_topic: true}\n",
             {"K": "k", "L": "l"},
             "integration id 'a' is already defined",
         ),
@@ -119,3 +121,50 @@ def test_configuration_errors_name_file_path_and_reason(
 def test_missing_configuration_path_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_registry(str(tmp_path / "absent.yaml"))
+
+
+def test_cloudwatch_integrations_pin_their_topics_or_say_they_accept_any(tmp_path: Path) -> None:
+    unpinned = write(
+        tmp_path, "a.yaml", "integrations:\n  - {id: cw, type: cloudwatch, key: k, development_only: true}\n"
+    )
+    with pytest.raises(ConfigError, match="lists its SNS topics in allowed_topic_arns"):
+        load_registry(str(unpinned))
+    both = write(
+        tmp_path,
+        "b.yaml",
+        "integrations:\n  - {id: cw, type: cloudwatch, key: k, development_only: true, allow_any_topic: true,"
+        " allowed_topic_arns: [arn:aws:sns:eu-west-1:1:t]}\n",
+    )
+    with pytest.raises(ConfigError, match="contradict each other"):
+        load_registry(str(both))
+
+
+def test_config_validate_warns_about_an_integration_accepting_any_topic(tmp_path: Path) -> None:
+    from alertrouter_router.ownership.cli_validate import validate_command
+
+    integration = "  - {id: cw, type: cloudwatch, key: k, development_only: true, %s}\n"
+    for option, warned in (("allow_any_topic: true", True), ("allowed_topic_arns: [arn:aws:sns:eu-west-1:1:t]", False)):
+        config = write(tmp_path, "config.yaml", "integrations:\n" + integration % option)
+        out = io.StringIO()
+        validate_command(config, out=out)
+        assert "is valid" in out.getvalue()
+        assert ("warning: integration 'cw' accepts any SNS topic" in out.getvalue()) is warned
+
+
+def test_the_secret_rules_are_the_routers(tmp_path: Path) -> None:
+    """One resolver: a disabled integration needs no secret; an empty inline key is refused by both services."""
+    from alertrouter_router.ownership.errors import ConfigError as RouterConfigError
+    from alertrouter_router.ownership.loader import load_config
+
+    disabled = write(
+        tmp_path, "d.yaml", "integrations:\n  - {id: a, type: alertmanager, key_env: UNSET, enabled: false}\n"
+    )
+    assert len(load_registry(str(disabled), environ={})) == 0
+    empty = write(
+        tmp_path, "e.yaml", "integrations:\n  - {id: a, type: alertmanager, key: ' ', development_only: true}\n"
+    )
+    with pytest.raises(ConfigError, match="the inline key is empty"):
+        load_registry(str(empty))
+    with pytest.raises(RouterConfigError) as refused:
+        load_config(empty, environ={})
+    assert "the inline key is empty" in str(refused.value.issues)

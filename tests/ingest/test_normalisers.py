@@ -31,8 +31,10 @@ PD_BAD = sorted(p.name for p in (FIXTURES / "bad").glob("pagerduty-*.json"))
 
 
 def am_events(raw: bytes, integration: str = "am1") -> list[AlertEvent]:
-    return normalise_webhook(
-        parse_webhook(raw), integration_id=integration, bound_service=None, received_at=NOW, limits=LIMITS
+    return list(
+        normalise_webhook(
+            parse_webhook(raw), integration_id=integration, bound_service=None, received_at=NOW, limits=LIMITS
+        )
     )
 
 

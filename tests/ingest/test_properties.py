@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alertrouter_shared.events import AlertEvent
-from tests.ingest.conftest import AM_KEY, CW_KEY, EV2_KEY, AlertsLog, fixture_json
+from tests.ingest.conftest import AM_KEY, CW_KEY, EV2_KEY, GRAFANA_KEY, AlertsLog, fixture_json
 
 ALLOWED = {200, 202, 400, 401, 403, 404, 413, 415, 429}
 FUZZ = settings(
@@ -31,6 +31,8 @@ content_types = st.sampled_from(
 AM_TEMPLATE = fixture_json("alertmanager/firing-group-3.json")
 PD_TEMPLATE = fixture_json("pagerduty/trigger.json")
 SNS_TEMPLATE = fixture_json("cloudwatch/sns-alarm-notification.json")
+GRAFANA_TEMPLATE = fixture_json("grafana/firing.json")
+CHANGE_TEMPLATE = fixture_json("pagerduty/change-event.json")
 
 
 def mutate(document: Any, path: list[int], replacement: Any) -> Any:
@@ -72,7 +74,9 @@ async def test_arbitrary_bytes_never_cause_a_server_error(
     client: httpx.AsyncClient, body: bytes, content_type: str | None
 ) -> None:
     await send(client, f"/v1/alertmanager/{AM_KEY}", body, content_type)
+    await send(client, f"/v1/grafana/{GRAFANA_KEY}", body, content_type)
     await send(client, "/v2/enqueue", body, content_type)
+    await send(client, "/v2/change/enqueue", body, content_type)
     await send(client, f"/v1/cloudwatch/{CW_KEY}", body, content_type, {"x-amz-sns-message-type": "Notification"})
 
 
@@ -81,7 +85,9 @@ async def test_arbitrary_bytes_never_cause_a_server_error(
 async def test_arbitrary_json_never_causes_a_server_error(client: httpx.AsyncClient, value: Any) -> None:
     body = json.dumps(value).encode()
     await send(client, f"/v1/alertmanager/{AM_KEY}", body, "application/json")
+    await send(client, f"/v1/grafana/{GRAFANA_KEY}", body, "application/json")
     await send(client, "/v2/enqueue", body, "application/json")
+    await send(client, "/v2/change/enqueue", body, "application/json")
     await send(client, f"/v1/cloudwatch/{CW_KEY}", body, "text/plain", {"x-amz-sns-message-type": "Notification"})
 
 
@@ -90,6 +96,23 @@ async def test_arbitrary_json_never_causes_a_server_error(client: httpx.AsyncCli
 async def test_mutated_alertmanager_payloads(client: httpx.AsyncClient, path: list[int], replacement: Any) -> None:
     body = json.dumps(mutate(AM_TEMPLATE, path, replacement)).encode()
     await send(client, f"/v1/alertmanager/{AM_KEY}", body, "application/json")
+
+
+@FUZZ
+@given(path=st.lists(st.integers(min_value=0, max_value=50), max_size=5), replacement=json_values)
+async def test_mutated_grafana_payloads(client: httpx.AsyncClient, path: list[int], replacement: Any) -> None:
+    body = json.dumps(mutate(GRAFANA_TEMPLATE, path, replacement)).encode()
+    await send(client, f"/v1/grafana/{GRAFANA_KEY}", body, "application/json")
+
+
+@FUZZ
+@given(path=st.lists(st.integers(min_value=0, max_value=50), max_size=4), replacement=json_values)
+async def test_mutated_change_events(client: httpx.AsyncClient, path: list[int], replacement: Any) -> None:
+    event = mutate(CHANGE_TEMPLATE, path, replacement)
+    if isinstance(event, dict):
+        event["routing_key"] = EV2_KEY
+    status = await send(client, "/v2/change/enqueue", json.dumps(event).encode(), "application/json")
+    assert status in {202, 400, 404, 503}
 
 
 @FUZZ
@@ -126,4 +149,4 @@ async def test_everything_produced_during_fuzzing_is_a_valid_alert_event(
     assert produced
     for value in produced:
         event = AlertEvent.model_validate_json(json.dumps(value))
-        assert event.dedup_key.startswith(("am:", "cw:", "ev2:"))
+        assert event.dedup_key.startswith(("am:", "gf:", "cw:", "ev2:"))

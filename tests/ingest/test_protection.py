@@ -1,15 +1,31 @@
-"""Guards: body size (413), content type (415), per-integration rate (429), requests in flight (503)."""
+"""Guards: body size (413), body deadline (408), content type (415), per-integration rate (429), requests in
+flight overall and per integration (503)."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 
 import httpx
+import structlog.testing
+from prometheus_client import REGISTRY
 
 from alertrouter_ingest.app import create_app
 from alertrouter_ingest.publisher import Publisher
-from tests.ingest.conftest import AM_KEY, EV2_KEY, AlertsLog, fixture_bytes, fixture_json, ingest_settings, serve
+from tests.helpers import eventually
+from tests.ingest.conftest import (
+    AM_KEY,
+    CW_ANY_KEY,
+    EV2_KEY,
+    AlertsLog,
+    fixture_bytes,
+    fixture_json,
+    ingest_settings,
+    serve,
+)
+from tests.ingest.sns_support import sign
+from tests.ingest.sns_world import PEM_PATH, SnsWorld, message, post
 
 FIRING = fixture_bytes("alertmanager/firing-single.json")
 
@@ -86,34 +102,76 @@ async def test_rate_limit_is_off_by_default(client: httpx.AsyncClient) -> None:
     assert statuses == {202}
 
 
-async def test_requests_beyond_the_in_flight_cap_get_503_at_once(
-    kafka_bootstrap: str, ingest_publisher: Publisher
+async def test_a_slow_body_holds_no_slot_and_times_out_with_408(
+    kafka_bootstrap: str, ingest_publisher: Publisher, alerts_log: AlertsLog
 ) -> None:
-    settings = ingest_settings(kafka_bootstrap, max_in_flight=1)
+    """With one slot, a client trickling its body neither blocks others nor is waited for beyond the deadline."""
+    settings = ingest_settings(kafka_bootstrap, max_in_flight=1, body_read_timeout_seconds=1.0)
     reading, release = asyncio.Event(), asyncio.Event()
 
     async def slow_body() -> AsyncIterator[bytes]:
         yield FIRING[:10]
-        reading.set()  # the app asked for more of the body: the request is in flight
+        reading.set()  # the app asked for more of the body
         await release.wait()
         yield FIRING[10:]
 
+    before = await alerts_log.end_offsets()
     async with serve(create_app(settings, publisher=ingest_publisher)) as client:
         held = asyncio.create_task(client.post(f"/v1/alertmanager/{AM_KEY}", content=slow_body()))
-
-        async def refused() -> httpx.Response:
-            return await client.post("/v2/enqueue", json=fixture_json("pagerduty/trigger.json"))
-
         await asyncio.wait_for(reading.wait(), timeout=10)
-        second = await refused()
+        other = await client.post("/v2/enqueue", json=fixture_json("pagerduty/trigger.json"))
+        slow = await asyncio.wait_for(held, timeout=10)
         release.set()
-        first = await held
-        third = await refused()
-    assert second.status_code == 503
-    assert second.headers["retry-after"] == "1"
-    assert "in flight" in second.json()["detail"]
-    assert first.status_code == 202
-    assert third.status_code == 202
+    assert other.status_code == 202
+    assert slow.status_code == 408
+    assert slow.headers["content-type"] == "application/problem+json"
+    assert slow.json()["detail"] == "the body was not received within 1 seconds"
+    produced = await alerts_log.produced_since(before)
+    assert [event["source"] for event in produced] == ["events_v2"]
+
+
+async def test_in_flight_cap_and_per_integration_share_answer_503_at_once(
+    world: SnsWorld, kafka_bootstrap: str, ingest_publisher: Publisher
+) -> None:
+    """Requests held in flight (their signing certificate is slow to fetch): an integration over its share is
+    refused while another integration still gets a slot; beyond the overall cap everyone is refused."""
+    settings = world.settings(kafka_bootstrap, max_in_flight=2, max_in_flight_per_integration=1)
+    gate = threading.Event()
+    world.host.gates[PEM_PATH] = gate
+    pinned = sign(message(world, "cloudwatch/sns-alarm-notification.json"), world.key)
+    try:
+        async with serve(create_app(settings, publisher=ingest_publisher)) as client:
+            first = asyncio.create_task(post(client, pinned))
+            await eventually(lambda: _fetches(world), timeout=10, what="the certificate fetch to start")
+            same_integration = await post(client, pinned)
+            other_integration = await client.post(f"/v1/alertmanager/{AM_KEY}", content=FIRING)
+            second = asyncio.create_task(post(client, pinned, key=CW_ANY_KEY))
+            await eventually(lambda: _in_flight(2), timeout=10, what="two requests in flight")
+            over_the_cap = await client.post(f"/v1/alertmanager/{AM_KEY}", content=FIRING)
+            gate.set()
+            held = [await first, await second]
+            after = await client.post(f"/v1/alertmanager/{AM_KEY}", content=FIRING)
+    finally:
+        gate.set()
+        del world.host.gates[PEM_PATH]
+    assert same_integration.status_code == 503
+    assert same_integration.headers["retry-after"] == "1"
+    assert same_integration.json()["detail"] == (
+        "too many requests of integration 'test-cw' in flight (its share is 1); retry shortly"
+    )
+    assert other_integration.status_code == 202
+    assert over_the_cap.status_code == 503
+    assert over_the_cap.json()["detail"] == "too many requests in flight (limit 2); retry shortly"
+    assert [response.status_code for response in held] == [202, 202]
+    assert after.status_code == 202
+
+
+async def _fetches(world: SnsWorld) -> bool:
+    return world.host.hits[PEM_PATH] > 0
+
+
+async def _in_flight(count: int) -> bool:
+    return REGISTRY.get_sample_value("alertrouter_ingest_in_flight_requests") == count
 
 
 async def test_label_count_and_size_limits_name_the_field(
@@ -147,9 +205,10 @@ async def test_too_many_alerts_in_one_request_is_413(kafka_bootstrap: str, inges
 
 
 async def test_events_amplified_by_common_labels_are_refused_before_kafka(
-    kafka_bootstrap: str, ingest_publisher: Publisher
+    kafka_bootstrap: str, ingest_publisher: Publisher, alerts_log: AlertsLog
 ) -> None:
     """A crafted group with a huge common label cannot turn a small body into megabytes of records."""
+    before = await alerts_log.end_offsets()
     settings = ingest_settings(kafka_bootstrap, max_produced_bytes_per_request=1024 * 1024)
     payload = fixture_json("alertmanager/firing-single.json")
     template = payload["alerts"][0]
@@ -161,6 +220,23 @@ async def test_events_amplified_by_common_labels_are_refused_before_kafka(
         response = await client.post(f"/v1/alertmanager/{AM_KEY}", json=payload)
     assert response.status_code == 413
     assert "over the limit of 1048576" in response.json()["detail"]
+    assert await alerts_log.produced_since(before) == []
+
+
+async def test_group_fields_repeated_into_every_event_have_size_caps(client: httpx.AsyncClient) -> None:
+    payload = fixture_json("alertmanager/firing-single.json")
+    cases = {
+        "groupKey": ("x" * 4097, "groupKey: String should have at most 4096 characters"),
+        "externalURL": ("http://" + "x" * 2048, "externalURL: String should have at most 2048 characters"),
+        "commonLabels": (
+            {"padding": "x" * (256 * 1024)},
+            "commonLabels: Value error, 262151 characters of names and values, over the limit of 262144",
+        ),
+    }
+    for field, (value, detail) in cases.items():
+        response = await client.post(f"/v1/alertmanager/{AM_KEY}", json={**payload, field: value})
+        assert response.status_code == 400, field
+        assert response.json()["detail"] == detail
 
 
 async def test_events_v2_key_is_never_echoed(client: httpx.AsyncClient) -> None:
@@ -170,3 +246,23 @@ async def test_events_v2_key_is_never_echoed(client: httpx.AsyncClient) -> None:
     assert response.status_code == 404
     assert "ffffffff" not in response.text
     assert EV2_KEY not in response.text
+
+
+async def test_access_log_is_one_line_per_request_with_the_route_template(
+    kafka_bootstrap: str, ingest_publisher: Publisher
+) -> None:
+    app = create_app(ingest_settings(kafka_bootstrap, access_log=True), publisher=ingest_publisher)
+    async with serve(app) as client:
+        with structlog.testing.capture_logs() as lines:
+            accepted = await client.post(f"/v1/alertmanager/{AM_KEY}", content=FIRING)
+            unknown = await client.post("/v1/alertmanager/not-a-key", content=FIRING)
+            health = await client.get("/healthz")
+    assert [accepted.status_code, unknown.status_code, health.status_code] == [202, 404, 200]
+    requests = [line for line in lines if line["event"] == "http_request"]
+    assert [(line["method"], line["route"], line["status"]) for line in requests] == [
+        ("POST", "/v1/alertmanager/{integration_key}", 202),
+        ("POST", "/v1/alertmanager/{integration_key}", 404),
+        ("GET", "/healthz", 200),
+    ]
+    assert all(line["duration_ms"] >= 0 for line in requests)
+    assert AM_KEY not in repr(lines) and "not-a-key" not in repr(lines)

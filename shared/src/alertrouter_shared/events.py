@@ -3,20 +3,145 @@
 Every record on a topic is one of these models serialised as JSON. Within version 1 only additive,
 optional changes are allowed; a breaking change gets a new topic suffix and a new model beside this one.
 Consumers validate straight from bytes with ``model_validate_json``.
+
+An ``AlertEvent`` also carries the one validity rule of the contract (below): text that
+PostgreSQL can store, timestamps that convert to UTC within a sane range, ``details`` nested at most 32 levels,
+and a size limit per field. Ingest builds every event through this model before it answers, and the router decodes
+every record through it, so an event ingest accepted is always one the router can decode and store.
 """
 
 from __future__ import annotations
 
+import math
+import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION: Literal[1] = 1
 
 Labels = dict[str, str]
+
+# ---------------------------------------------------------------------------------------------- validity rule
+# What PostgreSQL refuses (a NUL character in text or jsonb; an unpaired UTF-16 surrogate cannot even be encoded
+# as UTF-8), what cannot be converted to UTC, and what a JSON decoder stops at (deep nesting) must never reach the
+# alerts topic: the sender would get a 2xx and nobody would be paged. Each limit is a hard ceiling of the contract;
+# ingest's configurable limits stay at or below them.
+
+MAX_ID_CHARS = 128
+MAX_DEDUP_KEY_CHARS = 512
+MAX_SUMMARY_CHARS = 1024
+MAX_LABELS = 256
+MAX_LABEL_NAME_CHARS = 1024
+MAX_LABEL_VALUE_CHARS = 128 * 1024
+MAX_LINKS = 64
+MAX_LINK_CHARS = 8192
+MAX_DETAILS_DEPTH = 32
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def unstorable_reason(text: str) -> str | None:
+    """Why PostgreSQL would refuse ``text`` (in a text or jsonb column), or None when it can store it."""
+    if "\x00" in text:
+        return "contains a NUL character (U+0000), which PostgreSQL cannot store"
+    if not text.isascii() and _SURROGATE.search(text):
+        return "contains an unpaired UTF-16 surrogate, which is not valid Unicode text"
+    return None
+
+
+def _storable(text: str) -> str:
+    reason = unstorable_reason(text)
+    if reason is not None:
+        raise ValueError(reason)
+    return text
+
+
+def to_utc(value: datetime) -> datetime:
+    """``value`` in UTC, or ValueError when it cannot be converted or lies outside 1970-2200."""
+    try:
+        converted = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the timestamp cannot be converted to UTC (out of range)") from None
+    if not EARLIEST <= converted < LATEST:
+        raise ValueError(f"the timestamp {converted.isoformat()} is outside {EARLIEST.year}-{LATEST.year}")
+    return converted
+
+
+def _label_map(labels: dict[str, str]) -> dict[str, str]:
+    if len(labels) > MAX_LABELS:
+        raise ValueError(f"{len(labels)} entries, over the limit of {MAX_LABELS}")
+    if labels:
+        if max(map(len, labels)) > MAX_LABEL_NAME_CHARS:
+            raise ValueError(f"a name is over {MAX_LABEL_NAME_CHARS} characters")
+        if max(map(len, labels.values())) > MAX_LABEL_VALUE_CHARS:
+            raise ValueError(f"a value is over {MAX_LABEL_VALUE_CHARS} characters")
+        reason = unstorable_reason("".join(labels) + "".join(labels.values()))
+        if reason is not None:
+            raise ValueError(f"a name or value {reason}")
+    return labels
+
+
+def _links(links: list[str]) -> list[str]:
+    if len(links) > MAX_LINKS:
+        raise ValueError(f"{len(links)} links, over the limit of {MAX_LINKS}")
+    for link in links:
+        if len(link) > MAX_LINK_CHARS:
+            raise ValueError(f"a link is over {MAX_LINK_CHARS} characters")
+        _storable(link)
+    return links
+
+
+def _details(details: dict[str, Any]) -> dict[str, Any]:
+    """Nesting at most MAX_DETAILS_DEPTH, storable text in every key and string, finite numbers only.
+
+    Every ingest event passes here, so the strings are collected and checked once, joined, in C.
+    """
+    strings: list[str] = []
+    _collect(details, 1, strings)
+    reason = unstorable_reason("".join(strings))
+    if reason is not None:
+        raise ValueError(f"a key or string {reason}")
+    return details
+
+
+def _collect(node: dict[Any, Any] | list[Any], depth: int, strings: list[str]) -> None:
+    if depth > MAX_DETAILS_DEPTH:
+        raise ValueError(f"nested more than {MAX_DETAILS_DEPTH} levels deep")
+    if isinstance(node, dict):
+        keys = list(node)
+        if not all(type(key) is str for key in keys):
+            raise ValueError("object keys must be strings")
+        strings.extend(keys)
+        values: Any = node.values()
+    else:
+        values = node
+    for value in values:
+        kind = type(value)
+        if kind is str:
+            strings.append(value)
+        elif kind is dict or kind is list:
+            _collect(value, depth + 1, strings)
+        elif kind is float:
+            if not math.isfinite(value):
+                raise ValueError("numbers must be finite (PostgreSQL jsonb has no NaN or Infinity)")
+        elif not (value is None or kind is bool or kind is int):
+            if isinstance(value, str):
+                strings.append(value)
+            else:
+                raise ValueError(f"{kind.__name__} is not a JSON value")
+
+
+StorableText = Annotated[str, AfterValidator(_storable)]
+UtcTimestamp = Annotated[AwareDatetime, AfterValidator(to_utc)]
+LabelMap = Annotated[dict[str, str], AfterValidator(_label_map)]
+Links = Annotated[list[str], AfterValidator(_links)]
+Details = Annotated[dict[str, Any], AfterValidator(_details)]
 
 
 class _Wire(BaseModel):
@@ -29,6 +154,7 @@ class AlertSource(StrEnum):
     ALERTMANAGER = "alertmanager"
     CLOUDWATCH = "cloudwatch"
     EVENTS_V2 = "events_v2"
+    GRAFANA = "grafana"
 
 
 class AlertAction(StrEnum):
@@ -52,23 +178,44 @@ class AlertEvent(_Wire):
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     source: AlertSource
-    integration_id: str
+    integration_id: Annotated[StorableText, Field(min_length=1, max_length=MAX_ID_CHARS)]
     action: AlertAction
-    dedup_key: Annotated[str, Field(min_length=1, max_length=512)]
-    summary: Annotated[str, Field(max_length=1024)] = ""
+    dedup_key: Annotated[StorableText, Field(min_length=1, max_length=MAX_DEDUP_KEY_CHARS)]
+    summary: Annotated[StorableText, Field(max_length=MAX_SUMMARY_CHARS)] = ""
     severity: Severity = Severity.CRITICAL
-    labels: Labels = Field(default_factory=dict)
-    annotations: Labels = Field(default_factory=dict)
-    details: dict[str, Any] = Field(default_factory=dict)
-    links: list[str] = Field(default_factory=list)
-    bound_service: str | None = None
-    occurred_at: AwareDatetime
-    received_at: AwareDatetime
-    episode_started_at: AwareDatetime | None = Field(
+    labels: LabelMap = Field(default_factory=dict)
+    annotations: LabelMap = Field(default_factory=dict)
+    details: Details = Field(default_factory=dict)
+    links: Links = Field(default_factory=list)
+    bound_service: Annotated[StorableText, Field(max_length=MAX_ID_CHARS)] | None = None
+    occurred_at: UtcTimestamp
+    received_at: UtcTimestamp
+    episode_started_at: UtcTimestamp | None = Field(
         None,
         description="when the source says this firing episode began (Alertmanager startsAt); a repeat of an "
         "episode already resolved carries the same instant and must not reopen it",
     )
+
+
+class ChangeLink(_Wire):
+    href: Annotated[StorableText, Field(min_length=1, max_length=MAX_LINK_CHARS)]
+    text: Annotated[StorableText, Field(max_length=MAX_SUMMARY_CHARS)] | None = None
+
+
+class ChangeEvent(_Wire):
+    """A change to a service (a deploy, a configuration change): PagerDuty's change event, produced by ingest to
+    the changes topic, keyed by service. Context for the responder, never a page."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    integration_id: Annotated[StorableText, Field(min_length=1, max_length=MAX_ID_CHARS)]
+    service_id: Annotated[StorableText, Field(min_length=1, max_length=MAX_ID_CHARS)]
+    summary: Annotated[StorableText, Field(min_length=1, max_length=MAX_SUMMARY_CHARS)]
+    source: Annotated[StorableText, Field(max_length=MAX_SUMMARY_CHARS)] | None = None
+    custom_details: Details = Field(default_factory=dict)
+    links: Annotated[list[ChangeLink], Field(max_length=MAX_LINKS)] = Field(default_factory=list)
+    occurred_at: UtcTimestamp
+    received_at: UtcTimestamp
 
 
 class ContactMethodType(StrEnum):

@@ -1,14 +1,15 @@
 """Topic names and each topic's partition-key rule.
 
 Keys decide ordering: every event of one alert lands in one partition (key = dedup key), and every page of
-one incident in one partition (key = incident id), so consumers see them in order.
+one incident in one partition (key = incident id), and every change event of one service in one partition (key =
+service id), so consumers see them in order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alertrouter_shared.events import AlertEvent, DeliveryResult
+from alertrouter_shared.events import AlertEvent, ChangeEvent, DeliveryResult
 
 ALERTS = "alertrouter.alerts.v1"
 PAGES = "alertrouter.pages.v1"
@@ -16,6 +17,8 @@ DELIVERIES = "alertrouter.deliveries.v1"
 PAGES_DLQ = "alertrouter.pages.v1.dlq"
 ALERTS_DLQ = "alertrouter.alerts.v1.dlq"
 DELIVERIES_DLQ = "alertrouter.deliveries.v1.dlq"
+CHANGES = "alertrouter.changes.v1"
+CHANGES_DLQ = "alertrouter.changes.v1.dlq"
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,7 @@ class TopicSpec:
 
 
 def all_topics(partitions: int, replication_factor: int) -> list[TopicSpec]:
-    names = [ALERTS, PAGES, DELIVERIES, ALERTS_DLQ, PAGES_DLQ, DELIVERIES_DLQ]
+    names = [ALERTS, PAGES, DELIVERIES, CHANGES, ALERTS_DLQ, PAGES_DLQ, DELIVERIES_DLQ, CHANGES_DLQ]
     return [TopicSpec(name, partitions, replication_factor) for name in names]
 
 
@@ -36,3 +39,7 @@ def alert_key(event: AlertEvent) -> bytes:
 
 def delivery_key(result: DeliveryResult) -> bytes:
     return result.incident_id.encode()
+
+
+def change_key(change: ChangeEvent) -> bytes:
+    return change.service_id.encode()

@@ -315,7 +315,7 @@ def test_events_v2_key_length_and_duplicate_keys(tmp_path: Path) -> None:
 
     messages = [issue.message for issue in issues_of(broken(tmp_path, change))]
     assert messages == [
-        "events_v2 integration keys are 32 characters, this one has 5",
+        "events_v2 integration keys are 32 letters or digits (a routing_key); this one has 5 characters",
         "integration key already used by integration 'am'",
     ]
 

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import uvicorn
 
 from alertrouter_ingest.app import create_app
 from alertrouter_ingest.integrations import ConfigError
+from alertrouter_ingest.process_metrics import prepare_for_workers
 from alertrouter_ingest.settings import IngestSettings
 from alertrouter_shared.logging import configure_logging
 
 
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """Only --help: every setting comes from the environment (so one image serves every deployment)."""
+    parser = argparse.ArgumentParser(
+        prog="alertrouter-ingest",
+        description="Serve the alertrouter ingest API: Alertmanager, Grafana, CloudWatch (SNS) and PagerDuty "
+        "Events API v2 intakes, producing alert events to Kafka.",
+        epilog="Configured by environment variables only: KAFKA_BOOTSTRAP_SERVERS, ALERTROUTER_CONFIG (the "
+        "ownership configuration), LOG_LEVEL, and INGEST_* (INGEST_PORT, INGEST_WORKERS, INGEST_MAX_BODY_BYTES, "
+        "INGEST_BODY_READ_TIMEOUT_SECONDS, ...). Every variable is listed in docs/settings.md.",
+    )
+    return parser.parse_args(argv)
+
+
 def main() -> None:
+    parse_arguments()
     settings = IngestSettings()
     configure_logging("ingest", settings.log_level, settings.log_format)
     if settings.workers > 1:
@@ -36,7 +52,8 @@ def main() -> None:
 
 
 def _serve_workers(settings: IngestSettings) -> None:
-    """Several worker processes: uvicorn imports the app factory in each one."""
+    """Several worker processes: uvicorn imports the app factory in each one; their metrics are summed."""
+    prepare_for_workers()
     uvicorn.run(
         "alertrouter_ingest.__main__:worker_app",
         factory=True,

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from alertrouter_ingest.api import alertmanager, cloudwatch, events_v2, health, openapi
+from alertrouter_ingest.api import alertmanager, change_events, cloudwatch, events_v2, grafana, health, openapi
+from alertrouter_ingest.api.lean import IngestApp
 from alertrouter_ingest.api.problems import problem_response
 from alertrouter_ingest.intake import Ingest
 from alertrouter_ingest.integrations import load_registry
+from alertrouter_ingest.process_metrics import worker_stopped
 from alertrouter_ingest.publisher import Publisher
 from alertrouter_ingest.settings import IngestSettings
 from alertrouter_ingest.sns.certificates import CertificateStore, load_trust_store, tls_context
@@ -28,10 +27,11 @@ from alertrouter_shared.logging import get_logger
 log = get_logger(__name__)
 
 DESCRIPTION = """\
-Receives alerts from Prometheus Alertmanager, Amazon CloudWatch (through SNS) and any PagerDuty Events API v2
-client, and produces one normalised alert event per alert to Kafka. A 2xx answer means Kafka acknowledged every
-event; 503 (with Retry-After) asks the sender to retry; any other 4xx means the request can never be accepted
-as sent. Errors are RFC 9457 problem+json, except on /v2/enqueue where 400 and 429 use PagerDuty's bodies.
+Receives alerts from Prometheus Alertmanager, Grafana alerting, Amazon CloudWatch (through SNS) and any PagerDuty
+Events API v2 client, and produces one normalised alert event per alert to Kafka; PagerDuty change events go to the
+changes topic. A 2xx answer means Kafka acknowledged every event; 503 (with Retry-After) asks the sender to retry;
+408 means the body did not arrive in time; any other 4xx means the request can never be accepted as sent. Errors are
+RFC 9457 problem+json, except on /v2/enqueue and /v2/change/enqueue where 400 and 429 use PagerDuty's bodies.
 """
 
 
@@ -57,6 +57,7 @@ def create_app(
         aia_host_pattern=re.compile(settings.sns_aia_host_pattern),
         ttl_seconds=settings.sns_cert_cache_ttl_seconds,
         max_entries=settings.sns_cert_cache_size,
+        subject=settings.sns_certificate_subject,
     )
     ingest = Ingest(settings, registry, publisher, clock or SystemClock(), http, certificates)
 
@@ -71,26 +72,27 @@ def create_app(
             if owns_publisher:
                 await publisher.stop()
             await http.aclose()
+            worker_stopped()
 
-    app = FastAPI(
+    app = IngestApp(
         title="alertrouter ingest",
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
         openapi_tags=[
             {"name": "Alertmanager", "description": "Prometheus Alertmanager webhook_config receiver"},
+            {"name": "Grafana", "description": "Grafana unified alerting webhook contact point"},
             {"name": "CloudWatch through SNS", "description": "SNS HTTPS subscription, signatures verified"},
             {"name": "PagerDuty Events API v2", "description": "Drop-in /v2/enqueue"},
             {"name": "Operations", "description": "Health, readiness and metrics"},
         ],
     )
     app.state.ingest = ingest
-    for module in (alertmanager, cloudwatch, events_v2, health):
+    for module in (alertmanager, grafana, cloudwatch, events_v2, change_events, health):
         app.include_router(module.router)
     _install_error_handlers(app)
     app.openapi = lambda: openapi.build_openapi(app)  # type: ignore[method-assign]
-    if settings.access_log:
-        app.add_middleware(AccessLog)
+    app.access_log = settings.access_log
     return app
 
 
@@ -110,34 +112,3 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(Exception, unexpected)
-
-
-class AccessLog:
-    """One log line per request with the route *template*: integration keys in paths never reach the logs."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status: dict[str, Any] = {"code": 500}
-
-        async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        finally:
-            route = scope.get("route")
-            log.info(
-                "http_request",
-                method=scope.get("method"),
-                route=getattr(route, "path", "<unmatched>"),
-                status=status["code"],
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            )

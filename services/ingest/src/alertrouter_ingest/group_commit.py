@@ -13,20 +13,18 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.producer.transaction_manager import TransactionState
 
+from alertrouter_ingest.broker_health import BrokerHealth
 from alertrouter_ingest.metrics import PRODUCE_SECONDS, REQUESTS_OUTCOME_UNKNOWN, REQUESTS_PER_TRANSACTION, TRANSACTIONS
 from alertrouter_ingest.producers import ABORT_GRACE_SECONDS, connect
+from alertrouter_ingest.settings import IngestSettings
 from alertrouter_shared.errors import TransientError
 from alertrouter_shared.kafka import Record, discard_producer, make_producer, send_batched
 from alertrouter_shared.logging import get_logger
-
-if TYPE_CHECKING:
-    from alertrouter_ingest.publisher import Publisher
 
 log = get_logger(__name__)
 
@@ -96,8 +94,12 @@ class RequestQueue:
 class Committer:
     """One transactional producer: takes a group of requests, commits them in one transaction, answers them."""
 
-    def __init__(self, publisher: Publisher, transactional_id: str) -> None:
-        self._publisher = publisher
+    def __init__(
+        self, settings: IngestSettings, queue: RequestQueue, health: BrokerHealth, transactional_id: str
+    ) -> None:
+        self._settings = settings
+        self._queue = queue
+        self._health = health
         self.transactional_id = transactional_id
         self.producer: AIOKafkaProducer | None = None
         self.busy = False
@@ -106,7 +108,7 @@ class Committer:
         while True:
             producer = await self._connect()
             self.producer = producer
-            self._publisher.connection_changed.set()
+            self._health.connection_changed.set()
             try:
                 await self._serve(producer)
             finally:
@@ -120,7 +122,7 @@ class Committer:
 
     async def _connect(self) -> AIOKafkaProducer:
         """A started producer whose transactional id is registered (which fences and aborts any predecessor)."""
-        settings = self._publisher.settings
+        settings = self._settings
 
         def transactional() -> AIOKafkaProducer:
             return make_producer(
@@ -139,7 +141,7 @@ class Committer:
     async def _serve(self, producer: AIOKafkaProducer) -> None:
         """Commit groups until a transaction leaves the producer unusable."""
         while True:
-            group = await self._publisher.queue.take()
+            group = await self._queue.take()
             self.busy = True
             try:
                 usable = await self._commit_group(producer, group)
@@ -177,7 +179,7 @@ class Committer:
         for request in group:
             if not request.outcome.done():
                 request.outcome.set_exception(TransientError(reason))
-        self._publisher.mark_failed()
+        self._health.mark_failed()
 
     async def _recover(self, producer: AIOKafkaProducer, exc: BaseException) -> bool:
         """Abort what can be aborted; a producer stuck mid-commit or fenced is replaced instead."""

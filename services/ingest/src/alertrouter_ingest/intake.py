@@ -2,34 +2,44 @@
 
 ``Ingest`` holds the process-wide parts (integrations, publisher, guards, SNS certificate store); the routes
 call it so that the order of checks and the meaning of each status code are the same on every endpoint:
-in-flight cap (503) -> integration key (404) -> rate limit (429) -> content type (415) -> body size (413)
--> format (400) -> limits (400/413) -> Kafka acknowledgement (503) -> 202.
+integration key (404) -> rate limit (429) -> content type (415) -> body size (413) and read deadline (408)
+-> in-flight slot, overall and per integration (503) -> format (400) -> limits (400/413) -> Kafka
+acknowledgement (503) -> 2xx. (On /v2/enqueue the key is inside the body, so the body is read first.)
+
+Events are serialised one by one as they are built, and building stops as soon as the request's records pass
+``INGEST_MAX_PRODUCED_BYTES_PER_REQUEST`` (413): memory per request is bounded by that limit, whatever the
+payload repeats into every event.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
 from fastapi.responses import Response
+from starlette.requests import Request
 
 from alertrouter_ingest.api.problems import ApiProblem
 from alertrouter_ingest.integrations import Integration, IntegrationRegistry
-from alertrouter_ingest.metrics import ALERTS, REJECTS, REQUESTS
-from alertrouter_ingest.protection import InFlightLimiter, RateLimiter
-from alertrouter_ingest.publisher import Publisher, RecordTooLarge, event_records
+from alertrouter_ingest.metrics import ALERTS, CHANGE_EVENTS, REJECTS, REQUESTS
+from alertrouter_ingest.protection import InFlightLimiter, RateLimiter, read_body
+from alertrouter_ingest.publisher import MAX_RECORD_BYTES, Publisher
 from alertrouter_ingest.settings import IngestSettings
 from alertrouter_ingest.sns.certificates import CertificateStore
 from alertrouter_ingest.sources.errors import InvalidPayload
 from alertrouter_ingest.sources.limits import ContentLimits
 from alertrouter_shared.clock import Clock
 from alertrouter_shared.errors import TransientError
-from alertrouter_shared.events import AlertEvent
+from alertrouter_shared.events import AlertEvent, ChangeEvent
 from alertrouter_shared.integrations import IntegrationType
+from alertrouter_shared.kafka import Record
 from alertrouter_shared.logging import get_logger, log_each
+from alertrouter_shared.topics import ALERTS as ALERTS_TOPIC
+from alertrouter_shared.topics import CHANGES, change_key
 
 log = get_logger("alertrouter_ingest.intake")
 
@@ -68,24 +78,27 @@ class Ingest:
         self.http = http
         self.certificates = certificates
         self.limits = limits_from(settings)
-        self.in_flight = InFlightLimiter(settings.max_in_flight, retry_after=1)
+        self.in_flight = InFlightLimiter(settings.max_in_flight, settings.max_in_flight_per_integration, retry_after=1)
         self.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.effective_burst)
         self.sns_host_pattern = re.compile(settings.sns_cert_host_pattern)
 
     async def guarded(self, source: str, handle: Callable[[], Awaitable[Response]]) -> Response:
-        """Run one intake request under the in-flight cap, turning refusals into responses and metrics."""
-        try:
-            self.in_flight.acquire()
-        except ApiProblem as refused:
-            return self._refused(source, refused)
+        """Run one intake request, turning refusals into responses and metrics."""
         try:
             response = await handle()
         except ApiProblem as refused:
             return self._refused(source, refused)
-        finally:
-            self.in_flight.release()
         REQUESTS.labels(source, str(response.status_code)).inc()
         return response
+
+    @contextmanager
+    def admitted(self, integration: Integration) -> Iterator[None]:
+        """An in-flight slot for ``integration`` (503 when none is free); taken once the body is read."""
+        with self.in_flight.held(integration.id):
+            yield
+
+    async def body(self, request: Request) -> bytes:
+        return await read_body(request, self.settings.max_body_bytes, self.settings.body_read_timeout_seconds)
 
     def _refused(self, source: str, refused: ApiProblem) -> Response:
         REJECTS.labels(source, refused.reason).inc()
@@ -110,43 +123,75 @@ class Ingest:
                 retry_after=wait,
             )
 
-    async def publish(self, source: str, integration: Integration, events: Sequence[AlertEvent]) -> list[EventRef]:
+    def records(self, events: Iterable[AlertEvent]) -> tuple[list[Record], list[AlertEvent]]:
+        """Serialise events as they are built, refusing (413) at the first one over a limit -- never building more."""
+        budget = self.settings.max_produced_bytes_per_request
+        records: list[Record] = []
+        built: list[AlertEvent] = []
+        total = 0
+        for index, event in enumerate(events):
+            value = event.__pydantic_serializer__.to_json(event)
+            if len(value) > MAX_RECORD_BYTES:
+                raise ApiProblem(
+                    413,
+                    f"event {index} is {len(value)} bytes once normalised, over the {MAX_RECORD_BYTES} byte limit",
+                    reason="event_too_large",
+                )
+            total += len(value)
+            if total > budget:
+                raise ApiProblem(
+                    413,
+                    f"the request's events are more than {total} bytes once normalised, over the limit of {budget}",
+                    reason="events_too_large",
+                )
+            records.append((ALERTS_TOPIC, event.dedup_key.encode(), value))
+            built.append(event)
+        return records, built
+
+    async def publish(self, source: str, integration: Integration, events: Iterable[AlertEvent]) -> list[EventRef]:
         """Produce the request's events as one batch; return once Kafka acknowledged all of them."""
-        try:
-            records = event_records(events)
-        except RecordTooLarge as exc:
-            raise ApiProblem(413, str(exc), reason="event_too_large") from exc
-        total = sum(len(value) for _, _, value in records)
-        if total > self.settings.max_produced_bytes_per_request:
-            raise ApiProblem(
-                413,
-                f"the request's events are {total} bytes once normalised, over the limit of "
-                f"{self.settings.max_produced_bytes_per_request}",
-                reason="events_too_large",
-            )
-        try:
-            await self.publisher.publish(records)
-        except TransientError as exc:
-            raise ApiProblem(
-                503,
-                "the alert could not be stored (Kafka unavailable); nothing was accepted, retry later",
-                reason="kafka_unavailable",
-                retry_after=self.settings.retry_after_seconds,
-            ) from exc
-        refs = [EventRef(str(event.event_id), event.dedup_key) for event in events]
-        for action, count in Counter(event.action.value for event in events).items():
+        records, built = self.records(events)
+        await self._produce(records)
+        refs = [EventRef(str(event.event_id), event.dedup_key) for event in built]
+        for action, count in Counter(event.action.value for event in built).items():
             ALERTS.labels(source, action).inc(count)
         log_each(
             log,
             "alert_accepted",
             [
                 {"action": event.action.value, "dedup_key": ref.dedup_key, "event_id": ref.event_id}
-                for event, ref in zip(events, refs, strict=True)
+                for event, ref in zip(built, refs, strict=True)
             ],
             source=source,
             integration=integration.id,
         )
         return refs
+
+    async def publish_change(self, integration: Integration, change: ChangeEvent) -> None:
+        """Produce one change event to the changes topic; return once Kafka acknowledged it."""
+        value = change.__pydantic_serializer__.to_json(change)
+        if len(value) > MAX_RECORD_BYTES:
+            raise ApiProblem(
+                413,
+                f"the change event is {len(value)} bytes, over the {MAX_RECORD_BYTES} byte limit",
+                reason="too_large",
+            )
+        await self._produce([(CHANGES, change_key(change), value)])
+        CHANGE_EVENTS.labels(integration.id).inc()
+        log.info(
+            "change_accepted", integration=integration.id, service=change.service_id, event_id=str(change.event_id)
+        )
+
+    async def _produce(self, records: list[Record]) -> None:
+        try:
+            await self.publisher.publish(records)
+        except TransientError as exc:
+            raise ApiProblem(
+                503,
+                "the event could not be stored (Kafka unavailable); nothing was accepted, retry later",
+                reason="kafka_unavailable",
+                retry_after=self.settings.retry_after_seconds,
+            ) from exc
 
 
 def invalid(exc: InvalidPayload) -> ApiProblem:

@@ -2,7 +2,8 @@
 
 Only the ``integrations:`` section matters here; the router owns the rest. The secret key of an integration
 comes from an environment variable (``key_env``), a file (``key_file``, relative to its YAML file) or, for
-development only, inline (``key`` with ``development_only: true``) -- the same rules as the router's loader.
+development only, inline (``key`` with ``development_only: true``), resolved by the shared resolver the router's
+loader uses too, so a configuration the router's ``config validate`` passes is one ingest starts with.
 
 Lookup never compares a presented key with a stored key byte by byte: both are hashed with SHA-256 and the
 registry is indexed by digest, then the digests are compared with ``hmac.compare_digest``. Timing therefore
@@ -14,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,13 +24,13 @@ import yaml
 from pydantic import ValidationError
 
 from alertrouter_shared.integrations import (
-    EVENTS_V2_KEY_LENGTH,
     IntegrationSpec,
     IntegrationType,
+    SecretUnavailable,
     config_files,
+    resolve_secret,
+    secret_field,
 )
-
-_EVENTS_V2_KEY = re.compile(r"^[A-Za-z0-9]{32}$")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class Integration:
     service: str | None
     enabled: bool
     allowed_topic_arns: frozenset[str] = field(default_factory=frozenset)
+    allow_any_topic: bool = False
+    min_signature_version: int = 1
 
 
 class ConfigError(Exception):
@@ -92,15 +94,25 @@ def load_registry(config_path: str | None, environ: Mapping[str, str] | None = N
                 issues.append(f"{where}.id: integration id {spec.id!r} is already defined in {seen_ids[spec.id]}")
                 continue
             seen_ids[spec.id] = where
-            key = _resolve_secret(spec, file.parent, env, where, issues)
-            if key is None:
+            if not spec.enabled:
+                continue  # accepts nothing, so it needs no secret (the router's rule too: one resolver)
+            try:
+                key = resolve_secret(spec, file.parent, env)
+            except SecretUnavailable as problem:
+                issues.append(f"{where}.{secret_field(spec)}: {problem}")
                 continue
             digest = key_digest(key)
             if digest in entries:
                 issues.append(f"{where}: integration key already used by integration {entries[digest].id!r}")
                 continue
             entries[digest] = Integration(
-                spec.id, spec.type, spec.service, spec.enabled, frozenset(spec.allowed_topic_arns)
+                spec.id,
+                spec.type,
+                spec.service,
+                spec.enabled,
+                frozenset(spec.allowed_topic_arns),
+                spec.allow_any_topic,
+                spec.min_signature_version,
             )
     if issues:
         raise ConfigError("invalid integrations configuration:\n  " + "\n  ".join(issues))
@@ -134,45 +146,3 @@ def _read_integrations(file: Path, issues: list[str]) -> list[tuple[str, Integra
                 path = "".join(f".{p}" if isinstance(p, str) else f"[{p}]" for p in error["loc"])
                 issues.append(f"{where}{path}: {error['msg']}")
     return specs
-
-
-def _resolve_secret(
-    spec: IntegrationSpec, base: Path, env: Mapping[str, str], where: str, issues: list[str]
-) -> str | None:
-    key = _secret_value(spec, base, env, where, issues)
-    if key is None:
-        return None
-    if spec.type is IntegrationType.EVENTS_V2 and not _EVENTS_V2_KEY.match(key):
-        issues.append(
-            f"{where}: events_v2 integration keys are {EVENTS_V2_KEY_LENGTH} letters or digits (a routing_key)"
-        )
-        return None
-    return key
-
-
-def _secret_value(
-    spec: IntegrationSpec, base: Path, env: Mapping[str, str], where: str, issues: list[str]
-) -> str | None:
-    if spec.key is not None:
-        if not spec.key.strip():
-            issues.append(f"{where}.key: the key is empty")
-            return None
-        return spec.key.strip()
-    if spec.key_env is not None:
-        value = env.get(spec.key_env, "").strip()
-        if not value:
-            issues.append(f"{where}.key_env: environment variable {spec.key_env!r} is not set")
-            return None
-        return value
-    assert spec.key_file is not None
-    path = Path(spec.key_file)
-    path = path if path.is_absolute() else base / path
-    try:
-        value = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        issues.append(f"{where}.key_file: cannot read {str(path)!r}: {exc}")
-        return None
-    if not value:
-        issues.append(f"{where}.key_file: {str(path)!r} is empty")
-        return None
-    return value

@@ -19,8 +19,18 @@ ALERTS = Counter(
     "Alerts normalised and acknowledged by Kafka, by source and action",
     ["source", "action"],
 )
+CHANGE_EVENTS = Counter(
+    "alertrouter_ingest_change_events_total", "Change events acknowledged by Kafka, by integration", ["integration"]
+)
 REJECTS = Counter("alertrouter_ingest_rejects_total", "Requests refused, by source and reason", ["source", "reason"])
-IN_FLIGHT = Gauge("alertrouter_ingest_in_flight_requests", "Intake requests being handled now")
+IN_FLIGHT = Gauge(
+    "alertrouter_ingest_in_flight_requests", "Intake requests being handled now", multiprocess_mode="livesum"
+)
+READING_BODIES = Gauge(
+    "alertrouter_ingest_reading_bodies",
+    "Intake requests whose body is still arriving (they hold no in-flight slot; refused 408 at the deadline)",
+    multiprocess_mode="livesum",
+)
 TRUNCATED_ALERTS = Counter(
     "alertrouter_ingest_alertmanager_truncated_alerts_total",
     "Alerts Alertmanager left out of webhooks because of max_alerts (truncatedAlerts)",

@@ -12,18 +12,15 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaProducer
 
+from alertrouter_ingest.broker_health import BrokerHealth
 from alertrouter_ingest.metrics import PRODUCE_SECONDS
 from alertrouter_ingest.settings import IngestSettings
 from alertrouter_shared.errors import TransientError
 from alertrouter_shared.kafka import Record, discard_producer, ensure_project_topics, make_producer, produce_all
 from alertrouter_shared.logging import get_logger
-
-if TYPE_CHECKING:
-    from alertrouter_ingest.publisher import Publisher
 
 log = get_logger(__name__)
 
@@ -65,21 +62,22 @@ async def connect(
 class SingleRecordSender:
     """The idempotent producer for one-record requests; replaced after a failure so it drops what it still holds."""
 
-    def __init__(self, publisher: Publisher) -> None:
-        self._publisher = publisher
+    def __init__(self, settings: IngestSettings, health: BrokerHealth) -> None:
+        self._settings = settings
+        self._health = health
         self.producer: AIOKafkaProducer | None = None
         self.in_flight = 0
         self._broken = asyncio.Event()
 
     async def run(self) -> None:
-        settings = self._publisher.settings
+        settings = self._settings
         while True:
             producer = await connect(
                 settings, lambda: make_producer(settings, linger_ms=settings.kafka_linger_ms), None, "single-record"
             )
             self._broken.clear()
             self.producer = producer
-            self._publisher.connection_changed.set()
+            self._health.connection_changed.set()
             try:
                 await self._broken.wait()
             finally:
@@ -101,7 +99,7 @@ class SingleRecordSender:
             await produce_all(producer, [record], timeout)
         except TransientError:
             self._broken.set()  # a record still queued must not be delivered after its request was refused
-            self._publisher.mark_failed()
+            self._health.mark_failed()
             raise
         finally:
             self.in_flight -= 1

@@ -1,42 +1,63 @@
-"""Guards in front of every intake: requests in flight, per-integration rate, content type, body size.
+"""Guards in front of every intake: body read deadline, requests in flight, per-integration rate, content type,
+body size.
 
-Each guard answers immediately with the status a sender understands (503/429/415/413) instead of letting
-latency or memory grow without bound under a flood.
+Each guard answers immediately with the status a sender understands (408/503/429/415/413) instead of letting
+latency or memory grow without bound under a flood. An in-flight slot is taken only once the body is read and
+the integration known, so clients that connect and then send nothing (or send slowly) hold no slot: they only
+wait, each for at most the body read deadline, and one integration can hold at most its share of the slots.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from starlette.requests import ClientDisconnect, Request
 
 from alertrouter_ingest.api.problems import ApiProblem
-from alertrouter_ingest.metrics import IN_FLIGHT
+from alertrouter_ingest.metrics import IN_FLIGHT, READING_BODIES
 
 
 class InFlightLimiter:
-    """A counter, not a queue: beyond ``limit`` concurrent requests the next one is refused at once."""
+    """Counters, not queues: beyond ``limit`` concurrent requests, or ``share`` of one integration, the next one is
+    refused at once (503) -- so a noisy integration cannot take the slots every other integration needs."""
 
-    def __init__(self, limit: int, retry_after: float) -> None:
+    def __init__(self, limit: int, share: int, retry_after: float) -> None:
         self.limit = limit
+        self.share = min(share, limit)
         self.retry_after = retry_after
         self.current = 0
+        self._per_integration: dict[str, int] = {}
 
-    def acquire(self) -> None:
+    @contextmanager
+    def held(self, integration_id: str) -> Iterator[None]:
+        """One slot for ``integration_id`` while the block runs."""
+        taken = self._per_integration.get(integration_id, 0)
         if self.current >= self.limit:
-            raise ApiProblem(
-                503,
-                f"too many requests in flight (limit {self.limit}); retry shortly",
-                reason="overloaded",
-                retry_after=self.retry_after,
+            raise self._overloaded(f"too many requests in flight (limit {self.limit}); retry shortly")
+        if taken >= self.share:
+            raise self._overloaded(
+                f"too many requests of integration {integration_id!r} in flight (its share is {self.share}); "
+                "retry shortly"
             )
         self.current += 1
+        self._per_integration[integration_id] = taken + 1
         IN_FLIGHT.inc()
+        try:
+            yield
+        finally:
+            self.current -= 1
+            left = self._per_integration[integration_id] - 1
+            if left:
+                self._per_integration[integration_id] = left
+            else:
+                del self._per_integration[integration_id]
+            IN_FLIGHT.dec()
 
-    def release(self) -> None:
-        self.current -= 1
-        IN_FLIGHT.dec()
+    def _overloaded(self, detail: str) -> ApiProblem:
+        return ApiProblem(503, detail, reason="overloaded", retry_after=self.retry_after)
 
 
 class RateLimiter:
@@ -84,21 +105,28 @@ def check_content_type(request: Request, allowed: Iterable[str], *, json_suffix:
     )
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refusing (413) as soon as it exceeds ``limit`` bytes -- never buffering more."""
+async def read_body(request: Request, limit: int, timeout: float) -> bytes:
+    """The whole body within ``timeout`` seconds (else 408), refusing (413) as soon as it exceeds ``limit`` bytes --
+    never buffering more."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(int(declared), limit)
     chunks: list[bytes] = []
     size = 0
+    READING_BODIES.inc()
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(size, limit)
-            chunks.append(chunk)
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(size, limit)
+                chunks.append(chunk)
+    except TimeoutError as exc:
+        raise ApiProblem(408, f"the body was not received within {timeout:g} seconds", reason="body_timeout") from exc
     except ClientDisconnect as exc:
         raise ApiProblem(400, "the client disconnected before sending the whole body", reason="disconnect") from exc
+    finally:
+        READING_BODIES.dec()
     return b"".join(chunks)
 
 

@@ -18,7 +18,8 @@ request is refused although it was stored; the sender retries and the router's d
 single record still queued at the deadline is dropped with its producer, never delivered later. After a failure
 the publisher refuses new requests at once, without queueing them, until a background probe sees the broker.
 
-The one-record lane is in producers.py, the transactions in group_commit.py.
+The one-record lane is in producers.py, the transactions in group_commit.py; both report failures and connections
+to broker_health.py rather than to the publisher, so nothing imports back up the chain.
 """
 
 from __future__ import annotations
@@ -29,40 +30,18 @@ import time
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
+from alertrouter_ingest.broker_health import BrokerHealth
 from alertrouter_ingest.group_commit import Committer, PendingRequest, RequestQueue
-from alertrouter_ingest.metrics import KAFKA_FAILURES
 from alertrouter_ingest.producers import ABORT_GRACE_SECONDS, SingleRecordSender, default_transactional_id_prefix
 from alertrouter_ingest.settings import IngestSettings
 from alertrouter_shared.errors import TransientError
-from alertrouter_shared.events import AlertEvent
 from alertrouter_shared.kafka import Record, kafka_reachable
 from alertrouter_shared.logging import get_logger
-from alertrouter_shared.topics import ALERTS, alert_key
 
 log = get_logger(__name__)
 
 # aiokafka refuses records over max_request_size (1 MiB by default); stay clearly under it.
 MAX_RECORD_BYTES = 1_000_000
-
-
-class RecordTooLarge(ValueError):
-    """A normalised event cannot be a Kafka record; retrying cannot help."""
-
-    def __init__(self, index: int, size: int) -> None:
-        super().__init__(f"event {index} is {size} bytes once normalised, over the {MAX_RECORD_BYTES} byte limit")
-        self.index = index
-        self.size = size
-
-
-def event_records(events: Sequence[AlertEvent]) -> list[Record]:
-    """Serialise events for the alerts topic (key = dedup key), refusing any record Kafka would refuse."""
-    records: list[Record] = []
-    for index, event in enumerate(events):
-        value = event.model_dump_json().encode()
-        if len(value) > MAX_RECORD_BYTES:
-            raise RecordTooLarge(index, len(value))
-        records.append((ALERTS, alert_key(event), value))
-    return records
 
 
 class Publisher:
@@ -72,20 +51,17 @@ class Publisher:
         self._settings = settings
         self._timeout = settings.produce_timeout_seconds
         prefix = settings.kafka_transactional_id_prefix or default_transactional_id_prefix()
-        self._committers = [Committer(self, f"{prefix}-{slot}") for slot in range(settings.kafka_producers)]
-        self._single = SingleRecordSender(self)
+        self._health = BrokerHealth(settings.kafka_bootstrap_servers, self._timeout)
         self.queue = RequestQueue()
-        self._available = True
+        self._committers = [
+            Committer(settings, self.queue, self._health, f"{prefix}-{slot}")
+            for slot in range(settings.kafka_producers)
+        ]
+        self._single = SingleRecordSender(settings, self._health)
         self._stopping = False
-        self._last_failure = float("-inf")
         self._probe_result: tuple[float, bool] = (float("-inf"), False)
         self._probe_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
-        self.connection_changed = asyncio.Event()
-
-    @property
-    def settings(self) -> IngestSettings:
-        return self._settings
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
@@ -100,8 +76,8 @@ class Publisher:
         """For callers that must not start before Kafka is usable (tests, benchmarks)."""
         async with asyncio.timeout(timeout):
             while not self.connected:
-                self.connection_changed.clear()
-                await self.connection_changed.wait()
+                self._health.connection_changed.clear()
+                await self._health.connection_changed.wait()
 
     async def stop(self) -> None:
         """Refuse new requests, let the ones waiting finish within their deadlines, then close the producers."""
@@ -117,6 +93,7 @@ class Publisher:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self._health.stop()
         await asyncio.gather(self._single.close(), *(committer.close() for committer in self._committers))
 
     @property
@@ -138,7 +115,7 @@ class Publisher:
             raise TransientError("ingest is shutting down")
         if not self.connected:
             raise TransientError("the Kafka producer is not connected yet")
-        if not self._available:
+        if not self._health.available:
             raise TransientError("Kafka is unavailable (waiting for the broker to come back)")
         if len(records) == 1:
             await self._single.send(records[0], self._timeout)
@@ -151,7 +128,7 @@ class Publisher:
         except TimeoutError:
             if not request.taken:  # still queued: drop it, nothing of it will ever be produced
                 request.outcome.cancel()
-                self.mark_failed()
+                self._health.mark_failed()
                 raise TransientError(f"no Kafka producer was free within {self._timeout}s") from None
             await request.outcome  # its transaction ends (commit or abort) at this same deadline
         except asyncio.CancelledError:
@@ -159,28 +136,14 @@ class Publisher:
                 request.outcome.cancel()
             raise
 
-    def mark_failed(self) -> None:
-        KAFKA_FAILURES.inc()
-        self._last_failure = time.monotonic()
-        if self._available:
-            self._available = False
-            log.warning("kafka_unavailable", timeout=self._timeout)
-            self._spawn(self._wait_for_broker())
-
-    async def _wait_for_broker(self) -> None:
-        while not await kafka_reachable(self._settings.kafka_bootstrap_servers, timeout=2.0):  # noqa: ASYNC110
-            await asyncio.sleep(1.0)  # a probe loop: nothing in-process can signal the broker's return
-        self._available = True
-        log.info("kafka_available_again")
-
     # ------------------------------------------------------------------------------------------ readiness
 
     async def ready(self) -> tuple[bool, str]:
         """Readiness: producers connected, no request refused for Kafka in the window, and a real metadata probe."""
         if not self.connected:
             return False, "the Kafka producer is not connected"
-        recently_failed = time.monotonic() - self._last_failure < self._settings.readiness_failure_window_seconds
-        if not self._available or recently_failed:
+        recently_failed = time.monotonic() - self._health.last_failure < self._settings.readiness_failure_window_seconds
+        if not self._health.available or recently_failed:
             return False, "Kafka did not store a recent request"
         if not await self._probe():
             return False, "Kafka is not reachable"

@@ -10,9 +10,10 @@ from enum import StrEnum
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from alertrouter_shared.events import MAX_LABEL_NAME_CHARS, MAX_LABEL_VALUE_CHARS, MAX_LABELS
 from alertrouter_shared.settings import CommonSettings
 
-SNS_HOST_PATTERN = r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
+SNS_HOST_PATTERN = r"^sns\.[a-z]{2}(-[a-z]+)+-\d{1,2}\.amazonaws\.com(\.cn)?$"
 AIA_HOST_PATTERN = r"^crt\.[a-z0-9.-]+\.amazontrust\.com$"
 
 
@@ -39,15 +40,23 @@ class IngestSettings(CommonSettings):
 
     # Request protection
     max_body_bytes: int = Field(512 * 1024, ge=1024)
-    max_in_flight: int = Field(512, ge=1, description="Requests handled at once; beyond it: 503 + Retry-After")
+    max_in_flight: int = Field(
+        512, ge=1, description="Requests handled at once (bodies read, key known); beyond it: 503 + Retry-After"
+    )
+    max_in_flight_per_integration: int = Field(
+        128, ge=1, description="Requests of one integration handled at once; beyond it: 503 + Retry-After"
+    )
+    body_read_timeout_seconds: float = Field(
+        10.0, gt=0, description="A request body not received within this time is refused (408); holds no slot"
+    )
     rate_limit_per_second: float = Field(0.0, ge=0, description="Per-integration token refill rate; 0 = off")
     rate_limit_burst: int = Field(0, ge=0, description="Bucket size; 0 = max(1, rate_limit_per_second)")
     max_alerts_per_request: int = Field(5000, ge=1)
-    max_labels_per_alert: int = Field(128, ge=1)
-    max_annotations_per_alert: int = Field(128, ge=1)
-    max_label_name_chars: int = Field(1024, ge=1)
-    max_label_value_chars: int = Field(128 * 1024, ge=1)
-    max_annotation_value_chars: int = Field(128 * 1024, ge=1)
+    max_labels_per_alert: int = Field(128, ge=1, le=MAX_LABELS)
+    max_annotations_per_alert: int = Field(128, ge=1, le=MAX_LABELS)
+    max_label_name_chars: int = Field(1024, ge=1, le=MAX_LABEL_NAME_CHARS)
+    max_label_value_chars: int = Field(128 * 1024, ge=1, le=MAX_LABEL_VALUE_CHARS)
+    max_annotation_value_chars: int = Field(128 * 1024, ge=1, le=MAX_LABEL_VALUE_CHARS)
     max_produced_bytes_per_request: int = Field(8 * 1024 * 1024, ge=1024)
 
     # Kafka
@@ -77,12 +86,18 @@ class IngestSettings(CommonSettings):
     # SNS / CloudWatch
     sns_cert_host_pattern: str = SNS_HOST_PATTERN
     sns_aia_host_pattern: str = AIA_HOST_PATTERN
+    sns_certificate_subject: str = Field(
+        "sns.amazonaws.com", description="Common name the SNS signing certificate must have"
+    )
     sns_ca_bundle: str | None = Field(None, description="PEM trust anchors for SNS signing certs; default certifi")
     sns_tls_ca_bundle: str | None = Field(None, description="PEM trust for HTTPS fetches; default certifi")
     sns_fetch_timeout_seconds: float = Field(5.0, gt=0)
     sns_cert_cache_ttl_seconds: float = Field(24 * 3600.0, ge=0)
     sns_cert_cache_size: int = Field(64, ge=1)
     sns_max_message_age_seconds: float = Field(3600.0, ge=0, description="Replay window on Timestamp; 0 = off")
+    sns_max_clock_skew_seconds: float = Field(
+        300.0, ge=0, description="A Timestamp further than this in the future is refused (403)"
+    )
     cloudwatch_insufficient_data: InsufficientDataPolicy = InsufficientDataPolicy.IGNORE
 
     @model_validator(mode="after")

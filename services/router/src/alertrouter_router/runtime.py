@@ -6,6 +6,7 @@ import asyncio
 import signal
 
 from alertrouter_router.api.app import create_app
+from alertrouter_router.changes import handle_change_batch
 from alertrouter_router.config_state import ConfigHolder
 from alertrouter_router.db.engine import make_engine
 from alertrouter_router.db.pool import make_pool
@@ -21,7 +22,7 @@ from alertrouter_shared.consumer_loop import ConsumerLoop, ConsumerOptions, make
 from alertrouter_shared.kafka import ensure_project_topics, make_producer
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.serving import embedded_server
-from alertrouter_shared.topics import ALERTS, DELIVERIES
+from alertrouter_shared.topics import ALERTS, CHANGES, DELIVERIES
 
 log = get_logger(__name__)
 
@@ -52,11 +53,16 @@ def _consumer_loops(state: RouterState) -> list[ConsumerLoop]:
     async def on_deliveries(records: object) -> None:
         await handle_delivery_batch(state, records)  # type: ignore[arg-type]
 
+    async def on_changes(records: object) -> None:
+        await handle_change_batch(state, records)  # type: ignore[arg-type]
+
     alerts = ConsumerOptions(group_id=settings.consumer_group, topics=[ALERTS], max_records=settings.batch_max_records)
     deliveries = ConsumerOptions(group_id=f"{settings.consumer_group}-deliveries", topics=[DELIVERIES])
+    changes = ConsumerOptions(group_id=f"{settings.consumer_group}-changes", topics=[CHANGES])
     return [
         ConsumerLoop(make_consumer(settings, alerts), on_alerts, alerts),
         ConsumerLoop(make_consumer(settings, deliveries), on_deliveries, deliveries),
+        ConsumerLoop(make_consumer(settings, changes), on_changes, changes),
     ]
 
 

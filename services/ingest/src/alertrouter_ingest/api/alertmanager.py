@@ -17,7 +17,7 @@ from alertrouter_ingest.api.problems import ApiProblem, json_response
 from alertrouter_ingest.api.schemas import Accepted
 from alertrouter_ingest.intake import Ingest, invalid
 from alertrouter_ingest.metrics import TRUNCATED_ALERTS
-from alertrouter_ingest.protection import check_content_type, read_body
+from alertrouter_ingest.protection import check_content_type
 from alertrouter_ingest.sources.alertmanager import AlertmanagerWebhook, normalise_webhook, parse_webhook
 from alertrouter_ingest.sources.errors import InvalidPayload
 from alertrouter_shared.integrations import IntegrationType
@@ -101,20 +101,21 @@ async def _accept(ingest: Ingest, request: Request, key: str) -> Response:
     integration = ingest.integration(key, IntegrationType.ALERTMANAGER)
     ingest.check_rate(integration)
     check_content_type(request, {"application/json"})
-    body = await read_body(request, ingest.settings.max_body_bytes)
-    received_at = ingest.clock.now()
-    try:
-        webhook = parse_webhook(body)
-        events = normalise_webhook(
-            webhook,
-            integration_id=integration.id,
-            bound_service=integration.service,
-            received_at=received_at,
-            limits=ingest.limits,
-        )
-    except InvalidPayload as exc:
-        raise invalid(exc) from exc
-    refs = await ingest.publish(SOURCE, integration, events)
+    body = await ingest.body(request)
+    with ingest.admitted(integration):
+        received_at = ingest.clock.now()
+        try:
+            webhook = parse_webhook(body)
+            events = normalise_webhook(
+                webhook,
+                integration_id=integration.id,
+                bound_service=integration.service,
+                received_at=received_at,
+                limits=ingest.limits,
+            )
+            refs = await ingest.publish(SOURCE, integration, events)
+        except InvalidPayload as exc:
+            raise invalid(exc) from exc
     if webhook.truncated_alerts:
         TRUNCATED_ALERTS.labels(integration.id).inc(webhook.truncated_alerts)
         log.warning(
@@ -122,6 +123,6 @@ async def _accept(ingest: Ingest, request: Request, key: str) -> Response:
             integration=integration.id,
             truncated_alerts=webhook.truncated_alerts,
             included_alerts=len(webhook.alerts),
-            group_key=webhook.group_key,
+            group_key=webhook.group_key[:256],
         )
     return json_response(202, {"status": "accepted", "events": [ref.__dict__ for ref in refs]})

@@ -1,8 +1,10 @@
 """``POST /v1/cloudwatch/{integration_key}``: Amazon SNS HTTP(S) subscription carrying CloudWatch alarms.
 
 Nothing happens before the signature is verified, and nothing is fetched before the URL is checked:
-envelope (400) -> topic pinning (403) -> signature version and encoding (403) -> certificate URL (403) -> replay
-window (403) -> certificate fetch and chain (403, or 503 when the host is unreachable) -> signature (403).
+envelope (400) -> topic pinning (403) -> signature version, at least the integration's minimum, and encoding (403)
+-> certificate URL: https, an SNS host whose middle label is a region, the topic's region (403) -> replay window
+and clock skew (403) -> certificate fetch, chain and subject ``sns.amazonaws.com`` (403, or 503 when the host is
+unreachable) -> signature (403).
 Only then: a SubscriptionConfirmation is confirmed (GET SubscribeURL, same host rules), an
 UnsubscribeConfirmation is recorded (never re-subscribed), and a Notification's alarm becomes an event.
 """
@@ -21,7 +23,7 @@ from alertrouter_ingest.api.schemas import Accepted, SnsEnvelope, SnsOutcome
 from alertrouter_ingest.intake import Ingest, invalid
 from alertrouter_ingest.integrations import Integration
 from alertrouter_ingest.metrics import CLOUDWATCH_IGNORED, SNS_MESSAGES
-from alertrouter_ingest.protection import check_content_type, read_body
+from alertrouter_ingest.protection import check_content_type
 from alertrouter_ingest.sns.envelope import NOTIFICATION, SUBSCRIPTION_CONFIRMATION, SnsMessage, parse_envelope
 from alertrouter_ingest.sns.errors import CertificateUnavailable, SignatureRejected
 from alertrouter_ingest.sns.signature import check_fresh, check_signature_version, decode_signature, verify_signature
@@ -70,7 +72,12 @@ async def _accept(ingest: Ingest, request: Request, key: str) -> Response:
     integration = ingest.integration(key, IntegrationType.CLOUDWATCH)
     ingest.check_rate(integration)
     check_content_type(request, CONTENT_TYPES, json_suffix=False)
-    body = await read_body(request, ingest.settings.max_body_bytes)
+    body = await ingest.body(request)
+    with ingest.admitted(integration):
+        return await _verified(ingest, integration, request, body)
+
+
+async def _verified(ingest: Ingest, integration: Integration, request: Request, body: bytes) -> Response:
     try:
         message = parse_envelope(body, request.headers.get("x-amz-sns-message-type"))
     except InvalidPayload as exc:
@@ -96,16 +103,17 @@ async def _accept(ingest: Ingest, request: Request, key: str) -> Response:
 
 
 async def _verify(ingest: Ingest, integration: Integration, message: SnsMessage) -> None:
-    if integration.allowed_topic_arns and message.topic_arn not in integration.allowed_topic_arns:
+    if not integration.allow_any_topic and message.topic_arn not in integration.allowed_topic_arns:
         raise SignatureRejected(
             f"TopicArn {message.topic_arn[:256]!r} is not allowed for this integration", "topic_not_allowed"
         )
-    check_signature_version(message)
+    check_signature_version(message, integration.min_signature_version)
     signature = decode_signature(message)
     url = check_certificate_url(message.signing_cert_url, ingest.sns_host_pattern, message.topic_arn)
     now = ingest.clock.now()
     max_age = ingest.settings.sns_max_message_age_seconds
-    check_fresh(message, now, timedelta(seconds=max_age) if max_age else None)
+    skew = timedelta(seconds=ingest.settings.sns_max_clock_skew_seconds)
+    check_fresh(message, now, timedelta(seconds=max_age) if max_age else None, skew)
     public_key = await ingest.certificates.public_key(url, now)
     verify_signature(public_key, message, signature)
 

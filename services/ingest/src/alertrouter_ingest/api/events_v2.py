@@ -14,7 +14,8 @@ from alertrouter_ingest.api import openapi
 from alertrouter_ingest.api.problems import ApiProblem, PagerDutyProblem, json_response
 from alertrouter_ingest.api.schemas import EnqueueEvent, EnqueueInvalid, EnqueueSuccess, EnqueueThrottled
 from alertrouter_ingest.intake import Ingest
-from alertrouter_ingest.protection import check_content_type, read_body
+from alertrouter_ingest.integrations import Integration
+from alertrouter_ingest.protection import check_content_type
 from alertrouter_ingest.sources.errors import InvalidPayload
 from alertrouter_ingest.sources.events_v2 import (
     EventRejected,
@@ -56,12 +57,32 @@ async def enqueue(request: Request) -> Response:
 
 async def _accept(ingest: Ingest, request: Request) -> Response:
     check_content_type(request, {"application/json"})
-    body = await read_body(request, ingest.settings.max_body_bytes)
+    body = await ingest.body(request)
     try:
         event = parse_event(body)
     except EventRejected as exc:
         raise PagerDutyProblem(400, rejection_body(exc.errors), reason="invalid_event") from exc
     integration = ingest.integration(event.routing_key, IntegrationType.EVENTS_V2)
+    check_pagerduty_rate(ingest, integration)
+    with ingest.admitted(integration):
+        dedup_key = event.dedup_key or new_dedup_key()
+        try:
+            alert = normalise_event(
+                event,
+                dedup_key=dedup_key,
+                integration_id=integration.id,
+                bound_service=integration.service,
+                received_at=ingest.clock.now(),
+                limits=ingest.limits,
+            )
+        except InvalidPayload as exc:
+            raise PagerDutyProblem(400, rejection_body([exc.detail]), reason=exc.reason) from exc
+        await ingest.publish(SOURCE, integration, [alert])
+    return json_response(202, success_body(dedup_key))
+
+
+def check_pagerduty_rate(ingest: Ingest, integration: Integration) -> None:
+    """The rate limit, refused with PagerDuty's "throttle event" body (429)."""
     try:
         ingest.check_rate(integration)
     except ApiProblem as exc:
@@ -71,17 +92,3 @@ async def _accept(ingest: Ingest, request: Request) -> Response:
             "errors": [exc.detail],
         }
         raise PagerDutyProblem(429, body_429, reason=exc.reason, retry_after=exc.retry_after) from exc
-    dedup_key = event.dedup_key or new_dedup_key()
-    try:
-        alert = normalise_event(
-            event,
-            dedup_key=dedup_key,
-            integration_id=integration.id,
-            bound_service=integration.service,
-            received_at=ingest.clock.now(),
-            limits=ingest.limits,
-        )
-    except InvalidPayload as exc:
-        raise PagerDutyProblem(400, rejection_body([exc.detail]), reason=exc.reason) from exc
-    await ingest.publish(SOURCE, integration, [alert])
-    return json_response(202, success_body(dedup_key))

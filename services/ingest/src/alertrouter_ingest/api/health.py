@@ -8,7 +8,7 @@ from fastapi.responses import PlainTextResponse, Response
 from alertrouter_ingest.api import openapi
 from alertrouter_ingest.api.problems import json_response, problem_response
 from alertrouter_ingest.intake import Ingest
-from alertrouter_shared.metrics import metrics_payload
+from alertrouter_ingest.process_metrics import metrics_body
 
 router = APIRouter(tags=["Operations"])
 
@@ -55,5 +55,5 @@ async def readyz(request: Request) -> Response:
     },
 )
 async def metrics() -> Response:
-    body, content_type = metrics_payload()
+    body, content_type = metrics_body()
     return Response(content=body, media_type=content_type)

@@ -200,3 +200,40 @@ class SnsEnvelope(BaseModel):
     Token: str | None = Field(None, description="Confirmations only")
     SubscribeURL: str | None = Field(None, description="Confirmations only")
     UnsubscribeURL: str | None = None
+
+
+class ChangeEnqueueSuccess(BaseModel):
+    status: Literal["success"] = "success"
+    message: Literal["Change event processed"] = "Change event processed"
+
+
+class ChangePayload(BaseModel):
+    summary: str = Field(max_length=1024)
+    source: str | None = None
+    timestamp: str | None = Field(None, description="ISO 8601; the receive time when absent")
+    custom_details: dict[str, Any] | None = None
+
+
+class ChangeEnqueueEvent(BaseModel):
+    """A PagerDuty change event: recorded for the routing key's service, never pages."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "routing_key": "devevents00000000000000000000000",
+                    "payload": {
+                        "summary": "Deployed checkout-api v2.3.0",
+                        "timestamp": "2025-06-03T09:00:12.000+0000",
+                        "source": "ci-pipeline",
+                        "custom_details": {"version": "v2.3.0", "commit": "9f1c2e7"},
+                    },
+                    "links": [{"href": "https://ci.example.com/builds/812", "text": "Build 812"}],
+                }
+            ]
+        }
+    )
+
+    routing_key: str = Field(min_length=32, max_length=32, pattern="^[A-Za-z0-9]{32}$")
+    payload: ChangePayload
+    links: list[Link] | None = None

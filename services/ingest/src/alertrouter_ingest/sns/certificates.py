@@ -25,7 +25,7 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.utils import CryptographyDeprecationWarning
-from cryptography.x509.oid import AuthorityInformationAccessOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
 from alertrouter_ingest.metrics import SNS_CERT_FETCHES
@@ -68,8 +68,10 @@ class CertificateStore:
         aia_host_pattern: re.Pattern[str],
         ttl_seconds: float,
         max_entries: int,
+        subject: str = "sns.amazonaws.com",
     ) -> None:
         self._client = client
+        self._subject = subject
         self._trust = trust
         self._aia_host_pattern = aia_host_pattern
         self._ttl = ttl_seconds
@@ -81,6 +83,7 @@ class CertificateStore:
         """The RSA key of the trusted, currently valid certificate at ``url`` (already host-checked)."""
         entry = await self._entry(url)
         self._verify_chain(entry, now)
+        self._check_subject(entry.leaf)
         key = entry.leaf.public_key()
         if not isinstance(key, rsa.RSAPublicKey):
             raise SignatureRejected("the signing certificate does not hold an RSA key", "bad_certificate")
@@ -173,6 +176,15 @@ class CertificateStore:
         except httpx.HTTPError as exc:
             SNS_CERT_FETCHES.labels("unreachable").inc()
             raise CertificateUnavailable(f"could not fetch the {what}: {type(exc).__name__}") from exc
+
+    def _check_subject(self, leaf: x509.Certificate) -> None:
+        """A certificate the CA issued to anyone else (any other site) must not sign SNS messages."""
+        names = [attribute.value for attribute in leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+        if names != [self._subject]:
+            shown = ", ".join(str(name)[:64] for name in names) or "none"
+            raise SignatureRejected(
+                f"the signing certificate's subject (CN={shown}) is not {self._subject}", "bad_certificate"
+            )
 
     def _verify_chain(self, entry: _Cached, now: datetime) -> None:
         verifier = (

@@ -28,23 +28,37 @@ def decode_signature(message: SnsMessage) -> bytes:
     return raw
 
 
-def check_signature_version(message: SnsMessage) -> None:
+def check_signature_version(message: SnsMessage, minimum: int = 1) -> None:
+    """SignatureVersion 1 (SHA-1) or 2 (SHA-256), and not below the integration's ``min_signature_version``."""
     if message.signature_version not in SIGNATURE_VERSIONS:
         raise SignatureRejected(
             f"SignatureVersion {message.signature_version[:16]!r} is not supported (1 or 2)", "signature_version"
         )
+    if int(message.signature_version) < minimum:
+        raise SignatureRejected(
+            f"SignatureVersion {message.signature_version} is refused by this integration "
+            f"(min_signature_version {minimum}); set the topic's SignatureVersion to 2",
+            "signature_version",
+        )
 
 
-def check_fresh(message: SnsMessage, now: datetime, max_age: timedelta | None) -> None:
-    """Refuse replays: a Timestamp older than the replay window (SNS retries for at most an hour)."""
+def check_fresh(message: SnsMessage, now: datetime, max_age: timedelta | None, max_skew: timedelta) -> None:
+    """Refuse replays (a Timestamp older than the replay window: SNS retries for at most an hour) and messages
+    from the future (further ahead than the allowed clock skew): neither can be a genuine delivery now."""
     try:
         sent = datetime.fromisoformat(message.timestamp)
     except ValueError as exc:
         raise SignatureRejected("Timestamp is not an ISO 8601 time", "stale") from exc
     if sent.tzinfo is None:
         raise SignatureRejected("Timestamp has no time zone", "stale")
-    if max_age is not None and now - sent > max_age:
-        raise SignatureRejected(f"Timestamp {message.timestamp} is older than the replay window", "stale")
+    try:
+        age = now - sent
+    except OverflowError as exc:
+        raise SignatureRejected("Timestamp is out of range", "stale") from exc
+    if max_age is not None and age > max_age:
+        raise SignatureRejected(f"Timestamp {message.timestamp[:40]} is older than the replay window", "stale")
+    if -age > max_skew:
+        raise SignatureRejected(f"Timestamp {message.timestamp[:40]} is in the future", "future")
 
 
 def verify_signature(public_key: rsa.RSAPublicKey, message: SnsMessage, signature: bytes) -> None:

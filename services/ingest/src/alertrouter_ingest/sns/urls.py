@@ -1,7 +1,12 @@
 """Which URLs ingest may fetch on behalf of an SNS message: https only, genuine SNS hosts only.
 
 Checked before any network access, so a forged message cannot make ingest fetch from an attacker's host
-(look-alike hosts, S3 buckets on amazonaws.com, plain http, a query string after ``.pem``).
+(look-alike hosts, S3 buckets on amazonaws.com, plain http, a query string after ``.pem``, control characters or
+spaces that URL parsers silently drop).
+
+An SNS host is ``sns.<region>.amazonaws.com`` (``.cn`` in China); the middle label must look like a region
+(``eu-west-1``, ``us-gov-west-1``, ``cn-north-1``) and be the topic's region, so ``sns.s3.amazonaws.com`` -- an S3
+bucket named ``sns`` -- never passes, whatever region the sender writes into its TopicArn.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from urllib.parse import urlsplit
 from alertrouter_ingest.sns.errors import SignatureRejected
 
 _REGIONAL_SNS_HOST = re.compile(r"^sns\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
 _TOPIC_REGION = re.compile(r"^arn:aws[a-z-]*:sns:([a-z0-9-]+):")
 
 
@@ -36,6 +43,8 @@ def check_subscribe_url(url: str, host_pattern: re.Pattern[str], topic_arn: str)
 
 def _check_https_url(url: str, host_pattern: re.Pattern[str], field: str) -> str:
     reason = "cert_url" if field == "SigningCertURL" else "subscribe_url"
+    if _UNSAFE.search(url) or not url.isascii():
+        raise SignatureRejected(f"{field} contains spaces, control or non-ASCII characters", reason)
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -52,8 +61,12 @@ def _check_https_url(url: str, host_pattern: re.Pattern[str], field: str) -> str
 
 
 def _check_same_region(host: str, topic_arn: str, field: str) -> None:
-    """On real SNS hosts the region in the host must be the topic's region."""
+    """On real SNS hosts the middle label must be a region, and the topic's region."""
     host_match = _REGIONAL_SNS_HOST.match(host)
+    if host_match is None:
+        return  # a host the configured pattern allows that is not shaped like AWS's (a test or private endpoint)
+    if not REGION.match(host_match.group(1)):
+        raise SignatureRejected(f"{field} host {host[:100]!r} does not name an AWS region", "cert_url")
     topic_match = _TOPIC_REGION.match(topic_arn)
-    if host_match and topic_match and host_match.group(1) != topic_match.group(1):
+    if topic_match is None or host_match.group(1) != topic_match.group(1):
         raise SignatureRejected(f"{field} is in region {host_match.group(1)!r}, the topic is not", "cert_url")

@@ -10,22 +10,47 @@ Event rules (documented in docs/ingest.md):
 - labels = the group's commonLabels overlaid by the alert's labels; annotations likewise;
 - ``occurred_at`` = startsAt when firing, endsAt when resolved (the receive time if a resolved alert has none);
 - details keep startsAt/endsAt (``null`` for Go's zero time), the group key, receiver and truncatedAlerts.
+
+What the group repeats into every alert's event (groupKey, externalURL, commonLabels, commonAnnotations) has a
+size cap of its own, and events are built lazily, so the caller can stop at its produced-bytes limit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from alertrouter_ingest.sources.errors import InvalidPayload, describe_validation_error
 from alertrouter_ingest.sources.fingerprint import label_fingerprint
 from alertrouter_ingest.sources.limits import ContentLimits
 from alertrouter_ingest.sources.normalise import build_event, clip, is_zero_time, iso, severity_from_word
-from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource
+from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, UtcTimestamp, to_utc
 
 SUPPORTED_VERSION = "4"
+MAX_GROUP_KEY_CHARS = 4096
+MAX_EXTERNAL_URL_CHARS = 2048
+MAX_GENERATOR_URL_CHARS = 8192
+MAX_GROUP_LABELS_CHARS = 256 * 1024  # names and values of commonLabels (or commonAnnotations, or groupLabels)
+MAX_TRUNCATED_ALERTS = 2**31 - 1
+
+
+def _end_time(value: datetime) -> datetime:
+    """Go's zero time stays as sent (it means "no end"); any other end time must convert to UTC."""
+    return value if is_zero_time(value) else to_utc(value)
+
+
+def _bounded_labels(labels: dict[str, str]) -> dict[str, str]:
+    size = sum(map(len, labels)) + sum(map(len, labels.values()))
+    if size > MAX_GROUP_LABELS_CHARS:
+        raise ValueError(f"{size} characters of names and values, over the limit of {MAX_GROUP_LABELS_CHARS}")
+    return labels
+
+
+EndTime = Annotated[AwareDatetime, AfterValidator(_end_time)]
+GroupLabels = Annotated[dict[str, str], AfterValidator(_bounded_labels)]
 
 AlertStatus = Literal["firing", "resolved"]
 
@@ -40,11 +65,11 @@ class AlertmanagerAlert(BaseModel):
     status: AlertStatus = Field(description="Per-alert status; act on this, not on the group's")
     labels: dict[str, str] = Field(description="The alert's identity")
     annotations: dict[str, str] = Field(default_factory=dict)
-    starts_at: AwareDatetime = Field(alias="startsAt", description="RFC 3339, up to 9 fractional digits")
-    ends_at: AwareDatetime | None = Field(
+    starts_at: UtcTimestamp = Field(alias="startsAt", description="RFC 3339, up to 9 fractional digits")
+    ends_at: EndTime | None = Field(
         None, alias="endsAt", description="RFC 3339; Go's zero time 0001-01-01T00:00:00Z while firing"
     )
-    generator_url: str = Field("", alias="generatorURL")
+    generator_url: str = Field("", alias="generatorURL", max_length=MAX_GENERATOR_URL_CHARS)
     fingerprint: str | None = Field(
         None, max_length=128, description="16 hex digits; computed from the labels when absent"
     )
@@ -87,21 +112,25 @@ class AlertmanagerWebhook(BaseModel):
     )
 
     version: str = Field(description='Always "4"')
-    group_key: str = Field(alias="groupKey")
-    truncated_alerts: int = Field(0, ge=0, alias="truncatedAlerts", description="Alerts left out by max_alerts")
+    group_key: str = Field(alias="groupKey", max_length=MAX_GROUP_KEY_CHARS)
+    truncated_alerts: int = Field(
+        0, ge=0, le=MAX_TRUNCATED_ALERTS, alias="truncatedAlerts", description="Alerts left out by max_alerts"
+    )
     status: AlertStatus
-    receiver: str = ""
-    group_labels: dict[str, str] = Field(default_factory=dict, alias="groupLabels")
-    common_labels: dict[str, str] = Field(default_factory=dict, alias="commonLabels")
-    common_annotations: dict[str, str] = Field(default_factory=dict, alias="commonAnnotations")
-    external_url: str = Field("", alias="externalURL")
+    receiver: str = Field("", max_length=1024)
+    group_labels: GroupLabels = Field(default_factory=dict, alias="groupLabels")
+    common_labels: GroupLabels = Field(default_factory=dict, alias="commonLabels")
+    common_annotations: GroupLabels = Field(default_factory=dict, alias="commonAnnotations")
+    external_url: str = Field("", alias="externalURL", max_length=MAX_EXTERNAL_URL_CHARS)
     alerts: list[AlertmanagerAlert]
-    notification_reason: str | None = Field(None, description="Alertmanager 0.32+")
+    notification_reason: str | None = Field(None, max_length=256, description="Alertmanager 0.32+")
     route_labels: dict[str, str] | None = Field(None, alias="routeLabels", description="Alertmanager 0.34+")
 
     @field_validator("version")
     @classmethod
     def _supported_version(cls, value: str) -> str:
+        if value == "1":
+            raise ValueError("version '1' is Grafana's webhook: send Grafana's webhook to /v1/grafana/{key}")
         if value != SUPPORTED_VERSION:
             raise ValueError(f"unsupported webhook payload version {value!r} (only {SUPPORTED_VERSION!r})")
         return value
@@ -123,19 +152,21 @@ def normalise_webhook(
     bound_service: str | None,
     received_at: datetime,
     limits: ContentLimits,
-) -> list[AlertEvent]:
-    """One event per alert; raises InvalidPayload (whole request) when any alert breaks a limit."""
+) -> Iterator[AlertEvent]:
+    """One event per alert, built as the caller iterates; raises InvalidPayload (the whole request is refused)
+    when any alert breaks a limit."""
     limits.check_alert_count(len(webhook.alerts))
     group_details = _group_details(webhook)
-    events: list[AlertEvent] = []
     for index, alert in enumerate(webhook.alerts):
         where = f"alerts[{index}]"
         labels = {**webhook.common_labels, **alert.labels}
         annotations = {**webhook.common_annotations, **alert.annotations}
         limits.check_labels(labels, f"{where}.labels")
         limits.check_annotations(annotations, f"{where}.annotations")
-        events.append(_event(alert, labels, annotations, group_details, integration_id, bound_service, received_at))
-    return events
+        try:
+            yield _event(alert, labels, annotations, group_details, integration_id, bound_service, received_at)
+        except InvalidPayload as exc:
+            raise InvalidPayload(f"{where}: {exc.detail}", status=exc.status, reason=exc.reason) from exc
 
 
 def _group_details(webhook: AlertmanagerWebhook) -> dict[str, Any]:
@@ -169,7 +200,7 @@ def _event(
         integration_id=integration_id,
         action=AlertAction.RESOLVE if resolved else AlertAction.TRIGGER,
         dedup_key=f"am:{integration_id}:{fingerprint}",
-        summary=clip(_summary(labels, annotations)),
+        summary=clip(alert_summary(labels, annotations)),
         severity=severity_from_word(labels.get("severity")),
         labels=labels,
         annotations=annotations,
@@ -188,7 +219,8 @@ def _event(
     )
 
 
-def _summary(labels: dict[str, str], annotations: dict[str, str]) -> str:
+def alert_summary(labels: dict[str, str], annotations: dict[str, str]) -> str:
+    """The summary annotation, else the description or message, else ``alertname on instance``."""
     for text in (annotations.get("summary"), annotations.get("description"), annotations.get("message")):
         if text and text.strip():
             return text.strip()

@@ -22,13 +22,13 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alertrouter_ingest.settings import InsufficientDataPolicy
 from alertrouter_ingest.sources.errors import InvalidPayload, describe_validation_error
 from alertrouter_ingest.sources.limits import ContentLimits
 from alertrouter_ingest.sources.normalise import build_event, clip
-from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, Severity
+from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, Severity, UtcTimestamp
 
 ALARM_ARN = re.compile(r"^arn:(aws[a-z-]*):cloudwatch:([a-z0-9-]+):(\d{12}):alarm:(.+)$")
 _CONSOLE_HOSTS = {"aws": "console.aws.amazon.com", "aws-cn": "console.amazonaws.cn"}
@@ -76,7 +76,7 @@ class CloudWatchAlarm(BaseModel):
     new_state: Literal["ALARM", "OK", "INSUFFICIENT_DATA"] = Field(alias="NewStateValue")
     old_state: str | None = Field(None, alias="OldStateValue")
     reason: str = Field("", alias="NewStateReason")
-    state_change_time: AwareDatetime | None = Field(None, alias="StateChangeTime")
+    state_change_time: UtcTimestamp | None = Field(None, alias="StateChangeTime")
     region_name: str = Field("", alias="Region")
     alarm_arn: str = Field(alias="AlarmArn", pattern=ALARM_ARN.pattern, max_length=320)
     trigger: Trigger | None = Field(None, alias="Trigger")

@@ -23,7 +23,7 @@ import orjson
 
 from alertrouter_ingest.sources.limits import ContentLimits
 from alertrouter_ingest.sources.normalise import build_event
-from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, Severity
+from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, Severity, to_utc
 
 ROUTING_KEY_LENGTH = 32
 DEDUP_KEY_MAX = 255
@@ -73,7 +73,7 @@ def parse_event(body: bytes) -> EnqueueRequest:
     if not isinstance(document, dict):
         raise EventRejected(["The event must be a JSON object"])
     errors: list[str] = []
-    routing_key = _routing_key(document.get("routing_key"), errors)
+    routing_key = routing_key_of(document.get("routing_key"), errors)
     action = _action(document.get("event_action"), errors)
     dedup_key = _dedup_key(document.get("dedup_key"), action, errors)
     payload: dict[str, Any] = {}
@@ -82,8 +82,8 @@ def parse_event(body: bytes) -> EnqueueRequest:
         payload, timestamp = _payload(document.get("payload"), errors)
     client = _optional_text(document, "client", errors)
     client_url = _optional_text(document, "client_url", errors)
-    links = _objects(document.get("links"), "links", "href", errors)
-    images = _objects(document.get("images"), "images", "src", errors)
+    links = objects_of(document.get("links"), "links", "href", errors)
+    images = objects_of(document.get("images"), "images", "src", errors)
     if errors or routing_key is None or action is None:
         raise EventRejected(errors)
     return EnqueueRequest(routing_key, action, dedup_key, payload, timestamp, client, client_url, links, images)
@@ -93,7 +93,7 @@ def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _routing_key(value: object, errors: list[str]) -> str | None:
+def routing_key_of(value: object, errors: list[str]) -> str | None:
     if _blank(value):
         errors.append("'routing_key' is missing or blank")
         return None
@@ -159,10 +159,10 @@ def _payload(value: object, errors: list[str]) -> tuple[dict[str, Any], datetime
     details = value.get("custom_details")
     if details is not None and not isinstance(details, dict):
         errors.append("'payload.custom_details' must be an object")
-    return value, _timestamp(value.get("timestamp"), errors)
+    return value, timestamp_of(value.get("timestamp"), errors)
 
 
-def _timestamp(value: object, errors: list[str]) -> datetime | None:
+def timestamp_of(value: object, errors: list[str]) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -173,7 +173,11 @@ def _timestamp(value: object, errors: list[str]) -> datetime | None:
     except ValueError:
         errors.append("'payload.timestamp' is not a valid ISO 8601 timestamp")
         return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    try:
+        return to_utc(parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC))
+    except ValueError as exc:
+        errors.append(f"'payload.timestamp' is out of range: {exc}")
+        return None
 
 
 def _optional_text(document: dict[str, Any], name: str, errors: list[str], prefix: str = "") -> str | None:
@@ -184,7 +188,7 @@ def _optional_text(document: dict[str, Any], name: str, errors: list[str], prefi
     return value
 
 
-def _objects(value: object, name: str, required: str, errors: list[str]) -> list[dict[str, Any]]:
+def objects_of(value: object, name: str, required: str, errors: list[str]) -> list[dict[str, Any]]:
     if value is None:
         return []
     if not isinstance(value, list):

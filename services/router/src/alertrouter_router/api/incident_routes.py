@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select
 
-from alertrouter_router import timeline, work
+from alertrouter_router import changes, timeline, work
 from alertrouter_router.api.deps import READ, WRITE, ReadConn, State
 from alertrouter_router.db import decision_reads, snapshot_reads
 from alertrouter_router.db.tables import alert as alert_table
@@ -110,6 +110,7 @@ async def get_incident(incident_id: str, conn: ReadConn) -> dict[str, Any]:
         )
     for t in await timeline.for_incident(conn, incident_id):
         entries.append({**t["data"], "at": t["at"], "kind": t["kind"]})
+    entries.extend(await changes.around(conn, row.service_id, row.opened_at))
     entries.sort(key=lambda e: e["at"])
     return {
         "incident": _jsonable(dict(row._mapping)),

@@ -59,6 +59,13 @@ def _report_json(loaded: LoadedConfig, report: CoverageReport, days: int) -> dic
 
 def _print_text(loaded: LoadedConfig, report: CoverageReport, days: int, stream: TextIO) -> None:
     print(f"configuration {loaded.short_version} is valid ({len(loaded.files)} file(s))", file=stream)
+    for integration in loaded.config.integrations:
+        if integration.allow_any_topic:
+            print(
+                f"warning: integration {integration.id!r} accepts any SNS topic (allow_any_topic: true): any AWS "
+                "account holding its key can subscribe its own topic; list allowed_topic_arns instead",
+                file=stream,
+            )
     for finding in report.findings:
         print(f"coverage gap: {finding.describe()}", file=stream)
     for problem in report.user_problems:

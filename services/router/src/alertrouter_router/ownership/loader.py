@@ -34,7 +34,7 @@ from alertrouter_router.ownership.model import (
 )
 from alertrouter_router.ownership.references import Provenance, check_configuration
 from alertrouter_router.ownership.yaml_source import SourceDocument, read_yaml
-from alertrouter_shared.integrations import EVENTS_V2_KEY_LENGTH, IntegrationType, config_files
+from alertrouter_shared.integrations import SecretUnavailable, config_files, resolve_secret, secret_field
 
 SECTIONS = tuple(OwnershipDocument.model_fields)
 
@@ -129,23 +129,6 @@ def _merge(parsed: list[tuple[SourceDocument, OwnershipDocument]]) -> tuple[Owne
     return OwnershipConfig(**merged), provenance
 
 
-def _resolve_secret(integration: Integration, base: Path, environ: Mapping[str, str]) -> tuple[str | None, str | None]:
-    """``(key, None)`` or ``(None, reason)``; a relative ``key_file`` is relative to its YAML file."""
-    if integration.key is not None:
-        return integration.key, None
-    if integration.key_env is not None:
-        value = environ.get(integration.key_env, "").strip()
-        return (value, None) if value else (None, f"environment variable {integration.key_env!r} is not set")
-    assert integration.key_file is not None
-    key_path = Path(integration.key_file)
-    key_path = key_path if key_path.is_absolute() else base / key_path
-    try:
-        value = key_path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        return None, f"cannot read key_file {str(key_path)!r}: {exc.strerror}"
-    return (value, None) if value else (None, f"key_file {str(key_path)!r} is empty")
-
-
 def _resolve_secrets(
     config: OwnershipConfig, provenance: Provenance, environ: Mapping[str, str]
 ) -> tuple[dict[str, str], list[ConfigIssue]]:
@@ -156,14 +139,12 @@ def _resolve_secrets(
         if not integration.enabled:
             continue  # a disabled integration accepts nothing, so its secret may be absent
         document, _ = provenance.origins["integrations"][index]
-        key, problem = _resolve_secret(integration, Path(document.file).parent, environ)
-        field_name = next(n for n in ("key", "key_env", "key_file") if getattr(integration, n) is not None)
-        if key is None:
-            issues.append(provenance.issue("integrations", index, (field_name,), f"missing secret: {problem}"))
+        field_name = secret_field(integration)
+        try:
+            key = resolve_secret(integration, Path(document.file).parent, environ)
+        except SecretUnavailable as problem:
+            issues.append(provenance.issue("integrations", index, (field_name,), str(problem)))
             continue
-        if integration.type is IntegrationType.EVENTS_V2 and len(key) != EVENTS_V2_KEY_LENGTH:
-            message = f"events_v2 integration keys are {EVENTS_V2_KEY_LENGTH} characters, this one has {len(key)}"
-            issues.append(provenance.issue("integrations", index, (field_name,), message))
         if key in owners:
             message = f"integration key already used by integration {owners[key]!r}"
             issues.append(provenance.issue("integrations", index, (field_name,), message))

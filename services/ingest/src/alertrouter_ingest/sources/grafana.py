@@ -1,0 +1,168 @@
+"""Grafana unified alerting's webhook contact point (payload ``version: "1"``) to alert events: one per alert.
+
+Grafana's body is Alertmanager's webhook plus Grafana's own fields (``orgId``, ``title``, ``state``, ``message``;
+per alert ``values``, ``valueString``, ``silenceURL``, ``dashboardURL``, ``panelURL``, ``imageURL``), so it is
+parsed with the same strict types and caps as the Alertmanager intake.
+
+Event rules (documented in docs/ingest.md):
+- dedup key ``gf:<integration id>:<fingerprint>``; the fingerprint is opaque (Grafana computes it its own way;
+  it is never recomputed or checked), and computed from the labels only when absent;
+- action per alert status, except that a resolved group resolves every one of its alerts;
+- labels and annotations: the group's common ones overlaid by the alert's (as for Alertmanager);
+- links: generatorURL, dashboardURL, panelURL, imageURL, silenceURL -- each only when not empty;
+- details keep ``values`` and ``valueString`` (what the rule evaluated), the URLs, startsAt/endsAt, and the group's
+  key, receiver, title, state, orgId and truncatedAlerts (``message`` is Grafana's rendering of the same and is
+  left out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from alertrouter_ingest.sources.alertmanager import (
+    MAX_EXTERNAL_URL_CHARS,
+    MAX_GENERATOR_URL_CHARS,
+    MAX_GROUP_KEY_CHARS,
+    MAX_TRUNCATED_ALERTS,
+    AlertmanagerAlert,
+    AlertStatus,
+    GroupLabels,
+    alert_summary,
+)
+from alertrouter_ingest.sources.errors import InvalidPayload, describe_validation_error
+from alertrouter_ingest.sources.fingerprint import label_fingerprint
+from alertrouter_ingest.sources.limits import ContentLimits
+from alertrouter_ingest.sources.normalise import build_event, clip, is_zero_time, iso, severity_from_word
+from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource
+
+SUPPORTED_VERSION = "1"
+MAX_VALUE_STRING_CHARS = 16 * 1024
+URL_FIELDS = ("generator_url", "dashboard_url", "panel_url", "image_url", "silence_url")
+
+
+class GrafanaAlert(AlertmanagerAlert):
+    """One alert of the group, with what Grafana adds."""
+
+    silence_url: str = Field("", alias="silenceURL", max_length=MAX_GENERATOR_URL_CHARS)
+    dashboard_url: str = Field("", alias="dashboardURL", max_length=MAX_GENERATOR_URL_CHARS)
+    panel_url: str = Field("", alias="panelURL", max_length=MAX_GENERATOR_URL_CHARS)
+    image_url: str = Field("", alias="imageURL", max_length=MAX_GENERATOR_URL_CHARS)
+    values: dict[str, float | None] | None = Field(None, description="The rule's query and expression results")
+    value_string: str = Field("", alias="valueString", max_length=MAX_VALUE_STRING_CHARS)
+
+
+class GrafanaWebhook(BaseModel):
+    """The body of Grafana's webhook contact point."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, populate_by_name=True)
+
+    version: str = Field(description='Always "1"')
+    group_key: str = Field("", alias="groupKey", max_length=MAX_GROUP_KEY_CHARS)
+    truncated_alerts: int = Field(0, ge=0, le=MAX_TRUNCATED_ALERTS, alias="truncatedAlerts")
+    status: AlertStatus
+    receiver: str = Field("", max_length=1024)
+    org_id: int = Field(0, alias="orgId", ge=0, le=2**63 - 1)
+    title: str = Field("", max_length=4096)
+    state: str = Field("", max_length=64, description="alerting, ok, no_data, error, ...")
+    group_labels: GroupLabels = Field(default_factory=dict, alias="groupLabels")
+    common_labels: GroupLabels = Field(default_factory=dict, alias="commonLabels")
+    common_annotations: GroupLabels = Field(default_factory=dict, alias="commonAnnotations")
+    external_url: str = Field("", alias="externalURL", max_length=MAX_EXTERNAL_URL_CHARS)
+    alerts: list[GrafanaAlert]
+
+    @field_validator("version")
+    @classmethod
+    def _supported_version(cls, value: str) -> str:
+        if value != SUPPORTED_VERSION:
+            raise ValueError(f"unsupported Grafana webhook payload version {value!r} (only {SUPPORTED_VERSION!r})")
+        return value
+
+
+def parse_grafana(body: bytes) -> GrafanaWebhook:
+    if not body.strip():
+        raise InvalidPayload("the body is empty; expected a Grafana webhook JSON object", reason="empty_body")
+    try:
+        return GrafanaWebhook.model_validate_json(body)
+    except ValidationError as exc:
+        raise InvalidPayload(describe_validation_error(exc), reason="invalid_payload") from exc
+
+
+def normalise_grafana(
+    webhook: GrafanaWebhook,
+    *,
+    integration_id: str,
+    bound_service: str | None,
+    received_at: datetime,
+    limits: ContentLimits,
+) -> Iterator[AlertEvent]:
+    """One event per alert, built as the caller iterates; InvalidPayload refuses the whole request."""
+    limits.check_alert_count(len(webhook.alerts))
+    group = _group_details(webhook)
+    for index, alert in enumerate(webhook.alerts):
+        where = f"alerts[{index}]"
+        labels = {**webhook.common_labels, **alert.labels}
+        annotations = {**webhook.common_annotations, **alert.annotations}
+        limits.check_labels(labels, f"{where}.labels")
+        limits.check_annotations(annotations, f"{where}.annotations")
+        resolved = webhook.status == "resolved" or alert.status == "resolved"
+        try:
+            yield _event(alert, resolved, labels, annotations, group, integration_id, bound_service, received_at)
+        except InvalidPayload as exc:
+            raise InvalidPayload(f"{where}: {exc.detail}", status=exc.status, reason=exc.reason) from exc
+
+
+def _group_details(webhook: GrafanaWebhook) -> dict[str, Any]:
+    return {
+        "group_key": webhook.group_key,
+        "receiver": webhook.receiver,
+        "group_labels": webhook.group_labels,
+        "external_url": webhook.external_url,
+        "truncated_alerts": webhook.truncated_alerts,
+        "org_id": webhook.org_id,
+        "title": webhook.title,
+        "state": webhook.state,
+    }
+
+
+def _event(
+    alert: GrafanaAlert,
+    resolved: bool,
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    group: dict[str, Any],
+    integration_id: str,
+    bound_service: str | None,
+    received_at: datetime,
+) -> AlertEvent:
+    fingerprint = alert.fingerprint or label_fingerprint(alert.labels)
+    ends_at = None if is_zero_time(alert.ends_at) else alert.ends_at
+    urls = {name: getattr(alert, name) for name in URL_FIELDS}
+    return build_event(
+        source=AlertSource.GRAFANA,
+        integration_id=integration_id,
+        action=AlertAction.RESOLVE if resolved else AlertAction.TRIGGER,
+        dedup_key=f"gf:{integration_id}:{fingerprint}",
+        summary=clip(alert_summary(labels, annotations)),
+        severity=severity_from_word(labels.get("severity")),
+        labels=labels,
+        annotations=annotations,
+        details={
+            "source_dedup_key": fingerprint,
+            "status": "resolved" if resolved else alert.status,
+            "starts_at": iso(alert.starts_at),
+            "ends_at": iso(ends_at),
+            "values": alert.values,
+            "value_string": alert.value_string,
+            **{name: url for name, url in urls.items() if url.strip()},
+            **group,
+        },
+        links=[url for url in urls.values() if url.strip()],
+        bound_service=bound_service,
+        occurred_at=(ends_at or received_at) if resolved else alert.starts_at,
+        received_at=received_at,
+        episode_started_at=alert.starts_at,
+    )

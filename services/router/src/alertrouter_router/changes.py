@@ -1,0 +1,108 @@
+"""Change events (deploys, configuration changes) recorded per service, for the incident timeline.
+
+Ingest produces PagerDuty change events to the changes topic; this consumer stores each once (idempotent by event
+id, so a redelivered batch changes nothing), and the incident API shows the changes of an incident's service in
+the hour before and after it opened ("deployed v2.3 12 minutes before"): context for the responder, never a page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from aiokafka import ConsumerRecord
+from pydantic import ValidationError
+from sqlalchemy import Column, DateTime, Index, String, Table, Text, and_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from alertrouter_router.db.tables import Json, metadata
+from alertrouter_shared.events import ChangeEvent
+from alertrouter_shared.kafka import produce_all
+from alertrouter_shared.logging import get_logger
+from alertrouter_shared.topics import CHANGES_DLQ
+
+if TYPE_CHECKING:
+    from alertrouter_router.state import RouterState
+
+log = get_logger(__name__)
+
+# How far from an incident's opening a change is still context for it.
+AROUND_INCIDENT = timedelta(hours=1)
+
+change_event = Table(
+    "router_change_event",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("service_id", String(128), nullable=False),
+    Column("integration_id", String(128), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("source", Text),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("links", Json, nullable=False),
+    Column("custom_details", Json, nullable=False),
+    Index("ix_router_change_event_service_occurred", "service_id", "occurred_at"),
+)
+
+
+async def handle_change_batch(state: RouterState, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+    """Store every change of the batch once; undecodable records go to the changes dead-letter topic."""
+    changes: list[ChangeEvent] = []
+    bad: list[ConsumerRecord[bytes, bytes]] = []
+    for record in records:
+        try:
+            changes.append(ChangeEvent.model_validate_json(record.value or b""))
+        except ValidationError:
+            bad.append(record)
+    if bad:
+        log.warning("change_records_dead_lettered", count=len(bad))
+        await produce_all(state.producer, [(CHANGES_DLQ, r.key or b"", r.value or b"") for r in bad], timeout=10)
+    if changes:
+        async with state.engine.begin() as conn:
+            await conn.execute(insert(change_event).values([_row(c) for c in changes]).on_conflict_do_nothing())
+
+
+def _row(change: ChangeEvent) -> dict[str, Any]:
+    return {
+        "event_id": str(change.event_id),
+        "service_id": change.service_id,
+        "integration_id": change.integration_id,
+        "summary": change.summary,
+        "source": change.source,
+        "occurred_at": change.occurred_at,
+        "received_at": change.received_at,
+        "links": [link.model_dump(mode="json") for link in change.links],
+        "custom_details": change.custom_details,
+    }
+
+
+async def around(conn: AsyncConnection, service_id: str | None, at: datetime) -> list[dict[str, Any]]:
+    """Timeline entries (kind "change") for the service's changes within AROUND_INCIDENT of ``at``."""
+    if service_id is None:
+        return []
+    rows = await conn.execute(
+        select(change_event)
+        .where(
+            and_(
+                change_event.c.service_id == service_id,
+                change_event.c.occurred_at >= at - AROUND_INCIDENT,
+                change_event.c.occurred_at <= at + AROUND_INCIDENT,
+            )
+        )
+        .order_by(change_event.c.occurred_at)
+    )
+    return [
+        {
+            "at": row.occurred_at,
+            "kind": "change",
+            "change_id": row.event_id,
+            "summary": row.summary,
+            "source": row.source,
+            "links": row.links,
+            "custom_details": row.custom_details,
+            "minutes_from_opening": round((row.occurred_at - at).total_seconds() / 60),
+        }
+        for row in rows
+    ]
