@@ -65,8 +65,9 @@ class AlertEvent(_Wire):
     occurred_at: AwareDatetime
     received_at: AwareDatetime
     episode_started_at: AwareDatetime | None = Field(
-        None, description="when the source says this firing episode began (Alertmanager startsAt); a repeat of an "
-        "episode already resolved carries the same instant and must not reopen it"
+        None,
+        description="when the source says this firing episode began (Alertmanager startsAt); a repeat of an "
+        "episode already resolved carries the same instant and must not reopen it",
     )
 
 
@@ -76,6 +77,7 @@ class ContactMethodType(StrEnum):
     SLACK = "slack"
     TEAMS = "teams"
     WEBHOOK = "webhook"
+    VOICE = "voice"
 
 
 class PageKind(StrEnum):
@@ -152,3 +154,14 @@ class DeliveryResult(_Wire):
     error: str | None = None
     latency_ms: float | None = None
     at: datetime
+    user_id: str | None = Field(None, description="the person this delivery was for (absent from older notifiers)")
+    contact_method_id: str | None = None
+    failed_for_good: bool = Field(
+        False,
+        description="this contact method will not reach the person for this page and nothing more will be tried: "
+        "undelivered, a permanent refusal, retries past the deadline, expired, voice busy/no-answer/failed",
+    )
+    failure_reason: str | None = Field(
+        None,
+        description="when failed_for_good: a short phrase for decisions, e.g. 'sms undelivered', 'voice no-answer'",
+    )

@@ -23,8 +23,10 @@ from alertrouter_notifier.api_context import (
 from alertrouter_notifier.database import database_reachable
 from alertrouter_notifier.delivery_queries import DeliveryFilters, DeliveryPage, InvalidCursor, list_deliveries
 from alertrouter_notifier.publisher import ResultPublisher
+from alertrouter_notifier.router_client import RouterClient
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_notifier.twilio_callbacks import twilio_router
+from alertrouter_notifier.twilio_voice import voice_router
 from alertrouter_shared.auth import load_token_entries
 from alertrouter_shared.clock import Clock, SystemClock
 from alertrouter_shared.kafka import kafka_reachable
@@ -54,6 +56,7 @@ def create_app(
         publisher=publisher,
         kafka_probe=kafka_probe or probe_kafka,
         tokens=load_token_entries(settings.api_tokens, settings.api_tokens_file),
+        router=RouterClient(http, settings.router_url, settings.router_api_token.get_secret_value()),
     )
 
     @app.exception_handler(ProblemError)
@@ -101,5 +104,6 @@ def create_app(
             raise ProblemError(400, str(exc)) from exc
 
     app.include_router(twilio_router())
+    app.include_router(voice_router())
     app.include_router(ack_router())
     return app

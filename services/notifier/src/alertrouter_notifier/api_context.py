@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alertrouter_notifier.publisher import ResultPublisher
+from alertrouter_notifier.router_client import RouterClient
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.auth import Scope, TokenEntry, scopes_for
 from alertrouter_shared.clock import Clock
@@ -45,6 +46,7 @@ class AppContext:
     publisher: ResultPublisher | None
     kafka_probe: KafkaProbe
     tokens: list[TokenEntry]
+    router: RouterClient
 
 
 def context(request: Request) -> AppContext:

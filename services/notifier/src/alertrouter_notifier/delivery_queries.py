@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from alertrouter_notifier.redaction import redact_optional
 from alertrouter_notifier.tables import attempt, delivery
 
 
@@ -108,12 +109,13 @@ async def _attempts_for(conn: AsyncConnection, ids: list[str]) -> dict[str, list
     query = select(attempt).where(attempt.c.delivery_id.in_(ids)).order_by(attempt.c.id)
     grouped: dict[str, list[AttemptView]] = {}
     for row in (await conn.execute(query)).mappings():
-        grouped.setdefault(row["delivery_id"], []).append(AttemptView.model_validate(dict(row)))
+        view = AttemptView.model_validate({**row, "error": redact_optional(row["error"])})
+        grouped.setdefault(row["delivery_id"], []).append(view)
     return grouped
 
 
 def _view(row: Any, attempts: list[AttemptView]) -> DeliveryView:
-    data = dict(row)
+    data = {**row, "last_error": redact_optional(row["last_error"])}
     return DeliveryView(
         delivery_id=data["id"],
         attempts=attempts,

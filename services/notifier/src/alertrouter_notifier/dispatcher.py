@@ -30,8 +30,10 @@ from alertrouter_notifier.destination import mask_destination
 from alertrouter_notifier.ledger import AttemptRecord, ClaimedDelivery, LeaseLost, claim_due, store_outcome
 from alertrouter_notifier.links import LinkBuilder
 from alertrouter_notifier.metrics import ATTEMPTS, DELIVERIES, LEASES_LOST, PROVIDER_LATENCY
+from alertrouter_notifier.outcomes import GAVE_UP_PREFIX, failure_reason
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.publisher import ResultPublisher, StoredResult
+from alertrouter_notifier.redaction import redact
 from alertrouter_shared.clock import Clock
 from alertrouter_shared.events import DeliveryResult, DeliveryStatus, Page
 from alertrouter_shared.logging import bound_context, get_logger
@@ -159,7 +161,7 @@ class Dispatcher:
                 claimed, provider, slot, len(providers), exc, self._elapsed_ms(started, page, provider)
             )
         except Exception as exc:
-            log.exception("provider_raised_unexpectedly", provider=provider.name)
+            log.error("provider_raised_unexpectedly", provider=provider.name, error=redact(repr(exc)))
             wrapped = SendTransientError(f"{provider.name}: unexpected {type(exc).__name__}: {exc}")
             await self._transient(claimed, provider, slot, wrapped, self._elapsed_ms(started, page, provider))
         else:
@@ -194,20 +196,21 @@ class Dispatcher:
         self, claimed: ClaimedDelivery, provider: Provider, slot: int, exc: SendTransientError, latency: float
     ) -> None:
         ATTEMPTS.labels(claimed_channel(claimed.page), provider.name, "transient").inc()
+        message = redact(str(exc))
         now = self._clock.now()
         next_at = now + timedelta(seconds=self._policy.backoff(claimed.attempt, exc.retry_after))
         record = AttemptRecord(
             DeliveryStatus.RETRYING,
             provider=provider.name,
             provider_status_code=exc.status_code,
-            error=str(exc),
+            error=message,
             latency_ms=latency,
         )
         if next_at > claimed.deadline_at:
-            error = f"gave up at the retry deadline after {claimed.attempt} attempt(s): {exc}"
+            error = f"{GAVE_UP_PREFIX} after {claimed.attempt} attempt(s): {message}"
             await self._final(claimed, replace(record, status=DeliveryStatus.FAILED, error=error))
             return
-        log.warning("delivery_retry_scheduled", provider=provider.name, attempt=claimed.attempt, error=str(exc))
+        log.warning("delivery_retry_scheduled", provider=provider.name, attempt=claimed.attempt, error=message)
         await self._store(claimed, record, next_at=next_at, slot=slot)
 
     async def _permanent(
@@ -220,20 +223,21 @@ class Dispatcher:
         latency: float,
     ) -> None:
         ATTEMPTS.labels(claimed_channel(claimed.page), provider.name, "permanent").inc()
+        message = redact(str(exc))
         record = AttemptRecord(
             DeliveryStatus.FAILED,
             provider=provider.name,
             provider_status_code=exc.status_code,
-            error=str(exc),
+            error=message,
             latency_ms=latency,
         )
         if exc.failover and slot + 1 < provider_count:
-            log.warning("delivery_failover", provider=provider.name, error=str(exc))
+            log.warning("delivery_failover", provider=provider.name, error=message)
             retry = replace(record, status=DeliveryStatus.RETRYING)
             await self._store(claimed, retry, next_at=self._clock.now(), slot=slot + 1)
             self.dispatch_now([claimed.id])
             return
-        log.warning("delivery_failed_permanently", provider=provider.name, error=str(exc))
+        log.warning("delivery_failed_permanently", provider=provider.name, error=message)
         await self._final(claimed, record)
 
     async def _final(self, claimed: ClaimedDelivery, record: AttemptRecord) -> None:
@@ -268,6 +272,7 @@ class Dispatcher:
 def delivery_result(claimed: ClaimedDelivery, record: AttemptRecord, attempt_id: int, at: datetime) -> StoredResult:
     """The stored attempt as the deliveries topic carries it, built from what the sender already holds."""
     page = claimed.page
+    reason = failure_reason(page.contact_method.type, record.status, record.provider_status_code, record.error)
     result = DeliveryResult(
         delivery_id=claimed.id,
         page_id=page.page_id,
@@ -282,6 +287,10 @@ def delivery_result(claimed: ClaimedDelivery, record: AttemptRecord, attempt_id:
         error=record.error,
         latency_ms=record.latency_ms,
         at=at,
+        user_id=page.user_id,
+        contact_method_id=page.contact_method.id,
+        failed_for_good=reason is not None,
+        failure_reason=reason,
     )
     return StoredResult(attempt_id, result)
 

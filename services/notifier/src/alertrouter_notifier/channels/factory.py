@@ -11,9 +11,11 @@ from alertrouter_notifier.channels.registry import ChannelSet
 from alertrouter_notifier.channels.slack import SlackProvider
 from alertrouter_notifier.channels.sms import TwilioProvider
 from alertrouter_notifier.channels.teams import TeamsProvider
+from alertrouter_notifier.channels.voice import TwilioVoiceProvider
 from alertrouter_notifier.channels.webhook import WebhookProvider
 from alertrouter_notifier.settings import NotifierSettings
-from alertrouter_notifier.twilio_callbacks import callback_url
+from alertrouter_notifier.twilio_callbacks import callback_url, voice_callback_url
+from alertrouter_notifier.twilio_voice import gather_url
 from alertrouter_shared.events import ContactMethodType
 
 
@@ -32,6 +34,7 @@ def sms_providers(settings: NotifierSettings, http: httpx.AsyncClient) -> list[P
                 from_number=settings.twilio_from,
                 messaging_service_sid=settings.twilio_messaging_service_sid,
                 status_callback_url=callback,
+                reply_hint=settings.sms_replies,
             )
         )
     if settings.sms_secondary_base_url and settings.sms_secondary_account_sid:
@@ -45,9 +48,29 @@ def sms_providers(settings: NotifierSettings, http: httpx.AsyncClient) -> list[P
                 api_key_sid=settings.sms_secondary_api_key_sid,
                 from_number=settings.sms_secondary_from or settings.twilio_from,
                 status_callback_url=callback,
+                reply_hint=settings.sms_replies,
             )
         )
     return providers
+
+
+def voice_providers(settings: NotifierSettings, http: httpx.AsyncClient) -> list[Provider]:
+    """Calls need the public URL: Twilio fetches nothing from us, but posts key presses and call status to it."""
+    if not (settings.twilio_account_sid and settings.twilio_auth_token.get_secret_value() and settings.public_url):
+        return []
+    provider = TwilioVoiceProvider(
+        http,
+        base_url=settings.twilio_base_url,
+        account_sid=settings.twilio_account_sid,
+        auth_token=settings.twilio_auth_token.get_secret_value(),
+        api_key_sid=settings.twilio_api_key_sid,
+        from_number=settings.twilio_voice_from or settings.twilio_from,
+        gather_url=gather_url(settings.public_url),
+        status_callback_url=voice_callback_url(settings.public_url),
+        ring_seconds=settings.voice_ring_seconds,
+        gather_seconds=settings.voice_gather_seconds,
+    )
+    return [provider]
 
 
 def build_channels(settings: NotifierSettings, http: httpx.AsyncClient) -> ChannelSet:
@@ -58,6 +81,7 @@ def build_channels(settings: NotifierSettings, http: httpx.AsyncClient) -> Chann
             SlackProvider(http, api_url=settings.slack_api_url, bot_token=settings.slack_bot_token.get_secret_value())
         ],
         ContactMethodType.TEAMS: [TeamsProvider(http)],
+        ContactMethodType.VOICE: voice_providers(settings, http),
     }
     if settings.smtp_host:
         providers[ContactMethodType.EMAIL] = [SmtpProvider(settings)]

@@ -1,0 +1,57 @@
+"""Finding the pages we sent, from what a person's answer carries: a provider message id or their address.
+
+Answers (a key press, an SMS reply, a Slack button) arrive without our ids. A call or a chat message is found by
+the id the provider gave it; an SMS reply only by the sender's number, matched through the same destination hash
+the flood protection uses (so the lookup is indexed, and no address has to be compared in the clear).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from alertrouter_notifier.destination import throttle_key
+from alertrouter_notifier.tables import delivery
+from alertrouter_shared.events import ContactMethod, ContactMethodType, Page, PageKind
+
+
+@dataclass(frozen=True)
+class SentPage:
+    delivery_id: str
+    page: Page
+    sent_at: datetime
+
+
+async def by_provider_message(conn: AsyncConnection, channel: ContactMethodType, message_id: str) -> SentPage | None:
+    query = (
+        select(delivery.c.id, delivery.c.page, delivery.c.created_at)
+        .where(delivery.c.provider_message_id == message_id, delivery.c.channel == channel.value)
+        .limit(1)
+    )
+    row = (await conn.execute(query)).first()
+    return None if row is None else SentPage(row.id, Page.model_validate(row.page), row.created_at)
+
+
+def address_keys(address: str, channels: Sequence[ContactMethodType]) -> list[str]:
+    return [throttle_key(ContactMethod(id="", type=channel, address=address)) for channel in channels]
+
+
+async def triggers_to(
+    conn: AsyncConnection, address: str, channels: Sequence[ContactMethodType], since: datetime
+) -> list[SentPage]:
+    """Trigger pages sent to ``address`` on ``channels`` since ``since``, newest first."""
+    query = (
+        select(delivery.c.id, delivery.c.page, delivery.c.created_at)
+        .where(
+            delivery.c.throttle_key.in_(address_keys(address, channels)),
+            delivery.c.created_at >= since,
+            delivery.c.kind == PageKind.TRIGGER.value,
+        )
+        .order_by(delivery.c.created_at.desc())
+        .limit(200)
+    )
+    return [SentPage(row.id, Page.model_validate(row.page), row.created_at) for row in await conn.execute(query)]
