@@ -20,7 +20,6 @@ CLI (also used by ``make dev`` as the capture server):
 from __future__ import annotations
 
 import argparse
-import base64
 import hashlib
 import hmac
 import json
@@ -29,12 +28,11 @@ import signal
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from email.utils import formatdate
 from typing import Any
 
 from tests.providers.base import ProviderServer, Received, Reply, load_fixture
+from tests.providers.twilio import TwilioServer, twilio_signature
 
 __all__ = [
     "CaptureServer",
@@ -49,8 +47,6 @@ __all__ = [
     "twilio_signature",
     "verify_signature",
 ]
-
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
 class CaptureServer(ProviderServer):
@@ -90,98 +86,6 @@ def verify_signature(secret: str, header: str, body: bytes, tolerance: float = 3
         return False
     expected = sign_body(secret, body, int(fields["t"])).split("v1=", 1)[1]
     return hmac.compare_digest(expected, fields.get("v1", ""))
-
-
-class TwilioServer(ProviderServer):
-    """``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` with Twilio's validation and bodies."""
-
-    name = "twilio"
-
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        account_sid: str = "ACf0e1d2c3b4a5968778695a4b3c2d1e0f",
-        auth_token: str = "twilio-test-token",
-        opted_out: set[str] | None = None,
-        verbose: bool = False,
-    ) -> None:
-        super().__init__(host, port, verbose=verbose)
-        self.account_sid = account_sid
-        self.auth_token = auth_token
-        self.opted_out = opted_out or set()
-        self.messages: list[dict[str, Any]] = []
-
-    def respond(self, request: Received) -> Reply:
-        match = re.fullmatch(r"/2010-04-01/Accounts/([^/]+)/Messages\.json", request.path)
-        if request.method != "POST" or not match:
-            return Reply(404, {"code": 20404, "message": "The requested resource was not found", "status": 404})
-        if not self._authorised(request, match.group(1)):
-            return Reply.twilio_error(20003)
-        if not request.header("Content-Type").startswith("application/x-www-form-urlencoded"):
-            return Reply(400, _twilio_body(21602, "Message body is required.", 400))
-        form = request.form()
-        to = form.get("To", "")
-        if not E164.match(to):
-            return Reply(400, _twilio_body(21211, f"The 'To' number {to} is not a valid phone number.", 400))
-        if to in self.opted_out:
-            return Reply.twilio_error(21610)
-        if not (form.get("From") or form.get("MessagingServiceSid")):
-            return Reply(400, _twilio_body(21603, "A 'From' phone number is required.", 400))
-        if not form.get("Body") or len(form["Body"]) > 1600:
-            return Reply(
-                400, _twilio_body(21617, "The concatenated message body exceeds the 1600 character limit.", 400)
-            )
-        return Reply(201, self._created(form))
-
-    def _authorised(self, request: Received, path_sid: str) -> bool:
-        scheme, _, encoded = request.header("Authorization").partition(" ")
-        if scheme.lower() != "basic" or path_sid != self.account_sid:
-            return False
-        try:
-            user, _, password = base64.b64decode(encoded).decode().partition(":")
-        except ValueError:
-            return False
-        # AccountSid:AuthToken, or an API key (SK...) with its secret; this server uses the auth token for both
-        return (user == self.account_sid or user.startswith("SK")) and hmac.compare_digest(password, self.auth_token)
-
-    def _created(self, form: dict[str, str]) -> dict[str, Any]:
-        body: dict[str, Any] = load_fixture("twilio/message-created.json")
-        sid = "SM" + uuid.uuid4().hex
-        now = formatdate(usegmt=False).replace("-0000", "+0000")
-        body.update(
-            sid=sid,
-            account_sid=self.account_sid,
-            to=form["To"],
-            body=form["Body"],
-            date_created=now,
-            date_updated=now,
-            uri=f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
-            num_segments=str(max(1, -(-len(form["Body"]) // 153))),
-            messaging_service_sid=form.get("MessagingServiceSid"),
-            status="accepted" if form.get("MessagingServiceSid") else "queued",
-        )
-        body["from"] = form.get("From")
-        body["subresource_uris"] = {"media": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}/Media.json"}
-        with self._lock:
-            self.messages.append({**form, "sid": sid})
-        return body
-
-
-def _twilio_body(code: int, message: str, status: int) -> dict[str, Any]:
-    return {
-        "code": code,
-        "message": message,
-        "more_info": f"https://www.twilio.com/docs/errors/{code}",
-        "status": status,
-    }
-
-
-def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
-    """X-Twilio-Signature as Twilio computes it: URL + sorted name/value pairs, HMAC-SHA1, Base64."""
-    data = url + "".join(key + params[key] for key in sorted(params))
-    return base64.b64encode(hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()).decode()
 
 
 SLACK_CHANNEL_ID = re.compile(r"^[CDGUW][A-Z0-9]{6,}$")
