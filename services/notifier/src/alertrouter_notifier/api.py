@@ -25,6 +25,7 @@ from alertrouter_notifier.delivery_queries import DeliveryFilters, DeliveryPage,
 from alertrouter_notifier.publisher import ResultPublisher
 from alertrouter_notifier.router_client import RouterClient
 from alertrouter_notifier.settings import NotifierSettings
+from alertrouter_notifier.sms_replies import sms_router
 from alertrouter_notifier.twilio_callbacks import twilio_router
 from alertrouter_notifier.twilio_voice import voice_router
 from alertrouter_shared.auth import load_token_entries
@@ -105,5 +106,6 @@ def create_app(
 
     app.include_router(twilio_router())
     app.include_router(voice_router())
+    app.include_router(sms_router())
     app.include_router(ack_router())
     return app
