@@ -16,6 +16,7 @@ from alertrouter_notifier.sms_replies import parse_reply
 from alertrouter_shared.events import Page
 from tests.notifier.conftest import SettingsFactory
 from tests.notifier.live import ROUTER_TOKEN, LiveRouter, Person, public_settings, served
+from tests.providers.base import Received
 from tests.providers.twilio import CallbackReply, TwilioServer
 
 
@@ -43,7 +44,7 @@ async def _page(notifier: Notifier, twilio: TwilioServer, router: LiveRouter, se
     (page,) = await router.trigger(service, summary)
     await notifier.producer.send_and_wait(notifier.settings.pages_topic, page.model_dump_json().encode())
 
-    def sms_arrived() -> list[object]:
+    def sms_arrived() -> list[Received]:
         return twilio.wait_for(1, 20.0, lambda r: f"#{incident_ref(page.incident_id)}" in r.form().get("Body", ""))
 
     await asyncio.to_thread(sms_arrived)
