@@ -10,8 +10,9 @@ import orjson
 import pytest
 
 from alertrouter_notifier.channels.base import Links
-from alertrouter_notifier.rendering.chat import slack_message, teams_card
+from alertrouter_notifier.rendering.chat import teams_card
 from alertrouter_notifier.rendering.email import build_email, subject, thread_root_id
+from alertrouter_notifier.rendering.slack import slack_message
 from alertrouter_notifier.rendering.sms import render_sms
 from alertrouter_notifier.rendering.text import (
     MASKED,

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from alertrouter_notifier.channels.slack_api import SlackApi
 from alertrouter_notifier.publisher import ResultPublisher
 from alertrouter_notifier.router_client import RouterClient
 from alertrouter_notifier.settings import NotifierSettings
@@ -47,6 +48,7 @@ class AppContext:
     kafka_probe: KafkaProbe
     tokens: list[TokenEntry]
     router: RouterClient
+    slack: SlackApi
 
 
 def context(request: Request) -> AppContext:

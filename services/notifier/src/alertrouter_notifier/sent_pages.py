@@ -55,3 +55,14 @@ async def triggers_to(
         .limit(200)
     )
     return [SentPage(row.id, Page.model_validate(row.page), row.created_at) for row in await conn.execute(query)]
+
+
+async def recipient_of(conn: AsyncConnection, channel: ContactMethodType, address: str) -> str | None:
+    """The person who was last paged at ``address`` on ``channel`` (how a Slack member id is tied to a user)."""
+    query = (
+        select(delivery.c.user_id)
+        .where(delivery.c.throttle_key.in_(address_keys(address, [channel])))
+        .order_by(delivery.c.created_at.desc())
+        .limit(1)
+    )
+    return (await conn.execute(query)).scalar_one_or_none()

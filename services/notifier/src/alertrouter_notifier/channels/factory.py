@@ -7,8 +7,10 @@ import httpx
 
 from alertrouter_notifier.channels.base import Provider
 from alertrouter_notifier.channels.email import SmtpProvider
+from alertrouter_notifier.channels.http import make_http_client
 from alertrouter_notifier.channels.registry import ChannelSet
 from alertrouter_notifier.channels.slack import SlackProvider
+from alertrouter_notifier.channels.slack_api import SlackApi
 from alertrouter_notifier.channels.sms import TwilioProvider
 from alertrouter_notifier.channels.teams import TeamsProvider
 from alertrouter_notifier.channels.voice import TwilioVoiceProvider
@@ -73,16 +75,19 @@ def voice_providers(settings: NotifierSettings, http: httpx.AsyncClient) -> list
     return [provider]
 
 
-def build_channels(settings: NotifierSettings, http: httpx.AsyncClient) -> ChannelSet:
+def build_channels(settings: NotifierSettings) -> ChannelSet:
+    """One pooled, keep-alive HTTP client per provider: a slow provider never holds another's connections."""
+    timeout = settings.http_timeout_seconds
+    twilio, slack, teams, webhooks = (make_http_client(timeout) for _ in range(4))
+    slack_api = SlackApi(slack, api_url=settings.slack_api_url, bot_token=settings.slack_bot_token.get_secret_value())
+    interactive = bool(settings.slack_signing_secret.get_secret_value())
     providers: dict[ContactMethodType, list[Provider]] = {
-        ContactMethodType.WEBHOOK: [WebhookProvider(http, settings.webhook_signing_secret.get_secret_value())],
-        ContactMethodType.SMS: sms_providers(settings, http),
-        ContactMethodType.SLACK: [
-            SlackProvider(http, api_url=settings.slack_api_url, bot_token=settings.slack_bot_token.get_secret_value())
-        ],
-        ContactMethodType.TEAMS: [TeamsProvider(http)],
-        ContactMethodType.VOICE: voice_providers(settings, http),
+        ContactMethodType.WEBHOOK: [WebhookProvider(webhooks, settings.webhook_signing_secret.get_secret_value())],
+        ContactMethodType.SMS: sms_providers(settings, twilio),
+        ContactMethodType.SLACK: [SlackProvider(slack, slack_api, interactive=interactive)],
+        ContactMethodType.TEAMS: [TeamsProvider(teams)],
+        ContactMethodType.VOICE: voice_providers(settings, twilio),
     }
     if settings.smtp_host:
         providers[ContactMethodType.EMAIL] = [SmtpProvider(settings)]
-    return ChannelSet(providers)
+    return ChannelSet(providers, clients=[twilio, slack, teams, webhooks])
