@@ -23,7 +23,6 @@ import argparse
 import hashlib
 import hmac
 import json
-import re
 import signal
 import sys
 import threading
@@ -32,6 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.providers.base import ProviderServer, Received, Reply, load_fixture
+from tests.providers.slack import SlackServer
 from tests.providers.twilio import TwilioServer, twilio_signature
 
 __all__ = [
@@ -86,91 +86,6 @@ def verify_signature(secret: str, header: str, body: bytes, tolerance: float = 3
         return False
     expected = sign_body(secret, body, int(fields["t"])).split("v1=", 1)[1]
     return hmac.compare_digest(expected, fields.get("v1", ""))
-
-
-SLACK_CHANNEL_ID = re.compile(r"^[CDGUW][A-Z0-9]{6,}$")
-
-
-class SlackServer(ProviderServer):
-    """Incoming webhooks (``POST /services/T/B/X``) and the Web API's ``POST /api/chat.postMessage``."""
-
-    name = "slack"
-
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        bot_token: str = "xoxb-test-token",
-        revoked_hooks: set[str] | None = None,
-        missing_channels: set[str] | None = None,
-        verbose: bool = False,
-    ) -> None:
-        super().__init__(host, port, verbose=verbose)
-        self.bot_token = bot_token
-        self.revoked_hooks = revoked_hooks or set()
-        self.missing_channels = missing_channels or set()
-        self.messages: list[dict[str, Any]] = []
-
-    def respond(self, request: Received) -> Reply:
-        if request.method == "POST" and request.path.startswith("/services/"):
-            return self._incoming_webhook(request)
-        if request.method == "POST" and request.path == "/api/chat.postMessage":
-            return self._post_message(request)
-        return Reply(404, "no_service", {"Content-Type": "text/html"})
-
-    def _incoming_webhook(self, request: Received) -> Reply:
-        if request.path in self.revoked_hooks:
-            return Reply.from_fixture("slack/webhook-response-no_service.http.json")
-        try:
-            payload = request.json()
-        except ValueError:
-            return Reply.from_fixture("slack/webhook-response-invalid_payload.http.json")
-        problem = _block_kit_problem(payload)
-        if problem:
-            return Reply(400, problem, {"Content-Type": "text/html"})
-        with self._lock:
-            self.messages.append({"via": "webhook", "path": request.path, **payload})
-        return Reply.from_fixture("slack/webhook-response-ok.http.json")
-
-    def _post_message(self, request: Received) -> Reply:
-        if request.header("Authorization") != f"Bearer {self.bot_token}":
-            return Reply(200, {"ok": False, "error": "invalid_auth"})
-        try:
-            payload = request.json()
-        except ValueError:
-            return Reply(200, {"ok": False, "error": "invalid_json"})
-        channel = str(payload.get("channel", ""))
-        if not SLACK_CHANNEL_ID.match(channel) or channel in self.missing_channels:
-            return Reply(200, load_fixture("slack/chat-postMessage-error-channel_not_found.json"))
-        problem = _block_kit_problem(payload)
-        if problem:
-            return Reply(200, {"ok": False, "error": problem})
-        ts = f"{time.time():.6f}"
-        body = load_fixture("slack/chat-postMessage-ok.json")
-        body.update(channel=channel, ts=ts)
-        body["message"].update(text=payload.get("text", ""), ts=ts, blocks=payload.get("blocks", []))
-        with self._lock:
-            self.messages.append({"via": "api", **payload})
-        return Reply(200, body)
-
-
-def _block_kit_problem(payload: dict[str, Any]) -> str | None:
-    """The limits Slack enforces (FORMATS §7): the error string Slack would answer with, or None."""
-    blocks = payload.get("blocks") or []
-    if not payload.get("text") and not blocks:
-        return "no_text"
-    if len(blocks) > 50:
-        return "invalid_blocks"
-    for block in blocks:
-        text = (block.get("text") or {}).get("text", "")
-        if block.get("type") == "header" and len(text) > 150:
-            return "invalid_blocks"
-        if block.get("type") == "section":
-            fields = block.get("fields") or []
-            if len(text) > 3000 or len(fields) > 10 or any(len(f.get("text", "")) > 2000 for f in fields):
-                return "invalid_blocks"
-    return None
 
 
 class TeamsServer(ProviderServer):
