@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,10 +42,18 @@ integrations:
 
 @dataclass(frozen=True)
 class Person:
-    """One user of a test's ownership file and the addresses of their contact methods (type -> address)."""
+    """One user of a test's ownership file and their contact methods: type -> address, or type -> the fields that
+    reference it (``{"address_env": ...}``)."""
 
     id: str
     addresses: dict[str, str]
+    references: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+class ConfigRejected(Exception):
+    def __init__(self, problem: dict[str, Any]) -> None:
+        super().__init__(problem.get("detail"))
+        self.problem = problem
 
 
 class LiveRouter:
@@ -69,8 +77,11 @@ class LiveRouter:
                 "contact_methods": [
                     {"id": f"{person.id}-{kind}", "type": kind, "address": address}
                     for kind, address in person.addresses.items()
+                ]
+                + [{"id": f"{person.id}-{kind}", "type": kind, **ref} for kind, ref in person.references.items()],
+                "notification_rules": [
+                    {"contact_method": f"{person.id}-{kind}"} for kind in [*person.addresses, *person.references]
                 ],
-                "notification_rules": [{"contact_method": f"{person.id}-{kind}"} for kind in person.addresses],
             }
             for person in people.values()
         ]
@@ -101,7 +112,9 @@ class LiveRouter:
         }
         (self.config_dir / f"{unique}.yaml").write_text(yaml.safe_dump(document))
         response = await self.api.post("/v1/config/reload")
-        assert response.status_code == 200, response.text
+        if response.status_code != 200:
+            (self.config_dir / f"{unique}.yaml").unlink()  # the next test's reload must not fail on this file
+            raise ConfigRejected(response.json())
         return service
 
     async def trigger(self, service: str, summary: str, count: int = 1) -> list[Page]:
