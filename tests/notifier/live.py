@@ -117,6 +117,12 @@ class LiveRouter:
             raise ConfigRejected(response.json())
         return service
 
+    async def remove_service(self, unique: str) -> None:
+        """Drop a test's ownership file (one whose references will not resolve after the test) and reload."""
+        (self.config_dir / f"{unique}.yaml").unlink(missing_ok=True)
+        response = await self.api.post("/v1/config/reload")
+        assert response.status_code == 200, response.text
+
     async def trigger(self, service: str, summary: str, count: int = 1) -> list[Page]:
         """An alert for ``service``; returns the router's pages for it (``count`` of them, polled)."""
         key = f"{service}/{uuid.uuid4().hex[:8]}"

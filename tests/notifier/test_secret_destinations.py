@@ -35,6 +35,22 @@ async def test_referenced_webhook_urls_are_resolved_and_delivered_to(
         {"teams": {"address_env": f"TEAMS_HOOK_{unique.upper()}"}, "slack": {"address_file": str(secret_file)}},
     )
     service = await router_live.add_service(unique, [[lena]])
+    try:
+        await _deliver(make_settings, router_live, slack, teams, unique, service, teams_url, slack_url)
+    finally:
+        await router_live.remove_service(unique)  # its environment variable goes away with this test
+
+
+async def _deliver(
+    make_settings: SettingsFactory,
+    router_live: LiveRouter,
+    slack: SlackServer,
+    teams: TeamsServer,
+    unique: str,
+    service: str,
+    teams_url: str,
+    slack_url: str,
+) -> None:
     config_text = (router_live.config_dir / f"{unique}.yaml").read_text()
     assert teams_url not in config_text and slack_url not in config_text
 

@@ -26,21 +26,19 @@ from alertrouter_notifier.channels.base import (
 )
 from alertrouter_notifier.channels.registry import ChannelSet
 from alertrouter_notifier.database import autocommit
-from alertrouter_notifier.destination import mask_destination
-from alertrouter_notifier.ledger import AttemptRecord, ClaimedDelivery, LeaseLost, claim_due, store_outcome
+from alertrouter_notifier.ledger import AttemptRecord, ClaimedDelivery, LeaseLost, Outcome, claim_due
 from alertrouter_notifier.links import LinkBuilder
 from alertrouter_notifier.metrics import ATTEMPTS, DELIVERIES, LEASES_LOST, PROVIDER_LATENCY
-from alertrouter_notifier.outcomes import GAVE_UP_PREFIX, failure_reason
+from alertrouter_notifier.outcome_writer import OutcomeWriter
+from alertrouter_notifier.outcomes import GAVE_UP_PREFIX
 from alertrouter_notifier.policy import DeliveryPolicy
-from alertrouter_notifier.publisher import ResultPublisher, StoredResult
+from alertrouter_notifier.publisher import ResultPublisher
 from alertrouter_notifier.redaction import redact
 from alertrouter_shared.clock import Clock
-from alertrouter_shared.events import DeliveryResult, DeliveryStatus, Page
+from alertrouter_shared.events import DeliveryStatus, Page
 from alertrouter_shared.logging import bound_context, get_logger
 
 log = get_logger(__name__)
-
-RECORD_ATTEMPTS = 5
 
 
 class Dispatcher:
@@ -64,6 +62,7 @@ class Dispatcher:
         self._clock = clock
         self._max_concurrent = max_concurrent
         self._claim_batch = claim_batch
+        self._outcomes = OutcomeWriter(engine, publisher, clock)
         self._tasks: set[asyncio.Task[None]] = set()
         # Deliveries claimed and not yet recorded. Claims never exceed free send slots: a claimed delivery starts
         # sending at once, so its lease cannot run out while it waits its turn (which would let a second worker
@@ -103,6 +102,7 @@ class Dispatcher:
         """Let sends in progress finish and record their outcome (their leases would otherwise expire)."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
+        await self._outcomes.drain()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -247,52 +247,8 @@ class Dispatcher:
     async def _store(
         self, claimed: ClaimedDelivery, record: AttemptRecord, *, next_at: datetime | None, slot: int
     ) -> None:
-        """Commit the outcome (one autocommit statement), then publish it from memory.
-
-        Database hiccups are retried briefly (the lease covers a longer outage).
-        """
-        for attempt in range(1, RECORD_ATTEMPTS + 1):
-            now = self._clock.now()
-            try:
-                async with autocommit(self._engine) as conn:
-                    attempt_id = await store_outcome(
-                        conn, claimed, record, now, next_attempt_at=next_at, provider_slot=slot
-                    )
-                break
-            except LeaseLost:
-                raise
-            except Exception:
-                if attempt == RECORD_ATTEMPTS:
-                    raise
-                log.warning("delivery_record_retry", attempt=attempt)
-                await asyncio.sleep(0.2 * attempt)
-        await self._publisher.publish_results([delivery_result(claimed, record, attempt_id, now)])
-
-
-def delivery_result(claimed: ClaimedDelivery, record: AttemptRecord, attempt_id: int, at: datetime) -> StoredResult:
-    """The stored attempt as the deliveries topic carries it, built from what the sender already holds."""
-    page = claimed.page
-    reason = failure_reason(page.contact_method.type, record.status, record.provider_status_code, record.error)
-    result = DeliveryResult(
-        delivery_id=claimed.id,
-        page_id=page.page_id,
-        incident_id=page.incident_id,
-        attempt=claimed.attempt,
-        channel=page.contact_method.type,
-        destination_masked=mask_destination(page.contact_method),
-        status=record.status,
-        provider=record.provider,
-        provider_message_id=record.provider_message_id,
-        provider_status_code=record.provider_status_code,
-        error=record.error,
-        latency_ms=record.latency_ms,
-        at=at,
-        user_id=page.user_id,
-        contact_method_id=page.contact_method.id,
-        failed_for_good=reason is not None,
-        failure_reason=reason,
-    )
-    return StoredResult(attempt_id, result)
+        """Committed (with the outcomes of concurrent sends, in one statement) and then published."""
+        await self._outcomes.store(Outcome(claimed, record, next_at, slot))
 
 
 def claimed_channel(page: Page) -> str:

@@ -7,16 +7,23 @@ the flood protection uses (so the lookup is indexed, and no address has to be co
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from alertrouter_notifier.destination import throttle_key
 from alertrouter_notifier.tables import delivery
 from alertrouter_shared.events import ContactMethod, ContactMethodType, Page, PageKind
+
+RECORD_GRACE_SECONDS = 2.0
+
+
+RECORD_GRACE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,24 @@ class SentPage:
     delivery_id: str
     page: Page
     sent_at: datetime
+
+
+async def recorded(
+    engine: AsyncEngine, channel: ContactMethodType, message_id: str, grace_seconds: float = RECORD_GRACE_SECONDS
+) -> SentPage | None:
+    """The page sent as ``message_id``, waiting briefly when it is not found yet.
+
+    A provider can call back (a call failing at once, a fast click) before the send's outcome -- which records the
+    provider's id -- is committed; that commit is a matter of milliseconds, so the lookup is retried for a moment
+    instead of ignoring the callback. An id we never sent is still unknown after the grace period.
+    """
+    deadline = time.monotonic() + grace_seconds
+    while True:
+        async with engine.connect() as conn:
+            found = await by_provider_message(conn, channel, message_id)
+        if found is not None or not message_id or time.monotonic() >= deadline:
+            return found
+        await asyncio.sleep(0.05)
 
 
 async def by_provider_message(conn: AsyncConnection, channel: ContactMethodType, message_id: str) -> SentPage | None:

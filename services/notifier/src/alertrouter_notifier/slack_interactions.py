@@ -28,7 +28,7 @@ from alertrouter_notifier.channels.base import Links, SendPermanentError, SendTr
 from alertrouter_notifier.channels.slack_api import message_ref
 from alertrouter_notifier.rendering.slack import ACTION_ACKNOWLEDGE, ACTION_RESOLVE, Handled, slack_message
 from alertrouter_notifier.router_client import PAST, ActionOutcome, IncidentAction, Result
-from alertrouter_notifier.sent_pages import SentPage, by_provider_message, recipient_of
+from alertrouter_notifier.sent_pages import SentPage, recipient_of, recorded
 from alertrouter_shared.events import ContactMethodType, PageKind
 from alertrouter_shared.logging import get_logger
 
@@ -87,8 +87,8 @@ def slack_router() -> APIRouter:
         if payload.type != "block_actions" or chosen is None:
             return Response(status_code=200)  # e.g. the Runbook link button: nothing to do
         ref = message_ref(payload.container.channel_id, payload.container.message_ts)
+        sent = await recorded(ctx.engine, ContactMethodType.SLACK, ref)
         async with ctx.engine.connect() as conn:
-            sent = await by_provider_message(conn, ContactMethodType.SLACK, ref)
             person = await _person(conn, payload.user.id, sent) if sent else None
         if sent is None:
             await _tell(ctx, payload, "This message is not an alertrouter page; nothing was changed.")

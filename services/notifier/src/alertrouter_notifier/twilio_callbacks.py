@@ -15,6 +15,7 @@ from sqlalchemy import select
 from alertrouter_notifier.api_context import AppContext, context
 from alertrouter_notifier.ledger import AttemptRecord, mark_final
 from alertrouter_notifier.metrics import DELIVERIES
+from alertrouter_notifier.sent_pages import recorded
 from alertrouter_notifier.tables import RowState, delivery
 from alertrouter_notifier.twilio_webhooks import public_url, verified_form
 from alertrouter_shared.events import ContactMethodType, DeliveryStatus
@@ -95,6 +96,7 @@ def twilio_router() -> APIRouter:
 async def _apply(
     ctx: AppContext, channel: ContactMethodType, sid: str, final: DeliveryStatus, code: str, error: str | None
 ) -> None:
+    await recorded(ctx.engine, channel, sid)  # a callback may overtake the commit of the send's outcome
     now = ctx.clock.now()
     async with ctx.engine.begin() as conn:
         row = (

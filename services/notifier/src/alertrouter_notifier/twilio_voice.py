@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from alertrouter_notifier.api_context import AppContext, context
 from alertrouter_notifier.rendering.voice import KEY_ACKNOWLEDGE, KEY_ESCALATE, PROMPT, gather, say
 from alertrouter_notifier.router_client import PAST, IncidentAction, Result
-from alertrouter_notifier.sent_pages import SentPage, by_provider_message
+from alertrouter_notifier.sent_pages import SentPage, recorded
 from alertrouter_notifier.twilio_webhooks import public_url, twiml, verified_form
 from alertrouter_shared.events import ContactMethodType
 from alertrouter_shared.logging import get_logger
@@ -36,8 +36,7 @@ def voice_router() -> APIRouter:
     @router.post(GATHER_PATH)
     async def key_pressed(request: Request, ctx: Annotated[AppContext, Depends(context)]) -> Response:
         fields = await verified_form(request, ctx)
-        async with ctx.engine.connect() as conn:
-            sent = await by_provider_message(conn, ContactMethodType.VOICE, fields.get("CallSid", ""))
+        sent = await recorded(ctx.engine, ContactMethodType.VOICE, fields.get("CallSid", ""))
         if sent is None:
             return twiml(say("This call is not known to alertrouter. Goodbye.") + "<Hangup/>")
         action = ACTIONS.get(fields.get("Digits", ""))
