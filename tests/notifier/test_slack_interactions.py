@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from alertrouter_notifier.runtime import Notifier
-from alertrouter_shared.events import Page
-from tests.notifier.conftest import SettingsFactory
+from alertrouter_shared.events import ContactMethodType, Page, PageKind
+from tests.notifier.conftest import PageFactory, SettingsFactory
 from tests.notifier.live import ROUTER_TOKEN, LiveRouter, Person, public_settings, served
-from tests.notifier.support import SLACK_TOKEN, api_client, final_delivery
+from tests.notifier.support import SLACK_TOKEN, api_client, final_delivery, produce_pages
 from tests.providers.slack import SlackServer
 
 SIGNING_SECRET = "slack-signing-secret-notifier-test"
@@ -145,3 +145,29 @@ async def test_forged_replayed_and_malformed_interactions_are_refused(
     assert unsigned.headers["content-type"].startswith("application/problem+json")
     assert await _incident(router_live, page) == ("triggered", None, None)
     assert slack_app.updates == [] and slack_app.responses == []
+
+
+async def test_acknowledged_and_resolved_notices_update_the_page_message_in_place(
+    make_settings: SettingsFactory, make_page: PageFactory, slack_app: SlackServer, unique: str
+) -> None:
+    settings = make_settings(slack_api_url=f"{slack_app.url}/api", slack_signing_secret=SIGNING_SECRET)
+    channel_id = f"C{unique[:8].upper()}"
+    trigger = make_page(ContactMethodType.SLACK, channel_id)
+    acknowledged = make_page(ContactMethodType.SLACK, channel_id, kind=PageKind.ACKNOWLEDGED)
+    resolved = make_page(ContactMethodType.SLACK, channel_id, kind=PageKind.RESOLVED)
+    async with Notifier(settings) as running, api_client(running) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [trigger])
+        first = await final_delivery(client, trigger.page_id)
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [acknowledged])
+        second = await final_delivery(client, acknowledged.page_id)
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [resolved])
+        third = await final_delivery(client, resolved.page_id)
+    assert len(slack_app.messages) == 1  # one message for the incident, changed twice
+    assert first["provider_message_id"] == second["provider_message_id"] == third["provider_message_id"]
+    assert (second["provider_status_code"], third["provider_status_code"]) == ("updated", "updated")
+    channel, ts = first["provider_message_id"].split("/")
+    assert [(u["channel"], u["ts"]) for u in slack_app.updates] == [(channel, ts)] * 2
+    assert slack_app.updates[0]["blocks"][0]["text"]["text"].startswith(":eyes: ACKNOWLEDGED:")
+    assert _buttons(slack_app.updates[0]) == ["alertrouter_resolve", "runbook"]
+    assert slack_app.updates[1]["blocks"][0]["text"]["text"].startswith(":white_check_mark: RESOLVED:")
+    assert _buttons(slack_app.posted[(channel, ts)]) == ["runbook"]

@@ -56,7 +56,7 @@ class Notifier:
         self.engine = make_engine(settings.database_url)
         self.http: httpx.AsyncClient = make_http_client(settings.http_timeout_seconds)
         self.producer = make_producer(settings)
-        self.channels = channels or build_channels(settings)
+        self.channels = channels or build_channels(settings, self.engine)
         self.publisher = ResultPublisher(
             self.engine, self.producer, self.clock, settings.publish_timeout_seconds, settings.deliveries_topic
         )

@@ -91,3 +91,21 @@ async def recipient_of(conn: AsyncConnection, channel: ContactMethodType, addres
         .limit(1)
     )
     return (await conn.execute(query)).scalar_one_or_none()
+
+
+async def trigger_message(engine: AsyncEngine, page: Page) -> tuple[str, Page] | None:
+    """The provider id and page of the trigger this contact method got for ``page``'s incident (newest first)."""
+    query = (
+        select(delivery.c.provider_message_id, delivery.c.page)
+        .where(
+            delivery.c.incident_id == page.incident_id,
+            delivery.c.contact_method_id == page.contact_method.id,
+            delivery.c.kind == PageKind.TRIGGER.value,
+            delivery.c.provider_message_id.is_not(None),
+        )
+        .order_by(delivery.c.seq.desc())
+        .limit(1)
+    )
+    async with engine.connect() as conn:
+        row = (await conn.execute(query)).first()
+    return None if row is None else (str(row.provider_message_id), Page.model_validate(row.page))

@@ -4,21 +4,23 @@
 from __future__ import annotations
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alertrouter_notifier.channels.base import Provider
 from alertrouter_notifier.channels.email import SmtpProvider
 from alertrouter_notifier.channels.http import make_http_client
 from alertrouter_notifier.channels.registry import ChannelSet
-from alertrouter_notifier.channels.slack import SlackProvider
+from alertrouter_notifier.channels.slack import PreviousMessage, SentMessage, SlackProvider
 from alertrouter_notifier.channels.slack_api import SlackApi
 from alertrouter_notifier.channels.sms import TwilioProvider
 from alertrouter_notifier.channels.teams import TeamsProvider
 from alertrouter_notifier.channels.voice import TwilioVoiceProvider
 from alertrouter_notifier.channels.webhook import WebhookProvider
+from alertrouter_notifier.sent_pages import trigger_message
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_notifier.twilio_callbacks import callback_url, voice_callback_url
 from alertrouter_notifier.twilio_voice import gather_url
-from alertrouter_shared.events import ContactMethodType
+from alertrouter_shared.events import ContactMethodType, Page
 
 
 def sms_providers(settings: NotifierSettings, http: httpx.AsyncClient) -> list[Provider]:
@@ -75,7 +77,15 @@ def voice_providers(settings: NotifierSettings, http: httpx.AsyncClient) -> list
     return [provider]
 
 
-def build_channels(settings: NotifierSettings) -> ChannelSet:
+def _earlier_message(engine: AsyncEngine) -> PreviousMessage:
+    async def lookup(page: Page) -> SentMessage | None:
+        found = await trigger_message(engine, page)
+        return None if found is None else SentMessage(*found)
+
+    return lookup
+
+
+def build_channels(settings: NotifierSettings, engine: AsyncEngine) -> ChannelSet:
     """One pooled, keep-alive HTTP client per provider: a slow provider never holds another's connections."""
     timeout = settings.http_timeout_seconds
     twilio, slack, teams, webhooks = (make_http_client(timeout) for _ in range(4))
@@ -84,7 +94,9 @@ def build_channels(settings: NotifierSettings) -> ChannelSet:
     providers: dict[ContactMethodType, list[Provider]] = {
         ContactMethodType.WEBHOOK: [WebhookProvider(webhooks, settings.webhook_signing_secret.get_secret_value())],
         ContactMethodType.SMS: sms_providers(settings, twilio),
-        ContactMethodType.SLACK: [SlackProvider(slack, slack_api, interactive=interactive)],
+        ContactMethodType.SLACK: [
+            SlackProvider(slack, slack_api, interactive=interactive, previous=_earlier_message(engine))
+        ],
         ContactMethodType.TEAMS: [TeamsProvider(teams)],
         ContactMethodType.VOICE: voice_providers(settings, twilio),
     }

@@ -2,33 +2,62 @@
 user, DM or channel id, sent with the bot token).
 
 Messages posted with the bot token carry real acknowledge/resolve buttons when interactivity is configured
-(``NOTIFIER_SLACK_SIGNING_SECRET``; the clicks arrive at slack_interactions.py), and can be updated in place.
-Incoming webhooks answer errors as plain-text bodies with 4xx/5xx statuses and keep link buttons.
+(``NOTIFIER_SLACK_SIGNING_SECRET``; the clicks arrive at slack_interactions.py). An "acknowledged" or "resolved"
+notice for an incident whose page this contact method already got in Slack updates that message in place
+(``chat.update``) instead of posting another one, whoever changed the incident. Incoming webhooks answer errors as
+plain-text bodies with 4xx/5xx statuses and keep link buttons (there is no message id to update).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import NamedTuple
+
 import httpx
 
-from alertrouter_notifier.channels.base import Outgoing, Receipt
+from alertrouter_notifier.channels.base import Links, Outgoing, Receipt
 from alertrouter_notifier.channels.http import raise_for_http_status, short_body, transport_errors
 from alertrouter_notifier.channels.slack_api import SlackApi
-from alertrouter_notifier.rendering.slack import slack_message
+from alertrouter_notifier.rendering.slack import Handled, slack_message
+from alertrouter_shared.events import Page, PageKind
+
+PreviousMessage = Callable[[Page], Awaitable["SentMessage | None"]]
+NOTICES = frozenset({PageKind.ACKNOWLEDGED, PageKind.RESOLVED})
+
+
+class SentMessage(NamedTuple):
+    ref: str
+    page: Page
 
 
 class SlackProvider:
     name = "slack"
 
-    def __init__(self, client: httpx.AsyncClient, api: SlackApi, *, interactive: bool = False) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        api: SlackApi,
+        *,
+        interactive: bool = False,
+        previous: PreviousMessage | None = None,
+    ) -> None:
         self._client = client
         self._api = api
         self._interactive = interactive
+        self._previous = previous
 
     async def send(self, outgoing: Outgoing) -> Receipt:
-        address = outgoing.page.contact_method.address.strip()
+        page = outgoing.page
+        address = page.contact_method.address.strip()
         if address.startswith(("https://", "http://")):
-            return await self._incoming_webhook(address, slack_message(outgoing.page, outgoing.links))
-        message = slack_message(outgoing.page, outgoing.links, interactive=self._interactive)
+            return await self._incoming_webhook(address, slack_message(page, outgoing.links))
+        earlier = await self._previous(page) if self._previous and page.kind in NOTICES else None
+        if earlier is not None:
+            handled = Handled(page.kind)
+            message = slack_message(earlier.page, Links(), interactive=self._interactive, handled=handled)
+            await self._api.update(earlier.ref, message)
+            return Receipt(provider_message_id=earlier.ref, provider_status_code="updated")
+        message = slack_message(page, outgoing.links, interactive=self._interactive)
         return Receipt(provider_message_id=await self._api.post_message(address, message), provider_status_code="ok")
 
     async def _incoming_webhook(self, url: str, message: dict[str, object]) -> Receipt:

@@ -37,8 +37,8 @@ class Handled:
     """Who changed the incident, shown on the updated message."""
 
     status: PageKind
-    by: str
-    via: str
+    by: str = ""
+    via: str = ""
 
 
 def slack_escape(text: str) -> str:
@@ -92,7 +92,9 @@ def slack_message(
         blocks.append({"type": "actions", "block_id": f"incident-{status.value}", "elements": buttons})
     context = f"Incident `{slack_escape(page.incident_id)}` · escalation level {page.escalation_level} · alertrouter"
     if handled is not None:
-        context = f"*{handled.status.value.capitalize()}* by {slack_escape(handled.by)} via {handled.via} · " + context
+        who = f" by {slack_escape(handled.by)}" if handled.by else ""
+        via = f" via {handled.via}" if handled.via else ""
+        context = f"*{handled.status.value.capitalize()}*{who}{via} · " + context
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
     text = truncate(slack_escape(fallback_text(shown)), 3000)
     return {"text": text, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
