@@ -1,6 +1,8 @@
 """Acknowledge links: signed and expiring; GET only confirms, POST acknowledges through the router's API.
 
-A small local HTTP server stands in for the router's ``POST /v1/incidents/{id}/acknowledge``.
+The token and page cases use a small local HTTP server answering like the router's incident actions (so they
+can check what was called, and never reach it for a bad token); the last test acknowledges a real incident on
+the real router.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from alertrouter_notifier.database import make_engine
 from alertrouter_notifier.links import LinkBuilder
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.events import ContactMethodType, PageKind
-from tests.notifier.conftest import PageFactory
+from tests.notifier.conftest import PageFactory, SettingsFactory
+from tests.notifier.live import ROUTER_TOKEN as LIVE_ROUTER_TOKEN
+from tests.notifier.live import LiveRouter, Person
 from tests.providers.servers import ProviderServer, Received, Reply
 
 SECRET = "link-secret"
@@ -164,3 +168,24 @@ async def test_links_in_messages_open_the_confirmation_page(
     assert (await client.post(path)).status_code == 200
     assert len(router.requests) == 1
     assert builder.for_page(page.model_copy(update={"kind": PageKind.DIGEST}), datetime.now(UTC)).acknowledge == ""
+
+
+async def test_a_link_acknowledges_the_real_incident_as_the_paged_person(
+    make_settings: SettingsFactory, router_live: LiveRouter, unique: str
+) -> None:
+    olga = Person(f"olga-{unique}", {"webhook": "http://127.0.0.1:9/hooks/olga"})
+    service = await router_live.add_service(unique, [[olga]])
+    (page,) = await router_live.trigger(service, "login errors")
+    settings = make_settings(ack_signing_secret=SECRET, router_url=router_live.url, router_api_token=LIVE_ROUTER_TOKEN)
+    links = LinkBuilder(settings.public_url, SECRET, timedelta(hours=1)).for_page(page, datetime.now(UTC))
+    engine = make_engine(settings.database_url)
+    async with httpx.AsyncClient(timeout=5) as http:
+        transport = httpx.ASGITransport(app=create_app(settings, engine, http=http))
+        async with httpx.AsyncClient(transport=transport, base_url=settings.public_url) as api:
+            acknowledged = await api.post(links.acknowledge.removeprefix(settings.public_url))
+            again = await api.post(links.acknowledge.removeprefix(settings.public_url))
+    await engine.dispose()
+    assert acknowledged.status_code == 200 and "is acknowledged" in acknowledged.text
+    assert again.status_code == 409 and "already acknowledged" in again.text
+    incident = (await router_live.incident(page.incident_id))["incident"]
+    assert (incident["status"], incident["acknowledged_by"]) == ("acknowledged", olga.id)
