@@ -206,3 +206,4 @@ async def test_provider_errors_never_show_the_number_in_full(
         assert digits[3:] not in text.replace(" ", ""), text
     assert "+" + "*" * (len(digits) + 1 - 4) + digits[-4:] in delivery["last_error"]
     assert result.failed_for_good and result.failure_reason == "sms failed (21211)"
+    assert delivery["failure_reason"] == "sms failed (21211)"

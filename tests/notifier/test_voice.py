@@ -118,6 +118,7 @@ async def test_unanswered_busy_and_failed_calls_are_failed_for_good(
     for status, expected in outcomes.items():
         assert records[status]["status"] == expected, status
         assert records[status]["attempts"][-1]["provider_status_code"] == status
+        assert records[status]["failure_reason"] == (None if status == "completed" else f"voice {status}")
         result = results[status]
         assert result.status == expected
         assert result.user_id == "alice" and result.contact_method_id == pages[status].contact_method.id
