@@ -176,7 +176,9 @@ async def test_signed_status_callback_marks_undelivered_and_never_moves_back(
         results = [DeliveryResult.model_validate_json(v) for v in deliveries_reader.values]
         return [r for r in results if r.page_id == page.page_id and r.status == "undelivered"] or None
 
-    await eventually(published, what="the undelivered result on the deliveries topic")
+    (undelivered,) = await eventually(published, what="the undelivered result on the deliveries topic")
+    assert undelivered.failed_for_good and undelivered.failure_reason == "sms undelivered (30003)"
+    assert (undelivered.user_id, undelivered.contact_method_id) == (page.user_id, page.contact_method.id)
 
 
 async def test_provider_errors_never_show_the_number_in_full(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import xml.etree.ElementTree as ET
+from functools import partial
 from typing import Any
 
 from alertrouter_notifier.outcomes import GAVE_UP_PREFIX, failure_reason
@@ -81,8 +82,16 @@ async def test_unanswered_busy_and_failed_calls_are_failed_for_good(
     unique: str,
     deliveries_reader: TopicReader,
 ) -> None:
-    settings = make_settings(twilio_base_url=twilio.url, throttle_voice_max=0, **public_settings())
-    outcomes = {"no-answer": "undelivered", "busy": "undelivered", "failed": "failed", "completed": "delivered"}
+    settings = make_settings(
+        twilio_base_url=twilio.url, throttle_voice_max=0, voice_machine_detection=True, **public_settings()
+    )
+    outcomes = {
+        "no-answer": "undelivered",
+        "busy": "undelivered",
+        "failed": "failed",
+        "completed": "delivered",
+        "voicemail": "undelivered",
+    }
     pages = {status: make_page(ContactMethodType.VOICE, number(unique, n)) for n, status in enumerate(outcomes)}
     async with Notifier(settings) as notifier, served(notifier), api_client(notifier) as client:
         await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, list(pages.values()))
@@ -96,9 +105,11 @@ async def test_unanswered_busy_and_failed_calls_are_failed_for_good(
                 signature="x",
             )
             assert forged.status == 403
-            reply = await asyncio.to_thread(
-                twilio.end_call, call["sid"], status, duration=12 if status == "completed" else 0
-            )
+            assert call["MachineDetection"] == "Enable"
+            answered = status in ("completed", "voicemail")
+            final_status, answered_by = ("completed", "machine_end_beep") if status == "voicemail" else (status, "")
+            ending = partial(twilio.end_call, duration=12 if answered else 0, answered_by=answered_by)
+            reply = await asyncio.to_thread(ending, call["sid"], final_status)
             assert reply.status == 204, reply.body
         records = {status: (await deliveries_for(client, page=page.page_id))[0] for status, page in pages.items()}
 

@@ -195,8 +195,9 @@ class TwilioServer(ProviderServer):
         except urllib.error.HTTPError as exc:
             return CallbackReply(exc.code, exc.read().decode(), exc.headers["Content-Type"] or "")
 
-    def end_call(self, sid: str, status: str, *, duration: int = 0) -> CallbackReply:
-        """The call's final status callback: completed, busy, no-answer, failed or canceled."""
+    def end_call(self, sid: str, status: str, *, duration: int = 0, answered_by: str = "") -> CallbackReply:
+        """The call's final status callback: completed, busy, no-answer, failed or canceled; with machine detection
+        on (``MachineDetection`` in the call request) a completed call says who answered (``answered_by``)."""
         call = self.call(sid)
         fields = _form(
             "call-status-callback.form.json",
@@ -212,6 +213,8 @@ class TwilioServer(ProviderServer):
         )
         if status == "completed":
             fields.pop("SipResponseCode")
+        if call.get("MachineDetection") and status == "completed":
+            fields["AnsweredBy"] = answered_by or "human"
         return self.signed_post(call["StatusCallback"], fields)
 
     def press(self, sid: str, digits: str, twiml: str | None = None) -> CallbackReply:

@@ -11,7 +11,7 @@ from alertrouter_shared.events import ContactMethodType, DeliveryStatus
 
 GAVE_UP_PREFIX = "gave up at the retry deadline"
 NOT_REACHED = frozenset({DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED, DeliveryStatus.EXPIRED})
-CALL_NOT_ANSWERED = frozenset({"no-answer", "busy", "failed", "canceled"})
+CALL_NOT_ANSWERED = frozenset({"no-answer", "busy", "failed", "canceled", "voicemail"})
 
 
 def failure_reason(

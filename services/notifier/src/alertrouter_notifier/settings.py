@@ -72,6 +72,9 @@ class NotifierSettings(CommonSettings):
     twilio_voice_from: str = Field("", description="caller id of page calls; empty = NOTIFIER_TWILIO_FROM")
     voice_ring_seconds: int = Field(30, ge=5, le=600, description="how long a page call rings before no-answer")
     voice_gather_seconds: int = Field(8, ge=1, le=60, description="how long a call waits for a key press")
+    voice_machine_detection: bool = Field(
+        False, description="ask Twilio to detect voicemail: a call answered by a machine counts as not reached"
+    )
 
     # Two-way SMS: replies to pages arrive on POST /v1/twilio/sms/inbound
     sms_replies: bool = Field(False, description="tell people they can reply (the number's webhook must be ours)")

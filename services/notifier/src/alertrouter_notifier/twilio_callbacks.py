@@ -38,6 +38,7 @@ CALL_FINAL_STATUS = {
     "no-answer": DeliveryStatus.UNDELIVERED,
     "failed": DeliveryStatus.FAILED,
     "canceled": DeliveryStatus.FAILED,
+    "voicemail": DeliveryStatus.UNDELIVERED,
 }
 CALL_MEANING = {
     "completed": None,
@@ -45,6 +46,7 @@ CALL_MEANING = {
     "no-answer": "nobody answered",
     "failed": "the call could not be placed",
     "canceled": "the call was canceled before it was answered",
+    "voicemail": "answered by voicemail or a fax machine (AnsweredBy)",
 }
 ERROR_MEANING = {
     "30003": "unreachable handset",
@@ -81,6 +83,8 @@ def twilio_router() -> APIRouter:
     async def call_status(request: Request, ctx: Annotated[AppContext, Depends(context)]) -> Response:
         fields = await verified_form(request, ctx)
         call_status = fields.get("CallStatus", "").lower()
+        if call_status == "completed" and fields.get("AnsweredBy", "").startswith(("machine", "fax")):
+            call_status = "voicemail"  # answered, but by a machine: nobody was reached
         final = CALL_FINAL_STATUS.get(call_status)
         sid = fields.get("CallSid", "")
         if final is not None and sid:

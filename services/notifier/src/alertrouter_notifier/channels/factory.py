@@ -73,6 +73,7 @@ def voice_providers(settings: NotifierSettings, http: httpx.AsyncClient) -> list
         status_callback_url=voice_callback_url(settings.public_url),
         ring_seconds=settings.voice_ring_seconds,
         gather_seconds=settings.voice_gather_seconds,
+        machine_detection=settings.voice_machine_detection,
     )
     return [provider]
 

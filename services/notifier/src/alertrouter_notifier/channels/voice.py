@@ -31,6 +31,7 @@ class TwilioVoiceProvider:
         status_callback_url: str,
         ring_seconds: int = 30,
         gather_seconds: int = 8,
+        machine_detection: bool = False,
     ) -> None:
         self._client = client
         self._url = account_url(base_url, account_sid, "Calls")
@@ -40,9 +41,10 @@ class TwilioVoiceProvider:
         self._status_callback = status_callback_url
         self._ring_seconds = ring_seconds
         self._gather_seconds = gather_seconds
+        self._machine_detection = machine_detection
 
     def form(self, outgoing: Outgoing) -> dict[str, str]:
-        return {
+        form = {
             "To": outgoing.page.contact_method.address.strip(),
             "From": self._from,
             "Twiml": call_script(outgoing.page, self._gather_url, self._gather_seconds),
@@ -50,6 +52,9 @@ class TwilioVoiceProvider:
             "StatusCallback": self._status_callback,
             "StatusCallbackMethod": "POST",
         }
+        if self._machine_detection:  # the call status then says AnsweredBy: human, machine_*, fax or unknown
+            form["MachineDetection"] = "Enable"
+        return form
 
     async def send(self, outgoing: Outgoing) -> Receipt:
         async with transport_errors(self.name):
