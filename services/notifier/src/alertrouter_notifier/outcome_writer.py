@@ -77,7 +77,10 @@ class OutcomeWriter:
                     continue
                 item.done.set_result(None)
                 published.append(delivery_result(item.outcome, attempt_id, now))
-            await self._publisher.publish_results(published)
+            try:
+                await self._publisher.publish_results(published)
+            except Exception:  # the rows are committed: the outbox sweep publishes them; keep writing the queue
+                log.exception("delivery_results_publish_crashed", count=len(published))
 
     async def _write(self, batch: list[_Waiting]) -> tuple[datetime, dict[tuple[str, int], int]]:
         """One statement for the batch; database hiccups are retried briefly (the lease covers a longer outage)."""
