@@ -61,9 +61,9 @@ class ContactMethodSpec(StrictModel):
 
     id: Identifier
     type: ContactMethodType
-    address: Annotated[str, Field(min_length=1)]
-    address_env: str | None = None
-    address_file: str | None = None
+    address: Annotated[str, Field(min_length=1)] = ""  # filled from address_env / address_file when given
+    address_env: str | None = Field(None, description="environment variable holding the address")
+    address_file: str | None = Field(None, description="file holding the address, e.g. a mounted Secret")
 
     @model_validator(mode="before")
     @classmethod
