@@ -56,7 +56,6 @@ class Dispatcher:
     ) -> None:
         self._engine = engine
         self._channels = channels
-        self._publisher = publisher
         self._policy = policy
         self._links = links
         self._clock = clock
