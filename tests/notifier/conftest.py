@@ -18,7 +18,8 @@ from alertrouter_shared.auth import hash_token
 from alertrouter_shared.events import ContactMethod, ContactMethodType, Page, Severity
 from alertrouter_shared.kafka import ensure_topics
 from alertrouter_shared.topics import TopicSpec
-from tests.helpers import TopicReader
+from tests.helpers import DatabaseFactory, TopicReader
+from tests.notifier.live import LiveRouter, live_router
 from tests.notifier.support import (
     ACK_SECRET,
     READ_TOKEN,
@@ -146,3 +147,12 @@ def slack() -> Iterator[SlackServer]:
 def teams() -> Iterator[TeamsServer]:
     with TeamsServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+async def router_live(
+    kafka_bootstrap: str, databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[LiveRouter]:
+    """The real router (its own database), for the tests where people answer pages."""
+    async with live_router(kafka_bootstrap, databases.create(), tmp_path_factory.mktemp("ownership")) as router:
+        yield router

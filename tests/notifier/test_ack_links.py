@@ -1,12 +1,11 @@
-"""Acknowledge links: signed and expiring; GET only confirms, POST acknowledges through the router's API.
-
-A small local HTTP server stands in for the router's ``POST /v1/incidents/{id}/acknowledge``.
-"""
+"""Acknowledge links: signed and expiring; GET only confirms, POST acknowledges or resolves through the real
+router's API as the person the link was made for. Bad tokens never reach the router: the incident is unchanged."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator, Iterator
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -17,129 +16,105 @@ from alertrouter_notifier.api import create_app
 from alertrouter_notifier.database import make_engine
 from alertrouter_notifier.links import LinkBuilder
 from alertrouter_notifier.settings import NotifierSettings
-from alertrouter_shared.events import ContactMethodType, PageKind
-from tests.notifier.conftest import PageFactory
-from tests.providers.servers import ProviderServer, Received, Reply
+from alertrouter_shared.events import Page, PageKind
+from tests.notifier.conftest import SettingsFactory
+from tests.notifier.live import ROUTER_TOKEN, LiveRouter, Person
 
 SECRET = "link-secret"
-ROUTER_TOKEN = "router-write-token"
-INCIDENT_PATH = re.compile(r"^/v1/incidents/([^/]+)/(acknowledge|resolve)$")
 
 
-class RouterStandIn(ProviderServer):
-    """Just the router's incident actions: bearer token checked, 404 for unknown incidents."""
+@dataclass
+class Links:
+    api: httpx.AsyncClient
+    router: LiveRouter
+    page: Page
+    person: str
 
-    name = "router"
-    known = frozenset({"inc-1", "inc-2"})
+    def token(self, action: LinkAction = LinkAction.ACKNOWLEDGE, age: float = 0, incident: str = "") -> str:
+        now = datetime.now(UTC) - timedelta(seconds=age)
+        return issue(SECRET, incident or self.page.incident_id, self.person, action, now, timedelta(hours=1))
 
-    def respond(self, request: Received) -> Reply:
-        match = INCIDENT_PATH.match(request.path)
-        if request.method != "POST" or not match:
-            return Reply(404, {"detail": "no route"})
-        if request.header("Authorization") != f"Bearer {ROUTER_TOKEN}":
-            return Reply(401, {"detail": "token"})
-        if match.group(1) not in self.known:
-            return Reply(404, {"detail": "unknown incident"})
-        return Reply(200, {"id": match.group(1), "status": f"{match.group(2)}d"})
-
-
-@pytest.fixture
-def router() -> Iterator[RouterStandIn]:
-    with RouterStandIn() as server:
-        yield server
+    async def incident(self) -> tuple[str, str | None, str | None]:
+        found = (await self.router.incident(self.page.incident_id))["incident"]
+        return found["status"], found["acknowledged_by"], found["resolved_by"]
 
 
-def _settings(router_url: str) -> NotifierSettings:
-    return NotifierSettings(
-        ack_signing_secret=SECRET,
-        router_url=router_url,
-        router_api_token=ROUTER_TOKEN,
-        public_url="http://notifier.test",
-        database_url="postgresql+asyncpg://unused@127.0.0.1:1/unused",
-    )
-
-
-@pytest.fixture
-async def client(router: RouterStandIn) -> AsyncIterator[httpx.AsyncClient]:
-    settings = _settings(router.url)
+@contextlib.asynccontextmanager
+async def _api(settings: NotifierSettings) -> AsyncIterator[httpx.AsyncClient]:
+    """The notifier's API in-process, with the HTTP client it calls the router with."""
     engine = make_engine(settings.database_url)
-    async with httpx.AsyncClient(timeout=2) as http:
-        app = create_app(settings, engine, http=http)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://notifier.test") as api:
+    async with httpx.AsyncClient(timeout=5) as http:
+        transport = httpx.ASGITransport(app=create_app(settings, engine, http=http))
+        async with httpx.AsyncClient(transport=transport, base_url=settings.public_url) as api:
             yield api
     await engine.dispose()
 
 
-def _token(incident: str = "inc-1", action: LinkAction = LinkAction.ACKNOWLEDGE, age: float = 0) -> str:
-    now = datetime.now(UTC) - timedelta(seconds=age)
-    return issue(SECRET, incident, "alice", action, now, timedelta(hours=1))
+@pytest.fixture
+async def links(make_settings: SettingsFactory, router_live: LiveRouter, unique: str) -> AsyncIterator[Links]:
+    olga = Person(f"olga-{unique}", {"webhook": "http://127.0.0.1:9/hooks/olga"})
+    service = await router_live.add_service(unique, [[olga]])
+    (page,) = await router_live.trigger(service, "login errors")
+    settings = make_settings(ack_signing_secret=SECRET, router_url=router_live.url, router_api_token=ROUTER_TOKEN)
+    async with _api(settings) as api:
+        yield Links(api, router_live, page, olga.id)
 
 
-async def test_get_shows_a_form_and_does_not_acknowledge(client: httpx.AsyncClient, router: RouterStandIn) -> None:
-    response = await client.get(f"/acknowledge/{_token()}")
+async def test_get_shows_a_form_and_does_not_acknowledge(links: Links) -> None:
+    response = await links.api.get(f"/acknowledge/{links.token()}")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert response.headers["cache-control"] == "no-store"
     assert '<form method="post">' in response.text
-    assert "inc-1" in response.text and "alice" in response.text
-    assert router.requests == []
+    assert links.page.incident_id in response.text and links.person in response.text
+    assert await links.incident() == ("triggered", None, None)
 
 
-async def test_post_acknowledges_through_the_router(client: httpx.AsyncClient, router: RouterStandIn) -> None:
-    response = await client.post(f"/acknowledge/{_token()}")
-    assert response.status_code == 200
-    assert "acknowledged" in response.text
-    (call,) = router.requests
-    assert call.path == "/v1/incidents/inc-1/acknowledge"
-    assert call.header("Authorization") == f"Bearer {ROUTER_TOKEN}"
-    assert call.json() == {"by": "alice", "note": "acknowledged via link"}
-
-
-async def test_resolve_link_resolves(client: httpx.AsyncClient, router: RouterStandIn) -> None:
-    response = await client.post(f"/resolve/{_token('inc-2', LinkAction.RESOLVE)}")
-    assert response.status_code == 200
-    assert [r.path for r in router.requests] == ["/v1/incidents/inc-2/resolve"]
+async def test_post_acknowledges_then_resolves_as_the_linked_person(links: Links) -> None:
+    acknowledged = await links.api.post(f"/acknowledge/{links.token()}")
+    assert acknowledged.status_code == 200 and "is acknowledged" in acknowledged.text
+    assert await links.incident() == ("acknowledged", links.person, None)
+    again = await links.api.post(f"/acknowledge/{links.token()}")
+    assert again.status_code == 409 and "already acknowledged" in again.text
+    resolved = await links.api.post(f"/resolve/{links.token(LinkAction.RESOLVE)}")
+    assert resolved.status_code == 200 and "is resolved" in resolved.text
+    assert await links.incident() == ("resolved", links.person, links.person)
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
-async def test_tampered_token_is_rejected(client: httpx.AsyncClient, router: RouterStandIn, method: str) -> None:
-    payload, mac = _token().split(".")
-    other_payload = _token("inc-2").split(".")[0]
+async def test_tampered_token_is_rejected(links: Links, method: str) -> None:
+    payload, mac = links.token().split(".")
+    other_payload = links.token(incident="another-incident").split(".")[0]
     for forged in (f"{other_payload}.{mac}", f"{payload}.{mac[:-2]}xx", payload, "garbage"):
-        response = await client.request(method, f"/acknowledge/{forged}")
+        response = await links.api.request(method, f"/acknowledge/{forged}")
         assert response.status_code == 403, forged
-    assert router.requests == []
+    assert await links.incident() == ("triggered", None, None)
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
-async def test_expired_token_is_rejected(client: httpx.AsyncClient, router: RouterStandIn, method: str) -> None:
-    response = await client.request(method, f"/acknowledge/{_token(age=3601)}")
+async def test_expired_token_is_rejected(links: Links, method: str) -> None:
+    response = await links.api.request(method, f"/acknowledge/{links.token(age=3601)}")
     assert response.status_code == 410
-    assert router.requests == []
+    assert await links.incident() == ("triggered", None, None)
 
 
-async def test_token_for_another_action_is_rejected(client: httpx.AsyncClient, router: RouterStandIn) -> None:
-    response = await client.post(f"/acknowledge/{_token(action=LinkAction.RESOLVE)}")
+async def test_token_for_another_action_is_rejected(links: Links) -> None:
+    response = await links.api.post(f"/acknowledge/{links.token(LinkAction.RESOLVE)}")
     assert response.status_code == 403
-    assert router.requests == []
+    assert await links.incident() == ("triggered", None, None)
 
 
-async def test_unknown_incident_is_reported(client: httpx.AsyncClient, router: RouterStandIn) -> None:
-    response = await client.post(f"/acknowledge/{_token('inc-404')}")
-    assert response.status_code == 404
-    assert len(router.requests) == 1
+async def test_unknown_incident_is_reported(links: Links) -> None:
+    response = await links.api.post(f"/acknowledge/{links.token(incident='no-such-incident')}")
+    assert response.status_code == 404 and "does not exist" in response.text
 
 
-async def test_router_down_asks_to_try_again() -> None:
-    settings = _settings("http://127.0.0.1:9")  # discard port: connection refused
-    engine = make_engine(settings.database_url)
-    async with httpx.AsyncClient(timeout=2) as http:
-        transport = httpx.ASGITransport(app=create_app(settings, engine, http=http))
-        async with httpx.AsyncClient(transport=transport, base_url="http://notifier.test") as api:
-            response = await api.post(f"/acknowledge/{_token()}")
-    await engine.dispose()
-    assert response.status_code == 502
+async def test_router_down_asks_to_try_again(make_settings: SettingsFactory) -> None:
+    settings = make_settings(ack_signing_secret=SECRET, router_url="http://127.0.0.1:9")  # connection refused
+    token = issue(SECRET, "inc-1", "alice", LinkAction.ACKNOWLEDGE, datetime.now(UTC), timedelta(hours=1))
+    async with _api(settings) as api:
+        response = await api.post(f"/acknowledge/{token}")
+    assert response.status_code == 502 and "try again" in response.text
 
 
 def test_tokens_bind_incident_user_action_and_expiry() -> None:
@@ -153,14 +128,13 @@ def test_tokens_bind_incident_user_action_and_expiry() -> None:
         verify("another-secret", token, now)
 
 
-async def test_links_in_messages_open_the_confirmation_page(
-    client: httpx.AsyncClient, router: RouterStandIn, make_page: PageFactory
-) -> None:
+async def test_links_in_messages_open_the_confirmation_page_and_act(links: Links) -> None:
     builder = LinkBuilder("http://notifier.test", SECRET, timedelta(hours=1))
-    page = make_page(ContactMethodType.SMS, "+447700900123", incident_id="inc-1")
-    links = builder.for_page(page, datetime.now(UTC))
-    path = links.acknowledge.removeprefix("http://notifier.test")
-    assert (await client.get(path)).status_code == 200
-    assert (await client.post(path)).status_code == 200
-    assert len(router.requests) == 1
-    assert builder.for_page(page.model_copy(update={"kind": PageKind.DIGEST}), datetime.now(UTC)).acknowledge == ""
+    made = builder.for_page(links.page, datetime.now(UTC))
+    path = made.acknowledge.removeprefix("http://notifier.test")
+    assert (await links.api.get(path)).status_code == 200
+    assert (await links.api.post(path)).status_code == 200
+    assert await links.incident() == ("acknowledged", links.page.user_id, None)
+    assert (
+        builder.for_page(links.page.model_copy(update={"kind": PageKind.DIGEST}), datetime.now(UTC)).acknowledge == ""
+    )

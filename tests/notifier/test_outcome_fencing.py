@@ -1,21 +1,21 @@
 """A send's outcome is fenced by its claim: once the lease ran out and another claim took the delivery, the old
-sender's outcome writes nothing (neither the row nor an attempt), and the newer claim's outcome is stored."""
+sender's outcome writes nothing (neither the row nor an attempt), and the newer claim's outcome is stored -- also
+when both arrive in the same batch statement, beside the outcome of another delivery."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
 from alertrouter_notifier.database import autocommit, make_engine
 from alertrouter_notifier.ledger import (
     AttemptRecord,
-    LeaseLost,
+    Outcome,
     claim_due,
     insert_deliveries,
     new_delivery_row,
-    store_outcome,
+    store_outcomes,
 )
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.tables import attempt, delivery
@@ -29,27 +29,35 @@ async def test_a_stale_claim_cannot_record_over_a_newer_one(
     settings = make_settings()
     policy = DeliveryPolicy.from_settings(settings)
     page = make_page(ContactMethodType.WEBHOOK, "http://receiver.test/hook")
+    other_page = make_page(ContactMethodType.SMS, "+12025550100")
     engine = make_engine(settings.database_url, pool_size=2)
     try:
         now = page.send_at
         async with engine.begin() as conn:
-            [new] = await insert_deliveries(conn, [new_delivery_row(page, now, policy)], now)
+            rows = [new_delivery_row(p, now, policy) for p in (page, other_page)]
+            [new, other] = await insert_deliveries(conn, rows, now)
         lease = timedelta(seconds=30)
         async with engine.begin() as conn:
             [first] = await claim_due(conn, now, now + lease, 10, [new.id])
         later = now + lease + timedelta(seconds=1)  # the first sender stalled past its lease
         async with engine.begin() as conn:
-            [second] = await claim_due(conn, later, later + lease, 10, [new.id])
+            [second, other_claim] = sorted(
+                await claim_due(conn, later, later + lease, 10, [new.id, other.id]), key=lambda c: c.id != new.id
+            )
         assert (first.attempt, second.attempt) == (1, 2)
 
         sent = AttemptRecord(DeliveryStatus.SENT, provider="webhook", provider_status_code="200", latency_ms=3.0)
+        retry = AttemptRecord(DeliveryStatus.RETRYING, provider="webhook", error="HTTP 503")
+        other_sent = AttemptRecord(DeliveryStatus.SENT, provider="twilio", provider_message_id="SM1", latency_ms=9.0)
+        batch = [
+            Outcome(first, sent, None, 0),
+            Outcome(second, retry, later + timedelta(seconds=5), 0),
+            Outcome(other_claim, other_sent, None, 0),
+        ]
         async with autocommit(engine) as conn:
-            with pytest.raises(LeaseLost):
-                await store_outcome(conn, first, sent, later)
-            retry = AttemptRecord(DeliveryStatus.RETRYING, provider="webhook", error="HTTP 503")
-            attempt_id = await store_outcome(
-                conn, second, retry, later, next_attempt_at=later + timedelta(seconds=5), provider_slot=0
-            )
+            stored = await store_outcomes(conn, batch, later)
+        assert set(stored) == {(new.id, 2), (other.id, 1)}  # the stale claim (attempt 1) wrote nothing
+        attempt_id = stored[(new.id, 2)]
         async with engine.connect() as conn:
             row = (await conn.execute(select(delivery).where(delivery.c.id == new.id))).one()
             attempts = (
@@ -61,5 +69,8 @@ async def test_a_stale_claim_cannot_record_over_a_newer_one(
         assert (row.status, row.attempt_count, row.last_error) == ("retrying", 2, "HTTP 503")
         assert row.next_attempt_at == later + timedelta(seconds=5)
         assert row.sent_at is None and row.lease_until is None
+        async with engine.connect() as conn:
+            done = (await conn.execute(select(delivery).where(delivery.c.id == other.id))).one()
+        assert (done.status, done.provider, done.provider_message_id, done.sent_at) == ("sent", "twilio", "SM1", later)
     finally:
         await engine.dispose()

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from email import message_from_bytes, policy
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
 from alertrouter_notifier.channels.base import Links
-from alertrouter_notifier.rendering.chat import slack_message, teams_card
+from alertrouter_notifier.redaction import redact
+from alertrouter_notifier.rendering.chat import teams_card
 from alertrouter_notifier.rendering.email import build_email, subject, thread_root_id
+from alertrouter_notifier.rendering.slack import slack_message
 from alertrouter_notifier.rendering.sms import render_sms
 from alertrouter_notifier.rendering.text import (
     MASKED,
@@ -150,3 +153,59 @@ def test_every_kind_renders_on_every_channel(make_page: PageFactory, kind: PageK
     assert slack_message(page, LINKS)["blocks"]
     assert teams_card(page, LINKS)["attachments"]
     assert subject(page)
+
+
+HOSTILE_SUMMARY = "<!channel> disk full & <https://evil.example|Acknowledge here> **now** [click](https://evil.example)"
+HOSTILE_LABELS = {"owner": "<!here>", "note": "<https://evil.example|Resolve>", "md": "[click](https://evil.example)"}
+
+
+def test_slack_escapes_alert_content_everywhere_it_is_parsed(make_page: PageFactory) -> None:
+    page = make_page(ContactMethodType.SLACK, "C0HOSTILE", summary=HOSTILE_SUMMARY, labels=HOSTILE_LABELS)
+    for message in (slack_message(page, LINKS), slack_message(page, Links(), interactive=True)):
+        dumped = orjson.dumps(message).decode()
+        assert "<!channel>" not in dumped and "<!here>" not in dumped
+        assert "<https://evil.example|" not in dumped
+        assert message["text"].startswith("CRITICAL: checkout - &lt;!channel&gt; disk full &amp; &lt;https://evil")
+        section = message["blocks"][1]["text"]["text"]
+        assert section.startswith("&lt;!channel&gt; disk full &amp; &lt;https://evil.example|Acknowledge here&gt;")
+        fields = " ".join(f["text"] for f in message["blocks"][2]["fields"])
+        assert "&lt;!here&gt;" in fields and "&lt;https://evil.example|Resolve&gt;" in fields
+        buttons = [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+        assert all("evil" not in str(button) for button in buttons)
+
+
+def test_teams_never_renders_alert_content_as_markdown(make_page: PageFactory) -> None:
+    page = make_page(
+        ContactMethodType.TEAMS,
+        "https://example.test/wf",
+        summary=HOSTILE_SUMMARY,
+        labels=HOSTILE_LABELS,
+        service_name="[svc](https://evil.example)",
+    )
+    card = teams_card(page, LINKS)["attachments"][0]["content"]
+
+    def elements(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        found = []
+        for item in items:
+            found.append(item)
+            found += elements(item.get("items", []))
+        return found
+
+    every = elements(card["body"])
+    markdown_texts = [e["text"] for e in every if e["type"] == "TextBlock"]
+    assert all("](https://evil" not in text and "**" not in text for text in markdown_texts)
+    assert markdown_texts[0] == "CRITICAL: \\[svc\\]\\(https://evil\\.example\\)"
+    runs = [run["text"] for e in every if e["type"] == "RichTextBlock" for run in e["inlines"]]
+    assert HOSTILE_SUMMARY in runs  # shown as typed: TextRuns are never parsed as markdown
+    assert "[click](https://evil.example)" in runs
+    assert {a["url"] for a in card["actions"]} == {LINKS.acknowledge, LINKS.resolve, page.runbook_url}
+
+
+def test_redact_masks_phone_numbers_and_email_addresses() -> None:
+    twilio = "twilio: HTTP 400 code 21211: The 'To' number +44 7700 900123 is not a valid phone number."
+    assert redact(twilio) == "twilio: HTTP 400 code 21211: The 'To' number +********0123 is not a valid phone number."
+    smtp = "smtp: 550 5.1.1 <bob.smith@example.com>: Recipient address rejected"
+    assert redact(smtp) == "smtp: 550 5.1.1 <b***@example.com>: Recipient address rejected"
+    assert redact("call 07700900123 at 2026-12-04T10:00:00, code 30003") == (
+        "call *******0123 at 2026-12-04T10:00:00, code 30003"
+    )

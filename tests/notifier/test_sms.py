@@ -176,4 +176,36 @@ async def test_signed_status_callback_marks_undelivered_and_never_moves_back(
         results = [DeliveryResult.model_validate_json(v) for v in deliveries_reader.values]
         return [r for r in results if r.page_id == page.page_id and r.status == "undelivered"] or None
 
-    await eventually(published, what="the undelivered result on the deliveries topic")
+    (undelivered,) = await eventually(published, what="the undelivered result on the deliveries topic")
+    assert undelivered.failed_for_good and undelivered.failure_reason == "sms undelivered (30003)"
+    assert (undelivered.user_id, undelivered.contact_method_id) == (page.user_id, page.contact_method.id)
+
+
+async def test_provider_errors_never_show_the_number_in_full(
+    make_settings: SettingsFactory,
+    make_page: PageFactory,
+    twilio: TwilioServer,
+    unique: str,
+    deliveries_reader: TopicReader,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    settings = make_settings(twilio_base_url=twilio.url)
+    digits = number(unique)[2:]
+    page = make_page(ContactMethodType.SMS, f"+1 {digits[:3]} {digits[3:]}")  # not E.164: Twilio answers 21211
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+        delivery = await final_delivery(client, page.page_id)
+
+    async def published() -> list[DeliveryResult] | None:
+        results = [DeliveryResult.model_validate_json(v) for v in deliveries_reader.values]
+        return [r for r in results if r.page_id == page.page_id] or None
+
+    (result,) = await eventually(published, what="the failed result on the deliveries topic")
+    assert twilio.requests[0].status == 400
+    assert "is not a valid phone number" in delivery["last_error"]
+    texts = [delivery["last_error"], delivery["attempts"][0]["error"], result.error or "", capfd.readouterr().out]
+    for text in texts:
+        assert digits[3:] not in text.replace(" ", ""), text
+    assert "+" + "*" * (len(digits) + 1 - 4) + digits[-4:] in delivery["last_error"]
+    assert result.failed_for_good and result.failure_reason == "sms failed (21211)"
+    assert delivery["failure_reason"] == "sms failed (21211)"

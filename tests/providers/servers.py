@@ -20,21 +20,19 @@ CLI (also used by ``make dev`` as the capture server):
 from __future__ import annotations
 
 import argparse
-import base64
 import hashlib
 import hmac
 import json
-import re
 import signal
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from email.utils import formatdate
 from typing import Any
 
 from tests.providers.base import ProviderServer, Received, Reply, load_fixture
+from tests.providers.slack import SlackServer
+from tests.providers.twilio import TwilioServer, twilio_signature
 
 __all__ = [
     "CaptureServer",
@@ -49,8 +47,6 @@ __all__ = [
     "twilio_signature",
     "verify_signature",
 ]
-
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
 class CaptureServer(ProviderServer):
@@ -90,183 +86,6 @@ def verify_signature(secret: str, header: str, body: bytes, tolerance: float = 3
         return False
     expected = sign_body(secret, body, int(fields["t"])).split("v1=", 1)[1]
     return hmac.compare_digest(expected, fields.get("v1", ""))
-
-
-class TwilioServer(ProviderServer):
-    """``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` with Twilio's validation and bodies."""
-
-    name = "twilio"
-
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        account_sid: str = "ACf0e1d2c3b4a5968778695a4b3c2d1e0f",
-        auth_token: str = "twilio-test-token",
-        opted_out: set[str] | None = None,
-        verbose: bool = False,
-    ) -> None:
-        super().__init__(host, port, verbose=verbose)
-        self.account_sid = account_sid
-        self.auth_token = auth_token
-        self.opted_out = opted_out or set()
-        self.messages: list[dict[str, Any]] = []
-
-    def respond(self, request: Received) -> Reply:
-        match = re.fullmatch(r"/2010-04-01/Accounts/([^/]+)/Messages\.json", request.path)
-        if request.method != "POST" or not match:
-            return Reply(404, {"code": 20404, "message": "The requested resource was not found", "status": 404})
-        if not self._authorised(request, match.group(1)):
-            return Reply.twilio_error(20003)
-        if not request.header("Content-Type").startswith("application/x-www-form-urlencoded"):
-            return Reply(400, _twilio_body(21602, "Message body is required.", 400))
-        form = request.form()
-        to = form.get("To", "")
-        if not E164.match(to):
-            return Reply(400, _twilio_body(21211, f"The 'To' number {to} is not a valid phone number.", 400))
-        if to in self.opted_out:
-            return Reply.twilio_error(21610)
-        if not (form.get("From") or form.get("MessagingServiceSid")):
-            return Reply(400, _twilio_body(21603, "A 'From' phone number is required.", 400))
-        if not form.get("Body") or len(form["Body"]) > 1600:
-            return Reply(
-                400, _twilio_body(21617, "The concatenated message body exceeds the 1600 character limit.", 400)
-            )
-        return Reply(201, self._created(form))
-
-    def _authorised(self, request: Received, path_sid: str) -> bool:
-        scheme, _, encoded = request.header("Authorization").partition(" ")
-        if scheme.lower() != "basic" or path_sid != self.account_sid:
-            return False
-        try:
-            user, _, password = base64.b64decode(encoded).decode().partition(":")
-        except ValueError:
-            return False
-        # AccountSid:AuthToken, or an API key (SK...) with its secret; this server uses the auth token for both
-        return (user == self.account_sid or user.startswith("SK")) and hmac.compare_digest(password, self.auth_token)
-
-    def _created(self, form: dict[str, str]) -> dict[str, Any]:
-        body: dict[str, Any] = load_fixture("twilio/message-created.json")
-        sid = "SM" + uuid.uuid4().hex
-        now = formatdate(usegmt=False).replace("-0000", "+0000")
-        body.update(
-            sid=sid,
-            account_sid=self.account_sid,
-            to=form["To"],
-            body=form["Body"],
-            date_created=now,
-            date_updated=now,
-            uri=f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
-            num_segments=str(max(1, -(-len(form["Body"]) // 153))),
-            messaging_service_sid=form.get("MessagingServiceSid"),
-            status="accepted" if form.get("MessagingServiceSid") else "queued",
-        )
-        body["from"] = form.get("From")
-        body["subresource_uris"] = {"media": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}/Media.json"}
-        with self._lock:
-            self.messages.append({**form, "sid": sid})
-        return body
-
-
-def _twilio_body(code: int, message: str, status: int) -> dict[str, Any]:
-    return {
-        "code": code,
-        "message": message,
-        "more_info": f"https://www.twilio.com/docs/errors/{code}",
-        "status": status,
-    }
-
-
-def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
-    """X-Twilio-Signature as Twilio computes it: URL + sorted name/value pairs, HMAC-SHA1, Base64."""
-    data = url + "".join(key + params[key] for key in sorted(params))
-    return base64.b64encode(hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()).decode()
-
-
-SLACK_CHANNEL_ID = re.compile(r"^[CDGUW][A-Z0-9]{6,}$")
-
-
-class SlackServer(ProviderServer):
-    """Incoming webhooks (``POST /services/T/B/X``) and the Web API's ``POST /api/chat.postMessage``."""
-
-    name = "slack"
-
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        bot_token: str = "xoxb-test-token",
-        revoked_hooks: set[str] | None = None,
-        missing_channels: set[str] | None = None,
-        verbose: bool = False,
-    ) -> None:
-        super().__init__(host, port, verbose=verbose)
-        self.bot_token = bot_token
-        self.revoked_hooks = revoked_hooks or set()
-        self.missing_channels = missing_channels or set()
-        self.messages: list[dict[str, Any]] = []
-
-    def respond(self, request: Received) -> Reply:
-        if request.method == "POST" and request.path.startswith("/services/"):
-            return self._incoming_webhook(request)
-        if request.method == "POST" and request.path == "/api/chat.postMessage":
-            return self._post_message(request)
-        return Reply(404, "no_service", {"Content-Type": "text/html"})
-
-    def _incoming_webhook(self, request: Received) -> Reply:
-        if request.path in self.revoked_hooks:
-            return Reply.from_fixture("slack/webhook-response-no_service.http.json")
-        try:
-            payload = request.json()
-        except ValueError:
-            return Reply.from_fixture("slack/webhook-response-invalid_payload.http.json")
-        problem = _block_kit_problem(payload)
-        if problem:
-            return Reply(400, problem, {"Content-Type": "text/html"})
-        with self._lock:
-            self.messages.append({"via": "webhook", "path": request.path, **payload})
-        return Reply.from_fixture("slack/webhook-response-ok.http.json")
-
-    def _post_message(self, request: Received) -> Reply:
-        if request.header("Authorization") != f"Bearer {self.bot_token}":
-            return Reply(200, {"ok": False, "error": "invalid_auth"})
-        try:
-            payload = request.json()
-        except ValueError:
-            return Reply(200, {"ok": False, "error": "invalid_json"})
-        channel = str(payload.get("channel", ""))
-        if not SLACK_CHANNEL_ID.match(channel) or channel in self.missing_channels:
-            return Reply(200, load_fixture("slack/chat-postMessage-error-channel_not_found.json"))
-        problem = _block_kit_problem(payload)
-        if problem:
-            return Reply(200, {"ok": False, "error": problem})
-        ts = f"{time.time():.6f}"
-        body = load_fixture("slack/chat-postMessage-ok.json")
-        body.update(channel=channel, ts=ts)
-        body["message"].update(text=payload.get("text", ""), ts=ts, blocks=payload.get("blocks", []))
-        with self._lock:
-            self.messages.append({"via": "api", **payload})
-        return Reply(200, body)
-
-
-def _block_kit_problem(payload: dict[str, Any]) -> str | None:
-    """The limits Slack enforces (FORMATS §7): the error string Slack would answer with, or None."""
-    blocks = payload.get("blocks") or []
-    if not payload.get("text") and not blocks:
-        return "no_text"
-    if len(blocks) > 50:
-        return "invalid_blocks"
-    for block in blocks:
-        text = (block.get("text") or {}).get("text", "")
-        if block.get("type") == "header" and len(text) > 150:
-            return "invalid_blocks"
-        if block.get("type") == "section":
-            fields = block.get("fields") or []
-            if len(text) > 3000 or len(fields) > 10 or any(len(f.get("text", "")) > 2000 for f in fields):
-                return "invalid_blocks"
-    return None
 
 
 class TeamsServer(ProviderServer):

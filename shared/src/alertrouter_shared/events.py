@@ -224,6 +224,7 @@ class ContactMethodType(StrEnum):
     SLACK = "slack"
     TEAMS = "teams"
     WEBHOOK = "webhook"
+    VOICE = "voice"
 
 
 class PageKind(StrEnum):
@@ -308,3 +309,14 @@ class DeliveryResult(_Wire):
     error: str | None = None
     latency_ms: float | None = None
     at: datetime
+    user_id: str | None = Field(None, description="the person this delivery was for (absent from older notifiers)")
+    contact_method_id: str | None = None
+    failed_for_good: bool = Field(
+        False,
+        description="this contact method will not reach the person for this page and nothing more will be tried: "
+        "undelivered, a permanent refusal, retries past the deadline, expired, voice busy/no-answer/failed",
+    )
+    failure_reason: str | None = Field(
+        None,
+        description="when failed_for_good: a short phrase for decisions, e.g. 'sms undelivered', 'voice no-answer'",
+    )

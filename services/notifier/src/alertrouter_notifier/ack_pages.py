@@ -9,12 +9,12 @@ from __future__ import annotations
 from html import escape
 from typing import Annotated
 
-import httpx
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 
 from alertrouter_notifier.ack_tokens import ExpiredToken, InvalidToken, LinkAction, LinkClaims, verify
 from alertrouter_notifier.api_context import AppContext, context
+from alertrouter_notifier.router_client import IncidentAction, Result
 from alertrouter_shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -53,13 +53,6 @@ def _check(ctx: AppContext, token: str, action: LinkAction) -> LinkClaims | HTML
     return claims
 
 
-async def _call_router(ctx: AppContext, claims: LinkClaims) -> httpx.Response:
-    url = f"{ctx.settings.router_url.rstrip('/')}/v1/incidents/{claims.incident_id}/{claims.action.value}"
-    body = {"by": claims.user_id, "note": f"{_DONE[claims.action]} via link"}
-    headers = {"Authorization": f"Bearer {ctx.settings.router_api_token.get_secret_value()}"}
-    return await ctx.http.post(url, json=body, headers=headers)
-
-
 def ack_router() -> APIRouter:
     router = APIRouter()
 
@@ -88,24 +81,21 @@ def _register(router: APIRouter, action: LinkAction) -> None:
         claims = _check(ctx, token, action)
         if isinstance(claims, HTMLResponse):
             return claims
-        try:
-            response = await _call_router(ctx, claims)
-        except httpx.HTTPError as exc:
-            log.warning("link_router_unreachable", incident_id=claims.incident_id, error=str(exc))
-            return _page("Try again", "<p>alertrouter could not be reached. Please try again.</p>", 502)
+        outcome = await ctx.router.act(
+            claims.incident_id, IncidentAction(action.value), claims.user_id, f"{_DONE[action]} via link"
+        )
         incident = escape(claims.incident_id)
-        if response.is_success:
+        if outcome.result is Result.DONE:
             log.info("incident_action_via_link", incident_id=claims.incident_id, action=action.value)
             return _page(
                 f"Incident {_DONE[action]}", f"<p>Incident <code>{incident}</code> is {_DONE[action]}.</p>", 200
             )
-        if response.status_code == 404:
+        if outcome.result is Result.NOT_FOUND:
             return _page("Not found", f"<p>Incident <code>{incident}</code> does not exist.</p>", 404)
-        if response.status_code == 409:
+        if outcome.result is Result.UNCHANGED:
             return _page(
                 "Nothing to do",
-                f"<p>Incident <code>{incident}</code> cannot be {_DONE[action]} now (it may already be resolved).</p>",
+                f"<p>Incident <code>{incident}</code> is already {escape(outcome.status or 'closed')}.</p>",
                 409,
             )
-        log.warning("link_router_refused", incident_id=claims.incident_id, status=response.status_code)
-        return _page("Try again", "<p>alertrouter refused the request. Please try again later.</p>", 502)
+        return _page("Try again", "<p>alertrouter could not be reached. Please try again.</p>", 502)

@@ -20,11 +20,16 @@ from alertrouter_notifier.api_context import (
     problem_response,
     require_read,
 )
+from alertrouter_notifier.channels.slack_api import SlackApi
 from alertrouter_notifier.database import database_reachable
 from alertrouter_notifier.delivery_queries import DeliveryFilters, DeliveryPage, InvalidCursor, list_deliveries
 from alertrouter_notifier.publisher import ResultPublisher
+from alertrouter_notifier.router_client import RouterClient
 from alertrouter_notifier.settings import NotifierSettings
+from alertrouter_notifier.slack_interactions import slack_router
+from alertrouter_notifier.sms_replies import sms_router
 from alertrouter_notifier.twilio_callbacks import twilio_router
+from alertrouter_notifier.twilio_voice import voice_router
 from alertrouter_shared.auth import load_token_entries
 from alertrouter_shared.clock import Clock, SystemClock
 from alertrouter_shared.kafka import kafka_reachable
@@ -54,6 +59,8 @@ def create_app(
         publisher=publisher,
         kafka_probe=kafka_probe or probe_kafka,
         tokens=load_token_entries(settings.api_tokens, settings.api_tokens_file),
+        router=RouterClient(http, settings.router_url, settings.router_api_token.get_secret_value()),
+        slack=SlackApi(http, api_url=settings.slack_api_url, bot_token=settings.slack_bot_token.get_secret_value()),
     )
 
     @app.exception_handler(ProblemError)
@@ -101,5 +108,8 @@ def create_app(
             raise ProblemError(400, str(exc)) from exc
 
     app.include_router(twilio_router())
+    app.include_router(voice_router())
+    app.include_router(sms_router())
+    app.include_router(slack_router())
     app.include_router(ack_router())
     return app

@@ -11,7 +11,9 @@ from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from alertrouter_notifier.channels.slack_api import SlackApi
 from alertrouter_notifier.publisher import ResultPublisher
+from alertrouter_notifier.router_client import RouterClient
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.auth import Scope, TokenEntry, scopes_for
 from alertrouter_shared.clock import Clock
@@ -45,6 +47,8 @@ class AppContext:
     publisher: ResultPublisher | None
     kafka_probe: KafkaProbe
     tokens: list[TokenEntry]
+    router: RouterClient
+    slack: SlackApi
 
 
 def context(request: Request) -> AppContext:

@@ -7,11 +7,14 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from alertrouter_notifier.outcomes import failure_reason
+from alertrouter_notifier.redaction import redact_optional
 from alertrouter_notifier.tables import attempt, delivery
+from alertrouter_shared.events import ContactMethodType, DeliveryStatus
 
 
 class AttemptView(BaseModel):
@@ -46,6 +49,7 @@ class DeliveryView(BaseModel):
     created_at: datetime
     updated_at: datetime
     sent_at: datetime | None
+    failure_reason: str | None = Field(None, description="set when this contact method failed for good")
     attempts: list[AttemptView]
 
 
@@ -108,12 +112,21 @@ async def _attempts_for(conn: AsyncConnection, ids: list[str]) -> dict[str, list
     query = select(attempt).where(attempt.c.delivery_id.in_(ids)).order_by(attempt.c.id)
     grouped: dict[str, list[AttemptView]] = {}
     for row in (await conn.execute(query)).mappings():
-        grouped.setdefault(row["delivery_id"], []).append(AttemptView.model_validate(dict(row)))
+        view = AttemptView.model_validate({**row, "error": redact_optional(row["error"])})
+        grouped.setdefault(row["delivery_id"], []).append(view)
     return grouped
 
 
+def _failure(data: dict[str, Any]) -> str | None:
+    if data["status"] not in {status.value for status in DeliveryStatus}:
+        return None  # in flight: pending, retrying, sending
+    channel = ContactMethodType(data["channel"])
+    return failure_reason(channel, DeliveryStatus(data["status"]), data["provider_status_code"], data["last_error"])
+
+
 def _view(row: Any, attempts: list[AttemptView]) -> DeliveryView:
-    data = dict(row)
+    data = {**row, "last_error": redact_optional(row["last_error"])}
+    data["failure_reason"] = _failure(data)
     return DeliveryView(
         delivery_id=data["id"],
         attempts=attempts,

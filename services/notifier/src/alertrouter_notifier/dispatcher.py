@@ -26,19 +26,19 @@ from alertrouter_notifier.channels.base import (
 )
 from alertrouter_notifier.channels.registry import ChannelSet
 from alertrouter_notifier.database import autocommit
-from alertrouter_notifier.destination import mask_destination
-from alertrouter_notifier.ledger import AttemptRecord, ClaimedDelivery, LeaseLost, claim_due, store_outcome
+from alertrouter_notifier.ledger import AttemptRecord, ClaimedDelivery, LeaseLost, Outcome, claim_due
 from alertrouter_notifier.links import LinkBuilder
 from alertrouter_notifier.metrics import ATTEMPTS, DELIVERIES, LEASES_LOST, PROVIDER_LATENCY
+from alertrouter_notifier.outcome_writer import OutcomeWriter
+from alertrouter_notifier.outcomes import GAVE_UP_PREFIX
 from alertrouter_notifier.policy import DeliveryPolicy
-from alertrouter_notifier.publisher import ResultPublisher, StoredResult
+from alertrouter_notifier.publisher import ResultPublisher
+from alertrouter_notifier.redaction import redact
 from alertrouter_shared.clock import Clock
-from alertrouter_shared.events import DeliveryResult, DeliveryStatus, Page
+from alertrouter_shared.events import DeliveryStatus, Page
 from alertrouter_shared.logging import bound_context, get_logger
 
 log = get_logger(__name__)
-
-RECORD_ATTEMPTS = 5
 
 
 class Dispatcher:
@@ -56,12 +56,12 @@ class Dispatcher:
     ) -> None:
         self._engine = engine
         self._channels = channels
-        self._publisher = publisher
         self._policy = policy
         self._links = links
         self._clock = clock
         self._max_concurrent = max_concurrent
         self._claim_batch = claim_batch
+        self._outcomes = OutcomeWriter(engine, publisher, clock)
         self._tasks: set[asyncio.Task[None]] = set()
         # Deliveries claimed and not yet recorded. Claims never exceed free send slots: a claimed delivery starts
         # sending at once, so its lease cannot run out while it waits its turn (which would let a second worker
@@ -101,6 +101,7 @@ class Dispatcher:
         """Let sends in progress finish and record their outcome (their leases would otherwise expire)."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
+        await self._outcomes.drain()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -159,7 +160,7 @@ class Dispatcher:
                 claimed, provider, slot, len(providers), exc, self._elapsed_ms(started, page, provider)
             )
         except Exception as exc:
-            log.exception("provider_raised_unexpectedly", provider=provider.name)
+            log.error("provider_raised_unexpectedly", provider=provider.name, error=redact(repr(exc)))
             wrapped = SendTransientError(f"{provider.name}: unexpected {type(exc).__name__}: {exc}")
             await self._transient(claimed, provider, slot, wrapped, self._elapsed_ms(started, page, provider))
         else:
@@ -194,20 +195,21 @@ class Dispatcher:
         self, claimed: ClaimedDelivery, provider: Provider, slot: int, exc: SendTransientError, latency: float
     ) -> None:
         ATTEMPTS.labels(claimed_channel(claimed.page), provider.name, "transient").inc()
+        message = redact(str(exc))
         now = self._clock.now()
         next_at = now + timedelta(seconds=self._policy.backoff(claimed.attempt, exc.retry_after))
         record = AttemptRecord(
             DeliveryStatus.RETRYING,
             provider=provider.name,
             provider_status_code=exc.status_code,
-            error=str(exc),
+            error=message,
             latency_ms=latency,
         )
         if next_at > claimed.deadline_at:
-            error = f"gave up at the retry deadline after {claimed.attempt} attempt(s): {exc}"
+            error = f"{GAVE_UP_PREFIX} after {claimed.attempt} attempt(s): {message}"
             await self._final(claimed, replace(record, status=DeliveryStatus.FAILED, error=error))
             return
-        log.warning("delivery_retry_scheduled", provider=provider.name, attempt=claimed.attempt, error=str(exc))
+        log.warning("delivery_retry_scheduled", provider=provider.name, attempt=claimed.attempt, error=message)
         await self._store(claimed, record, next_at=next_at, slot=slot)
 
     async def _permanent(
@@ -220,20 +222,21 @@ class Dispatcher:
         latency: float,
     ) -> None:
         ATTEMPTS.labels(claimed_channel(claimed.page), provider.name, "permanent").inc()
+        message = redact(str(exc))
         record = AttemptRecord(
             DeliveryStatus.FAILED,
             provider=provider.name,
             provider_status_code=exc.status_code,
-            error=str(exc),
+            error=message,
             latency_ms=latency,
         )
         if exc.failover and slot + 1 < provider_count:
-            log.warning("delivery_failover", provider=provider.name, error=str(exc))
+            log.warning("delivery_failover", provider=provider.name, error=message)
             retry = replace(record, status=DeliveryStatus.RETRYING)
             await self._store(claimed, retry, next_at=self._clock.now(), slot=slot + 1)
             self.dispatch_now([claimed.id])
             return
-        log.warning("delivery_failed_permanently", provider=provider.name, error=str(exc))
+        log.warning("delivery_failed_permanently", provider=provider.name, error=message)
         await self._final(claimed, record)
 
     async def _final(self, claimed: ClaimedDelivery, record: AttemptRecord) -> None:
@@ -243,47 +246,8 @@ class Dispatcher:
     async def _store(
         self, claimed: ClaimedDelivery, record: AttemptRecord, *, next_at: datetime | None, slot: int
     ) -> None:
-        """Commit the outcome (one autocommit statement), then publish it from memory.
-
-        Database hiccups are retried briefly (the lease covers a longer outage).
-        """
-        for attempt in range(1, RECORD_ATTEMPTS + 1):
-            now = self._clock.now()
-            try:
-                async with autocommit(self._engine) as conn:
-                    attempt_id = await store_outcome(
-                        conn, claimed, record, now, next_attempt_at=next_at, provider_slot=slot
-                    )
-                break
-            except LeaseLost:
-                raise
-            except Exception:
-                if attempt == RECORD_ATTEMPTS:
-                    raise
-                log.warning("delivery_record_retry", attempt=attempt)
-                await asyncio.sleep(0.2 * attempt)
-        await self._publisher.publish_results([delivery_result(claimed, record, attempt_id, now)])
-
-
-def delivery_result(claimed: ClaimedDelivery, record: AttemptRecord, attempt_id: int, at: datetime) -> StoredResult:
-    """The stored attempt as the deliveries topic carries it, built from what the sender already holds."""
-    page = claimed.page
-    result = DeliveryResult(
-        delivery_id=claimed.id,
-        page_id=page.page_id,
-        incident_id=page.incident_id,
-        attempt=claimed.attempt,
-        channel=page.contact_method.type,
-        destination_masked=mask_destination(page.contact_method),
-        status=record.status,
-        provider=record.provider,
-        provider_message_id=record.provider_message_id,
-        provider_status_code=record.provider_status_code,
-        error=record.error,
-        latency_ms=record.latency_ms,
-        at=at,
-    )
-    return StoredResult(attempt_id, result)
+        """Committed (with the outcomes of concurrent sends, in one statement) and then published."""
+        await self._outcomes.store(Outcome(claimed, record, next_at, slot))
 
 
 def claimed_channel(page: Page) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, String, Text, literal, select, text
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -155,65 +155,76 @@ def _final_values(record: AttemptRecord, now: datetime) -> dict[str, Any]:
     return values
 
 
-def _retry_values(
-    record: AttemptRecord, next_attempt_at: datetime, provider_slot: int, now: datetime
-) -> dict[str, Any]:
-    return {
-        "status": RowState.RETRYING.value,
-        "next_attempt_at": next_attempt_at,
-        "lease_until": None,
-        "provider_slot": provider_slot,
-        "provider": record.provider,
-        "provider_status_code": record.provider_status_code,
-        "last_error": record.error,
-        "updated_at": now,
-    }
+@dataclass(frozen=True)
+class Outcome:
+    """A send's outcome to store: final (``next_attempt_at`` None) or a retry at ``next_attempt_at``."""
+
+    claimed: ClaimedDelivery
+    record: AttemptRecord
+    next_attempt_at: datetime | None
+    provider_slot: int
 
 
-async def store_outcome(
-    conn: AsyncConnection,
-    claimed: ClaimedDelivery,
-    record: AttemptRecord,
-    now: datetime,
-    *,
-    next_attempt_at: datetime | None = None,
-    provider_slot: int = 0,
-) -> int:
-    """A send's outcome -- final, or a retry at ``next_attempt_at`` -- as ONE statement, fenced by the claim.
+_STORE = """
+WITH i AS (
+    SELECT * FROM unnest(
+        CAST(:ids AS text[]), CAST(:attempts AS int[]), CAST(:row_status AS text[]), CAST(:status AS text[]),
+        CAST(:next_at AS timestamptz[]), CAST(:slot AS int[]), CAST(:provider AS text[]),
+        CAST(:message_id AS text[]), CAST(:code AS text[]), CAST(:error AS text[]), CAST(:latency AS float8[]),
+        CAST(:final AS bool[])
+    ) AS t(id, attempt, row_status, status, next_at, slot, provider, message_id, code, error, latency, final)
+), held AS (
+    UPDATE notifier_delivery AS d SET
+        status = i.row_status, next_attempt_at = i.next_at, lease_until = NULL, provider_slot = i.slot,
+        provider = CASE WHEN i.provider <> '' THEN i.provider ELSE d.provider END,
+        provider_message_id = CASE WHEN i.provider <> '' AND i.final THEN i.message_id ELSE d.provider_message_id END,
+        provider_status_code = CASE WHEN i.provider <> '' THEN i.code ELSE d.provider_status_code END,
+        last_error = i.error, updated_at = :now,
+        sent_at = CASE WHEN i.status = 'sent' THEN :now ELSE d.sent_at END
+    FROM i
+    WHERE d.id = i.id AND d.attempt_count = i.attempt AND d.status = 'sending'
+    RETURNING d.id, d.attempt_count
+)
+INSERT INTO notifier_attempt
+    (delivery_id, attempt, status, provider, provider_message_id, provider_status_code, error, latency_ms, at)
+SELECT i.id, i.attempt, i.status, i.provider, i.message_id, i.code, i.error, i.latency, :now
+FROM i JOIN held ON held.id = i.id AND held.attempt_count = i.attempt
+RETURNING id, delivery_id, attempt
+"""
 
-    The fenced UPDATE and the attempt row are one ``WITH ... INSERT`` statement, atomic on its own, so the
-    dispatcher runs it without BEGIN/COMMIT round trips (autocommit): the hot path of every delivery.
-    Raises LeaseLost (nothing written) when the claim was taken over.
+
+async def store_outcomes(
+    conn: AsyncConnection, outcomes: Sequence[Outcome], now: datetime
+) -> dict[tuple[str, int], int]:
+    """The outcomes of a batch of sends -- each final or a retry -- as ONE statement, each fenced by its claim.
+
+    The fenced UPDATE and the attempt rows are one ``WITH ... INSERT`` over arrays, atomic on its own and with the
+    same text whatever the batch size (prepared once), so the dispatcher runs it without BEGIN/COMMIT: the hot
+    path of every delivery. Returns the attempt id per (delivery id, attempt) that still held its claim; the
+    others were taken over (their lease ran out) and wrote nothing.
     """
-    if next_attempt_at is None:
-        values = _final_values(record, now)
-    else:
-        values = _retry_values(record, next_attempt_at, provider_slot, now)
-    held = (
-        delivery.update()
-        .where(_held(claimed.id, claimed.attempt))
-        .values(**values)
-        .returning(delivery.c.id)
-        .cte("held")
-    )
-    row = select(
-        held.c.id,
-        literal(claimed.attempt),
-        literal(record.status.value),
-        literal(record.provider),
-        literal(record.provider_message_id, String),
-        literal(record.provider_status_code, String),
-        literal(record.error, Text),
-        literal(record.latency_ms, Float),
-        literal(now, DateTime(timezone=True)),
-    )
-    columns = ["delivery_id", "attempt", "status", "provider", "provider_message_id", "provider_status_code"]
-    columns += ["error", "latency_ms", "at"]
-    statement = attempt.insert().from_select(columns, row).returning(attempt.c.id)
-    attempt_id = (await conn.execute(statement)).scalar_one_or_none()
-    if attempt_id is None:
-        raise LeaseLost(f"delivery {claimed.id} attempt {claimed.attempt} no longer holds its claim")
-    return int(attempt_id)
+    if not outcomes:
+        return {}
+    records = [o.record for o in outcomes]
+    params: dict[str, Any] = {
+        "ids": [o.claimed.id for o in outcomes],
+        "attempts": [o.claimed.attempt for o in outcomes],
+        "row_status": [
+            RowState.RETRYING.value if o.next_attempt_at is not None else o.record.status.value for o in outcomes
+        ],
+        "status": [r.status.value for r in records],
+        "next_at": [o.next_attempt_at for o in outcomes],
+        "slot": [o.provider_slot for o in outcomes],
+        "provider": [r.provider for r in records],
+        "message_id": [r.provider_message_id for r in records],
+        "code": [r.provider_status_code for r in records],
+        "error": [r.error for r in records],
+        "latency": [r.latency_ms for r in records],
+        "final": [o.next_attempt_at is None for o in outcomes],
+        "now": now,
+    }
+    rows = await conn.execute(text(_STORE), params)
+    return {(row.delivery_id, row.attempt): int(row.id) for row in rows}
 
 
 async def mark_final(

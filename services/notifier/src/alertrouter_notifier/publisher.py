@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alertrouter_notifier.database import autocommit
 from alertrouter_notifier.metrics import RESULTS_UNPUBLISHED
+from alertrouter_notifier.outcomes import failure_reason
 from alertrouter_notifier.tables import attempt, delivery
 from alertrouter_shared.clock import Clock
 from alertrouter_shared.errors import TransientError
@@ -45,6 +46,8 @@ _COLUMNS = (
     delivery.c.incident_id,
     delivery.c.channel,
     delivery.c.destination_masked,
+    delivery.c.user_id,
+    delivery.c.contact_method_id,
 )
 
 
@@ -141,18 +144,25 @@ class ResultPublisher:
 
 def _to_result(row: object) -> DeliveryResult:
     data = dict(row)  # type: ignore[call-overload]
+    channel = ContactMethodType(data["channel"])
+    status = DeliveryStatus(data["status"])
+    reason = failure_reason(channel, status, data["provider_status_code"], data["error"])
     return DeliveryResult(
         delivery_id=data["delivery_id"],
         page_id=data["page_id"],
         incident_id=data["incident_id"],
         attempt=data["attempt"],
-        channel=ContactMethodType(data["channel"]),
+        channel=channel,
         destination_masked=data["destination_masked"],
-        status=DeliveryStatus(data["status"]),
+        status=status,
         provider=data["provider"] or "",
         provider_message_id=data["provider_message_id"],
         provider_status_code=data["provider_status_code"],
         error=data["error"],
         latency_ms=data["latency_ms"],
         at=data["at"],
+        user_id=data["user_id"],
+        contact_method_id=data["contact_method_id"],
+        failed_for_good=reason is not None,
+        failure_reason=reason,
     )

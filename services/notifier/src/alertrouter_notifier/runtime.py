@@ -56,7 +56,7 @@ class Notifier:
         self.engine = make_engine(settings.database_url)
         self.http: httpx.AsyncClient = make_http_client(settings.http_timeout_seconds)
         self.producer = make_producer(settings)
-        self.channels = channels or build_channels(settings, self.http)
+        self.channels = channels or build_channels(settings, self.engine)
         self.publisher = ResultPublisher(
             self.engine, self.producer, self.clock, settings.publish_timeout_seconds, settings.deliveries_topic
         )
@@ -117,6 +117,12 @@ class Notifier:
             log.warning("ack_links_disabled", hint="set NOTIFIER_ACK_SIGNING_SECRET to put ack links in messages")
         if not self.channels.providers(ContactMethodType.SMS):
             log.warning("sms_not_configured", hint="set NOTIFIER_TWILIO_ACCOUNT_SID and NOTIFIER_TWILIO_AUTH_TOKEN")
+        if not s.router_api_token.get_secret_value():
+            log.warning(
+                "answers_cannot_act",
+                hint="set NOTIFIER_ROUTER_API_TOKEN (a router token with read+write) so links, SMS replies, "
+                "key presses and Slack buttons can acknowledge",
+            )
 
     def _own_topics(self) -> list[TopicSpec]:
         """Topic names are settings (tests use their own); the broker never auto-creates them."""

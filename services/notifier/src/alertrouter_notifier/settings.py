@@ -49,6 +49,7 @@ class NotifierSettings(CommonSettings):
     throttle_slack_max: int = Field(20, ge=0)
     throttle_teams_max: int = Field(20, ge=0)
     throttle_webhook_max: int = Field(0, ge=0)
+    throttle_voice_max: int = Field(3, ge=0)
 
     # Generic webhook
     webhook_signing_secret: SecretStr = SecretStr("")
@@ -67,6 +68,18 @@ class NotifierSettings(CommonSettings):
     sms_secondary_api_key_sid: str = ""
     sms_secondary_from: str = ""
 
+    # Voice calls: Twilio Programmable Voice, on the primary Twilio account
+    twilio_voice_from: str = Field("", description="caller id of page calls; empty = NOTIFIER_TWILIO_FROM")
+    voice_ring_seconds: int = Field(30, ge=5, le=600, description="how long a page call rings before no-answer")
+    voice_gather_seconds: int = Field(8, ge=1, le=60, description="how long a call waits for a key press")
+    voice_machine_detection: bool = Field(
+        False, description="ask Twilio to detect voicemail: a call answered by a machine counts as not reached"
+    )
+
+    # Two-way SMS: replies to pages arrive on POST /v1/twilio/sms/inbound
+    sms_replies: bool = Field(False, description="tell people they can reply (the number's webhook must be ours)")
+    sms_reply_window_seconds: float = Field(86400.0, gt=0, description="how old a page an SMS reply can answer")
+
     # Email over SMTP
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 587
@@ -81,12 +94,17 @@ class NotifierSettings(CommonSettings):
     # Slack
     slack_api_url: str = "https://slack.com/api"
     slack_bot_token: SecretStr = SecretStr("")
+    slack_signing_secret: SecretStr = Field(
+        SecretStr(""), description="verifies POST /v1/slack/interactions; set it to get acknowledge/resolve buttons"
+    )
 
-    # Acknowledge links and the router's API they call
+    # Acknowledge links, and the router's API every answer (link, SMS reply, key press, button) acts through
     ack_signing_secret: SecretStr = SecretStr("")
     ack_token_ttl_seconds: float = Field(86400.0, gt=0)
     router_url: str = "http://127.0.0.1:8081"
-    router_api_token: SecretStr = SecretStr("")
+    router_api_token: SecretStr = Field(
+        SecretStr(""), description="machine token for the router's API (scopes read+write); people are named in 'by'"
+    )
 
     def throttle_limit(self, channel: ContactMethodType) -> int:
         limits = {
@@ -95,5 +113,6 @@ class NotifierSettings(CommonSettings):
             ContactMethodType.SLACK: self.throttle_slack_max,
             ContactMethodType.TEAMS: self.throttle_teams_max,
             ContactMethodType.WEBHOOK: self.throttle_webhook_max,
+            ContactMethodType.VOICE: self.throttle_voice_max,
         }
         return limits[channel]

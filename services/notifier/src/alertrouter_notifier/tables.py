@@ -80,6 +80,7 @@ delivery = Table(
     Index("ix_notifier_delivery_due", "status", "next_attempt_at"),
     Index("ix_notifier_delivery_incident", "incident_id", "seq"),
     Index("ix_notifier_delivery_provider_message", "provider_message_id"),
+    Index("ix_notifier_delivery_destination", "throttle_key", "created_at"),
 )
 
 attempt = Table(

@@ -1,37 +1,52 @@
-"""Twilio status callbacks: signature-verified updates of an SMS's final status (delivered / undelivered / failed).
+"""Twilio status callbacks: signature-verified updates of an SMS's or a call's final status.
 
-Callbacks arrive out of order and more than once, so only a ``sent`` delivery moves, and only forward.
-The signature is computed over the public URL we gave Twilio (``NOTIFIER_PUBLIC_URL`` + path), because behind a
-proxy the URL this process sees differs from the one Twilio called.
+SMS: delivered / undelivered / failed. Calls: completed (answered) / busy / no-answer / failed / canceled, the
+last four meaning the person was not reached. Callbacks arrive out of order and more than once, so only a
+``sent`` delivery moves, and only forward.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from typing import Annotated
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 
-from alertrouter_notifier.api_context import AppContext, ProblemError, context
+from alertrouter_notifier.api_context import AppContext, context
 from alertrouter_notifier.ledger import AttemptRecord, mark_final
 from alertrouter_notifier.metrics import DELIVERIES
+from alertrouter_notifier.sent_pages import recorded
 from alertrouter_notifier.tables import RowState, delivery
+from alertrouter_notifier.twilio_webhooks import public_url, verified_form
 from alertrouter_shared.events import ContactMethodType, DeliveryStatus
 from alertrouter_shared.logging import get_logger
 
 log = get_logger(__name__)
 
 STATUS_CALLBACK_PATH = "/v1/twilio/status"
+VOICE_STATUS_PATH = "/v1/twilio/voice/status"
 FINAL_STATUS = {
     "delivered": DeliveryStatus.DELIVERED,
     "read": DeliveryStatus.DELIVERED,
     "undelivered": DeliveryStatus.UNDELIVERED,
     "failed": DeliveryStatus.FAILED,
     "canceled": DeliveryStatus.FAILED,
+}
+CALL_FINAL_STATUS = {
+    "completed": DeliveryStatus.DELIVERED,
+    "busy": DeliveryStatus.UNDELIVERED,
+    "no-answer": DeliveryStatus.UNDELIVERED,
+    "failed": DeliveryStatus.FAILED,
+    "canceled": DeliveryStatus.FAILED,
+    "voicemail": DeliveryStatus.UNDELIVERED,
+}
+CALL_MEANING = {
+    "completed": None,
+    "busy": "the line was busy",
+    "no-answer": "nobody answered",
+    "failed": "the call could not be placed",
+    "canceled": "the call was canceled before it was answered",
+    "voicemail": "answered by voicemail or a fax machine (AnsweredBy)",
 }
 ERROR_MEANING = {
     "30003": "unreachable handset",
@@ -42,17 +57,12 @@ ERROR_MEANING = {
 }
 
 
-def twilio_signature(auth_token: str, url: str, params: list[tuple[str, str]]) -> str:
-    data = url + "".join(name + value for name, value in sorted(params))
-    return base64.b64encode(hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+def callback_url(public_base: str) -> str:
+    return public_url(public_base, STATUS_CALLBACK_PATH)
 
 
-def signature_valid(auth_tokens: list[str], url: str, params: list[tuple[str, str]], presented: str) -> bool:
-    return any(hmac.compare_digest(twilio_signature(token, url, params), presented) for token in auth_tokens if token)
-
-
-def callback_url(public_url: str) -> str:
-    return public_url.rstrip("/") + STATUS_CALLBACK_PATH
+def voice_callback_url(public_base: str) -> str:
+    return public_url(public_base, VOICE_STATUS_PATH)
 
 
 def twilio_router() -> APIRouter:
@@ -60,28 +70,37 @@ def twilio_router() -> APIRouter:
 
     @router.post(STATUS_CALLBACK_PATH, status_code=204)
     async def status_callback(request: Request, ctx: Annotated[AppContext, Depends(context)]) -> Response:
-        params = parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
-        url = callback_url(ctx.settings.public_url)
-        if request.url.query:
-            url += "?" + request.url.query
-        tokens = [
-            ctx.settings.twilio_auth_token.get_secret_value(),
-            ctx.settings.sms_secondary_auth_token.get_secret_value(),
-        ]
-        if not signature_valid(tokens, url, params, request.headers.get("X-Twilio-Signature", "")):
-            raise ProblemError(403, "X-Twilio-Signature does not match this request")
-        fields = dict(params)
+        fields = await verified_form(request, ctx)
         final = FINAL_STATUS.get(fields.get("MessageStatus", "").lower())
         sid = fields.get("MessageSid") or fields.get("SmsSid") or ""
-        if final is None or not sid:
-            return Response(status_code=204)
-        await _apply(ctx, sid, final, fields.get("ErrorCode") or None)
+        if final is not None and sid:
+            code = fields.get("ErrorCode") or None
+            error = f"{code}: {ERROR_MEANING.get(code, 'see Twilio error docs')}" if code else None
+            await _apply(ctx, ContactMethodType.SMS, sid, final, code or final.value, error)
+        return Response(status_code=204)
+
+    @router.post(VOICE_STATUS_PATH, status_code=204)
+    async def call_status(request: Request, ctx: Annotated[AppContext, Depends(context)]) -> Response:
+        fields = await verified_form(request, ctx)
+        call_status = fields.get("CallStatus", "").lower()
+        if call_status == "completed" and fields.get("AnsweredBy", "").startswith(("machine", "fax")):
+            call_status = "voicemail"  # answered, but by a machine: nobody was reached
+        final = CALL_FINAL_STATUS.get(call_status)
+        sid = fields.get("CallSid", "")
+        if final is not None and sid:
+            meaning = CALL_MEANING[call_status]
+            code = fields.get("ErrorCode") or fields.get("SipResponseCode")
+            error = f"{call_status}: {meaning}" + (f" (code {code})" if code else "") if meaning else None
+            await _apply(ctx, ContactMethodType.VOICE, sid, final, call_status, error)
         return Response(status_code=204)
 
     return router
 
 
-async def _apply(ctx: AppContext, sid: str, final: DeliveryStatus, error_code: str | None) -> None:
+async def _apply(
+    ctx: AppContext, channel: ContactMethodType, sid: str, final: DeliveryStatus, code: str, error: str | None
+) -> None:
+    await recorded(ctx.engine, channel, sid)  # a callback may overtake the commit of the send's outcome
     now = ctx.clock.now()
     async with ctx.engine.begin() as conn:
         row = (
@@ -89,7 +108,7 @@ async def _apply(ctx: AppContext, sid: str, final: DeliveryStatus, error_code: s
                 select(delivery.c.id, delivery.c.status, delivery.c.attempt_count, delivery.c.provider)
                 .where(
                     delivery.c.provider_message_id == sid,
-                    delivery.c.channel == ContactMethodType.SMS.value,
+                    delivery.c.channel == channel.value,
                 )
                 .with_for_update()
             )
@@ -97,15 +116,10 @@ async def _apply(ctx: AppContext, sid: str, final: DeliveryStatus, error_code: s
         if row is None or row.status != RowState.SENT.value:
             log.info("twilio_callback_ignored", sid=sid, status=final.value, current=row.status if row else None)
             return
-        error = f"{error_code}: {ERROR_MEANING.get(error_code, 'see Twilio error docs')}" if error_code else None
         record = AttemptRecord(
-            final,
-            provider=row.provider or "twilio",
-            provider_message_id=sid,
-            provider_status_code=error_code or final.value,
-            error=error,
+            final, provider=row.provider or "twilio", provider_message_id=sid, provider_status_code=code, error=error
         )
         attempt_id = await mark_final(conn, row.id, row.attempt_count, record, now, claimed=False)
-    DELIVERIES.labels(ContactMethodType.SMS.value, final.value).inc()
+    DELIVERIES.labels(channel.value, final.value).inc()
     if ctx.publisher is not None:
         await ctx.publisher.publish([attempt_id])

@@ -53,17 +53,20 @@ def _head(page: Page) -> str:
     return f"[{_tag(page)}] {service}{count}: "
 
 
-def _tail(page: Page, links: Links) -> str:
+def _tail(page: Page, links: Links, reply_hint: bool) -> str:
     if page.kind is PageKind.DIGEST:
         return ""
     tail = f" #{incident_ref(page.incident_id)}"
+    if page.kind is PageKind.TRIGGER and reply_hint:
+        tail += " Reply 1=ack 4=resolve"
     if page.kind is PageKind.TRIGGER and links.acknowledge:
         tail += f" Ack: {links.acknowledge}"
     return tail
 
 
-def render_sms(page: Page, links: Links) -> str:
-    head, tail = _head(page), _tail(page, links)
+def render_sms(page: Page, links: Links, *, reply_hint: bool = False) -> str:
+    """``reply_hint`` when the sending number's inbound webhook is ours (two-way SMS, sms_replies.py)."""
+    head, tail = _head(page), _tail(page, links, reply_hint)
     summary = " ".join((page.summary or "(no summary)").translate(_GSM_LOOKALIKES).split())
     if is_gsm7(head + summary + tail):
         budget, cost = GSM7_MULTI * MAX_SEGMENTS, gsm7_septets

@@ -6,10 +6,12 @@ checks that need the whole configuration (references, duplicate ids, overlaps) l
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from enum import StrEnum
 from functools import cached_property
-from typing import Annotated, Literal, Protocol, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from pydantic import ConfigDict, Field, GetJsonSchemaHandler, field_validator, model_validator
 from pydantic.json_schema import JsonSchemaValue
@@ -56,9 +58,47 @@ class Team(StrictModel):
 
 
 class ContactMethodSpec(StrictModel):
+    """Where to reach a person. Destinations that are credentials (Slack and Teams webhook URLs) are referenced
+    rather than written here: ``address_env`` names an environment variable and ``address_file`` a file (e.g. a
+    mounted Secret), both read when the configuration is loaded or reloaded, so ``address`` always holds the
+    destination the page will carry."""
+
     id: Identifier
     type: ContactMethodType
-    address: Annotated[str, Field(min_length=1)]
+    address: Annotated[str, Field(min_length=1)] = ""  # filled from address_env / address_file when given
+    address_env: str | None = Field(None, description="environment variable holding the address")
+    address_file: str | None = Field(None, description="file holding the address, e.g. a mounted Secret")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_reference(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        given = [key for key in ("address", "address_env", "address_file") if data.get(key)]
+        if len(given) != 1:
+            raise ValueError("a contact method has exactly one of address, address_env or address_file")
+        if given[0] == "address_env":
+            return {**data, "address": _from_environment(str(data["address_env"]))}
+        if given[0] == "address_file":
+            return {**data, "address": _from_file(str(data["address_file"]))}
+        return data
+
+
+def _from_environment(name: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ValueError(f"address_env: environment variable {name!r} is not set or empty")
+    return value
+
+
+def _from_file(path: str) -> str:
+    try:
+        value = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ValueError(f"address_file: cannot read {path!r}: {exc.strerror or exc}") from exc
+    if not value:
+        raise ValueError(f"address_file: {path!r} is empty")
+    return value
 
 
 class NotificationRule(StrictModel):

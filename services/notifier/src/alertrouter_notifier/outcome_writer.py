@@ -1,0 +1,123 @@
+"""Stores and publishes send outcomes in batches: one statement and one produce per batch, not per delivery.
+
+Concurrent sends finish at about the same time; each hands its outcome over and waits. The first outcome is
+written at once (no added latency when the notifier is quiet); outcomes that arrive while a write is in flight go
+together in the next one (group commit). Each waiter learns whether its claim still held (LeaseLost otherwise).
+Results are published from what the senders hold, after their rows are committed (the attempt table is the
+outbox: what fails to publish is swept later).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alertrouter_notifier.database import autocommit
+from alertrouter_notifier.destination import mask_destination
+from alertrouter_notifier.ledger import LeaseLost, Outcome, store_outcomes
+from alertrouter_notifier.outcomes import failure_reason
+from alertrouter_notifier.publisher import ResultPublisher, StoredResult
+from alertrouter_shared.clock import Clock
+from alertrouter_shared.events import DeliveryResult
+from alertrouter_shared.logging import get_logger
+
+log = get_logger(__name__)
+
+RECORD_ATTEMPTS = 5
+MAX_BATCH = 500
+
+
+@dataclass
+class _Waiting:
+    outcome: Outcome
+    done: asyncio.Future[None]
+
+
+class OutcomeWriter:
+    def __init__(self, engine: AsyncEngine, publisher: ResultPublisher, clock: Clock) -> None:
+        self._engine = engine
+        self._publisher = publisher
+        self._clock = clock
+        self._queue: list[_Waiting] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def store(self, outcome: Outcome) -> None:
+        """Returns once the outcome is committed; raises LeaseLost when the claim was taken over (nothing written)."""
+        waiting = _Waiting(outcome, asyncio.get_running_loop().create_future())
+        self._queue.append(waiting)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_all())
+        await waiting.done
+
+    async def drain(self) -> None:
+        if self._writer is not None:
+            await asyncio.wait({self._writer})
+
+    async def _write_all(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            try:
+                now, stored = await self._write(batch)
+            except Exception as exc:
+                for item in batch:
+                    if not item.done.done():
+                        item.done.set_exception(exc)
+                continue
+            published = []
+            for item in batch:
+                claimed = item.outcome.claimed
+                attempt_id = stored.get((claimed.id, claimed.attempt))
+                if attempt_id is None:
+                    item.done.set_exception(
+                        LeaseLost(f"delivery {claimed.id} attempt {claimed.attempt} lost its claim")
+                    )
+                    continue
+                item.done.set_result(None)
+                published.append(delivery_result(item.outcome, attempt_id, now))
+            try:
+                await self._publisher.publish_results(published)
+            except Exception:  # the rows are committed: the outbox sweep publishes them; keep writing the queue
+                log.exception("delivery_results_publish_crashed", count=len(published))
+
+    async def _write(self, batch: list[_Waiting]) -> tuple[datetime, dict[tuple[str, int], int]]:
+        """One statement for the batch; database hiccups are retried briefly (the lease covers a longer outage)."""
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            now = self._clock.now()
+            try:
+                async with autocommit(self._engine) as conn:
+                    return now, await store_outcomes(conn, [item.outcome for item in batch], now)
+            except Exception:
+                if attempt == RECORD_ATTEMPTS:
+                    raise
+                log.warning("delivery_record_retry", attempt=attempt, batch=len(batch))
+                await asyncio.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")
+
+
+def delivery_result(outcome: Outcome, attempt_id: int, at: datetime) -> StoredResult:
+    """The stored attempt as the deliveries topic carries it, built from what the sender already holds."""
+    page, record = outcome.claimed.page, outcome.record
+    reason = failure_reason(page.contact_method.type, record.status, record.provider_status_code, record.error)
+    result = DeliveryResult(
+        delivery_id=outcome.claimed.id,
+        page_id=page.page_id,
+        incident_id=page.incident_id,
+        attempt=outcome.claimed.attempt,
+        channel=page.contact_method.type,
+        destination_masked=mask_destination(page.contact_method),
+        status=record.status,
+        provider=record.provider,
+        provider_message_id=record.provider_message_id,
+        provider_status_code=record.provider_status_code,
+        error=record.error,
+        latency_ms=record.latency_ms,
+        at=at,
+        user_id=page.user_id,
+        contact_method_id=page.contact_method.id,
+        failed_for_good=reason is not None,
+        failure_reason=reason,
+    )
+    return StoredResult(attempt_id, result)

@@ -1,0 +1,98 @@
+"""Acting on incidents through the router's HTTP API, as the person who answered a page.
+
+Every way a person answers (link page, SMS reply, key press on a call, Slack button) ends here, so they all get
+the same outcomes: done, nothing to do (already acknowledged or resolved), not found, or the router could not be
+reached / refused us (the caller tells the person to try again; nothing is assumed to have happened).
+The notifier authenticates with a machine token (``NOTIFIER_ROUTER_API_TOKEN``, scopes read+write); the person is
+named in the ``by`` field, which the router records in the incident's decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import httpx
+
+from alertrouter_shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class IncidentAction(StrEnum):
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+    ESCALATE = "escalate"
+
+
+class Result(StrEnum):
+    DONE = "done"
+    UNCHANGED = "unchanged"
+    NOT_FOUND = "not_found"
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    result: Result
+    status: str | None = None  # the incident's status after the call, when the router said
+
+
+OPEN = frozenset({"triggered", "acknowledged"})
+PAST = {
+    IncidentAction.ACKNOWLEDGE: "acknowledged",
+    IncidentAction.RESOLVE: "resolved",
+    IncidentAction.ESCALATE: "escalated",
+}
+
+
+class RouterClient:
+    def __init__(self, http: httpx.AsyncClient, base_url: str, token: str) -> None:
+        self._http = http
+        self._base = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"}
+
+    async def act(self, incident_id: str, action: IncidentAction, by: str, note: str) -> ActionOutcome:
+        url = f"{self._base}/v1/incidents/{incident_id}/{action.value}"
+        try:
+            response = await self._http.post(url, json={"by": by, "note": note}, headers=self._headers)
+        except httpx.HTTPError as exc:
+            log.warning("router_unreachable", incident_id=incident_id, action=action.value, error=repr(exc))
+            return ActionOutcome(Result.UNAVAILABLE)
+        if response.status_code == 404 and _incident_missing(response):
+            return ActionOutcome(Result.NOT_FOUND)
+        if response.status_code == 409:
+            return ActionOutcome(Result.UNCHANGED, _status(response))
+        if not response.is_success:
+            log.warning("router_refused", incident_id=incident_id, action=action.value, status=response.status_code)
+            return ActionOutcome(Result.UNAVAILABLE)
+        changed = _field(response, "changed")
+        return ActionOutcome(Result.UNCHANGED if changed is False else Result.DONE, _status(response))
+
+    async def status(self, incident_id: str) -> str | None:
+        """The incident's status, None when the router does not know it; raises httpx.HTTPError when unreachable."""
+        response = await self._http.get(f"{self._base}/v1/incidents/{incident_id}", headers=self._headers)
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        incident = response.json().get("incident") or {}
+        return str(incident.get("status")) if incident.get("status") else None
+
+
+def _field(response: httpx.Response, name: str) -> object:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get(name) if isinstance(body, dict) else None
+
+
+def _status(response: httpx.Response) -> str | None:
+    status = _field(response, "status")
+    return status if isinstance(status, str) else None
+
+
+def _incident_missing(response: httpx.Response) -> bool:
+    """A 404 about the incident, not a route this router does not have (an older router without /escalate)."""
+    detail = _field(response, "detail")
+    return isinstance(detail, str) and "incident" in detail.lower()

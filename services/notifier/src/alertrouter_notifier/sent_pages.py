@@ -1,0 +1,111 @@
+"""Finding the pages we sent, from what a person's answer carries: a provider message id or their address.
+
+Answers (a key press, an SMS reply, a Slack button) arrive without our ids. A call or a chat message is found by
+the id the provider gave it; an SMS reply only by the sender's number, matched through the same destination hash
+the flood protection uses (so the lookup is indexed, and no address has to be compared in the clear).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from alertrouter_notifier.destination import throttle_key
+from alertrouter_notifier.tables import delivery
+from alertrouter_shared.events import ContactMethod, ContactMethodType, Page, PageKind
+
+RECORD_GRACE_SECONDS = 2.0
+
+
+RECORD_GRACE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class SentPage:
+    delivery_id: str
+    page: Page
+    sent_at: datetime
+
+
+async def recorded(
+    engine: AsyncEngine, channel: ContactMethodType, message_id: str, grace_seconds: float = RECORD_GRACE_SECONDS
+) -> SentPage | None:
+    """The page sent as ``message_id``, waiting briefly when it is not found yet.
+
+    A provider can call back (a call failing at once, a fast click) before the send's outcome -- which records the
+    provider's id -- is committed; that commit is a matter of milliseconds, so the lookup is retried for a moment
+    instead of ignoring the callback. An id we never sent is still unknown after the grace period.
+    """
+    deadline = time.monotonic() + grace_seconds
+    while True:
+        async with engine.connect() as conn:
+            found = await by_provider_message(conn, channel, message_id)
+        if found is not None or not message_id or time.monotonic() >= deadline:
+            return found
+        await asyncio.sleep(0.05)
+
+
+async def by_provider_message(conn: AsyncConnection, channel: ContactMethodType, message_id: str) -> SentPage | None:
+    query = (
+        select(delivery.c.id, delivery.c.page, delivery.c.created_at)
+        .where(delivery.c.provider_message_id == message_id, delivery.c.channel == channel.value)
+        .limit(1)
+    )
+    row = (await conn.execute(query)).first()
+    return None if row is None else SentPage(row.id, Page.model_validate(row.page), row.created_at)
+
+
+def address_keys(address: str, channels: Sequence[ContactMethodType]) -> list[str]:
+    return [throttle_key(ContactMethod(id="", type=channel, address=address)) for channel in channels]
+
+
+async def triggers_to(
+    conn: AsyncConnection, address: str, channels: Sequence[ContactMethodType], since: datetime
+) -> list[SentPage]:
+    """Trigger pages sent to ``address`` on ``channels`` since ``since``, newest first."""
+    query = (
+        select(delivery.c.id, delivery.c.page, delivery.c.created_at)
+        .where(
+            delivery.c.throttle_key.in_(address_keys(address, channels)),
+            delivery.c.created_at >= since,
+            delivery.c.kind == PageKind.TRIGGER.value,
+        )
+        .order_by(delivery.c.created_at.desc())
+        .limit(200)
+    )
+    return [SentPage(row.id, Page.model_validate(row.page), row.created_at) for row in await conn.execute(query)]
+
+
+async def recipient_of(conn: AsyncConnection, channel: ContactMethodType, address: str) -> str | None:
+    """The person who was last paged at ``address`` on ``channel`` (how a Slack member id is tied to a user)."""
+    query = (
+        select(delivery.c.user_id)
+        .where(delivery.c.throttle_key.in_(address_keys(address, [channel])))
+        .order_by(delivery.c.created_at.desc())
+        .limit(1)
+    )
+    return (await conn.execute(query)).scalar_one_or_none()
+
+
+async def trigger_message(engine: AsyncEngine, page: Page) -> tuple[str, Page] | None:
+    """The provider id and page of the trigger this contact method got for ``page``'s incident (newest first)."""
+    query = (
+        select(delivery.c.provider_message_id, delivery.c.page)
+        .where(
+            delivery.c.incident_id == page.incident_id,
+            delivery.c.contact_method_id == page.contact_method.id,
+            delivery.c.kind == PageKind.TRIGGER.value,
+            delivery.c.provider_message_id.is_not(None),
+        )
+        .order_by(delivery.c.seq.desc())
+        .limit(1)
+    )
+    async with engine.connect() as conn:
+        row = (await conn.execute(query)).first()
+    return None if row is None else (str(row.provider_message_id), Page.model_validate(row.page))

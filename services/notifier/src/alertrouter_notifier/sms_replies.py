@@ -1,0 +1,139 @@
+"""Two-way SMS: a reply to a page acknowledges (``1``/``ack``) or resolves (``4``/``resolve``) it, as that person.
+
+Twilio posts each incoming message to ``POST /v1/twilio/sms/inbound`` (signature verified). The sender is known
+only by their number: the incidents they may answer are those paged to that number (SMS or voice) within
+``NOTIFIER_SMS_REPLY_WINDOW_SECONDS``. With one open incident a bare ``1`` is enough; with several the reply names
+the incident by the short code every page carries (``#ab12cd34``), and a bare reply gets the list of codes back.
+Unknown senders, unknown or stale codes and unreadable replies get a clear answer and change nothing. The answer
+is TwiML ``<Message>``, so Twilio sends it back from the number that was texted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+from xml.sax.saxutils import escape
+
+import httpx
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from alertrouter_notifier.api_context import AppContext, context
+from alertrouter_notifier.redaction import redact
+from alertrouter_notifier.rendering.text import incident_ref, truncate
+from alertrouter_notifier.router_client import OPEN, PAST, IncidentAction, Result
+from alertrouter_notifier.sent_pages import SentPage, triggers_to
+from alertrouter_notifier.twilio_webhooks import twiml, verified_form
+from alertrouter_shared.events import ContactMethodType
+from alertrouter_shared.logging import get_logger
+
+log = get_logger(__name__)
+
+INBOUND_PATH = "/v1/twilio/sms/inbound"
+VERBS = {
+    "1": IncidentAction.ACKNOWLEDGE,
+    "ack": IncidentAction.ACKNOWLEDGE,
+    "acknowledge": IncidentAction.ACKNOWLEDGE,
+    "4": IncidentAction.RESOLVE,
+    "resolve": IncidentAction.RESOLVE,
+}
+ANSWERABLE = {IncidentAction.ACKNOWLEDGE: frozenset({"triggered"}), IncidentAction.RESOLVE: OPEN}
+HELP = "Reply 1 to acknowledge or 4 to resolve, with the incident code when you have several (e.g. 1 ab12cd34)."
+MAX_LISTED = 4
+MAX_LOOKUPS = 20
+
+
+@dataclass(frozen=True)
+class ParsedReply:
+    action: IncidentAction
+    code: str | None
+
+
+def parse_reply(body: str) -> ParsedReply | None:
+    """``1``, ``ack``, ``4 ab12cd34``, ``resolve #ab12cd34``; None for anything else."""
+    words = body.strip().lower().replace("#", " ").split()
+    if not words or words[0] not in VERBS or len(words) > 2:
+        return None
+    return ParsedReply(VERBS[words[0]], words[1] if len(words) == 2 else None)
+
+
+def sms_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.post(INBOUND_PATH)
+    async def inbound(request: Request, ctx: Annotated[AppContext, Depends(context)]) -> Response:
+        fields = await verified_form(request, ctx)
+        answer = await _answer(ctx, fields.get("From", ""), fields.get("Body", ""))
+        log.info("sms_reply_answered", sender=redact(fields.get("From", "")), answer=redact(answer))
+        return twiml(f"<Message>{escape(answer)}</Message>")
+
+    return router
+
+
+async def _answer(ctx: AppContext, sender: str, body: str) -> str:
+    parsed = parse_reply(body)
+    if parsed is None:
+        return f"Sorry, alertrouter did not understand that. {HELP}"
+    since = ctx.clock.now() - timedelta(seconds=ctx.settings.sms_reply_window_seconds)
+    async with ctx.engine.connect() as conn:
+        sent = await triggers_to(conn, sender.strip(), [ContactMethodType.SMS, ContactMethodType.VOICE], since)
+    latest = _latest_per_incident(sent)
+    if not latest:
+        return "This number has no recent alertrouter pages. Nothing was changed."
+    if parsed.code is not None:
+        chosen = [item for item in latest if incident_ref(item.page.incident_id).lower() == parsed.code]
+        if not chosen:
+            return f"Code {parsed.code} matches none of your recent incidents. Nothing was changed. {HELP}"
+        return await _act(ctx, chosen[0], parsed.action)
+    try:
+        answerable = await _answerable(ctx, latest, parsed.action)
+    except httpx.HTTPError:
+        return "alertrouter could not be reached. Nothing was changed; please try again."
+    if not answerable:
+        return f"You have no incident to {parsed.action.value}. Nothing was changed."
+    if len(answerable) == 1:
+        return await _act(ctx, answerable[0], parsed.action)
+    return _choose(answerable, parsed.action)
+
+
+def _latest_per_incident(sent: list[SentPage]) -> list[SentPage]:
+    """One page per incident (the newest: ``sent`` is newest first), the most recent incidents first."""
+    seen: dict[str, SentPage] = {}
+    for item in sent:
+        seen.setdefault(item.page.incident_id, item)
+    return list(seen.values())[:MAX_LOOKUPS]
+
+
+async def _answerable(ctx: AppContext, latest: list[SentPage], action: IncidentAction) -> list[SentPage]:
+    statuses = await asyncio.gather(*(ctx.router.status(item.page.incident_id) for item in latest))
+    return [item for item, status in zip(latest, statuses, strict=True) if status in ANSWERABLE[action]]
+
+
+def _label(item: SentPage) -> str:
+    page = item.page
+    service = truncate(page.service_name or page.service_id, 24, ellipsis="...")
+    return f"#{incident_ref(page.incident_id)} {service}"
+
+
+def _choose(answerable: list[SentPage], action: IncidentAction) -> str:
+    listed = ", ".join(_label(item) for item in answerable[:MAX_LISTED])
+    more = f" and {len(answerable) - MAX_LISTED} more" if len(answerable) > MAX_LISTED else ""
+    verb = "1" if action is IncidentAction.ACKNOWLEDGE else "4"
+    code = incident_ref(answerable[0].page.incident_id)
+    return f"You have {len(answerable)} open incidents: {listed}{more}. Reply {verb} and the code, e.g. {verb} {code}"
+
+
+async def _act(ctx: AppContext, item: SentPage, action: IncidentAction) -> str:
+    page = item.page
+    outcome = await ctx.router.act(page.incident_id, action, page.user_id, f"{PAST[action]} by SMS reply")
+    log.info("sms_reply_action", incident_id=page.incident_id, action=action.value, result=outcome.result.value)
+    if outcome.result is Result.DONE:
+        summary = truncate(page.summary or "", 60, ellipsis="...")
+        return f"{PAST[action].capitalize()}: {_label(item)}: {summary}"
+    if outcome.result is Result.UNCHANGED:
+        return f"{_label(item)} is already {outcome.status or 'closed'}. Nothing was changed."
+    if outcome.result is Result.NOT_FOUND:
+        return f"{_label(item)} is no longer known to alertrouter. Nothing was changed."
+    return "alertrouter could not be reached. Nothing was changed; please try again."

@@ -1,0 +1,65 @@
+"""Key presses during a page call (Twilio's Gather action): 1 acknowledges, 2 escalates now, as the paged person.
+
+The call is recognised by its CallSid (the provider message id of the voice delivery), never by anything the
+caller could choose, and the request must carry a valid X-Twilio-Signature. The answer is TwiML that tells the
+person what happened; when the router cannot be reached, nothing is assumed and the menu is offered again.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from alertrouter_notifier.api_context import AppContext, context
+from alertrouter_notifier.rendering.voice import KEY_ACKNOWLEDGE, KEY_ESCALATE, PROMPT, gather, say
+from alertrouter_notifier.router_client import PAST, IncidentAction, Result
+from alertrouter_notifier.sent_pages import SentPage, recorded
+from alertrouter_notifier.twilio_webhooks import public_url, twiml, verified_form
+from alertrouter_shared.events import ContactMethodType
+from alertrouter_shared.logging import get_logger
+
+log = get_logger(__name__)
+
+GATHER_PATH = "/v1/twilio/voice/gather"
+ACTIONS = {KEY_ACKNOWLEDGE: IncidentAction.ACKNOWLEDGE, KEY_ESCALATE: IncidentAction.ESCALATE}
+
+
+def gather_url(public_base: str) -> str:
+    return public_url(public_base, GATHER_PATH)
+
+
+def voice_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.post(GATHER_PATH)
+    async def key_pressed(request: Request, ctx: Annotated[AppContext, Depends(context)]) -> Response:
+        fields = await verified_form(request, ctx)
+        sent = await recorded(ctx.engine, ContactMethodType.VOICE, fields.get("CallSid", ""))
+        if sent is None:
+            return twiml(say("This call is not known to alertrouter. Goodbye.") + "<Hangup/>")
+        action = ACTIONS.get(fields.get("Digits", ""))
+        if action is None:
+            return twiml(_again(ctx, "Sorry, that is not an option."))
+        return twiml(await _act(ctx, sent, action))
+
+    return router
+
+
+def _again(ctx: AppContext, text: str) -> str:
+    return gather(f"{text} {PROMPT}", gather_url(ctx.settings.public_url), ctx.settings.voice_gather_seconds)
+
+
+async def _act(ctx: AppContext, sent: SentPage, action: IncidentAction) -> str:
+    page = sent.page
+    outcome = await ctx.router.act(page.incident_id, action, page.user_id, f"{PAST[action]} by phone")
+    log.info("call_key_pressed", incident_id=page.incident_id, action=action.value, result=outcome.result.value)
+    if outcome.result is Result.DONE:
+        done = "escalated to the next level" if action is IncidentAction.ESCALATE else PAST[action]
+        return say(f"The incident is {done}. Goodbye.") + "<Hangup/>"
+    if outcome.result is Result.UNCHANGED:
+        return say(f"The incident is already {outcome.status or 'closed'}. Goodbye.") + "<Hangup/>"
+    if outcome.result is Result.NOT_FOUND:
+        return say("alertrouter no longer knows this incident. Goodbye.") + "<Hangup/>"
+    return _again(ctx, "alertrouter could not be reached, nothing was changed.")

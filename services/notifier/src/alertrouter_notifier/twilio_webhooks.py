@@ -1,0 +1,53 @@
+"""Requests from Twilio (status callbacks, inbound messages, call digits): X-Twilio-Signature verification.
+
+The signature is computed over the public URL we gave Twilio (``NOTIFIER_PUBLIC_URL`` + path + query), because
+behind a proxy the URL this process sees differs from the one Twilio called. Both configured auth tokens are
+accepted (primary and the Twilio-compatible secondary), so rotating one never rejects the other's callbacks.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from urllib.parse import parse_qsl
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from alertrouter_notifier.api_context import AppContext, ProblemError
+
+TWIML = "application/xml"
+
+
+def twilio_signature(auth_token: str, url: str, params: list[tuple[str, str]]) -> str:
+    data = url + "".join(name + value for name, value in sorted(params))
+    return base64.b64encode(hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+
+
+def signature_valid(auth_tokens: list[str], url: str, params: list[tuple[str, str]], presented: str) -> bool:
+    return any(hmac.compare_digest(twilio_signature(token, url, params), presented) for token in auth_tokens if token)
+
+
+def public_url(public_base: str, path: str) -> str:
+    return public_base.rstrip("/") + path
+
+
+async def verified_form(request: Request, ctx: AppContext) -> dict[str, str]:
+    """The form fields of a genuine Twilio request; anything else is refused with 403 before it has any effect."""
+    params = parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+    url = public_url(ctx.settings.public_url, request.url.path)
+    if request.url.query:
+        url += "?" + request.url.query
+    tokens = [
+        ctx.settings.twilio_auth_token.get_secret_value(),
+        ctx.settings.sms_secondary_auth_token.get_secret_value(),
+    ]
+    if not signature_valid(tokens, url, params, request.headers.get("X-Twilio-Signature", "")):
+        raise ProblemError(403, "X-Twilio-Signature does not match this request")
+    return dict(params)
+
+
+def twiml(body: str) -> Response:
+    """A TwiML document (``body`` is already-escaped XML inside ``<Response>``)."""
+    return Response(f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>', media_type=TWIML)

@@ -1,0 +1,173 @@
+"""Slack buttons: signed interactions act through the real router as the person the Slack account belongs to,
+and the message is updated in place; forged, stale and unlinked clicks change nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from alertrouter_notifier.runtime import Notifier
+from alertrouter_shared.events import ContactMethodType, Page, PageKind
+from tests.notifier.conftest import PageFactory, SettingsFactory
+from tests.notifier.live import ROUTER_TOKEN, LiveRouter, Person, public_settings, served
+from tests.notifier.support import SLACK_TOKEN, api_client, final_delivery, produce_pages
+from tests.providers.slack import SlackServer
+
+SIGNING_SECRET = "slack-signing-secret-notifier-test"
+
+
+@pytest.fixture
+def slack_app() -> Any:
+    with SlackServer(bot_token=SLACK_TOKEN, signing_secret=SIGNING_SECRET) as server:
+        yield server
+
+
+@pytest.fixture
+async def notifier(
+    make_settings: SettingsFactory, slack_app: SlackServer, router_live: LiveRouter
+) -> AsyncIterator[Notifier]:
+    settings = make_settings(
+        slack_api_url=f"{slack_app.url}/api",
+        slack_signing_secret=SIGNING_SECRET,
+        router_url=router_live.url,
+        router_api_token=ROUTER_TOKEN,
+        throttle_slack_max=0,
+        **public_settings(),
+    )
+    async with Notifier(settings) as running, served(running):
+        yield running
+
+
+def member(unique: str, suffix: str) -> str:
+    return f"U{unique[:8].upper()}{suffix}"
+
+
+async def _posted(notifier: Notifier, slack: SlackServer, pages: list[Page], address: str) -> tuple[str, str]:
+    """Hands the router's pages to the notifier; returns (channel, ts) of the message posted to ``address``, once
+    its delivery is recorded (a click can only be matched to a message the notifier knows it posted)."""
+    for page in pages:
+        await notifier.producer.send_and_wait(notifier.settings.pages_topic, page.model_dump_json().encode())
+    async with api_client(notifier) as client:
+        for page in pages:
+            await final_delivery(client, page.page_id)
+    message = next(m for m in slack.messages if m.get("channel") == address)
+    return message["posted_channel"], message["ts"]
+
+
+async def _click(
+    notifier: Notifier, slack: SlackServer, where: tuple[str, str], action: str, who: str, **kw: Any
+) -> int:
+    url = f"{notifier.settings.public_url}/v1/slack/interactions"
+    reply = await asyncio.to_thread(slack.click, url, where[0], where[1], action, who, **kw)
+    return reply.status
+
+
+def _buttons(message: dict[str, Any]) -> list[str]:
+    return [e.get("action_id", "") for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+
+
+async def _incident(router: LiveRouter, page: Page) -> tuple[str, str | None, str | None]:
+    incident = (await router.incident(page.incident_id))["incident"]
+    return incident["status"], incident["acknowledged_by"], incident["resolved_by"]
+
+
+async def test_buttons_acknowledge_then_resolve_and_the_message_follows(
+    notifier: Notifier, slack_app: SlackServer, router_live: LiveRouter, unique: str
+) -> None:
+    gina = Person(f"gina-{unique}", {"slack": member(unique, "G")})
+    service = await router_live.add_service(unique, [[gina]])
+    (page,) = await router_live.trigger(service, "checkout latency")
+    where = await _posted(notifier, slack_app, [page], gina.addresses["slack"])
+    buttons = next(b for b in slack_app.posted[where]["blocks"] if b["type"] == "actions")["elements"]
+    assert [(b["action_id"], b["value"], "url" in b) for b in buttons] == [
+        ("alertrouter_acknowledge", page.incident_id, False),
+        ("alertrouter_resolve", page.incident_id, False),
+    ]
+
+    assert await _click(notifier, slack_app, where, "alertrouter_acknowledge", gina.addresses["slack"]) == 200
+    assert await _incident(router_live, page) == ("acknowledged", gina.id, None)
+    (update,) = slack_app.updates
+    assert (update["channel"], update["ts"]) == where
+    assert update["blocks"][0]["text"]["text"].startswith(":eyes: ACKNOWLEDGED:")
+    assert f"*Acknowledged* by {gina.id.title()} via Slack" in update["blocks"][-1]["elements"][0]["text"]
+    assert _buttons(slack_app.posted[where]) == ["alertrouter_resolve"]
+
+    assert await _click(notifier, slack_app, where, "alertrouter_resolve", gina.addresses["slack"]) == 200
+    assert await _incident(router_live, page) == ("resolved", gina.id, gina.id)
+    assert _buttons(slack_app.posted[where]) == []
+    assert slack_app.responses == []  # nothing to explain to gina
+
+
+async def test_a_channel_message_acts_as_the_clicking_person_and_strangers_change_nothing(
+    notifier: Notifier, slack_app: SlackServer, router_live: LiveRouter, unique: str
+) -> None:
+    channel_id = f"C{unique[:8].upper()}"
+    ivy = Person(f"ivy-{unique}", {"slack": channel_id})
+    jack = Person(f"jack-{unique}", {"slack": member(unique, "J")})
+    service = await router_live.add_service(unique, [[ivy, jack]])
+    pages = await router_live.trigger(service, "replica lag", count=2)
+    where = await _posted(notifier, slack_app, pages, channel_id)
+    incident = pages[0]
+
+    assert await _click(notifier, slack_app, where, "alertrouter_acknowledge", "U0STRANGER") == 200
+    (explained,) = slack_app.responses
+    assert explained["response_type"] == "ephemeral" and "not linked to an alertrouter user" in explained["text"]
+    assert await _incident(router_live, incident) == ("triggered", None, None)
+    assert slack_app.updates == []
+
+    assert await _click(notifier, slack_app, where, "alertrouter_acknowledge", jack.addresses["slack"]) == 200
+    assert await _incident(router_live, incident) == ("acknowledged", jack.id, None)
+    assert f"by {jack.id} via Slack" in slack_app.updates[-1]["blocks"][-1]["elements"][0]["text"]
+
+
+async def test_forged_replayed_and_malformed_interactions_are_refused(
+    notifier: Notifier, slack_app: SlackServer, router_live: LiveRouter, unique: str
+) -> None:
+    kim = Person(f"kim-{unique}", {"slack": member(unique, "K")})
+    service = await router_live.add_service(unique, [[kim]])
+    (page,) = await router_live.trigger(service, "error budget burn")
+    where = await _posted(notifier, slack_app, [page], kim.addresses["slack"])
+    who = kim.addresses["slack"]
+
+    assert await _click(notifier, slack_app, where, "alertrouter_acknowledge", who, secret="guess") == 401
+    assert await _click(notifier, slack_app, where, "alertrouter_acknowledge", who, age_seconds=301) == 401
+    async with httpx.AsyncClient() as client:
+        unsigned = await client.post(
+            f"{notifier.settings.public_url}/v1/slack/interactions",
+            content=b"payload=%7B%7D",
+            headers={"X-Slack-Request-Timestamp": "1", "Content-Type": "application/x-www-form-urlencoded"},
+        )
+    assert unsigned.status_code == 401
+    assert unsigned.headers["content-type"].startswith("application/problem+json")
+    assert await _incident(router_live, page) == ("triggered", None, None)
+    assert slack_app.updates == [] and slack_app.responses == []
+
+
+async def test_acknowledged_and_resolved_notices_update_the_page_message_in_place(
+    make_settings: SettingsFactory, make_page: PageFactory, slack_app: SlackServer, unique: str
+) -> None:
+    settings = make_settings(slack_api_url=f"{slack_app.url}/api", slack_signing_secret=SIGNING_SECRET)
+    channel_id = f"C{unique[:8].upper()}"
+    trigger = make_page(ContactMethodType.SLACK, channel_id)
+    acknowledged = make_page(ContactMethodType.SLACK, channel_id, kind=PageKind.ACKNOWLEDGED)
+    resolved = make_page(ContactMethodType.SLACK, channel_id, kind=PageKind.RESOLVED)
+    async with Notifier(settings) as running, api_client(running) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [trigger])
+        first = await final_delivery(client, trigger.page_id)
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [acknowledged])
+        second = await final_delivery(client, acknowledged.page_id)
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [resolved])
+        third = await final_delivery(client, resolved.page_id)
+    assert len(slack_app.messages) == 1  # one message for the incident, changed twice
+    assert first["provider_message_id"] == second["provider_message_id"] == third["provider_message_id"]
+    assert (second["provider_status_code"], third["provider_status_code"]) == ("updated", "updated")
+    channel, ts = first["provider_message_id"].split("/")
+    assert [(u["channel"], u["ts"]) for u in slack_app.updates] == [(channel, ts)] * 2
+    assert slack_app.updates[0]["blocks"][0]["text"]["text"].startswith(":eyes: ACKNOWLEDGED:")
+    assert _buttons(slack_app.updates[0]) == ["alertrouter_resolve", "runbook"]
+    assert slack_app.updates[1]["blocks"][0]["text"]["text"].startswith(":white_check_mark: RESOLVED:")
+    assert _buttons(slack_app.posted[(channel, ts)]) == ["runbook"]

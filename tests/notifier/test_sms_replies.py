@@ -1,0 +1,134 @@
+"""Two-way SMS: replies acknowledge and resolve through the real router as the paged person; several open incidents
+need the short code; unknown senders, stale codes and unreadable replies change nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+
+import pytest
+
+from alertrouter_notifier.rendering.text import incident_ref
+from alertrouter_notifier.router_client import IncidentAction
+from alertrouter_notifier.runtime import Notifier
+from alertrouter_notifier.sms_replies import parse_reply
+from alertrouter_shared.events import Page
+from tests.notifier.conftest import SettingsFactory
+from tests.notifier.live import ROUTER_TOKEN, LiveRouter, Person, public_settings, served
+from tests.providers.base import Received
+from tests.providers.twilio import CallbackReply, TwilioServer
+
+
+def number(unique: str, n: int = 0) -> str:
+    return "+1203555" + str((int(unique[:8], 16) + n) % 10_000).zfill(4)
+
+
+@pytest.fixture
+async def notifier(
+    make_settings: SettingsFactory, twilio: TwilioServer, router_live: LiveRouter
+) -> AsyncIterator[Notifier]:
+    settings = make_settings(
+        twilio_base_url=twilio.url,
+        router_url=router_live.url,
+        router_api_token=ROUTER_TOKEN,
+        sms_replies=True,
+        throttle_sms_max=0,
+        **public_settings(),
+    )
+    async with Notifier(settings) as running, served(running):
+        yield running
+
+
+async def _page(notifier: Notifier, twilio: TwilioServer, router: LiveRouter, service: str, summary: str) -> Page:
+    (page,) = await router.trigger(service, summary)
+    await notifier.producer.send_and_wait(notifier.settings.pages_topic, page.model_dump_json().encode())
+
+    def sms_arrived() -> list[Received]:
+        return twilio.wait_for(1, 20.0, lambda r: f"#{incident_ref(page.incident_id)}" in r.form().get("Body", ""))
+
+    await asyncio.to_thread(sms_arrived)
+    return page
+
+
+async def _reply(notifier: Notifier, twilio: TwilioServer, sender: str, body: str) -> str:
+    url = f"{notifier.settings.public_url}/v1/twilio/sms/inbound"
+    answer: CallbackReply = await asyncio.to_thread(twilio.incoming_sms, url, sender, body)
+    assert answer.status == 200 and answer.content_type.startswith("application/xml"), answer.body
+    return ET.fromstring(answer.body).findtext("Message") or ""
+
+
+async def _status(router: LiveRouter, page: Page) -> tuple[str, str | None, str | None]:
+    incident = (await router.incident(page.incident_id))["incident"]
+    return incident["status"], incident["acknowledged_by"], incident["resolved_by"]
+
+
+async def test_reply_1_acknowledges_and_4_resolves_as_the_paged_person(
+    notifier: Notifier, twilio: TwilioServer, router_live: LiveRouter, unique: str
+) -> None:
+    dana = Person(f"dana-{unique}", {"sms": number(unique)})
+    service = await router_live.add_service(unique, [[dana]])
+    page = await _page(notifier, twilio, router_live, service, "payments API 5xx")
+    (sms,) = twilio.messages
+    assert "Reply 1=ack 4=resolve" in sms["Body"]
+
+    answer = await _reply(notifier, twilio, dana.addresses["sms"], " ACK ")
+    assert answer.startswith(f"Acknowledged: #{incident_ref(page.incident_id)}")
+    assert await _status(router_live, page) == ("acknowledged", dana.id, None)
+
+    assert "You have no incident to acknowledge" in await _reply(notifier, twilio, dana.addresses["sms"], "1")
+    assert (await _reply(notifier, twilio, dana.addresses["sms"], "4")).startswith("Resolved: ")
+    assert await _status(router_live, page) == ("resolved", dana.id, dana.id)
+
+
+async def test_several_open_incidents_need_the_code_and_stale_codes_change_nothing(
+    notifier: Notifier, twilio: TwilioServer, router_live: LiveRouter, unique: str
+) -> None:
+    erin = Person(f"erin-{unique}", {"sms": number(unique, 1)})
+    service = await router_live.add_service(unique, [[erin]])
+    first = await _page(notifier, twilio, router_live, service, "disk full on db-1")
+    second = await _page(notifier, twilio, router_live, service, "queue backlog")
+    first_code, second_code = incident_ref(first.incident_id), incident_ref(second.incident_id)
+    sender = erin.addresses["sms"]
+
+    listing = await _reply(notifier, twilio, sender, "1")
+    assert listing.startswith("You have 2 open incidents")
+    assert f"#{first_code}" in listing and f"#{second_code}" in listing
+    assert (await _status(router_live, first))[0] == (await _status(router_live, second))[0] == "triggered"
+
+    assert (await _reply(notifier, twilio, sender, f"1 #{second_code}")).startswith(f"Acknowledged: #{second_code}")
+    assert (await _status(router_live, second))[:2] == ("acknowledged", erin.id)
+    assert (await _status(router_live, first))[0] == "triggered"
+
+    assert (await _reply(notifier, twilio, sender, f"resolve {first_code}")).startswith("Resolved: ")
+    stale = await _reply(notifier, twilio, sender, f"ack {first_code}")
+    assert stale == f"#{first_code} Service {unique} is already resolved. Nothing was changed."
+    unknown = await _reply(notifier, twilio, sender, "1 zz99zz99")
+    assert unknown.startswith("Code zz99zz99 matches none of your recent incidents. Nothing was changed.")
+    assert await _status(router_live, first) == ("resolved", None, erin.id)
+    assert (await _status(router_live, second))[0] == "acknowledged"
+
+
+async def test_unknown_senders_unsigned_requests_and_unreadable_replies_change_nothing(
+    notifier: Notifier, twilio: TwilioServer, router_live: LiveRouter, unique: str
+) -> None:
+    finn = Person(f"finn-{unique}", {"sms": number(unique, 2)})
+    service = await router_live.add_service(unique, [[finn]])
+    page = await _page(notifier, twilio, router_live, service, "cert expires")
+    url = f"{notifier.settings.public_url}/v1/twilio/sms/inbound"
+
+    stranger = await _reply(notifier, twilio, "+14155550199", "1")
+    assert stranger == "This number has no recent alertrouter pages. Nothing was changed."
+    assert "did not understand" in await _reply(notifier, twilio, finn.addresses["sms"], "please call me")
+    fields = {"From": finn.addresses["sms"], "Body": "1", "To": "+12015550123"}
+    forged = await asyncio.to_thread(twilio.signed_post, url, fields, signature="bm90LWEtc2lnbmF0dXJl")
+    assert forged.status == 403
+    assert await _status(router_live, page) == ("triggered", None, None)
+
+
+def test_reply_grammar() -> None:
+    assert parse_reply("1") == parse_reply("Ack") == parse_reply(" acknowledge\n")
+    assert parse_reply("4 #AB12cd34") is not None
+    parsed = parse_reply("4 #AB12cd34")
+    assert parsed is not None and parsed.action is IncidentAction.RESOLVE and parsed.code == "ab12cd34"
+    assert parse_reply("") is None and parse_reply("2") is None and parse_reply("1 a b") is None
