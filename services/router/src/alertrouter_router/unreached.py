@@ -31,6 +31,7 @@ class PageState:
     status: str | None  # the latest delivery result's status, if any
     channel: str | None
     error: str | None
+    reason: str | None = None  # the notifier's own short phrase ("voice no-answer", "sms undelivered (30003)")
 
 
 def _position(page_id: str) -> tuple[str, int, int, str] | None:
@@ -52,12 +53,15 @@ def unreached_levels(pages: Iterable[PageState]) -> list[NotReached]:
     found = []
     for (incident_id, round_, level), members in sorted(levels.items()):
         if all(p.published and p.status in FAILED_FOR_GOOD for _, p in members):
-            failures = tuple(
-                f"{user} not reached: {p.channel} {p.status}" + (f" ({p.error})" if p.error else "")
-                for user, p in members
-            )
+            failures = tuple(f"{user} not reached: {_why(p)}" for user, p in members)
             found.append(NotReached(incident_id, round_, level, failures))
     return found
+
+
+def _why(page: PageState) -> str:
+    if page.reason:
+        return page.reason
+    return f"{page.channel} {page.status}" + (f" ({page.error})" if page.error else "")
 
 
 def incidents_with_failures(results: Iterable[DeliveryResult]) -> list[str]:
@@ -71,9 +75,10 @@ async def escalate_unreached(state: RouterState, incident_ids: list[str]) -> int
     config, now = state.configs.current, state.clock.now()
     async with state.pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(
-            "SELECT o.page_id, o.published_at IS NOT NULL AS published, d.status, d.channel, d.error "
+            "SELECT o.page_id, o.published_at IS NOT NULL AS published, d.status, d.channel, d.error, d.reason "
             "FROM router_outbox o LEFT JOIN LATERAL (SELECT t.data->>'status' AS status, "
-            "t.data->>'channel' AS channel, t.data->>'error' AS error FROM router_timeline t "
+            "t.data->>'channel' AS channel, t.data->>'error' AS error, t.data->>'failure_reason' AS reason "
+            "FROM router_timeline t "
             "WHERE t.incident_id = o.incident_id AND t.kind = 'delivery' AND t.data->>'page_id' = o.page_id "
             "ORDER BY t.at DESC, t.id DESC LIMIT 1) d ON true WHERE o.incident_id = ANY($1::text[])",
             incident_ids,
