@@ -200,3 +200,24 @@ async def test_preview_and_route_test_show_the_service_label(labelled_router: Ro
     assert json.loads(offline.out)["route"]["reason"] == route["reason"]
     online = await cli(labelled_router, "oncall", "cart")
     failed(online, 1, "404 Not Found: service 'cart' is not in configuration")  # aliases name services in labels only
+
+
+async def test_escalate_snooze_and_heartbeats(
+    router: RouterRuntime, api: httpx.AsyncClient, producer: AIOKafkaProducer, unique: str
+) -> None:
+    incident = await open_incident(api, producer, f"cli-esc-{unique}")
+    escalated = await cli(router, "escalate", incident["id"], "--by", "cli-tester")
+    assert escalated.code == 0, escalated
+    assert escalated.out.strip().startswith(
+        f"incident {incident['id']} triggered: escalated by cli-tester: paged level 2"
+    )
+    snoozed = await cli(router, "snooze", incident["id"], "--minutes", "15", "--by", "cli-tester", "--json")
+    body = json.loads(snoozed.out)
+    assert body["status"] == "acknowledged" and "paged again at" in body["reason"]
+    listed = await cli(router, "heartbeats", "--json")
+    assert (
+        listed.code == 0
+        and json.loads(listed.out)["heartbeats"] == (await api.get("/v1/heartbeats")).json()["heartbeats"]
+    )
+    bad = await cli(router, "snooze", incident["id"], "--minutes", "0")
+    assert bad.code == 2 and "greater than or equal to 1" in bad.err

@@ -17,7 +17,7 @@ AM = IntegrationType.ALERTMANAGER
 
 def test_the_test_configuration_loads_and_ignores_other_sections() -> None:
     registry = load_registry(str(CONFIG))
-    assert len(registry) == 8  # the two disabled integrations need no secret and are not registered
+    assert len(registry) == 10  # the two disabled integrations need no secret and are not registered
     found = registry.lookup("test-am-key", AM)
     assert found is not None and found.id == "test-am" and found.service == "checkout"
 

@@ -39,7 +39,16 @@ app = typer.Typer(
 app.add_typer(route_app, name="route")
 app.add_typer(config_app, name="config")
 app.add_typer(online.maintenance_app, name="maintenance")
-for command in (online.oncall, online.why, online.incidents, online.ack, online.resolve):
+for command in (
+    online.oncall,
+    online.why,
+    online.incidents,
+    online.ack,
+    online.resolve,
+    online.snooze,
+    online.escalate,
+    online.heartbeats,
+):
     app.command()(command)
 
 

@@ -121,13 +121,15 @@ def incidents(
     emit(table(["ID", "STATUS", "SERVICE", "TEAM", "OPENED", "ALERTS", "SUMMARY"], rows) if rows else "no incidents")
 
 
-def _act(action: str, incident: str, by: str | None, note: str, as_json: bool) -> None:
+def _act(action: str, incident: str, by: str | None, note: str, as_json: bool, **more: object) -> None:
     settings = load_settings()
     who = acting_user(settings, by)
     with ApiClient(settings) as api:
-        body = api.post(f"/v1/incidents/{incident}/{action}", {"by": who, "note": note})
+        body = api.post(f"/v1/incidents/{incident}/{action}", {"by": who, "note": note, **more})
     if as_json:
         emit_json(body)
+    elif body.get("changed") and action in ("escalate", "snooze"):
+        emit(f"incident {incident} {body['status']}: {body['reason']}")
     elif body.get("changed"):
         emit(f"incident {incident} {body['status']} by {who}")
     else:
@@ -146,6 +148,48 @@ def ack(incident: str, by: ByOption = None, note: NoteOption = "", as_json: Json
 def resolve(incident: str, by: ByOption = None, note: NoteOption = "", as_json: JsonFlag = False) -> None:
     """Resolve an incident."""
     _act("resolve", incident, by, note, as_json)
+
+
+def snooze(
+    incident: str,
+    minutes: Annotated[int, typer.Option("--minutes", min=1, max=1440, help="page again after this long")] = 30,
+    by: ByOption = None,
+    note: NoteOption = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Acknowledge now and be paged again after some minutes unless it is resolved."""
+    _act("snooze", incident, by, note, as_json, minutes=minutes)
+
+
+def escalate(
+    incident: str,
+    level: Annotated[int | None, typer.Option("--level", min=1, help="the level to page (default: the next)")] = None,
+    by: ByOption = None,
+    note: NoteOption = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Escalate now: page the next level (or a chosen one) without waiting for the delay."""
+    _act("escalate", incident, by, note, as_json, **({"level": level} if level else {}))
+
+
+def heartbeats(as_json: JsonFlag = False) -> None:
+    """Heartbeat integrations: last beat, next due time, and whether monitoring has gone silent."""
+    with _client() as api:
+        body = api.get("/v1/heartbeats")
+    if as_json:
+        emit_json(body)
+        return
+    rows = [
+        [
+            h["integration"],
+            h.get("service") or "-",
+            h["state"] + (" (overdue)" if h.get("overdue") else ""),
+            when(h["last_beat_at"]) if h.get("last_beat_at") else "-",
+            when(h["next_due_at"]) if h.get("next_due_at") else "-",
+        ]
+        for h in body["heartbeats"]
+    ]
+    emit(table(["INTEGRATION", "SERVICE", "STATE", "LAST BEAT", "NEXT DUE"], rows) if rows else "no heartbeats")
 
 
 @maintenance_app.command("add")

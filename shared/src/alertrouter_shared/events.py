@@ -155,6 +155,12 @@ class AlertSource(StrEnum):
     CLOUDWATCH = "cloudwatch"
     EVENTS_V2 = "events_v2"
     GRAFANA = "grafana"
+    HEARTBEAT = "heartbeat"  # a beat: resolves "monitoring has gone silent" (dedup key hb:<integration>)
+
+
+def heartbeat_dedup_key(integration_id: str) -> str:
+    """The alert a heartbeat integration raises when its beats stop (and each beat resolves)."""
+    return f"hb:{integration_id}"
 
 
 class AlertAction(StrEnum):

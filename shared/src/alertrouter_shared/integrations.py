@@ -24,6 +24,7 @@ class IntegrationType(StrEnum):
     CLOUDWATCH = "cloudwatch"
     EVENTS_V2 = "events_v2"
     GRAFANA = "grafana"
+    HEARTBEAT = "heartbeat"
 
 
 class IntegrationSpec(BaseModel):
@@ -46,7 +47,29 @@ class IntegrationSpec(BaseModel):
     min_signature_version: int = Field(
         1, ge=1, le=2, description="cloudwatch: refuse SNS SignatureVersion below this (2 = SHA-256 only)"
     )
+    interval_seconds: int | None = Field(
+        None, ge=10, le=7 * 86400, description="heartbeat, or an alertmanager watchdog: a beat is expected this often"
+    )
+    grace_seconds: int = Field(60, ge=0, le=86400, description="heartbeat: how late a beat may be before it pages")
+    watchdog: bool = Field(
+        False, description="alertmanager: the Watchdog receiver; every webhook is a heartbeat beat, never an alert"
+    )
     description: str = ""
+
+    @property
+    def beats(self) -> bool:
+        """A heartbeat integration, or an Alertmanager Watchdog receiver: its silence is the alert."""
+        return self.type is IntegrationType.HEARTBEAT or self.watchdog
+
+    @model_validator(mode="after")
+    def _heartbeat_fields(self) -> IntegrationSpec:
+        if self.watchdog and self.type is not IntegrationType.ALERTMANAGER:
+            raise ValueError("watchdog: true applies only to alertmanager integrations")
+        if self.beats and (self.interval_seconds is None or not self.service):
+            raise ValueError("a heartbeat (or watchdog) integration names its service and its interval_seconds")
+        if not self.beats and self.interval_seconds is not None:
+            raise ValueError("interval_seconds applies only to heartbeat and watchdog integrations")
+        return self
 
     @model_validator(mode="after")
     def _one_secret_reference(self) -> IntegrationSpec:

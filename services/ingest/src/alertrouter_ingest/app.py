@@ -12,7 +12,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from alertrouter_ingest.api import alertmanager, change_events, cloudwatch, events_v2, grafana, health, openapi
+from alertrouter_ingest.api import (
+    alertmanager,
+    change_events,
+    cloudwatch,
+    events_v2,
+    grafana,
+    health,
+    heartbeats,
+    openapi,
+)
 from alertrouter_ingest.api.lean import IngestApp
 from alertrouter_ingest.api.problems import problem_response
 from alertrouter_ingest.intake import Ingest
@@ -88,7 +97,7 @@ def create_app(
         ],
     )
     app.state.ingest = ingest
-    for module in (alertmanager, grafana, cloudwatch, events_v2, change_events, health):
+    for module in (alertmanager, grafana, cloudwatch, events_v2, change_events, heartbeats, health):
         app.include_router(module.router)
     _install_error_handlers(app)
     app.openapi = lambda: openapi.build_openapi(app)  # type: ignore[method-assign]

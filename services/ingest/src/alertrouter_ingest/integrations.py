@@ -44,6 +44,7 @@ class Integration:
     allowed_topic_arns: frozenset[str] = field(default_factory=frozenset)
     allow_any_topic: bool = False
     min_signature_version: int = 1
+    watchdog: bool = False  # an Alertmanager Watchdog receiver: each webhook is a heartbeat beat
 
 
 class ConfigError(Exception):
@@ -113,6 +114,7 @@ def load_registry(config_path: str | None, environ: Mapping[str, str] | None = N
                 frozenset(spec.allowed_topic_arns),
                 spec.allow_any_topic,
                 spec.min_signature_version,
+                spec.watchdog,
             )
     if issues:
         raise ConfigError("invalid integrations configuration:\n  " + "\n  ".join(issues))

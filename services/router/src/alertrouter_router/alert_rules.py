@@ -20,6 +20,7 @@ from alertrouter_router.alerts import Alert, AlertStatus, SuppressedBy
 from alertrouter_router.batch import Batch, Recheck, clamp, set_outcome, suppress
 from alertrouter_router.decisions import Decision, DecisionKind, Outcome, derived_id, route_explanation
 from alertrouter_router.grouping import group_key, newest_open_group
+from alertrouter_router.heartbeats import beat_of
 from alertrouter_router.incidents import Incident, IncidentStatus
 from alertrouter_router.ownership.routing import RouteMatch, resolve_route
 from alertrouter_shared.events import AlertEvent, PageAlert
@@ -255,6 +256,9 @@ class AlertRules(Batch):
     # ------------------------------------------------------------------------------------------ resolve, acknowledge
 
     def resolve_event(self, event: AlertEvent) -> None:
+        heard = beat_of(event, self.config, self.now)
+        if heard is not None:
+            self.effects.beats.append(heard)
         route = resolve_route(self.config.config, event.labels, event.bound_service)
         decision = self.event_decision(event, route)
         occurred = self.clamped(event, decision)

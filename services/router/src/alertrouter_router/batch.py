@@ -14,6 +14,7 @@ from typing import Any, Literal
 from alertrouter_router.alerts import Alert
 from alertrouter_router.decisions import Decision, Outcome, derived_id, event_explanation
 from alertrouter_router.escalation import Step, next_position
+from alertrouter_router.heartbeats import Beat
 from alertrouter_router.incidents import Incident, IncidentStatus
 from alertrouter_router.maintenance import Maintenance
 from alertrouter_router.ownership.loader import LoadedConfig
@@ -93,6 +94,7 @@ class Effects:
     acknowledged: list[Incident] = field(default_factory=list)
     resolved: list[Incident] = field(default_factory=list)
     updates: list[tuple[Incident, str]] = field(default_factory=list)  # (incident, who acted): tell those paged
+    beats: list[Beat] = field(default_factory=list)  # heartbeats heard
 
 
 def clamp(at: datetime, received_at: datetime, skew_seconds: int) -> tuple[datetime, bool]:

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiokafka import ConsumerRecord
 from pydantic import ValidationError
-from sqlalchemy import Column, DateTime, Index, String, Table, Text, and_, select
+from sqlalchemy import and_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alertrouter_router.db.tables import Json, metadata
+from alertrouter_router.db.tables import change_event
 from alertrouter_shared.events import ChangeEvent
 from alertrouter_shared.kafka import produce_all
 from alertrouter_shared.logging import get_logger
@@ -30,21 +30,6 @@ log = get_logger(__name__)
 
 # How far from an incident's opening a change is still context for it.
 AROUND_INCIDENT = timedelta(hours=1)
-
-change_event = Table(
-    "router_change_event",
-    metadata,
-    Column("event_id", String(36), primary_key=True),
-    Column("service_id", String(128), nullable=False),
-    Column("integration_id", String(128), nullable=False),
-    Column("summary", Text, nullable=False),
-    Column("source", Text),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
-    Column("links", Json, nullable=False),
-    Column("custom_details", Json, nullable=False),
-    Index("ix_router_change_event_service_occurred", "service_id", "occurred_at"),
-)
 
 
 async def handle_change_batch(state: RouterState, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:

@@ -1,4 +1,5 @@
-"""The timer loop: due escalation steps, maintenance rechecks and snoozes, in any replica, each exactly once.
+"""The timer loop: due escalation steps, maintenance rechecks, snoozes and silent heartbeats, in any replica, each
+exactly once.
 
 Steps and rechecks are claimed with SKIP LOCKED, so replicas share them; they go through the same ``decide`` as
 the live path. A recheck is how an alert suppressed by a maintenance window pages when the window ends (by its
@@ -15,6 +16,7 @@ from alertrouter_router import work
 from alertrouter_router.db import snapshot_reads
 from alertrouter_router.decide import Recheck, Retrigger, Snapshot
 from alertrouter_router.escalation import Step
+from alertrouter_router.heartbeats import raise_silent
 from alertrouter_router.maintenance import Maintenance
 from alertrouter_shared.logging import get_logger
 
@@ -107,7 +109,7 @@ async def retrigger_acknowledged(state: RouterState) -> int:
 async def run_timers(state: RouterState) -> None:
     while not state.stopping.is_set():
         try:
-            for one_pass in (fire_due_steps, recheck_suppressed, retrigger_acknowledged):
+            for one_pass in (fire_due_steps, recheck_suppressed, retrigger_acknowledged, raise_silent):
                 while await one_pass(state) > 0:
                     pass
         except Exception as exc:

@@ -20,6 +20,7 @@ from alertrouter_ingest.metrics import TRUNCATED_ALERTS
 from alertrouter_ingest.protection import check_content_type
 from alertrouter_ingest.sources.alertmanager import AlertmanagerWebhook, normalise_webhook, parse_webhook
 from alertrouter_ingest.sources.errors import InvalidPayload
+from alertrouter_ingest.sources.heartbeat import beat
 from alertrouter_shared.integrations import IntegrationType
 from alertrouter_shared.logging import get_logger
 
@@ -113,7 +114,12 @@ async def _accept(ingest: Ingest, request: Request, key: str) -> Response:
                 received_at=received_at,
                 limits=ingest.limits,
             )
-            refs = await ingest.publish(SOURCE, integration, events)
+            if integration.watchdog:  # the Watchdog receiver: its webhooks say monitoring is alive, nothing else
+                refs = await ingest.publish(
+                    SOURCE, integration, [beat(integration.id, integration.service, received_at)]
+                )
+            else:
+                refs = await ingest.publish(SOURCE, integration, events)
         except InvalidPayload as exc:
             raise invalid(exc) from exc
     if webhook.truncated_alerts:

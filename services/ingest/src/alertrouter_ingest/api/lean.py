@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
-from alertrouter_ingest.api import alertmanager, change_events, cloudwatch, events_v2, grafana
+from alertrouter_ingest.api import alertmanager, change_events, cloudwatch, events_v2, grafana, heartbeats
 from alertrouter_ingest.api.problems import problem_response
 from alertrouter_shared.logging import get_logger, log_each
 
@@ -39,6 +39,7 @@ _KEYED: dict[str, tuple[str, KeyedHandler]] = {
     "/v1/alertmanager/": ("/v1/alertmanager/{integration_key}", alertmanager.alertmanager_webhook),
     "/v1/grafana/": ("/v1/grafana/{integration_key}", grafana.grafana_webhook),
     "/v1/cloudwatch/": ("/v1/cloudwatch/{integration_key}", cloudwatch.sns_delivery),
+    "/v1/heartbeats/": ("/v1/heartbeats/{integration_key}", heartbeats.heartbeat),
 }
 
 

@@ -10,6 +10,7 @@ from alertrouter_router import health
 from alertrouter_router.api import (
     config_routes,
     decision_routes,
+    heartbeat_routes,
     incident_routes,
     maintenance_routes,
     oncall_routes,
@@ -31,6 +32,13 @@ def create_app(state: RouterState, with_api: bool = True) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(health.router)
     if with_api:
-        for module in (oncall_routes, decision_routes, incident_routes, maintenance_routes, config_routes):
+        for module in (
+            oncall_routes,
+            decision_routes,
+            incident_routes,
+            maintenance_routes,
+            config_routes,
+            heartbeat_routes,
+        ):
             app.include_router(module.router)
     return app

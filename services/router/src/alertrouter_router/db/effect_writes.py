@@ -212,5 +212,16 @@ async def write(conn: Conn, effects: Effects, now: datetime) -> list[Decision]:
             [p.created_at for p in effects.pages],
             [p.send_at for p in effects.pages],
         )
+    if effects.beats:
+        await conn.execute(
+            "INSERT INTO router_heartbeat (integration_id, service_id, last_beat_at, due_at, state) "
+            "SELECT i, s, b, d, 'ok' FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) "
+            "AS t(i, s, b, d) ON CONFLICT (integration_id) DO UPDATE SET service_id = EXCLUDED.service_id, "
+            "last_beat_at = EXCLUDED.last_beat_at, due_at = EXCLUDED.due_at, state = 'ok', silent_since = NULL",
+            [b.integration_id for b in effects.beats],
+            [b.service_id for b in effects.beats],
+            [b.at for b in effects.beats],
+            [b.due_at for b in effects.beats],
+        )
     inserted = await write_decisions(conn, effects.decisions, now)
     return [d for d in effects.decisions if d.id in inserted]

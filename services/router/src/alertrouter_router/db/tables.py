@@ -187,3 +187,30 @@ maintenance_window = Table(
     Column("created_by", String(128)),
     Column("active", Boolean, nullable=False, server_default=text("true")),
 )
+
+heartbeat = Table(
+    "router_heartbeat",
+    metadata,
+    Column("integration_id", String(128), primary_key=True),
+    Column("service_id", String(128)),
+    _ts("last_beat_at", False),
+    _ts("due_at", False),
+    Column("state", String(16), nullable=False),  # ok | silent
+    _ts("silent_since"),
+    Index("ix_router_heartbeat_due", "due_at", postgresql_where=text("state = 'ok'")),
+)
+
+change_event = Table(
+    "router_change_event",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("service_id", String(128), nullable=False),
+    Column("integration_id", String(128), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("source", Text),
+    _ts("occurred_at", False),
+    _ts("received_at", False),
+    Column("links", Json, nullable=False),
+    Column("custom_details", Json, nullable=False),
+    Index("ix_router_change_event_service_occurred", "service_id", "occurred_at"),
+)

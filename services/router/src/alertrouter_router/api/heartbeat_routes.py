@@ -1,0 +1,20 @@
+"""Heartbeats and their state: ok, silent (its alert raised), or waiting for the first beat."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from alertrouter_router import heartbeats
+from alertrouter_router.api.deps import READ, ReadConn, State
+from alertrouter_router.db.tables import heartbeat
+
+router = APIRouter(prefix="/v1/heartbeats", tags=["heartbeats"], dependencies=READ)
+
+
+@router.get("", summary="Every heartbeat integration with its last beat, next due time and state")
+async def list_heartbeats(state: State, conn: ReadConn) -> dict[str, Any]:
+    rows = [dict(r._mapping) for r in await conn.execute(select(heartbeat))]
+    return {"heartbeats": heartbeats.listing(state.configs.current, rows, state.clock.now())}
