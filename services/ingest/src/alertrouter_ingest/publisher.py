@@ -168,7 +168,7 @@ class Publisher:
             self._spawn(self._wait_for_broker())
 
     async def _wait_for_broker(self) -> None:
-        while not await kafka_reachable(self._settings.kafka_bootstrap_servers, timeout=2.0):  # noqa: ASYNC110
+        while not await kafka_reachable(self._settings, timeout=2.0):  # noqa: ASYNC110
             await asyncio.sleep(1.0)  # a probe loop: nothing in-process can signal the broker's return
         self._available = True
         log.info("kafka_available_again")
@@ -192,6 +192,6 @@ class Publisher:
             at, result = self._probe_result
             if time.monotonic() - at < self._settings.readiness_cache_seconds:
                 return result
-            result = await kafka_reachable(self._settings.kafka_bootstrap_servers, timeout=2.0)
+            result = await kafka_reachable(self._settings, timeout=2.0)
             self._probe_result = (time.monotonic(), result)
             return result
