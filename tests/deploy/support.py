@@ -26,7 +26,7 @@ CHART = ROOT / "deploy" / "helm" / "alertrouter"
 VALUES_DIR = Path(__file__).resolve().parent / "values"
 KUBE_VERSIONS = ("1.29", "1.34")
 DEFAULT_KUBE_VERSION = "1.34.0"
-REALISTIC_VALUES = ("minimal", "production", "all-options")
+REALISTIC_VALUES = ("minimal", "production", "all-options", "extensions")
 
 SETTINGS_CLASSES = {
     "ingest": ("alertrouter_ingest.settings", "IngestSettings"),

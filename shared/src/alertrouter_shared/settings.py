@@ -7,8 +7,9 @@ unprefixed; each service adds its own fields under its own prefix (``INGEST_``, 
 from __future__ import annotations
 
 from typing import Any, Literal, Self
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -63,7 +64,10 @@ class CommonSettings(BaseSettings):
     database_url: str = _var(
         "DATABASE_URL",
         "postgresql+asyncpg://postgres@127.0.0.1:5432/alertrouter",
-        "SQLAlchemy async URL (postgresql+asyncpg://…)",
+        "PostgreSQL URL: postgresql+asyncpg://… (postgresql:// and postgres:// are read as asyncpg URLs)",
+    )
+    database_password: SecretStr = _var(
+        "DATABASE_PASSWORD", SecretStr(""), "password put into DATABASE_URL (URL-encoded), for a URL without one"
     )
     log_level: str = _var("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR")
     log_format: Literal["json", "console"] = _var("LOG_FORMAT", "json", "json (production) or console")
@@ -71,6 +75,29 @@ class CommonSettings(BaseSettings):
         "ALERTROUTER_API_TOKENS", "", "comma-separated '<sha256 hex of token>:read+write' entries (hashes only)"
     )
     api_tokens_file: str | None = _var("ALERTROUTER_API_TOKENS_FILE", None, "a file with more token entries")
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_url(cls, url: str) -> str:
+        """Accept the usual libpq-style URL of a PostgreSQL service; the services talk to it through asyncpg."""
+        scheme, _, rest = url.partition("://")
+        return f"postgresql+asyncpg://{rest}" if scheme in ("postgresql", "postgres") and rest else url
+
+    @model_validator(mode="after")
+    def _password_into_url(self) -> Self:
+        """DATABASE_PASSWORD from a Secret goes into the URL encoded, so any character in it is safe."""
+        password = self.database_password.get_secret_value()
+        if not password:
+            return self
+        parts = urlsplit(self.database_url)
+        if parts.password is not None:
+            raise ValueError("DATABASE_PASSWORD set but DATABASE_URL already has a password")
+        if not parts.username:
+            raise ValueError("DATABASE_PASSWORD set but DATABASE_URL names no user (postgresql+asyncpg://USER@host/db)")
+        userinfo, _, hostport = parts.netloc.rpartition("@")
+        netloc = f"{userinfo}:{quote(password, safe='')}@{hostport}"
+        self.database_url = urlunsplit(parts._replace(netloc=netloc))
+        return self
 
     @model_validator(mode="after")
     def _kafka_security_is_consistent(self) -> Self:
