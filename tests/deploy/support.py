@@ -183,7 +183,8 @@ def _series_names(family: str, kind: str) -> set[str]:
 
 
 def metric_names_in(expr: str) -> set[str]:
-    return set(re.findall(r"\balertrouter_[a-z0-9_]+", expr))
+    """alertrouter_* names in a PromQL expression, less the label names that share the prefix."""
+    return set(re.findall(r"\balertrouter_[a-z0-9_]+", expr)) - {"alertrouter_service"}
 
 
 def load_yaml(path: Path) -> Any:

@@ -22,7 +22,7 @@ DONE = "done"
 CANCELLED = "cancelled"
 
 TIMER_LAG = Histogram(
-    "alertrouter_escalation_timer_lag_seconds",
+    "alertrouter_router_escalation_timer_lag_seconds",
     "How late an escalation step fired after its due time",
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
