@@ -23,7 +23,9 @@ dev: ## Run the whole system locally: Kafka, PostgreSQL, the three services, the
 	$(UV) sync --all-packages --frozen
 	$(PY) scripts/dev.py
 
-test: bootstrap sync ## Run the whole test suite (starts its own Kafka and PostgreSQL)
+test: ## Run the whole test suite (starts its own Kafka and PostgreSQL; builds and runs the images with podman)
+	bash scripts/bootstrap.sh --containers
+	$(UV) sync --all-packages --frozen
 	$(UV) run pytest
 
 lint: sync ## ruff, mypy (strict) and import-linter
@@ -56,4 +58,8 @@ bench-ingest: sync kafka-fetch ## Ingest intake throughput vs Alertmanager only;
 helm: ## Build the pinned Helm CLI into .cache/bin
 	bash scripts/install_helm.sh
 
-.PHONY: help bootstrap sync kafka-fetch dev test lint fmt migrate validate-config bench bench-quick bench-ingest helm
+images: ## Build the three images with podman on a Debian base (see docs/deployment.md, "Images in CI")
+	bash scripts/bootstrap.sh --containers
+	$(PY) scripts/images.py build --report .run/images/build.json
+
+.PHONY: help bootstrap images sync kafka-fetch dev test lint fmt migrate validate-config bench bench-quick bench-ingest helm

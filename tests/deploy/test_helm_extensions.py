@@ -80,7 +80,7 @@ def test_kafka_credentials_are_files_from_the_named_secrets_and_the_services_acc
             assert env[variable] == f"{mounts[volume]}/{key}", variable
             assert secrets[volume] == secret
         kafka_env = {k: v for k, v in env.items() if k.startswith("KAFKA_") and isinstance(v, str)}
-        settings = CommonSettings(**{k.lower(): v for k, v in kafka_env.items()})
+        settings = CommonSettings.model_validate({k.lower(): v for k, v in kafka_env.items()})
         assert (settings.kafka_security_protocol, settings.kafka_sasl_mechanism) == ("SASL_SSL", "SCRAM-SHA-256")
 
 

@@ -27,7 +27,7 @@ def registered() -> dict[str, tuple[str, ...]]:
         name = getattr(collector, "_name", "")
         if name.startswith("alertrouter_"):
             suffix = "_total" if getattr(collector, "_type", "") == "counter" else ""
-            found[name + suffix] = tuple(collector._labelnames)
+            found[name + suffix] = tuple(getattr(collector, "_labelnames", ()))
     return found
 
 
