@@ -175,7 +175,7 @@ def test_rendered_pods_start_and_answer_their_probes(
             f"{RELEASE}-alertrouter-router-consumer" in containers and "localhost/alertrouter-router:test" in containers
         )
         name = next(n for n in containers.split() if n.endswith("-router-consumer"))
-        assert images.podman("exec", name, "id", "-u").stdout.strip() == "10001", "the chart's runAsUser applies"
+        assert images.podman("exec", name, "id", "-u").stdout.strip() == "10001", "runs as uid 10001"
         writes = images.podman("exec", name, "touch", "/app/x", check=False)
         assert writes.returncode != 0 and "Read-only file system" in writes.stderr, "readOnlyRootFilesystem applies"
     finally:
