@@ -51,6 +51,10 @@ have_postgres || apt_need+=(postgresql)
 command -v prometheus-alertmanager >/dev/null 2>&1 || apt_need+=(prometheus-alertmanager)
 command -v openssl >/dev/null 2>&1 || apt_need+=(openssl)
 command -v python3 >/dev/null 2>&1 || apt_need+=(python3 python3-pip)
+have_uv() { command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1; }
+if ! have_uv && command -v python3 >/dev/null 2>&1 && ! python3 -m pip --version >/dev/null 2>&1; then
+    apt_need+=(python3-pip)  # uv comes from PyPI through pip
+fi
 if [[ ${want_containers} -eq 1 ]]; then
     command -v podman >/dev/null 2>&1 || apt_need+=(podman)
     command -v runc >/dev/null 2>&1 || apt_need+=(runc)
@@ -91,13 +95,15 @@ if [[ ${want_containers} -eq 1 && ${check_only} -eq 0 && "$(id -u)" -eq 0 ]]; th
 fi
 
 # -- uv ------------------------------------------------------------------------------------------------------------
-if ! command -v uv >/dev/null 2>&1 && ! python3 -m uv --version >/dev/null 2>&1; then
+if ! have_uv; then
     if [[ ${check_only} -eq 1 ]]; then
         missing+=("uv (pip install uv)")
     else
         say "installing uv from PyPI"
-        python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv
-        command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+        # Debian's own python3 refuses user installs (PEP 668) unless told: uv is a standalone binary, no conflict.
+        python3 -m pip install --quiet --user uv 2>/dev/null \
+            || python3 -m pip install --quiet --user --break-system-packages uv
+        if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
     fi
 fi
 

@@ -33,7 +33,8 @@ import capture_server  # noqa: E402
 import images  # noqa: E402
 import local_kafka  # noqa: E402
 
-pytestmark = pytest.mark.images
+# The first run on a fresh machine builds the Debian base (~150 s) and three images (~90 s).
+pytestmark = [pytest.mark.images, pytest.mark.timeout(900)]
 TOKEN = "image-token"
 REPORT = ROOT / ".run" / "images" / "report.json"
 # What each image must not carry: the other services, and (ingest) any database stack.

@@ -34,7 +34,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import images  # noqa: E402
 import local_kafka  # noqa: E402
 
-pytestmark = pytest.mark.images
+# The first run on a fresh machine builds the Debian base (~150 s) and three images (~90 s).
+pytestmark = [pytest.mark.images, pytest.mark.timeout(900)]
 RELEASE = "kp"
 PORTS = {"ingest": 8080, "router-api": 8081, "notifier": 8082, "router-consumer": 8081}
 
