@@ -39,6 +39,9 @@ class Plan:
     storm_alerts: int
     storm_seconds: float
     storm_batch: int
+    # the router alone: alerts topic → pages topic, new alerts then duplicates
+    router_rates: tuple[float, ...]
+    router_seconds: float
     # hot-path profile (py-spy) at a fixed rate, separate from the latency runs
     profile_rate: float
     profile_seconds: float
@@ -78,6 +81,8 @@ FULL = Plan(
     storm_alerts=10_000,
     storm_seconds=10.0,
     storm_batch=10,
+    router_rates=(200.0, 500.0),
+    router_seconds=30.0,
     profile_rate=500.0,
     profile_seconds=20.0,
 )
@@ -107,6 +112,8 @@ QUICK = Plan(
     storm_alerts=1_000,
     storm_seconds=1.0,
     storm_batch=10,
+    router_rates=(500.0,),
+    router_seconds=4.0,
     profile_rate=300.0,
     profile_seconds=3.0,
 )
@@ -119,7 +126,7 @@ def plan_for(
 ) -> Plan:
     plan = replace(PLANS[mode], all_rates=all_rates)
     if rates:
-        plan = replace(plan, latency_rates=rates, reference_rates=rates)
+        plan = replace(plan, latency_rates=rates, reference_rates=rates, router_rates=rates)
     if latency_seconds:
         plan = replace(plan, latency_seconds=latency_seconds)
     return plan

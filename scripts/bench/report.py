@@ -221,6 +221,40 @@ def _storm(results: BenchResults) -> list[str]:
     return ["## Alert storm", "", *table(["", ""], rows), ""]
 
 
+def _router(results: BenchResults) -> list[str]:
+    if not results.router:
+        return []
+    headers = ["alerts", "rate /s", "sent", "paged", "p50 ms", "p99 ms", "max ms", "router CPU ms/alert", "kept up"]
+    rows = []
+    for run in results.router:
+        cpu = {r.name: r.cpu_seconds for r in run.resources}
+        others = ", ".join(f"{name} {fmt(1000 * seconds / run.alerts, 2)}" for name, seconds in sorted(cpu.items()))
+        rows.append(
+            [
+                run.kind,
+                fmt(run.rate),
+                f"{run.alerts:,}",
+                f"{run.paged_alerts:,}" if run.kind == "new" else "-",
+                fmt(run.alerts_to_pages.p50_ms, 1),
+                fmt(run.alerts_to_pages.p99_ms, 1),
+                fmt(run.alerts_to_pages.max_ms, 1),
+                fmt(run.router_cpu_ms_per_alert, 2),
+                "yes" if run.drained else "no",
+            ]
+        )
+        rows.append(["", "", "", "", "", "", "", f"CPU ms/alert by process: {others}", ""])
+    return [
+        "## The router alone (alerts topic → pages topic)",
+        "",
+        "Alert events produced straight to the alerts topic at the rate given, open loop; ingest (idle), the notifier,",
+        "Kafka and PostgreSQL running beside the router. Latency: the alert's send time to its first page's Kafka",
+        "record timestamp. *duplicate*: the same alerts sent again (each a repeat of a firing alert: no page).",
+        "",
+        *table(headers, rows),
+        "",
+    ]
+
+
 def render(results: BenchResults) -> str:
     env = results.environment
     lines = [
@@ -244,6 +278,7 @@ def render(results: BenchResults) -> str:
         lines.append("")
     for section in (
         _throughput,
+        _router,
         _latency,
         _storm,
         resources,

@@ -177,12 +177,28 @@ class Environment(_Model):
     bench_config: str = Field("", description="the ownership file added for the benchmark, as used")
 
 
+class RouterRun(_Model):
+    """Alert events produced straight to the alerts topic: new ones (one first page each), then the same again."""
+
+    kind: str  # "new" or "duplicate"
+    rate: float
+    alerts: int
+    seconds: float
+    paged_alerts: int
+    alerts_to_pages: LatencySummary = Field(description="alert sent → its first page record written (new only)")
+    drained: bool = Field(description="the router committed every record (and, for new alerts, paged each)")
+    router_cpu_ms_per_alert: float | None
+    resources: list[ProcessUsage] = Field(default_factory=list)
+    lag: list[ConsumerLag] = Field(default_factory=list)
+
+
 class BenchResults(_Model):
     environment: Environment
     throughput: list[ThroughputRun] = Field(default_factory=list)
     load_safety: LoadSafetyRun | None = None
     latency: list[LatencyRun] = Field(default_factory=list)
     storm: StormRun | None = None
+    router: list[RouterRun] = Field(default_factory=list)
     profiles: list[ProfileRun] = Field(default_factory=list)
     dead_letters: dict[str, int] = Field(default_factory=dict, description="records in each dead-letter topic")
     service_errors: dict[str, dict[str, int]] = Field(

@@ -26,6 +26,7 @@ from .environment import describe
 from .logscan import service_errors
 from .phases_e2e import alertmanager_latency, end_to_end
 from .phases_ingest import alertmanager_throughput, ingest_throughput
+from .phases_router import router_alone
 from .plan import Plan, plan_for
 from .procstats import Sampler
 from .report import render
@@ -47,6 +48,7 @@ Phase = Callable[[BenchContext], Awaitable[None]]
 PHASES: tuple[tuple[str, Phase], ...] = (
     ("ingest throughput and load safety", ingest_throughput),
     ("Alertmanager throughput", alertmanager_throughput),
+    ("router alone", router_alone),
     ("end to end", end_to_end),
     ("Alertmanager latency", alertmanager_latency),
 )

@@ -100,6 +100,7 @@ def targets(results: BenchResults) -> list[list[str]]:
             ["storm: one page per contact method", f"{storm.pages:,} page(s)", _yes(one_page)],
             ["storm: first page within 1 s", f"{_f(first, 3)} s", _yes(None if first is None else first <= 1.0)],
         ]
+    rows += _router_targets(results)
     for system in ("alertrouter", "alertmanager"):
         measured = [r.rate for r in results.latency if r.system == system]
         best = highest_sustained(results, system)
@@ -110,6 +111,28 @@ def targets(results: BenchResults) -> list[list[str]]:
                 "-",
             ]
         )
+    return rows
+
+
+def _router_targets(results: BenchResults) -> list[list[str]]:
+    """The router core v2 targets: CPU per new alert and per duplicate, alerts topic → pages topic p99 at 500/s."""
+    rows = []
+    for kind, limit in (("new", 1.0), ("duplicate", 0.3)):
+        runs = [r for r in results.router if r.kind == kind and r.rate == 500]
+        cpu = runs[0].router_cpu_ms_per_alert if runs else None
+        met = None if cpu is None else cpu <= limit
+        rows.append([f"router CPU ≤ {limit:g} ms per {kind} alert at 500/s", f"{_f(cpu, 2)} ms", _yes(met)])
+    new = [r for r in results.router if r.kind == "new" and r.rate == 500]
+    p99 = new[0].alerts_to_pages.p99_ms if new else None
+    kept_up = new[0].drained if new else None
+    rows.append(
+        [
+            "alerts topic → pages topic p99 ≤ 20 ms at 500 new alerts/s",
+            f"{_f(p99, 1)} ms",
+            _yes(None if p99 is None else p99 <= 20),
+        ]
+    )
+    rows.append(["router alone keeps up with 500 new alerts/s", "yes" if kept_up else "no", _yes(kept_up)])
     return rows
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import signal
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,45 @@ async def test_sighup_reloads_the_configuration(stack: Stack) -> None:
         finally:
             payments.write_text(original)
             stack.processes["router"].send_signal(signal.SIGHUP)
+
+
+async def test_alert_firing_through_a_maintenance_window_is_paged_when_it_ends(stack: Stack, unique: str) -> None:
+    """Router core v2, problem 1, as a new user met it: a window through the API, an alert inside it, nothing
+    re-sent afterwards — the page still goes out within seconds of the window's end."""
+    payload = copy.deepcopy(PAYLOAD)
+    # The ledger service: no grouping window, so the alert gets an incident of its own and a page of its own
+    # (its configured weekly window is Sunday 02:00-04:00 Berlin time).
+    payload["alerts"][0]["labels"] |= {"service": "ledger", "instance": f"maint-{unique}"}
+    payload["alerts"][0]["fingerprint"] = ("m" + unique)[:16].rjust(16, "0")
+    async with httpx.AsyncClient(timeout=10) as client:
+        now = datetime.now(UTC)
+        window = await client.post(
+            f"{stack.router}/v1/services/payments-ledger/maintenance",
+            json={"ends_at": (now + timedelta(seconds=6)).isoformat(), "reason": "deploy", "created_by": "alice"},
+            headers=AUTH,
+        )
+        assert window.status_code == 201, window.text
+        accepted = await client.post(f"{stack.ingest}/v1/alertmanager/dev-alertmanager", json=payload)
+        assert accepted.status_code == 202, accepted.text
+
+        async def outcomes() -> list[str] | None:
+            params = {"service": "payments-ledger"}
+            response = await client.get(f"{stack.router}/v1/decisions", params=params, headers=AUTH)
+            found = [
+                i["outcome"]
+                for i in response.json()["items"]
+                if (i["explanation"].get("event") or i["explanation"].get("alert") or {})
+                .get("labels", {})
+                .get("instance")
+                == f"maint-{unique}"
+            ]
+            return found if "paged" in found else None
+
+        found = await eventually(outcomes, timeout=30, what="the page after the window ended")
+        assert sorted(found) == ["paged", "suppressed"]
+        assert datetime.now(UTC) >= now + timedelta(seconds=6)
+
+        async def delivered() -> bool:
+            return any(f"maint-{unique}" in json.dumps(c["body"]) for c in stack.captured)
+
+        await eventually(delivered, timeout=30, what="the page at the capture server")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import icalendar
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from alertrouter_router.db.pool import connect_arguments
 from alertrouter_router.runtime import RouterRuntime
 from alertrouter_shared.clock import OffsetClock
 from tests.helpers import eventually
@@ -178,3 +181,49 @@ async def test_calendar_feed_matches_the_shifts_api(api: httpx.AsyncClient, rout
     # The feed keeps whole shifts (stable UIDs); the API clips to the range: same shifts, same order.
     for (feed_start, feed_end), (api_start, api_end) in zip(from_feed, from_api, strict=True):
         assert feed_start <= api_start < api_end <= feed_end
+
+
+async def test_preview_takes_no_lock_writes_nothing_and_shows_the_whole_timeline(
+    router: RouterRuntime, api: httpx.AsyncClient, router_database_url: str, router_clock: OffsetClock, unique: str
+) -> None:
+    """Problem 8: preview ran the write path rolled back, taking row and advisory locks a read token could hold."""
+    key = f"am:test-am:{unique}"
+    await api.post("/v1/route/preview", json={"labels": {"service": "storm"}, "dedup_key": key})  # warm up
+    holder = await asyncpg.connect(**connect_arguments(router_database_url))
+    counts = (
+        "SELECT (SELECT count(*) FROM router_alert), (SELECT count(*) FROM router_incident), "
+        "(SELECT count(*) FROM router_decision)"
+    )
+    try:
+        before = tuple(await holder.fetchrow(counts))
+        # Hold what the live path would take for this preview: the storm grouping lock and every incident row.
+        transaction = holder.transaction()
+        await transaction.start()
+        await holder.execute("SELECT pg_advisory_xact_lock(hashtext('group:storm'))")
+        await holder.execute("SELECT id FROM router_incident FOR UPDATE")
+        response = await asyncio.wait_for(
+            api.post("/v1/route/preview", json={"labels": {"service": "storm"}, "dedup_key": key}), timeout=5
+        )
+        await transaction.rollback()
+        assert response.status_code == 200, response.text
+        assert tuple(await holder.fetchrow(counts)) == before
+    finally:
+        await holder.close()
+    body = response.json()
+    steps = [
+        (s["round"], s["level"], s["targets"][0]["user"] if s["targets"] else None) for s in body["escalation_timeline"]
+    ]
+    assert steps == [(1, 1, "alice"), (1, 2, "bob"), (2, 1, "alice"), (2, 2, "bob")]
+    at = datetime.fromisoformat(body["at"])
+    assert [datetime.fromisoformat(s["at"]) - at for s in body["escalation_timeline"]] == [
+        timedelta(0),
+        timedelta(minutes=5),
+        timedelta(minutes=15),
+        timedelta(minutes=20),
+    ]
+    first = body["escalation_timeline"][0]["targets"][0]
+    assert first["selected_by"]["layer"] == "weekly"
+    assert {n["contact_method"]: n["delay_minutes"] for n in first["notifications"]} == {
+        "alice-hook": 0,
+        "alice-sms": 2,
+    }

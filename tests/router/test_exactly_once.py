@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 import httpx
 from aiokafka import AIOKafkaProducer
 
-from alertrouter_router import lifecycle
-from alertrouter_router.context import EventContext
 from alertrouter_router.outbox import publish_due
+from alertrouter_router.pipeline import process_batch
 from alertrouter_router.runtime import RouterRuntime
 from alertrouter_shared.clock import OffsetClock
+from alertrouter_shared.events import AlertAction
 from tests.helpers import TopicReader, eventually
 from tests.router.conftest import alert_event, pages_for, router_settings, send
 
@@ -44,21 +44,18 @@ async def test_crash_between_commit_and_publish_republishes_same_page_id(
     key = f"am:test-am:{unique}"
     # Commit the decision with its outbox rows, as the consumer does, but do not publish: the process "dies" here.
     far_future = router_clock.now() + timedelta(days=3650)
-    async with state.engine.begin() as conn:
-        ctx = EventContext(conn=conn, config=state.configs.current, now=far_future)
-        event = alert_event(key, {"service": "checkout"}, occurred_at=far_future, received_at=far_future)
-        decision = await lifecycle.process_event(ctx, event, state.settings.max_event_age_seconds)
-        await ctx.writes.flush(conn)
-    expected = set(decision.explanation["pages"])
+    event = alert_event(key, {"service": "checkout"}, occurred_at=far_future, received_at=far_future)
+    effects = await process_batch(state, [event], now=far_future)
+    expected = set(effects.decisions[0].explanation["pages"])
     assert expected, "the decision lists its deterministic page ids"
     # The running publisher will not publish pages due ten years from now; a restarted one at that time will.
     assert pages_for(pages, key) == []
-    published = await publish_due(state.engine, state.producer, far_future + timedelta(minutes=5))
+    published = await publish_due(state.pool, state.producer, far_future + timedelta(minutes=5))
     assert published >= len(expected)
     await eventually(lambda: _count(pages, key, len(expected)), what="the republished pages")
     assert {p.page_id for p in pages_for(pages, key)} == expected
     # A second pass publishes nothing again.
-    assert await publish_due(state.engine, state.producer, far_future + timedelta(minutes=5)) == 0
+    assert await publish_due(state.pool, state.producer, far_future + timedelta(minutes=5)) == 0
 
 
 async def _count(reader: TopicReader, key: str, n: int) -> bool:
@@ -110,61 +107,41 @@ async def test_two_replicas_fire_each_escalation_once(
 async def test_trigger_and_acknowledge_in_one_batch_leave_nothing_to_send(
     router: RouterRuntime, router_clock: OffsetClock, unique: str
 ) -> None:
-    """Pages and steps are buffered per batch; an acknowledgement later in the same batch must still cancel them."""
-    from sqlalchemy import func, select
-
-    from alertrouter_router.db.tables import escalation_step, outbox
-    from alertrouter_router.writes import PendingWrites
-    from alertrouter_shared.events import AlertAction
-
+    """An acknowledgement later in the same batch cancels the pages and steps of the trigger before it."""
     state = router.state
     key = f"am:test-am:{unique}"
     future = router_clock.now() + timedelta(days=3650)  # far ahead, so the running publisher leaves these alone
-    writes = PendingWrites()
-    async with state.engine.begin() as conn:
-        for action in (AlertAction.TRIGGER, AlertAction.ACKNOWLEDGE):
-            ctx = EventContext(conn=conn, config=state.configs.current, now=future, writes=writes)
-            event = alert_event(key, {"service": "checkout"}, action, occurred_at=future, received_at=future)
-            decision = await lifecycle.process_event(ctx, event, state.settings.max_event_age_seconds)
-        await writes.flush(conn)
-        incident_id = decision.incident_id
-        assert incident_id is not None
-        unpublished = await conn.scalar(
-            select(func.count()).select_from(outbox).where(outbox.c.incident_id == incident_id)
+    batch = [
+        alert_event(key, {"service": "checkout"}, action, occurred_at=future, received_at=future)
+        for action in (AlertAction.TRIGGER, AlertAction.ACKNOWLEDGE)
+    ]
+    effects = await process_batch(state, batch, now=future)
+    incident_id = effects.decisions[-1].incident_id
+    async with state.pool.acquire() as conn:
+        unpublished = await conn.fetchval("SELECT count(*) FROM router_outbox WHERE incident_id = $1", incident_id)
+        pending = await conn.fetchval(
+            "SELECT count(*) FROM router_escalation_step WHERE incident_id = $1 AND status = 'pending'", incident_id
         )
-        pending = await conn.scalar(
-            select(func.count())
-            .select_from(escalation_step)
-            .where(escalation_step.c.incident_id == incident_id, escalation_step.c.status == "pending")
-        )
-    assert (decision.outcome, unpublished, pending) == ("acknowledged", 0, 0)
+        status = await conn.fetchval("SELECT status FROM router_incident WHERE id = $1", incident_id)
+    assert (effects.decisions[-1].outcome, status, unpublished, pending) == ("acknowledged", "acknowledged", 0, 0)
 
 
 async def test_one_batch_sees_each_keys_state_as_it_changes(
     router: RouterRuntime, router_clock: OffsetClock, unique: str
 ) -> None:
-    """The batch reads every key's current incident once, up front (locked); events after the first of a key
-    must see what the earlier ones did: trigger, repeat, resolve and a new episode of one key in one batch."""
-    from alertrouter_router.incidents import CurrentIncidents
-    from alertrouter_router.writes import PendingWrites
-    from alertrouter_shared.events import AlertAction
-
+    """Events after the first of a key in a batch see what the earlier ones did: trigger, repeat, resolve and a
+    new episode of one key in one batch, written to PostgreSQL as one statement per table."""
     state = router.state
     key, other = f"am:test-am:{unique}", f"am:test-am:{unique}-other"
     at = router_clock.now() + timedelta(days=3650)  # far ahead, so the running publisher leaves these alone
 
     async def run_batch(events: list[tuple[str, AlertAction, datetime]]) -> list[tuple[str, str | None]]:
-        writes, current = PendingWrites(), CurrentIncidents()
-        async with state.engine.begin() as conn:
-            await current.prefetch(conn, {k for k, _, _ in events})
-            outcomes = []
-            for k, action, when in events:
-                ctx = EventContext(conn=conn, config=state.configs.current, now=when, writes=writes, incidents=current)
-                event = alert_event(k, {"service": "checkout"}, action, occurred_at=when, received_at=when)
-                decision = await lifecycle.process_event(ctx, event, state.settings.max_event_age_seconds)
-                outcomes.append((str(decision.outcome), decision.incident_id))
-            await writes.flush(conn)
-        return outcomes
+        batch = [
+            alert_event(k, {"service": "checkout"}, action, occurred_at=when, received_at=when)
+            for k, action, when in events
+        ]
+        effects = await process_batch(state, batch, now=max(when for _, _, when in events))
+        return [(str(d.outcome), d.incident_id) for d in effects.decisions]
 
     [(opened, before)] = await run_batch([(other, AlertAction.TRIGGER, at)])
     step = timedelta(seconds=1)
@@ -183,3 +160,13 @@ async def test_one_batch_sees_each_keys_state_as_it_changes(
     assert first == repeat == resolved
     assert other_resolved == before
     assert second is not None and second != first
+    async with state.pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT status, incident_id FROM router_alert WHERE dedup_key = ANY($1::text[]) ORDER BY dedup_key",
+            [key, other],
+        )
+        statuses = await conn.fetch(
+            "SELECT id, status FROM router_incident WHERE id = ANY($1::text[])", [first, second, before]
+        )
+    assert [(r["status"], r["incident_id"]) for r in rows] == [("firing", second), ("resolved", before)]
+    assert {r["id"]: r["status"] for r in statuses} == {first: "resolved", second: "triggered", before: "resolved"}

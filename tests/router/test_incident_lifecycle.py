@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from alertrouter_router.runtime import RouterRuntime
 from alertrouter_shared.clock import OffsetClock
-from alertrouter_shared.events import AlertAction
+from alertrouter_shared.events import AlertAction, PageKind
 from tests.helpers import TopicReader, eventually
 from tests.router.conftest import alert_event, pages_for, send
 
@@ -72,7 +72,10 @@ async def test_trigger_pages_level_one_then_escalates_then_ack_stops(
     marker = f"am:test-am:{unique}-marker"
     await send(producer, alert_event(marker, {"service": "checkout"}))
     await eventually(lambda: _pages(pages, marker, 1), what="the marker page")
-    assert len(pages_for(pages, key)) == 3
+    assert len([p for p in pages_for(pages, key) if p.kind is PageKind.TRIGGER]) == 3
+    # alice, paged before bob took it, is told (on both contact methods she was paged on); bob, who acted, is not
+    told = {(p.user_id, p.contact_method.id) for p in pages_for(pages, key) if p.kind is PageKind.ACKNOWLEDGED}
+    assert told == {("alice", "alice-hook"), ("alice", "alice-sms")}
     incident = (await api.get(f"/v1/incidents/{incident_id}")).json()
     assert incident["incident"]["status"] == "acknowledged"
     assert incident["incident"]["acknowledged_by"] == "bob"
@@ -105,7 +108,7 @@ async def test_repeat_trigger_is_duplicate_and_resolve_then_retrigger_opens_new(
     assert len({p.incident_id for p in pages_for(pages, key)}) == 2
 
 
-async def test_stale_event_opens_incident_but_pages_nobody(
+async def test_stale_event_pages_nobody_and_opens_no_incident(
     router: RouterRuntime,
     api: httpx.AsyncClient,
     producer: AIOKafkaProducer,
@@ -119,6 +122,7 @@ async def test_stale_event_opens_incident_but_pages_nobody(
     decision = (await decisions_for(api, key, 1))[0]
     assert decision["outcome"] == "suppressed"
     assert decision["explanation"]["suppressed_by"] == "stale"
+    assert decision["incident_id"] is None
     assert pages_for(pages, key) == []
 
 
@@ -178,10 +182,11 @@ async def test_grouping_window_one_incident_one_page(
     for key in keys:
         await send(producer, alert_event(key, {"service": "storm", "instance": key}))
     outcomes = [(await decisions_for(api, key, 1))[0] for key in keys]
-    assert sorted(d["outcome"] for d in outcomes) == ["paged"] + ["suppressed"] * 4
+    assert sorted(d["outcome"] for d in outcomes) == ["grouped"] * 4 + ["paged"]
     assert len({d["incident_id"] for d in outcomes}) == 1
-    incident = (await api.get(f"/v1/incidents/{outcomes[0]['incident_id']}")).json()["incident"]
-    assert incident["alert_count"] == 5
+    body = (await api.get(f"/v1/incidents/{outcomes[0]['incident_id']}")).json()
+    assert body["incident"]["alert_count"] == 5 and body["incident"]["firing_count"] == 5
+    assert sorted(a["dedup_key"] for a in body["alerts"]) == sorted(keys)
 
 
 async def test_maintenance_window_created_through_the_api(

@@ -65,8 +65,9 @@ class AlertEvent(_Wire):
     occurred_at: AwareDatetime
     received_at: AwareDatetime
     episode_started_at: AwareDatetime | None = Field(
-        None, description="when the source says this firing episode began (Alertmanager startsAt); a repeat of an "
-        "episode already resolved carries the same instant and must not reopen it"
+        None,
+        description="when the source says this firing episode began (Alertmanager startsAt); a repeat of an "
+        "episode already resolved carries the same instant and must not reopen it",
     )
 
 
@@ -95,6 +96,13 @@ class ContactMethod(_Wire):
     address: str
 
 
+class PageAlert(_Wire):
+    """One member alert of the paged incident, so the page can say what it carries."""
+
+    dedup_key: str
+    summary: str = ""
+
+
 class Page(_Wire):
     """One notification to one user over one contact method: produced by the router, keyed by incident id.
 
@@ -119,7 +127,8 @@ class Page(_Wire):
     severity: Severity = Severity.CRITICAL
     labels: Labels = Field(default_factory=dict)
     runbook_url: str | None = None
-    alert_count: int = 1
+    alert_count: int = Field(1, description="how many alerts the incident carries")
+    alerts: list[PageAlert] = Field(default_factory=list, description="some of them (at most 10), newest last")
     send_at: AwareDatetime
     created_at: AwareDatetime
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alertrouter_shared.events import AlertEvent, DeliveryResult, Page
+from alertrouter_shared.events import AlertEvent, DeliveryResult
 
 ALERTS = "alertrouter.alerts.v1"
 PAGES = "alertrouter.pages.v1"
@@ -32,10 +32,6 @@ def all_topics(partitions: int, replication_factor: int) -> list[TopicSpec]:
 
 def alert_key(event: AlertEvent) -> bytes:
     return event.dedup_key.encode()
-
-
-def page_key(page: Page) -> bytes:
-    return page.incident_id.encode()
 
 
 def delivery_key(result: DeliveryResult) -> bytes:

@@ -13,8 +13,6 @@ from typing import TypeAlias
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alertrouter_notifier.dispatcher import Dispatcher
@@ -23,6 +21,7 @@ from alertrouter_notifier.metrics import PAGES_RECEIVED
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.publisher import ResultPublisher
 from alertrouter_shared.clock import Clock
+from alertrouter_shared.db_errors import is_transient
 from alertrouter_shared.errors import TransientError
 from alertrouter_shared.events import Page
 from alertrouter_shared.logging import get_logger
@@ -98,7 +97,9 @@ class PageHandler:
         try:
             async with self._engine.begin() as conn:
                 outcome = await admit_pages(conn, pages, self._clock.now(), self._policy)
-        except (OperationalError, InterfaceError, PoolTimeoutError, OSError) as exc:
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
             raise TransientError(f"database unavailable while admitting pages: {exc}") from exc
         PAGES_RECEIVED.labels("admitted").inc(len(pages) - outcome.duplicates)
         PAGES_RECEIVED.labels("duplicate").inc(outcome.duplicates)

@@ -1,4 +1,4 @@
-"""Routing decisions: one row per alert event (and per escalation step), whatever the outcome.
+"""Routing decisions: one per alert event, escalation step, recheck or person's action, whatever the outcome.
 
 The explanation is data, not a log line: it holds everything needed to answer "why was this person paged, or
 why was nobody?" after the fact, including the configuration version that was in force.
@@ -8,23 +8,25 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from prometheus_client import Counter
-from sqlalchemy import and_, or_, select
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from alertrouter_router.ownership.routing import RouteMatch
+from alertrouter_shared.events import AlertEvent
 
-from alertrouter_router.db.tables import decision
+# Decision and incident ids derived from the input they answer: a batch handled twice (a redelivery racing a
+# rebalance) writes the same rows, which the unique keys then absorb.
+ID_NAMESPACE = uuid.UUID("7f1d3c52-2f63-4c3e-9a57-3b8f1c0e6a10")
 
-DECISIONS = Counter("alertrouter_router_decisions_total", "Routing decisions by outcome", ["outcome"])
+
+def derived_id(kind: str, ref: str) -> str:
+    return str(uuid.uuid5(ID_NAMESPACE, f"{kind}:{ref}"))
 
 
 class Outcome(StrEnum):
     PAGED = "paged"
     DUPLICATE = "duplicate"
+    GROUPED = "grouped"
     RESOLVED = "resolved"
     ACKNOWLEDGED = "acknowledged"
     SUPPRESSED = "suppressed"
@@ -33,11 +35,18 @@ class Outcome(StrEnum):
     ESCALATION_ENDED = "escalation_ended"
 
 
+class DecisionKind(StrEnum):
+    EVENT = "event"
+    ESCALATION = "escalation"
+    RECHECK = "recheck"
+    MANUAL = "manual"
+
+
 @dataclass
 class Decision:
     outcome: Outcome
     reason: str
-    kind: str = "event"
+    kind: DecisionKind = DecisionKind.EVENT
     event_id: str | None = None
     step_key: str | None = None
     incident_id: str | None = None
@@ -50,90 +59,36 @@ class Decision:
     explanation: dict[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
+    def as_explanation(self) -> dict[str, Any]:
+        return {**self.explanation, "outcome": self.outcome.value, "reason": self.reason}
 
-def _row(item: Decision, at: datetime) -> dict[str, Any]:
+
+def route_explanation(route: RouteMatch) -> dict[str, Any]:
     return {
-        "id": item.id,
-        "event_id": item.event_id,
-        "step_key": item.step_key,
-        "incident_id": item.incident_id,
-        "dedup_key": item.dedup_key,
-        "kind": item.kind,
-        "outcome": item.outcome.value,
-        "reason": item.reason,
-        "service_id": item.service_id,
-        "team_id": item.team_id,
-        "policy_id": item.policy_id,
-        "level": item.level,
-        "config_version": item.config_version,
-        "created_at": at,
-        "explanation": {**item.explanation, "outcome": item.outcome.value, "reason": item.reason},
+        "rule": route.rule_id,
+        "reason": route.reason,
+        "bound_service": route.bound_service,
+        "matched": [{"label": m.label, "op": m.op, "value": m.value, "actual": m.actual} for m in route.matched],
+        "service": route.service_id,
+        "team": route.team_id,
+        "policy": route.escalation_policy_id,
     }
 
 
-async def record_many(conn: AsyncConnection, items: list[tuple[Decision, datetime, bool]]) -> set[str]:
-    """Insert decisions in one statement; returns the ids inserted (an event or step already decided is skipped)."""
-    if not items:
-        return set()
-    rows = [_row(item, at) for item, at, _ in items]
-    result = await conn.execute(insert(decision).values(rows).on_conflict_do_nothing().returning(decision.c.id))
-    inserted = {str(r.id) for r in result}
-    for item, _, count in items:
-        if count and item.id in inserted:
-            DECISIONS.labels(item.outcome.value).inc()
-    return inserted
-
-
-async def already_decided(conn: AsyncConnection, event_ids: list[str]) -> set[str]:
-    if not event_ids:
-        return set()
-    rows = await conn.execute(select(decision.c.event_id).where(decision.c.event_id.in_(event_ids)))
-    return {r.event_id for r in rows}
-
-
-@dataclass
-class DecisionFilter:
-    service: str | None = None
-    team: str | None = None
-    incident: str | None = None
-    dedup_key: str | None = None
-    outcome: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-async def list_page(
-    conn: AsyncConnection, filters: DecisionFilter, limit: int, before_seq: int | None
-) -> list[dict[str, Any]]:
-    """Newest first; ``before_seq`` is the cursor (the ``seq`` of the last row of the previous page)."""
-    conditions = []
-    column_filters = {
-        "service_id": filters.service,
-        "team_id": filters.team,
-        "incident_id": filters.incident,
-        "dedup_key": filters.dedup_key,
-        "outcome": filters.outcome,
+def event_explanation(event: AlertEvent, route: RouteMatch, config_version: str) -> dict[str, Any]:
+    return {
+        "event": {
+            "event_id": str(event.event_id),
+            "source": event.source.value,
+            "integration": event.integration_id,
+            "action": event.action.value,
+            "dedup_key": event.dedup_key,
+            "summary": event.summary,
+            "severity": event.severity.value,
+            "labels": event.labels,
+            "occurred_at": event.occurred_at.isoformat(),
+            "received_at": event.received_at.isoformat(),
+        },
+        "route": route_explanation(route),
+        "config_version": config_version,
     }
-    for name, value in column_filters.items():
-        if value is not None:
-            conditions.append(decision.c[name] == value)
-    if filters.since is not None:
-        conditions.append(decision.c.created_at >= filters.since)
-    if filters.until is not None:
-        conditions.append(decision.c.created_at < filters.until)
-    if before_seq is not None:
-        conditions.append(decision.c.seq < before_seq)
-    query = select(decision).where(and_(True, *conditions)).order_by(decision.c.seq.desc()).limit(limit)
-    return [dict(r._mapping) for r in await conn.execute(query)]
-
-
-async def get_one(conn: AsyncConnection, decision_id: str) -> dict[str, Any] | None:
-    row = (await conn.execute(select(decision).where(decision.c.id == decision_id))).first()
-    return dict(row._mapping) if row else None
-
-
-async def for_incident(conn: AsyncConnection, incident_id: str) -> list[dict[str, Any]]:
-    rows = await conn.execute(
-        select(decision).where(or_(decision.c.incident_id == incident_id)).order_by(decision.c.seq)
-    )
-    return [dict(r._mapping) for r in rows]

@@ -1,39 +1,30 @@
-"""Escalation timers in the database: one row per pending step, claimed with SKIP LOCKED when due.
+"""Escalation positions: which (round, level) follows which, and the whole timeline if nobody acknowledges (pure).
 
 A step is (incident, round, level). Paging level L schedules level L+1 after level L's delay; past the last
 level the policy starts again at level 0 for its configured number of repeats. Acknowledge or resolve cancels
-every pending step. Several router replicas may run the timer loop: a due row is claimed by exactly one.
+every pending step. Steps live in the database and are claimed when due by any replica (``db/timers.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from prometheus_client import Histogram
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from alertrouter_router.db.tables import escalation_step
-
-PENDING = "pending"
-DONE = "done"
-CANCELLED = "cancelled"
-
-TIMER_LAG = Histogram(
-    "alertrouter_router_escalation_timer_lag_seconds",
-    "How late an escalation step fired after its due time",
-    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
-)
+from alertrouter_router.ownership.loader import LoadedConfig
+from alertrouter_router.paging import explain_targets, plan_level
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     incident_id: str
     round: int
     level: int
     due_at: datetime
+
+    @property
+    def key(self) -> str:
+        return f"{self.incident_id}:{self.round}:{self.level}"
 
 
 def next_position(round_: int, level: int, level_count: int, repeat: int) -> tuple[int, int] | None:
@@ -45,48 +36,29 @@ def next_position(round_: int, level: int, level_count: int, repeat: int) -> tup
     return None
 
 
-async def schedule_many(conn: AsyncConnection, steps: list[Step]) -> None:
-    if not steps:
-        return
-    rows = [
-        {"incident_id": s.incident_id, "round": s.round, "level": s.level, "due_at": s.due_at, "status": PENDING}
-        for s in steps
-    ]
-    await conn.execute(
-        insert(escalation_step).values(rows).on_conflict_do_nothing(constraint="uq_router_escalation_step_position")
-    )
+def timeline(config: LoadedConfig, policy_id: str, start: datetime) -> list[dict[str, Any]]:
+    """Every level and round the policy would page if nobody acknowledged, each resolved at the instant it fires.
 
-
-async def cancel_all(conn: AsyncConnection, incident_id: str) -> None:
-    await conn.execute(
-        update(escalation_step)
-        .where(escalation_step.c.incident_id == incident_id, escalation_step.c.status == PENDING)
-        .values(status=CANCELLED)
-    )
-
-
-async def claim_due(conn: AsyncConnection, now: datetime, limit: int) -> list[Step]:
-    """Lock due steps for this transaction; other replicas skip them."""
-    rows = (
-        await conn.execute(
-            select(escalation_step)
-            .where(escalation_step.c.status == PENDING, escalation_step.c.due_at <= now)
-            .order_by(escalation_step.c.due_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+    The same ``plan_level`` as the live path, so the preview shows who would be paged at each step, through
+    which schedule layer or override, on which contact method and when.
+    """
+    policy = config.policies_by_id[policy_id]
+    steps: list[dict[str, Any]] = []
+    position: tuple[int, int] | None = (0, 0)
+    at = start
+    while position is not None:
+        round_, level = position
+        plan = plan_level(config, policy_id, round_, level, at)
+        targets = explain_targets(plan)
+        steps.append(
+            {
+                "round": round_ + 1,
+                "level": level + 1,
+                "at": at.isoformat(),
+                "targets": targets,
+                "reaches_anyone": any(t["notifications"] for t in targets),
+            }
         )
-    ).all()
-    return [Step(r.incident_id, r.round, r.level, r.due_at) for r in rows]
-
-
-async def mark_done(conn: AsyncConnection, step: Step, fired_at: datetime) -> None:
-    await conn.execute(
-        update(escalation_step)
-        .where(
-            escalation_step.c.incident_id == step.incident_id,
-            escalation_step.c.round == step.round,
-            escalation_step.c.level == step.level,
-        )
-        .values(status=DONE, fired_at=fired_at)
-    )
-    TIMER_LAG.observe(max(0.0, (fired_at - step.due_at).total_seconds()))
+        position = next_position(round_, level, len(policy.levels), policy.repeat)
+        at = at + timedelta(minutes=plan.delay_minutes)
+    return steps

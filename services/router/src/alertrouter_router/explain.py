@@ -39,12 +39,23 @@ def explain_text(row: dict[str, Any]) -> str:
             )
         else:
             lines.append(f"No service matched: {route.get('reason')}.")
+    elif row["kind"] == "recheck":
+        alert = x.get("alert", {})
+        lines.append(
+            f"Alert {row['dedup_key']} ({alert.get('summary')!r}), firing since {alert.get('firing_since')} and held "
+            f"back by {alert.get('suppressed_by')}, was looked at again at {row['created_at']:%Y-%m-%d %H:%M:%S} UTC."
+        )
+    elif row["kind"] == "manual":
+        lines.append(f"A person acted on incident {row['incident_id']} at {row['created_at']:%Y-%m-%d %H:%M:%S} UTC.")
     else:
         step = x.get("step", {})
         lines.append(
             f"Escalation step round {step.get('round')} level {step.get('level')} of incident {row['incident_id']} "
             f"was due at {step.get('due_at')}."
         )
+    if x.get("clamped"):
+        clamped = x["clamped"]
+        lines.append(f"Its time {clamped['occurred_at']} was {clamped['why']}: {clamped['to']} was used.")
     lines.append(f"Outcome: {row['outcome']} — {row['reason']}.")
     for skipped in x.get("skipped_levels", []):
         lines.append(f"Level {skipped['level']} (round {skipped['round']}) was skipped: nobody reachable.")

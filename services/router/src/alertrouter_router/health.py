@@ -32,7 +32,7 @@ async def readyz(request: Request, response: Response) -> dict[str, object]:
     checks = {
         "database": await database_reachable(state.engine),
         "kafka": await kafka_reachable(state.settings),
-        "config": state.config is not None,
+        "config": state.configs.current is not None,
     }
     ready = all(checks.values())
     response.status_code = 200 if ready else 503

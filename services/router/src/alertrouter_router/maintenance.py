@@ -1,66 +1,36 @@
-"""Is a service in a maintenance window at an instant? Windows come from configuration and from the API."""
+"""Is a service in a maintenance window at an instant, and until when? Configured windows and the API's (pure)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from alertrouter_router.db.tables import maintenance_window
-from alertrouter_router.ownership.maintenance import active_maintenance
+from alertrouter_router.ownership.maintenance import ActiveWindow, describe_configured
 from alertrouter_router.ownership.model import Service
 
 
-def configured_window(service: Service, at: datetime) -> str | None:
-    """A description of the configured window covering ``at``, or None."""
-    window = active_maintenance(service, at)
-    if window is None:
+@dataclass(frozen=True, slots=True)
+class ApiWindow:
+    id: str
+    service_id: str
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    """The maintenance windows in force: the configuration's plus those created through the API."""
+
+    api_windows: tuple[ApiWindow, ...] = ()
+
+    def covering(self, service: Service, at: datetime) -> ActiveWindow | None:
+        configured = describe_configured(service, at)
+        if configured is not None:
+            return configured
+        for window in self.api_windows:
+            if window.service_id == service.id and window.starts_at <= at < window.ends_at:
+                reason = window.reason or "no reason given"
+                description = f"maintenance window {window.id} ({reason}) until {window.ends_at.isoformat()}"
+                return ActiveWindow(description, window.ends_at)
         return None
-    index = service.maintenance_windows.index(window)
-    kind = "one-off" if window.once is not None else "weekly"
-    return f"services[{service.id}].maintenance_windows[{index}] ({kind})"
-
-
-@dataclass
-class ApiWindows:
-    """The API's active maintenance windows, read once per transaction rather than once per new incident.
-
-    A consumer batch is one transaction, so one read serves all its events; an event's own instant still decides.
-    """
-
-    by_service: dict[str, list[Any]] | None = None
-
-    async def covering(self, conn: AsyncConnection, service_id: str, at: datetime) -> str | None:
-        if self.by_service is None:
-            self.by_service = await _active_windows(conn, at)
-        for row in self.by_service.get(service_id, []):
-            if row.starts_at <= at < row.ends_at:
-                reason = row.reason or "no reason given"
-                return f"maintenance window {row.id} ({reason}) until {row.ends_at.isoformat()}"
-        return None
-
-
-async def _active_windows(conn: AsyncConnection, at: datetime) -> dict[str, list[Any]]:
-    columns = (
-        maintenance_window.c.id,
-        maintenance_window.c.service_id,
-        maintenance_window.c.reason,
-        maintenance_window.c.starts_at,
-        maintenance_window.c.ends_at,
-    )
-    rows = await conn.execute(
-        select(*columns)
-        .where(maintenance_window.c.active, maintenance_window.c.ends_at > at)
-        .order_by(maintenance_window.c.starts_at, maintenance_window.c.id)
-    )
-    windows: dict[str, list[Any]] = {}
-    for row in rows:
-        windows.setdefault(row.service_id, []).append(row)
-    return windows
-
-
-async def active_window(conn: AsyncConnection, windows: ApiWindows, service: Service, at: datetime) -> str | None:
-    return configured_window(service, at) or await windows.covering(conn, service.id, at)

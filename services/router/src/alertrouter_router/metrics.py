@@ -20,3 +20,9 @@ MTTA = Histogram(
 MTTR = Histogram(
     "alertrouter_router_time_to_resolve_seconds", "Incident open to resolve", ["alertrouter_service"], buckets=_SLOW
 )
+DECISIONS = Counter("alertrouter_router_decisions_total", "Routing decisions by outcome", ["outcome"])
+TIMER_LAG = Histogram(
+    "alertrouter_router_escalation_timer_lag_seconds",
+    "How late an escalation step fired after its due time",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+)

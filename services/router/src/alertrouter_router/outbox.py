@@ -1,24 +1,22 @@
 """Transactional outbox: pages are written with the state change that caused them, published after commit.
 
 A page row is published once its ``send_at`` has come (notification-rule delays are held here, so an
-acknowledgement can still cancel them). If the process dies between commit and publish, the next publisher
-pass — in this replica after restart, or in another — publishes it with the same deterministic page id, and
-the notifier drops the repeat.
+acknowledgement can still cancel them). Pages due at once are published from memory right after the commit (the
+fast lane) and marked published; the poller takes whatever the fast lane did not. If the process dies between
+commit and publish, the next publisher pass — in this replica after restart, or in another — publishes it with
+the same deterministic page id, and the notifier drops the repeat.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import asyncpg
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from alertrouter_router.db.tables import outbox
 from alertrouter_shared.clock import Clock
 from alertrouter_shared.events import Page
 from alertrouter_shared.kafka import produce_all
@@ -32,73 +30,72 @@ PUBLISH_FAILURES = Counter("alertrouter_router_outbox_publish_failures_total", "
 OUTBOX_PENDING = Gauge("alertrouter_router_outbox_due_pages", "Due pages not yet published at the last pass")
 
 
-async def add_pages(conn: AsyncConnection, pages: list[Page]) -> None:
-    """Insert pages idempotently: a page id already in the outbox is left as it is."""
-    if not pages:
-        return
-    rows = [
-        {
-            "page_id": p.page_id,
-            "incident_id": p.incident_id,
-            "payload": p.model_dump_json(),
-            "created_at": p.created_at,
-            "send_at": p.send_at,
-        }
-        for p in pages
-    ]
-    await conn.execute(insert(outbox).values(rows).on_conflict_do_nothing(index_elements=["page_id"]))
+# Pages due at once are published from memory right after their transaction commits (the fast lane); the poller
+# leaves them alone for this long, and publishes them itself only if the fast lane failed or the process died.
+FAST_LANE_GRACE = timedelta(seconds=2)
 
 
-async def cancel_pending(conn: AsyncConnection, incident_id: str) -> int:
-    """Drop pages not yet published (delayed notification rules) once nobody needs to be paged any more."""
-    result = await conn.execute(
-        delete(outbox).where(outbox.c.incident_id == incident_id, outbox.c.published_at.is_(None))
-    )
-    return int(result.rowcount or 0)
-
-
-async def publish_due(engine: AsyncEngine, producer: AIOKafkaProducer, now: datetime, limit: int = 500) -> int:
+async def publish_due(pool: asyncpg.Pool, producer: AIOKafkaProducer, now: datetime, limit: int = 500) -> int:  # type: ignore[type-arg]
     """Publish one batch of due pages; rows are claimed with SKIP LOCKED so replicas never publish twice at once."""
-    async with engine.begin() as conn:
-        rows = (
-            await conn.execute(
-                select(outbox.c.page_id, outbox.c.incident_id, outbox.c.payload)
-                .where(outbox.c.published_at.is_(None), outbox.c.send_at <= now)
-                .order_by(outbox.c.send_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            "SELECT page_id, incident_id, payload FROM router_outbox WHERE published_at IS NULL AND send_at <= $1 "
+            "AND (send_at > created_at OR created_at <= $2) ORDER BY send_at LIMIT $3 FOR UPDATE SKIP LOCKED",
+            now,
+            now - FAST_LANE_GRACE,
+            limit,
+        )
         OUTBOX_PENDING.set(len(rows))
         if not rows:
             return 0
-        records = [(PAGES, r.incident_id.encode(), r.payload.encode()) for r in rows]
+        records = [(PAGES, r["incident_id"].encode(), r["payload"].encode()) for r in rows]
         await produce_all(producer, records, timeout=10)
         await conn.execute(
-            update(outbox).where(outbox.c.page_id.in_([r.page_id for r in rows])).values(published_at=now)
+            "UPDATE router_outbox SET published_at = $2 WHERE page_id = ANY($1::text[])",
+            [r["page_id"] for r in rows],
+            now,
         )
     PAGES_PUBLISHED.inc(len(rows))
     return len(rows)
 
 
 class OutboxPublisher:
-    """Publishes right after each consumer batch (kick) and on a short period for delayed and leftover pages."""
+    """Publishes pages handed over after a commit at once, and polls for delayed and leftover ones."""
 
-    def __init__(self, engine: AsyncEngine, producer: AIOKafkaProducer, clock: Clock, period: float) -> None:
-        self.engine = engine
+    def __init__(self, pool: asyncpg.Pool, producer: AIOKafkaProducer, clock: Clock, period: float) -> None:  # type: ignore[type-arg]
+        self.pool = pool
         self.producer = producer
         self.clock = clock
         self.period = period
         self._kick = asyncio.Event()
+        self._fresh: list[Page] = []
         self._last_error: str | None = None
 
-    def kick(self) -> None:
+    def hand_over(self, pages: list[Page], now: datetime) -> None:
+        """Pages just committed: those due now go out from memory, without reading them back."""
+        self._fresh += [p for p in pages if p.send_at <= now]
         self._kick.set()
+
+    async def _publish_fresh(self) -> None:
+        fresh, self._fresh = self._fresh, []
+        if not fresh:
+            return
+        records = [(PAGES, p.incident_id.encode(), p.model_dump_json().encode()) for p in fresh]
+        await produce_all(self.producer, records, timeout=10)
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE router_outbox SET published_at = $2 WHERE page_id = ANY($1::text[]) AND published_at IS NULL",
+                [p.page_id for p in fresh],
+                self.clock.now(),
+            )
+        PAGES_PUBLISHED.inc(len(fresh))
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
+            self._kick.clear()
             try:
-                while await publish_due(self.engine, self.producer, self.clock.now()) > 0:
+                await self._publish_fresh()
+                while await publish_due(self.pool, self.producer, self.clock.now()) > 0:
                     pass
                 self._last_error = None
             except Exception as exc:
@@ -106,6 +103,7 @@ class OutboxPublisher:
                 if str(exc) != self._last_error:  # log when the error changes, count every time
                     log.warning("outbox_publish_failed", error=str(exc))
                 self._last_error = str(exc)
-            self._kick.clear()
+            if self._fresh:
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), timeout=self.period)

@@ -1,7 +1,8 @@
-"""Turn one escalation level, resolved at an instant, into pages and the explanation of who and why."""
+"""Turn one escalation level, resolved at an instant, into pages and the explanation of who and why (pure)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,7 +10,9 @@ from typing import Any
 from alertrouter_router.incidents import Incident
 from alertrouter_router.ownership.escalation_targets import Target, targets_for_level
 from alertrouter_router.ownership.loader import LoadedConfig
-from alertrouter_shared.events import Page, PageKind, Severity
+from alertrouter_shared.events import Page, PageAlert, PageKind, Severity
+
+PAGE_ALERTS_SHOWN = 10  # a page names at most this many member alerts; alert_count says how many there are
 
 
 @dataclass(frozen=True)
@@ -58,9 +61,15 @@ def explain_targets(plan: LevelPlan) -> list[dict[str, Any]]:
 
 
 def build_pages(
-    config: LoadedConfig, incident: Incident, plan: LevelPlan, decision_id: str, now: datetime
+    config: LoadedConfig,
+    incident: Incident,
+    plan: LevelPlan,
+    decision_id: str,
+    now: datetime,
+    members: Sequence[PageAlert],
 ) -> list[Page]:
     service = config.services_by_id.get(incident.service_id or "")
+    shown = list(members[:PAGE_ALERTS_SHOWN])
     pages = []
     for target in plan.targets:
         for note in target.notifications:
@@ -83,8 +92,44 @@ def build_pages(
                     labels=incident.labels,
                     runbook_url=service.runbook_url if service else None,
                     alert_count=incident.alert_count,
+                    alerts=shown,
                     send_at=note.send_at,
                     created_at=now,
                 )
             )
     return pages
+
+
+def update_pages(
+    config: LoadedConfig, incident: Incident, paged: Sequence[Page], actor: str, decision_id: str, now: datetime
+) -> list[Page]:
+    """Tell everyone already paged for the incident that it was acknowledged or resolved, once per contact method.
+
+    Not the person who acted, nor anyone who opted out (``status_updates: false``); chat channels are updated in
+    place by the notifier rather than re-posted.
+    """
+    kind = PageKind.RESOLVED if incident.status.value == "resolved" else PageKind.ACKNOWLEDGED
+    seen: set[tuple[str, str]] = set()
+    updates = []
+    for page in paged:
+        user = config.users_by_id.get(page.user_id)
+        target = (page.user_id, page.contact_method.id)
+        if page.kind is not PageKind.TRIGGER or target in seen or user is None or not user.status_updates:
+            continue
+        seen.add(target)
+        if page.user_id == actor:
+            continue
+        cycle = f"{incident.id}:{kind.value}:{incident.round_base}"
+        updates.append(
+            page.model_copy(
+                update={
+                    "page_id": f"{cycle}:{page.user_id}:{page.contact_method.id}",
+                    "kind": kind,
+                    "decision_id": decision_id,
+                    "alert_count": incident.alert_count,
+                    "send_at": now,
+                    "created_at": now,
+                }
+            )
+        )
+    return updates

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaProducer
-from sqlalchemy.ext.asyncio import AsyncEngine
-
+from alertrouter_router.api.app import create_app
 from alertrouter_router.config_state import ConfigHolder
 from alertrouter_router.db.engine import make_engine
+from alertrouter_router.db.pool import make_pool
 from alertrouter_router.outbox import OutboxPublisher
+from alertrouter_router.pipeline import handle_alert_batch
 from alertrouter_router.settings import RouterSettings
-from alertrouter_shared.auth import TokenEntry, load_token_entries
+from alertrouter_router.state import RouterState
+from alertrouter_router.timeline import handle_delivery_batch
+from alertrouter_router.timers import run_timers
+from alertrouter_shared.auth import load_token_entries
 from alertrouter_shared.clock import Clock, SystemClock
 from alertrouter_shared.consumer_loop import ConsumerLoop, ConsumerOptions, make_consumer
 from alertrouter_shared.kafka import ensure_project_topics, make_producer
@@ -24,48 +26,28 @@ from alertrouter_shared.topics import ALERTS, DELIVERIES
 log = get_logger(__name__)
 
 
-@dataclass
-class RouterState:
-    """Everything the pipeline, the timers and the API share in one process."""
-
-    settings: RouterSettings
-    engine: AsyncEngine
-    producer: AIOKafkaProducer
-    clock: Clock
-    configs: ConfigHolder
-    token_entries: list[TokenEntry]
-    publisher: OutboxPublisher
-    stopping: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def config(self) -> object:
-        return self.configs.current
-
-
 def build_state(settings: RouterSettings, clock: Clock | None = None) -> RouterState:
     clock = clock or SystemClock()
     engine = make_engine(settings.database_url, settings.db_pool_size)
     producer = make_producer(settings, linger_ms=1)
+    pool = make_pool(settings.database_url, settings.db_pool_size)
     return RouterState(
         settings=settings,
         engine=engine,
+        pool=pool,
         producer=producer,
         clock=clock,
         configs=ConfigHolder.load(settings.config_path),
         token_entries=load_token_entries(settings.api_tokens, settings.api_tokens_file),
-        publisher=OutboxPublisher(engine, producer, clock, settings.outbox_poll_seconds),
+        publisher=OutboxPublisher(pool, producer, clock, settings.outbox_poll_seconds),
     )
 
 
 def _consumer_loops(state: RouterState) -> list[ConsumerLoop]:
-    from alertrouter_router.pipeline import handle_alert_batch
-    from alertrouter_router.timeline import handle_delivery_batch
-
     settings = state.settings
 
     async def on_alerts(records: object) -> None:
         await handle_alert_batch(state, records)  # type: ignore[arg-type]
-        state.publisher.kick()
 
     async def on_deliveries(records: object) -> None:
         await handle_delivery_batch(state, records)  # type: ignore[arg-type]
@@ -84,8 +66,6 @@ class RouterRuntime:
     def __init__(
         self, settings: RouterSettings, *, consume: bool = True, serve_api: bool = True, clock: Clock | None = None
     ) -> None:
-        from alertrouter_router.api.app import create_app
-
         self.state = build_state(settings, clock)
         self.consume = consume
         self.loops = _consumer_loops(self.state) if consume else []
@@ -93,14 +73,13 @@ class RouterRuntime:
         self.tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        from alertrouter_router.escalation_loop import run_escalations
-
+        await self.state.pool  # opens no connection yet (min_size 0): PostgreSQL may come up after us
         await ensure_project_topics(self.state.settings)
         await self.state.producer.start()
         self.tasks = [asyncio.create_task(self.server.serve(), name="http")]
         if self.consume:
             self.tasks += [asyncio.create_task(loop.run(), name="consumer") for loop in self.loops]
-            self.tasks.append(asyncio.create_task(run_escalations(self.state), name="escalations"))
+            self.tasks.append(asyncio.create_task(run_timers(self.state), name="timers"))
             self.tasks.append(asyncio.create_task(self.state.publisher.run(self.state.stopping), name="outbox"))
         await self._until_listening()
         log.info("router_started", consume=self.consume, port=self.state.settings.port)
@@ -132,6 +111,7 @@ class RouterRuntime:
                         self.stop()
         finally:
             await self.state.producer.stop()
+            await self.state.pool.close()
             await self.state.engine.dispose()
             log.info("router_stopped")
         if failed:

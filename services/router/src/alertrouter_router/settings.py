@@ -23,6 +23,15 @@ class RouterSettings(CommonSettings):
     max_event_age_seconds: int = Field(
         900, ge=1, description="events received longer ago than this (backlog replay) update incidents but never page"
     )
+    clock_skew_seconds: int = Field(
+        300, ge=0, description="event times later than receipt plus this are clamped to the receipt time"
+    )
+    maintenance_recheck_seconds: int = Field(
+        60,
+        ge=1,
+        description="alerts suppressed by maintenance are looked at again at least this often (and at the "
+        "window's end)",
+    )
     escalation_poll_seconds: float = Field(1.0, gt=0, description="how often due escalation steps are looked for")
     escalation_batch: int = Field(100, ge=1, description="escalation steps claimed per pass")
     outbox_poll_seconds: float = Field(1.0, gt=0, description="how often delayed and leftover pages are published")

@@ -1,4 +1,7 @@
-"""Incident timeline entries that are not decisions: delivery results from the notifier, human notes."""
+"""Incident timeline entries that are not decisions: delivery results from the notifier, human notes.
+
+A delivery result that failed for good may mean a whole escalation level reached nobody (``unreached.py``).
+"""
 
 from __future__ import annotations
 
@@ -13,11 +16,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_router.db.tables import timeline
+from alertrouter_router.unreached import escalate_unreached, incidents_with_failures
 from alertrouter_shared.events import DeliveryResult
 from alertrouter_shared.logging import get_logger
 
 if TYPE_CHECKING:
-    from alertrouter_router.runtime import RouterState
+    from alertrouter_router.state import RouterState
 
 log = get_logger(__name__)
 
@@ -50,3 +54,4 @@ async def handle_delivery_batch(state: RouterState, records: Sequence[ConsumerRe
         for result in results:
             ref = f"{result.delivery_id}:{result.attempt}:{result.status.value}"
             await add(conn, result.incident_id, result.at, "delivery", ref, result.model_dump(mode="json"))
+    await escalate_unreached(state, incidents_with_failures(results))

@@ -17,7 +17,7 @@ from alertrouter_router.api import (
 from alertrouter_router.api.problems import install_problem_handlers
 
 if TYPE_CHECKING:
-    from alertrouter_router.runtime import RouterState
+    from alertrouter_router.state import RouterState
 
 
 def create_app(state: RouterState, with_api: bool = True) -> FastAPI:

@@ -12,7 +12,7 @@ from alertrouter_router.api.auth import require
 from alertrouter_shared.auth import Scope
 
 if TYPE_CHECKING:
-    from alertrouter_router.runtime import RouterState
+    from alertrouter_router.state import RouterState
 
 
 def get_state(request: Request) -> RouterState:

@@ -1,4 +1,7 @@
-"""Maintenance windows created through the API, with an expiry; configured windows are listed beside them."""
+"""Maintenance windows created through the API, with an expiry; configured windows are listed beside them.
+
+Ending a window early makes the alerts it suppressed due for a recheck at once: still-firing ones page.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,9 @@ from fastapi import APIRouter, HTTPException
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from sqlalchemy import select, update
 
+from alertrouter_router.alerts import AlertStatus, SuppressedBy
 from alertrouter_router.api.deps import READ, WRITE, ReadConn, State
-from alertrouter_router.db.tables import maintenance_window
+from alertrouter_router.db.tables import alert, maintenance_window
 
 router = APIRouter(prefix="/v1/services/{service_id}/maintenance", tags=["maintenance"])
 
@@ -80,6 +84,16 @@ async def end_window(service_id: str, window_id: str, state: State) -> dict[str,
             .where(maintenance_window.c.id == window_id, maintenance_window.c.service_id == service_id)
             .values(active=False)
         )
+        if result.rowcount:  # alerts it held back are looked at again on the timer loop's next pass
+            await conn.execute(
+                update(alert)
+                .where(
+                    alert.c.service_id == service_id,
+                    alert.c.status == AlertStatus.SUPPRESSED.value,
+                    alert.c.suppressed_by == SuppressedBy.MAINTENANCE.value,
+                )
+                .values(recheck_at=state.clock.now())
+            )
     if not result.rowcount:
         raise HTTPException(404, f"maintenance window {window_id!r} not found for service {service_id!r}")
     return {"id": window_id, "active": False}

@@ -1,7 +1,9 @@
-"""Dry run of the live path: the same ``lifecycle.process_event`` inside a transaction that is rolled back.
+"""Dry run of the live path: the same ``decide`` on a snapshot read with no lock, in a read-only transaction.
 
-Because it is the same code, the preview cannot drift from what the router really does; it also sees the
-open incidents, so a preview of a repeat says ``duplicate``.
+Because it is the same code, the preview cannot drift from what the router really does; it also sees the alerts
+and open incidents, so a preview of a repeat says ``duplicate``. Its effects are thrown away; besides the
+decision it returns the whole escalation timeline if nobody acknowledged: each level and round, who, through
+which schedule layer or override, each contact method and the minute it would fire.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 from fastapi import HTTPException
 from pydantic import BaseModel, Field
 
-from alertrouter_router import lifecycle
-from alertrouter_router.context import EventContext
+from alertrouter_router import escalation
+from alertrouter_router.db import snapshot_reads
+from alertrouter_router.decide import decide
 from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource
 
 if TYPE_CHECKING:
-    from alertrouter_router.runtime import RouterState
+    from alertrouter_router.state import RouterState
 
 
 class RawAlertmanagerAlert(BaseModel):
@@ -68,13 +71,12 @@ async def preview_decision(state: RouterState, body: PreviewRequest) -> dict[str
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
     event = _event(body, state, at)
-    async with state.engine.connect() as conn:
-        transaction = await conn.begin()
-        try:
-            ctx = EventContext(conn=conn, config=state.configs.current, now=at, dry_run=True)
-            decision = await lifecycle.process_event(ctx, event, state.settings.max_event_age_seconds)
-        finally:
-            await transaction.rollback()
+    config = state.configs.current
+    async with state.pool.acquire() as conn, conn.transaction(readonly=True):
+        snapshot, maintenance = await snapshot_reads.for_events(conn, [event], config, at, lock=False)
+    effects = decide([event], snapshot, config, maintenance, at, state.rules)
+    decision = effects.decisions[0]
+    opened = effects.opened[0] if effects.opened else None
     return {
         "preview": True,
         "at": at.isoformat(),
@@ -85,5 +87,6 @@ async def preview_decision(state: RouterState, body: PreviewRequest) -> dict[str
         "policy": decision.policy_id,
         "level": decision.level,
         "config_version": decision.config_version,
-        "explanation": decision.explanation,
+        "explanation": decision.as_explanation(),
+        "escalation_timeline": escalation.timeline(config, opened.policy_id, at) if opened and opened.policy_id else [],
     }

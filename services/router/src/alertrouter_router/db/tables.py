@@ -1,7 +1,7 @@
 """The router's tables (all prefixed ``router_``; the notifier owns ``notifier_`` tables on the same server).
 
 Idempotency lives here: a decision is unique per event id, an escalation step per (incident, round, level),
-a page per deterministic page id, and at most one incident per dedup key is open at a time (partial index).
+a page per deterministic page id, and an alert per dedup key (it points at the incident of its episode).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ incident = Table(
     "router_incident",
     metadata,
     Column("id", String(36), primary_key=True),
-    Column("dedup_key", String(512), nullable=False),
+    Column("dedup_key", String(512), nullable=False),  # the alert that opened it
     Column("status", String(16), nullable=False),  # triggered | acknowledged | resolved
     Column("service_id", String(128)),
     Column("team_id", String(128)),
@@ -53,32 +53,63 @@ incident = Table(
     Column("summary", Text, nullable=False, server_default=""),
     Column("severity", String(16), nullable=False, server_default="critical"),
     Column("labels", Json, nullable=False),
-    Column("alert_count", Integer, nullable=False, server_default="1"),
+    Column("alert_count", Integer, nullable=False, server_default="1"),  # member alerts, ever
+    Column("firing_count", Integer, nullable=False, server_default="0"),  # member alerts not yet resolved
     Column("group_key", String(256)),
     _ts("opened_at", False),
     _ts("first_event_at", False),
     _ts("last_event_at", False),
-    Column("episode_started_at", DateTime(timezone=True)),
     _ts("acknowledged_at"),
     Column("acknowledged_by", String(128)),
     _ts("resolved_at"),
     Column("resolved_by", String(128)),
     Column("config_version", String(64)),
-    Index(
-        "uq_router_incident_open_dedup_key",
-        "dedup_key",
-        unique=True,
-        postgresql_where=text("status <> 'resolved'"),
-    ),
+    Column("round_base", Integer, nullable=False, server_default="0"),
+    Column("last_round", Integer, nullable=False, server_default="0"),
+    Column("last_level", Integer, nullable=False, server_default="0"),
+    _ts("retrigger_at"),
     Index("ix_router_incident_service_opened", "service_id", "opened_at"),
-    Index("ix_router_incident_dedup_key_resolved", "dedup_key", "resolved_at"),
-    # Not unique: a service may have an older open incident outside its grouping window; grouping is serialised
-    # per service by an advisory lock instead (lifecycle._join_group).
+    Index("ix_router_incident_retrigger", "retrigger_at", postgresql_where=text("retrigger_at IS NOT NULL")),
+    Index("ix_router_incident_dedup_key", "dedup_key"),
+    Index("ix_router_incident_opened", "opened_at", "id"),
+    # Grouping is serialised per service by an advisory lock (db/snapshot_reads.lock_groups), not by an index.
     Index(
         "ix_router_incident_open_group",
         "group_key",
         "opened_at",
         postgresql_where=text("status <> 'resolved' AND group_key IS NOT NULL"),
+    ),
+)
+
+alert = Table(
+    "router_alert",
+    metadata,
+    Column("dedup_key", String(512), primary_key=True),
+    Column("status", String(16), nullable=False),  # firing | suppressed | resolved
+    Column("incident_id", String(36), ForeignKey("router_incident.id")),
+    Column("suppressed_by", String(16)),  # maintenance | stale | no_route
+    _ts("recheck_at"),
+    Column("service_id", String(128)),
+    Column("team_id", String(128)),
+    Column("policy_id", String(128)),
+    Column("source", String(32), nullable=False),
+    Column("integration_id", String(128), nullable=False),
+    Column("bound_service", String(128)),
+    Column("summary", Text, nullable=False, server_default=""),
+    Column("severity", String(16), nullable=False, server_default="critical"),
+    Column("labels", Json, nullable=False),
+    _ts("episode_started_at"),
+    _ts("episode_opened_at", False),
+    _ts("first_event_at", False),
+    _ts("last_event_at", False),
+    Column("repeat_count", Integer, nullable=False, server_default="0"),
+    _ts("resolved_at"),
+    _ts("updated_at", False),
+    Index("ix_router_alert_incident", "incident_id"),
+    Index(
+        "ix_router_alert_recheck",
+        "recheck_at",
+        postgresql_where=text("status = 'suppressed' AND recheck_at IS NOT NULL"),
     ),
 )
 
@@ -91,7 +122,7 @@ decision = Table(
     Column("step_key", String(128), unique=True),
     Column("incident_id", String(36), ForeignKey("router_incident.id")),
     Column("dedup_key", String(512)),
-    Column("kind", String(16), nullable=False),  # event | escalation | manual
+    Column("kind", String(16), nullable=False),  # event | escalation | recheck | manual
     Column("outcome", String(32), nullable=False),
     Column("reason", Text, nullable=False),
     Column("service_id", String(128)),

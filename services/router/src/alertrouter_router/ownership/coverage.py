@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from alertrouter_router.ownership.gap_patterns import GapFinding, gap_findings
 from alertrouter_router.ownership.model import EscalationPolicy, OwnershipConfig, TargetType, User
-from alertrouter_router.ownership.rotation import Interval
+from alertrouter_router.ownership.rotation import Interval, merge_intervals
 from alertrouter_router.ownership.schedules import shifts_between
 
 
@@ -30,10 +31,13 @@ class UserProblem:
 
 @dataclass(frozen=True)
 class CoverageReport:
+    """``gaps`` has every interval per service; ``findings`` groups them for people (one line per hole)."""
+
     start: datetime
     end: datetime
     gaps: list[CoverageGap] = field(default_factory=list)
     user_problems: list[UserProblem] = field(default_factory=list)
+    findings: list[GapFinding] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -57,16 +61,6 @@ def user_problems(config: OwnershipConfig) -> list[UserProblem]:
     return problems
 
 
-def _merge(intervals: list[Interval]) -> list[Interval]:
-    merged: list[Interval] = []
-    for begin, finish in sorted(intervals):
-        if merged and begin <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], finish))
-        else:
-            merged.append((begin, finish))
-    return merged
-
-
 def _covered(config: OwnershipConfig, policy: EscalationPolicy, start: datetime, end: datetime) -> list[Interval]:
     """The union, over all levels, of the time someone reachable is targeted."""
     users = config.users_by_id
@@ -87,7 +81,7 @@ def _covered(config: OwnershipConfig, policy: EscalationPolicy, start: datetime,
                 continue
             if any(person in users and is_reachable(users[person]) for person in people):
                 return [(start, end)]
-    return _merge(covered)
+    return merge_intervals(covered)
 
 
 def _complement(covered: list[Interval], start: datetime, end: datetime) -> list[Interval]:
@@ -107,13 +101,15 @@ def coverage_report(config: OwnershipConfig, start: datetime, days: int = 14) ->
     start = start.astimezone(UTC)
     end = start + timedelta(days=days)
     gaps_by_policy: dict[str, list[Interval]] = {}
+    services_by_policy: dict[str, list[str]] = {}
     gaps: list[CoverageGap] = []
     for service in config.services:
-        policy = config.policies_by_id.get(service.escalation_policy)
-        if policy is None:
-            gaps.append(CoverageGap(service.id, service.escalation_policy, start, end))
-            continue
-        if policy.id not in gaps_by_policy:
-            gaps_by_policy[policy.id] = _complement(_covered(config, policy, start, end), start, end)
-        gaps.extend(CoverageGap(service.id, policy.id, begin, finish) for begin, finish in gaps_by_policy[policy.id])
-    return CoverageReport(start, end, gaps, user_problems(config))
+        policy_id = service.escalation_policy
+        services_by_policy.setdefault(policy_id, []).append(service.id)
+        if policy_id not in gaps_by_policy:
+            policy = config.policies_by_id.get(policy_id)
+            covered = _covered(config, policy, start, end) if policy is not None else []
+            gaps_by_policy[policy_id] = _complement(covered, start, end)
+        gaps.extend(CoverageGap(service.id, policy_id, begin, finish) for begin, finish in gaps_by_policy[policy_id])
+    findings = gap_findings(config, gaps_by_policy, services_by_policy)
+    return CoverageReport(start, end, gaps, user_problems(config), findings)

@@ -103,6 +103,9 @@ def _pydantic_issue(document: SourceDocument, error: Any) -> ConfigIssue:
         message = f"unknown field {unknown!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
     elif error["type"] == "missing" and path:
         message = f"missing required field {path[-1]!r}"
+    elif error["type"] == "string_type" and isinstance(error.get("input"), bool | int | float):
+        written = json.dumps(error["input"])
+        message = f'expected a string, got {written}: quote it ("{written}") if the text is meant'
     return document.issue(path, message)
 
 
@@ -180,8 +183,13 @@ def load_config(
     *,
     environ: Mapping[str, str] | None = None,
     loaded_at: datetime | None = None,
+    secrets: bool = True,
 ) -> LoadedConfig:
-    """Read, validate and cross-check the configuration; raise ``ConfigError`` with every problem found."""
+    """Read, validate and cross-check the configuration; raise ``ConfigError`` with every problem found.
+
+    ``secrets=False`` skips reading integration keys (and checking them): offline tools such as ``route test``
+    and ``config diff`` run where the keys are not, and the result then accepts no integration key.
+    """
     root = Path(path)
     if not root.exists():
         raise ConfigError([ConfigIssue(str(root), None, "<document>", "no such file or directory")])
@@ -204,8 +212,10 @@ def load_config(
         raise ConfigError(issues)
     config, provenance = _merge(parsed)
     issues.extend(check_configuration(config, provenance))
-    keys, secret_issues = _resolve_secrets(config, provenance, os.environ if environ is None else environ)
-    issues.extend(secret_issues)
+    keys: dict[str, str] = {}
+    if secrets:
+        keys, secret_issues = _resolve_secrets(config, provenance, os.environ if environ is None else environ)
+        issues.extend(secret_issues)
     if issues:
         raise ConfigError(issues)
     return LoadedConfig(

@@ -7,19 +7,23 @@ checks that need the whole configuration (references, duplicate ids, overlaps) l
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Literal, Protocol, TypeVar
 
-from pydantic import AwareDatetime, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, GetJsonSchemaHandler, field_validator, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
+from alertrouter_router.ownership.matcher_syntax import MATCHER_PATTERN, SYNTAX_HELP, parse_matcher
 from alertrouter_router.ownership.timespec import (
     ClockTime,
+    Instant,
     StrictModel,
     TimeWindow,
     TimeZoneName,
     Turn,
+    WallDateTime,
     Weekday,
 )
 from alertrouter_shared.events import ContactMethodType
@@ -70,6 +74,9 @@ class User(StrictModel):
     time_zone: TimeZoneName
     contact_methods: list[ContactMethodSpec] = Field(default_factory=list)
     notification_rules: list[NotificationRule] = Field(default_factory=list)
+    status_updates: bool = Field(
+        True, description="told when an incident they were paged for is acknowledged, resolved or escalated"
+    )
 
     @cached_property
     def contact_methods_by_id(self) -> dict[str, ContactMethodSpec]:
@@ -82,7 +89,7 @@ class Layer(StrictModel):
     id: Identifier
     name: str = ""
     participants: list[str]
-    start: datetime
+    start: WallDateTime
     turn: Turn
     handoff_time: ClockTime | None = None
     restrictions: list[TimeWindow] = Field(default_factory=list)
@@ -99,8 +106,8 @@ class Override(StrictModel):
 
     id: Identifier
     user: str
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
     replaces: str | None = None
 
     @model_validator(mode="after")
@@ -142,12 +149,15 @@ class EscalationPolicy(StrictModel):
     name: str
     description: str = ""
     repeat: Annotated[int, Field(ge=0, le=20)] = 0
+    ack_timeout_minutes: Annotated[int, Field(ge=1, le=10080)] | None = Field(
+        None, description="an acknowledgement nobody followed with a resolve pages again after this long"
+    )
     levels: list[EscalationLevel]
 
 
 class OneOffWindow(StrictModel):
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
 
     @model_validator(mode="after")
     def _check_order(self) -> OneOffWindow:
@@ -188,14 +198,22 @@ class MaintenanceWindow(StrictModel):
 
 
 class Service(StrictModel):
+    """``aliases`` are other values of a label that name this service (for ``service_from_label`` rules)."""
+
     id: Identifier
     name: str
+    aliases: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
     owner_team: str
     escalation_policy: str
     description: str = ""
     runbook_url: str | None = None
     labels: Labels = Field(default_factory=dict)
     grouping_window_seconds: Annotated[int, Field(ge=0, le=86400)] | None = None
+    group_by: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
+        default_factory=list,
+        description="labels whose values split the grouping window into separate incidents (like Alertmanager's "
+        "group_by); empty: one incident per window for the whole service",
+    )
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
 
 
@@ -203,9 +221,27 @@ MatchOp = Literal["=", "!=", "=~", "!~", "exists", "absent"]
 
 
 class Matcher(StrictModel):
+    """One label condition, written as an object or as an Alertmanager matcher string (``env!="staging"``)."""
+
     label: Annotated[str, Field(min_length=1)]
     op: MatchOp = "="
     value: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_alertmanager_string(cls, value: object) -> object:
+        return parse_matcher(value) if isinstance(value, str) else value
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        """Editors are told about both spellings: the object and the Alertmanager string."""
+        as_object = handler.resolve_ref_schema(handler(core))
+        as_string = {
+            "type": "string",
+            "pattern": MATCHER_PATTERN,
+            "description": f"Alertmanager matcher, {SYNTAX_HELP}",
+        }
+        return {"anyOf": [as_string, dict(as_object)]}
 
     @model_validator(mode="after")
     def _value_matches_op(self) -> Matcher:
@@ -217,12 +253,31 @@ class Matcher(StrictModel):
 
 
 class RouteRule(StrictModel):
-    """Ordered rule: the first rule whose matchers all match decides the service; empty ``match`` = catch-all."""
+    """Ordered rule: the first rule whose matchers all match decides the service; empty ``match`` = catch-all.
+
+    Instead of a fixed ``service``, ``service_from_label`` names a label whose value is a service id or alias:
+    one rule routes every service, and an alert whose label names no service falls through to the next rule.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["service"]}, {"required": ["service_from_label"]}]}
+    )
 
     id: Identifier
-    service: str
+    service: str | None = None
+    service_from_label: Annotated[str, Field(min_length=1)] | None = None
     match: list[Matcher] = Field(default_factory=list)
     description: str = ""
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> RouteRule:
+        if (self.service is None) == (self.service_from_label is None):
+            raise ValueError("a route rule has exactly one of 'service' or 'service_from_label'")
+        return self
+
+    @property
+    def is_catch_all(self) -> bool:
+        return not self.match and self.service_from_label is None
 
 
 Integration = IntegrationSpec
@@ -273,7 +328,16 @@ class OwnershipConfig(OwnershipDocument):
         return _first_by_id(self.integrations)
 
     @cached_property
+    def services_by_name(self) -> dict[str, Service]:
+        """Service ids and aliases to services; ids win over aliases, first definition wins among aliases."""
+        names: dict[str, Service] = {}
+        for service in self.services:
+            for alias in service.aliases:
+                names.setdefault(alias, service)
+        return {**names, **self.services_by_id}
+
+    @cached_property
     def ordered_route_rules(self) -> list[RouteRule]:
-        """Rules in file order, with the catch-all (empty ``match``) always last."""
-        specific = [rule for rule in self.route_rules if rule.match]
-        return specific + [rule for rule in self.route_rules if not rule.match]
+        """Rules in file order, with the catch-all (empty ``match``, fixed service) always last."""
+        specific = [rule for rule in self.route_rules if not rule.is_catch_all]
+        return specific + [rule for rule in self.route_rules if rule.is_catch_all]

@@ -194,7 +194,15 @@ def _check_policy(config: OwnershipConfig, index: int, policy: EscalationPolicy,
 
 
 def _check_services(config: OwnershipConfig, report: Report) -> None:
+    named: dict[str, str] = {}
     for index, service in enumerate(config.services):
+        for position, alias in enumerate(service.aliases):
+            other = named.get(alias)
+            if alias in config.services_by_id and config.services_by_id[alias].id != service.id:
+                report("services", index, ("aliases", position), f"alias {alias!r} is the id of another service")
+            elif other is not None and other != service.id:
+                report("services", index, ("aliases", position), f"alias {alias!r} already names service {other!r}")
+            named.setdefault(alias, service.id)
         if service.owner_team not in config.teams_by_id:
             report("services", index, ("owner_team",), f"unknown team {service.owner_team!r}")
         if service.escalation_policy not in config.policies_by_id:
@@ -206,9 +214,9 @@ def _check_services(config: OwnershipConfig, report: Report) -> None:
 def _check_route_rules(config: OwnershipConfig, report: Report) -> None:
     catch_all: str | None = None
     for index, rule in enumerate(config.route_rules):
-        if rule.service not in config.services_by_id:
+        if rule.service is not None and rule.service not in config.services_by_id:
             report("route_rules", index, ("service",), f"route to unknown service {rule.service!r}")
-        if not rule.match:
+        if rule.is_catch_all:
             if catch_all is not None:
                 report("route_rules", index, ("match",), f"second catch-all rule (first is {catch_all!r})")
             catch_all = catch_all or rule.id

@@ -107,7 +107,8 @@ def layer_turns(layer: Layer, zone: ZoneInfo, start: datetime, end: datetime) ->
         k += 1
 
 
-def _merge(intervals: list[Interval]) -> list[Interval]:
+def merge_intervals(intervals: list[Interval]) -> list[Interval]:
+    """Sorted union of half-open intervals; touching intervals are joined."""
     merged: list[Interval] = []
     for begin, finish in sorted(intervals):
         if merged and begin <= merged[-1][1]:
@@ -128,7 +129,7 @@ def window_intervals(windows: list[TimeWindow], zone: ZoneInfo, start: datetime,
             for begin_minute, end_minute in window.week_minutes():
                 raw.append((_week_wall(monday, begin_minute, zone), _week_wall(monday, end_minute, zone)))
         monday += timedelta(days=7)
-    clipped = [(max(begin, start), min(finish, end)) for begin, finish in _merge(raw)]
+    clipped = [(max(begin, start), min(finish, end)) for begin, finish in merge_intervals(raw)]
     return [(begin, finish) for begin, finish in clipped if begin < finish]
 
 

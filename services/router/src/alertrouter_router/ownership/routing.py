@@ -2,7 +2,8 @@
 
 Matchers follow Alertmanager's semantics: a missing label reads as the empty string, and regular expressions
 are anchored at both ends. Rules are tried in configuration order, the catch-all last; the first rule whose
-matchers all match wins.
+matchers all match wins. A rule with ``service_from_label`` also needs that label to name a service (by id or
+alias); when it names none, the rule does not match and the next one is tried.
 """
 
 from __future__ import annotations
@@ -14,10 +15,15 @@ from functools import lru_cache
 
 from alertrouter_router.ownership.model import Matcher, OwnershipConfig, RouteRule, Service
 
+FROM_LABEL = "service_from_label"
+
 
 @dataclass(frozen=True)
 class MatcherResult:
-    """One matcher of the winning rule and the label value it saw (None when the label is missing)."""
+    """One matcher of the winning rule and the label value it saw (None when the label is missing).
+
+    A ``service_from_label`` rule reports the label it took the service from as op ``service_from_label``.
+    """
 
     label: str
     op: str
@@ -36,6 +42,8 @@ class RouteMatch:
     reason: str
     matched: tuple[MatcherResult, ...] = ()
     bound_service: bool = False
+    service_label: str | None = None
+    service_label_value: str | None = None
 
     @property
     def matched_labels(self) -> dict[str, str]:
@@ -62,15 +70,25 @@ def matcher_matches(matcher: Matcher, labels: Mapping[str, str]) -> bool:
     return found if matcher.op == "=~" else not found
 
 
-def _describe(rule: RouteRule, results: tuple[MatcherResult, ...]) -> str:
+def _describe(rule: RouteRule, results: tuple[MatcherResult, ...], service: Service) -> str:
+    if rule.service_from_label is not None:
+        value = next(r.actual for r in results if r.op == FROM_LABEL)
+        named = "its id" if value == service.id else f"an alias of {service.id!r}"
+        taken = f"rule {rule.id!r} took the service from label {rule.service_from_label}={value!r} ({named})"
+        others = tuple(r for r in results if r.op != FROM_LABEL)
+        return taken + (": " + _conditions(others) if others else "")
     if not results:
         return f"catch-all rule {rule.id!r}"
+    return f"rule {rule.id!r} matched: " + _conditions(results)
+
+
+def _conditions(results: tuple[MatcherResult, ...]) -> str:
     parts = []
     for result in results:
         seen = "absent" if result.actual is None else repr(result.actual)
         expected = "" if result.value is None else f" {result.value!r}"
         parts.append(f"{result.label} {result.op}{expected} (was {seen})")
-    return f"rule {rule.id!r} matched: " + ", ".join(parts)
+    return ", ".join(parts)
 
 
 def _matched(
@@ -87,7 +105,25 @@ def _matched(
         reason=reason,
         matched=results,
         bound_service=rule is None,
+        service_label=rule.service_from_label if rule else None,
+        service_label_value=next((r.actual for r in results if r.op == FROM_LABEL), None),
     )
+
+
+def _rule_service(
+    config: OwnershipConfig, rule: RouteRule, labels: Mapping[str, str]
+) -> tuple[Service | None, tuple[MatcherResult, ...]] | None:
+    """None when the rule does not match; else its service (None if unknown) and what it matched on."""
+    if not all(matcher_matches(matcher, labels) for matcher in rule.match):
+        return None
+    results = tuple(MatcherResult(m.label, m.op, m.value, labels.get(m.label)) for m in rule.match)
+    if rule.service_from_label is None:
+        return config.services_by_id.get(rule.service or ""), results
+    value = labels.get(rule.service_from_label, "")
+    service = config.services_by_name.get(value)
+    if service is None:
+        return None
+    return service, (MatcherResult(rule.service_from_label, FROM_LABEL, None, value), *results)
 
 
 def resolve_route(config: OwnershipConfig, labels: Mapping[str, str], bound_service: str | None) -> RouteMatch:
@@ -98,10 +134,11 @@ def resolve_route(config: OwnershipConfig, labels: Mapping[str, str], bound_serv
             return RouteMatch(None, None, None, None, f"integration bound to unknown service {bound_service!r}")
         return _matched(service, None, f"integration is bound to service {bound_service!r}")
     for rule in config.ordered_route_rules:
-        if all(matcher_matches(matcher, labels) for matcher in rule.match):
-            results = tuple(MatcherResult(m.label, m.op, m.value, labels.get(m.label)) for m in rule.match)
-            service = config.services_by_id.get(rule.service)
-            if service is None:
-                return RouteMatch(None, None, None, rule.id, f"rule {rule.id!r} routes to unknown service")
-            return _matched(service, rule, _describe(rule, results), results)
+        found = _rule_service(config, rule, labels)
+        if found is None:
+            continue
+        service, results = found
+        if service is None:
+            return RouteMatch(None, None, None, rule.id, f"rule {rule.id!r} routes to unknown service")
+        return _matched(service, rule, _describe(rule, results, service), results)
     return RouteMatch(None, None, None, None, "no route rule matched and there is no catch-all rule")

@@ -7,11 +7,22 @@ local time across DST, so such a turn can last 23 or 25 hours. Hours and minutes
 from __future__ import annotations
 
 import re
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    GetJsonSchemaHandler,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -50,13 +61,53 @@ def _parse_weekday(value: Any) -> str:
     raise ValueError(f"invalid weekday {value!r}: expected one of {', '.join(WEEKDAYS)}")
 
 
+def _any_case(word: str) -> str:
+    """A JSON Schema (ECMA) pattern matching ``word`` in any letter case: it has no inline ``(?i)``."""
+    return "".join(f"[{char.lower()}{char.upper()}]" for char in word)
+
+
+_CLOCK_SCHEMA = {
+    "type": "string",
+    "pattern": r"^\s*([01]?\d|2[0-3]):[0-5]\d\s*$",
+    "description": 'time of day "HH:MM"',
+}
+_WEEKDAY_SCHEMA = {
+    "type": "string",
+    "pattern": "^\\s*(?:" + "|".join(f"{_any_case(day[:3])}(?:{_any_case(day[3:])})?" for day in WEEKDAYS) + ")\\s*$",
+    "description": "monday ... sunday, or mon ... sun",
+}
+_WALL_TIME_SCHEMA = {
+    "type": "string",
+    "pattern": r"^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:?\d{2})?)?$",
+    "description": "wall time in the schedule's zone, e.g. 2026-01-05T09:00:00 (an offset is converted)",
+}
+
+_INSTANT_SCHEMA = {
+    "type": "string",
+    "pattern": r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:?\d{2})$",
+    "description": "an instant with its UTC offset, e.g. 2026-12-24T00:00:00+01:00 or 2026-12-05T06:00:00Z",
+}
+
 TimeZoneName = Annotated[str, AfterValidator(_check_zone)]
-ClockTime = Annotated[time, BeforeValidator(_parse_clock)]
-Weekday = Annotated[str, BeforeValidator(_parse_weekday)]
+ClockTime = Annotated[time, BeforeValidator(_parse_clock), WithJsonSchema(_CLOCK_SCHEMA)]
+Weekday = Annotated[str, BeforeValidator(_parse_weekday), WithJsonSchema(_WEEKDAY_SCHEMA)]
+WallDateTime = Annotated[datetime, WithJsonSchema(_WALL_TIME_SCHEMA)]
+Instant = Annotated[AwareDatetime, WithJsonSchema(_INSTANT_SCHEMA)]
 
 _SHORT = re.compile(r"(\d+)\s*(m|min|h|d|w)", re.IGNORECASE)
 _ISO = re.compile(r"P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?", re.IGNORECASE)
 _SHORT_UNITS = {"m": (0, 60), "min": (0, 60), "h": (0, 3600), "d": (1, 0), "w": (7, 0)}
+_DURATION_PATTERN = (
+    r"^\s*(?:\d+\s*(?:[mM]|[mM][iI][nN]|[hHdDwW])"
+    r"|[pP](?:\d+[wW])?(?:\d+[dD])?(?:[tT](?:\d+[hH])?(?:\d+[mM])?)?)\s*$"
+)
+
+
+def _one_unit(unit: str) -> dict[str, Any]:
+    amount: dict[str, Any] = {"type": "integer", "minimum": 1}
+    if unit == "duration":
+        amount = {"type": "string", "pattern": _DURATION_PATTERN}
+    return {"type": "object", "properties": {unit: amount}, "required": [unit], "additionalProperties": False}
 
 
 def _parse_duration_text(text: str) -> dict[str, int]:
@@ -106,6 +157,17 @@ class Turn(StrictModel):
         if self.days < 0 or self.seconds < 0 or (self.days == 0 and self.seconds == 0):
             raise ValueError("turn must be positive (zero or negative turn length)")
         return self
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        """What people write (``{weeks: 1}``, ``"12h"``, ``"P1D"``), not the normalised days/seconds."""
+        return {
+            "description": "turn length: {hours: N}, {days: N}, {weeks: N}, {duration: 'PT12H'} or '12h', '1d', '2w'",
+            "anyOf": [
+                {"type": "string", "pattern": _DURATION_PATTERN},
+                *(_one_unit(unit) for unit in ("hours", "days", "weeks", "duration")),
+            ],
+        }
 
     @property
     def is_calendar(self) -> bool:

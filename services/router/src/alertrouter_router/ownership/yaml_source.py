@@ -1,7 +1,10 @@
 """YAML reading that remembers where every value came from, so errors can name a line.
 
-The loader follows YAML 1.2 for numbers: ``12:30`` stays the string "12:30" instead of PyYAML's YAML 1.1
-sexagesimal integer 750, which would silently corrupt handoff times.
+The loader resolves plain scalars as the YAML 1.2 core schema does, like editors and most other tools:
+``12:30`` stays the string "12:30" instead of PyYAML's YAML 1.1 sexagesimal integer 750, which would
+silently corrupt handoff times; ``no``, ``off`` and ``y`` stay strings instead of turning into booleans (a
+label value ``no`` becoming ``false``); only ``true``/``false`` are booleans. Timestamps stay strings too,
+parsed by the models, so what the loader sees is what a JSON Schema validator in an editor sees.
 """
 
 from __future__ import annotations
@@ -20,18 +23,23 @@ _FLOAT_1_2 = re.compile(
     r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?"
     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
 )
+_BOOL_1_2 = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 _INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_REPLACED = (_INT_TAG, _FLOAT_TAG, _BOOL_TAG, _TIMESTAMP_TAG)
 
 
 class _MarkedLoader(yaml.SafeLoader):
-    """SafeLoader without sexagesimal numbers; nodes keep their start marks for error lines."""
+    """SafeLoader with YAML 1.2 core scalars; nodes keep their start marks for error lines."""
 
 
 _MarkedLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_INT_TAG, _FLOAT_TAG)]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _REPLACED]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+_MarkedLoader.add_implicit_resolver(_BOOL_TAG, _BOOL_1_2, list("tTfF"))
 _MarkedLoader.add_implicit_resolver(_INT_TAG, _INT_1_2, list("-+0123456789"))
 _MarkedLoader.add_implicit_resolver(_FLOAT_TAG, _FLOAT_1_2, list("-+0123456789."))
 

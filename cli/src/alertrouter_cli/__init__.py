@@ -1,0 +1,1 @@
+"""alertrouter: the SRE command line."""

@@ -1,0 +1,149 @@
+"""The router's SRE API as the command line sees it: where it is, which token, and errors people can act on.
+
+Settings come from the environment (``ALERTROUTER_URL``, ``ALERTROUTER_TOKEN``, ``ALERTROUTER_USER``) over a
+TOML file (``ALERTROUTER_CLI_CONFIG``, default ``$XDG_CONFIG_HOME/alertrouter/cli.toml``). Every failure
+(unreachable API, 401, 403, any other problem) becomes a ``CliError`` with one clear line and its own exit
+code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+DEFAULT_URL = "http://127.0.0.1:8081"
+EXIT_FAILED = 1
+EXIT_UNREACHABLE = 3
+EXIT_AUTH = 4
+
+
+class CliError(Exception):
+    """A failure the command reports in one line (``error: ...``) before exiting with ``exit_code``."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+class ClientSettings(BaseModel):
+    """Where the API is and how to authenticate; ``user`` is who acknowledges and resolves."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = DEFAULT_URL
+    token: str | None = Field(default=None, repr=False)
+    token_file: Path | None = None
+    user: str | None = None
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+def config_file(environ: Mapping[str, str]) -> Path:
+    explicit = environ.get("ALERTROUTER_CLI_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = environ.get("XDG_CONFIG_HOME") or str(Path("~/.config").expanduser())
+    return Path(base) / "alertrouter" / "cli.toml"
+
+
+def _file_values(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise CliError(f"cannot read the command line's configuration {path}: {exc}") from exc
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> ClientSettings:
+    """File values first, then the environment over them."""
+    env = os.environ if environ is None else environ
+    path = config_file(env)
+    values = _file_values(path)
+    for name in ("url", "token", "user"):
+        if env.get(f"ALERTROUTER_{name.upper()}"):
+            values[name] = env[f"ALERTROUTER_{name.upper()}"]
+    try:
+        return ClientSettings.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise CliError(f"invalid command line configuration in {path}: {problems}") from exc
+
+
+def acting_user(settings: ClientSettings, given: str | None) -> str:
+    """Who acts: ``--by``, else the configured user, else the login name."""
+    return given or settings.user or getpass.getuser()
+
+
+def _token(settings: ClientSettings) -> str:
+    if settings.token:
+        return settings.token.strip()
+    if settings.token_file is not None:
+        try:
+            return settings.token_file.expanduser().read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise CliError(f"cannot read token_file {settings.token_file}: {exc.strerror}", EXIT_AUTH) from exc
+    raise CliError(
+        "no API token: set ALERTROUTER_TOKEN, or token / token_file in the command line's configuration file",
+        EXIT_AUTH,
+    )
+
+
+def _detail(response: httpx.Response) -> str:
+    """The problem's ``detail`` (the router answers problem+json), else the start of the body or the reason."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:200] or response.reason_phrase
+    if isinstance(body, dict) and body.get("detail"):
+        return str(body["detail"])
+    return response.reason_phrase
+
+
+class ApiClient:
+    """One HTTP client per command; ``request`` returns the response of a 2xx or raises ``CliError``."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        self.url = settings.url.rstrip("/")
+        headers = {"Authorization": f"Bearer {_token(settings)}", "Accept": "application/json"}
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=settings.timeout_seconds)
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._http.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            reason = str(exc) or type(exc).__name__
+            raise CliError(f"cannot reach the router API at {self.url}: {reason}", EXIT_UNREACHABLE) from exc
+        if response.status_code == 401:
+            raise CliError(f"401 unauthorised by {self.url}: {_detail(response)} (check ALERTROUTER_TOKEN)", EXIT_AUTH)
+        if response.status_code == 403:
+            raise CliError(f"403 forbidden: {_detail(response)}", EXIT_AUTH)
+        if response.is_error:
+            raise CliError(f"{response.status_code} {response.reason_phrase}: {_detail(response)}")
+        return response
+
+    def get(self, path: str, **params: Any) -> Any:
+        query = {key: value for key, value in params.items() if value is not None}
+        return self.request("GET", path, params=query).json()
+
+    def text(self, path: str) -> str:
+        return self.request("GET", path, headers={"Accept": "text/plain"}).text
+
+    def post(self, path: str, body: Mapping[str, Any]) -> Any:
+        return self.request("POST", path, json=dict(body)).json()
+
+    def delete(self, path: str) -> Any:
+        return self.request("DELETE", path).json()

@@ -1,0 +1,124 @@
+"""``config diff A B``: what a configuration change does, item by item, for a reviewer.
+
+Items are compared by id within each section, field by field on the validated form, so formatting, comments,
+file layout and equivalent spellings (``"12h"`` or ``{hours: 12}``, a matcher string or its object) are no
+change at all. Route rules are ordered, so a reordering is reported too. Inline integration keys are never
+printed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from alertrouter_router.ownership.model import OwnershipConfig
+
+SECTIONS = ("teams", "users", "schedules", "escalation_policies", "services", "route_rules", "integrations")
+SECRET_FIELDS = frozenset({"key"})
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    path: str
+    before: Any
+    after: Any
+
+
+@dataclass
+class SectionDiff:
+    section: str
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: dict[str, list[FieldChange]] = field(default_factory=dict)
+    order: tuple[list[str], list[str]] | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.changed or self.order)
+
+
+def _keyed(items: list[Any]) -> dict[str, Any] | None:
+    """A list of objects that all have an id, as a mapping; None for any other list."""
+    if items and all(isinstance(item, dict) and "id" in item for item in items):
+        return {item["id"]: item for item in items}
+    return None
+
+
+def _compare(before: Any, after: Any, path: str, out: list[FieldChange]) -> None:
+    if before == after:
+        return
+    if isinstance(before, dict) and isinstance(after, dict):
+        for name in [*before, *(k for k in after if k not in before)]:
+            child = f"{path}.{name}" if path else name
+            if name in SECRET_FIELDS and before.get(name) != after.get(name):
+                out.append(FieldChange(child, "(secret)", "(secret changed)"))
+            else:
+                _compare(before.get(name), after.get(name), child, out)
+        return
+    if isinstance(before, list) and isinstance(after, list):
+        old, new = _keyed(before), _keyed(after)
+        if old is not None and new is not None:
+            for item_id in [*old, *(k for k in new if k not in old)]:
+                _compare(old.get(item_id), new.get(item_id), f"{path}[{item_id}]", out)
+            return
+        if len(before) == len(after) and all(isinstance(item, dict) for item in before + after):
+            for index, (one, other) in enumerate(zip(before, after, strict=True)):
+                _compare(one, other, f"{path}[{index}]", out)
+            return
+    out.append(FieldChange(path, before, after))
+
+
+def _section(section: str, before: OwnershipConfig, after: OwnershipConfig) -> SectionDiff:
+    old = {item["id"]: item for item in before.model_dump(mode="json")[section]}
+    new = {item["id"]: item for item in after.model_dump(mode="json")[section]}
+    result = SectionDiff(section, [i for i in new if i not in old], [i for i in old if i not in new])
+    for item_id in (i for i in old if i in new):
+        changes: list[FieldChange] = []
+        _compare(old[item_id], new[item_id], "", changes)
+        if changes:
+            result.changed[item_id] = changes
+    kept_old, kept_new = [i for i in old if i in new], [i for i in new if i in old]
+    if section == "route_rules" and kept_old != kept_new:
+        result.order = (kept_old, kept_new)
+    return result
+
+
+def diff_configs(before: OwnershipConfig, after: OwnershipConfig) -> list[SectionDiff]:
+    """The sections that differ, in the configuration's section order."""
+    return [diff for diff in (_section(name, before, after) for name in SECTIONS) if not diff.empty]
+
+
+def _value(value: Any) -> str:
+    return "(absent)" if value is None else repr(value)
+
+
+def render(diffs: list[SectionDiff]) -> str:
+    if not diffs:
+        return "no differences"
+    lines: list[str] = []
+    for diff in diffs:
+        lines.append(f"{diff.section}:")
+        lines += [f"  + {item_id}" for item_id in diff.added]
+        lines += [f"  - {item_id}" for item_id in diff.removed]
+        for item_id, changes in diff.changed.items():
+            lines.append(f"  ~ {item_id}")
+            lines += [f"      {c.path}: {_value(c.before)} -> {_value(c.after)}" for c in changes]
+        if diff.order is not None:
+            lines.append(f"  order: {', '.join(diff.order[0])} -> {', '.join(diff.order[1])}")
+    return "\n".join(lines)
+
+
+def as_json(diffs: list[SectionDiff]) -> list[dict[str, Any]]:
+    return [
+        {
+            "section": diff.section,
+            "added": diff.added,
+            "removed": diff.removed,
+            "changed": {
+                item_id: [{"path": c.path, "before": c.before, "after": c.after} for c in changes]
+                for item_id, changes in diff.changed.items()
+            },
+            "order": {"before": diff.order[0], "after": diff.order[1]} if diff.order else None,
+        }
+        for diff in diffs
+    ]

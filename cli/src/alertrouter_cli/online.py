@@ -1,0 +1,206 @@
+"""Online commands: questions and actions against the router's SRE API (``/v1``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+
+from alertrouter_cli.client import ApiClient, CliError, acting_user, load_settings
+from alertrouter_cli.output import emit, emit_json, notifications, selected_by, table, when
+from alertrouter_cli.times import InstantError, parse_duration, parse_instant
+
+maintenance_app = typer.Typer(help="Maintenance windows created through the API.", no_args_is_help=True)
+JsonFlag = Annotated[bool, typer.Option("--json", help="print the API's JSON instead of a table")]
+
+
+def _client() -> ApiClient:
+    return ApiClient(load_settings())
+
+
+def _instant(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        return parse_instant(text).isoformat()
+    except InstantError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _level_rows(levels: list[dict[str, Any]], service: str | None = None) -> list[list[str]]:
+    rows: list[list[str]] = []
+    for level in levels:
+        prefix = [service] if service is not None else []
+        if not level["targets"]:
+            rows.append([*prefix, str(level["level"]), "(nobody)", "", "", "", ""])
+        for target in level["targets"]:
+            selection = target["selected_by"]
+            rows.append(
+                [
+                    *prefix,
+                    str(level["level"]),
+                    target["user"],
+                    target.get("name") or "",
+                    selected_by(selection),
+                    when(selection.get("until")),
+                    notifications(target["notifications"]),
+                ]
+            )
+    return rows
+
+
+def oncall(
+    service: Annotated[str | None, typer.Argument(help="service id")] = None,
+    team: Annotated[str | None, typer.Option("--team", "-t", help="every service of this team")] = None,
+    at: Annotated[str | None, typer.Option(help="instant: now, +2h, -1d or ISO 8601 with offset")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Who is on call for a service (or each service of a team), per level, and why."""
+    if (service is None) == (team is None):
+        raise CliError("give a SERVICE or --team TEAM")
+    with _client() as api:
+        body = api.get("/v1/oncall", service=service, team=team, at=_instant(at))
+    if as_json:
+        emit_json(body)
+        return
+    columns = ["LEVEL", "USER", "NAME", "SELECTED BY", "UNTIL", "NOTIFIED BY"]
+    if service is not None:
+        emit(f"{body['service']}: team {body['team']}, policy {body['policy']}, at {when(body['at'])}\n")
+        emit(table(columns, _level_rows(body["levels"])))
+        return
+    emit(f"team {body['team']} at {when(body['at'])}\n")
+    rows = [row for item in body["services"] for row in _level_rows(item["levels"], item["service"])]
+    emit(table(["SERVICE", *columns], rows) if rows else "the team owns no service")
+
+
+def why(
+    decision: Annotated[str | None, typer.Argument(help="decision id")] = None,
+    key: Annotated[str | None, typer.Option("--key", "-k", help="the latest decision for this dedup key")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Why a routing decision was made, as a paragraph (or the decision's full JSON)."""
+    if (decision is None) == (key is None):
+        raise CliError("give a DECISION id or --key DEDUP_KEY")
+    with _client() as api:
+        if key is not None:
+            items = api.get("/v1/decisions", dedup_key=key, limit=1)["items"]
+            if not items:
+                raise CliError(f"no decision for dedup key {key!r}")
+            decision = str(items[0]["id"])
+        emit_json(api.get(f"/v1/decisions/{decision}")) if as_json else emit(
+            api.text(f"/v1/decisions/{decision}/explain")
+        )
+
+
+def incidents(
+    team: Annotated[str | None, typer.Option("--team", "-t")] = None,
+    service: Annotated[str | None, typer.Option("--service", "-s")] = None,
+    status: Annotated[str | None, typer.Option(help="triggered, acknowledged, resolved or open")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """Incidents, newest first."""
+    with _client() as api:
+        body = api.get("/v1/incidents", team=team, service=service, status=status, limit=limit)
+    if as_json:
+        emit_json(body)
+        return
+    rows = [
+        [
+            item["id"],
+            item["status"],
+            item.get("service_id") or "-",
+            item.get("team_id") or "-",
+            when(item["opened_at"]),
+            str(item.get("alert_count", "")),
+            item.get("summary") or item["dedup_key"],
+        ]
+        for item in body["items"]
+    ]
+    emit(table(["ID", "STATUS", "SERVICE", "TEAM", "OPENED", "ALERTS", "SUMMARY"], rows) if rows else "no incidents")
+
+
+def _act(action: str, incident: str, by: str | None, note: str, as_json: bool) -> None:
+    settings = load_settings()
+    who = acting_user(settings, by)
+    with ApiClient(settings) as api:
+        body = api.post(f"/v1/incidents/{incident}/{action}", {"by": who, "note": note})
+    if as_json:
+        emit_json(body)
+    elif body.get("changed"):
+        emit(f"incident {incident} {body['status']} by {who}")
+    else:
+        emit(f"incident {incident} was already {body['status']}: nothing changed")
+
+
+ByOption = Annotated[str | None, typer.Option("--by", help="who acts (default: ALERTROUTER_USER or login name)")]
+NoteOption = Annotated[str, typer.Option("--note", "-m", help="a note for the timeline")]
+
+
+def ack(incident: str, by: ByOption = None, note: NoteOption = "", as_json: JsonFlag = False) -> None:
+    """Acknowledge an incident: escalation stops."""
+    _act("acknowledge", incident, by, note, as_json)
+
+
+def resolve(incident: str, by: ByOption = None, note: NoteOption = "", as_json: JsonFlag = False) -> None:
+    """Resolve an incident."""
+    _act("resolve", incident, by, note, as_json)
+
+
+@maintenance_app.command("add")
+def maintenance_add(
+    service: str,
+    duration: Annotated[str | None, typer.Option("--for", help="how long from the start: 30m, 2h, 1d")] = None,
+    until: Annotated[str | None, typer.Option(help="end instant (instead of --for)")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="start instant (default now)")] = None,
+    reason: Annotated[str, typer.Option(help="why, for the people who get no page")] = "",
+    by: ByOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Start a maintenance window for a service: alerts open no pages until it ends."""
+    if (duration is None) == (until is None):
+        raise CliError("give --for DURATION or --until TIME")
+    try:
+        begins = parse_instant(start) if start else datetime.now(UTC)
+        ends = parse_instant(until) if until else begins + parse_duration(duration or "")
+    except InstantError as exc:
+        raise CliError(str(exc)) from exc
+    body: dict[str, Any] = {"ends_at": ends.isoformat(), "reason": reason}
+    if start:
+        body["starts_at"] = begins.isoformat()
+    settings = load_settings()
+    body["created_by"] = acting_user(settings, by)
+    with ApiClient(settings) as api:
+        window = api.post(f"/v1/services/{service}/maintenance", body)
+    if as_json:
+        emit_json(window)
+    else:
+        emit(
+            f"maintenance window {window['id']} for {service}: {when(window['starts_at'])} to {when(window['ends_at'])}"
+        )
+
+
+@maintenance_app.command("end")
+def maintenance_end(service: str, window: str, as_json: JsonFlag = False) -> None:
+    """End a maintenance window now."""
+    with _client() as api:
+        body = api.delete(f"/v1/services/{service}/maintenance/{window}")
+    emit_json(body) if as_json else emit(f"maintenance window {window} for {service} ended")
+
+
+@maintenance_app.command("list")
+def maintenance_list(service: str, as_json: JsonFlag = False) -> None:
+    """Maintenance windows of a service: configured ones and those created through the API."""
+    with _client() as api:
+        body = api.get(f"/v1/services/{service}/maintenance")
+    if as_json:
+        emit_json(body)
+        return
+    rows = [
+        [w["id"], when(w["starts_at"]), when(w["ends_at"]), w.get("created_by", ""), w["reason"]]
+        for w in body["created"]
+    ]
+    emit(table(["ID", "FROM", "TO", "BY", "REASON"], rows) if rows else "no maintenance window created through the API")
+    if body["configured"]:
+        emit(f"and {len(body['configured'])} configured window(s) (see the service's maintenance_windows)")

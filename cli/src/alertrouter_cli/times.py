@@ -1,0 +1,45 @@
+"""Instants on the command line: ``now``, ``+2h`` / ``-1d`` from now, or ISO 8601 with an offset.
+
+A wall time without an offset is refused rather than guessed: an on-call question asked for the wrong zone
+gets a confidently wrong answer, and the router's API refuses such instants too.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+_RELATIVE = re.compile(r"^([+-])(\d+)\s*(m|min|h|d|w)$")
+_UNIT = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+class InstantError(ValueError):
+    """An instant the user wrote that cannot be read; the message says what to write instead."""
+
+
+def parse_instant(text: str, now: datetime | None = None) -> datetime:
+    """The aware UTC instant ``text`` stands for; ``now`` anchors ``now`` and relative forms."""
+    anchor = (now or datetime.now(UTC)).astimezone(UTC)
+    value = text.strip()
+    if value.lower() == "now":
+        return anchor
+    relative = _RELATIVE.match(value)
+    if relative is not None:
+        sign, amount, unit = relative.groups()
+        delta = timedelta(**{_UNIT[unit]: int(amount)})
+        return anchor + delta if sign == "+" else anchor - delta
+    try:
+        parsed = datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError as exc:
+        raise InstantError(f"{text!r} is not an instant: write now, +2h, -1d or e.g. 2026-12-24T03:00:00Z") from exc
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise InstantError(f"{text!r} has no UTC offset: add one, e.g. {value}Z or {value}+01:00")
+    return parsed.astimezone(UTC)
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30m``, ``2h``, ``1d``: how long a maintenance window lasts."""
+    match = _RELATIVE.match("+" + text.strip())
+    if match is None:
+        raise InstantError(f"{text!r} is not a duration: write e.g. 30m, 2h or 1d")
+    return timedelta(**{_UNIT[match.group(3)]: int(match.group(2))})

@@ -1,0 +1,338 @@
+"""The rules for alert events: trigger, resolve and acknowledge by the source, and rechecks of suppressed alerts.
+
+In the order they are tried for a trigger: a repeat of an episode already resolved (same source start) and a
+trigger older than the last resolve are recorded and page nobody (event times later than receipt plus the skew
+allowance are clamped to the receipt); a trigger of an alert firing in a live incident is a duplicate; otherwise
+the alert needs an incident: no route, a stale backlog event or a maintenance window suppress it (recorded on the
+alert, never as an incident, and looked at again: maintenance at its end, the others at the next fresh trigger);
+else it joins the newest open incident of its group within the service's grouping window, or opens one and
+pages its first escalation level.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from alertrouter_router.alerts import Alert, AlertStatus, SuppressedBy
+from alertrouter_router.batch import Batch, Recheck, clamp, set_outcome, suppress
+from alertrouter_router.decisions import Decision, DecisionKind, Outcome, derived_id, route_explanation
+from alertrouter_router.grouping import group_key, newest_open_group
+from alertrouter_router.incidents import Incident, IncidentStatus
+from alertrouter_router.ownership.routing import RouteMatch, resolve_route
+from alertrouter_shared.events import AlertEvent, PageAlert
+
+_CAUSE_PREFIX = {
+    SuppressedBy.MAINTENANCE.value: "maintenance ended: ",
+    SuppressedBy.STALE.value: "a fresh trigger after a stale one: ",
+    SuppressedBy.NO_ROUTE.value: "now routable: ",
+}
+
+
+class AlertRules(Batch):
+    def trigger(self, event: AlertEvent) -> None:
+        route = resolve_route(self.config.config, event.labels, event.bound_service)
+        decision = self.event_decision(event, route)
+        occurred = self.clamped(event, decision)
+        started = event.episode_started_at
+        if started is not None:
+            started, _ = clamp(started, event.received_at, self.rules.clock_skew_seconds)
+        alert = self.alerts.get(event.dedup_key)
+        resolved = alert is not None and alert.status is AlertStatus.RESOLVED
+        if resolved and alert is not None and self._resolved_already(alert, occurred, started, decision):
+            self.record(decision)
+            return
+        live = self.live_incident(alert)
+        if alert is not None and live is not None:
+            self._duplicate(event, alert, live, occurred, decision)
+            return
+        cause = _suppression_cause(alert)
+        if alert is None or alert.status is not AlertStatus.SUPPRESSED:
+            alert = self._new_episode(event, alert, occurred, started)
+        else:
+            alert = replace(
+                alert,
+                summary=event.summary or alert.summary,
+                labels=event.labels,
+                bound_service=event.bound_service,
+                repeat_count=alert.repeat_count + 1,
+                last_event_at=max(alert.last_event_at, occurred),
+            )
+        self._place(alert, decision, cause, received_at=event.received_at, event_id=str(event.event_id))
+
+    def _resolved_already(self, alert: Alert, occurred: datetime, started: datetime | None, decision: Decision) -> bool:
+        if started is not None and alert.episode_started_at == started:
+            where = f" in incident {alert.incident_id}" if alert.incident_id else ""
+            suppress(decision, "resolved_episode", f"this episode was already resolved{where}")
+            decision.incident_id = alert.incident_id
+            return True
+        if alert.resolved_at is not None and occurred < alert.resolved_at:
+            reason = f"trigger happened before the alert's last resolve ({alert.resolved_at.isoformat()})"
+            suppress(decision, "out_of_order", reason)
+            decision.incident_id = alert.incident_id
+            return True
+        return False
+
+    def live_incident(self, alert: Alert | None) -> Incident | None:
+        if alert is None or alert.status is not AlertStatus.FIRING or alert.incident_id is None:
+            return None
+        found = self.incidents.get(alert.incident_id)
+        return found if found is not None and found.live else None
+
+    def _duplicate(
+        self, event: AlertEvent, alert: Alert, incident: Incident, occurred: datetime, decision: Decision
+    ) -> None:
+        self.put_alert(
+            replace(
+                alert,
+                summary=event.summary or alert.summary,
+                repeat_count=alert.repeat_count + 1,
+                last_event_at=max(alert.last_event_at, occurred),
+            )
+        )
+        if occurred > incident.last_event_at:
+            incident = self.put_incident(replace(incident, last_event_at=occurred))
+        set_outcome(decision, Outcome.DUPLICATE, f"alert is already firing in incident {incident.id}", incident)
+        self.record(decision)
+
+    def _new_episode(
+        self, event: AlertEvent, before: Alert | None, occurred: datetime, started: datetime | None
+    ) -> Alert:
+        return Alert(
+            dedup_key=event.dedup_key,
+            status=AlertStatus.FIRING,
+            incident_id=None,
+            suppressed_by=None,
+            recheck_at=None,
+            service_id=None,
+            team_id=None,
+            policy_id=None,
+            source=event.source.value,
+            integration_id=event.integration_id,
+            bound_service=event.bound_service,
+            summary=event.summary,
+            severity=event.severity.value,
+            labels=event.labels,
+            episode_started_at=started,
+            episode_opened_at=occurred,
+            first_event_at=before.first_event_at if before is not None else occurred,
+            last_event_at=occurred,
+            repeat_count=0,
+            resolved_at=before.resolved_at if before is not None else None,
+            updated_at=self.now,
+        )
+
+    def _place(
+        self,
+        alert: Alert,
+        decision: Decision,
+        cause: str | None,
+        *,
+        received_at: datetime | None,
+        event_id: str | None,
+    ) -> None:
+        """Give a firing alert its home: suppressed (and why), grouped into an open incident, or a new incident."""
+        route = resolve_route(self.config.config, alert.labels, alert.bound_service)
+        alert = replace(alert, service_id=route.service_id, team_id=route.team_id, policy_id=route.escalation_policy_id)
+        if cause is not None:
+            decision.explanation["previously_suppressed_by"] = cause
+        if route.service_id is None or route.escalation_policy_id is None:
+            self.put_alert(_suppressed(alert, SuppressedBy.NO_ROUTE, None))
+            set_outcome(decision, Outcome.NO_ROUTE, route.reason, None)
+            self.record(decision)
+            return
+        service = self.config.services_by_id[route.service_id]
+        if received_at is not None:
+            age = (self.now - received_at).total_seconds()
+            if age > self.rules.max_event_age_seconds:
+                self.put_alert(_suppressed(alert, SuppressedBy.STALE, None))
+                reason = (
+                    f"event was received {age:.0f}s ago (backlog; max {self.rules.max_event_age_seconds}s): no page;"
+                    " the next fresh trigger of this alert pages"
+                )
+                suppress(decision, "stale", reason)
+                self.record(decision)
+                return
+        window = self.maintenance.covering(service, self.now)
+        if window is not None:
+            recheck = min(window.until, self.now + timedelta(seconds=self.rules.recheck_max_seconds))
+            self.put_alert(_suppressed(alert, SuppressedBy.MAINTENANCE, recheck))
+            suppress(decision, "maintenance", f"service {service.id} is in maintenance: {window.description}")
+            decision.explanation["maintenance_until"] = window.until.isoformat()
+            self.record(decision)
+            return
+        prefix = _CAUSE_PREFIX.get(cause or "", "")
+        key = group_key(service, alert.labels)
+        group = newest_open_group(self.incidents.values(), key, service, self.now)
+        if group is not None:
+            self._join(alert, group, decision, prefix)
+            return
+        self._open(alert, route, decision, prefix, key, event_id)
+
+    def _join(self, alert: Alert, group: Incident, decision: Decision, prefix: str) -> None:
+        self.put_alert(
+            replace(alert, status=AlertStatus.FIRING, incident_id=group.id, suppressed_by=None, recheck_at=None)
+        )
+        group = self.put_incident(
+            replace(
+                group,
+                alert_count=group.alert_count + 1,
+                firing_count=group.firing_count + 1,
+                last_event_at=max(group.last_event_at, alert.last_event_at),
+            )
+        )
+        self.members.setdefault(group.id, []).append(PageAlert(dedup_key=alert.dedup_key, summary=alert.summary))
+        reason = f"{prefix}grouped into incident {group.id} ({group.alert_count} alerts; group {group.group_key})"
+        set_outcome(decision, Outcome.GROUPED, reason, group)
+        self.record(decision)
+
+    def _open(
+        self, alert: Alert, route: RouteMatch, decision: Decision, prefix: str, key: str | None, event_id: str | None
+    ) -> None:
+        incident_id = derived_id("incident", event_id) if event_id else str(uuid.uuid4())
+        incident = self.put_incident(
+            Incident(
+                id=incident_id,
+                dedup_key=alert.dedup_key,
+                status=IncidentStatus.TRIGGERED,
+                service_id=route.service_id,
+                team_id=route.team_id,
+                policy_id=route.escalation_policy_id,
+                summary=alert.summary,
+                severity=alert.severity,
+                labels=alert.labels,
+                alert_count=1,
+                firing_count=1,
+                group_key=key,
+                opened_at=self.now,
+                first_event_at=alert.episode_opened_at,
+                last_event_at=alert.last_event_at,
+                acknowledged_at=None,
+                acknowledged_by=None,
+                resolved_at=None,
+                resolved_by=None,
+                config_version=self.config.version,
+            )
+        )
+        self.put_alert(
+            replace(alert, status=AlertStatus.FIRING, incident_id=incident.id, suppressed_by=None, recheck_at=None)
+        )
+        self.members[incident.id] = [PageAlert(dedup_key=alert.dedup_key, summary=alert.summary)]
+        self.effects.opened.append(incident)
+        self.escalate(incident, 0, 0, decision)
+        if prefix:
+            decision.reason = prefix + decision.reason
+        self.record(decision)
+
+    # ------------------------------------------------------------------------------------------ recheck
+
+    def recheck(self, item: Recheck) -> None:
+        alert = self.alerts.get(item.dedup_key)
+        if alert is None or alert.status is not AlertStatus.SUPPRESSED:
+            return
+        if alert.service_id is not None and alert.service_id in self.config.services_by_id:
+            window = self.maintenance.covering(self.config.services_by_id[alert.service_id], self.now)
+            if window is not None:  # still (or again) in maintenance: look again later, nothing to record
+                recheck = min(window.until, self.now + timedelta(seconds=self.rules.recheck_max_seconds))
+                self.put_alert(replace(alert, recheck_at=recheck))
+                return
+        route = resolve_route(self.config.config, alert.labels, alert.bound_service)
+        decision = Decision(
+            outcome=Outcome.SUPPRESSED,
+            reason="",
+            kind=DecisionKind.RECHECK,
+            dedup_key=alert.dedup_key,
+            service_id=route.service_id,
+            team_id=route.team_id,
+            policy_id=route.escalation_policy_id,
+            config_version=self.config.version,
+            explanation={"alert": _alert_explanation(alert), "route": route_explanation(route)},
+        )
+        self._place(alert, decision, _suppression_cause(alert), received_at=None, event_id=None)
+
+    # ------------------------------------------------------------------------------------------ resolve, acknowledge
+
+    def resolve_event(self, event: AlertEvent) -> None:
+        route = resolve_route(self.config.config, event.labels, event.bound_service)
+        decision = self.event_decision(event, route)
+        occurred = self.clamped(event, decision)
+        alert = self.alerts.get(event.dedup_key)
+        if alert is None:
+            first = self._new_episode(event, None, occurred, event.episode_started_at)
+            first = replace(first, service_id=route.service_id, team_id=route.team_id)
+            self.put_alert(
+                replace(first, status=AlertStatus.RESOLVED, resolved_at=occurred, policy_id=route.escalation_policy_id)
+            )
+            reason = "no alert was firing for this dedup key: the resolve is kept for ordering checks, no incident"
+            set_outcome(decision, Outcome.RESOLVED, reason, None)
+        elif alert.status is AlertStatus.RESOLVED:
+            later = max(alert.resolved_at or occurred, occurred)
+            self.put_alert(replace(alert, resolved_at=later, last_event_at=max(alert.last_event_at, occurred)))
+            set_outcome(decision, Outcome.RESOLVED, "the alert was already resolved", None)
+            decision.incident_id = alert.incident_id
+        elif _earlier_episode(event.episode_started_at, alert):
+            suppress(decision, "earlier_episode", "this resolve belongs to an earlier episode: the alert stays firing")
+            decision.incident_id = alert.incident_id
+        else:
+            self._resolve_firing(alert, occurred, f"source:{event.integration_id}", decision)
+        self.record(decision)
+
+    def _resolve_firing(self, alert: Alert, occurred: datetime, by: str, decision: Decision) -> None:
+        resolved = replace(
+            alert, status=AlertStatus.RESOLVED, resolved_at=occurred, suppressed_by=None, recheck_at=None
+        )
+        self.put_alert(replace(resolved, last_event_at=max(alert.last_event_at, occurred)))
+        incident = self.live_incident(alert)
+        if incident is None:
+            was = alert.suppressed_by.value if alert.suppressed_by else "not in an incident"
+            set_outcome(decision, Outcome.RESOLVED, f"alert resolved; it had paged nobody ({was})", None)
+            return
+        remaining = max(0, incident.firing_count - 1)
+        incident = self.put_incident(replace(incident, firing_count=remaining))
+        if remaining == 0:
+            incident = self.close(incident, by, max(occurred, incident.opened_at))
+            reason = f"incident {incident.id} resolved: all its {incident.alert_count} alert(s) have resolved"
+        else:
+            still = f"{remaining} of {incident.alert_count} alerts still firing"
+            reason = f"alert resolved; incident {incident.id} stays open: {still}"
+        set_outcome(decision, Outcome.RESOLVED, reason, incident)
+
+    def acknowledge_event(self, event: AlertEvent) -> None:
+        route = resolve_route(self.config.config, event.labels, event.bound_service)
+        decision = self.event_decision(event, route)
+        incident = self.live_incident(self.alerts.get(event.dedup_key))
+        if incident is None:
+            reason = "no open incident for this dedup key: recorded, nothing to stop"
+            set_outcome(decision, Outcome.ACKNOWLEDGED, reason, None)
+        elif incident.status is IncidentStatus.ACKNOWLEDGED:
+            set_outcome(decision, Outcome.ACKNOWLEDGED, f"incident {incident.id} was already acknowledged", incident)
+        else:
+            incident = self.acknowledge(incident, f"source:{event.integration_id}")
+            set_outcome(decision, Outcome.ACKNOWLEDGED, f"incident {incident.id} acknowledged by the source", incident)
+        self.record(decision)
+
+
+def _earlier_episode(started: datetime | None, alert: Alert) -> bool:
+    return started is not None and alert.episode_started_at is not None and started < alert.episode_started_at
+
+
+def _suppression_cause(alert: Alert | None) -> str | None:
+    if alert is None or alert.status is not AlertStatus.SUPPRESSED or alert.suppressed_by is None:
+        return None
+    return alert.suppressed_by.value
+
+
+def _suppressed(alert: Alert, by: SuppressedBy, recheck_at: datetime | None) -> Alert:
+    return replace(alert, status=AlertStatus.SUPPRESSED, suppressed_by=by, recheck_at=recheck_at, incident_id=None)
+
+
+def _alert_explanation(alert: Alert) -> dict[str, Any]:
+    return {
+        "dedup_key": alert.dedup_key,
+        "summary": alert.summary,
+        "labels": alert.labels,
+        "suppressed_by": alert.suppressed_by.value if alert.suppressed_by else None,
+        "firing_since": alert.episode_opened_at.isoformat(),
+    }

@@ -1,0 +1,54 @@
+"""Alert state: one row per dedup key, the unit the sources talk about.
+
+An alert is ``firing`` (a member of a live incident), ``suppressed`` (firing, deliberately not paged: maintenance,
+a stale backlog trigger, no route; looked at again when the reason may have gone) or ``resolved`` (its resolve
+time kept for ordering checks, so a late trigger that happened before it is recognised). A trigger of a resolved
+alert starts a new episode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class AlertStatus(StrEnum):
+    FIRING = "firing"
+    SUPPRESSED = "suppressed"
+    RESOLVED = "resolved"
+
+
+class SuppressedBy(StrEnum):
+    MAINTENANCE = "maintenance"
+    STALE = "stale"
+    NO_ROUTE = "no_route"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    dedup_key: str
+    status: AlertStatus
+    incident_id: str | None
+    suppressed_by: SuppressedBy | None
+    recheck_at: datetime | None  # when a suppressed alert is looked at again (the window's end)
+    service_id: str | None
+    team_id: str | None
+    policy_id: str | None
+    source: str
+    integration_id: str
+    bound_service: str | None
+    summary: str
+    severity: str
+    labels: dict[str, str]
+    episode_started_at: datetime | None  # the source's own start of the episode (Alertmanager startsAt)
+    episode_opened_at: datetime  # event time of the first trigger of this episode
+    first_event_at: datetime
+    last_event_at: datetime
+    repeat_count: int
+    resolved_at: datetime | None
+    updated_at: datetime
+
+    @property
+    def firing(self) -> bool:
+        return self.status is not AlertStatus.RESOLVED

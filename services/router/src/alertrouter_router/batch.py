@@ -1,0 +1,291 @@
+"""The working state of one ``decide`` call, and the changes every rule makes the same way.
+
+Its inputs' types, the snapshot it starts from, the effects it returns; storing a row, recording a decision,
+cancelling what is pending, paging a level. The rules about alerts are in ``alert_rules.py``, about incidents and
+people's actions in ``incident_rules.py``; ``decide.py`` dispatches to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from alertrouter_router.alerts import Alert
+from alertrouter_router.decisions import Decision, Outcome, derived_id, event_explanation
+from alertrouter_router.escalation import Step, next_position
+from alertrouter_router.incidents import Incident, IncidentStatus
+from alertrouter_router.maintenance import Maintenance
+from alertrouter_router.ownership.loader import LoadedConfig
+from alertrouter_router.ownership.routing import RouteMatch
+from alertrouter_router.paging import LevelPlan, build_pages, explain_targets, plan_level
+from alertrouter_shared.events import AlertEvent, Page, PageAlert
+
+
+@dataclass(frozen=True)
+class Rules:
+    max_event_age_seconds: int = 900
+    clock_skew_seconds: int = 300
+    recheck_max_seconds: int = 60  # a suppressed alert is looked at again at least this often while suppressed
+
+
+@dataclass(frozen=True, slots=True)
+class Recheck:
+    """A suppressed alert whose reason may have gone (its maintenance window ended)."""
+
+    dedup_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ManualAction:
+    """A person's action on an incident: acknowledge, resolve, escalate now (to a chosen level), snooze."""
+
+    incident_id: str
+    action: Literal["acknowledge", "resolve", "escalate", "snooze"]
+    by: str
+    note: str = ""
+    level: int | None = None  # escalate: the 1-based level to page (default: the next one)
+    minutes: int | None = None  # snooze: page again after this long unless resolved
+
+
+@dataclass(frozen=True, slots=True)
+class Retrigger:
+    """An acknowledged incident whose snooze or acknowledgement timeout ran out."""
+
+    incident_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotReached:
+    """Every page of (round, level) of an incident failed for good: undelivered, unanswered, expired."""
+
+    incident_id: str
+    round: int
+    level: int
+    failures: tuple[str, ...]  # "clara: sms undelivered", …
+
+
+Input = AlertEvent | Recheck | Step | ManualAction | Retrigger | NotReached
+
+
+@dataclass
+class Snapshot:
+    """The state a batch touches: its alerts, their incidents, the open groups of its services."""
+
+    alerts: dict[str, Alert] = field(default_factory=dict)
+    incidents: dict[str, Incident] = field(default_factory=dict)
+    decided: set[str] = field(default_factory=set)  # event ids and step keys already decided
+    members: dict[str, list[PageAlert]] = field(default_factory=dict)  # incident id → some member alerts
+
+
+@dataclass
+class Effects:
+    alerts: dict[str, Alert] = field(default_factory=dict)  # changed alerts, final state
+    incidents: dict[str, Incident] = field(default_factory=dict)  # changed incidents, final state
+    decisions: list[Decision] = field(default_factory=list)
+    pages: list[Page] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    cancelled: set[str] = field(default_factory=set)  # incidents whose pending steps and unsent pages are dropped
+    cancelled_steps: set[str] = field(default_factory=set)  # incidents whose pending steps only are dropped
+    fired: list[Step] = field(default_factory=list)
+    resolved_members: dict[str, datetime] = field(default_factory=dict)  # incident → resolve instant of its alerts
+    opened: list[Incident] = field(default_factory=list)
+    acknowledged: list[Incident] = field(default_factory=list)
+    resolved: list[Incident] = field(default_factory=list)
+    updates: list[tuple[Incident, str]] = field(default_factory=list)  # (incident, who acted): tell those paged
+
+
+def clamp(at: datetime, received_at: datetime, skew_seconds: int) -> tuple[datetime, bool]:
+    """A source clock ahead of ours by more than the allowance is not believed: the receipt time is used."""
+    if at > received_at + timedelta(seconds=skew_seconds):
+        return received_at, True
+    return at, False
+
+
+class Batch:
+    def __init__(
+        self, snapshot: Snapshot, config: LoadedConfig, maintenance: Maintenance, now: datetime, rules: Rules
+    ) -> None:
+        self.alerts = dict(snapshot.alerts)
+        self.incidents = dict(snapshot.incidents)
+        self.decided = set(snapshot.decided)
+        self.members = {k: list(v) for k, v in snapshot.members.items()}
+        self.config = config
+        self.maintenance = maintenance
+        self.now = now
+        self.rules = rules
+        self.effects = Effects()
+        self.plans: dict[tuple[str, int, int], LevelPlan] = {}  # one on-call computation per level per batch
+
+    # ------------------------------------------------------------------------------------------ state
+
+    def put_alert(self, alert: Alert) -> Alert:
+        alert = replace(alert, updated_at=self.now)
+        self.alerts[alert.dedup_key] = alert
+        self.effects.alerts[alert.dedup_key] = alert
+        return alert
+
+    def put_incident(self, incident: Incident) -> Incident:
+        self.incidents[incident.id] = incident
+        self.effects.incidents[incident.id] = incident
+        return incident
+
+    def record(self, decision: Decision) -> None:
+        self.effects.decisions.append(decision)
+
+    def cancel(self, incident_id: str) -> None:
+        """Nobody needs paging for it any more: drop its pending steps and unsent pages, this batch's too."""
+        self.effects.cancelled.add(incident_id)
+        self.effects.pages = [p for p in self.effects.pages if p.incident_id != incident_id]
+        self.cancel_steps(incident_id)
+
+    def cancel_steps(self, incident_id: str) -> None:
+        """Its escalation is rescheduled: drop pending steps (pages already planned still go out)."""
+        self.effects.cancelled_steps.add(incident_id)
+        self.effects.steps = [s for s in self.effects.steps if s.incident_id != incident_id]
+
+    def acknowledge(self, incident: Incident, by: str) -> Incident:
+        policy = self.config.policies_by_id.get(incident.policy_id or "")
+        timeout = policy.ack_timeout_minutes if policy is not None else None
+        incident = self.put_incident(
+            replace(
+                incident,
+                status=IncidentStatus.ACKNOWLEDGED,
+                acknowledged_at=self.now,
+                acknowledged_by=by,
+                retrigger_at=self.now + timedelta(minutes=timeout) if timeout else None,
+            )
+        )
+        self.cancel(incident.id)
+        self.effects.acknowledged.append(incident)
+        self.effects.updates.append((incident, by))
+        return incident
+
+    def close(self, incident: Incident, by: str, at: datetime) -> Incident:
+        incident = self.put_incident(
+            replace(incident, status=IncidentStatus.RESOLVED, resolved_at=at, resolved_by=by, retrigger_at=None)
+        )
+        self.cancel(incident.id)
+        self.effects.resolved.append(incident)
+        self.effects.updates.append((incident, by))
+        return incident
+
+    # ------------------------------------------------------------------------------------------ paging
+
+    def plan(self, policy_id: str, round_: int, level: int) -> LevelPlan:
+        key = (policy_id, round_, level)
+        if key not in self.plans:
+            self.plans[key] = plan_level(self.config, policy_id, round_, level, self.now)
+        return self.plans[key]
+
+    def after(self, incident: Incident, round_: int, level: int) -> tuple[int, int] | None:
+        """The position after (round, level) in the incident's current escalation cycle, rounds kept absolute."""
+        policy = self.config.policies_by_id[incident.policy_id or ""]
+        found = next_position(round_ - incident.round_base, level, len(policy.levels), policy.repeat)
+        return None if found is None else (found[0] + incident.round_base, found[1])
+
+    def escalate(self, incident: Incident, round_: int, level: int, decision: Decision) -> None:
+        """Page (round, level); levels that reach nobody are skipped at once and recorded in the explanation."""
+        assert incident.policy_id is not None
+        policy = self.config.policies_by_id[incident.policy_id]
+        skipped: list[dict[str, Any]] = []
+        position: tuple[int, int] | None = (round_, level)
+        while position is not None:
+            round_, level = position
+            plan = self.plan(incident.policy_id, round_ - incident.round_base, level)
+            plan = LevelPlan(plan.level, round_, plan.delay_minutes, plan.targets)
+            explained = explain_targets(plan)
+            if any(t.notifications for t in plan.targets):
+                incident = self.put_incident(replace(incident, last_round=round_, last_level=level))
+                members = self.members.get(incident.id, [])
+                pages = build_pages(self.config, incident, plan, decision.id, self.now, members)
+                self.effects.pages.extend(pages)
+                after = self.after(incident, round_, level)
+                next_due = self.now + timedelta(minutes=plan.delay_minutes)
+                if after is not None:
+                    self.effects.steps.append(Step(incident.id, after[0], after[1], next_due))
+                paged = ", ".join(t["user"] for t in explained if t["notifications"])
+                shown_round = round_ - incident.round_base + 1
+                reason = f"paged level {level + 1} (round {shown_round}) of policy {policy.id}: {paged}"
+                set_outcome(decision, Outcome.PAGED, reason, incident)
+                decision.level = level + 1
+                decision.explanation |= {
+                    "level": level + 1,
+                    "round": shown_round,
+                    "targets": explained,
+                    "skipped_levels": skipped,
+                    "pages": [p.page_id for p in pages],
+                    "next_escalation": {
+                        "at": next_due.isoformat(),
+                        "round": after[0] - incident.round_base + 1,
+                        "level": after[1] + 1,
+                    }
+                    if after
+                    else None,
+                }
+                return
+            shown = round_ - incident.round_base + 1
+            skipped.append({"level": level + 1, "round": shown, "targets": explained, "reason": "nobody reachable"})
+            position = self.after(incident, round_, level)
+        reason = f"no level of policy {policy.id} reaches anyone right now"
+        set_outcome(decision, Outcome.NOBODY_ON_CALL, reason, incident)
+        decision.explanation |= {"skipped_levels": skipped, "targets": []}
+
+    # ------------------------------------------------------------------------------------------ decisions
+
+    def event_decision(self, event: AlertEvent, route: RouteMatch) -> Decision:
+        return Decision(
+            id=derived_id("decision", str(event.event_id)),
+            outcome=Outcome.NO_ROUTE,
+            reason="",
+            event_id=str(event.event_id),
+            dedup_key=event.dedup_key,
+            service_id=route.service_id,
+            team_id=route.team_id,
+            policy_id=route.escalation_policy_id,
+            config_version=self.config.version,
+            explanation=event_explanation(event, route, self.config.version),
+        )
+
+    def incident_decision(self, incident: Incident, kind: Any, **explanation: Any) -> Decision:
+        return Decision(
+            outcome=Outcome.ESCALATION_ENDED,
+            reason="",
+            kind=kind,
+            incident_id=incident.id,
+            dedup_key=incident.dedup_key,
+            service_id=incident.service_id,
+            team_id=incident.team_id,
+            policy_id=incident.policy_id,
+            config_version=self.config.version,
+            explanation=dict(explanation),
+        )
+
+    def clamped(self, event: AlertEvent, decision: Decision) -> datetime:
+        occurred, was_clamped = clamp(event.occurred_at, event.received_at, self.rules.clock_skew_seconds)
+        if was_clamped:
+            decision.explanation["clamped"] = {
+                "occurred_at": event.occurred_at.isoformat(),
+                "to": occurred.isoformat(),
+                "why": f"later than receipt plus the {self.rules.clock_skew_seconds}s clock-skew allowance",
+            }
+        return occurred
+
+
+def set_outcome(decision: Decision, outcome: Outcome, reason: str, incident: Incident | None) -> None:
+    decision.outcome = outcome
+    decision.reason = reason
+    if incident is not None:
+        decision.incident_id = incident.id
+        decision.explanation["incident"] = {
+            "id": incident.id,
+            "status": incident.status.value,
+            "alert_count": incident.alert_count,
+            "firing_count": incident.firing_count,
+        }
+
+
+def suppress(decision: Decision, by: str, reason: str) -> None:
+    decision.outcome = Outcome.SUPPRESSED
+    decision.reason = reason
+    decision.explanation["suppressed_by"] = by

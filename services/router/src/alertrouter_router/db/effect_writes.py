@@ -1,0 +1,216 @@
+"""Writing what ``decide`` returned: one statement per table per batch (``unnest`` arrays, asyncpg, no ORM).
+
+Incidents are written before alerts (an alert points at its incident), cancellations before new steps and pages,
+decisions last. Every insert is idempotent (unique keys), so a batch written twice leaves one copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from alertrouter_router.alerts import Alert
+from alertrouter_router.db.pool import Conn
+from alertrouter_router.decide import Effects
+from alertrouter_router.decisions import Decision
+from alertrouter_router.incidents import Incident
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    pg_type: str
+    value: Callable[[Any], Any]
+    json: bool = False
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _enum(value: Any) -> Any:
+    return value.value if value is not None and hasattr(value, "value") else value
+
+
+def _attr(name: str, convert: Callable[[Any], Any] = lambda v: v) -> Callable[[Any], Any]:
+    return lambda item: convert(getattr(item, name))
+
+
+def _col(name: str, pg_type: str, convert: Callable[[Any], Any] = lambda v: v, *, json: bool = False) -> _Column:
+    return _Column(name, pg_type, _attr(name, convert), json)
+
+
+_TS = "timestamptz"
+_ALERT = (
+    _col("dedup_key", "text"),
+    _col("status", "text", _enum),
+    _col("incident_id", "text"),
+    _col("suppressed_by", "text", _enum),
+    _col("recheck_at", _TS),
+    _col("service_id", "text"),
+    _col("team_id", "text"),
+    _col("policy_id", "text"),
+    _col("source", "text"),
+    _col("integration_id", "text"),
+    _col("bound_service", "text"),
+    _col("summary", "text"),
+    _col("severity", "text"),
+    _col("labels", "text", _json, json=True),
+    _col("episode_started_at", _TS),
+    _col("episode_opened_at", _TS),
+    _col("first_event_at", _TS),
+    _col("last_event_at", _TS),
+    _col("repeat_count", "int"),
+    _col("resolved_at", _TS),
+    _col("updated_at", _TS),
+)
+_INCIDENT = (
+    _col("id", "text"),
+    _col("dedup_key", "text"),
+    _col("status", "text", _enum),
+    _col("service_id", "text"),
+    _col("team_id", "text"),
+    _col("policy_id", "text"),
+    _col("summary", "text"),
+    _col("severity", "text"),
+    _col("labels", "text", _json, json=True),
+    _col("alert_count", "int"),
+    _col("firing_count", "int"),
+    _col("group_key", "text"),
+    _col("opened_at", _TS),
+    _col("first_event_at", _TS),
+    _col("last_event_at", _TS),
+    _col("acknowledged_at", _TS),
+    _col("acknowledged_by", "text"),
+    _col("resolved_at", _TS),
+    _col("resolved_by", "text"),
+    _col("config_version", "text"),
+    _col("round_base", "int"),
+    _col("last_round", "int"),
+    _col("last_level", "int"),
+    _col("retrigger_at", _TS),
+)
+
+
+def _upsert_sql(table: str, columns: Sequence[_Column], key: str) -> str:
+    names = ", ".join(c.name for c in columns)
+    arrays = ", ".join(f"${i}::{c.pg_type}[]" for i, c in enumerate(columns, 1))
+    selected = ", ".join(f"{c.name}::jsonb" if c.json else c.name for c in columns)
+    updates = ", ".join(f"{c.name} = EXCLUDED.{c.name}" for c in columns if c.name != key)
+    return (
+        f"INSERT INTO {table} ({names}) SELECT {selected} FROM unnest({arrays}) AS t({names}) "  # noqa: S608 constants
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    )
+
+
+_ALERT_UPSERT = _upsert_sql("router_alert", _ALERT, "dedup_key")
+_INCIDENT_UPSERT = _upsert_sql("router_incident", _INCIDENT, "id")
+
+
+def _arrays(columns: Sequence[_Column], items: Sequence[Any]) -> list[list[Any]]:
+    return [[column.value(item) for item in items] for column in columns]
+
+
+async def write_alerts(conn: Conn, alerts: Sequence[Alert]) -> None:
+    if alerts:
+        await conn.execute(_ALERT_UPSERT, *_arrays(_ALERT, alerts))
+
+
+async def write_incidents(conn: Conn, incidents: Sequence[Incident]) -> None:
+    if incidents:
+        await conn.execute(_INCIDENT_UPSERT, *_arrays(_INCIDENT, incidents))
+
+
+async def write_decisions(conn: Conn, decisions: Sequence[Decision], at: datetime) -> set[str]:
+    """Returns the ids inserted (an event or step already decided is skipped)."""
+    if not decisions:
+        return set()
+    rows = await conn.fetch(
+        "INSERT INTO router_decision (id, event_id, step_key, incident_id, dedup_key, kind, outcome, reason, "
+        "service_id, team_id, policy_id, level, config_version, created_at, explanation) "
+        "SELECT id, event_id, step_key, incident_id, dedup_key, kind, outcome, reason, service_id, team_id, "
+        "policy_id, level, config_version, $14, explanation::jsonb FROM unnest($1::text[], $2::text[], $3::text[], "
+        "$4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], "
+        "$12::int[], $13::text[], $15::text[]) AS t(id, event_id, step_key, incident_id, dedup_key, kind, outcome, "
+        "reason, service_id, team_id, policy_id, level, config_version, explanation) "
+        "ON CONFLICT DO NOTHING RETURNING id",
+        [d.id for d in decisions],
+        [d.event_id for d in decisions],
+        [d.step_key for d in decisions],
+        [d.incident_id for d in decisions],
+        [d.dedup_key for d in decisions],
+        [d.kind.value for d in decisions],
+        [d.outcome.value for d in decisions],
+        [d.reason for d in decisions],
+        [d.service_id for d in decisions],
+        [d.team_id for d in decisions],
+        [d.policy_id for d in decisions],
+        [d.level for d in decisions],
+        [d.config_version for d in decisions],
+        at,
+        [_json(d.as_explanation()) for d in decisions],
+    )
+    return {row["id"] for row in rows}
+
+
+async def write(conn: Conn, effects: Effects, now: datetime) -> list[Decision]:
+    """Apply the effects inside the caller's transaction; returns the decisions that were new."""
+    await write_incidents(conn, list(effects.incidents.values()))
+    await write_alerts(conn, list(effects.alerts.values()))
+    if effects.resolved_members:
+        await conn.execute(
+            "UPDATE router_alert SET status = 'resolved', resolved_at = $2, suppressed_by = NULL, recheck_at = NULL, "
+            "updated_at = $2 WHERE incident_id = ANY($1::text[]) AND status = 'firing'",
+            list(effects.resolved_members),
+            now,
+        )
+    stopped = sorted(effects.cancelled | effects.cancelled_steps)
+    if stopped:
+        await conn.execute(
+            "UPDATE router_escalation_step SET status = 'cancelled' WHERE incident_id = ANY($1::text[]) "
+            "AND status = 'pending'",
+            stopped,
+        )
+    if effects.cancelled:
+        await conn.execute(
+            "DELETE FROM router_outbox WHERE incident_id = ANY($1::text[]) AND published_at IS NULL",
+            sorted(effects.cancelled),
+        )
+    if effects.fired:
+        await conn.execute(
+            "UPDATE router_escalation_step AS s SET status = 'done', fired_at = $4 FROM unnest($1::text[], $2::int[], "
+            "$3::int[]) AS f(incident_id, round, level) WHERE s.incident_id = f.incident_id AND s.round = f.round "
+            "AND s.level = f.level AND s.status = 'pending'",
+            [s.incident_id for s in effects.fired],
+            [s.round for s in effects.fired],
+            [s.level for s in effects.fired],
+            now,
+        )
+    if effects.steps:
+        await conn.execute(
+            "INSERT INTO router_escalation_step (incident_id, round, level, due_at, status) "
+            "SELECT i, r, l, d, 'pending' "
+            "FROM unnest($1::text[], $2::int[], $3::int[], $4::timestamptz[]) AS t(i, r, l, d) "
+            "ON CONFLICT ON CONSTRAINT uq_router_escalation_step_position DO NOTHING",
+            [s.incident_id for s in effects.steps],
+            [s.round for s in effects.steps],
+            [s.level for s in effects.steps],
+            [s.due_at for s in effects.steps],
+        )
+    if effects.pages:
+        await conn.execute(
+            "INSERT INTO router_outbox (page_id, incident_id, payload, created_at, send_at) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[]) "
+            "ON CONFLICT (page_id) DO NOTHING",
+            [p.page_id for p in effects.pages],
+            [p.incident_id for p in effects.pages],
+            [p.model_dump_json() for p in effects.pages],
+            [p.created_at for p in effects.pages],
+            [p.send_at for p in effects.pages],
+        )
+    inserted = await write_decisions(conn, effects.decisions, now)
+    return [d for d in effects.decisions if d.id in inserted]

@@ -1,0 +1,46 @@
+"""The hot path's asyncpg pool: the consumer batch and the timer loop talk to PostgreSQL without the ORM.
+
+Built from the same ``DATABASE_URL`` (an SQLAlchemy URL) as the engine that serves the API's reads and Alembic;
+JSON columns are decoded and encoded with orjson.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+import asyncpg
+import orjson
+from sqlalchemy.engine import make_url
+
+Conn: TypeAlias = "asyncpg.Connection[Any]"
+
+
+def connect_arguments(database_url: str) -> dict[str, Any]:
+    """asyncpg's keyword arguments for an SQLAlchemy ``postgresql+asyncpg://`` URL (credentials kept, decoded)."""
+    url = make_url(database_url)
+    arguments: dict[str, Any] = {
+        "host": url.host,
+        "port": url.port,
+        "user": url.username,
+        "password": url.password,
+        "database": url.database,
+    }
+    ssl = url.query.get("ssl") or url.query.get("sslmode")
+    if ssl:
+        arguments["ssl"] = ssl if isinstance(ssl, str) else ssl[0]
+    return {k: v for k, v in arguments.items() if v is not None}
+
+
+async def _init(conn: asyncpg.Connection) -> None:  # type: ignore[type-arg]
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name, schema="pg_catalog", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads
+        )
+
+
+def make_pool(database_url: str, size: int) -> asyncpg.Pool:  # type: ignore[type-arg]
+    """Not yet initialised: ``await`` it once on the running loop. Connections open lazily (min_size 0), so a
+    process starts while PostgreSQL is still coming up."""
+    return asyncpg.create_pool(
+        **connect_arguments(database_url), min_size=0, max_size=size, init=_init, command_timeout=30
+    )

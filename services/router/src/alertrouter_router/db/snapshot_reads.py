@@ -1,0 +1,192 @@
+"""Reading what ``decide`` needs, in a few set-based statements per batch (asyncpg, no ORM on the hot path).
+
+Live reads lock in one order everywhere, so router replicas, the timer loop and the API never wait on each
+other in a cycle: per-service grouping advisory locks (sorted) → alert rows (by key) → incident rows (by id).
+The preview reads the same rows with no lock at all, in a read-only transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from alertrouter_router.alerts import Alert, AlertStatus, SuppressedBy
+from alertrouter_router.db.pool import Conn
+from alertrouter_router.decide import Snapshot
+from alertrouter_router.escalation import Step
+from alertrouter_router.grouping import group_key
+from alertrouter_router.incidents import Incident, IncidentStatus
+from alertrouter_router.maintenance import ApiWindow, Maintenance
+from alertrouter_router.ownership.loader import LoadedConfig
+from alertrouter_router.ownership.routing import resolve_route
+from alertrouter_router.paging import PAGE_ALERTS_SHOWN
+from alertrouter_shared.events import AlertAction, AlertEvent, PageAlert
+
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+
+_ALERT_COLUMNS = (
+    "dedup_key, status, incident_id, suppressed_by, recheck_at, service_id, team_id, policy_id, source, "
+    "integration_id, bound_service, summary, severity, labels, episode_started_at, episode_opened_at, "
+    "first_event_at, last_event_at, repeat_count, resolved_at, updated_at"
+)
+_INCIDENT_COLUMNS = (
+    "id, dedup_key, status, service_id, team_id, policy_id, summary, severity, labels, alert_count, firing_count, "
+    "group_key, opened_at, first_event_at, last_event_at, acknowledged_at, acknowledged_by, resolved_at, "
+    "resolved_by, config_version, round_base, last_round, last_level, retrigger_at"
+)
+
+
+def alert_from_row(row: Any) -> Alert:
+    values = dict(row)
+    values["status"] = AlertStatus(values["status"])
+    values["suppressed_by"] = SuppressedBy(values["suppressed_by"]) if values["suppressed_by"] else None
+    return Alert(**values)
+
+
+def incident_from_row(row: Any) -> Incident:
+    values = dict(row)
+    values["status"] = IncidentStatus(values["status"])
+    return Incident(**values)
+
+
+def grouping_services(config: LoadedConfig, events: Iterable[AlertEvent], alerts: Iterable[Alert] = ()) -> list[str]:
+    """Services of the batch whose triggers may open or join a group: their advisory locks serialise grouping."""
+    found: set[str] = set()
+    for event in events:
+        if event.action is AlertAction.TRIGGER:
+            route = resolve_route(config.config, event.labels, event.bound_service)
+            if route.service_id is not None:
+                found.add(route.service_id)
+    for alert in alerts:
+        route = resolve_route(config.config, alert.labels, alert.bound_service)
+        if route.service_id is not None:
+            found.add(route.service_id)
+    return sorted(s for s in found if group_key(config.services_by_id[s], {}) is not None)
+
+
+async def lock_groups(conn: Conn, services: Sequence[str]) -> None:
+    if services:
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('group:' || s)) FROM unnest($1::text[]) WITH ORDINALITY AS t(s, n) "
+            "ORDER BY n",
+            list(services),
+        )
+
+
+async def read_alerts(conn: Conn, keys: Sequence[str], *, lock: bool) -> dict[str, Alert]:
+    if not keys:
+        return {}
+    suffix = " ORDER BY dedup_key FOR UPDATE" if lock else ""
+    rows = await conn.fetch(
+        f"SELECT {_ALERT_COLUMNS} FROM router_alert WHERE dedup_key = ANY($1::text[]){suffix}",  # noqa: S608 constants
+        keys,
+    )
+    return {row["dedup_key"]: alert_from_row(row) for row in rows}
+
+
+async def read_decided(conn: Conn, event_ids: Sequence[str]) -> set[str]:
+    if not event_ids:
+        return set()
+    rows = await conn.fetch("SELECT event_id FROM router_decision WHERE event_id = ANY($1::text[])", event_ids)
+    return {row["event_id"] for row in rows}
+
+
+async def read_incidents(
+    conn: Conn,
+    ids: Iterable[str],
+    group_services: Sequence[str],
+    groups_since: datetime,
+    *,
+    lock: bool,
+    skip_locked: bool = False,
+) -> dict[str, Incident]:
+    """The incidents of the batch's alerts and the open grouping incidents of its services."""
+    wanted = sorted(set(ids))
+    if not wanted and not group_services:
+        return {}
+    suffix = ""
+    if lock:
+        suffix = " ORDER BY id FOR UPDATE" + (" SKIP LOCKED" if skip_locked else "")
+    rows = await conn.fetch(
+        f"SELECT {_INCIDENT_COLUMNS} FROM router_incident WHERE id = ANY($1::text[]) OR "  # noqa: S608 constants
+        "(service_id = ANY($2::text[]) AND group_key IS NOT NULL AND status <> 'resolved' AND opened_at >= $3)"
+        + suffix,
+        wanted,
+        list(group_services),
+        groups_since,
+    )
+    return {row["id"]: incident_from_row(row) for row in rows}
+
+
+async def read_members(conn: Conn, incident_ids: Sequence[str]) -> dict[str, list[PageAlert]]:
+    """Some member alerts of each incident (newest last), for pages that say what they carry."""
+    if not incident_ids:
+        return {}
+    rows = await conn.fetch(
+        "SELECT incident_id, dedup_key, summary FROM (SELECT incident_id, dedup_key, summary, episode_opened_at, "
+        "row_number() OVER (PARTITION BY incident_id ORDER BY episode_opened_at DESC) AS n FROM router_alert "
+        "WHERE incident_id = ANY($1::text[])) AS m WHERE n <= $2 ORDER BY incident_id, episode_opened_at",
+        list(incident_ids),
+        PAGE_ALERTS_SHOWN,
+    )
+    members: dict[str, list[PageAlert]] = {}
+    for row in rows:
+        members.setdefault(row["incident_id"], []).append(PageAlert(dedup_key=row["dedup_key"], summary=row["summary"]))
+    return members
+
+
+async def read_maintenance(conn: Conn, now: datetime) -> Maintenance:
+    rows = await conn.fetch(
+        "SELECT id, service_id, starts_at, ends_at, reason FROM router_maintenance_window "
+        "WHERE active AND ends_at > $1 ORDER BY starts_at, id",
+        now,
+    )
+    return Maintenance(tuple(ApiWindow(**dict(row)) for row in rows))
+
+
+def groups_since(config: LoadedConfig, now: datetime) -> datetime:
+    widest = max((s.grouping_window_seconds or 0 for s in config.config.services), default=0)
+    return now - timedelta(seconds=widest)
+
+
+async def for_events(
+    conn: Conn, events: Sequence[AlertEvent], config: LoadedConfig, now: datetime, *, lock: bool = True
+) -> tuple[Snapshot, Maintenance]:
+    """The snapshot of a consumer batch (locked), or of a preview (``lock=False``: no lock is taken)."""
+    services = grouping_services(config, events)
+    if lock:
+        await lock_groups(conn, services)
+    alerts = await read_alerts(conn, sorted({e.dedup_key for e in events}), lock=lock)
+    decided = await read_decided(conn, [str(e.event_id) for e in events]) if lock else set()
+    incident_ids = [a.incident_id for a in alerts.values() if a.incident_id is not None]
+    incidents = await read_incidents(conn, incident_ids, services, groups_since(config, now), lock=lock)
+    triggers = any(e.action is AlertAction.TRIGGER for e in events)
+    maintenance = await read_maintenance(conn, now) if triggers else Maintenance()
+    return Snapshot(alerts=alerts, incidents=incidents, decided=decided), maintenance
+
+
+async def for_steps(conn: Conn, steps: Sequence[Step], config: LoadedConfig, now: datetime) -> Snapshot:
+    """Incidents of claimed steps, skipping any another transaction holds (its step stays for the next pass)."""
+    incidents = await read_incidents(conn, [s.incident_id for s in steps], [], now, lock=True, skip_locked=True)
+    decided = await read_decided_steps(conn, [s.key for s in steps])
+    return Snapshot(incidents=incidents, decided=decided, members=await read_members(conn, list(incidents)))
+
+
+async def read_decided_steps(conn: Conn, step_keys: Sequence[str]) -> set[str]:
+    if not step_keys:
+        return set()
+    rows = await conn.fetch("SELECT step_key FROM router_decision WHERE step_key = ANY($1::text[])", step_keys)
+    return {row["step_key"] for row in rows}
+
+
+async def for_incident(conn: Conn, incident_id: str, *, lock: bool = True) -> Snapshot:
+    """One incident and its firing alerts, for a person's action: alerts are locked before the incident."""
+    suffix = " ORDER BY dedup_key FOR UPDATE" if lock else ""
+    rows = await conn.fetch(
+        f"SELECT {_ALERT_COLUMNS} FROM router_alert WHERE incident_id = $1 AND status = 'firing'{suffix}",  # noqa: S608
+        incident_id,
+    )
+    alerts = {row["dedup_key"]: alert_from_row(row) for row in rows}
+    incidents = await read_incidents(conn, [incident_id], [], FAR_FUTURE, lock=lock)
+    return Snapshot(alerts=alerts, incidents=incidents)

@@ -1,0 +1,85 @@
+"""The router's one decision function: inputs and the state they touch in, decisions and effects out.
+
+``decide(inputs, snapshot, config, maintenance, now, rules)`` does no I/O and reads no clock. The consumer
+batch, the timer loop (escalation steps, maintenance rechecks, snoozes), the API's person actions, delivery
+failures and the preview all call it; the thin layers around it read the snapshot and write the effects
+set-based (``db/snapshot_reads.py``, ``db/effect_writes.py``). The rules: ``alert_rules.py`` (events from the
+sources, rechecks of suppressed alerts) and ``incident_rules.py`` (escalation over time, people's actions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from alertrouter_router.alert_rules import AlertRules
+from alertrouter_router.batch import (
+    Effects,
+    Input,
+    ManualAction,
+    NotReached,
+    Recheck,
+    Retrigger,
+    Rules,
+    Snapshot,
+    clamp,
+)
+from alertrouter_router.escalation import Step
+from alertrouter_router.incident_rules import IncidentRules
+from alertrouter_router.maintenance import Maintenance
+from alertrouter_router.ownership.loader import LoadedConfig
+from alertrouter_shared.events import AlertAction, AlertEvent
+
+__all__ = [
+    "Effects",
+    "Input",
+    "ManualAction",
+    "NotReached",
+    "Recheck",
+    "Retrigger",
+    "Rules",
+    "Snapshot",
+    "clamp",
+    "decide",
+]
+
+
+class _Decider(AlertRules, IncidentRules):
+    def handle(self, item: Input) -> None:
+        if isinstance(item, AlertEvent):
+            if str(item.event_id) in self.decided:
+                return
+            self.decided.add(str(item.event_id))
+            if item.action is AlertAction.TRIGGER:
+                self.trigger(item)
+            elif item.action is AlertAction.RESOLVE:
+                self.resolve_event(item)
+            else:
+                self.acknowledge_event(item)
+        elif isinstance(item, Step):
+            if item.key not in self.decided:
+                self.decided.add(item.key)
+                self.due_step(item)
+            self.effects.fired.append(item)
+        elif isinstance(item, Recheck):
+            self.recheck(item)
+        elif isinstance(item, ManualAction):
+            self.manual(item)
+        elif isinstance(item, Retrigger):
+            self.retrigger(item)
+        else:
+            self.not_reached(item)
+
+
+def decide(
+    inputs: Sequence[Input],
+    snapshot: Snapshot,
+    config: LoadedConfig,
+    maintenance: Maintenance,
+    now: datetime,
+    rules: Rules = Rules(),
+) -> Effects:
+    decider = _Decider(snapshot, config, maintenance, now, rules)
+    for item in inputs:
+        decider.handle(item)
+    return decider.effects

@@ -1,0 +1,159 @@
+"""The rules for incidents over time and for people's actions on them.
+
+An escalation step that comes due pages its level if the incident is still triggered. A level whose every page
+failed for good (undelivered, unanswered, expired) escalates to the next at once instead of waiting out its delay.
+A person acknowledges, resolves (which resolves its alerts), escalates now (the next level, or a chosen one, which
+starts a new cycle) or snoozes (acknowledged, paged again after the snooze); a policy's acknowledgement timeout
+does the same as a snooze. A new cycle numbers its rounds after the last one, so page ids never repeat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from alertrouter_router.alerts import AlertStatus
+from alertrouter_router.batch import Batch, ManualAction, NotReached, Retrigger, set_outcome
+from alertrouter_router.decisions import Decision, DecisionKind, Outcome, derived_id
+from alertrouter_router.escalation import Step
+from alertrouter_router.incidents import Incident, IncidentStatus
+
+
+class IncidentRules(Batch):
+    def due_step(self, step: Step) -> None:
+        incident = self.incidents.get(step.incident_id)
+        if incident is None or incident.status is not IncidentStatus.TRIGGERED:
+            return
+        decision = self.incident_decision(
+            incident,
+            DecisionKind.ESCALATION,
+            step={
+                "round": step.round - incident.round_base + 1,
+                "level": step.level + 1,
+                "due_at": step.due_at.isoformat(),
+            },
+        )
+        decision.id, decision.step_key = derived_id("decision", step.key), step.key
+        if incident.policy_id not in self.config.policies_by_id:
+            decision.reason = (
+                f"policy {incident.policy_id} no longer exists in configuration {self.config.short_version}"
+            )
+        else:
+            self.escalate(incident, step.round, step.level, decision)
+            decision.reason = f"not acknowledged in time: {decision.reason}"
+        self.record(decision)
+
+    def not_reached(self, item: NotReached) -> None:
+        """Every page of the level failed for good: the next level now, not after the level's delay."""
+        incident = self.incidents.get(item.incident_id)
+        current = None if incident is None else (incident.last_round, incident.last_level)
+        if incident is None or incident.status is not IncidentStatus.TRIGGERED or current != (item.round, item.level):
+            return  # acknowledged, resolved, or already past that level: nothing to do
+        key = f"{item.incident_id}:{item.round}:{item.level}:not-reached"
+        if key in self.decided or incident.policy_id not in self.config.policies_by_id:
+            return
+        self.decided.add(key)
+        why = f"level {item.level + 1}: " + "; ".join(item.failures)
+        decision = self.incident_decision(incident, DecisionKind.ESCALATION, not_reached=list(item.failures))
+        decision.id, decision.step_key = derived_id("decision", key), key
+        after = self.after(incident, item.round, item.level)
+        if after is None:
+            decision.reason = f"{why}; no level follows in policy {incident.policy_id}"
+        else:
+            self.cancel_steps(incident.id)
+            self.escalate(incident, after[0], after[1], decision)
+            decision.reason = f"{why}: {decision.reason}"
+        self.record(decision)
+
+    def retrigger(self, item: Retrigger) -> None:
+        incident = self.incidents.get(item.incident_id)
+        if incident is None or incident.status is not IncidentStatus.ACKNOWLEDGED or incident.retrigger_at is None:
+            return
+        since = incident.acknowledged_at.isoformat() if incident.acknowledged_at else "?"
+        why = f"acknowledged by {incident.acknowledged_by} at {since} and not resolved; paging again"
+        decision = self.incident_decision(incident, DecisionKind.ESCALATION, retrigger=True)
+        self._new_cycle(incident, 0, decision)
+        decision.reason = f"{why}: {decision.reason}"
+        self.record(decision)
+
+    def _new_cycle(self, incident: Incident, level: int, decision: Decision) -> None:
+        """Back to triggered, paging from ``level`` in a new escalation cycle (its rounds after the last one)."""
+        base = incident.last_round + 1
+        incident = self.put_incident(
+            replace(
+                incident,
+                status=IncidentStatus.TRIGGERED,
+                acknowledged_at=None,
+                acknowledged_by=None,
+                retrigger_at=None,
+                round_base=base,
+            )
+        )
+        self.cancel_steps(incident.id)
+        self.escalate(incident, base, level, decision)
+
+    # ------------------------------------------------------------------------------------------ people
+
+    def manual(self, action: ManualAction) -> None:
+        incident = self.incidents.get(action.incident_id)
+        if incident is None or not incident.live:
+            return
+        decision = self.incident_decision(
+            incident, DecisionKind.MANUAL, by=action.by, note=action.note, action=action.action
+        )
+        said = f"{action.action}d by {action.by}" if action.action != "snooze" else f"snoozed by {action.by}"
+        note = f": {action.note}" if action.note else ""
+        if action.action == "acknowledge":
+            if incident.status is IncidentStatus.ACKNOWLEDGED:
+                return
+            incident = self.acknowledge(incident, action.by)
+            set_outcome(decision, Outcome.ACKNOWLEDGED, said + note, incident)
+        elif action.action == "resolve":
+            incident = self.close(replace(incident, firing_count=0), action.by, max(self.now, incident.opened_at))
+            for alert in list(self.alerts.values()):
+                if alert.incident_id == incident.id and alert.status is AlertStatus.FIRING:
+                    self.put_alert(replace(alert, status=AlertStatus.RESOLVED, resolved_at=self.now))
+            self.effects.resolved_members[incident.id] = self.now
+            set_outcome(decision, Outcome.RESOLVED, said + note, incident)
+        elif action.action == "snooze":
+            self._snooze(incident, action, decision, said + note)
+        else:
+            self._escalate_now(incident, action, decision, said + note)
+        self.record(decision)
+
+    def _snooze(self, incident: Incident, action: ManualAction, decision: Decision, said: str) -> None:
+        if incident.status is IncidentStatus.TRIGGERED:
+            incident = self.acknowledge(incident, action.by)
+        until = self.now + timedelta(minutes=action.minutes or 0)
+        incident = self.put_incident(replace(incident, retrigger_at=until))
+        set_outcome(
+            decision, Outcome.ACKNOWLEDGED, f"{said}; paged again at {until.isoformat()} unless resolved", incident
+        )
+        decision.explanation["snoozed_until"] = until.isoformat()
+
+    def _escalate_now(self, incident: Incident, action: ManualAction, decision: Decision, said: str) -> None:
+        if incident.policy_id not in self.config.policies_by_id:
+            decision.reason = f"{said}; policy {incident.policy_id} no longer exists"
+            return
+        policy = self.config.policies_by_id[incident.policy_id or ""]
+        if action.level is not None:
+            self._new_cycle(incident, min(action.level, len(policy.levels)) - 1, decision)
+        else:
+            after = self.after(incident, incident.last_round, incident.last_level)
+            if after is None:
+                decision.reason = f"{said}; no level follows level {incident.last_level + 1} in policy {policy.id}"
+                return
+            if incident.status is IncidentStatus.ACKNOWLEDGED:
+                incident = self.put_incident(
+                    replace(
+                        incident,
+                        status=IncidentStatus.TRIGGERED,
+                        acknowledged_at=None,
+                        acknowledged_by=None,
+                        retrigger_at=None,
+                    )
+                )
+            self.cancel_steps(incident.id)
+            self.escalate(incident, after[0], after[1], decision)
+        decision.reason = f"{said}: {decision.reason}"
+        self.effects.updates.append((self.incidents[incident.id], action.by))

@@ -1,0 +1,38 @@
+"""Everything the pipeline, the timers and the API share in one router process."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alertrouter_router.config_state import ConfigHolder
+from alertrouter_router.decide import Rules
+from alertrouter_router.outbox import OutboxPublisher
+from alertrouter_router.settings import RouterSettings
+from alertrouter_shared.auth import TokenEntry
+from alertrouter_shared.clock import Clock
+
+
+@dataclass
+class RouterState:
+    settings: RouterSettings
+    engine: AsyncEngine  # the API's reads and Alembic
+    pool: asyncpg.Pool  # type: ignore[type-arg]  # the hot path: consumer batches, timers, person actions
+    producer: AIOKafkaProducer
+    clock: Clock
+    configs: ConfigHolder
+    token_entries: list[TokenEntry]
+    publisher: OutboxPublisher
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def rules(self) -> Rules:
+        return Rules(
+            max_event_age_seconds=self.settings.max_event_age_seconds,
+            clock_skew_seconds=self.settings.clock_skew_seconds,
+            recheck_max_seconds=self.settings.maintenance_recheck_seconds,
+        )

@@ -1,0 +1,116 @@
+"""The timer loop: due escalation steps, maintenance rechecks and snoozes, in any replica, each exactly once.
+
+Steps and rechecks are claimed with SKIP LOCKED, so replicas share them; they go through the same ``decide`` as
+the live path. A recheck is how an alert suppressed by a maintenance window pages when the window ends (by its
+end time, ended early through the API, or removed from the configuration).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING
+
+from alertrouter_router import work
+from alertrouter_router.db import snapshot_reads
+from alertrouter_router.decide import Recheck, Retrigger, Snapshot
+from alertrouter_router.escalation import Step
+from alertrouter_router.maintenance import Maintenance
+from alertrouter_shared.logging import get_logger
+
+if TYPE_CHECKING:
+    from alertrouter_router.state import RouterState
+
+log = get_logger(__name__)
+
+
+async def fire_due_steps(state: RouterState) -> int:
+    """One pass over due escalation steps; returns how many were claimed."""
+    now = state.clock.now()
+    config = state.configs.current
+    async with state.pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            "SELECT incident_id, round, level, due_at FROM router_escalation_step WHERE status = 'pending' "
+            "AND due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+            now,
+            state.settings.escalation_batch,
+        )
+        claimed = [Step(r["incident_id"], r["round"], r["level"], r["due_at"]) for r in rows]
+        if not claimed:
+            return 0
+        # A step whose incident another transaction holds (an acknowledgement, say) waits for the next pass.
+        snapshot = await snapshot_reads.for_steps(conn, claimed, config, now)
+        ready = [s for s in claimed if s.incident_id in snapshot.incidents]
+        effects, recorded = await work.run_unit(conn, ready, snapshot, Maintenance(), config, now, state.rules)
+    work.after_commit(effects, recorded, now, state.publisher)
+    return len(ready)
+
+
+async def recheck_suppressed(state: RouterState) -> int:
+    """One pass over suppressed alerts due for another look; returns how many were claimed."""
+    now = state.clock.now()
+    config = state.configs.current
+    limit = state.settings.escalation_batch
+    async with state.pool.acquire() as conn, conn.transaction():
+        peek = await conn.fetch(
+            "SELECT dedup_key FROM router_alert WHERE status = 'suppressed' AND recheck_at <= $1 "
+            "ORDER BY recheck_at LIMIT $2",
+            now,
+            limit,
+        )
+        if not peek:
+            return 0
+        candidates = await snapshot_reads.read_alerts(conn, [r["dedup_key"] for r in peek], lock=False)
+        services = snapshot_reads.grouping_services(config, (), candidates.values())
+        await snapshot_reads.lock_groups(conn, services)  # the same lock order as the consumer: groups first
+        rows = await conn.fetch(
+            "SELECT dedup_key FROM router_alert WHERE dedup_key = ANY($1::text[]) AND status = 'suppressed' "
+            "AND recheck_at <= $2 ORDER BY dedup_key FOR UPDATE SKIP LOCKED",
+            sorted(candidates),
+            now,
+        )
+        keys = [r["dedup_key"] for r in rows]
+
+        alerts = await snapshot_reads.read_alerts(conn, keys, lock=False)  # locked just above
+        since = snapshot_reads.groups_since(config, now)
+        incidents = await snapshot_reads.read_incidents(conn, [], services, since, lock=True)
+        snapshot = Snapshot(alerts=alerts, incidents=incidents)
+        maintenance = await snapshot_reads.read_maintenance(conn, now)
+        inputs = [Recheck(k) for k in keys]
+        effects, recorded = await work.run_unit(conn, inputs, snapshot, maintenance, config, now, state.rules)
+    work.after_commit(effects, recorded, now, state.publisher)
+    return len(keys)
+
+
+async def retrigger_acknowledged(state: RouterState) -> int:
+    """One pass over acknowledged incidents whose snooze or acknowledgement timeout ran out."""
+    now = state.clock.now()
+    config = state.configs.current
+    async with state.pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            "SELECT id FROM router_incident WHERE status = 'acknowledged' AND retrigger_at <= $1 "
+            "ORDER BY retrigger_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+            now,
+            state.settings.escalation_batch,
+        )
+        ids = [r["id"] for r in rows]
+        if not ids:
+            return 0
+        incidents = await snapshot_reads.read_incidents(conn, ids, [], now, lock=False)  # locked just above
+        snapshot = Snapshot(incidents=incidents, members=await snapshot_reads.read_members(conn, ids))
+        inputs = [Retrigger(i) for i in ids]
+        effects, recorded = await work.run_unit(conn, inputs, snapshot, Maintenance(), config, now, state.rules)
+    work.after_commit(effects, recorded, now, state.publisher)
+    return len(ids)
+
+
+async def run_timers(state: RouterState) -> None:
+    while not state.stopping.is_set():
+        try:
+            for one_pass in (fire_due_steps, recheck_suppressed, retrigger_acknowledged):
+                while await one_pass(state) > 0:
+                    pass
+        except Exception as exc:
+            log.warning("timer_pass_failed", error=str(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.stopping.wait(), timeout=state.settings.escalation_poll_seconds)

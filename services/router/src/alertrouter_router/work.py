@@ -1,0 +1,99 @@
+"""One unit of routing work: ``decide`` on a snapshot read in the caller's transaction, then write the effects.
+
+The consumer batch, the timer loop and the API's person actions all go through here; only how the snapshot is
+read (and locked) differs. Metrics and decision log lines follow the commit, so a rolled-back unit counts nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from alertrouter_router.db import effect_writes
+from alertrouter_router.db.pool import Conn
+from alertrouter_router.decide import Effects, Input, Rules, Snapshot, decide
+from alertrouter_router.decisions import Decision
+from alertrouter_router.incidents import IncidentStatus
+from alertrouter_router.maintenance import Maintenance
+from alertrouter_router.metrics import (
+    DECISIONS,
+    INCIDENTS_OPENED,
+    INCIDENTS_RESOLVED,
+    MTTA,
+    MTTR,
+    PAGES_EMITTED,
+    TIMER_LAG,
+)
+from alertrouter_router.outbox import OutboxPublisher
+from alertrouter_router.ownership.loader import LoadedConfig
+from alertrouter_router.paging import update_pages
+from alertrouter_shared.events import Page
+from alertrouter_shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+async def run_unit(
+    conn: Conn,
+    inputs: Sequence[Input],
+    snapshot: Snapshot,
+    maintenance: Maintenance,
+    config: LoadedConfig,
+    now: datetime,
+    rules: Rules,
+) -> tuple[Effects, list[Decision]]:
+    """Inside the caller's transaction, after it read the snapshot: returns the effects and the new decisions."""
+    effects = decide(inputs, snapshot, config, maintenance, now, rules)
+    if effects.updates:
+        effects.pages += await _status_updates(conn, effects, config, now)
+    recorded = await effect_writes.write(conn, effects, now)
+    return effects, recorded
+
+
+async def _status_updates(conn: Conn, effects: Effects, config: LoadedConfig, now: datetime) -> list[Page]:
+    """Those already paged for an incident that was acknowledged or resolved are told, from the pages they got."""
+    actors = {incident.id: by for incident, by in effects.updates}
+    rows = await conn.fetch(
+        "SELECT incident_id, payload FROM router_outbox WHERE incident_id = ANY($1::text[]) "
+        "AND published_at IS NOT NULL ORDER BY created_at",
+        sorted(actors),
+    )
+    paged: dict[str, list[Page]] = {}
+    for row in rows:
+        paged.setdefault(row["incident_id"], []).append(Page.model_validate_json(row["payload"]))
+    updates: list[Page] = []
+    for incident_id, actor in actors.items():
+        incident = effects.incidents[incident_id]
+        if incident.status is IncidentStatus.TRIGGERED:
+            continue  # escalated: the next level's pages are the news
+        decision = next(d.id for d in reversed(effects.decisions) if d.incident_id == incident_id)
+        updates += update_pages(config, incident, paged.get(incident_id, []), actor, decision, now)
+    return updates
+
+
+def after_commit(effects: Effects, recorded: list[Decision], now: datetime, publisher: OutboxPublisher) -> None:
+    """Publish the pages due now, count and log what was committed."""
+    if effects.pages:
+        publisher.hand_over(effects.pages, now)
+    for item in recorded:
+        DECISIONS.labels(item.outcome.value).inc()
+        log.info(
+            "decision",
+            decision_id=item.id,
+            incident_id=item.incident_id,
+            dedup_key=item.dedup_key,
+            outcome=item.outcome.value,
+            service=item.service_id,
+            reason=item.reason,
+        )
+    for page in effects.pages:
+        PAGES_EMITTED.labels(str(page.escalation_level)).inc()
+    for step in effects.fired:
+        TIMER_LAG.observe(max(0.0, (now - step.due_at).total_seconds()))
+    for incident in effects.opened:
+        INCIDENTS_OPENED.labels(incident.service_id or "").inc()
+    for incident in effects.acknowledged:
+        MTTA.labels(incident.service_id or "").observe(max(0.0, (now - incident.opened_at).total_seconds()))
+    for incident in effects.resolved:
+        INCIDENTS_RESOLVED.labels(incident.service_id or "").inc()
+        MTTR.labels(incident.service_id or "").observe(max(0.0, (now - incident.opened_at).total_seconds()))

@@ -1,0 +1,46 @@
+"""Is a database failure worth retrying? One answer for every service, whichever driver layer raised it.
+
+Judged by SQLSTATE class (08 connection, 40 transaction rollback such as a deadlock or serialization failure,
+53 insufficient resources, 57P admin shutdown / cannot connect now) and by the transport errors that mean the
+server went away; the exception chain is walked because SQLAlchemy wraps asyncpg's errors. Shared code imports
+no database library, so classes are recognised by their SQLSTATE and names.
+"""
+
+from __future__ import annotations
+
+_TRANSIENT_SQLSTATE_PREFIXES = ("08", "40", "53", "57P")
+_TRANSIENT_NAMES = frozenset(
+    {
+        "ConnectionDoesNotExistError",
+        "InterfaceError",
+        "InternalClientError",
+        "PoolTimeoutError",
+        "TimeoutError",
+        "OperationalError",
+        "CannotConnectNowError",
+        "TooManyConnectionsError",
+    }
+)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        current = getattr(current, "orig", None) or current.__cause__
+    return seen
+
+
+def is_transient(exc: BaseException) -> bool:
+    for item in _chain(exc):
+        if isinstance(item, OSError | TimeoutError | ConnectionError):
+            return True
+        if getattr(item, "connection_invalidated", False):
+            return True
+        sqlstate = getattr(item, "sqlstate", None) or getattr(item, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_TRANSIENT_SQLSTATE_PREFIXES):
+            return True
+        if type(item).__name__ in _TRANSIENT_NAMES:
+            return True
+    return False

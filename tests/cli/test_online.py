@@ -1,0 +1,202 @@
+"""Online commands as a process against the real router (PostgreSQL and Kafka of the session).
+
+Every JSON answer is compared with what the API itself returns, and every failure mode (unreachable, 401,
+403, 404, no token) must be one ``error:`` line with its exit code and no traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from alertrouter_router.runtime import RouterRuntime
+from tests.cli.conftest import LABELLED, Ran, run_cli
+from tests.helpers import eventually, free_port
+from tests.router.conftest import READ_ONLY_TOKEN, TOKEN, alert_event, router_settings, send
+
+pytestmark = [pytest.mark.db, pytest.mark.kafka]
+
+
+def env_for(router: RouterRuntime, token: str = TOKEN) -> dict[str, str]:
+    return {"ALERTROUTER_URL": f"http://127.0.0.1:{router.state.settings.port}", "ALERTROUTER_TOKEN": token}
+
+
+async def cli(router: RouterRuntime, *args: str, token: str = TOKEN) -> Ran:
+    ran = await run_cli(*args, env=env_for(router, token))
+    assert "Traceback" not in ran.err + ran.out
+    return ran
+
+
+def failed(ran: Ran, code: int, needle: str) -> None:
+    assert ran.code == code, ran
+    assert ran.out == ""
+    [line] = ran.err.strip().splitlines()
+    assert line.startswith("error: ") and needle in line, line
+
+
+async def test_oncall_json_is_the_api_answer_and_the_table_says_why(
+    router: RouterRuntime, api: httpx.AsyncClient
+) -> None:
+    at = "2026-07-01T12:00:00Z"
+    expected = (await api.get("/v1/oncall", params={"service": "checkout", "at": at})).json()
+    ran = await cli(router, "oncall", "checkout", "--at", at, "--json")
+    assert ran.code == 0 and json.loads(ran.out) == expected
+    table = await cli(router, "oncall", "checkout", "--at", at)
+    lines = table.out.splitlines()
+    assert lines[0] == "checkout: team payments, policy payments-default, at 2026-07-01 12:00 UTC"
+    level_one = next(line for line in lines if line.startswith("1 "))
+    assert level_one.split()[:2] == ["1", "alice"]
+    assert "schedule payments-primary, layer weekly" in level_one and "webhook now, sms +2m" in level_one
+    level_two = next(line for line in lines if line.startswith("2 "))
+    assert "bob" in level_two and "user bob" in level_two
+
+
+async def test_oncall_for_a_team(router: RouterRuntime, api: httpx.AsyncClient) -> None:
+    expected = (await api.get("/v1/oncall", params={"team": "payments", "at": "2026-07-01T12:00:00Z"})).json()
+    ran = await cli(router, "oncall", "--team", "payments", "--at", "2026-07-01T12:00:00Z", "--json")
+    assert json.loads(ran.out) == expected
+    table = await cli(router, "oncall", "-t", "payments", "--at", "2026-07-01T12:00:00Z")
+    services = {line.split()[0] for line in table.out.splitlines()[2:] if line and not line.startswith("SERVICE")}
+    assert services == {item["service"] for item in expected["services"]}
+
+
+async def test_failures_are_one_line_with_their_exit_code(router: RouterRuntime) -> None:
+    failed(await cli(router, "oncall", "nosuch"), 1, "404 Not Found: service 'nosuch' is not in configuration")
+    failed(await cli(router, "oncall", "checkout", token="wrong"), 4, "401 unauthorised")
+    failed(
+        await cli(router, "ack", "some-incident", token=READ_ONLY_TOKEN),
+        4,
+        "403 forbidden: the API token lacks the 'write' scope",
+    )
+    failed(await cli(router, "oncall"), 1, "give a SERVICE or --team TEAM")
+    failed(
+        await cli(router, "incidents", "--status", "bogus"), 1, "422 Unprocessable Entity: query.status: String should"
+    )
+    failed(await cli(router, "oncall", "checkout", "--at", "2026-07-01T12:00:00"), 1, "has no UTC offset")
+    closed = f"http://127.0.0.1:{free_port()}"
+    unreachable = await run_cli("incidents", env={"ALERTROUTER_URL": closed, "ALERTROUTER_TOKEN": TOKEN})
+    failed(unreachable, 3, f"cannot reach the router API at {closed}")
+    no_token = await run_cli("incidents", env={"ALERTROUTER_URL": env_for(router)["ALERTROUTER_URL"]})
+    failed(no_token, 4, "no API token: set ALERTROUTER_TOKEN")
+
+
+async def test_settings_from_the_configuration_file(router: RouterRuntime, tmp_path: Any) -> None:
+    settings = tmp_path / "cli.toml"
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n", encoding="utf-8")
+    url = env_for(router)["ALERTROUTER_URL"]
+    settings.write_text(f'url = "{url}"\ntoken_file = "{token_file}"\n', encoding="utf-8")
+    ran = await run_cli("oncall", "checkout", "--json", env={"ALERTROUTER_CLI_CONFIG": str(settings)})
+    assert ran.code == 0 and json.loads(ran.out)["service"] == "checkout"
+    settings.write_text('url = "http://x"\ntokn = "typo"\n', encoding="utf-8")
+    failed(await run_cli("incidents", env={"ALERTROUTER_CLI_CONFIG": str(settings)}), 1, "tokn: Extra inputs")
+
+
+async def open_incident(api: httpx.AsyncClient, producer: AIOKafkaProducer, key: str) -> dict[str, Any]:
+    await send(producer, alert_event(key, {"service": "checkout", "alertname": "CliTest"}))
+
+    async def probe() -> dict[str, Any] | None:
+        items = (await api.get("/v1/incidents", params={"service": "checkout", "status": "open", "limit": 500})).json()
+        return next((item for item in items["items"] if item["dedup_key"] == key), None)
+
+    return await eventually(probe, what=f"an incident for {key}")
+
+
+async def test_incidents_why_ack_and_resolve(
+    router: RouterRuntime, api: httpx.AsyncClient, producer: AIOKafkaProducer, unique: str
+) -> None:
+    key = f"cli-{unique}"
+    incident = await open_incident(api, producer, key)
+    listed = await cli(router, "incidents", "--service", "checkout", "--status", "open", "--limit", "500", "--json")
+    assert incident["id"] in {item["id"] for item in json.loads(listed.out)["items"]}
+    table = await cli(router, "incidents", "--team", "payments", "--status", "open", "--limit", "500")
+    row = next(line for line in table.out.splitlines() if line.startswith(incident["id"]))
+    assert row.split()[1:4] == ["triggered", "checkout", "payments"]
+
+    decisions = (await api.get("/v1/decisions", params={"dedup_key": key})).json()["items"]
+    explained = (await api.get(f"/v1/decisions/{decisions[0]['id']}/explain")).text
+    why = await cli(router, "why", "--key", key)
+    assert why.code == 0 and why.out.strip() == explained.strip() and "checkout" in why.out
+    by_id = await cli(router, "why", decisions[0]["id"], "--json")
+    assert json.loads(by_id.out)["id"] == decisions[0]["id"]
+    failed(await cli(router, "why", "--key", f"none-{unique}"), 1, f"no decision for dedup key 'none-{unique}'")
+
+    acked = await cli(router, "ack", incident["id"], "--by", "cli-tester", "--note", "looking")
+    assert acked.out.strip() == f"incident {incident['id']} acknowledged by cli-tester"
+    state = (await api.get(f"/v1/incidents/{incident['id']}")).json()["incident"]
+    assert (state["status"], state["acknowledged_by"]) == ("acknowledged", "cli-tester")
+    resolved = await run_cli("resolve", incident["id"], env={**env_for(router), "ALERTROUTER_USER": "env-user"})
+    assert resolved.out.strip() == f"incident {incident['id']} resolved by env-user"
+    again = await cli(router, "ack", incident["id"], "--json")
+    assert json.loads(again.out) == {"incident": incident["id"], "status": "resolved", "changed": False}
+    assert (await cli(router, "resolve", incident["id"])).out.strip() == (
+        f"incident {incident['id']} was already resolved: nothing changed"
+    )
+    failed(await cli(router, "ack", "no-such-incident"), 1, "404 Not Found: incident 'no-such-incident' not found")
+
+
+async def test_maintenance_add_list_and_end(router: RouterRuntime, api: httpx.AsyncClient, unique: str) -> None:
+    reason = f"cli test {unique}"
+    added = await cli(router, "maintenance", "add", "storm", "--for", "6h", "--reason", reason, "--by", "cli", "--json")
+    assert added.code == 0, added
+    window = json.loads(added.out)
+    listed = (await api.get("/v1/services/storm/maintenance")).json()["created"]
+    mine = next(item for item in listed if item["id"] == window["id"])
+    assert (mine["reason"], mine["created_by"]) == (reason, "cli")
+    from datetime import UTC, datetime
+
+    # --for is counted on this machine's clock (the router's clock may run ahead: the router suite advances it)
+    ends_in = datetime.fromisoformat(mine["ends_at"]) - datetime.now(UTC)
+    assert ends_in.total_seconds() == pytest.approx(6 * 3600, abs=30)
+    table = await cli(router, "maintenance", "list", "storm")
+    assert any(line.startswith(window["id"]) and reason in line for line in table.out.splitlines())
+    ended = await cli(router, "maintenance", "end", "storm", window["id"])
+    assert ended.out.strip() == f"maintenance window {window['id']} for storm ended"
+    assert window["id"] not in {
+        item["id"] for item in (await api.get("/v1/services/storm/maintenance")).json()["created"]
+    }
+    failed(await cli(router, "maintenance", "add", "storm"), 1, "give --for DURATION or --until TIME")
+    failed(
+        await cli(router, "maintenance", "add", "nosuch", "--for", "1h"), 1, "404 Not Found: service 'nosuch' not found"
+    )
+    past = await cli(router, "maintenance", "add", "storm", "--until", "2000-01-01T00:00:00Z")
+    failed(past, 1, "422")
+
+
+@pytest.fixture(scope="module")
+async def labelled_router(cli_kafka: str, cli_database_url: str) -> AsyncIterator[RouterRuntime]:
+    """An API-only router (no consumers, no timers) on the service_from_label fixture: previews only."""
+    runtime = RouterRuntime(router_settings(cli_kafka, cli_database_url, config_path=str(LABELLED)), consume=False)
+    await runtime.start()
+    yield runtime
+    runtime.stop()
+    await asyncio.wait_for(runtime.wait(), 30)
+
+
+async def test_preview_and_route_test_show_the_service_label(labelled_router: RouterRuntime) -> None:
+    base = f"http://127.0.0.1:{labelled_router.state.settings.port}"
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    body = {"labels": {"service": "cart", "env": "production"}, "at": "2026-06-01T12:00:00Z"}
+    async with httpx.AsyncClient(base_url=base, headers=headers) as client:
+        preview = (await client.post("/v1/route/preview", json=body)).json()
+    expected_reason = (
+        "rule 'production-by-service-label' took the service from label service='cart' (an alias of 'basket'): "
+        "env != 'staging' (was 'production')"
+    )
+    route = preview["explanation"]["route"]
+    assert (preview["service"], route["rule"], route["reason"]) == (
+        "basket",
+        "production-by-service-label",
+        expected_reason,
+    )
+    assert route["matched"][0] == {"label": "service", "op": "service_from_label", "value": None, "actual": "cart"}
+    offline = await run_cli("route", "test", "-c", str(LABELLED), "-l", "service=cart", "env=production", "--json")
+    assert json.loads(offline.out)["route"]["reason"] == route["reason"]
+    online = await cli(labelled_router, "oncall", "cart")
+    failed(online, 1, "404 Not Found: service 'cart' is not in configuration")  # aliases name services in labels only

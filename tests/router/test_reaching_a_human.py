@@ -1,0 +1,92 @@
+"""Reaching a human, router side, on the real path: a level whose pages all failed escalates at once; a person
+escalates now or snoozes through the API; those already paged hear of the acknowledgement."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from alertrouter_router.runtime import RouterRuntime
+from alertrouter_shared.clock import OffsetClock
+from alertrouter_shared.events import ContactMethodType, DeliveryResult, DeliveryStatus, PageKind
+from alertrouter_shared.topics import DELIVERIES
+from tests.helpers import TopicReader, eventually
+from tests.router.conftest import alert_event, pages_for, send
+from tests.router.test_incident_lifecycle import decisions_for
+
+
+async def _paged(reader: TopicReader, key: str, level: int, count: int = 1) -> bool:
+    return (
+        len([p for p in pages_for(reader, key) if p.escalation_level == level and p.kind is PageKind.TRIGGER]) >= count
+    )
+
+
+async def test_undelivered_level_escalates_at_once(
+    router: RouterRuntime,
+    api: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    pages: TopicReader,
+    router_clock: OffsetClock,
+    unique: str,
+) -> None:
+    key = f"am:test-am:{unique}"
+    await send(producer, alert_event(key, {"service": "checkout"}))
+    await eventually(lambda: _paged(pages, key, 1), what="alice's webhook page")
+    router_clock.advance(timedelta(minutes=2, seconds=1))  # the 2-minute SMS is published too
+    await eventually(lambda: _paged(pages, key, 1, 2), what="alice's SMS page")
+    level_one = [p for p in pages_for(pages, key) if p.escalation_level == 1]
+    for page, status in zip(level_one, (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED), strict=True):
+        result = DeliveryResult(
+            delivery_id=str(uuid.uuid4()),
+            page_id=page.page_id,
+            incident_id=page.incident_id,
+            channel=page.contact_method.type,
+            destination_masked="+1500•••0006" if page.contact_method.type is ContactMethodType.SMS else "hook",
+            status=status,
+            provider="test",
+            error="30003 Unreachable destination handset" if status is DeliveryStatus.UNDELIVERED else "HTTP 410",
+            at=datetime.now(UTC),
+        )
+        await producer.send_and_wait(DELIVERIES, result.model_dump_json().encode(), key=page.incident_id.encode())
+    # Level 2 is due 5 minutes after level 1; it comes now, without the clock moving.
+    await eventually(lambda: _paged(pages, key, 2), what="bob's page, at once")
+    decision = (await decisions_for(api, key, 2))[1]
+    assert decision["kind"] == "escalation" and decision["level"] == 2
+    assert decision["reason"].startswith("level 1: alice not reached: webhook failed (HTTP 410); alice not reached: ")
+    assert "sms undelivered (30003 Unreachable destination handset)" in decision["reason"]
+
+
+async def test_escalate_now_and_snooze_through_the_api(
+    router: RouterRuntime,
+    api: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    pages: TopicReader,
+    router_clock: OffsetClock,
+    unique: str,
+) -> None:
+    key = f"am:test-am:{unique}"
+    await send(producer, alert_event(key, {"service": "checkout"}))
+    incident_id = (await decisions_for(api, key, 1))[0]["incident_id"]
+    escalated = await api.post(f"/v1/incidents/{incident_id}/escalate", json={"by": "alice", "note": "need help"})
+    assert escalated.status_code == 200, escalated.text
+    assert "escalated by alice: need help: paged level 2" in escalated.json()["reason"]
+    await eventually(lambda: _paged(pages, key, 2), what="bob's page after escalate now")
+
+    snoozed = await api.post(f"/v1/incidents/{incident_id}/snooze", json={"by": "bob", "minutes": 10})
+    assert snoozed.status_code == 200 and snoozed.json()["status"] == "acknowledged"
+
+    # alice heard that bob took it; bob, who acted, did not
+    async def alice_told() -> bool:
+        return any(p.kind is PageKind.ACKNOWLEDGED and p.user_id == "alice" for p in pages_for(pages, key))
+
+    await eventually(alice_told, what="alice's acknowledgement update")
+    assert not any(p.kind is PageKind.ACKNOWLEDGED and p.user_id == "bob" for p in pages_for(pages, key))
+    router_clock.advance(timedelta(minutes=10, seconds=1))
+    await eventually(lambda: _paged(pages, key, 1, 2), what="level 1 paged again after the snooze")
+    incident = (await api.get(f"/v1/incidents/{incident_id}")).json()["incident"]
+    assert incident["status"] == "triggered"
+    bad = await api.post(f"/v1/incidents/{incident_id}/snooze", json={"by": "bob", "minutes": 0})
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")

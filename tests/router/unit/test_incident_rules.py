@@ -1,0 +1,150 @@
+"""Incidents over time and people's actions, with no database: escalate now, snooze, acknowledgement timeout,
+a level that reached nobody, and telling those already paged."""
+
+from __future__ import annotations
+
+from alertrouter_router.decide import NotReached
+from alertrouter_router.decisions import Outcome
+from alertrouter_router.incidents import IncidentStatus
+from alertrouter_router.ownership.loader import LoadedConfig
+from alertrouter_router.paging import update_pages
+from alertrouter_router.unreached import PageState, unreached_levels
+from alertrouter_shared.events import PageKind
+from tests.router.unit.decide_support import CONFIG, T0, Store, event, minutes
+
+
+def _open(store: Store) -> str:
+    store.run([event("a")], T0)
+    return store.last("a").incident_id or ""
+
+
+def _levels(store: Store, incident_id: str) -> list[tuple[int, str]]:
+    return [(p.escalation_level, p.user_id) for p in store.pages_for(incident_id) if p.kind is PageKind.TRIGGER]
+
+
+def test_escalate_now_pages_the_next_level_and_reschedules() -> None:
+    store = Store()
+    incident_id = _open(store)
+    effects = store.act(incident_id, "escalate", T0 + minutes(1), by="alice")
+    assert (2, "bob") in _levels(store, incident_id)
+    assert "escalated by alice: paged level 2" in effects.decisions[0].reason
+    # the level-2 step that was due at +5 min is gone; the next one is level 1 of round 2, after level 2's delay
+    assert [(s.round, s.level, s.due_at) for s in store.pending_steps.values()] == [(1, 0, T0 + minutes(11))]
+
+
+def test_escalate_past_the_last_level_says_so() -> None:
+    store = Store()
+    store.run([event("s", service="unstaffed")], T0)
+    incident_id = store.last("s").incident_id or ""
+    effects = store.act(incident_id, "escalate", T0 + minutes(1))
+    assert "no level follows" in effects.decisions[0].reason
+
+
+def test_escalate_to_a_chosen_level_starts_a_new_cycle_with_new_page_ids() -> None:
+    store = Store()
+    incident_id = _open(store)
+    store.act(incident_id, "acknowledge", T0 + minutes(1))
+    store.act(incident_id, "escalate", T0 + minutes(2), level=1)
+    incident = store.incidents[incident_id]
+    assert incident.status is IncidentStatus.TRIGGERED and incident.round_base == 1
+    firsts = [p for p in store.pages_for(incident_id) if p.escalation_level == 1 and p.kind is PageKind.TRIGGER]
+    assert len({p.page_id for p in firsts}) == len(firsts) >= 2  # alice paged twice, never the same page id
+    assert store.decisions[-1].explanation["round"] == 1  # shown within its cycle
+
+
+def test_snooze_pages_again_after_the_snooze() -> None:
+    store = Store()
+    incident_id = _open(store)
+    effects = store.act(incident_id, "snooze", T0 + minutes(1), minutes=30)
+    assert store.incidents[incident_id].status is IncidentStatus.ACKNOWLEDGED
+    assert effects.decisions[0].explanation["snoozed_until"] == (T0 + minutes(31)).isoformat()
+    store.tick(T0 + minutes(30))
+    assert store.incidents[incident_id].status is IncidentStatus.ACKNOWLEDGED
+    store.tick(T0 + minutes(31))
+    again = store.decisions[-1]
+    assert store.incidents[incident_id].status is IncidentStatus.TRIGGERED
+    assert again.outcome is Outcome.PAGED and again.reason.startswith("acknowledged by bob")
+    hooks = [p.page_id for p in store.pages_for(incident_id) if p.contact_method.id == "alice-hook"]
+    assert len(hooks) == len(set(hooks)) == 2
+
+
+def test_resolve_during_a_snooze_pages_nobody_again() -> None:
+    store = Store()
+    incident_id = _open(store)
+    store.act(incident_id, "snooze", T0 + minutes(1), minutes=30)
+    store.act(incident_id, "resolve", T0 + minutes(2))
+    before = len(store.pages)
+    store.tick(T0 + minutes(60))
+    assert len(store.pages) == before
+
+
+def _changed(section: str, item_id: str, **fields: object) -> LoadedConfig:
+    """The test configuration with one item's fields changed (validated again, so derived lookups are fresh)."""
+    document = CONFIG.config.model_dump()
+    for item in document[section]:
+        if item["id"] == item_id:
+            item.update(fields)
+    config = type(CONFIG.config).model_validate(document)
+    return LoadedConfig(config, CONFIG.version, CONFIG.loaded_at, CONFIG.files, CONFIG.integration_keys)
+
+
+def test_acknowledgement_timeout_of_the_policy() -> None:
+    store = Store(config=_changed("escalation_policies", "payments-default", ack_timeout_minutes=20))
+    incident_id = _open(store)
+    store.act(incident_id, "acknowledge", T0 + minutes(1))
+    assert store.incidents[incident_id].retrigger_at == T0 + minutes(21)
+    store.tick(T0 + minutes(21))
+    assert store.incidents[incident_id].status is IncidentStatus.TRIGGERED
+
+
+def test_a_level_that_reached_nobody_escalates_at_once() -> None:
+    store = Store()
+    incident_id = _open(store)
+    failures = ("alice not reached: webhook failed (HTTP 410)", "alice not reached: sms undelivered")
+    effects = store.run([NotReached(incident_id, 0, 0, failures)], T0 + minutes(2))
+    decision = effects.decisions[0]
+    assert decision.reason.startswith("level 1: alice not reached: webhook failed (HTTP 410); alice not reached: sms")
+    assert (2, "bob") in _levels(store, incident_id)
+    # the level-2 step is not fired again at +5 min
+    store.tick(T0 + minutes(5))
+    assert len([lv for lv, _ in _levels(store, incident_id) if lv == 2]) == 1
+    # the same news twice changes nothing
+    assert store.run([NotReached(incident_id, 0, 0, failures)], T0 + minutes(3)).decisions == []
+
+
+def test_not_reached_for_a_level_already_left_or_acknowledged_does_nothing() -> None:
+    store = Store()
+    incident_id = _open(store)
+    store.tick(T0 + minutes(5))  # level 2 paged on time
+    assert store.run([NotReached(incident_id, 0, 0, ("x",))], T0 + minutes(6)).decisions == []
+    store.act(incident_id, "acknowledge", T0 + minutes(7))
+    assert store.run([NotReached(incident_id, 0, 1, ("x",))], T0 + minutes(8)).decisions == []
+
+
+def _page(page_id: str, published: bool = True, status: str | None = "undelivered") -> PageState:
+    return PageState(page_id, published, status, "sms", None)
+
+
+def test_unreached_levels_needs_every_page_published_and_failed() -> None:
+    level = ["i1:0:1:alice:alice-hook", "i1:0:1:alice:alice-sms"]
+    assert unreached_levels([_page(level[0], status="failed"), _page(level[1])]) == [
+        NotReached("i1", 0, 0, ("alice not reached: sms failed", "alice not reached: sms undelivered"))
+    ]
+    assert unreached_levels([_page(level[0], status="failed"), _page(level[1], status="delivered")]) == []
+    assert unreached_levels([_page(level[0], status="failed"), _page(level[1], published=False, status=None)]) == []
+    assert unreached_levels([_page("i1:acknowledged:0:alice:alice-hook")]) == []
+
+
+def test_those_paged_are_told_of_the_acknowledgement_but_not_the_one_who_acted() -> None:
+    store = Store()
+    incident_id = _open(store)
+    store.tick(T0 + minutes(5))  # bob paged too
+    store.act(incident_id, "acknowledge", T0 + minutes(6), by="bob")
+    incident = store.incidents[incident_id]
+    updates = update_pages(CONFIG, incident, store.pages_for(incident_id), "bob", "d1", T0 + minutes(6))
+    assert {(p.user_id, p.contact_method.id, p.kind) for p in updates} == {
+        ("alice", "alice-hook", PageKind.ACKNOWLEDGED),
+        ("alice", "alice-sms", PageKind.ACKNOWLEDGED),
+    }
+    muted = _changed("users", "alice", status_updates=False)
+    assert update_pages(muted, incident, store.pages_for(incident_id), "bob", "d1", T0 + minutes(6)) == []
