@@ -12,12 +12,21 @@
 ARG PYTHON_VERSION=3.11
 ARG UV_VERSION=0.13.9
 ARG DEBIAN_RELEASE=bookworm
+# The base of both stages and the image uv is copied from. CI overrides them with images made from Debian's
+# packages (scripts/images.py: BASE_IMAGE with Debian's python3, PYTHON=/usr/bin/python3), because no registry
+# is reachable there; the published images use the defaults.
+ARG BASE_IMAGE=python:${PYTHON_VERSION}-slim-${DEBIAN_RELEASE}
+ARG UV_IMAGE=ghcr.io/astral-sh/uv:${UV_VERSION}
 
-FROM ghcr.io/astral-sh/uv:${UV_VERSION} AS uv
+FROM ${UV_IMAGE} AS uv
 
 # ---------------------------------------------------------------------------------------------------------------
-FROM python:${PYTHON_VERSION}-slim-${DEBIAN_RELEASE} AS builder
+FROM ${BASE_IMAGE} AS builder
 ARG SERVICE
+# The base image's interpreter (python:*-slim: /usr/local/bin/python3; Debian's package: /usr/bin/python3).
+ARG PYTHON=/usr/local/bin/python3
+# A CA bundle uv trusts for PyPI, when the build's network needs one beyond uv's own roots (empty: uv's defaults).
+ARG SSL_CERT_FILE=""
 SHELL ["/bin/sh", "-eu", "-c"]
 RUN case "${SERVICE:-}" in \
       ingest|router|notifier) ;; \
@@ -27,19 +36,20 @@ COPY --from=uv /uv /usr/local/bin/uv
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never \
-    UV_PYTHON=/usr/local/bin/python3 \
+    UV_PYTHON=${PYTHON} \
     UV_PROJECT_ENVIRONMENT=/app/.venv
 WORKDIR /src
 
 # Dependency layer: rebuilt only when the lock or a member's metadata changes. uv needs every workspace
 # member's pyproject.toml to read the workspace, but installs only the selected package's dependencies.
+# Absolute targets: podman's builder rejects relative ones (BuildKit resolves them against WORKDIR).
 RUN --mount=type=cache,target=/root/.cache/uv \
-    --mount=type=bind,source=uv.lock,target=uv.lock \
-    --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
-    --mount=type=bind,source=shared/pyproject.toml,target=shared/pyproject.toml \
-    --mount=type=bind,source=services/ingest/pyproject.toml,target=services/ingest/pyproject.toml \
-    --mount=type=bind,source=services/router/pyproject.toml,target=services/router/pyproject.toml \
-    --mount=type=bind,source=services/notifier/pyproject.toml,target=services/notifier/pyproject.toml \
+    --mount=type=bind,source=uv.lock,target=/src/uv.lock \
+    --mount=type=bind,source=pyproject.toml,target=/src/pyproject.toml \
+    --mount=type=bind,source=shared/pyproject.toml,target=/src/shared/pyproject.toml \
+    --mount=type=bind,source=services/ingest/pyproject.toml,target=/src/services/ingest/pyproject.toml \
+    --mount=type=bind,source=services/router/pyproject.toml,target=/src/services/router/pyproject.toml \
+    --mount=type=bind,source=services/notifier/pyproject.toml,target=/src/services/notifier/pyproject.toml \
     uv sync --frozen --no-dev --no-install-workspace --package "alertrouter-${SERVICE}"
 
 # Project layer: the shared package and this one service, installed non-editable so the runtime stage needs
@@ -54,7 +64,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable --package "alertrouter-${SERVICE}"
 
 # ---------------------------------------------------------------------------------------------------------------
-FROM python:${PYTHON_VERSION}-slim-${DEBIAN_RELEASE} AS runtime
+FROM ${BASE_IMAGE} AS runtime
 ARG SERVICE
 ARG VERSION=0.1.0
 ARG REVISION=unknown

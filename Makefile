@@ -1,6 +1,7 @@
 # alertrouter — every target runs through uv, so no virtualenv needs activating.
 SHELL := /bin/bash
-UV ?= uv
+# uv on PATH, else the one scripts/bootstrap.sh installs for python3 (a bare machine has none at parse time).
+UV ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 PY := $(UV) run python
 
 .DEFAULT_GOAL := help
@@ -8,16 +9,23 @@ PY := $(UV) run python
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
 
+bootstrap: ## Install what this machine lacks (Debian packages as root, uv, Kafka jars, Helm); see scripts/bootstrap.sh
+	bash scripts/bootstrap.sh
+
 sync: ## Install the workspace (all members and dev tools) into .venv
 	$(UV) sync --all-packages --frozen
 
 kafka-fetch: ## Fetch the pinned Apache Kafka broker jars from Maven Central into .cache/kafka
 	$(PY) scripts/local_kafka.py fetch
 
-dev: sync kafka-fetch ## Run the whole system locally: Kafka, PostgreSQL, the three services, the example config
+dev: ## Run the whole system locally: Kafka, PostgreSQL, the three services, the example config
+	BOOTSTRAP_SKIP_HELM=1 bash scripts/bootstrap.sh
+	$(UV) sync --all-packages --frozen
 	$(PY) scripts/dev.py
 
-test: sync kafka-fetch ## Run the whole test suite (starts its own Kafka and PostgreSQL)
+test: ## Run the whole test suite (starts its own Kafka and PostgreSQL; builds and runs the images with podman)
+	bash scripts/bootstrap.sh --containers
+	$(UV) sync --all-packages --frozen
 	$(UV) run pytest
 
 lint: sync ## ruff, mypy (strict) and import-linter
@@ -50,4 +58,8 @@ bench-ingest: sync kafka-fetch ## Ingest intake throughput vs Alertmanager only;
 helm: ## Build the pinned Helm CLI into .cache/bin
 	bash scripts/install_helm.sh
 
-.PHONY: help sync kafka-fetch dev test lint fmt migrate validate-config bench bench-quick bench-ingest helm
+images: ## Build the three images with podman on a Debian base (see docs/deployment.md, "Images in CI")
+	bash scripts/bootstrap.sh --containers
+	$(PY) scripts/images.py build --report .run/images/build.json
+
+.PHONY: help bootstrap images sync kafka-fetch dev test lint fmt migrate validate-config bench bench-quick bench-ingest helm

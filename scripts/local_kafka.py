@@ -28,6 +28,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from local_kafka_security import SecureListeners
+
 DEFAULT_VERSION = "4.1.1"
 SLF4J_VERSION = "1.7.36"
 DEFAULT_BASE_PORT = 19092
@@ -164,6 +166,16 @@ def free_port_block(nodes: int = 1, low: int = 10000, high: int = 12700) -> int:
     raise KafkaError(f"no free port block for {nodes} Kafka node(s) between {low} and {high}")
 
 
+def free_ports(count: int, low: int = 12700, high: int = 14000) -> list[int]:
+    """Single free ports (for extra listeners), from a range the port blocks of free_port_block do not use."""
+    candidates = list(range(low, high))
+    random.shuffle(candidates)
+    found = [port for port in candidates if port_is_free(port)][:count]
+    if len(found) < count:
+        raise KafkaError(f"fewer than {count} free ports between {low} and {high}")
+    return found
+
+
 # ---------------------------------------------------------------------------------------------- nodes
 
 
@@ -228,19 +240,24 @@ def _pid_alive(node: KafkaNode, pid: int) -> bool:
         return False
 
 
-def server_properties(node: KafkaNode, voters: str, nodes: int) -> str:
+def server_properties(node: KafkaNode, voters: str, nodes: int, secure: SecureListeners | None = None) -> str:
     """KRaft combined mode, tuned for 2 cores and fast tests (small internal topics, fast failover)."""
     replication = 3 if nodes >= 3 else 1
     min_isr = 2 if nodes >= 3 else 1
-    settings = {
+    listeners = [f"PLAINTEXT://{HOST}:{node.port}", f"CONTROLLER://{HOST}:{node.controller_port}"]
+    protocols = ["PLAINTEXT:PLAINTEXT", "CONTROLLER:PLAINTEXT"]
+    if secure is not None:
+        listeners += secure.listeners(HOST)
+        protocols += ["SSL:SSL", "SASL_SSL:SASL_SSL", "SASL_PLAINTEXT:SASL_PLAINTEXT"]
+    settings: dict[str, object] = {
         "process.roles": "broker,controller",
         "node.id": node.node_id,
         "controller.quorum.voters": voters,
-        "listeners": f"PLAINTEXT://{HOST}:{node.port},CONTROLLER://{HOST}:{node.controller_port}",
-        "advertised.listeners": f"PLAINTEXT://{HOST}:{node.port},CONTROLLER://{HOST}:{node.controller_port}",
+        "listeners": ",".join(listeners),
+        "advertised.listeners": ",".join(listeners),
         "inter.broker.listener.name": "PLAINTEXT",
         "controller.listener.names": "CONTROLLER",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "listener.security.protocol.map": ",".join(protocols),
         "log.dirs": node.log_dirs,
         "auto.create.topics.enable": "false",
         "num.partitions": 1,
@@ -264,6 +281,7 @@ def server_properties(node: KafkaNode, voters: str, nodes: int) -> str:
         "num.recovery.threads.per.data.dir": 1,
         "log.cleaner.threads": 1,
         "log.cleaner.dedupe.buffer.size": 2 * 1024 * 1024,
+        **(secure.server_properties() if secure is not None else {}),
     }
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
@@ -281,9 +299,13 @@ class LocalKafka:
         base_port: int = DEFAULT_BASE_PORT,
         version: str = DEFAULT_VERSION,
         jvm_opts: Sequence[str] = BROKER_JVM_OPTS,
+        secure: SecureListeners | None = None,
     ) -> None:
         if nodes not in (1, 3):
             raise KafkaError(f"nodes must be 1 or 3, not {nodes}")
+        if secure is not None and nodes != 1:
+            raise KafkaError("secured listeners are supported on a single-node cluster only")
+        self.secure = secure
         self.data_dir = Path(data_dir).resolve()
         self.version = version
         self.base_port = base_port
@@ -359,7 +381,8 @@ class LocalKafka:
     # -- internals --
 
     def _check_ports_free(self, nodes: list[KafkaNode]) -> None:
-        busy = [p for node in nodes for p in (node.port, node.controller_port) if not port_is_free(p)]
+        extra = self.secure.ports() if self.secure is not None else []
+        busy = [p for node in nodes for p in (node.port, node.controller_port, *extra) if not port_is_free(p)]
         if busy:
             raise KafkaError(
                 f"port(s) {busy} on {HOST} already in use (another Kafka, or Alertmanager on 9093?); "
@@ -384,7 +407,7 @@ class LocalKafka:
         voters = ",".join(f"{n.node_id}@{HOST}:{n.controller_port}" for n in self.nodes)
         for node in self.nodes:
             node.node_dir.mkdir(parents=True, exist_ok=True)
-            node.properties_path.write_text(server_properties(node, voters, len(self.nodes)))
+            node.properties_path.write_text(server_properties(node, voters, len(self.nodes), self.secure))
         return cluster_id
 
     def _format(self, lib: Path, cluster_id: str, nodes: list[KafkaNode]) -> None:
@@ -392,9 +415,10 @@ class LocalKafka:
         fresh = [node for node in nodes if not (node.log_dirs / "meta.properties").is_file()]
         env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}  # KAFKA-15413
         tool = ["java", *TOOL_JVM_OPTS, "-cp", f"{lib}/*", "kafka.tools.StorageTool", "format"]
+        scram = self.secure.format_arguments() if self.secure is not None else []
         jobs = [
             subprocess.Popen(
-                [*tool, "-t", cluster_id, "-c", str(node.properties_path), "--ignore-formatted"],
+                [*tool, "-t", cluster_id, "-c", str(node.properties_path), "--ignore-formatted", *scram],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 env=env,

@@ -23,6 +23,7 @@ import local_kafka  # noqa: E402
 import local_postgres  # noqa: E402
 
 from alertrouter_shared.kafka import ensure_topics  # noqa: E402
+from alertrouter_shared.settings import CommonSettings  # noqa: E402
 from alertrouter_shared.topics import all_topics  # noqa: E402
 from tests.helpers import DatabaseFactory, free_port_pair  # noqa: E402
 
@@ -33,7 +34,7 @@ TEST_PARTITIONS = 3
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     given = os.environ.get("KAFKA_BOOTSTRAP_SERVERS_TEST")
     if given:
-        asyncio.run(ensure_topics(given, all_topics(TEST_PARTITIONS, 1)))
+        asyncio.run(ensure_topics(CommonSettings(kafka_bootstrap_servers=given), all_topics(TEST_PARTITIONS, 1)))
         yield given
         return
     cluster = local_kafka.LocalKafka(tmp_path_factory.mktemp("kafka"), nodes=1, base_port=free_port_pair())
@@ -48,7 +49,11 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pytrace=False,
         )
     try:
-        asyncio.run(ensure_topics(cluster.bootstrap_servers, all_topics(TEST_PARTITIONS, 1)))
+        asyncio.run(
+            ensure_topics(
+                CommonSettings(kafka_bootstrap_servers=cluster.bootstrap_servers), all_topics(TEST_PARTITIONS, 1)
+            )
+        )
         yield cluster.bootstrap_servers
     finally:
         cluster.stop()

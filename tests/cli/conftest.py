@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaProducer
 from alertrouter_router.db.migrate import upgrade_to_head
 from alertrouter_router.runtime import RouterRuntime
 from alertrouter_shared.kafka import ensure_topics
+from alertrouter_shared.settings import CommonSettings
 from alertrouter_shared.topics import all_topics
 from tests.helpers import DatabaseFactory, free_port_pair
 from tests.router.conftest import CLOCK, TOKEN, router_settings
@@ -65,7 +66,7 @@ def cli_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pytrace=False,
         )
     try:
-        asyncio.run(ensure_topics(cluster.bootstrap_servers, all_topics(1, 1)))
+        asyncio.run(ensure_topics(CommonSettings(kafka_bootstrap_servers=cluster.bootstrap_servers), all_topics(1, 1)))
         yield cluster.bootstrap_servers
     finally:
         cluster.stop()

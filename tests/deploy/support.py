@@ -26,7 +26,7 @@ CHART = ROOT / "deploy" / "helm" / "alertrouter"
 VALUES_DIR = Path(__file__).resolve().parent / "values"
 KUBE_VERSIONS = ("1.29", "1.34")
 DEFAULT_KUBE_VERSION = "1.34.0"
-REALISTIC_VALUES = ("minimal", "production", "all-options")
+REALISTIC_VALUES = ("minimal", "production", "all-options", "extensions")
 
 SETTINGS_CLASSES = {
     "ingest": ("alertrouter_ingest.settings", "IngestSettings"),
@@ -183,7 +183,8 @@ def _series_names(family: str, kind: str) -> set[str]:
 
 
 def metric_names_in(expr: str) -> set[str]:
-    return set(re.findall(r"\balertrouter_[a-z0-9_]+", expr))
+    """alertrouter_* names in a PromQL expression, less the label names that share the prefix."""
+    return set(re.findall(r"\balertrouter_[a-z0-9_]+", expr)) - {"alertrouter_service"}
 
 
 def load_yaml(path: Path) -> Any:

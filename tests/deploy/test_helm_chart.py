@@ -25,7 +25,7 @@ from tests.deploy.support import (
 )
 
 VALUES_CASES: tuple[str | None, ...] = (None, *REALISTIC_VALUES)
-CUSTOM_RESOURCE_GROUPS = ("monitoring.coreos.com/",)
+CUSTOM_RESOURCE_GROUPS = ("monitoring.coreos.com/", "kafka.strimzi.io/")
 
 
 def case_id(values: str | None) -> str:
@@ -107,7 +107,7 @@ def test_bad_types_fail_schema_validation_with_clear_messages() -> None:
         (["--set", "config.files.teams\\.json=x"], "/config/files"),
         (["--set", "ingest.service.port=70000"], "/ingest/service/port"),
         (["--set", "image.digests.router=latest"], "/image/digests/router"),
-        (["--set", "secrets.databaseUrl=postgresql://u@db/x"], "/secrets/databaseUrl"),
+        (["--set", "secrets.databaseUrl=mysql://u@db/x"], "/secrets/databaseUrl"),
     ],
 )
 def test_schema_rejects_wrong_values(setting: list[str], expected: str) -> None:

@@ -15,6 +15,7 @@ import pytest
 from tests.deploy.chart_docs import readme_table, values_table
 from tests.deploy.support import (
     CHART,
+    ROOT,
     by_kind,
     metric_names_in,
     named,
@@ -171,7 +172,9 @@ def test_prometheus_rule_alerts_on_lag_failures_and_timers_with_the_configured_t
     assert lag["for"] == "15m"
     assert 'alertrouter_notifier_deliveries_total{outcome=~"failed' in failures["expr"]
     assert failures["expr"].endswith("> 0.05") and failures["for"] == "5m"
-    assert "alertrouter_escalation_timer_lag_seconds_bucket" in timers["expr"] and timers["expr"].endswith("> 10")
+    assert "alertrouter_router_escalation_timer_lag_seconds_bucket" in timers["expr"] and timers["expr"].endswith(
+        "> 10"
+    )
     for alert in rules.values():
         assert alert["labels"]["team"] == "platform"
         assert alert["labels"]["severity"] in {"warning", "critical"}
@@ -199,7 +202,7 @@ def test_grafana_dashboard_ships_as_a_sidecar_configmap_and_queries_real_metrics
     for required in (
         "alertrouter_consumer_lag_records",
         "alertrouter_notifier_deliveries_total",
-        "alertrouter_escalation_timer_lag_seconds_bucket",
+        "alertrouter_router_escalation_timer_lag_seconds_bucket",
         "alertrouter_ingest_requests_total",
     ):
         assert required in used
@@ -223,3 +226,42 @@ def test_readme_values_table_matches_values_yaml() -> None:
     assert readme_table(readme) == expected, "run `uv run python tests/deploy/chart_docs.py` to regenerate it"
     undocumented = [line for line in expected.splitlines()[2:] if line.endswith("|  |")]
     assert undocumented == [], "every value needs a `# --` description in values.yaml"
+
+
+def test_every_alert_has_a_runbook_section_in_operations_md() -> None:
+    rule = by_kind(render("all-options"), "PrometheusRule")[0]
+    headings = {
+        line.removeprefix("### ").strip().lower()
+        for line in (ROOT / "docs" / "operations.md").read_text().splitlines()
+        if line.startswith("### ")
+    }
+    base = "https://github.com/alertrouter/alertrouter/blob/main/docs/operations.md#"
+    for alert in (r for g in rule["spec"]["groups"] for r in g["rules"]):
+        url = alert["annotations"]["runbook_url"]
+        assert url == base + alert["alert"].lower(), url
+        assert alert["alert"].lower() in headings, f"docs/operations.md has no section for {alert['alert']}"
+    custom = by_kind(
+        render(
+            None,
+            "--set",
+            "metrics.prometheusRule.enabled=true",
+            "--set",
+            "metrics.prometheusRule.runbookBaseUrl=https://wiki.example.com/ar",
+        ),
+        "PrometheusRule",
+    )[0]
+    assert custom["spec"]["groups"][0]["rules"][0]["annotations"]["runbook_url"].startswith(
+        "https://wiki.example.com/ar#"
+    )
+
+
+def test_a_down_target_alerts_on_the_label_the_service_monitor_sets() -> None:
+    manifests = render("all-options")
+    rules = {r["alert"]: r for g in by_kind(manifests, "PrometheusRule")[0]["spec"]["groups"] for r in g["rules"]}
+    down = rules["AlertrouterTargetDown"]
+    assert down["expr"] == 'up{component=~"ingest|router-consumer|router-api|notifier"} == 0'
+    assert down["labels"]["severity"] == "critical" and down["for"] == "5m"
+    relabel = by_kind(manifests, "ServiceMonitor")[0]["spec"]["endpoints"][0]["relabelings"][0]
+    assert relabel["targetLabel"] == "component"
+    assert relabel["sourceLabels"] == ["__meta_kubernetes_service_label_app_kubernetes_io_component"]
+    assert set(COMPONENTS) == {"ingest", "router-consumer", "router-api", "notifier"}

@@ -24,6 +24,7 @@ import local_kafka
 import local_postgres
 
 from alertrouter_shared.kafka import ensure_topics
+from alertrouter_shared.settings import CommonSettings
 from alertrouter_shared.topics import all_topics
 from tests.faults.providers import TWILIO_SID, TWILIO_TOKEN, WEBHOOK_SECRET, FaultCapture, FaultTwilio
 from tests.helpers import free_port
@@ -163,7 +164,10 @@ class Stack:
 
     async def prepare(self) -> None:
         """Topics once, with the suite's partitions and replication, then both services' migrations."""
-        await ensure_topics(self.kafka.bootstrap_servers, all_topics(PARTITIONS, self.replication))
+        await ensure_topics(
+            CommonSettings(kafka_bootstrap_servers=self.kafka.bootstrap_servers),
+            all_topics(PARTITIONS, self.replication),
+        )
         env = self.env(self.replicas["router-1"], {})
         for command in (["alertrouter-router", "migrate"], ["alertrouter-notifier", "migrate"]):
             result = await asyncio.to_thread(

@@ -54,7 +54,7 @@ async def test_metrics_count_requests_alerts_and_rejects(client: httpx.AsyncClie
     assert 'alertrouter_ingest_requests_total{source="alertmanager",status="404"}' in text
     assert 'alertrouter_ingest_alerts_total{action="trigger",source="alertmanager"}' in text
     assert 'alertrouter_ingest_rejects_total{reason="unknown_key",source="alertmanager"}' in text
-    assert 'alertrouter_kafka_produce_seconds_bucket{le="0.005",service="ingest"}' in text
+    assert 'alertrouter_kafka_produce_seconds_bucket{alertrouter_service="ingest",le="0.005"}' in text
     assert "alertrouter_ingest_in_flight_requests 0.0" in text
     assert AM_KEY not in text
 

@@ -17,6 +17,7 @@ from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.auth import hash_token
 from alertrouter_shared.events import ContactMethod, ContactMethodType, Page, Severity
 from alertrouter_shared.kafka import ensure_topics
+from alertrouter_shared.settings import CommonSettings
 from alertrouter_shared.topics import TopicSpec
 from tests.helpers import DatabaseFactory, TopicReader
 from tests.notifier.live import LiveRouter, live_router
@@ -55,7 +56,7 @@ async def make_settings(
     kafka_bootstrap: str, notifier_database: str, topics: dict[str, str], unique: str
 ) -> SettingsFactory:
     specs = [TopicSpec(name, 1, 1) for name in topics.values()]
-    await ensure_topics(kafka_bootstrap, specs)
+    await ensure_topics(CommonSettings(kafka_bootstrap_servers=kafka_bootstrap), specs)
 
     def factory(**overrides: Any) -> NotifierSettings:
         values: dict[str, Any] = {

@@ -18,7 +18,7 @@ from tests.helpers import eventually
 
 async def _topic(bootstrap: str) -> str:
     name = f"test.loop.{uuid.uuid4().hex[:8]}"
-    await ensure_topics(bootstrap, [TopicSpec(name, 1, 1)])
+    await ensure_topics(CommonSettings(kafka_bootstrap_servers=bootstrap), [TopicSpec(name, 1, 1)])
     return name
 
 

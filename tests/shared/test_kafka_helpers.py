@@ -10,6 +10,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.partitioner import murmur2 as reference
 
 from alertrouter_shared.kafka import ensure_topics, key_partition, murmur2, send_batched
+from alertrouter_shared.settings import CommonSettings
 from alertrouter_shared.topics import TopicSpec
 from tests.helpers import eventually
 
@@ -28,7 +29,7 @@ def test_murmur2_and_partitions_match_aiokafkas_default_partitioner() -> None:
 async def test_send_batched_splits_full_batches_and_keeps_per_key_order(kafka_bootstrap: str) -> None:
     """Records larger than a batch's room start new batches; everything lands, in order, where the key says."""
     topic = f"test.batched.{uuid.uuid4().hex[:8]}"
-    await ensure_topics(kafka_bootstrap, [TopicSpec(topic, 3, 1)])
+    await ensure_topics(CommonSettings(kafka_bootstrap_servers=kafka_bootstrap), [TopicSpec(topic, 3, 1)])
     producer = AIOKafkaProducer(
         bootstrap_servers=kafka_bootstrap, transactional_id=f"t-{uuid.uuid4().hex[:8]}", max_batch_size=256 * 1024
     )

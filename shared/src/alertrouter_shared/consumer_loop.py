@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from alertrouter_shared.errors import TransientError
+from alertrouter_shared.kafka_security import kafka_client_options
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.metrics import CONSUMER_BATCHES, CONSUMER_FAILURES, CONSUMER_LAG
 from alertrouter_shared.settings import CommonSettings
@@ -48,8 +49,7 @@ class ConsumerOptions:
 def make_consumer(settings: CommonSettings, options: ConsumerOptions) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         *options.topics,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        client_id=settings.kafka_client_id,
+        **kafka_client_options(settings),
         group_id=options.group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -19,6 +19,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from alertrouter_shared.errors import TransientError
+from alertrouter_shared.kafka_security import kafka_client_options
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.settings import CommonSettings
 from alertrouter_shared.topics import TopicSpec, all_topics
@@ -36,8 +37,7 @@ def make_producer(
     transaction_timeout_ms: int = 60_000,
 ) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        client_id=settings.kafka_client_id,
+        **kafka_client_options(settings),
         enable_idempotence=True,
         linger_ms=linger_ms,
         max_batch_size=256 * 1024,
@@ -143,9 +143,9 @@ async def send_batched(producer: AIOKafkaProducer, records: Sequence[Record]) ->
     return futures
 
 
-async def ensure_topics(bootstrap_servers: str, specs: Sequence[TopicSpec], timeout: float = 30) -> None:
+async def ensure_topics(settings: CommonSettings, specs: Sequence[TopicSpec], timeout: float = 30) -> None:
     """Create the project's topics explicitly; the broker's auto-creation is never relied on."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000))
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings), request_timeout_ms=int(timeout * 1000))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -179,12 +179,12 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeou
 async def ensure_project_topics(settings: CommonSettings) -> None:
     if settings.kafka_create_topics:
         specs = all_topics(settings.kafka_topic_partitions, settings.kafka_topic_replication_factor)
-        await ensure_topics(settings.kafka_bootstrap_servers, specs)
+        await ensure_topics(settings, specs)
 
 
-async def kafka_reachable(bootstrap_servers: str, timeout: float = 3.0) -> bool:
-    """Readiness probe: a real metadata round trip, not just a TCP connect."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000))
+async def kafka_reachable(settings: CommonSettings, timeout: float = 3.0) -> bool:
+    """Readiness probe: a real metadata round trip (TLS handshake and SASL login included), not just a TCP connect."""
+    admin = AIOKafkaAdminClient(**kafka_client_options(settings), request_timeout_ms=int(timeout * 1000))
     try:
         async with asyncio.timeout(timeout):
             await admin.start()

@@ -12,7 +12,7 @@ CONSUMER_LAG = Gauge(
 KAFKA_PRODUCE_SECONDS = Histogram(
     "alertrouter_kafka_produce_seconds",
     "Time from enqueueing a batch of records to the broker's acknowledgement",
-    ["service"],
+    ["alertrouter_service"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 

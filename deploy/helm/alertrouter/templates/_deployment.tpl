@@ -13,6 +13,7 @@ One Deployment for one component. Call with a dict:
 {{- $root := .root }}
 {{- $c := .values }}
 {{- $ctx := dict "root" $root "component" .component }}
+{{- $extra := dict "root" $root "values" $c }}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -56,6 +57,10 @@ spec:
       {{- end }}
       securityContext:
         {{- toYaml $root.Values.podSecurityContext | nindent 8 }}
+      {{- with (include "alertrouter.extraList" (merge (dict "key" "extraInitContainers") $extra)) }}
+      initContainers:
+        {{- . | nindent 8 }}
+      {{- end }}
       containers:
         - name: {{ .component }}
           image: {{ include "alertrouter.image" (dict "root" $root "service" .service) | quote }}
@@ -81,6 +86,13 @@ spec:
             {{- with (include "alertrouter.extraEnv" $c.env | trim) }}
             {{- . | nindent 12 }}
             {{- end }}
+            {{- with (include "alertrouter.extraList" (merge (dict "key" "extraEnv") $extra)) }}
+            {{- . | nindent 12 }}
+            {{- end }}
+          {{- with (include "alertrouter.extraList" (merge (dict "key" "extraEnvFrom") $extra)) }}
+          envFrom:
+            {{- . | nindent 12 }}
+          {{- end }}
           {{- include "alertrouter.probes" (dict "root" $root) | trim | nindent 10 }}
           resources:
             {{- toYaml $c.resources | nindent 12 }}
@@ -99,6 +111,12 @@ spec:
               mountPath: {{ $root.Values.integrationKeys.mountPath }}
               readOnly: true
             {{- end }}
+            {{- with (include "alertrouter.kafkaSecurityVolumes" (dict "root" $root "half" "mounts") | trim) }}
+            {{- . | nindent 12 }}
+            {{- end }}
+            {{- with (include "alertrouter.extraList" (merge (dict "key" "extraVolumeMounts") $extra)) }}
+            {{- . | nindent 12 }}
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir:
@@ -114,6 +132,12 @@ spec:
           secret:
             secretName: {{ include "alertrouter.integrationKeysSecretName" $root }}
             defaultMode: 0440
+        {{- end }}
+        {{- with (include "alertrouter.kafkaSecurityVolumes" (dict "root" $root "half" "volumes") | trim) }}
+        {{- . | nindent 8 }}
+        {{- end }}
+        {{- with (include "alertrouter.extraList" (merge (dict "key" "extraVolumes") $extra)) }}
+        {{- . | nindent 8 }}
         {{- end }}
       {{- with (include "alertrouter.scheduling" (dict "root" $root "values" $c "component" .component) | trim) }}
       {{- . | nindent 6 }}

@@ -39,6 +39,9 @@ helm.sh/chart: {{ include "alertrouter.chart" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: alertrouter
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/* Selector labels of one component; call with (dict "root" $ "component" "ingest"). */}}
@@ -123,14 +126,107 @@ checksum/secret: {{ print (include (print .Template.BasePath "/secret.yaml") .) 
   value: {{ .Values.logging.level | quote }}
 - name: LOG_FORMAT
   value: {{ .Values.logging.format | quote }}
+{{ include "alertrouter.kafkaSecurityEnv" . }}
 {{- end }}
 
-{{- define "alertrouter.databaseEnv" -}}
+{{/* Kafka TLS and SASL ----------------------------------------------------------------------------------- */}}
+
+{{- define "alertrouter.kafkaSecurityProtocol" -}}
+{{- $k := .Values.kafka -}}
+{{- if and $k.tls.enabled $k.sasl.enabled }}SASL_SSL{{ else if $k.tls.enabled }}SSL{{ else if $k.sasl.enabled }}SASL_PLAINTEXT{{ else }}PLAINTEXT{{ end }}
+{{- end }}
+
+{{- define "alertrouter.kafkaSecurityEnv" -}}
+{{- $k := .Values.kafka }}
+- name: KAFKA_SECURITY_PROTOCOL
+  value: {{ include "alertrouter.kafkaSecurityProtocol" . | quote }}
+{{- if $k.tls.enabled }}
+{{- if $k.tls.caSecret }}
+- name: KAFKA_SSL_CA_FILE
+  value: {{ printf "/etc/alertrouter/kafka/ca/%s" $k.tls.caKey | quote }}
+{{- end }}
+{{- if $k.tls.clientCertSecret }}
+- name: KAFKA_SSL_CERT_FILE
+  value: {{ printf "/etc/alertrouter/kafka/client/%s" $k.tls.certKey | quote }}
+- name: KAFKA_SSL_KEY_FILE
+  value: {{ printf "/etc/alertrouter/kafka/client/%s" $k.tls.keyKey | quote }}
+{{- end }}
+- name: KAFKA_SSL_CHECK_HOSTNAME
+  value: {{ $k.tls.checkHostname | quote }}
+{{- end }}
+{{- if $k.sasl.enabled }}
+- name: KAFKA_SASL_MECHANISM
+  value: {{ $k.sasl.mechanism | quote }}
+{{- if $k.sasl.username }}
+- name: KAFKA_SASL_USERNAME
+  value: {{ $k.sasl.username | quote }}
+{{- else }}
+- name: KAFKA_SASL_USERNAME_FILE
+  value: {{ printf "/etc/alertrouter/kafka/sasl/%s" $k.sasl.usernameKey | quote }}
+{{- end }}
+- name: KAFKA_SASL_PASSWORD_FILE
+  value: {{ printf "/etc/alertrouter/kafka/sasl/%s" $k.sasl.passwordKey | quote }}
+{{- end }}
+{{- end }}
+
+{{/* The Secrets of kafka.tls and kafka.sasl as read-only volumes; "mounts" or "volumes" selects the half. */}}
+{{- define "alertrouter.kafkaSecurityVolumes" -}}
+{{- $k := .root.Values.kafka }}
+{{- $volumes := list }}
+{{- if and $k.tls.enabled $k.tls.caSecret }}
+{{- $volumes = append $volumes (dict "name" "kafka-ca" "secret" $k.tls.caSecret "path" "/etc/alertrouter/kafka/ca") }}
+{{- end }}
+{{- if and $k.tls.enabled $k.tls.clientCertSecret }}
+{{- $volumes = append $volumes (dict "name" "kafka-client-cert" "secret" $k.tls.clientCertSecret "path" "/etc/alertrouter/kafka/client") }}
+{{- end }}
+{{- if $k.sasl.enabled }}
+{{- $volumes = append $volumes (dict "name" "kafka-sasl" "secret" (required "kafka.sasl.existingSecret is required when kafka.sasl.enabled is true: a Secret with the SASL user name and password" $k.sasl.existingSecret) "path" "/etc/alertrouter/kafka/sasl") }}
+{{- end }}
+{{- range $volumes }}
+{{- if eq $.half "mounts" }}
+- name: {{ .name }}
+  mountPath: {{ .path }}
+  readOnly: true
+{{- else }}
+- name: {{ .name }}
+  secret:
+    secretName: {{ .secret }}
+    defaultMode: 0440
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Database --------------------------------------------------------------------------------------------- */}}
+
+{{/* DATABASE_URL (and DATABASE_PASSWORD) from externalDatabase, or from a Secret; call with (dict "root" $ "secretName" name). */}}
+{{- define "alertrouter.databaseUrlEnv" -}}
+{{- $db := .root.Values.externalDatabase }}
+{{- if $db.host }}
+{{- $query := list }}
+{{- range $key, $value := $db.parameters }}
+{{- $query = append $query (printf "%s=%s" (urlquery $key) (urlquery (toString $value))) }}
+{{- end }}
+{{- $url := printf "postgresql+asyncpg://%s@%s:%v/%s" (urlquery $db.user) $db.host $db.port (urlquery $db.name) }}
+- name: DATABASE_URL
+  value: {{ ternary $url (printf "%s?%s" $url (join "&" $query)) (empty $query) | quote }}
+{{- if $db.existingSecret }}
+- name: DATABASE_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $db.existingSecret }}
+      key: {{ $db.passwordKey }}
+{{- end }}
+{{- else }}
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef:
-      name: {{ include "alertrouter.secretName" . }}
-      key: {{ .Values.secrets.keys.databaseUrl }}
+      name: {{ .secretName }}
+      key: {{ .root.Values.secrets.keys.databaseUrl }}
+{{- end }}
+{{- end }}
+
+{{- define "alertrouter.databaseEnv" -}}
+{{ include "alertrouter.databaseUrlEnv" (dict "root" . "secretName" (include "alertrouter.secretName" .)) }}
 {{- end }}
 
 {{- define "alertrouter.apiTokensEnv" -}}
@@ -147,6 +243,15 @@ checksum/secret: {{ print (include (print .Template.BasePath "/secret.yaml") .) 
 {{- range $name, $value := . }}
 - name: {{ $name }}
   value: {{ $value | toString | quote }}
+{{- end }}
+{{- end }}
+
+{{/* Extension points of every container: the chart-wide list, then the component's; call with (dict "root" $
+"values" $componentValues "key" "extraEnv"). Renders a YAML list or nothing. */}}
+{{- define "alertrouter.extraList" -}}
+{{- $items := concat (get .root.Values .key | default list) (get .values .key | default list) }}
+{{- with $items }}
+{{- toYaml . }}
 {{- end }}
 {{- end }}
 
@@ -229,11 +334,7 @@ topologySpreadConstraints:
 
 {{/* The migrations hook's environment; call with (dict "root" $ "secretName" name). */}}
 {{- define "alertrouter.migrationEnv" -}}
-- name: DATABASE_URL
-  valueFrom:
-    secretKeyRef:
-      name: {{ .secretName }}
-      key: {{ .root.Values.secrets.keys.databaseUrl }}
+{{ include "alertrouter.databaseUrlEnv" . }}
 - name: LOG_LEVEL
   value: {{ .root.Values.logging.level | quote }}
 - name: LOG_FORMAT

@@ -14,13 +14,14 @@ import time
 from alertrouter_ingest.metrics import KAFKA_FAILURES
 from alertrouter_shared.kafka import kafka_reachable
 from alertrouter_shared.logging import get_logger
+from alertrouter_shared.settings import CommonSettings
 
 log = get_logger(__name__)
 
 
 class BrokerHealth:
-    def __init__(self, bootstrap_servers: str, timeout: float) -> None:
-        self._bootstrap_servers = bootstrap_servers
+    def __init__(self, settings: CommonSettings, timeout: float) -> None:
+        self._settings = settings
         self._timeout = timeout
         self.available = True
         self.last_failure = float("-inf")
@@ -37,7 +38,7 @@ class BrokerHealth:
             self._probe = asyncio.ensure_future(self._wait_for_broker())
 
     async def _wait_for_broker(self) -> None:
-        while not await kafka_reachable(self._bootstrap_servers, timeout=2.0):  # noqa: ASYNC110
+        while not await kafka_reachable(self._settings, timeout=2.0):  # noqa: ASYNC110
             await asyncio.sleep(1.0)  # a probe loop: nothing in-process can signal the broker's return
         self.available = True
         log.info("kafka_available_again")

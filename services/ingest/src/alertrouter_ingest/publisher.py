@@ -51,7 +51,7 @@ class Publisher:
         self._settings = settings
         self._timeout = settings.produce_timeout_seconds
         prefix = settings.kafka_transactional_id_prefix or default_transactional_id_prefix()
-        self._health = BrokerHealth(settings.kafka_bootstrap_servers, self._timeout)
+        self._health = BrokerHealth(settings, self._timeout)
         self.queue = RequestQueue()
         self._committers = [
             Committer(settings, self.queue, self._health, f"{prefix}-{slot}")
@@ -155,6 +155,6 @@ class Publisher:
             at, result = self._probe_result
             if time.monotonic() - at < self._settings.readiness_cache_seconds:
                 return result
-            result = await kafka_reachable(self._settings.kafka_bootstrap_servers, timeout=2.0)
+            result = await kafka_reachable(self._settings, timeout=2.0)
             self._probe_result = (time.monotonic(), result)
             return result

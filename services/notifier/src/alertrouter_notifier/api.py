@@ -49,7 +49,7 @@ def create_app(
     app = FastAPI(title="alertrouter notifier", version="1", docs_url=None, redoc_url=None)
 
     async def probe_kafka() -> bool:
-        return await kafka_reachable(settings.kafka_bootstrap_servers)
+        return await kafka_reachable(settings)
 
     app.state.ctx = AppContext(
         settings=settings,

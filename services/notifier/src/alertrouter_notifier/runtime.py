@@ -98,7 +98,7 @@ class Notifier:
     async def start(self) -> None:
         await ensure_project_topics(self.settings)
         if self.settings.kafka_create_topics:
-            await ensure_topics(self.settings.kafka_bootstrap_servers, self._own_topics())
+            await ensure_topics(self.settings, self._own_topics())
         await self.producer.start()
         self._tasks.append(asyncio.create_task(self.worker.run(), name="notifier-retry-worker"))
         if self._consume:

@@ -31,7 +31,7 @@ async def readyz(request: Request, response: Response) -> dict[str, object]:
     state = request.app.state.router
     checks = {
         "database": await database_reachable(state.engine),
-        "kafka": await kafka_reachable(state.settings.kafka_bootstrap_servers),
+        "kafka": await kafka_reachable(state.settings),
         "config": state.configs.current is not None,
     }
     ready = all(checks.values())

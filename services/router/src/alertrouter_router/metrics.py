@@ -6,13 +6,20 @@ from prometheus_client import Counter, Histogram
 
 _SLOW = (5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400)
 
-INCIDENTS_OPENED = Counter("alertrouter_router_incidents_opened_total", "Incidents opened", ["service"])
-INCIDENTS_RESOLVED = Counter("alertrouter_router_incidents_resolved_total", "Incidents resolved", ["service"])
+INCIDENTS_OPENED = Counter("alertrouter_router_incidents_opened_total", "Incidents opened", ["alertrouter_service"])
+INCIDENTS_RESOLVED = Counter(
+    "alertrouter_router_incidents_resolved_total", "Incidents resolved", ["alertrouter_service"]
+)
 PAGES_EMITTED = Counter("alertrouter_router_pages_emitted_total", "Pages written to the outbox", ["level"])
 MTTA = Histogram(
-    "alertrouter_router_time_to_acknowledge_seconds", "Incident open to acknowledge", ["service"], buckets=_SLOW
+    "alertrouter_router_time_to_acknowledge_seconds",
+    "Incident open to acknowledge",
+    ["alertrouter_service"],
+    buckets=_SLOW,
 )
-MTTR = Histogram("alertrouter_router_time_to_resolve_seconds", "Incident open to resolve", ["service"], buckets=_SLOW)
+MTTR = Histogram(
+    "alertrouter_router_time_to_resolve_seconds", "Incident open to resolve", ["alertrouter_service"], buckets=_SLOW
+)
 DECISIONS = Counter("alertrouter_router_decisions_total", "Routing decisions by outcome", ["outcome"])
 TIMER_LAG = Histogram(
     "alertrouter_router_escalation_timer_lag_seconds",
