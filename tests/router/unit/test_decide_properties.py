@@ -174,7 +174,15 @@ class PagingPromise(RuleBasedStateMachine):
         for key, truth in self.truth.items():
             opened = [i for i in self.store.incidents.values() if i.dedup_key == key]
             assert len(opened) <= truth.episodes
-            assert sum(1 for i in opened if i.live) <= 1
+
+    @invariant()
+    def an_incident_counts_its_firing_members(self) -> None:
+        """An incident opened by an alert may outlive that alert's episode (its other members still fire): what
+        must hold is that each live incident's firing count is its members still firing, and it has some."""
+        for incident in self.store.incidents.values():
+            firing = [a for a in self.store.alerts.values() if a.incident_id == incident.id and a.firing]
+            if incident.live:
+                assert incident.firing_count == len(firing) > 0, (incident.id, incident.firing_count, len(firing))
 
     @invariant()
     def nothing_resolved_or_acknowledged_keeps_escalating(self) -> None:
