@@ -48,8 +48,9 @@ async def list_incidents(
     since: datetime | None = None,
     limit: int = Query(50, ge=1, le=500),
     cursor: str | None = Query(None, description="the next_cursor of the previous page"),
+    drill: bool = Query(False, description="list drills' incidents instead of real ones"),
 ) -> dict[str, Any]:
-    conditions = []
+    conditions = [incident_table.c.drill.is_(drill)]
     if service:
         conditions.append(incident_table.c.service_id == service)
     if team:
