@@ -16,8 +16,8 @@ from alertrouter_router.db import decision_reads, snapshot_reads
 from alertrouter_router.db.tables import drill as drill_table
 from alertrouter_router.db.tables import incident as incident_table
 from alertrouter_router.db.tables import outbox
-from alertrouter_shared.events import DeliveryResult, Page
 from alertrouter_shared.errors import TransientError
+from alertrouter_shared.events import DeliveryResult, Page
 from alertrouter_shared.kafka import produce_all
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.topics import ALERTS
