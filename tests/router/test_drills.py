@@ -155,6 +155,19 @@ async def test_a_drill_whose_first_level_reaches_nobody_says_so(
     await api.post(f"/v1/incidents/{page.incident_id}/resolve", json={"by": "carol"})
 
 
+async def test_a_drill_suppressed_by_maintenance_reports_that_nobody_was_paged(
+    router: RouterRuntime, api: httpx.AsyncClient
+) -> None:
+    run = (await api.post("/v1/services/frozen/drills", json={"by": "alice"})).json()
+    report = await _report(api, run["id"], lambda body: body["status"] != "waiting for the router")
+    assert report["status"] == "not paged" and report["incident"] is None and report["levels"] == []
+    assert report["time_to_first_page_seconds"] is None
+    [failure] = report["failures"]
+    assert failure.startswith("suppressed: service frozen is in maintenance: services[frozen].maintenance_windows[0]")
+    listed = (await api.get("/v1/services/frozen/drills")).json()["items"][0]
+    assert (listed["id"], listed["status"], listed["incident"]) == (run["id"], "not paged (yet)", None)
+
+
 async def test_silent_drill_checks_the_chain_and_pages_nobody(
     router: RouterRuntime, api: httpx.AsyncClient, pages: TopicReader
 ) -> None:
