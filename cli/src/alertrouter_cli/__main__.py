@@ -39,6 +39,7 @@ app = typer.Typer(
 app.add_typer(route_app, name="route")
 app.add_typer(config_app, name="config")
 app.add_typer(online.maintenance_app, name="maintenance")
+app.add_typer(online.drill_app, name="drill")
 for command in (
     online.oncall,
     online.why,

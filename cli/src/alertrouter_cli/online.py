@@ -12,6 +12,9 @@ from alertrouter_cli.output import emit, emit_json, notifications, selected_by, 
 from alertrouter_cli.times import InstantError, parse_duration, parse_instant
 
 maintenance_app = typer.Typer(help="Maintenance windows created through the API.", no_args_is_help=True)
+drill_app = typer.Typer(
+    help="Drills: rehearse an incident on the real path, or check the chain silently.", no_args_is_help=True
+)
 JsonFlag = Annotated[bool, typer.Option("--json", help="print the API's JSON instead of a table")]
 
 
@@ -248,3 +251,103 @@ def maintenance_list(service: str, as_json: JsonFlag = False) -> None:
     emit(table(["ID", "FROM", "TO", "BY", "REASON"], rows) if rows else "no maintenance window created through the API")
     if body["configured"]:
         emit(f"and {len(body['configured'])} configured window(s) (see the service's maintenance_windows)")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}m {rest:02d}s" if minutes else f"{seconds:.1f}s"
+
+
+def _paging_report(body: dict[str, Any]) -> None:
+    emit(f"drill {body['id']} for {body['service']}, started {when(body['started_at'])} by {body['requested_by']}")
+    emit(f"status: {body['status']}; incident {body['incident'] or '-'}")
+    who = f" ({body['acknowledged_by']})" if body.get("acknowledged_by") else ""
+    emit(
+        f"time to first page {_duration(body['time_to_first_page_seconds'])}, first reached "
+        f"{_duration(body['time_to_first_reach_seconds'])}, acknowledged after "
+        f"{_duration(body['time_to_acknowledge_seconds'])}{who}\n"
+    )
+    rows = [
+        [
+            str(level["level"]),
+            str(level["round"]),
+            c["user"],
+            c["channel"],
+            when(c["published_at"]),
+            c["status"],
+            when(c["reached_at"]) if c["reached_at"] else (c["failure"] or "-"),
+        ]
+        for level in body["levels"]
+        for c in level["contacts"]
+    ]
+    headers = ["LEVEL", "ROUND", "USER", "CHANNEL", "PAGED", "STATUS", "REACHED"]
+    emit(table(headers, rows) if rows else "nobody paged yet")
+
+
+def _silent_report(body: dict[str, Any]) -> None:
+    emit(f"silent drill {body['id']} for {body['service']} at {when(body['started_at'])}: {body['status']}")
+    route = body.get("route", {})
+    emit(f"route: {route.get('reason', '-')}; policy {body.get('policy') or '-'}\n")
+    rows = [
+        [str(level["level"]), str(level["round"]), t["user"], ", ".join(m["type"] for m in t["contact_methods"]) or "-"]
+        for level in body.get("levels", [])
+        for t in level["targets"] or [{"user": "(nobody)", "contact_methods": []}]
+    ]
+    if rows:
+        emit(table(["LEVEL", "ROUND", "USER", "CONTACT METHODS"], rows))
+
+
+def _report(body: dict[str, Any]) -> None:
+    _silent_report(body) if body["silent"] else _paging_report(body)
+    if body.get("failures"):
+        emit("\nfailures:")
+        for failure in body["failures"]:
+            emit(f"  - {failure}")
+
+
+@drill_app.command("run")
+def drill_run(
+    service: str,
+    silent: Annotated[bool, typer.Option("--silent", help="check the chain without paging anyone")] = False,
+    by: ByOption = None,
+    note: NoteOption = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Run a drill for a service: a synthetic alert marked DRILL pages as configured (or, --silent, a check)."""
+    settings = load_settings()
+    with ApiClient(settings) as api:
+        body = api.post(
+            f"/v1/services/{service}/drills", {"silent": silent, "by": acting_user(settings, by), "note": note}
+        )
+    if as_json:
+        emit_json(body)
+    elif silent:
+        _report(body)
+    else:
+        emit(f"drill {body['id']} started for {service}: its alert is raised, pages will say DRILL")
+        emit(f"report: alertrouter drill report {body['id']}")
+
+
+@drill_app.command("report")
+def drill_report(drill: str, as_json: JsonFlag = False) -> None:
+    """A drill's report: time to first page, who was reached on which channel and when, failures."""
+    with _client() as api:
+        body = api.get(f"/v1/drills/{drill}")
+    emit_json(body) if as_json else _report(body)
+
+
+@drill_app.command("list")
+def drill_list(service: str, as_json: JsonFlag = False) -> None:
+    """A service's drills, newest first."""
+    with _client() as api:
+        body = api.get(f"/v1/services/{service}/drills")
+    if as_json:
+        emit_json(body)
+        return
+    rows = [
+        [d["id"], when(d["started_at"]), "silent" if d["silent"] else "paging", d["status"], d["requested_by"]]
+        for d in body["items"]
+    ]
+    emit(table(["ID", "STARTED", "KIND", "STATUS", "BY"], rows) if rows else "no drills")

@@ -156,6 +156,7 @@ class AlertSource(StrEnum):
     EVENTS_V2 = "events_v2"
     GRAFANA = "grafana"
     HEARTBEAT = "heartbeat"  # a beat: resolves "monitoring has gone silent" (dedup key hb:<integration>)
+    DRILL = "drill"  # a drill's synthetic alert, raised by the router itself (dedup key drill:<service>:<run>)
 
 
 def heartbeat_dedup_key(integration_id: str) -> str:
@@ -200,6 +201,11 @@ class AlertEvent(_Wire):
         None,
         description="when the source says this firing episode began (Alertmanager startsAt); a repeat of an "
         "episode already resolved carries the same instant and must not reopen it",
+    )
+    drill: bool = Field(
+        False,
+        description="a drill's synthetic alert: its incident is marked drill, every page says DRILL, and it never "
+        "counts in incident metrics or default listings",
     )
 
 
@@ -285,6 +291,7 @@ class Page(_Wire):
     alerts: list[PageAlert] = Field(default_factory=list, description="some of them (at most 10), newest last")
     send_at: AwareDatetime
     created_at: AwareDatetime
+    drill: bool = Field(False, description="a page of a drill: every channel marks the message DRILL")
 
 
 class DeliveryStatus(StrEnum):

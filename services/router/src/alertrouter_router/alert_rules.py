@@ -123,6 +123,7 @@ class AlertRules(Batch):
             repeat_count=0,
             resolved_at=before.resolved_at if before is not None else None,
             updated_at=self.now,
+            drill=event.drill,
         )
 
     def _place(
@@ -166,7 +167,9 @@ class AlertRules(Batch):
             return
         prefix = _CAUSE_PREFIX.get(cause or "", "")
         key = group_key(service, alert.labels)
-        group = newest_open_group(self.incidents.values(), key, service, self.now)
+        # a drill never joins a real incident, and a real alert never joins a drill
+        candidates = [i for i in self.incidents.values() if i.drill == alert.drill]
+        group = newest_open_group(candidates, key, service, self.now)
         if group is not None:
             self._join(alert, group, decision, prefix)
             return
@@ -215,6 +218,7 @@ class AlertRules(Batch):
                 resolved_at=None,
                 resolved_by=None,
                 config_version=self.config.version,
+                drill=alert.drill,
             )
         )
         self.put_alert(

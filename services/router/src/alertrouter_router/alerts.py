@@ -48,6 +48,7 @@ class Alert:
     repeat_count: int
     resolved_at: datetime | None
     updated_at: datetime
+    drill: bool = False  # a drill's synthetic alert: it opens a drill incident and never joins a real one
 
     @property
     def firing(self) -> bool:

@@ -44,6 +44,7 @@ class Incident:
     last_round: int = 0  # the position last paged: rounds count on across cycles, so page ids never repeat
     last_level: int = 0
     retrigger_at: datetime | None = None  # an acknowledged incident pages again then (snooze, ack timeout)
+    drill: bool = False  # opened by a drill: pages say DRILL, never counted in incident metrics or listings
 
     @property
     def live(self) -> bool:

@@ -95,6 +95,7 @@ def build_pages(
                     alerts=shown,
                     send_at=note.send_at,
                     created_at=now,
+                    drill=incident.drill,
                 )
             )
     return pages

@@ -90,10 +90,11 @@ def after_commit(effects: Effects, recorded: list[Decision], now: datetime, publ
         PAGES_EMITTED.labels(str(page.escalation_level)).inc()
     for step in effects.fired:
         TIMER_LAG.observe(max(0.0, (now - step.due_at).total_seconds()))
-    for incident in effects.opened:
+    # drills rehearse the path; they never count as incidents, nor in MTTA/MTTR (drills.py reports them)
+    for incident in (i for i in effects.opened if not i.drill):
         INCIDENTS_OPENED.labels(incident.service_id or "").inc()
-    for incident in effects.acknowledged:
+    for incident in (i for i in effects.acknowledged if not i.drill):
         MTTA.labels(incident.service_id or "").observe(max(0.0, (now - incident.opened_at).total_seconds()))
-    for incident in effects.resolved:
+    for incident in (i for i in effects.resolved if not i.drill):
         INCIDENTS_RESOLVED.labels(incident.service_id or "").inc()
         MTTR.labels(incident.service_id or "").observe(max(0.0, (now - incident.opened_at).total_seconds()))

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from alertrouter_notifier.channels.base import Links
-from alertrouter_notifier.rendering.text import incident_ref, mask_secret_labels, truncate
+from alertrouter_notifier.rendering.text import drill_prefix, incident_ref, mask_secret_labels, truncate
 from alertrouter_shared.events import Page, PageKind, Severity
 
 LABEL_VALUE_LIMIT = 100
@@ -29,7 +29,7 @@ def title(page: Page) -> str:
         PageKind.RESOLVED: "RESOLVED",
         PageKind.DIGEST: "DIGEST",
     }[page.kind]
-    return f"{status}: {page.service_name or page.service_id}"
+    return f"{drill_prefix(page.drill)}{status}: {page.service_name or page.service_id}"
 
 
 def fallback_text(page: Page) -> str:

@@ -13,7 +13,7 @@ from email.utils import formataddr, formatdate
 from html import escape
 
 from alertrouter_notifier.channels.base import Links
-from alertrouter_notifier.rendering.text import incident_ref, mask_secret_labels, truncate
+from alertrouter_notifier.rendering.text import DRILL_MARK, drill_prefix, incident_ref, mask_secret_labels, truncate
 from alertrouter_shared.events import Page, PageKind
 
 SUBJECT_LIMIT = 150
@@ -39,7 +39,8 @@ def subject(page: Page) -> str:
         PageKind.DIGEST: "DIGEST",
     }[page.kind]
     suffix = f" (#{incident_ref(page.incident_id)})"
-    return f"[{tag}] " + truncate(" ".join(base.split()), SUBJECT_LIMIT - len(tag) - 3 - len(suffix)) + suffix
+    head = f"{drill_prefix(page.drill)}[{tag}] "
+    return head + truncate(" ".join(base.split()), SUBJECT_LIMIT - len(head) - len(suffix)) + suffix
 
 
 def facts(page: Page) -> list[tuple[str, str]]:
@@ -62,8 +63,17 @@ def _actions(page: Page, links: Links) -> list[tuple[str, str]]:
     return [(name, url) for name, url in actions if url]
 
 
+def _drill_notice(page: Page) -> str:
+    return (
+        f"{DRILL_MARK}: this is a rehearsal, not a real incident. Please respond as you would for real."
+        if page.drill
+        else ""
+    )
+
+
 def text_body(page: Page, links: Links) -> str:
-    lines = [page.summary or "(no summary)", ""]
+    lines = [_drill_notice(page), ""] if page.drill else []
+    lines += [page.summary or "(no summary)", ""]
     lines += [f"{name}: {value}" for name, value in facts(page)]
     actions = _actions(page, links)
     if actions:
@@ -85,7 +95,9 @@ def html_body(page: Page, links: Links) -> str:
     )
     return (
         "<!doctype html><html><body style='font-family:sans-serif'>"
-        f"<h2>{escape(subject(page))}</h2><p>{escape(page.summary or '(no summary)')}</p>"
+        f"<h2>{escape(subject(page))}</h2>"
+        + (f"<p><strong>{escape(_drill_notice(page))}</strong></p>" if page.drill else "")
+        + f"<p>{escape(page.summary or '(no summary)')}</p>"
         f"<table>{rows}</table><p>{buttons}</p></body></html>"
     )
 

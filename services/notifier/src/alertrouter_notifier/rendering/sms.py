@@ -11,6 +11,7 @@ from alertrouter_notifier.channels.base import Links
 from alertrouter_notifier.rendering.text import (
     GSM7_MULTI,
     UCS2_MULTI,
+    drill_prefix,
     gsm7_septets,
     incident_ref,
     is_gsm7,
@@ -50,7 +51,7 @@ def _head(page: Page) -> str:
         return "[DIGEST] "
     service = truncate(page.service_name or page.service_id, 40, ellipsis="...")
     count = f" (x{page.alert_count})" if page.alert_count > 1 else ""
-    return f"[{_tag(page)}] {service}{count}: "
+    return f"{drill_prefix(page.drill)}[{_tag(page)}] {service}{count}: "
 
 
 def _tail(page: Page, links: Links, reply_hint: bool) -> str:

@@ -111,6 +111,14 @@ def mask_secret_labels(labels: Mapping[str, str], *, value_limit: int) -> dict[s
     return shaped
 
 
+DRILL_MARK = "DRILL"
+
+
+def drill_prefix(drill: bool) -> str:
+    """What every message of a drill starts with, so nobody takes a rehearsal for an outage (or the reverse)."""
+    return f"[{DRILL_MARK}] " if drill else ""
+
+
 def incident_ref(incident_id: str) -> str:
     """A short reference a human can read out on the phone; the full id stays in links and headers."""
     compact = incident_id.replace("-", "")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from xml.sax.saxutils import escape, quoteattr
 
-from alertrouter_notifier.rendering.text import incident_ref, truncate
+from alertrouter_notifier.rendering.text import DRILL_MARK, incident_ref, truncate
 from alertrouter_shared.events import Page, PageKind
 
 SUMMARY_LIMIT = 240
@@ -37,6 +37,10 @@ def announcement(page: Page) -> str:
         head = f"This is alertrouter. {page.severity.value} alert for {service}."
     else:
         head = f"This is alertrouter. The incident for {service} was {page.kind.value}."
+    if page.drill:
+        head = head.replace(
+            "This is alertrouter.", f"This is alertrouter. This is a {DRILL_MARK.lower()}, not a real incident."
+        )
     return f"{head} {summary}. Incident {spelled_ref(page.incident_id)}."
 
 

@@ -27,6 +27,7 @@ def webhook_body(outgoing: Outgoing) -> bytes:
         "type": WEBHOOK_EVENT,
         "delivery_id": outgoing.delivery_id,
         "attempt": outgoing.attempt,
+        "drill": page.drill,
         "text": render_sms(page, outgoing.links),
         "links": {"acknowledge": outgoing.links.acknowledge or None, "resolve": outgoing.links.resolve or None},
         "page": page.model_dump(mode="json"),

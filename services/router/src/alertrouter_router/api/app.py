@@ -10,6 +10,7 @@ from alertrouter_router import health
 from alertrouter_router.api import (
     config_routes,
     decision_routes,
+    drill_routes,
     heartbeat_routes,
     incident_routes,
     maintenance_routes,
@@ -39,6 +40,7 @@ def create_app(state: RouterState, with_api: bool = True) -> FastAPI:
             maintenance_routes,
             config_routes,
             heartbeat_routes,
+            drill_routes,
         ):
             app.include_router(module.router)
     return app

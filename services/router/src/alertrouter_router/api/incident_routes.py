@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 
 from alertrouter_router import changes, timeline, work
 from alertrouter_router.api.deps import READ, WRITE, ReadConn, State
@@ -48,8 +48,9 @@ async def list_incidents(
     since: datetime | None = None,
     limit: int = Query(50, ge=1, le=500),
     cursor: str | None = Query(None, description="the next_cursor of the previous page"),
+    drill: bool = Query(False, description="list drills' incidents instead of real ones"),
 ) -> dict[str, Any]:
-    conditions = []
+    conditions: list[ColumnElement[bool]] = [incident_table.c.drill.is_(drill)]
     if service:
         conditions.append(incident_table.c.service_id == service)
     if team:

@@ -67,6 +67,7 @@ _ALERT = (
     _col("repeat_count", "int"),
     _col("resolved_at", _TS),
     _col("updated_at", _TS),
+    _col("drill", "bool"),
 )
 _INCIDENT = (
     _col("id", "text"),
@@ -93,6 +94,7 @@ _INCIDENT = (
     _col("last_round", "int"),
     _col("last_level", "int"),
     _col("retrigger_at", _TS),
+    _col("drill", "bool"),
 )
 
 

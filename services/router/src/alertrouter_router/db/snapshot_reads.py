@@ -28,12 +28,12 @@ FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 _ALERT_COLUMNS = (
     "dedup_key, status, incident_id, suppressed_by, recheck_at, service_id, team_id, policy_id, source, "
     "integration_id, bound_service, summary, severity, labels, episode_started_at, episode_opened_at, "
-    "first_event_at, last_event_at, repeat_count, resolved_at, updated_at"
+    "first_event_at, last_event_at, repeat_count, resolved_at, updated_at, drill"
 )
 _INCIDENT_COLUMNS = (
     "id, dedup_key, status, service_id, team_id, policy_id, summary, severity, labels, alert_count, firing_count, "
     "group_key, opened_at, first_event_at, last_event_at, acknowledged_at, acknowledged_by, resolved_at, "
-    "resolved_by, config_version, round_base, last_round, last_level, retrigger_at"
+    "resolved_by, config_version, round_base, last_round, last_level, retrigger_at, drill"
 )
 
 

@@ -68,6 +68,7 @@ incident = Table(
     Column("last_round", Integer, nullable=False, server_default="0"),
     Column("last_level", Integer, nullable=False, server_default="0"),
     _ts("retrigger_at"),
+    Column("drill", Boolean, nullable=False, server_default=text("false")),  # opened by a drill (drills.py)
     Index("ix_router_incident_service_opened", "service_id", "opened_at"),
     Index("ix_router_incident_retrigger", "retrigger_at", postgresql_where=text("retrigger_at IS NOT NULL")),
     Index("ix_router_incident_dedup_key", "dedup_key"),
@@ -105,6 +106,7 @@ alert = Table(
     Column("repeat_count", Integer, nullable=False, server_default="0"),
     _ts("resolved_at"),
     _ts("updated_at", False),
+    Column("drill", Boolean, nullable=False, server_default=text("false")),
     Index("ix_router_alert_incident", "incident_id"),
     Index(
         "ix_router_alert_recheck",
@@ -213,4 +215,19 @@ change_event = Table(
     Column("links", Json, nullable=False),
     Column("custom_details", Json, nullable=False),
     Index("ix_router_change_event_service_occurred", "service_id", "occurred_at"),
+)
+
+drill = Table(
+    "router_drill",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("service_id", String(128), nullable=False),
+    Column("silent", Boolean, nullable=False),
+    Column("requested_by", String(128), nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    _ts("started_at", False),
+    Column("event_id", String(36)),  # the synthetic alert's event (a paging drill)
+    Column("dedup_key", String(512)),  # drill:<service>:<run>; its incident is found through it
+    Column("checks", Json),  # a silent drill's findings: the chain as it stands, nothing paged
+    Index("ix_router_drill_service_started", "service_id", "started_at"),
 )

@@ -1,0 +1,64 @@
+"""``alertrouter drill run|report|list`` as a process against the real router of the CLI suite."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from alertrouter_router.runtime import RouterRuntime
+from tests.cli.test_online import cli, failed
+from tests.helpers import eventually
+from tests.router.conftest import READ_ONLY_TOKEN
+
+pytestmark = [pytest.mark.db, pytest.mark.kafka]
+
+
+async def test_paging_drill_run_then_report_and_list(router: RouterRuntime, api: httpx.AsyncClient) -> None:
+    ran = await cli(router, "drill", "run", "checkout", "--by", "cli-tester", "--note", "rehearsal")
+    assert ran.code == 0, ran
+    first, second = ran.out.strip().splitlines()
+    drill_id = first.split()[1]
+    assert first == f"drill {drill_id} started for checkout: its alert is raised, pages will say DRILL"
+    assert second == f"report: alertrouter drill report {drill_id}"
+
+    async def paged() -> dict[str, Any] | None:
+        body: dict[str, Any] = (await api.get(f"/v1/drills/{drill_id}")).json()
+        return body if body["levels"] and body["levels"][0]["contacts"][0]["published_at"] else None
+
+    await eventually(paged, what="the drill's first page")
+    as_json = await cli(router, "drill", "report", drill_id, "--json")
+    assert json.loads(as_json.out) == (await api.get(f"/v1/drills/{drill_id}")).json()
+    report = (await cli(router, "drill", "report", drill_id)).out.splitlines()
+    assert report[0].startswith(f"drill {drill_id} for checkout, started ") and report[0].endswith(" by cli-tester")
+    assert report[1].startswith("status: triggered; incident ")
+    assert report[2].startswith("time to first page ") and "acknowledged after -" in report[2]
+    row = next(line for line in report if line.startswith("1 "))
+    assert row.split()[:4] == ["1", "1", "alice", "webhook"]
+    listed = (await cli(router, "drill", "list", "checkout")).out.splitlines()
+    assert listed[0].split() == ["ID", "STARTED", "KIND", "STATUS", "BY"]
+    assert listed[1].startswith(drill_id) and "paging" in listed[1] and "triggered" in listed[1]
+    incident = json.loads(as_json.out)["incident"]
+    assert (await api.post(f"/v1/incidents/{incident}/resolve", json={"by": "cli-tester"})).status_code == 200
+
+
+async def test_silent_drill_prints_the_chain_and_its_failures(router: RouterRuntime) -> None:
+    ran = await cli(router, "drill", "run", "checkout", "--silent")
+    assert ran.code == 0, ran
+    lines = ran.out.splitlines()
+    assert lines[0].startswith("silent drill ") and lines[0].endswith(": ok")
+    assert next(line for line in lines if line.startswith("1 ")).split() == ["1", "1", "alice", "webhook,", "sms"]
+    assert "failures:" not in ran.out
+    skipper = await cli(router, "drill", "run", "skipper", "--silent")
+    assert skipper.out.splitlines()[0].endswith(": problems found")
+    assert "  - level 1 (round 1): nobody on call" in skipper.out.splitlines()
+    assert next(line for line in skipper.out.splitlines() if line.startswith("1 ")).split()[2] == "(nobody)"
+
+
+async def test_drill_failures_are_one_line(router: RouterRuntime) -> None:
+    failed(await cli(router, "drill", "run", "nosuch"), 1, "404 Not Found: service 'nosuch' not found")
+    failed(await cli(router, "drill", "report", "nosuch"), 1, "404 Not Found: drill 'nosuch' not found")
+    refused = await cli(router, "drill", "run", "checkout", token=READ_ONLY_TOKEN)
+    failed(refused, 4, "403 forbidden: the API token lacks the 'write' scope")
