@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from alertrouter_router import health
 from alertrouter_router.api import (
+    audit_routes,
     config_routes,
     decision_routes,
     heartbeat_routes,
+    incident_actions,
     incident_routes,
     maintenance_routes,
     oncall_routes,
+    token_routes,
 )
+from alertrouter_router.api.permissions import authorize, check_complete
 from alertrouter_router.api.problems import install_problem_handlers
 
 if TYPE_CHECKING:
@@ -37,8 +41,12 @@ def create_app(state: RouterState, with_api: bool = True) -> FastAPI:
             decision_routes,
             incident_routes,
             maintenance_routes,
+            incident_actions,
             config_routes,
             heartbeat_routes,
+            token_routes,
+            audit_routes,
         ):
-            app.include_router(module.router)
+            app.include_router(module.router, dependencies=[Depends(authorize)])
+        check_complete(app)
     return app
