@@ -36,7 +36,7 @@ def create_app(state: RouterState, with_api: bool = True) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(health.router)
     if with_api:
-        for module in (
+        modules = (
             oncall_routes,
             decision_routes,
             incident_routes,
@@ -46,7 +46,8 @@ def create_app(state: RouterState, with_api: bool = True) -> FastAPI:
             heartbeat_routes,
             token_routes,
             audit_routes,
-        ):
+        )
+        check_complete([module.router for module in modules])
+        for module in modules:
             app.include_router(module.router, dependencies=[Depends(authorize)])
-        check_complete(app)
     return app

@@ -8,10 +8,11 @@ tokens and reloads need an admin. Admins are not bound to teams. A route missing
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.routing import APIRoute
 
 from alertrouter_router.api.auth import authenticate
@@ -75,12 +76,14 @@ RULES: dict[tuple[str, str], Rule] = {
 }
 
 
-def check_complete(app: FastAPI) -> None:
-    """Every ``/v1`` route has exactly one rule and every rule a route: a new route without a rule cannot ship."""
+def check_complete(routers: Sequence[APIRouter]) -> None:
+    """Every route of the API's routers has exactly one rule and every rule a route: a new route without a rule
+    cannot ship. (The routers, not the app: FastAPI includes routers lazily, so ``app.routes`` hides them.)"""
     served = {
         (method, route.path)
-        for route in app.routes
-        if isinstance(route, APIRoute) and route.path.startswith("/v1/")
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
         for method in route.methods or ()
     }
     if missing := sorted(served - RULES.keys()):
