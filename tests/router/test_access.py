@@ -1,4 +1,4 @@
-"""Every route for every role and team against the running router: every rule of ``api/permissions.py`` is what the API does.
+"""Every route for every role and team, against the running router: the rules of ``api/permissions.py`` hold.
 
 The policy, written here independently of the table: everyone reads everything; acting on an incident needs a
 responder of the team owning its service; maintenance windows need a team admin of the service's team; tokens
