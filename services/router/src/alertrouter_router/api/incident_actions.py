@@ -114,7 +114,7 @@ async def _act(state: State, who: Principal, incident_id: str, body: ActionBody,
         )
     work.after_commit(effects, recorded, now, state.publisher)
     if decision is None:
-        return {"incident": incident_id, "status": before.status.value, "changed": False, "by": by}
+        return {"incident": incident_id, "status": before.status.value, "changed": False}
     return {
         "incident": incident_id,
         "status": after.status.value,
