@@ -1,8 +1,8 @@
 """Every route for every role and team, against the running router: the rules of ``api/permissions.py`` hold.
 
-The policy, written here independently of the table: everyone reads everything; acting on an incident needs a
-responder of the team owning its service; maintenance windows need a team admin of the service's team; tokens
-(listing them too) and reloads need an admin, who is bound to no team.
+The policy, written here independently of the table: everyone reads everything (and makes calendar feed URLs);
+acting on an incident needs a responder of the team owning its service; maintenance windows need a team admin of
+the service's team; tokens (listing them too) and reloads need an admin, who is bound to no team.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "preview": {"labels": {"service": "checkout"}},
     "maintenance": WINDOW,
     "tokens": {"client": "matrix-made", "role": "viewer"},
+    "calendar-feeds": {"schedule": "payments-primary"},
 }
 
 
@@ -39,7 +40,7 @@ def expected_rule(method: str, path: str) -> tuple[Role, str | None]:
     """The issue's policy: (least role, which team must own the target)."""
     if path.startswith("/v1/tokens"):
         return Role.ADMIN, None
-    if method == "GET" or path == "/v1/route/preview":
+    if method == "GET" or path == "/v1/route/preview" or path.startswith("/v1/calendar-feeds"):
         return Role.VIEWER, None
     if path.startswith("/v1/incidents/"):
         return Role.RESPONDER, "incident"
@@ -94,6 +95,7 @@ def _request(method: str, path: str, incident: str, service: str) -> tuple[str, 
         .replace("{decision_id}", str(uuid.uuid4()))
         .replace("{window_id}", str(uuid.uuid4()))
         .replace("{token_id}", str(uuid.uuid4()))
+        .replace("{feed_id}", str(uuid.uuid4()))
     )
     if method in ("GET", "DELETE"):
         return url, None

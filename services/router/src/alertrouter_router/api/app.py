@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI
 from alertrouter_router import health
 from alertrouter_router.api import (
     audit_routes,
+    calendar_feeds,
     config_routes,
     decision_routes,
     heartbeat_routes,
@@ -46,8 +47,10 @@ def create_app(state: RouterState, with_api: bool = True) -> FastAPI:
             heartbeat_routes,
             token_routes,
             audit_routes,
+            calendar_feeds,
         )
         check_complete([module.router for module in modules])
         for module in modules:
             app.include_router(module.router, dependencies=[Depends(authorize)])
+        app.include_router(calendar_feeds.public)
     return app

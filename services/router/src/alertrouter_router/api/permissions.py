@@ -4,6 +4,7 @@ Everyone with a token reads everything (central operations keep visibility). Act
 responder of the team that owns its service; maintenance windows need a team admin of the service's team;
 tokens and reloads need an admin. Admins are not bound to teams. A route missing from the table cannot start
 (``check_complete`` runs when the app is built), and a request to one would be refused anyway: fail closed.
+The one route outside the table is the calendar feed ``/calendar/<secret>.ics``, whose path holds its credential.
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/tokens"): Rule(Role.ADMIN, "create API tokens"),
     ("DELETE", "/v1/tokens/{token_id}"): Rule(Role.ADMIN, "revoke API tokens"),
     ("GET", "/v1/audit"): _read("the audit trail"),
+    # a feed URL for oneself; revoking someone else's needs an admin (checked in the route: it depends on the row)
+    ("POST", "/v1/calendar-feeds"): _read("calendars"),
+    ("GET", "/v1/calendar-feeds"): _read("calendars"),
+    ("DELETE", "/v1/calendar-feeds/{feed_id}"): _read("calendars"),
 }
 
 

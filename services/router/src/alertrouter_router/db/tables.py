@@ -248,3 +248,15 @@ audit = Table(
     Index("ix_router_audit_target", "target_type", "target_id"),
     Index("ix_router_audit_actor", "actor"),
 )
+
+calendar_feed = Table(
+    "router_calendar_feed",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("digest", String(64), nullable=False, unique=True),  # sha256 of the secret in the feed's URL
+    Column("kind", String(16), nullable=False),  # schedule | user
+    Column("target_id", String(128), nullable=False),
+    Column("created_by", String(160), nullable=False),
+    _ts("created_at", False),
+    _ts("revoked_at"),
+)

@@ -1,4 +1,5 @@
-"""identity and audit: API tokens of people and machine clients (hashed), and the audit trail of every write
+"""identity and audit: API tokens of people and machine clients (hashed), the audit trail of every write, and
+calendar feeds with a revocable secret in their URL
 
 Revision ID: 0007_identity_and_audit
 Revises: 0006_heartbeats
@@ -52,9 +53,22 @@ def upgrade() -> None:
     )
     op.create_index("ix_router_audit_target", "router_audit", ["target_type", "target_id"])
     op.create_index("ix_router_audit_actor", "router_audit", ["actor"])
+    op.create_table(
+        "router_calendar_feed",
+        sa.Column("id", sa.String(36), nullable=False),
+        sa.Column("digest", sa.String(64), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("target_id", sa.String(128), nullable=False),
+        sa.Column("created_by", sa.String(160), nullable=False),
+        sa.Column("created_at", ts, nullable=False),
+        sa.Column("revoked_at", ts, nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_router_calendar_feed")),
+        sa.UniqueConstraint("digest", name=op.f("uq_router_calendar_feed_digest")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("router_calendar_feed")
     op.drop_index("ix_router_audit_actor", table_name="router_audit")
     op.drop_index("ix_router_audit_target", table_name="router_audit")
     op.drop_table("router_audit")
