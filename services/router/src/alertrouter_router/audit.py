@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from alertrouter_router.db.pool import Conn
 from alertrouter_router.db.tables import audit
@@ -66,3 +66,11 @@ async def record(conn: Conn, item: AuditEntry) -> None:
 
 async def record_sa(conn: AsyncConnection, item: AuditEntry) -> None:
     await conn.execute(audit.insert().values(asdict(item)))
+
+
+async def record_reload(
+    engine: AsyncEngine, who: Principal, at: datetime, before: dict[str, Any], after: dict[str, Any]
+) -> None:
+    """A configuration reload, from the API or SIGHUP: the versions before and after, or the errors."""
+    async with engine.begin() as conn:
+        await record_sa(conn, entry(who, at, "config.reload", "ownership", before=before, after=after))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from typing import Any
 
+from alertrouter_router import audit
 from alertrouter_router.api.app import create_app
 from alertrouter_router.changes import handle_change_batch
 from alertrouter_router.config_state import ConfigHolder
 from alertrouter_router.db.engine import make_engine
 from alertrouter_router.db.pool import make_pool
+from alertrouter_router.identity import Principal, Role
 from alertrouter_router.outbox import OutboxPublisher
 from alertrouter_router.pipeline import handle_alert_batch
 from alertrouter_router.settings import RouterSettings
@@ -124,6 +127,23 @@ class RouterRuntime:
             raise SystemExit(1)
 
 
+SIGNAL_CLIENT = Principal(role=Role.ADMIN, client="sighup")
+_audits: set[asyncio.Task[None]] = set()  # running audit writes of signal reloads (kept from the GC)
+
+
+def reload_on_signal(state: RouterState) -> asyncio.Task[None]:
+    """SIGHUP: reload (failures logged and counted, never raised) and record it in the audit trail."""
+    before = {"version": state.configs.current.version}
+    state.configs.reload_logged()
+    after: dict[str, Any] = {"version": state.configs.current.version}
+    if state.configs.last_error:
+        after["rejected"] = state.configs.last_error
+    task = asyncio.create_task(audit.record_reload(state.engine, SIGNAL_CLIENT, state.clock.now(), before, after))
+    _audits.add(task)
+    task.add_done_callback(_audits.discard)
+    return task
+
+
 async def run_router(
     settings: RouterSettings, *, consume: bool = True, serve_api: bool = True, clock: Clock | None = None
 ) -> None:
@@ -132,5 +152,5 @@ async def run_router(
     running = asyncio.get_running_loop()
     running.add_signal_handler(signal.SIGTERM, runtime.stop)
     running.add_signal_handler(signal.SIGINT, runtime.stop)
-    running.add_signal_handler(signal.SIGHUP, runtime.state.configs.reload_logged)
+    running.add_signal_handler(signal.SIGHUP, reload_on_signal, runtime.state)
     await runtime.wait()

@@ -38,18 +38,12 @@ async def reload(state: State, who: Who) -> Any:
         state.configs.reload()
     except ConfigError as exc:
         errors = [str(issue) for issue in exc.issues]
-        await _audit(state, who, before, {**before, "rejected": errors})
+        await audit.record_reload(state.engine, who, state.clock.now(), before, {**before, "rejected": errors})
         body = problem(
             422,
             f"configuration rejected ({len(errors)} error(s)); still serving {state.configs.current.short_version}",
             errors=errors,
         )
         return JSONResponse(body, 422, media_type=PROBLEM_CONTENT_TYPE)
-    await _audit(state, who, before, {"version": state.configs.current.version})
+    await audit.record_reload(state.engine, who, state.clock.now(), before, {"version": state.configs.current.version})
     return _summary(state)
-
-
-async def _audit(state: State, who: Who, before: dict[str, Any], after: dict[str, Any]) -> None:
-    async with state.engine.begin() as conn:
-        item = audit.entry(who, state.clock.now(), "config.reload", "ownership", before=before, after=after)
-        await audit.record_sa(conn, item)
