@@ -2,7 +2,8 @@
 
 The policy, written here independently of the table: everyone reads everything (and makes calendar feed URLs);
 acting on an incident needs a responder of the team owning its service; maintenance windows need a team admin of
-the service's team; tokens (listing them too) and reloads need an admin, who is bound to no team.
+the service's team, overrides a team admin of a team whose services page the schedule; tokens (listing them too)
+and reloads need an admin, who is bound to no team.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from alertrouter_router.identity import Role
 from alertrouter_router.runtime import RouterRuntime
 from tests.router.access_support import client_for, new_token, open_incident
 
-TEAMS = {"payments": ("checkout", "payments"), "platform": ("ledger", "platform")}  # team → (service, …)
+TEAMS = {"payments": ("checkout", "payments-primary"), "platform": ("ledger", "platform-primary")}  # service, schedule
 WINDOW = {"starts_at": "2090-01-01T00:00:00Z", "ends_at": "2090-01-02T00:00:00Z", "reason": "matrix"}
 BODIES: dict[str, dict[str, Any]] = {
     "snooze": {"minutes": 5},
@@ -33,6 +34,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "maintenance": WINDOW,
     "tokens": {"client": "matrix-made", "role": "viewer"},
     "calendar-feeds": {"schedule": "payments-primary"},
+    "overrides": {"user": "carol", "start": "2090-01-01T00:00:00Z", "end": "2090-01-02T00:00:00Z"},
 }
 
 
@@ -46,6 +48,8 @@ def expected_rule(method: str, path: str) -> tuple[Role, str | None]:
         return Role.RESPONDER, "incident"
     if path.startswith("/v1/services/"):
         return Role.TEAM_ADMIN, "service"
+    if path.startswith("/v1/schedules/"):
+        return Role.TEAM_ADMIN, "schedule"
     return Role.ADMIN, None
 
 
@@ -86,11 +90,12 @@ async def callers(router: RouterRuntime, api: httpx.AsyncClient) -> AsyncIterato
         await caller.client.aclose()
 
 
-def _request(method: str, path: str, incident: str, service: str) -> tuple[str, dict[str, Any] | None]:
+def _request(method: str, path: str, incident: str, service: str, schedule: str) -> tuple[str, dict[str, Any] | None]:
     url = (
         path.replace("{incident_id}", incident)
         .replace("{service_id}", service)
-        .replace("{schedule_id}", "payments-primary")
+        .replace("{schedule_id}", schedule)
+        .replace("{override_id}", str(uuid.uuid4()))
         .replace("{user_id}", "alice")
         .replace("{decision_id}", str(uuid.uuid4()))
         .replace("{window_id}", str(uuid.uuid4()))
@@ -113,8 +118,8 @@ async def test_every_route_for_every_role_and_team(
     checked = 0
     for (method, path), _ in sorted(RULES.items(), key=lambda item: ("POST" in item[0][0], item[0][1])):
         least, scope = expected_rule(method, path)
-        for target_team, (service, _) in TEAMS.items():
-            url, body = _request(method, path, incidents[target_team], service)
+        for target_team, (service, schedule) in TEAMS.items():
+            url, body = _request(method, path, incidents[target_team], service, schedule)
             for caller in callers:
                 allowed = caller.role.at_least(least) and (
                     scope is None or caller.role is Role.ADMIN or caller.team == target_team

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from typing import Any
 
-from alertrouter_router import audit
+import asyncpg
+
+from alertrouter_router import audit, overrides
 from alertrouter_router.api.app import create_app
 from alertrouter_router.changes import handle_change_batch
-from alertrouter_router.config_state import ConfigHolder
 from alertrouter_router.db.engine import make_engine
 from alertrouter_router.db.pool import make_pool
 from alertrouter_router.identity import Principal, Role
@@ -41,7 +43,7 @@ def build_state(settings: RouterSettings, clock: Clock | None = None) -> RouterS
         pool=pool,
         producer=producer,
         clock=clock,
-        configs=ConfigHolder.load(settings.config_path),
+        configs=overrides.OverlaidConfigs.load(settings.config_path),
         token_entries=load_token_entries(settings.api_tokens, settings.api_tokens_file),
         publisher=OutboxPublisher(pool, producer, clock, settings.outbox_poll_seconds),
     )
@@ -86,6 +88,7 @@ class RouterRuntime:
         await ensure_project_topics(self.state.settings)
         await self.state.producer.start()
         self.tasks = [asyncio.create_task(self.server.serve(), name="http")]
+        self.tasks.append(asyncio.create_task(refresh_overrides(self.state), name="overrides"))
         if self.consume:
             self.tasks += [asyncio.create_task(loop.run(), name="consumer") for loop in self.loops]
             self.tasks.append(asyncio.create_task(run_timers(self.state), name="timers"))
@@ -125,6 +128,18 @@ class RouterRuntime:
             log.info("router_stopped")
         if failed:
             raise SystemExit(1)
+
+
+async def refresh_overrides(state: RouterState) -> None:
+    """Every process reads the API's schedule overrides now and then; a database outage keeps the last ones."""
+    while not state.stopping.is_set():
+        try:
+            async with state.pool.acquire() as conn:
+                state.configs.use(await overrides.active(conn, state.clock.now()))
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("overrides_refresh_failed", error=repr(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.stopping.wait(), state.settings.overrides_poll_seconds)
 
 
 SIGNAL_CLIENT = Principal(role=Role.ADMIN, client="sighup")

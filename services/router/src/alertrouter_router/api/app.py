@@ -17,6 +17,7 @@ from alertrouter_router.api import (
     incident_routes,
     maintenance_routes,
     oncall_routes,
+    override_routes,
     token_routes,
 )
 from alertrouter_router.api.permissions import authorize, check_complete
@@ -48,6 +49,7 @@ def create_app(state: RouterState, with_api: bool = True) -> FastAPI:
             token_routes,
             audit_routes,
             calendar_feeds,
+            override_routes,
         )
         check_complete([module.router for module in modules])
         for module in modules:

@@ -22,7 +22,9 @@ from alertrouter_router.identity import Principal, Role
 if TYPE_CHECKING:
     from alertrouter_router.state import RouterState
 
-Scope = Literal["incident", "service"] | None  # which path parameter's owning team the caller must belong to
+Scope = (
+    Literal["incident", "service", "schedule"] | None
+)  # which path parameter's owning team the caller must belong to
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/tokens"): Rule(Role.ADMIN, "create API tokens"),
     ("DELETE", "/v1/tokens/{token_id}"): Rule(Role.ADMIN, "revoke API tokens"),
     ("GET", "/v1/audit"): _read("the audit trail"),
+    ("GET", "/v1/schedules/{schedule_id}/overrides"): _read("overrides"),
+    ("POST", "/v1/schedules/{schedule_id}/overrides"): Rule(Role.TEAM_ADMIN, "create overrides", "schedule"),
+    ("DELETE", "/v1/schedules/{schedule_id}/overrides/{override_id}"): Rule(
+        Role.TEAM_ADMIN, "remove overrides", "schedule"
+    ),
     # a feed URL for oneself; revoking someone else's needs an admin (checked in the route: it depends on the row)
     ("POST", "/v1/calendar-feeds"): _read("calendars"),
     ("GET", "/v1/calendar-feeds"): _read("calendars"),
@@ -97,20 +104,36 @@ def check_complete(routers: Sequence[APIRouter]) -> None:
         raise RuntimeError(f"permission rules for routes that do not exist: {stale}")
 
 
-async def _owning_team(request: Request, scope: Scope) -> tuple[str, str] | None:
-    """(team, what it owns) of the path's incident or service; None when there is none (the route answers 404)."""
+def _schedule_teams(state: RouterState, schedule_id: str) -> frozenset[str]:
+    """A schedule belongs to the teams whose services' escalation policies page it."""
+    config = state.configs.current
+    return frozenset(
+        service.owner_team
+        for service in config.config.services
+        if (policy := config.policies_by_id.get(service.escalation_policy)) is not None
+        and any(t.type.value == "schedule" and t.id == schedule_id for level in policy.levels for t in level.targets)
+    )
+
+
+async def _owning_team(request: Request, scope: Scope) -> tuple[frozenset[str], str] | None:
+    """(teams, what they own) of the path's incident, service or schedule; None when there is none (the route
+    answers 404)."""
     state: RouterState = request.app.state.router
     params = request.path_params
     if scope == "service":
         service = state.configs.current.services_by_id.get(params["service_id"])
-        return None if service is None else (service.owner_team, f"service {service.id}")
+        return None if service is None else (frozenset({service.owner_team}), f"service {service.id}")
+    if scope == "schedule":
+        if params["schedule_id"] not in state.configs.current.schedules_by_id:
+            return None
+        return _schedule_teams(state, params["schedule_id"]), f"schedule {params['schedule_id']}"
     async with state.pool.acquire() as conn:
         row = await conn.fetchrow(
             "SELECT team_id, service_id FROM router_incident WHERE id = $1", params["incident_id"]
         )
     if row is None:
         return None
-    return row["team_id"] or "(none)", f"an incident of service {row['service_id']}"
+    return frozenset({row["team_id"] or "(none)"}), f"an incident of service {row['service_id']}"
 
 
 async def authorize(request: Request) -> Principal:
@@ -124,11 +147,11 @@ async def authorize(request: Request) -> Principal:
         raise HTTPException(403, f"{who.describe()} may not {rule.does}: that needs the {rule.role.value} role")
     if rule.scope is not None and who.role is not Role.ADMIN:
         owner = await _owning_team(request, rule.scope)
-        if owner is not None and owner[0] not in who.teams:
-            team, what = owner
+        if owner is not None and not owner[0] & who.teams:
+            teams, what = owner
             raise HTTPException(
                 403,
-                f"{who.describe()} may not {rule.does} of team {team} ({what}): "
+                f"{who.describe()} may not {rule.does} of team {', '.join(sorted(teams)) or '(none)'} ({what}): "
                 f"a {who.role.value} acts only on what their own teams own",
             )
     return who

@@ -260,3 +260,19 @@ calendar_feed = Table(
     _ts("created_at", False),
     _ts("revoked_at"),
 )
+
+schedule_override = Table(
+    "router_schedule_override",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("schedule_id", String(128), nullable=False),
+    Column("user_id", String(128), nullable=False),
+    _ts("starts_at", False),
+    _ts("ends_at", False),
+    Column("replaces", String(128)),  # only this person is covered; none: whoever is on call
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("created_by", String(160), nullable=False),
+    _ts("created_at", False),
+    _ts("deleted_at"),
+    Index("ix_router_schedule_override_active", "ends_at", postgresql_where=text("deleted_at IS NULL")),
+)

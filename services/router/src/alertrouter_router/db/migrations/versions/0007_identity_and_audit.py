@@ -1,5 +1,5 @@
 """identity and audit: API tokens of people and machine clients (hashed), the audit trail of every write, and
-calendar feeds with a revocable secret in their URL
+calendar feeds with a revocable secret in their URL, and schedule overrides made through the API
 
 Revision ID: 0007_identity_and_audit
 Revises: 0006_heartbeats
@@ -65,9 +65,31 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_router_calendar_feed")),
         sa.UniqueConstraint("digest", name=op.f("uq_router_calendar_feed_digest")),
     )
+    op.create_table(
+        "router_schedule_override",
+        sa.Column("id", sa.String(36), nullable=False),
+        sa.Column("schedule_id", sa.String(128), nullable=False),
+        sa.Column("user_id", sa.String(128), nullable=False),
+        sa.Column("starts_at", ts, nullable=False),
+        sa.Column("ends_at", ts, nullable=False),
+        sa.Column("replaces", sa.String(128), nullable=True),
+        sa.Column("reason", sa.Text(), server_default="", nullable=False),
+        sa.Column("created_by", sa.String(160), nullable=False),
+        sa.Column("created_at", ts, nullable=False),
+        sa.Column("deleted_at", ts, nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_router_schedule_override")),
+    )
+    op.create_index(
+        "ix_router_schedule_override_active",
+        "router_schedule_override",
+        ["ends_at"],
+        postgresql_where=sa.text("deleted_at IS NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_router_schedule_override_active", table_name="router_schedule_override")
+    op.drop_table("router_schedule_override")
     op.drop_table("router_calendar_feed")
     op.drop_index("ix_router_audit_actor", table_name="router_audit")
     op.drop_index("ix_router_audit_target", table_name="router_audit")
