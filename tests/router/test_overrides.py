@@ -1,7 +1,9 @@
-"""Overrides through the API: checked like configured ones, change who is paged, shown in on-call, shifts, iCal."""
+"""Overrides through the API: checked like configured ones, change who is paged, shown in on-call, shifts, iCal,
+and picked up by every router process."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import httpx
@@ -11,7 +13,7 @@ from alertrouter_router.runtime import RouterRuntime
 from alertrouter_shared.clock import OffsetClock
 from tests.helpers import TopicReader, eventually
 from tests.router.access_support import client_for, new_token
-from tests.router.conftest import alert_event, pages_for, send
+from tests.router.conftest import TOKEN, alert_event, pages_for, router_settings, send
 
 
 async def _on_call(api: httpx.AsyncClient) -> dict[str, object]:
@@ -76,3 +78,37 @@ async def test_an_override_made_through_the_api_changes_who_is_paged(
 
 async def _first_page_to(pages: TopicReader, key: str) -> bool:
     return bool(pages_for(pages, key))
+
+
+async def test_another_router_process_picks_the_override_up(
+    router: RouterRuntime, api: httpx.AsyncClient, kafka_bootstrap: str, router_database_url: str
+) -> None:
+    now = router.state.clock.now()
+    body = {
+        "user": "bob",
+        "start": (now + timedelta(days=30)).isoformat(),
+        "end": (now + timedelta(days=31)).isoformat(),
+    }
+    other = RouterRuntime(
+        router_settings(kafka_bootstrap, router_database_url, overrides_poll_seconds=0.2), consume=False
+    )
+    await other.start()
+    try:
+        created = (await api.post("/v1/schedules/payments-primary/overrides", json=body)).json()
+        at = (now + timedelta(days=30, hours=1)).isoformat()
+        async with client_for(other, TOKEN) as second:
+
+            async def covered() -> bool:
+                found = await second.get("/v1/oncall", params={"service": "checkout", "at": at})
+                return bool(found.json()["levels"][0]["targets"][0]["user"] == "bob")
+
+            await eventually(covered, what="the second process serving the override")
+            await api.delete(f"/v1/schedules/payments-primary/overrides/{created['id']}")
+
+            async def uncovered() -> bool:
+                return not await covered()
+
+            await eventually(uncovered, what="the second process dropping the removed override")
+    finally:
+        other.stop()
+        await asyncio.wait_for(other.wait(), 30)
