@@ -37,13 +37,13 @@ async def test_api_requires_a_valid_token(router: RouterRuntime, headers: dict[s
     assert response.json()["status"] == status
 
 
-async def test_write_needs_write_scope_and_health_is_open(router: RouterRuntime) -> None:
+async def test_a_read_only_bootstrap_token_is_a_viewer_and_health_is_open(router: RouterRuntime) -> None:
     async with httpx.AsyncClient(base_url=base(router)) as client:
         headers = {"Authorization": f"Bearer {READ_ONLY_TOKEN}"}
         assert (await client.get("/v1/teams", headers=headers)).status_code == 200
         forbidden = await client.post("/v1/config/reload", headers=headers)
         assert forbidden.status_code == 403
-        assert "write" in forbidden.json()["detail"]
+        assert "needs the admin role" in forbidden.json()["detail"]
         assert (await client.get("/healthz")).status_code == 200
         ready = await client.get("/readyz")
         assert ready.status_code == 200 and ready.json()["checks"] == {"database": True, "kafka": True, "config": True}

@@ -2,7 +2,8 @@
 
 A token entry is ``<sha256 hex of the token>:<scope>+<scope>`` (scopes ``read``, ``write``); several entries are
 comma- or newline-separated, in ``ALERTROUTER_API_TOKENS`` or in the file named by ``ALERTROUTER_API_TOKENS_FILE``.
-Comparison is constant-time over the hash.
+Comparison is constant-time over the hash. The router also keeps tokens of people and machine clients in its
+database (same SHA-256 hashing); these configured entries are its bootstrap machine clients.
 """
 
 from __future__ import annotations
@@ -49,11 +50,17 @@ def load_token_entries(inline: str, file: str | None) -> list[TokenEntry]:
     return parse_token_entries(text)
 
 
-def scopes_for(token: str, entries: list[TokenEntry]) -> frozenset[Scope] | None:
-    """The scopes a presented token grants, or None when it matches no entry."""
+def entry_for(token: str, entries: list[TokenEntry]) -> TokenEntry | None:
+    """The entry a presented token matches, or None (every entry is compared, in constant time each)."""
     digest = hash_token(token)
-    found: frozenset[Scope] | None = None
+    found: TokenEntry | None = None
     for entry in entries:
         if hmac.compare_digest(entry.digest, digest):
-            found = entry.scopes
+            found = entry
     return found
+
+
+def scopes_for(token: str, entries: list[TokenEntry]) -> frozenset[Scope] | None:
+    """The scopes a presented token grants, or None when it matches no entry."""
+    entry = entry_for(token, entries)
+    return None if entry is None else entry.scopes

@@ -1,4 +1,4 @@
-"""``alertrouter-router``: consume | api | run | migrate | config validate."""
+"""``alertrouter-router``: consume | api | run | migrate | config validate | token create."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from alertrouter_shared.serving import run_fast
 app = typer.Typer(help="alertrouter router: dedup, ownership, on-call, escalation and routing decisions.")
 config_app = typer.Typer(help="Ownership configuration tools.")
 app.add_typer(config_app, name="config")
+token_app = typer.Typer(help="API tokens of people and machine clients.")
+app.add_typer(token_app, name="token")
 
 
 def _settings() -> RouterSettings:
@@ -63,6 +65,23 @@ def validate(
     from alertrouter_router.ownership.cli_validate import validate_command
 
     raise typer.Exit(validate_command(path, days))
+
+
+@token_app.command("create")
+def token_create(
+    user: Annotated[str | None, typer.Option(help="a user of the ownership configuration")] = None,
+    client: Annotated[str | None, typer.Option(help="or the name of a machine client")] = None,
+    role: Annotated[str, typer.Option(help="viewer, responder, team_admin or admin")] = "responder",
+    act_as: Annotated[bool, typer.Option(help="machine clients only: may act on behalf of a named person")] = False,
+    expires_in_days: Annotated[int | None, typer.Option(help="default: never expires")] = None,
+    description: Annotated[str, typer.Option(help="what the token is for")] = "",
+) -> None:
+    """Create an API token in the database and print its secret (shown only this once)."""
+    from alertrouter_router.token_cli import create_token_command
+
+    raise typer.Exit(
+        run_fast(create_token_command(_settings(), user, client, role, act_as, expires_in_days, description))
+    )
 
 
 def main() -> None:

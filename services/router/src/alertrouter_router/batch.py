@@ -39,14 +39,16 @@ class Recheck:
 
 @dataclass(frozen=True, slots=True)
 class ManualAction:
-    """A person's action on an incident: acknowledge, resolve, escalate now (to a chosen level), snooze."""
+    """A person's action on an incident: acknowledge, resolve, escalate now (to a chosen level), snooze, add a
+    note, reassign (to a person or a schedule) or add a responder. ``by`` is the identity of the caller's token."""
 
     incident_id: str
-    action: Literal["acknowledge", "resolve", "escalate", "snooze"]
+    action: Literal["acknowledge", "resolve", "escalate", "snooze", "note", "reassign", "add_responder"]
     by: str
     note: str = ""
     level: int | None = None  # escalate: the 1-based level to page (default: the next one)
     minutes: int | None = None  # snooze: page again after this long unless resolved
+    target: tuple[Literal["user", "schedule"], str] | None = None  # reassign / add_responder: whom to page
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ class Outcome(StrEnum):
     NO_ROUTE = "no_route"
     NOBODY_ON_CALL = "nobody_on_call"
     ESCALATION_ENDED = "escalation_ended"
+    NOTED = "noted"  # a person's note on an incident: nothing else changed
 
 
 class DecisionKind(StrEnum):

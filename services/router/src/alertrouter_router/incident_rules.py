@@ -4,7 +4,8 @@ An escalation step that comes due pages its level if the incident is still trigg
 failed for good (undelivered, unanswered, expired) escalates to the next at once instead of waiting out its delay.
 A person acknowledges, resolves (which resolves its alerts), escalates now (the next level, or a chosen one, which
 starts a new cycle) or snoozes (acknowledged, paged again after the snooze); a policy's acknowledgement timeout
-does the same as a snooze. A new cycle numbers its rounds after the last one, so page ids never repeat.
+does the same as a snooze. A new cycle numbers its rounds after the last one, so page ids never repeat. Notes,
+reassigning and adding a responder are in ``responder_rules.py``.
 """
 
 from __future__ import annotations
@@ -13,13 +14,25 @@ from dataclasses import replace
 from datetime import timedelta
 
 from alertrouter_router.alerts import AlertStatus
-from alertrouter_router.batch import Batch, ManualAction, NotReached, Retrigger, set_outcome
+from alertrouter_router.batch import ManualAction, NotReached, Retrigger, set_outcome
 from alertrouter_router.decisions import Decision, DecisionKind, Outcome, derived_id
 from alertrouter_router.escalation import Step
 from alertrouter_router.incidents import Incident, IncidentStatus
+from alertrouter_router.responder_rules import ResponderRules
+
+_PAST = {
+    "acknowledge": "acknowledged",
+    "resolve": "resolved",
+    "escalate": "escalated",
+    "snooze": "snoozed",
+    "note": "noted",
+    "reassign": "reassigned",
+    "add_responder": "responder added",
+}
+_TARGETED = {"reassign", "add_responder"}  # their reason continues after the note ("…: paged dave")
 
 
-class IncidentRules(Batch):
+class IncidentRules(ResponderRules):
     def due_step(self, step: Step) -> None:
         incident = self.incidents.get(step.incident_id)
         if incident is None or incident.status is not IncidentStatus.TRIGGERED:
@@ -96,14 +109,22 @@ class IncidentRules(Batch):
 
     def manual(self, action: ManualAction) -> None:
         incident = self.incidents.get(action.incident_id)
-        if incident is None or not incident.live:
+        if incident is None or not (incident.live or action.action == "note"):
             return
         decision = self.incident_decision(
             incident, DecisionKind.MANUAL, by=action.by, note=action.note, action=action.action
         )
-        said = f"{action.action}d by {action.by}" if action.action != "snooze" else f"snoozed by {action.by}"
-        note = f": {action.note}" if action.note else ""
-        if action.action == "acknowledge":
+        said = f"{_PAST[action.action]} by {action.by}"
+        note = ""
+        if action.note:
+            note = f" ({action.note})" if action.action in _TARGETED else f": {action.note}"
+        if action.action == "note":
+            self.note(incident, action, decision)
+        elif action.action == "reassign":
+            self.reassign(incident, action, decision, said + note)
+        elif action.action == "add_responder":
+            self.add_responder(incident, action, decision, said + note)
+        elif action.action == "acknowledge":
             if incident.status is IncidentStatus.ACKNOWLEDGED:
                 return
             incident = self.acknowledge(incident, action.by)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+from typing import Any
 
+import asyncpg
+
+from alertrouter_router import audit, overrides
 from alertrouter_router.api.app import create_app
 from alertrouter_router.changes import handle_change_batch
-from alertrouter_router.config_state import ConfigHolder
 from alertrouter_router.db.engine import make_engine
 from alertrouter_router.db.pool import make_pool
+from alertrouter_router.identity import Principal, Role
 from alertrouter_router.outbox import OutboxPublisher
 from alertrouter_router.pipeline import handle_alert_batch
 from alertrouter_router.settings import RouterSettings
@@ -38,7 +43,7 @@ def build_state(settings: RouterSettings, clock: Clock | None = None) -> RouterS
         pool=pool,
         producer=producer,
         clock=clock,
-        configs=ConfigHolder.load(settings.config_path),
+        configs=overrides.OverlaidConfigs.load(settings.config_path),
         token_entries=load_token_entries(settings.api_tokens, settings.api_tokens_file),
         publisher=OutboxPublisher(pool, producer, clock, settings.outbox_poll_seconds),
     )
@@ -83,6 +88,7 @@ class RouterRuntime:
         await ensure_project_topics(self.state.settings)
         await self.state.producer.start()
         self.tasks = [asyncio.create_task(self.server.serve(), name="http")]
+        self.tasks.append(asyncio.create_task(refresh_overrides(self.state), name="overrides"))
         if self.consume:
             self.tasks += [asyncio.create_task(loop.run(), name="consumer") for loop in self.loops]
             self.tasks.append(asyncio.create_task(run_timers(self.state), name="timers"))
@@ -124,6 +130,35 @@ class RouterRuntime:
             raise SystemExit(1)
 
 
+async def refresh_overrides(state: RouterState) -> None:
+    """Every process reads the API's schedule overrides now and then; a database outage keeps the last ones."""
+    while not state.stopping.is_set():
+        try:
+            async with state.pool.acquire() as conn:
+                state.configs.use(await overrides.active(conn, state.clock.now()))
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("overrides_refresh_failed", error=repr(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.stopping.wait(), state.settings.overrides_poll_seconds)
+
+
+SIGNAL_CLIENT = Principal(role=Role.ADMIN, client="sighup")
+_audits: set[asyncio.Task[None]] = set()  # running audit writes of signal reloads (kept from the GC)
+
+
+def reload_on_signal(state: RouterState) -> asyncio.Task[None]:
+    """SIGHUP: reload (failures logged and counted, never raised) and record it in the audit trail."""
+    before = {"version": state.configs.current.version}
+    state.configs.reload_logged()
+    after: dict[str, Any] = {"version": state.configs.current.version}
+    if state.configs.last_error:
+        after["rejected"] = state.configs.last_error
+    task = asyncio.create_task(audit.record_reload(state.engine, SIGNAL_CLIENT, state.clock.now(), before, after))
+    _audits.add(task)
+    task.add_done_callback(_audits.discard)
+    return task
+
+
 async def run_router(
     settings: RouterSettings, *, consume: bool = True, serve_api: bool = True, clock: Clock | None = None
 ) -> None:
@@ -132,5 +167,5 @@ async def run_router(
     running = asyncio.get_running_loop()
     running.add_signal_handler(signal.SIGTERM, runtime.stop)
     running.add_signal_handler(signal.SIGINT, runtime.stop)
-    running.add_signal_handler(signal.SIGHUP, runtime.state.configs.reload_logged)
+    running.add_signal_handler(signal.SIGHUP, reload_on_signal, runtime.state)
     await runtime.wait()

@@ -34,5 +34,8 @@ class RouterSettings(CommonSettings):
     )
     escalation_poll_seconds: float = Field(1.0, gt=0, description="how often due escalation steps are looked for")
     escalation_batch: int = Field(100, ge=1, description="escalation steps claimed per pass")
+    overrides_poll_seconds: float = Field(
+        5.0, gt=0, description="how often each process reads the schedule overrides made through the API"
+    )
     outbox_poll_seconds: float = Field(1.0, gt=0, description="how often delayed and leftover pages are published")
     db_pool_size: int = Field(10, ge=1, description="PostgreSQL connections per process")

@@ -9,9 +9,9 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alertrouter_router.config_state import ConfigHolder
 from alertrouter_router.decide import Rules
 from alertrouter_router.outbox import OutboxPublisher
+from alertrouter_router.overrides import OverlaidConfigs
 from alertrouter_router.settings import RouterSettings
 from alertrouter_shared.auth import TokenEntry
 from alertrouter_shared.clock import Clock
@@ -24,7 +24,7 @@ class RouterState:
     pool: asyncpg.Pool  # type: ignore[type-arg]  # the hot path: consumer batches, timers, person actions
     producer: AIOKafkaProducer
     clock: Clock
-    configs: ConfigHolder
+    configs: OverlaidConfigs  # the files' configuration plus the overrides made through the API
     token_entries: list[TokenEntry]
     publisher: OutboxPublisher
     stopping: asyncio.Event = field(default_factory=asyncio.Event)

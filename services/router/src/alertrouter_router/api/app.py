@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from alertrouter_router import health
 from alertrouter_router.api import (
+    audit_routes,
+    calendar_feeds,
     config_routes,
     decision_routes,
     drill_routes,
     heartbeat_routes,
+    incident_actions,
     incident_routes,
     maintenance_routes,
     oncall_routes,
+    override_routes,
+    token_routes,
 )
+from alertrouter_router.api.permissions import authorize, check_complete
 from alertrouter_router.api.problems import install_problem_handlers
 
 if TYPE_CHECKING:
@@ -33,14 +39,22 @@ def create_app(state: RouterState, with_api: bool = True) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(health.router)
     if with_api:
-        for module in (
+        modules = (
             oncall_routes,
             decision_routes,
             incident_routes,
             maintenance_routes,
+            incident_actions,
             config_routes,
             heartbeat_routes,
             drill_routes,
-        ):
-            app.include_router(module.router)
+            token_routes,
+            audit_routes,
+            calendar_feeds,
+            override_routes,
+        )
+        check_complete([module.router for module in modules])
+        for module in modules:
+            app.include_router(module.router, dependencies=[Depends(authorize)])
+        app.include_router(calendar_feeds.public)
     return app

@@ -1,25 +1,40 @@
-"""Bearer-token scopes for the SRE API: 401 without a valid token, 403 without the needed scope."""
+"""Who presents the bearer token: a configured bootstrap entry, or a token stored in the database.
+
+401 (problem+json, ``WWW-Authenticate: Bearer``) without a token, with an unknown one, or with one that expired,
+was revoked or whose person left the configuration.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from fastapi import HTTPException, Request
 
-from alertrouter_shared.auth import Scope, TokenEntry, scopes_for
+from alertrouter_router import tokens
+from alertrouter_router.identity import Principal, bootstrap_principal
+from alertrouter_shared.auth import entry_for
+
+if TYPE_CHECKING:
+    from alertrouter_router.state import RouterState
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def require(scope: Scope) -> Callable[[Request], Awaitable[None]]:
-    async def check(request: Request) -> None:
-        entries: list[TokenEntry] = request.app.state.token_entries
-        header = request.headers.get("authorization", "")
-        kind, _, token = header.partition(" ")
-        if kind.lower() != "bearer" or not token:
-            raise HTTPException(401, "a bearer API token is required", headers={"WWW-Authenticate": "Bearer"})
-        scopes = scopes_for(token.strip(), entries)
-        if scopes is None:
-            raise HTTPException(401, "the API token is not valid", headers={"WWW-Authenticate": "Bearer"})
-        if scope not in scopes:
-            raise HTTPException(403, f"the API token lacks the '{scope}' scope")
-
-    return check
+async def authenticate(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    kind, _, token = header.partition(" ")
+    token = token.strip()
+    if kind.lower() != "bearer" or not token:
+        raise HTTPException(401, "a bearer API token is required", headers=_CHALLENGE)
+    state: RouterState = request.app.state.router
+    entry = entry_for(token, state.token_entries)
+    if entry is not None:
+        return bootstrap_principal(entry)
+    try:
+        async with state.pool.acquire() as conn:
+            found = await tokens.authenticate(conn, token, state.configs.current.config, state.clock.now())
+    except tokens.TokenRejected as exc:
+        raise HTTPException(401, str(exc), headers=_CHALLENGE) from exc
+    if found is None:
+        raise HTTPException(401, "the API token is not valid", headers=_CHALLENGE)
+    return found

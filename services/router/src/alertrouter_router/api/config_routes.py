@@ -7,7 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from alertrouter_router.api.deps import READ, WRITE, State
+from alertrouter_router import audit
+from alertrouter_router.api.deps import State
+from alertrouter_router.api.permissions import Who
 from alertrouter_router.ownership.errors import ConfigError
 from alertrouter_shared.problems import PROBLEM_CONTENT_TYPE, problem
 
@@ -24,21 +26,24 @@ def _summary(state: State) -> dict[str, Any]:
     }
 
 
-@router.get("", dependencies=READ, summary="Version, load time and files of the configuration in force")
+@router.get("", summary="Version, load time and files of the configuration in force")
 async def get_config(state: State) -> dict[str, Any]:
     return _summary(state)
 
 
-@router.post("/reload", dependencies=WRITE, summary="Reload; an invalid configuration is rejected, the old one stays")
-async def reload(state: State) -> Any:
+@router.post("/reload", summary="Reload; an invalid configuration is rejected, the old one stays")
+async def reload(state: State, who: Who) -> Any:
+    before = {"version": state.configs.current.version}
     try:
         state.configs.reload()
     except ConfigError as exc:
         errors = [str(issue) for issue in exc.issues]
+        await audit.record_reload(state.engine, who, state.clock.now(), before, {**before, "rejected": errors})
         body = problem(
             422,
             f"configuration rejected ({len(errors)} error(s)); still serving {state.configs.current.short_version}",
             errors=errors,
         )
         return JSONResponse(body, 422, media_type=PROBLEM_CONTENT_TYPE)
+    await audit.record_reload(state.engine, who, state.clock.now(), before, {"version": state.configs.current.version})
     return _summary(state)

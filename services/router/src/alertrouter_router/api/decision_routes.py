@@ -8,11 +8,11 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import PlainTextResponse
 
-from alertrouter_router.api.deps import READ, ReadConn
+from alertrouter_router.api.deps import ReadConn
 from alertrouter_router.db import decision_reads as decisions
 from alertrouter_router.explain import explain_text
 
-router = APIRouter(prefix="/v1/decisions", tags=["decisions"], dependencies=READ)
+router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Dependencies of the SRE API routes."""
+"""Dependencies of the SRE API routes (authorization is applied to every ``/v1`` route by ``create_app``)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,6 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
-
-from alertrouter_router.api.auth import require
-from alertrouter_shared.auth import Scope
 
 if TYPE_CHECKING:
     from alertrouter_router.state import RouterState
@@ -26,5 +23,3 @@ async def read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
 
 State = Annotated["RouterState", Depends(get_state)]
 ReadConn = Annotated[AsyncConnection, Depends(read_connection)]
-READ = [Depends(require(Scope.READ))]
-WRITE = [Depends(require(Scope.WRITE))]

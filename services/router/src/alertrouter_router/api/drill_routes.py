@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_router import drill_report, drills, timeline
-from alertrouter_router.api.deps import READ, WRITE, ReadConn, State
+from alertrouter_router.api.deps import ReadConn, State
+from alertrouter_router.api.permissions import Who, acting_as
 from alertrouter_router.db import decision_reads, snapshot_reads
 from alertrouter_router.db.tables import drill as drill_table
 from alertrouter_router.db.tables import incident as incident_table
@@ -28,7 +29,9 @@ log = get_logger(__name__)
 
 class DrillRequest(BaseModel):
     silent: bool = Field(False, description="check the chain without paging anyone")
-    by: str = Field("api", min_length=1, max_length=128, description="who asked for the drill")
+    by: str | None = Field(
+        None, min_length=1, max_length=128, description="who asks (machine clients with act_as only; default: you)"
+    )
     note: str = Field("", max_length=500)
 
 
@@ -38,8 +41,10 @@ _INSERT = (
 )
 
 
-@router.post("/v1/services/{service_id}/drills", dependencies=WRITE, status_code=202, summary="Run a drill")
-async def run_drill(service_id: str, state: State, response: Response, body: DrillRequest | None = None) -> Any:
+@router.post("/v1/services/{service_id}/drills", status_code=202, summary="Run a drill")
+async def run_drill(
+    service_id: str, state: State, response: Response, who: Who, body: DrillRequest | None = None
+) -> Any:
     """A paging drill answers 202 once its alert is on the alerts topic (the report fills in as the path runs);
     a silent drill answers 201 with its report."""
     body = body or DrillRequest()
@@ -48,7 +53,7 @@ async def run_drill(service_id: str, state: State, response: Response, body: Dri
     if service is None:
         raise HTTPException(404, f"service {service_id!r} not found")
     now = state.clock.now()
-    run = drills.new_run(service_id, body.by, body.note, now, silent=body.silent)
+    run = drills.new_run(service_id, acting_as(who, body.by), body.note, now, silent=body.silent)
     async with state.pool.acquire() as conn, conn.transaction():
         if run.silent:
             maintenance = await snapshot_reads.read_maintenance(conn, now)
@@ -83,7 +88,7 @@ def _run(row: Any) -> drills.DrillRun:
     return drills.DrillRun(**dict(row._mapping))
 
 
-@router.get("/v1/services/{service_id}/drills", dependencies=READ, summary="A service's drill runs, newest first")
+@router.get("/v1/services/{service_id}/drills", summary="A service's drill runs, newest first")
 async def list_drills(service_id: str, conn: ReadConn, limit: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
     rows = await conn.execute(
         select(drill_table)
@@ -119,7 +124,7 @@ async def list_drills(service_id: str, conn: ReadConn, limit: int = Query(50, ge
     return {"service": service_id, "items": items}
 
 
-@router.get("/v1/drills/{drill_id}", dependencies=READ, summary="One drill run's report")
+@router.get("/v1/drills/{drill_id}", summary="One drill run's report")
 async def get_drill(drill_id: str, conn: ReadConn) -> dict[str, Any]:
     row = (await conn.execute(select(drill_table).where(drill_table.c.id == drill_id))).first()
     if row is None:

@@ -8,10 +8,10 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from alertrouter_router import heartbeats
-from alertrouter_router.api.deps import READ, ReadConn, State
+from alertrouter_router.api.deps import ReadConn, State
 from alertrouter_router.db.tables import heartbeat
 
-router = APIRouter(prefix="/v1/heartbeats", tags=["heartbeats"], dependencies=READ)
+router = APIRouter(prefix="/v1/heartbeats", tags=["heartbeats"])
 
 
 @router.get("", summary="Every heartbeat integration with its last beat, next due time and state")

@@ -1,24 +1,21 @@
-"""Incidents: list, one with its alerts and timeline, and acknowledge / resolve by a person (through ``decide``)."""
+"""Incidents: the list and one incident with its alerts and timeline (people's actions: ``incident_actions``)."""
 
 from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, and_, or_, select
 
-from alertrouter_router import changes, timeline, work
-from alertrouter_router.api.deps import READ, WRITE, ReadConn, State
-from alertrouter_router.db import decision_reads, snapshot_reads
+from alertrouter_router import changes, timeline
+from alertrouter_router.api.deps import ReadConn
+from alertrouter_router.db import decision_reads
 from alertrouter_router.db.tables import alert as alert_table
 from alertrouter_router.db.tables import incident as incident_table
 from alertrouter_router.db.tables import outbox
-from alertrouter_router.decide import ManualAction
 from alertrouter_router.incidents import IncidentStatus
-from alertrouter_router.maintenance import Maintenance
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 
@@ -39,7 +36,7 @@ def _parse_cursor(cursor: str) -> tuple[datetime, str]:
         raise HTTPException(422, "cursor: not a cursor this API returned") from exc
 
 
-@router.get("", dependencies=READ, summary="Incidents, newest first")
+@router.get("", summary="Incidents, newest first")
 async def list_incidents(
     conn: ReadConn,
     service: str | None = None,
@@ -80,7 +77,7 @@ async def list_incidents(
     return {"items": [_jsonable(r) for r in rows], "next_cursor": next_cursor}
 
 
-@router.get("/{incident_id}", dependencies=READ, summary="One incident with its alerts and timeline")
+@router.get("/{incident_id}", summary="One incident with its alerts and timeline")
 async def get_incident(incident_id: str, conn: ReadConn) -> dict[str, Any]:
     row = (await conn.execute(select(incident_table).where(incident_table.c.id == incident_id))).first()
     if row is None:
@@ -118,67 +115,3 @@ async def get_incident(incident_id: str, conn: ReadConn) -> dict[str, Any]:
         "alerts": [_jsonable(dict(a._mapping)) for a in alerts],
         "timeline": [_jsonable(e) for e in entries],
     }
-
-
-class ActionBody(BaseModel):
-    by: str = Field(..., min_length=1, max_length=128, description="who acts (user id or name)")
-    note: str = Field("", max_length=2000)
-
-
-class EscalateBody(ActionBody):
-    level: int | None = Field(None, ge=1, le=50, description="the 1-based level to page; default: the next one")
-
-
-class SnoozeBody(ActionBody):
-    minutes: int = Field(..., ge=1, le=1440, description="page again after this long unless resolved")
-
-
-async def _act(
-    state: State,
-    incident_id: str,
-    body: ActionBody,
-    action: Literal["acknowledge", "resolve", "escalate", "snooze"],
-) -> dict[str, Any]:
-    config = state.configs.current
-    now = state.clock.now()
-    async with state.pool.acquire() as conn, conn.transaction():
-        snapshot = await snapshot_reads.for_incident(conn, incident_id)
-        target = snapshot.incidents.get(incident_id)
-        if target is None:
-            raise HTTPException(404, f"incident {incident_id!r} not found")
-        level = body.level if isinstance(body, EscalateBody) else None
-        minutes = body.minutes if isinstance(body, SnoozeBody) else None
-        inputs = [ManualAction(incident_id, action, body.by, body.note, level=level, minutes=minutes)]
-        effects, recorded = await work.run_unit(conn, inputs, snapshot, Maintenance(), config, now, state.rules)
-    work.after_commit(effects, recorded, now, state.publisher)
-    changed = effects.incidents.get(incident_id)
-    if not effects.decisions:
-        return {"incident": incident_id, "status": target.status.value, "changed": False}
-    decision = effects.decisions[-1]
-    return {
-        "incident": incident_id,
-        "status": (changed or target).status.value,
-        "changed": changed is not None,
-        "decision_id": decision.id,
-        "reason": decision.reason,
-    }
-
-
-@router.post("/{incident_id}/acknowledge", dependencies=WRITE, summary="Acknowledge: stops escalation")
-async def acknowledge(incident_id: str, body: ActionBody, state: State) -> dict[str, Any]:
-    return await _act(state, incident_id, body, "acknowledge")
-
-
-@router.post("/{incident_id}/resolve", dependencies=WRITE, summary="Resolve the incident and its alerts")
-async def resolve(incident_id: str, body: ActionBody, state: State) -> dict[str, Any]:
-    return await _act(state, incident_id, body, "resolve")
-
-
-@router.post("/{incident_id}/escalate", dependencies=WRITE, summary="Escalate now: the next level, or a chosen one")
-async def escalate(incident_id: str, body: EscalateBody, state: State) -> dict[str, Any]:
-    return await _act(state, incident_id, body, "escalate")
-
-
-@router.post("/{incident_id}/snooze", dependencies=WRITE, summary="Acknowledge now, page again after some minutes")
-async def snooze(incident_id: str, body: SnoozeBody, state: State) -> dict[str, Any]:
-    return await _act(state, incident_id, body, "snooze")

@@ -1,6 +1,7 @@
 """Maintenance windows created through the API, with an expiry; configured windows are listed beside them.
 
-Ending a window early makes the alerts it suppressed due for a recheck at once: still-firing ones page.
+Ending a window early makes the alerts it suppressed due for a recheck at once: still-firing ones page. Both are
+recorded in the audit trail, and ``created_by`` is the caller's identity.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from fastapi import APIRouter, HTTPException
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from sqlalchemy import select, update
 
+from alertrouter_router import audit
 from alertrouter_router.alerts import AlertStatus, SuppressedBy
-from alertrouter_router.api.deps import READ, WRITE, ReadConn, State
+from alertrouter_router.api.deps import ReadConn, State
+from alertrouter_router.api.permissions import Who, acting_as
 from alertrouter_router.db.tables import alert, maintenance_window
 
 router = APIRouter(prefix="/v1/services/{service_id}/maintenance", tags=["maintenance"])
@@ -24,7 +27,9 @@ class WindowIn(BaseModel):
     starts_at: AwareDatetime | None = Field(None, description="default: now")
     ends_at: AwareDatetime = Field(..., description="the window expires by itself at this instant")
     reason: str = Field("", max_length=500)
-    created_by: str = Field(..., min_length=1, max_length=128)
+    created_by: str | None = Field(
+        None, min_length=1, max_length=128, description="only machine clients with act_as: on whose behalf"
+    )
 
     @model_validator(mode="after")
     def _order(self) -> WindowIn:
@@ -42,7 +47,7 @@ def _known(state: State, service_id: str) -> None:
         raise HTTPException(404, f"service {service_id!r} not found")
 
 
-@router.get("", dependencies=READ, summary="Maintenance windows of a service (configured and created)")
+@router.get("", summary="Maintenance windows of a service (configured and created)")
 async def list_windows(service_id: str, state: State, conn: ReadConn) -> dict[str, Any]:
     _known(state, service_id)
     service = state.configs.current.services_by_id[service_id]
@@ -57,28 +62,42 @@ async def list_windows(service_id: str, state: State, conn: ReadConn) -> dict[st
     }
 
 
-@router.post("", dependencies=WRITE, status_code=201, summary="Create a maintenance window")
-async def create_window(service_id: str, body: WindowIn, state: State) -> dict[str, Any]:
+@router.post("", status_code=201, summary="Create a maintenance window")
+async def create_window(service_id: str, body: WindowIn, state: State, who: Who) -> dict[str, Any]:
     _known(state, service_id)
+    created_by = acting_as(who, body.created_by)
     now = state.clock.now()
     if body.ends_at <= now:
         raise HTTPException(422, "ends_at: the window would already be over")
+    window_id = str(uuid.uuid4())
     values = {
-        "id": str(uuid.uuid4()),
+        "id": window_id,
         "service_id": service_id,
         "starts_at": body.starts_at or now,
         "ends_at": body.ends_at,
         "reason": body.reason,
-        "created_by": body.created_by,
+        "created_by": created_by,
     }
+    shown = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values.items()}
+    team = state.configs.current.services_by_id[service_id].owner_team
     async with state.engine.begin() as conn:
         await conn.execute(maintenance_window.insert().values(values))
-    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values.items()}
+        await audit.record_sa(conn, audit.entry(who, now, "maintenance.create", window_id, team_id=team, after=shown))
+    return shown
 
 
-@router.delete("/{window_id}", dependencies=WRITE, summary="End a maintenance window now")
-async def end_window(service_id: str, window_id: str, state: State) -> dict[str, Any]:
+@router.delete("/{window_id}", summary="End a maintenance window now")
+async def end_window(service_id: str, window_id: str, state: State, who: Who) -> dict[str, Any]:
+    now = state.clock.now()
+    service = state.configs.current.services_by_id.get(service_id)
     async with state.engine.begin() as conn:
+        before = (
+            await conn.execute(
+                select(maintenance_window).where(
+                    maintenance_window.c.id == window_id, maintenance_window.c.service_id == service_id
+                )
+            )
+        ).first()
         result = await conn.execute(
             update(maintenance_window)
             .where(maintenance_window.c.id == window_id, maintenance_window.c.service_id == service_id)
@@ -92,7 +111,19 @@ async def end_window(service_id: str, window_id: str, state: State) -> dict[str,
                     alert.c.status == AlertStatus.SUPPRESSED.value,
                     alert.c.suppressed_by == SuppressedBy.MAINTENANCE.value,
                 )
-                .values(recheck_at=state.clock.now())
+                .values(recheck_at=now)
+            )
+            await audit.record_sa(
+                conn,
+                audit.entry(
+                    who,
+                    now,
+                    "maintenance.end",
+                    window_id,
+                    team_id=service.owner_team if service else None,
+                    before=_row(before) if before else None,
+                    after={"active": False},
+                ),
             )
     if not result.rowcount:
         raise HTTPException(404, f"maintenance window {window_id!r} not found for service {service_id!r}")

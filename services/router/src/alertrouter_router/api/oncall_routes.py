@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from alertrouter_router.api.deps import READ, State
+from alertrouter_router.api.deps import State
 from alertrouter_router.api.preview import PreviewRequest, preview_decision
 from alertrouter_router.ownership.escalation_targets import targets_by_level
 from alertrouter_router.ownership.ical import schedule_calendar, user_calendar
@@ -15,7 +15,7 @@ from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.ownership.schedules import on_call_at, shifts_between
 from alertrouter_router.paging import LevelPlan, explain_targets
 
-router = APIRouter(prefix="/v1", tags=["on-call"], dependencies=READ)
+router = APIRouter(prefix="/v1", tags=["on-call"])
 MAX_RANGE = timedelta(days=92)
 
 

@@ -231,3 +231,65 @@ drill = Table(
     Column("checks", Json),  # a silent drill's findings: the chain as it stands, nothing paged
     Index("ix_router_drill_service_started", "service_id", "started_at"),
 )
+
+api_token = Table(
+    "router_api_token",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("digest", String(64), nullable=False, unique=True),  # sha256 of the secret; the secret is never stored
+    Column("user_id", String(128)),  # a person of the ownership configuration, or
+    Column("client", String(128)),  # a named machine client
+    Column("role", String(16), nullable=False),  # viewer | responder | team_admin | admin
+    Column("act_as", Boolean, nullable=False, server_default=text("false")),  # machine clients only
+    Column("description", Text, nullable=False, server_default=""),
+    Column("created_by", String(160), nullable=False),
+    _ts("created_at", False),
+    _ts("expires_at"),
+    _ts("last_used_at"),
+    _ts("revoked_at"),
+)
+
+audit = Table(
+    "router_audit",
+    metadata,
+    Column("seq", BigInteger, Identity(), primary_key=True),  # the cursor's order and tie-breaker
+    _ts("at", False),
+    Column("actor", String(160), nullable=False),  # user id, or "client:<name>"
+    Column("token_id", String(36)),
+    Column("action", String(64), nullable=False),  # incident.acknowledge, maintenance.create, token.revoke, …
+    Column("target_type", String(32), nullable=False),
+    Column("target_id", String(512), nullable=False),
+    Column("team_id", String(128)),
+    Column("before", Json),
+    Column("after", Json),
+    Index("ix_router_audit_target", "target_type", "target_id"),
+    Index("ix_router_audit_actor", "actor"),
+)
+
+calendar_feed = Table(
+    "router_calendar_feed",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("digest", String(64), nullable=False, unique=True),  # sha256 of the secret in the feed's URL
+    Column("kind", String(16), nullable=False),  # schedule | user
+    Column("target_id", String(128), nullable=False),
+    Column("created_by", String(160), nullable=False),
+    _ts("created_at", False),
+    _ts("revoked_at"),
+)
+
+schedule_override = Table(
+    "router_schedule_override",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("schedule_id", String(128), nullable=False),
+    Column("user_id", String(128), nullable=False),
+    _ts("starts_at", False),
+    _ts("ends_at", False),
+    Column("replaces", String(128)),  # only this person is covered; none: whoever is on call
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("created_by", String(160), nullable=False),
+    _ts("created_at", False),
+    _ts("deleted_at"),
+    Index("ix_router_schedule_override_active", "ends_at", postgresql_where=text("deleted_at IS NULL")),
+)

@@ -1,0 +1,119 @@
+"""Calendar feed URLs for clients that cannot send an Authorization header (Google, Apple, Outlook).
+
+``POST /v1/calendar-feeds`` (any person or client) makes a URL ``/calendar/<secret>.ics`` for a schedule or a
+user; the secret in the path is the credential, stored only as its SHA-256, shown once. Revoking (the creator or an
+admin) makes the URL answer 404 at once. The feed serves what the bearer-token routes
+``/v1/schedules/{id}/calendar.ics`` and ``/v1/users/{id}/calendar.ics`` serve, for the next 28 days.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, Response
+from pydantic import BaseModel, Field
+
+from alertrouter_router import audit
+from alertrouter_router.api.deps import State
+from alertrouter_router.api.permissions import Who
+from alertrouter_router.identity import Role
+from alertrouter_router.ownership.ical import schedule_calendar, user_calendar
+from alertrouter_shared.auth import hash_token
+
+router = APIRouter(prefix="/v1/calendar-feeds", tags=["calendars"])
+public = APIRouter(tags=["calendars"])  # no bearer token: the secret in the path is the credential
+FEED_DAYS = 28
+COLUMNS = "id, kind, target_id, created_by, created_at, revoked_at"
+
+
+class FeedIn(BaseModel):
+    schedule: str | None = Field(None, description="a schedule's feed")
+    user: str | None = Field(None, description="or a user's shifts")
+
+
+def _shown(row: Any) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in dict(row).items()}
+
+
+@router.post("", status_code=201, summary="A calendar feed URL with a secret in its path (shown once)")
+async def create_feed(body: FeedIn, state: State, who: Who) -> dict[str, Any]:
+    config = state.configs.current
+    if (body.schedule is None) == (body.user is None):
+        raise HTTPException(422, "give exactly one of 'schedule' and 'user'")
+    kind: Literal["schedule", "user"] = "schedule" if body.schedule is not None else "user"
+    target = body.schedule or body.user or ""
+    known = config.schedules_by_id if kind == "schedule" else config.users_by_id
+    if target not in known:
+        raise HTTPException(422, f"{kind}: {target!r} is not in the ownership configuration")
+    secret = secrets.token_urlsafe(32)
+    now = state.clock.now()
+    async with state.pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            f"INSERT INTO router_calendar_feed (id, digest, kind, target_id, created_by, created_at) "  # noqa: S608
+            f"VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}",
+            str(uuid.uuid4()),
+            hash_token(secret),
+            kind,
+            target,
+            who.actor,
+            now,
+        )
+        shown = _shown(row)
+        await audit.record(conn, audit.entry(who, now, "calendar_feed.create", shown["id"], after=shown))
+    return {**shown, "url": f"/calendar/{secret}.ics"}
+
+
+@router.get("", summary="Calendar feeds (yours; an admin sees all), never their secrets")
+async def list_feeds(state: State, who: Who) -> dict[str, Any]:
+    mine = "" if who.role is Role.ADMIN else " AND created_by = $1"
+    args = [] if who.role is Role.ADMIN else [who.actor]
+    async with state.pool.acquire() as conn:
+        rows = await conn.fetch(
+            f"SELECT {COLUMNS} FROM router_calendar_feed WHERE revoked_at IS NULL{mine} ORDER BY created_at",  # noqa: S608
+            *args,
+        )
+    return {"items": [_shown(r) for r in rows]}
+
+
+@router.delete("/{feed_id}", summary="Revoke a calendar feed: its URL answers 404 from now on")
+async def revoke_feed(feed_id: str, state: State, who: Who) -> dict[str, Any]:
+    now = state.clock.now()
+    async with state.pool.acquire() as conn, conn.transaction():
+        before = await conn.fetchrow(f"SELECT {COLUMNS} FROM router_calendar_feed WHERE id = $1 FOR UPDATE", feed_id)  # noqa: S608
+        if before is None:
+            raise HTTPException(404, f"calendar feed {feed_id!r} not found")
+        if before["created_by"] != who.actor and who.role is not Role.ADMIN:
+            raise HTTPException(403, f"{who.describe()} may not revoke a calendar feed {before['created_by']} made")
+        after = await conn.fetchrow(
+            f"UPDATE router_calendar_feed SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1 RETURNING {COLUMNS}",  # noqa: S608
+            feed_id,
+            now,
+        )
+        item = audit.entry(who, now, "calendar_feed.revoke", feed_id, before=_shown(before), after=_shown(after))
+        await audit.record(conn, item)
+    return _shown(after)
+
+
+@public.get("/calendar/{secret}.ics", response_class=Response, summary="A calendar feed (the secret is the key)")
+async def feed(secret: str, state: State) -> Response:
+    async with state.pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT kind, target_id FROM router_calendar_feed WHERE digest = $1 AND revoked_at IS NULL",
+            hash_token(secret),
+        )
+    config = state.configs.current
+    now = state.clock.now()
+    until = now + timedelta(days=FEED_DAYS)
+    if row is not None and row["kind"] == "schedule" and row["target_id"] in config.schedules_by_id:
+        schedule = config.schedules_by_id[row["target_id"]]
+        return Response(
+            schedule_calendar(schedule, config.users_by_id, now, until, generated_at=now), media_type="text/calendar"
+        )
+    if row is not None and row["kind"] == "user" and row["target_id"] in config.users_by_id:
+        return Response(
+            user_calendar(config.config, row["target_id"], now, until, generated_at=now), media_type="text/calendar"
+        )
+    raise HTTPException(404, "no such calendar feed")

@@ -1,0 +1,173 @@
+"""THE permission table of the SRE API: every route's rule in one place, applied by one dependency.
+
+Everyone with a token reads everything (central operations keep visibility). Acting on an incident needs a
+responder of the team that owns its service; maintenance windows need a team admin of the service's team;
+tokens and reloads need an admin. Admins are not bound to teams. A route missing from the table cannot start
+(``check_complete`` runs when the app is built), and a request to one would be refused anyway: fail closed.
+The one route outside the table is the calendar feed ``/calendar/<secret>.ics``, whose path holds its credential.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.routing import APIRoute
+
+from alertrouter_router.api.auth import authenticate
+from alertrouter_router.identity import Principal, Role
+
+if TYPE_CHECKING:
+    from alertrouter_router.state import RouterState
+
+Scope = (
+    Literal["incident", "service", "schedule"] | None
+)  # which path parameter's owning team the caller must belong to
+
+
+@dataclass(frozen=True)
+class Rule:
+    role: Role
+    does: str  # "acknowledge incidents": completes "… may not <does>"
+    scope: Scope = None
+
+
+def _read(what: str) -> Rule:
+    return Rule(Role.VIEWER, f"read {what}")
+
+
+def _incident(verb: str) -> Rule:
+    return Rule(Role.RESPONDER, f"{verb} incidents", "incident")
+
+
+_MAINTENANCE = "/v1/services/{service_id}/maintenance"
+_INCIDENT = "/v1/incidents/{incident_id}"
+
+RULES: dict[tuple[str, str], Rule] = {
+    ("GET", "/v1/oncall"): _read("who is on call"),
+    ("GET", "/v1/schedules/{schedule_id}/shifts"): _read("shifts"),
+    ("GET", "/v1/schedules/{schedule_id}/calendar.ics"): _read("calendars"),
+    ("GET", "/v1/users/{user_id}/calendar.ics"): _read("calendars"),
+    ("GET", "/v1/services"): _read("services"),
+    ("GET", "/v1/services/{service_id}"): _read("services"),
+    ("GET", "/v1/teams"): _read("teams"),
+    ("POST", "/v1/route/preview"): _read("route previews"),
+    ("GET", "/v1/decisions"): _read("decisions"),
+    ("GET", "/v1/decisions/{decision_id}"): _read("decisions"),
+    ("GET", "/v1/decisions/{decision_id}/explain"): _read("decisions"),
+    ("GET", "/v1/incidents"): _read("incidents"),
+    ("GET", _INCIDENT): _read("incidents"),
+    ("POST", f"{_INCIDENT}/acknowledge"): _incident("acknowledge"),
+    ("POST", f"{_INCIDENT}/resolve"): _incident("resolve"),
+    ("POST", f"{_INCIDENT}/escalate"): _incident("escalate"),
+    ("POST", f"{_INCIDENT}/snooze"): _incident("snooze"),
+    ("POST", f"{_INCIDENT}/notes"): _incident("add notes to"),
+    ("POST", f"{_INCIDENT}/reassign"): _incident("reassign"),
+    ("POST", f"{_INCIDENT}/responders"): _incident("add responders to"),
+    ("GET", _MAINTENANCE): _read("maintenance windows"),
+    ("POST", _MAINTENANCE): Rule(Role.TEAM_ADMIN, "create maintenance windows", "service"),
+    ("DELETE", f"{_MAINTENANCE}/{{window_id}}"): Rule(Role.TEAM_ADMIN, "end maintenance windows", "service"),
+    ("GET", "/v1/config"): _read("the configuration"),
+    ("POST", "/v1/config/reload"): Rule(Role.ADMIN, "reload the configuration"),
+    ("GET", "/v1/heartbeats"): _read("heartbeats"),
+    ("POST", "/v1/services/{service_id}/drills"): Rule(Role.RESPONDER, "run drills for services", "service"),
+    ("GET", "/v1/services/{service_id}/drills"): _read("drills"),
+    ("GET", "/v1/drills/{drill_id}"): _read("drills"),
+    ("GET", "/v1/tokens"): Rule(Role.ADMIN, "list API tokens"),
+    ("POST", "/v1/tokens"): Rule(Role.ADMIN, "create API tokens"),
+    ("DELETE", "/v1/tokens/{token_id}"): Rule(Role.ADMIN, "revoke API tokens"),
+    ("GET", "/v1/audit"): _read("the audit trail"),
+    ("GET", "/v1/schedules/{schedule_id}/overrides"): _read("overrides"),
+    ("POST", "/v1/schedules/{schedule_id}/overrides"): Rule(Role.TEAM_ADMIN, "create overrides", "schedule"),
+    ("DELETE", "/v1/schedules/{schedule_id}/overrides/{override_id}"): Rule(
+        Role.TEAM_ADMIN, "remove overrides", "schedule"
+    ),
+    # a feed URL for oneself; revoking someone else's needs an admin (checked in the route: it depends on the row)
+    ("POST", "/v1/calendar-feeds"): _read("calendars"),
+    ("GET", "/v1/calendar-feeds"): _read("calendars"),
+    ("DELETE", "/v1/calendar-feeds/{feed_id}"): _read("calendars"),
+}
+
+
+def check_complete(routers: Sequence[APIRouter]) -> None:
+    """Every route of the API's routers has exactly one rule and every rule a route: a new route without a rule
+    cannot ship. (The routers, not the app: FastAPI includes routers lazily, so ``app.routes`` hides them.)"""
+    served = {
+        (method, route.path)
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods or ()
+    }
+    if missing := sorted(served - RULES.keys()):
+        raise RuntimeError(f"routes without a permission rule in api/permissions.py: {missing}")
+    if stale := sorted(RULES.keys() - served):
+        raise RuntimeError(f"permission rules for routes that do not exist: {stale}")
+
+
+def _schedule_teams(state: RouterState, schedule_id: str) -> frozenset[str]:
+    """A schedule belongs to the teams whose services' escalation policies page it."""
+    config = state.configs.current
+    return frozenset(
+        service.owner_team
+        for service in config.config.services
+        if (policy := config.policies_by_id.get(service.escalation_policy)) is not None
+        and any(t.type.value == "schedule" and t.id == schedule_id for level in policy.levels for t in level.targets)
+    )
+
+
+async def _owning_team(request: Request, scope: Scope) -> tuple[frozenset[str], str] | None:
+    """(teams, what they own) of the path's incident, service or schedule; None when there is none (the route
+    answers 404)."""
+    state: RouterState = request.app.state.router
+    params = request.path_params
+    if scope == "service":
+        service = state.configs.current.services_by_id.get(params["service_id"])
+        return None if service is None else (frozenset({service.owner_team}), f"service {service.id}")
+    if scope == "schedule":
+        if params["schedule_id"] not in state.configs.current.schedules_by_id:
+            return None
+        return _schedule_teams(state, params["schedule_id"]), f"schedule {params['schedule_id']}"
+    async with state.pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT team_id, service_id FROM router_incident WHERE id = $1", params["incident_id"]
+        )
+    if row is None:
+        return None
+    return frozenset({row["team_id"] or "(none)"}), f"an incident of service {row['service_id']}"
+
+
+async def authorize(request: Request) -> Principal:
+    route = request.scope.get("route")
+    path = route.path if isinstance(route, APIRoute) else request.url.path
+    rule = RULES.get((request.method, path))
+    if rule is None:
+        raise HTTPException(403, f"{request.method} {path} has no permission rule")
+    who = await authenticate(request)
+    if not who.role.at_least(rule.role):
+        raise HTTPException(403, f"{who.describe()} may not {rule.does}: that needs the {rule.role.value} role")
+    if rule.scope is not None and who.role is not Role.ADMIN:
+        owner = await _owning_team(request, rule.scope)
+        if owner is not None and not owner[0] & who.teams:
+            teams, what = owner
+            raise HTTPException(
+                403,
+                f"{who.describe()} may not {rule.does} of team {', '.join(sorted(teams)) or '(none)'} ({what}): "
+                f"a {who.role.value} acts only on what their own teams own",
+            )
+    return who
+
+
+Who = Annotated[Principal, Depends(authorize)]
+
+
+def acting_as(who: Principal, by: str | None) -> str:
+    """Whom a write is recorded for: the token's identity; a body's ``by`` only from a machine client with
+    ``act_as`` (the notifier relaying who pressed a button). Anyone else naming someone else gets 403."""
+    if by is None or by == who.user_id:
+        return who.actor
+    if not who.act_as:
+        raise HTTPException(403, f"{who.describe()} may not act as {by!r}: only machine clients with act_as may")
+    return by

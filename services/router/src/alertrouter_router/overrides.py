@@ -1,0 +1,106 @@
+"""Schedule overrides made through the API ("cover me tonight"), laid over the configured ones.
+
+They are stored (``router_schedule_override``), checked like configured overrides (known people, end after start,
+no two overrides of one schedule for the same person at once) and added to the schedules of the configuration in
+force, so the on-call calculator, ``/v1/oncall``, shifts, iCal, the preview and the live path all see them. Every
+router process reads the active ones every ``ROUTER_OVERRIDES_POLL_SECONDS`` (and the API process right after a
+change), and again after a reload. The configuration's version stays the files' version: API overrides are
+recorded in the audit trail, not in the version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from alertrouter_router.config_state import ConfigHolder
+from alertrouter_router.db.pool import Conn
+from alertrouter_router.ownership.loader import LoadedConfig
+from alertrouter_router.ownership.model import Override, OwnershipConfig, Schedule
+
+API_PREFIX = "api-"  # an API override's id in the schedule: api-<first 12 of its row id>
+
+
+@dataclass(frozen=True)
+class StoredOverride:
+    id: str
+    schedule_id: str
+    user_id: str
+    starts_at: datetime
+    ends_at: datetime
+    replaces: str | None
+
+    def as_override(self) -> Override:
+        return Override(
+            id=API_PREFIX + self.id[:12],
+            user=self.user_id,
+            start=self.starts_at,
+            end=self.ends_at,
+            replaces=self.replaces,
+        )
+
+
+def laid_over(loaded: LoadedConfig, stored: Sequence[StoredOverride]) -> LoadedConfig:
+    """The configuration with the stored overrides added to their schedules (unknown schedules ignored)."""
+    if not stored:
+        return loaded
+    extra: dict[str, list[Override]] = {}
+    for item in stored:
+        extra.setdefault(item.schedule_id, []).append(item.as_override())
+    config = loaded.config
+    schedules = [
+        Schedule.model_construct(**{**dict(s), "overrides": [*s.overrides, *extra.get(s.id, [])]})
+        for s in config.schedules
+    ]
+    # model_construct: a fresh instance, so the cached *_by_id lookups are computed again from the new schedules
+    merged = OwnershipConfig.model_construct(**{**dict(config), "schedules": schedules})
+    return replace(loaded, config=merged)
+
+
+def problem(config: OwnershipConfig, schedule_id: str, new: Override) -> str | None:
+    """Why ``new`` cannot join the schedule (checked like a configured override), or None."""
+    for name in ("user", "replaces"):
+        value = getattr(new, name)
+        if value is not None and value not in config.users_by_id:
+            return f"{name}: unknown user {value!r}"
+    for other in config.schedules_by_id[schedule_id].overrides:
+        clash = other.start < new.end and new.start < other.end
+        if clash and (None in (other.replaces, new.replaces) or other.replaces == new.replaces):
+            return f"overlapping overrides: it overlaps {other.id!r} for the same person"
+    return None
+
+
+async def active(conn: Conn, now: datetime) -> tuple[StoredOverride, ...]:
+    rows = await conn.fetch(
+        "SELECT id, schedule_id, user_id, starts_at, ends_at, replaces FROM router_schedule_override "
+        "WHERE deleted_at IS NULL AND ends_at > $1 ORDER BY starts_at, id",
+        now,
+    )
+    return tuple(StoredOverride(**dict(r)) for r in rows)
+
+
+@dataclass
+class OverlaidConfigs(ConfigHolder):
+    """The configuration holder every router process uses: the files' configuration plus the stored overrides."""
+
+    base: LoadedConfig | None = None
+    stored: tuple[StoredOverride, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def load(cls, path: str) -> OverlaidConfigs:
+        held = ConfigHolder.load(path)
+        return cls(path=held.path, current=held.current, base=held.current)
+
+    def reload(self) -> LoadedConfig:
+        loaded = super().reload()
+        self.base = loaded
+        self.current = laid_over(loaded, self.stored)
+        return self.current
+
+    def use(self, stored: tuple[StoredOverride, ...]) -> None:
+        if self.base is None:
+            self.base = self.current
+        if stored != self.stored:
+            self.stored = stored
+            self.current = laid_over(self.base, stored)

@@ -1,0 +1,114 @@
+"""Overrides through the API: checked like configured ones, change who is paged, shown in on-call, shifts, iCal,
+and picked up by every router process."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from alertrouter_router.runtime import RouterRuntime
+from alertrouter_shared.clock import OffsetClock
+from tests.helpers import TopicReader, eventually
+from tests.router.access_support import client_for, new_token
+from tests.router.conftest import TOKEN, alert_event, pages_for, router_settings, send
+
+
+async def _on_call(api: httpx.AsyncClient) -> dict[str, object]:
+    level_one = (await api.get("/v1/oncall", params={"service": "checkout"})).json()["levels"][0]
+    return dict(level_one["targets"][0])
+
+
+async def test_an_override_made_through_the_api_changes_who_is_paged(
+    router: RouterRuntime,
+    api: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    pages: TopicReader,
+    router_clock: OffsetClock,
+    unique: str,
+) -> None:
+    now = router_clock.now()
+    window = {"start": (now - timedelta(minutes=1)).isoformat(), "end": (now + timedelta(hours=2)).isoformat()}
+    alice = client_for(router, await new_token(api, user="alice", role="team_admin"))
+    dave = client_for(router, await new_token(api, user="dave", role="team_admin"))
+    async with alice, dave:
+        refused = await dave.post("/v1/schedules/payments-primary/overrides", json={"user": "dave", **window})
+        assert refused.status_code == 403 and "team payments (schedule payments-primary)" in refused.text
+        created = await alice.post(
+            "/v1/schedules/payments-primary/overrides", json={"user": "carol", "reason": "alice at a wedding", **window}
+        )
+        assert created.status_code == 201, created.text
+        override = created.json()
+        try:
+            target = await _on_call(api)
+            assert target["user"] == "carol"
+            assert target["selected_by"]["override"] == override["override_id"]  # type: ignore[index]
+
+            shifts = await api.get(
+                "/v1/schedules/payments-primary/shifts",
+                params={"from": now.isoformat(), "to": (now + timedelta(hours=1)).isoformat()},
+            )
+            assert [s["user"] for s in shifts.json()["shifts"]] == ["carol"]
+            ical = (await api.get("/v1/schedules/payments-primary/calendar.ics")).text.replace("\r\n ", "")
+            assert "On call: Carol Example (Payments primary)" in ical
+
+            key = f"am:test-am:{unique}"
+            await send(producer, alert_event(key, {"service": "checkout", "alertname": "Down"}))
+            await eventually(lambda: _first_page_to(pages, key), what="the level-1 page")
+            assert {p.user_id for p in pages_for(pages, key) if p.escalation_level == 1} == {"carol"}
+
+            overlapping = await alice.post("/v1/schedules/payments-primary/overrides", json={"user": "bob", **window})
+            assert overlapping.status_code == 422 and "overlapping overrides" in overlapping.json()["detail"]
+            unknown = await alice.post("/v1/schedules/payments-primary/overrides", json={"user": "zed", **window})
+            assert unknown.status_code == 422 and "unknown user 'zed'" in unknown.json()["detail"]
+            backwards = {"user": "bob", "start": window["end"], "end": window["start"]}
+            reversed_ = await alice.post("/v1/schedules/payments-primary/overrides", json=backwards)
+            assert reversed_.status_code == 422 and "end must be after its start" in reversed_.json()["detail"]
+            listed = (await api.get("/v1/schedules/payments-primary/overrides")).json()["items"]
+            assert override["id"] in {o["id"] for o in listed}
+        finally:
+            removed = await alice.delete(f"/v1/schedules/payments-primary/overrides/{override['id']}")
+    assert removed.status_code == 200
+    assert (await _on_call(api))["user"] == "alice"
+    trail = (await api.get("/v1/audit", params={"target_id": override["id"]})).json()["items"]
+    assert [(e["action"], e["actor"]) for e in trail] == [("override.delete", "alice"), ("override.create", "alice")]
+
+
+async def _first_page_to(pages: TopicReader, key: str) -> bool:
+    return bool(pages_for(pages, key))
+
+
+async def test_another_router_process_picks_the_override_up(
+    router: RouterRuntime, api: httpx.AsyncClient, kafka_bootstrap: str, router_database_url: str
+) -> None:
+    now = router.state.clock.now()
+    body = {
+        "user": "bob",
+        "start": (now + timedelta(days=30)).isoformat(),
+        "end": (now + timedelta(days=31)).isoformat(),
+    }
+    other = RouterRuntime(
+        router_settings(kafka_bootstrap, router_database_url, overrides_poll_seconds=0.2), consume=False
+    )
+    await other.start()
+    try:
+        created = (await api.post("/v1/schedules/payments-primary/overrides", json=body)).json()
+        at = (now + timedelta(days=30, hours=1)).isoformat()
+        async with client_for(other, TOKEN) as second:
+
+            async def covered() -> bool:
+                found = await second.get("/v1/oncall", params={"service": "checkout", "at": at})
+                return bool(found.json()["levels"][0]["targets"][0]["user"] == "bob")
+
+            await eventually(covered, what="the second process serving the override")
+            await api.delete(f"/v1/schedules/payments-primary/overrides/{created['id']}")
+
+            async def uncovered() -> bool:
+                return not await covered()
+
+            await eventually(uncovered, what="the second process dropping the removed override")
+    finally:
+        other.stop()
+        await asyncio.wait_for(other.wait(), 30)
