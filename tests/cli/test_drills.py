@@ -61,4 +61,4 @@ async def test_drill_failures_are_one_line(router: RouterRuntime) -> None:
     failed(await cli(router, "drill", "run", "nosuch"), 1, "404 Not Found: service 'nosuch' not found")
     failed(await cli(router, "drill", "report", "nosuch"), 1, "404 Not Found: drill 'nosuch' not found")
     refused = await cli(router, "drill", "run", "checkout", token=READ_ONLY_TOKEN)
-    failed(refused, 4, "403 forbidden: the API token lacks the 'write' scope")
+    failed(refused, 4, "403 forbidden: client bootstrap-")

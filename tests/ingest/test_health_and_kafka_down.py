@@ -27,7 +27,7 @@ async def test_healthz(client: httpx.AsyncClient) -> None:
 async def test_readyz_is_200_with_a_real_broker(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200, response.text
-    assert response.json()["integrations"] == 8  # enabled ones
+    assert response.json()["integrations"] == 10  # enabled ones
 
 
 async def test_readyz_with_an_owned_producer_becomes_ready_by_itself(kafka_bootstrap: str) -> None:

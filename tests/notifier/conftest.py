@@ -150,7 +150,7 @@ def teams() -> Iterator[TeamsServer]:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not session-wide: a second router consuming the alerts topic would double pages
 async def router_live(
     kafka_bootstrap: str, databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[LiveRouter]:

@@ -35,6 +35,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "tokens": {"client": "matrix-made", "role": "viewer"},
     "calendar-feeds": {"schedule": "payments-primary"},
     "overrides": {"user": "carol", "start": "2090-01-01T00:00:00Z", "end": "2090-01-02T00:00:00Z"},
+    "drills": {"silent": True},
 }
 
 
@@ -101,6 +102,7 @@ def _request(method: str, path: str, incident: str, service: str, schedule: str)
         .replace("{window_id}", str(uuid.uuid4()))
         .replace("{token_id}", str(uuid.uuid4()))
         .replace("{feed_id}", str(uuid.uuid4()))
+        .replace("{drill_id}", str(uuid.uuid4()))
     )
     if method in ("GET", "DELETE"):
         return url, None

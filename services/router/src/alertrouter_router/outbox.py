@@ -77,18 +77,22 @@ class OutboxPublisher:
         self._kick.set()
 
     async def _publish_fresh(self) -> None:
+        """Claim the rows (the poller skips locked ones), produce, mark: a failure rolls the claim back."""
         fresh, self._fresh = self._fresh, []
         if not fresh:
             return
-        records = [(PAGES, p.incident_id.encode(), p.model_dump_json().encode()) for p in fresh]
-        await produce_all(self.producer, records, timeout=10)
-        async with self.pool.acquire() as conn:
-            await conn.execute(
-                "UPDATE router_outbox SET published_at = $2 WHERE page_id = ANY($1::text[]) AND published_at IS NULL",
+        async with self.pool.acquire() as conn, conn.transaction():
+            claimed = await conn.fetch(
+                "UPDATE router_outbox SET published_at = $2 WHERE page_id = ANY($1::text[]) AND published_at IS NULL "
+                "RETURNING page_id",
                 [p.page_id for p in fresh],
                 self.clock.now(),
             )
-        PAGES_PUBLISHED.inc(len(fresh))
+            still = {row["page_id"] for row in claimed}  # not cancelled, not taken by the poller meanwhile
+            pages = [p for p in fresh if p.page_id in still]
+            records = [(PAGES, p.incident_id.encode(), p.model_dump_json().encode()) for p in pages]
+            await produce_all(self.producer, records, timeout=10)
+        PAGES_PUBLISHED.inc(len(pages))
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():

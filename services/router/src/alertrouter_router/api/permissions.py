@@ -72,7 +72,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/config"): _read("the configuration"),
     ("POST", "/v1/config/reload"): Rule(Role.ADMIN, "reload the configuration"),
     ("GET", "/v1/heartbeats"): _read("heartbeats"),
-    ("POST", "/v1/services/{service_id}/drills"): Rule(Role.RESPONDER, "run drills for services", "service"),
+    ("POST", "/v1/services/{service_id}/drills"): Rule(Role.TEAM_ADMIN, "run drills for services", "service"),
     ("GET", "/v1/services/{service_id}/drills"): _read("drills"),
     ("GET", "/v1/drills/{drill_id}"): _read("drills"),
     ("GET", "/v1/tokens"): Rule(Role.ADMIN, "list API tokens"),
