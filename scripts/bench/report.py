@@ -246,9 +246,10 @@ def _router(results: BenchResults) -> list[str]:
     return [
         "## The router alone (alerts topic → pages topic)",
         "",
-        "Alert events produced straight to the alerts topic at the rate given, open loop; ingest (idle), the notifier,",
-        "Kafka and PostgreSQL running beside the router. Latency: the alert's send time to its first page's Kafka",
-        "record timestamp. *duplicate*: the same alerts sent again (each a repeat of a firing alert: no page).",
+        "Alert events produced straight to the alerts topic at the rate given, open loop; ingest and the notifier",
+        "(both idle), Kafka and PostgreSQL running beside the router. Latency: the alert's send time to its first",
+        "page's Kafka record timestamp. *duplicate*: the same alerts sent again (each a repeat of a firing alert: no",
+        "page).",
         "",
         *table(headers, rows),
         "",

@@ -221,3 +221,37 @@ async def test_escalate_snooze_and_heartbeats(
     )
     bad = await cli(router, "snooze", incident["id"], "--minutes", "0")
     assert bad.code == 2 and "greater than or equal to 1" in bad.err
+
+
+async def test_note_and_override(
+    router: RouterRuntime, api: httpx.AsyncClient, producer: AIOKafkaProducer, unique: str
+) -> None:
+    incident = await open_incident(api, producer, f"cli-note-{unique}")
+    noted = await cli(router, "note", incident["id"], f"looked at the dashboards {unique}", "--by", "bob")
+    assert noted.code == 0 and noted.out.strip() == f"note added to incident {incident['id']}"
+    body = (await api.get(f"/v1/incidents/{incident['id']}")).json()
+    assert any(f"looked at the dashboards {unique}" in (e.get("reason") or "") for e in body["timeline"])
+
+    added = await cli(
+        router,
+        "override",
+        "add",
+        "payments-primary",
+        "--user",
+        "carol",
+        "--from",
+        "2091-01-01T00:00:00Z",
+        "--for",
+        "8h",
+        "--reason",
+        f"cover {unique}",
+        "--json",
+    )
+    assert added.code == 0, added
+    made = json.loads(added.out)
+    listed = await cli(router, "override", "list", "payments-primary")
+    assert any(line.startswith(made["id"]) and "carol" in line for line in listed.out.splitlines())
+    oncall = (await api.get("/v1/oncall", params={"service": "checkout", "at": "2091-01-01T04:00:00Z"})).json()
+    assert "carol" in json.dumps(oncall)
+    removed = await cli(router, "override", "remove", "payments-primary", made["id"])
+    assert removed.out.strip() == f"override {made['id']} of payments-primary removed"

@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 from alertrouter_cli import online
 from alertrouter_cli.client import CliError
 from alertrouter_cli.offline import config_app, route_app
+from alertrouter_cli.overrides import override_app
 
 
 class _Commands(TyperGroup):
@@ -40,6 +41,7 @@ app.add_typer(route_app, name="route")
 app.add_typer(config_app, name="config")
 app.add_typer(online.maintenance_app, name="maintenance")
 app.add_typer(online.drill_app, name="drill")
+app.add_typer(override_app, name="override")
 for command in (
     online.oncall,
     online.why,
@@ -47,6 +49,7 @@ for command in (
     online.ack,
     online.resolve,
     online.snooze,
+    online.note,
     online.escalate,
     online.heartbeats,
 ):

@@ -8,7 +8,6 @@ code, never a traceback.
 
 from __future__ import annotations
 
-import getpass
 import os
 import tomllib
 from collections.abc import Mapping
@@ -77,9 +76,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> ClientSettings:
         raise CliError(f"invalid command line configuration in {path}: {problems}") from exc
 
 
-def acting_user(settings: ClientSettings, given: str | None) -> str:
-    """Who acts: ``--by``, else the configured user, else the login name."""
-    return given or settings.user or getpass.getuser()
+def acting_user(settings: ClientSettings, given: str | None) -> str | None:
+    """Who acts, when it is said: ``--by``, else the configured user. Otherwise nothing is sent and the router
+    records the token's own identity (a person's token acts as that person; naming someone else needs a machine
+    client with act_as)."""
+    return given or settings.user or None
 
 
 def _token(settings: ClientSettings) -> str:

@@ -128,18 +128,26 @@ def _act(action: str, incident: str, by: str | None, note: str, as_json: bool, *
     settings = load_settings()
     who = acting_user(settings, by)
     with ApiClient(settings) as api:
-        body = api.post(f"/v1/incidents/{incident}/{action}", {"by": who, "note": note, **more})
+        body = api.post(f"/v1/incidents/{incident}/{action}", {**_by(who), "note": note, **more})
     if as_json:
         emit_json(body)
+    elif action == "notes":
+        emit(f"note added to incident {incident}")
     elif body.get("changed") and action in ("escalate", "snooze"):
         emit(f"incident {incident} {body['status']}: {body['reason']}")
     elif body.get("changed"):
-        emit(f"incident {incident} {body['status']} by {who}")
+        emit(f"incident {incident} {body['status']} by {who or 'you'}")
     else:
         emit(f"incident {incident} was already {body['status']}: nothing changed")
 
 
-ByOption = Annotated[str | None, typer.Option("--by", help="who acts (default: ALERTROUTER_USER or login name)")]
+def _by(who: str | None) -> dict[str, str]:
+    return {"by": who} if who else {}
+
+
+ByOption = Annotated[
+    str | None, typer.Option("--by", help="who acts (default: ALERTROUTER_USER, else the token's own identity)")
+]
 NoteOption = Annotated[str, typer.Option("--note", "-m", help="a note for the timeline")]
 
 
@@ -151,6 +159,11 @@ def ack(incident: str, by: ByOption = None, note: NoteOption = "", as_json: Json
 def resolve(incident: str, by: ByOption = None, note: NoteOption = "", as_json: JsonFlag = False) -> None:
     """Resolve an incident."""
     _act("resolve", incident, by, note, as_json)
+
+
+def note(incident: str, text: str, by: ByOption = None, as_json: JsonFlag = False) -> None:
+    """Add a note to an incident's timeline."""
+    _act("notes", incident, by, text, as_json)
 
 
 def snooze(
@@ -217,7 +230,7 @@ def maintenance_add(
     if start:
         body["starts_at"] = begins.isoformat()
     settings = load_settings()
-    body["created_by"] = acting_user(settings, by)
+    body |= {"created_by": who} if (who := acting_user(settings, by)) else {}
     with ApiClient(settings) as api:
         window = api.post(f"/v1/services/{service}/maintenance", body)
     if as_json:
@@ -319,7 +332,7 @@ def drill_run(
     settings = load_settings()
     with ApiClient(settings) as api:
         body = api.post(
-            f"/v1/services/{service}/drills", {"silent": silent, "by": acting_user(settings, by), "note": note}
+            f"/v1/services/{service}/drills", {"silent": silent, **_by(acting_user(settings, by)), "note": note}
         )
     if as_json:
         emit_json(body)
