@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from alertrouter_router.db.migrate import upgrade_to_head
 from alertrouter_router.runtime import RouterRuntime
@@ -62,11 +62,33 @@ def router_settings(kafka: str, db: str, **overrides: object) -> RouterSettings:
 async def router(
     kafka_bootstrap: str, router_database_url: str, router_clock: OffsetClock
 ) -> AsyncIterator[RouterRuntime]:
-    runtime = RouterRuntime(router_settings(kafka_bootstrap, router_database_url), clock=router_clock)
+    settings = router_settings(kafka_bootstrap, router_database_url)
+    await skip_earlier_alerts(kafka_bootstrap, settings.consumer_group)
+    runtime = RouterRuntime(settings, clock=router_clock)
     await runtime.start()
     yield runtime
     runtime.stop()
     await asyncio.wait_for(runtime.wait(), 30)
+
+
+async def skip_earlier_alerts(bootstrap: str, group: str) -> None:
+    """Start the router suite's consumer group at the end of the alerts topic: the thousands of events other
+    suites (ingest's property tests) produced earlier are not this suite's load, and would page and escalate
+    ahead of its own alerts on a shared test clock."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(ALERTS) or set()
+        if not partitions:
+            await consumer.topics()  # refresh metadata once
+            partitions = consumer.partitions_for_topic(ALERTS) or set()
+        tps = [TopicPartition(ALERTS, p) for p in sorted(partitions)]
+        if tps:
+            ends = await consumer.end_offsets(tps)
+            consumer.assign(tps)
+            await consumer.commit({tp: ends[tp] for tp in tps})
+    finally:
+        await consumer.stop()
 
 
 @pytest.fixture(scope="session")

@@ -76,7 +76,6 @@ async def preview_decision(state: RouterState, body: PreviewRequest) -> dict[str
         snapshot, maintenance = await snapshot_reads.for_events(conn, [event], config, at, lock=False)
     effects = decide([event], snapshot, config, maintenance, at, state.rules)
     decision = effects.decisions[0]
-    opened = effects.opened[0] if effects.opened else None
     return {
         "preview": True,
         "at": at.isoformat(),
@@ -88,5 +87,5 @@ async def preview_decision(state: RouterState, body: PreviewRequest) -> dict[str
         "level": decision.level,
         "config_version": decision.config_version,
         "explanation": decision.as_explanation(),
-        "escalation_timeline": escalation.timeline(config, opened.policy_id, at) if opened and opened.policy_id else [],
+        "escalation_timeline": escalation.timeline(config, decision.policy_id, at) if decision.policy_id else [],
     }
