@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from alertrouter_router.db.migrate import upgrade_to_head
 from alertrouter_router.runtime import RouterRuntime
@@ -19,6 +19,7 @@ from alertrouter_shared.auth import hash_token
 from alertrouter_shared.clock import OffsetClock
 from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, Page
 from alertrouter_shared.topics import ALERTS, PAGES
+from scripts.bench.latency import skip_alert_backlog
 from tests.helpers import TopicReader, free_port
 
 CONFIG = Path(__file__).resolve().parents[1] / "fixtures" / "router" / "ownership.yaml"
@@ -75,20 +76,8 @@ async def skip_earlier_alerts(bootstrap: str, group: str) -> None:
     """Start the router suite's consumer group at the end of the alerts topic: the thousands of events other
     suites (ingest's property tests) produced earlier are not this suite's load, and would page and escalate
     ahead of its own alerts on a shared test clock."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = consumer.partitions_for_topic(ALERTS) or set()
-        if not partitions:
-            await consumer.topics()  # refresh metadata once
-            partitions = consumer.partitions_for_topic(ALERTS) or set()
-        tps = [TopicPartition(ALERTS, p) for p in sorted(partitions)]
-        if tps:
-            ends = await consumer.end_offsets(tps)
-            consumer.assign(tps)
-            await consumer.commit({tp: ends[tp] for tp in tps})
-    finally:
-        await consumer.stop()
+    skipped = await skip_alert_backlog(bootstrap, group)
+    print(f"router suite: skipped {skipped} earlier alert records", flush=True)
 
 
 @pytest.fixture(scope="session")

@@ -58,7 +58,7 @@ async def test_trigger_pages_level_one_then_escalates_then_ack_stops(
     await eventually(lambda: _pages(pages, key, 2), what="the delayed SMS page")
 
     router_clock.advance(timedelta(minutes=3))
-    await eventually(lambda: _pages(pages, key, 3), what="the level-2 page after the delay")
+    await eventually(lambda: _pages(pages, key, 3), timeout=60, what="the level-2 page after the delay")
     level_two = [p for p in pages_for(pages, key) if p.escalation_level == 2]
     assert [p.user_id for p in level_two] == ["bob"]
     decisions = await decisions_for(api, key, 2)
