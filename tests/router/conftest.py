@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from kafka_offsets import skip_alert_backlog
 
 from alertrouter_router.db.migrate import upgrade_to_head
 from alertrouter_router.runtime import RouterRuntime
@@ -19,7 +20,6 @@ from alertrouter_shared.auth import hash_token
 from alertrouter_shared.clock import OffsetClock
 from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, Page
 from alertrouter_shared.topics import ALERTS, PAGES
-from scripts.bench.latency import skip_alert_backlog
 from tests.helpers import TopicReader, free_port
 
 CONFIG = Path(__file__).resolve().parents[1] / "fixtures" / "router" / "ownership.yaml"
