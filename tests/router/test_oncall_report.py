@@ -175,8 +175,18 @@ async def played(
     i5 = await s.trigger("i5", "site", "2026-11-12T20:00:00Z")
     await s.act(i5, "acknowledge", "2026-11-12T20:03:00Z", "uma")
     await s.act(i5, "resolve", "2026-11-12T20:04:00Z", "uma")
+    # I6, site, Thursday 21:00Z: uma snoozes it after 1 min for 10; it pages her again at 21:11 (a new decision:
+    # a second page), she acknowledges at 21:15 and resolves at 21:20. Its MTTA is the first acknowledgement: 60 s.
+    i6 = await s.trigger("i6", "site", "2026-11-12T21:00:00Z")
+    CLOCK.set("2026-11-12T21:01:00Z")
+    snoozed = await api.post(f"/v1/incidents/{i6}/snooze", json={"by": "uma", "minutes": 10})
+    assert snoozed.status_code == 200, snoozed.text
+    CLOCK.set("2026-11-12T21:11:00Z")
+    await s.paged(i6, 2)
+    await s.act(i6, "acknowledge", "2026-11-12T21:15:00Z", "uma")
+    await s.act(i6, "resolve", "2026-11-12T21:20:00Z", "uma")
     CLOCK.set("2026-11-13T09:00:00Z")
-    return Played({"i1": i1, "i2": i2, "i3": i3, "i5": i5}, drill)
+    return Played({"i1": i1, "i2": i2, "i3": i3, "i5": i5, "i6": i6}, drill)
 
 
 def _spread(median: float | None, p90: float | None) -> dict[str, float | None]:
@@ -240,16 +250,17 @@ def expected_everyone(ids: dict[str, str]) -> dict[str, Any]:
         {
             "service": "site",
             "team": "web",
-            "incidents": 1,
-            "mtta_seconds": _spread(180.0, 180.0),
-            "mttr_seconds": _spread(240.0, 240.0),
+            "incidents": 2,
+            "mtta_seconds": _spread(60.0, 180.0),  # [60, 180]
+            "mttr_seconds": _spread(240.0, 1200.0),  # [240, 1200]
             "escalated_past_level_1": 0,
             "longest_unacknowledged_seconds": 180.0,
             "longest_unacknowledged_incident": ids["i5"],
         }
     )
-    report["people"].append({"user": "uma", "time_zone": "UTC", "pages": 1, "night_pages": 0, "weekend_pages": 0})
-    report["weeks"][1] |= {"incidents": 2, "pages": 3, "mtta_median_seconds": 180.0, "mttr_median_seconds": 240.0}
+    report["people"].append({"user": "uma", "time_zone": "UTC", "pages": 3, "night_pages": 0, "weekend_pages": 0})
+    # that week: I3, I5, I6; pages lena, bert (I3), uma (I5), uma twice (I6); MTTA [60, 180]; MTTR [240, 1200, 1200]
+    report["weeks"][1] |= {"incidents": 3, "pages": 5, "mtta_median_seconds": 60.0, "mttr_median_seconds": 1200.0}
     return report
 
 
@@ -279,7 +290,7 @@ async def test_every_team_and_a_viewer_may_read_it(played: Played, report_router
 async def test_the_default_window_is_the_28_days_before_now(played: Played, api: httpx.AsyncClient) -> None:
     report = await _report(api, team="web")
     assert (report["since"], report["until"]) == ("2026-10-16T09:00:00Z", "2026-11-13T09:00:00Z")
-    assert [(s["service"], s["incidents"]) for s in report["services"]] == [("site", 1)]
+    assert [(s["service"], s["incidents"]) for s in report["services"]] == [("site", 2)]
     assert report["weeks"][0]["week_start"] == "2026-10-12T00:00:00Z"
 
 
