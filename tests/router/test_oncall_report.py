@@ -290,6 +290,7 @@ async def test_every_team_and_a_viewer_may_read_it(played: Played, report_router
 async def test_the_default_window_is_the_28_days_before_now(played: Played, api: httpx.AsyncClient) -> None:
     report = await _report(api, team="web")
     assert (report["since"], report["until"]) == ("2026-10-16T09:00:00Z", "2026-11-13T09:00:00Z")
+    assert await _report(api, team="web", until="2026-11-13T10:00:00+01:00") == report  # answered in UTC
     assert [(s["service"], s["incidents"]) for s in report["services"]] == [("site", 2)]
     assert report["weeks"][0]["week_start"] == "2026-10-12T00:00:00Z"
 

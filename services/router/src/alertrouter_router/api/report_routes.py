@@ -6,7 +6,7 @@ on every replica. The window defaults to the 28 days before now; it is at most 3
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import AwareDatetime
@@ -22,8 +22,8 @@ MAX_WINDOW = timedelta(days=366)
 
 
 def _window(state: State, now: datetime, team: str | None, since: datetime | None, until: datetime | None) -> Window:
-    end = until or now
-    start = since or end - DEFAULT_WINDOW
+    end = (until or now).astimezone(UTC)
+    start = (since or end - DEFAULT_WINDOW).astimezone(UTC)
     if start >= end:
         raise HTTPException(422, f"since ({start.isoformat()}) must be before until ({end.isoformat()})")
     if end - start > MAX_WINDOW:
