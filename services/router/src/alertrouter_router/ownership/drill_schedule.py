@@ -18,7 +18,8 @@ from functools import cached_property
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, rrulestr
+from dateutil import rrule as rfc5545
+from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrulestr
 from pydantic import Field, field_validator, model_validator
 
 from alertrouter_router.ownership.timespec import StrictModel, TimeZoneName, WallDateTime
@@ -87,12 +88,12 @@ class DrillSchedule(StrictModel):
         return ZoneInfo(self.time_zone)
 
     @cached_property
-    def rule(self) -> rrule:
+    def rule(self) -> rfc5545.rrule:
         anchor = DEFAULT_ANCHOR
         if self.start is not None:
             anchor = self.start if self.start.tzinfo is None else self.start.astimezone(self.zone)
         parsed = rrulestr(self.rrule, dtstart=anchor.replace(tzinfo=None, second=0, microsecond=0), cache=True)
-        if not isinstance(parsed, rrule):
+        if not isinstance(parsed, rfc5545.rrule):
             raise ValueError("one rule only")
         return parsed
 
