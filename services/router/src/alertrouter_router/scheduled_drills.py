@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from alertrouter_router import drill_start, drills
 from alertrouter_router.decisions import derived_id
+from alertrouter_router.metrics import SCHEDULED_DRILLS
 from alertrouter_router.ownership.drill_schedule import DrillSchedule, next_run, runs_between
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_shared.errors import TransientError
@@ -106,6 +107,7 @@ async def _skip(state: RouterState, run: DueRun, now: datetime) -> int:
     async with state.pool.acquire() as conn:
         row = await conn.fetchval(_CLAIM, run.service_id, run.schedule.id, run.at, "skipped", None, now, reason)
     if row is not None:
+        SCHEDULED_DRILLS.labels(outcome="skipped").inc()
         log.warning("scheduled_drill_skipped", service=run.service_id, schedule=run.schedule.id, due=run.at.isoformat())
     return int(row is not None)
 
@@ -126,8 +128,10 @@ async def _start(state: RouterState, config: LoadedConfig, run: DueRun, now: dat
                 return 0  # another process started it
             await drill_start.record(conn, state, started, run.service_name)
     except TransientError as exc:  # the claim rolled back with it: the next pass tries again
+        SCHEDULED_DRILLS.labels(outcome="retry").inc()
         log.warning("scheduled_drill_not_started", service=run.service_id, schedule=schedule.id, error=str(exc))
         return 0
+    SCHEDULED_DRILLS.labels(outcome="started").inc()
     log.info(
         "drill_started",
         drill=started.id,
