@@ -71,8 +71,8 @@ async def _rows(database_url: str, sql: str, *args: object) -> list[dict[str, An
         await conn.close()
 
 
-def _utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def _utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 async def test_a_scheduled_run_starts_once_across_processes_and_restarts_and_a_late_one_is_skipped(
