@@ -143,3 +143,22 @@ async def test_the_check_needs_a_read_token_and_valid_channels(make_settings: Se
     assert (await _check(settings, {"channels": ["teams"]}, token=WRITE_ONLY_TOKEN)).status_code == 403
     refused = await _check(settings, {"channels": ["pager"]})
     assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
+
+
+async def test_each_twilio_account_is_checked_with_its_own_credentials(
+    make_settings: SettingsFactory, twilio: TwilioServer
+) -> None:
+    secondary_sid = "AC11111111111111111111111111111111"
+    with TwilioServer(account_sid=secondary_sid, auth_token="secondary-token") as secondary:
+        settings = make_settings(
+            twilio_base_url=twilio.url,
+            sms_secondary_base_url=secondary.url,
+            sms_secondary_account_sid=secondary_sid,
+            sms_secondary_auth_token="stale-secondary-token",
+        )
+        found = _by_provider(await _check(settings, {"channels": ["sms"]}))
+        assert found[("sms", "twilio")]["status"] == "ok"
+        assert found[("sms", "sms-secondary")]["status"] == "failed"
+        assert found[("sms", "sms-secondary")]["detail"] == "sms-secondary: HTTP 401 code 20003: Authenticate"
+        [fetched] = secondary.requests
+        assert fetched.path == f"/2010-04-01/Accounts/{secondary_sid}.json"

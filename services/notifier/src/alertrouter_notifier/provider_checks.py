@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import httpx
 
@@ -49,20 +50,21 @@ async def _run(channel: ContactMethodType, provider: str, check: Check, budget: 
 
 
 def _twilio_accounts(settings: NotifierSettings, http: httpx.AsyncClient) -> dict[str, Check]:
+    """The Twilio accounts configured, primary first, each with its own credentials."""
     accounts: dict[str, Check] = {}
     token = settings.twilio_auth_token.get_secret_value()
     if settings.twilio_account_sid and token:
-        auth = credentials(settings.twilio_account_sid, settings.twilio_api_key_sid, token)
-        accounts["twilio"] = lambda: check_account(
-            http, "twilio", settings.twilio_base_url, auth, settings.twilio_account_sid
+        sid, auth = (
+            settings.twilio_account_sid,
+            credentials(settings.twilio_account_sid, settings.twilio_api_key_sid, token),
         )
+        accounts["twilio"] = partial(check_account, http, "twilio", settings.twilio_base_url, auth, sid)
     if settings.sms_secondary_base_url and settings.sms_secondary_account_sid:
-        secondary = settings.sms_secondary_account_sid
-        auth = credentials(
-            secondary, settings.sms_secondary_api_key_sid, settings.sms_secondary_auth_token.get_secret_value()
-        )
-        accounts["sms-secondary"] = lambda: check_account(
-            http, "sms-secondary", settings.sms_secondary_base_url, auth, secondary
+        sid = settings.sms_secondary_account_sid
+        secret = settings.sms_secondary_auth_token.get_secret_value()
+        auth = credentials(sid, settings.sms_secondary_api_key_sid, secret)
+        accounts["sms-secondary"] = partial(
+            check_account, http, "sms-secondary", settings.sms_secondary_base_url, auth, sid
         )
     return accounts
 
