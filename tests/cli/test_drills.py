@@ -51,6 +51,7 @@ async def test_silent_drill_prints_the_chain_and_its_failures(router: RouterRunt
     assert lines[0].startswith("silent drill ") and lines[0].endswith(": ok")
     assert next(line for line in lines if line.startswith("1 ")).split() == ["1", "1", "alice", "webhook,", "sms"]
     assert "failures:" not in ran.out
+    assert "providers: ROUTER_NOTIFIER_URL is not set: provider reachability was not checked" in lines
     skipper = await cli(router, "drill", "run", "skipper", "--silent")
     assert skipper.out.splitlines()[0].endswith(": problems found")
     assert "  - level 1 (round 1): nobody on call" in skipper.out.splitlines()
