@@ -29,7 +29,13 @@ MAILPIT_MODULE = "github.com/axllent/mailpit"
 MAILPIT_VERSION = "v1.27.11"
 TAG = "localhost/alertrouter-standin-{name}:test"
 # The compose file's image variable each stand-in is passed in.
-VARIABLES = {"kafka": "KAFKA_IMAGE", "postgres": "POSTGRES_IMAGE", "mailpit": "MAILPIT_IMAGE"}
+VARIABLES = {
+    "kafka": "KAFKA_IMAGE",
+    "postgres": "POSTGRES_IMAGE",
+    "mailpit": "MAILPIT_IMAGE",
+    "prometheus": "PROMETHEUS_IMAGE",
+    "alertmanager": "ALERTMANAGER_IMAGE",
+}
 
 
 @dataclass
@@ -68,7 +74,7 @@ def context_files(name: str, folder: Path) -> None:
             shutil.copy2(FILES / script, folder / script)
     elif name == "postgres":
         shutil.copy2(FILES / "postgres_run.sh", folder / "postgres_run.sh")
-    else:
+    elif name == "mailpit":
         shutil.copy2(mailpit_binary(), folder / "mailpit")
 
 
