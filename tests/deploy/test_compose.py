@@ -33,6 +33,15 @@ COMPOSE_DIR = ROOT / "deploy" / "compose"
 APP_SERVICES = ("router-migrate", "notifier-migrate", "ingest", "router-consumer", "router-api", "notifier")
 ONE_SHOT = ("router-migrate", "notifier-migrate")
 EXPECTED = {"kafka", "postgres", *APP_SERVICES, "mailpit", "prometheus", "alertmanager"}
+# The third-party images: each overridable by a variable (CI boots the file with local stand-ins, see
+# test_compose_boot.py), with the official image as the default.
+THIRD_PARTY = {
+    "kafka": ("KAFKA_IMAGE", "apache/kafka:"),
+    "postgres": ("POSTGRES_IMAGE", "postgres:"),
+    "mailpit": ("MAILPIT_IMAGE", "axllent/mailpit:"),
+    "prometheus": ("PROMETHEUS_IMAGE", "prom/prometheus:"),
+    "alertmanager": ("ALERTMANAGER_IMAGE", "prom/alertmanager:"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +61,12 @@ def schema_errors(document: dict[str, Any]) -> list[str]:
     schema = json.loads(SCHEMA_FILE.read_text())
     validator = jsonschema.Draft201909Validator(schema)
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(document)]
+
+
+def default_image(image: str) -> str:
+    """The image Compose uses when no variable is set: `${NAME:-default}` becomes `default`."""
+    match = re.fullmatch(r"\$\{[A-Z_]+:-([^}]+)\}", image)
+    return match.group(1) if match else image
 
 
 def service_kind(name: str, service: dict[str, Any]) -> str:
@@ -81,7 +96,7 @@ def test_the_stack_has_every_part(services: dict[str, dict[str, Any]]) -> None:
 
 def test_kafka_is_the_official_image_in_kraft_mode(services: dict[str, dict[str, Any]]) -> None:
     kafka = services["kafka"]
-    assert kafka["image"].startswith("apache/kafka:")
+    assert default_image(kafka["image"]).startswith("apache/kafka:")
     env = kafka["environment"]
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
@@ -96,9 +111,18 @@ def test_postgres_keeps_its_data_in_a_named_volume(compose: dict[str, Any]) -> N
     assert "postgres-data" in compose["volumes"]
 
 
+def test_third_party_images_are_the_official_ones_unless_a_variable_says_otherwise(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name, (variable, official) in THIRD_PARTY.items():
+        image = services[name]["image"]
+        assert image.startswith(f"${{{variable}:-{official}") and image.endswith("}"), f"{name}: {image}"
+    assert {n for n, s in services.items() if s["image"].startswith("${")} == set(THIRD_PARTY)
+
+
 def test_images_are_pinned(services: dict[str, dict[str, Any]]) -> None:
     for name, service in services.items():
-        image = service.get("image", "")
+        image = default_image(service.get("image", ""))
         assert image, f"{name} has no image name"
         tag = image.rsplit("/", 1)[-1].partition(":")[2]
         assert tag and tag != "latest", f"{name}: {image} is not pinned"
