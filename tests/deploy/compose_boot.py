@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import images
-
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import images  # noqa: E402
+
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 HEALTHY = "service_healthy"
 COMPLETED = "service_completed_successfully"

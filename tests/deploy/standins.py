@@ -15,15 +15,18 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import images
-import local_kafka
-
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import images  # noqa: E402
+import local_kafka  # noqa: E402
+
 FILES = Path(__file__).resolve().parent / "standins"
 MAILPIT_MODULE = "github.com/axllent/mailpit"
 MAILPIT_VERSION = "v1.27.11"

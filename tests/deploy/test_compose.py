@@ -7,6 +7,7 @@ mounts (loaded with the router's own loader) and the Prometheus → Alertmanager
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 
 from alertrouter_router.ownership.loader import load_config
 from alertrouter_router.ownership.routing import resolve_route
+from tests.deploy import compose_boot
 from tests.deploy.support import (
     CONTRACT_PORTS,
     ROOT,
@@ -263,3 +265,36 @@ def test_self_monitoring_rules_equal_the_charts() -> None:
     chart_rule = by_kind(render(None, "--set", "metrics.prometheusRule.enabled=true"), "PrometheusRule")[0]
     chart_group = next(g for g in chart_rule["spec"]["groups"] if g["name"] == "alertrouter-self")
     assert compose_group["rules"] == chart_group["rules"]
+
+
+def test_start_order_follows_depends_on_as_documented(services: dict[str, dict[str, Any]]) -> None:
+    """The order the compose boot test starts the services in (tests/deploy/compose_boot.py), as docs/deployment.md
+    describes it: data stores first, migrations and ingest, then the services, Prometheus last."""
+    assert compose_boot.stages(services, set(services)) == [
+        ["kafka", "mailpit", "postgres"],
+        ["ingest", "notifier-migrate", "router-migrate"],
+        ["alertmanager", "notifier", "router-api", "router-consumer"],
+        ["prometheus"],
+    ]
+    gates = compose_boot.gates(services, set(services))
+    assert {s for s, c in gates.items() if c == compose_boot.COMPLETED} == set(ONE_SHOT)
+    assert {s for s, c in gates.items() if c == compose_boot.HEALTHY} == {
+        "kafka",
+        "postgres",
+        "mailpit",
+        "ingest",
+        "alertmanager",
+    }
+
+
+def test_the_kafka_stand_in_reads_the_variables_as_the_official_image(services: dict[str, dict[str, Any]]) -> None:
+    spec = importlib.util.spec_from_file_location("kafka_run", Path(__file__).parent / "standins" / "kafka_run.py")
+    assert spec is not None and spec.loader is not None
+    kafka_run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(kafka_run)
+    properties = kafka_run.properties({**services["kafka"]["environment"], "KAFKA_HEAP_OPTS": "-Xmx1g", "PATH": "/x"})
+    assert properties["controller.quorum.voters"] == "1@kafka:9093"
+    assert properties["listener.security.protocol.map"] == "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,HOST:PLAINTEXT"
+    assert properties["process.roles"] == "broker,controller"
+    assert "heap.opts" not in properties and "path" not in properties
+    assert kafka_run.property_name("KAFKA_SOME__ODD___NAME") == "some_odd-name"
