@@ -52,9 +52,12 @@ def mailpit_binary() -> Path:
     binary = ROOT / ".cache" / "mailpit" / MAILPIT_VERSION / "mailpit"
     if binary.is_file():
         return binary
-    go = shutil.which("go") or next((p for p in ("/usr/local/go/bin/go",) if Path(p).is_file()), None)
+    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").is_file() else None)
     if go is None:
-        raise images.ImageError("the Go toolchain is missing (it builds Mailpit): run `bash scripts/install_helm.sh`")
+        raise images.ImageError(
+            "the Go toolchain builds Mailpit and is missing: put `go` on PATH or at /usr/local/go/bin/go "
+            "(the one scripts/install_helm.sh uses for Helm)"
+        )
     env = {**os.environ, "GOBIN": str(binary.parent), "CGO_ENABLED": "0"}
     result = subprocess.run(
         [go, "install", f"{MAILPIT_MODULE}@{MAILPIT_VERSION}"],

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 import yaml
 
+from alertrouter_router.ownership.loader import load_config
 from tests.deploy.support import load_yaml
 from tests.helpers import free_port
 
@@ -42,23 +43,25 @@ CONFIG_MOUNT = "./examples/ownership:/etc/alertrouter/config:ro"
 REPORT = ROOT / ".run" / "images" / "compose.json"
 
 
-def email_first(source: Path, target: Path) -> set[str]:
-    """A copy of the ownership configuration whose users are e-mailed at once; their addresses."""
+def email_first(source: Path, target: Path) -> dict[str, set[str]]:
+    """A copy of the ownership configuration whose users are e-mailed at once; each team's members' addresses."""
     shutil.copytree(source, target)
-    addresses: set[str] = set()
+    address: dict[str, str] = {}
+    members: dict[str, list[str]] = {}
     for file in sorted(target.glob("*.yaml")):
         document = yaml.safe_load(file.read_text())
+        members.update({team["id"]: team["members"] for team in document.get("teams", [])})
         for user in document.get("users", []):
             emails = [m for m in user["contact_methods"] if m["type"] == "email"]
             if emails:
                 rules = [r for r in user["notification_rules"] if r["contact_method"] != emails[0]["id"]]
                 user["notification_rules"] = [{"contact_method": emails[0]["id"], "delay_minutes": 0}, *rules]
-                addresses.add(emails[0]["address"])
+                address[user["id"]] = emails[0]["address"]
         file.write_text(yaml.safe_dump(document, sort_keys=False))
     target.chmod(0o755)
     for file in target.iterdir():
         file.chmod(0o644)
-    return addresses
+    return {team: {address[u] for u in users if u in address} for team, users in members.items()}
 
 
 def override_file(services: dict[str, dict[str, Any]], config: Path, path: Path) -> dict[str, int]:
@@ -88,25 +91,24 @@ def get_json(url: str) -> Any:
 @pytest.fixture
 def project(
     built: images.BuildReport, tmp_path: Path
-) -> Iterator[tuple[compose_boot.ComposeProject, dict[str, int], set[str]]]:
-    seconds: dict[str, Any] = {}
+) -> Iterator[tuple[compose_boot.ComposeProject, dict[str, int], dict[str, set[str]]]]:
     try:
         started = time.monotonic()
         report = standins.build_all()
     except images.ImageError as error:
         pytest.fail(str(error), pytrace=False)
-    seconds["standins"] = {**report.seconds, "total": round(time.monotonic() - started, 1)}
+    seconds = {"standins": {**report.seconds, "total": round(time.monotonic() - started, 1)}}
     services = load_yaml(compose_boot.COMPOSE_FILE)["services"]
     for service in ("ingest", "router", "notifier"):
         images.podman("tag", images.TAG.format(service=service), f"localhost/alertrouter-{service}:dev")
-    addresses = email_first(ROOT / "examples" / "ownership", tmp_path / "ownership")
+    team_addresses = email_first(ROOT / "examples" / "ownership", tmp_path / "ownership")
     ports = override_file(services, tmp_path / "ownership", tmp_path / "override.yml")
-    stack = compose_boot.ComposeProject(f"alertrouter-ct-{uuid.uuid4().hex[:6]}", tmp_path / "override.yml", {})
-    stack.environment = report.environment
+    name = f"alertrouter-ct-{uuid.uuid4().hex[:6]}"
+    stack = compose_boot.ComposeProject(name, tmp_path / "override.yml", report.environment)
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(json.dumps(seconds, indent=1) + "\n")
     try:
-        yield stack, ports, addresses
+        yield stack, ports, team_addresses
     finally:
         stack.down()
 
@@ -125,11 +127,11 @@ def wait_for_mail(mailpit: str, subject: str, stack: compose_boot.ComposeProject
 
 
 def test_the_compose_stack_boots_and_the_demo_alert_is_mailed(
-    project: tuple[compose_boot.ComposeProject, dict[str, int], set[str]],
+    project: tuple[compose_boot.ComposeProject, dict[str, int], dict[str, set[str]]],
 ) -> None:
     """Every service of the file starts and turns healthy; Prometheus's always-firing demo alert goes through
     Alertmanager to ingest, the router pages the on-call user and the notifier's e-mail lands in Mailpit."""
-    stack, ports, addresses = project
+    stack, ports, team_addresses = project
     services = load_yaml(compose_boot.COMPOSE_FILE)["services"]
     started = time.monotonic()
     try:
@@ -150,6 +152,8 @@ def test_the_compose_stack_boots_and_the_demo_alert_is_mailed(
     mail = mails[0]
     assert mail["From"]["Address"] == services["notifier"]["environment"]["NOTIFIER_SMTP_FROM"]
     recipients = {to["Address"] for to in mail["To"]}
-    assert len(recipients) == 1 and recipients <= addresses, recipients
+    owner = load_config(ROOT / "examples" / "ownership", environ={}).config.services
+    team = next(s.owner_team for s in owner if s.id == "checkout")
+    assert len(recipients) == 1 and recipients <= team_addresses[team], (recipients, team)
     body = get_json(f"{mailpit}/api/v1/message/{mail['ID']}")["Text"]
     assert f"Label alertname: {rule['alert']}" in body and "Service: Checkout" in body, body
