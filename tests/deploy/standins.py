@@ -6,7 +6,8 @@ asks of the image it replaces (environment, paths, health-check commands):
 - postgres (for postgres:16-alpine): Debian bookworm's PostgreSQL 15;
 - mailpit (for axllent/mailpit): the real Mailpit, built from its Go module with the Go toolchain (the module
   proxy here offers MAILPIT_VERSION, not the compose file's pin).
-Prometheus and Alertmanager get none: the test does not boot them (docs/deployment.md says why).
+- prometheus, alertmanager (for prom/*): Debian bookworm's Prometheus 2.42 and Alertmanager 0.25, with wget.
+The differences from the official images are listed in docs/deployment.md ("The compose stack in CI").
 Layer caching keeps a rebuild with unchanged inputs to seconds; the Mailpit binary is kept in .cache/mailpit.
 """
 
