@@ -1,4 +1,5 @@
-"""Turn one escalation level, resolved at an instant, into pages and the explanation of who and why (pure)."""
+"""Pages (pure): one escalation level, resolved at an instant, into pages and the explanation of who and why; the
+status updates of those already paged; shift reminders."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 from alertrouter_router.incidents import Incident
 from alertrouter_router.ownership.escalation_targets import Target, targets_for_level
 from alertrouter_router.ownership.loader import LoadedConfig
-from alertrouter_shared.events import ContactMethodType, Page, PageAlert, PageKind, Severity
+from alertrouter_router.ownership.reminders import Reminder, reminder_text
+from alertrouter_shared.events import ContactMethod, ContactMethodType, Page, PageAlert, PageKind, PageShift, Severity
 
 PAGE_ALERTS_SHOWN = 10  # a page names at most this many member alerts; alert_count says how many there are
 
@@ -182,3 +184,35 @@ def escalation_updates(
         for page in told
         if page.contact_method.type is not ContactMethodType.VOICE
     ]
+
+
+def reminder_page(config: LoadedConfig, reminder: Reminder, now: datetime) -> Page:
+    """A shift reminder as a page of its own kind: no incident, so its ids are the reminder's (stable per person,
+    schedule and shift start); the text says which schedule and when, in the person's time zone."""
+    user = config.users_by_id[reminder.user_id]
+    schedule = config.schedules_by_id[reminder.schedule_id]
+    method = reminder.contact_method
+    return Page(
+        page_id=f"shift:{reminder.id}:{method.id}",
+        kind=PageKind.SHIFT_REMINDER,
+        incident_id=reminder.id,
+        decision_id=reminder.id,
+        dedup_key=f"shift:{schedule.id}:{user.id}",
+        service_id="",
+        team_id="",
+        user_id=user.id,
+        user_name=user.name,
+        contact_method=ContactMethod(id=method.id, type=method.type, address=method.address),
+        summary=reminder_text(reminder, schedule, user),
+        severity=Severity.INFO,
+        send_at=now,
+        created_at=now,
+        shift=PageShift(
+            schedule_id=schedule.id,
+            schedule_name=schedule.name,
+            starts_at=reminder.starts_at,
+            ends_at=reminder.ends_at,
+            time_zone=user.time_zone,
+            override=reminder.override,
+        ),
+    )

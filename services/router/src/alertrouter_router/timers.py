@@ -1,5 +1,5 @@
-"""The timer loop: due escalation steps, maintenance rechecks, snoozes and silent heartbeats, in any replica, each
-exactly once.
+"""The timer loop: due escalation steps, maintenance rechecks, snoozes, silent heartbeats and shift reminders
+(``shift_reminders.py``), in any replica, each exactly once.
 
 Steps and rechecks are claimed with SKIP LOCKED, so replicas share them; they go through the same ``decide`` as
 the live path. A recheck is how an alert suppressed by a maintenance window pages when the window ends (by its
@@ -18,6 +18,7 @@ from alertrouter_router.decide import Recheck, Retrigger, Snapshot
 from alertrouter_router.escalation import Step
 from alertrouter_router.heartbeats import raise_silent
 from alertrouter_router.maintenance import Maintenance
+from alertrouter_router.shift_reminders import send_due_reminders
 from alertrouter_shared.logging import get_logger
 
 if TYPE_CHECKING:
@@ -109,7 +110,8 @@ async def retrigger_acknowledged(state: RouterState) -> int:
 async def run_timers(state: RouterState) -> None:
     while not state.stopping.is_set():
         try:
-            for one_pass in (fire_due_steps, recheck_suppressed, retrigger_acknowledged, raise_silent):
+            passes = (fire_due_steps, recheck_suppressed, retrigger_acknowledged, raise_silent, send_due_reminders)
+            for one_pass in passes:
                 while await one_pass(state) > 0:
                     pass
         except Exception as exc:
