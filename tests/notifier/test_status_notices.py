@@ -1,14 +1,19 @@
 """Escalation notices: the Slack message of the page is updated in place (buttons kept, the note shown), and every
-channel says what happened ("Escalated to level 2: dan paged") before the incident's summary."""
+channel says what happened ("Escalated to level 2: dan paged") before the incident's summary. Shift reminders:
+every channel names the schedule and the shift's times, with nothing to acknowledge."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
 
 from alertrouter_notifier.channels.base import Links
 from alertrouter_notifier.rendering.chat import teams_card
 from alertrouter_notifier.rendering.email import subject, text_body
+from alertrouter_notifier.rendering.slack import slack_message
 from alertrouter_notifier.rendering.sms import render_sms
 from alertrouter_notifier.runtime import Notifier
-from alertrouter_shared.events import ContactMethodType, PageKind
+from alertrouter_shared.events import ContactMethodType, PageKind, PageShift, Severity
 from tests.notifier.conftest import PageFactory, SettingsFactory
 from tests.notifier.support import api_client, final_delivery, produce_pages
 from tests.providers.slack import SlackServer
@@ -50,3 +55,36 @@ def test_every_channel_says_what_happened_first(make_page: PageFactory) -> None:
     card = teams_card(teams, Links())["attachments"][0]["content"]
     assert card["body"][0]["text"] == "ESCALATED: checkout"
     assert card["body"][1]["inlines"][0]["text"].startswith("Escalated to level 2: dan paged.")
+
+
+REMINDER = (
+    "Your on-call shift for Payments primary starts Mon 30 Mar 2026 09:00 CEST and lasts until "
+    "Tue 31 Mar 2026 09:00 CEST (Europe/Berlin)."
+)
+SHIFT = PageShift(
+    schedule_id="payments-primary",
+    schedule_name="Payments primary",
+    starts_at=datetime(2026, 3, 30, 7, tzinfo=UTC),
+    ends_at=datetime(2026, 3, 31, 7, tzinfo=UTC),
+    time_zone="Europe/Berlin",
+)
+
+
+def test_a_shift_reminder_on_every_channel(make_page: PageFactory) -> None:
+    def reminder(channel: ContactMethodType, address: str) -> Any:
+        return make_page(
+            channel, address, kind=PageKind.SHIFT_REMINDER, summary=REMINDER, shift=SHIFT, severity=Severity.INFO
+        )
+
+    links = Links(acknowledge="https://n.test/acknowledge/t", resolve="https://n.test/resolve/t")
+    assert render_sms(reminder(ContactMethodType.SMS, "+15005550006"), links) == f"[ON CALL] {REMINDER}"
+    email = reminder(ContactMethodType.EMAIL, "a@example.test")
+    assert subject(email) == f"[ON CALL] {REMINDER}"  # 144 characters: within the 150 of a subject
+    assert text_body(email, Links()).startswith(f"{REMINDER}\n\nSchedule: Payments primary\nTime zone: Europe/Berlin")
+    slack = slack_message(reminder(ContactMethodType.SLACK, "U0ANNA"), Links(), interactive=True)
+    assert slack["blocks"][0]["text"]["text"] == ":calendar: ON CALL: Payments primary"
+    assert slack["blocks"][1]["text"]["text"] == REMINDER
+    assert not [b for b in slack["blocks"] if b["type"] == "actions"]
+    card = teams_card(reminder(ContactMethodType.TEAMS, "https://t.test/hook"), links)["attachments"][0]["content"]
+    assert card["body"][0]["text"] == "ON CALL: Payments primary" and card["actions"] == []
+    assert card["body"][1]["inlines"][0]["text"] == REMINDER
