@@ -172,8 +172,8 @@ def test_those_paged_before_hear_of_an_escalation_by_the_timer() -> None:
     assert escalated.note == "escalated to level 2: bob paged"
     updates = _escalation_updates(store, effects, T0 + minutes(5))
     assert {(p.user_id, p.contact_method.id, p.kind, p.escalation_level) for p in updates} == {
-        ("alice", "alice-hook", PageKind.ESCALATED, 2),
-        ("alice", "alice-sms", PageKind.ESCALATED, 2),
+        ("alice", "alice-hook", PageKind.ESCALATED, 1),  # the level alice was paged at; the note names the new one
+        ("alice", "alice-sms", PageKind.ESCALATED, 1),
     }
     assert {p.status_note for p in updates} == {"escalated to level 2: bob paged"}
     assert len({p.page_id for p in updates}) == 2 and all(":escalated:0:2:alice:" in p.page_id for p in updates)

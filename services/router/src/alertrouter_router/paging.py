@@ -27,7 +27,7 @@ class LevelPlan:
 
 @dataclass(frozen=True, slots=True)
 class Escalated:
-    """An incident moved on to another level: those paged before hear of it (``paging.escalation_updates``)."""
+    """An incident moved on to another level: those paged before hear of it (``escalation_updates`` below)."""
 
     incident_id: str
     round: int
@@ -166,7 +166,7 @@ def escalation_updates(
 ) -> list[Page]:
     """Tell those paged before that the incident went on to another level ("escalated to level 2: dan paged").
 
-    Once per contact method they were paged on, except voice (a call that needs no answer would only wake them);
+    Once per contact method they were paged on (the page keeps the level they were paged at), except voice (a call that needs no answer would only wake them);
     not the person who escalated, not those the new level pages (their trigger is the news), not anyone who opted
     out. The page id names the position, so a repeated decision produces the same pages.
     """
@@ -180,7 +180,7 @@ def escalation_updates(
             incident,
             escalated.decision_id,
             now,
-        ).model_copy(update={"status_note": escalated.note, "escalation_level": escalated.level + 1})
+        ).model_copy(update={"status_note": escalated.note})
         for page in told
         if page.contact_method.type is not ContactMethodType.VOICE
     ]
