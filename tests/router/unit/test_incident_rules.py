@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from alertrouter_router.decide import Effects, NotReached
-from alertrouter_router.escalation import Step
 from alertrouter_router.decisions import Outcome
+from alertrouter_router.escalation import Step
 from alertrouter_router.incidents import IncidentStatus
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.paging import escalation_updates, update_pages

@@ -166,9 +166,10 @@ def escalation_updates(
 ) -> list[Page]:
     """Tell those paged before that the incident went on to another level ("escalated to level 2: dan paged").
 
-    Once per contact method they were paged on (the page keeps the level they were paged at), except voice (a call that needs no answer would only wake them);
-    not the person who escalated, not those the new level pages (their trigger is the news), not anyone who opted
-    out. The page id names the position, so a repeated decision produces the same pages.
+    Once per contact method they were paged on (each page keeps the level they were paged at), except voice (a
+    call that needs no answer would only wake them); not the person who escalated, not those the new level pages
+    (their trigger is the news), not anyone who opted out. The page id names the position, so a repeated decision
+    produces the same pages.
     """
     step = f"{incident.id}:{PageKind.ESCALATED.value}:{escalated.round}:{escalated.level + 1}"
     told = _told(config, paged, [escalated.by, *escalated.paged])
