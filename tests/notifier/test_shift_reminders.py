@@ -1,6 +1,6 @@
 """Shift reminders end to end: the real router (its clock moved by the test) finds anna's shift an hour ahead and
-sends one reminder, which the notifier posts to her Slack; a restarted router does not send it again; an override
-made through the API puts cara on call at once and she is told by email, in her own time zone."""
+sends one reminder, which the notifier posts to her Slack; restarted routers (two of them) do not send it again,
+not even after she chose another contact method; an override made through the API puts cara on call at once and she is told by email, in her own time zone, once."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from tests.notifier.support import api_client, final_delivery, produce_pages
 from tests.providers.slack import SlackServer
 from tests.providers.smtp import SmtpServer
 
-QUICK = {"shift_reminder_poll_seconds": 0.2}
+QUICK = {"shift_reminder_poll_seconds": 0.2, "overrides_poll_seconds": 0.2}
 
 
 def _ownership(unique: str, now: datetime) -> dict[str, Any]:
@@ -105,7 +105,8 @@ async def test_a_reminder_before_the_shift_once_across_a_restart_and_at_once_for
     settings = make_settings(slack_api_url=f"{slack.url}/api", smtp_host="127.0.0.1", smtp_port=smtp.port)
     async with Notifier(settings, clock=clock) as notifier, api_client(notifier) as client:
         async with live_router(kafka_bootstrap, database, config_dir, clock, **QUICK) as router:
-            (config_dir / f"{unique}.yaml").write_text(yaml.safe_dump(_ownership(unique, clock.now())))
+            document = _ownership(unique, clock.now())
+            (config_dir / f"{unique}.yaml").write_text(yaml.safe_dump(document))
             reloaded = await router.api.post("/v1/config/reload")
             assert reloaded.status_code == 200, reloaded.text
             await _pass_after(router, clock.now())
@@ -123,8 +124,16 @@ async def test_a_reminder_before_the_shift_once_across_a_restart_and_at_once_for
             delivered = await final_delivery(client, reminder.page_id)
             assert delivered["status"] == "sent"
 
-        # a new router process (same database, same clock): the claim is remembered, nothing is sent again
-        async with live_router(kafka_bootstrap, database, config_dir, clock, **QUICK) as router:
+        # two new router processes (same database, same clock): the claim is remembered, nothing is sent again
+        async with (
+            live_router(kafka_bootstrap, database, config_dir, clock, **QUICK) as router,
+            live_router(kafka_bootstrap, database, config_dir, clock, **QUICK) as other,
+        ):
+            # anna now prefers email: a different page, but the same shift, so no second reminder
+            document["users"][0]["shift_reminder_contact_method"] = f"{anna}-email"
+            (config_dir / f"{unique}.yaml").write_text(yaml.safe_dump(document))
+            reloaded = await router.api.post("/v1/config/reload")
+            assert reloaded.status_code == 200, reloaded.text
             await _pass_after(router, clock.now())
             # the new reader has read the topic up to anna's reminder, and sees it once
             records = await eventually(lambda: _reminded(router, anna), what="the pages topic read again")
@@ -138,6 +147,14 @@ async def test_a_reminder_before_the_shift_once_across_a_restart_and_at_once_for
             assert told.shift is not None and told.shift.override and told.contact_method.type.value == "email"
             await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [told])
             (mail,) = await smtp.wait_for(1, timeout=20)
+
+            # the other process sees the override too, and its passes find cara's reminder already claimed
+            async def other_knows() -> bool:
+                return bool(other.runtime.state.configs.current.config.schedules_by_id[rota].overrides)
+
+            await eventually(other_knows, what="the override in the other router")
+            await _pass_after(other, clock.now())
+            assert [p.page_id for p in _reminders(router, cara)] == [told.page_id]
             assert [p.page_id for p in _reminders(router, anna)] == [reminder.page_id]  # still once
 
     (message,) = [m for m in slack.messages if m.get("channel") == f"U{unique[:8].upper()}A"]
