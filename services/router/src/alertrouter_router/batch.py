@@ -215,9 +215,10 @@ class Batch:
                 next_due = self.now + timedelta(minutes=plan.delay_minutes)
                 if after is not None:
                     self.effects.steps.append(Step(incident.id, after[0], after[1], next_due))
-                paged = ", ".join(t["user"] for t in explained if t["notifications"])
+                users = tuple(t["user"] for t in explained if t["notifications"])
+                paged = ", ".join(users)
                 if announce is not None:
-                    self._announce(incident, round_, level, paged, announce, decision.id)
+                    self._announce(incident, round_, level, users, announce, decision.id)
                 shown_round = round_ - incident.round_base + 1
                 reason = f"paged level {level + 1} (round {shown_round}) of policy {policy.id}: {paged}"
                 set_outcome(decision, Outcome.PAGED, reason, incident)
@@ -244,10 +245,12 @@ class Batch:
         set_outcome(decision, Outcome.NOBODY_ON_CALL, reason, incident)
         decision.explanation |= {"skipped_levels": skipped, "targets": []}
 
-    def _announce(self, incident: Incident, round_: int, level: int, paged: str, by: str, decision_id: str) -> None:
+    def _announce(
+        self, incident: Incident, round_: int, level: int, users: tuple[str, ...], by: str, decision_id: str
+    ) -> None:
+        """Record the escalation, for those paged before (``work.py`` builds their updates from the outbox)."""
         who = f"{by} escalated" if by else "escalated"
-        note = f"{who} to level {level + 1}: {paged} paged"
-        users = tuple(paged.split(", "))
+        note = f"{who} to level {level + 1}: {', '.join(users)} paged"
         self.effects.escalations.append(Escalated(incident.id, round_, level, users, by, note, decision_id))
 
     # ------------------------------------------------------------------------------------------ decisions
