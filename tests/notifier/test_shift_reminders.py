@@ -1,6 +1,7 @@
 """Shift reminders end to end: the real router (its clock moved by the test) finds anna's shift an hour ahead and
 sends one reminder, which the notifier posts to her Slack; restarted routers (two of them) do not send it again,
-not even after she chose another contact method; an override made through the API puts cara on call at once and she is told by email, in her own time zone, once."""
+not even after she chose another contact method; an override made through the API puts cara on call at once and
+she is told by email, in her own time zone, once."""
 
 from __future__ import annotations
 
