@@ -27,6 +27,7 @@ from alertrouter_router.db.migrate import upgrade_to_head
 from alertrouter_router.runtime import RouterRuntime
 from alertrouter_router.settings import RouterSettings
 from alertrouter_shared.auth import hash_token
+from alertrouter_shared.clock import Clock
 from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, Page
 from alertrouter_shared.serving import embedded_server
 from alertrouter_shared.topics import ALERTS, PAGES
@@ -156,7 +157,10 @@ class LiveRouter:
 
 
 @contextlib.asynccontextmanager
-async def live_router(kafka: str, database_url: str, config_dir: Path) -> AsyncIterator[LiveRouter]:
+async def live_router(
+    kafka: str, database_url: str, config_dir: Path, clock: Clock | None = None, **overrides: Any
+) -> AsyncIterator[LiveRouter]:
+    """``clock``: the router's, for tests that move time; ``overrides``: router settings."""
     await asyncio.to_thread(upgrade_to_head, database_url, 30)
     config_dir.mkdir(parents=True, exist_ok=True)
     (config_dir / "base.yaml").write_text(BASE_CONFIG)
@@ -171,8 +175,9 @@ async def live_router(kafka: str, database_url: str, config_dir: Path) -> AsyncI
         escalation_poll_seconds=0.2,
         outbox_poll_seconds=0.2,
         kafka_create_topics=False,
+        **overrides,
     )
-    runtime = RouterRuntime(settings)
+    runtime = RouterRuntime(settings, clock=clock)
     await runtime.start()
     pages = await TopicReader(kafka, PAGES).start()
     producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all")

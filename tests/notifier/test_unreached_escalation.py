@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from alertrouter_notifier.runtime import Notifier
-from alertrouter_shared.events import ContactMethodType, Page
+from alertrouter_shared.events import ContactMethodType, Page, PageKind
 from alertrouter_shared.topics import DELIVERIES
 from tests.helpers import eventually
 from tests.notifier.conftest import SettingsFactory
@@ -63,6 +63,24 @@ async def test_undelivered_sms_and_unanswered_call_page_level_two_within_seconds
             return next((p for p in found if p.incident_id == incident_id and p.user_id == dan.id), None)
 
         page = await eventually(dan_paged, timeout=30, what="dan's level-2 page")
+
+        # clara, paged before, hears of it on the channel she was paged on (SMS; never a call for it)
+        async def clara_told() -> list[Page] | None:
+            found = [Page.model_validate_json(v) for v in router_live.pages.values]
+            told = [p for p in found if p.incident_id == incident_id and p.kind is PageKind.ESCALATED]
+            return told or None
+
+        (update,) = await eventually(clara_told, timeout=30, what="clara's escalation update")
+        assert (update.user_id, update.contact_method.type) == (clara.id, ContactMethodType.SMS)
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [update])
+        await asyncio.to_thread(
+            twilio.wait_for,
+            2,
+            20.0,
+            lambda r: r.path.endswith("/Messages.json") and r.form()["To"] == clara.addresses["sms"],
+        )
+        body = [m["Body"] for m in twilio.messages if m["To"] == clara.addresses["sms"]][-1]
+        assert body.startswith(f"[ESCALATED] Service {unique}: Escalated to level 2: {dan.id} paged. checkout is down")
     assert time.monotonic() - started < 60  # the level's delay is 30 minutes
     assert page.escalation_level == 2 and page.contact_method.type is ContactMethodType.SMS
     body = await router_live.incident(incident_id)
@@ -75,15 +93,16 @@ async def test_undelivered_sms_and_unanswered_call_page_level_two_within_seconds
 async def test_pressing_2_escalates_now_as_the_called_person(
     make_settings: SettingsFactory, twilio: TwilioServer, router_live: LiveRouter, unique: str
 ) -> None:
-    clara = Person(f"clara-{unique}", {"voice": number(unique)})
+    clara = Person(f"clara-{unique}", {"voice": number(unique), "sms": number(unique, 1)})
     dan = Person(f"dan-{unique}", {"sms": number(unique, 2)})
     service = await router_live.add_service(unique, [[clara], [dan]], delay_minutes=30)
-    (page,) = await router_live.trigger(service, "checkout is down")
+    pages = await router_live.trigger(service, "checkout is down", count=2)
+    page = next(p for p in pages if p.contact_method.type is ContactMethodType.VOICE)
     settings = make_settings(
         twilio_base_url=twilio.url, router_url=router_live.url, router_api_token=ROUTER_TOKEN, **public_settings()
     )
     async with Notifier(settings) as notifier, served(notifier):
-        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, pages)
         call = await _placed_call(twilio, clara.addresses["voice"])
         reply = await asyncio.to_thread(twilio.press, call["sid"], "2")
     assert reply.status == 200, reply
@@ -95,3 +114,6 @@ async def test_pressing_2_escalates_now_as_the_called_person(
     await eventually(dan_paged, timeout=30, what="dan's page after clara pressed 2")
     body = await router_live.incident(page.incident_id)
     assert any(e["kind"] == "decision" and e["reason"].startswith(f"escalated by {clara.id}") for e in body["timeline"])
+    # clara escalated: she is not told of it on her SMS (the update would have been written with the escalation)
+    found = [Page.model_validate_json(v) for v in router_live.pages.values]
+    assert not [p for p in found if p.incident_id == page.incident_id and p.kind is PageKind.ESCALATED]

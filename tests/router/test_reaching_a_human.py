@@ -46,6 +46,15 @@ async def test_undelivered_level_escalates_at_once(
         await producer.send_and_wait(DELIVERIES, result.model_dump_json().encode(), key=page.incident_id.encode())
     # Level 2 is due 5 minutes after level 1; it comes now, without the clock moving.
     await eventually(lambda: paged(pages, key, level=2), what="bob's page, at once")
+
+    # alice, paged before, is told on both channels she was paged on (the undelivered SMS too: it may work now)
+    async def alice_told() -> set[str] | None:
+        told = {p.contact_method.id for p in pages_for(pages, key) if p.kind is PageKind.ESCALATED}
+        return told if len(told) == 2 else None
+
+    assert await eventually(alice_told, what="alice's escalation updates") == {"alice-hook", "alice-sms"}
+    notes = {p.status_note for p in pages_for(pages, key) if p.kind is PageKind.ESCALATED}
+    assert notes == {"escalated to level 2: bob paged"}
     decision = (await decisions_for(api, key, 2))[1]
     assert decision["kind"] == "escalation" and decision["level"] == 2
     assert decision["reason"].startswith("level 1: alice not reached: webhook failed (HTTP 410); alice not reached: ")

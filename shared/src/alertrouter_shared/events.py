@@ -240,12 +240,19 @@ class ContactMethodType(StrEnum):
 
 
 class PageKind(StrEnum):
-    """A trigger asks for action; the others tell the paged person it is no longer needed."""
+    """A trigger asks for action; acknowledged/resolved/escalated tell those already paged how the incident moved on;
+    a shift reminder tells a person their on-call shift is about to start (or an override started one).
+
+    ``escalated`` and ``shift_reminder`` were added within version 1 (additive): a notifier older than them cannot
+    decode such a page and dead-letters it (never drops it), so notifiers are upgraded before routers.
+    """
 
     TRIGGER = "trigger"
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
     DIGEST = "digest"
+    ESCALATED = "escalated"
+    SHIFT_REMINDER = "shift_reminder"
 
 
 class ContactMethod(_Wire):
@@ -261,6 +268,17 @@ class PageAlert(_Wire):
 
     dedup_key: str
     summary: str = ""
+
+
+class PageShift(_Wire):
+    """The on-call shift a ``shift_reminder`` page is about; instants in UTC, shown in ``time_zone`` (the person's)."""
+
+    schedule_id: str
+    schedule_name: str = ""
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    time_zone: str = "UTC"
+    override: bool = Field(False, description="an override put the person on call (rather than their rotation)")
 
 
 class Page(_Wire):
@@ -292,6 +310,10 @@ class Page(_Wire):
     send_at: AwareDatetime
     created_at: AwareDatetime
     drill: bool = Field(False, description="a page of a drill: every channel marks the message DRILL")
+    status_note: str = Field(
+        "", description="what happened, for status updates: 'escalated to level 2: dan paged' (added in 1.x)"
+    )
+    shift: PageShift | None = Field(None, description="a shift_reminder's shift (added in 1.x)")
 
 
 class DeliveryStatus(StrEnum):

@@ -3,13 +3,16 @@ a level that reached nobody, and telling those already paged."""
 
 from __future__ import annotations
 
-from alertrouter_router.decide import NotReached
+from datetime import datetime
+
+from alertrouter_router.decide import Effects, NotReached
 from alertrouter_router.decisions import Outcome
+from alertrouter_router.escalation import Step
 from alertrouter_router.incidents import IncidentStatus
 from alertrouter_router.ownership.loader import LoadedConfig
-from alertrouter_router.paging import update_pages
+from alertrouter_router.paging import escalation_updates, update_pages
 from alertrouter_router.unreached import PageState, unreached_levels
-from alertrouter_shared.events import PageKind
+from alertrouter_shared.events import Page, PageKind
 from tests.router.unit.decide_support import CONFIG, T0, Store, event, minutes
 
 
@@ -148,3 +151,66 @@ def test_those_paged_are_told_of_the_acknowledgement_but_not_the_one_who_acted()
     }
     muted = _changed("users", "alice", status_updates=False)
     assert update_pages(muted, incident, store.pages_for(incident_id), "bob", "d1", T0 + minutes(6)) == []
+
+
+def _escalation_updates(store: Store, effects: Effects, at: datetime) -> list[Page]:
+    """What ``work.py`` does with the effects: the escalation updates built from the pages already published."""
+    (escalated,) = effects.escalations
+    incident = store.incidents[escalated.incident_id]
+    published = [
+        p for p in store.pages_for(incident.id) if p.send_at <= at and p.escalation_level < escalated.level + 1
+    ]
+    return escalation_updates(store.config, incident, published, escalated, at)
+
+
+def test_those_paged_before_hear_of_an_escalation_by_the_timer() -> None:
+    store = Store()
+    incident_id = _open(store)
+    effects = store.run([store.pending_steps[f"{incident_id}:0:1"]], T0 + minutes(5))
+    (escalated,) = effects.escalations
+    assert (escalated.level, escalated.paged, escalated.by) == (1, ("bob",), "")
+    assert escalated.note == "escalated to level 2: bob paged"
+    updates = _escalation_updates(store, effects, T0 + minutes(5))
+    assert {(p.user_id, p.contact_method.id, p.kind, p.escalation_level) for p in updates} == {
+        ("alice", "alice-hook", PageKind.ESCALATED, 1),  # the level alice was paged at; the note names the new one
+        ("alice", "alice-sms", PageKind.ESCALATED, 1),
+    }
+    assert {p.status_note for p in updates} == {"escalated to level 2: bob paged"}
+    assert len({p.page_id for p in updates}) == 2 and all(":escalated:0:2:alice:" in p.page_id for p in updates)
+    # a page id names no escalation position, so a level that reached nobody is never judged on its updates
+    assert unreached_levels([_page(p.page_id) for p in updates]) == []
+
+
+def test_an_escalation_by_a_person_is_not_told_to_them_nor_to_those_who_opted_out() -> None:
+    store = Store()
+    incident_id = _open(store)
+    effects = store.act(incident_id, "escalate", T0 + minutes(1), by="alice")
+    assert effects.escalations[0].note == "alice escalated to level 2: bob paged"
+    assert _escalation_updates(store, effects, T0 + minutes(1)) == []  # alice escalated: she knows
+
+    store = Store(config=_changed("users", "alice", status_updates=False))
+    incident_id = _open(store)
+    effects = store.run([store.pending_steps[f"{incident_id}:0:1"]], T0 + minutes(5))
+    assert _escalation_updates(store, effects, T0 + minutes(5)) == []
+
+
+def test_a_level_that_reached_nobody_and_a_repeat_round_announce_the_escalation() -> None:
+    store = Store()
+    incident_id = _open(store)
+    effects = store.run([NotReached(incident_id, 0, 0, ("alice not reached: sms undelivered",))], T0 + minutes(3))
+    assert [e.note for e in effects.escalations] == ["escalated to level 2: bob paged"]
+    # level 2 times out: round 2 pages alice again; bob (paged before) is told, alice's new trigger is her news
+    effects = store.run([store.pending_steps[f"{incident_id}:1:0"]], T0 + minutes(13))
+    (escalated,) = effects.escalations
+    assert (escalated.round, escalated.level, escalated.paged) == (1, 0, ("alice",))
+    incident = store.incidents[incident_id]
+    updates = escalation_updates(store.config, incident, store.pages_for(incident_id), escalated, T0 + minutes(13))
+    assert {(p.user_id, p.kind) for p in updates} == {("bob", PageKind.ESCALATED)}
+
+
+def test_an_acknowledged_incident_and_the_first_page_announce_no_escalation() -> None:
+    store = Store()
+    assert store.run([event("a")], T0).escalations == []
+    incident_id = store.last("a").incident_id or ""
+    store.act(incident_id, "acknowledge", T0 + minutes(1))
+    assert store.run([Step(incident_id, 0, 1, T0 + minutes(5))], T0 + minutes(5)).escalations == []

@@ -92,6 +92,21 @@ def test_minimal_document_loads(tmp_path: Path) -> None:
             "unknown contact method 'b-pager' of user 'b'",
         ),
         (
+            lambda d: d["users"][1].update(shift_reminder_contact_method="b-pager"),
+            "users[1].shift_reminder_contact_method",
+            "shift_reminder_contact_method: b-pager",
+            "unknown contact method 'b-pager' of user 'b'",
+        ),
+        (
+            lambda d: (
+                d["users"][1]["contact_methods"].append({"id": "b-call", "type": "voice", "address": "+447700900101"}),
+                d["users"][1].update(shift_reminder_contact_method="b-call"),
+            ),
+            "users[1].shift_reminder_contact_method",
+            "shift_reminder_contact_method: b-call",
+            "contact method 'b-call' is a voice call: shift reminders go by chat, email or SMS",
+        ),
+        (
             lambda d: d["integrations"][0].update(service="ghost-svc"),
             "integrations[0].service",
             "service: ghost-svc",

@@ -24,8 +24,10 @@ class LinkBuilder:
         return f"{self._base}/{action.value}/{token}"
 
     def for_page(self, page: Page, now: datetime) -> Links:
-        """Trigger pages get both links; an 'acknowledged' notice only the resolve link; digests none."""
-        if not self.enabled or page.kind in (PageKind.DIGEST, PageKind.RESOLVED):
+        """Trigger pages and escalation notices get both links; an 'acknowledged' notice only the resolve link;
+        digests, resolved notices and shift reminders none."""
+        if not self.enabled or page.kind in (PageKind.DIGEST, PageKind.RESOLVED, PageKind.SHIFT_REMINDER):
             return Links()
-        acknowledge = self.url(page, LinkAction.ACKNOWLEDGE, now) if page.kind is PageKind.TRIGGER else ""
+        open_ = page.kind in (PageKind.TRIGGER, PageKind.ESCALATED)
+        acknowledge = self.url(page, LinkAction.ACKNOWLEDGE, now) if open_ else ""
         return Links(acknowledge=acknowledge, resolve=self.url(page, LinkAction.RESOLVE, now))

@@ -19,7 +19,7 @@ from alertrouter_router.incidents import Incident, IncidentStatus
 from alertrouter_router.maintenance import Maintenance
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.ownership.routing import RouteMatch
-from alertrouter_router.paging import LevelPlan, build_pages, explain_targets, plan_level
+from alertrouter_router.paging import Escalated, LevelPlan, build_pages, explain_targets, plan_level
 from alertrouter_shared.events import AlertEvent, Page, PageAlert
 
 
@@ -96,6 +96,7 @@ class Effects:
     acknowledged: list[Incident] = field(default_factory=list)
     resolved: list[Incident] = field(default_factory=list)
     updates: list[tuple[Incident, str]] = field(default_factory=list)  # (incident, who acted): tell those paged
+    escalations: list[Escalated] = field(default_factory=list)  # incidents paged further: tell those paged before
     beats: list[Beat] = field(default_factory=list)  # heartbeats heard
 
 
@@ -188,8 +189,14 @@ class Batch:
         found = next_position(round_ - incident.round_base, level, len(policy.levels), policy.repeat)
         return None if found is None else (found[0] + incident.round_base, found[1])
 
-    def escalate(self, incident: Incident, round_: int, level: int, decision: Decision) -> None:
-        """Page (round, level); levels that reach nobody are skipped at once and recorded in the explanation."""
+    def escalate(
+        self, incident: Incident, round_: int, level: int, decision: Decision, announce: str | None = None
+    ) -> None:
+        """Page (round, level); levels that reach nobody are skipped at once and recorded in the explanation.
+
+        ``announce`` (who escalated, "" for the timer) marks an escalation those already paged are told of;
+        None for an incident's first page.
+        """
         assert incident.policy_id is not None
         policy = self.config.policies_by_id[incident.policy_id]
         skipped: list[dict[str, Any]] = []
@@ -208,7 +215,10 @@ class Batch:
                 next_due = self.now + timedelta(minutes=plan.delay_minutes)
                 if after is not None:
                     self.effects.steps.append(Step(incident.id, after[0], after[1], next_due))
-                paged = ", ".join(t["user"] for t in explained if t["notifications"])
+                users = tuple(t["user"] for t in explained if t["notifications"])
+                paged = ", ".join(users)
+                if announce is not None:
+                    self._announce(incident, round_, level, users, announce, decision.id)
                 shown_round = round_ - incident.round_base + 1
                 reason = f"paged level {level + 1} (round {shown_round}) of policy {policy.id}: {paged}"
                 set_outcome(decision, Outcome.PAGED, reason, incident)
@@ -234,6 +244,14 @@ class Batch:
         reason = f"no level of policy {policy.id} reaches anyone right now"
         set_outcome(decision, Outcome.NOBODY_ON_CALL, reason, incident)
         decision.explanation |= {"skipped_levels": skipped, "targets": []}
+
+    def _announce(
+        self, incident: Incident, round_: int, level: int, users: tuple[str, ...], by: str, decision_id: str
+    ) -> None:
+        """Record the escalation, for those paged before (``work.py`` builds their updates from the outbox)."""
+        who = f"{by} escalated" if by else "escalated"
+        note = f"{who} to level {level + 1}: {', '.join(users)} paged"
+        self.effects.escalations.append(Escalated(incident.id, round_, level, users, by, note, decision_id))
 
     # ------------------------------------------------------------------------------------------ decisions
 

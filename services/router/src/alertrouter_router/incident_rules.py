@@ -52,7 +52,7 @@ class IncidentRules(ResponderRules):
                 f"policy {incident.policy_id} no longer exists in configuration {self.config.short_version}"
             )
         else:
-            self.escalate(incident, step.round, step.level, decision)
+            self.escalate(incident, step.round, step.level, decision, announce="")
             decision.reason = f"not acknowledged in time: {decision.reason}"
         self.record(decision)
 
@@ -74,7 +74,7 @@ class IncidentRules(ResponderRules):
             decision.reason = f"{why}; no level follows in policy {incident.policy_id}"
         else:
             self.cancel_steps(incident.id)
-            self.escalate(incident, after[0], after[1], decision)
+            self.escalate(incident, after[0], after[1], decision, announce="")
             decision.reason = f"{why}: {decision.reason}"
         self.record(decision)
 
@@ -85,11 +85,11 @@ class IncidentRules(ResponderRules):
         since = incident.acknowledged_at.isoformat() if incident.acknowledged_at else "?"
         why = f"acknowledged by {incident.acknowledged_by} at {since} and not resolved; paging again"
         decision = self.incident_decision(incident, DecisionKind.ESCALATION, retrigger=True)
-        self._new_cycle(incident, 0, decision)
+        self._new_cycle(incident, 0, decision, announce=None)  # paging again is the news, not an escalation
         decision.reason = f"{why}: {decision.reason}"
         self.record(decision)
 
-    def _new_cycle(self, incident: Incident, level: int, decision: Decision) -> None:
+    def _new_cycle(self, incident: Incident, level: int, decision: Decision, announce: str | None) -> None:
         """Back to triggered, paging from ``level`` in a new escalation cycle (its rounds after the last one)."""
         base = incident.last_round + 1
         incident = self.put_incident(
@@ -103,7 +103,7 @@ class IncidentRules(ResponderRules):
             )
         )
         self.cancel_steps(incident.id)
-        self.escalate(incident, base, level, decision)
+        self.escalate(incident, base, level, decision, announce)
 
     # ------------------------------------------------------------------------------------------ people
 
@@ -158,7 +158,7 @@ class IncidentRules(ResponderRules):
             return
         policy = self.config.policies_by_id[incident.policy_id or ""]
         if action.level is not None:
-            self._new_cycle(incident, min(action.level, len(policy.levels)) - 1, decision)
+            self._new_cycle(incident, min(action.level, len(policy.levels)) - 1, decision, action.by)
         else:
             after = self.after(incident, incident.last_round, incident.last_level)
             if after is None:
@@ -175,6 +175,5 @@ class IncidentRules(ResponderRules):
                     )
                 )
             self.cancel_steps(incident.id)
-            self.escalate(incident, after[0], after[1], decision)
+            self.escalate(incident, after[0], after[1], decision, action.by)
         decision.reason = f"{said}: {decision.reason}"
-        self.effects.updates.append((self.incidents[incident.id], action.by))

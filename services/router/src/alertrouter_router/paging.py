@@ -1,8 +1,9 @@
-"""Turn one escalation level, resolved at an instant, into pages and the explanation of who and why (pure)."""
+"""Pages (pure): one escalation level, resolved at an instant, into pages and the explanation of who and why; the
+status updates of those already paged; shift reminders."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,7 +11,8 @@ from typing import Any
 from alertrouter_router.incidents import Incident
 from alertrouter_router.ownership.escalation_targets import Target, targets_for_level
 from alertrouter_router.ownership.loader import LoadedConfig
-from alertrouter_shared.events import Page, PageAlert, PageKind, Severity
+from alertrouter_router.ownership.reminders import Reminder, reminder_text
+from alertrouter_shared.events import ContactMethod, ContactMethodType, Page, PageAlert, PageKind, PageShift, Severity
 
 PAGE_ALERTS_SHOWN = 10  # a page names at most this many member alerts; alert_count says how many there are
 
@@ -21,6 +23,19 @@ class LevelPlan:
     round: int
     delay_minutes: int
     targets: list[Target]
+
+
+@dataclass(frozen=True, slots=True)
+class Escalated:
+    """An incident moved on to another level: those paged before hear of it (``escalation_updates`` below)."""
+
+    incident_id: str
+    round: int
+    level: int  # 0-based, the level now paged
+    paged: tuple[str, ...]  # who this level pages (their trigger is their news)
+    by: str  # the person who escalated; "" when the timer or an unreached level did
+    note: str  # "escalated to level 2: dan paged", "alice escalated to level 2: dan paged"
+    decision_id: str
 
 
 def plan_level(config: LoadedConfig, policy_id: str, round_: int, level: int, at: datetime) -> LevelPlan:
@@ -101,6 +116,35 @@ def build_pages(
     return pages
 
 
+def _told(config: LoadedConfig, paged: Sequence[Page], skip: Iterable[str]) -> list[Page]:
+    """The trigger pages of those to tell, once per (person, contact method): not ``skip``, not opted out."""
+    skipped = set(skip)
+    seen: set[tuple[str, str]] = set()
+    told = []
+    for page in paged:
+        user = config.users_by_id.get(page.user_id)
+        target = (page.user_id, page.contact_method.id)
+        if page.kind is not PageKind.TRIGGER or target in seen or user is None or not user.status_updates:
+            continue
+        seen.add(target)
+        if page.user_id not in skipped:
+            told.append(page)
+    return told
+
+
+def _notice(page: Page, page_id: str, kind: PageKind, incident: Incident, decision_id: str, now: datetime) -> Page:
+    return page.model_copy(
+        update={
+            "page_id": page_id,
+            "kind": kind,
+            "decision_id": decision_id,
+            "alert_count": incident.alert_count,
+            "send_at": now,
+            "created_at": now,
+        }
+    )
+
+
 def update_pages(
     config: LoadedConfig, incident: Incident, paged: Sequence[Page], actor: str, decision_id: str, now: datetime
 ) -> list[Page]:
@@ -110,27 +154,66 @@ def update_pages(
     place by the notifier rather than re-posted.
     """
     kind = PageKind.RESOLVED if incident.status.value == "resolved" else PageKind.ACKNOWLEDGED
-    seen: set[tuple[str, str]] = set()
-    updates = []
-    for page in paged:
-        user = config.users_by_id.get(page.user_id)
-        target = (page.user_id, page.contact_method.id)
-        if page.kind is not PageKind.TRIGGER or target in seen or user is None or not user.status_updates:
-            continue
-        seen.add(target)
-        if page.user_id == actor:
-            continue
-        cycle = f"{incident.id}:{kind.value}:{incident.round_base}"
-        updates.append(
-            page.model_copy(
-                update={
-                    "page_id": f"{cycle}:{page.user_id}:{page.contact_method.id}",
-                    "kind": kind,
-                    "decision_id": decision_id,
-                    "alert_count": incident.alert_count,
-                    "send_at": now,
-                    "created_at": now,
-                }
-            )
-        )
-    return updates
+    cycle = f"{incident.id}:{kind.value}:{incident.round_base}"
+    return [
+        _notice(page, f"{cycle}:{page.user_id}:{page.contact_method.id}", kind, incident, decision_id, now)
+        for page in _told(config, paged, [actor])
+    ]
+
+
+def escalation_updates(
+    config: LoadedConfig, incident: Incident, paged: Sequence[Page], escalated: Escalated, now: datetime
+) -> list[Page]:
+    """Tell those paged before that the incident went on to another level ("escalated to level 2: dan paged").
+
+    Once per contact method they were paged on (each page keeps the level they were paged at), except voice (a
+    call that needs no answer would only wake them); not the person who escalated, not those the new level pages
+    (their trigger is the news), not anyone who opted out. The page id names the position, so a repeated decision
+    produces the same pages.
+    """
+    step = f"{incident.id}:{PageKind.ESCALATED.value}:{escalated.round}:{escalated.level + 1}"
+    told = _told(config, paged, [escalated.by, *escalated.paged])
+    return [
+        _notice(
+            page,
+            f"{step}:{page.user_id}:{page.contact_method.id}",
+            PageKind.ESCALATED,
+            incident,
+            escalated.decision_id,
+            now,
+        ).model_copy(update={"status_note": escalated.note})
+        for page in told
+        if page.contact_method.type is not ContactMethodType.VOICE
+    ]
+
+
+def reminder_page(config: LoadedConfig, reminder: Reminder, now: datetime) -> Page:
+    """A shift reminder as a page of its own kind: no incident, so its ids are the reminder's (stable per person,
+    schedule and shift start); the text says which schedule and when, in the person's time zone."""
+    user = config.users_by_id[reminder.user_id]
+    schedule = config.schedules_by_id[reminder.schedule_id]
+    method = reminder.contact_method
+    return Page(
+        page_id=f"shift:{reminder.id}:{method.id}",
+        kind=PageKind.SHIFT_REMINDER,
+        incident_id=reminder.id,
+        decision_id=reminder.id,
+        dedup_key=f"shift:{schedule.id}:{user.id}",
+        service_id="",
+        team_id="",
+        user_id=user.id,
+        user_name=user.name,
+        contact_method=ContactMethod(id=method.id, type=method.type, address=method.address),
+        summary=reminder_text(reminder, schedule, user),
+        severity=Severity.INFO,
+        send_at=now,
+        created_at=now,
+        shift=PageShift(
+            schedule_id=schedule.id,
+            schedule_name=schedule.name,
+            starts_at=reminder.starts_at,
+            ends_at=reminder.ends_at,
+            time_zone=user.time_zone,
+            override=reminder.override,
+        ),
+    )

@@ -37,6 +37,9 @@ class RouterSettings(CommonSettings):
     overrides_poll_seconds: float = Field(
         5.0, gt=0, description="how often each process reads the schedule overrides made through the API"
     )
+    shift_reminder_poll_seconds: float = Field(
+        30.0, gt=0, description="how often shift reminders that have come due are looked for"
+    )
     outbox_poll_seconds: float = Field(1.0, gt=0, description="how often delayed and leftover pages are published")
     db_pool_size: int = Field(10, ge=1, description="PostgreSQL connections per process")
     drill_poll_seconds: float = Field(

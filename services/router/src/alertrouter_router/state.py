@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -28,6 +29,7 @@ class RouterState:
     token_entries: list[TokenEntry]
     publisher: OutboxPublisher
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    reminders_checked_at: datetime | None = None  # the end of the last shift-reminder pass in this process
 
     @property
     def rules(self) -> Rules:

@@ -1,6 +1,6 @@
-"""The timer loops: due escalation steps, maintenance rechecks, snoozes and silent heartbeats, in any replica, each
-exactly once; and, in a loop of its own, drills scheduled in the configuration (a silent one waits seconds for the
-providers' check, which must never hold up an escalation).
+"""The timer loops: due escalation steps, maintenance rechecks, snoozes, silent heartbeats and shift reminders
+(``shift_reminders.py``), in any replica, each exactly once; and, in a loop of its own, drills scheduled in the
+configuration (a silent one waits seconds for the providers' check, which must never hold up an escalation).
 
 Steps and rechecks are claimed with SKIP LOCKED, so replicas share them; they go through the same ``decide`` as
 the live path. A recheck is how an alert suppressed by a maintenance window pages when the window ends (by its
@@ -19,6 +19,7 @@ from alertrouter_router.decide import Recheck, Retrigger, Snapshot
 from alertrouter_router.escalation import Step
 from alertrouter_router.heartbeats import raise_silent
 from alertrouter_router.maintenance import Maintenance
+from alertrouter_router.shift_reminders import send_due_reminders
 from alertrouter_shared.logging import get_logger
 
 if TYPE_CHECKING:
@@ -110,7 +111,8 @@ async def retrigger_acknowledged(state: RouterState) -> int:
 async def run_timers(state: RouterState) -> None:
     while not state.stopping.is_set():
         try:
-            for one_pass in (fire_due_steps, recheck_suppressed, retrigger_acknowledged, raise_silent):
+            passes = (fire_due_steps, recheck_suppressed, retrigger_acknowledged, raise_silent, send_due_reminders)
+            for one_pass in passes:
                 while await one_pass(state) > 0:
                     pass
         except Exception as exc:

@@ -26,7 +26,7 @@ from alertrouter_router.metrics import (
 )
 from alertrouter_router.outbox import OutboxPublisher
 from alertrouter_router.ownership.loader import LoadedConfig
-from alertrouter_router.paging import update_pages
+from alertrouter_router.paging import escalation_updates, update_pages
 from alertrouter_shared.events import Page
 from alertrouter_shared.logging import get_logger
 
@@ -44,19 +44,20 @@ async def run_unit(
 ) -> tuple[Effects, list[Decision]]:
     """Inside the caller's transaction, after it read the snapshot: returns the effects and the new decisions."""
     effects = decide(inputs, snapshot, config, maintenance, now, rules)
-    if effects.updates:
+    if effects.updates or effects.escalations:
         effects.pages += await _status_updates(conn, effects, config, now)
     recorded = await effect_writes.write(conn, effects, now)
     return effects, recorded
 
 
 async def _status_updates(conn: Conn, effects: Effects, config: LoadedConfig, now: datetime) -> list[Page]:
-    """Those already paged for an incident that was acknowledged or resolved are told, from the pages they got."""
+    """Those already paged for an incident that was acknowledged, resolved or escalated are told, from the pages
+    they got (published ones: a page still held by its notification rule's delay reached nobody yet)."""
     actors = {incident.id: by for incident, by in effects.updates}
     rows = await conn.fetch(
         "SELECT incident_id, payload FROM router_outbox WHERE incident_id = ANY($1::text[]) "
         "AND published_at IS NOT NULL ORDER BY created_at",
-        sorted(actors),
+        sorted(set(actors) | {e.incident_id for e in effects.escalations}),
     )
     paged: dict[str, list[Page]] = {}
     for row in rows:
@@ -65,9 +66,13 @@ async def _status_updates(conn: Conn, effects: Effects, config: LoadedConfig, no
     for incident_id, actor in actors.items():
         incident = effects.incidents[incident_id]
         if incident.status is IncidentStatus.TRIGGERED:
-            continue  # escalated: the next level's pages are the news
+            continue  # escalated again in the same unit: the escalation's update is the news
         decision = next(d.id for d in reversed(effects.decisions) if d.incident_id == incident_id)
         updates += update_pages(config, incident, paged.get(incident_id, []), actor, decision, now)
+    for escalated in effects.escalations:
+        incident = effects.incidents[escalated.incident_id]
+        if incident.status is IncidentStatus.TRIGGERED:
+            updates += escalation_updates(config, incident, paged.get(incident.id, []), escalated, now)
     return updates
 
 

@@ -2,8 +2,8 @@
 user, DM or channel id, sent with the bot token).
 
 Messages posted with the bot token carry real acknowledge/resolve buttons when interactivity is configured
-(``NOTIFIER_SLACK_SIGNING_SECRET``; the clicks arrive at slack_interactions.py). An "acknowledged" or "resolved"
-notice for an incident whose page this contact method already got in Slack updates that message in place
+(``NOTIFIER_SLACK_SIGNING_SECRET``; the clicks arrive at slack_interactions.py). An "acknowledged", "resolved" or
+"escalated" notice for an incident whose page this contact method already got in Slack updates that message in place
 (``chat.update``) instead of posting another one, whoever changed the incident. Incoming webhooks answer errors as
 plain-text bodies with 4xx/5xx statuses and keep link buttons (there is no message id to update).
 """
@@ -22,7 +22,7 @@ from alertrouter_notifier.rendering.slack import Handled, slack_message
 from alertrouter_shared.events import Page, PageKind
 
 PreviousMessage = Callable[[Page], Awaitable["SentMessage | None"]]
-NOTICES = frozenset({PageKind.ACKNOWLEDGED, PageKind.RESOLVED})
+NOTICES = frozenset({PageKind.ACKNOWLEDGED, PageKind.RESOLVED, PageKind.ESCALATED})
 
 
 class SentMessage(NamedTuple):
@@ -53,7 +53,7 @@ class SlackProvider:
             return await self._incoming_webhook(address, slack_message(page, outgoing.links))
         earlier = await self._previous(page) if self._previous and page.kind in NOTICES else None
         if earlier is not None:
-            handled = Handled(page.kind)
+            handled = Handled(page.kind, note=page.status_note)
             message = slack_message(earlier.page, Links(), interactive=self._interactive, handled=handled)
             await self._api.update(earlier.ref, message)
             return Receipt(provider_message_id=earlier.ref, provider_status_code="updated")

@@ -18,25 +18,39 @@ from alertrouter_notifier.rendering.text import drill_prefix, incident_ref, mask
 from alertrouter_shared.events import Page, PageKind, Severity
 
 LABEL_VALUE_LIMIT = 100
+STATUS = {  # the word a message's title starts with, by page kind (a trigger shows its severity instead)
+    PageKind.ACKNOWLEDGED: "ACKNOWLEDGED",
+    PageKind.RESOLVED: "RESOLVED",
+    PageKind.DIGEST: "DIGEST",
+    PageKind.ESCALATED: "ESCALATED",
+    PageKind.SHIFT_REMINDER: "ON CALL",
+}
 TEAMS_MAX_BYTES = 27 * 1024
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
 
 
 def title(page: Page) -> str:
-    status = {
-        PageKind.TRIGGER: page.severity.value.upper(),
-        PageKind.ACKNOWLEDGED: "ACKNOWLEDGED",
-        PageKind.RESOLVED: "RESOLVED",
-        PageKind.DIGEST: "DIGEST",
-    }[page.kind]
+    if page.shift is not None:
+        return f"ON CALL: {page.shift.schedule_name or page.shift.schedule_id}"
+    status = page.severity.value.upper() if page.kind is PageKind.TRIGGER else STATUS[page.kind]
     return f"{drill_prefix(page.drill)}{status}: {page.service_name or page.service_id}"
 
 
+def summary(page: Page) -> str:
+    """What the message says first: the summary, after the status update's note when there is one."""
+    text = page.summary or "(no summary)"
+    return f"{page.status_note[:1].upper()}{page.status_note[1:]}. {text}" if page.status_note else text
+
+
 def fallback_text(page: Page) -> str:
-    return f"{title(page)} - {page.summary or '(no summary)'} (#{incident_ref(page.incident_id)})"
+    if page.shift is not None:
+        return f"{title(page)} - {page.summary}"
+    return f"{title(page)} - {summary(page)} (#{incident_ref(page.incident_id)})"
 
 
 def facts(page: Page) -> list[tuple[str, str]]:
+    if page.shift is not None:
+        return [("Schedule", page.shift.schedule_name or page.shift.schedule_id), ("Time zone", page.shift.time_zone)]
     rows = [
         ("Service", page.service_name or page.service_id),
         ("Severity", page.severity.value),
@@ -47,7 +61,13 @@ def facts(page: Page) -> list[tuple[str, str]]:
     return rows
 
 
+def footer(page: Page) -> str:
+    return f"Schedule {page.shift.schedule_id}" if page.shift is not None else f"Incident {page.incident_id}"
+
+
 def link_actions(page: Page, links: Links) -> list[tuple[str, str]]:
+    if page.shift is not None:
+        return []  # a reminder has nothing to act on
     actions = [("Acknowledge", links.acknowledge), ("Resolve", links.resolve), ("Runbook", page.runbook_url or "")]
     return [(name, url) for name, url in actions if url]
 
@@ -68,9 +88,9 @@ def _fact(name: str, value: str) -> dict[str, Any]:
 
 
 def _teams_color(page: Page) -> str:
-    if page.kind is PageKind.RESOLVED:
+    if page.kind in (PageKind.RESOLVED, PageKind.SHIFT_REMINDER):
         return "Good"
-    if page.kind is PageKind.TRIGGER and page.severity in (Severity.CRITICAL, Severity.ERROR):
+    if page.kind in (PageKind.TRIGGER, PageKind.ESCALATED) and page.severity in (Severity.CRITICAL, Severity.ERROR):
         return "Attention"
     return "Warning"
 
@@ -87,9 +107,9 @@ def teams_card(page: Page, links: Links) -> dict[str, Any]:
             "text": teams_escape(title(page)),
             "wrap": True,
         },
-        _verbatim(truncate(page.summary or "(no summary)", 2000)),
+        _verbatim(truncate(summary(page), 2000)),
         {"type": "Container", "items": rows},
-        _verbatim(f"Incident {page.incident_id}", isSubtle=True, size="Small"),
+        _verbatim(footer(page), isSubtle=True, size="Small"),
     ]
     card: dict[str, Any] = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",

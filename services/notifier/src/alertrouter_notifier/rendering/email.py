@@ -13,6 +13,9 @@ from email.utils import formataddr, formatdate
 from html import escape
 
 from alertrouter_notifier.channels.base import Links
+from alertrouter_notifier.rendering.chat import STATUS
+from alertrouter_notifier.rendering.chat import facts as chat_facts
+from alertrouter_notifier.rendering.chat import summary as chat_summary
 from alertrouter_notifier.rendering.text import DRILL_MARK, drill_prefix, incident_ref, mask_secret_labels, truncate
 from alertrouter_shared.events import Page, PageKind
 
@@ -30,20 +33,19 @@ def message_id(delivery_id: str, domain: str) -> str:
 
 
 def subject(page: Page) -> str:
+    if page.shift is not None:
+        return truncate(f"[ON CALL] {' '.join(page.summary.split())}", SUBJECT_LIMIT)
     service = page.service_name or page.service_id
-    base = f"{service}: {page.summary or '(no summary)'}"
-    tag = {
-        PageKind.TRIGGER: page.severity.value.upper(),
-        PageKind.ACKNOWLEDGED: "ACKNOWLEDGED",
-        PageKind.RESOLVED: "RESOLVED",
-        PageKind.DIGEST: "DIGEST",
-    }[page.kind]
+    base = f"{service}: {chat_summary(page)}"
+    tag = page.severity.value.upper() if page.kind is PageKind.TRIGGER else STATUS[page.kind]
     suffix = f" (#{incident_ref(page.incident_id)})"
     head = f"{drill_prefix(page.drill)}[{tag}] "
     return head + truncate(" ".join(base.split()), SUBJECT_LIMIT - len(head) - len(suffix)) + suffix
 
 
 def facts(page: Page) -> list[tuple[str, str]]:
+    if page.shift is not None:
+        return chat_facts(page)
     rows = [
         ("Service", page.service_name or page.service_id),
         ("Severity", page.severity.value),
@@ -73,7 +75,7 @@ def _drill_notice(page: Page) -> str:
 
 def text_body(page: Page, links: Links) -> str:
     lines = [_drill_notice(page), ""] if page.drill else []
-    lines += [page.summary or "(no summary)", ""]
+    lines += [chat_summary(page), ""]
     lines += [f"{name}: {value}" for name, value in facts(page)]
     actions = _actions(page, links)
     if actions:
@@ -97,7 +99,7 @@ def html_body(page: Page, links: Links) -> str:
         "<!doctype html><html><body style='font-family:sans-serif'>"
         f"<h2>{escape(subject(page))}</h2>"
         + (f"<p><strong>{escape(_drill_notice(page))}</strong></p>" if page.drill else "")
-        + f"<p>{escape(page.summary or '(no summary)')}</p>"
+        + f"<p>{escape(chat_summary(page))}</p>"
         f"<table>{rows}</table><p>{buttons}</p></body></html>"
     )
 

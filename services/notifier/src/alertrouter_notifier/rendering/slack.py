@@ -14,6 +14,7 @@ from typing import Any
 
 from alertrouter_notifier.channels.base import Links
 from alertrouter_notifier.rendering.chat import facts, fallback_text, link_actions, title
+from alertrouter_notifier.rendering.chat import summary as chat_summary
 from alertrouter_notifier.rendering.text import truncate
 from alertrouter_shared.events import Page, PageKind
 
@@ -29,7 +30,10 @@ _EMOJI = {
     PageKind.ACKNOWLEDGED: ":eyes:",
     PageKind.RESOLVED: ":white_check_mark:",
     PageKind.DIGEST: ":inbox_tray:",
+    PageKind.ESCALATED: ":arrow_double_up:",
+    PageKind.SHIFT_REMINDER: ":calendar:",
 }
+_OPEN = (PageKind.TRIGGER, PageKind.ESCALATED)  # the incident still waits for someone to take it
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class Handled:
     status: PageKind
     by: str = ""
     via: str = ""
+    note: str = ""  # an escalation's "escalated to level 2: dan paged"
 
 
 def slack_escape(text: str) -> str:
@@ -58,9 +63,9 @@ def _button(text: str, action_id: str, **extra: str) -> dict[str, Any]:
 
 def _interactive_buttons(page: Page, status: PageKind) -> list[dict[str, Any]]:
     buttons = []
-    if status is PageKind.TRIGGER:
+    if status in _OPEN:
         buttons.append(_button("Acknowledge", ACTION_ACKNOWLEDGE, value=page.incident_id, style="primary"))
-    if status in (PageKind.TRIGGER, PageKind.ACKNOWLEDGED):
+    if status in (*_OPEN, PageKind.ACKNOWLEDGED):
         buttons.append(_button("Resolve", ACTION_RESOLVE, value=page.incident_id))
     if page.runbook_url:
         buttons.append(_button("Runbook", "runbook", url=page.runbook_url))
@@ -81,17 +86,24 @@ def slack_message(
     status = handled.status if handled else page.kind
     shown = page if handled is None else page.model_copy(update={"kind": handled.status})
     header = truncate(f"{_EMOJI[status]} {title(shown)}", SLACK_HEADER_LIMIT)
-    summary = truncate(slack_escape(page.summary or "(no summary)"), SLACK_SECTION_LIMIT)
+    summary = truncate(slack_escape(chat_summary(page)), SLACK_SECTION_LIMIT)
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}},
         {"type": "section", "text": {"type": "mrkdwn", "text": summary}},
         {"type": "section", "fields": _fields(page)},
     ]
-    buttons = _interactive_buttons(page, status) if interactive else _link_buttons(page, links)
+    if page.shift is not None:
+        buttons: list[dict[str, Any]] = []
+    else:
+        buttons = _interactive_buttons(page, status) if interactive else _link_buttons(page, links)
     if buttons:
         blocks.append({"type": "actions", "block_id": f"incident-{status.value}", "elements": buttons})
     context = f"Incident `{slack_escape(page.incident_id)}` · escalation level {page.escalation_level} · alertrouter"
-    if handled is not None:
+    if page.shift is not None:
+        context = f"Schedule `{slack_escape(page.shift.schedule_id)}` · alertrouter"
+    if handled is not None and handled.note:
+        context = f"*{slack_escape(handled.note[:1].upper() + handled.note[1:])}* · " + context
+    elif handled is not None:
         who = f" by {slack_escape(handled.by)}" if handled.by else ""
         via = f" via {handled.via}" if handled.via else ""
         context = f"*{handled.status.value.capitalize()}*{who}{via} · " + context

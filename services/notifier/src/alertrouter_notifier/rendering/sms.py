@@ -8,6 +8,7 @@ whole message into UCS-2 (halving its length) are replaced by their GSM-7 look-a
 from __future__ import annotations
 
 from alertrouter_notifier.channels.base import Links
+from alertrouter_notifier.rendering.chat import summary as chat_summary
 from alertrouter_notifier.rendering.text import (
     GSM7_MULTI,
     UCS2_MULTI,
@@ -36,26 +37,31 @@ _GSM_LOOKALIKES = str.maketrans(
 )
 
 
+_TAGS = {
+    PageKind.ACKNOWLEDGED: "ACKED",
+    PageKind.RESOLVED: "RESOLVED",
+    PageKind.DIGEST: "DIGEST",
+    PageKind.ESCALATED: "ESCALATED",
+    PageKind.SHIFT_REMINDER: "ON CALL",
+}
+
+
 def _tag(page: Page) -> str:
-    if page.kind is PageKind.ACKNOWLEDGED:
-        return "ACKED"
-    if page.kind is PageKind.RESOLVED:
-        return "RESOLVED"
-    if page.kind is PageKind.DIGEST:
-        return "DIGEST"
-    return page.severity.value.upper()
+    return _TAGS.get(page.kind, page.severity.value.upper())
 
 
 def _head(page: Page) -> str:
     if page.kind is PageKind.DIGEST:  # spans services and incidents: the summary names them
         return "[DIGEST] "
+    if page.shift is not None:  # the summary names the schedule and the shift's times
+        return "[ON CALL] "
     service = truncate(page.service_name or page.service_id, 40, ellipsis="...")
     count = f" (x{page.alert_count})" if page.alert_count > 1 else ""
     return f"{drill_prefix(page.drill)}[{_tag(page)}] {service}{count}: "
 
 
 def _tail(page: Page, links: Links, reply_hint: bool) -> str:
-    if page.kind is PageKind.DIGEST:
+    if page.kind is PageKind.DIGEST or page.shift is not None:
         return ""
     tail = f" #{incident_ref(page.incident_id)}"
     if page.kind is PageKind.TRIGGER and reply_hint:
@@ -68,7 +74,7 @@ def _tail(page: Page, links: Links, reply_hint: bool) -> str:
 def render_sms(page: Page, links: Links, *, reply_hint: bool = False) -> str:
     """``reply_hint`` when the sending number's inbound webhook is ours (two-way SMS, sms_replies.py)."""
     head, tail = _head(page), _tail(page, links, reply_hint)
-    summary = " ".join((page.summary or "(no summary)").translate(_GSM_LOOKALIKES).split())
+    summary = " ".join(chat_summary(page).translate(_GSM_LOOKALIKES).split())
     if is_gsm7(head + summary + tail):
         budget, cost = GSM7_MULTI * MAX_SEGMENTS, gsm7_septets
     else:

@@ -33,8 +33,12 @@ def spelled_ref(incident_id: str) -> str:
 def announcement(page: Page) -> str:
     service = _speakable(page.service_name or page.service_id)
     summary = truncate(_speakable(page.summary or "no summary"), SUMMARY_LIMIT, ellipsis="...")
+    if page.shift is not None:
+        return f"This is alertrouter. {_speakable(page.summary)}"
     if page.kind is PageKind.TRIGGER:
         head = f"This is alertrouter. {page.severity.value} alert for {service}."
+    elif page.status_note:
+        head = f"This is alertrouter. The incident for {service} was {_speakable(page.status_note)}."
     else:
         head = f"This is alertrouter. The incident for {service} was {page.kind.value}."
     if page.drill:

@@ -18,6 +18,7 @@ from alertrouter_router.db.pool import Conn
 from alertrouter_router.decide import Effects
 from alertrouter_router.decisions import Decision
 from alertrouter_router.incidents import Incident
+from alertrouter_shared.events import Page
 
 
 @dataclass(frozen=True)
@@ -204,16 +205,7 @@ async def write(conn: Conn, effects: Effects, now: datetime) -> list[Decision]:
             [s.due_at for s in effects.steps],
         )
     if effects.pages:
-        await conn.execute(
-            "INSERT INTO router_outbox (page_id, incident_id, payload, created_at, send_at) "
-            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[]) "
-            "ON CONFLICT (page_id) DO NOTHING",
-            [p.page_id for p in effects.pages],
-            [p.incident_id for p in effects.pages],
-            [p.model_dump_json() for p in effects.pages],
-            [p.created_at for p in effects.pages],
-            [p.send_at for p in effects.pages],
-        )
+        await write_pages(conn, effects.pages)
     if effects.beats:
         await conn.execute(
             "INSERT INTO router_heartbeat (integration_id, service_id, last_beat_at, due_at, state) "
@@ -227,3 +219,17 @@ async def write(conn: Conn, effects: Effects, now: datetime) -> list[Decision]:
         )
     inserted = await write_decisions(conn, effects.decisions, now)
     return [d for d in effects.decisions if d.id in inserted]
+
+
+async def write_pages(conn: Conn, pages: Sequence[Page]) -> None:
+    """Into the outbox, with the change that caused them; a page id already there is the same page."""
+    await conn.execute(
+        "INSERT INTO router_outbox (page_id, incident_id, payload, created_at, send_at) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[]) "
+        "ON CONFLICT (page_id) DO NOTHING",
+        [p.page_id for p in pages],
+        [p.incident_id for p in pages],
+        [p.model_dump_json() for p in pages],
+        [p.created_at for p in pages],
+        [p.send_at for p in pages],
+    )

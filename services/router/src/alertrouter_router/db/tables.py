@@ -308,3 +308,18 @@ schedule_override = Table(
     _ts("deleted_at"),
     Index("ix_router_schedule_override_active", "ends_at", postgresql_where=text("deleted_at IS NULL")),
 )
+
+shift_reminder = Table(
+    "router_shift_reminder",
+    metadata,
+    # one reminder per person, schedule and shift start: inserting the row is the claim (ON CONFLICT DO NOTHING)
+    Column("user_id", String(128), primary_key=True),
+    Column("schedule_id", String(128), primary_key=True),
+    Column("shift_start", DateTime(timezone=True), primary_key=True),
+    _ts("shift_end", False),
+    _ts("remind_at", False),
+    Column("override", Boolean, nullable=False),
+    Column("page_id", String(200), nullable=False),
+    _ts("claimed_at", False),
+    Index("ix_router_shift_reminder_claimed_at", "claimed_at"),
+)

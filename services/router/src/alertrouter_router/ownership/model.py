@@ -118,6 +118,17 @@ class User(StrictModel):
     status_updates: bool = Field(
         True, description="told when an incident they were paged for is acknowledged, resolved or escalated"
     )
+    shift_reminders: bool = Field(
+        True, description="told before each on-call shift starts, and when an override puts them on call"
+    )
+    shift_reminder_minutes: Annotated[int, Field(ge=0, le=10080)] = Field(
+        60, description="how long before a shift starts the reminder goes out; 0 sends none"
+    )
+    shift_reminder_contact_method: str | None = Field(
+        None,
+        description="the contact method for shift reminders (not voice); by default the first Slack or Teams "
+        "method, else the first email",
+    )
 
     @cached_property
     def contact_methods_by_id(self) -> dict[str, ContactMethodSpec]:

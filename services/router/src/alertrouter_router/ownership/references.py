@@ -14,6 +14,7 @@ from alertrouter_router.ownership.errors import ConfigIssue, YamlPath
 from alertrouter_router.ownership.model import EscalationPolicy, OwnershipConfig, Schedule, TargetType
 from alertrouter_router.ownership.timespec import windows_overlap
 from alertrouter_router.ownership.yaml_source import SourceDocument
+from alertrouter_shared.events import ContactMethodType
 
 
 @dataclass
@@ -103,6 +104,16 @@ def _check_teams_and_users(config: OwnershipConfig, report: Report) -> None:
                     ("notification_rules", position, "contact_method"),
                     f"unknown contact method {rule.contact_method!r} of user {user.id!r}",
                 )
+        chosen = user.shift_reminder_contact_method
+        if chosen is not None:
+            method = user.contact_methods_by_id.get(chosen)
+            if method is None:
+                problem = f"unknown contact method {chosen!r} of user {user.id!r}"
+            elif method.type is ContactMethodType.VOICE:
+                problem = f"contact method {chosen!r} is a voice call: shift reminders go by chat, email or SMS"
+            else:
+                continue
+            report("users", index, ("shift_reminder_contact_method",), problem)
 
 
 def _check_schedule(config: OwnershipConfig, index: int, schedule: Schedule, report: Report) -> None:

@@ -1,0 +1,143 @@
+"""Shift reminders: who is told, about which on-call shift, when, and on which contact method (pure).
+
+From the same calculator as paging (``schedules.shifts_between``), a person's *shift* is one continuous stretch on
+call in one schedule: consecutive turns, layers or overrides that keep them on call without a break count as one.
+A reminder is due ``shift_reminder_minutes`` (default 60) before the shift starts, until the shift starts. A shift
+that an override starts (the override is what puts the person on call at its first instant) stays due until the
+shift ends, so an override made inside the lead time, or one already running, is announced at once.
+
+``reminders_due(config, t0, t1)`` returns every reminder due at some instant of ``[t0, t1]``. Consecutive windows
+may return the same reminder again: the caller claims each (user, schedule, shift start) once (the router's
+``router_shift_reminder`` table), which also makes a restart, a reload or a second router harmless.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from alertrouter_router.ownership.model import ContactMethodSpec, OwnershipConfig, Schedule, User
+from alertrouter_router.ownership.schedules import Shift, shifts_between
+from alertrouter_shared.events import ContactMethodType
+
+CHAT = (ContactMethodType.SLACK, ContactMethodType.TEAMS)
+HORIZON = timedelta(days=31)  # a shift is followed this far to find its end; longer ones say "until at least"
+_NAMESPACE = uuid.UUID("1f0c6a52-52d5-4b6e-9a53-6f2c3c6c9a14")
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """One person's continuous time on call in one schedule (``open_end``: it goes on past the horizon)."""
+
+    user_id: str
+    start: datetime
+    end: datetime
+    override: bool
+    open_end: bool = False
+
+
+@dataclass(frozen=True)
+class Reminder:
+    user_id: str
+    schedule_id: str
+    starts_at: datetime
+    ends_at: datetime
+    remind_at: datetime
+    override: bool
+    open_end: bool
+    contact_method: ContactMethodSpec
+
+    @property
+    def id(self) -> str:
+        """Stable for (user, schedule, shift start): the claim's key, and the reminder page's id."""
+        return str(uuid.uuid5(_NAMESPACE, f"{self.user_id}|{self.schedule_id}|{self.starts_at.isoformat()}"))
+
+
+def reminder_method(user: User) -> ContactMethodSpec | None:
+    """The chosen method (``shift_reminder_contact_method``); else the first Slack or Teams method in the user's
+    list; else the first email. SMS and webhooks only when chosen; never a voice call."""
+    if user.shift_reminder_contact_method is not None:
+        chosen = user.contact_methods_by_id.get(user.shift_reminder_contact_method)
+        return chosen if chosen is not None and chosen.type is not ContactMethodType.VOICE else None
+    for types in (CHAT, (ContactMethodType.EMAIL,)):
+        found = next((m for m in user.contact_methods if m.type in types), None)
+        if found is not None:
+            return found
+    return None
+
+
+def stretches(shifts: list[Shift], start: datetime, end: datetime) -> list[Stretch]:
+    """Join each person's back-to-back shifts; drop stretches cut by ``start`` (their real start is unknown)."""
+    open_by_user: dict[str, Stretch] = {}
+    done: list[Stretch] = []
+    for shift in shifts:
+        current = open_by_user.get(shift.user_id)
+        if current is not None and current.end == shift.start:
+            open_by_user[shift.user_id] = Stretch(current.user_id, current.start, shift.end, current.override)
+            continue
+        if current is not None:
+            done.append(current)
+        open_by_user[shift.user_id] = Stretch(shift.user_id, shift.start, shift.end, shift.override_id is not None)
+    done += open_by_user.values()
+    return sorted(
+        (Stretch(s.user_id, s.start, s.end, s.override, s.end >= end) for s in done if s.start > start),
+        key=lambda s: (s.start, s.user_id),
+    )
+
+
+def _lookback(schedule: Schedule) -> timedelta:
+    """Far enough back that a shift overlapping the window is seen from its real start (one turn or override)."""
+    longest = [layer.turn.longest() for layer in schedule.layers]
+    longest += [o.end - o.start for o in schedule.overrides]
+    return max([timedelta(days=1), *longest]) + timedelta(days=1)
+
+
+def reminders_due(config: OwnershipConfig, t0: datetime, t1: datetime) -> list[Reminder]:
+    """Every reminder due at some instant of ``[t0, t1]``, in time order (see the module docstring)."""
+    users = config.users_by_id
+    leads = [u.shift_reminder_minutes for u in config.users if u.shift_reminders and u.shift_reminder_minutes]
+    if not leads:
+        return []
+    ahead = t1 + timedelta(minutes=max(leads))
+    due: list[Reminder] = []
+    for schedule in config.schedules:
+        begin, finish = t0 - _lookback(schedule), ahead + HORIZON
+        for stretch in stretches(shifts_between(schedule, begin, finish), begin, finish):
+            user = users.get(stretch.user_id)
+            if user is None or not user.shift_reminders or not user.shift_reminder_minutes:
+                continue
+            remind_at = stretch.start - timedelta(minutes=user.shift_reminder_minutes)
+            due_until = stretch.end if stretch.override else stretch.start
+            method = reminder_method(user)
+            if remind_at <= t1 and due_until > t0 and method is not None:
+                due.append(
+                    Reminder(
+                        user.id,
+                        schedule.id,
+                        stretch.start,
+                        stretch.end,
+                        remind_at,
+                        stretch.override,
+                        stretch.open_end,
+                        method,
+                    )
+                )
+    return sorted(due, key=lambda r: (r.remind_at, r.schedule_id, r.user_id))
+
+
+def local(instant: datetime, zone: str) -> str:
+    """``Mon 30 Mar 2026 09:00 CEST``: a day, a date, a time and the zone's abbreviation at that instant."""
+    shown = instant.astimezone(ZoneInfo(zone))
+    return f"{shown:%a} {shown.day} {shown:%b %Y %H:%M} {shown.tzname()}"
+
+
+def reminder_text(reminder: Reminder, schedule: Schedule, user: User) -> str:
+    """What the person reads: which schedule, when the shift starts and ends, in their own time zone."""
+    name = schedule.name or schedule.id
+    start, end = local(reminder.starts_at, user.time_zone), local(reminder.ends_at, user.time_zone)
+    until = f"until at least {end}" if reminder.open_end else f"until {end}"
+    if reminder.override:
+        return f"An override puts you on call for {name} from {start} {until} ({user.time_zone})."
+    return f"Your on-call shift for {name} starts {start} and lasts {until} ({user.time_zone})."
