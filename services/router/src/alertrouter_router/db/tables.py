@@ -293,3 +293,19 @@ schedule_override = Table(
     _ts("deleted_at"),
     Index("ix_router_schedule_override_active", "ends_at", postgresql_where=text("deleted_at IS NULL")),
 )
+
+config_version = Table(
+    "router_config_version",
+    metadata,
+    Column("seq", BigInteger, Identity(), primary_key=True),  # the cursor's order and tie-breaker
+    Column("version", String(64), nullable=False),  # sha256 of the validated model (decisions carry it)
+    Column("source_version", String(64), nullable=False),  # sha256 of the files (what ingest reports too)
+    _ts("loaded_at", False),
+    Column("trigger", String(16), nullable=False),  # startup | api | sighup | watch
+    Column("loaded_by", String(160), nullable=False),  # user id, or "client:<name>" (client:watch, client:sighup…)
+    Column("token_id", String(36)),
+    Column("process", String(160), nullable=False),  # host:pid of the router process that loaded it first
+    Column("files", Json, nullable=False),
+    Column("content", Json, nullable=False),  # the validated configuration, inline keys as digests: for diffs
+    Index("ix_router_config_version_version", "version"),
+)
