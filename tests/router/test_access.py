@@ -1,9 +1,9 @@
 """Every route for every role and team, against the running router: the rules of ``api/permissions.py`` hold.
 
-The policy, written here independently of the table: everyone reads everything (and makes calendar feed URLs);
-acting on an incident needs a responder of the team owning its service; maintenance windows need a team admin of
-the service's team, overrides a team admin of a team whose services page the schedule; tokens (listing them too)
-and reloads need an admin, who is bound to no team.
+The policy, written here independently of the table: everyone reads everything (configuration versions and their
+diffs too) and makes calendar feed URLs; acting on an incident needs a responder of the team owning its service;
+maintenance windows need a team admin of the service's team, overrides a team admin of a team whose services page
+the schedule; tokens (listing them too) and reloads need an admin, who is bound to no team.
 """
 
 from __future__ import annotations
@@ -103,6 +103,8 @@ def _request(method: str, path: str, incident: str, service: str, schedule: str)
         .replace("{token_id}", str(uuid.uuid4()))
         .replace("{feed_id}", str(uuid.uuid4()))
         .replace("{drill_id}", str(uuid.uuid4()))
+        .replace("{from_version}", "current")
+        .replace("{to_version}", "current")
     )
     if method in ("GET", "DELETE"):
         return url, None
