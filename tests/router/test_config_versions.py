@@ -12,7 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from alertrouter_router.runtime import RouterRuntime
+from alertrouter_router import config_versions
+from alertrouter_router.config_watch import keep_loaded
+from alertrouter_router.db.pool import make_pool
+from alertrouter_router.runtime import RouterRuntime, build_state
+from tests.helpers import free_port
 from tests.router.access_support import client_for, new_token
 from tests.router.conftest import CONFIG, TOKEN, router_settings
 
@@ -119,3 +123,31 @@ async def test_unknown_versions_and_cursors_are_problems(own_router: RouterRunti
         assert short.status_code == 404
         forged = await client.get("/v1/config/versions", params={"cursor": "YXVkaXQ6MTA="})  # an audit cursor
         assert forged.status_code == 422 and "cursor" in forged.json()["detail"]
+
+
+async def test_a_version_loaded_while_the_database_is_away_is_kept_when_it_is_back(
+    kafka_bootstrap: str, router_database_url: str, tmp_path: Path, unique: str
+) -> None:
+    config = tmp_path / "ownership.yaml"
+    config.write_text(CONFIG.read_text().replace("name: Checkout", f"name: Checkout {unique}", 1), encoding="utf-8")
+    away = f"postgresql+asyncpg://nobody@127.0.0.1:{free_port()}/absent"
+    state = build_state(router_settings(kafka_bootstrap, away, config_path=str(config)))
+    await state.pool
+    loaded = state.configs.unkept
+    assert loaded is not None and loaded.trigger == "startup"
+    try:
+        await keep_loaded(state)  # refused connection: kept for later, the process goes on
+        assert state.configs.unkept is loaded
+        await state.pool.close()
+        state.pool = make_pool(router_database_url, 2)
+        await state.pool
+        await keep_loaded(state)
+        assert state.configs.unkept is None
+        async with state.pool.acquire() as conn:
+            kept = await config_versions.find(conn, loaded.version)
+        assert kept is not None and (kept["trigger"], kept["loaded_by"]) == ("startup", "client:startup")
+        assert kept["content"]["services"][0]["name"] == f"Checkout {unique}"
+    finally:
+        await state.pool.close()
+        await state.engine.dispose()
+        await state.producer.stop()  # never started: build_state makes one

@@ -75,7 +75,7 @@ class IntegrationsConfig:
         except ConfigError as exc:
             RELOADS.labels("rejected").inc()
             self.rejected_at = datetime.now(UTC)
-            self.rejected_errors = str(exc).count("\n") + 1
+            self.rejected_errors = max(1, len(str(exc).splitlines()) - 1)  # a heading, then one line each
             with contextlib.suppress(OSError):
                 self.watch.settle(source_version(self.path))
             log.warning("config_reload_rejected", errors=str(exc)[:4000], source=(old or "")[:12])
@@ -109,4 +109,7 @@ class IntegrationsConfig:
         while not stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), interval)
-            self.look_for_change()
+            try:
+                self.look_for_change()
+            except Exception as exc:  # a bug must not end the watch: the integrations in force keep serving
+                log.error("config_watch_failed", error=repr(exc))

@@ -14,10 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-import asyncpg
-
 from alertrouter_router import config_versions
 from alertrouter_router.state import RouterState
+from alertrouter_shared.db_errors import is_transient
 from alertrouter_shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -27,14 +26,17 @@ KEEP_RETRY_SECONDS = 5.0  # when the watch is off, how often a load not yet kept
 
 
 async def keep_loaded(state: RouterState) -> None:
-    """Keep the last load in PostgreSQL; a database outage leaves it for the next try."""
+    """Keep the last load in PostgreSQL; a database outage leaves it for the next try (any other error is a bug
+    and ends the process, like a failing consumer)."""
     load = state.configs.unkept
     if load is None:
         return
     try:
         async with state.pool.acquire() as conn:
             added = await config_versions.keep(conn, load)
-    except (OSError, asyncpg.PostgresError) as exc:
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
         log.warning("config_version_not_kept", version=load.version[:12], error=repr(exc))
         return
     if state.configs.unkept is load:
