@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from alertrouter_router import config_versions
-from alertrouter_router.config_watch import keep_loaded
+from alertrouter_router.config_watch import keep_loaded, look_for_change
 from alertrouter_router.db.pool import make_pool
-from alertrouter_router.runtime import RouterRuntime, build_state
+from alertrouter_router.runtime import RouterRuntime, build_state, reload_on_signal
 from tests.helpers import free_port
 from tests.router.access_support import client_for, new_token
 from tests.router.conftest import CONFIG, TOKEN, router_settings
@@ -151,3 +151,23 @@ async def test_a_version_loaded_while_the_database_is_away_is_kept_when_it_is_ba
         await state.pool.close()
         await state.engine.dispose()
         await state.producer.stop()  # never started: build_state makes one
+
+
+async def test_signal_and_watch_loads_are_kept_with_their_trigger(own_router: RouterRuntime) -> None:
+    state = own_router.state
+    folder = Path(state.configs.path)
+    (folder / "billing.yaml").write_text(BILLING, encoding="utf-8")
+    await reload_on_signal(state)
+    async with client_for(own_router, TOKEN) as client:
+        by_signal = await _newest(client)
+        assert (by_signal["trigger"], by_signal["loaded_by"]) == ("sighup", "client:sighup")
+        assert by_signal["version"] == state.configs.current.version
+
+        (folder / "billing.yaml").write_text(BILLING.replace("name: Billing", "name: Billing v2"), encoding="utf-8")
+        assert not look_for_change(state)  # seen once: not loaded before it settles
+        assert look_for_change(state)
+        await keep_loaded(state)
+        by_watch = await _newest(client)
+        assert (by_watch["trigger"], by_watch["loaded_by"]) == ("watch", "client:watch")
+        assert (await client.get("/v1/config")).json()["version"] == by_watch["version"] != by_signal["version"]
+        assert not look_for_change(state)
