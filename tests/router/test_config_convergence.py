@@ -20,10 +20,10 @@ from typing import Any
 
 import httpx
 import pytest
+from kafka_offsets import skip_alert_backlog
 
 from alertrouter_router.db.migrate import upgrade_to_head
 from alertrouter_shared.auth import hash_token
-from scripts.bench.latency import skip_alert_backlog
 from tests.helpers import DatabaseFactory, eventually, free_port
 from tests.router.conftest import CONFIG
 

@@ -7,6 +7,7 @@ publishes the version in force as a metric, and remembers the load until it is k
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -49,7 +50,8 @@ class ConfigHolder:
     watch: SourceWatch
     last_error: list[str] = field(default_factory=list)
     last_error_at: datetime | None = None
-    unkept: VersionLoad | None = None  # loaded but not yet kept in PostgreSQL (retried by the watch loop)
+    unkept: VersionLoad | None = None  # the last load, not yet kept in PostgreSQL (retried by the watch loop)
+    keeping: asyncio.Lock = field(default_factory=asyncio.Lock)  # one keep at a time: rows in the order of loads
 
     @classmethod
     def load(cls, path: str) -> ConfigHolder:

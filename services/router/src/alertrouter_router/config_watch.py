@@ -28,19 +28,20 @@ KEEP_RETRY_SECONDS = 5.0  # when the watch is off, how often a load not yet kept
 async def keep_loaded(state: RouterState) -> None:
     """Keep the last load in PostgreSQL; a database outage leaves it for the next try (any other error is a bug
     and ends the process, like a failing consumer)."""
-    load = state.configs.unkept
-    if load is None:
-        return
-    try:
-        async with state.pool.acquire() as conn:
-            added = await config_versions.keep(conn, load)
-    except Exception as exc:
-        if not is_transient(exc):
-            raise
-        log.warning("config_version_not_kept", version=load.version[:12], error=repr(exc))
-        return
-    if state.configs.unkept is load:
-        state.configs.unkept = None
+    async with state.configs.keeping:  # a signal's keep and the loop's must not cross: order is history
+        load = state.configs.unkept
+        if load is None:
+            return
+        try:
+            async with state.pool.acquire() as conn:
+                added = await config_versions.keep(conn, load)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("config_version_not_kept", version=load.version[:12], error=repr(exc))
+            return
+        if state.configs.unkept is load:
+            state.configs.unkept = None
     if added:
         log.info("config_version_kept", version=load.version[:12], trigger=load.trigger, by=load.loaded_by)
 
