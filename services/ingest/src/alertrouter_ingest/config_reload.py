@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from prometheus_client import Counter, Gauge
 
 from alertrouter_ingest.integrations import ConfigError, IntegrationRegistry, load_registry
+from alertrouter_ingest.process_metrics import MULTIPROCESS_DIR
 from alertrouter_shared.config_source import SourceWatch, source_version
 from alertrouter_shared.logging import get_logger
 
@@ -32,6 +34,15 @@ VERSION_INFO = Gauge(
     ["source_version"],
     multiprocess_mode="livesum",
 )
+
+
+def _drop_version(source: str) -> None:
+    """The version no longer served: removed; with several workers set to 0 (their shared files cannot drop a
+    label, and the sum over workers must not count this one)."""
+    if os.environ.get(MULTIPROCESS_DIR):
+        VERSION_INFO.labels(source).set(0)
+    else:
+        VERSION_INFO.remove(source)
 
 
 def _read(path: str) -> tuple[str, IntegrationRegistry]:
@@ -85,8 +96,7 @@ class IntegrationsConfig:
         self.rejected_at, self.rejected_errors = None, 0
         self.watch.settle(source)
         if old is not None and old != source:
-            VERSION_INFO.labels(old).set(0)  # multiprocess files keep a removed label: zero it first
-            VERSION_INFO.remove(old)
+            _drop_version(old)
         VERSION_INFO.labels(source).set(1)
         log.info("config_reloaded", source=source[:12], integrations=len(registry))
         return True
