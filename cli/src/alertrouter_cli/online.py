@@ -317,6 +317,12 @@ def _silent_report(body: dict[str, Any]) -> None:
     ]
     if rows:
         emit(table(["LEVEL", "ROUND", "USER", "CONTACT METHODS"], rows))
+    providers = body.get("providers") or {}
+    if providers.get("not_checked"):
+        emit(f"\nproviders: {providers['not_checked']}")
+    checked = [[p["channel"], p["provider"], p["status"], p["detail"]] for p in providers.get("providers", [])]
+    if checked:
+        emit("\n" + table(["CHANNEL", "PROVIDER", "CHECK", "DETAIL"], checked))
 
 
 def _report(body: dict[str, Any]) -> None:
@@ -367,7 +373,16 @@ def drill_list(service: str, as_json: JsonFlag = False) -> None:
         emit_json(body)
         return
     rows = [
-        [d["id"], when(d["started_at"]), "silent" if d["silent"] else "paging", d["status"], d["requested_by"]]
+        [
+            d["id"] or "-",
+            when(d["started_at"] or d["scheduled"]["at"]),
+            {True: "silent", False: "paging", None: "-"}[d["silent"]] + (" (scheduled)" if d.get("scheduled") else ""),
+            d["status"],
+            d["requested_by"],
+        ]
         for d in body["items"]
     ]
     emit(table(["ID", "STARTED", "KIND", "STATUS", "BY"], rows) if rows else "no drills")
+    for run in body.get("next_scheduled", []):
+        kind = "silent" if run["silent"] else "paging"
+        emit(f"next scheduled: {run['schedule']} at {when(run['at'])} ({kind}; {run['rule']})")

@@ -43,6 +43,11 @@ class SlackApi:
         channel, _, ts = ref.partition("/")
         await self.call("chat.update", {"channel": channel, "ts": ts, **message})
 
+    async def auth_test(self) -> str:
+        """Slack's own check of the bot token (``auth.test``), posting nothing."""
+        body = await self.call("auth.test", {})
+        return f"bot token valid for team {body.get('team', '?')} as {body.get('user', '?')}"
+
     async def call(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
         if not self._token:
             raise SendPermanentError(f"slack: no bot token configured for {method}", status_code="not_authed")
