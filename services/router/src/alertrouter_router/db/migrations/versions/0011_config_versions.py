@@ -1,8 +1,8 @@
 """configuration versions: each version of the ownership configuration that came into force, who or what loaded
 it, when, and its validated content (for diffs between two versions)
 
-Revision ID: 0010_config_versions
-Revises: 0009_oncall_report
+Revision ID: 0011_config_versions
+Revises: 0010_scheduled_drills
 Create Date: 2026-12-04
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0010_config_versions"
-down_revision: str | None = "0009_oncall_report"
+revision: str = "0011_config_versions"
+down_revision: str | None = "0010_scheduled_drills"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
