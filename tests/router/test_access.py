@@ -1,10 +1,10 @@
 """Every route for every role and team, against the running router: the rules of ``api/permissions.py`` hold.
 
 The policy, written here independently of the table: everyone reads everything, the on-call health reports of
-every team included (and makes calendar feed URLs);
-acting on an incident needs a responder of the team owning its service; maintenance windows need a team admin of
-the service's team, overrides a team admin of a team whose services page the schedule; tokens (listing them too)
-and reloads need an admin, who is bound to no team.
+every team and configuration versions and their diffs included (and makes calendar feed URLs); acting on an incident
+needs a responder of the team owning its service; maintenance windows need a team admin of the service's team,
+overrides a team admin of a team whose services page the schedule; tokens (listing them too) and reloads need an
+admin, who is bound to no team.
 """
 
 from __future__ import annotations
@@ -106,6 +106,8 @@ def _request(method: str, path: str, incident: str, service: str, schedule: str)
         .replace("{token_id}", str(uuid.uuid4()))
         .replace("{feed_id}", str(uuid.uuid4()))
         .replace("{drill_id}", str(uuid.uuid4()))
+        .replace("{from_version}", "current")
+        .replace("{to_version}", "current")
     )
     if method in ("GET", "DELETE"):
         return url, None

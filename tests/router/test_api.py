@@ -161,7 +161,7 @@ async def test_config_reload_rejects_invalid_and_keeps_serving(
         assert accepted.status_code == 200 and accepted.json()["version"] != before
     finally:
         holder.path = original_path
-        holder.reload()
+        holder.reload("api", "client:test")
     assert (await api.get("/v1/config")).json()["version"] == before
 
 

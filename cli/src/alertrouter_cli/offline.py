@@ -91,8 +91,8 @@ def diff_command(
     as_json: JsonFlag = False,
 ) -> None:
     """What changes from A to B: items added, removed and changed (field by field), rule order."""
-    from alertrouter_cli.config_diff import as_json as diff_json
-    from alertrouter_cli.config_diff import diff_configs, render
+    from alertrouter_router.ownership.diff import as_json as diff_json
+    from alertrouter_router.ownership.diff import diff_configs, render
 
     diffs = diff_configs(_load(before).config, _load(after).config)
     emit_json(diff_json(diffs)) if as_json else emit(render(diffs))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from alertrouter_ingest.api import (
     alertmanager,
     change_events,
     cloudwatch,
+    config,
     events_v2,
     grafana,
     health,
@@ -24,8 +26,8 @@ from alertrouter_ingest.api import (
 )
 from alertrouter_ingest.api.lean import IngestApp
 from alertrouter_ingest.api.problems import problem_response
+from alertrouter_ingest.config_reload import IntegrationsConfig
 from alertrouter_ingest.intake import Ingest
-from alertrouter_ingest.integrations import load_registry
 from alertrouter_ingest.process_metrics import worker_stopped
 from alertrouter_ingest.publisher import Publisher
 from alertrouter_ingest.settings import IngestSettings
@@ -51,7 +53,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app. A given ``publisher`` must be started and stopped by the caller."""
     settings = settings or IngestSettings()
-    registry = load_registry(settings.config_path)
+    integrations = IntegrationsConfig.load(settings.config_path)
     owns_publisher = publisher is None
     publisher = publisher or Publisher(settings)
     http = httpx.AsyncClient(
@@ -68,16 +70,20 @@ def create_app(
         max_entries=settings.sns_cert_cache_size,
         subject=settings.sns_certificate_subject,
     )
-    ingest = Ingest(settings, registry, publisher, clock or SystemClock(), http, certificates)
+    ingest = Ingest(settings, integrations, publisher, clock or SystemClock(), http, certificates)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if owns_publisher:
             await publisher.start()
-        log.info("ingest_started", integrations=len(registry), bootstrap=settings.kafka_bootstrap_servers)
+        log.info("ingest_started", integrations=len(integrations.registry), bootstrap=settings.kafka_bootstrap_servers)
+        stopping = asyncio.Event()
+        watch = asyncio.create_task(integrations.follow(settings.config_poll_seconds, stopping), name="config-watch")
         try:
             yield
         finally:
+            stopping.set()
+            await watch
             if owns_publisher:
                 await publisher.stop()
             await http.aclose()
@@ -97,7 +103,7 @@ def create_app(
         ],
     )
     app.state.ingest = ingest
-    for module in (alertmanager, grafana, cloudwatch, events_v2, change_events, heartbeats, health):
+    for module in (alertmanager, grafana, cloudwatch, events_v2, change_events, heartbeats, health, config):
         app.include_router(module.router)
     _install_error_handlers(app)
     app.openapi = lambda: openapi.build_openapi(app)  # type: ignore[method-assign]

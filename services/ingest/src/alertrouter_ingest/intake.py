@@ -24,6 +24,7 @@ from fastapi.responses import Response
 from starlette.requests import Request
 
 from alertrouter_ingest.api.problems import ApiProblem
+from alertrouter_ingest.config_reload import IntegrationsConfig
 from alertrouter_ingest.integrations import Integration, IntegrationRegistry
 from alertrouter_ingest.metrics import ALERTS, CHANGE_EVENTS, REJECTS, REQUESTS
 from alertrouter_ingest.protection import InFlightLimiter, RateLimiter, read_body
@@ -65,14 +66,14 @@ class Ingest:
     def __init__(
         self,
         settings: IngestSettings,
-        registry: IntegrationRegistry,
+        config: IntegrationsConfig,
         publisher: Publisher,
         clock: Clock,
         http: httpx.AsyncClient,
         certificates: CertificateStore,
     ) -> None:
         self.settings = settings
-        self.registry = registry
+        self.config = config  # swapped in place by the watch on the files
         self.publisher = publisher
         self.clock = clock
         self.http = http
@@ -81,6 +82,10 @@ class Ingest:
         self.in_flight = InFlightLimiter(settings.max_in_flight, settings.max_in_flight_per_integration, retry_after=1)
         self.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.effective_burst)
         self.sns_host_pattern = re.compile(settings.sns_cert_host_pattern)
+
+    @property
+    def registry(self) -> IntegrationRegistry:
+        return self.config.registry
 
     async def guarded(self, source: str, handle: Callable[[], Awaitable[Response]]) -> Response:
         """Run one intake request, turning refusals into responses and metrics."""

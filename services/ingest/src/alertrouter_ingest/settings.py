@@ -37,6 +37,15 @@ class IngestSettings(CommonSettings):
         validation_alias=AliasChoices("ALERTROUTER_CONFIG", "alertrouter_config", "config_path"),
         description="Ownership configuration: a YAML file or a directory of YAML files (integrations section)",
     )
+    config_poll_seconds: float = Field(
+        10.0,
+        ge=0,
+        validation_alias=AliasChoices(
+            "ALERTROUTER_CONFIG_POLL_SECONDS", "alertrouter_config_poll_seconds", "config_poll_seconds"
+        ),
+        description="How often each worker looks for a change of the configuration's files and loads its "
+        "integrations; 0 = never (a restart is then needed)",
+    )
 
     # Request protection
     max_body_bytes: int = Field(512 * 1024, ge=1024)

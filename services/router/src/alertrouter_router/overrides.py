@@ -90,10 +90,10 @@ class OverlaidConfigs(ConfigHolder):
     @classmethod
     def load(cls, path: str) -> OverlaidConfigs:
         held = ConfigHolder.load(path)
-        return cls(path=held.path, current=held.current, base=held.current)
+        return cls(**{**vars(held), "base": held.current})
 
-    def reload(self) -> LoadedConfig:
-        loaded = super().reload()
+    def reload(self, trigger: str, loaded_by: str, token_id: str | None = None) -> LoadedConfig:
+        loaded = super().reload(trigger, loaded_by, token_id)
         self.base = loaded
         self.current = laid_over(loaded, self.stored)
         return self.current

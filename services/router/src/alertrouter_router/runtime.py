@@ -12,6 +12,7 @@ import asyncpg
 from alertrouter_router import audit, overrides
 from alertrouter_router.api.app import create_app
 from alertrouter_router.changes import handle_change_batch
+from alertrouter_router.config_watch import keep_loaded, watch_config
 from alertrouter_router.db.engine import make_engine
 from alertrouter_router.db.pool import make_pool
 from alertrouter_router.identity import Principal, Role
@@ -89,6 +90,7 @@ class RouterRuntime:
         await self.state.producer.start()
         self.tasks = [asyncio.create_task(self.server.serve(), name="http")]
         self.tasks.append(asyncio.create_task(refresh_overrides(self.state), name="overrides"))
+        self.tasks.append(asyncio.create_task(watch_config(self.state), name="config-watch"))
         if self.consume:
             self.tasks += [asyncio.create_task(loop.run(), name="consumer") for loop in self.loops]
             self.tasks.append(asyncio.create_task(run_timers(self.state), name="timers"))
@@ -148,13 +150,18 @@ _audits: set[asyncio.Task[None]] = set()  # running audit writes of signal reloa
 
 
 def reload_on_signal(state: RouterState) -> asyncio.Task[None]:
-    """SIGHUP: reload (failures logged and counted, never raised) and record it in the audit trail."""
+    """SIGHUP: reload (failures logged and counted, never raised), keep the version, record it in the audit trail."""
     before = {"version": state.configs.current.version}
-    state.configs.reload_logged()
+    state.configs.reload_logged("sighup", SIGNAL_CLIENT.actor)
     after: dict[str, Any] = {"version": state.configs.current.version}
     if state.configs.last_error:
         after["rejected"] = state.configs.last_error
-    task = asyncio.create_task(audit.record_reload(state.engine, SIGNAL_CLIENT, state.clock.now(), before, after))
+
+    async def keep_and_audit() -> None:
+        await keep_loaded(state)
+        await audit.record_reload(state.engine, SIGNAL_CLIENT, state.clock.now(), before, after)
+
+    task = asyncio.create_task(keep_and_audit())
     _audits.add(task)
     task.add_done_callback(_audits.discard)
     return task

@@ -16,6 +16,13 @@ class RouterSettings(CommonSettings):
         validation_alias=_env("ALERTROUTER_CONFIG"),
         description="ownership configuration: a YAML file or a directory of YAML files",
     )
+    config_poll_seconds: float = Field(
+        10.0,
+        ge=0,
+        validation_alias=_env("ALERTROUTER_CONFIG_POLL_SECONDS"),
+        description="how often each process looks for a change of the configuration's files and loads it; 0 = never "
+        "(then only SIGHUP and POST /v1/config/reload reload, one process each)",
+    )
     host: str = Field("0.0.0.0", description="HTTP listen address")
     port: int = Field(8081, description="HTTP port (SRE API, health, metrics)")
     consumer_group: str = Field("router", description="Kafka consumer group of the alerts consumers")

@@ -237,3 +237,17 @@ class ChangeEnqueueEvent(BaseModel):
     routing_key: str = Field(min_length=32, max_length=32, pattern="^[A-Za-z0-9]{32}$")
     payload: ChangePayload
     links: list[Link] | None = None
+
+
+class ConfigInForce(BaseModel):
+    """The configuration this ingest worker serves: compare ``source_version`` with every router process's."""
+
+    source_version: str | None = Field(
+        description="sha256 of the configuration's files (the router reports the same); null without a configuration"
+    )
+    loaded_at: str = Field(description="when this worker loaded it (RFC 3339)")
+    integrations: int = Field(description="enabled integrations with a key")
+    last_reload_rejected_at: str | None = Field(
+        description="when a newer configuration was last refused (the log says why); null after a good reload"
+    )
+    last_reload_errors: int = Field(description="how many problems the refused configuration had")

@@ -11,6 +11,7 @@ from alertrouter_router.api import (
     audit_routes,
     calendar_feeds,
     config_routes,
+    config_version_routes,
     decision_routes,
     drill_routes,
     heartbeat_routes,
@@ -47,6 +48,7 @@ def create_app(state: RouterState, with_api: bool = True) -> FastAPI:
             maintenance_routes,
             incident_actions,
             config_routes,
+            config_version_routes,
             heartbeat_routes,
             drill_routes,
             token_routes,
@@ -59,4 +61,6 @@ def create_app(state: RouterState, with_api: bool = True) -> FastAPI:
         for module in modules:
             app.include_router(module.router, dependencies=[Depends(authorize)])
         app.include_router(calendar_feeds.public)
+    else:  # a consumer process: it still says which configuration it serves, and reloads on request
+        app.include_router(config_routes.router, dependencies=[Depends(authorize)])
     return app

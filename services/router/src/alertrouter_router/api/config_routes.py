@@ -1,41 +1,67 @@
-"""The configuration in force, and reloading it."""
+"""The configuration in force in this process, and reloading it.
+
+Every router process serves these two routes, consumers too (they serve no other ``/v1`` route), so an operator
+can ask each process which version it serves; the watch on the files makes them converge without a reload.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from alertrouter_router import audit
 from alertrouter_router.api.deps import State
 from alertrouter_router.api.permissions import Who
+from alertrouter_router.config_versions import PROCESS
+from alertrouter_router.config_watch import keep_loaded
 from alertrouter_router.ownership.errors import ConfigError
 from alertrouter_shared.problems import PROBLEM_CONTENT_TYPE, problem
 
 router = APIRouter(prefix="/v1/config", tags=["configuration"])
 
 
-def _summary(state: State) -> dict[str, Any]:
+class ConfigInForce(BaseModel):
+    version: str = Field(description="sha256 of the validated configuration (decisions carry it)")
+    source_version: str = Field(
+        description="sha256 of the configuration's files, the same algorithm in ingest: equal everywhere once every "
+        "process has converged"
+    )
+    loaded_at: datetime
+    files: list[str]
+    process: str = Field(description="host:pid of the process that answered")
+    last_reload_errors: list[str] = Field(description="why the last reload was rejected; empty after a good one")
+
+
+def _summary(state: State) -> ConfigInForce:
     loaded = state.configs.current
-    return {
-        "version": loaded.version,
-        "loaded_at": loaded.loaded_at.isoformat(),
-        "files": list(loaded.files),
-        "last_reload_errors": state.configs.last_error,
-    }
+    return ConfigInForce(
+        version=loaded.version,
+        source_version=state.configs.source_version,
+        loaded_at=loaded.loaded_at,
+        files=list(loaded.files),
+        process=PROCESS,
+        last_reload_errors=state.configs.last_error,
+    )
 
 
-@router.get("", summary="Version, load time and files of the configuration in force")
-async def get_config(state: State) -> dict[str, Any]:
+@router.get("", summary="The configuration version this process serves, its load time and files")
+async def get_config(state: State) -> ConfigInForce:
     return _summary(state)
 
 
-@router.post("/reload", summary="Reload; an invalid configuration is rejected, the old one stays")
+@router.post(
+    "/reload",
+    summary="Reload this process now; an invalid configuration is rejected (422), the old one stays",
+    response_model=ConfigInForce,
+)
 async def reload(state: State, who: Who) -> Any:
     before = {"version": state.configs.current.version}
     try:
-        state.configs.reload()
+        state.configs.reload("api", who.actor, who.token_id)
     except ConfigError as exc:
         errors = [str(issue) for issue in exc.issues]
         await audit.record_reload(state.engine, who, state.clock.now(), before, {**before, "rejected": errors})
@@ -45,5 +71,6 @@ async def reload(state: State, who: Who) -> Any:
             errors=errors,
         )
         return JSONResponse(body, 422, media_type=PROBLEM_CONTENT_TYPE)
+    await keep_loaded(state)
     await audit.record_reload(state.engine, who, state.clock.now(), before, {"version": state.configs.current.version})
     return _summary(state)

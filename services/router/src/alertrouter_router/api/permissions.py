@@ -71,6 +71,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", f"{_MAINTENANCE}/{{window_id}}"): Rule(Role.TEAM_ADMIN, "end maintenance windows", "service"),
     ("GET", "/v1/config"): _read("the configuration"),
     ("POST", "/v1/config/reload"): Rule(Role.ADMIN, "reload the configuration"),
+    ("GET", "/v1/config/versions"): _read("configuration versions"),
+    ("GET", "/v1/config/versions/{from_version}/diff/{to_version}"): _read("configuration versions"),
     ("GET", "/v1/heartbeats"): _read("heartbeats"),
     ("POST", "/v1/services/{service_id}/drills"): Rule(Role.TEAM_ADMIN, "run drills for services", "service"),
     ("GET", "/v1/services/{service_id}/drills"): _read("drills"),

@@ -323,3 +323,19 @@ shift_reminder = Table(
     _ts("claimed_at", False),
     Index("ix_router_shift_reminder_claimed_at", "claimed_at"),
 )
+
+config_version = Table(
+    "router_config_version",
+    metadata,
+    Column("seq", BigInteger, Identity(), primary_key=True),  # the cursor's order and tie-breaker
+    Column("version", String(64), nullable=False),  # sha256 of the validated model (decisions carry it)
+    Column("source_version", String(64), nullable=False),  # sha256 of the files (what ingest reports too)
+    _ts("loaded_at", False),
+    Column("trigger", String(16), nullable=False),  # startup | api | sighup | watch
+    Column("loaded_by", String(160), nullable=False),  # user id, or "client:<name>" (client:watch, client:sighup…)
+    Column("token_id", String(36)),
+    Column("process", String(160), nullable=False),  # host:pid of the router process that loaded it first
+    Column("files", Json, nullable=False),
+    Column("content", Json, nullable=False),  # the validated configuration, inline keys as digests: for diffs
+    Index("ix_router_config_version_version", "version"),
+)

@@ -1,13 +1,16 @@
-"""``config diff A B``: what a configuration change does, item by item, for a reviewer.
+"""What a configuration change does, item by item, for a reviewer: ``alertrouter config diff A B`` and the router's
+``GET /v1/config/versions/{a}/diff/{b}`` both use this module.
 
 Items are compared by id within each section, field by field on the validated form, so formatting, comments,
 file layout and equivalent spellings (``"12h"`` or ``{hours: 12}``, a matcher string or its object) are no
 change at all. Route rules are ordered, so a reordering is reported too. Inline integration keys are never
-printed.
+printed, and the stored form of a version (``comparable``) keeps only their digest.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,9 +71,20 @@ def _compare(before: Any, after: Any, path: str, out: list[FieldChange]) -> None
     out.append(FieldChange(path, before, after))
 
 
-def _section(section: str, before: OwnershipConfig, after: OwnershipConfig) -> SectionDiff:
-    old = {item["id"]: item for item in before.model_dump(mode="json")[section]}
-    new = {item["id"]: item for item in after.model_dump(mode="json")[section]}
+def comparable(config: OwnershipConfig) -> dict[str, Any]:
+    """The validated configuration as JSON, inline keys replaced by their SHA-256: what a stored version keeps, so
+    two stored versions compare like the configurations they came from (a changed key still shows as changed)."""
+    document = config.model_dump(mode="json")
+    for integration in document["integrations"]:
+        for name in SECRET_FIELDS & integration.keys():
+            if integration[name] is not None:
+                integration[name] = "sha256:" + hashlib.sha256(str(integration[name]).encode()).hexdigest()
+    return document
+
+
+def _section(section: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> SectionDiff:
+    old = {item["id"]: item for item in before.get(section, [])}
+    new = {item["id"]: item for item in after.get(section, [])}
     result = SectionDiff(section, [i for i in new if i not in old], [i for i in old if i not in new])
     for item_id in (i for i in old if i in new):
         changes: list[FieldChange] = []
@@ -83,9 +97,14 @@ def _section(section: str, before: OwnershipConfig, after: OwnershipConfig) -> S
     return result
 
 
+def diff_documents(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[SectionDiff]:
+    """The sections that differ between two configurations in their JSON form, in the configuration's order."""
+    return [diff for diff in (_section(name, before, after) for name in SECTIONS) if not diff.empty]
+
+
 def diff_configs(before: OwnershipConfig, after: OwnershipConfig) -> list[SectionDiff]:
     """The sections that differ, in the configuration's section order."""
-    return [diff for diff in (_section(name, before, after) for name in SECTIONS) if not diff.empty]
+    return diff_documents(before.model_dump(mode="json"), after.model_dump(mode="json"))
 
 
 def _value(value: Any) -> str:
