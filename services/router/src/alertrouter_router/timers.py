@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from alertrouter_router import scheduled_drills, work
 from alertrouter_router.db import snapshot_reads
-from alertrouter_router.decide import Recheck, Retrigger, Snapshot
+from alertrouter_router.db.pool import Conn
+from alertrouter_router.decide import Input, Recheck, Retrigger, Snapshot
 from alertrouter_router.escalation import Step
 from alertrouter_router.heartbeats import raise_silent
 from alertrouter_router.maintenance import Maintenance
+from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.shift_reminders import send_due_reminders
 from alertrouter_shared.logging import get_logger
 
@@ -28,84 +32,94 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 
-async def fire_due_steps(state: RouterState) -> int:
-    """One pass over due escalation steps; returns how many were claimed."""
+Claimed = tuple[Sequence[Input], Snapshot, Maintenance]
+Claim = Callable[[Conn, datetime, LoadedConfig, int], Awaitable[Claimed | None]]
+
+
+async def _decide_claimed(state: RouterState, claim: Claim) -> int:
+    """The shape every pass shares: claim due work in a transaction, decide it like the live path, publish after
+    commit. Returns how many inputs were decided (0 ends the pass)."""
     now = state.clock.now()
     config = state.configs.current
     async with state.pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(
-            "SELECT incident_id, round, level, due_at FROM router_escalation_step WHERE status = 'pending' "
-            "AND due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-            now,
-            state.settings.escalation_batch,
-        )
-        claimed = [Step(r["incident_id"], r["round"], r["level"], r["due_at"]) for r in rows]
-        if not claimed:
+        claimed = await claim(conn, now, config, state.settings.escalation_batch)
+        if claimed is None:
             return 0
-        # A step whose incident another transaction holds (an acknowledgement, say) waits for the next pass.
-        snapshot = await snapshot_reads.for_steps(conn, claimed, config, now)
-        ready = [s for s in claimed if s.incident_id in snapshot.incidents]
-        effects, recorded = await work.run_unit(conn, ready, snapshot, Maintenance(), config, now, state.rules)
+        inputs, snapshot, maintenance = claimed
+        effects, recorded = await work.run_unit(conn, inputs, snapshot, maintenance, config, now, state.rules)
     work.after_commit(effects, recorded, now, state.publisher)
-    return len(ready)
+    return len(inputs)
+
+
+async def fire_due_steps(state: RouterState) -> int:
+    """One pass over due escalation steps."""
+    return await _decide_claimed(state, _claim_steps)
 
 
 async def recheck_suppressed(state: RouterState) -> int:
-    """One pass over suppressed alerts due for another look; returns how many were claimed."""
-    now = state.clock.now()
-    config = state.configs.current
-    limit = state.settings.escalation_batch
-    async with state.pool.acquire() as conn, conn.transaction():
-        peek = await conn.fetch(
-            "SELECT dedup_key FROM router_alert WHERE status = 'suppressed' AND recheck_at <= $1 "
-            "ORDER BY recheck_at LIMIT $2",
-            now,
-            limit,
-        )
-        if not peek:
-            return 0
-        candidates = await snapshot_reads.read_alerts(conn, [r["dedup_key"] for r in peek], lock=False)
-        services = snapshot_reads.grouping_services(config, (), candidates.values())
-        await snapshot_reads.lock_groups(conn, services)  # the same lock order as the consumer: groups first
-        rows = await conn.fetch(
-            "SELECT dedup_key FROM router_alert WHERE dedup_key = ANY($1::text[]) AND status = 'suppressed' "
-            "AND recheck_at <= $2 ORDER BY dedup_key FOR UPDATE SKIP LOCKED",
-            sorted(candidates),
-            now,
-        )
-        keys = [r["dedup_key"] for r in rows]
-
-        alerts = await snapshot_reads.read_alerts(conn, keys, lock=False)  # locked just above
-        since = snapshot_reads.groups_since(config, now)
-        incidents = await snapshot_reads.read_incidents(conn, [], services, since, lock=True)
-        snapshot = Snapshot(alerts=alerts, incidents=incidents)
-        maintenance = await snapshot_reads.read_maintenance(conn, now)
-        inputs = [Recheck(k) for k in keys]
-        effects, recorded = await work.run_unit(conn, inputs, snapshot, maintenance, config, now, state.rules)
-    work.after_commit(effects, recorded, now, state.publisher)
-    return len(keys)
+    """One pass over suppressed alerts due for another look."""
+    return await _decide_claimed(state, _claim_rechecks)
 
 
 async def retrigger_acknowledged(state: RouterState) -> int:
     """One pass over acknowledged incidents whose snooze or acknowledgement timeout ran out."""
-    now = state.clock.now()
-    config = state.configs.current
-    async with state.pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(
-            "SELECT id FROM router_incident WHERE status = 'acknowledged' AND retrigger_at <= $1 "
-            "ORDER BY retrigger_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-            now,
-            state.settings.escalation_batch,
-        )
-        ids = [r["id"] for r in rows]
-        if not ids:
-            return 0
-        incidents = await snapshot_reads.read_incidents(conn, ids, [], now, lock=False)  # locked just above
-        snapshot = Snapshot(incidents=incidents, members=await snapshot_reads.read_members(conn, ids))
-        inputs = [Retrigger(i) for i in ids]
-        effects, recorded = await work.run_unit(conn, inputs, snapshot, Maintenance(), config, now, state.rules)
-    work.after_commit(effects, recorded, now, state.publisher)
-    return len(ids)
+    return await _decide_claimed(state, _claim_retriggers)
+
+
+async def _claim_steps(conn: Conn, now: datetime, config: LoadedConfig, limit: int) -> Claimed | None:
+    rows = await conn.fetch(
+        "SELECT incident_id, round, level, due_at FROM router_escalation_step WHERE status = 'pending' "
+        "AND due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        now,
+        limit,
+    )
+    claimed = [Step(r["incident_id"], r["round"], r["level"], r["due_at"]) for r in rows]
+    if not claimed:
+        return None
+    # A step whose incident another transaction holds (an acknowledgement, say) waits for the next pass.
+    snapshot = await snapshot_reads.for_steps(conn, claimed, config, now)
+    return [s for s in claimed if s.incident_id in snapshot.incidents], snapshot, Maintenance()
+
+
+async def _claim_rechecks(conn: Conn, now: datetime, config: LoadedConfig, limit: int) -> Claimed | None:
+    peek = await conn.fetch(
+        "SELECT dedup_key FROM router_alert WHERE status = 'suppressed' AND recheck_at <= $1 "
+        "ORDER BY recheck_at LIMIT $2",
+        now,
+        limit,
+    )
+    if not peek:
+        return None
+    candidates = await snapshot_reads.read_alerts(conn, [r["dedup_key"] for r in peek], lock=False)
+    services = snapshot_reads.grouping_services(config, (), candidates.values())
+    await snapshot_reads.lock_groups(conn, services)  # the same lock order as the consumer: groups first
+    rows = await conn.fetch(
+        "SELECT dedup_key FROM router_alert WHERE dedup_key = ANY($1::text[]) AND status = 'suppressed' "
+        "AND recheck_at <= $2 ORDER BY dedup_key FOR UPDATE SKIP LOCKED",
+        sorted(candidates),
+        now,
+    )
+    keys = [r["dedup_key"] for r in rows]
+    alerts = await snapshot_reads.read_alerts(conn, keys, lock=False)  # locked just above
+    since = snapshot_reads.groups_since(config, now)
+    incidents = await snapshot_reads.read_incidents(conn, [], services, since, lock=True)
+    maintenance = await snapshot_reads.read_maintenance(conn, now)
+    return [Recheck(k) for k in keys], Snapshot(alerts=alerts, incidents=incidents), maintenance
+
+
+async def _claim_retriggers(conn: Conn, now: datetime, config: LoadedConfig, limit: int) -> Claimed | None:
+    rows = await conn.fetch(
+        "SELECT id FROM router_incident WHERE status = 'acknowledged' AND retrigger_at <= $1 "
+        "ORDER BY retrigger_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        now,
+        limit,
+    )
+    ids = [r["id"] for r in rows]
+    if not ids:
+        return None
+    incidents = await snapshot_reads.read_incidents(conn, ids, [], now, lock=False)  # locked just above
+    snapshot = Snapshot(incidents=incidents, members=await snapshot_reads.read_members(conn, ids))
+    return [Retrigger(i) for i in ids], snapshot, Maintenance()
 
 
 async def run_timers(state: RouterState) -> None:
