@@ -23,6 +23,7 @@ from alertrouter_router.api import (
 )
 from alertrouter_router.api.permissions import authorize, check_complete
 from alertrouter_router.api.problems import install_problem_handlers
+from alertrouter_router.console.routes import install as install_console
 
 if TYPE_CHECKING:
     from alertrouter_router.state import RouterState
@@ -57,4 +58,5 @@ def create_app(state: RouterState, with_api: bool = True) -> FastAPI:
         for module in modules:
             app.include_router(module.router, dependencies=[Depends(authorize)])
         app.include_router(calendar_feeds.public)
+        install_console(app)  # the web console under /ui/, on the same port
     return app

@@ -1,0 +1,114 @@
+"""Jinja2 templates shipped in the package, the filters they share, and the console's response headers.
+
+Autoescaping is on for every template: labels, summaries and notes come from alerts and people. The headers keep
+every page to its own origin's scripts and styles (no inline script, no CDN) and out of other sites' frames.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from alertrouter_router.console.errors import ConsoleError, SignInRequired
+from alertrouter_router.console.session import Session
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def _instant(value: datetime | str | None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def local_time(value: datetime | str | None, zone: str = "UTC", with_day: bool = True) -> str:
+    """An instant in a person's zone, e.g. ``Fri 4 Dec 14:05 CET``; an empty string for none."""
+    at = _instant(value)
+    if at is None:
+        return ""
+    here = at.astimezone(ZoneInfo(zone))
+    shown = f"{here:%a} {here.day} {here:%b %H:%M}" if with_day else f"{here:%H:%M}"
+    return f"{shown} {here.tzname()}"
+
+
+def iso(value: datetime | str | None) -> str:
+    at = _instant(value)
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z") if at else ""
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as the largest two units: ``3h 12m``, ``45s``; an em dash for none."""
+    if seconds is None:
+        return "—"
+    total = int(seconds)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    shown = [f"{n}{unit}" for n, unit in parts if n][:2]
+    return " ".join(shown) or "0s"
+
+
+ENV = Environment(
+    loader=PackageLoader("alertrouter_router.console", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+ENV.filters |= {"local": local_time, "iso": iso, "duration": duration}
+
+NAV = [
+    ("/ui/", "Now"),
+    ("/ui/incidents", "Incidents"),
+    ("/ui/why", "Why"),
+    ("/ui/services", "Services"),
+    ("/ui/schedules", "Schedules"),
+    ("/ui/preview", "Preview"),
+]
+
+
+def _with_headers(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def render(request: Request, template: str, session: Session | None, status: int = 200, **context: Any) -> Response:
+    """A whole page (or a fragment, for templates whose name starts with ``_``)."""
+    body = ENV.get_template(template).render(
+        request=request,
+        session=session,
+        nav=NAV,
+        path=request.url.path,
+        tz=session.time_zone if session else "UTC",
+        **context,
+    )
+    return _with_headers(HTMLResponse(body, status_code=status))
+
+
+def redirect(location: str) -> Response:
+    """After a form: the page to look at (303, so a reload does not post again)."""
+    return _with_headers(RedirectResponse(location, status_code=303))
+
+
+async def error_page(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ConsoleError)
+    return render(request, "error.html", None, status=exc.status, message=exc.message, status_code=exc.status)
+
+
+async def sign_in_redirect(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SignInRequired)
+    query = {"next": exc.next_path} | ({"message": exc.message} if exc.message else {})
+    return redirect(f"/ui/sign-in?{urlencode(query)}")
