@@ -124,10 +124,14 @@ CONSOLE: dict[tuple[str, str], tuple[str, str]] = {
 }
 
 
-def check_console_complete(router: APIRouter) -> None:
+def check_console_complete(routers: Sequence[APIRouter]) -> None:
     """Every console route is public or stands for an API route with a rule; every mapping has a console route."""
     served = {
-        (method, route.path) for route in router.routes if isinstance(route, APIRoute) for method in route.methods or ()
+        (method, route.path)
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods or ()
     } - CONSOLE_PUBLIC
     if missing := sorted(served - CONSOLE.keys()):
         raise RuntimeError(f"console routes without the API route they stand for in api/permissions.py: {missing}")

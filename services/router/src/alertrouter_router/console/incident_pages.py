@@ -109,7 +109,7 @@ async def incident(request: Request, incident_id: str, session: Signed) -> Respo
         session,
         incident=found["incident"],
         alerts=found["alerts"],
-        lines=in_words(found["timeline"]),
+        lines=in_words(found["timeline"], session.time_zone),
         allowed=await _allowed(session, incident_id),
         users=config.users,
         schedules=config.schedules,
@@ -122,7 +122,7 @@ async def incident(request: Request, incident_id: str, session: Signed) -> Respo
 @router.get("/{incident_id}/timeline")
 async def incident_timeline(request: Request, incident_id: str, session: Signed) -> Response:
     found = await _incident(session, incident_id)
-    return render(request, "_timeline.html", session, lines=in_words(found["timeline"]))
+    return render(request, "_timeline.html", session, lines=in_words(found["timeline"], session.time_zone))
 
 
 Action = Literal["acknowledge", "resolve", "escalate", "snooze", "note", "reassign"]
@@ -161,7 +161,7 @@ async def _perform(request: Request, session: Session, incident_id: str, action:
         result = await _act(session.state, session.who, incident_id, body, action)
     except HTTPException as exc:
         raise ConsoleError(exc.status_code, str(exc.detail)) from exc
-    done = result.get("outcome", "unchanged") if result.get("changed", True) else "unchanged"
+    done = result["outcome"] if "decision_id" in result else "nothing changed"
     return redirect(f"/ui/incidents/{incident_id}?{urlencode({'done': f'{action}: {done}'})}")
 
 

@@ -6,10 +6,8 @@ every page to its own origin's scripts and styles (no inline script, no CDN) and
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,6 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from alertrouter_router.console.errors import ConsoleError, SignInRequired
 from alertrouter_router.console.session import Session
+from alertrouter_router.console.timefmt import duration, iso, local_time
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -25,41 +24,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-
-
-def _instant(value: datetime | str | None) -> datetime | None:
-    if value is None or value == "":
-        return None
-    at = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
-def local_time(value: datetime | str | None, zone: str = "UTC", with_day: bool = True) -> str:
-    """An instant in a person's zone, e.g. ``Fri 4 Dec 14:05 CET``; an empty string for none."""
-    at = _instant(value)
-    if at is None:
-        return ""
-    here = at.astimezone(ZoneInfo(zone))
-    shown = f"{here:%a} {here.day} {here:%b %H:%M}" if with_day else f"{here:%H:%M}"
-    return f"{shown} {here.tzname()}"
-
-
-def iso(value: datetime | str | None) -> str:
-    at = _instant(value)
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z") if at else ""
-
-
-def duration(seconds: float | None) -> str:
-    """Seconds as the largest two units: ``3h 12m``, ``45s``; an em dash for none."""
-    if seconds is None:
-        return "—"
-    total = int(seconds)
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
-    shown = [f"{n}{unit}" for n, unit in parts if n][:2]
-    return " ".join(shown) or "0s"
 
 
 ENV = Environment(

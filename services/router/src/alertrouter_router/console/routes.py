@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -25,18 +25,12 @@ STATIC = Path(__file__).parent / "static"
 PAGES = (sign_in_pages, now_page, incident_pages, why_page, service_pages, schedule_pages, preview_page)
 
 
-def console_router() -> APIRouter:
-    router = APIRouter(include_in_schema=False)
-    for module in PAGES:
-        router.include_router(module.router)
-    return router
-
-
 def install(app: FastAPI) -> None:
     """``/ui/`` on the same app and port as the API; refuses to start when a console route has no rule."""
-    router = console_router()
-    check_console_complete(router)
-    app.include_router(router)
+    routers = [module.router for module in PAGES]
+    check_console_complete(routers)
+    for router in routers:
+        app.include_router(router, include_in_schema=False)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="console-static")
     app.add_exception_handler(ConsoleError, error_page)
     app.add_exception_handler(SignInRequired, sign_in_redirect)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from alertrouter_router.console.timefmt import local_time
+
 OUTCOME_WORDS = {
     "paged": "Paged",
     "duplicate": "Repeat of a firing alert",
@@ -17,6 +19,7 @@ OUTCOME_WORDS = {
     "escalation_ended": "Escalation ended",
     "noted": "Note",
 }
+STATUS_UPDATES = ("acknowledged", "resolved")  # page ids <incident>:<kind>:<round base>:<user>:<method>
 
 
 @dataclass(frozen=True)
@@ -29,18 +32,22 @@ class Line:
     failed: bool = False
 
 
-def _page(entry: dict[str, Any]) -> Line:
+def _page(entry: dict[str, Any], zone: str) -> Line:
     """Page ids are ``<incident>:<round>:<level>:<user>:<contact method>``, or ``<incident>:<action>:…`` for a
     person's reassignment or added responder (``paging.page_id``, ``responder_rules``)."""
     parts = str(entry["page_id"]).split(":")
+    title = "Page"
     if len(parts) == 5 and parts[1].isdigit():
         what = f"to {parts[3]} via {parts[4]} (level {parts[2]}, round {int(parts[1]) + 1})"
+    elif len(parts) == 5 and parts[1] in STATUS_UPDATES:
+        title, what = "Status update", f"to {parts[3]} via {parts[4]}: {parts[1]}"
     elif len(parts) == 5:
         what = f"to {parts[3]} via {parts[4]} ({parts[1].replace('_', ' ')})"
     else:
         what = str(entry["page_id"])
-    sent = f"handed to the notifier at {entry['published_at']}" if entry.get("published_at") else "not handed over yet"
-    return Line(entry["at"], "page", "Page", f"Page {what}, due {entry.get('send_at')}; {sent}.")
+    published = entry.get("published_at")
+    sent = f"handed to the notifier {local_time(published, zone, False)}" if published else "not handed over yet"
+    return Line(entry["at"], "page", title, f"{what}, due {local_time(entry.get('send_at'), zone, False)}; {sent}.")
 
 
 def _delivery(entry: dict[str, Any]) -> Line:
@@ -65,14 +72,14 @@ def _change(entry: dict[str, Any]) -> Line:
     return Line(entry["at"], "change", "Change", f"{entry.get('summary')}{source} ({when}).")
 
 
-def line_for(entry: dict[str, Any]) -> Line:
+def line_for(entry: dict[str, Any], zone: str) -> Line:
     kind = entry.get("kind", "")
     if kind == "decision":
         outcome = str(entry.get("outcome", ""))
         title = OUTCOME_WORDS.get(outcome, outcome)
         return Line(entry["at"], "decision", title, f"{entry.get('reason')}.", decision_id=entry.get("decision_id"))
     if kind == "page":
-        return _page(entry)
+        return _page(entry, zone)
     if kind == "delivery":
         return _delivery(entry)
     if kind == "change":
@@ -81,5 +88,5 @@ def line_for(entry: dict[str, Any]) -> Line:
     return Line(entry["at"], kind, kind.replace("_", " ").capitalize(), rest)
 
 
-def in_words(timeline: list[dict[str, Any]]) -> list[Line]:
-    return [line_for(entry) for entry in timeline]
+def in_words(timeline: list[dict[str, Any]], zone: str) -> list[Line]:
+    return [line_for(entry, zone) for entry in timeline]
