@@ -31,7 +31,11 @@ async def test_an_alert_sent_to_ingest_appears_without_a_reload(
 
 
 async def test_acknowledge_from_the_incident_page_shows_who_in_the_timeline(
-    browser: Browser, base_url: str, people: People, ingest: httpx.AsyncClient, admin_api: httpx.AsyncClient,
+    browser: Browser,
+    base_url: str,
+    people: People,
+    ingest: httpx.AsyncClient,
+    admin_api: httpx.AsyncClient,
     unique: str,
 ) -> None:
     key = await fire(ingest, "checkout", "LatencyHigh", f"Checkout p99 above 2s ({unique})")
@@ -57,7 +61,11 @@ async def test_acknowledge_from_the_incident_page_shows_who_in_the_timeline(
 
 
 async def test_another_teams_responder_has_no_button_and_a_forged_post_is_refused(
-    browser: Browser, base_url: str, people: People, ingest: httpx.AsyncClient, admin_api: httpx.AsyncClient,
+    browser: Browser,
+    base_url: str,
+    people: People,
+    ingest: httpx.AsyncClient,
+    admin_api: httpx.AsyncClient,
     unique: str,
 ) -> None:
     key = await fire(ingest, "checkout", "DiskFull", f"Checkout disk full ({unique})")

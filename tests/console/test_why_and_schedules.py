@@ -16,7 +16,11 @@ pytestmark = [pytest.mark.db, pytest.mark.kafka]
 
 
 async def test_why_shows_the_schedule_layer_that_selected_the_person(
-    browser: Browser, base_url: str, people: People, ingest: httpx.AsyncClient, admin_api: httpx.AsyncClient,
+    browser: Browser,
+    base_url: str,
+    people: People,
+    ingest: httpx.AsyncClient,
+    admin_api: httpx.AsyncClient,
     unique: str,
 ) -> None:
     key = await fire(ingest, "checkout-api", "QueueBacklog", f"Checkout queue backlog ({unique})")

@@ -118,11 +118,15 @@ def _source(shift: Shift) -> str:
 
 def my_shifts(config: LoadedConfig, user_id: str, at: datetime) -> list[Handoff]:
     """The person's shifts in every schedule over the next two weeks (the one under way included)."""
-    found = []
+    found: list[Handoff] = []
     for schedule in config.config.schedules:
-        for shift in shifts_between(schedule, at, at + MY_SHIFTS_AHEAD):
-            if shift.user_id == user_id:
-                found.append(Handoff(schedule.id, shift.start, shift.user_id, _source(shift), shift.end))
+        mine = [s for s in shifts_between(schedule, at, at + MY_SHIFTS_AHEAD) if s.user_id == user_id]
+        for shift in mine:
+            last = found[-1] if found else None
+            if last and last.schedule_id == schedule.id and last.until == shift.start and last.source == _source(shift):
+                found[-1] = Handoff(schedule.id, last.at, user_id, last.source, shift.end)  # one turn after another
+            else:
+                found.append(Handoff(schedule.id, shift.start, user_id, _source(shift), shift.end))
     return sorted(found, key=lambda h: h.at)
 
 

@@ -3,7 +3,6 @@ who is on call), laid out for an inline SVG drawn in the viewer's time zone. Pur
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -54,8 +53,10 @@ class Timeline:
     label_width: int = LABEL
 
 
-def colour_of(user_id: str) -> str:
-    return PALETTE[int(hashlib.sha256(user_id.encode()).hexdigest(), 16) % len(PALETTE)]
+def colours(schedule: Schedule) -> dict[str, str]:
+    """One colour per person of the schedule, in the order they appear: neighbours never share a colour."""
+    people = [p for layer in schedule.layers for p in layer.participants] + [o.user for o in schedule.overrides]
+    return {user: PALETTE[i % len(PALETTE)] for i, user in enumerate(dict.fromkeys(people))}
 
 
 def describe_window(window: TimeWindow) -> str:
@@ -64,13 +65,19 @@ def describe_window(window: TimeWindow) -> str:
     return f"{window.start_day} {window.start_time:%H:%M} - {window.end_day} {window.end_time:%H:%M}"
 
 
-def _bars(items: list[tuple[datetime, datetime, str, str]], start: datetime, zone: ZoneInfo, scale: float) -> list[Bar]:
+def _bars(
+    items: list[tuple[datetime, datetime, str, str]],
+    start: datetime,
+    zone: ZoneInfo,
+    scale: float,
+    palette: dict[str, str],
+) -> list[Bar]:
     bars = []
     for begin, finish, user, source in items:
         x = LABEL + (begin - start).total_seconds() * scale
         width = max((finish - begin).total_seconds() * scale, 1.5)
         span = f"{begin.astimezone(zone):%a %d %b %H:%M} - {finish.astimezone(zone):%a %d %b %H:%M}"
-        bars.append(Bar(round(x, 1), round(width, 1), colour_of(user), user, f"{user}: {span} ({source})"))
+        bars.append(Bar(round(x, 1), round(width, 1), palette.get(user, "#4a5260"), user, f"{user}: {span} ({source})"))
     return bars
 
 
@@ -90,16 +97,17 @@ def build(schedule: Schedule, start: datetime, viewer_zone: str) -> Timeline:
     end = start + timedelta(days=DAYS)
     zone, schedule_zone = ZoneInfo(viewer_zone), ZoneInfo(schedule.time_zone)
     scale = (WIDTH - LABEL) / (end - start).total_seconds()
+    palette = colours(schedule)
     rows: list[Row] = []
     for layer in schedule.layers:
         pieces = layer_pieces(layer, schedule_zone, start, end)
         note = ", ".join(describe_window(w) for w in layer.restrictions)
         items = [(p.start, p.end, p.user_id, f"layer {layer.id}") for p in pieces]
-        rows.append(Row(f"Layer {layer.name or layer.id}", note, 0, _bars(items, start, zone, scale)))
+        rows.append(Row(f"Layer {layer.name or layer.id}", note, 0, _bars(items, start, zone, scale, palette)))
     overrides = [o for o in schedule.overrides if o.start < end and o.end > start]
     items = [(max(o.start, start), min(o.end, end), o.user, f"override {o.id}") for o in overrides]
-    rows.append(Row("Overrides", "", 0, _bars(items, start, zone, scale)))
+    rows.append(Row("Overrides", "", 0, _bars(items, start, zone, scale, palette)))
     final = [(s.start, s.end, s.user_id, s.source.replace(":", " ")) for s in shifts_between(schedule, start, end)]
-    rows.append(Row("On call", "the result", 0, _bars(final, start, zone, scale)))
+    rows.append(Row("On call", "the result", 0, _bars(final, start, zone, scale, palette)))
     placed = [Row(r.name, r.note, 28 + i * (ROW + 8), r.bars) for i, r in enumerate(rows)]
     return Timeline(placed, _ticks(start, zone, scale), LABEL, 28 + len(rows) * (ROW + 8))
