@@ -20,7 +20,7 @@ async def pages_to_visit(admin_api: httpx.AsyncClient, ingest: httpx.AsyncClient
         "now": "/ui/?q=checkout",
         "incidents": "/ui/incidents?status=all",
         "incident": f"/ui/incidents/{incident}",
-        "why": f"/ui/why?service=checkout",
+        "why": "/ui/why?service=checkout",
         "why-decision": f"/ui/why/{decision}",
         "services": "/ui/services",
         "service": "/ui/services/checkout",
