@@ -1,6 +1,7 @@
 """Every route for every role and team, against the running router: the rules of ``api/permissions.py`` hold.
 
-The policy, written here independently of the table: everyone reads everything (and makes calendar feed URLs);
+The policy, written here independently of the table: everyone reads everything, the on-call health reports of
+every team included (and makes calendar feed URLs);
 acting on an incident needs a responder of the team owning its service; maintenance windows need a team admin of
 the service's team, overrides a team admin of a team whose services page the schedule; tokens (listing them too)
 and reloads need an admin, who is bound to no team.
@@ -43,6 +44,8 @@ def expected_rule(method: str, path: str) -> tuple[Role, str | None]:
     """The issue's policy: (least role, which team must own the target)."""
     if path.startswith("/v1/tokens"):
         return Role.ADMIN, None
+    if path.startswith("/v1/reports/"):
+        return Role.VIEWER, None  # every team's health is visible to everyone, like everything else
     if method == "GET" or path == "/v1/route/preview" or path.startswith("/v1/calendar-feeds"):
         return Role.VIEWER, None
     if path.startswith("/v1/incidents/"):

@@ -15,6 +15,7 @@ from alertrouter_cli import online
 from alertrouter_cli.client import CliError
 from alertrouter_cli.offline import config_app, route_app
 from alertrouter_cli.overrides import override_app
+from alertrouter_cli.reports import report_app
 
 
 class _Commands(TyperGroup):
@@ -42,6 +43,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(online.maintenance_app, name="maintenance")
 app.add_typer(online.drill_app, name="drill")
 app.add_typer(override_app, name="override")
+app.add_typer(report_app, name="report")
 for command in (
     online.oncall,
     online.why,

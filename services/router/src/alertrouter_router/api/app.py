@@ -19,6 +19,7 @@ from alertrouter_router.api import (
     maintenance_routes,
     oncall_routes,
     override_routes,
+    report_routes,
     token_routes,
 )
 from alertrouter_router.api.permissions import authorize, check_complete
@@ -53,6 +54,7 @@ def create_app(state: RouterState, with_api: bool = True) -> FastAPI:
             audit_routes,
             calendar_feeds,
             override_routes,
+            report_routes,
         )
         check_complete([module.router for module in modules])
         for module in modules:

@@ -89,6 +89,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/calendar-feeds"): _read("calendars"),
     ("GET", "/v1/calendar-feeds"): _read("calendars"),
     ("DELETE", "/v1/calendar-feeds/{feed_id}"): _read("calendars"),
+    ("GET", "/v1/reports/oncall"): _read("on-call health reports"),
 }
 
 

@@ -163,6 +163,7 @@ outbox = Table(
     _ts("send_at", False),
     _ts("published_at"),
     Index("ix_router_outbox_unpublished", "send_at", postgresql_where=text("published_at IS NULL")),
+    Index("ix_router_outbox_send_at", "send_at"),  # the on-call report reads published pages by window
 )
 
 timeline = Table(
