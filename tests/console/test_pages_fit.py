@@ -27,6 +27,7 @@ async def pages_to_visit(admin_api: httpx.AsyncClient, ingest: httpx.AsyncClient
         "schedules": "/ui/schedules",
         "schedule": "/ui/schedules/payments-secondary",
         "preview": "/ui/preview?labels=service%3Dcheckout%0Aseverity%3Dcritical",
+        "health": "/ui/health?team=payments",
     }
 
 

@@ -122,6 +122,7 @@ CONSOLE: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/ui/schedules/{schedule_id}/overrides"): ("POST", "/v1/schedules/{schedule_id}/overrides"),
     ("POST", "/ui/schedules/{schedule_id}/calendar-feed"): ("POST", "/v1/calendar-feeds"),
     ("GET", "/ui/preview"): ("POST", "/v1/route/preview"),
+    ("GET", "/ui/health"): ("GET", "/v1/reports/oncall"),
 }
 
 

@@ -41,6 +41,7 @@ NAV = [
     ("/ui/services", "Services"),
     ("/ui/schedules", "Schedules"),
     ("/ui/preview", "Preview"),
+    ("/ui/health", "Team health"),
 ]
 
 

@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from alertrouter_router.api.permissions import check_console_complete
 from alertrouter_router.console import (
+    health_page,
     incident_pages,
     now_page,
     preview_page,
@@ -22,7 +23,16 @@ from alertrouter_router.console.errors import ConsoleError, SignInRequired
 from alertrouter_router.console.rendering import error_page, sign_in_redirect
 
 STATIC = Path(__file__).parent / "static"
-PAGES = (sign_in_pages, now_page, incident_pages, why_page, service_pages, schedule_pages, preview_page)
+PAGES = (
+    sign_in_pages,
+    now_page,
+    incident_pages,
+    why_page,
+    service_pages,
+    schedule_pages,
+    preview_page,
+    health_page,
+)
 
 
 def install(app: FastAPI) -> None:
