@@ -26,7 +26,7 @@ async def test_an_alert_sent_to_ingest_appears_without_a_reload(
     await expect(row).to_be_visible(timeout=30_000)
     await expect(row.locator(".status")).to_have_text("triggered")
     assert await page.evaluate("window.loadedOnce") == "still the same document"  # no reload happened
-    await screenshot(page, "incidents-desktop")
+    await screenshot(page, "incidents-live-desktop")
     await page.context.close()
 
 
@@ -52,7 +52,7 @@ async def test_acknowledge_from_the_incident_page_shows_who_in_the_timeline(
     await page.get_by_label("Add a note").fill("rolling back the deploy")
     await page.get_by_role("button", name="Add note").click()
     await expect(page.locator("#timeline li", has_text="note by bob: rolling back the deploy")).to_be_visible()
-    await screenshot(page, "incident-desktop")
+    await screenshot(page, "incident-acknowledged-desktop")
     state = (await admin_api.get(f"/v1/incidents/{incident}")).json()["incident"]
     assert (state["status"], state["acknowledged_by"]) == ("acknowledged", "bob")
     audit = (await admin_api.get("/v1/audit", params={"target_id": incident})).json()["items"]

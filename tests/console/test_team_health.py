@@ -43,7 +43,7 @@ async def test_the_report_as_charts(
     await expect(
         page.locator("figure", has_text="Pages per person").locator("rect title", has_text="alice")
     ).to_have_count(3)
-    await screenshot(page, "health-desktop")
+    await screenshot(page, "health-report-desktop")
     await page.context.close()
 
 

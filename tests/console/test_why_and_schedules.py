@@ -38,7 +38,7 @@ async def test_why_shows_the_schedule_layer_that_selected_the_person(
     await expect(alice).to_contain_text("webhook (alice-hook)")
     await expect(alice).to_contain_text("sms (alice-sms)")
     await expect(page.locator(".facts")).to_contain_text("by-service-label")
-    await screenshot(page, "why-desktop")
+    await screenshot(page, "why-layer-desktop")
     await page.context.close()
 
 
@@ -55,11 +55,11 @@ async def test_an_override_created_in_schedules_changes_now(browser: Browser, ba
     await page.get_by_role("button", name="Create override").click()
     await page.wait_for_url(re.compile(r".*/ui/schedules/refunds-primary\?done=.*"))
     await expect(page.get_by_test_id("on-call-now")).to_have_text("Carol Example")
-    await screenshot(page, "schedule-desktop")
+    await screenshot(page, "schedule-override-desktop")
     await page.goto("/ui/")
     await expect(level_one.locator("td.who")).to_contain_text("Carol Example")
     await expect(level_one).to_contain_text("on call in schedule refunds-primary (override api-")
-    await screenshot(page, "now-desktop")
+    await screenshot(page, "now-after-override-desktop")
     await page.context.close()
 
 
