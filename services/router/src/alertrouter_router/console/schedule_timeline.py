@@ -101,9 +101,9 @@ def build(schedule: Schedule, start: datetime, viewer_zone: str) -> Timeline:
     rows: list[Row] = []
     for layer in schedule.layers:
         pieces = layer_pieces(layer, schedule_zone, start, end)
-        note = ", ".join(describe_window(w) for w in layer.restrictions)
+        note = ", ".join(["layer", *(describe_window(w) for w in layer.restrictions)])
         items = [(p.start, p.end, p.user_id, f"layer {layer.id}") for p in pieces]
-        rows.append(Row(f"Layer {layer.name or layer.id}", note, 0, _bars(items, start, zone, scale, palette)))
+        rows.append(Row(layer.id, note, 0, _bars(items, start, zone, scale, palette)))
     overrides = [o for o in schedule.overrides if o.start < end and o.end > start]
     items = [(max(o.start, start), min(o.end, end), o.user, f"override {o.id}") for o in overrides]
     rows.append(Row("Overrides", "", 0, _bars(items, start, zone, scale, palette)))
