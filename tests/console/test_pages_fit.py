@@ -64,3 +64,22 @@ async def test_the_sign_in_page_fits_a_phone(browser: Browser, base_url: str) ->
     await fits(page)
     await screenshot(page, "sign-in-phone")
     await context.close()
+
+
+async def test_signing_in_and_moving_about_with_the_keyboard_only(
+    browser: Browser, base_url: str, people: People
+) -> None:
+    context = await browser.new_context(base_url=base_url, viewport=DESKTOP)  # type: ignore[arg-type]
+    page = await context.new_page()
+    await page.goto("/ui/")
+    await page.keyboard.type(people.bob)  # the token field has the focus
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{base_url}/ui/")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.textContent") == "Skip to content"
+    for _ in range(3):  # past the skip link: the brand, Now, Incidents
+        await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.textContent") == "Incidents"
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{base_url}/ui/incidents")
+    await context.close()
