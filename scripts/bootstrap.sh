@@ -8,7 +8,7 @@
 #
 # Usage: scripts/bootstrap.sh [--check] [--containers] [--browser]
 #   --check       install nothing: print what is present or missing, exit 1 if anything required is missing
-#   --containers  also podman, runc, debootstrap, catatonit (the image tests; CI passes it)
+#   --containers  also podman, runc, debootstrap, catatonit, the CNI dnsname plugin (the image tests; CI passes it)
 #   --browser     also Debian's chromium and chromium-driver (implied when tests/console exists)
 # Environment: BOOTSTRAP_SKIP_HELM=1 skips building Helm (e.g. `make dev`, which renders no chart).
 set -euo pipefail
@@ -60,6 +60,8 @@ if [[ ${want_containers} -eq 1 ]]; then
     command -v runc >/dev/null 2>&1 || apt_need+=(runc)
     command -v debootstrap >/dev/null 2>&1 || apt_need+=(debootstrap)
     command -v catatonit >/dev/null 2>&1 || apt_need+=(catatonit)  # podman kube play's pause image
+    # Service-name DNS on podman's CNI networks (the compose test: podman-compose, Debian's podman 4.3).
+    [[ -x /usr/lib/cni/dnsname ]] || apt_need+=(golang-github-containernetworking-plugin-dnsname)
 fi
 if [[ ${want_browser} -eq 1 ]]; then
     command -v chromium >/dev/null 2>&1 || apt_need+=(chromium)
@@ -138,7 +140,7 @@ if [[ ${check_only} -eq 1 ]]; then
     fi
     present="java $(java_major), maven, postgresql, alertmanager, openssl, uv, Kafka ${kafka_version}"
     [[ "${BOOTSTRAP_SKIP_HELM:-0}" == 1 ]] || present+=", Helm ${helm_version}"
-    [[ ${want_containers} -eq 0 ]] || present+=", podman, runc, debootstrap, catatonit"
+    [[ ${want_containers} -eq 0 ]] || present+=", podman, runc, debootstrap, catatonit, CNI dnsname"
     [[ ${want_browser} -eq 0 ]] || present+=", chromium, chromedriver"
     say "ok: ${present}"
     exit 0

@@ -12,11 +12,6 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-
-from alertrouter_shared.topics import ALERTS
-
 from .context import BenchContext
 from .httpclient import Pool
 from .load import RequestFactory, Sent, open_loop, status_counts
@@ -109,29 +104,3 @@ async def latency_run(
         flush=True,
     )
     return run
-
-
-async def skip_alert_backlog(bootstrap: str, group: str = "router") -> int:
-    """Commit the router group's offsets at the end of the alerts topic: the intake phases' records are skipped.
-
-    Returns how many records were skipped. Nothing to do when ingest never created the topic.
-    """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics([ALERTS])
-    finally:
-        await admin.close()
-    partitions = [p["partition"] for t in described if t.get("error_code", 0) == 0 for p in t["partitions"]]
-    if not partitions:
-        return 0
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        tps = [TopicPartition(ALERTS, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        await consumer.commit({tp: ends[tp] for tp in tps})
-        return int(sum(ends.values()))
-    finally:
-        await consumer.stop()

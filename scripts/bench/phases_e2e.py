@@ -19,13 +19,13 @@ from .alertmanager import WEBHOOK_CONFIG, Alertmanager
 from .context import BenchContext
 from .httpclient import Pool
 from .kafka_state import committed_lag, topic_records
-from .latency import Settle, accepted_schedule, drain, latency_run, notifications_settled, skip_alert_backlog
+from .latency import Settle, accepted_schedule, drain, latency_run, notifications_settled
 from .load import api_requests, open_loop, status_counts, webhook_requests
 from .payloads import IdSource
 from .profiling import profile_services
 from .receiver_log import ReceiverLog
 from .results import StormRun
-from .stack import HOST, TOKEN, Service, StackError
+from .stack import HOST, TOKEN, Service, StackError, kafka_offsets
 from .summary import fell_behind
 
 LATENCY_SERVICE = "bench-latency"
@@ -73,7 +73,7 @@ async def _warm_up(ctx: BenchContext, pool: Pool, log: ReceiverLog) -> bool:
 
 
 async def end_to_end(ctx: BenchContext) -> None:
-    skipped = await skip_alert_backlog(ctx.infra.kafka.bootstrap_servers)
+    skipped = await kafka_offsets.skip_alert_backlog(ctx.infra.kafka.bootstrap_servers)
     print(f"[bench] skipped {skipped} intake-phase records for the router", flush=True)
     services = await _start_services(ctx)
     if services is None:

@@ -22,8 +22,8 @@ from alertrouter_shared.topics import ALERTS, PAGES
 
 from .context import BenchContext
 from .kafka_state import committed_lag
-from .latency import skip_alert_backlog
 from .results import RouterRun
+from .stack import kafka_offsets
 from .stats import per_thousand, summarise_ms
 
 SERVICE = "bench-latency"
@@ -113,7 +113,7 @@ async def _run(
 
 async def router_alone(ctx: BenchContext) -> None:
     bootstrap = ctx.infra.kafka.bootstrap_servers
-    skipped = await skip_alert_backlog(bootstrap)  # the intake phases' records are not this phase's load
+    skipped = await kafka_offsets.skip_alert_backlog(bootstrap)  # the intake phases' records are not this phase's load
     print(f"[bench] skipped {skipped} intake-phase records for the router", flush=True)
     idle_notifier = {"NOTIFIER_PAGES_TOPIC": "alertrouter.bench.idle-pages"}
     services = [ctx.service("router"), ctx.service("notifier", idle_notifier), ctx.service("ingest")]

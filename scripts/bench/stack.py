@@ -26,6 +26,7 @@ from .httpclient import get_json_bytes
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import kafka_offsets as kafka_offsets  # noqa: E402  (re-exported)
 import local_kafka as local_kafka  # noqa: E402  (re-exported)
 import local_postgres as local_postgres  # noqa: E402  (re-exported)
 

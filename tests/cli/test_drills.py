@@ -51,6 +51,7 @@ async def test_silent_drill_prints_the_chain_and_its_failures(router: RouterRunt
     assert lines[0].startswith("silent drill ") and lines[0].endswith(": ok")
     assert next(line for line in lines if line.startswith("1 ")).split() == ["1", "1", "alice", "webhook,", "sms"]
     assert "failures:" not in ran.out
+    assert "providers: ROUTER_NOTIFIER_URL is not set: provider reachability was not checked" in lines
     skipper = await cli(router, "drill", "run", "skipper", "--silent")
     assert skipper.out.splitlines()[0].endswith(": problems found")
     assert "  - level 1 (round 1): nobody on call" in skipper.out.splitlines()
@@ -62,3 +63,13 @@ async def test_drill_failures_are_one_line(router: RouterRuntime) -> None:
     failed(await cli(router, "drill", "report", "nosuch"), 1, "404 Not Found: drill 'nosuch' not found")
     refused = await cli(router, "drill", "run", "checkout", token=READ_ONLY_TOKEN)
     failed(refused, 4, "403 forbidden: client bootstrap-")
+
+
+async def test_drill_list_shows_the_next_scheduled_runs(router: RouterRuntime) -> None:
+    listed = (await cli(router, "drill", "list", "rehearsed")).out.splitlines()
+    assert listed[-2:] == [
+        "next scheduled: weekly-check at 2031-01-06 08:00 UTC (silent; FREQ=WEEKLY;BYDAY=MO;BYHOUR=9;BYMINUTE=0 in "
+        "Europe/Berlin)",
+        "next scheduled: monthly at 2031-01-07 13:00 UTC (paging; FREQ=MONTHLY;BYDAY=1TU;BYHOUR=14;BYMINUTE=0 in "
+        "Europe/Berlin)",
+    ]

@@ -7,6 +7,7 @@ mounts (loaded with the router's own loader) and the Prometheus → Alertmanager
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 
 from alertrouter_router.ownership.loader import load_config
 from alertrouter_router.ownership.routing import resolve_route
+from tests.deploy import compose_boot
 from tests.deploy.support import (
     CONTRACT_PORTS,
     ROOT,
@@ -33,6 +35,15 @@ COMPOSE_DIR = ROOT / "deploy" / "compose"
 APP_SERVICES = ("router-migrate", "notifier-migrate", "ingest", "router-consumer", "router-api", "notifier")
 ONE_SHOT = ("router-migrate", "notifier-migrate")
 EXPECTED = {"kafka", "postgres", *APP_SERVICES, "mailpit", "prometheus", "alertmanager"}
+# The third-party images: each overridable by a variable (CI boots the file with local stand-ins, see
+# test_compose_boot.py), with the official image as the default.
+THIRD_PARTY = {
+    "kafka": ("KAFKA_IMAGE", "apache/kafka:"),
+    "postgres": ("POSTGRES_IMAGE", "postgres:"),
+    "mailpit": ("MAILPIT_IMAGE", "axllent/mailpit:"),
+    "prometheus": ("PROMETHEUS_IMAGE", "prom/prometheus:"),
+    "alertmanager": ("ALERTMANAGER_IMAGE", "prom/alertmanager:"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +63,12 @@ def schema_errors(document: dict[str, Any]) -> list[str]:
     schema = json.loads(SCHEMA_FILE.read_text())
     validator = jsonschema.Draft201909Validator(schema)
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(document)]
+
+
+def default_image(image: str) -> str:
+    """The image Compose uses when no variable is set: `${NAME:-default}` becomes `default`."""
+    match = re.fullmatch(r"\$\{[A-Z_]+:-([^}]+)\}", image)
+    return match.group(1) if match else image
 
 
 def service_kind(name: str, service: dict[str, Any]) -> str:
@@ -81,7 +98,7 @@ def test_the_stack_has_every_part(services: dict[str, dict[str, Any]]) -> None:
 
 def test_kafka_is_the_official_image_in_kraft_mode(services: dict[str, dict[str, Any]]) -> None:
     kafka = services["kafka"]
-    assert kafka["image"].startswith("apache/kafka:")
+    assert default_image(kafka["image"]).startswith("apache/kafka:")
     env = kafka["environment"]
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == "1@kafka:9093"
@@ -96,9 +113,18 @@ def test_postgres_keeps_its_data_in_a_named_volume(compose: dict[str, Any]) -> N
     assert "postgres-data" in compose["volumes"]
 
 
+def test_third_party_images_are_the_official_ones_unless_a_variable_says_otherwise(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name, (variable, official) in THIRD_PARTY.items():
+        image = services[name]["image"]
+        assert image.startswith(f"${{{variable}:-{official}") and image.endswith("}"), f"{name}: {image}"
+    assert {n for n, s in services.items() if s["image"].startswith("${")} == set(THIRD_PARTY)
+
+
 def test_images_are_pinned(services: dict[str, dict[str, Any]]) -> None:
     for name, service in services.items():
-        image = service.get("image", "")
+        image = default_image(service.get("image", ""))
         assert image, f"{name} has no image name"
         tag = image.rsplit("/", 1)[-1].partition(":")[2]
         assert tag and tag != "latest", f"{name}: {image} is not pinned"
@@ -239,3 +265,36 @@ def test_self_monitoring_rules_equal_the_charts() -> None:
     chart_rule = by_kind(render(None, "--set", "metrics.prometheusRule.enabled=true"), "PrometheusRule")[0]
     chart_group = next(g for g in chart_rule["spec"]["groups"] if g["name"] == "alertrouter-self")
     assert compose_group["rules"] == chart_group["rules"]
+
+
+def test_start_order_follows_depends_on_as_documented(services: dict[str, dict[str, Any]]) -> None:
+    """The order the compose boot test starts the services in (tests/deploy/compose_boot.py), as docs/deployment.md
+    describes it: data stores first, migrations and ingest, then the services, Prometheus last."""
+    assert compose_boot.stages(services, set(services)) == [
+        ["kafka", "mailpit", "postgres"],
+        ["ingest", "notifier-migrate", "router-migrate"],
+        ["alertmanager", "notifier", "router-api", "router-consumer"],
+        ["prometheus"],
+    ]
+    gates = compose_boot.gates(services, set(services))
+    assert {s for s, c in gates.items() if c == compose_boot.COMPLETED} == set(ONE_SHOT)
+    assert {s for s, c in gates.items() if c == compose_boot.HEALTHY} == {
+        "kafka",
+        "postgres",
+        "mailpit",
+        "ingest",
+        "alertmanager",
+    }
+
+
+def test_the_kafka_stand_in_reads_the_variables_as_the_official_image(services: dict[str, dict[str, Any]]) -> None:
+    spec = importlib.util.spec_from_file_location("kafka_run", Path(__file__).parent / "standins" / "kafka_run.py")
+    assert spec is not None and spec.loader is not None
+    kafka_run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(kafka_run)
+    properties = kafka_run.properties({**services["kafka"]["environment"], "KAFKA_HEAP_OPTS": "-Xmx1g", "PATH": "/x"})
+    assert properties["controller.quorum.voters"] == "1@kafka:9093"
+    assert properties["listener.security.protocol.map"] == "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,HOST:PLAINTEXT"
+    assert properties["process.roles"] == "broker,controller"
+    assert "heap.opts" not in properties and "path" not in properties
+    assert kafka_run.property_name("KAFKA_SOME__ODD___NAME") == "some_odd-name"

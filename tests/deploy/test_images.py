@@ -36,7 +36,6 @@ import local_kafka  # noqa: E402
 # The first run on a fresh machine builds the Debian base (~150 s) and three images (~90 s).
 pytestmark = [pytest.mark.images, pytest.mark.timeout(900)]
 TOKEN = "image-token"
-REPORT = ROOT / ".run" / "images" / "report.json"
 # What each image must not carry: the other services, and (ingest) any database stack.
 FOREIGN = {
     "ingest": ["alertrouter_router", "alertrouter_notifier", "sqlalchemy", "asyncpg", "alembic"],
@@ -48,19 +47,6 @@ OWN = {
     "router": ["alertrouter_router", "asyncpg"],
     "notifier": ["alertrouter_notifier", "asyncpg"],
 }
-
-
-@pytest.fixture(scope="session")
-def built() -> images.BuildReport:
-    try:
-        report = images.build_all()
-    except images.ImageError as error:
-        pytest.fail(str(error), pytrace=False)
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(json.dumps({"seconds": report.seconds, "bytes": report.sizes}, indent=1) + "\n")
-    sizes = ", ".join(f"{s} {b / 1e6:.0f} MB" for s, b in report.sizes.items())
-    print(f"\nimages built in {report.seconds} s; sizes: {sizes}")
-    return report
 
 
 def podman(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:

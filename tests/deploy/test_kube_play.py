@@ -150,9 +150,8 @@ def wait_probes(component: str, session: Played, timeout: float = 120) -> None:
 
 
 def test_rendered_pods_start_and_answer_their_probes(
-    tmp_path_factory: pytest.TempPathFactory, databases: DatabaseFactory, played: Played
+    built: images.BuildReport, tmp_path_factory: pytest.TempPathFactory, databases: DatabaseFactory, played: Played
 ) -> None:
-    images.build_all()  # cached: a few seconds when test_images.py built them already
     kafka = local_kafka.LocalKafka(tmp_path_factory.mktemp("kafka-kube"), nodes=1, base_port=free_port_pair())
     kafka.start()
     try:

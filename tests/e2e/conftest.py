@@ -92,6 +92,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, databases: DatabaseFactory) 
             "NOTIFIER_HOST": "127.0.0.1",
             "NOTIFIER_ROUTER_URL": f"http://127.0.0.1:{ports['router']}",
             "NOTIFIER_ROUTER_API_TOKEN": TOKEN,
+            "ROUTER_NOTIFIER_URL": f"http://127.0.0.1:{ports['notifier']}",
+            "ROUTER_NOTIFIER_API_TOKEN": TOKEN,
             "NOTIFIER_WEBHOOK_SIGNING_SECRET": "e2e-signing-secret",
             "NOTIFIER_ACK_SIGNING_SECRET": "e2e-ack-secret",
         }

@@ -50,3 +50,19 @@ async def test_a_drill_pages_marked_drill_and_its_report_follows_the_acknowledge
         drills = (await client.get("/v1/incidents", params={"drill": "true"})).json()["items"]
         assert report["incident"] in [i["id"] for i in drills]
         assert done["failures"] == []
+
+
+async def test_a_silent_drill_has_the_notifier_check_its_providers(stack: Stack) -> None:
+    """The router process asks the notifier process (which has no Twilio account in this stack) over HTTP."""
+    async with httpx.AsyncClient(base_url=stack.router, headers=AUTH, timeout=30) as client:
+        response = await client.post("/v1/services/checkout/drills", json={"silent": True, "by": "e2e"})
+    assert response.status_code == 201, response.text
+    report = response.json()
+    channels = {m["type"] for level in report["levels"] for t in level["targets"] for m in t["contact_methods"]}
+    results = report["providers"]["providers"]
+    assert {r["channel"] for r in results} == channels and "sms" in channels
+    by_channel = {r["channel"]: r for r in results}
+    assert by_channel["webhook"]["status"] == "not checked"
+    assert by_channel["sms"]["status"] == "not configured"
+    assert "sms: no provider configured: no Twilio account (NOTIFIER_TWILIO_*)" in report["failures"]
+    assert report["ok"] is False

@@ -40,7 +40,18 @@ def test_check_passes_on_a_bootstrapped_machine_and_names_each_component() -> No
     result = run("--check", "--containers")
     assert result.returncode == 0, result.stdout + result.stderr
     line = result.stdout.strip().splitlines()[-1]
-    for component in ("java", "maven", "postgresql", "alertmanager", "openssl", "uv", "Kafka", "Helm", "podman"):
+    for component in (
+        "java",
+        "maven",
+        "postgresql",
+        "alertmanager",
+        "openssl",
+        "uv",
+        "Kafka",
+        "Helm",
+        "podman",
+        "dnsname",
+    ):
         assert component in line, line
     assert re.search(r"java (\d+)", line) and int(re.search(r"java (\d+)", line).group(1)) >= 17  # type: ignore[union-attr]
 

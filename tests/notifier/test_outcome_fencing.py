@@ -34,7 +34,7 @@ async def test_a_stale_claim_cannot_record_over_a_newer_one(
     try:
         now = page.send_at
         async with engine.begin() as conn:
-            rows = [new_delivery_row(p, now, policy) for p in (page, other_page)]
+            rows = [(p, new_delivery_row(p, now, policy)) for p in (page, other_page)]
             [new, other] = await insert_deliveries(conn, rows, now)
         lease = timedelta(seconds=30)
         async with engine.begin() as conn:

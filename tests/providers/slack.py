@@ -38,8 +38,8 @@ class ClickReply:
 
 
 class SlackServer(ProviderServer):
-    """Incoming webhooks (``POST /services/T/B/X``), ``POST /api/chat.postMessage``, ``POST /api/chat.update``
-    and ``POST /actions/...`` (response URLs)."""
+    """Incoming webhooks (``POST /services/T/B/X``), ``POST /api/chat.postMessage``, ``POST /api/chat.update``,
+    ``POST /api/auth.test`` and ``POST /actions/...`` (response URLs)."""
 
     name = "slack"
 
@@ -70,6 +70,8 @@ class SlackServer(ProviderServer):
             return self._incoming_webhook(request)
         if request.method == "POST" and request.path == "/api/chat.postMessage":
             return self._post_message(request)
+        if request.method == "POST" and request.path == "/api/auth.test":
+            return self._auth_test(request)
         if request.method == "POST" and request.path == "/api/chat.update":
             return self._update(request)
         if request.method == "POST" and request.path.startswith("/actions/"):
@@ -101,6 +103,17 @@ class SlackServer(ProviderServer):
             return Reply(200, {"ok": False, "error": "invalid_json"})
         problem = block_kit_problem(payload)
         return Reply(200, {"ok": False, "error": problem}) if problem else payload
+
+    def _auth_test(self, request: Received) -> Reply:
+        """The token comes as a bearer header or a ``token`` form field; no scope is needed."""
+        token = request.header("Authorization").removeprefix("Bearer ")
+        if not token and request.header("Content-Type").startswith("application/x-www-form-urlencoded"):
+            token = request.form().get("token", "")
+        if not token:
+            return Reply(200, {"ok": False, "error": "not_authed"})
+        if token != self.bot_token:
+            return Reply(200, load_fixture("slack/auth-test-error-invalid_auth.json"))
+        return Reply(200, load_fixture("slack/auth-test-ok.json"))
 
     def _post_message(self, request: Received) -> Reply:
         payload = self._api_payload(request)

@@ -75,7 +75,8 @@ def _form(fixture: str, **values: str) -> dict[str, str]:
 
 
 class TwilioServer(ProviderServer):
-    """``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` and ``.../Calls.json``, plus Twilio's callbacks."""
+    """``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` and ``.../Calls.json``, ``GET
+    /2010-04-01/Accounts/{AccountSid}.json`` (fetch the account: a credentials check), plus Twilio's callbacks."""
 
     name = "twilio"
 
@@ -93,11 +94,15 @@ class TwilioServer(ProviderServer):
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.opted_out = opted_out or set()
+        self.account_status = "active"  # or "suspended", "closed"
         self.messages: list[dict[str, Any]] = []
         self.calls: list[dict[str, Any]] = []
 
     # REST API ------------------------------------------------------------------------------------------
     def respond(self, request: Received) -> Reply:
+        account = re.fullmatch(r"/2010-04-01/Accounts/([^/]+)\.json", request.path)
+        if request.method == "GET" and account:
+            return self._fetch_account(request, account.group(1))
         match = re.fullmatch(r"/2010-04-01/Accounts/([^/]+)/(Messages|Calls)\.json", request.path)
         if request.method != "POST" or not match:
             return Reply(404, {"code": 20404, "message": "The requested resource was not found", "status": 404})
@@ -112,6 +117,20 @@ class TwilioServer(ProviderServer):
         if to in self.opted_out:
             return Reply.twilio_error(21610)
         return self._create_message(form) if match.group(2) == "Messages" else self._create_call(form)
+
+    def _fetch_account(self, request: Received, sid: str) -> Reply:
+        """Fetch an account: what a credentials check does (404 for another account, as Twilio answers)."""
+        if not self._authorised(request, self.account_sid):
+            return Reply.twilio_error(20003)
+        if sid != self.account_sid:
+            return Reply(404, twilio_body(20404, "The requested resource was not found", 404))
+        body: dict[str, Any] = load_fixture("twilio/account.json")
+        body.pop("_comment")
+        body.update(sid=sid, owner_account_sid=sid, status=self.account_status, uri=f"/2010-04-01/Accounts/{sid}.json")
+        body["subresource_uris"] = {
+            k: v.replace("ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", sid) for k, v in body["subresource_uris"].items()
+        }
+        return Reply(200, body)
 
     def _create_message(self, form: dict[str, str]) -> Reply:
         if not (form.get("From") or form.get("MessagingServiceSid")):

@@ -7,20 +7,21 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from kafka_offsets import skip_alert_backlog
 
 from alertrouter_router.db.migrate import upgrade_to_head
 from alertrouter_router.runtime import RouterRuntime
 from alertrouter_router.settings import RouterSettings
 from alertrouter_shared.auth import hash_token
 from alertrouter_shared.clock import OffsetClock
-from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, Page
+from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, Page, PageKind
 from alertrouter_shared.topics import ALERTS, PAGES
-from scripts.bench.latency import skip_alert_backlog
-from tests.helpers import TopicReader, free_port
+from tests.helpers import TopicReader, eventually, free_port
 
 CONFIG = Path(__file__).resolve().parents[1] / "fixtures" / "router" / "ownership.yaml"
 TOKEN = "router-test-token"
@@ -131,3 +132,25 @@ async def send(producer: AIOKafkaProducer, event: AlertEvent) -> None:
 def pages_for(reader: TopicReader, dedup_key: str) -> list[Page]:
     found = [Page.model_validate_json(v) for v in reader.values]
     return [p for p in found if p.dedup_key == dedup_key]
+
+
+async def paged(reader: TopicReader, dedup_key: str, count: int = 1, *, level: int | None = None) -> bool:
+    """At least ``count`` trigger pages for the key (at ``level`` when given): a probe for ``eventually``."""
+    triggers = [
+        p
+        for p in pages_for(reader, dedup_key)
+        if p.kind is PageKind.TRIGGER and (level is None or p.escalation_level == level)
+    ]
+    return len(triggers) >= count
+
+
+async def decisions_for(api: httpx.AsyncClient, key: str, count: int) -> list[dict[str, Any]]:
+    """The key's decisions, oldest first, once there are at least ``count``."""
+
+    async def probe() -> list[dict[str, Any]] | None:
+        response = await api.get("/v1/decisions", params={"dedup_key": key})
+        items = response.json()["items"]
+        return items if len(items) >= count else None
+
+    items = await eventually(probe, what=f"{count} decision(s) for {key}")
+    return list(reversed(items))

@@ -6,7 +6,6 @@ The router runs in-process with an offset clock: advancing it makes escalation t
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -15,17 +14,7 @@ from alertrouter_router.runtime import RouterRuntime
 from alertrouter_shared.clock import OffsetClock
 from alertrouter_shared.events import AlertAction, PageKind
 from tests.helpers import TopicReader, eventually
-from tests.router.conftest import alert_event, pages_for, send
-
-
-async def decisions_for(api: httpx.AsyncClient, key: str, count: int) -> list[dict[str, Any]]:
-    async def probe() -> list[dict[str, Any]] | None:
-        response = await api.get("/v1/decisions", params={"dedup_key": key})
-        items = response.json()["items"]
-        return items if len(items) >= count else None
-
-    items = await eventually(probe, what=f"{count} decision(s) for {key}")
-    return list(reversed(items))  # oldest first
+from tests.router.conftest import alert_event, decisions_for, paged, pages_for, send
 
 
 async def test_trigger_pages_level_one_then_escalates_then_ack_stops(
@@ -51,14 +40,14 @@ async def test_trigger_pages_level_one_then_escalates_then_ack_stops(
         "until": first["explanation"]["targets"][0]["selected_by"]["until"],
     }
     # The webhook rule has no delay: published at once. The SMS rule waits 2 minutes in the outbox.
-    await eventually(lambda: _pages(pages, key, 1), what="the level-1 webhook page")
+    await eventually(lambda: paged(pages, key, 1), what="the level-1 webhook page")
     assert [p.contact_method.id for p in pages_for(pages, key)] == ["alice-hook"]
 
     router_clock.advance(timedelta(minutes=2, seconds=1))
-    await eventually(lambda: _pages(pages, key, 2), what="the delayed SMS page")
+    await eventually(lambda: paged(pages, key, 2), what="the delayed SMS page")
 
     router_clock.advance(timedelta(minutes=3))
-    await eventually(lambda: _pages(pages, key, 3), timeout=60, what="the level-2 page after the delay")
+    await eventually(lambda: paged(pages, key, 3), timeout=60, what="the level-2 page after the delay")
     level_two = [p for p in pages_for(pages, key) if p.escalation_level == 2]
     assert [p.user_id for p in level_two] == ["bob"]
     decisions = await decisions_for(api, key, 2)
@@ -71,7 +60,7 @@ async def test_trigger_pages_level_one_then_escalates_then_ack_stops(
     # Nothing more is paged: wait for a later, unrelated page to prove the pipeline moved on meanwhile.
     marker = f"am:test-am:{unique}-marker"
     await send(producer, alert_event(marker, {"service": "checkout"}))
-    await eventually(lambda: _pages(pages, marker, 1), what="the marker page")
+    await eventually(lambda: paged(pages, marker), what="the marker page")
     assert len([p for p in pages_for(pages, key) if p.kind is PageKind.TRIGGER]) == 3
     # alice, paged before bob took it, is told (on both contact methods she was paged on); bob, who acted, is not
     told = {(p.user_id, p.contact_method.id) for p in pages_for(pages, key) if p.kind is PageKind.ACKNOWLEDGED}
@@ -79,10 +68,6 @@ async def test_trigger_pages_level_one_then_escalates_then_ack_stops(
     incident = (await api.get(f"/v1/incidents/{incident_id}")).json()
     assert incident["incident"]["status"] == "acknowledged"
     assert incident["incident"]["acknowledged_by"] == "bob"
-
-
-async def _pages(reader: TopicReader, key: str, count: int) -> bool:
-    return len(pages_for(reader, key)) >= count
 
 
 async def test_repeat_trigger_is_duplicate_and_resolve_then_retrigger_opens_new(
@@ -104,7 +89,7 @@ async def test_repeat_trigger_is_duplicate_and_resolve_then_retrigger_opens_new(
     fourth = (await decisions_for(api, key, 4))[3]
     assert fourth["outcome"] == "paged"
     assert fourth["incident_id"] != first["incident_id"]
-    await eventually(lambda: _pages(pages, key, 2), what="one webhook page per incident")
+    await eventually(lambda: paged(pages, key, 2), what="one webhook page per incident")
     assert len({p.incident_id for p in pages_for(pages, key)}) == 2
 
 
@@ -145,7 +130,7 @@ async def test_nobody_on_call_skips_to_next_level(
     decision = (await decisions_for(api, key, 1))[0]
     assert decision["outcome"] == "paged" and decision["level"] == 2
     assert decision["explanation"]["skipped_levels"][0]["level"] == 1
-    await eventually(lambda: _pages(pages, key, 1), what="bob's page")
+    await eventually(lambda: paged(pages, key, 1), what="bob's page")
     assert pages_for(pages, key)[0].user_id == "bob"
 
 

@@ -18,12 +18,7 @@ from alertrouter_router.runtime import RouterRuntime
 from alertrouter_shared.clock import OffsetClock
 from alertrouter_shared.events import AlertAction, Page
 from tests.helpers import TopicReader, eventually
-from tests.router.conftest import alert_event, pages_for, send
-from tests.router.test_incident_lifecycle import decisions_for
-
-
-async def _paged(reader: TopicReader, key: str) -> bool:
-    return bool(pages_for(reader, key))
+from tests.router.conftest import alert_event, decisions_for, paged, pages_for, send
 
 
 async def _window(api: httpx.AsyncClient, service: str, clock: OffsetClock, seconds: int) -> str:
@@ -50,9 +45,9 @@ async def test_alert_still_firing_when_the_window_ends_is_paged_without_a_resend
     inside = (await decisions_for(api, key, 1))[0]
     assert inside["outcome"] == "suppressed" and inside["incident_id"] is None
     router_clock.advance(timedelta(seconds=13))  # the window is over; nothing is re-sent
-    await eventually(lambda: _paged(pages, key), what="the page once the window ended")
-    paged = (await decisions_for(api, key, 2))[1]
-    assert paged["outcome"] == "paged" and paged["reason"].startswith("maintenance ended: ")
+    await eventually(lambda: paged(pages, key), what="the page once the window ended")
+    after = (await decisions_for(api, key, 2))[1]
+    assert after["outcome"] == "paged" and after["reason"].startswith("maintenance ended: ")
     # Alertmanager's re-send of the still-firing alert is now a duplicate of a paged incident.
     await send(producer, alert_event(key, {"service": "checkout", "alertname": "Down"}))
     assert (await decisions_for(api, key, 3))[2]["outcome"] == "duplicate"
@@ -72,7 +67,7 @@ async def test_window_ended_early_through_the_api_pages_at_once(
     assert (await decisions_for(api, key, 1))[0]["explanation"]["suppressed_by"] == "maintenance"
     ended = await api.delete(f"/v1/services/checkout/maintenance/{window_id}")
     assert ended.status_code == 200
-    await eventually(lambda: _paged(pages, key), what="the page after the window was ended early")
+    await eventually(lambda: paged(pages, key), what="the page after the window was ended early")
 
 
 async def test_new_alert_after_the_window_is_never_grouped_into_a_silent_incident(
@@ -116,7 +111,7 @@ async def test_stale_backlog_trigger_then_fresh_trigger_pages(
     await send(producer, alert_event(key, {"service": "checkout"}))
     fresh = (await decisions_for(api, key, 2))[1]
     assert fresh["outcome"] == "paged" and fresh["reason"].startswith("a fresh trigger after a stale one")
-    await eventually(lambda: _paged(pages, key), what="the page of the fresh trigger")
+    await eventually(lambda: paged(pages, key), what="the page of the fresh trigger")
 
 
 async def test_future_dated_resolve_does_not_suppress_later_triggers(

@@ -14,14 +14,7 @@ from alertrouter_shared.clock import OffsetClock
 from alertrouter_shared.events import ContactMethodType, DeliveryResult, DeliveryStatus, PageKind
 from alertrouter_shared.topics import DELIVERIES
 from tests.helpers import TopicReader, eventually
-from tests.router.conftest import alert_event, pages_for, send
-from tests.router.test_incident_lifecycle import decisions_for
-
-
-async def _paged(reader: TopicReader, key: str, level: int, count: int = 1) -> bool:
-    return (
-        len([p for p in pages_for(reader, key) if p.escalation_level == level and p.kind is PageKind.TRIGGER]) >= count
-    )
+from tests.router.conftest import alert_event, decisions_for, paged, pages_for, send
 
 
 async def test_undelivered_level_escalates_at_once(
@@ -34,9 +27,9 @@ async def test_undelivered_level_escalates_at_once(
 ) -> None:
     key = f"am:test-am:{unique}"
     await send(producer, alert_event(key, {"service": "checkout"}))
-    await eventually(lambda: _paged(pages, key, 1), what="alice's webhook page")
+    await eventually(lambda: paged(pages, key, level=1), what="alice's webhook page")
     router_clock.advance(timedelta(minutes=2, seconds=1))  # the 2-minute SMS is published too
-    await eventually(lambda: _paged(pages, key, 1, 2), what="alice's SMS page")
+    await eventually(lambda: paged(pages, key, 2, level=1), what="alice's SMS page")
     level_one = [p for p in pages_for(pages, key) if p.escalation_level == 1]
     for page, status in zip(level_one, (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED), strict=True):
         result = DeliveryResult(
@@ -52,7 +45,7 @@ async def test_undelivered_level_escalates_at_once(
         )
         await producer.send_and_wait(DELIVERIES, result.model_dump_json().encode(), key=page.incident_id.encode())
     # Level 2 is due 5 minutes after level 1; it comes now, without the clock moving.
-    await eventually(lambda: _paged(pages, key, 2), what="bob's page, at once")
+    await eventually(lambda: paged(pages, key, level=2), what="bob's page, at once")
     decision = (await decisions_for(api, key, 2))[1]
     assert decision["kind"] == "escalation" and decision["level"] == 2
     assert decision["reason"].startswith("level 1: alice not reached: webhook failed (HTTP 410); alice not reached: ")
@@ -73,7 +66,7 @@ async def test_escalate_now_and_snooze_through_the_api(
     escalated = await api.post(f"/v1/incidents/{incident_id}/escalate", json={"by": "alice", "note": "need help"})
     assert escalated.status_code == 200, escalated.text
     assert "escalated by alice: need help: paged level 2" in escalated.json()["reason"]
-    await eventually(lambda: _paged(pages, key, 2), what="bob's page after escalate now")
+    await eventually(lambda: paged(pages, key, level=2), what="bob's page after escalate now")
 
     snoozed = await api.post(f"/v1/incidents/{incident_id}/snooze", json={"by": "bob", "minutes": 10})
     assert snoozed.status_code == 200 and snoozed.json()["status"] == "acknowledged"
@@ -85,7 +78,7 @@ async def test_escalate_now_and_snooze_through_the_api(
     await eventually(alice_told, what="alice's acknowledgement update")
     assert not any(p.kind is PageKind.ACKNOWLEDGED and p.user_id == "bob" for p in pages_for(pages, key))
     router_clock.advance(timedelta(minutes=10, seconds=1))
-    await eventually(lambda: _paged(pages, key, 1, 2), what="level 1 paged again after the snooze")
+    await eventually(lambda: paged(pages, key, 2, level=1), what="level 1 paged again after the snooze")
     incident = (await api.get(f"/v1/incidents/{incident_id}")).json()["incident"]
     assert incident["status"] == "triggered"
     bad = await api.post(f"/v1/incidents/{incident_id}/snooze", json={"by": "bob", "minutes": 0})

@@ -125,20 +125,23 @@ def incidents(
 
 
 def _act(action: str, incident: str, by: str | None, note: str, as_json: bool, **more: object) -> None:
-    settings = load_settings()
-    who = acting_user(settings, by)
-    with ApiClient(settings) as api:
-        body = api.post(f"/v1/incidents/{incident}/{action}", {**_by(who), "note": note, **more})
+    """An incident action, then its outcome in one line."""
+    who, body = _post_action(action, incident, by, {"note": note, **more})
     if as_json:
         emit_json(body)
-    elif action == "notes":
-        emit(f"note added to incident {incident}")
     elif body.get("changed") and action in ("escalate", "snooze"):
         emit(f"incident {incident} {body['status']}: {body['reason']}")
     elif body.get("changed"):
         emit(f"incident {incident} {body['status']} by {who or 'you'}")
     else:
         emit(f"incident {incident} was already {body['status']}: nothing changed")
+
+
+def _post_action(action: str, incident: str, by: str | None, payload: dict[str, object]) -> tuple[str | None, Any]:
+    settings = load_settings()
+    who = acting_user(settings, by)
+    with ApiClient(settings) as api:
+        return who, api.post(f"/v1/incidents/{incident}/{action}", {**_by(who), **payload})
 
 
 def _by(who: str | None) -> dict[str, str]:
@@ -163,7 +166,11 @@ def resolve(incident: str, by: ByOption = None, note: NoteOption = "", as_json: 
 
 def note(incident: str, text: str, by: ByOption = None, as_json: JsonFlag = False) -> None:
     """Add a note to an incident's timeline."""
-    _act("notes", incident, by, text, as_json)
+    _, body = _post_action("notes", incident, by, {"note": text})
+    if as_json:
+        emit_json(body)
+    else:
+        emit(f"note added to incident {incident}")
 
 
 def snooze(
@@ -310,6 +317,12 @@ def _silent_report(body: dict[str, Any]) -> None:
     ]
     if rows:
         emit(table(["LEVEL", "ROUND", "USER", "CONTACT METHODS"], rows))
+    providers = body.get("providers") or {}
+    if providers.get("not_checked"):
+        emit(f"\nproviders: {providers['not_checked']}")
+    checked = [[p["channel"], p["provider"], p["status"], p["detail"]] for p in providers.get("providers", [])]
+    if checked:
+        emit("\n" + table(["CHANNEL", "PROVIDER", "CHECK", "DETAIL"], checked))
 
 
 def _report(body: dict[str, Any]) -> None:
@@ -360,7 +373,16 @@ def drill_list(service: str, as_json: JsonFlag = False) -> None:
         emit_json(body)
         return
     rows = [
-        [d["id"], when(d["started_at"]), "silent" if d["silent"] else "paging", d["status"], d["requested_by"]]
+        [
+            d["id"] or "-",
+            when(d["started_at"] or d["scheduled"]["at"]),
+            {True: "silent", False: "paging", None: "-"}[d["silent"]] + (" (scheduled)" if d.get("scheduled") else ""),
+            d["status"],
+            d["requested_by"],
+        ]
         for d in body["items"]
     ]
     emit(table(["ID", "STARTED", "KIND", "STATUS", "BY"], rows) if rows else "no drills")
+    for run in body.get("next_scheduled", []):
+        kind = "silent" if run["silent"] else "paging"
+        emit(f"next scheduled: {run['schedule']} at {when(run['at'])} ({kind}; {run['rule']})")

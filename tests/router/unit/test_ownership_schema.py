@@ -66,6 +66,22 @@ def test_schema_accepts_the_spellings_people_use() -> None:
     document["route_rules"][0]["match"] = ['service=~"svc.*"', "env != staging", {"label": "job", "op": "exists"}]
     document["route_rules"].append({"id": "by-label", "service_from_label": "service"})
     document["services"][0]["aliases"] = ["svc-api"]
+    document["services"][0]["drills"] = [
+        {"id": "monthly", "rrule": "FREQ=MONTHLY;BYDAY=1TU;BYHOUR=14;BYMINUTE=0", "time_zone": "Europe/Berlin"},
+        {
+            "id": "weekly",
+            "rrule": "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH;BYHOUR=9;BYMINUTE=30",
+            "time_zone": "UTC",
+            "start": "2027-01-04T00:00:00",
+            "silent": True,
+            "note": "every other week",
+        },
+        {
+            "id": "last",
+            "rrule": "FREQ=MONTHLY;BYDAY=-1FR;BYHOUR=9;BYMINUTE=0;UNTIL=20301231T000000",
+            "time_zone": "UTC",
+        },
+    ]
     assert [e.message for e in validator().iter_errors(document)] == []
 
 
@@ -104,6 +120,18 @@ BROKEN: dict[str, Callable[[dict[str, Any]], None]] = {
         ("schedules", 0, "overrides"), [{"id": "o", "user": "a", "start": "2024-01-01", "end": "2024-01-02"}]
     ),
     "boolean as a label value": _set(("services", 0, "labels"), {"canary": True}),
+    "drill rule without FREQ": _set(
+        ("services", 0, "drills"), [{"id": "d", "rrule": "BYDAY=1TU;BYHOUR=14;BYMINUTE=0", "time_zone": "UTC"}]
+    ),
+    "drill rule more often than daily": _set(
+        ("services", 0, "drills"), [{"id": "d", "rrule": "FREQ=HOURLY;BYMINUTE=0", "time_zone": "UTC"}]
+    ),
+    "drill rule written as a phrase": _set(
+        ("services", 0, "drills"), [{"id": "d", "rrule": "first Tuesday 14:00", "time_zone": "Europe/Berlin"}]
+    ),
+    "drill without a time zone": _set(
+        ("services", 0, "drills"), [{"id": "d", "rrule": "FREQ=DAILY;BYHOUR=9;BYMINUTE=0"}]
+    ),
 }
 
 

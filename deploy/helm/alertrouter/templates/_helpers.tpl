@@ -238,6 +238,23 @@ checksum/secret: {{ print (include (print .Template.BasePath "/secret.yaml") .) 
       optional: true
 {{- end }}
 
+{{/* The router's client of the notifier (silent drills' providers' check): the notifier Service, unless the
+component's env sets ROUTER_NOTIFIER_URL, and its token from the Secret (optional key); call with
+(dict "root" $ "values" .Values.routerApi). */}}
+{{- define "alertrouter.notifierClientEnv" -}}
+{{- $root := .root }}
+{{- if not (hasKey .values.env "ROUTER_NOTIFIER_URL") }}
+- name: ROUTER_NOTIFIER_URL
+  value: {{ printf "http://%s:%v" (include "alertrouter.componentName" (dict "root" $root "component" "notifier")) $root.Values.notifier.service.port | quote }}
+{{- end }}
+- name: ROUTER_NOTIFIER_API_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "alertrouter.secretName" $root }}
+      key: ROUTER_NOTIFIER_API_TOKEN
+      optional: true
+{{- end }}
+
 {{/* A component's extra plain variables; call with the env map. */}}
 {{- define "alertrouter.extraEnv" -}}
 {{- range $name, $value := . }}

@@ -23,6 +23,7 @@ from alertrouter_notifier.api_context import (
 from alertrouter_notifier.channels.slack_api import SlackApi
 from alertrouter_notifier.database import database_reachable
 from alertrouter_notifier.delivery_queries import DeliveryFilters, DeliveryPage, InvalidCursor, list_deliveries
+from alertrouter_notifier.provider_checks import check_providers
 from alertrouter_notifier.publisher import ResultPublisher
 from alertrouter_notifier.router_client import RouterClient
 from alertrouter_notifier.settings import NotifierSettings
@@ -34,6 +35,7 @@ from alertrouter_shared.auth import load_token_entries
 from alertrouter_shared.clock import Clock, SystemClock
 from alertrouter_shared.kafka import kafka_reachable
 from alertrouter_shared.metrics import metrics_payload
+from alertrouter_shared.provider_check import ProviderCheckReport, ProviderCheckRequest
 
 
 def create_app(
@@ -106,6 +108,14 @@ def create_app(
                 return await list_deliveries(conn, filters, limit, cursor)
         except InvalidCursor as exc:
             raise ProblemError(400, str(exc)) from exc
+
+    @app.post("/v1/providers/check", dependencies=[Depends(require_read)])
+    async def providers_check(
+        ctx: Annotated[AppContext, Depends(context)], body: ProviderCheckRequest | None = None
+    ) -> ProviderCheckReport:
+        """Each provider's own check, sending nothing (a silent drill asks for it): see provider_checks.py."""
+        channels = (body or ProviderCheckRequest()).channels
+        return await check_providers(ctx.settings, channels, ctx.clock)
 
     app.include_router(twilio_router())
     app.include_router(voice_router())

@@ -39,7 +39,7 @@ async def flush_digest(conn: AsyncConnection, window: Window, now: datetime, pol
         return None
     page = digest_page(window, count, Page.model_validate(last_json), services, now)
     row = new_delivery_row(page, now, policy) | {"digest_count": count}
-    inserted = await insert_deliveries(conn, [row], now)
+    inserted = await insert_deliveries(conn, [(page, row)], now)
     if not inserted:
         return None
     digest_id = inserted[0].id

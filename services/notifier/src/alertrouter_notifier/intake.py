@@ -42,8 +42,7 @@ async def admit_pages(
     conn: AsyncConnection, pages: Sequence[Page], now: datetime, policy: DeliveryPolicy
 ) -> IntakeOutcome:
     unique = _unique(pages)
-    rows = [new_delivery_row(page, now, policy) for page in unique]
-    new = await insert_deliveries(conn, rows, now)
+    new = await insert_deliveries(conn, [(page, new_delivery_row(page, now, policy)) for page in unique], now)
     outcome = IntakeOutcome(duplicates=len(pages) - len(new))
     to_throttle: dict[str, list[NewDelivery]] = defaultdict(list)
     for item in new:

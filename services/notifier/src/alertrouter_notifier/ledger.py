@@ -76,26 +76,33 @@ def new_delivery_row(page: Page, now: datetime, policy: DeliveryPolicy) -> dict[
     }
 
 
-async def insert_deliveries(conn: AsyncConnection, rows: Sequence[dict[str, Any]], now: datetime) -> list[NewDelivery]:
-    """Insert what is new; a page already recorded for this contact method is silently skipped (idempotency)."""
-    if not rows:
+_INSERT_DELIVERIES = (
+    insert(delivery)
+    .on_conflict_do_nothing(constraint="uq_notifier_delivery_page_contact")
+    .returning(delivery.c.id, delivery.c.status, delivery.c.throttle_key, delivery.c.next_attempt_at)
+)
+
+
+async def insert_deliveries(
+    conn: AsyncConnection, entries: Sequence[tuple[Page, dict[str, Any]]], now: datetime
+) -> list[NewDelivery]:
+    """Insert what is new; a page already recorded for this contact method is silently skipped (idempotency).
+
+    One statement built once and run with the rows as parameters (SQLAlchemy's insertmanyvalues), so its compiled
+    form is cached whatever the batch size; the pages the caller holds are kept, not validated again.
+    """
+    if not entries:
         return []
-    statement = (
-        insert(delivery)
-        .values(list(rows))
-        .on_conflict_do_nothing(constraint="uq_notifier_delivery_page_contact")
-        .returning(delivery.c.id, delivery.c.status, delivery.c.throttle_key, delivery.c.next_attempt_at)
-    )
-    inserted = {r.id: r for r in (await conn.execute(statement))}
+    inserted = {r.id for r in await conn.execute(_INSERT_DELIVERIES, [row for _, row in entries])}
     return [
         NewDelivery(
             id=row["id"],
-            page=Page.model_validate(row["page"]),
+            page=page,
             status=RowState(row["status"]),
             throttle_key=row["throttle_key"],
             due=row["next_attempt_at"] is not None and row["next_attempt_at"] <= now,
         )
-        for row in rows
+        for page, row in entries
         if row["id"] in inserted
     ]
 
@@ -191,6 +198,7 @@ SELECT i.id, i.attempt, i.status, i.provider, i.message_id, i.code, i.error, i.l
 FROM i JOIN held ON held.id = i.id AND held.attempt_count = i.attempt
 RETURNING id, delivery_id, attempt
 """
+_STORE_STATEMENT = text(_STORE)  # built once: text() parses its binds on construction
 
 
 async def store_outcomes(
@@ -223,7 +231,7 @@ async def store_outcomes(
         "final": [o.next_attempt_at is None for o in outcomes],
         "now": now,
     }
-    rows = await conn.execute(text(_STORE), params)
+    rows = await conn.execute(_STORE_STATEMENT, params)
     return {(row.delivery_id, row.attempt): int(row.id) for row in rows}
 
 
@@ -263,6 +271,8 @@ SET status = 'sending', lease_until = :lease_until, attempt_count = d.attempt_co
 FROM due WHERE d.id = due.id
 RETURNING d.id, d.page, d.attempt_count, d.provider_slot, d.deadline_at, d.failover_at
 """
+_CLAIM_ANY = text(_CLAIM.format(only_ids=""))
+_CLAIM_THESE = text(_CLAIM.format(only_ids="AND id = ANY(:ids)"))
 
 
 async def claim_due(
@@ -274,11 +284,11 @@ async def claim_due(
 ) -> list[ClaimedDelivery]:
     """Take due deliveries (and ones whose sender died mid-send) under a lease; other workers skip them."""
     params: dict[str, Any] = {"now": now, "lease_until": lease_until, "limit": limit}
-    only = ""
+    statement = _CLAIM_ANY
     if only_ids is not None:
-        only = "AND id = ANY(:ids)"
+        statement = _CLAIM_THESE
         params["ids"] = list(only_ids)
-    rows = await conn.execute(text(_CLAIM.format(only_ids=only)), params)
+    rows = await conn.execute(statement, params)
     return [
         ClaimedDelivery(
             id=row.id,

@@ -27,6 +27,13 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def scheduled(run: DrillRun) -> dict[str, str] | None:
+    """Which configured schedule started the run, and for when (None for a run asked for through the API)."""
+    if run.schedule_id is None or run.scheduled_at is None:
+        return None
+    return {"schedule": run.schedule_id, "at": run.scheduled_at.isoformat()}
+
+
 def _round_of(page: Page) -> int:
     """The round is in the deterministic page id: ``<incident>:<round>:<level>:<user>:<contact method>``."""
     return int(page.page_id[len(page.incident_id) + 1 :].split(":", 1)[0]) + 1
@@ -104,6 +111,7 @@ def build(
         "requested_by": run.requested_by,
         "note": run.note,
         "started_at": start.isoformat(),
+        "scheduled": scheduled(run),
         "dedup_key": run.dedup_key,
         "status": _status(incident, decisions),
         "incident": incident["id"] if incident else None,
@@ -135,6 +143,7 @@ def silent(run: DrillRun) -> dict[str, Any]:
         "requested_by": run.requested_by,
         "note": run.note,
         "started_at": run.started_at.isoformat(),
+        "scheduled": scheduled(run),
         "status": "ok" if checks.get("ok") else "problems found",
         **checks,
     }

@@ -38,6 +38,8 @@ class DrillRun:
     event_id: str | None = None
     dedup_key: str | None = None
     checks: dict[str, Any] | None = None
+    schedule_id: str | None = None  # started by services[].drills[schedule_id] of the configuration
+    scheduled_at: datetime | None = None
 
 
 def drill_dedup_key(service_id: str, run_id: str) -> str:
@@ -45,13 +47,16 @@ def drill_dedup_key(service_id: str, run_id: str) -> str:
     return f"drill:{service_id}:{run_id}"
 
 
-def new_run(service_id: str, requested_by: str, note: str, now: datetime, *, silent: bool) -> DrillRun:
-    run_id = str(uuid.uuid4())
+def new_run(
+    service_id: str, requested_by: str, note: str, now: datetime, *, silent: bool, run_id: str | None = None
+) -> DrillRun:
+    """A fresh run; a scheduled run passes an id derived from its schedule and time, so starting it again after a
+    crash raises the same alert (same event id), which the router decides once."""
+    run_id = run_id or str(uuid.uuid4())
     if silent:
         return DrillRun(run_id, service_id, True, requested_by, note, now)
-    return DrillRun(
-        run_id, service_id, False, requested_by, note, now, str(uuid.uuid4()), drill_dedup_key(service_id, run_id)
-    )
+    event_id = str(uuid.uuid5(uuid.UUID(run_id), "alert"))
+    return DrillRun(run_id, service_id, False, requested_by, note, now, event_id, drill_dedup_key(service_id, run_id))
 
 
 def drill_alert(run: DrillRun, service_name: str) -> AlertEvent:
@@ -118,5 +123,24 @@ def silent_checks(config: LoadedConfig, service_id: str, maintenance: Maintenanc
         )
     checks["levels"] = levels
     checks["policy"] = route.escalation_policy_id
-    checks["providers"] = "not checked: provider reachability is not part of a silent drill yet"
     return checks | {"failures": failures, "ok": not failures}
+
+
+def channels_of(checks: dict[str, Any]) -> list[str]:
+    """The kinds of contact method the chain would page through, for the providers' check."""
+    kinds = {m["type"] for level in checks.get("levels", []) for t in level["targets"] for m in t["contact_methods"]}
+    return sorted(kinds)
+
+
+def with_providers(checks: dict[str, Any], providers: dict[str, Any]) -> dict[str, Any]:
+    """Adds the notifier's provider check: a provider that failed its check, or a channel the chain needs that has
+    no provider, is a failure; "not checked" (a webhook cannot be checked without posting) is not."""
+    failures = list(checks.get("failures", []))
+    if providers.get("error"):
+        failures.append(f"providers not checked: {providers['error']}")
+    for item in providers.get("providers", []):
+        if item["status"] == "failed":
+            failures.append(f"provider {item['provider']} ({item['channel']}) failed its check: {item['detail']}")
+        elif item["status"] == "not configured":
+            failures.append(f"{item['channel']}: no provider configured: {item['detail']}")
+    return checks | {"providers": providers, "failures": failures, "ok": not failures}

@@ -26,3 +26,8 @@ TIMER_LAG = Histogram(
     "How late an escalation step fired after its due time",
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
+SCHEDULED_DRILLS = Counter(
+    "alertrouter_router_scheduled_drills_total",
+    "Scheduled drill runs by outcome: started, skipped (found too late), retry (Kafka did not take the alert)",
+    ["outcome"],
+)

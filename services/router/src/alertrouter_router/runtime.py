@@ -20,7 +20,7 @@ from alertrouter_router.pipeline import handle_alert_batch
 from alertrouter_router.settings import RouterSettings
 from alertrouter_router.state import RouterState
 from alertrouter_router.timeline import handle_delivery_batch
-from alertrouter_router.timers import run_timers
+from alertrouter_router.timers import run_drill_schedule, run_timers
 from alertrouter_shared.auth import load_token_entries
 from alertrouter_shared.clock import Clock, SystemClock
 from alertrouter_shared.consumer_loop import ConsumerLoop, ConsumerOptions, make_consumer
@@ -92,6 +92,7 @@ class RouterRuntime:
         if self.consume:
             self.tasks += [asyncio.create_task(loop.run(), name="consumer") for loop in self.loops]
             self.tasks.append(asyncio.create_task(run_timers(self.state), name="timers"))
+            self.tasks.append(asyncio.create_task(run_drill_schedule(self.state), name="drill-schedule"))
             self.tasks.append(asyncio.create_task(self.state.publisher.run(self.state.stopping), name="outbox"))
         await self._until_listening()
         log.info("router_started", consume=self.consume, port=self.state.settings.port)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from alertrouter_shared.settings import CommonSettings, _env
@@ -39,3 +39,20 @@ class RouterSettings(CommonSettings):
     )
     outbox_poll_seconds: float = Field(1.0, gt=0, description="how often delayed and leftover pages are published")
     db_pool_size: int = Field(10, ge=1, description="PostgreSQL connections per process")
+    drill_poll_seconds: float = Field(
+        15.0, gt=0, description="how often drills scheduled in the configuration are looked for"
+    )
+    drill_catch_up_minutes: int = Field(
+        15,
+        ge=1,
+        le=1440,
+        description="a scheduled drill not started within this long of its time (the router was down) is recorded "
+        "as skipped, never started late",
+    )
+    notifier_url: str = Field(
+        "", description="the notifier's API, for the providers' check of silent drills (empty: not checked)"
+    )
+    notifier_api_token: SecretStr = Field(SecretStr(""), description="API token (scope read) for the notifier")
+    provider_check_timeout_seconds: float = Field(
+        20.0, gt=0, description="how long a silent drill waits for the notifier's provider check"
+    )

@@ -1,5 +1,6 @@
-"""The timer loop: due escalation steps, maintenance rechecks, snoozes and silent heartbeats, in any replica, each
-exactly once.
+"""The timer loops: due escalation steps, maintenance rechecks, snoozes and silent heartbeats, in any replica, each
+exactly once; and, in a loop of its own, drills scheduled in the configuration (a silent one waits seconds for the
+providers' check, which must never hold up an escalation).
 
 Steps and rechecks are claimed with SKIP LOCKED, so replicas share them; they go through the same ``decide`` as
 the live path. A recheck is how an alert suppressed by a maintenance window pages when the window ends (by its
@@ -12,7 +13,7 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
-from alertrouter_router import work
+from alertrouter_router import scheduled_drills, work
 from alertrouter_router.db import snapshot_reads
 from alertrouter_router.decide import Recheck, Retrigger, Snapshot
 from alertrouter_router.escalation import Step
@@ -116,3 +117,14 @@ async def run_timers(state: RouterState) -> None:
             log.warning("timer_pass_failed", error=str(exc))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(state.stopping.wait(), timeout=state.settings.escalation_poll_seconds)
+
+
+async def run_drill_schedule(state: RouterState) -> None:
+    """Starts drills scheduled in the configuration when due (scheduled_drills.py: claimed, each run once)."""
+    while not state.stopping.is_set():
+        try:
+            await scheduled_drills.start_due(state)
+        except Exception as exc:
+            log.warning("drill_schedule_pass_failed", error=str(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.stopping.wait(), timeout=state.settings.drill_poll_seconds)

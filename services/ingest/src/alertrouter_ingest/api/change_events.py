@@ -11,14 +11,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from alertrouter_ingest.api import openapi
-from alertrouter_ingest.api.events_v2 import check_pagerduty_rate
+from alertrouter_ingest.api.events_v2 import read_routed
 from alertrouter_ingest.api.problems import PagerDutyProblem, json_response
 from alertrouter_ingest.api.schemas import ChangeEnqueueEvent, ChangeEnqueueSuccess, EnqueueInvalid, EnqueueThrottled
 from alertrouter_ingest.intake import Ingest
-from alertrouter_ingest.protection import check_content_type
 from alertrouter_ingest.sources.change_events import SUCCESS, change_event, parse_change
 from alertrouter_ingest.sources.events_v2 import EventRejected, rejection_body
-from alertrouter_shared.integrations import IntegrationType
 
 router = APIRouter(tags=["PagerDuty Events API v2"])
 SOURCE = "change_events"
@@ -50,14 +48,7 @@ async def change_enqueue(request: Request) -> Response:
 
 
 async def _accept(ingest: Ingest, request: Request) -> Response:
-    check_content_type(request, {"application/json"})
-    body = await ingest.body(request)
-    try:
-        change = parse_change(body)
-    except EventRejected as exc:
-        raise PagerDutyProblem(400, rejection_body(exc.errors), reason="invalid_event") from exc
-    integration = ingest.integration(change.routing_key, IntegrationType.EVENTS_V2)
-    check_pagerduty_rate(ingest, integration)
+    change, integration = await read_routed(ingest, request, parse_change)
     if integration.service is None:
         problem = "This routing_key's integration is not bound to a service; change events are recorded per service"
         raise PagerDutyProblem(400, rejection_body([problem]), reason="unbound_integration")

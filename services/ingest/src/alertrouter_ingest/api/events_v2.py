@@ -7,6 +7,9 @@ resolve events for dedup keys never seen are accepted and recorded like PagerDut
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -56,14 +59,7 @@ async def enqueue(request: Request) -> Response:
 
 
 async def _accept(ingest: Ingest, request: Request) -> Response:
-    check_content_type(request, {"application/json"})
-    body = await ingest.body(request)
-    try:
-        event = parse_event(body)
-    except EventRejected as exc:
-        raise PagerDutyProblem(400, rejection_body(exc.errors), reason="invalid_event") from exc
-    integration = ingest.integration(event.routing_key, IntegrationType.EVENTS_V2)
-    check_pagerduty_rate(ingest, integration)
+    event, integration = await read_routed(ingest, request, parse_event)
     with ingest.admitted(integration):
         dedup_key = event.dedup_key or new_dedup_key()
         try:
@@ -79,6 +75,28 @@ async def _accept(ingest: Ingest, request: Request) -> Response:
             raise PagerDutyProblem(400, rejection_body([exc.detail]), reason=exc.reason) from exc
         await ingest.publish(SOURCE, integration, [alert])
     return json_response(202, success_body(dedup_key))
+
+
+class RoutedBody(Protocol):
+    @property
+    def routing_key(self) -> str: ...
+
+
+B = TypeVar("B", bound=RoutedBody)
+
+
+async def read_routed(ingest: Ingest, request: Request, parse: Callable[[bytes], B]) -> tuple[B, Integration]:
+    """What PagerDuty's two intakes share: a JSON body parsed with PagerDuty's 400 answer, the events_v2
+    integration its routing_key names (404 when none), and the integration's rate limit (PagerDuty's 429)."""
+    check_content_type(request, {"application/json"})
+    body = await ingest.body(request)
+    try:
+        parsed = parse(body)
+    except EventRejected as exc:
+        raise PagerDutyProblem(400, rejection_body(exc.errors), reason="invalid_event") from exc
+    integration = ingest.integration(parsed.routing_key, IntegrationType.EVENTS_V2)
+    check_pagerduty_rate(ingest, integration)
+    return parsed, integration
 
 
 def check_pagerduty_rate(ingest: Ingest, integration: Integration) -> None:

@@ -17,9 +17,9 @@ size cap of its own, and events are built lazily, so the caller can stop at its 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -53,6 +53,8 @@ EndTime = Annotated[AwareDatetime, AfterValidator(_end_time)]
 GroupLabels = Annotated[dict[str, str], AfterValidator(_bounded_labels)]
 
 AlertStatus = Literal["firing", "resolved"]
+
+A = TypeVar("A", bound="AlertmanagerAlert")
 
 _STRICT = ConfigDict(strict=True, extra="ignore", frozen=True, populate_by_name=True)
 
@@ -155,16 +157,44 @@ def normalise_webhook(
 ) -> Iterator[AlertEvent]:
     """One event per alert, built as the caller iterates; raises InvalidPayload (the whole request is refused)
     when any alert breaks a limit."""
-    limits.check_alert_count(len(webhook.alerts))
     group_details = _group_details(webhook)
-    for index, alert in enumerate(webhook.alerts):
+
+    def build(alert: AlertmanagerAlert, labels: dict[str, str], annotations: dict[str, str]) -> AlertEvent:
+        return alert_event(
+            alert,
+            source=AlertSource.ALERTMANAGER,
+            key_prefix="am",
+            resolved=alert.status == "resolved",
+            labels=labels,
+            annotations=annotations,
+            details=group_details,
+            links=[alert.generator_url] if alert.generator_url else [],
+            integration_id=integration_id,
+            bound_service=bound_service,
+            received_at=received_at,
+        )
+
+    return per_alert(webhook.alerts, webhook.common_labels, webhook.common_annotations, limits, build)
+
+
+def per_alert(
+    alerts: Sequence[A],
+    common_labels: dict[str, str],
+    common_annotations: dict[str, str],
+    limits: ContentLimits,
+    build: Callable[[A, dict[str, str], dict[str, str]], AlertEvent],
+) -> Iterator[AlertEvent]:
+    """The loop Alertmanager-shaped webhooks share: the group's common labels and annotations overlaid by each
+    alert's, checked against the limits, and any error named by the alert's position."""
+    limits.check_alert_count(len(alerts))
+    for index, alert in enumerate(alerts):
         where = f"alerts[{index}]"
-        labels = {**webhook.common_labels, **alert.labels}
-        annotations = {**webhook.common_annotations, **alert.annotations}
+        labels = {**common_labels, **alert.labels}
+        annotations = {**common_annotations, **alert.annotations}
         limits.check_labels(labels, f"{where}.labels")
         limits.check_annotations(annotations, f"{where}.annotations")
         try:
-            yield _event(alert, labels, annotations, group_details, integration_id, bound_service, received_at)
+            yield build(alert, labels, annotations)
         except InvalidPayload as exc:
             raise InvalidPayload(f"{where}: {exc.detail}", status=exc.status, reason=exc.reason) from exc
 
@@ -182,38 +212,43 @@ def _group_details(webhook: AlertmanagerWebhook) -> dict[str, Any]:
     return details
 
 
-def _event(
+def alert_event(
     alert: AlertmanagerAlert,
+    *,
+    source: AlertSource,
+    key_prefix: str,
+    resolved: bool,
     labels: dict[str, str],
     annotations: dict[str, str],
-    group_details: dict[str, Any],
+    details: dict[str, Any],
+    links: list[str],
     integration_id: str,
     bound_service: str | None,
     received_at: datetime,
 ) -> AlertEvent:
+    """The event of one Alertmanager-shaped alert: dedup key from the fingerprint, occurred at its start (or its
+    end, else the receive time, when resolved), its episode started at startsAt."""
     fingerprint = alert.fingerprint or label_fingerprint(alert.labels)
-    resolved = alert.status == "resolved"
     ends_at = None if is_zero_time(alert.ends_at) else alert.ends_at
-    occurred_at = (ends_at or received_at) if resolved else alert.starts_at
     return build_event(
-        source=AlertSource.ALERTMANAGER,
+        source=source,
         integration_id=integration_id,
         action=AlertAction.RESOLVE if resolved else AlertAction.TRIGGER,
-        dedup_key=f"am:{integration_id}:{fingerprint}",
+        dedup_key=f"{key_prefix}:{integration_id}:{fingerprint}",
         summary=clip(alert_summary(labels, annotations)),
         severity=severity_from_word(labels.get("severity")),
         labels=labels,
         annotations=annotations,
         details={
             "source_dedup_key": fingerprint,
-            "status": alert.status,
+            "status": "resolved" if resolved else alert.status,
             "starts_at": iso(alert.starts_at),
             "ends_at": iso(ends_at),
-            **group_details,
+            **details,
         },
-        links=[alert.generator_url] if alert.generator_url else [],
+        links=links,
         bound_service=bound_service,
-        occurred_at=occurred_at,
+        occurred_at=(ends_at or received_at) if resolved else alert.starts_at,
         received_at=received_at,
         episode_started_at=alert.starts_at,
     )

@@ -31,13 +31,12 @@ from alertrouter_ingest.sources.alertmanager import (
     AlertmanagerAlert,
     AlertStatus,
     GroupLabels,
-    alert_summary,
+    alert_event,
+    per_alert,
 )
 from alertrouter_ingest.sources.errors import InvalidPayload, describe_validation_error
-from alertrouter_ingest.sources.fingerprint import label_fingerprint
 from alertrouter_ingest.sources.limits import ContentLimits
-from alertrouter_ingest.sources.normalise import build_event, clip, is_zero_time, iso, severity_from_word
-from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource
+from alertrouter_shared.events import AlertEvent, AlertSource
 
 SUPPORTED_VERSION = "1"
 MAX_VALUE_STRING_CHARS = 16 * 1024
@@ -100,19 +99,25 @@ def normalise_grafana(
     limits: ContentLimits,
 ) -> Iterator[AlertEvent]:
     """One event per alert, built as the caller iterates; InvalidPayload refuses the whole request."""
-    limits.check_alert_count(len(webhook.alerts))
     group = _group_details(webhook)
-    for index, alert in enumerate(webhook.alerts):
-        where = f"alerts[{index}]"
-        labels = {**webhook.common_labels, **alert.labels}
-        annotations = {**webhook.common_annotations, **alert.annotations}
-        limits.check_labels(labels, f"{where}.labels")
-        limits.check_annotations(annotations, f"{where}.annotations")
-        resolved = webhook.status == "resolved" or alert.status == "resolved"
-        try:
-            yield _event(alert, resolved, labels, annotations, group, integration_id, bound_service, received_at)
-        except InvalidPayload as exc:
-            raise InvalidPayload(f"{where}: {exc.detail}", status=exc.status, reason=exc.reason) from exc
+
+    def build(alert: GrafanaAlert, labels: dict[str, str], annotations: dict[str, str]) -> AlertEvent:
+        urls = {name: url for name in URL_FIELDS if (url := getattr(alert, name)).strip()}
+        return alert_event(
+            alert,
+            source=AlertSource.GRAFANA,
+            key_prefix="gf",
+            resolved=webhook.status == "resolved" or alert.status == "resolved",
+            labels=labels,
+            annotations=annotations,
+            details={"values": alert.values, "value_string": alert.value_string, **urls, **group},
+            links=list(urls.values()),
+            integration_id=integration_id,
+            bound_service=bound_service,
+            received_at=received_at,
+        )
+
+    return per_alert(webhook.alerts, webhook.common_labels, webhook.common_annotations, limits, build)
 
 
 def _group_details(webhook: GrafanaWebhook) -> dict[str, Any]:
@@ -126,43 +131,3 @@ def _group_details(webhook: GrafanaWebhook) -> dict[str, Any]:
         "title": webhook.title,
         "state": webhook.state,
     }
-
-
-def _event(
-    alert: GrafanaAlert,
-    resolved: bool,
-    labels: dict[str, str],
-    annotations: dict[str, str],
-    group: dict[str, Any],
-    integration_id: str,
-    bound_service: str | None,
-    received_at: datetime,
-) -> AlertEvent:
-    fingerprint = alert.fingerprint or label_fingerprint(alert.labels)
-    ends_at = None if is_zero_time(alert.ends_at) else alert.ends_at
-    urls = {name: getattr(alert, name) for name in URL_FIELDS}
-    return build_event(
-        source=AlertSource.GRAFANA,
-        integration_id=integration_id,
-        action=AlertAction.RESOLVE if resolved else AlertAction.TRIGGER,
-        dedup_key=f"gf:{integration_id}:{fingerprint}",
-        summary=clip(alert_summary(labels, annotations)),
-        severity=severity_from_word(labels.get("severity")),
-        labels=labels,
-        annotations=annotations,
-        details={
-            "source_dedup_key": fingerprint,
-            "status": "resolved" if resolved else alert.status,
-            "starts_at": iso(alert.starts_at),
-            "ends_at": iso(ends_at),
-            "values": alert.values,
-            "value_string": alert.value_string,
-            **{name: url for name, url in urls.items() if url.strip()},
-            **group,
-        },
-        links=[url for url in urls.values() if url.strip()],
-        bound_service=bound_service,
-        occurred_at=(ends_at or received_at) if resolved else alert.starts_at,
-        received_at=received_at,
-        episode_started_at=alert.starts_at,
-    )

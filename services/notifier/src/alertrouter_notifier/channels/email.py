@@ -55,6 +55,33 @@ class SmtpProvider:
         # aiosmtplib returns only the reply text; reaching here means the DATA stage was answered 250
         return Receipt(provider_message_id=message["Message-ID"], provider_status_code="250")
 
+    async def check(self) -> str:
+        """The server's own check, sending nothing: connect, EHLO, STARTTLS or TLS as configured, AUTH when a
+        username is set, QUIT. Raises the send errors (a 535 refusal is permanent, a timeout transient)."""
+        smtp = aiosmtplib.SMTP(
+            hostname=self._host,
+            port=self._port,
+            username=self._username,
+            password=self._password,
+            use_tls=self._security == "tls",
+            start_tls=self._security == "starttls",
+            tls_context=self._tls_context if self._security != "none" else None,
+            timeout=self._timeout,
+        )
+        try:
+            await smtp.connect()  # EHLO, STARTTLS and AUTH happen here when configured
+            if smtp.last_ehlo_response is None:
+                await smtp.ehlo()
+            await smtp.quit()
+        except aiosmtplib.SMTPResponseException as exc:
+            raise _classify([(exc.code, exc.message)]) from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise SendTransientError(f"smtp: {type(exc).__name__}: {exc}", status_code="connect") from exc
+        finally:
+            smtp.close()
+        steps = ["EHLO", *(["STARTTLS"] if self._security == "starttls" else []), *(["AUTH"] if self._username else [])]
+        return f"{self._host}:{self._port} answered {', '.join(steps)} (nothing sent)"
+
     async def aclose(self) -> None:
         """One connection per message: nothing pooled to close."""
 

@@ -30,11 +30,14 @@ async def transport_errors(provider: str) -> AsyncIterator[None]:
         raise SendPermanentError(f"{provider}: invalid URL: {exc}", status_code="invalid_url") from exc
 
 
-def raise_for_http_status(provider: str, response: httpx.Response, detail: str) -> None:
-    """Generic rule for providers without richer error bodies: 429/5xx/408 retry, other non-2xx never."""
-    code = str(response.status_code)
+def raise_for_http_status(provider: str, response: httpx.Response) -> None:
+    """Generic rule for providers without richer error bodies: 429/5xx/408 retry, other non-2xx never.
+
+    The body is read into the error only on failure (decoding it on every success was measurable per delivery)."""
     if response.is_success:
         return
+    code = str(response.status_code)
+    detail = short_body(response)
     if response.status_code in RETRYABLE_STATUS or response.status_code >= 500:
         raise SendTransientError(
             f"{provider}: HTTP {code}: {detail}",

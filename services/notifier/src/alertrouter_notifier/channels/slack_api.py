@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from alertrouter_notifier.channels.base import SendPermanentError, SendTransientError, parse_retry_after
-from alertrouter_notifier.channels.http import raise_for_http_status, short_body, transport_errors
+from alertrouter_notifier.channels.http import raise_for_http_status, transport_errors
 
 RETRYABLE_API_ERRORS = frozenset(
     {"ratelimited", "rate_limited", "fatal_error", "request_timeout", "internal_error", "service_unavailable"}
@@ -43,6 +43,11 @@ class SlackApi:
         channel, _, ts = ref.partition("/")
         await self.call("chat.update", {"channel": channel, "ts": ts, **message})
 
+    async def auth_test(self) -> str:
+        """Slack's own check of the bot token (``auth.test``), posting nothing."""
+        body = await self.call("auth.test", {})
+        return f"bot token valid for team {body.get('team', '?')} as {body.get('user', '?')}"
+
     async def call(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
         if not self._token:
             raise SendPermanentError(f"slack: no bot token configured for {method}", status_code="not_authed")
@@ -56,7 +61,7 @@ class SlackApi:
         try:
             body = response.json()
         except ValueError:
-            raise_for_http_status("slack-api", response, short_body(response))
+            raise_for_http_status("slack-api", response)
             raise SendTransientError("slack-api: response is not JSON", status_code=code) from None
         if body.get("ok") is True:
             return dict(body)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import httpx
 
 from alertrouter_notifier.channels.base import SendPermanentError, SendTransientError, parse_retry_after
-from alertrouter_notifier.channels.http import RETRYABLE_STATUS, short_body
+from alertrouter_notifier.channels.http import RETRYABLE_STATUS, short_body, transport_errors
 from alertrouter_notifier.redaction import redact
 
 # Invalid To, not SMS/voice capable, unreachable, opted out, invalid phone number for calls
@@ -25,6 +25,22 @@ def account_url(base_url: str, account_sid: str, resource: str) -> str:
 def credentials(account_sid: str, api_key_sid: str, auth_token: str) -> tuple[str, str]:
     """HTTP basic credentials: an API key with its secret, or the account SID with its auth token."""
     return (api_key_sid or account_sid, auth_token)
+
+
+async def check_account(
+    client: httpx.AsyncClient, provider: str, base_url: str, auth: tuple[str, str], sid: str
+) -> str:
+    """Twilio's own credentials check, sending nothing: fetch the account (``GET /2010-04-01/Accounts/{sid}.json``).
+    An account that is not active (suspended, closed) fails the check too."""
+    url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{sid}.json"
+    async with transport_errors(provider):
+        response = await client.get(url, auth=auth)
+    if response.status_code != 200:
+        raise twilio_error(provider, response)
+    status = str(response.json().get("status", "unknown"))
+    if status != "active":
+        raise SendPermanentError(f"{provider}: the account is {status}", status_code=status)
+    return "account active"
 
 
 def twilio_error(provider: str, response: httpx.Response) -> SendTransientError | SendPermanentError:

@@ -7,7 +7,7 @@ import time
 import httpx
 
 from alertrouter_notifier.channels.base import Outgoing, Receipt
-from alertrouter_notifier.channels.http import raise_for_http_status, short_body, transport_errors
+from alertrouter_notifier.channels.http import raise_for_http_status, transport_errors
 from alertrouter_notifier.rendering.webhook import DELIVERY_HEADER, SIGNATURE_HEADER, sign, webhook_body
 
 
@@ -30,7 +30,7 @@ class WebhookProvider:
             headers[SIGNATURE_HEADER] = sign(self._secret, body, int(time.time()))
         async with transport_errors(self.name):
             response = await self._client.post(outgoing.page.contact_method.address, content=body, headers=headers)
-        raise_for_http_status(self.name, response, short_body(response))
+        raise_for_http_status(self.name, response)
         return Receipt(
             provider_message_id=response.headers.get("X-Request-Id") or None,
             provider_status_code=str(response.status_code),

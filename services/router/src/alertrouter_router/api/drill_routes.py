@@ -10,18 +10,16 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alertrouter_router import drill_report, drills, timeline
+from alertrouter_router import drill_report, drill_start, drills, scheduled_drills, timeline
 from alertrouter_router.api.deps import ReadConn, State
 from alertrouter_router.api.permissions import Who, acting_as
-from alertrouter_router.db import decision_reads, snapshot_reads
+from alertrouter_router.db import decision_reads
 from alertrouter_router.db.tables import drill as drill_table
 from alertrouter_router.db.tables import incident as incident_table
-from alertrouter_router.db.tables import outbox
+from alertrouter_router.db.tables import outbox, scheduled_drill
 from alertrouter_shared.errors import TransientError
 from alertrouter_shared.events import DeliveryResult, Page
-from alertrouter_shared.kafka import produce_all
 from alertrouter_shared.logging import get_logger
-from alertrouter_shared.topics import ALERTS
 
 router = APIRouter(tags=["drills"])
 log = get_logger(__name__)
@@ -33,12 +31,6 @@ class DrillRequest(BaseModel):
         None, min_length=1, max_length=128, description="who asks (machine clients with act_as only; default: you)"
     )
     note: str = Field("", max_length=500)
-
-
-_INSERT = (
-    "INSERT INTO router_drill (id, service_id, silent, requested_by, note, started_at, event_id, dedup_key, checks) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb)"
-)
 
 
 @router.post("/v1/services/{service_id}/drills", status_code=202, summary="Run a drill")
@@ -54,22 +46,15 @@ async def run_drill(
         raise HTTPException(404, f"service {service_id!r} not found")
     now = state.clock.now()
     run = drills.new_run(service_id, acting_as(who, body.by), body.note, now, silent=body.silent)
-    async with state.pool.acquire() as conn, conn.transaction():
-        if run.silent:
-            maintenance = await snapshot_reads.read_maintenance(conn, now)
-            run = replace(run, checks=drills.silent_checks(config, service_id, maintenance, now))
-        values = (run.id, run.service_id, run.silent, run.requested_by, run.note, run.started_at)
-        await conn.execute(_INSERT, *values, run.event_id, run.dedup_key, run.checks)  # the pool encodes jsonb
-        if not run.silent:
-            event = drills.drill_alert(run, service.name)
-            try:  # before the commit: a run is stored only if its alert is on the topic
-                await produce_all(
-                    state.producer, [(ALERTS, event.dedup_key.encode(), event.model_dump_json().encode())], 10
-                )
-            except TransientError as exc:
-                raise HTTPException(
-                    503, "Kafka did not take the drill's alert: no drill was started", headers={"Retry-After": "5"}
-                ) from exc
+    if run.silent:
+        run = replace(run, checks=await drill_start.silent_findings(state, config, service_id, now))
+    try:
+        async with state.pool.acquire() as conn, conn.transaction():
+            await drill_start.record(conn, state, run, service.name)
+    except TransientError as exc:
+        raise HTTPException(
+            503, "Kafka did not take the drill's alert: no drill was started", headers={"Retry-After": "5"}
+        ) from exc
     log.info("drill_started", drill=run.id, service=service_id, silent=run.silent, by=run.requested_by)
     if run.silent:
         response.status_code = 201
@@ -88,8 +73,12 @@ def _run(row: Any) -> drills.DrillRun:
     return drills.DrillRun(**dict(row._mapping))
 
 
-@router.get("/v1/services/{service_id}/drills", summary="A service's drill runs, newest first")
-async def list_drills(service_id: str, conn: ReadConn, limit: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
+@router.get("/v1/services/{service_id}/drills", summary="A service's drill runs, newest first, and the next scheduled")
+async def list_drills(
+    service_id: str, conn: ReadConn, state: State, limit: int = Query(50, ge=1, le=500)
+) -> dict[str, Any]:
+    """Runs asked for and runs started by the configuration's schedules (``scheduled``), and scheduled runs that
+    were skipped because no router started them in time; ``next_scheduled`` is each schedule's next run."""
     rows = await conn.execute(
         select(drill_table)
         .where(drill_table.c.service_id == service_id)
@@ -106,22 +95,46 @@ async def list_drills(service_id: str, conn: ReadConn, limit: int = Query(50, ge
             )
         )
     }
-    items = []
-    for run in runs:
-        found = incidents.get(run.dedup_key or "")
-        items.append(
-            {
-                "id": run.id,
-                "silent": run.silent,
-                "started_at": run.started_at.isoformat(),
-                "requested_by": run.requested_by,
-                "incident": found.id if found else None,
-                "status": found.status if found else ("silent" if run.silent else "not paged (yet)"),
-                "ok": (run.checks or {}).get("ok") if run.silent else None,
-                "report": f"/v1/drills/{run.id}",
-            }
-        )
-    return {"service": service_id, "items": items}
+    items = [_listed(run, incidents.get(run.dedup_key or "")) for run in runs]
+    skipped = await conn.execute(
+        select(scheduled_drill)
+        .where(scheduled_drill.c.service_id == service_id, scheduled_drill.c.status == "skipped")
+        .order_by(scheduled_drill.c.scheduled_at.desc())
+        .limit(limit)
+    )
+    items += [_skipped(row) for row in skipped]
+    items.sort(key=lambda item: str(item["started_at"] or item["scheduled"]["at"]), reverse=True)
+    upcoming = scheduled_drills.upcoming(state.configs.current, service_id, state.clock.now())
+    return {"service": service_id, "items": items[:limit], "next_scheduled": upcoming}
+
+
+def _listed(run: drills.DrillRun, incident: Any) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "silent": run.silent,
+        "started_at": run.started_at.isoformat(),
+        "requested_by": run.requested_by,
+        "scheduled": drill_report.scheduled(run),
+        "incident": incident.id if incident else None,
+        "status": incident.status if incident else ("silent" if run.silent else "not paged (yet)"),
+        "ok": (run.checks or {}).get("ok") if run.silent else None,
+        "report": f"/v1/drills/{run.id}",
+    }
+
+
+def _skipped(row: Any) -> dict[str, Any]:
+    return {
+        "id": None,
+        "silent": None,
+        "started_at": None,
+        "requested_by": f"{scheduled_drills.SCHEDULE_REQUESTER}:{row.schedule_id}",
+        "scheduled": {"schedule": row.schedule_id, "at": row.scheduled_at.isoformat()},
+        "incident": None,
+        "status": "skipped",
+        "reason": row.reason,
+        "ok": None,
+        "report": None,
+    }
 
 
 @router.get("/v1/drills/{drill_id}", summary="One drill run's report")

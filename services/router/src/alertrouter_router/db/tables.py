@@ -230,7 +230,21 @@ drill = Table(
     Column("event_id", String(36)),  # the synthetic alert's event (a paging drill)
     Column("dedup_key", String(512)),  # drill:<service>:<run>; its incident is found through it
     Column("checks", Json),  # a silent drill's findings: the chain as it stands, nothing paged
+    Column("schedule_id", String(128)),  # started by services[].drills[id] of the configuration
+    _ts("scheduled_at"),  # the run of that schedule it is
     Index("ix_router_drill_service_started", "service_id", "started_at"),
+)
+
+scheduled_drill = Table(  # one row per run of a configured schedule: inserting it is the claim (scheduled_drills.py)
+    "router_scheduled_drill",
+    metadata,
+    Column("service_id", String(128), primary_key=True),
+    Column("schedule_id", String(128), primary_key=True),
+    Column("scheduled_at", DateTime(timezone=True), primary_key=True),
+    Column("status", String(16), nullable=False),  # started | skipped
+    Column("drill_id", String(36)),  # the run started (router_drill.id)
+    _ts("claimed_at", False),
+    Column("reason", Text, nullable=False, server_default=""),
 )
 
 api_token = Table(

@@ -17,6 +17,7 @@ from pydantic import ConfigDict, Field, GetJsonSchemaHandler, field_validator, m
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from alertrouter_router.ownership.drill_schedule import DrillSchedule
 from alertrouter_router.ownership.matcher_syntax import MATCHER_PATTERN, SYNTAX_HELP, parse_matcher
 from alertrouter_router.ownership.timespec import (
     ClockTime,
@@ -255,6 +256,17 @@ class Service(StrictModel):
         "group_by); empty: one incident per window for the whole service",
     )
     maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list)
+    drills: list[DrillSchedule] = Field(
+        default_factory=list, description="drills run on a schedule (see docs/routing.md#drills)"
+    )
+
+    @model_validator(mode="after")
+    def _unique_drill_ids(self) -> Service:
+        ids = [drill.id for drill in self.drills]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"drill ids repeat within the service: {', '.join(repeated)}")
+        return self
 
 
 MatchOp = Literal["=", "!=", "=~", "!~", "exists", "absent"]
