@@ -87,3 +87,30 @@ async def test_another_teams_responder_has_no_button_and_a_forged_post_is_refuse
     state = (await admin_api.get(f"/v1/incidents/{incident}")).json()["incident"]
     assert state["status"] == "triggered"
     await page.context.close()
+
+
+async def test_snooze_reassign_and_escalate_from_the_incident_page(
+    browser: Browser,
+    base_url: str,
+    people: People,
+    ingest: httpx.AsyncClient,
+    admin_api: httpx.AsyncClient,
+    unique: str,
+) -> None:
+    incident = await incident_of(admin_api, await fire(ingest, "checkout", "Slow", f"Checkout slow ({unique})"))
+    page = await signed_in(browser, base_url, people.bob)
+    await page.goto(f"/ui/incidents/{incident}")
+    await page.get_by_label("Snooze for (minutes)").fill("15")
+    await page.get_by_role("button", name="Snooze").click()
+    await expect(page.get_by_test_id("status")).to_have_text("acknowledged")
+    await expect(page.locator("#timeline li", has_text="snoozed by bob")).to_be_visible()
+    await page.get_by_label("Reassign to").select_option("user:carol")
+    await page.get_by_role("button", name="Reassign").click()
+    await expect(page.get_by_test_id("status")).to_have_text("triggered")
+    await expect(page.locator("#timeline li.tl-page", has_text="to carol via carol-hook (reassign)")).to_be_visible()
+    await page.get_by_role("button", name="Escalate now").click()
+    await expect(page.locator("#timeline li.tl-page", has_text="(level 2, round")).to_be_visible()
+    audit = (await admin_api.get("/v1/audit", params={"target_id": incident})).json()["items"]
+    actions = {(a["action"], a["actor"]) for a in audit}
+    assert actions >= {("incident.snooze", "bob"), ("incident.reassign", "bob"), ("incident.escalate", "bob")}
+    await page.context.close()
