@@ -25,6 +25,7 @@ KAFKA_PORT = int(os.environ.get("DEV_KAFKA_PORT", "19092"))
 PG_PORT = int(os.environ.get("DEV_PG_PORT", "15432"))
 CAPTURE_PORT = 18090
 DEV_TOKEN = "dev-token"
+CONSOLE_USER = "anna"  # of the example configuration: team payments; a team admin may use every console form
 SERVICES = {
     "ingest": (["alertrouter-ingest"], 8080),
     "router": (["alertrouter-router", "run"], 8081),
@@ -116,8 +117,14 @@ def main() -> int:
             )
             wait_ready(name, port, started[-1])
             print(f"dev: {name} ready on http://127.0.0.1:{port} (log: {LOGS / (name + '.log')})", flush=True)
+        console_token = sign_in_token(env)
         print(
             "\nalertrouter is running. API token: dev-token. Try:\n" + CURL + "\nCtrl-C stops everything.", flush=True
+        )
+        print(
+            f"\nWeb console: http://127.0.0.1:{SERVICES['router'][1]}/ui/\n"
+            f"  sign in as {CONSOLE_USER} (team_admin of payments) with this token: {console_token}\n",
+            flush=True,
         )
         watch(started)
     except KeyboardInterrupt:
@@ -138,6 +145,19 @@ def main() -> int:
         if postgres is not None:
             postgres.stop()
     return 0
+
+
+def sign_in_token(env: dict[str, str]) -> str:
+    """A fresh token of a person of the example configuration for the web console (docs/console.md); the
+    router's own CLI writes it straight into the database, so no API token is needed first."""
+    made = subprocess.run(
+        [
+            "alertrouter-router", "token", "create", "--user", CONSOLE_USER, "--role", "team_admin",
+            "--expires-in-days", "7", "--description", "make dev: web console",
+        ],
+        env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return made.stdout.strip()
 
 
 def watch(processes: list[subprocess.Popen[bytes]]) -> None:

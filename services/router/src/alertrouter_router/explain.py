@@ -5,17 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 
+def how_selected(via: dict[str, Any]) -> str:
+    """How a person was selected (the ``selected_by`` of an explained target), in words; the console shows it too."""
+    if via["kind"] == "schedule":
+        source = f"override {via['override']}" if via.get("override") else f"layer {via.get('layer')}"
+        return f"on call in schedule {via['id']} ({source})"
+    if via["kind"] == "team":
+        return f"a member of team {via['id']}"
+    return "named directly in the policy"
+
+
 def _who(targets: list[dict[str, Any]]) -> str:
     parts = []
     for target in targets:
-        via = target["selected_by"]
-        if via["kind"] == "schedule":
-            source = f"override {via['override']}" if via.get("override") else f"layer {via.get('layer')}"
-            how = f"on call in schedule {via['id']} ({source})"
-        elif via["kind"] == "team":
-            how = f"a member of team {via['id']}"
-        else:
-            how = "named directly in the policy"
+        how = how_selected(target["selected_by"])
         methods = ", ".join(f"{n['type']} at {n['send_at']}" for n in target["notifications"]) or "no contact method"
         parts.append(f"{target['name'] or target['user']} ({target['user']}), {how}, notified by {methods}")
     return "; ".join(parts)

@@ -25,6 +25,7 @@ from alertrouter_router.api import (
 )
 from alertrouter_router.api.permissions import authorize, check_complete
 from alertrouter_router.api.problems import install_problem_handlers
+from alertrouter_router.console.routes import install as install_console
 
 if TYPE_CHECKING:
     from alertrouter_router.state import RouterState
@@ -61,6 +62,7 @@ def create_app(state: RouterState, with_api: bool = True) -> FastAPI:
         for module in modules:
             app.include_router(module.router, dependencies=[Depends(authorize)])
         app.include_router(calendar_feeds.public)
+        install_console(app)  # the web console under /ui/, on the same port
     else:  # a consumer process: it still says which configuration it serves, and reloads on request
         app.include_router(config_routes.router, dependencies=[Depends(authorize)])
     return app

@@ -26,7 +26,11 @@ async def authenticate(request: Request) -> Principal:
     token = token.strip()
     if kind.lower() != "bearer" or not token:
         raise HTTPException(401, "a bearer API token is required", headers=_CHALLENGE)
-    state: RouterState = request.app.state.router
+    return await principal_for(request.app.state.router, token)
+
+
+async def principal_for(state: RouterState, token: str) -> Principal:
+    """The principal of a token, however it came (a bearer header, or the web console's session cookie)."""
     entry = entry_for(token, state.token_entries)
     if entry is not None:
         return bootstrap_principal(entry)

@@ -4,12 +4,13 @@ Everyone with a token reads everything (central operations keep visibility). Act
 responder of the team that owns its service; maintenance windows need a team admin of the service's team;
 tokens and reloads need an admin. Admins are not bound to teams. A route missing from the table cannot start
 (``check_complete`` runs when the app is built), and a request to one would be refused anyway: fail closed.
-The one route outside the table is the calendar feed ``/calendar/<secret>.ics``, whose path holds its credential.
+The one API route outside the table is the calendar feed ``/calendar/<secret>.ics``, whose path holds its
+credential; the web console's routes (``CONSOLE``) each enforce the rule of the API route they stand for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -94,6 +95,56 @@ RULES: dict[tuple[str, str], Rule] = {
 }
 
 
+# The web console (``/ui``, package ``console``) signs people in with a session cookie instead of a bearer token.
+# Each of its routes stands for the API route whose rule it enforces (through ``refusal``, with the same path
+# parameters), so the console can show and do nothing the API would refuse. Only signing in and out and the static
+# assets need no rule. ``check_console_complete`` runs when the app is built, like ``check_complete``.
+CONSOLE_PUBLIC = frozenset({("GET", "/ui/sign-in"), ("POST", "/ui/sign-in"), ("POST", "/ui/sign-out")})
+_INCIDENT_UI = "/ui/incidents/{incident_id}"
+CONSOLE: dict[tuple[str, str], tuple[str, str]] = {
+    ("GET", "/ui/"): ("GET", "/v1/oncall"),
+    ("GET", "/ui/incidents"): ("GET", "/v1/incidents"),
+    ("GET", "/ui/incidents/rows"): ("GET", "/v1/incidents"),
+    ("GET", _INCIDENT_UI): ("GET", _INCIDENT),
+    ("GET", f"{_INCIDENT_UI}/timeline"): ("GET", _INCIDENT),
+    ("POST", f"{_INCIDENT_UI}/acknowledge"): ("POST", f"{_INCIDENT}/acknowledge"),
+    ("POST", f"{_INCIDENT_UI}/resolve"): ("POST", f"{_INCIDENT}/resolve"),
+    ("POST", f"{_INCIDENT_UI}/escalate"): ("POST", f"{_INCIDENT}/escalate"),
+    ("POST", f"{_INCIDENT_UI}/snooze"): ("POST", f"{_INCIDENT}/snooze"),
+    ("POST", f"{_INCIDENT_UI}/notes"): ("POST", f"{_INCIDENT}/notes"),
+    ("POST", f"{_INCIDENT_UI}/reassign"): ("POST", f"{_INCIDENT}/reassign"),
+    ("GET", "/ui/why"): ("GET", "/v1/decisions"),
+    ("GET", "/ui/why/{decision_id}"): ("GET", "/v1/decisions/{decision_id}/explain"),
+    ("GET", "/ui/services"): ("GET", "/v1/services"),
+    ("GET", "/ui/services/{service_id}"): ("GET", "/v1/services/{service_id}"),
+    ("POST", "/ui/services/{service_id}/maintenance"): ("POST", _MAINTENANCE),
+    ("POST", "/ui/services/{service_id}/maintenance/{window_id}/end"): ("DELETE", f"{_MAINTENANCE}/{{window_id}}"),
+    ("GET", "/ui/schedules"): ("GET", "/v1/schedules/{schedule_id}/shifts"),
+    ("GET", "/ui/schedules/{schedule_id}"): ("GET", "/v1/schedules/{schedule_id}/shifts"),
+    ("POST", "/ui/schedules/{schedule_id}/overrides"): ("POST", "/v1/schedules/{schedule_id}/overrides"),
+    ("POST", "/ui/schedules/{schedule_id}/calendar-feed"): ("POST", "/v1/calendar-feeds"),
+    ("GET", "/ui/preview"): ("POST", "/v1/route/preview"),
+    ("GET", "/ui/health"): ("GET", "/v1/reports/oncall"),
+}
+
+
+def check_console_complete(routers: Sequence[APIRouter]) -> None:
+    """Every console route is public or stands for an API route with a rule; every mapping has a console route."""
+    served = {
+        (method, route.path)
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods or ()
+    } - CONSOLE_PUBLIC
+    if missing := sorted(served - CONSOLE.keys()):
+        raise RuntimeError(f"console routes without the API route they stand for in api/permissions.py: {missing}")
+    if stale := sorted(CONSOLE.keys() - served):
+        raise RuntimeError(f"console mappings for routes that do not exist: {stale}")
+    if unruled := sorted(api for api in CONSOLE.values() if api not in RULES):
+        raise RuntimeError(f"console routes stand for API routes without a rule: {unruled}")
+
+
 def check_complete(routers: Sequence[APIRouter]) -> None:
     """Every route of the API's routers has exactly one rule and every rule a route: a new route without a rule
     cannot ship. (The routers, not the app: FastAPI includes routers lazily, so ``app.routes`` hides them.)"""
@@ -121,11 +172,11 @@ def _schedule_teams(state: RouterState, schedule_id: str) -> frozenset[str]:
     )
 
 
-async def _owning_team(request: Request, scope: Scope) -> tuple[frozenset[str], str] | None:
+async def _owning_team(
+    state: RouterState, scope: Scope, params: Mapping[str, str]
+) -> tuple[frozenset[str], str] | None:
     """(teams, what they own) of the path's incident, service or schedule; None when there is none (the route
     answers 404)."""
-    state: RouterState = request.app.state.router
-    params = request.path_params
     if scope == "service":
         service = state.configs.current.services_by_id.get(params["service_id"])
         return None if service is None else (frozenset({service.owner_team}), f"service {service.id}")
@@ -142,24 +193,33 @@ async def _owning_team(request: Request, scope: Scope) -> tuple[frozenset[str], 
     return frozenset({row["team_id"] or "(none)"}), f"an incident of service {row['service_id']}"
 
 
+async def refusal(state: RouterState, who: Principal, method: str, path: str, params: Mapping[str, str]) -> str | None:
+    """Why ``who`` may not call the API route (method, path) with these path parameters, or None when they may.
+    The one check behind every API route and every console page and button."""
+    rule = RULES.get((method, path))
+    if rule is None:
+        return f"{method} {path} has no permission rule"
+    if not who.role.at_least(rule.role):
+        return f"{who.describe()} may not {rule.does}: that needs the {rule.role.value} role"
+    if rule.scope is not None and who.role is not Role.ADMIN:
+        owner = await _owning_team(state, rule.scope, params)
+        if owner is not None and not owner[0] & who.teams:
+            teams, what = owner
+            return (
+                f"{who.describe()} may not {rule.does} of team {', '.join(sorted(teams)) or '(none)'} ({what}): "
+                f"a {who.role.value} acts only on what their own teams own"
+            )
+    return None
+
+
 async def authorize(request: Request) -> Principal:
     route = request.scope.get("route")
     path = route.path if isinstance(route, APIRoute) else request.url.path
-    rule = RULES.get((request.method, path))
-    if rule is None:
+    if (request.method, path) not in RULES:
         raise HTTPException(403, f"{request.method} {path} has no permission rule")
     who = await authenticate(request)
-    if not who.role.at_least(rule.role):
-        raise HTTPException(403, f"{who.describe()} may not {rule.does}: that needs the {rule.role.value} role")
-    if rule.scope is not None and who.role is not Role.ADMIN:
-        owner = await _owning_team(request, rule.scope)
-        if owner is not None and not owner[0] & who.teams:
-            teams, what = owner
-            raise HTTPException(
-                403,
-                f"{who.describe()} may not {rule.does} of team {', '.join(sorted(teams)) or '(none)'} ({what}): "
-                f"a {who.role.value} acts only on what their own teams own",
-            )
+    if why := await refusal(request.app.state.router, who, request.method, path, request.path_params):
+        raise HTTPException(403, why)
     return who
 
 

@@ -1,0 +1,195 @@
+"""Incidents: the filtered list (its rows refreshed live by polling a fragment), one incident with its alerts and
+timeline in plain words, and the actions the signed-in person may take on it.
+
+The list and the incident come from the ``/v1/incidents`` route functions themselves; actions go through
+``incident_actions._act``, the body of every ``/v1/incidents/{id}/<action>`` route (``decide``, decision record,
+audit entry), with the person's identity.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from pydantic import BaseModel, ValidationError
+
+from alertrouter_router.api.incident_actions import (
+    ActionBody,
+    EscalateBody,
+    NoteBody,
+    SnoozeBody,
+    TargetBody,
+    _act,
+)
+from alertrouter_router.api.incident_routes import get_incident, list_incidents
+from alertrouter_router.console.errors import ConsoleError
+from alertrouter_router.console.forms import read_form
+from alertrouter_router.console.rendering import redirect, render
+from alertrouter_router.console.session import Session, console_session
+from alertrouter_router.console.timeline_words import in_words
+
+router = APIRouter(prefix="/ui/incidents")
+Signed = Annotated[Session, Depends(console_session)]
+STATUSES = ("open", "triggered", "acknowledged", "resolved", "all")
+LIVE_SECONDS = 3
+_API = "/v1/incidents/{incident_id}"
+
+
+def _filters(request: Request) -> dict[str, str]:
+    query = request.query_params
+    status = query.get("status", "open")
+    return {
+        "team": query.get("team", ""),
+        "service": query.get("service", ""),
+        "status": status if status in STATUSES else "open",
+    }
+
+
+async def _rows(session: Session, filters: dict[str, str]) -> list[dict[str, Any]]:
+    status = None if filters["status"] == "all" else filters["status"]
+    async with session.state.engine.connect() as conn:
+        found = await list_incidents(
+            conn,
+            service=filters["service"] or None,
+            team=filters["team"] or None,
+            status=status,
+            since=None,
+            limit=100,
+            cursor=None,
+            drill=False,
+        )
+    return list(found["items"])
+
+
+@router.get("")
+async def incidents(request: Request, session: Signed) -> Response:
+    filters = _filters(request)
+    config = session.state.configs.current.config
+    return render(
+        request,
+        "incidents.html",
+        session,
+        filters=filters,
+        statuses=STATUSES,
+        teams=config.teams,
+        services=config.services,
+        rows=await _rows(session, filters),
+        live_url="/ui/incidents/rows?" + urlencode(filters),
+        live_seconds=LIVE_SECONDS,
+    )
+
+
+@router.get("/rows")
+async def incident_rows(request: Request, session: Signed) -> Response:
+    """The table body alone, for the page's script to swap in: new incidents appear without a reload."""
+    return render(request, "_incident_rows.html", session, rows=await _rows(session, _filters(request)))
+
+
+async def _incident(session: Session, incident_id: str) -> dict[str, Any]:
+    async with session.state.engine.connect() as conn:
+        try:
+            return await get_incident(incident_id, conn)
+        except HTTPException as exc:
+            raise ConsoleError(exc.status_code, str(exc.detail)) from exc
+
+
+async def _allowed(session: Session, incident_id: str) -> dict[str, bool]:
+    actions = ("acknowledge", "resolve", "escalate", "snooze", "notes", "reassign")
+    return {a: await session.may("POST", f"{_API}/{a}", incident_id=incident_id) for a in actions}
+
+
+@router.get("/{incident_id}")
+async def incident(request: Request, incident_id: str, session: Signed) -> Response:
+    found = await _incident(session, incident_id)
+    config = session.state.configs.current.config
+    return render(
+        request,
+        "incident.html",
+        session,
+        incident=found["incident"],
+        alerts=found["alerts"],
+        lines=in_words(found["timeline"], session.time_zone),
+        allowed=await _allowed(session, incident_id),
+        users=config.users,
+        schedules=config.schedules,
+        done=request.query_params.get("done", ""),
+        live_url=f"/ui/incidents/{incident_id}/timeline",
+        live_seconds=LIVE_SECONDS,
+    )
+
+
+@router.get("/{incident_id}/timeline")
+async def incident_timeline(request: Request, incident_id: str, session: Signed) -> Response:
+    found = await _incident(session, incident_id)
+    return render(request, "_timeline.html", session, lines=in_words(found["timeline"], session.time_zone))
+
+
+Action = Literal["acknowledge", "resolve", "escalate", "snooze", "note", "reassign"]
+
+
+def _body(action: Action, form: dict[str, str]) -> ActionBody:
+    """The API's own body model, so a form is checked exactly like a JSON body."""
+    note = form.get("note", "")
+    model: type[BaseModel]
+    values: dict[str, Any] = {"note": note}
+    if action == "escalate":
+        model = EscalateBody
+        values["level"] = form.get("level") or None
+    elif action == "snooze":
+        model, values["minutes"] = SnoozeBody, form.get("minutes", "")
+    elif action == "note":
+        model = NoteBody
+    elif action == "reassign":
+        model = TargetBody
+        kind, _, target = form.get("target", "").partition(":")
+        values[kind if kind in ("user", "schedule") else "user"] = target or None
+    else:
+        model = ActionBody
+    try:
+        body = model.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConsoleError(422, f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from exc
+    assert isinstance(body, ActionBody)
+    return body
+
+
+async def _perform(request: Request, session: Session, incident_id: str, action: Action) -> Response:
+    body = _body(action, await read_form(request))
+    try:
+        result = await _act(session.state, session.who, incident_id, body, action)
+    except HTTPException as exc:
+        raise ConsoleError(exc.status_code, str(exc.detail)) from exc
+    done = result["outcome"] if "decision_id" in result else "nothing changed"
+    return redirect(f"/ui/incidents/{incident_id}?{urlencode({'done': f'{action}: {done}'})}")
+
+
+@router.post("/{incident_id}/acknowledge")
+async def acknowledge(request: Request, incident_id: str, session: Signed) -> Response:
+    return await _perform(request, session, incident_id, "acknowledge")
+
+
+@router.post("/{incident_id}/resolve")
+async def resolve(request: Request, incident_id: str, session: Signed) -> Response:
+    return await _perform(request, session, incident_id, "resolve")
+
+
+@router.post("/{incident_id}/escalate")
+async def escalate(request: Request, incident_id: str, session: Signed) -> Response:
+    return await _perform(request, session, incident_id, "escalate")
+
+
+@router.post("/{incident_id}/snooze")
+async def snooze(request: Request, incident_id: str, session: Signed) -> Response:
+    return await _perform(request, session, incident_id, "snooze")
+
+
+@router.post("/{incident_id}/notes")
+async def add_note(request: Request, incident_id: str, session: Signed) -> Response:
+    return await _perform(request, session, incident_id, "note")
+
+
+@router.post("/{incident_id}/reassign")
+async def reassign(request: Request, incident_id: str, session: Signed) -> Response:
+    return await _perform(request, session, incident_id, "reassign")

@@ -1,0 +1,49 @@
+"""Preview: labels in, the route and the whole escalation timeline out, through ``preview_decision`` (the body of
+``POST /v1/route/preview``: the live path's ``decide`` on a read-only snapshot). A GET form, so a preview is a
+link one can share."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+
+from alertrouter_router.api.preview import PreviewRequest, preview_decision
+from alertrouter_router.console.errors import ConsoleError
+from alertrouter_router.console.forms import local_instant
+from alertrouter_router.console.rendering import render
+from alertrouter_router.console.session import Session, console_session
+from alertrouter_router.explain import how_selected
+
+router = APIRouter()
+Signed = Annotated[Session, Depends(console_session)]
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    """``name=value`` pairs, one per line or separated by commas; quotes around a value are dropped."""
+    labels = {}
+    for part in text.replace(",", "\n").splitlines():
+        if not part.strip():
+            continue
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip():
+            raise ConsoleError(422, f"labels: {part.strip()!r} is not name=value")
+        labels[name.strip()] = value.strip().strip('"')
+    return labels
+
+
+@router.get("/ui/preview")
+async def preview(request: Request, session: Signed) -> Response:
+    text = request.query_params.get("labels", "")
+    at_text = request.query_params.get("at", "")
+    result = None
+    if text.strip():
+        body = PreviewRequest(labels=parse_labels(text), at=local_instant(at_text, session.time_zone, "at"))
+        try:
+            result = await preview_decision(session.state, body)
+        except HTTPException as exc:
+            raise ConsoleError(exc.status_code, str(exc.detail)) from exc
+        for step in result["escalation_timeline"]:
+            for target in step["targets"]:
+                target["how"] = how_selected(target["selected_by"])
+    return render(request, "preview.html", session, labels=text, at=at_text, result=result)

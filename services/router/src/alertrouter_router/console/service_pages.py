@@ -1,0 +1,88 @@
+"""Services: the catalogue, and one service with its owner team, policy, runbook, who is on call, maintenance
+windows (created and ended through the ``/v1/services/{id}/maintenance`` route functions, as permitted) and its
+recent incidents."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from pydantic import ValidationError
+
+from alertrouter_router.api.incident_routes import list_incidents
+from alertrouter_router.api.maintenance_routes import WindowIn, create_window, end_window, list_windows
+from alertrouter_router.console.errors import ConsoleError
+from alertrouter_router.console.forms import local_instant, read_form
+from alertrouter_router.console.oncall_view import levels_now
+from alertrouter_router.console.rendering import redirect, render
+from alertrouter_router.console.session import Session, console_session
+
+router = APIRouter(prefix="/ui/services")
+Signed = Annotated[Session, Depends(console_session)]
+_MAINTENANCE = "/v1/services/{service_id}/maintenance"
+
+
+@router.get("")
+async def catalogue(request: Request, session: Signed) -> Response:
+    config = session.state.configs.current.config
+    return render(request, "services.html", session, services=config.services, teams=config.teams_by_id)
+
+
+@router.get("/{service_id}")
+async def service(request: Request, service_id: str, session: Signed) -> Response:
+    config = session.state.configs.current
+    found = config.services_by_id.get(service_id)
+    if found is None:
+        raise ConsoleError(404, f"service {service_id!r} not found")
+    async with session.state.engine.connect() as conn:
+        windows = await list_windows(service_id, session.state, conn)
+        recent = await list_incidents(
+            conn, service=service_id, team=None, status=None, since=None, limit=10, cursor=None, drill=False
+        )
+    return render(
+        request,
+        "service.html",
+        session,
+        service=found,
+        team=config.teams_by_id.get(found.owner_team),
+        policy=config.policies_by_id.get(found.escalation_policy),
+        levels=levels_now(config, found.escalation_policy, session.state.clock.now())
+        if found.escalation_policy in config.policies_by_id
+        else [],
+        windows=windows,
+        incidents=recent["items"],
+        may_create=await session.may("POST", _MAINTENANCE, service_id=service_id),
+        may_end=await session.may("DELETE", f"{_MAINTENANCE}/{{window_id}}", service_id=service_id),
+        done=request.query_params.get("done", ""),
+    )
+
+
+@router.post("/{service_id}/maintenance")
+async def create(request: Request, service_id: str, session: Signed) -> Response:
+    form = await read_form(request)
+    starts = local_instant(form.get("starts_at", ""), session.time_zone, "starts_at")
+    try:
+        hours = float(form.get("hours", ""))
+    except ValueError as exc:
+        raise ConsoleError(422, "hours: give how long the window lasts, in hours") from exc
+    if not 0 < hours <= 24 * 31:
+        raise ConsoleError(422, "hours: between a few minutes and 31 days")
+    ends = (starts or session.state.clock.now()) + timedelta(hours=hours)
+    try:
+        body = WindowIn(starts_at=starts, ends_at=ends, reason=form.get("reason", ""), created_by=None)
+        await create_window(service_id, body, session.state, session.who)
+    except ValidationError as exc:
+        raise ConsoleError(422, str(exc.errors()[0]["msg"])) from exc
+    except HTTPException as exc:
+        raise ConsoleError(exc.status_code, str(exc.detail)) from exc
+    return redirect(f"/ui/services/{service_id}?done=maintenance+window+created")
+
+
+@router.post("/{service_id}/maintenance/{window_id}/end")
+async def end(service_id: str, window_id: str, session: Signed) -> Response:
+    try:
+        await end_window(service_id, window_id, session.state, session.who)
+    except HTTPException as exc:
+        raise ConsoleError(exc.status_code, str(exc.detail)) from exc
+    return redirect(f"/ui/services/{service_id}?done=maintenance+window+ended")

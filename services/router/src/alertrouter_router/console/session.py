@@ -1,0 +1,116 @@
+"""Signing in with a person's token, the session cookie, CSRF tokens, and the rule check of every console route.
+
+The cookie holds the person's API token itself: HttpOnly (page scripts never see it), ``SameSite=Lax`` (sent when
+a responder follows a link from a page or a chat message, never with a cross-site form post), ``Secure`` when
+the console is reached over HTTPS, scoped to ``/ui``. Every request validates it exactly like a bearer token, so
+an expired or revoked token, or a person who left the configuration, is signed out at once and no server-side
+session store is needed (any API replica serves any request). The CSRF token of a session is an HMAC of the
+fixed label below keyed by the session's token: a page of another site cannot compute it, and it needs no secret
+of the server's. Signing in itself is protected by a double-submitted random value (a cookie and a form field).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from fastapi import HTTPException, Request, Response
+from fastapi.routing import APIRoute
+
+from alertrouter_router.api.auth import principal_for
+from alertrouter_router.api.permissions import CONSOLE, refusal
+from alertrouter_router.console.errors import ConsoleError, SignInRequired
+from alertrouter_router.console.forms import read_form
+from alertrouter_router.identity import Principal
+
+if TYPE_CHECKING:
+    from alertrouter_router.state import RouterState
+
+SESSION_COOKIE = "alertrouter_console"
+SIGN_IN_COOKIE = "alertrouter_console_sign_in"
+SESSION_SECONDS = 7 * 24 * 3600  # the token's own expiry and revocation still apply at every request
+_CSRF_LABEL = b"alertrouter console csrf v1"
+
+
+@dataclass(frozen=True)
+class Session:
+    """The signed-in person of a console request."""
+
+    who: Principal
+    csrf: str
+    state: RouterState
+    time_zone: str
+
+    @property
+    def user_id(self) -> str:
+        assert self.who.user_id is not None
+        return self.who.user_id
+
+    async def may(self, method: str, api_path: str, **params: str) -> bool:
+        """Whether the API would let this person call (method, api_path): buttons are shown only then."""
+        return await refusal(self.state, self.who, method, api_path, params) is None
+
+
+def csrf_token(token: str) -> str:
+    return hmac.new(token.encode(), _CSRF_LABEL, hashlib.sha256).hexdigest()
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "") == "https"
+
+
+def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(
+        name, value, max_age=max_age, path="/ui", httponly=True, samesite="lax", secure=_secure(request)
+    )
+
+
+async def sign_in(request: Request, token: str, nonce: str) -> tuple[Principal, str]:
+    """The person of ``token`` (checked like a bearer token); ConsoleError when it is not a valid person's token."""
+    expected = request.cookies.get(SIGN_IN_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected, nonce):
+        raise ConsoleError(400, "the sign-in form expired: load the sign-in page again")
+    who = await _principal(request.app.state.router, token.strip())
+    if who is None:
+        raise ConsoleError(401, "that token is not valid (unknown, expired or revoked)")
+    if who.user_id is None:
+        raise ConsoleError(403, "the console is for people: sign in with a token created for a user, not a client")
+    return who, token.strip()
+
+
+async def _principal(state: RouterState, token: str) -> Principal | None:
+    if not token:
+        return None
+    try:
+        return await principal_for(state, token)
+    except HTTPException:
+        return None
+
+
+def _path(request: Request) -> str:
+    route = request.scope.get("route")
+    return route.path if isinstance(route, APIRoute) else request.url.path
+
+
+async def console_session(request: Request) -> Session:
+    """Every console page and action: a signed-in person, a valid CSRF token on a POST, and the API's rule."""
+    state: RouterState = request.app.state.router
+    token = request.cookies.get(SESSION_COOKIE, "")
+    who = await _principal(state, token)
+    if who is None or who.user_id is None:
+        wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequired(wanted if request.method == "GET" else "/ui/", "sign in to continue" if token else "")
+    csrf = csrf_token(token)
+    if request.method == "POST":
+        sent = (await read_form(request)).get("csrf", "")
+        if not hmac.compare_digest(sent, csrf):
+            raise ConsoleError(403, "the form's CSRF token is missing or not this session's: reload the page")
+    api = CONSOLE.get((request.method, _path(request)))
+    if api is None:
+        raise ConsoleError(403, f"{request.method} {_path(request)} has no permission rule")
+    if why := await refusal(state, who, api[0], api[1], request.path_params):
+        raise ConsoleError(403, why)
+    user = state.configs.current.config.users_by_id.get(who.user_id)
+    return Session(who=who, csrf=csrf, state=state, time_zone=user.time_zone if user else "UTC")

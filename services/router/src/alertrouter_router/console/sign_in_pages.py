@@ -1,0 +1,56 @@
+"""Signing in with a person's token and signing out (``session.py`` explains the cookie and CSRF design)."""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import APIRouter, Request, Response
+
+from alertrouter_router.console.forms import read_form
+from alertrouter_router.console.rendering import redirect, render
+from alertrouter_router.console.session import (
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    SIGN_IN_COOKIE,
+    set_cookie,
+    sign_in,
+)
+
+router = APIRouter(prefix="/ui")
+
+
+def _next(value: str) -> str:
+    """Only a console path: an open redirect to another site would be a phishing aid."""
+    return value if value.startswith("/ui/") and not value.startswith("/ui//") else "/ui/"
+
+
+@router.get("/sign-in")
+async def sign_in_page(request: Request) -> Response:
+    nonce = secrets.token_urlsafe(24)
+    page = render(
+        request,
+        "sign_in.html",
+        None,
+        nonce=nonce,
+        next=_next(request.query_params.get("next", "/ui/")),
+        message=request.query_params.get("message", ""),
+    )
+    set_cookie(request, page, SIGN_IN_COOKIE, nonce, 3600)  # the double submit: the form carries it too
+    return page
+
+
+@router.post("/sign-in")
+async def sign_in_submit(request: Request) -> Response:
+    form = await read_form(request)
+    _, token = await sign_in(request, form.get("token", ""), form.get("nonce", ""))
+    response = redirect(_next(form.get("next", "/ui/")))
+    set_cookie(request, response, SESSION_COOKIE, token, SESSION_SECONDS)
+    response.delete_cookie(SIGN_IN_COOKIE, path="/ui")
+    return response
+
+
+@router.post("/sign-out")
+async def sign_out() -> Response:
+    response = redirect("/ui/sign-in?message=signed+out")
+    response.delete_cookie(SESSION_COOKIE, path="/ui")
+    return response

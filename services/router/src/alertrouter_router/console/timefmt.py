@@ -1,0 +1,41 @@
+"""Instants and durations as people read them: in their own time zone, to the minute."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+
+def _instant(value: datetime | str | None) -> datetime | None:
+    if value is None or value == "":
+        return None
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def local_time(value: datetime | str | None, zone: str = "UTC", with_day: bool = True) -> str:
+    """An instant in a person's zone, e.g. ``Fri 4 Dec 14:05 CET``; an empty string for none."""
+    at = _instant(value)
+    if at is None:
+        return ""
+    here = at.astimezone(ZoneInfo(zone))
+    shown = f"{here:%a} {here.day} {here:%b %H:%M}" if with_day else f"{here:%H:%M}"
+    return f"{shown} {here.tzname()}"
+
+
+def iso(value: datetime | str | None) -> str:
+    at = _instant(value)
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z") if at else ""
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as the largest two units: ``3h 12m``, ``45s``; an em dash for none."""
+    if seconds is None:
+        return "—"
+    total = int(seconds)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    shown = [f"{n}{unit}" for n, unit in parts if n][:2]
+    return " ".join(shown) or "0s"

@@ -1,0 +1,92 @@
+"""An incident's timeline (as ``GET /v1/incidents/{id}`` returns it) in plain words, one line per entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from alertrouter_router.console.timefmt import local_time
+
+OUTCOME_WORDS = {
+    "paged": "Paged",
+    "duplicate": "Repeat of a firing alert",
+    "grouped": "Grouped into this incident",
+    "resolved": "Resolved",
+    "acknowledged": "Acknowledged",
+    "suppressed": "Held back",
+    "no_route": "No route",
+    "nobody_on_call": "Nobody reachable",
+    "escalation_ended": "Escalation ended",
+    "noted": "Note",
+}
+STATUS_UPDATES = ("acknowledged", "resolved")  # page ids <incident>:<kind>:<round base>:<user>:<method>
+
+
+@dataclass(frozen=True)
+class Line:
+    at: str
+    kind: str  # decision, page, delivery, change, … (a CSS class too)
+    title: str
+    text: str
+    decision_id: str | None = None
+    failed: bool = False
+
+
+def _page(entry: dict[str, Any], zone: str) -> Line:
+    """Page ids are ``<incident>:<round>:<level>:<user>:<contact method>``, or ``<incident>:<action>:…`` for a
+    person's reassignment or added responder (``paging.page_id``, ``responder_rules``)."""
+    parts = str(entry["page_id"]).split(":")
+    title = "Page"
+    if len(parts) == 5 and parts[1].isdigit():
+        what = f"to {parts[3]} via {parts[4]} (level {parts[2]}, round {int(parts[1]) + 1})"
+    elif len(parts) == 5 and parts[1] in STATUS_UPDATES:
+        title, what = "Status update", f"to {parts[3]} via {parts[4]}: {parts[1]}"
+    elif len(parts) == 5:
+        what = f"to {parts[3]} via {parts[4]} ({parts[1].replace('_', ' ')})"
+    else:
+        what = str(entry["page_id"])
+    published = entry.get("published_at")
+    sent = f"handed to the notifier {local_time(published, zone, False)}" if published else "not handed over yet"
+    return Line(entry["at"], "page", title, f"{what}, due {local_time(entry.get('send_at'), zone, False)}; {sent}.")
+
+
+def _delivery(entry: dict[str, Any]) -> Line:
+    status = str(entry.get("status", ""))
+    who = entry.get("user_id") or "someone"
+    text = (
+        f"{entry.get('channel')} to {who} ({entry.get('destination_masked')}): {status}"
+        f" (attempt {entry.get('attempt', 1)}{', ' + entry['provider'] if entry.get('provider') else ''})"
+    )
+    if entry.get("error"):
+        text += f": {entry['error']}"
+    if entry.get("failed_for_good"):
+        text += " — will not reach them for this page"
+    failed = status in ("failed", "undelivered", "expired")
+    return Line(entry["at"], "delivery", "Delivery", text + ".", failed=failed)
+
+
+def _change(entry: dict[str, Any]) -> Line:
+    minutes = int(entry.get("minutes_from_opening") or 0)
+    when = f"{abs(minutes)} min {'before' if minutes <= 0 else 'after'} the incident opened"
+    source = f" from {entry['source']}" if entry.get("source") else ""
+    return Line(entry["at"], "change", "Change", f"{entry.get('summary')}{source} ({when}).")
+
+
+def line_for(entry: dict[str, Any], zone: str) -> Line:
+    kind = entry.get("kind", "")
+    if kind == "decision":
+        outcome = str(entry.get("outcome", ""))
+        title = OUTCOME_WORDS.get(outcome, outcome)
+        return Line(entry["at"], "decision", title, f"{entry.get('reason')}.", decision_id=entry.get("decision_id"))
+    if kind == "page":
+        return _page(entry, zone)
+    if kind == "delivery":
+        return _delivery(entry)
+    if kind == "change":
+        return _change(entry)
+    rest = ", ".join(f"{k} {v}" for k, v in entry.items() if k not in ("at", "kind"))
+    return Line(entry["at"], kind, kind.replace("_", " ").capitalize(), rest)
+
+
+def in_words(timeline: list[dict[str, Any]], zone: str) -> list[Line]:
+    return [line_for(entry, zone) for entry in timeline]

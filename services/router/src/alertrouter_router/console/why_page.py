@@ -1,0 +1,84 @@
+"""Why: find a routing decision by dedup key, service, person or time, and read it as a paragraph with the rule
+that matched and, for each person, the schedule layer or override that selected them and each contact method.
+"Why was nobody paged?" is the same page with the outcomes that page nobody.
+
+The list is ``decision_reads.list_page`` (the ``/v1/decisions`` query), the paragraph ``explain_text`` (the
+``/v1/decisions/{id}/explain`` text). A person is not a column of decisions: their filter keeps the decisions
+whose explanation paged them, among the newest ``SCAN`` that match the other filters.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from alertrouter_router.console.errors import ConsoleError
+from alertrouter_router.console.rendering import render
+from alertrouter_router.console.session import Session, console_session
+from alertrouter_router.db import decision_reads
+from alertrouter_router.explain import explain_text, how_selected
+
+router = APIRouter(prefix="/ui/why")
+Signed = Annotated[Session, Depends(console_session)]
+NOBODY = ("no_route", "nobody_on_call", "suppressed", "escalation_ended")
+SHOWN = 50
+SCAN = 500
+
+
+def _when(value: str, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ConsoleError(422, f"{name}: not a date and time (e.g. 2026-12-04T09:00)") from exc
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _paged(row: dict[str, Any], user: str) -> bool:
+    return any(t.get("user") == user for t in row["explanation"].get("targets", []))
+
+
+@router.get("")
+async def find(request: Request, session: Signed) -> Response:
+    q = request.query_params
+    form = {k: q.get(k, "") for k in ("dedup_key", "service", "person", "since", "until", "nobody")}
+    filters = decision_reads.DecisionFilter(
+        service=form["service"] or None,
+        dedup_key=form["dedup_key"].strip() or None,
+        since=_when(form["since"], "since"),
+        until=_when(form["until"], "until"),
+    )
+    async with session.state.engine.connect() as conn:
+        rows = await decision_reads.list_page(conn, filters, SCAN if form["person"] or form["nobody"] else SHOWN, None)
+    if form["person"]:
+        rows = [r for r in rows if _paged(r, form["person"])]
+    if form["nobody"]:
+        rows = [r for r in rows if r["outcome"] in NOBODY]
+    config = session.state.configs.current.config
+    return render(
+        request, "why.html", session, form=form, rows=rows[:SHOWN], services=config.services, users=config.users
+    )
+
+
+@router.get("/{decision_id}")
+async def decision(request: Request, decision_id: str, session: Signed) -> Response:
+    async with session.state.engine.connect() as conn:
+        row = await decision_reads.get_one(conn, decision_id)
+    if row is None:
+        raise ConsoleError(404, f"decision {decision_id!r} not found")
+    x = row["explanation"]
+    targets = [{**t, "how": how_selected(t["selected_by"])} for t in x.get("targets", [])]
+    return render(
+        request,
+        "decision.html",
+        session,
+        row=row,
+        paragraph=explain_text(row),
+        route=x.get("route", {}),
+        targets=targets,
+        skipped=x.get("skipped_levels", []),
+        next_escalation=x.get("next_escalation"),
+    )

@@ -1,0 +1,116 @@
+"""Incidents in the browser: an alert sent to ingest appears without a reload; acknowledging from the incident
+page shows in the timeline as that person; a responder of another team gets no button and a forged POST is 403."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.console.conftest import People, fire, incident_of, screenshot, signed_in
+
+pytestmark = [pytest.mark.db, pytest.mark.kafka]
+
+
+async def test_an_alert_sent_to_ingest_appears_without_a_reload(
+    browser: Browser, base_url: str, people: People, ingest: httpx.AsyncClient, unique: str
+) -> None:
+    page = await signed_in(browser, base_url, people.bob)
+    await page.goto("/ui/incidents?team=payments&status=open")
+    await page.evaluate("window.loadedOnce = 'still the same document'")
+    summary = f"Checkout 5xx above 5% ({unique})"
+    await fire(ingest, "checkout", "HighErrorRate", summary)
+    row = page.locator("#incident-rows tr", has_text=summary)
+    await expect(row).to_be_visible(timeout=30_000)
+    await expect(row.locator(".status")).to_have_text("triggered")
+    assert await page.evaluate("window.loadedOnce") == "still the same document"  # no reload happened
+    await screenshot(page, "incidents-live-desktop")
+    await page.context.close()
+
+
+async def test_acknowledge_from_the_incident_page_shows_who_in_the_timeline(
+    browser: Browser,
+    base_url: str,
+    people: People,
+    ingest: httpx.AsyncClient,
+    admin_api: httpx.AsyncClient,
+    unique: str,
+) -> None:
+    key = await fire(ingest, "checkout", "LatencyHigh", f"Checkout p99 above 2s ({unique})")
+    incident = await incident_of(admin_api, key)
+    page = await signed_in(browser, base_url, people.bob)
+    await page.goto(f"/ui/incidents/{incident}")
+    await expect(page.get_by_test_id("status")).to_have_text("triggered")
+    await page.get_by_role("button", name="Acknowledge").click()
+    await page.wait_for_url(re.compile(rf".*/ui/incidents/{incident}\?done=.*"))
+    await expect(page.get_by_test_id("status")).to_have_text("acknowledged")
+    entry = page.locator("#timeline li.tl-decision", has_text="acknowledged by bob")
+    await expect(entry).to_be_visible()
+    await expect(page.get_by_role("button", name="Acknowledge")).to_have_count(0)
+    await page.get_by_label("Add a note").fill("rolling back the deploy")
+    await page.get_by_role("button", name="Add note").click()
+    await expect(page.locator("#timeline li", has_text="note by bob: rolling back the deploy")).to_be_visible()
+    await screenshot(page, "incident-acknowledged-desktop")
+    state = (await admin_api.get(f"/v1/incidents/{incident}")).json()["incident"]
+    assert (state["status"], state["acknowledged_by"]) == ("acknowledged", "bob")
+    audit = (await admin_api.get("/v1/audit", params={"target_id": incident})).json()["items"]
+    assert {(a["action"], a["actor"]) for a in audit} >= {("incident.acknowledge", "bob"), ("incident.note", "bob")}
+    await page.context.close()
+
+
+async def test_another_teams_responder_has_no_button_and_a_forged_post_is_refused(
+    browser: Browser,
+    base_url: str,
+    people: People,
+    ingest: httpx.AsyncClient,
+    admin_api: httpx.AsyncClient,
+    unique: str,
+) -> None:
+    key = await fire(ingest, "checkout", "DiskFull", f"Checkout disk full ({unique})")
+    incident = await incident_of(admin_api, key)
+    page = await signed_in(browser, base_url, people.dave)
+    await page.goto(f"/ui/incidents/{incident}")
+    await expect(page.get_by_test_id("status")).to_have_text("triggered")
+    await expect(page.get_by_role("button", name="Acknowledge")).to_have_count(0)
+    await expect(page.get_by_role("button", name="Add note")).to_have_count(0)
+    # dave's own session's CSRF token (from the sign-out form every page carries), posted by hand
+    csrf = await page.locator("form.signout input[name=csrf]").get_attribute("value")
+    assert csrf
+    forged = await page.request.post(f"/ui/incidents/{incident}/acknowledge", form={"csrf": csrf})
+    assert forged.status == 403
+    body = await forged.text()
+    assert "user dave (responder; teams: platform) may not acknowledge incidents of team payments" in body
+    no_csrf = await page.request.post(f"/ui/incidents/{incident}/acknowledge", form={"csrf": "x" * 64})
+    assert no_csrf.status == 403 and "CSRF" in await no_csrf.text()
+    state = (await admin_api.get(f"/v1/incidents/{incident}")).json()["incident"]
+    assert state["status"] == "triggered"
+    await page.context.close()
+
+
+async def test_snooze_reassign_and_escalate_from_the_incident_page(
+    browser: Browser,
+    base_url: str,
+    people: People,
+    ingest: httpx.AsyncClient,
+    admin_api: httpx.AsyncClient,
+    unique: str,
+) -> None:
+    incident = await incident_of(admin_api, await fire(ingest, "checkout", "Slow", f"Checkout slow ({unique})"))
+    page = await signed_in(browser, base_url, people.bob)
+    await page.goto(f"/ui/incidents/{incident}")
+    await page.get_by_label("Snooze for (minutes)").fill("15")
+    await page.get_by_role("button", name="Snooze").click()
+    await expect(page.get_by_test_id("status")).to_have_text("acknowledged")
+    await expect(page.locator("#timeline li", has_text="snoozed by bob")).to_be_visible()
+    await page.get_by_label("Reassign to").select_option("user:carol")
+    await page.get_by_role("button", name="Reassign").click()
+    await expect(page.get_by_test_id("status")).to_have_text("triggered")
+    await expect(page.locator("#timeline li.tl-page", has_text="to carol via carol-hook (reassign)")).to_be_visible()
+    await page.get_by_role("button", name="Escalate now").click()
+    await expect(page.locator("#timeline li.tl-page", has_text="(level 2, round")).to_be_visible()
+    audit = (await admin_api.get("/v1/audit", params={"target_id": incident})).json()["items"]
+    actions = {(a["action"], a["actor"]) for a in audit}
+    assert actions >= {("incident.snooze", "bob"), ("incident.reassign", "bob"), ("incident.escalate", "bob")}
+    await page.context.close()

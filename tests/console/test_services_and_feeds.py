@@ -1,0 +1,85 @@
+"""Services: a team admin creates and ends a maintenance window (recorded as them), a responder gets neither form;
+Schedules: a calendar feed URL that serves the schedule; Why: "why was nobody paged" for an alert no rule routes."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.console.conftest import People, fire, screenshot, signed_in
+from tests.helpers import eventually
+
+pytestmark = [pytest.mark.db, pytest.mark.kafka]
+
+
+async def test_a_team_admin_creates_and_ends_a_maintenance_window(
+    browser: Browser, base_url: str, people: People, admin_api: httpx.AsyncClient, unique: str
+) -> None:
+    page = await signed_in(browser, base_url, people.alice)
+    await page.goto("/ui/services/refunds")
+    await page.get_by_label("For how many hours").fill("1.5")
+    await page.get_by_label("Reason").fill(f"database upgrade {unique}")
+    await page.get_by_role("button", name="Create window").click()
+    await page.wait_for_url(re.compile(r".*/ui/services/refunds\?done=.*"))
+    window = page.locator("li[data-window]", has_text=f"database upgrade {unique}")
+    await expect(window).to_contain_text("by alice")
+    window_id = await window.get_attribute("data-window")
+    listed = (await admin_api.get("/v1/services/refunds/maintenance")).json()["created"]
+    mine = next(w for w in listed if w["id"] == window_id)
+    assert mine["created_by"] == "alice"
+    await screenshot(page, "service-maintenance-desktop")
+    await window.get_by_role("button", name="End now").click()
+    await page.wait_for_url(re.compile(r".*done=maintenance\+window\+ended"))
+    await expect(page.locator("li[data-window]", has_text=f"database upgrade {unique}")).to_have_count(0)
+    audit = (await admin_api.get("/v1/audit", params={"target_id": window_id})).json()["items"]
+    assert {(a["action"], a["actor"]) for a in audit} == {("maintenance.create", "alice"), ("maintenance.end", "alice")}
+    await page.context.close()
+
+    responder = await signed_in(browser, base_url, people.bob)
+    await responder.goto("/ui/services/refunds")
+    await expect(responder.get_by_role("button", name="Create window")).to_have_count(0)
+    await responder.context.close()
+
+
+async def test_a_calendar_feed_url_from_the_schedule_page(browser: Browser, base_url: str, people: People) -> None:
+    page = await signed_in(browser, base_url, people.bob)
+    await page.goto("/ui/schedules/payments-secondary")
+    await page.get_by_role("button", name="Make a calendar feed URL").click()
+    url = await page.get_by_test_id("feed-url").input_value()
+    assert re.fullmatch(rf"{re.escape(base_url)}/calendar/[A-Za-z0-9_-]+\.ics", url), url
+    async with httpx.AsyncClient() as client:  # no cookie, no header: the URL is the credential
+        feed = await client.get(url)
+    assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")
+    assert "BEGIN:VEVENT" in feed.text
+    await page.context.close()
+
+
+async def test_why_was_nobody_paged(
+    browser: Browser,
+    base_url: str,
+    people: People,
+    ingest: httpx.AsyncClient,
+    admin_api: httpx.AsyncClient,
+    unique: str,
+) -> None:
+    key = await fire(ingest, f"nosuch-{unique}", "Orphan", f"An alert no service owns ({unique})")
+
+    async def decided() -> list[object]:
+        return list((await admin_api.get("/v1/decisions", params={"dedup_key": key})).json()["items"])
+
+    await eventually(decided, timeout=30, what=f"the decision on {key}")
+    page = await signed_in(browser, base_url, people.vera)
+    await page.goto("/ui/why")
+    await page.get_by_label("only where nobody was paged").check()
+    await page.get_by_role("button", name="Find").click()
+    row = page.locator("tbody tr", has_text=key)
+    await expect(row.locator(".outcome")).to_have_text("no_route")
+    await page.get_by_label("Dedup key").fill(key)
+    await page.get_by_role("button", name="Find").click()
+    await page.locator("tbody tr a").first.click()
+    await expect(page.get_by_test_id("explanation")).to_contain_text("No service matched")
+    await expect(page.locator("h1 .outcome")).to_have_text("no_route")
+    await page.context.close()

@@ -1,0 +1,90 @@
+"""Signing in and out over plain HTTP: the cookie's flags, the double-submitted sign-in value, people only, a
+revoked token ending the session at once, the security headers, and the console's rule table."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from fastapi import APIRouter
+
+from alertrouter_router.api.permissions import CONSOLE, RULES, check_console_complete
+from alertrouter_router.console.routes import PAGES
+from tests.console.conftest import People
+from tests.router.access_support import new_token
+from tests.router.conftest import TOKEN
+
+pytestmark = [pytest.mark.db, pytest.mark.kafka]
+
+
+async def sign_in(client: httpx.AsyncClient, token: str, next_path: str = "/ui/", **headers: str) -> httpx.Response:
+    form = await client.get("/ui/sign-in", params={"next": next_path}, headers=headers)
+    nonce = re.search(r'name="nonce" value="([^"]+)"', form.text)
+    assert nonce is not None and client.cookies.get("alertrouter_console_sign_in") == nonce[1]
+    return await client.post(
+        "/ui/sign-in", data={"token": token, "nonce": nonce[1], "next": next_path}, headers=headers
+    )
+
+
+async def test_a_session_cookie_that_scripts_cannot_read(base_url: str, people: People) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        signed = await sign_in(client, people.bob, "/ui/incidents?team=payments")
+        assert signed.status_code == 303 and signed.headers["location"] == "/ui/incidents?team=payments"
+        cookie = next(c for c in signed.headers.get_list("set-cookie") if c.startswith("alertrouter_console="))
+        flags = {part.strip().lower() for part in cookie.split(";")[1:]}
+        assert {"httponly", "samesite=lax", "path=/ui"} <= flags and "secure" not in flags
+        page = await client.get("/ui/incidents")
+        assert page.status_code == 200 and "bob · responder" in page.text
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert page.headers["x-content-type-options"] == "nosniff"
+        csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', page.text)
+        assert csrf is not None
+        out = await client.post("/ui/sign-out", data={"csrf": csrf[1]})
+        assert out.status_code == 303 and 'alertrouter_console=""' in out.headers["set-cookie"]
+    async with httpx.AsyncClient(base_url=base_url) as client:  # behind a proxy ending TLS: Secure cookies
+        behind_tls = await client.get("/ui/sign-in", headers={"x-forwarded-proto": "https"})
+        assert "secure" in {part.strip().lower() for part in behind_tls.headers["set-cookie"].split(";")}
+
+
+async def test_who_may_not_sign_in(base_url: str, people: People) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        anonymous = await client.get("/ui/why?dedup_key=x")
+        assert anonymous.status_code == 303
+        assert anonymous.headers["location"] == "/ui/sign-in?next=%2Fui%2Fwhy%3Fdedup_key%3Dx"
+        machine = await sign_in(client, TOKEN)
+        assert machine.status_code == 403 and "the console is for people" in machine.text
+        wrong = await sign_in(client, "art_not-a-token")
+        assert wrong.status_code == 401 and "not valid" in wrong.text
+        offsite = await sign_in(client, people.bob, "https://evil.example/ui/")
+        assert offsite.headers["location"] == "/ui/"
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        forged = await client.post("/ui/sign-in", data={"token": people.bob, "nonce": "guessed"})
+        assert forged.status_code == 400 and "alertrouter_console=" not in forged.headers.get("set-cookie", "")
+
+
+async def test_revoking_the_token_ends_the_session(base_url: str, admin_api: httpx.AsyncClient) -> None:
+    token = await new_token(admin_api, user="carol", role="viewer", description="console revocation test")
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        assert (await sign_in(client, token)).status_code == 303
+        assert (await client.get("/ui/services")).status_code == 200
+        mine = [t for t in (await admin_api.get("/v1/tokens")).json()["items"] if t["description"].endswith("test")]
+        for item in mine:
+            await admin_api.delete(f"/v1/tokens/{item['id']}")
+        after = await client.get("/ui/services")
+        assert after.status_code == 303 and after.headers["location"].startswith("/ui/sign-in?next=%2Fui%2Fservices")
+
+
+def test_every_console_route_stands_for_an_api_rule() -> None:
+    routers = [module.router for module in PAGES]
+    check_console_complete(routers)
+    assert all(api in RULES for api in CONSOLE.values())
+    added = APIRouter(prefix="/ui/incidents")
+
+    @added.post("/{incident_id}/merge")
+    async def merge(incident_id: str) -> None: ...
+
+    with pytest.raises(
+        RuntimeError, match=r"without the API route they stand for.*/ui/incidents/\{incident_id\}/merge"
+    ):
+        check_console_complete([*routers, added])

@@ -1,0 +1,51 @@
+"""The incident timeline in plain words (pure): decisions, pages by their deterministic ids, deliveries, changes."""
+
+from __future__ import annotations
+
+from alertrouter_router.console.timeline_words import in_words
+
+AT = "2026-12-04T20:00:00+00:00"
+
+
+def test_each_kind_of_entry_in_words() -> None:
+    lines = in_words(
+        [
+            {
+                "at": AT,
+                "kind": "decision",
+                "outcome": "acknowledged",
+                "decision_id": "d1",
+                "reason": "acknowledged by bob",
+            },
+            {"at": AT, "kind": "page", "page_id": "inc:0:2:alice:alice-sms", "send_at": AT, "published_at": None},
+            {"at": AT, "kind": "page", "page_id": "inc:resolved:0:alice:alice-hook", "send_at": AT, "published_at": AT},
+            {"at": AT, "kind": "page", "page_id": "inc:reassign:abcdef123456:carol:carol-hook", "send_at": AT},
+            {
+                "at": AT,
+                "kind": "delivery",
+                "status": "failed",
+                "channel": "sms",
+                "destination_masked": "+1500•••0006",
+                "attempt": 3,
+                "provider": "twilio",
+                "error": "30003 unreachable",
+                "user_id": "alice",
+                "failed_for_good": True,
+            },
+            {"at": AT, "kind": "change", "summary": "deployed v2.3", "source": "ci", "minutes_from_opening": -12},
+        ],
+        "Europe/Berlin",
+    )
+    assert [(line.title, line.text) for line in lines] == [
+        ("Acknowledged", "acknowledged by bob."),
+        ("Page", "to alice via alice-sms (level 2, round 1), due 21:00 CET; not handed over yet."),
+        ("Status update", "to alice via alice-hook: resolved, due 21:00 CET; handed to the notifier 21:00 CET."),
+        ("Page", "to carol via carol-hook (reassign), due 21:00 CET; not handed over yet."),
+        (
+            "Delivery",
+            "sms to alice (+1500•••0006): failed (attempt 3, twilio): 30003 unreachable — will not reach them for "
+            "this page.",
+        ),
+        ("Change", "deployed v2.3 from ci (12 min before the incident opened)."),
+    ]
+    assert lines[0].decision_id == "d1" and lines[4].failed and not lines[1].failed

@@ -1,0 +1,77 @@
+"""The Why page names the schedule layer that selected the person; an override created in Schedules changes Now."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.console.conftest import People, fire, incident_of, screenshot, signed_in
+
+pytestmark = [pytest.mark.db, pytest.mark.kafka]
+
+
+async def test_why_shows_the_schedule_layer_that_selected_the_person(
+    browser: Browser,
+    base_url: str,
+    people: People,
+    ingest: httpx.AsyncClient,
+    admin_api: httpx.AsyncClient,
+    unique: str,
+) -> None:
+    key = await fire(ingest, "checkout-api", "QueueBacklog", f"Checkout queue backlog ({unique})")
+    await incident_of(admin_api, key)
+    page = await signed_in(browser, base_url, people.vera)
+    await page.goto("/ui/why")
+    await page.get_by_label("Dedup key").fill(key)
+    await page.get_by_role("button", name="Find").click()
+    await page.get_by_role("link", name=re.compile(r"\d")).first.click()
+    paragraph = page.get_by_test_id("explanation")
+    await expect(paragraph).to_contain_text("routed to service checkout")
+    await expect(paragraph).to_contain_text("on call in schedule payments-primary (layer around-the-clock)")
+    alice = page.locator("ul.targets > li[data-user=alice]")
+    await expect(alice.locator(".how")).to_have_text("on call in schedule payments-primary (layer around-the-clock)")
+    await expect(alice).to_contain_text("webhook (alice-hook)")
+    await expect(alice).to_contain_text("sms (alice-sms)")
+    await expect(page.locator(".facts")).to_contain_text("by-service-label")
+    await screenshot(page, "why-layer-desktop")
+    await page.context.close()
+
+
+async def test_an_override_created_in_schedules_changes_now(browser: Browser, base_url: str, people: People) -> None:
+    page = await signed_in(browser, base_url, people.alice)
+    level_one = page.locator("[data-service=refunds] table.levels tbody tr").first
+    await expect(level_one.locator("td.who")).to_contain_text("Bob Example")
+    await page.goto("/ui/schedules/refunds-primary")
+    await expect(page.get_by_test_id("on-call-now")).to_have_text("Bob Example")
+    now_berlin = datetime.now(UTC).astimezone(ZoneInfo("Europe/Berlin"))  # alice's zone: the form's wall time
+    await page.get_by_label("Who", exact=True).select_option("carol")
+    await page.get_by_label("Until").fill((now_berlin + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"))
+    await page.get_by_label("Reason").fill("bob is at the dentist")
+    await page.get_by_role("button", name="Create override").click()
+    await page.wait_for_url(re.compile(r".*/ui/schedules/refunds-primary\?done=.*"))
+    await expect(page.get_by_test_id("on-call-now")).to_have_text("Carol Example")
+    await screenshot(page, "schedule-override-desktop")
+    await page.goto("/ui/")
+    await expect(level_one.locator("td.who")).to_contain_text("Carol Example")
+    await expect(level_one).to_contain_text("on call in schedule refunds-primary (override api-")
+    await screenshot(page, "now-after-override-desktop")
+    await page.context.close()
+
+
+async def test_a_responder_cannot_create_an_override(browser: Browser, base_url: str, people: People) -> None:
+    page = await signed_in(browser, base_url, people.bob)
+    await page.goto("/ui/schedules/refunds-primary")
+    await expect(page.get_by_role("button", name="Create override")).to_have_count(0)
+    csrf = await page.locator("form.signout input[name=csrf]").get_attribute("value")
+    forged = await page.request.post(
+        "/ui/schedules/refunds-primary/overrides",
+        form={"csrf": csrf or "", "user": "bob", "end": "2099-01-01T00:00"},
+    )
+    assert forged.status == 403
+    assert "may not create overrides: that needs the team_admin role" in await forged.text()
+    await page.context.close()
