@@ -1,0 +1,36 @@
+"""Every error leaves an app as application/problem+json (RFC 9457): raised ``HTTPException`` s, request
+validation (422 with every invalid field), and the framework's own 404/405 for routes that do not exist."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from alertrouter_shared.problems import PROBLEM_CONTENT_TYPE, problem, validation_problem
+
+
+def problem_response(
+    status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    return JSONResponse(problem(status, detail, **extra), status, headers=headers, media_type=PROBLEM_CONTENT_TYPE)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Starlette's ``HTTPException`` (FastAPI's is a subclass) also covers unknown routes and methods."""
+
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+        return problem_response(exc.status_code, detail, dict(exc.headers or {}))
+
+    async def validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        body = validation_problem(exc.errors())
+        return JSONResponse(body, 422, media_type=PROBLEM_CONTENT_TYPE)
+
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)

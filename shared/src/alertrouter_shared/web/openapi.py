@@ -1,0 +1,72 @@
+"""The OpenAPI document's error side, the same in every service: each error response is problem+json.
+
+FastAPI documents 422 with its own ``HTTPValidationError`` body and error responses a route declares as
+``application/json``; the apps return RFC 9457 problem+json instead. ``document_problems`` completes the document
+once, when it is first built: every 4xx/5xx response gets the problem+json ``Problem`` schema (422 the
+``ValidationProblem``), every operation a token guards documents 401 and 403, every operation with a path
+parameter 404. Routes added later are covered without doing anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from alertrouter_shared.problems import PROBLEM_CONTENT_TYPE, Problem, ValidationProblem
+
+_REF = "#/components/schemas/{model}"
+_GENERIC = {
+    "401": "No bearer token, or one that is unknown, expired or revoked",
+    "403": "The token's role or team may not do this (the detail says why)",
+    "404": "Not found",
+}
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": _REF.format(model=model.__name__)}
+
+
+def _problem_content(model: type[BaseModel]) -> dict[str, Any]:
+    return {PROBLEM_CONTENT_TYPE: {"schema": _ref(model)}}
+
+
+def _complete_operation(path: str, operation: dict[str, Any]) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    if operation.get("security"):
+        for status in ("401", "403"):
+            responses.setdefault(status, {"description": _GENERIC[status]})
+    if "{" in path:
+        responses.setdefault("404", {"description": _GENERIC["404"]})
+    for status, response in responses.items():
+        if status[0] not in "45" or PROBLEM_CONTENT_TYPE in response.get("content", {}):
+            continue
+        response["content"] = _problem_content(ValidationProblem if status == "422" else Problem)
+
+
+def complete_document(document: dict[str, Any]) -> dict[str, Any]:
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    for model in (Problem, ValidationProblem):
+        schema = model.model_json_schema(ref_template=_REF)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    for path, item in document.get("paths", {}).items():
+        for operation in item.values():
+            _complete_operation(path, operation)
+    return document
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make ``app.openapi()`` return the completed document (built once, then cached by FastAPI)."""
+    build: Callable[[], dict[str, Any]] = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = complete_document(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
