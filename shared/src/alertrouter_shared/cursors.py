@@ -39,6 +39,20 @@ def decode_cursor(kind: str, cursor: str, *types: type[Key]) -> tuple[Key, ...]:
     return tuple(_typed(value, expected) for value, expected in zip(raw[1:], types, strict=True))
 
 
+def seq_after(kind: str, cursor: str) -> int:
+    """The ``seq`` a cursor of a list ordered by a unique sequence number continues after."""
+    (seq,) = decode_cursor(kind, cursor, int)
+    assert isinstance(seq, int)
+    return seq
+
+
+def instant_id_after(kind: str, cursor: str) -> tuple[datetime, str]:
+    """The (instant, id) a cursor of a list ordered by a timestamp with the id as tie-breaker continues after."""
+    at, row_id = decode_cursor(kind, cursor, datetime, str)
+    assert isinstance(at, datetime) and isinstance(row_id, str)
+    return at, row_id
+
+
 def _typed(value: object, expected: type[Key]) -> Key:
     if expected is datetime:
         if not isinstance(value, dict) or not isinstance(value.get("t"), str):

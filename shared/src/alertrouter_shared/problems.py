@@ -31,7 +31,9 @@ class Problem(BaseModel):
     model_config = ConfigDict(
         extra="allow",
         json_schema_extra={
-            "examples": [{"type": "about:blank", "title": "Not Found", "status": 404, "detail": "incident 'x' not found"}]
+            "examples": [
+                {"type": "about:blank", "title": "Not Found", "status": 404, "detail": "incident 'x' not found"}
+            ]
         },
     )
 

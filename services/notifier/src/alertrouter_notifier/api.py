@@ -6,23 +6,15 @@ from __future__ import annotations
 from typing import Annotated
 
 import httpx
-from fastapi import Depends, FastAPI, Query, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alertrouter_notifier.ack_pages import ack_router
-from alertrouter_notifier.api_context import (
-    AppContext,
-    KafkaProbe,
-    ProblemError,
-    context,
-    problem_response,
-    require_read,
-)
+from alertrouter_notifier.api_context import AppContext, KafkaProbe, context, require_read
 from alertrouter_notifier.channels.slack_api import SlackApi
-from alertrouter_notifier.database import database_reachable
-from alertrouter_notifier.delivery_queries import DeliveryFilters, DeliveryPage, InvalidCursor, list_deliveries
+from alertrouter_notifier.delivery_queries import DeliveryFilters, DeliveryPage, list_deliveries
 from alertrouter_notifier.publisher import ResultPublisher
 from alertrouter_notifier.router_client import RouterClient
 from alertrouter_notifier.settings import NotifierSettings
@@ -32,8 +24,22 @@ from alertrouter_notifier.twilio_callbacks import twilio_router
 from alertrouter_notifier.twilio_voice import voice_router
 from alertrouter_shared.auth import load_token_entries
 from alertrouter_shared.clock import Clock, SystemClock
+from alertrouter_shared.cursors import InvalidCursor
 from alertrouter_shared.kafka import kafka_reachable
 from alertrouter_shared.metrics import metrics_payload
+from alertrouter_shared.web.bearer import BEARER
+from alertrouter_shared.web.errors import install_problem_handlers
+from alertrouter_shared.web.openapi import document_problems
+from alertrouter_shared.web.readiness import database_reachable
+
+
+class Healthy(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str = Field(description="ready, or not ready (503)")
+    checks: dict[str, str] = Field(description="kafka, database: ok or unreachable")
 
 
 def create_app(
@@ -63,20 +69,19 @@ def create_app(
         slack=SlackApi(http, api_url=settings.slack_api_url, bot_token=settings.slack_bot_token.get_secret_value()),
     )
 
-    @app.exception_handler(ProblemError)
-    async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
-        return problem_response(exc.status, exc.detail, exc.headers)
+    install_problem_handlers(app)
+    document_problems(app)
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
-        return problem_response(422, "the request parameters are not valid", errors=errors)
-
-    @app.get("/healthz")
+    @app.get("/healthz", response_model=Healthy, tags=["health"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get(
+        "/readyz",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Not ready"}},
+        tags=["health"],
+    )
     async def readyz(ctx: Annotated[AppContext, Depends(context)]) -> JSONResponse:
         checks = {
             "kafka": "ok" if await ctx.kafka_probe() else "unreachable",
@@ -85,12 +90,12 @@ def create_app(
         ready = all(value == "ok" for value in checks.values())
         return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}}, tags=["health"])
     async def metrics() -> Response:
         body, content_type = metrics_payload()
         return Response(body, media_type=content_type)
 
-    @app.get("/v1/deliveries", dependencies=[Depends(require_read)])
+    @app.get("/v1/deliveries", dependencies=[Depends(BEARER), Depends(require_read)], tags=["deliveries"])
     async def deliveries(
         ctx: Annotated[AppContext, Depends(context)],
         incident: str | None = None,
@@ -105,7 +110,7 @@ def create_app(
             async with ctx.engine.connect() as conn:
                 return await list_deliveries(conn, filters, limit, cursor)
         except InvalidCursor as exc:
-            raise ProblemError(400, str(exc)) from exc
+            raise HTTPException(422, str(exc)) from exc
 
     app.include_router(twilio_router())
     app.include_router(voice_router())

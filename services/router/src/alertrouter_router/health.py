@@ -3,30 +3,34 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from pydantic import BaseModel, Field
 
 from alertrouter_shared.kafka import kafka_reachable
 from alertrouter_shared.metrics import metrics_payload
+from alertrouter_shared.web.readiness import database_reachable
 
 router = APIRouter(tags=["health"])
 
 
-async def database_reachable(engine: AsyncEngine) -> bool:
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return True
-    except Exception:
-        return False
+class Healthy(BaseModel):
+    status: str
 
 
-@router.get("/healthz")
+class Readiness(BaseModel):
+    status: str = Field(description="ready, or not ready (503)")
+    checks: dict[str, bool] = Field(description="database, kafka, config: each true when usable")
+
+
+@router.get("/healthz", response_model=Healthy)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Not ready"}},
+)
 async def readyz(request: Request, response: Response) -> dict[str, object]:
     state = request.app.state.router
     checks = {
@@ -39,7 +43,7 @@ async def readyz(request: Request, response: Response) -> dict[str, object]:
     return {"status": "ready" if ready else "not ready", "checks": checks}
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
 async def metrics() -> Response:
     body, content_type = metrics_payload()
     return Response(body, media_type=content_type)

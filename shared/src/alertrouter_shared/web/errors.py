@@ -13,9 +13,7 @@ from starlette.exceptions import HTTPException
 from alertrouter_shared.problems import PROBLEM_CONTENT_TYPE, problem, validation_problem
 
 
-def problem_response(
-    status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any
-) -> JSONResponse:
+def problem_response(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     return JSONResponse(problem(status, detail, **extra), status, headers=headers, media_type=PROBLEM_CONTENT_TYPE)
 
 

@@ -33,6 +33,12 @@ def _problem_content(model: type[BaseModel]) -> dict[str, Any]:
     return {PROBLEM_CONTENT_TYPE: {"schema": _ref(model)}}
 
 
+def _declared(response: dict[str, Any]) -> bool:
+    """The route documented this error's body itself (FastAPI's validation error body does not count)."""
+    schemas = [media.get("schema") for media in response.get("content", {}).values()]
+    return any(schema and schema.get("$ref") != _REF.format(model="HTTPValidationError") for schema in schemas)
+
+
 def _complete_operation(path: str, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     if operation.get("security"):
@@ -41,7 +47,7 @@ def _complete_operation(path: str, operation: dict[str, Any]) -> None:
     if "{" in path:
         responses.setdefault("404", {"description": _GENERIC["404"]})
     for status, response in responses.items():
-        if status[0] not in "45" or PROBLEM_CONTENT_TYPE in response.get("content", {}):
+        if status[0] not in "45" or _declared(response):
             continue
         response["content"] = _problem_content(ValidationProblem if status == "422" else Problem)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Any
 
@@ -10,26 +9,21 @@ from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import and_, select
 
 from alertrouter_router.api.deps import ReadConn
+from alertrouter_router.api.schemas.admin import AuditPage
 from alertrouter_router.db.tables import audit
+from alertrouter_shared.cursors import InvalidCursor, encode_cursor, seq_after
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 
-def _cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"audit:{seq}".encode()).decode()
-
-
 def _after(cursor: str) -> int:
     try:
-        kind, _, seq = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if kind != "audit":
-            raise ValueError(kind)
-        return int(seq)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HTTPException(422, "cursor: not a cursor this API returned") from exc
+        return seq_after("audit", cursor)
+    except InvalidCursor as exc:
+        raise HTTPException(422, str(exc)) from exc
 
 
-@router.get("", summary="Audit entries, newest first")
+@router.get("", response_model=AuditPage, summary="Audit entries, newest first")
 async def list_audit(
     conn: ReadConn,
     actor: str | None = None,
@@ -63,4 +57,4 @@ async def list_audit(
     items = [
         {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items() if k != "seq"} for row in rows
     ]
-    return {"items": items, "next_cursor": _cursor(rows[-1]["seq"]) if len(rows) == limit else None}
+    return {"items": items, "next_cursor": encode_cursor("audit", rows[-1]["seq"]) if len(rows) == limit else None}

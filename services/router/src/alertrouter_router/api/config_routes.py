@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from alertrouter_router import audit
 from alertrouter_router.api.deps import State
 from alertrouter_router.api.permissions import Who
+from alertrouter_router.api.schemas.admin import ConfigRejected, ConfigSummary
 from alertrouter_router.ownership.errors import ConfigError
 from alertrouter_shared.problems import PROBLEM_CONTENT_TYPE, problem
 
@@ -26,12 +27,17 @@ def _summary(state: State) -> dict[str, Any]:
     }
 
 
-@router.get("", summary="Version, load time and files of the configuration in force")
+@router.get("", response_model=ConfigSummary, summary="Version, load time and files of the configuration in force")
 async def get_config(state: State) -> dict[str, Any]:
     return _summary(state)
 
 
-@router.post("/reload", summary="Reload; an invalid configuration is rejected, the old one stays")
+@router.post(
+    "/reload",
+    response_model=ConfigSummary,
+    responses={422: {"model": ConfigRejected, "description": "The new configuration is not valid; the old one stays"}},
+    summary="Reload; an invalid configuration is rejected, the old one stays",
+)
 async def reload(state: State, who: Who) -> Any:
     before = {"version": state.configs.current.version}
     try:

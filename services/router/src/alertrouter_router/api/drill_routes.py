@@ -7,16 +7,18 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_router import drill_report, drills, timeline
 from alertrouter_router.api.deps import ReadConn, State
 from alertrouter_router.api.permissions import Who, acting_as
+from alertrouter_router.api.schemas.drills import DrillReport, DrillRuns, DrillStarted
 from alertrouter_router.db import decision_reads, snapshot_reads
 from alertrouter_router.db.tables import drill as drill_table
 from alertrouter_router.db.tables import incident as incident_table
 from alertrouter_router.db.tables import outbox
+from alertrouter_shared.cursors import InvalidCursor, encode_cursor, instant_id_after
 from alertrouter_shared.errors import TransientError
 from alertrouter_shared.events import DeliveryResult, Page
 from alertrouter_shared.kafka import produce_all
@@ -41,7 +43,13 @@ _INSERT = (
 )
 
 
-@router.post("/v1/services/{service_id}/drills", status_code=202, summary="Run a drill")
+@router.post(
+    "/v1/services/{service_id}/drills",
+    status_code=202,
+    response_model=DrillStarted | DrillReport,
+    responses={201: {"model": DrillReport, "description": "A silent drill's report"}},
+    summary="Run a drill",
+)
 async def run_drill(
     service_id: str, state: State, response: Response, who: Who, body: DrillRequest | None = None
 ) -> Any:
@@ -88,11 +96,30 @@ def _run(row: Any) -> drills.DrillRun:
     return drills.DrillRun(**dict(row._mapping))
 
 
-@router.get("/v1/services/{service_id}/drills", summary="A service's drill runs, newest first")
-async def list_drills(service_id: str, conn: ReadConn, limit: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
+@router.get(
+    "/v1/services/{service_id}/drills", response_model=DrillRuns, summary="A service's drill runs, newest first"
+)
+async def list_drills(
+    service_id: str,
+    conn: ReadConn,
+    limit: int = Query(50, ge=1, le=500),
+    cursor: str | None = Query(None, description="the next_cursor of the previous page"),
+) -> dict[str, Any]:
+    conditions = [drill_table.c.service_id == service_id]
+    if cursor:
+        try:
+            started_at, run_id = instant_id_after("drills", cursor)
+        except InvalidCursor as exc:
+            raise HTTPException(422, str(exc)) from exc
+        conditions.append(
+            or_(
+                drill_table.c.started_at < started_at,
+                and_(drill_table.c.started_at == started_at, drill_table.c.id < run_id),
+            )
+        )
     rows = await conn.execute(
         select(drill_table)
-        .where(drill_table.c.service_id == service_id)
+        .where(*conditions)
         .order_by(drill_table.c.started_at.desc(), drill_table.c.id.desc())
         .limit(limit)
     )
@@ -121,10 +148,12 @@ async def list_drills(service_id: str, conn: ReadConn, limit: int = Query(50, ge
                 "report": f"/v1/drills/{run.id}",
             }
         )
-    return {"service": service_id, "items": items}
+    last = runs[-1] if len(runs) == limit else None
+    next_cursor = encode_cursor("drills", last.started_at, last.id) if last else None
+    return {"service": service_id, "items": items, "next_cursor": next_cursor}
 
 
-@router.get("/v1/drills/{drill_id}", summary="One drill run's report")
+@router.get("/v1/drills/{drill_id}", response_model=DrillReport, summary="One drill run's report")
 async def get_drill(drill_id: str, conn: ReadConn) -> dict[str, Any]:
     row = (await conn.execute(select(drill_table).where(drill_table.c.id == drill_id))).first()
     if row is None:
