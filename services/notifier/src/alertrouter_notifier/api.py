@@ -3,11 +3,11 @@ Twilio status callbacks and acknowledge-link pages."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 from fastapi import Depends, FastAPI, HTTPException, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,7 +30,7 @@ from alertrouter_shared.metrics import metrics_payload
 from alertrouter_shared.web.bearer import BEARER
 from alertrouter_shared.web.errors import install_problem_handlers
 from alertrouter_shared.web.openapi import document_problems
-from alertrouter_shared.web.readiness import database_reachable
+from alertrouter_shared.web.readiness import NOT_READY, database_reachable, not_ready
 
 
 class Healthy(BaseModel):
@@ -38,7 +38,7 @@ class Healthy(BaseModel):
 
 
 class Readiness(BaseModel):
-    status: str = Field(description="ready, or not ready (503)")
+    status: str = Field(description="ready")
     checks: dict[str, str] = Field(description="kafka, database: ok or unreachable")
 
 
@@ -79,16 +79,17 @@ def create_app(
     @app.get(
         "/readyz",
         response_model=Readiness,
-        responses={503: {"model": Readiness, "description": "Not ready"}},
+        responses=NOT_READY,
         tags=["health"],
     )
-    async def readyz(ctx: Annotated[AppContext, Depends(context)]) -> JSONResponse:
+    async def readyz(ctx: Annotated[AppContext, Depends(context)]) -> Any:
         checks = {
             "kafka": "ok" if await ctx.kafka_probe() else "unreachable",
             "database": "ok" if await database_reachable(ctx.engine) else "unreachable",
         }
-        ready = all(value == "ok" for value in checks.values())
-        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
+        if any(value != "ok" for value in checks.values()):
+            return not_ready(checks)
+        return {"status": "ready", "checks": checks}
 
     @app.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}}, tags=["health"])
     async def metrics() -> Response:

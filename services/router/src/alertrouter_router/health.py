@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from alertrouter_shared.kafka import kafka_reachable
 from alertrouter_shared.metrics import metrics_payload
-from alertrouter_shared.web.readiness import database_reachable
+from alertrouter_shared.web.readiness import NOT_READY, database_reachable, not_ready
 
 router = APIRouter(tags=["health"])
 
@@ -17,7 +19,7 @@ class Healthy(BaseModel):
 
 
 class Readiness(BaseModel):
-    status: str = Field(description="ready, or not ready (503)")
+    status: str = Field(description="ready")
     checks: dict[str, bool] = Field(description="database, kafka, config: each true when usable")
 
 
@@ -29,18 +31,18 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    responses={503: {"model": Readiness, "description": "Not ready"}},
+    responses=NOT_READY,
 )
-async def readyz(request: Request, response: Response) -> dict[str, object]:
+async def readyz(request: Request) -> Any:
     state = request.app.state.router
     checks = {
         "database": await database_reachable(state.engine),
         "kafka": await kafka_reachable(state.settings),
         "config": state.configs.current is not None,
     }
-    ready = all(checks.values())
-    response.status_code = 200 if ready else 503
-    return {"status": "ready" if ready else "not ready", "checks": checks}
+    if not all(checks.values()):
+        return not_ready(checks)
+    return {"status": "ready", "checks": checks}
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})

@@ -3,7 +3,8 @@
 FastAPI documents 422 with its own ``HTTPValidationError`` body and error responses a route declares as
 ``application/json``; the apps return RFC 9457 problem+json instead. ``document_problems`` completes the document
 once, when it is first built: every 4xx/5xx response gets the problem+json ``Problem`` schema (422 the
-``ValidationProblem``), every operation a token guards documents 401 and 403, every operation with a path
+``ValidationProblem``; a route's own problem model, e.g. ``responses={422: {"model": ConfigRejected}}``, is kept
+and filed under problem+json), every operation a token guards documents 401 and 403, every operation with a path
 parameter 404. Routes added later are covered without doing anything.
 """
 
@@ -47,9 +48,13 @@ def _complete_operation(path: str, operation: dict[str, Any]) -> None:
     if "{" in path:
         responses.setdefault("404", {"description": _GENERIC["404"]})
     for status, response in responses.items():
-        if status[0] not in "45" or _declared(response):
+        if status[0] not in "45":
             continue
-        response["content"] = _problem_content(ValidationProblem if status == "422" else Problem)
+        content = response.get("content", {})
+        if not _declared(response):
+            response["content"] = _problem_content(ValidationProblem if status == "422" else Problem)
+        elif "application/json" in content:  # a route's own problem model (FastAPI files it under JSON)
+            content[PROBLEM_CONTENT_TYPE] = content.pop("application/json")
 
 
 def complete_document(document: dict[str, Any]) -> dict[str, Any]:

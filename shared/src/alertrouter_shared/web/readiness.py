@@ -1,9 +1,14 @@
-"""The database check behind ``/readyz`` of the services that keep one (router, notifier)."""
+"""``/readyz`` of the services that keep a database (router, notifier): the database check, and the 503."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from alertrouter_shared.web.errors import problem_response
 
 
 async def database_reachable(engine: AsyncEngine) -> bool:
@@ -14,3 +19,14 @@ async def database_reachable(engine: AsyncEngine) -> bool:
         return True
     except Exception:
         return False
+
+
+def not_ready(checks: dict[str, Any]) -> JSONResponse:
+    """503 problem+json naming the failing checks (``checks`` keeps every check's value, for an operator)."""
+    failing = [name for name, value in checks.items() if value not in (True, "ok")]
+    return problem_response(503, f"not ready: {', '.join(failing)}", {"Retry-After": "5"}, checks=checks)
+
+
+NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {"description": "Not ready: problem+json whose checks member says which dependency is not usable"}
+}

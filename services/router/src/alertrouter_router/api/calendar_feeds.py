@@ -18,8 +18,8 @@ from pydantic import BaseModel, Field
 
 from alertrouter_router import audit
 from alertrouter_router.api.deps import State
-from alertrouter_router.api.permissions import Who
 from alertrouter_router.api.oncall_routes import ICAL
+from alertrouter_router.api.permissions import Who
 from alertrouter_router.api.schemas.admin import Feeds, FeedView, NewFeed
 from alertrouter_router.identity import Role
 from alertrouter_router.ownership.ical import schedule_calendar, user_calendar
