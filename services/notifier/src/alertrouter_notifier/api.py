@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import httpx
 from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alertrouter_notifier.ack_pages import ack_router
@@ -30,16 +29,7 @@ from alertrouter_shared.metrics import metrics_payload
 from alertrouter_shared.web.bearer import BEARER
 from alertrouter_shared.web.errors import install_problem_handlers
 from alertrouter_shared.web.openapi import document_problems
-from alertrouter_shared.web.readiness import NOT_READY, database_reachable, not_ready
-
-
-class Healthy(BaseModel):
-    status: str
-
-
-class Readiness(BaseModel):
-    status: str = Field(description="ready")
-    checks: dict[str, str] = Field(description="kafka, database: ok or unreachable")
+from alertrouter_shared.web.readiness import NOT_READY, Healthy, Ready, database_reachable, not_ready
 
 
 def create_app(
@@ -78,7 +68,7 @@ def create_app(
 
     @app.get(
         "/readyz",
-        response_model=Readiness,
+        response_model=Ready,
         responses=NOT_READY,
         tags=["health"],
     )

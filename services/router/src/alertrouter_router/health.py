@@ -5,22 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel, Field
 
 from alertrouter_shared.kafka import kafka_reachable
 from alertrouter_shared.metrics import metrics_payload
-from alertrouter_shared.web.readiness import NOT_READY, database_reachable, not_ready
+from alertrouter_shared.web.readiness import NOT_READY, Healthy, Ready, database_reachable, not_ready
 
 router = APIRouter(tags=["health"])
-
-
-class Healthy(BaseModel):
-    status: str
-
-
-class Readiness(BaseModel):
-    status: str = Field(description="ready")
-    checks: dict[str, bool] = Field(description="database, kafka, config: each true when usable")
 
 
 @router.get("/healthz", response_model=Healthy)
@@ -30,7 +20,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
-    response_model=Readiness,
+    response_model=Ready,
     responses=NOT_READY,
 )
 async def readyz(request: Request) -> Any:

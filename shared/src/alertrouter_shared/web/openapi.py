@@ -20,8 +20,8 @@ from alertrouter_shared.problems import PROBLEM_CONTENT_TYPE, Problem, Validatio
 
 _REF = "#/components/schemas/{model}"
 _GENERIC = {
-    "401": "No bearer token, or one that is unknown, expired or revoked",
-    "403": "The token's role or team may not do this (the detail says why)",
+    "401": "No credentials, or ones that are unknown, expired or revoked",
+    "403": "The caller may not do this (the detail says why)",
     "404": "Not found",
 }
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 # Routes render instants themselves (``isoformat``); the document says what the string is.
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
-Json = dict[str, Any]
-NEXT_CURSOR = Field(description="pass as ?cursor= for the next page; null on the last page")
 
 
 class Reply(BaseModel):
@@ -24,4 +22,4 @@ class OpenReply(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-Cursor = Annotated[str | None, NEXT_CURSOR]
+Cursor = Annotated[str | None, Field(description="pass as ?cursor= for the next page; null on the last page")]
