@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import httpx
-from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi import Depends, FastAPI, Query
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,7 +23,6 @@ from alertrouter_notifier.twilio_callbacks import twilio_router
 from alertrouter_notifier.twilio_voice import voice_router
 from alertrouter_shared.auth import load_token_entries
 from alertrouter_shared.clock import Clock, SystemClock
-from alertrouter_shared.cursors import InvalidCursor
 from alertrouter_shared.kafka import kafka_reachable
 from alertrouter_shared.metrics import metrics_payload
 from alertrouter_shared.web.bearer import BEARER
@@ -97,11 +96,8 @@ def create_app(
         cursor: str | None = None,
     ) -> DeliveryPage:
         filters = DeliveryFilters(incident=incident, page=page, status=status, channel=channel)
-        try:
-            async with ctx.engine.connect() as conn:
-                return await list_deliveries(conn, filters, limit, cursor)
-        except InvalidCursor as exc:
-            raise HTTPException(422, str(exc)) from exc
+        async with ctx.engine.connect() as conn:
+            return await list_deliveries(conn, filters, limit, cursor)
 
     app.include_router(twilio_router())
     app.include_router(voice_router())

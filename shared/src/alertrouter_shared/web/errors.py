@@ -1,5 +1,6 @@
 """Every error leaves an app as application/problem+json (RFC 9457): raised ``HTTPException`` s, request
-validation (422 with every invalid field), and the framework's own 404/405 for routes that do not exist."""
+validation (422 with every invalid field), a cursor the API did not make (422), and the framework's own 404/405
+for routes that do not exist."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from alertrouter_shared.cursors import InvalidCursor
 from alertrouter_shared.problems import PROBLEM_CONTENT_TYPE, problem, validation_problem
 
 
@@ -30,5 +32,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         body = validation_problem(exc.errors())
         return JSONResponse(body, 422, media_type=PROBLEM_CONTENT_TYPE)
 
+    async def invalid_cursor(_: Request, exc: Exception) -> JSONResponse:
+        return problem_response(422, str(exc))
+
     app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(InvalidCursor, invalid_cursor)
     app.add_exception_handler(RequestValidationError, validation_error)

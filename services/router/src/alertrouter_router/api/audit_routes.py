@@ -5,22 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from sqlalchemy import and_, select
 
 from alertrouter_router.api.deps import ReadConn
 from alertrouter_router.api.schemas.admin import AuditPage
 from alertrouter_router.db.tables import audit
-from alertrouter_shared.cursors import InvalidCursor, encode_cursor, seq_after
+from alertrouter_shared.cursors import encode_cursor, seq_after
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
-
-
-def _after(cursor: str) -> int:
-    try:
-        return seq_after("audit", cursor)
-    except InvalidCursor as exc:
-        raise HTTPException(422, str(exc)) from exc
 
 
 @router.get("", response_model=AuditPage, summary="Audit entries, newest first")
@@ -51,7 +44,7 @@ async def list_audit(
     if until is not None:
         conditions.append(audit.c.at < until)
     if cursor is not None:
-        conditions.append(audit.c.seq < _after(cursor))
+        conditions.append(audit.c.seq < seq_after("audit", cursor))
     query = select(audit).where(and_(True, *conditions)).order_by(audit.c.seq.desc()).limit(limit)
     rows = [dict(r._mapping) for r in await conn.execute(query)]
     items = [

@@ -12,7 +12,7 @@ from alertrouter_router.api.deps import ReadConn
 from alertrouter_router.api.schemas.decisions import DecisionPage, DecisionView
 from alertrouter_router.db import decision_reads as decisions
 from alertrouter_router.explain import explain_text
-from alertrouter_shared.cursors import InvalidCursor, encode_cursor, seq_after
+from alertrouter_shared.cursors import encode_cursor, seq_after
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
 
@@ -37,10 +37,7 @@ async def list_decisions(
     cursor: str | None = Query(None, description="the next_cursor of the previous page"),
 ) -> dict[str, Any]:
     filters = decisions.DecisionFilter(service, team, incident, dedup_key, outcome, since, until)
-    try:
-        before = seq_after("decisions", cursor) if cursor else None
-    except InvalidCursor as exc:
-        raise HTTPException(422, str(exc)) from exc
+    before = seq_after("decisions", cursor) if cursor else None
     rows = await decisions.list_page(conn, filters, limit, before)
     next_cursor = encode_cursor("decisions", rows[-1]["seq"]) if len(rows) == limit else None
     return {"items": [_public(r) for r in rows], "next_cursor": next_cursor}

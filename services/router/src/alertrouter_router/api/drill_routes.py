@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_router import drill_report, drills, timeline
@@ -15,10 +15,11 @@ from alertrouter_router.api.deps import ReadConn, State
 from alertrouter_router.api.permissions import Who, acting_as
 from alertrouter_router.api.schemas.drills import DrillReport, DrillRuns, DrillStarted
 from alertrouter_router.db import decision_reads, snapshot_reads
+from alertrouter_router.db.keyset import older_than
 from alertrouter_router.db.tables import drill as drill_table
 from alertrouter_router.db.tables import incident as incident_table
 from alertrouter_router.db.tables import outbox
-from alertrouter_shared.cursors import InvalidCursor, encode_cursor, instant_id_after
+from alertrouter_shared.cursors import encode_cursor, instant_id_after
 from alertrouter_shared.errors import TransientError
 from alertrouter_shared.events import DeliveryResult, Page
 from alertrouter_shared.kafka import produce_all
@@ -107,16 +108,8 @@ async def list_drills(
 ) -> dict[str, Any]:
     conditions = [drill_table.c.service_id == service_id]
     if cursor:
-        try:
-            started_at, run_id = instant_id_after("drills", cursor)
-        except InvalidCursor as exc:
-            raise HTTPException(422, str(exc)) from exc
-        conditions.append(
-            or_(
-                drill_table.c.started_at < started_at,
-                and_(drill_table.c.started_at == started_at, drill_table.c.id < run_id),
-            )
-        )
+        key = instant_id_after("drills", cursor)
+        conditions.append(older_than(drill_table.c.started_at, drill_table.c.id, key))
     rows = await conn.execute(
         select(drill_table)
         .where(*conditions)

@@ -6,30 +6,24 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, select
 
 from alertrouter_router import changes, timeline
 from alertrouter_router.api.deps import ReadConn
 from alertrouter_router.api.schemas.incidents import IncidentDetail, IncidentPage
 from alertrouter_router.db import decision_reads
+from alertrouter_router.db.keyset import older_than
 from alertrouter_router.db.tables import alert as alert_table
 from alertrouter_router.db.tables import incident as incident_table
 from alertrouter_router.db.tables import outbox
 from alertrouter_router.incidents import IncidentStatus
-from alertrouter_shared.cursors import InvalidCursor, encode_cursor, instant_id_after
+from alertrouter_shared.cursors import encode_cursor, instant_id_after
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
-
-
-def _parse_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        return instant_id_after("incidents", cursor)
-    except InvalidCursor as exc:
-        raise HTTPException(422, str(exc)) from exc
 
 
 @router.get("", response_model=IncidentPage, summary="Incidents, newest first")
@@ -55,13 +49,8 @@ async def list_incidents(
     if since:
         conditions.append(incident_table.c.opened_at >= since)
     if cursor:
-        opened_at, incident_id = _parse_cursor(cursor)
-        conditions.append(
-            or_(
-                incident_table.c.opened_at < opened_at,
-                and_(incident_table.c.opened_at == opened_at, incident_table.c.id < incident_id),
-            )
-        )
+        key = instant_id_after("incidents", cursor)
+        conditions.append(older_than(incident_table.c.opened_at, incident_table.c.id, key))
     query = (
         select(incident_table)
         .where(and_(True, *conditions))
