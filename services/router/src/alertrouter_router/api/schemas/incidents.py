@@ -78,11 +78,21 @@ class IncidentDetail(Reply):
     timeline: list[TimelineEntry] = Field(description="oldest first")
 
 
-class ActionResult(Reply):
+class ActionIgnored(Reply):
+    """The action decided nothing (e.g. acknowledging a resolved incident)."""
+
     incident: str
     status: str
-    changed: bool = Field(description="false when the action changed nothing (e.g. already acknowledged)")
-    by: str | None = Field(None, description="on whose behalf it was done")
-    decision_id: str | None = None
-    outcome: str | None = None
-    reason: str | None = None
+    changed: bool
+
+
+class ActionDecided(ActionIgnored):
+    """The action went through ``decide``: its decision, and whether the incident changed."""
+
+    by: str = Field(description="the person it was done by (or on whose behalf)")
+    decision_id: str
+    outcome: str
+    reason: str
+
+
+ActionResult = ActionDecided | ActionIgnored
