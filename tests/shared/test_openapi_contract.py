@@ -77,6 +77,20 @@ async def test_errors_are_documented_and_answered_as_problems() -> None:
         assert contract.uncovered() == []
 
 
+async def test_an_answer_that_drifts_from_its_model_is_a_500_problem() -> None:
+    transport = httpx.ASGITransport(app=_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        drifted = await client.get("/v1/things/wrong")
+    assert drifted.status_code == 500
+    assert drifted.headers["content-type"] == "application/problem+json"
+    assert drifted.json() == {
+        "type": "about:blank",
+        "title": "Internal Server Error",
+        "status": 500,
+        "detail": "internal error",
+    }
+
+
 async def test_the_checker_fails_on_an_undocumented_answer() -> None:
     document = _app().openapi()
     contract = Contract(document)
