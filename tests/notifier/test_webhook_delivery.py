@@ -80,6 +80,6 @@ async def test_deliveries_api_requires_a_read_token(make_settings: SettingsFacto
         assert write_only.status_code == 403
         assert write_only.json()["status"] == 403
         bad_cursor = await client.get("/v1/deliveries", params={"cursor": "nope"}, headers=auth())
-        assert bad_cursor.status_code == 400
+        assert bad_cursor.status_code == 422
         bad_limit = await client.get("/v1/deliveries", params={"limit": 0}, headers=auth())
         assert bad_limit.status_code == 422

@@ -11,7 +11,6 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from alertrouter_ingest.api import (
     alertmanager,
@@ -25,7 +24,6 @@ from alertrouter_ingest.api import (
     openapi,
 )
 from alertrouter_ingest.api.lean import IngestApp
-from alertrouter_ingest.api.problems import problem_response
 from alertrouter_ingest.config_reload import IntegrationsConfig
 from alertrouter_ingest.intake import Ingest
 from alertrouter_ingest.process_metrics import worker_stopped
@@ -34,6 +32,7 @@ from alertrouter_ingest.settings import IngestSettings
 from alertrouter_ingest.sns.certificates import CertificateStore, load_trust_store, tls_context
 from alertrouter_shared.clock import Clock, SystemClock
 from alertrouter_shared.logging import get_logger
+from alertrouter_shared.web.errors import install_problem_handlers, problem_response
 
 log = get_logger(__name__)
 
@@ -112,10 +111,9 @@ def create_app(
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    async def http_error(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
-        detail = exc.detail if isinstance(exc.detail, str) else "request refused"
-        return problem_response(exc.status_code, detail, dict(exc.headers or {}))
+    """HTTP errors and unknown routes as every service answers them; ingest's own 400 for a request FastAPI
+    could not parse (handlers read raw bodies, so it is never a field error) and 500 that accepted nothing."""
+    install_problem_handlers(app)
 
     async def validation_error(_: Request, exc: Exception) -> Response:
         return problem_response(400, f"invalid request: {exc}")
@@ -124,6 +122,5 @@ def _install_error_handlers(app: FastAPI) -> None:
         log.error("unhandled_error", error_type=type(exc).__name__)
         return problem_response(500, "internal error; nothing was accepted")
 
-    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(Exception, unexpected)

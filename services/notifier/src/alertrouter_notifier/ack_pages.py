@@ -7,7 +7,7 @@ acknowledge anything. ``POST`` (the form's button) verifies the token again and 
 from __future__ import annotations
 
 from html import escape
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
@@ -61,10 +61,26 @@ def ack_router() -> APIRouter:
     return router
 
 
+def _html(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+# People open these links in a browser: their answers, refusals included, are HTML pages.
+_PAGES: dict[int | str, dict[str, Any]] = {
+    403: _html("The link is not valid (or not for this action)"),
+    404: _html("The incident does not exist"),
+    409: _html("Nothing to do: the incident is already in that state"),
+    410: _html("The link has expired"),
+    502: _html("The router could not be reached; nothing was changed"),
+}
+
+
 def _register(router: APIRouter, action: LinkAction) -> None:
     verb = _VERB[action]
 
-    @router.get(f"/{action.value}/{{token}}", response_class=HTMLResponse, name=f"{action.value}_confirm")
+    @router.get(
+        f"/{action.value}/{{token}}", response_class=HTMLResponse, responses=_PAGES, name=f"{action.value}_confirm"
+    )
     async def confirm(token: str, ctx: Annotated[AppContext, Depends(context)]) -> HTMLResponse:
         claims = _check(ctx, token, action)
         if isinstance(claims, HTMLResponse):
@@ -76,7 +92,9 @@ def _register(router: APIRouter, action: LinkAction) -> None:
         )
         return _page(f"{verb} incident", body, 200)
 
-    @router.post(f"/{action.value}/{{token}}", response_class=HTMLResponse, name=f"{action.value}_submit")
+    @router.post(
+        f"/{action.value}/{{token}}", response_class=HTMLResponse, responses=_PAGES, name=f"{action.value}_submit"
+    )
     async def submit(token: str, ctx: Annotated[AppContext, Depends(context)]) -> HTMLResponse:
         claims = _check(ctx, token, action)
         if isinstance(claims, HTMLResponse):

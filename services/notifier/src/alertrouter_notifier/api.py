@@ -3,26 +3,17 @@ Twilio status callbacks and acknowledge-link pages."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
-from fastapi import Depends, FastAPI, Query, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi import Depends, FastAPI, Query
+from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alertrouter_notifier.ack_pages import ack_router
-from alertrouter_notifier.api_context import (
-    AppContext,
-    KafkaProbe,
-    ProblemError,
-    context,
-    problem_response,
-    require_read,
-)
+from alertrouter_notifier.api_context import AppContext, KafkaProbe, context, require_read
 from alertrouter_notifier.channels.slack_api import SlackApi
-from alertrouter_notifier.database import database_reachable
-from alertrouter_notifier.delivery_queries import DeliveryFilters, DeliveryPage, InvalidCursor, list_deliveries
+from alertrouter_notifier.delivery_queries import DeliveryFilters, DeliveryPage, list_deliveries
 from alertrouter_notifier.provider_checks import check_providers
 from alertrouter_notifier.publisher import ResultPublisher
 from alertrouter_notifier.router_client import RouterClient
@@ -36,6 +27,10 @@ from alertrouter_shared.clock import Clock, SystemClock
 from alertrouter_shared.kafka import kafka_reachable
 from alertrouter_shared.metrics import metrics_payload
 from alertrouter_shared.provider_check import ProviderCheckReport, ProviderCheckRequest
+from alertrouter_shared.web.bearer import BEARER
+from alertrouter_shared.web.errors import install_problem_handlers
+from alertrouter_shared.web.openapi import document_problems
+from alertrouter_shared.web.readiness import NOT_READY, Healthy, Ready, database_reachable, not_ready
 
 
 def create_app(
@@ -65,34 +60,34 @@ def create_app(
         slack=SlackApi(http, api_url=settings.slack_api_url, bot_token=settings.slack_bot_token.get_secret_value()),
     )
 
-    @app.exception_handler(ProblemError)
-    async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
-        return problem_response(exc.status, exc.detail, exc.headers)
+    install_problem_handlers(app)
+    document_problems(app)
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
-        return problem_response(422, "the request parameters are not valid", errors=errors)
-
-    @app.get("/healthz")
+    @app.get("/healthz", response_model=Healthy, tags=["health"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz")
-    async def readyz(ctx: Annotated[AppContext, Depends(context)]) -> JSONResponse:
+    @app.get(
+        "/readyz",
+        response_model=Ready,
+        responses=NOT_READY,
+        tags=["health"],
+    )
+    async def readyz(ctx: Annotated[AppContext, Depends(context)]) -> Any:
         checks = {
             "kafka": "ok" if await ctx.kafka_probe() else "unreachable",
             "database": "ok" if await database_reachable(ctx.engine) else "unreachable",
         }
-        ready = all(value == "ok" for value in checks.values())
-        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503)
+        if any(value != "ok" for value in checks.values()):
+            return not_ready(checks)
+        return {"status": "ready", "checks": checks}
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}}, tags=["health"])
     async def metrics() -> Response:
         body, content_type = metrics_payload()
         return Response(body, media_type=content_type)
 
-    @app.get("/v1/deliveries", dependencies=[Depends(require_read)])
+    @app.get("/v1/deliveries", dependencies=[Depends(BEARER), Depends(require_read)], tags=["deliveries"])
     async def deliveries(
         ctx: Annotated[AppContext, Depends(context)],
         incident: str | None = None,
@@ -103,13 +98,10 @@ def create_app(
         cursor: str | None = None,
     ) -> DeliveryPage:
         filters = DeliveryFilters(incident=incident, page=page, status=status, channel=channel)
-        try:
-            async with ctx.engine.connect() as conn:
-                return await list_deliveries(conn, filters, limit, cursor)
-        except InvalidCursor as exc:
-            raise ProblemError(400, str(exc)) from exc
+        async with ctx.engine.connect() as conn:
+            return await list_deliveries(conn, filters, limit, cursor)
 
-    @app.post("/v1/providers/check", dependencies=[Depends(require_read)])
+    @app.post("/v1/providers/check", dependencies=[Depends(BEARER), Depends(require_read)], tags=["providers"])
     async def providers_check(
         ctx: Annotated[AppContext, Depends(context)], body: ProviderCheckRequest | None = None
     ) -> ProviderCheckReport:

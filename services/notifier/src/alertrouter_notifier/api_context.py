@@ -1,14 +1,13 @@
-"""What HTTP handlers share: the per-app context, problem+json errors, and bearer-token authorisation."""
+"""What HTTP handlers share: the per-app context and bearer-token authorisation (errors: alertrouter_shared.web)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 import httpx
-from fastapi import Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, HTTPException, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alertrouter_notifier.channels.slack_api import SlackApi
@@ -17,23 +16,9 @@ from alertrouter_notifier.router_client import RouterClient
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.auth import Scope, TokenEntry, scopes_for
 from alertrouter_shared.clock import Clock
-from alertrouter_shared.problems import PROBLEM_CONTENT_TYPE, problem
+from alertrouter_shared.web.bearer import bearer_token, invalid_token
 
 KafkaProbe = Callable[[], Awaitable[bool]]
-
-
-class ProblemError(Exception):
-    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.headers = headers or {}
-
-
-def problem_response(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
-    return JSONResponse(
-        problem(status, detail, **extra), status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers
-    )
 
 
 @dataclass
@@ -57,12 +42,8 @@ def context(request: Request) -> AppContext:
 
 
 def require_read(request: Request, ctx: Annotated[AppContext, Depends(context)]) -> None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise ProblemError(401, "a bearer API token is required", {"WWW-Authenticate": 'Bearer realm="alertrouter"'})
-    scopes = scopes_for(token.strip(), ctx.tokens)
+    scopes = scopes_for(bearer_token(request), ctx.tokens)
     if scopes is None:
-        raise ProblemError(401, "the API token is not valid", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        raise invalid_token()
     if Scope.READ not in scopes:
-        raise ProblemError(403, "the API token lacks the 'read' scope")
+        raise HTTPException(403, "the API token lacks the 'read' scope")

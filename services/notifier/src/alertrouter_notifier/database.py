@@ -49,12 +49,3 @@ def _upgrade(connection: Connection, config: Config) -> None:
     connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
-
-
-async def database_reachable(engine: AsyncEngine) -> bool:
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return True
-    except Exception:
-        return False

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Any
 
-import orjson
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from alertrouter_notifier.outcomes import failure_reason
 from alertrouter_notifier.redaction import redact_optional
 from alertrouter_notifier.tables import attempt, delivery
+from alertrouter_shared.cursors import encode_cursor, seq_after
 from alertrouter_shared.events import ContactMethodType, DeliveryStatus
 
 
@@ -55,7 +54,7 @@ class DeliveryView(BaseModel):
 
 class DeliveryPage(BaseModel):
     items: list[DeliveryView]
-    next_cursor: str | None
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last page")
 
 
 class DeliveryFilters(BaseModel):
@@ -63,21 +62,6 @@ class DeliveryFilters(BaseModel):
     page: str | None = None
     status: str | None = None
     channel: str | None = None
-
-
-class InvalidCursor(ValueError):
-    pass
-
-
-def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps({"after": seq})).decode()
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        return int(orjson.loads(base64.urlsafe_b64decode(cursor.encode()))["after"])
-    except (ValueError, TypeError, KeyError) as exc:
-        raise InvalidCursor("cursor is not one this API returned") from exc
 
 
 async def list_deliveries(
@@ -95,14 +79,14 @@ async def list_deliveries(
     if filters.channel:
         conditions.append(delivery.c.channel == filters.channel)
     if cursor:
-        conditions.append(delivery.c.seq > decode_cursor(cursor))
+        conditions.append(delivery.c.seq > seq_after("deliveries", cursor))
     query = query.where(*conditions).order_by(delivery.c.seq).limit(limit + 1)
     rows = (await conn.execute(query)).mappings().all()
     more = len(rows) > limit
     rows = rows[:limit]
     attempts = await _attempts_for(conn, [row["id"] for row in rows])
     items = [_view(row, attempts.get(row["id"], [])) for row in rows]
-    next_cursor = encode_cursor(rows[-1]["seq"]) if more and rows else None
+    next_cursor = encode_cursor("deliveries", rows[-1]["seq"]) if more and rows else None
     return DeliveryPage(items=items, next_cursor=next_cursor)
 
 

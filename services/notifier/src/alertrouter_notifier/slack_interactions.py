@@ -18,12 +18,13 @@ from typing import Annotated
 from urllib.parse import parse_qs
 
 import httpx
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
+from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alertrouter_notifier.api_context import AppContext, ProblemError, context
+from alertrouter_notifier.api_context import AppContext, context
 from alertrouter_notifier.channels.base import Links, SendPermanentError, SendTransientError
 from alertrouter_notifier.channels.slack_api import message_ref
 from alertrouter_notifier.rendering.slack import ACTION_ACKNOWLEDGE, ACTION_RESOLVE, Handled, slack_message
@@ -77,10 +78,23 @@ def signature_valid(secret: str, timestamp: str, body: bytes, presented: str, no
     return hmac.compare_digest(slack_signature(secret, timestamp, body), presented)
 
 
-def slack_router() -> APIRouter:
-    router = APIRouter()
+# Declares Slack's request signature in the OpenAPI document; ``_verified_payload`` checks it.
+SLACK_SIGNATURE = APIKeyHeader(
+    name="X-Slack-Signature",
+    scheme_name="slackSignature",
+    description="v0= HMAC-SHA256 of v0:<X-Slack-Request-Timestamp>:<body> with the signing secret; 401 if not",
+    auto_error=False,
+)
 
-    @router.post(INTERACTIONS_PATH)
+
+def slack_router() -> APIRouter:
+    router = APIRouter(tags=["slack"], dependencies=[Depends(SLACK_SIGNATURE)])
+
+    @router.post(
+        INTERACTIONS_PATH,
+        response_class=Response,
+        responses={200: {"description": "Handled (an empty body; answers reach Slack through response_url)"}},
+    )
     async def interaction(request: Request, ctx: Annotated[AppContext, Depends(context)]) -> Response:
         payload = await _verified_payload(request, ctx)
         chosen = next((ACTIONS[a.action_id] for a in payload.actions if a.action_id in ACTIONS), None)
@@ -104,16 +118,16 @@ def slack_router() -> APIRouter:
 async def _verified_payload(request: Request, ctx: AppContext) -> BlockActions:
     secret = ctx.settings.slack_signing_secret.get_secret_value()
     if not secret:
-        raise ProblemError(404, "Slack interactivity is not configured (NOTIFIER_SLACK_SIGNING_SECRET)")
+        raise HTTPException(404, "Slack interactivity is not configured (NOTIFIER_SLACK_SIGNING_SECRET)")
     body = await request.body()
     timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
     if not signature_valid(secret, timestamp, body, request.headers.get("X-Slack-Signature", ""), time.time()):
-        raise ProblemError(401, "X-Slack-Signature does not match this request, or it is more than 5 minutes old")
+        raise HTTPException(401, "X-Slack-Signature does not match this request, or it is more than 5 minutes old")
     try:
         (raw,) = parse_qs(body.decode())["payload"]
         return BlockActions.model_validate_json(raw)
     except (KeyError, ValueError, ValidationError) as exc:
-        raise ProblemError(400, "the body is not a Slack interaction payload") from exc
+        raise HTTPException(400, "the body is not a Slack interaction payload") from exc
 
 
 async def _person(conn: AsyncConnection, slack_user: str, sent: SentPage) -> str | None:

@@ -25,7 +25,7 @@ from alertrouter_notifier.redaction import redact
 from alertrouter_notifier.rendering.text import incident_ref, truncate
 from alertrouter_notifier.router_client import OPEN, PAST, IncidentAction, Result
 from alertrouter_notifier.sent_pages import SentPage, triggers_to
-from alertrouter_notifier.twilio_webhooks import twiml, verified_form
+from alertrouter_notifier.twilio_webhooks import TWIML_REPLY, twilio_api, twiml, verified_form
 from alertrouter_shared.events import ContactMethodType
 from alertrouter_shared.logging import get_logger
 
@@ -60,9 +60,9 @@ def parse_reply(body: str) -> ParsedReply | None:
 
 
 def sms_router() -> APIRouter:
-    router = APIRouter()
+    router = twilio_api()
 
-    @router.post(INBOUND_PATH)
+    @router.post(INBOUND_PATH, response_class=Response, responses=TWIML_REPLY)
     async def inbound(request: Request, ctx: Annotated[AppContext, Depends(context)]) -> Response:
         fields = await verified_form(request, ctx)
         answer = await _answer(ctx, fields.get("From", ""), fields.get("Body", ""))

@@ -17,7 +17,7 @@ from alertrouter_notifier.ledger import AttemptRecord, mark_final
 from alertrouter_notifier.metrics import DELIVERIES
 from alertrouter_notifier.sent_pages import recorded
 from alertrouter_notifier.tables import RowState, delivery
-from alertrouter_notifier.twilio_webhooks import public_url, verified_form
+from alertrouter_notifier.twilio_webhooks import public_url, twilio_api, verified_form
 from alertrouter_shared.events import ContactMethodType, DeliveryStatus
 from alertrouter_shared.logging import get_logger
 
@@ -66,9 +66,9 @@ def voice_callback_url(public_base: str) -> str:
 
 
 def twilio_router() -> APIRouter:
-    router = APIRouter()
+    router = twilio_api()
 
-    @router.post(STATUS_CALLBACK_PATH, status_code=204)
+    @router.post(STATUS_CALLBACK_PATH, status_code=204, response_class=Response)
     async def status_callback(request: Request, ctx: Annotated[AppContext, Depends(context)]) -> Response:
         fields = await verified_form(request, ctx)
         final = FINAL_STATUS.get(fields.get("MessageStatus", "").lower())
@@ -79,7 +79,7 @@ def twilio_router() -> APIRouter:
             await _apply(ctx, ContactMethodType.SMS, sid, final, code or final.value, error)
         return Response(status_code=204)
 
-    @router.post(VOICE_STATUS_PATH, status_code=204)
+    @router.post(VOICE_STATUS_PATH, status_code=204, response_class=Response)
     async def call_status(request: Request, ctx: Annotated[AppContext, Depends(context)]) -> Response:
         fields = await verified_form(request, ctx)
         call_status = fields.get("CallStatus", "").lower()

@@ -16,7 +16,7 @@ from alertrouter_notifier.api_context import AppContext, context
 from alertrouter_notifier.rendering.voice import KEY_ACKNOWLEDGE, KEY_ESCALATE, PROMPT, gather, say
 from alertrouter_notifier.router_client import PAST, IncidentAction, Result
 from alertrouter_notifier.sent_pages import SentPage, recorded
-from alertrouter_notifier.twilio_webhooks import public_url, twiml, verified_form
+from alertrouter_notifier.twilio_webhooks import TWIML_REPLY, public_url, twilio_api, twiml, verified_form
 from alertrouter_shared.events import ContactMethodType
 from alertrouter_shared.logging import get_logger
 
@@ -31,9 +31,9 @@ def gather_url(public_base: str) -> str:
 
 
 def voice_router() -> APIRouter:
-    router = APIRouter()
+    router = twilio_api()
 
-    @router.post(GATHER_PATH)
+    @router.post(GATHER_PATH, response_class=Response, responses=TWIML_REPLY)
     async def key_pressed(request: Request, ctx: Annotated[AppContext, Depends(context)]) -> Response:
         fields = await verified_form(request, ctx)
         sent = await recorded(ctx.engine, ContactMethodType.VOICE, fields.get("CallSid", ""))

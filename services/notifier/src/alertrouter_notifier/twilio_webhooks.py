@@ -10,14 +10,31 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
+from fastapi.security import APIKeyHeader
 
-from alertrouter_notifier.api_context import AppContext, ProblemError
+from alertrouter_notifier.api_context import AppContext
 
 TWIML = "application/xml"
+# Declares Twilio's request signature in the OpenAPI document; ``verified_form`` checks it.
+TWILIO_SIGNATURE = APIKeyHeader(
+    name="X-Twilio-Signature",
+    scheme_name="twilioSignature",
+    description="HMAC-SHA1 of the public URL and the form fields with the Twilio auth token; 403 if it does not match",
+    auto_error=False,
+)
+TWIML_REPLY: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A TwiML document", "content": {TWIML: {"schema": {"type": "string"}}}}
+}
+
+
+def twilio_api() -> APIRouter:
+    """A router for routes Twilio calls: signed requests, tagged together in the document."""
+    return APIRouter(tags=["twilio"], dependencies=[Depends(TWILIO_SIGNATURE)])
 
 
 def twilio_signature(auth_token: str, url: str, params: list[tuple[str, str]]) -> str:
@@ -44,7 +61,7 @@ async def verified_form(request: Request, ctx: AppContext) -> dict[str, str]:
         ctx.settings.sms_secondary_auth_token.get_secret_value(),
     ]
     if not signature_valid(tokens, url, params, request.headers.get("X-Twilio-Signature", "")):
-        raise ProblemError(403, "X-Twilio-Signature does not match this request")
+        raise HTTPException(403, "X-Twilio-Signature does not match this request")
     return dict(params)
 
 

@@ -2,44 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alertrouter_shared.kafka import kafka_reachable
 from alertrouter_shared.metrics import metrics_payload
+from alertrouter_shared.web.readiness import NOT_READY, Healthy, Ready, database_reachable, not_ready
 
 router = APIRouter(tags=["health"])
 
 
-async def database_reachable(engine: AsyncEngine) -> bool:
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return True
-    except Exception:
-        return False
-
-
-@router.get("/healthz")
+@router.get("/healthz", response_model=Healthy)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
-async def readyz(request: Request, response: Response) -> dict[str, object]:
+@router.get(
+    "/readyz",
+    response_model=Ready,
+    responses=NOT_READY,
+)
+async def readyz(request: Request) -> Any:
     state = request.app.state.router
     checks = {
         "database": await database_reachable(state.engine),
         "kafka": await kafka_reachable(state.settings),
         "config": state.configs.current is not None,
     }
-    ready = all(checks.values())
-    response.status_code = 200 if ready else 503
-    return {"status": "ready" if ready else "not ready", "checks": checks}
+    if not all(checks.values()):
+        return not_ready(checks)
+    return {"status": "ready", "checks": checks}
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
 async def metrics() -> Response:
     body, content_type = metrics_payload()
     return Response(body, media_type=content_type)

@@ -6,9 +6,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from alertrouter_ingest.api import openapi
-from alertrouter_ingest.api.problems import json_response, problem_response
+from alertrouter_ingest.api.problems import json_response
 from alertrouter_ingest.intake import Ingest
 from alertrouter_ingest.process_metrics import metrics_body
+from alertrouter_shared.web.errors import problem_response
 
 router = APIRouter(tags=["Operations"])
 

@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
 
 from alertrouter_ingest.api import alertmanager, change_events, cloudwatch, events_v2, grafana, heartbeats
-from alertrouter_ingest.api.problems import problem_response
 from alertrouter_shared.logging import get_logger, log_each
+from alertrouter_shared.web.errors import problem_response
 
 log = get_logger("alertrouter_ingest.access")
 

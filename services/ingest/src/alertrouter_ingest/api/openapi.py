@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from alertrouter_ingest.api.schemas import Problem
+from alertrouter_shared.problems import Problem
 
 _DOCUMENTED: dict[str, type[BaseModel]] = {"Problem": Problem}
 _REF = "#/components/schemas/{model}"

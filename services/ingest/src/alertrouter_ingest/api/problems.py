@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from fastapi.responses import Response
 
-from alertrouter_shared.problems import PROBLEM_CONTENT_TYPE, problem
+from alertrouter_shared.web.errors import problem_response
 
 
 class ApiProblem(Exception):
@@ -45,15 +45,6 @@ class PagerDutyProblem(ApiProblem):
 
     def render(self) -> Response:
         return json_response(self.status, self.body, self.headers())
-
-
-def problem_response(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> Response:
-    return Response(
-        content=orjson.dumps(problem(status, detail, **extra)),
-        status_code=status,
-        media_type=PROBLEM_CONTENT_TYPE,
-        headers=headers,
-    )
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:

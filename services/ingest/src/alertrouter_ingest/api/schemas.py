@@ -43,29 +43,6 @@ class SnsOutcome(BaseModel):
     events: list[AcceptedEvent] = Field(default_factory=list)
 
 
-class Problem(BaseModel):
-    """RFC 9457 problem details."""
-
-    model_config = ConfigDict(
-        extra="allow",
-        json_schema_extra={
-            "examples": [
-                {
-                    "type": "about:blank",
-                    "title": "Bad Request",
-                    "status": 400,
-                    "detail": "alerts[0].labels: Field required",
-                }
-            ]
-        },
-    )
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-
-
 class EnqueueSuccess(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={

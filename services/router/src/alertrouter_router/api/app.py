@@ -24,8 +24,10 @@ from alertrouter_router.api import (
     token_routes,
 )
 from alertrouter_router.api.permissions import authorize, check_complete
-from alertrouter_router.api.problems import install_problem_handlers
 from alertrouter_router.console.routes import install as install_console
+from alertrouter_shared.web.bearer import BEARER
+from alertrouter_shared.web.errors import install_problem_handlers
+from alertrouter_shared.web.openapi import document_problems
 
 if TYPE_CHECKING:
     from alertrouter_router.state import RouterState
@@ -40,6 +42,7 @@ def create_app(state: RouterState, with_api: bool = True) -> FastAPI:
     app.state.router = state
     app.state.token_entries = state.token_entries
     install_problem_handlers(app)
+    document_problems(app)
     app.include_router(health.router)
     if with_api:
         modules = (
@@ -60,9 +63,10 @@ def create_app(state: RouterState, with_api: bool = True) -> FastAPI:
         )
         check_complete([module.router for module in modules])
         for module in modules:
-            app.include_router(module.router, dependencies=[Depends(authorize)])
+            # BEARER only declares the scheme in the OpenAPI document: ``authorize`` decides
+            app.include_router(module.router, dependencies=[Depends(BEARER), Depends(authorize)])
         app.include_router(calendar_feeds.public)
         install_console(app)  # the web console under /ui/, on the same port
     else:  # a consumer process: it still says which configuration it serves, and reloads on request
-        app.include_router(config_routes.router, dependencies=[Depends(authorize)])
+        app.include_router(config_routes.router, dependencies=[Depends(BEARER), Depends(authorize)])
     return app

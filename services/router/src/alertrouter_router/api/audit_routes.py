@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from sqlalchemy import and_, select
 
 from alertrouter_router.api.deps import ReadConn
+from alertrouter_router.api.schemas.admin import AuditPage
 from alertrouter_router.db.tables import audit
+from alertrouter_shared.cursors import encode_cursor, seq_after
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 
-def _cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"audit:{seq}".encode()).decode()
-
-
-def _after(cursor: str) -> int:
-    try:
-        kind, _, seq = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if kind != "audit":
-            raise ValueError(kind)
-        return int(seq)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HTTPException(422, "cursor: not a cursor this API returned") from exc
-
-
-@router.get("", summary="Audit entries, newest first")
+@router.get("", response_model=AuditPage, summary="Audit entries, newest first")
 async def list_audit(
     conn: ReadConn,
     actor: str | None = None,
@@ -57,10 +44,10 @@ async def list_audit(
     if until is not None:
         conditions.append(audit.c.at < until)
     if cursor is not None:
-        conditions.append(audit.c.seq < _after(cursor))
+        conditions.append(audit.c.seq < seq_after("audit", cursor))
     query = select(audit).where(and_(True, *conditions)).order_by(audit.c.seq.desc()).limit(limit)
     rows = [dict(r._mapping) for r in await conn.execute(query)]
     items = [
         {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items() if k != "seq"} for row in rows
     ]
-    return {"items": items, "next_cursor": _cursor(rows[-1]["seq"]) if len(rows) == limit else None}
+    return {"items": items, "next_cursor": encode_cursor("audit", rows[-1]["seq"]) if len(rows) == limit else None}

@@ -8,25 +8,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 
 from alertrouter_router import tokens
 from alertrouter_router.identity import Principal, bootstrap_principal
 from alertrouter_shared.auth import entry_for
+from alertrouter_shared.web.bearer import bearer_token, invalid_token
 
 if TYPE_CHECKING:
     from alertrouter_router.state import RouterState
 
-_CHALLENGE = {"WWW-Authenticate": "Bearer"}
-
 
 async def authenticate(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
-    kind, _, token = header.partition(" ")
-    token = token.strip()
-    if kind.lower() != "bearer" or not token:
-        raise HTTPException(401, "a bearer API token is required", headers=_CHALLENGE)
-    return await principal_for(request.app.state.router, token)
+    return await principal_for(request.app.state.router, bearer_token(request))
 
 
 async def principal_for(state: RouterState, token: str) -> Principal:
@@ -38,7 +32,7 @@ async def principal_for(state: RouterState, token: str) -> Principal:
         async with state.pool.acquire() as conn:
             found = await tokens.authenticate(conn, token, state.configs.current.config, state.clock.now())
     except tokens.TokenRejected as exc:
-        raise HTTPException(401, str(exc), headers=_CHALLENGE) from exc
+        raise invalid_token(str(exc)) from exc
     if found is None:
-        raise HTTPException(401, "the API token is not valid", headers=_CHALLENGE)
+        raise invalid_token()
     return found

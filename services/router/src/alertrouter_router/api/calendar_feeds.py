@@ -18,7 +18,9 @@ from pydantic import BaseModel, Field
 
 from alertrouter_router import audit
 from alertrouter_router.api.deps import State
+from alertrouter_router.api.oncall_routes import ICAL
 from alertrouter_router.api.permissions import Who
+from alertrouter_router.api.schemas.admin import Feeds, FeedView, NewFeed
 from alertrouter_router.identity import Role
 from alertrouter_router.ownership.ical import schedule_calendar, user_calendar
 from alertrouter_shared.auth import hash_token
@@ -38,7 +40,9 @@ def _shown(row: Any) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in dict(row).items()}
 
 
-@router.post("", status_code=201, summary="A calendar feed URL with a secret in its path (shown once)")
+@router.post(
+    "", status_code=201, response_model=NewFeed, summary="A calendar feed URL with a secret in its path (shown once)"
+)
 async def create_feed(body: FeedIn, state: State, who: Who) -> dict[str, Any]:
     config = state.configs.current
     if (body.schedule is None) == (body.user is None):
@@ -66,7 +70,7 @@ async def create_feed(body: FeedIn, state: State, who: Who) -> dict[str, Any]:
     return {**shown, "url": f"/calendar/{secret}.ics"}
 
 
-@router.get("", summary="Calendar feeds (yours; an admin sees all), never their secrets")
+@router.get("", response_model=Feeds, summary="Calendar feeds (yours; an admin sees all), never their secrets")
 async def list_feeds(state: State, who: Who) -> dict[str, Any]:
     mine = "" if who.role is Role.ADMIN else " AND created_by = $1"
     args = [] if who.role is Role.ADMIN else [who.actor]
@@ -78,7 +82,7 @@ async def list_feeds(state: State, who: Who) -> dict[str, Any]:
     return {"items": [_shown(r) for r in rows]}
 
 
-@router.delete("/{feed_id}", summary="Revoke a calendar feed: its URL answers 404 from now on")
+@router.delete("/{feed_id}", response_model=FeedView, summary="Revoke a calendar feed: its URL answers 404 from now on")
 async def revoke_feed(feed_id: str, state: State, who: Who) -> dict[str, Any]:
     now = state.clock.now()
     async with state.pool.acquire() as conn, conn.transaction():
@@ -97,7 +101,9 @@ async def revoke_feed(feed_id: str, state: State, who: Who) -> dict[str, Any]:
     return _shown(after)
 
 
-@public.get("/calendar/{secret}.ics", response_class=Response, summary="A calendar feed (the secret is the key)")
+@public.get(
+    "/calendar/{secret}.ics", response_class=Response, responses=ICAL, summary="A calendar feed (the secret is the key)"
+)
 async def feed(secret: str, state: State) -> Response:
     async with state.pool.acquire() as conn:
         row = await conn.fetchrow(

@@ -6,16 +6,15 @@ can ask each process which version it serves; the watch on the files makes them 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
 from alertrouter_router import audit
 from alertrouter_router.api.deps import State
 from alertrouter_router.api.permissions import Who
+from alertrouter_router.api.schemas.admin import ConfigRejected, ConfigSummary
 from alertrouter_router.config_versions import PROCESS
 from alertrouter_router.config_watch import keep_loaded
 from alertrouter_router.ownership.errors import ConfigError
@@ -24,39 +23,30 @@ from alertrouter_shared.problems import PROBLEM_CONTENT_TYPE, problem
 router = APIRouter(prefix="/v1/config", tags=["configuration"])
 
 
-class ConfigInForce(BaseModel):
-    version: str = Field(description="sha256 of the validated configuration (decisions carry it)")
-    source_version: str = Field(
-        description="sha256 of the configuration's files, the same algorithm in ingest: equal everywhere once every "
-        "process has converged"
-    )
-    loaded_at: datetime
-    files: list[str]
-    process: str = Field(description="host:pid of the process that answered")
-    last_reload_errors: list[str] = Field(description="why the last reload was rejected; empty after a good one")
-
-
-def _summary(state: State) -> ConfigInForce:
+def _summary(state: State) -> dict[str, Any]:
     loaded = state.configs.current
-    return ConfigInForce(
-        version=loaded.version,
-        source_version=state.configs.source_version,
-        loaded_at=loaded.loaded_at,
-        files=list(loaded.files),
-        process=PROCESS,
-        last_reload_errors=state.configs.last_error,
-    )
+    return {
+        "version": loaded.version,
+        "source_version": state.configs.source_version,
+        "loaded_at": loaded.loaded_at.isoformat(),
+        "files": list(loaded.files),
+        "process": PROCESS,
+        "last_reload_errors": state.configs.last_error,
+    }
 
 
-@router.get("", summary="The configuration version this process serves, its load time and files")
-async def get_config(state: State) -> ConfigInForce:
+@router.get(
+    "", response_model=ConfigSummary, summary="The configuration version this process serves, its load time and files"
+)
+async def get_config(state: State) -> dict[str, Any]:
     return _summary(state)
 
 
 @router.post(
     "/reload",
     summary="Reload this process now; an invalid configuration is rejected (422), the old one stays",
-    response_model=ConfigInForce,
+    response_model=ConfigSummary,
+    responses={422: {"model": ConfigRejected, "description": "The new configuration is not valid; the old one stays"}},
 )
 async def reload(state: State, who: Who) -> Any:
     before = {"version": state.configs.current.version}

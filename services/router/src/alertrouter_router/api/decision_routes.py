@@ -9,8 +9,10 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import PlainTextResponse
 
 from alertrouter_router.api.deps import ReadConn
+from alertrouter_router.api.schemas.decisions import DecisionPage, DecisionView
 from alertrouter_router.db import decision_reads as decisions
 from alertrouter_router.explain import explain_text
+from alertrouter_shared.cursors import encode_cursor, seq_after
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
 
@@ -21,7 +23,7 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-@router.get("", summary="Routing decisions, newest first")
+@router.get("", response_model=DecisionPage, summary="Routing decisions, newest first")
 async def list_decisions(
     conn: ReadConn,
     service: str | None = None,
@@ -32,11 +34,12 @@ async def list_decisions(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = Query(50, ge=1, le=500),
-    cursor: int | None = Query(None, description="the next_cursor of the previous page"),
+    cursor: str | None = Query(None, description="the next_cursor of the previous page"),
 ) -> dict[str, Any]:
     filters = decisions.DecisionFilter(service, team, incident, dedup_key, outcome, since, until)
-    rows = await decisions.list_page(conn, filters, limit, cursor)
-    next_cursor = rows[-1]["seq"] if len(rows) == limit else None
+    before = seq_after("decisions", cursor) if cursor else None
+    rows = await decisions.list_page(conn, filters, limit, before)
+    next_cursor = encode_cursor("decisions", rows[-1]["seq"]) if len(rows) == limit else None
     return {"items": [_public(r) for r in rows], "next_cursor": next_cursor}
 
 
@@ -47,7 +50,7 @@ async def _get(conn: ReadConn, decision_id: str) -> dict[str, Any]:
     return row
 
 
-@router.get("/{decision_id}", summary="One routing decision with its full explanation")
+@router.get("/{decision_id}", response_model=DecisionView, summary="One routing decision with its full explanation")
 async def get_decision(decision_id: str, conn: ReadConn) -> dict[str, Any]:
     return _public(await _get(conn, decision_id))
 

@@ -13,10 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from alertrouter_router import drill_report, drill_start, drills, scheduled_drills, timeline
 from alertrouter_router.api.deps import ReadConn, State
 from alertrouter_router.api.permissions import Who, acting_as
+from alertrouter_router.api.schemas.drills import DrillReport, DrillRuns, DrillStarted
 from alertrouter_router.db import decision_reads
+from alertrouter_router.db.keyset import older_than
 from alertrouter_router.db.tables import drill as drill_table
 from alertrouter_router.db.tables import incident as incident_table
 from alertrouter_router.db.tables import outbox, scheduled_drill
+from alertrouter_shared.cursors import encode_cursor, instant_id_after
 from alertrouter_shared.errors import TransientError
 from alertrouter_shared.events import DeliveryResult, Page
 from alertrouter_shared.logging import get_logger
@@ -33,7 +36,13 @@ class DrillRequest(BaseModel):
     note: str = Field("", max_length=500)
 
 
-@router.post("/v1/services/{service_id}/drills", status_code=202, summary="Run a drill")
+@router.post(
+    "/v1/services/{service_id}/drills",
+    status_code=202,
+    response_model=DrillStarted | DrillReport,
+    responses={201: {"model": DrillReport, "description": "A silent drill's report"}},
+    summary="Run a drill",
+)
 async def run_drill(
     service_id: str, state: State, response: Response, who: Who, body: DrillRequest | None = None
 ) -> Any:
@@ -73,15 +82,28 @@ def _run(row: Any) -> drills.DrillRun:
     return drills.DrillRun(**dict(row._mapping))
 
 
-@router.get("/v1/services/{service_id}/drills", summary="A service's drill runs, newest first, and the next scheduled")
+@router.get(
+    "/v1/services/{service_id}/drills",
+    response_model=DrillRuns,
+    summary="A service's drill runs, newest first, and the next scheduled",
+)
 async def list_drills(
-    service_id: str, conn: ReadConn, state: State, limit: int = Query(50, ge=1, le=500)
+    service_id: str,
+    conn: ReadConn,
+    state: State,
+    limit: int = Query(50, ge=1, le=500),
+    cursor: str | None = Query(None, description="the next_cursor of the previous page"),
 ) -> dict[str, Any]:
-    """Runs asked for and runs started by the configuration's schedules (``scheduled``), and scheduled runs that
-    were skipped because no router started them in time; ``next_scheduled`` is each schedule's next run."""
+    """Runs asked for and runs started by the configuration's schedules (``scheduled``), pages of ``limit`` runs;
+    scheduled runs skipped because no router started them in time are listed beside the runs of the same stretch
+    of time; ``next_scheduled`` is each schedule's next run."""
+    conditions = [drill_table.c.service_id == service_id]
+    key = instant_id_after("drills", cursor) if cursor else None
+    if key is not None:
+        conditions.append(older_than(drill_table.c.started_at, drill_table.c.id, key))
     rows = await conn.execute(
         select(drill_table)
-        .where(drill_table.c.service_id == service_id)
+        .where(*conditions)
         .order_by(drill_table.c.started_at.desc(), drill_table.c.id.desc())
         .limit(limit)
     )
@@ -96,16 +118,23 @@ async def list_drills(
         )
     }
     items = [_listed(run, incidents.get(run.dedup_key or "")) for run in runs]
+    last = runs[-1] if len(runs) == limit else None
+    skipped_where = [scheduled_drill.c.service_id == service_id, scheduled_drill.c.status == "skipped"]
+    if key is not None:
+        skipped_where.append(scheduled_drill.c.scheduled_at < key[0])
+    if last is not None:  # the skipped runs of this page's stretch of time; older ones come with the next page
+        skipped_where.append(scheduled_drill.c.scheduled_at >= last.started_at)
     skipped = await conn.execute(
-        select(scheduled_drill)
-        .where(scheduled_drill.c.service_id == service_id, scheduled_drill.c.status == "skipped")
-        .order_by(scheduled_drill.c.scheduled_at.desc())
-        .limit(limit)
+        select(scheduled_drill).where(*skipped_where).order_by(scheduled_drill.c.scheduled_at.desc()).limit(limit)
     )
     items += [_skipped(row) for row in skipped]
     items.sort(key=lambda item: str(item["started_at"] or item["scheduled"]["at"]), reverse=True)
-    upcoming = scheduled_drills.upcoming(state.configs.current, service_id, state.clock.now())
-    return {"service": service_id, "items": items[:limit], "next_scheduled": upcoming}
+    return {
+        "service": service_id,
+        "items": items,
+        "next_cursor": encode_cursor("drills", last.started_at, last.id) if last else None,
+        "next_scheduled": scheduled_drills.upcoming(state.configs.current, service_id, state.clock.now()),
+    }
 
 
 def _listed(run: drills.DrillRun, incident: Any) -> dict[str, Any]:
@@ -137,7 +166,7 @@ def _skipped(row: Any) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/drills/{drill_id}", summary="One drill run's report")
+@router.get("/v1/drills/{drill_id}", response_model=DrillReport, summary="One drill run's report")
 async def get_drill(drill_id: str, conn: ReadConn) -> dict[str, Any]:
     row = (await conn.execute(select(drill_table).where(drill_table.c.id == drill_id))).first()
     if row is None:

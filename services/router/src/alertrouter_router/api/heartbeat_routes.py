@@ -9,12 +9,15 @@ from sqlalchemy import select
 
 from alertrouter_router import heartbeats
 from alertrouter_router.api.deps import ReadConn, State
+from alertrouter_router.api.schemas.schedules import Heartbeats
 from alertrouter_router.db.tables import heartbeat
 
 router = APIRouter(prefix="/v1/heartbeats", tags=["heartbeats"])
 
 
-@router.get("", summary="Every heartbeat integration with its last beat, next due time and state")
+@router.get(
+    "", response_model=Heartbeats, summary="Every heartbeat integration with its last beat, next due time and state"
+)
 async def list_heartbeats(state: State, conn: ReadConn) -> dict[str, Any]:
     rows = [dict(r._mapping) for r in await conn.execute(select(heartbeat))]
     return {"heartbeats": heartbeats.listing(state.configs.current, rows, state.clock.now())}

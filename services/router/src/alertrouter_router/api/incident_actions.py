@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from alertrouter_router import audit, work
 from alertrouter_router.api.deps import State
 from alertrouter_router.api.permissions import Who, acting_as
+from alertrouter_router.api.schemas.incidents import ActionResult
 from alertrouter_router.db import snapshot_reads
 from alertrouter_router.decide import ManualAction
 from alertrouter_router.identity import Principal
@@ -126,36 +127,48 @@ async def _act(state: State, who: Principal, incident_id: str, body: ActionBody,
     }
 
 
-@router.post("/{incident_id}/acknowledge", summary="Acknowledge: stops escalation")
+@router.post("/{incident_id}/acknowledge", response_model=ActionResult, summary="Acknowledge: stops escalation")
 async def acknowledge(incident_id: str, body: ActionBody, state: State, who: Who) -> dict[str, Any]:
     return await _act(state, who, incident_id, body, "acknowledge")
 
 
-@router.post("/{incident_id}/resolve", summary="Resolve the incident and its alerts")
+@router.post("/{incident_id}/resolve", response_model=ActionResult, summary="Resolve the incident and its alerts")
 async def resolve(incident_id: str, body: ActionBody, state: State, who: Who) -> dict[str, Any]:
     return await _act(state, who, incident_id, body, "resolve")
 
 
-@router.post("/{incident_id}/escalate", summary="Escalate now: the next level, or a chosen one")
+@router.post(
+    "/{incident_id}/escalate", response_model=ActionResult, summary="Escalate now: the next level, or a chosen one"
+)
 async def escalate(incident_id: str, body: EscalateBody, state: State, who: Who) -> dict[str, Any]:
     return await _act(state, who, incident_id, body, "escalate")
 
 
-@router.post("/{incident_id}/snooze", summary="Acknowledge now, page again after some minutes")
+@router.post(
+    "/{incident_id}/snooze", response_model=ActionResult, summary="Acknowledge now, page again after some minutes"
+)
 async def snooze(incident_id: str, body: SnoozeBody, state: State, who: Who) -> dict[str, Any]:
     return await _act(state, who, incident_id, body, "snooze")
 
 
-@router.post("/{incident_id}/notes", summary="Add a note to the incident's timeline")
+@router.post("/{incident_id}/notes", response_model=ActionResult, summary="Add a note to the incident's timeline")
 async def add_note(incident_id: str, body: NoteBody, state: State, who: Who) -> dict[str, Any]:
     return await _act(state, who, incident_id, body, "note")
 
 
-@router.post("/{incident_id}/reassign", summary="Reassign to a person or a schedule: they are paged now")
+@router.post(
+    "/{incident_id}/reassign",
+    response_model=ActionResult,
+    summary="Reassign to a person or a schedule: they are paged now",
+)
 async def reassign(incident_id: str, body: TargetBody, state: State, who: Who) -> dict[str, Any]:
     return await _act(state, who, incident_id, body, "reassign")
 
 
-@router.post("/{incident_id}/responders", summary="Add a responder (a person or a schedule): paged now")
+@router.post(
+    "/{incident_id}/responders",
+    response_model=ActionResult,
+    summary="Add a responder (a person or a schedule): paged now",
+)
 async def add_responder(incident_id: str, body: TargetBody, state: State, who: Who) -> dict[str, Any]:
     return await _act(state, who, incident_id, body, "add_responder")

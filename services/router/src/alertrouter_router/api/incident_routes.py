@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, select
 
 from alertrouter_router import changes, timeline
 from alertrouter_router.api.deps import ReadConn
+from alertrouter_router.api.schemas.incidents import IncidentDetail, IncidentPage
 from alertrouter_router.db import decision_reads
+from alertrouter_router.db.keyset import older_than
 from alertrouter_router.db.tables import alert as alert_table
 from alertrouter_router.db.tables import incident as incident_table
 from alertrouter_router.db.tables import outbox
 from alertrouter_router.incidents import IncidentStatus
+from alertrouter_shared.cursors import encode_cursor, instant_id_after
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 
@@ -24,19 +26,7 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
 
 
-def _cursor(opened_at: datetime, incident_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{opened_at.isoformat()}|{incident_id}".encode()).decode()
-
-
-def _parse_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        opened_at, incident_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(opened_at), incident_id
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HTTPException(422, "cursor: not a cursor this API returned") from exc
-
-
-@router.get("", summary="Incidents, newest first")
+@router.get("", response_model=IncidentPage, summary="Incidents, newest first")
 async def list_incidents(
     conn: ReadConn,
     service: str | None = None,
@@ -59,13 +49,8 @@ async def list_incidents(
     if since:
         conditions.append(incident_table.c.opened_at >= since)
     if cursor:
-        opened_at, incident_id = _parse_cursor(cursor)
-        conditions.append(
-            or_(
-                incident_table.c.opened_at < opened_at,
-                and_(incident_table.c.opened_at == opened_at, incident_table.c.id < incident_id),
-            )
-        )
+        key = instant_id_after("incidents", cursor)
+        conditions.append(older_than(incident_table.c.opened_at, incident_table.c.id, key))
     query = (
         select(incident_table)
         .where(and_(True, *conditions))
@@ -73,11 +58,11 @@ async def list_incidents(
         .limit(limit)
     )
     rows = [dict(r._mapping) for r in await conn.execute(query)]
-    next_cursor = _cursor(rows[-1]["opened_at"], rows[-1]["id"]) if len(rows) == limit else None
+    next_cursor = encode_cursor("incidents", rows[-1]["opened_at"], rows[-1]["id"]) if len(rows) == limit else None
     return {"items": [_jsonable(r) for r in rows], "next_cursor": next_cursor}
 
 
-@router.get("/{incident_id}", summary="One incident with its alerts and timeline")
+@router.get("/{incident_id}", response_model=IncidentDetail, summary="One incident with its alerts and timeline")
 async def get_incident(incident_id: str, conn: ReadConn) -> dict[str, Any]:
     row = (await conn.execute(select(incident_table).where(incident_table.c.id == incident_id))).first()
     if row is None:

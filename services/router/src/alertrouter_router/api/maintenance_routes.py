@@ -18,6 +18,7 @@ from alertrouter_router import audit
 from alertrouter_router.alerts import AlertStatus, SuppressedBy
 from alertrouter_router.api.deps import ReadConn, State
 from alertrouter_router.api.permissions import Who, acting_as
+from alertrouter_router.api.schemas.schedules import WindowEnded, Windows, WindowView
 from alertrouter_router.db.tables import alert, maintenance_window
 
 router = APIRouter(prefix="/v1/services/{service_id}/maintenance", tags=["maintenance"])
@@ -47,7 +48,7 @@ def _known(state: State, service_id: str) -> None:
         raise HTTPException(404, f"service {service_id!r} not found")
 
 
-@router.get("", summary="Maintenance windows of a service (configured and created)")
+@router.get("", response_model=Windows, summary="Maintenance windows of a service (configured and created)")
 async def list_windows(service_id: str, state: State, conn: ReadConn) -> dict[str, Any]:
     _known(state, service_id)
     service = state.configs.current.services_by_id[service_id]
@@ -62,7 +63,7 @@ async def list_windows(service_id: str, state: State, conn: ReadConn) -> dict[st
     }
 
 
-@router.post("", status_code=201, summary="Create a maintenance window")
+@router.post("", status_code=201, response_model=WindowView, summary="Create a maintenance window")
 async def create_window(service_id: str, body: WindowIn, state: State, who: Who) -> dict[str, Any]:
     _known(state, service_id)
     created_by = acting_as(who, body.created_by)
@@ -86,7 +87,7 @@ async def create_window(service_id: str, body: WindowIn, state: State, who: Who)
     return shown
 
 
-@router.delete("/{window_id}", summary="End a maintenance window now")
+@router.delete("/{window_id}", response_model=WindowEnded, summary="End a maintenance window now")
 async def end_window(service_id: str, window_id: str, state: State, who: Who) -> dict[str, Any]:
     now = state.clock.now()
     service = state.configs.current.services_by_id.get(service_id)

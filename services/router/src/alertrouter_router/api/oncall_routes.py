@@ -9,13 +9,18 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from alertrouter_router.api.deps import State
 from alertrouter_router.api.preview import PreviewRequest, preview_decision
+from alertrouter_router.api.schemas.oncall import OnCallForService, OnCallForTeam, Preview, Services, Shifts, Teams
 from alertrouter_router.ownership.escalation_targets import targets_by_level
 from alertrouter_router.ownership.ical import schedule_calendar, user_calendar
 from alertrouter_router.ownership.loader import LoadedConfig
+from alertrouter_router.ownership.model import Service
 from alertrouter_router.ownership.schedules import on_call_at, shifts_between
 from alertrouter_router.paging import LevelPlan, explain_targets
 
 router = APIRouter(prefix="/v1", tags=["on-call"])
+ICAL: dict[int | str, dict[str, Any]] = {
+    200: {"description": "An iCalendar document", "content": {"text/calendar": {"schema": {"type": "string"}}}}
+}
 MAX_RANGE = timedelta(days=92)
 
 
@@ -38,7 +43,9 @@ def _policy_view(config: LoadedConfig, policy_id: str, at: datetime) -> list[dic
     ]
 
 
-@router.get("/oncall", summary="Who is on call, per escalation level, and why")
+@router.get(
+    "/oncall", response_model=OnCallForService | OnCallForTeam, summary="Who is on call, per escalation level, and why"
+)
 async def oncall(
     state: State,
     service: str | None = None,
@@ -90,7 +97,7 @@ def _range(start: datetime | None, end: datetime | None, state: State) -> tuple[
     return begin, finish
 
 
-@router.get("/schedules/{schedule_id}/shifts", summary="Shifts of a schedule in [from, to)")
+@router.get("/schedules/{schedule_id}/shifts", response_model=Shifts, summary="Shifts of a schedule in [from, to)")
 async def shifts(
     schedule_id: str,
     state: State,
@@ -122,7 +129,9 @@ async def shifts(
     }
 
 
-@router.get("/schedules/{schedule_id}/calendar.ics", response_class=Response, summary="iCal feed of a schedule")
+@router.get(
+    "/schedules/{schedule_id}/calendar.ics", response_class=Response, responses=ICAL, summary="iCal feed of a schedule"
+)
 async def schedule_ical(schedule_id: str, state: State, days: int = Query(28, ge=1, le=92)) -> Response:
     config = state.configs.current
     schedule = config.schedules_by_id.get(schedule_id)
@@ -133,7 +142,9 @@ async def schedule_ical(schedule_id: str, state: State, days: int = Query(28, ge
     return Response(body, media_type="text/calendar")
 
 
-@router.get("/users/{user_id}/calendar.ics", response_class=Response, summary="iCal feed of a user's shifts")
+@router.get(
+    "/users/{user_id}/calendar.ics", response_class=Response, responses=ICAL, summary="iCal feed of a user's shifts"
+)
 async def user_ical(user_id: str, state: State, days: int = Query(28, ge=1, le=92)) -> Response:
     config = state.configs.current
     if user_id not in config.users_by_id:
@@ -143,13 +154,13 @@ async def user_ical(user_id: str, state: State, days: int = Query(28, ge=1, le=9
     return Response(body, media_type="text/calendar")
 
 
-@router.get("/services", summary="Services with owner team and policy")
+@router.get("/services", response_model=Services, summary="Services with owner team and policy")
 async def services(state: State) -> dict[str, Any]:
     config = state.configs.current
     return {"config_version": config.version, "services": [s.model_dump(mode="json") for s in config.config.services]}
 
 
-@router.get("/services/{service_id}", summary="One service")
+@router.get("/services/{service_id}", response_model=Service, summary="One service")
 async def service(service_id: str, state: State) -> dict[str, Any]:
     found = state.configs.current.services_by_id.get(service_id)
     if found is None:
@@ -157,12 +168,12 @@ async def service(service_id: str, state: State) -> dict[str, Any]:
     return found.model_dump(mode="json")
 
 
-@router.get("/teams", summary="Teams and their members")
+@router.get("/teams", response_model=Teams, summary="Teams and their members")
 async def teams(state: State) -> dict[str, Any]:
     config = state.configs.current
     return {"config_version": config.version, "teams": [t.model_dump(mode="json") for t in config.config.teams]}
 
 
-@router.post("/route/preview", summary="The decision an alert would get, with no side effects")
+@router.post("/route/preview", response_model=Preview, summary="The decision an alert would get, with no side effects")
 async def route_preview(body: PreviewRequest, state: State) -> dict[str, Any]:
     return await preview_decision(state, body)

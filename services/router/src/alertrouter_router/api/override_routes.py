@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 from alertrouter_router import audit, overrides
 from alertrouter_router.api.deps import State
 from alertrouter_router.api.permissions import Who
+from alertrouter_router.api.schemas.schedules import NewOverride, Overrides, OverrideView
 from alertrouter_router.ownership.model import Override
 
 router = APIRouter(prefix="/v1/schedules/{schedule_id}/overrides", tags=["on-call"])
@@ -39,7 +40,7 @@ def _known(state: State, schedule_id: str) -> None:
         raise HTTPException(404, f"schedule {schedule_id!r} not found")
 
 
-@router.get("", summary="Overrides of a schedule made through the API and not yet over")
+@router.get("", response_model=Overrides, summary="Overrides of a schedule made through the API and not yet over")
 async def list_overrides(schedule_id: str, state: State) -> dict[str, Any]:
     _known(state, schedule_id)
     async with state.pool.acquire() as conn:
@@ -52,7 +53,7 @@ async def list_overrides(schedule_id: str, state: State) -> dict[str, Any]:
     return {"items": [_shown(r) for r in rows]}
 
 
-@router.post("", status_code=201, summary="Put someone on call in a schedule for a while")
+@router.post("", status_code=201, response_model=NewOverride, summary="Put someone on call in a schedule for a while")
 async def create_override(schedule_id: str, body: OverrideIn, state: State, who: Who) -> dict[str, Any]:
     _known(state, schedule_id)
     now = state.clock.now()
@@ -91,7 +92,7 @@ async def create_override(schedule_id: str, body: OverrideIn, state: State, who:
     return {**shown, "override_id": candidate.id}
 
 
-@router.delete("/{override_id}", summary="Remove an override made through the API")
+@router.delete("/{override_id}", response_model=OverrideView, summary="Remove an override made through the API")
 async def delete_override(schedule_id: str, override_id: str, state: State, who: Who) -> dict[str, Any]:
     now = state.clock.now()
     async with state.pool.acquire() as conn, conn.transaction():

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from alertrouter_router import audit, tokens
 from alertrouter_router.api.deps import State
 from alertrouter_router.api.permissions import Who
+from alertrouter_router.api.schemas.admin import NewToken, Tokens, TokenView
 from alertrouter_router.identity import Role
 from alertrouter_shared.integrations import Identifier
 
@@ -30,14 +31,19 @@ def _shown(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
 
 
-@router.get("", summary="API tokens (never their secrets)")
+@router.get("", response_model=Tokens, summary="API tokens (never their secrets)")
 async def list_tokens(state: State, include_revoked: bool = False) -> dict[str, Any]:
     async with state.pool.acquire() as conn:
         rows = await tokens.listed(conn, include_revoked)
     return {"items": [_shown(r) for r in rows]}
 
 
-@router.post("", status_code=201, summary="Create a token: its secret is in this response and nowhere else")
+@router.post(
+    "",
+    status_code=201,
+    response_model=NewToken,
+    summary="Create a token: its secret is in this response and nowhere else",
+)
 async def create_token(body: TokenIn, state: State, who: Who) -> dict[str, Any]:
     new = tokens.NewToken(body.role, body.user, body.client, body.act_as, body.description, body.expires_at)
     if why := tokens.check_holder(state.configs.current.config, new):
@@ -52,7 +58,7 @@ async def create_token(body: TokenIn, state: State, who: Who) -> dict[str, Any]:
     return {**shown, "token": secret}
 
 
-@router.delete("/{token_id}", summary="Revoke a token: refused from now on")
+@router.delete("/{token_id}", response_model=TokenView, summary="Revoke a token: refused from now on")
 async def revoke_token(token_id: str, state: State, who: Who) -> dict[str, Any]:
     now = state.clock.now()
     async with state.pool.acquire() as conn, conn.transaction():

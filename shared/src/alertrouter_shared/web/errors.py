@@ -1,0 +1,50 @@
+"""Every error leaves an app as application/problem+json (RFC 9457): raised ``HTTPException`` s, request
+validation (422 with every invalid field), a cursor the API did not make (422), the framework's own 404/405 for
+routes that do not exist, and 500 for an answer that does not match its response model or any other failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError, ResponseValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from alertrouter_shared.cursors import InvalidCursor
+from alertrouter_shared.logging import get_logger
+from alertrouter_shared.problems import PROBLEM_CONTENT_TYPE, problem, validation_problem
+
+log = get_logger(__name__)
+
+
+def problem_response(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    return JSONResponse(problem(status, detail, **extra), status, headers=headers, media_type=PROBLEM_CONTENT_TYPE)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Starlette's ``HTTPException`` (FastAPI's is a subclass) also covers unknown routes and methods."""
+
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+        return problem_response(exc.status_code, detail, dict(exc.headers or {}))
+
+    async def validation_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        body = validation_problem(exc.errors())
+        return JSONResponse(body, 422, media_type=PROBLEM_CONTENT_TYPE)
+
+    async def invalid_cursor(_: Request, exc: Exception) -> JSONResponse:
+        return problem_response(422, str(exc))
+
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A route whose answer drifted from its model is a bug to see in the logs, not a body to show the caller.
+        drift = isinstance(exc, ResponseValidationError)
+        log.error("unhandled_error", path=request.url.path, error_type=type(exc).__name__, response_model=drift)
+        return problem_response(500, "internal error")
+
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)
+    app.add_exception_handler(InvalidCursor, invalid_cursor)
+    app.add_exception_handler(RequestValidationError, validation_error)
