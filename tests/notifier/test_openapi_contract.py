@@ -61,6 +61,8 @@ async def test_every_operation_answers_as_documented(
         params = {"incident": pages[0].incident_id, "limit": 1, "cursor": first.json()["next_cursor"]}
         assert check(await client.get("/v1/deliveries", params=params, headers=auth())).json()["items"]
 
+        check(await client.post("/v1/providers/check", json={"channels": ["webhook"]}, headers=auth()))
+
         base = settings.public_url
         for path, fields in (
             ("/v1/twilio/status", {"MessageSid": f"SM{unique}", "MessageStatus": "delivered"}),

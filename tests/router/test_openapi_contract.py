@@ -90,6 +90,10 @@ async def test_every_operation_answers_as_documented(
     check(await api.get("/v1/services/checkout/drills", params={"limit": 1, "cursor": runs["next_cursor"]}))
     check(await api.get(f"/v1/drills/{drill.json()['id']}"))
 
+    versions = check(await api.get("/v1/config/versions", params={"limit": 1})).json()
+    check(await api.get(f"/v1/config/versions/{versions['items'][0]['version']}/diff/current"))
+    check(await api.get("/v1/reports/oncall", params={"team": "payments"}))
+
     secret = await new_token(api, user="bob", role="viewer")
     listed = check(await api.get("/v1/tokens")).json()
     bobs = next(t for t in listed["items"] if t["user_id"] == "bob" and t["role"] == "viewer")

@@ -6,7 +6,6 @@ validated content, so it says what changed in meaning (services, routes, schedul
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +15,7 @@ from pydantic import BaseModel, Field
 from alertrouter_router import config_versions
 from alertrouter_router.api.deps import State
 from alertrouter_router.ownership.diff import as_json, diff_documents, render
+from alertrouter_shared.cursors import encode_cursor, seq_after
 
 router = APIRouter(prefix="/v1/config/versions", tags=["configuration"])
 
@@ -65,32 +65,18 @@ class ConfigDiff(BaseModel):
     text: str = Field(description="the same diff as `alertrouter config diff` prints it")
 
 
-def _cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"{_KIND}:{seq}".encode()).decode()
-
-
-def _before_seq(cursor: str) -> int:
-    try:
-        kind, _, seq = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if kind != _KIND:
-            raise ValueError(kind)
-        return int(seq)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HTTPException(422, "cursor: not a cursor this API returned") from exc
-
-
 @router.get("", summary="Configuration versions that came into force, newest first")
 async def list_versions(
     state: State,
     limit: int = Query(50, ge=1, le=500),
     cursor: str | None = Query(None, description="the next_cursor of the previous page"),
 ) -> ConfigVersionPage:
-    before = None if cursor is None else _before_seq(cursor)
+    before = None if cursor is None else seq_after(_KIND, cursor)
     async with state.pool.acquire() as conn:
         rows = await config_versions.newest_first(conn, limit, before)
     return ConfigVersionPage(
         items=[ConfigVersion(**row) for row in rows],
-        next_cursor=_cursor(rows[-1]["seq"]) if len(rows) == limit else None,
+        next_cursor=encode_cursor(_KIND, rows[-1]["seq"]) if len(rows) == limit else None,
     )
 
 
