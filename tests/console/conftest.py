@@ -49,7 +49,7 @@ class People:
     vera: str
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def console_database_url(databases: DatabaseFactory) -> str:
     """A database of the console's own: its router consumes every alert, so it keeps its decisions apart."""
     database_url = databases.create()
@@ -57,7 +57,8 @@ def console_database_url(databases: DatabaseFactory) -> str:
     return database_url
 
 
-@pytest.fixture(scope="session")
+# package-wide, not session-wide: a router consuming the shared alerts topic doubles the pages other suites count
+@pytest.fixture(scope="package")
 async def console_router(kafka_bootstrap: str, console_database_url: str) -> AsyncIterator[RouterRuntime]:
     database_url = console_database_url
     settings = router_settings(kafka_bootstrap, database_url, config_path=str(CONFIG))
@@ -69,19 +70,19 @@ async def console_router(kafka_bootstrap: str, console_database_url: str) -> Asy
     await asyncio.wait_for(runtime.wait(), 30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def base_url(console_router: RouterRuntime) -> str:
     return f"http://127.0.0.1:{console_router.state.settings.port}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def admin_api(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """The bootstrap admin machine client (not a person: it cannot sign in to the console)."""
     async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as c:
         yield c
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def people(admin_api: httpx.AsyncClient) -> People:
     return People(
         alice=await new_token(admin_api, user="alice", role="team_admin"),
@@ -91,7 +92,7 @@ async def people(admin_api: httpx.AsyncClient) -> People:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def ingest(kafka_bootstrap: str) -> AsyncIterator[httpx.AsyncClient]:
     """A real ingest app (its own transactional publisher) on the session's Kafka, with the console's config."""
     settings = ingest_settings(

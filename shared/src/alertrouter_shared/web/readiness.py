@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alertrouter_shared.web.errors import problem_response
 
@@ -23,6 +24,8 @@ class Ready(BaseModel):
 
 async def database_reachable(engine: AsyncEngine) -> bool:
     """True when a connection answers ``SELECT 1``; any failure means not ready (readiness never raises)."""
+    from sqlalchemy import text  # here, not at the top: ingest keeps no database and its image has no SQLAlchemy
+
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
