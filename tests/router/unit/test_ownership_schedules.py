@@ -249,7 +249,7 @@ def test_gap_reports_when_it_started_and_when_it_ends() -> None:
 
 
 def test_user_name_comes_from_the_users_mapping() -> None:
-    from alertrouter_router.ownership.model import User
+    from alertrouter_router.ownership.people import User
     from tests.router.unit.ownership_builders import user
 
     users = {"b": User.model_validate(user("b"))}

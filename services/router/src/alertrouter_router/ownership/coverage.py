@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from alertrouter_router.ownership.gap_patterns import GapFinding, gap_findings
-from alertrouter_router.ownership.model import EscalationPolicy, OwnershipConfig, TargetType, User
+from alertrouter_router.ownership.model import EscalationPolicy, OwnershipConfig, TargetType
+from alertrouter_router.ownership.people import User
 from alertrouter_router.ownership.rotation import Interval, merge_intervals
 from alertrouter_router.ownership.schedules import shifts_between
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from alertrouter_router.ownership.model import EscalationPolicy, OwnershipConfig, TargetType, User
+from alertrouter_router.ownership.model import EscalationPolicy, OwnershipConfig, TargetType
+from alertrouter_router.ownership.people import User
 from alertrouter_router.ownership.schedules import on_call_at
 from alertrouter_shared.events import ContactMethod
 

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 
 from icalendar import Calendar, Event
 
-from alertrouter_router.ownership.model import OwnershipConfig, Schedule, User
+from alertrouter_router.ownership.model import OwnershipConfig, Schedule
+from alertrouter_router.ownership.people import User
 from alertrouter_router.ownership.schedules import Shift, search_radius, shifts_between
 
 PRODID = "-//alertrouter//on-call shifts//EN"

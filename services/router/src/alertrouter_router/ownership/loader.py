@@ -29,9 +29,8 @@ from alertrouter_router.ownership.model import (
     OwnershipDocument,
     Schedule,
     Service,
-    Team,
-    User,
 )
+from alertrouter_router.ownership.people import Team, User
 from alertrouter_router.ownership.references import Provenance, check_configuration
 from alertrouter_router.ownership.yaml_source import SourceDocument, read_yaml
 from alertrouter_shared.integrations import SecretUnavailable, config_files, resolve_secret, secret_field

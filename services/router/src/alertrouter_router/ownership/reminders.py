@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from alertrouter_router.ownership.model import ContactMethodSpec, OwnershipConfig, Schedule, User
+from alertrouter_router.ownership.model import OwnershipConfig, Schedule
+from alertrouter_router.ownership.people import ContactMethodSpec, User
 from alertrouter_router.ownership.schedules import Shift, shifts_between
 from alertrouter_shared.events import ContactMethodType
 

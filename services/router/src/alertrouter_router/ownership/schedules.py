@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from alertrouter_router.ownership.model import Override, Schedule, User
+from alertrouter_router.ownership.model import Override, Schedule
+from alertrouter_router.ownership.people import User
 from alertrouter_router.ownership.rotation import LayerPiece, layer_pieces
 
 GAP_SEARCH = timedelta(days=8)  # weekly restriction windows repeat within this, so gaps end inside it

@@ -7,7 +7,8 @@ from typing import Any
 from pydantic import Field
 
 from alertrouter_router.api.schemas.common import Reply, Timestamp
-from alertrouter_router.ownership.model import Service, Team
+from alertrouter_router.ownership.model import Service
+from alertrouter_router.ownership.people import Team
 
 
 class SelectedBy(Reply):
