@@ -8,6 +8,7 @@ audit entry), with the person's identity.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -165,31 +166,23 @@ async def _perform(request: Request, session: Session, incident_id: str, action:
     return redirect(f"/ui/incidents/{incident_id}?{urlencode({'done': f'{action}: {done}'})}")
 
 
-@router.post("/{incident_id}/acknowledge")
-async def acknowledge(request: Request, incident_id: str, session: Signed) -> Response:
-    return await _perform(request, session, incident_id, "acknowledge")
+# The form posts, one per action the incident page offers: the path segment (as the API names it) -> the action.
+FORM_ACTIONS: dict[str, Action] = {
+    "acknowledge": "acknowledge",
+    "resolve": "resolve",
+    "escalate": "escalate",
+    "snooze": "snooze",
+    "notes": "note",
+    "reassign": "reassign",
+}
 
 
-@router.post("/{incident_id}/resolve")
-async def resolve(request: Request, incident_id: str, session: Signed) -> Response:
-    return await _perform(request, session, incident_id, "resolve")
+def _action_route(action: Action) -> Callable[[Request, str, Session], Awaitable[Response]]:
+    async def perform(request: Request, incident_id: str, session: Signed) -> Response:
+        return await _perform(request, session, incident_id, action)
+
+    return perform
 
 
-@router.post("/{incident_id}/escalate")
-async def escalate(request: Request, incident_id: str, session: Signed) -> Response:
-    return await _perform(request, session, incident_id, "escalate")
-
-
-@router.post("/{incident_id}/snooze")
-async def snooze(request: Request, incident_id: str, session: Signed) -> Response:
-    return await _perform(request, session, incident_id, "snooze")
-
-
-@router.post("/{incident_id}/notes")
-async def add_note(request: Request, incident_id: str, session: Signed) -> Response:
-    return await _perform(request, session, incident_id, "note")
-
-
-@router.post("/{incident_id}/reassign")
-async def reassign(request: Request, incident_id: str, session: Signed) -> Response:
-    return await _perform(request, session, incident_id, "reassign")
+for _segment, _action in FORM_ACTIONS.items():
+    router.add_api_route(f"/{{incident_id}}/{_segment}", _action_route(_action), methods=["POST"], name=_segment)
