@@ -8,6 +8,7 @@ deadline), not the days RFC 5321 suggests for ordinary mail.
 from __future__ import annotations
 
 import ssl
+from typing import Any
 
 import aiosmtplib
 
@@ -30,22 +31,25 @@ class SmtpProvider:
         self._timeout = settings.smtp_timeout_seconds
         self._tls_context = _tls_context(settings.smtp_ca_file, settings.smtp_validate_certs)
 
+    def _connection(self) -> dict[str, Any]:
+        """How to reach and log in to the server: the same for a message and for the provider check."""
+        return {
+            "hostname": self._host,
+            "port": self._port,
+            "username": self._username,
+            "password": self._password,
+            "use_tls": self._security == "tls",
+            "start_tls": self._security == "starttls",
+            "tls_context": self._tls_context if self._security != "none" else None,
+            "timeout": self._timeout,
+        }
+
     async def send(self, outgoing: Outgoing) -> Receipt:
         message = build_email(
             outgoing.page, outgoing.links, delivery_id=outgoing.delivery_id, sender=self._sender, domain=self._domain
         )
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=self._host,
-                port=self._port,
-                username=self._username,
-                password=self._password,
-                use_tls=self._security == "tls",
-                start_tls=self._security == "starttls",
-                tls_context=self._tls_context if self._security != "none" else None,
-                timeout=self._timeout,
-            )
+            await aiosmtplib.send(message, **self._connection())
         except aiosmtplib.SMTPRecipientsRefused as exc:
             raise _classify([(r.code, r.message) for r in exc.recipients]) from exc
         except aiosmtplib.SMTPResponseException as exc:
@@ -58,16 +62,7 @@ class SmtpProvider:
     async def check(self) -> str:
         """The server's own check, sending nothing: connect, EHLO, STARTTLS or TLS as configured, AUTH when a
         username is set, QUIT. Raises the send errors (a 535 refusal is permanent, a timeout transient)."""
-        smtp = aiosmtplib.SMTP(
-            hostname=self._host,
-            port=self._port,
-            username=self._username,
-            password=self._password,
-            use_tls=self._security == "tls",
-            start_tls=self._security == "starttls",
-            tls_context=self._tls_context if self._security != "none" else None,
-            timeout=self._timeout,
-        )
+        smtp = aiosmtplib.SMTP(**self._connection())
         try:
             await smtp.connect()  # EHLO, STARTTLS and AUTH happen here when configured
             if smtp.last_ehlo_response is None:
