@@ -13,9 +13,9 @@ import pytest
 
 from alertrouter_notifier.ack_tokens import ExpiredToken, InvalidToken, LinkAction, issue, verify
 from alertrouter_notifier.api import create_app
-from alertrouter_notifier.database import make_engine
 from alertrouter_notifier.links import LinkBuilder
 from alertrouter_notifier.settings import NotifierSettings
+from alertrouter_shared.database import make_engine
 from alertrouter_shared.events import Page, PageKind
 from tests.notifier.conftest import SettingsFactory
 from tests.notifier.live import ROUTER_TOKEN, LiveRouter, Person

@@ -11,8 +11,8 @@ import httpx
 from sqlalchemy import text
 
 from alertrouter_notifier.api import create_app
-from alertrouter_notifier.database import make_engine
 from alertrouter_notifier.runtime import Notifier
+from alertrouter_shared.database import make_engine
 from alertrouter_shared.events import ContactMethodType
 from tests.helpers import eventually, free_port
 from tests.notifier.conftest import PageFactory, SettingsFactory

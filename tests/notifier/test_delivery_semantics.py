@@ -14,13 +14,13 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from alertrouter_notifier.channels.base import Outgoing
 from alertrouter_notifier.channels.webhook import WebhookProvider
-from alertrouter_notifier.database import make_engine
 from alertrouter_notifier.intake import admit_pages
 from alertrouter_notifier.ledger import claim_due
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.runtime import Notifier
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.clock import OffsetClock
+from alertrouter_shared.database import make_engine
 from alertrouter_shared.events import ContactMethodType, DeliveryResult, Page
 from tests.helpers import TopicReader, eventually
 from tests.notifier.conftest import PageFactory, SettingsFactory

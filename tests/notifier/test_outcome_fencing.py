@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from alertrouter_notifier.database import autocommit, make_engine
+from alertrouter_notifier.database import autocommit
 from alertrouter_notifier.ledger import (
     AttemptRecord,
     Outcome,
@@ -19,6 +19,7 @@ from alertrouter_notifier.ledger import (
 )
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.tables import attempt, delivery
+from alertrouter_shared.database import make_engine
 from alertrouter_shared.events import ContactMethodType, DeliveryStatus
 from tests.notifier.conftest import PageFactory, SettingsFactory
 

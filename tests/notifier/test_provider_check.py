@@ -13,8 +13,8 @@ import pytest
 import trustme
 
 from alertrouter_notifier.api import create_app
-from alertrouter_notifier.database import make_engine
 from alertrouter_notifier.settings import NotifierSettings
+from alertrouter_shared.database import make_engine
 from tests.notifier.conftest import SettingsFactory
 from tests.notifier.support import TWILIO_SID, WRITE_ONLY_TOKEN, auth
 from tests.providers.servers import SlackServer, TwilioServer

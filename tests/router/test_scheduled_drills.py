@@ -20,13 +20,13 @@ import asyncpg
 import httpx
 
 from alertrouter_notifier.api import create_app as notifier_app
-from alertrouter_notifier.database import make_engine as notifier_engine
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_router.db.pool import connect_arguments
 from alertrouter_router.runtime import RouterRuntime, build_state
 from alertrouter_router.scheduled_drills import DueRun, due_runs, start_due
 from alertrouter_router.state import RouterState
 from alertrouter_shared.auth import hash_token
+from alertrouter_shared.database import make_engine as notifier_engine
 from alertrouter_shared.events import PageKind
 from alertrouter_shared.serving import embedded_server
 from tests.helpers import TopicReader, eventually, free_port

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import Depends, FastAPI, HTTPException
@@ -54,6 +55,8 @@ def _app() -> FastAPI:
     async def thing(thing_id: str, limit: int = 1) -> dict[str, Any]:
         if thing_id == "missing":
             raise HTTPException(404, "no such thing")
+        if thing_id == "database-restarted":
+            raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation")
         return {"name": thing_id} if thing_id != "wrong" else {"nom": thing_id}
 
     return app
@@ -89,6 +92,15 @@ async def test_an_answer_that_drifts_from_its_model_is_a_500_problem() -> None:
         "status": 500,
         "detail": "internal error",
     }
+
+
+async def test_a_dropped_database_connection_is_a_503_to_retry_not_a_500() -> None:
+    transport = httpx.ASGITransport(app=_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        answer = await client.get("/v1/things/database-restarted")
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "1"
+    assert answer.headers["content-type"] == "application/problem+json"
 
 
 async def test_the_checker_fails_on_an_undocumented_answer() -> None:

@@ -1,4 +1,6 @@
-"""Engine creation and schema migration for the notifier's database (SQLAlchemy 2 async + asyncpg)."""
+"""Autocommit connections and schema migration for the notifier's database (SQLAlchemy 2 async + asyncpg).
+
+The engine itself is ``alertrouter_shared.database.make_engine``, the same as the router's."""
 
 from __future__ import annotations
 
@@ -12,10 +14,6 @@ from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-
-
-def make_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
 @contextlib.asynccontextmanager

@@ -20,7 +20,6 @@ from alertrouter_notifier.channels.factory import build_channels
 from alertrouter_notifier.channels.http import make_http_client
 from alertrouter_notifier.channels.registry import ChannelSet
 from alertrouter_notifier.consumer import PageHandler
-from alertrouter_notifier.database import make_engine
 from alertrouter_notifier.dispatcher import Dispatcher
 from alertrouter_notifier.links import LinkBuilder
 from alertrouter_notifier.policy import DeliveryPolicy
@@ -29,6 +28,7 @@ from alertrouter_notifier.retry_worker import RetryWorker
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.clock import Clock, SystemClock
 from alertrouter_shared.consumer_loop import ConsumerLoop, ConsumerOptions, make_consumer
+from alertrouter_shared.database import make_engine
 from alertrouter_shared.events import ContactMethodType
 from alertrouter_shared.kafka import ensure_project_topics, ensure_topics, make_producer
 from alertrouter_shared.logging import get_logger

@@ -13,7 +13,6 @@ from alertrouter_router import audit, overrides
 from alertrouter_router.api.app import create_app
 from alertrouter_router.changes import handle_change_batch
 from alertrouter_router.config_watch import keep_loaded, watch_config
-from alertrouter_router.db.engine import make_engine
 from alertrouter_router.db.pool import make_pool
 from alertrouter_router.identity import Principal, Role
 from alertrouter_router.outbox import OutboxPublisher
@@ -25,6 +24,7 @@ from alertrouter_router.timers import run_drill_schedule, run_timers
 from alertrouter_shared.auth import load_token_entries
 from alertrouter_shared.clock import Clock, SystemClock
 from alertrouter_shared.consumer_loop import ConsumerLoop, ConsumerOptions, make_consumer
+from alertrouter_shared.database import make_engine
 from alertrouter_shared.kafka import ensure_project_topics, make_producer
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.serving import embedded_server

@@ -1,6 +1,8 @@
 """Every error leaves an app as application/problem+json (RFC 9457): raised ``HTTPException`` s, request
 validation (422 with every invalid field), a cursor the API did not make (422), the framework's own 404/405 for
-routes that do not exist, and 500 for an answer that does not match its response model or any other failure."""
+routes that do not exist, 503 for a dependency that went away (a database connection dropped by a restart: the
+pool is renewed and a retry succeeds), and 500 for an answer that does not match its response model or any other
+failure."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from alertrouter_shared.cursors import InvalidCursor
+from alertrouter_shared.db_errors import is_transient
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.problems import PROBLEM_CONTENT_TYPE, problem, validation_problem
 
@@ -39,6 +42,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(422, str(exc))
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_transient(exc):
+            log.warning("dependency_unavailable", path=request.url.path, error_type=type(exc).__name__)
+            return problem_response(503, "a dependency is unavailable; retry", {"Retry-After": "1"})
         # A route whose answer drifted from its model is a bug to see in the logs, not a body to show the caller.
         drift = isinstance(exc, ResponseValidationError)
         log.error("unhandled_error", path=request.url.path, error_type=type(exc).__name__, response_model=drift)

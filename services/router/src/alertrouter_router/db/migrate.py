@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 
-from alertrouter_router.db.engine import make_engine
+from alertrouter_shared.database import make_engine
 from alertrouter_shared.logging import get_logger
 
 log = get_logger(__name__)

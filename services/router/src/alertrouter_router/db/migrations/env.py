@@ -7,8 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from alertrouter_router.db.engine import make_engine
 from alertrouter_router.db.tables import metadata
+from alertrouter_shared.database import make_engine
 
 VERSION_TABLE = "alembic_version_router"
 

@@ -1,0 +1,233 @@
+"""The notifier's HTTP clients on the asyncio-native network backend, against real sockets.
+
+The providers' tests already send every channel through these clients; here are the connection-level cases a
+page depends on and those tests do not reach: kept-alive reuse, a receiver that closed an idle connection, a
+receiver that never answers, refused and reset connections, TLS (trusted and not), bodies larger than the
+flow-control marks, and the mapping of each failure to a retry or not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+import trustme
+
+from alertrouter_notifier.channels.asyncio_network import HIGH_WATER
+from alertrouter_notifier.channels.base import Outgoing, SendTransientError
+from alertrouter_notifier.channels.http import AsyncioTransport, make_http_client
+from alertrouter_notifier.channels.webhook import WebhookProvider
+from alertrouter_shared.events import ContactMethodType
+from tests.helpers import eventually
+from tests.notifier.conftest import PageFactory
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@dataclass
+class Server:
+    """A raw HTTP/1.1 server: counts connections and lets each test decide how a connection behaves."""
+
+    handler: Handler
+    ssl_context: ssl.SSLContext | None = None
+    connections: int = 0
+    requests: list[bytes] = field(default_factory=list)
+    url: str = ""
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            await self.handler(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[..., Awaitable[Server]]]:
+    servers: list[asyncio.Server] = []
+
+    async def start(handler: Handler, ssl_context: ssl.SSLContext | None = None) -> Server:
+        server = Server(handler, ssl_context)
+        listening = await asyncio.start_server(server.serve, "127.0.0.1", 0, ssl=ssl_context)
+        servers.append(listening)
+        port = listening.sockets[0].getsockname()[1]
+        server.url = f"{'https' if ssl_context else 'http'}://localhost:{port}"
+        return server
+
+    yield start
+    for listening in servers:
+        listening.close()
+        await listening.wait_closed()
+
+
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
+        0,
+    )
+    return head + await reader.readexactly(length)
+
+
+def response(body: bytes = b'{"ok":true}', *, close: bool = False) -> bytes:
+    connection = b"Connection: close\r\n" if close else b""
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), connection, body)
+
+
+def keep_alive(body: bytes = b'{"ok":true}', *, server: list[Server]) -> Handler:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            server[0].requests.append(await read_request(reader))
+            writer.write(response(body))
+            await writer.drain()
+
+    return handle
+
+
+async def test_requests_reuse_one_kept_alive_connection(serve: Callable[..., Awaitable[Server]]) -> None:
+    holder: list[Server] = []
+    server = await serve(keep_alive(server=holder))
+    holder.append(server)
+    async with make_http_client(5.0) as client:
+        for _ in range(5):
+            assert (await client.post(f"{server.url}/hook", content=b"{}")).status_code == 200
+    assert len(server.requests) == 5
+    assert server.connections == 1
+
+
+async def test_a_connection_the_receiver_closed_while_idle_is_replaced_not_failed(
+    serve: Callable[..., Awaitable[Server]],
+) -> None:
+    """The pool must see the close from the connection's state before reusing it (no failed send, no retry)."""
+    closed = asyncio.Event()
+
+    async def answer_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(response())  # no "Connection: close": the client keeps the connection
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        closed.set()
+
+    server = await serve(answer_then_close)
+    transport = AsyncioTransport(httpx.Limits(keepalive_expiry=60))  # not expired by age within the test
+    async with httpx.AsyncClient(transport=transport) as client:
+        assert (await client.get(server.url)).status_code == 200
+        await closed.wait()
+
+        async def noticed() -> bool | None:  # dropped already, or known to be closed
+            return all(connection.has_expired() for connection in transport._pool.connections) or None
+
+        await eventually(noticed, timeout=5.0)
+        assert (await client.get(server.url)).status_code == 200
+    assert server.connections == 2
+
+
+async def test_a_receiver_that_never_answers_is_a_timeout_to_retry(
+    serve: Callable[..., Awaitable[Server]], make_page: PageFactory
+) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        await asyncio.sleep(30)
+
+    server = await serve(silent)
+    page = make_page(ContactMethodType.WEBHOOK, f"{server.url}/hook")
+    async with make_http_client(0.3) as client:
+        with pytest.raises(SendTransientError) as raised:
+            await WebhookProvider(client, "secret").send(Outgoing("d1", 1, page))
+    assert raised.value.status_code == "timeout"
+
+
+async def test_refused_and_reset_connections_are_retried(
+    serve: Callable[..., Awaitable[Server]], make_page: PageFactory
+) -> None:
+    async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.transport.abort()  # RST, no answer
+
+    server = await serve(reset)
+    async with make_http_client(5.0) as client:
+        provider = WebhookProvider(client, "secret")
+        with pytest.raises(SendTransientError) as raised:
+            await provider.send(Outgoing("d1", 1, make_page(ContactMethodType.WEBHOOK, f"{server.url}/hook")))
+        assert raised.value.status_code == "connect"  # a transport error: the request may not have arrived
+
+        listening = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        port = listening.sockets[0].getsockname()[1]
+        listening.close()
+        await listening.wait_closed()
+        with pytest.raises(SendTransientError) as refused:
+            await provider.send(Outgoing("d2", 1, make_page(ContactMethodType.WEBHOOK, f"http://127.0.0.1:{port}/")))
+        assert refused.value.status_code == "connect"
+
+
+async def test_bodies_larger_than_the_flow_control_marks_arrive_whole(
+    serve: Callable[..., Awaitable[Server]],
+) -> None:
+    big = bytes(range(256)) * (4 * HIGH_WATER // 256)  # 1 MiB each way: reading pauses and resumes
+    received: list[bytes] = []
+
+    async def echo_size(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await read_request(reader)
+        received.append(request.split(b"\r\n\r\n", 1)[1])
+        writer.write(response(big))
+        await writer.drain()
+
+    server = await serve(echo_size)
+    async with make_http_client(10.0) as client:
+        answer = await client.post(server.url, content=big)
+    assert answer.content == big
+    assert received == [big]
+
+
+@pytest.fixture(scope="module")
+def authority() -> trustme.CA:
+    return trustme.CA()
+
+
+def _server_context(authority: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(context)
+    return context
+
+
+async def test_tls_to_a_trusted_receiver(serve: Callable[..., Awaitable[Server]], authority: trustme.CA) -> None:
+    holder: list[Server] = []
+    server = await serve(keep_alive(b"secure", server=holder), _server_context(authority))
+    holder.append(server)
+    client_context = ssl.create_default_context()
+    authority.configure_trust(client_context)
+    async with httpx.AsyncClient(transport=AsyncioTransport(ssl_context=client_context)) as client:
+        first = await client.post(f"{server.url}/hook", content=b"{}")
+        second = await client.post(f"{server.url}/hook", content=b"{}")
+    assert (first.content, second.content) == (b"secure", b"secure")
+    assert server.connections == 1
+
+
+async def test_tls_to_an_untrusted_receiver_is_refused(
+    serve: Callable[..., Awaitable[Server]], authority: trustme.CA
+) -> None:
+    holder: list[Server] = []
+    server = await serve(keep_alive(server=holder), _server_context(authority))
+    holder.append(server)
+    async with make_http_client(5.0) as client:  # the system's trust store does not know the test CA
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            await client.get(server.url)
+    assert server.requests == []
+
+
+async def test_an_environment_proxy_keeps_httpx_default_transport(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Operators who route egress through HTTPS_PROXY get httpx's documented proxy handling."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    async with make_http_client(5.0) as client:
+        assert not isinstance(client._transport, AsyncioTransport)
+        assert any(pattern.scheme == "https" for pattern in client._mounts)
+    monkeypatch.delenv("HTTPS_PROXY")
+    async with make_http_client(5.0) as client:
+        assert isinstance(client._transport, AsyncioTransport)
