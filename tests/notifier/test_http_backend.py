@@ -231,3 +231,66 @@ async def test_an_environment_proxy_keeps_httpx_default_transport(monkeypatch: p
     monkeypatch.delenv("HTTPS_PROXY")
     async with make_http_client(5.0) as client:
         assert isinstance(client._transport, AsyncioTransport)
+
+
+async def test_sends_beyond_the_pool_wait_their_turn_and_every_slot_comes_back(
+    serve: Callable[..., Awaitable[Server]],
+) -> None:
+    holder: list[Server] = []
+    server = await serve(keep_alive(server=holder))
+    holder.append(server)
+    transport = AsyncioTransport(httpx.Limits(max_connections=2, max_keepalive_connections=2))
+    async with httpx.AsyncClient(transport=transport) as client:
+        answers = await asyncio.gather(*(client.post(f"{server.url}/hook", content=b"{}") for _ in range(20)))
+        assert [a.status_code for a in answers] == [200] * 20
+        assert server.connections == 2
+        streamed = await client.send(client.build_request("GET", server.url), stream=True)
+        await streamed.aclose()
+        await streamed.aclose()  # a second close gives nothing back twice
+        both = await asyncio.gather(*(client.get(server.url) for _ in range(2)))  # both slots are free again
+        assert [a.status_code for a in both] == [200, 200]
+        assert transport._slots is not None and transport._slots._value == 2  # not one more either
+
+
+async def test_a_send_waiting_longer_than_the_pool_timeout_is_a_timeout_to_retry(
+    serve: Callable[..., Awaitable[Server]], make_page: PageFactory
+) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        await asyncio.sleep(30)
+
+    server = await serve(silent)
+    transport = AsyncioTransport(httpx.Limits(max_connections=1))
+    async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5.0, pool=0.2)) as client:
+        hanging = asyncio.create_task(client.post(f"{server.url}/first", content=b"{}"))
+
+        async def holding() -> bool:  # the first send has the only connection
+            return server.connections == 1
+
+        await eventually(holding, timeout=5.0)
+        page = make_page(ContactMethodType.WEBHOOK, f"{server.url}/second")
+        with pytest.raises(SendTransientError) as raised:
+            await WebhookProvider(client, "secret").send(Outgoing("d2", 1, page))
+        assert raised.value.status_code == "timeout"
+        hanging.cancel()
+
+
+async def test_a_failed_send_gives_its_slot_back(serve: Callable[..., Awaitable[Server]]) -> None:
+    calls = 0
+
+    async def reset_first(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal calls
+        await read_request(reader)
+        calls += 1
+        if calls == 1:
+            writer.transport.abort()
+            return
+        writer.write(response(close=True))
+        await writer.drain()
+
+    server = await serve(reset_first)
+    transport = AsyncioTransport(httpx.Limits(max_connections=1))
+    async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5.0, pool=0.5)) as client:
+        with pytest.raises(httpx.TransportError):
+            await client.get(server.url)
+        assert (await client.get(server.url)).status_code == 200

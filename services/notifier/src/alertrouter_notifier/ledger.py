@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -66,7 +67,7 @@ def new_delivery_row(page: Page, now: datetime, policy: DeliveryPolicy) -> dict[
         "channel": page.contact_method.type.value,
         "destination_masked": mask_destination(page.contact_method),
         "throttle_key": throttle_key(page.contact_method),
-        "page": page.model_dump(mode="json"),
+        "page": orjson.Fragment(page.model_dump_json()),  # serialised once, by pydantic, into the JSONB column
         "status": RowState.EXPIRED.value if expired else RowState.PENDING.value,
         "next_attempt_at": None if expired else start,
         "deadline_at": start + policy.retry_deadline,

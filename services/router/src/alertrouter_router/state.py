@@ -30,6 +30,7 @@ class RouterState:
     publisher: OutboxPublisher
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     reminders_checked_at: datetime | None = None  # the end of the last shift-reminder pass in this process
+    reminders_pruned_at: datetime | None = None  # when this process last deleted old shift-reminder rows
 
     @property
     def rules(self) -> Rules:

@@ -30,7 +30,7 @@ def webhook_body(outgoing: Outgoing) -> bytes:
         "drill": page.drill,
         "text": render_sms(page, outgoing.links),
         "links": {"acknowledge": outgoing.links.acknowledge or None, "resolve": outgoing.links.resolve or None},
-        "page": page.model_dump(mode="json"),
+        "page": orjson.Fragment(page.model_dump_json()),
     }
     return orjson.dumps(body)
 
