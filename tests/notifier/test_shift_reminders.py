@@ -1,7 +1,8 @@
 """Shift reminders end to end: the real router (its clock moved by the test) finds anna's shift an hour ahead and
 sends one reminder, which the notifier posts to her Slack; restarted routers (two of them) do not send it again,
 not even after she chose another contact method; an override made through the API puts cara on call at once and
-she is told by email, in her own time zone, once."""
+she is told by email, in her own time zone, once; removing it while it runs tells ben, whom it covered, that he is
+on call again, once."""
 
 from __future__ import annotations
 
@@ -101,7 +102,7 @@ async def test_a_reminder_before_the_shift_once_across_a_restart_and_at_once_for
     clock = OffsetClock()
     database = databases.create()
     config_dir = tmp_path / "ownership"
-    anna, cara, rota = f"anna-{unique}", f"cara-{unique}", f"rota-{unique}"
+    anna, ben, cara, rota = f"anna-{unique}", f"ben-{unique}", f"cara-{unique}", f"rota-{unique}"
     shift_start = (clock.now() + timedelta(hours=3)).replace(second=0, microsecond=0)
     settings = make_settings(slack_api_url=f"{slack.url}/api", smtp_host="127.0.0.1", smtp_port=smtp.port)
     async with Notifier(settings, clock=clock) as notifier, api_client(notifier) as client:
@@ -157,6 +158,24 @@ async def test_a_reminder_before_the_shift_once_across_a_restart_and_at_once_for
             await _pass_after(other, clock.now())
             assert [p.page_id for p in _reminders(router, cara)] == [told.page_id]
             assert [p.page_id for p in _reminders(router, anna)] == [reminder.page_id]  # still once
+
+            # cara's cover is removed while it runs: ben, whom it covered, is on call again and told at once, once
+            clock.advance(timedelta(minutes=15))
+            removed = await router.api.delete(f"/v1/schedules/{rota}/overrides/{created.json()['id']}")
+            assert removed.status_code == 200, removed.text
+            removed_at = datetime.fromisoformat(removed.json()["deleted_at"])
+
+            async def ben_back() -> list[Page] | None:
+                found = [p for p in _reminders(router, ben) if p.shift and p.shift.starts_at == removed_at]
+                return found or None
+
+            (back,) = await eventually(ben_back, what="ben told he is on call again")
+            assert back.summary.startswith(f"An override for Rota {unique} was removed: you are on call again from ")
+            assert back.shift is not None and back.shift.ends_at == shift_start  # until anna's turn
+            assert back.contact_method.type.value == "email"
+            await _pass_after(other, clock.now())
+            await _pass_after(router, clock.now())
+            assert await ben_back() == [back]
 
     (message,) = [m for m in slack.messages if m.get("channel") == f"U{unique[:8].upper()}A"]
     berlin = shift_start.astimezone(ZoneInfo("Europe/Berlin"))

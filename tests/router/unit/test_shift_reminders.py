@@ -9,8 +9,15 @@ from typing import Any
 
 import pytest
 
-from alertrouter_router.ownership.model import OwnershipConfig
-from alertrouter_router.ownership.reminders import Reminder, reminder_method, reminder_text, reminders_due
+from alertrouter_router.ownership.model import Override, OwnershipConfig
+from alertrouter_router.ownership.reminders import (
+    EndedOverride,
+    Reminder,
+    reinstated_reminders,
+    reminder_method,
+    reminder_text,
+    reminders_due,
+)
 from tests.router.unit.ownership_builders import utc
 
 
@@ -184,3 +191,37 @@ def test_contact_method_rule() -> None:
         "eve": None,  # SMS only when chosen
         "finn": "finn-sms",  # chosen
     }
+
+
+def _removed(at: datetime, override: Override | None = None) -> list[Reminder]:
+    cover = override or CONFIG.schedules_by_id["berlin-daily"].overrides[0]  # anna 12:00-14:00 CET on 28 Mar
+    return reinstated_reminders(CONFIG, [EndedOverride("berlin-daily", cover, at)])
+
+
+def test_an_override_removed_while_it_runs_puts_the_covered_person_back_and_tells_them_at_once() -> None:
+    (ben,) = _removed(utc(2026, 3, 28, 11, 30))  # anna's cover removed half way: ben's day goes on
+    assert (ben.user_id, ben.starts_at, ben.remind_at, ben.reinstated) == (
+        "ben",
+        utc(2026, 3, 28, 11, 30),
+        *[
+            utc(2026, 3, 28, 11, 30),
+            True,
+        ],
+    )
+    assert ben.ends_at == utc(2026, 3, 29, 7)  # the next 09:00 handoff is in summer time: 07:00 UTC
+    assert ben.id != _removed(utc(2026, 3, 28, 11, 45))[0].id  # each removal is its own claim
+    assert reminder_text(ben, CONFIG.schedules_by_id["berlin-daily"], CONFIG.users_by_id["ben"]) == (
+        "An override for Berlin Daily was removed: you are on call again from Sat 28 Mar 2026 07:30 EDT "
+        "until Sun 29 Mar 2026 03:00 EDT (America/New_York)."
+    )
+
+
+def test_removing_an_override_tells_nobody_who_was_on_call_anyway() -> None:
+    assert _removed(utc(2026, 3, 28, 10, 0)) == []  # before it began: ben was on call all along
+    assert _removed(utc(2026, 3, 28, 13, 0)) == []  # at its end: nothing changes
+    own = Override(id="own", user="ben", start=utc(2026, 3, 28, 9, 0), end=utc(2026, 3, 28, 10, 0))
+    assert _removed(utc(2026, 3, 28, 9, 30), own) == []  # ben covering his own turn: nobody is back
+    carl = Override(id="c", user="carl", start=utc(2026, 3, 28, 9, 0), end=utc(2026, 3, 28, 12, 0))
+    ended = utc(2026, 3, 28, 10, 0)
+    assert reinstated_reminders(CONFIG, [EndedOverride("opted-out", carl, ended)]) == []  # dana's lead is 0
+    assert reinstated_reminders(CONFIG, [EndedOverride("gone", carl, ended)]) == []  # a schedule no longer there

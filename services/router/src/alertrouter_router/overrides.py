@@ -104,3 +104,15 @@ class OverlaidConfigs(ConfigHolder):
         if stored != self.stored:
             self.stored = stored
             self.current = laid_over(self.base, stored)
+
+
+async def ended_early(conn: Conn, after: datetime, until: datetime) -> list[tuple[StoredOverride, datetime]]:
+    """Overrides removed in ``(after, until]`` while they ran, each with the instant it was removed."""
+    rows = await conn.fetch(
+        "SELECT id, schedule_id, user_id, starts_at, ends_at, replaces, deleted_at FROM router_schedule_override "
+        "WHERE deleted_at > $1 AND deleted_at <= $2 AND starts_at <= deleted_at AND ends_at > deleted_at "
+        "ORDER BY deleted_at, id",
+        after,
+        until,
+    )
+    return [(StoredOverride(**{k: v for k, v in dict(r).items() if k != "deleted_at"}), r["deleted_at"]) for r in rows]

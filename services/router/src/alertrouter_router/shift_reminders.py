@@ -5,7 +5,9 @@ calculator, API overrides included). Each is claimed by inserting its (person, s
 ``router_shift_reminder`` (ON CONFLICT DO NOTHING), in the same transaction as its page's outbox row: whichever
 router process inserts the row sends the page, a repeat (another process, the next pass, a restart) inserts
 nothing and sends nothing. The page goes to the pages topic like any other, and the notifier delivers it. Once an
-hour a pass also deletes the rows of shifts that ended a month ago (``db/reminder_writes.py``).
+hour a pass also deletes the rows of shifts that ended a month ago (``db/reminder_writes.py``). Each pass also
+looks for API overrides removed while they ran since the last pass: whoever that puts back on call is told at once
+(``reinstated_reminders``).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from alertrouter_router import overrides
 from alertrouter_router.db.effect_writes import write_pages
 from alertrouter_router.db.reminder_writes import claim_reminders, prune_reminders
-from alertrouter_router.ownership.reminders import reminders_due
+from alertrouter_router.ownership.reminders import EndedOverride, reinstated_reminders, reminders_due
 from alertrouter_router.paging import reminder_page
 from alertrouter_shared.logging import get_logger
 
@@ -25,6 +28,9 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 PRUNE_EVERY = timedelta(hours=1)
+# Removals are looked for back to a little before the last pass: a removal committed just after that pass read
+# its window still has an instant inside it. Repeats are harmless (the claim).
+REMOVAL_OVERLAP = timedelta(minutes=5)
 
 
 async def send_due_reminders(state: RouterState) -> int:
@@ -35,22 +41,25 @@ async def send_due_reminders(state: RouterState) -> int:
         return 0
     config = state.configs.current
     due = reminders_due(config.config, min(last or now, now), now)
-    pages = {r.id: reminder_page(config, r, now) for r in due}
     prune = state.reminders_pruned_at is None or now - state.reminders_pruned_at >= PRUNE_EVERY
     claimed = []
-    if due or prune:
-        async with state.pool.acquire() as conn, conn.transaction():
-            if due:
-                won = await claim_reminders(conn, due, [pages[r.id].page_id for r in due], now)
-                claimed = [page for page in pages.values() if page.page_id in won]
-                if claimed:
-                    await write_pages(conn, claimed)
-            if prune:
-                pruned = await prune_reminders(conn, now)
-                if pruned:
-                    log.info("shift_reminders_pruned", count=pruned)
+    async with state.pool.acquire() as conn, conn.transaction():
+        if last is not None:  # the first pass of a process does not look back
+            ended = await overrides.ended_early(conn, last - REMOVAL_OVERLAP, now)
+            removed = [EndedOverride(o.schedule_id, o.as_override(), at) for o, at in ended]
+            due += reinstated_reminders(config.config, removed)
+        pages = {r.id: reminder_page(config, r, now) for r in due}
+        if due:
+            won = await claim_reminders(conn, due, [pages[r.id].page_id for r in due], now)
+            claimed = [page for page in pages.values() if page.page_id in won]
+            if claimed:
+                await write_pages(conn, claimed)
         if prune:
-            state.reminders_pruned_at = now
+            pruned = await prune_reminders(conn, now)
+            if pruned:
+                log.info("shift_reminders_pruned", count=pruned)
+    if prune:
+        state.reminders_pruned_at = now
     state.reminders_checked_at = now
     if claimed:
         state.publisher.hand_over(claimed, now)

@@ -9,6 +9,10 @@ shift ends, so an override made inside the lead time, or one already running, is
 ``reminders_due(config, t0, t1)`` returns every reminder due at some instant of ``[t0, t1]``. Consecutive windows
 may return the same reminder again: the caller claims each (user, schedule, shift start) once (the router's
 ``router_shift_reminder`` table), which also makes a restart, a reload or a second router harmless.
+
+``reinstated_reminders(config, ended)`` covers the case no lead time can: an override removed while it ran puts
+the people it covered back on call at that instant, mid-shift; they are told at once, "from" the removal (which
+is also their claim's key, so each removal tells each of them once).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from alertrouter_router.ownership.model import OwnershipConfig, Schedule
+from alertrouter_router.ownership.model import Override, OwnershipConfig, Schedule
 from alertrouter_router.ownership.people import ContactMethodSpec, User
 from alertrouter_router.ownership.schedules import Shift, shifts_between
 from alertrouter_shared.events import ContactMethodType
@@ -49,6 +53,7 @@ class Reminder:
     override: bool
     open_end: bool
     contact_method: ContactMethodSpec
+    reinstated: bool = False  # back on call because an override was removed early
 
     @property
     def id(self) -> str:
@@ -128,6 +133,44 @@ def reminders_due(config: OwnershipConfig, t0: datetime, t1: datetime) -> list[R
     return sorted(due, key=lambda r: (r.remind_at, r.schedule_id, r.user_id))
 
 
+@dataclass(frozen=True)
+class EndedOverride:
+    """An override of ``schedule_id`` removed at ``ended_at``, while it ran."""
+
+    schedule_id: str
+    override: Override
+    ended_at: datetime
+
+
+def _on_call(schedule: Schedule, at: datetime) -> set[str]:
+    return {s.user_id for s in shifts_between(schedule, at, at + timedelta(seconds=1)) if s.start <= at}
+
+
+def reinstated_reminders(config: OwnershipConfig, ended: list[EndedOverride]) -> list[Reminder]:
+    """The people on call right after an override was removed who were not while it ran, with their shift from
+    that instant. Computed with and without the override, whether or not the configuration still holds it."""
+    users = config.users_by_id
+    due: list[Reminder] = []
+    for item in ended:
+        configured = config.schedules_by_id.get(item.schedule_id)
+        if configured is None:
+            continue
+        others = [o for o in configured.overrides if o.id != item.override.id]
+        without = configured.model_copy(update={"overrides": others})
+        with_it = configured.model_copy(update={"overrides": [*others, item.override]})
+        back = _on_call(without, item.ended_at) - _on_call(with_it, item.ended_at)
+        begin, finish = item.ended_at - _lookback(without), item.ended_at + HORIZON
+        for stretch in stretches(shifts_between(without, begin, finish), begin, finish):
+            user = users.get(stretch.user_id)
+            if stretch.user_id not in back or not stretch.start <= item.ended_at < stretch.end or user is None:
+                continue
+            method = reminder_method(user)
+            if user.shift_reminders and user.shift_reminder_minutes and method is not None:
+                at = item.ended_at
+                due.append(Reminder(user.id, without.id, at, stretch.end, at, False, stretch.open_end, method, True))
+    return sorted(due, key=lambda r: (r.remind_at, r.schedule_id, r.user_id))
+
+
 def local(instant: datetime, zone: str) -> str:
     """``Mon 30 Mar 2026 09:00 CEST``: a day, a date, a time and the zone's abbreviation at that instant."""
     shown = instant.astimezone(ZoneInfo(zone))
@@ -141,4 +184,6 @@ def reminder_text(reminder: Reminder, schedule: Schedule, user: User) -> str:
     until = f"until at least {end}" if reminder.open_end else f"until {end}"
     if reminder.override:
         return f"An override puts you on call for {name} from {start} {until} ({user.time_zone})."
+    if reminder.reinstated:
+        return f"An override for {name} was removed: you are on call again from {start} {until} ({user.time_zone})."
     return f"Your on-call shift for {name} starts {start} and lasts {until} ({user.time_zone})."
