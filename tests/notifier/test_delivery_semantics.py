@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from alertrouter_notifier.channels.base import Outgoing
 from alertrouter_notifier.channels.webhook import WebhookProvider
-from alertrouter_notifier.intake import admit_pages
+from alertrouter_notifier.intake import admit_pages, one_statement
 from alertrouter_notifier.ledger import claim_due
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.runtime import Notifier
@@ -203,3 +203,17 @@ async def test_page_that_waited_out_a_notifier_outage_expires_instead_of_being_s
         delivery = await final_delivery(client, page.page_id)
     assert delivery["status"] == "expired"
     assert capture.requests == []
+
+
+def test_a_batch_is_admitted_without_a_transaction_only_when_its_insert_is_all_there_is(
+    make_page: PageFactory,
+) -> None:
+    policy = DeliveryPolicy.from_settings(NotifierSettings(throttle_sms_max=3, throttle_webhook_max=0))
+    now = datetime.now(UTC)
+    fresh = make_page(ContactMethodType.WEBHOOK, "http://hooks.test/a")
+    old = make_page(ContactMethodType.WEBHOOK, "http://hooks.test/b", send_at=now - timedelta(hours=1))
+    sms = make_page(ContactMethodType.SMS, "+15005550006")  # flood window to lock
+    digest = make_page(ContactMethodType.SMS, "+15005550006", kind="digest")
+    assert one_statement([fresh, digest], now, policy)
+    assert not one_statement([fresh, old], now, policy)  # the expired one is recorded as such too
+    assert not one_statement([fresh, sms], now, policy)

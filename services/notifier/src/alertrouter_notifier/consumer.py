@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import TypeAlias
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from alertrouter_notifier.database import autocommit
 from alertrouter_notifier.dispatcher import Dispatcher
-from alertrouter_notifier.intake import admit_pages
+from alertrouter_notifier.intake import admit_pages, one_statement
 from alertrouter_notifier.metrics import PAGES_RECEIVED
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.publisher import ResultPublisher
@@ -65,6 +67,10 @@ async def dead_letter(
         raise TransientError(f"dead-letter topic did not acknowledge: {exc!r}") from exc
 
 
+def _transaction(engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnection]:
+    return engine.begin()
+
+
 class PageHandler:
     def __init__(
         self,
@@ -94,9 +100,11 @@ class PageHandler:
             log.warning("pages_dead_lettered", count=len(rejected), reasons=[r for _, r in rejected][:3])
         if not pages:
             return
+        now = self._clock.now()
         try:
-            async with self._engine.begin() as conn:
-                outcome = await admit_pages(conn, pages, self._clock.now(), self._policy)
+            begin = autocommit if one_statement(pages, now, self._policy) else _transaction
+            async with begin(self._engine) as conn:
+                outcome = await admit_pages(conn, pages, now, self._policy)
         except Exception as exc:
             if not is_transient(exc):
                 raise

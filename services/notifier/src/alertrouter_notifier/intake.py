@@ -31,6 +31,18 @@ class IntakeOutcome:
     throttled: int = 0
 
 
+def one_statement(pages: Sequence[Page], now: datetime, policy: DeliveryPolicy) -> bool:
+    """True when admitting ``pages`` is their INSERT alone (nothing expired, no flood window to lock), so the
+    caller can skip BEGIN/COMMIT: two of the four database round trips of a page arriving on its own. A batch
+    split into several INSERTs by the driver and cut short is still safe: offsets are not committed, and the
+    redelivered pages already stored are skipped by the unique constraint."""
+    return not any(policy.is_expired(p, now) or _throttled(p, policy) for p in pages)
+
+
+def _throttled(page: Page, policy: DeliveryPolicy) -> bool:
+    return page.kind is not PageKind.DIGEST and policy.throttle_limit(page.contact_method.type) > 0
+
+
 def _unique(pages: Sequence[Page]) -> list[Page]:
     seen: dict[tuple[str, str], Page] = {}
     for page in pages:
@@ -51,7 +63,7 @@ async def admit_pages(
             age = policy.page_age(item.page, now).total_seconds()
             record = AttemptRecord(DeliveryStatus.EXPIRED, error=f"page is {age:.0f}s old, older than the maximum age")
             outcome.results.append(await mark_final(conn, item.id, 0, record, now, claimed=False))
-        elif item.page.kind is not PageKind.DIGEST and policy.throttle_limit(item.page.contact_method.type) > 0:
+        elif _throttled(item.page, policy):
             to_throttle[item.throttle_key].append(item)
         elif item.due:
             outcome.dispatch_now.append(item.id)
