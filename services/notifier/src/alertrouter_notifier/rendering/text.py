@@ -16,6 +16,7 @@ GSM7_BASIC = frozenset(
     "abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+_GSM7 = GSM7_BASIC | GSM7_EXTENSION
 
 GSM7_SINGLE, GSM7_MULTI = 160, 153
 UCS2_SINGLE, UCS2_MULTI = 70, 67
@@ -78,11 +79,11 @@ def truncate(text: str, limit: int, *, ellipsis: str = "…", cost: Callable[[st
 
 
 def is_gsm7(text: str) -> bool:
-    return all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text)
+    return _GSM7.issuperset(text)  # set operations in C: these run on every page's text
 
 
 def gsm7_septets(text: str) -> int:
-    return sum(2 if c in GSM7_EXTENSION else 1 for c in text)
+    return len(text) + sum(text.count(c) for c in GSM7_EXTENSION)  # extension characters take two
 
 
 def ucs2_units(text: str) -> int:
