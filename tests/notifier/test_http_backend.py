@@ -80,6 +80,12 @@ def response(body: bytes = b'{"ok":true}', *, close: bool = False) -> bytes:
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), connection, body)
 
 
+async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Reads the request and never answers."""
+    await read_request(reader)
+    await asyncio.sleep(30)
+
+
 def keep_alive(body: bytes = b'{"ok":true}', *, server: list[Server]) -> Handler:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
@@ -132,10 +138,6 @@ async def test_a_connection_the_receiver_closed_while_idle_is_replaced_not_faile
 async def test_a_receiver_that_never_answers_is_a_timeout_to_retry(
     serve: Callable[..., Awaitable[Server]], make_page: PageFactory
 ) -> None:
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_request(reader)
-        await asyncio.sleep(30)
-
     server = await serve(silent)
     page = make_page(ContactMethodType.WEBHOOK, f"{server.url}/hook")
     async with make_http_client(0.3) as client:
@@ -255,10 +257,6 @@ async def test_sends_beyond_the_pool_wait_their_turn_and_every_slot_comes_back(
 async def test_a_send_waiting_longer_than_the_pool_timeout_is_a_timeout_to_retry(
     serve: Callable[..., Awaitable[Server]], make_page: PageFactory
 ) -> None:
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_request(reader)
-        await asyncio.sleep(30)
-
     server = await serve(silent)
     transport = AsyncioTransport(httpx.Limits(max_connections=1))
     async with httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5.0, pool=0.2)) as client:

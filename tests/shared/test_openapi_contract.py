@@ -80,10 +80,15 @@ async def test_errors_are_documented_and_answered_as_problems() -> None:
         assert contract.uncovered() == []
 
 
-async def test_an_answer_that_drifts_from_its_model_is_a_500_problem() -> None:
+async def _failing(path: str) -> httpx.Response:
+    """The app's answer to a route that raises (the test client does not re-raise the app's exception)."""
     transport = httpx.ASGITransport(app=_app(), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        drifted = await client.get("/v1/things/wrong")
+        return await client.get(path)
+
+
+async def test_an_answer_that_drifts_from_its_model_is_a_500_problem() -> None:
+    drifted = await _failing("/v1/things/wrong")
     assert drifted.status_code == 500
     assert drifted.headers["content-type"] == "application/problem+json"
     assert drifted.json() == {
@@ -95,9 +100,7 @@ async def test_an_answer_that_drifts_from_its_model_is_a_500_problem() -> None:
 
 
 async def test_a_dropped_database_connection_is_a_503_to_retry_not_a_500() -> None:
-    transport = httpx.ASGITransport(app=_app(), raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-        answer = await client.get("/v1/things/database-restarted")
+    answer = await _failing("/v1/things/database-restarted")
     assert answer.status_code == 503
     assert answer.headers["retry-after"] == "1"
     assert answer.headers["content-type"] == "application/problem+json"

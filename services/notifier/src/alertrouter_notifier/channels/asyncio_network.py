@@ -200,6 +200,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
+    """TCP only: the notifier's pools never use Unix sockets (httpcore's default refuses them)."""
+
     async def connect_tcp(
         self,
         host: str,
@@ -215,20 +217,6 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
                 transport, connection = await loop.create_connection(_Connection, host, port, local_addr=local)
         except TimeoutError as exc:
             raise httpcore.ConnectTimeout(f"no connection to {host}:{port} within {timeout} s") from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        _apply(transport, socket_options)
-        return AsyncioStream(transport, connection)
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[SocketOption] | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                transport, connection = await loop.create_unix_connection(_Connection, path)
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(f"no connection to {path} within {timeout} s") from exc
         except OSError as exc:
             raise httpcore.ConnectError(str(exc)) from exc
         _apply(transport, socket_options)
