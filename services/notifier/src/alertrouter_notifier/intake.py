@@ -33,7 +33,7 @@ class IntakeOutcome:
 
 def one_statement(pages: Sequence[Page], now: datetime, policy: DeliveryPolicy) -> bool:
     """True when admitting ``pages`` is their INSERT alone (nothing expired, no flood window to lock), so the
-    caller can skip BEGIN/COMMIT: two of the four database round trips of a page arriving on its own. A batch
+    caller can skip BEGIN/COMMIT: two of the six database round trips of a page arriving on its own. A batch
     split into several INSERTs by the driver and cut short is still safe: offsets are not committed, and the
     redelivered pages already stored are skipped by the unique constraint."""
     return not any(policy.is_expired(p, now) or _throttled(p, policy) for p in pages)
