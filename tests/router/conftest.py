@@ -24,6 +24,18 @@ from alertrouter_shared.topics import ALERTS, PAGES
 from tests.helpers import TopicReader, eventually, free_port
 
 CONFIG = Path(__file__).resolve().parents[1] / "fixtures" / "router" / "ownership.yaml"
+# A service added to CONFIG's payments team by the configuration-change tests (a file of its own).
+BILLING_SERVICE = """\
+services:
+  - id: billing
+    name: Billing
+    owner_team: payments
+    escalation_policy: payments-default
+route_rules:
+  - id: billing-component
+    service: billing
+    match: [{label: component, op: "=", value: billing-api}]
+"""
 TOKEN = "router-test-token"
 READ_ONLY_TOKEN = "router-read-only"
 

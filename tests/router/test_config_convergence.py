@@ -25,22 +25,12 @@ from kafka_offsets import skip_alert_backlog
 from alertrouter_router.db.migrate import upgrade_to_head
 from alertrouter_shared.auth import hash_token
 from tests.helpers import DatabaseFactory, eventually, free_port
-from tests.router.conftest import CONFIG
+from tests.router.conftest import BILLING_SERVICE, CONFIG
 
 TOKEN = "convergence-admin"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 NEW_KEY = "billing-alertmanager-key"
-BILLING = f"""\
-services:
-  - id: billing
-    name: Billing
-    owner_team: payments
-    escalation_policy: payments-default
-route_rules:
-  - id: billing-component
-    service: billing
-    match: [{{label: component, op: "=", value: billing-api}}]
-integrations:
+BILLING = f"""{BILLING_SERVICE}integrations:
   - id: billing-am
     type: alertmanager
     key: {NEW_KEY}

@@ -18,19 +18,7 @@ from alertrouter_router.db.pool import make_pool
 from alertrouter_router.runtime import RouterRuntime, build_state, reload_on_signal
 from tests.helpers import free_port
 from tests.router.access_support import client_for, new_token
-from tests.router.conftest import CONFIG, TOKEN, router_settings
-
-BILLING = """\
-services:
-  - id: billing
-    name: Billing
-    owner_team: payments
-    escalation_policy: payments-default
-route_rules:
-  - id: billing-component
-    service: billing
-    match: [{label: component, op: "=", value: billing-api}]
-"""
+from tests.router.conftest import BILLING_SERVICE, CONFIG, TOKEN, router_settings
 
 
 @pytest.fixture
@@ -62,7 +50,7 @@ async def test_versions_are_kept_with_who_loaded_them_and_compared(
     original = own_router.state.configs.current.version
     alice = client_for(own_router, await new_token(api, user="alice", role="admin"))
     async with alice:
-        (folder / "billing.yaml").write_text(BILLING, encoding="utf-8")
+        (folder / "billing.yaml").write_text(BILLING_SERVICE, encoding="utf-8")
         main = folder / "ownership.yaml"
         main.write_text(main.read_text().replace("name: Checkout", "name: Checkout v2", 1), encoding="utf-8")
         reloaded = await alice.post("/v1/config/reload")
@@ -90,7 +78,7 @@ async def test_versions_are_kept_with_who_loaded_them_and_compared(
         back = (await alice.get(f"/v1/config/versions/{changed}/diff/{original}")).json()
         assert {s["section"]: s["removed"] for s in back["sections"]}["services"] == ["billing"]
 
-        (folder / "billing.yaml").write_text(BILLING.replace("payments-default", "nowhere"), encoding="utf-8")
+        (folder / "billing.yaml").write_text(BILLING_SERVICE.replace("payments-default", "nowhere"), encoding="utf-8")
         rejected = await alice.post("/v1/config/reload")
         assert rejected.status_code == 422 and "nowhere" in rejected.text
         assert (await _newest(alice))["version"] == changed  # a refused configuration is no version
@@ -156,14 +144,16 @@ async def test_a_version_loaded_while_the_database_is_away_is_kept_when_it_is_ba
 async def test_signal_and_watch_loads_are_kept_with_their_trigger(own_router: RouterRuntime) -> None:
     state = own_router.state
     folder = Path(state.configs.path)
-    (folder / "billing.yaml").write_text(BILLING, encoding="utf-8")
+    (folder / "billing.yaml").write_text(BILLING_SERVICE, encoding="utf-8")
     await reload_on_signal(state)
     async with client_for(own_router, TOKEN) as client:
         by_signal = await _newest(client)
         assert (by_signal["trigger"], by_signal["loaded_by"]) == ("sighup", "client:sighup")
         assert by_signal["version"] == state.configs.current.version
 
-        (folder / "billing.yaml").write_text(BILLING.replace("name: Billing", "name: Billing v2"), encoding="utf-8")
+        (folder / "billing.yaml").write_text(
+            BILLING_SERVICE.replace("name: Billing", "name: Billing v2"), encoding="utf-8"
+        )
         assert not look_for_change(state)  # seen once: not loaded before it settles
         assert look_for_change(state)
         await keep_loaded(state)
