@@ -12,14 +12,17 @@ looks for API overrides removed while they ran since the last pass: whoever that
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from alertrouter_router import overrides
 from alertrouter_router.db.effect_writes import write_pages
+from alertrouter_router.db.pool import Conn
 from alertrouter_router.db.reminder_writes import claim_reminders, prune_reminders
-from alertrouter_router.ownership.reminders import EndedOverride, reinstated_reminders, reminders_due
+from alertrouter_router.ownership.loader import LoadedConfig
+from alertrouter_router.ownership.reminders import EndedOverride, Reminder, reinstated_reminders, reminders_due
 from alertrouter_router.paging import reminder_page
+from alertrouter_shared.events import Page
 from alertrouter_shared.logging import get_logger
 
 if TYPE_CHECKING:
@@ -42,22 +45,17 @@ async def send_due_reminders(state: RouterState) -> int:
     config = state.configs.current
     due = reminders_due(config.config, min(last or now, now), now)
     prune = state.reminders_pruned_at is None or now - state.reminders_pruned_at >= PRUNE_EVERY
-    claimed = []
-    async with state.pool.acquire() as conn, conn.transaction():
+    claimed: list[Page] = []
+    async with state.pool.acquire() as conn:
         if last is not None:  # the first pass of a process does not look back
             ended = await overrides.ended_early(conn, last - REMOVAL_OVERLAP, now)
             removed = [EndedOverride(o.schedule_id, o.as_override(), at) for o, at in ended]
             due += reinstated_reminders(config.config, removed)
-        pages = {r.id: reminder_page(config, r, now) for r in due}
-        if due:
-            won = await claim_reminders(conn, due, [pages[r.id].page_id for r in due], now)
-            claimed = [page for page in pages.values() if page.page_id in won]
-            if claimed:
-                await write_pages(conn, claimed)
-        if prune:
-            pruned = await prune_reminders(conn, now)
-            if pruned:
-                log.info("shift_reminders_pruned", count=pruned)
+        if due or prune:  # most passes find nothing to write: no transaction for them
+            async with conn.transaction():
+                claimed = await _claim(conn, config, due, now)
+                if prune and (pruned := await prune_reminders(conn, now)):
+                    log.info("shift_reminders_pruned", count=pruned)
     if prune:
         state.reminders_pruned_at = now
     state.reminders_checked_at = now
@@ -66,3 +64,15 @@ async def send_due_reminders(state: RouterState) -> int:
         for page in claimed:
             log.info("shift_reminder", user_id=page.user_id, schedule_id=page.shift.schedule_id if page.shift else "")
     return len(claimed)
+
+
+async def _claim(conn: Conn, config: LoadedConfig, due: list[Reminder], now: datetime) -> list[Page]:
+    """Each due reminder's row, and the page of each row this call inserted into the outbox (caller's transaction)."""
+    if not due:
+        return []
+    pages = {r.id: reminder_page(config, r, now) for r in due}
+    won = await claim_reminders(conn, due, [pages[r.id].page_id for r in due], now)
+    claimed = [page for page in pages.values() if page.page_id in won]
+    if claimed:
+        await write_pages(conn, claimed)
+    return claimed
