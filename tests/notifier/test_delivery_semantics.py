@@ -10,7 +10,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from sqlalchemy import text
 
 from alertrouter_notifier.channels.base import Outgoing
 from alertrouter_notifier.channels.webhook import WebhookProvider
@@ -86,19 +88,24 @@ async def test_crash_after_commit_before_send_is_sent_exactly_once_after_restart
     assert _for_page(capture, page) == 1
 
 
+@pytest.mark.parametrize("claimed_at", ["admission", "claim"])
 async def test_crash_mid_send_is_resent_after_the_lease_with_the_same_idempotency_key(
-    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer
+    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer, claimed_at: str
 ) -> None:
-    """The documented at-least-once window: provider accepted, outcome not recorded, process gone."""
+    """The documented at-least-once window: provider accepted, outcome not recorded, process gone. A page is
+    claimed by its INSERT when a send slot is free at admission, else by the dispatcher's claim: same window."""
     settings = make_settings(send_lease_seconds=1.0)
+    policy = DeliveryPolicy.from_settings(settings)
     page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook")
     engine = make_engine(settings.database_url)
     now = datetime.now(UTC)
     async with engine.begin() as conn:
-        outcome = await admit_pages(conn, [page], now, DeliveryPolicy.from_settings(settings))
-    async with engine.begin() as conn:  # claimed and (as far as anyone knows) handed to the provider
-        (claimed,) = await claim_due(conn, now, now + timedelta(seconds=1), 10, outcome.dispatch_now)
+        outcome = await admit_pages(conn, [page], now, policy, send_slots=1 if claimed_at == "admission" else 0)
+    if claimed_at == "claim":
+        async with engine.begin() as conn:
+            outcome.claimed = await claim_due(conn, now, now + timedelta(seconds=1), 10, outcome.dispatch_now)
     await engine.dispose()
+    (claimed,) = outcome.claimed  # claimed and (as far as anyone knows) handed to the provider
     async with httpx.AsyncClient() as http:  # the provider accepts; then the process dies before recording it
         await WebhookProvider(http, WEBHOOK_SECRET).send(Outgoing(claimed.id, claimed.attempt, claimed.page))
     async with Notifier(settings, consume=False) as restarted, api_client(restarted) as client:
@@ -108,6 +115,48 @@ async def test_crash_mid_send_is_resent_after_the_lease_with_the_same_idempotenc
     assert [a["status"] for a in delivery["attempts"]] == ["sent"]
     first, second = capture.requests  # sent twice: the window docs/notifications.md describes
     assert first.header("Idempotency-Key") == second.header("Idempotency-Key") == delivery["delivery_id"]
+
+
+async def test_due_pages_are_claimed_by_their_insert_up_to_the_free_send_slots(
+    make_settings: SettingsFactory, make_page: PageFactory, unique: str
+) -> None:
+    settings = make_settings(throttle_sms_max=3)
+    policy = DeliveryPolicy.from_settings(settings)
+    first, second = (make_page(ContactMethodType.WEBHOOK, f"http://hooks.test/{n}") for n in (1, 2))
+    sms = make_page(ContactMethodType.SMS, "+447700901" + str(int(unique[:6], 16) % 1000).zfill(3))  # flood-limited
+    now = datetime.now(UTC)
+    later = make_page(ContactMethodType.WEBHOOK, "http://hooks.test/3", send_at=now + timedelta(minutes=5))
+    engine = make_engine(settings.database_url)
+    async with engine.begin() as conn:  # two free slots: the page scheduled later and the SMS take neither
+        outcome = await admit_pages(conn, [later, sms, first, second], now, policy, send_slots=2)
+        rows = {
+            row.page_id: row
+            for row in await conn.execute(
+                text(
+                    "SELECT id, page_id, status, attempt_count, lease_until FROM notifier_delivery"
+                    " WHERE page_id = ANY(:p)"
+                ),
+                {"p": [p.page_id for p in (first, second, later, sms)]},
+            )
+        }
+    assert [(c.page.page_id, c.attempt, c.provider_slot) for c in outcome.claimed] == [
+        (first.page_id, 1, 0),
+        (second.page_id, 1, 0),
+    ]
+    for page in (first, second):
+        assert (rows[page.page_id].status, rows[page.page_id].attempt_count) == ("sending", 1)
+        assert rows[page.page_id].lease_until == now + policy.send_lease
+    assert {rows[p.page_id].status for p in (sms, later)} == {"pending"}
+    assert outcome.dispatch_now == [rows[sms.page_id].id]  # claimed after its flood window admitted it
+
+    third = make_page(ContactMethodType.WEBHOOK, "http://hooks.test/4")
+    async with engine.begin() as conn:  # no free slot: the page waits for the dispatcher's claim
+        crowded = await admit_pages(conn, [third], datetime.now(UTC), policy, send_slots=0)
+        # nothing left for the notifiers of later tests (the database is shared) to send
+        pages = [p.page_id for p in (first, second, later, sms, third)]
+        await conn.execute(text("DELETE FROM notifier_delivery WHERE page_id = ANY(:p)"), {"p": pages})
+    await engine.dispose()
+    assert crowded.claimed == [] and len(crowded.dispatch_now) == 1
 
 
 async def test_pending_retries_survive_a_restart(

@@ -128,7 +128,7 @@ async def test_a_connection_the_receiver_closed_while_idle_is_replaced_not_faile
         await closed.wait()
 
         async def noticed() -> bool | None:  # dropped already, or known to be closed
-            return all(connection.has_expired() for connection in transport._pool.connections) or None
+            return all(connection.has_expired() for connection in transport.pool.connections) or None
 
         await eventually(noticed, timeout=5.0)
         assert (await client.get(server.url)).status_code == 200
@@ -251,7 +251,7 @@ async def test_sends_beyond_the_pool_wait_their_turn_and_every_slot_comes_back(
         await streamed.aclose()  # a second close gives nothing back twice
         both = await asyncio.gather(*(client.get(server.url) for _ in range(2)))  # both slots are free again
         assert [a.status_code for a in both] == [200, 200]
-        assert transport._slots is not None and transport._slots._value == 2  # not one more either
+        assert transport.pool.free_slots == 2  # not one more either
 
 
 async def test_a_send_waiting_longer_than_the_pool_timeout_is_a_timeout_to_retry(
@@ -292,3 +292,64 @@ async def test_a_failed_send_gives_its_slot_back(serve: Callable[..., Awaitable[
         with pytest.raises(httpx.TransportError):
             await client.get(server.url)
         assert (await client.get(server.url)).status_code == 200
+
+
+async def _kept_alive_server(serve: Callable[..., Awaitable[Server]]) -> Server:
+    holder: list[Server] = []
+    server = await serve(keep_alive(server=holder))
+    holder.append(server)
+    return server
+
+
+async def test_each_receiver_keeps_its_own_connection(serve: Callable[..., Awaitable[Server]]) -> None:
+    first, second = await _kept_alive_server(serve), await _kept_alive_server(serve)
+    async with make_http_client(5.0) as client:
+        for _ in range(3):
+            for server in (first, second):
+                assert (await client.post(f"{server.url}/hook", content=b"{}")).status_code == 200
+    assert (first.connections, len(first.requests)) == (1, 3)
+    assert (second.connections, len(second.requests)) == (1, 3)
+
+
+async def test_a_response_closed_before_its_body_was_read_does_not_leave_its_connection_for_reuse(
+    serve: Callable[..., Awaitable[Server]],
+) -> None:
+    server = await _kept_alive_server(serve)
+    transport = AsyncioTransport(httpx.Limits(max_connections=1))
+    async with httpx.AsyncClient(transport=transport) as client:
+        streamed = await client.send(client.build_request("POST", server.url, content=b"{}"), stream=True)
+        await streamed.aclose()  # unread body: the connection's state is unknown, so it is closed, not kept
+        assert (await client.post(server.url, content=b"{}")).status_code == 200
+        assert transport.pool.free_slots == 1
+    assert server.connections == 2
+
+
+async def test_idle_connections_beyond_the_keepalive_limit_are_closed_oldest_first(
+    serve: Callable[..., Awaitable[Server]],
+) -> None:
+    servers = [await _kept_alive_server(serve) for _ in range(3)]
+    transport = AsyncioTransport(httpx.Limits(max_connections=4, max_keepalive_connections=2))
+    async with httpx.AsyncClient(transport=transport) as client:
+        for server in servers:
+            assert (await client.post(server.url, content=b"{}")).status_code == 200
+        assert len(transport.pool.connections) == 2  # the first receiver's connection was closed for the third
+        for server in servers[1:]:  # the two kept are reused
+            assert (await client.post(server.url, content=b"{}")).status_code == 200
+    assert [server.connections for server in servers] == [1, 1, 1]
+
+
+async def test_a_connection_idle_past_its_keepalive_expiry_is_replaced(
+    serve: Callable[..., Awaitable[Server]],
+) -> None:
+    server = await _kept_alive_server(serve)
+    transport = AsyncioTransport(httpx.Limits(keepalive_expiry=0.2))
+    async with httpx.AsyncClient(transport=transport) as client:
+        assert (await client.post(server.url, content=b"{}")).status_code == 200
+
+        async def expired() -> bool:
+            return all(connection.has_expired() for connection in transport.pool.connections)
+
+        await eventually(expired, timeout=5.0, interval=0.05, what="the idle connection to expire")
+        assert (await client.post(server.url, content=b"{}")).status_code == 200
+        assert len(transport.pool.connections) == 1  # the expired one was closed, not left open beside the new
+    assert server.connections == 2

@@ -75,3 +75,37 @@ async def test_a_stale_claim_cannot_record_over_a_newer_one(
         assert (done.status, done.provider, done.provider_message_id, done.sent_at) == ("sent", "twilio", "SM1", later)
     finally:
         await engine.dispose()
+
+
+async def test_an_outcome_write_carries_the_published_marks_of_earlier_results(
+    make_settings: SettingsFactory, make_page: PageFactory
+) -> None:
+    settings = make_settings()
+    policy = DeliveryPolicy.from_settings(settings)
+    page = make_page(ContactMethodType.WEBHOOK, "http://receiver.test/hook")
+    engine = make_engine(settings.database_url, pool_size=2)
+    try:
+        now = page.send_at
+        ran_out = now + policy.send_lease + timedelta(seconds=1)  # the claim made by the insert ran out
+        lease = timedelta(seconds=30)
+        retry = AttemptRecord(DeliveryStatus.RETRYING, provider="webhook", error="HTTP 503")
+        sent = AttemptRecord(DeliveryStatus.SENT, provider="webhook", provider_status_code="200")
+        async with autocommit(engine) as conn:
+            [new] = await insert_deliveries(conn, [(page, new_delivery_row(page, now, policy, claim=True))], now)
+            [first] = await claim_due(conn, ran_out, ran_out + lease, 10, [new.id])
+            stored = await store_outcomes(conn, [Outcome(first, retry, ran_out, 0)], ran_out)
+            [second] = await claim_due(conn, ran_out, ran_out + lease, 10, [new.id])
+            later = ran_out + timedelta(seconds=1)
+            again = await store_outcomes(conn, [Outcome(second, sent, None, 0)], later, published=list(stored.values()))
+            marks = dict(
+                (
+                    await conn.execute(
+                        select(attempt.c.attempt, attempt.c.published_at).where(attempt.c.delivery_id == new.id)
+                    )
+                ).all()
+            )
+        assert (first.attempt, second.attempt) == (2, 3)  # claimed at its insert (1), then twice by the dispatcher
+        assert set(again) == {(new.id, 3)}
+        assert marks == {2: later, 3: None}  # the earlier result is marked by the later write; its own is not yet
+    finally:
+        await engine.dispose()

@@ -101,14 +101,17 @@ class PageHandler:
         if not pages:
             return
         now = self._clock.now()
+        slots = self._dispatcher.reserve(len(pages))
         try:
             begin = autocommit if one_statement(pages, now, self._policy) else _transaction
             async with begin(self._engine) as conn:
-                outcome = await admit_pages(conn, pages, now, self._policy)
+                outcome = await admit_pages(conn, pages, now, self._policy, send_slots=slots)
         except Exception as exc:
+            self._dispatcher.send_claimed([], slots)
             if not is_transient(exc):
                 raise
             raise TransientError(f"database unavailable while admitting pages: {exc}") from exc
+        self._dispatcher.send_claimed(outcome.claimed, slots)  # first: their leases run from admission
         PAGES_RECEIVED.labels("admitted").inc(len(pages) - outcome.duplicates)
         PAGES_RECEIVED.labels("duplicate").inc(outcome.duplicates)
         if outcome.duplicates:

@@ -82,6 +82,18 @@ class Dispatcher:
             self._reserved += take
             self._spawn(self._claim_and_send(list(delivery_ids[:take]), take))
 
+    def reserve(self, wanted: int) -> int:
+        """Send slots for pages about to be admitted already claimed; ``send_claimed`` gives back what is unused."""
+        take = min(wanted, self._free())
+        self._reserved += take
+        return take
+
+    def send_claimed(self, claimed: Sequence[ClaimedDelivery], reserved: int) -> None:
+        """Start sending deliveries claimed at admission (after their rows committed) within ``reserved`` slots."""
+        self._reserved -= reserved - len(claimed)
+        for item in claimed:
+            self._spawn(self._send(item))
+
     async def run_due(self) -> int:
         """Claim what is due (retries, scheduled pages, work of crashed senders) up to free capacity."""
         capacity = min(self._claim_batch, self._free())

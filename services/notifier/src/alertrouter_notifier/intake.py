@@ -1,6 +1,7 @@
 """Turning a batch of pages from Kafka into delivery rows, in one transaction.
 
-New pages become ``pending`` rows (the durable queue); pages seen before are skipped by the unique
+New pages become ``pending`` rows (the durable queue), or ``sending`` when due now and the dispatcher has a free
+slot for them (claimed by their INSERT, sent as soon as this commits); pages seen before are skipped by the unique
 constraint; pages older than the maximum age become ``expired``; pages over their destination's flood budget
 become ``throttled`` and feed the next digest. Only after this commits does the consumer commit its offsets.
 """
@@ -15,7 +16,14 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_notifier.digests import flush_digest
-from alertrouter_notifier.ledger import AttemptRecord, NewDelivery, insert_deliveries, mark_final, new_delivery_row
+from alertrouter_notifier.ledger import (
+    AttemptRecord,
+    ClaimedDelivery,
+    NewDelivery,
+    insert_deliveries,
+    mark_final,
+    new_delivery_row,
+)
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.tables import RowState
 from alertrouter_notifier.throttle import lock_window, save_window
@@ -24,7 +32,8 @@ from alertrouter_shared.events import DeliveryStatus, Page, PageKind
 
 @dataclass
 class IntakeOutcome:
-    dispatch_now: list[str] = field(default_factory=list)
+    claimed: list[ClaimedDelivery] = field(default_factory=list)  # to send now, claimed by their INSERT
+    dispatch_now: list[str] = field(default_factory=list)  # due now, to claim and send
     results: list[int] = field(default_factory=list)
     duplicates: int = 0
     expired: int = 0
@@ -51,14 +60,27 @@ def _unique(pages: Sequence[Page]) -> list[Page]:
 
 
 async def admit_pages(
-    conn: AsyncConnection, pages: Sequence[Page], now: datetime, policy: DeliveryPolicy
+    conn: AsyncConnection, pages: Sequence[Page], now: datetime, policy: DeliveryPolicy, *, send_slots: int = 0
 ) -> IntakeOutcome:
+    """``send_slots``: how many due pages the caller will start sending as soon as this commits; their rows are
+    inserted already claimed (flood-limited channels excepted: their window decides after the insert)."""
     unique = _unique(pages)
-    new = await insert_deliveries(conn, [(page, new_delivery_row(page, now, policy)) for page in unique], now)
+    rows = []
+    for page in unique:
+        claim = send_slots > 0 and not _throttled(page, policy)
+        row = new_delivery_row(page, now, policy, claim=claim)
+        if row["status"] == RowState.SENDING.value:
+            send_slots -= 1
+        rows.append((page, row))
+    new = await insert_deliveries(conn, rows, now)
     outcome = IntakeOutcome(duplicates=len(pages) - len(new))
     to_throttle: dict[str, list[NewDelivery]] = defaultdict(list)
     for item in new:
-        if item.status is RowState.EXPIRED:
+        if item.status is RowState.SENDING:
+            outcome.claimed.append(
+                ClaimedDelivery(item.id, item.page, 1, 0, deadline_at=item.deadline_at, failover_at=item.failover_at)
+            )
+        elif item.status is RowState.EXPIRED:
             outcome.expired += 1
             age = policy.page_age(item.page, now).total_seconds()
             record = AttemptRecord(DeliveryStatus.EXPIRED, error=f"page is {age:.0f}s old, older than the maximum age")

@@ -30,6 +30,8 @@ class NewDelivery:
     status: RowState
     throttle_key: str
     due: bool
+    deadline_at: datetime
+    failover_at: datetime
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,12 @@ class AttemptRecord:
     latency_ms: float | None = None
 
 
-def new_delivery_row(page: Page, now: datetime, policy: DeliveryPolicy) -> dict[str, Any]:
+def new_delivery_row(page: Page, now: datetime, policy: DeliveryPolicy, *, claim: bool = False) -> dict[str, Any]:
+    """The row of a new delivery: ``pending`` (the durable queue), ``expired``, or with ``claim`` (a page due now
+    whose sender has a free slot) already ``sending`` under its first attempt's lease: no claim statement."""
     expired = policy.is_expired(page, now)
     start = max(now, page.send_at)
+    claimed = claim and not expired and start <= now
     return {
         "id": uuid.uuid4().hex,
         "page_id": page.page_id,
@@ -68,7 +73,9 @@ def new_delivery_row(page: Page, now: datetime, policy: DeliveryPolicy) -> dict[
         "destination_masked": mask_destination(page.contact_method),
         "throttle_key": throttle_key(page.contact_method),
         "page": orjson.Fragment(page.model_dump_json()),  # serialised once, by pydantic, into the JSONB column
-        "status": RowState.EXPIRED.value if expired else RowState.PENDING.value,
+        "status": (RowState.EXPIRED if expired else RowState.SENDING if claimed else RowState.PENDING).value,
+        "attempt_count": 1 if claimed else 0,
+        "lease_until": now + policy.send_lease if claimed else None,
         "next_attempt_at": None if expired else start,
         "deadline_at": start + policy.retry_deadline,
         "failover_at": start + policy.failover_after,
@@ -102,6 +109,8 @@ async def insert_deliveries(
             status=RowState(row["status"]),
             throttle_key=row["throttle_key"],
             due=row["next_attempt_at"] is not None and row["next_attempt_at"] <= now,
+            deadline_at=row["deadline_at"],
+            failover_at=row["failover_at"],
         )
         for page, row in entries
         if row["id"] in inserted
@@ -174,7 +183,9 @@ class Outcome:
 
 
 _STORE = """
-WITH i AS (
+WITH published AS (
+    UPDATE notifier_attempt SET published_at = :now WHERE id = ANY(CAST(:published AS bigint[]))
+), i AS (
     SELECT * FROM unnest(
         CAST(:ids AS text[]), CAST(:attempts AS int[]), CAST(:row_status AS text[]), CAST(:status AS text[]),
         CAST(:next_at AS timestamptz[]), CAST(:slot AS int[]), CAST(:provider AS text[]),
@@ -203,9 +214,12 @@ _STORE_STATEMENT = text(_STORE)  # built once: text() parses its binds on constr
 
 
 async def store_outcomes(
-    conn: AsyncConnection, outcomes: Sequence[Outcome], now: datetime
+    conn: AsyncConnection, outcomes: Sequence[Outcome], now: datetime, published: Sequence[int] = ()
 ) -> dict[tuple[str, int], int]:
     """The outcomes of a batch of sends -- each final or a retry -- as ONE statement, each fenced by its claim.
+
+    ``published``: attempt ids whose results earlier batches published since; marked in the same statement (at
+    any rate the marks of one batch ride on the next batch's write instead of a statement of their own).
 
     The fenced UPDATE and the attempt rows are one ``WITH ... INSERT`` over arrays, atomic on its own and with the
     same text whatever the batch size (prepared once), so the dispatcher runs it without BEGIN/COMMIT: the hot
@@ -230,6 +244,7 @@ async def store_outcomes(
         "error": [r.error for r in records],
         "latency": [r.latency_ms for r in records],
         "final": [o.next_attempt_at is None for o in outcomes],
+        "published": list(published),
         "now": now,
     }
     rows = await conn.execute(_STORE_STATEMENT, params)

@@ -83,14 +83,17 @@ class OutcomeWriter:
                 log.exception("delivery_results_publish_crashed", count=len(published))
 
     async def _write(self, batch: list[_Waiting]) -> tuple[datetime, dict[tuple[str, int], int]]:
-        """One statement for the batch; database hiccups are retried briefly (the lease covers a longer outage)."""
+        """One statement for the batch, carrying the published marks of earlier batches; database hiccups are
+        retried briefly (the lease covers a longer outage)."""
+        marks = self._publisher.take_marks()
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             now = self._clock.now()
             try:
                 async with autocommit(self._engine) as conn:
-                    return now, await store_outcomes(conn, [item.outcome for item in batch], now)
+                    return now, await store_outcomes(conn, [item.outcome for item in batch], now, marks)
             except Exception:
                 if attempt == RECORD_ATTEMPTS:
+                    self._publisher.give_back_marks(marks)
                     raise
                 log.warning("delivery_record_retry", attempt=attempt, batch=len(batch))
                 await asyncio.sleep(0.2 * attempt)

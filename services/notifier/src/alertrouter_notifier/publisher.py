@@ -29,7 +29,10 @@ from alertrouter_shared.topics import delivery_key
 
 log = get_logger(__name__)
 
-MARK_DELAY_SECONDS = 0.05  # collects the published marks of concurrent sends into one UPDATE
+# Published marks wait this long for the next outcome write to carry them (see OutcomeWriter) before they are
+# written on their own; well inside the outbox sweep's grace (OUTBOX_GRACE), so a result is not published again
+# only because its mark was waiting.
+MARK_DELAY_SECONDS = 1.0
 
 _COLUMNS = (
     attempt.c.id,
@@ -108,8 +111,17 @@ class ResultPublisher:
         if self._marker is None or self._marker.done():
             self._marker = asyncio.create_task(self._mark_soon())
 
+    def take_marks(self) -> list[int]:
+        """The attempt ids published and not yet marked, for the next outcome write to mark in its statement."""
+        ids, self._unmarked = self._unmarked, []
+        return ids
+
+    def give_back_marks(self, ids: list[int]) -> None:
+        """Marks a failed write could not carry: marked on their own (or by the next write) after all."""
+        self._unmarked.extend(ids)
+
     async def _mark_soon(self) -> None:
-        """Mark what was published in the last moments with one statement, not one per delivery.
+        """Mark what was published and no outcome write carried, with one statement, not one per delivery.
 
         A row left unmarked (a crash in between, a database hiccup) is only published again by the sweep, older
         than OUTBOX_GRACE: a repeat that consumers already treat as the same result.
@@ -118,7 +130,7 @@ class ResultPublisher:
         await self.flush_marks()
 
     async def flush_marks(self) -> None:
-        ids, self._unmarked = self._unmarked, []
+        ids = self.take_marks()
         if not ids:
             return
         try:
