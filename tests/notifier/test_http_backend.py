@@ -353,3 +353,22 @@ async def test_a_connection_idle_past_its_keepalive_expiry_is_replaced(
         assert (await client.post(server.url, content=b"{}")).status_code == 200
         assert len(transport.pool.connections) == 1  # the expired one was closed, not left open beside the new
     assert server.connections == 2
+
+
+async def test_cookies_a_receiver_sets_are_never_sent_back(serve: Callable[..., Awaitable[Server]]) -> None:
+    """Providers authenticate every request; a cookie from one answer must not ride on the next page."""
+    requests: list[bytes] = []
+
+    async def set_cookie(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            requests.append(await read_request(reader))
+            writer.write(b"HTTP/1.1 200 OK\r\nSet-Cookie: session=abc; Path=/\r\nContent-Length: 2\r\n\r\n{}")
+            await writer.drain()
+
+    server = await serve(set_cookie)
+    async with make_http_client(5.0) as client:
+        for _ in range(2):
+            assert (await client.post(f"{server.url}/hook", content=b"{}")).status_code == 200
+        assert not client.cookies
+    assert len(requests) == 2
+    assert b"cookie:" not in requests[1].lower()

@@ -31,6 +31,19 @@ def _key(request: httpcore.Request) -> OriginKey:
     return url.scheme, url.host, url.port or (443 if url.scheme == b"https" else 80)
 
 
+class _Connection(httpcore.AsyncHTTP11Connection):
+    """httpcore's HTTP/1.1 connection with a plain asyncio lock for its state.
+
+    httpcore's own lock is anyio's under asyncio, which enters a cancel scope on every acquire, twice per request
+    (about 5 % of the notifier's CPU at 500 pages/s). The lock is never contended here: the pool hands a
+    connection to one request at a time.
+    """
+
+    def __init__(self, origin: httpcore.Origin, stream: httpcore.AsyncNetworkStream, keepalive_expiry: float | None):
+        super().__init__(origin, stream, keepalive_expiry=keepalive_expiry)
+        self._state_lock = asyncio.Lock()  # type: ignore[assignment]  # used only as ``async with``
+
+
 class Http11Pool:
     def __init__(
         self,
@@ -100,9 +113,7 @@ class Http11Pool:
                 await self._close(connection)
                 continue
             return connection
-        connection = httpcore.AsyncHTTP11Connection(
-            request.url.origin, await self._connect(request), keepalive_expiry=self._keepalive_expiry
-        )
+        connection = _Connection(request.url.origin, await self._connect(request), self._keepalive_expiry)
         self._open.add(connection)
         return connection
 
@@ -168,9 +179,8 @@ class _GivenBackOnClose:
         self._origin = origin
         self._connection = connection
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:  # type: ignore[attr-defined]
-            yield chunk
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._stream.__aiter__()  # type: ignore[attr-defined, no-any-return]
 
     async def aclose(self) -> None:
         try:
