@@ -9,6 +9,7 @@ from .results import BenchResults, LatencyRun, ThroughputRun
 from .stats import ratio
 
 P99_TARGET_MS = 50.0
+NOTIFIER_CPU_TARGET_MS = 1.0
 P99_SUSTAINED_MS = 1000.0
 STORM_FIRST_PAGE_S = 1.0
 BUSY_CLIENT_CORES = 0.8
@@ -82,9 +83,22 @@ def _p99_target(results: BenchResults) -> list[str]:
     return [label, f"p99 {_f(p99, 1)} ms", _yes(ok)]
 
 
+def _notifier_target(results: BenchResults) -> list[str]:
+    """Its CPU over everything it sent in the 500/s run (each bench alert pages one webhook contact method)."""
+    label = f"notifier CPU ≤ {NOTIFIER_CPU_TARGET_MS:g} ms per delivery at 500 new alerts/s"
+    at500 = _latency(results, "alertrouter", 500.0)
+    usage = next((u for u in at500.resources if u.name == "notifier"), None) if at500 else None
+    sent = at500.delivered_alerts + at500.extra_notifications if at500 else 0
+    if usage is None or not sent:
+        return [label, "n/a", _yes(None)]
+    per_delivery = usage.cpu_seconds / sent * 1000
+    return [label, f"{_f(per_delivery, 2)} ms", _yes(per_delivery <= NOTIFIER_CPU_TARGET_MS)]
+
+
 def targets(results: BenchResults) -> list[list[str]]:
     rows = _intake_targets(results)
     rows.append(_p99_target(results))
+    rows.append(_notifier_target(results))
     storm = results.storm
     if storm is None:
         rows.append(["alert storm: one incident, one page per contact method, first page ≤ 1 s", "n/a", _yes(None)])

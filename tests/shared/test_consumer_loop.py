@@ -41,9 +41,11 @@ async def _committed(bootstrap: str, group: str, topic: str) -> int | None:
         await consumer.stop()
 
 
-def _loop(bootstrap: str, topic: str, handler: object, **options: object) -> ConsumerLoop:
+def _loop(bootstrap: str, topic: str, handler: object, group: str = "", **options: object) -> ConsumerLoop:
+    """A loop in a new consumer group, or in ``group`` (a restarted consumer picks up from its commits)."""
     settings = CommonSettings(kafka_bootstrap_servers=bootstrap)  # type: ignore[call-arg]
-    opts = ConsumerOptions(group_id=f"g-{uuid.uuid4().hex[:8]}", topics=[topic], backoff_initial=0.01, **options)  # type: ignore[arg-type]
+    group = group or f"g-{uuid.uuid4().hex[:8]}"
+    opts = ConsumerOptions(group_id=group, topics=[topic], backoff_initial=0.01, **options)  # type: ignore[arg-type]
     return ConsumerLoop(make_consumer(settings, opts), handler, opts)  # type: ignore[arg-type]
 
 
@@ -89,9 +91,7 @@ async def test_nothing_is_committed_when_the_handler_keeps_failing(kafka_bootstr
     async def accept(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         redelivered.extend(r.value or b"" for r in records)
 
-    again = _loop(kafka_bootstrap, topic, accept)
-    again.options.group_id = loop.options.group_id
-    again.consumer = make_consumer(CommonSettings(kafka_bootstrap_servers=kafka_bootstrap), again.options)  # type: ignore[call-arg]
+    again = _loop(kafka_bootstrap, topic, accept, group=loop.options.group_id)
     second = asyncio.create_task(again.run())
     await eventually(lambda: _done(redelivered, 1), what="the redelivered record")
     again.stop()
@@ -118,6 +118,42 @@ async def test_stop_drains_the_batch_in_hand(kafka_bootstrap: str) -> None:
     await asyncio.wait_for(task, 20)
     assert finished == [b"slow"]
     assert await _committed(kafka_bootstrap, loop.options.group_id, topic) == 1
+
+
+async def test_batches_handled_since_the_last_commit_are_redelivered_after_a_crash(kafka_bootstrap: str) -> None:
+    """Offsets wait up to ``commit_interval`` to be committed together; a crash in that time loses nothing."""
+    topic = await _topic(kafka_bootstrap)
+    await _produce(kafka_bootstrap, topic, [b"one", b"two"])
+    handled: list[bytes] = []
+    task: asyncio.Task[None] | None = None
+
+    async def crash_on_two(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        values = [r.value or b"" for r in records]
+        if b"two" in values:
+            assert task is not None
+            task.cancel()  # the process dies mid-batch: no stop(), no drain, no commit
+            await asyncio.Event().wait()
+        handled.extend(values)
+
+    loop = _loop(kafka_bootstrap, topic, crash_on_two, max_records=1, commit_interval=60.0)
+    task = asyncio.create_task(loop.run())
+    await asyncio.wait({task}, timeout=30)
+    assert task.cancelled()
+    assert handled == [b"one"]  # finished, but its offset was still waiting for the commit
+    assert await _committed(kafka_bootstrap, loop.options.group_id, topic) is None
+
+    redelivered: list[bytes] = []
+
+    async def accept(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        redelivered.extend(r.value or b"" for r in records)
+
+    again = _loop(kafka_bootstrap, topic, accept, group=loop.options.group_id)
+    second = asyncio.create_task(again.run())
+    await eventually(lambda: _done(redelivered, 2), what="both records redelivered")
+    assert redelivered == [b"one", b"two"]
+    await eventually(lambda: _offset_is(kafka_bootstrap, loop.options.group_id, topic, 2), what="offset 2 committed")
+    again.stop()
+    await asyncio.wait_for(second, 20)
 
 
 async def _done(items: Sequence[object], n: int) -> bool:

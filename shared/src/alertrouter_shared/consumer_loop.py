@@ -1,9 +1,12 @@
 """At-least-once consumption: offsets are committed only after the handler has finished a batch.
 
 A handler receives everything one poll returned, across partitions, in partition order (so per-key order is
-kept): one transaction and one offset commit per poll, instead of one per partition, keeps the fixed cost per
-batch low when traffic is spread thin over many partitions. It must be idempotent (the batch is redelivered
-after a crash or a rebalance before the commit). Transient failures are retried with backoff, without
+kept): one transaction per poll, instead of one per partition, keeps the fixed cost per batch low when traffic is
+spread thin over many partitions. The offsets of finished batches are committed together, at most
+``commit_interval`` after the first of them (at once on an idle poll and when stopping): at low rates every
+record is its own batch, and a commit per batch was a broker round trip, and a write of the broker's offsets log,
+per record. Handlers must be idempotent anyway: a crash or a rebalance redelivers what was handled since the
+last commit (up to ``commit_interval`` of records). Transient failures are retried with backoff, without
 committing; after ``max_attempts`` the partitions are rewound to the first uncommitted records so nothing is
 skipped.
 SIGTERM stops polling, lets the batch in hand finish and commit, then leaves the group cleanly.
@@ -43,6 +46,7 @@ class ConsumerOptions:
     heartbeat_interval_ms: int = 1_000
     max_poll_interval_ms: int = 300_000
     group_instance_id: str | None = None
+    commit_interval: float = 0.5
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -72,6 +76,8 @@ class ConsumerLoop:
         self._stopping = asyncio.Event()
         self.running = False
         self._committed: dict[TopicPartition, int] = {}
+        self._handled: dict[TopicPartition, int] = {}  # offsets of finished batches, not committed yet
+        self._handled_since: float | None = None
 
     def stop(self) -> None:
         self._stopping.set()
@@ -86,9 +92,11 @@ class ConsumerLoop:
                 batches = {tp: records for tp, records in batches.items() if records}
                 if batches:
                     await self._handle_poll(batches)
+                    await self._commit_handled(due_only=True)
                 else:
                     await self._commit_skipped_offsets()
                 await self._record_lag()
+            await self._commit_handled(due_only=False)
         finally:
             self.running = False
             await self.consumer.stop()
@@ -115,9 +123,21 @@ class ConsumerLoop:
                 self._rewind(batches)
                 await asyncio.sleep(self.options.backoff_max)
                 return
-            await self._commit({tp: batch[-1].offset + 1 for tp, batch in batches.items()})
+            self._handled.update({tp: batch[-1].offset + 1 for tp, batch in batches.items()})
+            if self._handled_since is None:
+                self._handled_since = asyncio.get_running_loop().time()
             CONSUMER_BATCHES.labels(self.options.group_id).inc()
             return
+
+    async def _commit_handled(self, *, due_only: bool) -> None:
+        """Commit the finished batches' offsets: when the oldest has waited ``commit_interval``, or now."""
+        if self._handled_since is None:
+            return
+        if due_only and asyncio.get_running_loop().time() - self._handled_since < self.options.commit_interval:
+            return
+        handled, self._handled, self._handled_since = self._handled, {}, None
+        assigned = self.consumer.assignment()
+        await self._commit({tp: offset for tp, offset in handled.items() if tp in assigned})
 
     def _rewind(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         for tp, batch in batches.items():
@@ -132,6 +152,7 @@ class ConsumerLoop:
         record; without this the committed offset would stay one short of the end and the lag never reach zero.
         Everything below a position has been handled (a failed batch rewinds the position), so it is safe.
         """
+        await self._commit_handled(due_only=False)
         moved: dict[TopicPartition, int] = {}
         for tp in self.consumer.assignment():
             try:
@@ -146,6 +167,8 @@ class ConsumerLoop:
             await self._commit(moved)
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        if not offsets:
+            return
         try:
             await self.consumer.commit(offsets)
             self._committed.update(offsets)

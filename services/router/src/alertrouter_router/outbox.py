@@ -95,12 +95,18 @@ class OutboxPublisher:
         PAGES_PUBLISHED.inc(len(pages))
 
     async def run(self, stopping: asyncio.Event) -> None:
+        """The fast lane whenever pages are handed over; the poller once per ``period`` (not after every hand-over:
+        that was a transaction and a query per alert batch, finding nothing)."""
+        loop = asyncio.get_running_loop()
+        next_poll = loop.time()
         while not stopping.is_set():
             self._kick.clear()
             try:
                 await self._publish_fresh()
-                while await publish_due(self.pool, self.producer, self.clock.now()) > 0:
-                    pass
+                if loop.time() >= next_poll:
+                    next_poll = loop.time() + self.period
+                    while await publish_due(self.pool, self.producer, self.clock.now()) > 0:
+                        pass
                 self._last_error = None
             except Exception as exc:
                 PUBLISH_FAILURES.inc()
@@ -110,4 +116,4 @@ class OutboxPublisher:
             if self._fresh:
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), timeout=self.period)
+                await asyncio.wait_for(self._kick.wait(), timeout=max(0.0, next_poll - loop.time()))

@@ -6,7 +6,6 @@ A delivery result that failed for good may mean a whole escalation level reached
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import ConsumerRecord
@@ -26,11 +25,14 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 
-async def add(
-    conn: AsyncConnection, incident_id: str, at: datetime, kind: str, ref: str | None, data: dict[str, Any]
-) -> None:
-    stmt = insert(timeline).values(incident_id=incident_id, at=at, kind=kind, ref=ref, data=data)
-    await conn.execute(stmt.on_conflict_do_nothing(constraint="uq_router_timeline_kind_ref"))
+_INSERT_ENTRIES = insert(timeline).on_conflict_do_nothing(constraint="uq_router_timeline_kind_ref")
+
+
+async def add_entries(conn: AsyncConnection, entries: Sequence[dict[str, Any]]) -> None:
+    """Entries (incident_id, at, kind, ref, data) as one statement run over the batch's rows; one already
+    recorded (same kind and ref) is skipped."""
+    if entries:
+        await conn.execute(_INSERT_ENTRIES, list(entries))
 
 
 async def for_incident(conn: AsyncConnection, incident_id: str) -> list[dict[str, Any]]:
@@ -50,8 +52,16 @@ async def handle_delivery_batch(state: RouterState, records: Sequence[ConsumerRe
             log.warning("delivery_record_undecodable", offset=record.offset)
     if not results:
         return
+    entries = [
+        {
+            "incident_id": result.incident_id,
+            "at": result.at,
+            "kind": "delivery",
+            "ref": f"{result.delivery_id}:{result.attempt}:{result.status.value}",
+            "data": result.model_dump(mode="json"),
+        }
+        for result in results
+    ]
     async with state.engine.begin() as conn:
-        for result in results:
-            ref = f"{result.delivery_id}:{result.attempt}:{result.status.value}"
-            await add(conn, result.incident_id, result.at, "delivery", ref, result.model_dump(mode="json"))
+        await add_entries(conn, entries)
     await escalate_unreached(state, incidents_with_failures(results))

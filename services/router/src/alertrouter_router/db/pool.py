@@ -31,6 +31,14 @@ def connect_arguments(database_url: str) -> dict[str, Any]:
     return {k: v for k, v in arguments.items() if v is not None}
 
 
+class _Connection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg is untyped here
+    def get_reset_query(self) -> str:
+        """None: asyncpg's (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL) was a round trip per release, and the
+        router leaves nothing for it to reset: its advisory locks are transaction-scoped, it never LISTENs or SETs
+        a session setting, and its cursors live in transactions. An open transaction is still rolled back."""
+        return ""
+
+
 async def _init(conn: asyncpg.Connection) -> None:  # type: ignore[type-arg]
     for name in ("json", "jsonb"):
         await conn.set_type_codec(
@@ -42,5 +50,10 @@ def make_pool(database_url: str, size: int) -> asyncpg.Pool:  # type: ignore[typ
     """Not yet initialised: ``await`` it once on the running loop. Connections open lazily (min_size 0), so a
     process starts while PostgreSQL is still coming up."""
     return asyncpg.create_pool(
-        **connect_arguments(database_url), min_size=0, max_size=size, init=_init, command_timeout=30
+        **connect_arguments(database_url),
+        min_size=0,
+        max_size=size,
+        init=_init,
+        command_timeout=30,
+        connection_class=_Connection,
     )
