@@ -86,16 +86,7 @@ async def test_nothing_is_committed_when_the_handler_keeps_failing(kafka_bootstr
     await asyncio.wait_for(task, 20)
     assert await _committed(kafka_bootstrap, loop.options.group_id, topic) is None
     # A new consumer of the same group gets the record again: nothing was skipped.
-    redelivered: list[bytes] = []
-
-    async def accept(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
-        redelivered.extend(r.value or b"" for r in records)
-
-    again = _loop(kafka_bootstrap, topic, accept, group=loop.options.group_id)
-    second = asyncio.create_task(again.run())
-    await eventually(lambda: _done(redelivered, 1), what="the redelivered record")
-    again.stop()
-    await asyncio.wait_for(second, 20)
+    assert await _read_again(kafka_bootstrap, topic, loop.options.group_id, 1) == [b"x"]
 
 
 async def test_stop_drains_the_batch_in_hand(kafka_bootstrap: str) -> None:
@@ -142,18 +133,23 @@ async def test_batches_handled_since_the_last_commit_are_redelivered_after_a_cra
     assert handled == [b"one"]  # finished, but its offset was still waiting for the commit
     assert await _committed(kafka_bootstrap, loop.options.group_id, topic) is None
 
+    assert await _read_again(kafka_bootstrap, topic, loop.options.group_id, 2) == [b"one", b"two"]
+    assert await _committed(kafka_bootstrap, loop.options.group_id, topic) == 2
+
+
+async def _read_again(bootstrap: str, topic: str, group: str, count: int) -> list[bytes]:
+    """What a restarted consumer of ``group`` is handed (stopped cleanly once it has ``count``: it commits)."""
     redelivered: list[bytes] = []
 
     async def accept(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         redelivered.extend(r.value or b"" for r in records)
 
-    again = _loop(kafka_bootstrap, topic, accept, group=loop.options.group_id)
-    second = asyncio.create_task(again.run())
-    await eventually(lambda: _done(redelivered, 2), what="both records redelivered")
-    assert redelivered == [b"one", b"two"]
-    await eventually(lambda: _offset_is(kafka_bootstrap, loop.options.group_id, topic, 2), what="offset 2 committed")
+    again = _loop(bootstrap, topic, accept, group=group)
+    task = asyncio.create_task(again.run())
+    await eventually(lambda: _done(redelivered, count), what=f"{count} redelivered record(s)")
     again.stop()
-    await asyncio.wait_for(second, 20)
+    await asyncio.wait_for(task, 20)
+    return redelivered
 
 
 async def _done(items: Sequence[object], n: int) -> bool:
