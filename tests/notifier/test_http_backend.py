@@ -18,7 +18,7 @@ import pytest
 import trustme
 
 from alertrouter_notifier.channels.asyncio_network import HIGH_WATER
-from alertrouter_notifier.channels.base import Outgoing, SendTransientError
+from alertrouter_notifier.channels.base import Outgoing, SendPermanentError, SendTransientError
 from alertrouter_notifier.channels.http import AsyncioTransport, make_http_client
 from alertrouter_notifier.channels.webhook import WebhookProvider
 from alertrouter_shared.events import ContactMethodType
@@ -372,3 +372,11 @@ async def test_cookies_a_receiver_sets_are_never_sent_back(serve: Callable[..., 
         assert not client.cookies
     assert len(requests) == 2
     assert b"cookie:" not in requests[1].lower()
+
+
+async def test_an_unparseable_destination_is_a_permanent_failure_not_a_crash(make_page: PageFactory) -> None:
+    page = make_page(ContactMethodType.WEBHOOK, "http://[::1/hook")  # the port is unparseable
+    async with make_http_client(5.0) as client:
+        with pytest.raises(SendPermanentError) as raised:
+            await WebhookProvider(client, "secret").send(Outgoing("d1", 1, page))
+    assert raised.value.status_code == "invalid_url"
