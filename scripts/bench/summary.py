@@ -40,13 +40,13 @@ def fell_behind(run: LatencyRun) -> bool:
     return not run.drained or run.drain_seconds > FELL_BEHIND_DRAIN_SHARE * run.seconds
 
 
-def sustained(run: LatencyRun) -> bool:
+def sustained(run: LatencyRun, p99_below_ms: float = P99_SUSTAINED_MS) -> bool:
     p99 = run.end_to_end.p99_ms
-    return run.drained and run.missing_alerts == 0 and p99 is not None and p99 < P99_SUSTAINED_MS
+    return run.drained and run.missing_alerts == 0 and p99 is not None and p99 < p99_below_ms
 
 
-def highest_sustained(results: BenchResults, system: str) -> float | None:
-    rates = [r.rate for r in results.latency if r.system == system and sustained(r)]
+def highest_sustained(results: BenchResults, system: str, p99_below_ms: float = P99_SUSTAINED_MS) -> float | None:
+    rates = [r.rate for r in results.latency if r.system == system and sustained(r, p99_below_ms)]
     return max(rates) if rates else None
 
 
@@ -117,14 +117,16 @@ def targets(results: BenchResults) -> list[list[str]]:
     rows += _router_targets(results)
     for system in ("alertrouter", "alertmanager"):
         measured = [r.rate for r in results.latency if r.system == system]
-        best = highest_sustained(results, system)
-        rows.append(
-            [
-                f"{system}: highest offered rate sustained with p99 < 1 s (of {', '.join(_f(r) for r in measured)})",
-                f"{_f(best)} alerts/s" if best else "none of the measured rates",
-                "-",
-            ]
-        )
+        of = ", ".join(_f(r) for r in measured)
+        for label, limit in ((f"{P99_TARGET_MS:g} ms", P99_TARGET_MS), ("1 s", P99_SUSTAINED_MS)):
+            best = highest_sustained(results, system, limit)
+            rows.append(
+                [
+                    f"{system}: highest offered rate sustained with p99 < {label} (of {of})",
+                    f"{_f(best)} alerts/s" if best else "none of the measured rates",
+                    "-",
+                ]
+            )
     return rows
 
 

@@ -25,6 +25,7 @@ from scripts.bench.results import (
     Environment,
     LatencyRun,
     LatencySummary,
+    ProcessUsage,
     StormRun,
     ThroughputRun,
 )
@@ -149,7 +150,8 @@ def _results() -> BenchResults:
             client_cpu_cores=0.2,
         )
 
-    def run(system: str, rate: float, p99: float, missing: int = 0) -> LatencyRun:
+    def run(system: str, rate: float, p99: float, missing: int = 0, notifier_cpu: float = 0.0) -> LatencyRun:
+        notifier = ProcessUsage(name="notifier", cpu_seconds=notifier_cpu, peak_rss_mib=100.0, processes=1)
         return LatencyRun(
             system=system,
             rate=rate,
@@ -165,6 +167,7 @@ def _results() -> BenchResults:
             generator_lag_p99_ms=0.1,
             drain_seconds=0.5,
             drained=missing == 0,
+            resources=[notifier] if notifier_cpu else [],
         )
 
     return BenchResults(
@@ -175,7 +178,11 @@ def _results() -> BenchResults:
             intake("alertmanager", 100, 32_000.0, None),
             intake("alertmanager", 1, 10_000.0, None),
         ],
-        latency=[run("alertrouter", 100, 12.0), run("alertrouter", 500, 42.5), run("alertrouter", 1000, 900, 3)],
+        latency=[
+            run("alertrouter", 100, 12.0),
+            run("alertrouter", 500, 42.5, notifier_cpu=0.9),
+            run("alertrouter", 1000, 900, 3),
+        ],
         storm=StormRun(
             alerts=10_000,
             seconds=10,
@@ -201,8 +208,10 @@ def test_targets_compare_against_the_reference_in_the_same_run() -> None:
     half = rows["ingest alerts/s at least half of Alertmanager's at 1/request (1 worker(s))"]
     assert half == ["4,000 vs 10,000 (ratio 0.40)", "no"]
     assert rows["webhook → provider p99 ≤ 50 ms at 500 new alerts/s"] == ["p99 42.5 ms", "yes"]
+    assert rows["notifier CPU ≤ 1 ms per delivery at 500 new alerts/s"] == ["0.90 ms", "yes"]  # 0.9 s, 1,000 sent
     assert rows["storm: first page within 1 s"] == ["0.250 s", "yes"]
     assert highest_sustained(_results(), "alertrouter") == 500.0  # 1000/s left 3 alerts without a page
+    assert highest_sustained(_results(), "alertrouter", 40.0) == 100.0  # 500/s: p99 42.5 ms
     run = _results().latency[0]
     assert not fell_behind(run)
     assert fell_behind(run.model_copy(update={"drain_seconds": 31.0}))  # over half of the 60 s run
