@@ -380,3 +380,15 @@ async def test_an_unparseable_destination_is_a_permanent_failure_not_a_crash(mak
         with pytest.raises(SendPermanentError) as raised:
             await WebhookProvider(client, "secret").send(Outgoing("d1", 1, page))
     assert raised.value.status_code == "invalid_url"
+
+
+async def test_without_keepalive_every_request_has_a_connection_of_its_own(
+    serve: Callable[..., Awaitable[Server]],
+) -> None:
+    server = await _kept_alive_server(serve)
+    transport = AsyncioTransport(httpx.Limits(max_connections=2, max_keepalive_connections=0))
+    async with httpx.AsyncClient(transport=transport) as client:
+        for _ in range(3):
+            assert (await client.post(server.url, content=b"{}")).status_code == 200
+        assert transport.pool.connections == [] and transport.pool.free_slots == 2
+    assert server.connections == 3

@@ -30,8 +30,10 @@ class AsyncioTransport(httpx.AsyncHTTPTransport):
         super().__init__(verify=ssl_context, limits=limits, trust_env=False)
         self.pool = Http11Pool(
             ssl_context,
-            max_connections=limits.max_connections or UNLIMITED_MEANS,
-            max_keepalive_connections=limits.max_keepalive_connections or UNLIMITED_MEANS,
+            max_connections=UNLIMITED_MEANS if limits.max_connections is None else limits.max_connections,
+            max_keepalive_connections=(
+                UNLIMITED_MEANS if limits.max_keepalive_connections is None else limits.max_keepalive_connections
+            ),
             keepalive_expiry=limits.keepalive_expiry,
         )
         self._pool = self.pool  # type: ignore[assignment]  # httpx calls its pool through this (duck-typed)

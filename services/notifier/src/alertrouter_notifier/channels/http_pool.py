@@ -130,7 +130,7 @@ class Http11Pool:
     async def give_back(self, origin: OriginKey, connection: httpcore.AsyncHTTP11Connection) -> None:
         """Called once per response, when it is closed: the slot is free again, the connection kept if it can be."""
         try:
-            if not connection.is_idle() or connection.has_expired():
+            if not connection.is_idle() or connection.has_expired() or self._max_idle <= 0:
                 await self._close(connection)
                 return
             if self._idle_count >= self._max_idle:
