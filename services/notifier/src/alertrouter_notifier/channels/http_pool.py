@@ -58,16 +58,10 @@ class Http11Pool:
         self._backend = AsyncioBackend()
         self._keepalive_expiry = keepalive_expiry
         self._max_idle = max_keepalive_connections
-        self._slots = asyncio.Semaphore(max_connections)
-        self._max_connections = max_connections
-        self._in_use = 0
+        self._slots = asyncio.BoundedSemaphore(max_connections)  # a slot given back twice is an error, not a slot
         self._idle: dict[OriginKey, list[httpcore.AsyncHTTP11Connection]] = {}
         self._idle_count = 0
         self._open: set[httpcore.AsyncHTTP11Connection] = set()
-
-    @property
-    def free_slots(self) -> int:
-        return self._max_connections - self._in_use
 
     @property
     def connections(self) -> list[httpcore.AsyncHTTP11Connection]:
@@ -83,7 +77,7 @@ class Http11Pool:
                 await self._close(connection)
                 raise
         except BaseException:
-            self._release_slot()
+            self._slots.release()
             raise
         response.stream = _GivenBackOnClose(response.stream, self, _key(request), connection)
         return response
@@ -98,11 +92,6 @@ class Http11Pool:
                 raise httpcore.PoolTimeout(f"no connection free within {timeout} s") from exc
         else:
             await self._slots.acquire()  # free: returns at once
-        self._in_use += 1
-
-    def _release_slot(self) -> None:
-        self._in_use -= 1
-        self._slots.release()
 
     async def _connection_for(self, request: httpcore.Request) -> httpcore.AsyncHTTP11Connection:
         idle = self._idle.get(_key(request))
@@ -138,7 +127,7 @@ class Http11Pool:
             self._idle.setdefault(origin, []).append(connection)
             self._idle_count += 1
         finally:
-            self._release_slot()
+            self._slots.release()
 
     def _oldest_idle(self) -> httpcore.AsyncHTTP11Connection:
         """The first-used origin's least recently used connection (rare: only with more origins than the limit)."""

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import httpx
 
 from alertrouter_notifier.channels.base import Links, Outgoing, Receipt
-from alertrouter_notifier.channels.http import parsed_url, raise_for_http_status, transport_errors
+from alertrouter_notifier.channels.http import raise_for_http_status, transport_errors
 from alertrouter_notifier.channels.slack_api import SlackApi
 from alertrouter_notifier.rendering.slack import Handled, slack_message
 from alertrouter_shared.events import Page, PageKind
@@ -62,7 +62,7 @@ class SlackProvider:
 
     async def _incoming_webhook(self, url: str, message: dict[str, object]) -> Receipt:
         async with transport_errors("slack-webhook"):
-            response = await self._client.post(parsed_url(url), json=message)
+            response = await self._client.post(url, json=message)
         raise_for_http_status("slack-webhook", response)
         return Receipt(provider_status_code=str(response.status_code))
 

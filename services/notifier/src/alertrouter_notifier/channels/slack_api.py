@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from alertrouter_notifier.channels.base import SendPermanentError, SendTransientError, parse_retry_after
-from alertrouter_notifier.channels.http import parsed_url, raise_for_http_status, transport_errors
+from alertrouter_notifier.channels.http import raise_for_http_status, transport_errors
 
 RETRYABLE_API_ERRORS = frozenset(
     {"ratelimited", "rate_limited", "fatal_error", "request_timeout", "internal_error", "service_unavailable"}
@@ -53,7 +53,7 @@ class SlackApi:
             raise SendPermanentError(f"slack: no bot token configured for {method}", status_code="not_authed")
         headers = {"Authorization": f"Bearer {self._token}"}
         async with transport_errors("slack-api"):
-            response = await self._client.post(parsed_url(f"{self._api_url}/{method}"), json=payload, headers=headers)
+            response = await self._client.post(f"{self._api_url}/{method}", json=payload, headers=headers)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         code = str(response.status_code)
         if response.status_code == 429 or response.status_code >= 500:

@@ -11,7 +11,7 @@ import re
 import httpx
 
 from alertrouter_notifier.channels.base import Outgoing, Receipt, SendPermanentError, SendTransientError
-from alertrouter_notifier.channels.http import parsed_url, raise_for_http_status, transport_errors
+from alertrouter_notifier.channels.http import raise_for_http_status, transport_errors
 from alertrouter_notifier.rendering.chat import teams_card
 
 _EMBEDDED_ERROR = re.compile(r"returned HTTP error (\d{3})")
@@ -26,7 +26,7 @@ class TeamsProvider:
     async def send(self, outgoing: Outgoing) -> Receipt:
         url = outgoing.page.contact_method.address.strip()
         async with transport_errors(self.name):
-            response = await self._client.post(parsed_url(url), json=teams_card(outgoing.page, outgoing.links))
+            response = await self._client.post(url, json=teams_card(outgoing.page, outgoing.links))
         raise_for_http_status(self.name, response)
         embedded = _EMBEDDED_ERROR.search(response.text)
         if embedded:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 
 from alertrouter_notifier.channels.base import Outgoing, Receipt
-from alertrouter_notifier.channels.http import parsed_url, transport_errors
+from alertrouter_notifier.channels.http import transport_errors
 from alertrouter_notifier.channels.twilio_api import account_url, credentials, twilio_error
 from alertrouter_notifier.rendering.voice import call_script
 
@@ -58,7 +58,7 @@ class TwilioVoiceProvider:
 
     async def send(self, outgoing: Outgoing) -> Receipt:
         async with transport_errors(self.name):
-            response = await self._client.post(parsed_url(self._url), data=self.form(outgoing), auth=self._auth)
+            response = await self._client.post(self._url, data=self.form(outgoing), auth=self._auth)
         if response.status_code in (200, 201):
             return Receipt(provider_message_id=response.json().get("sid"), provider_status_code="queued")
         raise twilio_error(self.name, response)

@@ -7,7 +7,7 @@ import time
 import httpx
 
 from alertrouter_notifier.channels.base import Outgoing, Receipt
-from alertrouter_notifier.channels.http import parsed_url, raise_for_http_status, transport_errors
+from alertrouter_notifier.channels.http import raise_for_http_status, transport_errors
 from alertrouter_notifier.rendering.webhook import DELIVERY_HEADER, SIGNATURE_HEADER, sign, webhook_body
 
 
@@ -29,9 +29,7 @@ class WebhookProvider:
         if self._secret:
             headers[SIGNATURE_HEADER] = sign(self._secret, body, int(time.time()))
         async with transport_errors(self.name):
-            response = await self._client.post(
-                parsed_url(outgoing.page.contact_method.address), content=body, headers=headers
-            )
+            response = await self._client.post(outgoing.page.contact_method.address, content=body, headers=headers)
         raise_for_http_status(self.name, response)
         return Receipt(
             provider_message_id=response.headers.get("X-Request-Id") or None,
