@@ -11,6 +11,7 @@ from alertrouter_ingest.app import create_app
 from alertrouter_ingest.integrations import ConfigError
 from alertrouter_ingest.process_metrics import prepare_for_workers
 from alertrouter_ingest.settings import IngestSettings
+from alertrouter_shared.collector import freeze_startup_heap
 from alertrouter_shared.logging import configure_logging
 
 
@@ -39,6 +40,7 @@ def main() -> None:
     except ConfigError as exc:
         print(f"alertrouter-ingest: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
+    freeze_startup_heap()
     uvicorn.run(
         app,
         host=settings.host,
@@ -71,7 +73,9 @@ def _serve_workers(settings: IngestSettings) -> None:
 def worker_app() -> object:
     settings = IngestSettings()
     configure_logging("ingest", settings.log_level, settings.log_format)
-    return create_app(settings)
+    app = create_app(settings)
+    freeze_startup_heap()
+    return app
 
 
 if __name__ == "__main__":
