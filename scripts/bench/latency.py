@@ -11,6 +11,7 @@ import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from .context import BenchContext
 from .httpclient import Pool
@@ -54,6 +55,13 @@ def notifications_settled(ctx: BenchContext, log: ReceiverLog, expected: dict[st
     return settle
 
 
+def _keep_timeline(path: Path, schedule: dict[str, float], arrivals: dict[str, float]) -> None:
+    """Each alert's send instant (seconds into the run) and latency, beside the logs: when did the tail happen?"""
+    start = min(schedule.values(), default=0.0)
+    rows = sorted((schedule[b] - start, (arrivals[b] - schedule[b]) * 1000) for b in arrivals)
+    path.write_text("".join(f"{sent:.3f}\t{ms:.1f}\n" for sent, ms in rows))
+
+
 async def latency_run(
     ctx: BenchContext,
     system: str,
@@ -77,6 +85,7 @@ async def latency_run(
     arrivals = {bench_id: log.first_arrival[bench_id] for bench_id in schedule if bench_id in log.first_arrival}
     last_arrival = max(arrivals.values(), default=time.monotonic())
     resources, lag = ctx.sampler.end(window, len(schedule))
+    _keep_timeline(ctx.workdir / f"{window}.tsv", schedule, arrivals)
     run = LatencyRun(
         system=system,
         rate=rate,

@@ -266,3 +266,20 @@ def test_a_batch_is_admitted_without_a_transaction_only_when_its_insert_is_all_t
     assert one_statement([fresh, digest], now, policy)
     assert not one_statement([fresh, old], now, policy)  # the expired one is recorded as such too
     assert not one_statement([fresh, sms], now, policy)
+
+
+async def test_pages_beyond_the_send_slots_go_out_as_slots_free_not_at_the_next_poll(
+    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer
+) -> None:
+    """One send slot, four pages at once and a retry poll of a minute: the three that did not fit are claimed as
+    the slot frees (they used to wait for the poll: bursts at 500 alerts/s arrived up to half a second late)."""
+    settings = make_settings(max_concurrent_sends=1, retry_poll_seconds=60)
+    pages = [make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook/{n}") for n in range(4)]
+    async with Notifier(settings) as notifier:
+        # the retry worker's first pass runs at start, long before the consumer has joined its group and read these
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, pages)
+        await asyncio.to_thread(capture.wait_for, len(pages), 15)
+        async with api_client(notifier) as client:
+            for page in pages:
+                assert (await final_delivery(client, page.page_id))["status"] == "sent"
+    assert sorted(p["page"]["page_id"] for p in capture.pages()) == sorted(p.page_id for p in pages)

@@ -7,10 +7,13 @@ from datetime import datetime, timedelta
 
 import httpx
 from aiokafka import AIOKafkaProducer
+from asyncpg.connection import LoggedQuery
 
+from alertrouter_router.db import snapshot_reads
 from alertrouter_router.outbox import publish_due
 from alertrouter_router.pipeline import process_batch
 from alertrouter_router.runtime import RouterRuntime
+from alertrouter_router.work import run_unit
 from alertrouter_shared.clock import OffsetClock
 from alertrouter_shared.events import AlertAction
 from tests.helpers import TopicReader, eventually
@@ -174,3 +177,51 @@ async def test_one_batch_sees_each_keys_state_as_it_changes(
         )
     assert [(r["status"], r["incident_id"]) for r in rows] == [("firing", second), ("resolved", before)]
     assert {r["id"]: r["status"] for r in statuses} == {first: "resolved", second: "triggered", before: "resolved"}
+
+
+async def test_a_batch_of_new_alerts_writes_its_effects_in_one_statement(
+    router: RouterRuntime, router_clock: OffsetClock, unique: str
+) -> None:
+    """Incidents, alerts, escalation steps, outbox pages and decisions go in one round trip (data-modifying CTEs);
+    the decisions still point at incidents inserted by the same statement, and every row is there."""
+    state = router.state
+    at = router_clock.now() + timedelta(days=3650)  # far ahead, so the running publisher leaves these alone
+    keys = [f"am:test-am:{unique}-{n}" for n in range(3)]
+    events = [alert_event(k, {"service": "checkout"}, occurred_at=at, received_at=at) for k in keys]
+    queries: list[str] = []
+
+    def logged(record: LoggedQuery) -> None:
+        queries.append(record.query)
+
+    async with state.pool.acquire() as conn:
+        conn.add_query_logger(logged)
+        try:
+            async with conn.transaction():
+                snapshot, maintenance = await snapshot_reads.for_events(conn, events, state.configs.current, at)
+                effects, recorded = await run_unit(
+                    conn, events, snapshot, maintenance, state.configs.current, at, state.rules
+                )
+        finally:
+            conn.remove_query_logger(logged)
+        incidents = sorted({d.incident_id for d in recorded if d.incident_id})
+        counts = await conn.fetchrow(
+            "SELECT (SELECT count(*) FROM router_incident WHERE id = ANY($1::text[])) AS incidents, "
+            "(SELECT count(*) FROM router_alert WHERE dedup_key = ANY($2::text[])) AS alerts, "
+            "(SELECT count(*) FROM router_escalation_step WHERE incident_id = ANY($1::text[])) AS steps, "
+            "(SELECT count(*) FROM router_outbox WHERE incident_id = ANY($1::text[])) AS pages, "
+            "(SELECT count(*) FROM router_decision WHERE dedup_key = ANY($2::text[])) AS decisions",
+            incidents,
+            keys,
+        )
+    # (logged by call_soon, so read once the unit is over; asyncpg's own type introspection is not ours)
+    writes = [q for q in queries if q.startswith(("INSERT", "WITH", "UPDATE", "DELETE")) and "typeinfo" not in q]
+    assert len(writes) == 1, writes
+    assert [d.outcome for d in recorded] == ["paged"] * 3
+    assert dict(counts) == {
+        "incidents": 3,
+        "alerts": 3,
+        "steps": len(effects.steps),
+        "pages": len(effects.pages),
+        "decisions": 3,
+    }
+    assert effects.steps and effects.pages

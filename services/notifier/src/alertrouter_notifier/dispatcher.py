@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -67,6 +67,23 @@ class Dispatcher:
         # sending at once, so its lease cannot run out while it waits its turn (which would let a second worker
         # claim and send it too).
         self._reserved = 0
+        # Deliveries were admitted or due while every slot was taken: they wait in the table, and a freed slot
+        # calls ``_on_room`` (the retry worker's wake-up) instead of leaving them to its next poll.
+        self._owed = False
+        self._on_room: Callable[[], None] = lambda: None
+
+    def call_when_room(self, callback: Callable[[], None]) -> None:
+        """``callback`` runs when a send slot frees while deliveries that did not fit are waiting."""
+        self._on_room = callback
+
+    def _turned_away(self, wanted: int, take: int) -> None:
+        if take < wanted:
+            self._owed = True
+
+    def _release(self, slots: int) -> None:
+        self._reserved -= slots
+        if slots > 0 and self._owed:
+            self._on_room()
 
     @property
     def in_flight(self) -> int:
@@ -78,6 +95,7 @@ class Dispatcher:
     def dispatch_now(self, delivery_ids: Sequence[str]) -> None:
         """Fast path for freshly admitted deliveries; what does not fit now is found by ``run_due``."""
         take = min(len(delivery_ids), self._free())
+        self._turned_away(len(delivery_ids), take)
         if take:
             self._reserved += take
             self._spawn(self._claim_and_send(list(delivery_ids[:take]), take))
@@ -85,12 +103,13 @@ class Dispatcher:
     def reserve(self, wanted: int) -> int:
         """Send slots for pages about to be admitted already claimed; ``send_claimed`` gives back what is unused."""
         take = min(wanted, self._free())
+        self._turned_away(wanted, take)
         self._reserved += take
         return take
 
     def send_claimed(self, claimed: Sequence[ClaimedDelivery], reserved: int) -> None:
         """Start sending deliveries claimed at admission (after their rows committed) within ``reserved`` slots."""
-        self._reserved -= reserved - len(claimed)
+        self._release(reserved - len(claimed))
         for item in claimed:
             self._spawn(self._send(item))
 
@@ -105,6 +124,8 @@ class Dispatcher:
         finally:
             self._reserved -= capacity
         self._reserved += len(claimed)
+        if len(claimed) < capacity:
+            self._owed = False  # everything due fitted
         for item in claimed:
             self._spawn(self._send(item))
         return len(claimed)
@@ -131,7 +152,7 @@ class Dispatcher:
         except Exception:
             log.exception("claim_failed_retry_worker_will_pick_up", count=len(ids))
             claimed = []
-        self._reserved -= reserved - len(claimed)  # release the slots of ids another worker had already taken
+        self._release(reserved - len(claimed))  # the slots of ids another worker had already taken
         await asyncio.gather(*(self._send(item) for item in claimed))
 
     async def _send(self, claimed: ClaimedDelivery) -> None:
@@ -145,7 +166,7 @@ class Dispatcher:
             except Exception:
                 log.exception("delivery_attempt_crashed")
             finally:
-                self._reserved -= 1
+                self._release(1)
 
     async def _attempt(self, claimed: ClaimedDelivery) -> None:
         now = self._clock.now()

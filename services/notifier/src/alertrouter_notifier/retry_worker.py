@@ -58,6 +58,7 @@ class RetryWorker:
         next_housekeeping = 0.0
         while not self._stopping.is_set():
             busy = False
+            self._wakeup.clear()  # before the pass: a wake-up during it means another pass
             try:
                 busy = await self.tick()
                 if loop.time() >= next_housekeeping:
@@ -66,7 +67,6 @@ class RetryWorker:
             except Exception:
                 log.exception("retry_worker_tick_failed")
             if not busy:
-                self._wakeup.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll)
 

@@ -78,6 +78,7 @@ class Notifier:
         self.worker = RetryWorker(
             self.engine, self.dispatcher, self.publisher, self.policy, self.clock, settings.retry_poll_seconds
         )
+        self.dispatcher.call_when_room(self.worker.wake)  # what did not fit waits for a slot, not for the next poll
         self.handler = PageHandler(
             self.engine,
             self.producer,

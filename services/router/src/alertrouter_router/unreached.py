@@ -80,7 +80,7 @@ async def escalate_unreached(state: RouterState, incident_ids: list[str]) -> int
             "t.data->>'channel' AS channel, t.data->>'error' AS error, t.data->>'failure_reason' AS reason "
             "FROM router_timeline t "
             "WHERE t.incident_id = o.incident_id AND t.kind = 'delivery' AND t.data->>'page_id' = o.page_id "
-            "ORDER BY t.at DESC, t.id DESC LIMIT 1) d ON true WHERE o.incident_id = ANY($1::text[])",
+            "ORDER BY t.at DESC, t.id DESC LIMIT 1) d ON true WHERE o.incident_id = ANY($1::text[]) ORDER BY o.page_id",
             incident_ids,
         )
         inputs = unreached_levels(PageState(**dict(row)) for row in rows)
