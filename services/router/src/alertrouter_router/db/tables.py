@@ -164,6 +164,7 @@ outbox = Table(
     _ts("published_at"),
     Index("ix_router_outbox_unpublished", "send_at", postgresql_where=text("published_at IS NULL")),
     Index("ix_router_outbox_send_at", "send_at"),  # the on-call report reads published pages by window
+    Index("ix_router_outbox_incident", "incident_id"),  # status updates, cancellations, "not reached"
 )
 
 timeline = Table(
