@@ -283,3 +283,36 @@ async def test_pages_beyond_the_send_slots_go_out_as_slots_free_not_at_the_next_
             for page in pages:
                 assert (await final_delivery(client, page.page_id))["status"] == "sent"
     assert sorted(p["page"]["page_id"] for p in capture.pages()) == sorted(p.page_id for p in pages)
+
+
+async def test_a_page_turned_away_during_a_claim_pass_wakes_the_worker_when_the_pass_ends(
+    make_settings: SettingsFactory,
+) -> None:
+    """The retry worker's claim holds every free slot while it runs, so a page admitted meanwhile finds none and
+    waits in the table. A pass whose claim began before that page was stored must not conclude that nothing waits:
+    it wakes the worker for another pass (it left the page to the next poll: half a second, seen at 250/s)."""
+    notifier = Notifier(make_settings(max_concurrent_sends=1), consume=False)
+    woken = asyncio.Event()
+    notifier.dispatcher.call_when_room(woken.set)
+    try:
+        async with notifier.engine.connect() as blocker, notifier.engine.connect() as observer:
+            await blocker.execute(text("LOCK TABLE notifier_delivery IN SHARE MODE"))  # claims wait, reads do not
+            claim = asyncio.create_task(notifier.dispatcher.run_due())
+
+            async def claim_waits() -> bool:
+                waiting = await observer.scalar(
+                    text("SELECT count(*) FROM pg_locks WHERE relation = 'notifier_delivery'::regclass AND NOT granted")
+                )
+                await observer.rollback()
+                return bool(waiting)
+
+            await eventually(claim_waits, what="the claim pass waiting on the table lock")
+            assert notifier.dispatcher.reserve(1) == 0  # the page arriving now: no slot, it waits in the table
+            assert not woken.is_set()
+            await blocker.rollback()
+        assert await claim == 0
+        await asyncio.wait_for(woken.wait(), 5)
+    finally:
+        await notifier.channels.aclose()
+        await notifier.http.aclose()
+        await notifier.engine.dispose()

@@ -70,6 +70,7 @@ class Dispatcher:
         # Deliveries were admitted or due while every slot was taken: they wait in the table, and a freed slot
         # calls ``_on_room`` (the retry worker's wake-up) instead of leaving them to its next poll.
         self._owed = False
+        self._turned_away_count = 0  # a claim pass clears ``_owed`` only if nothing was turned away meanwhile
         self._on_room: Callable[[], None] = lambda: None
 
     def call_when_room(self, callback: Callable[[], None]) -> None:
@@ -79,6 +80,7 @@ class Dispatcher:
     def _turned_away(self, wanted: int, take: int) -> None:
         if take < wanted:
             self._owed = True
+            self._turned_away_count += 1
 
     def _release(self, slots: int) -> None:
         self._reserved -= slots
@@ -118,14 +120,16 @@ class Dispatcher:
         capacity = min(self._claim_batch, self._free())
         if capacity <= 0:
             return 0
-        self._reserved += capacity
+        turned_away = self._turned_away_count
+        self._reserved += capacity  # while the claim runs, pages arriving find no slot and wait in the table
         try:
             claimed = await self._claim(None, capacity)
-        finally:
-            self._reserved -= capacity
-        self._reserved += len(claimed)
-        if len(claimed) < capacity:
-            self._owed = False  # everything due fitted
+        except BaseException:
+            self._release(capacity)
+            raise
+        if len(claimed) < capacity and self._turned_away_count == turned_away:
+            self._owed = False  # everything due fitted, and nothing was turned away while claiming
+        self._release(capacity - len(claimed))  # pages turned away meanwhile: the worker passes again at once
         for item in claimed:
             self._spawn(self._send(item))
         return len(claimed)
