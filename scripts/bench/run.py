@@ -63,7 +63,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-seconds", type=float, help="override the duration of each latency run")
     parser.add_argument("--all-rates", action="store_true", help="run every latency rate even when behind")
     parser.add_argument("--pg-fast", action="store_true", help="keep PostgreSQL's test settings (fsync off)")
-    parser.add_argument("--workdir", type=Path, help="keep logs and profiles here (default: a temporary dir)")
+    parser.add_argument(
+        "--workdir", type=Path, help="keep logs, profiles and latency timelines here (default: a temporary dir)"
+    )
     parser.add_argument(
         "--only", help="run only the phases whose names contain one of these words, e.g. 'end to end' (development)"
     )
