@@ -67,24 +67,24 @@ class Dispatcher:
         # sending at once, so its lease cannot run out while it waits its turn (which would let a second worker
         # claim and send it too).
         self._reserved = 0
-        # Deliveries were admitted or due while every slot was taken: they wait in the table, and a freed slot
-        # calls ``_on_room`` (the retry worker's wake-up) instead of leaving them to its next poll.
-        self._owed = False
-        self._turned_away_count = 0  # a claim pass clears ``_owed`` only if nothing was turned away meanwhile
+        # Deliveries turned away (every slot taken) wait in the table; while any may still wait, a freed slot
+        # calls ``_on_room`` (the retry worker's wake-up) instead of leaving them to its next poll. A claim pass
+        # that found less than it could take settles the count it started from: later turn-aways still wait.
+        self._turned_away = 0
+        self._settled = 0
         self._on_room: Callable[[], None] = lambda: None
 
     def call_when_room(self, callback: Callable[[], None]) -> None:
         """``callback`` runs when a send slot frees while deliveries that did not fit are waiting."""
         self._on_room = callback
 
-    def _turned_away(self, wanted: int, take: int) -> None:
+    def _note_turned_away(self, wanted: int, take: int) -> None:
         if take < wanted:
-            self._owed = True
-            self._turned_away_count += 1
+            self._turned_away += 1
 
     def _release(self, slots: int) -> None:
         self._reserved -= slots
-        if slots > 0 and self._owed:
+        if slots > 0 and self._turned_away != self._settled:
             self._on_room()
 
     @property
@@ -97,7 +97,7 @@ class Dispatcher:
     def dispatch_now(self, delivery_ids: Sequence[str]) -> None:
         """Fast path for freshly admitted deliveries; what does not fit now is found by ``run_due``."""
         take = min(len(delivery_ids), self._free())
-        self._turned_away(len(delivery_ids), take)
+        self._note_turned_away(len(delivery_ids), take)
         if take:
             self._reserved += take
             self._spawn(self._claim_and_send(list(delivery_ids[:take]), take))
@@ -105,7 +105,7 @@ class Dispatcher:
     def reserve(self, wanted: int) -> int:
         """Send slots for pages about to be admitted already claimed; ``send_claimed`` gives back what is unused."""
         take = min(wanted, self._free())
-        self._turned_away(wanted, take)
+        self._note_turned_away(wanted, take)
         self._reserved += take
         return take
 
@@ -120,15 +120,15 @@ class Dispatcher:
         capacity = min(self._claim_batch, self._free())
         if capacity <= 0:
             return 0
-        turned_away = self._turned_away_count
+        turned_away = self._turned_away
         self._reserved += capacity  # while the claim runs, pages arriving find no slot and wait in the table
         try:
             claimed = await self._claim(None, capacity)
         except BaseException:
             self._release(capacity)
             raise
-        if len(claimed) < capacity and self._turned_away_count == turned_away:
-            self._owed = False  # everything due fitted, and nothing was turned away while claiming
+        if len(claimed) < capacity:
+            self._settled = turned_away  # everything due then fitted; pages turned away while claiming may not have
         self._release(capacity - len(claimed))  # pages turned away meanwhile: the worker passes again at once
         for item in claimed:
             self._spawn(self._send(item))
