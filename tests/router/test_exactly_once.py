@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
+import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 from asyncpg.connection import LoggedQuery
+from prometheus_client import REGISTRY
 
 from alertrouter_router.db import snapshot_reads
-from alertrouter_router.outbox import publish_due
+from alertrouter_router.outbox import OutboxPublisher, publish_due
 from alertrouter_router.pipeline import process_batch
 from alertrouter_router.runtime import RouterRuntime
 from alertrouter_router.work import run_unit
@@ -179,11 +181,12 @@ async def test_one_batch_sees_each_keys_state_as_it_changes(
     assert {r["id"]: r["status"] for r in statuses} == {first: "resolved", second: "triggered", before: "resolved"}
 
 
-async def test_a_batch_of_new_alerts_writes_its_effects_in_one_statement(
+async def test_a_batch_of_new_alerts_is_one_read_and_one_write(
     router: RouterRuntime, router_clock: OffsetClock, unique: str
 ) -> None:
-    """Incidents, alerts, escalation steps, outbox pages and decisions go in one round trip (data-modifying CTEs);
-    the decisions still point at incidents inserted by the same statement, and every row is there."""
+    """The snapshot (alerts, incidents, decided events, maintenance windows) is one statement; incidents, alerts,
+    escalation steps, outbox pages and decisions go in one more (data-modifying CTEs); the decisions still point
+    at incidents inserted by the same statement, and every row is there."""
     state = router.state
     at = router_clock.now() + timedelta(days=3650)  # far ahead, so the running publisher leaves these alone
     keys = [f"am:test-am:{unique}-{n}" for n in range(3)]
@@ -213,9 +216,14 @@ async def test_a_batch_of_new_alerts_writes_its_effects_in_one_statement(
             incidents,
             keys,
         )
-    # (logged by call_soon, so read once the unit is over; asyncpg's own type introspection is not ours)
-    writes = [q for q in queries if q.startswith(("INSERT", "WITH", "UPDATE", "DELETE")) and "typeinfo" not in q]
-    assert len(writes) == 1, writes
+    # (logged by call_soon, so read once the unit is over; asyncpg's own type introspection, with JIT turned off
+    # around it, is not ours)
+    statements = [
+        q for q in queries if q.rstrip(";") not in ("BEGIN", "COMMIT") and "typeinfo" not in q and "'jit'" not in q
+    ]
+    assert len(statements) == 2, statements
+    assert "FROM router_decision" in statements[0] and "FROM router_maintenance_window" in statements[0]
+    assert statements[1].startswith(("INSERT", "WITH")) and "INSERT INTO router_decision" in statements[1]
     assert [d.outcome for d in recorded] == ["paged"] * 3
     assert dict(counts) == {
         "incidents": 3,
@@ -225,3 +233,62 @@ async def test_a_batch_of_new_alerts_writes_its_effects_in_one_statement(
         "decisions": 3,
     }
     assert effects.steps and effects.pages
+
+
+async def test_a_fast_lane_pass_kafka_refuses_leaves_its_pages_to_the_poller(
+    router: RouterRuntime, router_clock: OffsetClock, kafka_bootstrap: str, unique: str
+) -> None:
+    """The acknowledgement is awaited after the pass let go of the lane: when the broker refuses the records, the
+    claim is rolled back (the page stays unpublished, for the poller), the failure is counted, and the lane goes on
+    publishing the next pages."""
+    state = router.state
+    at = router_clock.now() + timedelta(days=3650)  # far ahead, so the running publisher leaves these alone
+    event = alert_event(f"am:test-am:{unique}", {"service": "checkout"}, occurred_at=at, received_at=at)
+    async with state.pool.acquire() as conn, conn.transaction():
+        snapshot, maintenance = await snapshot_reads.for_events(conn, [event], state.configs.current, at)
+        effects, _ = await run_unit(conn, [event], snapshot, maintenance, state.configs.current, at, state.rules)
+    page = effects.pages[0]
+    # More than the broker takes in one message (message.max.bytes, 1 MiB by default); the producer would send it.
+    refused = page.model_copy(update={"page_id": f"{page.page_id}:refused", "summary": "x" * 1_100_000})
+    async with state.pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO router_outbox (page_id, incident_id, payload, created_at, send_at) "
+            "VALUES ($1, $2, $3, $4, $4)",
+            refused.page_id,
+            refused.incident_id,
+            refused.model_dump_json(),
+            at,
+        )
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, max_request_size=4 * 1024 * 1024, acks="all")
+    await producer.start()
+    # Its poller's clock is ten years back: it finds nothing due, so only the fast lane publishes here.
+    publisher = OutboxPublisher(state.pool, producer, OffsetClock(timedelta(days=-3650)), period=3600)
+    stopping = asyncio.Event()
+    lane = asyncio.create_task(publisher.run(stopping))
+    failures = REGISTRY.get_sample_value("alertrouter_router_outbox_publish_failures_total") or 0.0
+    try:
+        publisher.hand_over([refused], at)
+        await eventually(
+            lambda: _counter_above("alertrouter_router_outbox_publish_failures_total", failures),
+            what="the refused pass counted as a failure",
+        )
+        publisher.hand_over([page], at)
+        await eventually(lambda: _published(state.pool, page.page_id), what="the next pass published")
+        assert not await _published(state.pool, refused.page_id), "the refused page is left to the poller"
+    finally:
+        stopping.set()
+        publisher.hand_over([], at)
+        await asyncio.wait_for(lane, 30)
+        await producer.stop()
+        async with state.pool.acquire() as conn:  # the poller of later tests must not meet it
+            await conn.execute("DELETE FROM router_outbox WHERE page_id = $1", refused.page_id)
+
+
+async def _counter_above(name: str, before: float) -> bool:
+    return (REGISTRY.get_sample_value(name) or 0.0) > before
+
+
+async def _published(pool: asyncpg.Pool, page_id: str) -> bool:  # type: ignore[type-arg]
+    async with pool.acquire() as conn:
+        found = await conn.fetchval("SELECT published_at IS NOT NULL FROM router_outbox WHERE page_id = $1", page_id)
+    return bool(found)

@@ -13,6 +13,7 @@ import contextlib
 import struct
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -75,10 +76,16 @@ async def produce_all(producer: AIOKafkaProducer, records: Sequence[Record], tim
     """
     try:
         async with asyncio.timeout(timeout):
-            futures = [await producer.send(topic, value=value, key=key) for topic, key, value in records]
-            await asyncio.gather(*futures)
+            acknowledged = await enqueue_all(producer, records)
+            await asyncio.gather(*acknowledged)
     except (TimeoutError, KafkaError) as exc:
         raise TransientError(f"Kafka did not acknowledge {len(records)} record(s): {exc!r}") from exc
+
+
+async def enqueue_all(producer: AIOKafkaProducer, records: Sequence[Record]) -> list[asyncio.Future[Any]]:
+    """Enqueue the records in order (records enqueued later on a partition are stored after them) and return
+    their acknowledgements, for a caller that goes on before they arrive."""
+    return [await producer.send(topic, value=value, key=key) for topic, key, value in records]
 
 
 _MURMUR_M = 0x5BD1E995

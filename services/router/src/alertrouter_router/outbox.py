@@ -5,6 +5,11 @@ acknowledgement can still cancel them). Pages due at once are published from mem
 fast lane) and marked published; the poller takes whatever the fast lane did not. If the process dies between
 commit and publish, the next publisher pass — in this replica after restart, or in another — publishes it with
 the same deterministic page id, and the notifier drops the repeat.
+
+A fast-lane pass claims its rows in a transaction, enqueues their records and leaves the wait for Kafka's
+acknowledgement and the commit to a task of its own, so the next pass claims and enqueues meanwhile: waiting
+for the previous pass's acknowledgement and commit was, at 500 alerts/s, about ten milliseconds of every page's
+latency. Passes enqueue in order, so the pages of an incident reach the pages topic in the order decided.
 """
 
 from __future__ import annotations
@@ -12,14 +17,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from asyncpg.transaction import Transaction
 from prometheus_client import Counter, Gauge
 
 from alertrouter_shared.clock import Clock
 from alertrouter_shared.events import Page
-from alertrouter_shared.kafka import produce_all
+from alertrouter_shared.kafka import enqueue_all, produce_all
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.topics import PAGES
 
@@ -33,6 +41,9 @@ OUTBOX_PENDING = Gauge("alertrouter_router_outbox_due_pages", "Due pages not yet
 # Pages due at once are published from memory right after their transaction commits (the fast lane); the poller
 # leaves them alone for this long, and publishes them itself only if the fast lane failed or the process died.
 FAST_LANE_GRACE = timedelta(seconds=2)
+# Fast-lane passes waiting for their acknowledgement and commit at once (each holds a database connection).
+FAST_LANE_IN_FLIGHT = 4
+ACK_TIMEOUT_SECONDS = 10.0
 
 
 async def publish_due(pool: asyncpg.Pool, producer: AIOKafkaProducer, now: datetime, limit: int = 500) -> int:  # type: ignore[type-arg]
@@ -70,6 +81,8 @@ class OutboxPublisher:
         self._kick = asyncio.Event()
         self._fresh: list[Page] = []
         self._last_error: str | None = None
+        self._in_flight = asyncio.Semaphore(FAST_LANE_IN_FLIGHT)
+        self._finishing: set[asyncio.Task[None]] = set()
 
     def hand_over(self, pages: list[Page], now: datetime) -> None:
         """Pages just committed: those due now go out from memory, without reading them back."""
@@ -77,11 +90,20 @@ class OutboxPublisher:
         self._kick.set()
 
     async def _publish_fresh(self) -> None:
-        """Claim the rows (the poller skips locked ones), produce, mark: a failure rolls the claim back."""
+        """Claim the rows (the poller skips locked ones) and enqueue their records; ``_finish`` commits the claim
+        once Kafka acknowledged them, or rolls it back."""
         fresh, self._fresh = self._fresh, []
         if not fresh:
             return
-        async with self.pool.acquire() as conn, conn.transaction():
+        await self._in_flight.acquire()
+        try:
+            conn = await self.pool.acquire()
+        except BaseException:
+            self._in_flight.release()
+            raise
+        transaction = conn.transaction()
+        try:
+            await transaction.start()
             claimed = await conn.fetch(
                 "UPDATE router_outbox SET published_at = $2 WHERE page_id = ANY($1::text[]) AND published_at IS NULL "
                 "RETURNING page_id",
@@ -91,8 +113,59 @@ class OutboxPublisher:
             still = {row["page_id"] for row in claimed}  # not cancelled, not taken by the poller meanwhile
             pages = [p for p in fresh if p.page_id in still]
             records = [(PAGES, p.incident_id.encode(), p.model_dump_json().encode()) for p in pages]
-            await produce_all(self.producer, records, timeout=10)
-        PAGES_PUBLISHED.inc(len(pages))
+            acknowledged = await enqueue_all(self.producer, records)
+        except BaseException:
+            await self._release(conn, transaction, commit=False)
+            raise
+        task = asyncio.create_task(self._finish(conn, transaction, acknowledged))
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+
+    async def _finish(
+        self,
+        conn: asyncpg.pool.PoolConnectionProxy,  # type: ignore[type-arg]
+        transaction: Transaction,
+        acknowledged: list[asyncio.Future[Any]],
+    ) -> None:
+        committed = False
+        try:
+            async with asyncio.timeout(ACK_TIMEOUT_SECONDS):
+                await asyncio.gather(*acknowledged)
+            committed = True
+        except (TimeoutError, KafkaError) as exc:
+            self._failed(f"Kafka did not acknowledge {len(acknowledged)} page(s): {exc!r}")
+        try:
+            await self._release(conn, transaction, commit=committed)
+        except Exception as exc:
+            self._failed(str(exc))
+            return
+        if committed:
+            PAGES_PUBLISHED.inc(len(acknowledged))
+            self._last_error = None
+
+    async def _release(
+        self,
+        conn: asyncpg.pool.PoolConnectionProxy,  # type: ignore[type-arg]
+        transaction: Transaction,
+        *,
+        commit: bool,
+    ) -> None:
+        """End the pass's transaction (a rolled-back claim leaves its pages to the poller) and give back its slot."""
+        try:
+            if commit:
+                await transaction.commit()
+            else:
+                with contextlib.suppress(Exception):
+                    await transaction.rollback()  # not started, or the connection is gone: nothing to undo
+        finally:
+            await self.pool.release(conn)
+            self._in_flight.release()
+
+    def _failed(self, error: str) -> None:
+        PUBLISH_FAILURES.inc()
+        if error != self._last_error:  # log when the error changes, count every time
+            log.warning("outbox_publish_failed", error=error)
+        self._last_error = error
 
     async def run(self, stopping: asyncio.Event) -> None:
         """The fast lane whenever pages are handed over; the poller once per ``period`` (not after every hand-over:
@@ -109,11 +182,9 @@ class OutboxPublisher:
                         pass
                 self._last_error = None
             except Exception as exc:
-                PUBLISH_FAILURES.inc()
-                if str(exc) != self._last_error:  # log when the error changes, count every time
-                    log.warning("outbox_publish_failed", error=str(exc))
-                self._last_error = str(exc)
+                self._failed(str(exc))
             if self._fresh:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), timeout=max(0.0, next_poll - loop.time()))
+        await asyncio.gather(*self._finishing)  # passes in flight end (commit or roll back) before the process

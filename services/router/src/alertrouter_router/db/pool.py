@@ -39,11 +39,20 @@ class _Connection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg is untyp
         return ""
 
 
+_JSONB_VERSION = b"\x01"  # jsonb's binary form is a version byte, then the text
+
+
 async def _init(conn: asyncpg.Connection) -> None:  # type: ignore[type-arg]
-    for name in ("json", "jsonb"):
-        await conn.set_type_codec(
-            name, schema="pg_catalog", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads
-        )
+    """Binary codecs: a row value (the snapshot's arrays of rows) carries its fields in binary whatever the codec's
+    format, so a text codec would be handed jsonb's version byte."""
+    await conn.set_type_codec("json", schema="pg_catalog", encoder=orjson.dumps, decoder=orjson.loads, format="binary")
+    await conn.set_type_codec(
+        "jsonb",
+        schema="pg_catalog",
+        encoder=lambda v: _JSONB_VERSION + orjson.dumps(v),
+        decoder=lambda data: orjson.loads(data[1:]),
+        format="binary",
+    )
 
 
 def make_pool(database_url: str, size: int) -> asyncpg.Pool:  # type: ignore[type-arg]
