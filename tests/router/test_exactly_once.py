@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from asyncpg.connection import LoggedQuery
 from prometheus_client import REGISTRY
 
@@ -15,9 +16,11 @@ from alertrouter_router.db import snapshot_reads
 from alertrouter_router.outbox import OutboxPublisher, publish_due
 from alertrouter_router.pipeline import process_batch
 from alertrouter_router.runtime import RouterRuntime
+from alertrouter_router.timeline import handle_delivery_batch
 from alertrouter_router.work import run_unit
 from alertrouter_shared.clock import OffsetClock
-from alertrouter_shared.events import AlertAction
+from alertrouter_shared.events import AlertAction, ContactMethodType, DeliveryResult, DeliveryStatus
+from alertrouter_shared.topics import DELIVERIES
 from tests.helpers import TopicReader, eventually
 from tests.router.conftest import alert_event, pages_for, router_settings, send
 
@@ -292,3 +295,38 @@ async def _published(pool: asyncpg.Pool, page_id: str) -> bool:  # type: ignore[
     async with pool.acquire() as conn:
         found = await conn.fetchval("SELECT published_at IS NOT NULL FROM router_outbox WHERE page_id = $1", page_id)
     return bool(found)
+
+
+async def test_a_delivery_result_redelivered_is_one_timeline_entry(router: RouterRuntime, unique: str) -> None:
+    """Twice in one batch and once more in the next (a redelivery): one entry per delivery, attempt and status."""
+    incident_id = str(uuid.uuid4())
+    results = [
+        DeliveryResult(
+            delivery_id=f"{unique}-d",
+            page_id=f"{incident_id}:0:1:alice:alice-hook",
+            incident_id=incident_id,
+            attempt=attempt,
+            channel=ContactMethodType.WEBHOOK,
+            destination_masked="hook",
+            status=status,
+            at=datetime.now(UTC),
+        )
+        for attempt, status in ((1, DeliveryStatus.RETRYING), (2, DeliveryStatus.SENT))
+    ]
+
+    def records(items: list[DeliveryResult]) -> list[ConsumerRecord[bytes, bytes]]:
+        return [
+            ConsumerRecord(DELIVERIES, 0, n, 0, 0, incident_id.encode(), r.model_dump_json().encode(), None, 0, 0, ())
+            for n, r in enumerate(items)
+        ]
+
+    await handle_delivery_batch(router.state, records([results[0], results[0], results[1]]))
+    await handle_delivery_batch(router.state, records(results))
+    async with router.state.pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT ref, at, data FROM router_timeline WHERE incident_id = $1 AND kind = 'delivery' ORDER BY ref",
+            incident_id,
+        )
+    assert [row["ref"] for row in rows] == [f"{unique}-d:1:retrying", f"{unique}-d:2:sent"]
+    assert [row["at"] for row in rows] == [r.at for r in results]
+    assert [DeliveryResult.model_validate(row["data"]) for row in rows] == results

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from aiokafka import ConsumerRecord
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_router.db.tables import timeline
@@ -25,14 +24,14 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 
-_INSERT_ENTRIES = insert(timeline).on_conflict_do_nothing(constraint="uq_router_timeline_kind_ref")
-
-
-async def add_entries(conn: AsyncConnection, entries: Sequence[dict[str, Any]]) -> None:
-    """Entries (incident_id, at, kind, ref, data) as one statement run over the batch's rows; one already
-    recorded (same kind and ref) is skipped."""
-    if entries:
-        await conn.execute(_INSERT_ENTRIES, list(entries))
+# One statement per batch of results, autocommit: it is the only write of the batch, so BEGIN and COMMIT would
+# be two more round trips for nothing. A result already recorded (same kind and ref) is skipped.
+_INSERT_DELIVERY_ENTRIES = (
+    "INSERT INTO router_timeline (incident_id, at, kind, ref, data) "
+    "SELECT incident_id, at, 'delivery', ref, data::jsonb "
+    "FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[]) AS t(incident_id, at, ref, data) "
+    "ON CONFLICT ON CONSTRAINT uq_router_timeline_kind_ref DO NOTHING"
+)
 
 
 async def for_incident(conn: AsyncConnection, incident_id: str) -> list[dict[str, Any]]:
@@ -52,16 +51,12 @@ async def handle_delivery_batch(state: RouterState, records: Sequence[ConsumerRe
             log.warning("delivery_record_undecodable", offset=record.offset)
     if not results:
         return
-    entries = [
-        {
-            "incident_id": result.incident_id,
-            "at": result.at,
-            "kind": "delivery",
-            "ref": f"{result.delivery_id}:{result.attempt}:{result.status.value}",
-            "data": result.model_dump(mode="json"),
-        }
-        for result in results
-    ]
-    async with state.engine.begin() as conn:
-        await add_entries(conn, entries)
+    async with state.pool.acquire() as conn:
+        await conn.execute(
+            _INSERT_DELIVERY_ENTRIES,
+            [r.incident_id for r in results],
+            [r.at for r in results],
+            [f"{r.delivery_id}:{r.attempt}:{r.status.value}" for r in results],
+            [r.model_dump_json() for r in results],
+        )
     await escalate_unreached(state, incidents_with_failures(results))
