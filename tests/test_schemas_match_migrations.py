@@ -13,14 +13,14 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
 from alertrouter_notifier.database import alembic_config as notifier_alembic_config
 from alertrouter_notifier.tables import metadata as notifier_metadata
 from alertrouter_router.db.migrate import alembic_config as router_alembic_config
 from alertrouter_router.db.tables import metadata as router_metadata
-from alertrouter_shared.database import make_engine
+from alertrouter_shared.database import HOT_TABLE_STATISTICS_TARGET, make_engine
 from tests.helpers import DatabaseFactory
 
 SCHEMAS = {
@@ -50,3 +50,46 @@ async def test_table_definitions_match_the_migrated_schema(databases: DatabaseFa
     finally:
         await engine.dispose()
     assert differences == []
+
+
+HOT_TABLES = {
+    "router": {"router_alert", "router_incident", "router_decision", "router_outbox", "router_timeline"},
+    "notifier": {"notifier_delivery", "notifier_attempt"},
+}
+
+
+def _statistics_targets(conn: Connection, prefix: str) -> dict[str, set[int | None]]:
+    """Per table of the service, the statistics targets of its columns (None, or -1 before PostgreSQL 17: default)."""
+    rows = conn.execute(
+        text(
+            "SELECT c.relname, a.attstattarget FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "WHERE c.relkind = 'r' AND c.relname LIKE :prefix AND a.attnum > 0 AND NOT a.attisdropped"
+        ),
+        {"prefix": f"{prefix}%"},
+    )
+    targets: dict[str, set[int | None]] = {}
+    for table, target in rows:
+        targets.setdefault(table, set()).add(None if target == -1 else target)
+    return targets
+
+
+@pytest.mark.parametrize("service", sorted(SCHEMAS))
+async def test_tables_written_for_every_alert_are_analyzed_on_a_small_sample(
+    databases: DatabaseFactory, service: str
+) -> None:
+    """Every column of the hot tables, and only those, gets the small statistics target (autoanalyze bursts)."""
+    _, config = SCHEMAS[service]
+    url = databases.create()
+    await asyncio.to_thread(command.upgrade, config(url), "head")
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            targets = await conn.run_sync(_statistics_targets, f"{service}_")
+        await asyncio.to_thread(command.downgrade, config(url), "-1")
+        async with engine.connect() as conn:
+            downgraded = await conn.run_sync(_statistics_targets, f"{service}_")
+    finally:
+        await engine.dispose()
+    assert {table for table, found in targets.items() if found == {HOT_TABLE_STATISTICS_TARGET}} == HOT_TABLES[service]
+    assert all(found == {None} for table, found in targets.items() if table not in HOT_TABLES[service])
+    assert all(found == {None} for found in downgraded.values())

@@ -8,6 +8,7 @@ that into shares by package and by function, so the report says what dominates f
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import sys
@@ -32,15 +33,16 @@ PROJECT_PREFIX = "alertrouter_"
 
 
 def py_spy_command() -> list[str] | None:
-    """py-spy from the environment, else through uvx (PyPI), else none."""
+    """py-spy from the environment, else through uv's tool runner (PyPI), else none. ``make bench`` may run uv as
+    ``python3 -m uv`` with no uv on PATH; ``uv run`` names its binary in ``UV``."""
     local = Path(sys.executable).parent / "py-spy"
     if local.is_file():
         return [str(local)]
     found = shutil.which("py-spy")
     if found:
         return [found]
-    uvx = shutil.which("uvx")
-    return [uvx, "py-spy"] if uvx else None
+    uv = os.environ.get("UV") or shutil.which("uv")
+    return [uv, "tool", "run", "py-spy"] if uv else None
 
 
 def frame_parts(frame: str) -> tuple[str, str]:

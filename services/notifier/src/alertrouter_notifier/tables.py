@@ -4,6 +4,7 @@
 (page id, contact method id), claimed by workers with ``FOR UPDATE SKIP LOCKED``.
 ``notifier_attempt`` stores every outcome and doubles as the outbox of the deliveries topic (``published_at``).
 ``notifier_throttle`` holds the per-contact-method flood window and the pending digest.
+Deliveries and attempts are analyzed on a small sample (migration 0003): a column added to them needs the same.
 """
 
 from __future__ import annotations

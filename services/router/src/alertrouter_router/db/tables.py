@@ -2,6 +2,8 @@
 
 Idempotency lives here: a decision is unique per event id, an escalation step per (incident, round, level),
 a page per deterministic page id, and an alert per dedup key (it points at the incident of its episode).
+The tables written for every alert are analyzed on a small sample (migration 0014): a column added to them needs
+the same.
 """
 
 from __future__ import annotations
