@@ -7,14 +7,18 @@ added to one and not the other (or a column type that drifted) fails here, with 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alertrouter_notifier.database import alembic_config as notifier_alembic_config
 from alertrouter_notifier.tables import metadata as notifier_metadata
@@ -38,17 +42,24 @@ def _differences(conn: Connection, metadata: MetaData, prefix: str) -> list[Any]
     return list(compare_metadata(context, metadata))
 
 
-@pytest.mark.parametrize("service", sorted(SCHEMAS))
-async def test_table_definitions_match_the_migrated_schema(databases: DatabaseFactory, service: str) -> None:
-    metadata, config = SCHEMAS[service]
+@contextlib.asynccontextmanager
+async def _migrated(databases: DatabaseFactory, service: str) -> AsyncIterator[tuple[AsyncEngine, Config]]:
+    """A new database with the service's migrations at head, and an engine on it."""
     url = databases.create()
-    await asyncio.to_thread(command.upgrade, config(url), "head")
+    config = SCHEMAS[service][1](url)
+    await asyncio.to_thread(command.upgrade, config, "head")
     engine = make_engine(url)
     try:
-        async with engine.connect() as conn:
-            differences = await conn.run_sync(_differences, metadata, f"{service}_")
+        yield engine, config
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize("service", sorted(SCHEMAS))
+async def test_table_definitions_match_the_migrated_schema(databases: DatabaseFactory, service: str) -> None:
+    metadata, _ = SCHEMAS[service]
+    async with _migrated(databases, service) as (engine, _), engine.connect() as conn:
+        differences = await conn.run_sync(_differences, metadata, f"{service}_")
     assert differences == []
 
 
@@ -78,18 +89,12 @@ async def test_tables_written_for_every_alert_are_analyzed_on_a_small_sample(
     databases: DatabaseFactory, service: str
 ) -> None:
     """Every column of the hot tables, and only those, gets the small statistics target (autoanalyze bursts)."""
-    _, config = SCHEMAS[service]
-    url = databases.create()
-    await asyncio.to_thread(command.upgrade, config(url), "head")
-    engine = make_engine(url)
-    try:
+    async with _migrated(databases, service) as (engine, config):
         async with engine.connect() as conn:
             targets = await conn.run_sync(_statistics_targets, f"{service}_")
-        await asyncio.to_thread(command.downgrade, config(url), "-1")
+        await asyncio.to_thread(command.downgrade, config, "-1")
         async with engine.connect() as conn:
             downgraded = await conn.run_sync(_statistics_targets, f"{service}_")
-    finally:
-        await engine.dispose()
     assert {table for table, found in targets.items() if found == {HOT_TABLE_STATISTICS_TARGET}} == HOT_TABLES[service]
     assert all(found == {None} for table, found in targets.items() if table not in HOT_TABLES[service])
     assert all(found == {None} for found in downgraded.values())
