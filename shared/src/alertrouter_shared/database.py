@@ -44,9 +44,9 @@ def statistics_target_sql(tables: Sequence[str], target: int) -> str:
     """SQL setting every column of ``tables`` to ``target`` (-1: the server's default_statistics_target).
 
     ANALYZE samples 300 rows per unit of target: at the default 100, the autoanalyze of the tables written for
-    every alert cost ~1.3 CPU-s at once every minute while they were small and growing (a storm on a fresh
-    install), stalling the page path for about a second. Their queries are index lookups by key, id and state;
-    a histogram of 10 buckets plans them the same.
+    every alert took 1.3 s at once every minute while they were small and growing (a storm on a fresh install),
+    stalling the page path for about a second on the 2-core benchmark machine (0.14 s at 10). Their queries are
+    index lookups by key, id and state; a histogram of 10 buckets plans them the same.
     """
     if not all(_IDENTIFIER.fullmatch(table) for table in tables):
         raise ValueError(f"not plain table names: {list(tables)}")
