@@ -12,6 +12,8 @@ import asyncpg
 import orjson
 from sqlalchemy.engine import make_url
 
+from alertrouter_shared.database import PLAN_REFRESH_SECONDS, PlanRefresh
+
 Conn: TypeAlias = "asyncpg.Connection[Any]"
 
 
@@ -55,14 +57,21 @@ async def _init(conn: asyncpg.Connection) -> None:  # type: ignore[type-arg]
     )
 
 
-def make_pool(database_url: str, size: int) -> asyncpg.Pool:  # type: ignore[type-arg]
+def make_pool(database_url: str, size: int, plan_refresh_seconds: float = PLAN_REFRESH_SECONDS) -> asyncpg.Pool:  # type: ignore[type-arg]
     """Not yet initialised: ``await`` it once on the running loop. Connections open lazily (min_size 0), so a
-    process starts while PostgreSQL is still coming up."""
+    process starts while PostgreSQL is still coming up. Cached plans are dropped now and then (``PlanRefresh``)."""
+    refresh = PlanRefresh(plan_refresh_seconds)
+
+    async def refresh_plans(conn: Conn) -> None:
+        if refresh.due(conn.get_server_pid()):
+            await conn.execute("DISCARD PLANS")
+
     return asyncpg.create_pool(
         **connect_arguments(database_url),
         min_size=0,
         max_size=size,
         init=_init,
+        setup=refresh_plans,
         command_timeout=30,
         connection_class=_Connection,
     )
