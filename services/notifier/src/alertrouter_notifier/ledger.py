@@ -201,7 +201,7 @@ WITH published AS (
         last_error = i.error, updated_at = :now,
         sent_at = CASE WHEN i.status = 'sent' THEN :now ELSE d.sent_at END
     FROM i
-    WHERE d.id = i.id AND d.attempt_count = i.attempt AND d.status = 'sending'
+    WHERE d.id = i.id AND d.attempt_count = i.attempt AND coalesce(d.status, '') = 'sending'
     RETURNING d.id, d.attempt_count
 )
 INSERT INTO notifier_attempt
@@ -211,6 +211,10 @@ FROM i JOIN held ON held.id = i.id AND held.attempt_count = i.attempt
 RETURNING id, delivery_id, attempt
 """
 _STORE_STATEMENT = text(_STORE)  # built once: text() parses its binds on construction
+# The claim's fence reads ``coalesce(d.status, '')`` (status is never null) so that no index on status can serve
+# it and each row is found by its primary key. With ``d.status = 'sending'`` the planner preferred
+# ix_notifier_delivery_due for the few rows in flight, but that range keeps one dead entry for every delivery
+# sent since the last vacuum: 82 million index entries read in one benchmark run at 500 alerts/s.
 
 
 async def store_outcomes(
