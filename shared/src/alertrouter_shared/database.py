@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from typing import Any
 
 import orjson
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 POOL_RECYCLE_SECONDS = 3600
 PLAN_REFRESH_SECONDS = 10.0
+_PLANS_SINCE = "alertrouter_plans_since"
 
 
 class PlanRefresh:
@@ -40,14 +41,15 @@ class PlanRefresh:
 
     def __init__(self, interval: float = PLAN_REFRESH_SECONDS) -> None:
         self.interval = interval
-        self._since: dict[int, float] = {}  # server process id -> when its plans were last dropped (or first seen)
 
-    def due(self, server_pid: int) -> bool:
+    def due(self, connection_state: MutableMapping[str, Any]) -> bool:
+        """``connection_state``: a mapping that lives and dies with the connection (its first checkout counts as a
+        refresh: a new connection has no plans yet)."""
         now = time.monotonic()
-        since = self._since.setdefault(server_pid, now)
+        since = connection_state.setdefault(_PLANS_SINCE, now)
         if now - since < self.interval:
             return False
-        self._since[server_pid] = now
+        connection_state[_PLANS_SINCE] = now
         return True
 
 
@@ -65,8 +67,8 @@ def make_engine(
     refresh = PlanRefresh(plan_refresh_seconds)
 
     @event.listens_for(engine.sync_engine, "checkout")
-    def _refresh_plans(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-        if refresh.due(dbapi_connection.driver_connection.get_server_pid()):
+    def _refresh_plans(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if refresh.due(record.info):
             dbapi_connection.run_async(lambda conn: conn.execute("DISCARD PLANS"))
 
     return engine

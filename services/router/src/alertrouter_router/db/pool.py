@@ -40,6 +40,11 @@ class _Connection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg is untyp
         a session setting, and its cursors live in transactions. An open transaction is still rolled back."""
         return ""
 
+    @property
+    def state(self) -> dict[str, Any]:
+        """What the pool keeps about this connection (``PlanRefresh``); gone with it."""
+        return self.__dict__.setdefault("_state", {})  # type: ignore[no-any-return]
+
 
 _JSONB_VERSION = b"\x01"  # jsonb's binary form is a version byte, then the text
 
@@ -63,7 +68,7 @@ def make_pool(database_url: str, size: int, plan_refresh_seconds: float = PLAN_R
     refresh = PlanRefresh(plan_refresh_seconds)
 
     async def refresh_plans(conn: Conn) -> None:
-        if refresh.due(conn.get_server_pid()):
+        if refresh.due(conn.state):
             await conn.execute("DISCARD PLANS")
 
     return asyncpg.create_pool(
