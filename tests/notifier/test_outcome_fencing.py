@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
-from alertrouter_notifier.database import autocommit, migrate
-from alertrouter_notifier.intake import admit_pages
+from alertrouter_notifier.database import autocommit
 from alertrouter_notifier.ledger import (
     AttemptRecord,
     Outcome,
@@ -22,7 +21,6 @@ from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.tables import attempt, delivery
 from alertrouter_shared.database import make_engine
 from alertrouter_shared.events import ContactMethodType, DeliveryStatus
-from tests.helpers import DatabaseFactory
 from tests.notifier.conftest import PageFactory, SettingsFactory
 
 
@@ -111,38 +109,3 @@ async def test_an_outcome_write_carries_the_published_marks_of_earlier_results(
         assert marks == {2: later, 3: None}  # the earlier result is marked by the later write; its own is not yet
     finally:
         await engine.dispose()
-
-
-async def test_the_outcome_write_finds_its_deliveries_by_primary_key(
-    databases: DatabaseFactory, make_settings: SettingsFactory, make_page: PageFactory
-) -> None:
-    """With many deliveries sent and few in flight, a generic plan of the outcome write must not reach its rows
-    through the status index: its 'sending' range keeps a dead entry for every delivery sent since the last
-    vacuum (82 million entries read in one benchmark run once plans were refreshed; see ledger._STORE)."""
-    url = databases.create()
-    await migrate(url)
-    policy = DeliveryPolicy.from_settings(make_settings(database_url=url))
-    engine = make_engine(url, pool_size=1)
-    sent = AttemptRecord(DeliveryStatus.SENT, provider="webhook", provider_status_code="200", latency_ms=3.0)
-    try:
-        pages = [make_page(ContactMethodType.WEBHOOK, "http://receiver.test/hook") for _ in range(2_000)]
-        now = pages[-1].send_at  # every page due
-        async with engine.begin() as conn:
-            claimed = (await admit_pages(conn, pages, now, policy, send_slots=len(pages))).claimed
-        async with autocommit(engine) as conn:
-            await store_outcomes(conn, [Outcome(c, sent, None, 0) for c in claimed[:-5]], now)
-            await conn.execute(text("ANALYZE notifier_delivery"))
-        counts = text(
-            "SELECT pg_stat_get_xact_numscans('ix_notifier_delivery_due'::regclass), "
-            "pg_stat_get_xact_numscans('notifier_delivery_pkey'::regclass)"
-        )
-        async with engine.begin() as conn:
-            await conn.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
-            before = (await conn.execute(counts)).one()
-            stored = await store_outcomes(conn, [Outcome(c, sent, None, 0) for c in claimed[-5:]], now)
-            after = (await conn.execute(counts)).one()
-    finally:
-        await engine.dispose()
-    assert len(claimed) == 2_000 and len(stored) == 5
-    assert after[0] - before[0] == 0, "the outcome write scanned the status index"
-    assert after[1] - before[1] > 0

@@ -115,19 +115,22 @@ class Dispatcher:
         for item in claimed:
             self._spawn(self._send(item))
 
-    async def run_due(self) -> int:
-        """Claim what is due (retries, scheduled pages, work of crashed senders) up to free capacity."""
+    async def run_due(self, *, abandoned: bool = False) -> int:
+        """Claim what is due (retries, scheduled pages, pages turned away) up to free capacity.
+
+        With ``abandoned``: the deliveries whose sender's lease ran out (a crashed or stalled worker) instead.
+        """
         capacity = min(self._claim_batch, self._free())
         if capacity <= 0:
             return 0
         turned_away = self._turned_away
         self._reserved += capacity  # while the claim runs, pages arriving find no slot and wait in the table
         try:
-            claimed = await self._claim(None, capacity)
+            claimed = await self._claim(None, capacity, abandoned=abandoned)
         except BaseException:
             self._release(capacity)
             raise
-        if len(claimed) < capacity:
+        if len(claimed) < capacity and not abandoned:
             self._settled = turned_away  # everything due then fitted; pages turned away while claiming may not have
         self._release(capacity - len(claimed))  # pages turned away meanwhile: the worker passes again at once
         for item in claimed:
@@ -145,10 +148,10 @@ class Dispatcher:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _claim(self, ids: list[str] | None, limit: int) -> list[ClaimedDelivery]:
+    async def _claim(self, ids: list[str] | None, limit: int, *, abandoned: bool = False) -> list[ClaimedDelivery]:
         now = self._clock.now()
         async with autocommit(self._engine) as conn:  # one statement: claim is atomic without a transaction
-            return await claim_due(conn, now, now + self._policy.send_lease, limit, ids)
+            return await claim_due(conn, now, now + self._policy.send_lease, limit, ids, abandoned=abandoned)
 
     async def _claim_and_send(self, ids: list[str], reserved: int) -> None:
         try:

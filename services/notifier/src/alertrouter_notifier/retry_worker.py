@@ -1,6 +1,8 @@
 """The background loop that keeps the durable queue moving: due retries, closed flood windows, the outbox.
 
-It also refreshes the queue gauges. Every replica runs one; SKIP LOCKED claims keep them from colliding.
+Every few seconds it also takes over deliveries whose sender's lease ran out (their worker crashed or stalled:
+rare, and the lease is minutes long, so not on every pass) and refreshes the queue gauges. Every replica runs
+one; SKIP LOCKED claims keep them from colliding.
 """
 
 from __future__ import annotations
@@ -62,8 +64,9 @@ class RetryWorker:
             try:
                 busy = await self.tick()
                 if loop.time() >= next_housekeeping:
-                    await self.housekeeping()
-                    next_housekeeping = loop.time() + HOUSEKEEPING_EVERY
+                    more_abandoned = await self.housekeeping()
+                    next_housekeeping = loop.time() + (0 if more_abandoned else HOUSEKEEPING_EVERY)
+                    busy |= more_abandoned
             except Exception:
                 log.exception("retry_worker_tick_failed")
             if not busy:
@@ -79,7 +82,9 @@ class RetryWorker:
         claimed = await self._dispatcher.run_due()
         return claimed > 0
 
-    async def housekeeping(self) -> None:
+    async def housekeeping(self) -> bool:
+        """Abandoned deliveries, the outbox, the gauges. True if it took abandoned deliveries: more may wait."""
+        more_abandoned = await self._dispatcher.run_due(abandoned=True) > 0
         await self._publisher.sweep(OUTBOX_GRACE)
         async with self._engine.connect() as conn:
             row = (
@@ -91,3 +96,4 @@ class RetryWorker:
             ).one()
         RETRY_QUEUE_DEPTH.set(row[0])
         OLDEST_PENDING_SECONDS.set((self._clock.now() - row[1]).total_seconds() if row[1] else 0)
+        return more_abandoned
