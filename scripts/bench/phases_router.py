@@ -120,7 +120,8 @@ async def router_alone(ctx: BenchContext) -> None:
     for service in services:
         await service.start()
         ctx.sampler.watch(service.name, service.pid)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+    # As ingest produces (linger 0): a linger here would add its wait to every alert before it is on the topic.
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, acks="all")
     consumer = AIOKafkaConsumer(PAGES, bootstrap_servers=bootstrap, auto_offset_reset="latest", group_id=None)
     await producer.start()
     await consumer.start()

@@ -242,7 +242,7 @@ async def test_a_fast_lane_pass_kafka_refuses_leaves_its_pages_to_the_poller(
     router: RouterRuntime, router_clock: OffsetClock, kafka_bootstrap: str, unique: str
 ) -> None:
     """The acknowledgement is awaited after the pass let go of the lane: when the broker refuses the records, the
-    claim is rolled back (the page stays unpublished, for the poller), the failure is counted, and the lane goes on
+    page is not marked published (it stays for the poller), the failure is counted, and the lane goes on
     publishing the next pages."""
     state = router.state
     at = router_clock.now() + timedelta(days=3650)  # far ahead, so the running publisher leaves these alone
