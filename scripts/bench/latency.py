@@ -55,11 +55,23 @@ def notifications_settled(ctx: BenchContext, log: ReceiverLog, expected: dict[st
     return settle
 
 
-def _keep_timeline(path: Path, schedule: dict[str, float], arrivals: dict[str, float]) -> None:
-    """Each alert's send instant (seconds into the run) and latency, beside the logs: when did the tail happen?"""
+def _keep_timeline(
+    path: Path, schedule: dict[str, float], arrivals: dict[str, float], decided: dict[str, float]
+) -> None:
+    """Each alert's send instant (seconds into the run), latency and, for alertrouter, the part until the router's
+    decision, beside the logs: when did the tail happen, and on which side of the router?"""
     start = min(schedule.values(), default=0.0)
-    rows = sorted((schedule[b] - start, (arrivals[b] - schedule[b]) * 1000) for b in arrivals)
-    path.write_text("".join(f"{sent:.3f}\t{ms:.1f}\n" for sent, ms in rows))
+    rows = sorted(
+        (
+            schedule[b] - start,
+            (arrivals[b] - schedule[b]) * 1000,
+            (decided[b] - schedule[b]) * 1000 if b in decided else None,
+        )
+        for b in arrivals
+    )
+    path.write_text(
+        "".join(f"{sent:.3f}\t{ms:.1f}" + (f"\t{part:.1f}\n" if part is not None else "\n") for sent, ms, part in rows)
+    )
 
 
 async def latency_run(
@@ -83,9 +95,10 @@ async def latency_run(
     expected.update(schedule)
     drained = await drain(log, schedule, time.monotonic() + plan.drain_deadline)
     arrivals = {bench_id: log.first_arrival[bench_id] for bench_id in schedule if bench_id in log.first_arrival}
+    decided = {bench_id: log.decided[bench_id] for bench_id in arrivals if bench_id in log.decided}
     last_arrival = max(arrivals.values(), default=time.monotonic())
     resources, lag = ctx.sampler.end(window, len(schedule))
-    _keep_timeline(ctx.workdir / f"{window}.tsv", schedule, arrivals)
+    _keep_timeline(ctx.workdir / f"{window}.tsv", schedule, arrivals, decided)
     run = LatencyRun(
         system=system,
         rate=rate,
@@ -97,6 +110,8 @@ async def latency_run(
         missing_alerts=len(schedule) - len(arrivals),
         extra_notifications=sum(max(0, log.notifications[b] - 1) for b in arrivals),
         end_to_end=summarise_ms(arrivals[b] - schedule[b] for b in arrivals),
+        to_decision=summarise_ms(decided[b] - schedule[b] for b in decided) if decided else None,
+        decision_to_provider=summarise_ms(arrivals[b] - decided[b] for b in decided) if decided else None,
         ingest_response=summarise_ms(s.finished - s.scheduled for s in sent),
         generator_lag_p99_ms=_generator_lag_p99_ms(sent),
         drain_seconds=round(max(0.0, last_arrival - sent_until), 3),

@@ -5,7 +5,8 @@ CLOCK_MONOTONIC (``time.monotonic``), which is one clock for the whole machine o
 generator and an arrival time here can be subtracted.
 
 Run: ``python -m scripts.bench.receiver --port N`` (prints ``ready`` once listening). Every POST is recorded as
-``[arrival monotonic seconds, kind, bench_id, path, page_id]`` per alert it carries; ``GET
+``[arrival monotonic seconds, kind, bench_id, path, page_id, decided]`` per alert it carries, where ``decided`` is
+the page's ``created_at`` (the router's decision instant, wall clock) on the monotonic clock, or null; ``GET
 /_bench/records?since=K`` returns the records from index K on.
 """
 
@@ -15,6 +16,7 @@ import argparse
 import asyncio
 import sys
 import time
+from datetime import datetime
 from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,7 +26,7 @@ import uvloop
 
 from .payloads import bench_ids_in_notification
 
-Record = tuple[float, str, str, str, str]
+Record = tuple[float, str, str, str, str, float | None]
 RECORDS: list[Record] = []
 OK = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"ok":true}'
 
@@ -38,9 +40,19 @@ def record_notification(arrived: float, path: str, raw: bytes) -> int:
     kind, ids = bench_ids_in_notification(body)
     page = body.get("page") if isinstance(body, dict) else None
     page_id = str(page.get("page_id", "")) if isinstance(page, dict) else ""
+    decided = _decided(page, arrived) if isinstance(page, dict) else None
     for bench_id in ids:
-        RECORDS.append((arrived, kind, bench_id, path, page_id))
+        RECORDS.append((arrived, kind, bench_id, path, page_id, decided))
     return len(ids)
+
+
+def _decided(page: dict[str, object], arrived: float) -> float | None:
+    """The page's ``created_at`` moved onto the monotonic clock by the wall-clock time since it."""
+    try:
+        created = datetime.fromisoformat(str(page["created_at"])).timestamp()
+    except (KeyError, ValueError):
+        return None
+    return arrived - (time.time() - created)
 
 
 def records_since(query: str) -> bytes:

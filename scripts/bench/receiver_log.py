@@ -18,17 +18,20 @@ class ReceiverLog:
         self.notifications: Counter[str] = Counter()
         self.by_path: dict[str, Counter[str]] = {}
         self.arrivals: dict[str, list[float]] = {}
+        self.decided: dict[str, float] = {}  # the router's decision instant of the first notification's page
 
     async def refresh(self) -> int:
         """Fetch what arrived since the last call; returns how many records were new."""
         response = await get_json_bytes(HOST, self.port, f"/_bench/records?since={self.next}", timeout=30.0)
         payload = orjson.loads(response.body)
-        for arrived, _kind, bench_id, path, _page_id in payload["records"]:
+        for arrived, _kind, bench_id, path, _page_id, decided in payload["records"]:
             self.notifications[bench_id] += 1
             self.by_path.setdefault(bench_id, Counter())[path] += 1
             self.arrivals.setdefault(bench_id, []).append(arrived)
             if bench_id not in self.first_arrival or arrived < self.first_arrival[bench_id]:
                 self.first_arrival[bench_id] = arrived
+                if decided is not None:
+                    self.decided[bench_id] = decided
         self.next = int(payload["next"])
         return len(payload["records"])
 

@@ -69,6 +69,12 @@ class LatencyRun(_Model):
     missing_alerts: int
     extra_notifications: int = Field(description="notifications beyond the first one per alert (duplicates)")
     end_to_end: LatencySummary
+    to_decision: LatencySummary | None = Field(
+        None, description="alertrouter: request start -> the router's decision (the page's created_at)"
+    )
+    decision_to_provider: LatencySummary | None = Field(
+        None, description="alertrouter: the router's decision -> the notification's arrival"
+    )
     ingest_response: LatencySummary
     generator_lag_p99_ms: float | None = Field(description="how late the generator sent, p99 (0 = on schedule)")
     drain_seconds: float = Field(description="from the last request to the last notification (or the deadline)")

@@ -190,6 +190,12 @@ def _latency_sentences(results: BenchResults) -> list[str]:
         reference = _latency(results, "alertmanager", run.rate)
         ref = f" (Alertmanager: p99 {_f(reference.end_to_end.p99_ms, 1)} ms)" if reference else ""
         figures = f"p50 {_f(run.end_to_end.p50_ms, 1)} ms, p99 {_f(run.end_to_end.p99_ms, 1)} ms{ref}"
+        if run.to_decision and run.decision_to_provider:
+            figures += (
+                f"; request → router decision p50 {_f(run.to_decision.p50_ms, 1)} / p99 "
+                f"{_f(run.to_decision.p99_ms, 1)} ms, decision → provider p50 "
+                f"{_f(run.decision_to_provider.p50_ms, 1)} / p99 {_f(run.decision_to_provider.p99_ms, 1)} ms"
+            )
         router_lag = max((lag.max_records for lag in run.lag if lag.group == "router"), default=None)
         if not run.drained:
             sentences.append(

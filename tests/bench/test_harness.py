@@ -7,10 +7,13 @@ report are right for known inputs.
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from alertrouter_ingest.sources.alertmanager import parse_webhook
+from scripts.bench import receiver
 from scripts.bench.payloads import (
     IdSource,
     alertmanager_api_alerts,
@@ -237,3 +240,17 @@ def test_report_renders_every_section_from_the_results() -> None:
     assert "**hot-path profile**: py-spy is not installed" in text
     assert "At 1,000 new alerts/s the pipeline did not keep up: 3 of 1,000 accepted alerts had no page" in text
     assert "uv run python -m scripts.bench quick" in text
+
+
+def test_the_receiver_places_the_routers_decision_on_the_monotonic_clock() -> None:
+    """The page's created_at (wall clock) becomes an instant comparable with the arrival (monotonic)."""
+    decided_at = datetime.now(UTC) - timedelta(milliseconds=40)
+    page = {"page": {"page_id": "p1", "labels": {"bench_id": "b-1"}, "created_at": decided_at.isoformat()}}
+    receiver.RECORDS.clear()
+    arrived = time.monotonic()
+    assert receiver.record_notification(arrived, "/hook", json.dumps(page).encode()) == 1
+    assert receiver.record_notification(arrived, "/am", json.dumps({"alerts": []}).encode()) == 0
+    [(when, _kind, bench_id, _path, page_id, decided)] = receiver.RECORDS
+    assert (when, bench_id, page_id) == (arrived, "b-1", "p1")
+    assert decided is not None and 0.035 < arrived - decided < 0.5
+    receiver.RECORDS.clear()
