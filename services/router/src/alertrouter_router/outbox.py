@@ -8,9 +8,9 @@ the same deterministic page id, and the notifier drops the repeat.
 
 A fast-lane pass enqueues its records at once and leaves the wait for Kafka's acknowledgement and the mark
 (``published_at``) to a task of its own, so the next pass enqueues meanwhile. It claims nothing first: a claim
-was a transaction and two round trips on every page's path (BEGIN, the claim's UPDATE), about a quarter of the
-router's time from alert to page at 500 alerts/s, and the poller already leaves rows this fresh alone. Passes
-enqueue in order, so the pages of an incident reach the pages topic in the order decided.
+was a transaction and two round trips on every page's path (BEGIN, the claim's UPDATE; router alone at 500
+alerts/s, back-to-back runs: p50 11.9 -> 11.3 ms, p99 29.2 -> 24.2 ms), and the poller already leaves rows this
+fresh alone. Passes enqueue in order, so the pages of an incident reach the pages topic in the order decided.
 """
 
 from __future__ import annotations
