@@ -76,7 +76,7 @@ class RetryWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll)
 
-    async def tick(self, *, digests: bool = True) -> bool:
+    async def tick(self, *, digests: bool) -> bool:
         """One pass: close due flood windows into digests, then claim due deliveries. True if there may be more.
 
         The passes between polls (woken because a send slot freed while pages wait, or because the last pass was
