@@ -3,8 +3,8 @@
 Concurrent sends finish at about the same time; each hands its outcome over and waits. The first outcome is
 written at once (no added latency when the notifier is quiet); outcomes that arrive while a write is in flight go
 together in the next one (group commit). Each waiter learns whether its claim still held (LeaseLost otherwise).
-Results are published from what the senders hold, after their rows are committed (the attempt table is the
-outbox: what fails to publish is swept later).
+Results are published from what the senders hold, after their rows are committed, without the writer waiting
+for the broker's acknowledgement (the attempt table is the outbox: what fails to publish is swept later).
 """
 
 from __future__ import annotations
@@ -77,10 +77,7 @@ class OutcomeWriter:
                     continue
                 item.done.set_result(None)
                 published.append(delivery_result(item.outcome, attempt_id, now))
-            try:
-                await self._publisher.publish_results(published)
-            except Exception:  # the rows are committed: the outbox sweep publishes them; keep writing the queue
-                log.exception("delivery_results_publish_crashed", count=len(published))
+            self._publisher.publish_soon(published)  # the next batch is written while Kafka acknowledges this one
 
     async def _write(self, batch: list[_Waiting]) -> tuple[datetime, dict[tuple[str, int], int]]:
         """One statement for the batch, carrying the published marks of earlier batches; database hiccups are

@@ -33,6 +33,10 @@ log = get_logger(__name__)
 # written on their own; well inside the outbox sweep's grace (OUTBOX_GRACE), so a result is not published again
 # only because its mark was waiting.
 MARK_DELAY_SECONDS = 1.0
+# Results waiting in memory for the broker; beyond this they wait in the table for the outbox sweep instead (a
+# broker away for long must not grow the process without bound).
+MAX_WAITING_RESULTS = 10_000
+PUBLISH_BATCH = 500
 
 _COLUMNS = (
     attempt.c.id,
@@ -73,6 +77,8 @@ class ResultPublisher:
         self._timeout = timeout
         self._unmarked: list[int] = []
         self._marker: asyncio.Task[None] | None = None
+        self._waiting: list[StoredResult] = []
+        self._publishing: asyncio.Task[None] | None = None
 
     async def publish(self, attempt_ids: Sequence[int]) -> None:
         if not attempt_ids:
@@ -85,7 +91,10 @@ class ResultPublisher:
         await self._publish_rows(query)
 
     async def sweep(self, older_than: timedelta, limit: int = 500) -> None:
-        """Republish what an earlier publish could not (broker down, process killed in between)."""
+        """Republish what an earlier publish could not (broker down, process killed in between); not while
+        results still wait for the broker (they would only be queued twice)."""
+        if self._waiting or (self._publishing is not None and not self._publishing.done()):
+            return
         cutoff = self._clock.now() - older_than
         query = (
             select(*_COLUMNS)
@@ -95,6 +104,30 @@ class ResultPublisher:
             .limit(limit)
         )
         await self._publish_rows(query)
+
+    def publish_soon(self, stored: Sequence[StoredResult]) -> None:
+        """Publish results just committed, in order, without the caller waiting for the broker.
+
+        The outcome writer commits the next batch (and gives the send slots back) while Kafka acknowledges this
+        one: a slow or absent broker delays the router's view of results, never the sending of pages.
+        """
+        room = MAX_WAITING_RESULTS - len(self._waiting)
+        if len(stored) > room:
+            left = len(stored) - max(room, 0)
+            RESULTS_UNPUBLISHED.inc(left)
+            log.warning("delivery_results_left_to_sweep", count=left, waiting=len(self._waiting))
+            stored = stored[: max(room, 0)]
+        self._waiting.extend(stored)
+        if self._waiting and (self._publishing is None or self._publishing.done()):
+            self._publishing = asyncio.create_task(self._publish_waiting())
+
+    async def _publish_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[:PUBLISH_BATCH], self._waiting[PUBLISH_BATCH:]
+            try:
+                await self.publish_results(batch)
+            except Exception:  # the rows are committed: the outbox sweep publishes them
+                log.exception("delivery_results_publish_crashed", count=len(batch))
 
     async def publish_results(self, stored: Sequence[StoredResult]) -> None:
         """Publish results the caller has just stored (no need to read them back), then mark them published."""
@@ -139,6 +172,9 @@ class ResultPublisher:
             log.warning("delivery_results_not_marked", count=len(ids), error=repr(exc))
 
     async def close(self) -> None:
+        if self._publishing is not None:  # bounded: what the broker does not take by then waits for the sweep
+            await asyncio.wait({self._publishing}, timeout=self._timeout)
+            self._publishing.cancel()
         if self._marker is not None:
             with contextlib.suppress(Exception):
                 await self._marker
@@ -147,7 +183,7 @@ class ResultPublisher:
     async def _publish_rows(self, query: object) -> None:
         async with autocommit(self._engine) as conn:
             rows = (await conn.execute(query)).mappings().all()  # type: ignore[call-overload]
-        await self.publish_results([StoredResult(row["id"], _to_result(row)) for row in rows])
+        self.publish_soon([StoredResult(row["id"], _to_result(row)) for row in rows])
 
     async def _mark_published(self, ids: list[int], now: datetime) -> None:
         async with autocommit(self._engine) as conn:

@@ -1,0 +1,86 @@
+"""Outcome writes never wait for the broker: a slow or absent deliveries topic delays the router's view of
+results, never the commit of the next outcomes (whose senders hold the send slots until it).
+
+Real PostgreSQL and Kafka; the broker is made unable to take the results by publishing to a topic that does not
+exist yet (the test cluster never auto-creates topics): aiokafka waits for its metadata, as it would for a broker
+that is away. The topic is created afterwards and every result arrives, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import orjson
+from sqlalchemy import select
+
+from alertrouter_notifier.database import autocommit
+from alertrouter_notifier.ledger import AttemptRecord, Outcome, claim_due, insert_deliveries, new_delivery_row
+from alertrouter_notifier.outcome_writer import OutcomeWriter
+from alertrouter_notifier.policy import DeliveryPolicy
+from alertrouter_notifier.publisher import ResultPublisher
+from alertrouter_notifier.tables import attempt, delivery
+from alertrouter_shared.clock import SystemClock
+from alertrouter_shared.database import make_engine
+from alertrouter_shared.events import ContactMethodType, DeliveryStatus
+from alertrouter_shared.kafka import ensure_topics, make_producer
+from alertrouter_shared.topics import TopicSpec
+from tests.helpers import TopicReader, eventually
+from tests.notifier.conftest import PageFactory, SettingsFactory
+
+# Far longer than the test's own deadline: before this change, the second write waited for the first publish.
+PUBLISH_TIMEOUT = 30.0
+WRITES_DEADLINE = 5.0
+
+
+async def test_outcomes_are_committed_while_the_broker_cannot_take_their_results(
+    make_settings: SettingsFactory, make_page: PageFactory, kafka_bootstrap: str, unique: str
+) -> None:
+    late_topic = f"test.notifier.deliveries-late.{unique}"
+    settings = make_settings(deliveries_topic=late_topic, publish_timeout_seconds=PUBLISH_TIMEOUT)
+    policy = DeliveryPolicy.from_settings(settings)
+    clock = SystemClock()
+    engine = make_engine(settings.database_url, pool_size=2)
+    producer = make_producer(settings)
+    await producer.start()
+    publisher = ResultPublisher(engine, producer, clock, PUBLISH_TIMEOUT, late_topic)
+    writer = OutcomeWriter(engine, publisher, clock)
+    reader: TopicReader | None = None
+    try:
+        pages = [make_page(ContactMethodType.WEBHOOK, f"http://receiver.test/hook/{n}") for n in range(2)]
+        now = clock.now()
+        async with autocommit(engine) as conn:
+            new = await insert_deliveries(conn, [(p, new_delivery_row(p, now, policy)) for p in pages], now)
+            ids = [item.id for item in new]
+            claims = {c.id: c for c in await claim_due(conn, now, now + timedelta(seconds=60), 10, ids)}
+        sent = AttemptRecord(DeliveryStatus.SENT, provider="webhook", provider_status_code="200", latency_ms=2.0)
+
+        async with asyncio.timeout(WRITES_DEADLINE):  # one after the other: the second is a separate batch
+            for delivery_id in ids:
+                await writer.store(Outcome(claims[delivery_id], sent, None, 0))
+
+        async with engine.connect() as conn:
+            statuses = (await conn.execute(select(delivery.c.status).where(delivery.c.id.in_(ids)))).scalars().all()
+            marks = (
+                (await conn.execute(select(attempt.c.published_at).where(attempt.c.delivery_id.in_(ids))))
+                .scalars()
+                .all()
+            )
+        assert sorted(statuses) == ["sent", "sent"]
+        assert marks == [None, None], "nothing can have been published: the topic does not exist yet"
+
+        await ensure_topics(settings, [TopicSpec(late_topic, 1, 1)])
+        reader = await TopicReader(kafka_bootstrap, late_topic).start()
+
+        async def published() -> list[str] | None:
+            got = [orjson.loads(value)["delivery_id"] for value in reader.values]
+            return got if len(got) >= len(ids) else None
+
+        assert await eventually(published, timeout=20, what="both results on the topic once it exists") == ids
+    finally:
+        await writer.drain()
+        await publisher.close()
+        await producer.stop()
+        if reader is not None:
+            await reader.stop()
+        await engine.dispose()
