@@ -24,6 +24,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import local_kafka  # noqa: E402
 import local_postgres  # noqa: E402
 
+from tests.helpers import eventually  # noqa: E402
+
 
 def port_accepts(port: int) -> bool:
     try:
@@ -81,11 +83,19 @@ async def cluster_broker_ids(bootstrap: str) -> set[int]:
 
 
 async def partition_leader(bootstrap: str, topic: str) -> int:
+    """The leader of the topic's partition, once there is one: a broker answering just after the topic was created
+    (or its leader died) may not know the partition yet, or know it without a leader (-1)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
-    try:
+
+    async def leader() -> tuple[int] | None:  # a tuple: node id 0 would read as "not yet"
         (described,) = await admin.describe_topics([topic])
-        return int(described["partitions"][0]["leader"])
+        partitions = described["partitions"]
+        return (int(partitions[0]["leader"]),) if partitions and int(partitions[0]["leader"]) >= 0 else None
+
+    try:
+        (node,) = await eventually(leader, timeout=30, what=f"a leader for {topic}")
+        return node
     finally:
         await admin.close()
 
