@@ -1,5 +1,6 @@
 """Outcome writes never wait for the broker: a slow or absent deliveries topic delays the router's view of
-results, never the commit of the next outcomes (whose senders hold the send slots until it).
+results, never the commit of the next outcomes (whose senders hold the send slots until it), so never the pages
+waiting for a slot.
 
 Real PostgreSQL and Kafka; the broker is made unable to take the results by publishing to a topic that does not
 exist yet (the test cluster never auto-creates topics): aiokafka waits for its metadata, as it would for a broker
@@ -19,6 +20,7 @@ from alertrouter_notifier.ledger import AttemptRecord, Outcome, claim_due, inser
 from alertrouter_notifier.outcome_writer import OutcomeWriter
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.publisher import ResultPublisher
+from alertrouter_notifier.runtime import Notifier
 from alertrouter_notifier.tables import attempt, delivery
 from alertrouter_shared.clock import SystemClock
 from alertrouter_shared.database import make_engine
@@ -27,6 +29,8 @@ from alertrouter_shared.kafka import ensure_topics, make_producer
 from alertrouter_shared.topics import TopicSpec
 from tests.helpers import TopicReader, eventually
 from tests.notifier.conftest import PageFactory, SettingsFactory
+from tests.notifier.support import produce_pages
+from tests.providers.servers import CaptureServer
 
 # Far longer than the test's own deadline: before this change, the second write waited for the first publish.
 PUBLISH_TIMEOUT = 30.0
@@ -84,3 +88,32 @@ async def test_outcomes_are_committed_while_the_broker_cannot_take_their_results
         if reader is not None:
             await reader.stop()
         await engine.dispose()
+
+
+async def test_pages_waiting_for_a_send_slot_go_out_while_the_broker_cannot_take_results(
+    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer, kafka_bootstrap: str, unique: str
+) -> None:
+    """One send slot, three pages: each page after the first waits for the previous outcome to be committed, which
+    (before this change) waited for the previous results to be acknowledged by a broker that could not take them."""
+    late_topic = f"test.notifier.deliveries-late.{unique}"
+    settings = make_settings(
+        deliveries_topic=late_topic, publish_timeout_seconds=PUBLISH_TIMEOUT, max_concurrent_sends=1
+    )
+    pages = [make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hooks/{n}") for n in range(3)]
+    async with Notifier(settings):
+        await produce_pages(kafka_bootstrap, settings.pages_topic, pages)
+        requests = await asyncio.to_thread(capture.wait_for, len(pages), WRITES_DEADLINE)
+        assert sorted(r.json()["page"]["page_id"] for r in requests) == sorted(p.page_id for p in pages)
+
+        await ensure_topics(settings, [TopicSpec(late_topic, 1, 1)])
+        reader = await TopicReader(kafka_bootstrap, late_topic).start()
+        try:
+
+            async def published() -> set[str] | None:
+                got = {orjson.loads(value)["page_id"] for value in reader.values}
+                return got if len(got) >= len(pages) else None
+
+            got = await eventually(published, timeout=20, what="every result on the topic once it exists")
+            assert got == {p.page_id for p in pages}
+        finally:
+            await reader.stop()
