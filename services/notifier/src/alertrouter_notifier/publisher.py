@@ -175,6 +175,7 @@ class ResultPublisher:
         if self._publishing is not None:  # bounded: what the broker does not take by then waits for the sweep
             await asyncio.wait({self._publishing}, timeout=self._timeout)
             self._publishing.cancel()
+            await asyncio.wait({self._publishing})  # let the cancellation finish before the producer stops
         if self._marker is not None:
             with contextlib.suppress(Exception):
                 await self._marker
