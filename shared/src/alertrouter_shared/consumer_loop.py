@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
@@ -47,7 +47,6 @@ class ConsumerOptions:
     max_poll_interval_ms: int = 300_000
     group_instance_id: str | None = None
     commit_interval: float = 0.5
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def make_consumer(settings: CommonSettings, options: ConsumerOptions) -> AIOKafkaConsumer:
@@ -62,7 +61,6 @@ def make_consumer(settings: CommonSettings, options: ConsumerOptions) -> AIOKafk
         max_poll_interval_ms=options.max_poll_interval_ms,
         fetch_max_wait_ms=100,
         isolation_level="read_committed",  # a request ingest answered 503 for stays invisible (aborted)
-        **options.extra,
     )
 
 
