@@ -192,7 +192,7 @@ class Dispatcher:
         outgoing = Outgoing(claimed.id, claimed.attempt, page, self._links.for_page(page, now))
         started = time.perf_counter()
         try:
-            receipt = await provider.send(outgoing)
+            receipt = await self._send_within(provider, outgoing)
         except SendTransientError as exc:
             await self._transient(claimed, provider, slot, exc, self._elapsed_ms(started, page, provider))
         except SendPermanentError as exc:
@@ -205,6 +205,19 @@ class Dispatcher:
             await self._transient(claimed, provider, slot, wrapped, self._elapsed_ms(started, page, provider))
         else:
             await self._sent(claimed, provider, receipt, self._elapsed_ms(started, page, provider))
+
+    async def _send_within(self, provider: Provider, outgoing: Outgoing) -> Receipt:
+        """The provider's send, ended as a transient failure once the policy's attempt timeout has passed."""
+        limit = self._policy.attempt_timeout
+        bound = asyncio.timeout(limit)
+        try:
+            async with bound:
+                return await provider.send(outgoing)
+        except TimeoutError as exc:
+            if not bound.expired():
+                raise
+            message = f"{provider.name}: no complete answer within {limit:g} s"
+            raise SendTransientError(message, status_code="timeout") from exc
 
     def _slot(self, claimed: ClaimedDelivery, provider_count: int, now: datetime) -> int:
         """Stay on the primary until the failover time; then, or after its permanent refusal, use the next one."""

@@ -9,6 +9,12 @@ from datetime import datetime, timedelta
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.events import ContactMethodType, Page
 
+# One request waits at most the provider timeout four times: for a free connection, to connect, to send, and for
+# the answer. Each wait is bounded on its own (httpx's timeouts, aiosmtplib's per command), so a receiver that
+# answers a byte at a time, each within the timeout, kept an attempt open without end: it held its send slot and
+# outlived its lease, and the page was claimed and sent a second time while the first send still ran.
+ATTEMPT_WAITS = 4
+
 
 @dataclass(frozen=True)
 class DeliveryPolicy:
@@ -18,6 +24,7 @@ class DeliveryPolicy:
     retry_deadline: timedelta = timedelta(seconds=600)
     failover_after: timedelta = timedelta(seconds=60)
     send_lease: timedelta = timedelta(seconds=120)
+    attempt_timeout: float = 40.0  # seconds; keep the send lease above it
     throttle_window: timedelta = timedelta(seconds=60)
     throttle_limits: dict[ContactMethodType, int] = field(default_factory=dict)
 
@@ -30,6 +37,7 @@ class DeliveryPolicy:
             retry_deadline=timedelta(seconds=settings.retry_deadline_seconds),
             failover_after=timedelta(seconds=settings.failover_after_seconds),
             send_lease=timedelta(seconds=settings.send_lease_seconds),
+            attempt_timeout=ATTEMPT_WAITS * max(settings.http_timeout_seconds, settings.smtp_timeout_seconds),
             throttle_window=timedelta(seconds=settings.throttle_window_seconds),
             throttle_limits={channel: settings.throttle_limit(channel) for channel in ContactMethodType},
         )

@@ -108,6 +108,12 @@ class Notifier:
             self.consumer_loop = ConsumerLoop(consumer, self.handler, options)
             self._tasks.append(asyncio.create_task(self.consumer_loop.run(), name="notifier-consumer"))
         self._warn_about_missing_secrets()
+        if self.policy.send_lease.total_seconds() <= self.policy.attempt_timeout:
+            log.warning(
+                "send_lease_within_attempt_timeout",
+                hint="a send may outlive its lease and be sent twice: keep NOTIFIER_SEND_LEASE_SECONDS above 4 x "
+                f"the HTTP/SMTP timeout ({self.policy.attempt_timeout:g} s)",
+            )
         log.info("notifier_started", channels=[c.value for c in self.channels.configured()])
 
     def _warn_about_missing_secrets(self) -> None:
