@@ -19,7 +19,8 @@ RETRYABLE_STATUS = frozenset({408, 425, 429})
 # 16 connections carried 500 pages/s to one receiver. The dispatcher's NOTIFIER_MAX_CONCURRENT_SENDS is what
 # bounds the sends in progress.
 LIMITS = httpx.Limits(max_connections=16, max_keepalive_connections=16, keepalive_expiry=5.0)
-UNLIMITED_MEANS = 100  # httpx's own default, for a Limits that leaves a bound out
+UNLIMITED_MEANS = 100
+MAX_ANSWER_BYTES = 1 << 20  # httpx's own default, for a Limits that leaves a bound out
 
 
 class AsyncioTransport(httpx.AsyncHTTPTransport):
@@ -71,7 +72,34 @@ class ProviderClient(httpx.AsyncClient):
         raise TypeError("the notifier's HTTP clients keep no cookies")
 
     async def request(self, method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Response:
-        return await super().request(method, _parsed(url) if isinstance(url, str) else url, **kwargs)
+        auth = kwargs.pop("auth", httpx.USE_CLIENT_DEFAULT)
+        follow_redirects = kwargs.pop("follow_redirects", httpx.USE_CLIENT_DEFAULT)
+        request = self.build_request(method, _parsed(url) if isinstance(url, str) else url, **kwargs)
+        response = await self.send(request, auth=auth, follow_redirects=follow_redirects, stream=True)
+        try:
+            return await read_at_most(response, MAX_ANSWER_BYTES)
+        finally:
+            await response.aclose()  # after a full read it is closed already; a cut one loses its connection
+
+
+async def read_at_most(response: httpx.Response, limit: int) -> httpx.Response:
+    """The answer with at most ``limit`` bytes of body: a provider's answer is a few kilobytes, and a webhook URL
+    that serves a large file (a misconfiguration) or an endless stream would otherwise be read whole into memory,
+    by every retry, until the notifier ran out of it. Only the status and the first bytes decide an outcome."""
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) <= limit and "content-encoding" not in response.headers:
+        await response.aread()
+        return response
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) >= limit:
+            break
+    headers = [(k, v) for k, v in response.headers.items() if k not in _BODY_FRAMING]
+    return httpx.Response(response.status_code, headers=headers, content=bytes(body[:limit]), request=response.request)
+
+
+_BODY_FRAMING = frozenset({"content-length", "content-encoding", "transfer-encoding"})
 
 
 def make_http_client(timeout: float) -> httpx.AsyncClient:
