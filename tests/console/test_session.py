@@ -3,6 +3,7 @@ revoked token ending the session at once, the security headers, and the console'
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
@@ -10,12 +11,14 @@ import pytest
 from fastapi import APIRouter
 
 from alertrouter_router.api.permissions import CONSOLE, RULES, check_console_complete
+from alertrouter_router.console.forms import MAX_FORM_BYTES
 from alertrouter_router.console.routes import PAGES
 from tests.console.conftest import People
 from tests.router.access_support import new_token
 from tests.router.conftest import TOKEN
 
 pytestmark = [pytest.mark.db, pytest.mark.kafka]
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 async def sign_in(client: httpx.AsyncClient, token: str, next_path: str = "/ui/", **headers: str) -> httpx.Response:
@@ -61,6 +64,26 @@ async def test_who_may_not_sign_in(base_url: str, people: People) -> None:
     async with httpx.AsyncClient(base_url=base_url) as client:
         forged = await client.post("/ui/sign-in", data={"token": people.bob, "nonce": "guessed"})
         assert forged.status_code == 400 and "alertrouter_console=" not in forged.headers.get("set-cookie", "")
+
+
+async def test_a_form_larger_than_any_console_form_is_refused_unread(base_url: str) -> None:
+    """The sign-in form is read before anyone is signed in: the answer comes once the limit is passed, while the
+    client has not finished sending (before, the whole body was read first, however large)."""
+    url = httpx.URL(base_url)
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    try:
+        head = f"POST /ui/sign-in HTTP/1.1\r\nHost: {url.host}\r\nTransfer-Encoding: chunked\r\n"
+        writer.write(f"{head}Content-Type: application/x-www-form-urlencoded\r\n\r\n".encode())
+        chunk = b"a" * (MAX_FORM_BYTES + 1)
+        writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))  # more to come: no last chunk
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), timeout=10)
+    finally:
+        writer.close()
+    assert status_line.startswith(b"HTTP/1.1 413 ")
+    async with httpx.AsyncClient(base_url=base_url) as client:  # a declared length over the limit: the same
+        declared = await client.post("/ui/sign-in", content=b"a" * (MAX_FORM_BYTES + 1), headers=FORM)
+    assert declared.status_code == 413 and "the form is too large" in declared.text
 
 
 async def test_revoking_the_token_ends_the_session(base_url: str, admin_api: httpx.AsyncClient) -> None:

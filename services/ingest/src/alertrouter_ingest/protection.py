@@ -9,15 +9,15 @@ wait, each for at most the body read deadline, and one integration can hold at m
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 
 from alertrouter_ingest.api.problems import ApiProblem
 from alertrouter_ingest.metrics import IN_FLIGHT, READING_BODIES
+from alertrouter_shared.web import bodies
 
 
 class InFlightLimiter:
@@ -108,29 +108,10 @@ def check_content_type(request: Request, allowed: Iterable[str], *, json_suffix:
 async def read_body(request: Request, limit: int, timeout: float) -> bytes:
     """The whole body within ``timeout`` seconds (else 408), refusing (413) as soon as it exceeds ``limit`` bytes --
     never buffering more."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(int(declared), limit)
-    chunks: list[bytes] = []
-    size = 0
     READING_BODIES.inc()
     try:
-        async with asyncio.timeout(timeout):
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise _too_large(size, limit)
-                chunks.append(chunk)
-    except TimeoutError as exc:
-        raise ApiProblem(408, f"the body was not received within {timeout:g} seconds", reason="body_timeout") from exc
-    except ClientDisconnect as exc:
-        raise ApiProblem(400, "the client disconnected before sending the whole body", reason="disconnect") from exc
+        return await bodies.read_body(request, limit, timeout)
+    except bodies.BodyRefused as exc:
+        raise ApiProblem(exc.status_code, exc.detail, reason=exc.reason) from exc
     finally:
         READING_BODIES.dec()
-    return b"".join(chunks)
-
-
-def _too_large(size: int, limit: int) -> ApiProblem:
-    return ApiProblem(
-        413, f"the body is larger than the limit of {limit} bytes (at least {size} bytes)", reason="too_large"
-    )

@@ -17,8 +17,19 @@ from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.auth import Scope, TokenEntry, scopes_for
 from alertrouter_shared.clock import Clock
 from alertrouter_shared.web.bearer import bearer_token, invalid_token
+from alertrouter_shared.web.bodies import read_body
 
 KafkaProbe = Callable[[], Awaitable[bool]]
+
+# Twilio's callbacks are forms of a few kilobytes and Slack's interaction payloads carry one of our own messages:
+# a megabyte is far above either, and bounds what anyone on the internet can make the notifier buffer unsigned.
+CALLBACK_BODY_BYTES = 1 << 20
+CALLBACK_BODY_SECONDS = 10.0
+
+
+async def callback_body(request: Request) -> bytes:
+    """The body of a provider's callback, read before its signature can be checked: bounded in size and time."""
+    return await read_body(request, CALLBACK_BODY_BYTES, CALLBACK_BODY_SECONDS)
 
 
 @dataclass

@@ -24,7 +24,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alertrouter_notifier.api_context import AppContext, context
+from alertrouter_notifier.api_context import AppContext, callback_body, context
 from alertrouter_notifier.channels.base import Links, SendPermanentError, SendTransientError
 from alertrouter_notifier.channels.slack_api import message_ref
 from alertrouter_notifier.rendering.slack import ACTION_ACKNOWLEDGE, ACTION_RESOLVE, Handled, slack_message
@@ -119,7 +119,7 @@ async def _verified_payload(request: Request, ctx: AppContext) -> BlockActions:
     secret = ctx.settings.slack_signing_secret.get_secret_value()
     if not secret:
         raise HTTPException(404, "Slack interactivity is not configured (NOTIFIER_SLACK_SIGNING_SECRET)")
-    body = await request.body()
+    body = await callback_body(request)
     timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
     if not signature_valid(secret, timestamp, body, request.headers.get("X-Slack-Signature", ""), time.time()):
         raise HTTPException(401, "X-Slack-Signature does not match this request, or it is more than 5 minutes old")

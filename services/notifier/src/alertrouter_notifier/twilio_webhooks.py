@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
 
-from alertrouter_notifier.api_context import AppContext
+from alertrouter_notifier.api_context import AppContext, callback_body
 
 TWIML = "application/xml"
 # Declares Twilio's request signature in the OpenAPI document; ``verified_form`` checks it.
@@ -52,7 +52,7 @@ def public_url(public_base: str, path: str) -> str:
 
 async def verified_form(request: Request, ctx: AppContext) -> dict[str, str]:
     """The form fields of a genuine Twilio request; anything else is refused with 403 before it has any effect."""
-    params = parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+    params = parse_qsl((await callback_body(request)).decode("utf-8", "replace"), keep_blank_values=True)
     url = public_url(ctx.settings.public_url, request.url.path)
     if request.url.query:
         url += "?" + request.url.query

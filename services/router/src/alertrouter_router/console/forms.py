@@ -13,8 +13,10 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 
 from alertrouter_router.console.errors import ConsoleError
+from alertrouter_shared.web.bodies import BodyRefused, read_body
 
 MAX_FORM_BYTES = 16 * 1024
+FORM_READ_SECONDS = 10.0
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -22,9 +24,10 @@ async def read_form(request: Request) -> dict[str, str]:
     cached: dict[str, str] | None = getattr(request.state, "form", None)
     if cached is not None:
         return cached
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise ConsoleError(413, "the form is too large")
+    try:
+        body = await read_body(request, MAX_FORM_BYTES, FORM_READ_SECONDS)
+    except BodyRefused as exc:  # the sign-in form is read before anyone is signed in
+        raise ConsoleError(exc.status_code, "the form is too large" if exc.status_code == 413 else exc.detail) from exc
     try:
         fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
     except UnicodeDecodeError as exc:

@@ -1,0 +1,51 @@
+"""Reading a request body within a size limit and a deadline, for every service's endpoints that take one.
+
+Starlette buffers a whole body on ``request.body()``, however large and however slowly it arrives; on the routes
+the internet reaches (intake, Twilio and Slack callbacks, the console's sign-in) a client could hold memory or a
+connection without bound before any signature or credential was checked. Here the body is refused (413) as soon
+as it exceeds the limit, never buffering more, and refused (408) when it is not complete within the deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+
+
+class BodyRefused(HTTPException):
+    """413, 408 or 400, with a bounded ``reason`` for metrics; FastAPI apps render it as problem+json as it is.
+
+    The connection stays open: uvicorn discards the rest of the body and the client, once it has sent it, reads
+    the answer (closing with unread data would reset the connection and could lose the answer).
+    """
+
+    def __init__(self, status: int, detail: str, reason: str) -> None:
+        super().__init__(status, detail)
+        self.reason = reason
+
+
+async def read_body(request: Request, limit: int, timeout: float) -> bytes:
+    """The whole body, or ``BodyRefused``."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(size, limit)
+                chunks.append(chunk)
+    except TimeoutError as exc:
+        raise BodyRefused(408, f"the body was not received within {timeout:g} seconds", "body_timeout") from exc
+    except ClientDisconnect as exc:
+        raise BodyRefused(400, "the client disconnected before sending the whole body", "disconnect") from exc
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int) -> BodyRefused:
+    return BodyRefused(413, f"the body is larger than the limit of {limit} bytes (at least {size} bytes)", "too_large")
