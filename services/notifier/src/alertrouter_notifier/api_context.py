@@ -1,4 +1,5 @@
-"""What HTTP handlers share: the per-app context and bearer-token authorisation (errors: alertrouter_shared.web)."""
+"""What HTTP handlers share: the per-app context, bearer-token authorisation and the bounded read of provider
+callbacks (errors: alertrouter_shared.web)."""
 
 from __future__ import annotations
 

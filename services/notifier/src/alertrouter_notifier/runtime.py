@@ -22,7 +22,7 @@ from alertrouter_notifier.channels.registry import ChannelSet
 from alertrouter_notifier.consumer import PageHandler
 from alertrouter_notifier.dispatcher import Dispatcher
 from alertrouter_notifier.links import LinkBuilder
-from alertrouter_notifier.policy import DeliveryPolicy
+from alertrouter_notifier.policy import ATTEMPT_WAITS, DeliveryPolicy
 from alertrouter_notifier.publisher import ResultPublisher
 from alertrouter_notifier.retry_worker import RetryWorker
 from alertrouter_notifier.settings import NotifierSettings
@@ -111,8 +111,8 @@ class Notifier:
         if self.policy.send_lease.total_seconds() <= self.policy.attempt_timeout:
             log.warning(
                 "send_lease_within_attempt_timeout",
-                hint="a send may outlive its lease and be sent twice: keep NOTIFIER_SEND_LEASE_SECONDS above 4 x "
-                f"the HTTP/SMTP timeout ({self.policy.attempt_timeout:g} s)",
+                hint=f"a send may outlive its lease and be sent twice: keep NOTIFIER_SEND_LEASE_SECONDS above "
+                f"{ATTEMPT_WAITS} x the HTTP/SMTP timeout ({self.policy.attempt_timeout:g} s)",
             )
         log.info("notifier_started", channels=[c.value for c in self.channels.configured()])
 

@@ -19,8 +19,9 @@ RETRYABLE_STATUS = frozenset({408, 425, 429})
 # 16 connections carried 500 pages/s to one receiver. The dispatcher's NOTIFIER_MAX_CONCURRENT_SENDS is what
 # bounds the sends in progress.
 LIMITS = httpx.Limits(max_connections=16, max_keepalive_connections=16, keepalive_expiry=5.0)
-UNLIMITED_MEANS = 100
-MAX_ANSWER_BYTES = 1 << 20  # httpx's own default, for a Limits that leaves a bound out
+UNLIMITED_MEANS = 100  # httpx's own default, for a Limits that leaves a bound out
+MAX_ANSWER_BYTES = 1 << 20  # of a provider's answer, read (see read_at_most)
+_BODY_FRAMING = frozenset({"content-length", "content-encoding", "transfer-encoding"})
 
 
 class AsyncioTransport(httpx.AsyncHTTPTransport):
@@ -97,9 +98,6 @@ async def read_at_most(response: httpx.Response, limit: int) -> httpx.Response:
             break
     headers = [(k, v) for k, v in response.headers.items() if k not in _BODY_FRAMING]
     return httpx.Response(response.status_code, headers=headers, content=bytes(body[:limit]), request=response.request)
-
-
-_BODY_FRAMING = frozenset({"content-length", "content-encoding", "transfer-encoding"})
 
 
 def make_http_client(timeout: float) -> httpx.AsyncClient:
