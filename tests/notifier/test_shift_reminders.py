@@ -27,9 +27,9 @@ from tests.providers.smtp import SmtpServer
 QUICK = {"shift_reminder_poll_seconds": 0.2, "overrides_poll_seconds": 0.2}
 
 
-def _ownership(unique: str, now: datetime) -> dict[str, Any]:
-    """ben on call for 12 hours until now + 3 h, then anna; cara has no turn (only overrides)."""
-    ben_start = (now + timedelta(hours=3) - timedelta(hours=12)).replace(second=0, microsecond=0, tzinfo=None)
+def _ownership(unique: str, shift_start: datetime) -> dict[str, Any]:
+    """ben on call for the 12 hours until anna's shift starts; cara has no turn (only overrides)."""
+    ben_start = (shift_start - timedelta(hours=12)).replace(tzinfo=None)
 
     def person(name: str, zone: str, methods: list[tuple[str, str]], **extra: Any) -> dict[str, Any]:
         return {
@@ -103,11 +103,12 @@ async def test_a_reminder_before_the_shift_once_across_a_restart_and_at_once_for
     database = databases.create()
     config_dir = tmp_path / "ownership"
     anna, ben, cara, rota = f"anna-{unique}", f"ben-{unique}", f"cara-{unique}", f"rota-{unique}"
-    shift_start = (clock.now() + timedelta(hours=3)).replace(second=0, microsecond=0)
+    # on the minute, 0-60 s after now + 3 h: the checks below hold wherever in a minute the test starts
+    shift_start = (clock.now() + timedelta(hours=3)).replace(second=0, microsecond=0) + timedelta(minutes=1)
     settings = make_settings(slack_api_url=f"{slack.url}/api", smtp_host="127.0.0.1", smtp_port=smtp.port)
     async with Notifier(settings, clock=clock) as notifier, api_client(notifier) as client:
         async with live_router(kafka_bootstrap, database, config_dir, clock, **QUICK) as router:
-            document = _ownership(unique, clock.now())
+            document = _ownership(unique, shift_start)
             (config_dir / f"{unique}.yaml").write_text(yaml.safe_dump(document))
             reloaded = await router.api.post("/v1/config/reload")
             assert reloaded.status_code == 200, reloaded.text
@@ -116,7 +117,7 @@ async def test_a_reminder_before_the_shift_once_across_a_restart_and_at_once_for
 
             clock.advance(timedelta(hours=1, minutes=59))
             await _pass_after(router, clock.now())
-            assert _reminders(router, anna) == []  # one minute before the lead time
+            assert _reminders(router, anna) == []  # one to two minutes before the lead time
 
             clock.advance(timedelta(minutes=2))
             (reminder,) = await eventually(lambda: _reminded(router, anna), what="anna's reminder")
