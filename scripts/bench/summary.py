@@ -232,6 +232,23 @@ def _cost_sentences(results: BenchResults) -> list[str]:
     return [f"CPU seconds per 1,000 alerts at {_f(run.rate)} alerts/s, highest first: {parts}."]
 
 
+def _machine_sentence(results: BenchResults) -> list[str]:
+    """How busy the whole machine was at each rate: latency past saturation is queueing for a core, whatever the
+    CPU per alert, and per-alert CPU falls as batches grow, so the cores in use say more than the cost per alert."""
+    parts = []
+    runs = [r for r in results.latency if r.system == "alertrouter" and r.resources]
+    for run in sorted(runs, key=lambda r: r.rate):
+        wall = run.seconds + run.drain_seconds
+        used = sum(u.cpu_seconds for u in run.resources) / wall if wall > 0 else None
+        parts.append(f"{_f(used, 2)} at {_f(run.rate)}/s")
+    if not parts:
+        return []
+    return [
+        f"Cores in use by every process of an end-to-end run (the stack, the load generator and the receiver), of "
+        f"{results.environment.cores}: {', '.join(parts)}."
+    ]
+
+
 def _profile_sentences(results: BenchResults) -> list[str]:
     sentences = []
     for profile in results.profiles:
@@ -289,6 +306,7 @@ def analysis(results: BenchResults) -> list[str]:
         *_intake_sentences(results),
         *_latency_sentences(results),
         *_cost_sentences(results),
+        *_machine_sentence(results),
         *_profile_sentences(results),
         *_storm_and_safety(results),
     ]

@@ -242,6 +242,18 @@ def test_report_renders_every_section_from_the_results() -> None:
     assert "uv run python -m scripts.bench quick" in text
 
 
+def test_the_analysis_says_how_many_cores_each_rate_kept_busy() -> None:
+    results = _results()
+    busy = [
+        ProcessUsage(name="router", cpu_seconds=48.4, peak_rss_mib=100.0, processes=1),
+        ProcessUsage(name="bench client", cpu_seconds=12.1, peak_rss_mib=100.0, processes=1),
+    ]
+    results.latency[0] = results.latency[0].model_copy(update={"resources": busy})  # 100/s: 60.5 s / 60.5 s
+    text = render(results)
+    # every process counts, the load generator too; the wall time includes the drain (60 s + 0.5 s)
+    assert "of 2: 1.00 at 100/s, 0.01 at 500/s." in text
+
+
 def test_the_receiver_places_the_routers_decision_on_the_monotonic_clock() -> None:
     """The page's created_at (wall clock) becomes an instant comparable with the arrival (monotonic)."""
     decided_at = datetime.now(UTC) - timedelta(milliseconds=40)
