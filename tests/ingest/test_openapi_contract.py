@@ -59,11 +59,24 @@ def test_the_document_declares_every_intake() -> None:
     assert enqueue["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/EnqueueEvent"
     }
-    assert set(enqueue["responses"]) == {"202", "400", "404", "413", "415", "429", "503"}
+    assert set(enqueue["responses"]) == {"202", "400", "404", "408", "413", "415", "429", "503"}
     assert "422" not in paths["/v1/alertmanager/{integration_key}"]["post"]["responses"]
     sns_types = paths["/v1/cloudwatch/{integration_key}"]["post"]["requestBody"]["content"]
     assert set(sns_types) == {"text/plain", "application/json"}
     assert schema.raw_schema["components"]["schemas"]["AlertmanagerWebhook"]["examples"]
+
+
+def test_every_route_with_a_body_documents_the_bounded_read() -> None:
+    """Every body is read through the same bounded reader: too large is 413, too slow is 408, on every route."""
+    with_body = [
+        (path, operation)
+        for path, item in schema.raw_schema["paths"].items()
+        for operation in item.values()
+        if isinstance(operation, dict) and "requestBody" in operation
+    ]
+    assert len(with_body) >= 6
+    for path, operation in with_body:
+        assert {"408", "413"} <= set(operation["responses"]), path
 
 
 @schema.parametrize()
