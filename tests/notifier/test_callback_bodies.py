@@ -16,6 +16,7 @@ from alertrouter_notifier.twilio_callbacks import STATUS_CALLBACK_PATH, VOICE_ST
 from alertrouter_notifier.twilio_voice import GATHER_PATH
 from tests.notifier.conftest import SettingsFactory
 from tests.notifier.support import api_client
+from tests.openapi_contract import Contract
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -35,10 +36,12 @@ async def test_an_oversized_callback_body_is_refused_without_reading_it_whole(
 ) -> None:
     settings = make_settings(slack_signing_secret="slack-signing-secret")
     async with Notifier(settings, consume=False) as notifier, api_client(notifier) as client:
+        contract = Contract((await client.get("/openapi.json")).json())
         declared = await client.post(path, content=b"a" * (CALLBACK_BODY_BYTES + 1), headers=FORM)
         # no Content-Length: refused once a megabyte has arrived (before, all of it was read whatever its size)
         streamed = await asyncio.wait_for(client.post(path, content=_large(), headers=FORM), timeout=30)
     for response in (declared, streamed):
+        contract.check(response)  # documented, with the Problem body
         assert response.status_code == 413, response.text
         assert response.headers["content-type"] == "application/problem+json"
         assert f"larger than the limit of {CALLBACK_BODY_BYTES} bytes" in response.json()["detail"]

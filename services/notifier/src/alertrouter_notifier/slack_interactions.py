@@ -32,6 +32,7 @@ from alertrouter_notifier.router_client import PAST, ActionOutcome, IncidentActi
 from alertrouter_notifier.sent_pages import SentPage, recipient_of, recorded
 from alertrouter_shared.events import ContactMethodType, PageKind
 from alertrouter_shared.logging import get_logger
+from alertrouter_shared.web.bodies import BOUNDED_BODY_RESPONSES
 
 log = get_logger(__name__)
 
@@ -93,7 +94,10 @@ def slack_router() -> APIRouter:
     @router.post(
         INTERACTIONS_PATH,
         response_class=Response,
-        responses={200: {"description": "Handled (an empty body; answers reach Slack through response_url)"}},
+        responses={
+            200: {"description": "Handled (an empty body; answers reach Slack through response_url)"},
+            **BOUNDED_BODY_RESPONSES,
+        },
     )
     async def interaction(request: Request, ctx: Annotated[AppContext, Depends(context)]) -> Response:
         payload = await _verified_payload(request, ctx)

@@ -20,6 +20,7 @@ from alertrouter_notifier.tables import RowState, delivery
 from alertrouter_notifier.twilio_webhooks import public_url, twilio_api, verified_form
 from alertrouter_shared.events import ContactMethodType, DeliveryStatus
 from alertrouter_shared.logging import get_logger
+from alertrouter_shared.web.bodies import BOUNDED_BODY_RESPONSES
 
 log = get_logger(__name__)
 
@@ -68,7 +69,7 @@ def voice_callback_url(public_base: str) -> str:
 def twilio_router() -> APIRouter:
     router = twilio_api()
 
-    @router.post(STATUS_CALLBACK_PATH, status_code=204, response_class=Response)
+    @router.post(STATUS_CALLBACK_PATH, status_code=204, response_class=Response, responses=BOUNDED_BODY_RESPONSES)
     async def status_callback(request: Request, ctx: Annotated[AppContext, Depends(context)]) -> Response:
         fields = await verified_form(request, ctx)
         final = FINAL_STATUS.get(fields.get("MessageStatus", "").lower())
@@ -79,7 +80,7 @@ def twilio_router() -> APIRouter:
             await _apply(ctx, ContactMethodType.SMS, sid, final, code or final.value, error)
         return Response(status_code=204)
 
-    @router.post(VOICE_STATUS_PATH, status_code=204, response_class=Response)
+    @router.post(VOICE_STATUS_PATH, status_code=204, response_class=Response, responses=BOUNDED_BODY_RESPONSES)
     async def call_status(request: Request, ctx: Annotated[AppContext, Depends(context)]) -> Response:
         fields = await verified_form(request, ctx)
         call_status = fields.get("CallStatus", "").lower()

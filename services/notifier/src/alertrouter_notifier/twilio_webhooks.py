@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
 
 from alertrouter_notifier.api_context import AppContext, callback_body
+from alertrouter_shared.web.bodies import BOUNDED_BODY_RESPONSES
 
 TWIML = "application/xml"
 # Declares Twilio's request signature in the OpenAPI document; ``verified_form`` checks it.
@@ -28,7 +29,8 @@ TWILIO_SIGNATURE = APIKeyHeader(
     auto_error=False,
 )
 TWIML_REPLY: dict[int | str, dict[str, Any]] = {
-    200: {"description": "A TwiML document", "content": {TWIML: {"schema": {"type": "string"}}}}
+    200: {"description": "A TwiML document", "content": {TWIML: {"schema": {"type": "string"}}}},
+    **BOUNDED_BODY_RESPONSES,
 }
 
 

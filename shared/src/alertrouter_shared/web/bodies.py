@@ -9,9 +9,16 @@ as it exceeds the limit, never buffering more, and refused (408) when it is not 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
+
+# For a route's ``responses=``: the document's completion gives each the problem+json body.
+BOUNDED_BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    408: {"description": "The body did not arrive within the read deadline"},
+    413: {"description": "The body is over the size limit (nothing beyond the limit was read)"},
+}
 
 
 class BodyRefused(HTTPException):
