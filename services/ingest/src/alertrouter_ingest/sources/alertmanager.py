@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from alertrouter_ingest.sources.errors import InvalidPayload, describe_validation_error
+from alertrouter_ingest.sources.errors import InvalidPayload, parse_model
 from alertrouter_ingest.sources.fingerprint import label_fingerprint
 from alertrouter_ingest.sources.limits import ContentLimits
 from alertrouter_ingest.sources.normalise import build_event, clip, is_zero_time, iso, severity_from_word
@@ -139,12 +139,7 @@ class AlertmanagerWebhook(BaseModel):
 
 
 def parse_webhook(body: bytes) -> AlertmanagerWebhook:
-    if not body.strip():
-        raise InvalidPayload("the body is empty; expected an Alertmanager webhook JSON object", reason="empty_body")
-    try:
-        return AlertmanagerWebhook.model_validate_json(body)
-    except ValidationError as exc:
-        raise InvalidPayload(describe_validation_error(exc), reason="invalid_payload") from exc
+    return parse_model(AlertmanagerWebhook, body, "an Alertmanager webhook JSON object")
 
 
 def normalise_webhook(

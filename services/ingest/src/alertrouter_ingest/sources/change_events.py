@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 
 from alertrouter_ingest.sources.errors import describe_validation_error
 from alertrouter_ingest.sources.events_v2 import (
     SUMMARY_MAX,
     EventRejected,
+    json_object,
     objects_of,
     routing_key_of,
     timestamp_of,
@@ -45,14 +45,7 @@ class ChangeRequest:
 
 def parse_change(body: bytes) -> ChangeRequest:
     """The change event, or EventRejected listing every broken field in PagerDuty's words."""
-    if not body.strip():
-        raise EventRejected(["The request body is empty; expected a change event JSON object"])
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise EventRejected([f"The request body is not valid JSON: {exc}"]) from exc
-    if not isinstance(document, dict):
-        raise EventRejected(["The change event must be a JSON object"])
+    document = json_object(body, "a", "change event")
     errors: list[str] = []
     routing_key = routing_key_of(document.get("routing_key"), errors)
     payload = document.get("payload")

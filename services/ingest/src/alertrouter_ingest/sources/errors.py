@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class InvalidPayload(ValueError):
@@ -36,3 +40,13 @@ def describe_validation_error(exc: ValidationError, *, limit: int = 5) -> str:
     if more > 0:
         parts.append(f"and {more} more problem(s)")
     return "; ".join(parts)
+
+
+def parse_model(model: type[Model], body: bytes, expected: str) -> Model:
+    """The body as ``model``, or InvalidPayload saying what was ``expected`` (empty) or which fields are wrong."""
+    if not body.strip():
+        raise InvalidPayload(f"the body is empty; expected {expected}", reason="empty_body")
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise InvalidPayload(describe_validation_error(exc), reason="invalid_payload") from exc

@@ -63,15 +63,21 @@ class EnqueueRequest:
     images: list[dict[str, Any]]
 
 
-def parse_event(body: bytes) -> EnqueueRequest:
+def json_object(body: bytes, article: str, what: str) -> dict[str, Any]:
+    """The body's JSON object, or EventRejected in PagerDuty's words naming ``what`` was expected."""
     if not body.strip():
-        raise EventRejected(["The request body is empty; expected an event JSON object"])
+        raise EventRejected([f"The request body is empty; expected {article} {what} JSON object"])
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise EventRejected([f"The request body is not valid JSON: {exc}"]) from exc
     if not isinstance(document, dict):
-        raise EventRejected(["The event must be a JSON object"])
+        raise EventRejected([f"The {what} must be a JSON object"])
+    return document
+
+
+def parse_event(body: bytes) -> EnqueueRequest:
+    document = json_object(body, "an", "event")
     errors: list[str] = []
     routing_key = routing_key_of(document.get("routing_key"), errors)
     action = _action(document.get("event_action"), errors)

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alertrouter_ingest.sources.alertmanager import (
     MAX_EXTERNAL_URL_CHARS,
@@ -34,7 +34,7 @@ from alertrouter_ingest.sources.alertmanager import (
     alert_event,
     per_alert,
 )
-from alertrouter_ingest.sources.errors import InvalidPayload, describe_validation_error
+from alertrouter_ingest.sources.errors import parse_model
 from alertrouter_ingest.sources.limits import ContentLimits
 from alertrouter_shared.events import AlertEvent, AlertSource
 
@@ -82,12 +82,7 @@ class GrafanaWebhook(BaseModel):
 
 
 def parse_grafana(body: bytes) -> GrafanaWebhook:
-    if not body.strip():
-        raise InvalidPayload("the body is empty; expected a Grafana webhook JSON object", reason="empty_body")
-    try:
-        return GrafanaWebhook.model_validate_json(body)
-    except ValidationError as exc:
-        raise InvalidPayload(describe_validation_error(exc), reason="invalid_payload") from exc
+    return parse_model(GrafanaWebhook, body, "a Grafana webhook JSON object")
 
 
 def normalise_grafana(
