@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 
 from alertrouter_cli.client import ApiClient, CliError, acting_user, load_settings
 from alertrouter_cli.output import emit, emit_json, notifications, selected_by, table, when
-from alertrouter_cli.times import InstantError, parse_duration, parse_instant
+from alertrouter_cli.times import InstantError, parse_instant, parse_window
 
 maintenance_app = typer.Typer(help="Maintenance windows created through the API.", no_args_is_help=True)
 drill_app = typer.Typer(
@@ -226,11 +225,8 @@ def maintenance_add(
     as_json: JsonFlag = False,
 ) -> None:
     """Start a maintenance window for a service: alerts open no pages until it ends."""
-    if (duration is None) == (until is None):
-        raise CliError("give --for DURATION or --until TIME")
     try:
-        begins = parse_instant(start) if start else datetime.now(UTC)
-        ends = parse_instant(until) if until else begins + parse_duration(duration or "")
+        begins, ends = parse_window(start, until, duration)
     except InstantError as exc:
         raise CliError(str(exc)) from exc
     body: dict[str, Any] = {"ends_at": ends.isoformat(), "reason": reason}

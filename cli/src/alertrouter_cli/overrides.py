@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -10,7 +9,7 @@ import typer
 from alertrouter_cli.client import ApiClient, CliError, load_settings
 from alertrouter_cli.online import JsonFlag
 from alertrouter_cli.output import emit, emit_json, table, when
-from alertrouter_cli.times import InstantError, parse_duration, parse_instant
+from alertrouter_cli.times import InstantError, parse_window
 
 override_app = typer.Typer(help="Schedule overrides made through the API.", no_args_is_help=True)
 
@@ -27,11 +26,8 @@ def override_add(
     as_json: JsonFlag = False,
 ) -> None:
     """Put USER on call in SCHEDULE for a while (checked like configured overrides)."""
-    if (duration is None) == (until is None):
-        raise CliError("give --for DURATION or --until TIME")
     try:
-        begins = parse_instant(start) if start else datetime.now(UTC)
-        ends = parse_instant(until) if until else begins + parse_duration(duration or "")
+        begins, ends = parse_window(start, until, duration)
     except InstantError as exc:
         raise CliError(str(exc)) from exc
     body: dict[str, Any] = {"user": user, "start": begins.isoformat(), "end": ends.isoformat(), "reason": reason}

@@ -43,3 +43,11 @@ def parse_duration(text: str) -> timedelta:
     if match is None:
         raise InstantError(f"{text!r} is not a duration: write e.g. 30m, 2h or 1d")
     return timedelta(**{_UNIT[match.group(3)]: int(match.group(2))})
+
+
+def parse_window(start: str | None, until: str | None, duration: str | None) -> tuple[datetime, datetime]:
+    """A window from ``--from`` (default now) to ``--until`` or for ``--for``: exactly one of the two is given."""
+    if (duration is None) == (until is None):
+        raise InstantError("give --for DURATION or --until TIME")
+    begins = parse_instant(start) if start else datetime.now(UTC)
+    return begins, parse_instant(until) if until else begins + parse_duration(duration or "")
