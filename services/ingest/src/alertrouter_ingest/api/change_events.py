@@ -25,7 +25,7 @@ RESPONSES: dict[int | str, dict[str, object]] = {
     202: openapi.json_body(ChangeEnqueueSuccess, "The change event was produced to Kafka and acknowledged"),
     400: openapi.json_body(EnqueueInvalid, "The change event is invalid, or its integration has no service"),
     404: openapi.problem("No enabled events_v2 integration has this routing_key; nothing was produced"),
-    408: openapi.problem("The body did not arrive within the body read deadline"),
+    408: openapi.BODY_TIMEOUT,
     413: openapi.problem("The body is over the size limit"),
     415: openapi.problem("Content-Type is not JSON"),
     429: openapi.json_body(EnqueueThrottled, "The integration is over its rate limit", openapi.RETRY_AFTER),

@@ -44,7 +44,7 @@ RESPONSES: dict[int | str, dict[str, object]] = {
     400: openapi.problem("Not a well-formed SNS message, header/Type mismatch, or an invalid alarm"),
     403: openapi.problem("Signature, certificate, certificate URL, topic or timestamp not acceptable"),
     404: openapi.problem("No enabled cloudwatch integration has this key; nothing was produced"),
-    408: openapi.problem("The body did not arrive within the body read deadline"),
+    408: openapi.BODY_TIMEOUT,
     413: openapi.problem("The body is over the size limit"),
     415: openapi.problem("Content-Type is neither text/plain nor JSON"),
     429: openapi.problem("The integration is over its rate limit", openapi.RETRY_AFTER),

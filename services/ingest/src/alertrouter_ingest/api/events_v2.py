@@ -37,7 +37,7 @@ RESPONSES: dict[int | str, dict[str, object]] = {
     202: openapi.json_body(EnqueueSuccess, "The event was produced to Kafka and acknowledged"),
     400: openapi.json_body(EnqueueInvalid, "The event is invalid; every problem is listed"),
     404: openapi.problem("No enabled events_v2 integration has this routing_key; nothing was produced"),
-    408: openapi.problem("The body did not arrive within the body read deadline"),
+    408: openapi.BODY_TIMEOUT,
     413: openapi.problem("The body is over the size limit (512 KB by default)"),
     415: openapi.problem("Content-Type is not JSON"),
     429: openapi.json_body(EnqueueThrottled, "The integration is over its rate limit", openapi.RETRY_AFTER),

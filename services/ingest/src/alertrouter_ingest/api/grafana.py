@@ -27,7 +27,7 @@ RESPONSES: dict[int | str, dict[str, object]] = {
     400: openapi.problem("Malformed payload, unsupported version, or a label/annotation limit exceeded"),
     401: openapi.problem("No usable Authorization header (header form only)"),
     404: openapi.problem("No enabled grafana integration has this key; nothing was produced"),
-    408: openapi.problem("The body did not arrive within the body read deadline"),
+    408: openapi.BODY_TIMEOUT,
     413: openapi.problem("Body, alert count or normalised events over the configured limits"),
     415: openapi.problem("Content-Type is not JSON"),
     429: openapi.problem("The integration is over its rate limit", openapi.RETRY_AFTER),

@@ -23,7 +23,7 @@ SOURCE = "heartbeat"
 RESPONSES: dict[int | str, dict[str, object]] = {
     202: openapi.json_body(Accepted, "The beat was produced to Kafka and acknowledged"),
     404: openapi.problem("No enabled heartbeat integration has this key; nothing was produced"),
-    408: openapi.problem("The body did not arrive within the body read deadline"),
+    408: openapi.BODY_TIMEOUT,
     413: openapi.problem("Body over the configured limit"),
     429: openapi.problem("The integration is over its rate limit", openapi.RETRY_AFTER),
     503: openapi.problem("Kafka unavailable or too many requests in flight; retry", openapi.RETRY_AFTER),

@@ -46,6 +46,8 @@ def _response(
     return response
 
 
+# Every intake reads its body through protection.read_body, which answers 408 past the read deadline.
+BODY_TIMEOUT = problem("The body did not arrive within the body read deadline")
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
 
 
