@@ -160,7 +160,7 @@ async def test_alert_firing_through_a_maintenance_window_is_paged_when_it_ends(s
     re-sent afterwards — the page still goes out within seconds of the window's end."""
     payload = copy.deepcopy(PAYLOAD)
     # The ledger service: no grouping window, so the alert gets an incident of its own and a page of its own
-    # (its configured weekly window is Sunday 02:00-04:00 Berlin time).
+    # (the tests' copy of the example configuration leaves out its weekly window, Sunday 02:00-04:00 Berlin).
     payload["alerts"][0]["labels"] |= {"service": "ledger", "instance": f"maint-{unique}"}
     payload["alerts"][0]["fingerprint"] = ("m" + unique)[:16].rjust(16, "0")
     async with httpx.AsyncClient(timeout=10) as client:
