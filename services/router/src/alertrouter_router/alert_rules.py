@@ -61,7 +61,8 @@ class AlertRules(Batch):
                 repeat_count=alert.repeat_count + 1,
                 last_event_at=max(alert.last_event_at, occurred),
             )
-        self._place(alert, decision, cause, received_at=event.received_at, event_id=str(event.event_id))
+        # the alert carries the event's labels and bound service, so the route found above is the alert's
+        self._place(alert, decision, cause, received_at=event.received_at, event_id=str(event.event_id), route=route)
 
     def _resolved_already(self, alert: Alert, occurred: datetime, started: datetime | None, decision: Decision) -> bool:
         if started is not None and alert.episode_started_at == started:
@@ -134,9 +135,11 @@ class AlertRules(Batch):
         *,
         received_at: datetime | None,
         event_id: str | None,
+        route: RouteMatch | None = None,
     ) -> None:
         """Give a firing alert its home: suppressed (and why), grouped into an open incident, or a new incident."""
-        route = resolve_route(self.config.config, alert.labels, alert.bound_service)
+        if route is None:
+            route = resolve_route(self.config.config, alert.labels, alert.bound_service)
         alert = replace(alert, service_id=route.service_id, team_id=route.team_id, policy_id=route.escalation_policy_id)
         if cause is not None:
             decision.explanation["previously_suppressed_by"] = cause
