@@ -1,5 +1,6 @@
-"""Every page at desktop and phone size: it renders (a heading, no error), a phone needs no horizontal scrolling,
-and a screenshot of each is written to .run/console-screenshots/ (the README shows two of them)."""
+"""Every page at desktop and phone size: it renders (a heading, no error), a phone needs no horizontal scrolling
+and shows no label without a value (a table row becomes a card of "label: value" lines there), and a
+screenshot of each is written to .run/console-screenshots/ (the README shows two of them)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,16 @@ async def fits(page: Page) -> None:
     assert wide[0] <= wide[1], f"{page.url}: the page is {wide[0]}px wide in a {wide[1]}px viewport"
 
 
+async def labels_without_values(page: Page) -> list[str]:
+    """The labels of the visible card lines with nothing after the label (e.g. "By:" on an incident nobody took)."""
+    found: list[str] = await page.evaluate(
+        "[...document.querySelectorAll('td[data-label]')]"
+        ".filter(td => td.getClientRects().length > 0 && td.textContent.trim() === '')"
+        ".map(td => td.dataset.label)"
+    )
+    return found
+
+
 async def test_every_page_renders_and_fits_a_phone(
     browser: Browser,
     base_url: str,
@@ -52,6 +63,8 @@ async def test_every_page_renders_and_fits_a_phone(
             assert response is not None and response.status == 200, (path, response and response.status)
             await expect(page.locator("h1")).to_be_visible()
             await fits(page)
+            if viewport is PHONE:
+                assert await labels_without_values(page) == [], page.url
             await screenshot(page, f"{name}-{size}")
         await page.context.close()
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
-from alertrouter_router.console.charts import HEIGHT, bar_chart, line_chart, nice_ceiling
+from alertrouter_router.console.charts import HEIGHT, bar_chart, count_axis, line_chart, nice_ceiling
 from tests.console.conftest import People, fire, incident_of, screenshot, signed_in
 
 pytestmark = [pytest.mark.db, pytest.mark.kafka]
@@ -54,6 +54,13 @@ def test_axes_and_bars() -> None:
     assert tallest.title == "b: 10 x" and tallest.y == 30  # the top of the axis: 10 is the nice ceiling
     assert [b.height for b in chart.bars if b.title.startswith("a")] == [tallest.height / 2, 0]
     assert [t.text for t in chart.y_ticks] == ["0", "2.5", "5", "7.5", "10"]
+    # counts (incidents, pages) are whole: their ticks too, with the bars on the same scale as the ticks
+    assert [count_axis(v) for v in (0, 1, 3, 4, 5, 7, 10, 12, 51)] == [
+        (1, 1), (1, 1), (3, 3), (4, 4), (6, 3), (8, 4), (10, 2), (15, 3), (60, 3)
+    ]  # fmt: skip
+    counted = bar_chart("t", ["a"], {"x": [1], "y": [3]}, counts=True)
+    assert [t.text for t in counted.y_ticks] == ["0", "1", "2", "3"]
+    assert max(b.height for b in counted.bars) == HEIGHT - 30 - 40  # 3 of 3: the full height
     lines = line_chart("t", ["a", "b", "c"], {"m": [1, None, 4]}, unit="m")
     assert len(lines.lines[0].dots) == 2 and lines.lines[0].points.count(",") == 2
     assert line_chart("t", ["a"], {"m": [None]}).empty and not lines.empty

@@ -1,7 +1,8 @@
 """Bar and line charts laid out for inline SVG, drawn by the server: no chart library, no script. Pure.
 
 A chart is a fixed viewBox (``WIDTH`` by ``HEIGHT`` user units) that the page scales to its width; values are
-placed on a "nice" axis (1, 2 or 5 x 10^n per step) starting at zero.
+placed on a "nice" axis (1, 2 or 5 x 10^n per step) starting at zero; an axis of counts has whole-number ticks
+(no "2.5 incidents").
 """
 
 from __future__ import annotations
@@ -63,9 +64,17 @@ def nice_ceiling(value: float) -> float:
     return float(next(step * power for step in (1, 2, 5, 10) if step * power >= value))
 
 
-def _axis(top: float, unit: str) -> list[Label]:
+def count_axis(value: float) -> tuple[float, int]:
+    """The top and the number of steps of an axis of counts: a whole 1, 2 or 5 x 10^n per step, at most four
+    steps (1 -> 0, 1; 3 -> 0, 1, 2, 3; 7 -> 0, 2, 4, 6, 8)."""
+    step = max(1.0, nice_ceiling(value / 4))
+    steps = max(1, math.ceil(value / step))
+    return step * steps, steps
+
+
+def _axis(top: float, unit: str, steps: int = 4) -> list[Label]:
     inner = HEIGHT - TOP - BOTTOM
-    return [Label(LEFT - 6, TOP + inner - inner * i / 4, f"{top * i / 4:g}{unit}") for i in range(5)]
+    return [Label(LEFT - 6, TOP + inner - inner * i / steps, f"{top * i / steps:g}{unit}") for i in range(steps + 1)]
 
 
 def _scale(value: float, top: float) -> float:
@@ -73,9 +82,12 @@ def _scale(value: float, top: float) -> float:
     return inner * value / top
 
 
-def bar_chart(title: str, labels: list[str], series: dict[str, list[float]], unit: str = "") -> Chart:
+def bar_chart(
+    title: str, labels: list[str], series: dict[str, list[float]], unit: str = "", *, counts: bool = False
+) -> Chart:
     """Grouped vertical bars: one group per label, one bar per series in it."""
-    top = nice_ceiling(max((v for values in series.values() for v in values), default=0))
+    highest = max((v for values in series.values() for v in values), default=0)
+    top, steps = count_axis(highest) if counts else (nice_ceiling(highest), 4)
     slot = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
     width = slot * 0.8 / max(len(series), 1)
     bars = []
@@ -92,7 +104,7 @@ def bar_chart(title: str, labels: list[str], series: dict[str, list[float]], uni
     ]
     legend = [(name, SERIES_COLOURS[s % len(SERIES_COLOURS)]) for s, name in enumerate(series)]
     empty = not any(v for values in series.values() for v in values)
-    return Chart(title, bars, [], x_labels, _axis(top, unit), legend, empty)
+    return Chart(title, bars, [], x_labels, _axis(top, unit, steps), legend, empty)
 
 
 def line_chart(title: str, labels: list[str], series: dict[str, list[float | None]], unit: str = "") -> Chart:

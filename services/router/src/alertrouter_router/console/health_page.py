@@ -33,6 +33,7 @@ def charts(report: OncallReport) -> list[object]:
             "Incidents and pages per week",
             weeks,
             {"incidents": [w.incidents for w in report.weeks], "pages": [w.pages for w in report.weeks]},
+            counts=True,
         ),
         line_chart(
             "Median time to acknowledge and to resolve, per week (minutes)",
@@ -51,6 +52,7 @@ def charts(report: OncallReport) -> list[object]:
                 "night": [p.night_pages for p in report.people],
                 "weekend": [p.weekend_pages for p in report.people],
             },
+            counts=True,
         ),
     ]
 
