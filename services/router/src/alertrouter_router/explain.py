@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -15,11 +16,27 @@ def how_selected(via: dict[str, Any]) -> str:
     return "named directly in the policy"
 
 
+def _utc(value: object) -> str:
+    """A time of the explanation (stored as ISO 8601) the way the paragraph's first line gives one: to the second,
+    in UTC ("2026-12-06 02:48:47 UTC", not "2026-12-06T02:48:47.173756+00:00"); anything else as it is."""
+    when = value
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(when, datetime):
+        aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)  # the database's times are UTC
+        return f"{aware.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    return str(value)
+
+
 def _who(targets: list[dict[str, Any]]) -> str:
     parts = []
     for target in targets:
         how = how_selected(target["selected_by"])
-        methods = ", ".join(f"{n['type']} at {n['send_at']}" for n in target["notifications"]) or "no contact method"
+        notified = (f"{n['type']} at {_utc(n['send_at'])}" for n in target["notifications"])
+        methods = ", ".join(notified) or "no contact method"
         parts.append(f"{target['name'] or target['user']} ({target['user']}), {how}, notified by {methods}")
     return "; ".join(parts)
 
@@ -33,7 +50,7 @@ def explain_text(row: dict[str, Any]) -> str:
         lines.append(
             f"Event {event.get('event_id')} ({event.get('action')} from {event.get('source')} integration "
             f"{event.get('integration')}, dedup key {row['dedup_key']}) arrived at "
-            f"{row['created_at']:%Y-%m-%d %H:%M:%S} UTC with summary {event.get('summary')!r}."
+            f"{_utc(row['created_at'])} with summary {event.get('summary')!r}."
         )
         if route.get("service"):
             lines.append(
@@ -45,20 +62,20 @@ def explain_text(row: dict[str, Any]) -> str:
     elif row["kind"] == "recheck":
         alert = x.get("alert", {})
         lines.append(
-            f"Alert {row['dedup_key']} ({alert.get('summary')!r}), firing since {alert.get('firing_since')} and held "
-            f"back by {alert.get('suppressed_by')}, was looked at again at {row['created_at']:%Y-%m-%d %H:%M:%S} UTC."
+            f"Alert {row['dedup_key']} ({alert.get('summary')!r}), firing since {_utc(alert.get('firing_since'))} "
+            f"and held back by {alert.get('suppressed_by')}, was looked at again at {_utc(row['created_at'])}."
         )
     elif row["kind"] == "manual":
-        lines.append(f"A person acted on incident {row['incident_id']} at {row['created_at']:%Y-%m-%d %H:%M:%S} UTC.")
+        lines.append(f"A person acted on incident {row['incident_id']} at {_utc(row['created_at'])}.")
     else:
         step = x.get("step", {})
         lines.append(
             f"Escalation step round {step.get('round')} level {step.get('level')} of incident {row['incident_id']} "
-            f"was due at {step.get('due_at')}."
+            f"was due at {_utc(step.get('due_at'))}."
         )
     if x.get("clamped"):
         clamped = x["clamped"]
-        lines.append(f"Its time {clamped['occurred_at']} was {clamped['why']}: {clamped['to']} was used.")
+        lines.append(f"Its time {_utc(clamped['occurred_at'])} was {clamped['why']}: {_utc(clamped['to'])} was used.")
     lines.append(f"Outcome: {row['outcome']} — {row['reason']}.")
     for skipped in x.get("skipped_levels", []):
         lines.append(f"Level {skipped['level']} (round {skipped['round']}) was skipped: nobody reachable.")
@@ -66,6 +83,6 @@ def explain_text(row: dict[str, Any]) -> str:
         lines.append(f"Paged: {_who(x['targets'])}.")
     if x.get("next_escalation"):
         nxt = x["next_escalation"]
-        lines.append(f"Unless acknowledged, level {nxt['level']} (round {nxt['round']}) is paged at {nxt['at']}.")
+        lines.append(f"Unless acknowledged, level {nxt['level']} (round {nxt['round']}) is paged at {_utc(nxt['at'])}.")
     lines.append(f"Configuration version {row['config_version']}; decision {row['id']}.")
     return " ".join(lines) + "\n"
