@@ -20,6 +20,7 @@ async def test_a_team_admin_creates_and_ends_a_maintenance_window(
 ) -> None:
     page = await signed_in(browser, base_url, people.alice)
     await page.goto("/ui/services/refunds")
+    await expect(page.locator("dd", has_text="level")).to_have_text(re.compile(r": 1 level, not repeated$"))
     await page.get_by_label("For how many hours").fill("1.5")
     await page.get_by_label("Reason").fill(f"database upgrade {unique}")
     await page.get_by_role("button", name="Create window").click()

@@ -35,7 +35,9 @@ async def test_the_report_as_charts(
     row = page.locator("tr", has=page.get_by_role("link", name="checkout", exact=True))
     await expect(row.locator("td[data-label=Incidents]")).to_have_text(str(checkout["incidents"]))
     alice = next(p for p in report["people"] if p["user"] == "alice")
-    await expect(page.locator("li[data-person=alice]")).to_contain_text(f"alice: {alice['pages']} page(s)")
+    await expect(page.locator("li[data-person=alice]")).to_contain_text(
+        f"alice: {alice['pages']} page{'' if alice['pages'] == 1 else 's'},"
+    )
     pages_chart = page.locator("figure", has_text="Incidents and pages per week")
     titles = await pages_chart.locator("rect title").evaluate_all("titles => titles.map(t => t.textContent)")
     this_week = report["weeks"][-1]

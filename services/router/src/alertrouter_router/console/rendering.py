@@ -32,7 +32,14 @@ ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-ENV.filters |= {"local": local_time, "iso": iso, "duration": duration}
+
+
+def counted(number: int, noun: str) -> str:
+    """``1 page``, ``3 pages``: a count with its noun in the right number (nouns with a plain -s plural)."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+ENV.filters |= {"local": local_time, "iso": iso, "duration": duration, "counted": counted}
 
 NAV = [
     ("/ui/", "Now"),
