@@ -162,8 +162,16 @@ async def _perform(request: Request, session: Session, incident_id: str, action:
         result = await _act(session.state, session.who, incident_id, body, action)
     except HTTPException as exc:
         raise ConsoleError(exc.status_code, str(exc.detail)) from exc
-    done = result["outcome"] if "decision_id" in result else "nothing changed"
-    return redirect(f"/ui/incidents/{incident_id}?{urlencode({'done': f'{action}: {done}'})}")
+    return redirect(f"/ui/incidents/{incident_id}?{urlencode({'done': _done(action, result)})}")
+
+
+def _done(action: Action, result: dict[str, Any]) -> str:
+    """The page's "Done: ..." line: the decision's reason ("acknowledged by bob"), not the note again."""
+    if "decision_id" not in result:
+        return f"nothing changed, the incident is {result['status']}"
+    if action == "note":
+        return "note added"
+    return str(result["reason"])[:200]
 
 
 # The form posts, one per action the incident page offers: the path segment (as the API names it) -> the action.
