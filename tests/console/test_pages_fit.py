@@ -65,6 +65,9 @@ async def test_every_page_renders_and_fits_a_phone(
             await fits(page)
             if viewport is PHONE:
                 assert await labels_without_values(page) == [], page.url
+            if name == "now":  # alice's one-person rotation: under way, and still going in two weeks
+                shift = page.locator("ul.shifts li", has_text="payments-primary: now \N{EN DASH} at least ")
+                await expect(shift).to_be_visible()
             await screenshot(page, f"{name}-{size}")
         await page.context.close()
 

@@ -6,7 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from alertrouter_router.console.oncall_view import levels_now, my_shifts, next_handoffs, teams_now, who_owns
+from alertrouter_router.console.oncall_view import (
+    MY_SHIFTS_AHEAD,
+    levels_now,
+    my_shifts,
+    next_handoffs,
+    teams_now,
+    who_owns,
+)
 from alertrouter_router.console.rendering import render
 from alertrouter_router.console.session import Session, console_session
 
@@ -31,6 +38,7 @@ async def now(request: Request, session: Signed) -> Response:
         query=query,
         owned=owned,
         mine=my_shifts(config, session.user_id, at),
+        shifts_end=at + MY_SHIFTS_AHEAD,
         handoffs=next_handoffs(config, list(dict.fromkeys(schedules)), at),
         team_names={t.id: t.name for t in config.config.teams},
     )

@@ -101,14 +101,21 @@ def teams_now(config: LoadedConfig, at: datetime) -> list[TeamView]:
 
 
 def next_handoffs(config: LoadedConfig, schedule_ids: list[str], at: datetime, count: int = 3) -> list[Handoff]:
-    """The next changes of who is on call in each schedule (a shift starting after ``at``)."""
+    """The next changes of who is on call in each schedule: a shift starting after ``at`` whose person was not on
+    call just before it (a one-person rotation's next turn, or the same person on another layer, hands nothing
+    over)."""
     handoffs = []
     for schedule_id in schedule_ids:
         schedule = config.config.schedules_by_id.get(schedule_id)
         if schedule is None:
             continue
-        upcoming = [s for s in shifts_between(schedule, at, at + HANDOFFS_AHEAD) if s.start > at]
-        handoffs += [Handoff(schedule_id, s.start, s.user_id, _source(s)) for s in upcoming[:count]]
+        shifts = shifts_between(schedule, at, at + HANDOFFS_AHEAD)
+        changes = [
+            shift
+            for before, shift in zip([None, *shifts], shifts, strict=False)
+            if shift.start > at and not (before and before.user_id == shift.user_id and before.end == shift.start)
+        ]
+        handoffs += [Handoff(schedule_id, s.start, s.user_id, _source(s)) for s in changes[:count]]
     return sorted(handoffs, key=lambda h: h.at)
 
 
@@ -117,7 +124,9 @@ def _source(shift: Shift) -> str:
 
 
 def my_shifts(config: LoadedConfig, user_id: str, at: datetime) -> list[Handoff]:
-    """The person's shifts in every schedule over the next two weeks (the one under way included)."""
+    """The person's shifts in every schedule over the next two weeks (the one under way included). Shifts are
+    cut to the two weeks: one under way starts at ``at`` and one that goes on ends at ``at`` + two weeks (the
+    page says "now" and "at least" there)."""
     found: list[Handoff] = []
     for schedule in config.config.schedules:
         mine = [s for s in shifts_between(schedule, at, at + MY_SHIFTS_AHEAD) if s.user_id == user_id]
