@@ -64,6 +64,7 @@ def dev_env(kafka: str, database_url: str) -> dict[str, str]:
             "ROUTER_NOTIFIER_URL": "http://127.0.0.1:8082",
             "ROUTER_NOTIFIER_API_TOKEN": DEV_TOKEN,
             "NOTIFIER_PUBLIC_URL": "http://127.0.0.1:8082",
+            "NOTIFIER_CONSOLE_URL": "http://127.0.0.1:8081",
             "NOTIFIER_WEBHOOK_SIGNING_SECRET": "dev-webhook-signing-secret",
             "NOTIFIER_ACK_SIGNING_SECRET": "dev-ack-signing-secret",
         }

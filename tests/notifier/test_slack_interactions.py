@@ -18,6 +18,7 @@ from tests.notifier.support import SLACK_TOKEN, api_client, final_delivery, prod
 from tests.providers.slack import SlackServer
 
 SIGNING_SECRET = "slack-signing-secret-notifier-test"
+CONSOLE = "https://oncall.example.test"
 
 
 @pytest.fixture
@@ -36,6 +37,7 @@ async def notifier(
         router_url=router_live.url,
         router_api_token=ROUTER_TOKEN,
         throttle_slack_max=0,
+        console_url=CONSOLE,
         **public_settings(),
     )
     async with Notifier(settings) as running, served(running):
@@ -83,9 +85,10 @@ async def test_buttons_acknowledge_then_resolve_and_the_message_follows(
     (page,) = await router_live.trigger(service, "checkout latency")
     where = await _posted(notifier, slack_app, [page], gina.addresses["slack"])
     buttons = next(b for b in slack_app.posted[where]["blocks"] if b["type"] == "actions")["elements"]
-    assert [(b["action_id"], b["value"], "url" in b) for b in buttons] == [
-        ("alertrouter_acknowledge", page.incident_id, False),
-        ("alertrouter_resolve", page.incident_id, False),
+    assert [(b["action_id"], b.get("value"), b.get("url")) for b in buttons] == [
+        ("alertrouter_acknowledge", page.incident_id, None),
+        ("alertrouter_resolve", page.incident_id, None),
+        ("open_incident", None, f"{CONSOLE}/ui/incidents/{page.incident_id}"),
     ]
 
     assert await _click(notifier, slack_app, where, "alertrouter_acknowledge", gina.addresses["slack"]) == 200
@@ -94,11 +97,11 @@ async def test_buttons_acknowledge_then_resolve_and_the_message_follows(
     assert (update["channel"], update["ts"]) == where
     assert update["blocks"][0]["text"]["text"].startswith(":eyes: ACKNOWLEDGED:")
     assert f"*Acknowledged* by {gina.id.title()} via Slack" in update["blocks"][-1]["elements"][0]["text"]
-    assert _buttons(slack_app.posted[where]) == ["alertrouter_resolve"]
+    assert _buttons(slack_app.posted[where]) == ["alertrouter_resolve", "open_incident"]
 
     assert await _click(notifier, slack_app, where, "alertrouter_resolve", gina.addresses["slack"]) == 200
     assert await _incident(router_live, page) == ("resolved", gina.id, gina.id)
-    assert _buttons(slack_app.posted[where]) == []
+    assert _buttons(slack_app.posted[where]) == ["open_incident"]  # nothing left to do, still a way to look
     assert slack_app.responses == []  # nothing to explain to gina
 
 
@@ -150,7 +153,9 @@ async def test_forged_replayed_and_malformed_interactions_are_refused(
 async def test_acknowledged_and_resolved_notices_update_the_page_message_in_place(
     make_settings: SettingsFactory, make_page: PageFactory, slack_app: SlackServer, unique: str
 ) -> None:
-    settings = make_settings(slack_api_url=f"{slack_app.url}/api", slack_signing_secret=SIGNING_SECRET)
+    settings = make_settings(
+        slack_api_url=f"{slack_app.url}/api", slack_signing_secret=SIGNING_SECRET, console_url=CONSOLE
+    )
     channel_id = f"C{unique[:8].upper()}"
     trigger = make_page(ContactMethodType.SLACK, channel_id)
     acknowledged = make_page(ContactMethodType.SLACK, channel_id, kind=PageKind.ACKNOWLEDGED)
@@ -168,6 +173,6 @@ async def test_acknowledged_and_resolved_notices_update_the_page_message_in_plac
     channel, ts = first["provider_message_id"].split("/")
     assert [(u["channel"], u["ts"]) for u in slack_app.updates] == [(channel, ts)] * 2
     assert slack_app.updates[0]["blocks"][0]["text"]["text"].startswith(":eyes: ACKNOWLEDGED:")
-    assert _buttons(slack_app.updates[0]) == ["alertrouter_resolve", "runbook"]
+    assert _buttons(slack_app.updates[0]) == ["alertrouter_resolve", "open_incident", "runbook"]
     assert slack_app.updates[1]["blocks"][0]["text"]["text"].startswith(":white_check_mark: RESOLVED:")
-    assert _buttons(slack_app.posted[(channel, ts)]) == ["runbook"]
+    assert _buttons(slack_app.posted[(channel, ts)]) == ["open_incident", "runbook"]

@@ -1,19 +1,28 @@
-"""Builds the acknowledge/resolve links rendered into every message (served by the notifier, see ack_pages)."""
+"""Builds the links rendered into every message: acknowledge/resolve (served by the notifier, see ack_pages) and the
+incident's page in the router's web console."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 from alertrouter_notifier.ack_tokens import LinkAction, issue
 from alertrouter_notifier.channels.base import Links
 from alertrouter_shared.events import Page, PageKind
 
 
+def console_link(console_url: str, incident_id: str) -> str:
+    """The incident's page in the router's web console; empty without a console URL."""
+    base = console_url.rstrip("/")
+    return f"{base}/ui/incidents/{quote(incident_id, safe='')}" if base else ""
+
+
 class LinkBuilder:
-    def __init__(self, public_url: str, secret: str, ttl: timedelta) -> None:
+    def __init__(self, public_url: str, secret: str, ttl: timedelta, console_url: str = "") -> None:
         self._base = public_url.rstrip("/")
         self._secret = secret
         self._ttl = ttl
+        self._console = console_url
 
     @property
     def enabled(self) -> bool:
@@ -25,9 +34,13 @@ class LinkBuilder:
 
     def for_page(self, page: Page, now: datetime) -> Links:
         """Trigger pages and escalation notices get both links; an 'acknowledged' notice only the resolve link;
-        digests, resolved notices and shift reminders none."""
-        if not self.enabled or page.kind in (PageKind.DIGEST, PageKind.RESOLVED, PageKind.SHIFT_REMINDER):
+        digests, resolved notices and shift reminders none. Every page about one incident links to it in the
+        console (when its URL is set): a digest and a shift reminder are about none."""
+        if page.kind in (PageKind.DIGEST, PageKind.SHIFT_REMINDER):
             return Links()
+        incident = console_link(self._console, page.incident_id)
+        if not self.enabled or page.kind is PageKind.RESOLVED:
+            return Links(incident=incident)
         open_ = page.kind in (PageKind.TRIGGER, PageKind.ESCALATED)
         acknowledge = self.url(page, LinkAction.ACKNOWLEDGE, now) if open_ else ""
-        return Links(acknowledge=acknowledge, resolve=self.url(page, LinkAction.RESOLVE, now))
+        return Links(acknowledge=acknowledge, resolve=self.url(page, LinkAction.RESOLVE, now), incident=incident)

@@ -64,6 +64,7 @@ class Notifier:
             settings.public_url,
             settings.ack_signing_secret.get_secret_value(),
             timedelta(seconds=settings.ack_token_ttl_seconds),
+            settings.console_url,
         )
         self.dispatcher = Dispatcher(
             self.engine,

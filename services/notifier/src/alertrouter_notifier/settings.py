@@ -28,6 +28,9 @@ class NotifierSettings(CommonSettings):
     deliveries_topic: str = DELIVERIES
     pages_dlq_topic: str = PAGES_DLQ
     public_url: str = Field("http://127.0.0.1:8082", description="Base URL people and Twilio reach us on")
+    console_url: str = Field(
+        "", description="Base URL of the router's web console: messages link to the incident there; empty: no link"
+    )
     publish_timeout_seconds: float = 10.0
 
     # Delivery policy

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from alertrouter_notifier.api_context import AppContext, callback_body, context
 from alertrouter_notifier.channels.base import Links, SendPermanentError, SendTransientError
 from alertrouter_notifier.channels.slack_api import message_ref
+from alertrouter_notifier.links import console_link
 from alertrouter_notifier.rendering.slack import ACTION_ACKNOWLEDGE, ACTION_RESOLVE, Handled, slack_message
 from alertrouter_notifier.router_client import PAST, ActionOutcome, IncidentAction, Result
 from alertrouter_notifier.sent_pages import SentPage, recipient_of, recorded
@@ -170,7 +171,8 @@ async def _update(
     """The message shows who acted and keeps only the buttons that still make sense."""
     status = STATUS_KIND.get(outcome.status or PAST[action], PageKind.RESOLVED)
     by = sent.page.user_name if person == sent.page.user_id and sent.page.user_name else person
-    message = slack_message(sent.page, Links(), interactive=True, handled=Handled(status, by, "Slack"))
+    links = Links(incident=console_link(ctx.settings.console_url, sent.page.incident_id))
+    message = slack_message(sent.page, links, interactive=True, handled=Handled(status, by, "Slack"))
     try:
         await ctx.slack.update(ref, message)
     except (SendTransientError, SendPermanentError) as exc:

@@ -21,6 +21,7 @@ class Links:
 
     acknowledge: str = ""
     resolve: str = ""
+    incident: str = ""  # the incident in the web console
 
 
 @dataclass(frozen=True)

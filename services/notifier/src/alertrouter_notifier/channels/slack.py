@@ -54,7 +54,8 @@ class SlackProvider:
         earlier = await self._previous(page) if self._previous and page.kind in NOTICES else None
         if earlier is not None:
             handled = Handled(page.kind, note=page.status_note)
-            message = slack_message(earlier.page, Links(), interactive=self._interactive, handled=handled)
+            links = Links(incident=outgoing.links.incident)  # the earlier message's actions are over; not its incident
+            message = slack_message(earlier.page, links, interactive=self._interactive, handled=handled)
             await self._api.update(earlier.ref, message)
             return Receipt(provider_message_id=earlier.ref, provider_status_code="updated")
         message = slack_message(page, outgoing.links, interactive=self._interactive)

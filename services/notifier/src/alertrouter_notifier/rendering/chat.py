@@ -68,7 +68,12 @@ def footer(page: Page) -> str:
 def link_actions(page: Page, links: Links) -> list[tuple[str, str]]:
     if page.shift is not None:
         return []  # a reminder has nothing to act on
-    actions = [("Acknowledge", links.acknowledge), ("Resolve", links.resolve), ("Runbook", page.runbook_url or "")]
+    actions = [
+        ("Acknowledge", links.acknowledge),
+        ("Resolve", links.resolve),
+        ("Open incident", links.incident),
+        ("Runbook", page.runbook_url or ""),
+    ]
     return [(name, url) for name, url in actions if url]
 
 

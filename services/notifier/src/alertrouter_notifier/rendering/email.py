@@ -13,7 +13,7 @@ from email.utils import formataddr, formatdate
 from html import escape
 
 from alertrouter_notifier.channels.base import Links
-from alertrouter_notifier.rendering.chat import STATUS
+from alertrouter_notifier.rendering.chat import STATUS, link_actions
 from alertrouter_notifier.rendering.chat import facts as chat_facts
 from alertrouter_notifier.rendering.chat import summary as chat_summary
 from alertrouter_notifier.rendering.text import DRILL_MARK, drill_prefix, incident_ref, mask_secret_labels, truncate
@@ -60,11 +60,6 @@ def facts(page: Page) -> list[tuple[str, str]]:
     return rows
 
 
-def _actions(page: Page, links: Links) -> list[tuple[str, str]]:
-    actions = [("Acknowledge", links.acknowledge), ("Resolve", links.resolve), ("Runbook", page.runbook_url or "")]
-    return [(name, url) for name, url in actions if url]
-
-
 def _drill_notice(page: Page) -> str:
     return (
         f"{DRILL_MARK}: this is a rehearsal, not a real incident. Please respond as you would for real."
@@ -77,7 +72,7 @@ def text_body(page: Page, links: Links) -> str:
     lines = [_drill_notice(page), ""] if page.drill else []
     lines += [chat_summary(page), ""]
     lines += [f"{name}: {value}" for name, value in facts(page)]
-    actions = _actions(page, links)
+    actions = link_actions(page, links)
     if actions:
         lines.append("")
         lines += [f"{name}: {url}" for name, url in actions]
@@ -93,7 +88,7 @@ def html_body(page: Page, links: Links) -> str:
     buttons = " ".join(
         f'<a href="{escape(url, quote=True)}" style=\'display:inline-block;padding:8px 14px;margin-right:8px;'
         f"background:#1f6feb;color:#fff;text-decoration:none;border-radius:4px'>{escape(name)}</a>"
-        for name, url in _actions(page, links)
+        for name, url in link_actions(page, links)
     )
     return (
         "<!doctype html><html><body style='font-family:sans-serif'>"

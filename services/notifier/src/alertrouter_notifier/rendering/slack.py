@@ -61,19 +61,21 @@ def _button(text: str, action_id: str, **extra: str) -> dict[str, Any]:
     return {"type": "button", "text": {"type": "plain_text", "text": text}, "action_id": action_id, **extra}
 
 
-def _interactive_buttons(page: Page, status: PageKind) -> list[dict[str, Any]]:
+def _interactive_buttons(page: Page, status: PageKind, links: Links) -> list[dict[str, Any]]:
     buttons = []
     if status in _OPEN:
         buttons.append(_button("Acknowledge", ACTION_ACKNOWLEDGE, value=page.incident_id, style="primary"))
     if status in (*_OPEN, PageKind.ACKNOWLEDGED):
         buttons.append(_button("Resolve", ACTION_RESOLVE, value=page.incident_id))
+    if links.incident:
+        buttons.append(_button("Open incident", "open_incident", url=links.incident))
     if page.runbook_url:
         buttons.append(_button("Runbook", "runbook", url=page.runbook_url))
     return buttons
 
 
 def _link_buttons(page: Page, links: Links) -> list[dict[str, Any]]:
-    buttons = [_button(name, name.lower(), url=url) for name, url in link_actions(page, links)]
+    buttons = [_button(name, name.lower().replace(" ", "_"), url=url) for name, url in link_actions(page, links)]
     if buttons and links.acknowledge:
         buttons[0]["style"] = "primary"
     return buttons
@@ -95,7 +97,7 @@ def slack_message(
     if page.shift is not None:
         buttons: list[dict[str, Any]] = []
     else:
-        buttons = _interactive_buttons(page, status) if interactive else _link_buttons(page, links)
+        buttons = _interactive_buttons(page, status, links) if interactive else _link_buttons(page, links)
     if buttons:
         blocks.append({"type": "actions", "block_id": f"incident-{status.value}", "elements": buttons})
     context = f"Incident `{slack_escape(page.incident_id)}` · escalation level {page.escalation_level} · alertrouter"

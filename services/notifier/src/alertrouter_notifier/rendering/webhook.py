@@ -29,7 +29,11 @@ def webhook_body(outgoing: Outgoing) -> bytes:
         "attempt": outgoing.attempt,
         "drill": page.drill,
         "text": render_sms(page, outgoing.links),
-        "links": {"acknowledge": outgoing.links.acknowledge or None, "resolve": outgoing.links.resolve or None},
+        "links": {
+            "acknowledge": outgoing.links.acknowledge or None,
+            "resolve": outgoing.links.resolve or None,
+            "incident": outgoing.links.incident or None,
+        },
         "page": orjson.Fragment(page.model_dump_json()),
     }
     return orjson.dumps(body)
