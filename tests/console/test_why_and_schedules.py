@@ -38,6 +38,10 @@ async def test_why_shows_the_schedule_layer_that_selected_the_person(
     await expect(alice).to_contain_text("webhook (alice-hook)")
     await expect(alice).to_contain_text("sms (alice-sms)")
     await expect(page.locator(".facts")).to_contain_text("by-service-label")
+    # the rule takes the service from a label: said in words, not as a matcher with an empty value
+    await expect(page.locator(".facts dd", has_text="names the service")).to_have_text(
+        "service names the service (was checkout-api)"
+    )
     await screenshot(page, "why-layer-desktop")
     await page.context.close()
 
