@@ -1,6 +1,7 @@
 """Every page at desktop and phone size: it renders (a heading, no error), a phone needs no horizontal scrolling
-and shows no label without a value (a table row becomes a card of "label: value" lines there), and a
-screenshot of each is written to .run/console-screenshots/ (the README shows two of them)."""
+and shows no label without a value nor a value without a label (a table row becomes a card of "label: value"
+lines there, under its title), and a screenshot of each is written to .run/console-screenshots/ (the README
+shows two of them)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,18 @@ async def labels_without_values(page: Page) -> list[str]:
     return found
 
 
+async def unlabelled_lines(page: Page) -> list[str]:
+    """Visible card lines without a label that are not a card's title (a link or a status badge) nor a table's
+    only cell ("No incidents match.", "nobody on call")."""
+    found: list[str] = await page.evaluate(
+        "[...document.querySelectorAll('td:not([data-label])')]"
+        ".filter(td => td.getClientRects().length > 0 && !td.querySelector('a, .status, .outcome')"
+        " && !td.hasAttribute('colspan'))"
+        ".map(td => td.textContent.trim())"
+    )
+    return found
+
+
 async def test_every_page_renders_and_fits_a_phone(
     browser: Browser,
     base_url: str,
@@ -65,6 +78,7 @@ async def test_every_page_renders_and_fits_a_phone(
             await fits(page)
             if viewport is PHONE:
                 assert await labels_without_values(page) == [], page.url
+                assert await unlabelled_lines(page) == [], page.url
             if name == "now":  # alice's one-person rotation: under way, and still going in two weeks
                 shift = page.locator("ul.shifts li", has_text="payments-primary: now \N{EN DASH} at least ")
                 await expect(shift).to_be_visible()
