@@ -59,6 +59,9 @@ async def test_an_override_created_in_schedules_changes_now(browser: Browser, ba
     await page.get_by_role("button", name="Create override").click()
     await page.wait_for_url(re.compile(r".*/ui/schedules/refunds-primary\?done=.*"))
     await expect(page.get_by_test_id("on-call-now")).to_have_text("Carol Example")
+    mine = page.locator("li[data-override^=api-]", has_text="bob is at the dentist")
+    await expect(mine).to_contain_text(": carol, ")  # who and when, with who made it and why on the same line
+    await expect(mine).to_contain_text("(made by alice: bob is at the dentist)")
     await screenshot(page, "schedule-override-desktop")
     await page.goto("/ui/")
     await expect(level_one.locator("td.who")).to_contain_text("Carol Example")

@@ -16,6 +16,7 @@ from alertrouter_router.console.forms import local_instant, read_form
 from alertrouter_router.console.rendering import redirect, render
 from alertrouter_router.console.schedule_timeline import build
 from alertrouter_router.console.session import Session, console_session
+from alertrouter_router.overrides import API_PREFIX
 from alertrouter_router.ownership.schedules import on_call_at
 
 router = APIRouter(prefix="/ui/schedules")
@@ -45,7 +46,7 @@ async def schedule(request: Request, schedule_id: str, session: Signed) -> Respo
         schedule=found,
         now_on_call=on_call_at(found, config.users_by_id, now),
         timeline=build(found, now, session.time_zone),
-        stored=stored["items"],
+        made_by={API_PREFIX + item["id"][:12]: item for item in stored["items"]},  # by their id in the schedule
         users=config.users,
         may_override=await session.may("POST", "/v1/schedules/{schedule_id}/overrides", schedule_id=schedule_id),
         done=request.query_params.get("done", ""),
