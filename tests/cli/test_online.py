@@ -127,7 +127,9 @@ async def test_incidents_why_ack_and_resolve(
     assert json.loads(by_id.out)["id"] == decisions[0]["id"]
     failed(await cli(router, "why", "--key", f"none-{unique}"), 1, f"no decision for dedup key 'none-{unique}'")
 
-    acked = await cli(router, "ack", incident["id"], "--by", "cli-tester", "--note", "looking")
+    # named as messages show it (the first eight hex digits, after a '#'): the one open incident starting so
+    short = "#" + incident["id"].replace("-", "")[:8]
+    acked = await cli(router, "ack", short, "--by", "cli-tester", "--note", "looking")
     assert acked.out.strip() == f"incident {incident['id']} acknowledged by cli-tester"
     state = (await api.get(f"/v1/incidents/{incident['id']}")).json()["incident"]
     assert (state["status"], state["acknowledged_by"]) == ("acknowledged", "cli-tester")
@@ -139,6 +141,8 @@ async def test_incidents_why_ack_and_resolve(
         f"incident {incident['id']} was already resolved: nothing changed"
     )
     failed(await cli(router, "ack", "no-such-incident"), 1, "404 Not Found: incident 'no-such-incident' not found")
+    # resolved now: its start names no open incident any more, and nothing is guessed
+    failed(await cli(router, "ack", short), 1, f"no open incident's id starts with {short!r}")
 
 
 async def test_maintenance_add_list_and_end(router: RouterRuntime, api: httpx.AsyncClient, unique: str) -> None:

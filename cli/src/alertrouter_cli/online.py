@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from alertrouter_cli.client import ApiClient, CliError, acting_user, load_settings
+from alertrouter_cli.incident_ids import incident_id
 from alertrouter_cli.output import emit, emit_json, notifications, selected_by, table, when
 from alertrouter_cli.times import InstantError, parse_instant, parse_window
 
@@ -15,6 +16,9 @@ drill_app = typer.Typer(
     help="Drills: rehearse an incident on the real path, or check the chain silently.", no_args_is_help=True
 )
 JsonFlag = Annotated[bool, typer.Option("--json", help="print the API's JSON instead of a table")]
+IncidentArg = Annotated[
+    str, typer.Argument(help="the incident's id, or the start of an open one's as messages show it (#7ee2dd81)")
+]
 
 
 def _client() -> ApiClient:
@@ -125,7 +129,7 @@ def incidents(
 
 def _act(action: str, incident: str, by: str | None, note: str, as_json: bool, **more: object) -> None:
     """An incident action, then its outcome in one line."""
-    who, body = _post_action(action, incident, by, {"note": note, **more})
+    who, incident, body = _post_action(action, incident, by, {"note": note, **more})
     if as_json:
         emit_json(body)
     elif body.get("changed") and action in ("escalate", "snooze"):
@@ -136,11 +140,13 @@ def _act(action: str, incident: str, by: str | None, note: str, as_json: bool, *
         emit(f"incident {incident} was already {body['status']}: nothing changed")
 
 
-def _post_action(action: str, incident: str, by: str | None, payload: dict[str, object]) -> tuple[str | None, Any]:
+def _post_action(action: str, incident: str, by: str | None, payload: dict[str, object]) -> tuple[str | None, str, Any]:
+    """Who acts, the incident's whole id (``incident`` may be the start of an open one's) and the API's answer."""
     settings = load_settings()
     who = acting_user(settings, by)
     with ApiClient(settings) as api:
-        return who, api.post(f"/v1/incidents/{incident}/{action}", {**_by(who), **payload})
+        whole = incident_id(api, incident)
+        return who, whole, api.post(f"/v1/incidents/{whole}/{action}", {**_by(who), **payload})
 
 
 def _by(who: str | None) -> dict[str, str]:
@@ -153,19 +159,19 @@ ByOption = Annotated[
 NoteOption = Annotated[str, typer.Option("--note", "-m", help="a note for the timeline")]
 
 
-def ack(incident: str, by: ByOption = None, note: NoteOption = "", as_json: JsonFlag = False) -> None:
+def ack(incident: IncidentArg, by: ByOption = None, note: NoteOption = "", as_json: JsonFlag = False) -> None:
     """Acknowledge an incident: escalation stops."""
     _act("acknowledge", incident, by, note, as_json)
 
 
-def resolve(incident: str, by: ByOption = None, note: NoteOption = "", as_json: JsonFlag = False) -> None:
+def resolve(incident: IncidentArg, by: ByOption = None, note: NoteOption = "", as_json: JsonFlag = False) -> None:
     """Resolve an incident."""
     _act("resolve", incident, by, note, as_json)
 
 
-def note(incident: str, text: str, by: ByOption = None, as_json: JsonFlag = False) -> None:
+def note(incident: IncidentArg, text: str, by: ByOption = None, as_json: JsonFlag = False) -> None:
     """Add a note to an incident's timeline."""
-    _, body = _post_action("notes", incident, by, {"note": text})
+    _, incident, body = _post_action("notes", incident, by, {"note": text})
     if as_json:
         emit_json(body)
     else:
@@ -173,7 +179,7 @@ def note(incident: str, text: str, by: ByOption = None, as_json: JsonFlag = Fals
 
 
 def snooze(
-    incident: str,
+    incident: IncidentArg,
     minutes: Annotated[int, typer.Option("--minutes", min=1, max=1440, help="page again after this long")] = 30,
     by: ByOption = None,
     note: NoteOption = "",
@@ -184,7 +190,7 @@ def snooze(
 
 
 def escalate(
-    incident: str,
+    incident: IncidentArg,
     level: Annotated[int | None, typer.Option("--level", min=1, help="the level to page (default: the next)")] = None,
     by: ByOption = None,
     note: NoteOption = "",
