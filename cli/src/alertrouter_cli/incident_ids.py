@@ -46,7 +46,6 @@ def _open_ids(api: ApiClient) -> Iterator[str]:
 
 
 def incident_id(api: ApiClient, given: str) -> str:
-    """The whole id for ``given`` (see the module docstring); a whole id is used as it is, without a lookup."""
-    if len(_hex(given)) >= 32 or not _PREFIX.fullmatch(given):
-        return given
+    """The whole id for ``given`` (see the module docstring). The open incidents are listed lazily: a whole id, or
+    anything not shaped like a prefix, is passed on without a request."""
     return match_prefix(given, _open_ids(api))

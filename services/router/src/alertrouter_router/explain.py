@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
+
+from alertrouter_router.timefmt import utc_time
 
 
 def how_selected(via: dict[str, Any]) -> str:
@@ -16,26 +17,11 @@ def how_selected(via: dict[str, Any]) -> str:
     return "named directly in the policy"
 
 
-def _utc(value: object) -> str:
-    """A time of the explanation (stored as ISO 8601) the way the paragraph's first line gives one: to the second,
-    in UTC ("2026-12-06 02:48:47 UTC", not "2026-12-06T02:48:47.173756+00:00"); anything else as it is."""
-    when = value
-    if isinstance(value, str):
-        try:
-            when = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    if isinstance(when, datetime):
-        aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)  # the database's times are UTC
-        return f"{aware.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
-    return str(value)
-
-
 def _who(targets: list[dict[str, Any]]) -> str:
     parts = []
     for target in targets:
         how = how_selected(target["selected_by"])
-        notified = (f"{n['type']} at {_utc(n['send_at'])}" for n in target["notifications"])
+        notified = (f"{n['type']} at {utc_time(n['send_at'])}" for n in target["notifications"])
         methods = ", ".join(notified) or "no contact method"
         parts.append(f"{target['name'] or target['user']} ({target['user']}), {how}, notified by {methods}")
     return "; ".join(parts)
@@ -50,7 +36,7 @@ def explain_text(row: dict[str, Any]) -> str:
         lines.append(
             f"Event {event.get('event_id')} ({event.get('action')} from {event.get('source')} integration "
             f"{event.get('integration')}, dedup key {row['dedup_key']}) arrived at "
-            f"{_utc(row['created_at'])} with summary {event.get('summary')!r}."
+            f"{utc_time(row['created_at'])} with summary {event.get('summary')!r}."
         )
         if route.get("service"):
             lines.append(
@@ -62,20 +48,22 @@ def explain_text(row: dict[str, Any]) -> str:
     elif row["kind"] == "recheck":
         alert = x.get("alert", {})
         lines.append(
-            f"Alert {row['dedup_key']} ({alert.get('summary')!r}), firing since {_utc(alert.get('firing_since'))} "
-            f"and held back by {alert.get('suppressed_by')}, was looked at again at {_utc(row['created_at'])}."
+            f"Alert {row['dedup_key']} ({alert.get('summary')!r}), firing since {utc_time(alert.get('firing_since'))} "
+            f"and held back by {alert.get('suppressed_by')}, was looked at again at {utc_time(row['created_at'])}."
         )
     elif row["kind"] == "manual":
-        lines.append(f"A person acted on incident {row['incident_id']} at {_utc(row['created_at'])}.")
+        lines.append(f"A person acted on incident {row['incident_id']} at {utc_time(row['created_at'])}.")
     else:
         step = x.get("step", {})
         lines.append(
             f"Escalation step round {step.get('round')} level {step.get('level')} of incident {row['incident_id']} "
-            f"was due at {_utc(step.get('due_at'))}."
+            f"was due at {utc_time(step.get('due_at'))}."
         )
     if x.get("clamped"):
         clamped = x["clamped"]
-        lines.append(f"Its time {_utc(clamped['occurred_at'])} was {clamped['why']}: {_utc(clamped['to'])} was used.")
+        lines.append(
+            f"Its time {utc_time(clamped['occurred_at'])} was {clamped['why']}: {utc_time(clamped['to'])} was used."
+        )
     lines.append(f"Outcome: {row['outcome']} — {row['reason']}.")
     for skipped in x.get("skipped_levels", []):
         lines.append(f"Level {skipped['level']} (round {skipped['round']}) was skipped: nobody reachable.")
@@ -83,6 +71,8 @@ def explain_text(row: dict[str, Any]) -> str:
         lines.append(f"Paged: {_who(x['targets'])}.")
     if x.get("next_escalation"):
         nxt = x["next_escalation"]
-        lines.append(f"Unless acknowledged, level {nxt['level']} (round {nxt['round']}) is paged at {_utc(nxt['at'])}.")
+        lines.append(
+            f"Unless acknowledged, level {nxt['level']} (round {nxt['round']}) is paged at {utc_time(nxt['at'])}."
+        )
     lines.append(f"Configuration version {row['config_version']}; decision {row['id']}.")
     return " ".join(lines) + "\n"

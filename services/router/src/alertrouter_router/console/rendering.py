@@ -15,7 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from alertrouter_router.console.errors import ConsoleError, SignInRequired
 from alertrouter_router.console.session import Session
-from alertrouter_router.console.timefmt import duration, iso, local_time
+from alertrouter_router.timefmt import duration, iso, local_time
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from alertrouter_router.console.timefmt import local_time
+from alertrouter_router.timefmt import local_time
 
 OUTCOME_WORDS = {
     "paged": "Paged",

@@ -1,4 +1,5 @@
-"""Instants and durations as people read them: in their own time zone, to the minute."""
+"""Instants and durations as people read them: in their own time zone, to the minute (the console), or in UTC to
+the second (the decision paragraph, explain.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,18 @@ def local_time(value: datetime | str | None, zone: str = "UTC", with_day: bool =
     here = at.astimezone(ZoneInfo(zone))
     shown = f"{here:%a} {here.day} {here:%b %H:%M}" if with_day else f"{here:%H:%M}"
     return f"{shown} {here.tzname()}"
+
+
+def utc_time(value: object) -> str:
+    """An instant (a datetime, or ISO 8601 as the explanation JSON stores it) as ``2026-12-06 02:48:47 UTC``;
+    anything that is not one as it is."""
+    if not isinstance(value, datetime | str):
+        return str(value)
+    try:
+        at = _instant(value)
+    except ValueError:
+        return str(value)
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if at else str(value)
 
 
 def iso(value: datetime | str | None) -> str:
