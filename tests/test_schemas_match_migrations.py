@@ -20,8 +20,8 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alertrouter_notifier.database import alembic_config as notifier_alembic_config
-from alertrouter_notifier.tables import metadata as notifier_metadata
+from alertrouter_notifier.db.migrate import alembic_config as notifier_alembic_config
+from alertrouter_notifier.db.tables import metadata as notifier_metadata
 from alertrouter_router.db.migrate import alembic_config as router_alembic_config
 from alertrouter_router.db.tables import metadata as router_metadata
 from alertrouter_shared.database import HOT_TABLE_STATISTICS_TARGET, make_engine

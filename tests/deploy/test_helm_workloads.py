@@ -265,7 +265,8 @@ def test_migrations_run_as_a_hook_before_install_and_upgrade(values: str | None)
         ["alertrouter-router", "migrate"],
         ["alertrouter-notifier", "migrate"],
     ], "router first, then notifier"
-    assert router[0]["args"][1] == "--wait" and int(router[0]["args"][2]) > 0, "the router waits for the database"
+    for container in (router[0], notifier[0]):
+        assert container["args"][1] == "--wait" and int(container["args"][2]) > 0, "each waits for the database"
     # On a first install the release's Secret and ServiceAccount do not exist yet: the hook brings its own.
     hook_objects = {
         (m["kind"], m["metadata"]["name"]): m

@@ -6,13 +6,14 @@ never reach a notifier started here) and unique ids and addresses (the database 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from alertrouter_notifier.database import migrate
+from alertrouter_notifier.db.migrate import upgrade_to_head
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.auth import hash_token
 from alertrouter_shared.events import ContactMethod, ContactMethodType, Page, Severity
@@ -38,7 +39,7 @@ PageFactory = Callable[..., Page]
 
 @pytest.fixture(scope="session")
 async def notifier_database(database_url: str) -> str:
-    await migrate(database_url)
+    await asyncio.to_thread(upgrade_to_head, database_url, 30)
     return database_url
 
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from alertrouter_notifier.ack_tokens import ExpiredToken, InvalidToken, LinkAction, issue, verify
-from alertrouter_notifier.api import create_app
+from alertrouter_notifier.api.app import create_app
 from alertrouter_notifier.links import LinkBuilder
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.database import make_engine

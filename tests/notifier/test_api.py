@@ -10,7 +10,7 @@ import sys
 import httpx
 from sqlalchemy import text
 
-from alertrouter_notifier.api import create_app
+from alertrouter_notifier.api.app import create_app
 from alertrouter_notifier.runtime import Notifier
 from alertrouter_shared.database import make_engine
 from alertrouter_shared.events import ContactMethodType

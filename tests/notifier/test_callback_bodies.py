@@ -8,12 +8,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from alertrouter_notifier.api_context import CALLBACK_BODY_BYTES
+from alertrouter_notifier.api.context import CALLBACK_BODY_BYTES
+from alertrouter_notifier.api.slack_interactions import INTERACTIONS_PATH
+from alertrouter_notifier.api.sms_replies import INBOUND_PATH
+from alertrouter_notifier.links import TWILIO_GATHER_PATH, TWILIO_STATUS_PATH, TWILIO_VOICE_STATUS_PATH
 from alertrouter_notifier.runtime import Notifier
-from alertrouter_notifier.slack_interactions import INTERACTIONS_PATH
-from alertrouter_notifier.sms_replies import INBOUND_PATH
-from alertrouter_notifier.twilio_callbacks import STATUS_CALLBACK_PATH, VOICE_STATUS_PATH
-from alertrouter_notifier.twilio_voice import GATHER_PATH
 from tests.notifier.conftest import SettingsFactory
 from tests.notifier.support import api_client
 from tests.openapi_contract import Contract
@@ -27,7 +26,7 @@ async def _large() -> AsyncIterator[bytes]:
         yield b"a" * 65536
 
 
-CALLBACKS = [INBOUND_PATH, STATUS_CALLBACK_PATH, VOICE_STATUS_PATH, GATHER_PATH, INTERACTIONS_PATH]
+CALLBACKS = [INBOUND_PATH, TWILIO_STATUS_PATH, TWILIO_VOICE_STATUS_PATH, TWILIO_GATHER_PATH, INTERACTIONS_PATH]
 
 
 @pytest.mark.parametrize("path", CALLBACKS)

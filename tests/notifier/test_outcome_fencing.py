@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from alertrouter_notifier.database import autocommit
-from alertrouter_notifier.ledger import (
+from alertrouter_notifier.db.connections import autocommit
+from alertrouter_notifier.db.ledger import (
     AttemptRecord,
     Outcome,
     claim_due,
@@ -17,8 +17,8 @@ from alertrouter_notifier.ledger import (
     new_delivery_row,
     store_outcomes,
 )
+from alertrouter_notifier.db.tables import attempt, delivery
 from alertrouter_notifier.policy import DeliveryPolicy
-from alertrouter_notifier.tables import attempt, delivery
 from alertrouter_shared.database import make_engine
 from alertrouter_shared.events import ContactMethodType, DeliveryStatus
 from tests.notifier.conftest import PageFactory, SettingsFactory

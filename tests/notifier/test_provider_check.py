@@ -12,7 +12,7 @@ import httpx
 import pytest
 import trustme
 
-from alertrouter_notifier.api import create_app
+from alertrouter_notifier.api.app import create_app
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.database import make_engine
 from tests.notifier.conftest import SettingsFactory

@@ -9,6 +9,7 @@ forced generic as after a pooled connection's first executions) and count what e
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,9 +19,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from alertrouter_notifier.database import autocommit, migrate
+from alertrouter_notifier.db.connections import autocommit
+from alertrouter_notifier.db.ledger import AttemptRecord, ClaimedDelivery, Outcome, claim_due, store_outcomes
+from alertrouter_notifier.db.migrate import upgrade_to_head
 from alertrouter_notifier.intake import admit_pages
-from alertrouter_notifier.ledger import AttemptRecord, ClaimedDelivery, Outcome, claim_due, store_outcomes
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_shared.database import make_engine
 from alertrouter_shared.events import ContactMethodType, DeliveryStatus
@@ -43,7 +45,7 @@ async def queue(
     databases: DatabaseFactory, make_settings: SettingsFactory, make_page: PageFactory
 ) -> AsyncIterator[Queue]:
     url = databases.create()
-    await migrate(url)
+    await asyncio.to_thread(upgrade_to_head, url, 30)
     await _commit_synchronously(url)
     policy = DeliveryPolicy.from_settings(make_settings(database_url=url))
     engine = make_engine(url, pool_size=1)

@@ -15,13 +15,13 @@ from datetime import timedelta
 import orjson
 from sqlalchemy import select
 
-from alertrouter_notifier.database import autocommit
-from alertrouter_notifier.ledger import AttemptRecord, Outcome, claim_due, insert_deliveries, new_delivery_row
+from alertrouter_notifier.db.connections import autocommit
+from alertrouter_notifier.db.ledger import AttemptRecord, Outcome, claim_due, insert_deliveries, new_delivery_row
+from alertrouter_notifier.db.tables import attempt, delivery
 from alertrouter_notifier.outcome_writer import OutcomeWriter
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.publisher import ResultPublisher
 from alertrouter_notifier.runtime import Notifier
-from alertrouter_notifier.tables import attempt, delivery
 from alertrouter_shared.clock import SystemClock
 from alertrouter_shared.database import make_engine
 from alertrouter_shared.events import ContactMethodType, DeliveryStatus

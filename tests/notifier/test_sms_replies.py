@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from alertrouter_notifier.api.sms_replies import parse_reply
 from alertrouter_notifier.rendering.text import incident_ref
 from alertrouter_notifier.router_client import IncidentAction
 from alertrouter_notifier.runtime import Notifier
-from alertrouter_notifier.sms_replies import parse_reply
 from alertrouter_shared.events import Page
 from tests.notifier.conftest import SettingsFactory
 from tests.notifier.live import ROUTER_TOKEN, LiveRouter, Person, public_settings, served

@@ -6,8 +6,8 @@ import asyncio
 
 from sqlalchemy import select
 
+from alertrouter_notifier.db.tables import attempt
 from alertrouter_notifier.runtime import Notifier
-from alertrouter_notifier.tables import attempt
 from alertrouter_shared.events import ContactMethodType, DeliveryResult
 from tests.helpers import TopicReader, eventually
 from tests.notifier.conftest import PageFactory, SettingsFactory

@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from alertrouter_notifier.api import create_app as notifier_app
+from alertrouter_notifier.api.app import create_app as notifier_app
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_router.db.pool import connect_arguments
 from alertrouter_router.runtime import RouterRuntime, build_state

@@ -10,7 +10,7 @@ import sys
 
 import uvicorn
 
-from alertrouter_notifier.database import migrate
+from alertrouter_notifier.db.migrate import upgrade_to_head
 from alertrouter_notifier.runtime import Notifier
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.logging import configure_logging, get_logger
@@ -55,12 +55,12 @@ async def run(settings: NotifierSettings) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="alertrouter-notifier", description=__doc__)
     parser.add_argument("command", nargs="?", default="run", choices=["run", "migrate"])
+    parser.add_argument("--wait", type=float, default=60.0, help="migrate: seconds to wait for the database")
     args = parser.parse_args(argv)
     settings = NotifierSettings()
     configure_logging("notifier", settings.log_level, settings.log_format)
     if args.command == "migrate":
-        asyncio.run(migrate(settings.database_url))
-        log.info("notifier_migrated")
+        upgrade_to_head(settings.database_url, args.wait)
         return 0
     return run_fast(run(settings))
 

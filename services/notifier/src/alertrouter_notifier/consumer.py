@@ -16,7 +16,7 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from alertrouter_notifier.database import autocommit
+from alertrouter_notifier.db.connections import autocommit
 from alertrouter_notifier.dispatcher import Dispatcher
 from alertrouter_notifier.intake import admit_pages, one_statement
 from alertrouter_notifier.metrics import PAGES_RECEIVED

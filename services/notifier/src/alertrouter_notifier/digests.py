@@ -6,9 +6,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alertrouter_notifier.ledger import insert_deliveries, new_delivery_row
+from alertrouter_notifier.db.ledger import insert_deliveries, new_delivery_row
+from alertrouter_notifier.db.tables import RowState, delivery
 from alertrouter_notifier.policy import DeliveryPolicy
-from alertrouter_notifier.tables import RowState, delivery
 from alertrouter_notifier.throttle import Window, due_digest_keys, lock_window, save_window
 from alertrouter_shared.events import Page, PageKind
 

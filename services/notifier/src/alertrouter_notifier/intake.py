@@ -15,8 +15,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alertrouter_notifier.digests import flush_digest
-from alertrouter_notifier.ledger import (
+from alertrouter_notifier.db.ledger import (
     AttemptRecord,
     ClaimedDelivery,
     NewDelivery,
@@ -24,8 +23,9 @@ from alertrouter_notifier.ledger import (
     mark_final,
     new_delivery_row,
 )
+from alertrouter_notifier.db.tables import RowState
+from alertrouter_notifier.digests import flush_digest
 from alertrouter_notifier.policy import DeliveryPolicy
-from alertrouter_notifier.tables import RowState
 from alertrouter_notifier.throttle import lock_window, save_window
 from alertrouter_shared.events import DeliveryStatus, Page, PageKind
 

@@ -1,5 +1,5 @@
-"""Builds the links rendered into every message: acknowledge/resolve (served by the notifier, see ack_pages) and the
-incident's page in the router's web console."""
+"""Builds the links rendered into every message: acknowledge/resolve (served by the notifier, see api/ack_pages) and
+the incident's page in the router's web console; and the notifier's URLs handed to Twilio for its callbacks."""
 
 from __future__ import annotations
 
@@ -9,6 +9,15 @@ from urllib.parse import quote
 from alertrouter_notifier.ack_tokens import LinkAction, issue
 from alertrouter_notifier.channels.base import Links
 from alertrouter_shared.events import Page, PageKind
+
+TWILIO_STATUS_PATH = "/v1/twilio/status"
+TWILIO_VOICE_STATUS_PATH = "/v1/twilio/voice/status"
+TWILIO_GATHER_PATH = "/v1/twilio/voice/gather"
+
+
+def public_url(public_base: str, path: str) -> str:
+    """The URL Twilio calls (and signs): behind a proxy it differs from the one this process sees."""
+    return public_base.rstrip("/") + path
 
 
 def console_link(console_url: str, incident_id: str) -> str:

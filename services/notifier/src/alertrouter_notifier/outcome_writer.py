@@ -15,9 +15,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alertrouter_notifier.database import autocommit
+from alertrouter_notifier.db.connections import autocommit
+from alertrouter_notifier.db.ledger import LeaseLost, Outcome, store_outcomes
 from alertrouter_notifier.destination import mask_destination
-from alertrouter_notifier.ledger import LeaseLost, Outcome, store_outcomes
 from alertrouter_notifier.outcomes import failure_reason
 from alertrouter_notifier.publisher import ResultPublisher, StoredResult
 from alertrouter_shared.clock import Clock

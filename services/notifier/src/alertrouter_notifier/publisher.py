@@ -16,10 +16,10 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alertrouter_notifier.database import autocommit
+from alertrouter_notifier.db.connections import autocommit
+from alertrouter_notifier.db.tables import attempt, delivery
 from alertrouter_notifier.metrics import RESULTS_UNPUBLISHED
 from alertrouter_notifier.outcomes import failure_reason
-from alertrouter_notifier.tables import attempt, delivery
 from alertrouter_shared.clock import Clock
 from alertrouter_shared.errors import TransientError
 from alertrouter_shared.events import ContactMethodType, DeliveryResult, DeliveryStatus

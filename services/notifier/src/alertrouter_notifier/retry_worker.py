@@ -14,12 +14,12 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from alertrouter_notifier.db.tables import IN_FLIGHT, delivery
 from alertrouter_notifier.digests import flush_due_digests
 from alertrouter_notifier.dispatcher import Dispatcher
 from alertrouter_notifier.metrics import OLDEST_PENDING_SECONDS, RETRY_QUEUE_DEPTH
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.publisher import ResultPublisher
-from alertrouter_notifier.tables import IN_FLIGHT, delivery
 from alertrouter_shared.clock import Clock
 from alertrouter_shared.logging import get_logger
 

@@ -15,7 +15,7 @@ from types import TracebackType
 import httpx
 from fastapi import FastAPI
 
-from alertrouter_notifier.api import create_app
+from alertrouter_notifier.api.app import create_app
 from alertrouter_notifier.channels.factory import build_channels
 from alertrouter_notifier.channels.http import make_http_client
 from alertrouter_notifier.channels.registry import ChannelSet

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alertrouter_notifier.tables import throttle
+from alertrouter_notifier.db.tables import throttle
 from alertrouter_shared.events import Page
 
 MAX_DIGEST_SERVICES = 5

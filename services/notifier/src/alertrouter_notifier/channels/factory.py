@@ -16,15 +16,18 @@ from alertrouter_notifier.channels.sms import TwilioProvider
 from alertrouter_notifier.channels.teams import TeamsProvider
 from alertrouter_notifier.channels.voice import TwilioVoiceProvider
 from alertrouter_notifier.channels.webhook import WebhookProvider
-from alertrouter_notifier.sent_pages import trigger_message
+from alertrouter_notifier.db.sent_pages import trigger_message
+from alertrouter_notifier.links import TWILIO_GATHER_PATH, TWILIO_STATUS_PATH, TWILIO_VOICE_STATUS_PATH, public_url
 from alertrouter_notifier.settings import NotifierSettings
-from alertrouter_notifier.twilio_callbacks import callback_url, voice_callback_url
-from alertrouter_notifier.twilio_voice import gather_url
 from alertrouter_shared.events import ContactMethodType, Page
 
 
 def sms_providers(settings: NotifierSettings, http: httpx.AsyncClient) -> list[Provider]:
-    callback = callback_url(settings.public_url) if settings.twilio_status_callbacks and settings.public_url else ""
+    callback = (
+        public_url(settings.public_url, TWILIO_STATUS_PATH)
+        if settings.twilio_status_callbacks and settings.public_url
+        else ""
+    )
     providers: list[Provider] = []
     if settings.twilio_account_sid and settings.twilio_auth_token.get_secret_value():
         providers.append(
@@ -69,8 +72,8 @@ def voice_providers(settings: NotifierSettings, http: httpx.AsyncClient) -> list
         auth_token=settings.twilio_auth_token.get_secret_value(),
         api_key_sid=settings.twilio_api_key_sid,
         from_number=settings.twilio_voice_from or settings.twilio_from,
-        gather_url=gather_url(settings.public_url),
-        status_callback_url=voice_callback_url(settings.public_url),
+        gather_url=public_url(settings.public_url, TWILIO_GATHER_PATH),
+        status_callback_url=public_url(settings.public_url, TWILIO_VOICE_STATUS_PATH),
         ring_seconds=settings.voice_ring_seconds,
         gather_seconds=settings.voice_gather_seconds,
         machine_detection=settings.voice_machine_detection,

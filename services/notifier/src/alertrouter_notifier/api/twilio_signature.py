@@ -17,7 +17,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
 
-from alertrouter_notifier.api_context import AppContext, callback_body
+from alertrouter_notifier.api.context import AppContext, callback_body
+from alertrouter_notifier.links import public_url
 from alertrouter_shared.web.bodies import BOUNDED_BODY_RESPONSES
 
 TWIML = "application/xml"
@@ -46,10 +47,6 @@ def twilio_signature(auth_token: str, url: str, params: list[tuple[str, str]]) -
 
 def signature_valid(auth_tokens: list[str], url: str, params: list[tuple[str, str]], presented: str) -> bool:
     return any(hmac.compare_digest(twilio_signature(token, url, params), presented) for token in auth_tokens if token)
-
-
-def public_url(public_base: str, path: str) -> str:
-    return public_base.rstrip("/") + path
 
 
 async def verified_form(request: Request, ctx: AppContext) -> dict[str, str]:

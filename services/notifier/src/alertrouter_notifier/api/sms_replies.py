@@ -20,12 +20,12 @@ import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from alertrouter_notifier.api_context import AppContext, context
+from alertrouter_notifier.api.context import AppContext, context
+from alertrouter_notifier.api.twilio_signature import TWIML_REPLY, twilio_api, twiml, verified_form
+from alertrouter_notifier.db.sent_pages import SentPage, triggers_to
 from alertrouter_notifier.redaction import redact
 from alertrouter_notifier.rendering.text import incident_ref, truncate
 from alertrouter_notifier.router_client import OPEN, PAST, IncidentAction, Result
-from alertrouter_notifier.sent_pages import SentPage, triggers_to
-from alertrouter_notifier.twilio_webhooks import TWIML_REPLY, twilio_api, twiml, verified_form
 from alertrouter_shared.events import ContactMethodType
 from alertrouter_shared.logging import get_logger
 

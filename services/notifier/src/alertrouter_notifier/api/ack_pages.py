@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse
 
 from alertrouter_notifier.ack_tokens import ExpiredToken, InvalidToken, LinkAction, LinkClaims, verify
-from alertrouter_notifier.api_context import AppContext, context
+from alertrouter_notifier.api.context import AppContext, context
 from alertrouter_notifier.router_client import IncidentAction, Result
 from alertrouter_shared.logging import get_logger
 

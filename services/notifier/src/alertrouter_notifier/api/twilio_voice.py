@@ -12,28 +12,24 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from alertrouter_notifier.api_context import AppContext, context
+from alertrouter_notifier.api.context import AppContext, context
+from alertrouter_notifier.api.twilio_signature import TWIML_REPLY, twilio_api, twiml, verified_form
+from alertrouter_notifier.db.sent_pages import SentPage, recorded
+from alertrouter_notifier.links import TWILIO_GATHER_PATH, public_url
 from alertrouter_notifier.rendering.voice import KEY_ACKNOWLEDGE, KEY_ESCALATE, PROMPT, gather, say
 from alertrouter_notifier.router_client import PAST, IncidentAction, Result
-from alertrouter_notifier.sent_pages import SentPage, recorded
-from alertrouter_notifier.twilio_webhooks import TWIML_REPLY, public_url, twilio_api, twiml, verified_form
 from alertrouter_shared.events import ContactMethodType
 from alertrouter_shared.logging import get_logger
 
 log = get_logger(__name__)
 
-GATHER_PATH = "/v1/twilio/voice/gather"
 ACTIONS = {KEY_ACKNOWLEDGE: IncidentAction.ACKNOWLEDGE, KEY_ESCALATE: IncidentAction.ESCALATE}
-
-
-def gather_url(public_base: str) -> str:
-    return public_url(public_base, GATHER_PATH)
 
 
 def voice_router() -> APIRouter:
     router = twilio_api()
 
-    @router.post(GATHER_PATH, response_class=Response, responses=TWIML_REPLY)
+    @router.post(TWILIO_GATHER_PATH, response_class=Response, responses=TWIML_REPLY)
     async def key_pressed(request: Request, ctx: Annotated[AppContext, Depends(context)]) -> Response:
         fields = await verified_form(request, ctx)
         sent = await recorded(ctx.engine, ContactMethodType.VOICE, fields.get("CallSid", ""))
@@ -48,7 +44,9 @@ def voice_router() -> APIRouter:
 
 
 def _again(ctx: AppContext, text: str) -> str:
-    return gather(f"{text} {PROMPT}", gather_url(ctx.settings.public_url), ctx.settings.voice_gather_seconds)
+    return gather(
+        f"{text} {PROMPT}", public_url(ctx.settings.public_url, TWILIO_GATHER_PATH), ctx.settings.voice_gather_seconds
+    )
 
 
 async def _act(ctx: AppContext, sent: SentPage, action: IncidentAction) -> str:

@@ -10,18 +10,18 @@ from fastapi import Depends, FastAPI, Query
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alertrouter_notifier.ack_pages import ack_router
-from alertrouter_notifier.api_context import AppContext, KafkaProbe, context, require_read
+from alertrouter_notifier.api.ack_pages import ack_router
+from alertrouter_notifier.api.context import AppContext, KafkaProbe, context, require_read
+from alertrouter_notifier.api.slack_interactions import slack_router
+from alertrouter_notifier.api.sms_replies import sms_router
+from alertrouter_notifier.api.twilio_callbacks import twilio_router
+from alertrouter_notifier.api.twilio_voice import voice_router
 from alertrouter_notifier.channels.slack_api import SlackApi
-from alertrouter_notifier.delivery_queries import DeliveryFilters, DeliveryPage, list_deliveries
+from alertrouter_notifier.db.delivery_reads import DeliveryFilters, DeliveryPage, list_deliveries
 from alertrouter_notifier.provider_checks import check_providers
 from alertrouter_notifier.publisher import ResultPublisher
 from alertrouter_notifier.router_client import RouterClient
 from alertrouter_notifier.settings import NotifierSettings
-from alertrouter_notifier.slack_interactions import slack_router
-from alertrouter_notifier.sms_replies import sms_router
-from alertrouter_notifier.twilio_callbacks import twilio_router
-from alertrouter_notifier.twilio_voice import voice_router
 from alertrouter_shared.auth import load_token_entries
 from alertrouter_shared.clock import Clock, SystemClock
 from alertrouter_shared.kafka import kafka_reachable

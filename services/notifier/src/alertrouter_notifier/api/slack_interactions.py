@@ -24,13 +24,13 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alertrouter_notifier.api_context import AppContext, callback_body, context
+from alertrouter_notifier.api.context import AppContext, callback_body, context
 from alertrouter_notifier.channels.base import Links, SendPermanentError, SendTransientError
 from alertrouter_notifier.channels.slack_api import message_ref
+from alertrouter_notifier.db.sent_pages import SentPage, recipient_of, recorded
 from alertrouter_notifier.links import console_link
 from alertrouter_notifier.rendering.slack import ACTION_ACKNOWLEDGE, ACTION_RESOLVE, Handled, slack_message
 from alertrouter_notifier.router_client import PAST, ActionOutcome, IncidentAction, Result
-from alertrouter_notifier.sent_pages import SentPage, recipient_of, recorded
 from alertrouter_shared.events import ContactMethodType, PageKind
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.web.bodies import BOUNDED_BODY_RESPONSES

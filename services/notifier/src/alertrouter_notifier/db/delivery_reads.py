@@ -9,9 +9,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from alertrouter_notifier.db.tables import attempt, delivery
 from alertrouter_notifier.outcomes import failure_reason
 from alertrouter_notifier.redaction import redact_optional
-from alertrouter_notifier.tables import attempt, delivery
 from alertrouter_shared.cursors import encode_cursor, seq_after
 from alertrouter_shared.events import ContactMethodType, DeliveryStatus
 

@@ -16,8 +16,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from alertrouter_notifier.db.tables import delivery
 from alertrouter_notifier.destination import throttle_key
-from alertrouter_notifier.tables import delivery
 from alertrouter_shared.events import ContactMethod, ContactMethodType, Page, PageKind
 
 RECORD_GRACE_SECONDS = 2.0

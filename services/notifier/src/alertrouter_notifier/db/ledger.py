@@ -17,9 +17,9 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from alertrouter_notifier.db.tables import RowState, attempt, delivery
 from alertrouter_notifier.destination import mask_destination, throttle_key
 from alertrouter_notifier.policy import DeliveryPolicy
-from alertrouter_notifier.tables import RowState, attempt, delivery
 from alertrouter_shared.events import DeliveryStatus, Page
 
 

@@ -12,20 +12,19 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 
-from alertrouter_notifier.api_context import AppContext, context
-from alertrouter_notifier.ledger import AttemptRecord, mark_final
+from alertrouter_notifier.api.context import AppContext, context
+from alertrouter_notifier.api.twilio_signature import twilio_api, verified_form
+from alertrouter_notifier.db.ledger import AttemptRecord, mark_final
+from alertrouter_notifier.db.sent_pages import recorded
+from alertrouter_notifier.db.tables import RowState, delivery
+from alertrouter_notifier.links import TWILIO_STATUS_PATH, TWILIO_VOICE_STATUS_PATH
 from alertrouter_notifier.metrics import DELIVERIES
-from alertrouter_notifier.sent_pages import recorded
-from alertrouter_notifier.tables import RowState, delivery
-from alertrouter_notifier.twilio_webhooks import public_url, twilio_api, verified_form
 from alertrouter_shared.events import ContactMethodType, DeliveryStatus
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.web.bodies import BOUNDED_BODY_RESPONSES
 
 log = get_logger(__name__)
 
-STATUS_CALLBACK_PATH = "/v1/twilio/status"
-VOICE_STATUS_PATH = "/v1/twilio/voice/status"
 FINAL_STATUS = {
     "delivered": DeliveryStatus.DELIVERED,
     "read": DeliveryStatus.DELIVERED,
@@ -58,18 +57,10 @@ ERROR_MEANING = {
 }
 
 
-def callback_url(public_base: str) -> str:
-    return public_url(public_base, STATUS_CALLBACK_PATH)
-
-
-def voice_callback_url(public_base: str) -> str:
-    return public_url(public_base, VOICE_STATUS_PATH)
-
-
 def twilio_router() -> APIRouter:
     router = twilio_api()
 
-    @router.post(STATUS_CALLBACK_PATH, status_code=204, response_class=Response, responses=BOUNDED_BODY_RESPONSES)
+    @router.post(TWILIO_STATUS_PATH, status_code=204, response_class=Response, responses=BOUNDED_BODY_RESPONSES)
     async def status_callback(request: Request, ctx: Annotated[AppContext, Depends(context)]) -> Response:
         fields = await verified_form(request, ctx)
         final = FINAL_STATUS.get(fields.get("MessageStatus", "").lower())
@@ -80,7 +71,7 @@ def twilio_router() -> APIRouter:
             await _apply(ctx, ContactMethodType.SMS, sid, final, code or final.value, error)
         return Response(status_code=204)
 
-    @router.post(VOICE_STATUS_PATH, status_code=204, response_class=Response, responses=BOUNDED_BODY_RESPONSES)
+    @router.post(TWILIO_VOICE_STATUS_PATH, status_code=204, response_class=Response, responses=BOUNDED_BODY_RESPONSES)
     async def call_status(request: Request, ctx: Annotated[AppContext, Depends(context)]) -> Response:
         fields = await verified_form(request, ctx)
         call_status = fields.get("CallStatus", "").lower()
