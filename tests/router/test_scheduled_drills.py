@@ -22,8 +22,8 @@ import httpx
 from alertrouter_notifier.api.app import create_app as notifier_app
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_router.db.pool import connect_arguments
+from alertrouter_router.drills.scheduled_drills import DueRun, due_runs, start_due
 from alertrouter_router.runtime import RouterRuntime, build_state
-from alertrouter_router.scheduled_drills import DueRun, due_runs, start_due
 from alertrouter_router.state import RouterState
 from alertrouter_shared.auth import hash_token
 from alertrouter_shared.database import make_engine as notifier_engine

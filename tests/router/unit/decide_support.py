@@ -12,12 +12,21 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from alertrouter_router.alerts import Alert, AlertStatus
-from alertrouter_router.decide import Effects, Input, ManualAction, Recheck, Retrigger, Rules, Snapshot, decide
 from alertrouter_router.decisions import Decision
-from alertrouter_router.escalation import Step
-from alertrouter_router.incidents import Incident, IncidentStatus
-from alertrouter_router.maintenance import ApiWindow, Maintenance
+from alertrouter_router.decisions.alerts import Alert, AlertStatus
+from alertrouter_router.decisions.decide import (
+    Effects,
+    Input,
+    ManualAction,
+    Recheck,
+    Retrigger,
+    Rules,
+    Snapshot,
+    decide,
+)
+from alertrouter_router.decisions.escalation import Step
+from alertrouter_router.decisions.incidents import Incident, IncidentStatus
+from alertrouter_router.decisions.maintenance import ApiWindow, Maintenance
 from alertrouter_router.ownership.loader import LoadedConfig, load_config
 from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, Page
 

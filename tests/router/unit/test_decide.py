@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from alertrouter_router.alerts import AlertStatus, SuppressedBy
-from alertrouter_router.decide import Rules, Snapshot, clamp, decide
 from alertrouter_router.decisions import Outcome
-from alertrouter_router.incidents import IncidentStatus
-from alertrouter_router.maintenance import Maintenance
+from alertrouter_router.decisions.alerts import AlertStatus, SuppressedBy
+from alertrouter_router.decisions.decide import Rules, Snapshot, clamp, decide
+from alertrouter_router.decisions.incidents import IncidentStatus
+from alertrouter_router.decisions.maintenance import Maintenance
 from alertrouter_shared.events import AlertAction, AlertEvent
 from tests.router.unit.decide_support import CONFIG, T0, Store, event, minutes
 

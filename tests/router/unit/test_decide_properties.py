@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from alertrouter_router.alerts import AlertStatus
 from alertrouter_router.decisions import Outcome
-from alertrouter_router.incidents import IncidentStatus
-from alertrouter_router.maintenance import ApiWindow
+from alertrouter_router.decisions.alerts import AlertStatus
+from alertrouter_router.decisions.incidents import IncidentStatus
+from alertrouter_router.decisions.maintenance import ApiWindow
 from alertrouter_shared.events import AlertAction, AlertEvent
 from tests.router.unit.decide_support import T0, Store, event
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from alertrouter_router.explain import explain_text
+from alertrouter_router.decisions.explain import explain_text
 
 CREATED = datetime(2026, 12, 6, 2, 46, 47, 173756, tzinfo=UTC)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from alertrouter_router.decide import Effects, NotReached
 from alertrouter_router.decisions import Outcome
-from alertrouter_router.escalation import Step
-from alertrouter_router.incidents import IncidentStatus
+from alertrouter_router.decisions.decide import Effects, NotReached
+from alertrouter_router.decisions.escalation import Step
+from alertrouter_router.decisions.incidents import IncidentStatus
+from alertrouter_router.decisions.paging import escalation_updates, update_pages
 from alertrouter_router.ownership.loader import LoadedConfig
-from alertrouter_router.paging import escalation_updates, update_pages
 from alertrouter_router.unreached import PageState, unreached_levels
 from alertrouter_shared.events import Page, PageKind
 from tests.router.unit.decide_support import CONFIG, T0, Store, event, minutes

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from alertrouter_router.decide import Effects, ManualAction
 from alertrouter_router.decisions import DecisionKind, Outcome
-from alertrouter_router.incidents import IncidentStatus
+from alertrouter_router.decisions.decide import Effects, ManualAction
+from alertrouter_router.decisions.incidents import IncidentStatus
 from tests.router.unit.decide_support import T0, Store, event, minutes
 
 

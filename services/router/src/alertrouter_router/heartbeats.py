@@ -6,17 +6,18 @@ heartbeats past due and raises their "gone silent" alert by producing a trigger 
 routed, paged and explained through the normal path like any alert; the next beat resolves it. Stored in the
 database, a heartbeat survives a router restart: nothing is forgotten and no false alarm is raised. Monitoring
 starts with the first beat.
+
+What a beat records and the alert a silence raises are decided in ``decisions/beats.py`` (pure); here, the timer
+pass that raises them and the listing of the API.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from alertrouter_router.decisions import derived_id
+from alertrouter_router.decisions.beats import silent_alert
 from alertrouter_router.ownership.loader import LoadedConfig
-from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, heartbeat_dedup_key
 from alertrouter_shared.kafka import produce_all
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.topics import ALERTS
@@ -25,41 +26,6 @@ if TYPE_CHECKING:
     from alertrouter_router.state import RouterState
 
 log = get_logger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Beat:
-    integration_id: str
-    service_id: str | None
-    at: datetime
-    due_at: datetime
-
-
-def beat_of(event: AlertEvent, config: LoadedConfig, now: datetime) -> Beat | None:
-    """The beat a heartbeat event records, or None when its integration is not (or no longer) a heartbeat."""
-    spec = config.integrations_by_id.get(event.integration_id)
-    if event.source is not AlertSource.HEARTBEAT or spec is None or not spec.beats or spec.interval_seconds is None:
-        return None
-    return Beat(spec.id, spec.service, now, now + timedelta(seconds=spec.interval_seconds + spec.grace_seconds))
-
-
-def silent_alert(integration_id: str, service_id: str | None, last_beat_at: datetime, now: datetime) -> AlertEvent:
-    """The trigger raised for a heartbeat past due; its id is derived from the beat it waited for, so a timer
-    pass repeated after a crash raises the same event (the router decides it once)."""
-    since = last_beat_at.isoformat(timespec="seconds")
-    return AlertEvent(
-        event_id=derived_id("heartbeat-silent", f"{integration_id}:{last_beat_at.isoformat()}"),
-        source=AlertSource.HEARTBEAT,
-        integration_id=integration_id,
-        action=AlertAction.TRIGGER,
-        dedup_key=heartbeat_dedup_key(integration_id),
-        summary=f"monitoring for {service_id or integration_id} has gone silent: no heartbeat from {integration_id} "
-        f"since {since}",
-        labels={"alertname": "HeartbeatMissing", "heartbeat": integration_id},
-        bound_service=service_id,
-        occurred_at=now,
-        received_at=now,
-    )
 
 
 async def raise_silent(state: RouterState) -> int:

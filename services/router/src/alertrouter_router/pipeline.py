@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from alertrouter_router import work
 from alertrouter_router.db import snapshot_reads
-from alertrouter_router.decide import Effects
+from alertrouter_router.decisions.decide import Effects
 from alertrouter_shared.db_errors import is_transient
 from alertrouter_shared.errors import TransientError
 from alertrouter_shared.events import AlertEvent

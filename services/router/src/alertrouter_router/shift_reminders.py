@@ -19,9 +19,9 @@ from alertrouter_router import overrides
 from alertrouter_router.db.effect_writes import write_pages
 from alertrouter_router.db.pool import Conn
 from alertrouter_router.db.reminder_writes import claim_reminders, prune_reminders
+from alertrouter_router.decisions.paging import reminder_page
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.ownership.reminders import EndedOverride, Reminder, reinstated_reminders, reminders_due
-from alertrouter_router.paging import reminder_page
 from alertrouter_shared.events import Page
 from alertrouter_shared.logging import get_logger
 

@@ -10,7 +10,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alertrouter_router.decide import Rules
+from alertrouter_router.decisions.decide import Rules
 from alertrouter_router.outbox import OutboxPublisher
 from alertrouter_router.overrides import OverlaidConfigs
 from alertrouter_router.settings import RouterSettings

@@ -15,13 +15,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from alertrouter_router import scheduled_drills, work
+from alertrouter_router import work
 from alertrouter_router.db import snapshot_reads
 from alertrouter_router.db.pool import Conn
-from alertrouter_router.decide import Input, Recheck, Retrigger, Snapshot
-from alertrouter_router.escalation import Step
+from alertrouter_router.decisions.decide import Input, Recheck, Retrigger, Snapshot
+from alertrouter_router.decisions.escalation import Step
+from alertrouter_router.decisions.maintenance import Maintenance
+from alertrouter_router.drills import scheduled_drills
 from alertrouter_router.heartbeats import raise_silent
-from alertrouter_router.maintenance import Maintenance
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.shift_reminders import send_due_reminders
 from alertrouter_shared.logging import get_logger

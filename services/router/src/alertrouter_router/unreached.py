@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from alertrouter_router import work
-from alertrouter_router.batch import NotReached, Snapshot
 from alertrouter_router.db import snapshot_reads
-from alertrouter_router.maintenance import Maintenance
+from alertrouter_router.decisions.batch import NotReached, Snapshot
+from alertrouter_router.decisions.maintenance import Maintenance
 from alertrouter_shared.events import DeliveryResult, DeliveryStatus
 
 if TYPE_CHECKING:

@@ -11,10 +11,11 @@ from datetime import datetime
 
 from alertrouter_router.db import effect_writes
 from alertrouter_router.db.pool import Conn
-from alertrouter_router.decide import Effects, Input, Rules, Snapshot, decide
 from alertrouter_router.decisions import Decision
-from alertrouter_router.incidents import IncidentStatus
-from alertrouter_router.maintenance import Maintenance
+from alertrouter_router.decisions.decide import Effects, Input, Rules, Snapshot, decide
+from alertrouter_router.decisions.incidents import IncidentStatus
+from alertrouter_router.decisions.maintenance import Maintenance
+from alertrouter_router.decisions.paging import escalation_updates, update_pages
 from alertrouter_router.metrics import (
     DECISIONS,
     INCIDENTS_OPENED,
@@ -26,7 +27,6 @@ from alertrouter_router.metrics import (
 )
 from alertrouter_router.outbox import OutboxPublisher
 from alertrouter_router.ownership.loader import LoadedConfig
-from alertrouter_router.paging import escalation_updates, update_pages
 from alertrouter_shared.events import Page
 from alertrouter_shared.logging import get_logger
 

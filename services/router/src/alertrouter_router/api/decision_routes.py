@@ -11,7 +11,7 @@ from fastapi.responses import PlainTextResponse
 from alertrouter_router.api.deps import ReadConn
 from alertrouter_router.api.schemas.decisions import DecisionPage, DecisionView
 from alertrouter_router.db import decision_reads as decisions
-from alertrouter_router.explain import explain_text
+from alertrouter_router.decisions.explain import explain_text
 from alertrouter_shared.cursors import encode_cursor, seq_after
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alertrouter_router import drill_report, drill_start, drills, scheduled_drills, timeline
+from alertrouter_router import drills, timeline
 from alertrouter_router.api.deps import ReadConn, State
 from alertrouter_router.api.permissions import Who, acting_as
 from alertrouter_router.api.schemas.drills import DrillReport, DrillRuns, DrillStarted
@@ -19,6 +19,7 @@ from alertrouter_router.db.keyset import older_than
 from alertrouter_router.db.tables import drill as drill_table
 from alertrouter_router.db.tables import incident as incident_table
 from alertrouter_router.db.tables import outbox, scheduled_drill
+from alertrouter_router.drills import drill_report, drill_start, scheduled_drills
 from alertrouter_shared.cursors import encode_cursor, instant_id_after
 from alertrouter_shared.errors import TransientError
 from alertrouter_shared.events import DeliveryResult, Page

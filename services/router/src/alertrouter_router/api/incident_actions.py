@@ -17,10 +17,10 @@ from alertrouter_router.api.deps import State
 from alertrouter_router.api.permissions import Who, acting_as
 from alertrouter_router.api.schemas.incidents import ActionResult
 from alertrouter_router.db import snapshot_reads
-from alertrouter_router.decide import ManualAction
+from alertrouter_router.decisions.decide import ManualAction
+from alertrouter_router.decisions.incidents import Incident
+from alertrouter_router.decisions.maintenance import Maintenance
 from alertrouter_router.identity import Principal
-from alertrouter_router.incidents import Incident
-from alertrouter_router.maintenance import Maintenance
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 

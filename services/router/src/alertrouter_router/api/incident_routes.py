@@ -16,7 +16,7 @@ from alertrouter_router.db.keyset import older_than
 from alertrouter_router.db.tables import alert as alert_table
 from alertrouter_router.db.tables import incident as incident_table
 from alertrouter_router.db.tables import outbox
-from alertrouter_router.incidents import IncidentStatus
+from alertrouter_router.decisions.incidents import IncidentStatus
 from alertrouter_shared.cursors import encode_cursor, instant_id_after
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])

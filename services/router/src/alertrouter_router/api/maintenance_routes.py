@@ -15,11 +15,11 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from sqlalchemy import select, update
 
 from alertrouter_router import audit
-from alertrouter_router.alerts import AlertStatus, SuppressedBy
 from alertrouter_router.api.deps import ReadConn, State
 from alertrouter_router.api.permissions import Who, acting_as
 from alertrouter_router.api.schemas.schedules import WindowEnded, Windows, WindowView
 from alertrouter_router.db.tables import alert, maintenance_window
+from alertrouter_router.decisions.alerts import AlertStatus, SuppressedBy
 
 router = APIRouter(prefix="/v1/services/{service_id}/maintenance", tags=["maintenance"])
 

@@ -10,12 +10,12 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from alertrouter_router.api.deps import State
 from alertrouter_router.api.preview import PreviewRequest, preview_decision
 from alertrouter_router.api.schemas.oncall import OnCallForService, OnCallForTeam, Preview, Services, Shifts, Teams
+from alertrouter_router.decisions.paging import LevelPlan, explain_targets
 from alertrouter_router.ownership.escalation_targets import targets_by_level
 from alertrouter_router.ownership.ical import schedule_calendar, user_calendar
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.ownership.model import Service
 from alertrouter_router.ownership.schedules import on_call_at, shifts_between
-from alertrouter_router.paging import LevelPlan, explain_targets
 
 router = APIRouter(prefix="/v1", tags=["on-call"])
 ICAL: dict[int | str, dict[str, Any]] = {

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from fastapi import HTTPException
 from pydantic import BaseModel, Field
 
-from alertrouter_router import escalation
 from alertrouter_router.db import snapshot_reads
-from alertrouter_router.decide import decide
+from alertrouter_router.decisions import escalation
+from alertrouter_router.decisions.decide import decide
 from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource
 
 if TYPE_CHECKING:

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from alertrouter_router.explain import how_selected
+from alertrouter_router.decisions.explain import how_selected
+from alertrouter_router.decisions.paging import LevelPlan, explain_targets
 from alertrouter_router.ownership.escalation_targets import targets_by_level
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.ownership.model import Service, TargetType
 from alertrouter_router.ownership.schedules import Shift, on_call_at, shifts_between
-from alertrouter_router.paging import LevelPlan, explain_targets
 
 HANDOFFS_AHEAD = timedelta(days=7)
 MY_SHIFTS_AHEAD = timedelta(days=14)

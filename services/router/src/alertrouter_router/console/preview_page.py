@@ -13,7 +13,7 @@ from alertrouter_router.console.errors import ConsoleError
 from alertrouter_router.console.forms import local_instant
 from alertrouter_router.console.rendering import render
 from alertrouter_router.console.session import Session, console_session
-from alertrouter_router.explain import how_selected
+from alertrouter_router.decisions.explain import how_selected
 
 router = APIRouter()
 Signed = Annotated[Session, Depends(console_session)]

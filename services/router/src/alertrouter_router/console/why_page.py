@@ -18,7 +18,7 @@ from alertrouter_router.console.errors import ConsoleError
 from alertrouter_router.console.rendering import render
 from alertrouter_router.console.session import Session, console_session
 from alertrouter_router.db import decision_reads
-from alertrouter_router.explain import explain_text, how_selected
+from alertrouter_router.decisions.explain import explain_text, how_selected
 
 router = APIRouter(prefix="/ui/why")
 Signed = Annotated[Session, Depends(console_session)]

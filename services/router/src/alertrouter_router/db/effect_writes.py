@@ -15,13 +15,13 @@ from typing import Any
 
 import orjson
 
-from alertrouter_router.alerts import Alert
 from alertrouter_router.db.pool import Conn
-from alertrouter_router.decide import Effects
 from alertrouter_router.decisions import Decision
-from alertrouter_router.escalation import Step
-from alertrouter_router.heartbeats import Beat
-from alertrouter_router.incidents import Incident
+from alertrouter_router.decisions.alerts import Alert
+from alertrouter_router.decisions.beats import Beat
+from alertrouter_router.decisions.decide import Effects
+from alertrouter_router.decisions.escalation import Step
+from alertrouter_router.decisions.incidents import Incident
 from alertrouter_shared.events import Page
 
 

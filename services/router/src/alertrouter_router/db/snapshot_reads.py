@@ -15,16 +15,16 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from alertrouter_router.alerts import Alert, AlertStatus, SuppressedBy
 from alertrouter_router.db.pool import Conn
-from alertrouter_router.decide import Snapshot
-from alertrouter_router.escalation import Step
-from alertrouter_router.grouping import group_key
-from alertrouter_router.incidents import Incident, IncidentStatus
-from alertrouter_router.maintenance import ApiWindow, Maintenance
+from alertrouter_router.decisions.alerts import Alert, AlertStatus, SuppressedBy
+from alertrouter_router.decisions.decide import Snapshot
+from alertrouter_router.decisions.escalation import Step
+from alertrouter_router.decisions.grouping import group_key
+from alertrouter_router.decisions.incidents import Incident, IncidentStatus
+from alertrouter_router.decisions.maintenance import ApiWindow, Maintenance
+from alertrouter_router.decisions.paging import PAGE_ALERTS_SHOWN
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.ownership.routing import resolve_route
-from alertrouter_router.paging import PAGE_ALERTS_SHOWN
 from alertrouter_shared.events import AlertAction, AlertEvent, PageAlert
 
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from alertrouter_router.incidents import Incident
+from alertrouter_router.decisions.incidents import Incident
 from alertrouter_router.ownership.model import Service
 
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from alertrouter_router import drill_start, drills
+from alertrouter_router import drills
 from alertrouter_router.decisions import derived_id
+from alertrouter_router.drills import drill_start
 from alertrouter_router.metrics import SCHEDULED_DRILLS
 from alertrouter_router.ownership.drill_schedule import DrillSchedule, next_run, runs_between
 from alertrouter_router.ownership.loader import LoadedConfig

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from alertrouter_router.decisions.paging import explain_targets, plan_level
 from alertrouter_router.ownership.loader import LoadedConfig
-from alertrouter_router.paging import explain_targets, plan_level
 
 
 @dataclass(frozen=True, slots=True)

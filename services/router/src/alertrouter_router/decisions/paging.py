@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from alertrouter_router.incidents import Incident
+from alertrouter_router.decisions.incidents import Incident
 from alertrouter_router.ownership.escalation_targets import Target, targets_for_level
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.ownership.reminders import Reminder, reminder_text

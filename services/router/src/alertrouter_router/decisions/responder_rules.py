@@ -17,14 +17,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from alertrouter_router.batch import Batch, ManualAction, set_outcome
 from alertrouter_router.decisions import Decision, Outcome
-from alertrouter_router.escalation import Step
-from alertrouter_router.incidents import Incident, IncidentStatus
+from alertrouter_router.decisions.batch import Batch, ManualAction, set_outcome
+from alertrouter_router.decisions.escalation import Step
+from alertrouter_router.decisions.incidents import Incident, IncidentStatus
+from alertrouter_router.decisions.paging import LevelPlan, build_pages, explain_targets
 from alertrouter_router.ownership.escalation_targets import Selection, Target, notification_plan
 from alertrouter_router.ownership.model import TargetType
 from alertrouter_router.ownership.schedules import on_call_at
-from alertrouter_router.paging import LevelPlan, build_pages, explain_targets
 
 
 class ResponderRules(Batch):

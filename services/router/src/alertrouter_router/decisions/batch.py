@@ -11,15 +11,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from alertrouter_router.alerts import Alert
 from alertrouter_router.decisions import Decision, Outcome, derived_id, event_explanation
-from alertrouter_router.escalation import Step, next_position
-from alertrouter_router.heartbeats import Beat
-from alertrouter_router.incidents import Incident, IncidentStatus
-from alertrouter_router.maintenance import Maintenance
+from alertrouter_router.decisions.alerts import Alert
+from alertrouter_router.decisions.beats import Beat
+from alertrouter_router.decisions.escalation import Step, next_position
+from alertrouter_router.decisions.incidents import Incident, IncidentStatus
+from alertrouter_router.decisions.maintenance import Maintenance
+from alertrouter_router.decisions.paging import Escalated, LevelPlan, build_pages, explain_targets, plan_level
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.ownership.routing import RouteMatch
-from alertrouter_router.paging import Escalated, LevelPlan, build_pages, explain_targets, plan_level
 from alertrouter_shared.events import AlertEvent, Page, PageAlert
 
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from alertrouter_router.alerts import AlertStatus
-from alertrouter_router.batch import ManualAction, NotReached, Retrigger, set_outcome
 from alertrouter_router.decisions import Decision, DecisionKind, Outcome, derived_id
-from alertrouter_router.escalation import Step
-from alertrouter_router.incidents import Incident, IncidentStatus
-from alertrouter_router.responder_rules import ResponderRules
+from alertrouter_router.decisions.alerts import AlertStatus
+from alertrouter_router.decisions.batch import ManualAction, NotReached, Retrigger, set_outcome
+from alertrouter_router.decisions.escalation import Step
+from alertrouter_router.decisions.incidents import Incident, IncidentStatus
+from alertrouter_router.decisions.responder_rules import ResponderRules
 
 _PAST = {
     "acknowledge": "acknowledged",

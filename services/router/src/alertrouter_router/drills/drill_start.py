@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from alertrouter_router import drills, provider_reachability
+from alertrouter_router import drills
 from alertrouter_router.db import snapshot_reads
 from alertrouter_router.db.pool import Conn
+from alertrouter_router.drills import provider_reachability
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_shared.kafka import produce_all
 from alertrouter_shared.topics import ALERTS

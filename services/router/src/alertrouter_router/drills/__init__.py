@@ -18,8 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from alertrouter_router.decisions import route_explanation
-from alertrouter_router.escalation import timeline
-from alertrouter_router.maintenance import Maintenance
+from alertrouter_router.decisions.escalation import timeline
+from alertrouter_router.decisions.maintenance import Maintenance
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.ownership.routing import resolve_route
 from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource

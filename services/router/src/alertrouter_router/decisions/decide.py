@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from alertrouter_router.alert_rules import AlertRules
-from alertrouter_router.batch import (
+from alertrouter_router.decisions.alert_rules import AlertRules
+from alertrouter_router.decisions.batch import (
     Effects,
     Input,
     ManualAction,
@@ -24,9 +24,9 @@ from alertrouter_router.batch import (
     Snapshot,
     clamp,
 )
-from alertrouter_router.escalation import Step
-from alertrouter_router.incident_rules import IncidentRules
-from alertrouter_router.maintenance import Maintenance
+from alertrouter_router.decisions.escalation import Step
+from alertrouter_router.decisions.incident_rules import IncidentRules
+from alertrouter_router.decisions.maintenance import Maintenance
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_shared.events import AlertAction, AlertEvent
 

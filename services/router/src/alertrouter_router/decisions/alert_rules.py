@@ -16,12 +16,12 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from alertrouter_router.alerts import Alert, AlertStatus, SuppressedBy
-from alertrouter_router.batch import Batch, Recheck, clamp, set_outcome, suppress
 from alertrouter_router.decisions import Decision, DecisionKind, Outcome, derived_id, route_explanation
-from alertrouter_router.grouping import group_key, newest_open_group
-from alertrouter_router.heartbeats import beat_of
-from alertrouter_router.incidents import Incident, IncidentStatus
+from alertrouter_router.decisions.alerts import Alert, AlertStatus, SuppressedBy
+from alertrouter_router.decisions.batch import Batch, Recheck, clamp, set_outcome, suppress
+from alertrouter_router.decisions.beats import beat_of
+from alertrouter_router.decisions.grouping import group_key, newest_open_group
+from alertrouter_router.decisions.incidents import Incident, IncidentStatus
 from alertrouter_router.ownership.routing import RouteMatch, resolve_route
 from alertrouter_shared.events import AlertEvent, PageAlert
 
