@@ -1,41 +1,23 @@
-"""Liveness, readiness and metrics endpoints shared by the router's API and consumer processes."""
+"""Liveness, readiness and metrics endpoints of the router's API and consumer processes: ready when the database
+and Kafka answer and a configuration is in force."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request
 
 from alertrouter_shared.kafka import kafka_reachable
-from alertrouter_shared.metrics import metrics_payload
-from alertrouter_shared.web.readiness import NOT_READY, Healthy, Ready, database_reachable, not_ready
-
-router = APIRouter(tags=["health"])
+from alertrouter_shared.web.readiness import database_reachable, health_routes
 
 
-@router.get("/healthz", response_model=Healthy)
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
-
-
-@router.get(
-    "/readyz",
-    response_model=Ready,
-    responses=NOT_READY,
-)
-async def readyz(request: Request) -> Any:
+async def _checks(request: Request) -> dict[str, Any]:
     state = request.app.state.router
-    checks = {
+    return {
         "database": await database_reachable(state.engine),
         "kafka": await kafka_reachable(state.settings),
         "config": state.configs.current is not None,
     }
-    if not all(checks.values()):
-        return not_ready(checks)
-    return {"status": "ready", "checks": checks}
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
-async def metrics() -> Response:
-    body, content_type = metrics_payload()
-    return Response(body, media_type=content_type)
+router = health_routes(_checks)

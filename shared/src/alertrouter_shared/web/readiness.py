@@ -1,16 +1,22 @@
-"""``/readyz`` of the services that keep a database (router, notifier): the database check, and the 503."""
+"""``/healthz``, ``/readyz`` and ``/metrics`` of the services that keep a database (router, notifier): one set of
+routes, each service giving its own readiness checks. (Ingest serves its own, past FastAPI's stack.)"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal
 
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+from alertrouter_shared.metrics import metrics_payload
 from alertrouter_shared.web.errors import problem_response
+
+ReadinessChecks = Callable[[Request], Awaitable[dict[str, Any]]]
 
 
 class Healthy(BaseModel):
@@ -43,3 +49,27 @@ def not_ready(checks: dict[str, Any]) -> JSONResponse:
 NOT_READY: dict[int | str, dict[str, Any]] = {
     503: {"description": "Not ready: problem+json whose checks member says which dependency is not usable"}
 }
+
+
+def health_routes(checks: ReadinessChecks) -> APIRouter:
+    """Liveness (the process answers), readiness (every one of ``checks`` usable, else 503 naming the failing ones)
+    and the Prometheus metrics. ``checks`` maps each dependency to true or "ok" when usable."""
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", response_model=Healthy)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", response_model=Ready, responses=NOT_READY)
+    async def readyz(request: Request) -> Any:
+        found = await checks(request)
+        if any(value not in (True, "ok") for value in found.values()):
+            return not_ready(found)
+        return {"status": "ready", "checks": found}
+
+    @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+    async def metrics() -> Response:
+        body, content_type = metrics_payload()
+        return Response(body, media_type=content_type)
+
+    return router

@@ -1,13 +1,12 @@
-"""The notifier's HTTP API: health, readiness, metrics, the delivery records, and the routers for
-Twilio status callbacks and acknowledge-link pages."""
+"""The notifier's HTTP app: health, readiness, metrics, the delivery records, the providers' check, and the routes
+of the acknowledge/resolve links and of the providers' callbacks."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 import httpx
-from fastapi import Depends, FastAPI, Query
-from fastapi.responses import Response
+from fastapi import Depends, FastAPI, Query, Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alertrouter_notifier.api.ack_pages import ack_router
@@ -25,12 +24,19 @@ from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.auth import load_token_entries
 from alertrouter_shared.clock import Clock, SystemClock
 from alertrouter_shared.kafka import kafka_reachable
-from alertrouter_shared.metrics import metrics_payload
 from alertrouter_shared.provider_check import ProviderCheckReport, ProviderCheckRequest
 from alertrouter_shared.web.bearer import BEARER
 from alertrouter_shared.web.errors import install_problem_handlers
 from alertrouter_shared.web.openapi import document_problems
-from alertrouter_shared.web.readiness import NOT_READY, Healthy, Ready, database_reachable, not_ready
+from alertrouter_shared.web.readiness import database_reachable, health_routes
+
+
+async def _ready_checks(request: Request) -> dict[str, Any]:
+    ctx = context(request)
+    return {
+        "kafka": "ok" if await ctx.kafka_probe() else "unreachable",
+        "database": "ok" if await database_reachable(ctx.engine) else "unreachable",
+    }
 
 
 def create_app(
@@ -63,30 +69,6 @@ def create_app(
     install_problem_handlers(app)
     document_problems(app)
 
-    @app.get("/healthz", response_model=Healthy, tags=["health"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get(
-        "/readyz",
-        response_model=Ready,
-        responses=NOT_READY,
-        tags=["health"],
-    )
-    async def readyz(ctx: Annotated[AppContext, Depends(context)]) -> Any:
-        checks = {
-            "kafka": "ok" if await ctx.kafka_probe() else "unreachable",
-            "database": "ok" if await database_reachable(ctx.engine) else "unreachable",
-        }
-        if any(value != "ok" for value in checks.values()):
-            return not_ready(checks)
-        return {"status": "ready", "checks": checks}
-
-    @app.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}}, tags=["health"])
-    async def metrics() -> Response:
-        body, content_type = metrics_payload()
-        return Response(body, media_type=content_type)
-
     @app.get("/v1/deliveries", dependencies=[Depends(BEARER), Depends(require_read)], tags=["deliveries"])
     async def deliveries(
         ctx: Annotated[AppContext, Depends(context)],
@@ -109,6 +91,7 @@ def create_app(
         channels = (body or ProviderCheckRequest()).channels
         return await check_providers(ctx.settings, channels, ctx.clock)
 
+    app.include_router(health_routes(_ready_checks))
     app.include_router(twilio_router())
     app.include_router(voice_router())
     app.include_router(sms_router())
