@@ -51,9 +51,8 @@ bench: sync kafka-fetch ## Full benchmark beside a local Alertmanager (~20 min);
 bench-quick: sync kafka-fetch ## A short benchmark for development (< 2 min); writes .run/bench/benchmarks-quick.md
 	$(UV) run python -m scripts.bench quick
 
-bench-ingest: sync kafka-fetch ## Ingest intake throughput vs Alertmanager only; writes .run/bench/benchmarks-ingest.md
-	mkdir -p .run/bench
-	$(UV) run python scripts/bench_ingest.py --output .run/bench/benchmarks-ingest.md
+bench-ingest: sync kafka-fetch ## The full benchmark's intake phases only (ingest vs Alertmanager); writes .run/bench/benchmarks-ingest.md
+	$(UV) run python -m scripts.bench full --only throughput --out .run/bench/benchmarks-ingest.md
 
 helm: ## Build the pinned Helm CLI into .cache/bin
 	bash scripts/install_helm.sh
