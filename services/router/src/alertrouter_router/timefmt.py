@@ -1,5 +1,5 @@
 """Instants and durations as people read them: in their own time zone, to the minute (the console), or in UTC to
-the second (the decision paragraph, explain.py)."""
+the second (the decision paragraph, decisions/explain.py)."""
 
 from __future__ import annotations
 

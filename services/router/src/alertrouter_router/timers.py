@@ -137,7 +137,7 @@ async def run_timers(state: RouterState) -> None:
 
 
 async def run_drill_schedule(state: RouterState) -> None:
-    """Starts drills scheduled in the configuration when due (scheduled_drills.py: claimed, each run once)."""
+    """Starts drills scheduled in the configuration when due (drills/scheduled_drills.py: claimed, each run once)."""
     while not state.stopping.is_set():
         try:
             await scheduled_drills.start_due(state)

@@ -95,7 +95,7 @@ def after_commit(effects: Effects, recorded: list[Decision], now: datetime, publ
         PAGES_EMITTED.labels(str(page.escalation_level)).inc()
     for step in effects.fired:
         TIMER_LAG.observe(max(0.0, (now - step.due_at).total_seconds()))
-    # drills rehearse the path; they never count as incidents, nor in MTTA/MTTR (drills.py reports them)
+    # drills rehearse the path; they never count as incidents, nor in MTTA/MTTR (drills/ reports them)
     for incident in (i for i in effects.opened if not i.drill):
         INCIDENTS_OPENED.labels(incident.service_id or "").inc()
     for incident in (i for i in effects.acknowledged if not i.drill):

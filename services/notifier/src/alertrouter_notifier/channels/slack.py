@@ -2,7 +2,7 @@
 user, DM or channel id, sent with the bot token).
 
 Messages posted with the bot token carry real acknowledge/resolve buttons when interactivity is configured
-(``NOTIFIER_SLACK_SIGNING_SECRET``; the clicks arrive at slack_interactions.py). An "acknowledged", "resolved" or
+(``NOTIFIER_SLACK_SIGNING_SECRET``; the clicks arrive at api/slack_interactions.py). An "acknowledged", "resolved" or
 "escalated" notice for an incident whose page this contact method already got in Slack updates that message in place
 (``chat.update``) instead of posting another one, whoever changed the incident. Incoming webhooks answer errors as
 plain-text bodies with 4xx/5xx statuses and keep link buttons (there is no message id to update).

@@ -1,8 +1,8 @@
 """Voice calls through the Twilio Programmable Voice REST API (``POST .../Calls.json`` with inline TwiML).
 
-A created call is ``sent``, not reached: the call status callback (twilio_callbacks.py) later records
+A created call is ``sent``, not reached: the call status callback (api/twilio_callbacks.py) later records
 ``delivered`` when it was answered, or ``undelivered``/``failed`` for busy, no-answer and failed calls, which count
-as not reached. Key presses arrive on the Gather action (twilio_voice.py). Errors are classified as for SMS.
+as not reached. Key presses arrive on the Gather action (api/twilio_voice.py). Errors are classified as for SMS.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ def _tail(page: Page, links: Links, reply_hint: bool) -> str:
 
 
 def render_sms(page: Page, links: Links, *, reply_hint: bool = False) -> str:
-    """``reply_hint`` when the sending number's inbound webhook is ours (two-way SMS, sms_replies.py)."""
+    """``reply_hint`` when the sending number's inbound webhook is ours (two-way SMS, api/sms_replies.py)."""
     head, tail = _head(page), _tail(page, links, reply_hint)
     summary = " ".join(chat_summary(page).translate(_GSM_LOOKALIKES).split())
     if is_gsm7(head + summary + tail):

@@ -70,7 +70,7 @@ incident = Table(
     Column("last_round", Integer, nullable=False, server_default="0"),
     Column("last_level", Integer, nullable=False, server_default="0"),
     _ts("retrigger_at"),
-    Column("drill", Boolean, nullable=False, server_default=text("false")),  # opened by a drill (drills.py)
+    Column("drill", Boolean, nullable=False, server_default=text("false")),  # opened by a drill (drills/)
     Index("ix_router_incident_service_opened", "service_id", "opened_at"),
     Index("ix_router_incident_retrigger", "retrigger_at", postgresql_where=text("retrigger_at IS NOT NULL")),
     Index("ix_router_incident_dedup_key", "dedup_key"),
@@ -238,7 +238,7 @@ drill = Table(
     Index("ix_router_drill_service_started", "service_id", "started_at"),
 )
 
-scheduled_drill = Table(  # one row per run of a configured schedule: inserting it is the claim (scheduled_drills.py)
+scheduled_drill = Table(  # a row per run of a configured schedule: inserting it claims it (drills/scheduled_drills.py)
     "router_scheduled_drill",
     metadata,
     Column("service_id", String(128), primary_key=True),
