@@ -11,32 +11,28 @@ import os
 import sys
 import uuid
 from asyncio.subprocess import PIPE, STDOUT
-from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
 import pytest
 import structlog
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 
 from alertrouter_notifier.db import migrate as notifier_migrate
 from alertrouter_router.db import migrate as router_migrate
 from alertrouter_router.db.pool import connect_arguments
+from alertrouter_shared.migrations import Migrations
 from tests.helpers import DatabaseFactory, eventually, free_port
 
-UPGRADES: dict[str, Callable[[str, float], None]] = {
-    "router": router_migrate.upgrade_to_head,
-    "notifier": notifier_migrate.upgrade_to_head,
-}
+MIGRATIONS: dict[str, Migrations] = {"router": router_migrate.MIGRATIONS, "notifier": notifier_migrate.MIGRATIONS}
 BIN = Path(sys.executable).parent
 VERSION_TABLES = {"router": "alembic_version_router", "notifier": "alembic_version_notifier"}
 
 
 def _head(service: str) -> str:
-    from alembic.script import ScriptDirectory
-
-    module = router_migrate if service == "router" else notifier_migrate
-    head = ScriptDirectory.from_config(module.alembic_config("postgresql+asyncpg://unused/x")).get_current_head()
+    config = MIGRATIONS[service].alembic_config("postgresql+asyncpg://unused/x")
+    head = ScriptDirectory.from_config(config).get_current_head()
     assert head is not None
     return head
 
@@ -76,7 +72,7 @@ async def test_migrate_waits_for_a_database_created_after_it_started(databases: 
     name = "t_late_" + uuid.uuid4().hex[:8]
     url = make_url(existing).set(database=name).render_as_string(hide_password=False)
     with structlog.testing.capture_logs() as logs:
-        upgrade = asyncio.create_task(asyncio.to_thread(UPGRADES[service], url, 30))
+        upgrade = asyncio.create_task(asyncio.to_thread(MIGRATIONS[service].upgrade_to_head, url, 30))
 
         async def refused_once() -> bool:
             return any(entry["event"] == "database_not_ready" for entry in logs)
@@ -96,4 +92,4 @@ async def test_migrate_waits_for_a_database_created_after_it_started(databases: 
 def test_migrate_gives_up_saying_the_database_is_unreachable(service: str) -> None:
     url = f"postgresql+asyncpg://alertrouter@127.0.0.1:{free_port()}/alertrouter"
     with pytest.raises(RuntimeError, match="database not reachable after 1s"):
-        UPGRADES[service](url, 1.0)
+        MIGRATIONS[service].upgrade_to_head(url, 1.0)

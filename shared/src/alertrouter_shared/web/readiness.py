@@ -40,9 +40,13 @@ async def database_reachable(engine: AsyncEngine) -> bool:
         return False
 
 
+def _usable(value: Any) -> bool:
+    return value is True or value == "ok"
+
+
 def not_ready(checks: dict[str, Any]) -> JSONResponse:
     """503 problem+json naming the failing checks (``checks`` keeps every check's value, for an operator)."""
-    failing = [name for name, value in checks.items() if value not in (True, "ok")]
+    failing = [name for name, value in checks.items() if not _usable(value)]
     return problem_response(503, f"not ready: {', '.join(failing)}", {"Retry-After": "5"}, checks=checks)
 
 
@@ -63,7 +67,7 @@ def health_routes(checks: ReadinessChecks) -> APIRouter:
     @router.get("/readyz", response_model=Ready, responses=NOT_READY)
     async def readyz(request: Request) -> Any:
         found = await checks(request)
-        if any(value not in (True, "ok") for value in found.values()):
+        if not all(_usable(value) for value in found.values()):
             return not_ready(found)
         return {"status": "ready", "checks": found}
 
