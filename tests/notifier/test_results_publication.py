@@ -16,7 +16,14 @@ import orjson
 from sqlalchemy import select
 
 from alertrouter_notifier.db.connections import autocommit
-from alertrouter_notifier.db.ledger import AttemptRecord, Outcome, claim_due, insert_deliveries, new_delivery_row
+from alertrouter_notifier.db.ledger import (
+    AttemptRecord,
+    Outcome,
+    claim_due,
+    insert_deliveries,
+    new_delivery_row,
+    store_outcomes,
+)
 from alertrouter_notifier.db.tables import attempt, delivery
 from alertrouter_notifier.outcome_writer import OutcomeWriter
 from alertrouter_notifier.policy import DeliveryPolicy
@@ -117,3 +124,45 @@ async def test_pages_waiting_for_a_send_slot_go_out_while_the_broker_cannot_take
             assert got == {p.page_id for p in pages}
         finally:
             await reader.stop()
+
+
+async def test_the_sweep_publishes_an_old_result_while_fresh_ones_wait_for_the_broker(
+    make_settings: SettingsFactory, make_page: PageFactory, kafka_bootstrap: str, unique: str
+) -> None:
+    """Under steady load some fresh result always waits for the broker, and the sweep stood aside whenever one did:
+    a result dropped in a broker hiccup (an undelivered page the router escalates on) waited for the load to end."""
+    topic = f"test.notifier.deliveries-sweep.{unique}"
+    settings = make_settings(deliveries_topic=topic)
+    await ensure_topics(settings, [TopicSpec(topic, 1, 1)])
+    policy = DeliveryPolicy.from_settings(settings)
+    clock = SystemClock()
+    engine = make_engine(settings.database_url, pool_size=2)
+    producer = make_producer(settings)
+    await producer.start()
+    publisher = ResultPublisher(engine, producer, clock, PUBLISH_TIMEOUT, topic)
+    reader = await TopicReader(kafka_bootstrap, topic).start()
+    try:
+        dropped, fresh = (make_page(ContactMethodType.SMS, f"+1201555010{n}") for n in range(2))
+        now = clock.now()
+        undelivered = AttemptRecord(DeliveryStatus.UNDELIVERED, provider="twilio", provider_status_code="30003")
+        async with autocommit(engine) as conn:  # stored, never published: the dropped one a minute ago
+            new = await insert_deliveries(conn, [(p, new_delivery_row(p, now, policy)) for p in (dropped, fresh)], now)
+            claims = await claim_due(conn, now, now + timedelta(seconds=60), 10, [item.id for item in new])
+            stored = await store_outcomes(conn, [Outcome(c, undelivered, None, 0) for c in claims], now, [])
+            ids = {c.page.page_id: stored[(c.id, c.attempt)] for c in claims}
+            await conn.execute(
+                attempt.update().where(attempt.c.id == ids[dropped.page_id]).values(at=now - timedelta(minutes=1))
+            )
+        await publisher.publish([ids[fresh.page_id]])  # a fresh result now waits for the broker...
+        await publisher.sweep(timedelta(seconds=5))  # ...while the sweep runs
+
+        async def published() -> set[str] | None:
+            got = {orjson.loads(value)["page_id"] for value in reader.values}
+            return got if dropped.page_id in got else None
+
+        assert dropped.page_id in await eventually(published, timeout=20, what="the dropped result, swept")
+    finally:
+        await publisher.close()
+        await producer.stop()
+        await reader.stop()
+        await engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,10 +12,11 @@ import pytest
 
 from alertrouter_notifier.rendering.text import sms_segments
 from alertrouter_notifier.runtime import Notifier
+from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.events import ContactMethodType, DeliveryResult
 from tests.helpers import TopicReader, eventually
 from tests.notifier.conftest import PageFactory, SettingsFactory
-from tests.notifier.support import TWILIO_TOKEN, api_client, deliveries_for, final_delivery, produce_pages
+from tests.notifier.support import TWILIO_SID, TWILIO_TOKEN, api_client, deliveries_for, final_delivery, produce_pages
 from tests.providers.servers import Reply, TwilioServer, twilio_signature
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -209,3 +211,49 @@ async def test_provider_errors_never_show_the_number_in_full(
     assert "+" + "*" * (len(digits) + 1 - 4) + digits[-4:] in delivery["last_error"]
     assert result.failed_for_good and result.failure_reason == "sms failed (21211)"
     assert delivery["failure_reason"] == "sms failed (21211)"
+
+
+API_KEY_SID, API_KEY_SECRET = "SK0123456789abcdef0123456789abcdef", "api-key-secret"
+
+
+async def test_with_an_api_key_callbacks_are_verified_with_the_account_s_auth_token(
+    make_settings: SettingsFactory, make_page: PageFactory, unique: str
+) -> None:
+    """The key's secret was the only token tried, and Twilio signs with the account's auth token: every callback
+    was refused (403), so an undelivered SMS never escalated at once."""
+    with TwilioServer(
+        account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN, api_keys={API_KEY_SID: API_KEY_SECRET}
+    ) as twilio:
+        settings = make_settings(
+            twilio_base_url=twilio.url,
+            twilio_api_key_sid=API_KEY_SID,
+            twilio_auth_token=API_KEY_SECRET,
+            twilio_webhook_auth_token=TWILIO_TOKEN,
+        )
+        page = make_page(ContactMethodType.SMS, number(unique))
+        fields = json.loads((FIXTURES / "twilio" / "status-callback-undelivered.form.json").read_text())
+        fields.pop("_comment")
+        url = "http://notifier.test/v1/twilio/status"
+        async with Notifier(settings) as notifier, api_client(notifier) as client:
+            await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+            sent = await final_delivery(client, page.page_id)
+            fields.update(MessageSid=sent["provider_message_id"], SmsSid=sent["provider_message_id"])
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+            by_key = twilio_signature(API_KEY_SECRET, url, fields)
+            refused = await client.post(url, data=fields, headers={**headers, "X-Twilio-Signature": by_key})
+            assert refused.status_code == 403
+            genuine = twilio_signature(TWILIO_TOKEN, url, fields)
+            taken = await client.post(url, data=fields, headers={**headers, "X-Twilio-Signature": genuine})
+            assert taken.status_code == 204
+            (delivery,) = await deliveries_for(client, page=page.page_id)
+        assert delivery["status"] == "undelivered"
+        (request,) = twilio.requests
+        credentials = base64.b64decode(request.header("Authorization").removeprefix("Basic ")).decode()
+        assert credentials == f"{API_KEY_SID}:{API_KEY_SECRET}"  # the key authenticated the send
+
+
+def test_an_api_key_without_the_account_s_auth_token_is_a_configuration_error() -> None:
+    with pytest.raises(ValueError, match="NOTIFIER_TWILIO_WEBHOOK_AUTH_TOKEN"):
+        NotifierSettings(twilio_api_key_sid=API_KEY_SID, twilio_auth_token=API_KEY_SECRET)
+    with pytest.raises(ValueError, match="NOTIFIER_SMS_SECONDARY_WEBHOOK_AUTH_TOKEN"):
+        NotifierSettings(sms_secondary_api_key_sid=API_KEY_SID, sms_secondary_auth_token=API_KEY_SECRET)

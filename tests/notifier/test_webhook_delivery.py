@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from sqlalchemy import select
 
@@ -12,7 +13,7 @@ from alertrouter_shared.events import ContactMethodType, DeliveryResult
 from tests.helpers import TopicReader, eventually
 from tests.notifier.conftest import PageFactory, SettingsFactory
 from tests.notifier.support import WEBHOOK_SECRET, WRITE_ONLY_TOKEN, api_client, auth, produce_pages
-from tests.providers.servers import CaptureServer, verify_signature
+from tests.providers.servers import CaptureServer, Reply, verify_signature
 
 
 async def test_page_is_posted_signed_recorded_and_published(
@@ -83,3 +84,27 @@ async def test_deliveries_api_requires_a_read_token(make_settings: SettingsFacto
         assert bad_cursor.status_code == 422
         bad_limit = await client.get("/v1/deliveries", params={"limit": 0}, headers=auth())
         assert bad_limit.status_code == 422
+
+
+async def test_a_receiver_s_overlong_request_id_is_stored_cut(
+    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer
+) -> None:
+    """A 300-character X-Request-Id failed the batch's outcome statement: the delivery stayed 'sending' and was
+    sent again when its lease ran out, each time, until it expired (reported failed, though the receiver had it).
+    Recorded as sent, it is final: nothing claims it again."""
+    long_id = "req-" + "x" * 296
+    capture.script(Reply(200, {"ok": True}, headers={"X-Request-Id": long_id}))
+    settings = make_settings()
+    page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hooks/long-id")
+    async with Notifier(settings) as notifier:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+        async with api_client(notifier) as client:
+
+            async def sent() -> dict[str, Any] | None:
+                response = await client.get("/v1/deliveries", params={"incident": page.incident_id}, headers=auth())
+                items = response.json()["items"]
+                return items[0] if items and items[0]["status"] == "sent" else None
+
+            delivery = await eventually(sent, what="the delivery recorded as sent")
+    assert delivery["attempts"][0]["provider_message_id"] == long_id[:255]
+    assert [r.path for r in capture.requests].count("/hooks/long-id") == 1

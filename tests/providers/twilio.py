@@ -88,11 +88,13 @@ class TwilioServer(ProviderServer):
         account_sid: str = "ACf0e1d2c3b4a5968778695a4b3c2d1e0f",
         auth_token: str = "twilio-test-token",
         opted_out: set[str] | None = None,
+        api_keys: dict[str, str] | None = None,
         verbose: bool = False,
     ) -> None:
         super().__init__(host, port, verbose=verbose)
         self.account_sid = account_sid
-        self.auth_token = auth_token
+        self.auth_token = auth_token  # what callbacks are signed with, always
+        self.api_keys = api_keys or {}  # SK... sid -> its secret, accepted for the API's basic auth
         self.opted_out = opted_out or set()
         self.account_status = "active"  # or "suspended", "closed"
         self.messages: list[dict[str, Any]] = []
@@ -168,8 +170,9 @@ class TwilioServer(ProviderServer):
             user, _, password = base64.b64decode(encoded).decode().partition(":")
         except ValueError:
             return False
-        # AccountSid:AuthToken, or an API key (SK...) with its secret; this server uses the auth token for both
-        return (user == self.account_sid or user.startswith("SK")) and hmac.compare_digest(password, self.auth_token)
+        if user in self.api_keys:  # an API key (SK...) with its own secret
+            return hmac.compare_digest(password, self.api_keys[user])
+        return user == self.account_sid and hmac.compare_digest(password, self.auth_token)
 
     def _message_created(self, form: dict[str, str]) -> dict[str, Any]:
         body: dict[str, Any] = load_fixture("twilio/message-created.json")

@@ -78,6 +78,7 @@ class ResultPublisher:
         self._unmarked: list[int] = []
         self._marker: asyncio.Task[None] | None = None
         self._waiting: list[StoredResult] = []
+        self._in_flight: list[StoredResult] = []
         self._publishing: asyncio.Task[None] | None = None
 
     async def publish(self, attempt_ids: Sequence[int]) -> None:
@@ -91,11 +92,15 @@ class ResultPublisher:
         await self._publish_rows(query)
 
     async def sweep(self, older_than: timedelta, limit: int = 500) -> None:
-        """Republish what an earlier publish could not (broker down, process killed in between); not while
-        results still wait for the broker (they would only be queued twice)."""
-        if self._waiting or (self._publishing is not None and not self._publishing.done()):
-            return
+        """Republish what an earlier publish could not (broker down, process killed in between); not while results
+        that old still wait for the broker (they would only be queued twice).
+
+        Fresh results waiting do not hold it back: under steady load some always wait, and a sweep that waited for
+        none left a failure the broker dropped unpublished (the router not escalating on it) until the load ended.
+        """
         cutoff = self._clock.now() - older_than
+        if any(at < cutoff for at in self._unacknowledged()):
+            return
         query = (
             select(*_COLUMNS)
             .join(delivery, delivery.c.id == attempt.c.delivery_id)
@@ -121,13 +126,20 @@ class ResultPublisher:
         if self._waiting and (self._publishing is None or self._publishing.done()):
             self._publishing = asyncio.create_task(self._publish_waiting())
 
+    def _unacknowledged(self) -> list[datetime]:
+        """When each result waiting for the broker, or being published, was stored."""
+        return [s.result.at for s in self._in_flight] + [s.result.at for s in self._waiting]
+
     async def _publish_waiting(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting[:PUBLISH_BATCH], self._waiting[PUBLISH_BATCH:]
+            self._in_flight = batch
             try:
                 await self.publish_results(batch)
             except Exception:  # the rows are committed: the outbox sweep publishes them
                 log.exception("delivery_results_publish_crashed", count=len(batch))
+            finally:
+                self._in_flight = []
 
     async def publish_results(self, stored: Sequence[StoredResult]) -> None:
         """Publish results the caller has just stored (no need to read them back), then mark them published."""

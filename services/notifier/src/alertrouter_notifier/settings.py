@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from alertrouter_shared.events import ContactMethodType
@@ -61,7 +61,13 @@ class NotifierSettings(CommonSettings):
     twilio_base_url: str = "https://api.twilio.com"
     twilio_account_sid: str = ""
     twilio_auth_token: SecretStr = SecretStr("")
-    twilio_api_key_sid: str = ""
+    twilio_api_key_sid: str = Field(
+        "", description="an API key (SK...) to call Twilio with; the key's secret goes in the auth token"
+    )
+    twilio_webhook_auth_token: SecretStr = Field(
+        SecretStr(""),
+        description="the account's auth token, which Twilio signs its callbacks with: needed with an API key",
+    )
     twilio_from: str = ""
     twilio_messaging_service_sid: str = ""
     twilio_status_callbacks: bool = True
@@ -69,6 +75,9 @@ class NotifierSettings(CommonSettings):
     sms_secondary_account_sid: str = ""
     sms_secondary_auth_token: SecretStr = SecretStr("")
     sms_secondary_api_key_sid: str = ""
+    sms_secondary_webhook_auth_token: SecretStr = Field(
+        SecretStr(""), description="the secondary account's auth token for its callbacks: needed with an API key"
+    )
     sms_secondary_from: str = ""
 
     # Voice calls: Twilio Programmable Voice, on the primary Twilio account
@@ -108,6 +117,33 @@ class NotifierSettings(CommonSettings):
     router_api_token: SecretStr = Field(
         SecretStr(""), description="machine token for the router's API (scopes read+write); people are named in 'by'"
     )
+
+    @model_validator(mode="after")
+    def _callbacks_verifiable(self) -> NotifierSettings:
+        """With an API key the auth token setting holds the key's secret, but Twilio signs callbacks with the
+        account's auth token: without it every status callback, SMS reply and key press would be refused (403),
+        so an undelivered page or an unanswered call would never escalate at once."""
+        for prefix, key_sid, webhook_token in (
+            ("TWILIO", self.twilio_api_key_sid, self.twilio_webhook_auth_token),
+            ("SMS_SECONDARY", self.sms_secondary_api_key_sid, self.sms_secondary_webhook_auth_token),
+        ):
+            if key_sid and not webhook_token.get_secret_value():
+                raise ValueError(
+                    f"NOTIFIER_{prefix}_API_KEY_SID is set: set NOTIFIER_{prefix}_WEBHOOK_AUTH_TOKEN to the account's"
+                    " auth token, which Twilio signs its callbacks with (the API key's secret cannot verify them)"
+                )
+        return self
+
+    def twilio_callback_tokens(self) -> list[str]:
+        """The secrets a genuine Twilio callback is signed with: each account's auth token."""
+        return [
+            (self.twilio_webhook_auth_token if self.twilio_api_key_sid else self.twilio_auth_token).get_secret_value(),
+            (
+                self.sms_secondary_webhook_auth_token
+                if self.sms_secondary_api_key_sid
+                else self.sms_secondary_auth_token
+            ).get_secret_value(),
+        ]
 
     def throttle_limit(self, channel: ContactMethodType) -> int:
         limits = {

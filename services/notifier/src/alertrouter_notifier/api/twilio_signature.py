@@ -55,10 +55,7 @@ async def verified_form(request: Request, ctx: AppContext) -> dict[str, str]:
     url = public_url(ctx.settings.public_url, request.url.path)
     if request.url.query:
         url += "?" + request.url.query
-    tokens = [
-        ctx.settings.twilio_auth_token.get_secret_value(),
-        ctx.settings.sms_secondary_auth_token.get_secret_value(),
-    ]
+    tokens = ctx.settings.twilio_callback_tokens()
     if not signature_valid(tokens, url, params, request.headers.get("X-Twilio-Signature", "")):
         raise HTTPException(403, "X-Twilio-Signature does not match this request")
     return dict(params)

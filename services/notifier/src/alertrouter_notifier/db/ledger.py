@@ -17,7 +17,13 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alertrouter_notifier.db.tables import RowState, attempt, delivery
+from alertrouter_notifier.db.tables import (
+    PROVIDER_MESSAGE_ID_CHARS,
+    PROVIDER_STATUS_CODE_CHARS,
+    RowState,
+    attempt,
+    delivery,
+)
 from alertrouter_notifier.destination import mask_destination, throttle_key
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_shared.events import DeliveryStatus, Page
@@ -46,7 +52,7 @@ class ClaimedDelivery:
 
 @dataclass(frozen=True)
 class AttemptRecord:
-    """One outcome to store (and publish)."""
+    """One outcome to store (and publish); the provider's id and code are cut to what their columns hold."""
 
     status: DeliveryStatus
     provider: str = ""
@@ -54,6 +60,14 @@ class AttemptRecord:
     provider_status_code: str | None = None
     error: str | None = None
     latency_ms: float | None = None
+
+    def __post_init__(self) -> None:
+        """A longer value (a receiver's 300-character X-Request-Id) failed the whole batch's outcome statement, so
+        every send in it was sent again when its lease ran out."""
+        if self.provider_message_id is not None:
+            object.__setattr__(self, "provider_message_id", self.provider_message_id[:PROVIDER_MESSAGE_ID_CHARS])
+        if self.provider_status_code is not None:
+            object.__setattr__(self, "provider_status_code", self.provider_status_code[:PROVIDER_STATUS_CODE_CHARS])
 
 
 def new_delivery_row(page: Page, now: datetime, policy: DeliveryPolicy, *, claim: bool = False) -> dict[str, Any]:

@@ -23,9 +23,6 @@ from alertrouter_shared.events import ContactMethod, ContactMethodType, Page, Pa
 RECORD_GRACE_SECONDS = 2.0
 
 
-RECORD_GRACE_SECONDS = 2.0
-
-
 @dataclass(frozen=True)
 class SentPage:
     delivery_id: str

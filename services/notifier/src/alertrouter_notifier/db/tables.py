@@ -30,6 +30,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
 
+# What a provider said about a send (its message id, its status or error code), as stored; ledger.AttemptRecord cuts
+# longer values to these.
+PROVIDER_MESSAGE_ID_CHARS = 255
+PROVIDER_STATUS_CODE_CHARS = 64
+
 
 class RowState(StrEnum):
     """Delivery row states: the first three are in flight, the rest mirror the final DeliveryStatus."""
@@ -69,8 +74,8 @@ delivery = Table(
     Column("deadline_at", DateTime(timezone=True), nullable=False),
     Column("failover_at", DateTime(timezone=True), nullable=False),
     Column("provider", String(64)),
-    Column("provider_message_id", String(255)),
-    Column("provider_status_code", String(64)),
+    Column("provider_message_id", String(PROVIDER_MESSAGE_ID_CHARS)),
+    Column("provider_status_code", String(PROVIDER_STATUS_CODE_CHARS)),
     Column("last_error", Text),
     Column("digest_count", Integer),
     Column("digest_delivery_id", String(64)),
@@ -92,8 +97,8 @@ attempt = Table(
     Column("attempt", Integer, nullable=False),
     Column("status", String(20), nullable=False),
     Column("provider", String(64), nullable=False, server_default=""),
-    Column("provider_message_id", String(255)),
-    Column("provider_status_code", String(64)),
+    Column("provider_message_id", String(PROVIDER_MESSAGE_ID_CHARS)),
+    Column("provider_status_code", String(PROVIDER_STATUS_CODE_CHARS)),
     Column("error", Text),
     Column("latency_ms", Float),
     Column("at", DateTime(timezone=True), nullable=False),
