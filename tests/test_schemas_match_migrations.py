@@ -67,6 +67,8 @@ HOT_TABLES = {
     "router": {"router_alert", "router_incident", "router_decision", "router_outbox", "router_timeline"},
     "notifier": {"notifier_delivery", "notifier_attempt"},
 }
+# The migration that gave them the small target: downgrading below it restores the default.
+STATISTICS_MIGRATION = {"router": "0014_hot_table_statistics", "notifier": "0003_notifier_statistics"}
 
 
 def _statistics_targets(conn: Connection, prefix: str) -> dict[str, set[int | None]]:
@@ -92,7 +94,7 @@ async def test_tables_written_for_every_alert_are_analyzed_on_a_small_sample(
     async with _migrated(databases, service) as (engine, config):
         async with engine.connect() as conn:
             targets = await conn.run_sync(_statistics_targets, f"{service}_")
-        await asyncio.to_thread(command.downgrade, config, "-1")
+        await asyncio.to_thread(command.downgrade, config, f"{STATISTICS_MIGRATION[service]}-1")
         async with engine.connect() as conn:
             downgraded = await conn.run_sync(_statistics_targets, f"{service}_")
     assert {table for table, found in targets.items() if found == {HOT_TABLE_STATISTICS_TARGET}} == HOT_TABLES[service]

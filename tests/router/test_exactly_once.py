@@ -19,7 +19,14 @@ from alertrouter_router.runtime import RouterRuntime
 from alertrouter_router.timeline import handle_delivery_batch
 from alertrouter_router.work import run_unit
 from alertrouter_shared.clock import OffsetClock
-from alertrouter_shared.events import AlertAction, ContactMethodType, DeliveryResult, DeliveryStatus
+from alertrouter_shared.events import (
+    AlertAction,
+    AlertSource,
+    ContactMethodType,
+    DeliveryResult,
+    DeliveryStatus,
+    heartbeat_dedup_key,
+)
 from alertrouter_shared.topics import DELIVERIES
 from tests.helpers import TopicReader, eventually
 from tests.router.conftest import alert_event, pages_for, router_settings, send
@@ -182,6 +189,32 @@ async def test_one_batch_sees_each_keys_state_as_it_changes(
         )
     assert [(r["status"], r["incident_id"]) for r in rows] == [("firing", second), ("resolved", before)]
     assert {r["id"]: r["status"] for r in statuses} == {first: "resolved", second: "triggered", before: "resolved"}
+
+
+async def test_two_beats_of_one_heartbeat_in_one_batch_are_one_write(
+    router: RouterRuntime, router_clock: OffsetClock
+) -> None:
+    """Both went into one upsert, which PostgreSQL refuses ("cannot affect row a second time"): the whole batch
+    failed and was retried one event at a time (a backlog of beats slowed every alert in its polls)."""
+    state = router.state
+    now = router_clock.now()
+    beats = [
+        alert_event(
+            heartbeat_dedup_key("test-heartbeat"), {"heartbeat": "test-heartbeat"}, AlertAction.RESOLVE
+        ).model_copy(update={"source": AlertSource.HEARTBEAT, "integration_id": "test-heartbeat", "event_id": eid})
+        for eid in (uuid.uuid4(), uuid.uuid4())
+    ]
+    try:
+        effects = await process_batch(state, beats, now=now)
+        assert len(effects.decisions) == 2
+        async with state.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT state, due_at FROM router_heartbeat WHERE integration_id = $1", "test-heartbeat"
+            )
+        assert row is not None and row["state"] == "ok" and row["due_at"] > now
+    finally:  # no silent-heartbeat alert for the other tests once the suite's clock moves on
+        async with state.pool.acquire() as conn:
+            await conn.execute("DELETE FROM router_heartbeat WHERE integration_id = 'test-heartbeat'")
 
 
 async def test_a_batch_of_new_alerts_is_one_read_and_one_write(

@@ -9,6 +9,7 @@ import pytest
 from alertrouter_router.decisions import Outcome
 from alertrouter_router.decisions.alerts import AlertStatus, SuppressedBy
 from alertrouter_router.decisions.decide import Rules, Snapshot, clamp, decide
+from alertrouter_router.decisions.grouping import MAX_GROUP_KEY_CHARS, group_key
 from alertrouter_router.decisions.incidents import IncidentStatus
 from alertrouter_router.decisions.maintenance import Maintenance
 from alertrouter_shared.events import AlertAction, AlertEvent
@@ -222,6 +223,27 @@ def test_grouping_by_labels_splits_incidents() -> None:
     ]
 
 
+def test_group_key_of_long_label_values_fits_its_column_and_still_groups() -> None:
+    """A key longer than its column (a long pod name) failed the incident's write: the alert was dead-lettered."""
+    store = Store()
+    long_eu, long_us = "eu-" + "a" * 10_000, "us-" + "a" * 10_000
+    batch = [
+        event("l1", service="clusters", alertname="Down", cluster=long_eu),
+        event("l2", service="clusters", alertname="Down", cluster=long_eu),
+        event("l3", service="clusters", alertname="Down", cluster=long_us),
+    ]
+    store.run(batch, T0)
+    assert [d.outcome for d in store.decisions] == [Outcome.PAGED, Outcome.GROUPED, Outcome.PAGED]
+    assert store.last("l2").incident_id == store.last("l1").incident_id
+    keys = sorted(i.group_key or "" for i in store.incidents.values())
+    assert len(set(keys)) == 2
+    assert all(k.startswith("clusters|sha256:") and len(k) <= MAX_GROUP_KEY_CHARS for k in keys)
+    # the longest possible: a 128-character service id and its digest
+    service = CONFIG.config.services_by_id["clusters"].model_copy(update={"id": "s" * 128})
+    assert len(group_key(service, {"cluster": long_eu}) or "") <= MAX_GROUP_KEY_CHARS
+    assert group_key(service, {"cluster": "eu"}) == "s" * 128 + "|alertname=,cluster=eu"  # short keys unchanged
+
+
 def test_incident_with_three_alerts_resolves_only_when_all_have() -> None:
     """Problem 6: the incident closed when its first alert resolved; members still firing paged again."""
     store = Store()
@@ -265,6 +287,20 @@ def test_stale_backlog_trigger_is_recorded_and_the_next_fresh_trigger_pages() ->
     store.run([event("old", at=T0 + minutes(1))], T0 + minutes(1))
     fresh = store.last("old")
     assert fresh.outcome is Outcome.PAGED and fresh.reason.startswith("a fresh trigger after a stale one")
+
+
+def test_a_stale_repeat_of_an_alert_in_maintenance_keeps_its_recheck() -> None:
+    """The stale repeat replaced the maintenance suppression and its recheck: the window ended and nothing paged
+    (never, for a source that sends only on a change of state, such as CloudWatch)."""
+    store = Store()
+    store.window("checkout", T0 - minutes(1), T0 + minutes(10))
+    store.run([event("m")], T0)
+    assert store.alerts["m"].suppressed_by is SuppressedBy.MAINTENANCE and store.alerts["m"].recheck_at is not None
+    store.run([event("m", at=T0 - minutes(20), received=T0 - minutes(20))], T0 + minutes(0.5))
+    assert store.last("m").explanation["suppressed_by"] == "stale"
+    assert store.alerts["m"].suppressed_by is SuppressedBy.MAINTENANCE and store.alerts["m"].recheck_at is not None
+    store.tick(T0 + minutes(11))
+    assert store.last("m").outcome is Outcome.PAGED
 
 
 def test_configured_maintenance_suppresses_without_an_incident() -> None:

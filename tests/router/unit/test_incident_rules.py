@@ -153,6 +153,23 @@ def test_those_paged_are_told_of_the_acknowledgement_but_not_the_one_who_acted()
     assert update_pages(muted, incident, store.pages_for(incident_id), "bob", "d1", T0 + minutes(6)) == []
 
 
+def test_an_acknowledgement_after_an_escalation_is_news_again() -> None:
+    """Acknowledge, escalate now (back to triggered, level 2 paged), acknowledge again: the second notices had the
+    first ones' ids, so the outbox dropped them and alice never heard of the second acknowledgement."""
+    store = Store()
+    incident_id = _open(store)
+    store.act(incident_id, "acknowledge", T0 + minutes(1), by="bob")
+    first = update_pages(CONFIG, store.incidents[incident_id], store.pages_for(incident_id), "bob", "d1", T0)
+    store.act(incident_id, "escalate", T0 + minutes(2), by="alice")
+    store.act(incident_id, "acknowledge", T0 + minutes(3), by="bob")
+    incident = store.incidents[incident_id]
+    second = update_pages(CONFIG, incident, store.pages_for(incident_id), "bob", "d2", T0 + minutes(3))
+    assert {p.user_id for p in first} == {p.user_id for p in second} == {"alice"}
+    assert not {p.page_id for p in first} & {p.page_id for p in second}
+    repeated = update_pages(CONFIG, incident, store.pages_for(incident_id), "bob", "d2", T0 + minutes(3))
+    assert [p.page_id for p in repeated] == [p.page_id for p in second]  # the same decision gives the same ids
+
+
 def _escalation_updates(store: Store, effects: Effects, at: datetime) -> list[Page]:
     """What ``work.py`` does with the effects: the escalation updates built from the pages already published."""
     (escalated,) = effects.escalations
@@ -214,3 +231,62 @@ def test_an_acknowledged_incident_and_the_first_page_announce_no_escalation() ->
     incident_id = store.last("a").incident_id or ""
     store.act(incident_id, "acknowledge", T0 + minutes(1))
     assert store.run([Step(incident_id, 0, 1, T0 + minutes(5))], T0 + minutes(5)).escalations == []
+
+
+def test_a_step_for_a_level_a_reload_removed_pages_the_policy_s_last_level() -> None:
+    """The step for level 2 was pending when a reload left the policy one level: deciding it raised IndexError,
+    and the failing timer pass held up every other escalation."""
+    store = Store()
+    incident_id = _open(store)
+    policy = next(p for p in CONFIG.config.escalation_policies if p.id == "payments-default")
+    store.config = _changed("escalation_policies", "payments-default", levels=[policy.levels[0].model_dump()])
+    store.tick(T0 + minutes(5))
+    decision = store.decisions[-1]
+    assert decision.outcome is Outcome.PAGED and decision.level == 1
+    assert decision.explanation["level_removed"] == {"level": 2, "levels_now": 1}
+    assert _levels(store, incident_id).count((1, "alice")) == 2
+
+
+def test_a_snooze_running_out_after_its_policy_was_removed_says_so_and_is_not_retried() -> None:
+    """It raised KeyError on every timer pass, which stopped every snooze, heartbeat and reminder after it."""
+    store = Store()
+    incident_id = _open(store)
+    store.act(incident_id, "snooze", T0 + minutes(1), minutes=30)
+    document = CONFIG.config.model_dump()
+    document["escalation_policies"] = [p for p in document["escalation_policies"] if p["id"] != "payments-default"]
+    for service in document["services"]:
+        if service["escalation_policy"] == "payments-default":
+            service["escalation_policy"] = "skip-first"
+    config = type(CONFIG.config).model_validate(document)
+    store.config = LoadedConfig(config, "reloaded", CONFIG.loaded_at, CONFIG.files, CONFIG.integration_keys)
+    store.tick(T0 + minutes(31))
+    decision = store.decisions[-1]
+    assert "policy payments-default no longer exists" in decision.reason and "nobody paged" in decision.reason
+    incident = store.incidents[incident_id]
+    assert incident.status is IncidentStatus.ACKNOWLEDGED and incident.retrigger_at is None
+    count = len(store.decisions)
+    store.tick(T0 + minutes(40))
+    assert len(store.decisions) == count
+
+
+def test_an_incident_nobody_is_reachable_for_tries_again_until_someone_is() -> None:
+    """It stayed triggered with no step: the alert's later triggers were duplicates of it, so nobody was ever paged
+    once someone came on call (the rule: no path that does not page may swallow a later live alert)."""
+    store = Store()
+    effects = store.run([event("n", service="unstaffed")], T0)
+    incident_id = store.last("n").incident_id or ""
+    assert store.last("n").outcome is Outcome.NOBODY_ON_CALL
+    assert [(s.level, s.due_at) for s in effects.steps] == [(0, T0 + minutes(5))]
+    assert f"trying level 1 again at {(T0 + minutes(5)).isoformat()}" in store.last("n").reason
+    store.run([event("n", service="unstaffed", at=T0 + minutes(3))], T0 + minutes(3))
+    assert store.last("n").outcome is Outcome.DUPLICATE
+    store.tick(T0 + minutes(5))
+    retried = store.decisions[-1]
+    assert retried.outcome is Outcome.NOBODY_ON_CALL and store.pages == []
+    coverage = datetime(2090, 1, 1, 0, 1, tzinfo=T0.tzinfo)  # the schedule's first shift has begun: carol
+    store.tick(coverage)
+    reached = store.decisions[-1]
+    assert reached.outcome is Outcome.PAGED
+    assert {p.user_id for p in store.pages_for(incident_id)} == {"carol"}
+    store.act(incident_id, "acknowledge", coverage + minutes(1), by="carol")
+    assert store.pending_steps == {}

@@ -31,3 +31,8 @@ SCHEDULED_DRILLS = Counter(
     "Scheduled drill runs by outcome: started, skipped (found too late), retry (Kafka did not take the alert)",
     ["outcome"],
 )
+TIMER_FAILURES = Counter(
+    "alertrouter_router_timer_pass_failures_total",
+    "Timer passes (escalation steps, rechecks, snoozes, heartbeats, reminders) that failed and wait for the next poll",
+    ["timer"],
+)

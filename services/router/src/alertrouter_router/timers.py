@@ -23,6 +23,7 @@ from alertrouter_router.decisions.escalation import Step
 from alertrouter_router.decisions.maintenance import Maintenance
 from alertrouter_router.drills import scheduled_drills
 from alertrouter_router.heartbeats import raise_silent
+from alertrouter_router.metrics import TIMER_FAILURES
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.shift_reminders import send_due_reminders
 from alertrouter_shared.logging import get_logger
@@ -123,15 +124,20 @@ async def _claim_retriggers(conn: Conn, now: datetime, config: LoadedConfig, lim
     return [Retrigger(i) for i in ids], snapshot, Maintenance()
 
 
+TIMER_PASSES = (fire_due_steps, recheck_suppressed, retrigger_acknowledged, raise_silent, send_due_reminders)
+
+
 async def run_timers(state: RouterState) -> None:
+    """Each pass on its own: one that fails (the database away, or an item it cannot decide) is retried at the next
+    poll and holds up none of the others, so a stuck recheck never delays an escalation."""
     while not state.stopping.is_set():
-        try:
-            passes = (fire_due_steps, recheck_suppressed, retrigger_acknowledged, raise_silent, send_due_reminders)
-            for one_pass in passes:
+        for one_pass in TIMER_PASSES:
+            try:
                 while await one_pass(state) > 0:
                     pass
-        except Exception as exc:
-            log.warning("timer_pass_failed", error=str(exc))
+            except Exception as exc:
+                TIMER_FAILURES.labels(one_pass.__name__).inc()
+                log.warning("timer_pass_failed", timer=one_pass.__name__, error=str(exc))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(state.stopping.wait(), timeout=state.settings.escalation_poll_seconds)
 

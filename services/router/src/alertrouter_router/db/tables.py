@@ -27,6 +27,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from alertrouter_router.decisions.grouping import MAX_GROUP_KEY_CHARS
+
+# Who did something: a user id, or a prefixed name ("client:<name>", "source:<integration>", "schedule:<id>"),
+# each id at most 128 characters (MAX_ID_CHARS), so the prefix needs room beyond the id's own width.
+ACTOR_CHARS = 160
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
@@ -57,14 +63,14 @@ incident = Table(
     Column("labels", Json, nullable=False),
     Column("alert_count", Integer, nullable=False, server_default="1"),  # member alerts, ever
     Column("firing_count", Integer, nullable=False, server_default="0"),  # member alerts not yet resolved
-    Column("group_key", String(256)),
+    Column("group_key", String(MAX_GROUP_KEY_CHARS)),
     _ts("opened_at", False),
     _ts("first_event_at", False),
     _ts("last_event_at", False),
     _ts("acknowledged_at"),
-    Column("acknowledged_by", String(128)),
+    Column("acknowledged_by", String(ACTOR_CHARS)),
     _ts("resolved_at"),
-    Column("resolved_by", String(128)),
+    Column("resolved_by", String(ACTOR_CHARS)),
     Column("config_version", String(64)),
     Column("round_base", Integer, nullable=False, server_default="0"),
     Column("last_round", Integer, nullable=False, server_default="0"),
@@ -190,7 +196,7 @@ maintenance_window = Table(
     _ts("starts_at", False),
     _ts("ends_at", False),
     Column("reason", Text, nullable=False, server_default=""),
-    Column("created_by", String(128)),
+    Column("created_by", String(ACTOR_CHARS)),
     Column("active", Boolean, nullable=False, server_default=text("true")),
 )
 
@@ -227,7 +233,7 @@ drill = Table(
     Column("id", String(36), primary_key=True),
     Column("service_id", String(128), nullable=False),
     Column("silent", Boolean, nullable=False),
-    Column("requested_by", String(128), nullable=False),
+    Column("requested_by", String(ACTOR_CHARS), nullable=False),
     Column("note", Text, nullable=False, server_default=""),
     _ts("started_at", False),
     Column("event_id", String(36)),  # the synthetic alert's event (a paging drill)
@@ -260,7 +266,7 @@ api_token = Table(
     Column("role", String(16), nullable=False),  # viewer | responder | team_admin | admin
     Column("act_as", Boolean, nullable=False, server_default=text("false")),  # machine clients only
     Column("description", Text, nullable=False, server_default=""),
-    Column("created_by", String(160), nullable=False),
+    Column("created_by", String(ACTOR_CHARS), nullable=False),
     _ts("created_at", False),
     _ts("expires_at"),
     _ts("last_used_at"),
@@ -272,7 +278,7 @@ audit = Table(
     metadata,
     Column("seq", BigInteger, Identity(), primary_key=True),  # the cursor's order and tie-breaker
     _ts("at", False),
-    Column("actor", String(160), nullable=False),  # user id, or "client:<name>"
+    Column("actor", String(ACTOR_CHARS), nullable=False),  # user id, or "client:<name>"
     Column("token_id", String(36)),
     Column("action", String(64), nullable=False),  # incident.acknowledge, maintenance.create, token.revoke, …
     Column("target_type", String(32), nullable=False),
@@ -291,7 +297,7 @@ calendar_feed = Table(
     Column("digest", String(64), nullable=False, unique=True),  # sha256 of the secret in the feed's URL
     Column("kind", String(16), nullable=False),  # schedule | user
     Column("target_id", String(128), nullable=False),
-    Column("created_by", String(160), nullable=False),
+    Column("created_by", String(ACTOR_CHARS), nullable=False),
     _ts("created_at", False),
     _ts("revoked_at"),
 )
@@ -306,7 +312,7 @@ schedule_override = Table(
     _ts("ends_at", False),
     Column("replaces", String(128)),  # only this person is covered; none: whoever is on call
     Column("reason", Text, nullable=False, server_default=""),
-    Column("created_by", String(160), nullable=False),
+    Column("created_by", String(ACTOR_CHARS), nullable=False),
     _ts("created_at", False),
     _ts("deleted_at"),
     Index("ix_router_schedule_override_active", "ends_at", postgresql_where=text("deleted_at IS NULL")),
@@ -335,7 +341,7 @@ config_version = Table(
     Column("source_version", String(64), nullable=False),  # sha256 of the files (what ingest reports too)
     _ts("loaded_at", False),
     Column("trigger", String(16), nullable=False),  # startup | api | sighup | watch
-    Column("loaded_by", String(160), nullable=False),  # user id, or "client:<name>" (client:watch, client:sighup…)
+    Column("loaded_by", String(ACTOR_CHARS), nullable=False),  # user id, or client:<name> (client:watch, …)
     Column("token_id", String(36)),
     Column("process", String(160), nullable=False),  # host:pid of the router process that loaded it first
     Column("files", Json, nullable=False),

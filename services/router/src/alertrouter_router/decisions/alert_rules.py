@@ -152,7 +152,10 @@ class AlertRules(Batch):
         if received_at is not None:
             age = (self.now - received_at).total_seconds()
             if age > self.rules.max_event_age_seconds:
-                self.put_alert(_suppressed(alert, SuppressedBy.STALE, None))
+                # A late repeat of an alert waiting out a maintenance window keeps that wait: replacing it with a
+                # stale suppression dropped the recheck that pages it when the window ends.
+                waiting = alert.status is AlertStatus.SUPPRESSED and alert.recheck_at is not None
+                self.put_alert(alert if waiting else _suppressed(alert, SuppressedBy.STALE, None))
                 reason = (
                     f"event was received {age:.0f}s ago (backlog; max {self.rules.max_event_age_seconds}s): no page;"
                     " the next fresh trigger of this alert pages"

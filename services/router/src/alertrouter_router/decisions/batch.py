@@ -28,6 +28,7 @@ class Rules:
     max_event_age_seconds: int = 900
     clock_skew_seconds: int = 300
     recheck_max_seconds: int = 60  # a suppressed alert is looked at again at least this often while suppressed
+    nobody_reachable_retry_minutes: int = 5  # an incident no level reaches tries again this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +200,10 @@ class Batch:
         """
         assert incident.policy_id is not None
         policy = self.config.policies_by_id[incident.policy_id]
+        if level >= len(policy.levels):  # a reload removed levels while a step for one was pending
+            decision.explanation["level_removed"] = {"level": level + 1, "levels_now": len(policy.levels)}
+            level = len(policy.levels) - 1
+        first_level = level
         skipped: list[dict[str, Any]] = []
         position: tuple[int, int] | None = (round_, level)
         while position is not None:
@@ -241,9 +246,25 @@ class Batch:
             shown = round_ - incident.round_base + 1
             skipped.append({"level": level + 1, "round": shown, "targets": explained, "reason": "nobody reachable"})
             position = self.after(incident, round_, level)
-        reason = f"no level of policy {policy.id} reaches anyone right now"
+        # Nobody now; try again later (a round past every one tried, so the step's key is new), until someone is
+        # reached or the incident is acknowledged or resolved: its later triggers are repeats of this incident, so
+        # without the retry a gap in coverage would swallow them.
+        retry_at = self.now + timedelta(minutes=self.rules.nobody_reachable_retry_minutes)
+        self.effects.steps.append(Step(incident.id, round_ + 1, first_level, retry_at))
+        reason = (
+            f"no level of policy {policy.id} reaches anyone right now; "
+            f"trying level {first_level + 1} again at {retry_at.isoformat()}"
+        )
         set_outcome(decision, Outcome.NOBODY_ON_CALL, reason, incident)
-        decision.explanation |= {"skipped_levels": skipped, "targets": []}
+        decision.explanation |= {
+            "skipped_levels": skipped,
+            "targets": [],
+            "next_escalation": {
+                "at": retry_at.isoformat(),
+                "round": round_ + 2 - incident.round_base,
+                "level": first_level + 1,
+            },
+        }
 
     def _announce(
         self, incident: Incident, round_: int, level: int, users: tuple[str, ...], by: str, decision_id: str

@@ -6,20 +6,32 @@ while it is open and younger than the window; without ``group_by`` the whole ser
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from alertrouter_router.decisions.incidents import Incident
 from alertrouter_router.ownership.model import Service
 
+# The incident's ``group_key`` column (and the index the grouping lookup uses) holds this many characters.
+MAX_GROUP_KEY_CHARS = 256
+
 
 def group_key(service: Service, labels: dict[str, str]) -> str | None:
-    """None when the service does not group (every alert its own incident)."""
+    """None when the service does not group (every alert its own incident).
+
+    Label values are bounded only by ingest's limits (a pod name, a URL, a CloudWatch dimension), so a key that
+    would not fit the column becomes the service id and a digest of the whole key: the same labels still meet in
+    one incident, and the alert is stored and paged instead of failing the incident's write.
+    """
     if not service.grouping_window_seconds:
         return None
     if not service.group_by:
         return service.id
-    return service.id + "|" + ",".join(f"{name}={labels.get(name, '')}" for name in service.group_by)
+    key = service.id + "|" + ",".join(f"{name}={labels.get(name, '')}" for name in service.group_by)
+    if len(key) <= MAX_GROUP_KEY_CHARS:
+        return key
+    return f"{service.id}|sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 def newest_open_group(

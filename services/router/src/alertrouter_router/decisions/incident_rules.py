@@ -85,6 +85,12 @@ class IncidentRules(ResponderRules):
         since = incident.acknowledged_at.isoformat() if incident.acknowledged_at else "?"
         why = f"acknowledged by {incident.acknowledged_by} at {since} and not resolved; paging again"
         decision = self.incident_decision(incident, DecisionKind.ESCALATION, retrigger=True)
+        if incident.policy_id not in self.config.policies_by_id:  # removed by a reload: it stays acknowledged
+            self.put_incident(replace(incident, retrigger_at=None))
+            missing = f"policy {incident.policy_id} no longer exists in configuration {self.config.short_version}"
+            decision.reason = f"{why}, but {missing}: nobody paged"
+            self.record(decision)
+            return
         self._new_cycle(incident, 0, decision, announce=None)  # paging again is the news, not an escalation
         decision.reason = f"{why}: {decision.reason}"
         self.record(decision)

@@ -1,0 +1,80 @@
+"""Values at the event contract's limits are stored and acted on, on the real path (Kafka → router → PostgreSQL).
+
+Each case failed the router's write before (a value longer than its column): the event was dead-lettered, so an
+alert with a long ``group_by`` label never paged, and a resolve from an integration with a long id left its
+incident escalating; through the API, a long-named machine client got a 500 for an acknowledgement.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from alertrouter_router.runtime import RouterRuntime
+from alertrouter_shared.clock import OffsetClock
+from alertrouter_shared.events import MAX_ID_CHARS, AlertAction
+from tests.helpers import TopicReader, eventually
+from tests.router.access_support import client_for, new_token
+from tests.router.conftest import alert_event, decisions_for, paged, send
+
+
+async def test_long_group_by_label_values_page_and_group(
+    router: RouterRuntime, api: httpx.AsyncClient, producer: AIOKafkaProducer, pages: TopicReader, unique: str
+) -> None:
+    key = f"am:test-am:{unique}"
+    labels = {"service": "sharded", "alertname": "CrashLooping", "pod": f"checkout-{'a' * 5_000}-{unique}"}
+    await send(producer, alert_event(key, labels))
+    await eventually(lambda: paged(pages, key), what="the page of an alert whose group key is 5,000 characters")
+    await send(producer, alert_event(f"{key}-2", labels))
+    grouped = (await decisions_for(api, f"{key}-2", 1))[0]
+    first = (await decisions_for(api, key, 1))[0]
+    assert grouped["outcome"] == "grouped" and grouped["incident_id"] == first["incident_id"]
+    incident = (await api.get(f"/v1/incidents/{first['incident_id']}")).json()["incident"]
+    assert incident["group_key"].startswith("sharded|sha256:")
+
+
+async def test_acknowledge_and_resolve_from_an_integration_with_the_longest_id(
+    router: RouterRuntime, api: httpx.AsyncClient, producer: AIOKafkaProducer, pages: TopicReader, unique: str
+) -> None:
+    key = f"am:test-am:{unique}"
+    labels = {"service": "checkout", "alertname": "Down"}
+    await send(producer, alert_event(key, labels))
+    incident_id = (await decisions_for(api, key, 1))[0]["incident_id"]
+    source = f"{unique}-".ljust(MAX_ID_CHARS, "i")
+
+    for action, status in ((AlertAction.ACKNOWLEDGE, "acknowledged"), (AlertAction.RESOLVE, "resolved")):
+        await send(producer, alert_event(key, labels, action).model_copy(update={"integration_id": source}))
+
+        async def reached(status: str = status) -> dict[str, Any] | None:
+            found: dict[str, Any] = (await api.get(f"/v1/incidents/{incident_id}")).json()["incident"]
+            return found if found["status"] == status else None
+
+        incident = await eventually(reached, what=f"the incident {status} by the source")
+        assert incident[f"{status}_by"] == f"source:{source}"
+
+
+async def test_a_machine_client_with_the_longest_name_acknowledges_and_plans_maintenance(
+    router: RouterRuntime,
+    api: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    router_clock: OffsetClock,
+    unique: str,
+) -> None:
+    name = f"{unique}-".ljust(MAX_ID_CHARS, "c")
+    secret = await new_token(api, client=name, role="admin")
+    key = f"am:test-am:{unique}"
+    await send(producer, alert_event(key, {"service": "checkout", "alertname": "Down"}))
+    incident_id = (await decisions_for(api, key, 1))[0]["incident_id"]
+    ends = (router_clock.now() + timedelta(minutes=30)).isoformat()
+    async with client_for(router, secret) as bot:
+        acknowledged = await bot.post(f"/v1/incidents/{incident_id}/acknowledge", json={})
+        assert acknowledged.status_code == 200, acknowledged.text
+        window = await bot.post("/v1/services/skipper/maintenance", json={"ends_at": ends, "reason": unique})
+        assert window.status_code == 201, window.text
+        assert (await bot.delete(f"/v1/services/skipper/maintenance/{window.json()['id']}")).status_code == 200
+    incident = (await api.get(f"/v1/incidents/{incident_id}")).json()["incident"]
+    assert incident["acknowledged_by"] == f"client:{name}"
+    assert window.json()["created_by"] == f"client:{name}"
