@@ -43,6 +43,8 @@ async def test_a_session_cookie_that_scripts_cannot_read(base_url: str, people: 
         assert page.headers["x-content-type-options"] == "nosniff"
         csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', page.text)
         assert csrf is not None
+        forged = await client.post("/ui/sign-out", data={})  # another site's form: no CSRF token
+        assert forged.status_code == 403 and "set-cookie" not in forged.headers
         out = await client.post("/ui/sign-out", data={"csrf": csrf[1]})
         assert out.status_code == 303 and 'alertrouter_console=""' in out.headers["set-cookie"]
     async with httpx.AsyncClient(base_url=base_url) as client:  # behind a proxy ending TLS: Secure cookies

@@ -10,14 +10,18 @@ that is away. The topic is created afterwards and every result arrives, in order
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 
 import orjson
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alertrouter_notifier.db.connections import autocommit
 from alertrouter_notifier.db.ledger import (
     AttemptRecord,
+    ClaimedDelivery,
     Outcome,
     claim_due,
     insert_deliveries,
@@ -29,9 +33,10 @@ from alertrouter_notifier.outcome_writer import OutcomeWriter
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.publisher import ResultPublisher
 from alertrouter_notifier.runtime import Notifier
+from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.clock import SystemClock
 from alertrouter_shared.database import make_engine
-from alertrouter_shared.events import ContactMethodType, DeliveryStatus
+from alertrouter_shared.events import ContactMethodType, DeliveryStatus, Page
 from alertrouter_shared.kafka import ensure_topics, make_producer
 from alertrouter_shared.topics import TopicSpec
 from tests.helpers import TopicReader, eventually
@@ -44,57 +49,74 @@ PUBLISH_TIMEOUT = 30.0
 WRITES_DEADLINE = 5.0
 
 
+@contextlib.asynccontextmanager
+async def _publisher(settings: NotifierSettings, topic: str) -> AsyncIterator[tuple[AsyncEngine, ResultPublisher]]:
+    """A publisher to ``topic`` on the test database; closed afterwards (what it still holds is the sweep's)."""
+    engine = make_engine(settings.database_url, pool_size=2)
+    producer = make_producer(settings)
+    await producer.start()
+    publisher = ResultPublisher(engine, producer, SystemClock(), PUBLISH_TIMEOUT, topic)
+    try:
+        yield engine, publisher
+    finally:
+        await publisher.close()
+        await producer.stop()
+        await engine.dispose()
+
+
+async def _claimed(
+    engine: AsyncEngine, settings: NotifierSettings, pages: list[Page], now: datetime
+) -> list[ClaimedDelivery]:
+    """The pages admitted as deliveries and claimed for sending, in their order."""
+    policy = DeliveryPolicy.from_settings(settings)
+    async with autocommit(engine) as conn:
+        new = await insert_deliveries(conn, [(p, new_delivery_row(p, now, policy)) for p in pages], now)
+        ids = [item.id for item in new]
+        claims = {c.id: c for c in await claim_due(conn, now, now + timedelta(seconds=60), 10, ids)}
+    return [claims[delivery_id] for delivery_id in ids]
+
+
 async def test_outcomes_are_committed_while_the_broker_cannot_take_their_results(
     make_settings: SettingsFactory, make_page: PageFactory, kafka_bootstrap: str, unique: str
 ) -> None:
     late_topic = f"test.notifier.deliveries-late.{unique}"
     settings = make_settings(deliveries_topic=late_topic, publish_timeout_seconds=PUBLISH_TIMEOUT)
-    policy = DeliveryPolicy.from_settings(settings)
     clock = SystemClock()
-    engine = make_engine(settings.database_url, pool_size=2)
-    producer = make_producer(settings)
-    await producer.start()
-    publisher = ResultPublisher(engine, producer, clock, PUBLISH_TIMEOUT, late_topic)
-    writer = OutcomeWriter(engine, publisher, clock)
-    reader: TopicReader | None = None
-    try:
-        pages = [make_page(ContactMethodType.WEBHOOK, f"http://receiver.test/hook/{n}") for n in range(2)]
-        now = clock.now()
-        async with autocommit(engine) as conn:
-            new = await insert_deliveries(conn, [(p, new_delivery_row(p, now, policy)) for p in pages], now)
-            ids = [item.id for item in new]
-            claims = {c.id: c for c in await claim_due(conn, now, now + timedelta(seconds=60), 10, ids)}
-        sent = AttemptRecord(DeliveryStatus.SENT, provider="webhook", provider_status_code="200", latency_ms=2.0)
+    async with _publisher(settings, late_topic) as (engine, publisher):
+        writer = OutcomeWriter(engine, publisher, clock)
+        reader: TopicReader | None = None
+        try:
+            pages = [make_page(ContactMethodType.WEBHOOK, f"http://receiver.test/hook/{n}") for n in range(2)]
+            claims = await _claimed(engine, settings, pages, clock.now())
+            ids = [claim.id for claim in claims]
+            sent = AttemptRecord(DeliveryStatus.SENT, provider="webhook", provider_status_code="200", latency_ms=2.0)
 
-        async with asyncio.timeout(WRITES_DEADLINE):  # one after the other: the second is a separate batch
-            for delivery_id in ids:
-                await writer.store(Outcome(claims[delivery_id], sent, None, 0))
+            async with asyncio.timeout(WRITES_DEADLINE):  # one after the other: the second is a separate batch
+                for claim in claims:
+                    await writer.store(Outcome(claim, sent, None, 0))
 
-        async with engine.connect() as conn:
-            statuses = (await conn.execute(select(delivery.c.status).where(delivery.c.id.in_(ids)))).scalars().all()
-            marks = (
-                (await conn.execute(select(attempt.c.published_at).where(attempt.c.delivery_id.in_(ids))))
-                .scalars()
-                .all()
-            )
-        assert sorted(statuses) == ["sent", "sent"]
-        assert marks == [None, None], "nothing can have been published: the topic does not exist yet"
+            async with engine.connect() as conn:
+                statuses = (await conn.execute(select(delivery.c.status).where(delivery.c.id.in_(ids)))).scalars().all()
+                marks = (
+                    (await conn.execute(select(attempt.c.published_at).where(attempt.c.delivery_id.in_(ids))))
+                    .scalars()
+                    .all()
+                )
+            assert sorted(statuses) == ["sent", "sent"]
+            assert marks == [None, None], "nothing can have been published: the topic does not exist yet"
 
-        await ensure_topics(settings, [TopicSpec(late_topic, 1, 1)])
-        reader = await TopicReader(kafka_bootstrap, late_topic).start()
+            await ensure_topics(settings, [TopicSpec(late_topic, 1, 1)])
+            reader = await TopicReader(kafka_bootstrap, late_topic).start()
 
-        async def published() -> list[str] | None:
-            got = [orjson.loads(value)["delivery_id"] for value in reader.values]
-            return got if len(got) >= len(ids) else None
+            async def published() -> list[str] | None:
+                got = [orjson.loads(value)["delivery_id"] for value in reader.values]
+                return got if len(got) >= len(ids) else None
 
-        assert await eventually(published, timeout=20, what="both results on the topic once it exists") == ids
-    finally:
-        await writer.drain()
-        await publisher.close()
-        await producer.stop()
-        if reader is not None:
-            await reader.stop()
-        await engine.dispose()
+            assert await eventually(published, timeout=20, what="both results on the topic once it exists") == ids
+        finally:
+            await writer.drain()
+            if reader is not None:
+                await reader.stop()
 
 
 async def test_pages_waiting_for_a_send_slot_go_out_while_the_broker_cannot_take_results(
@@ -134,35 +156,25 @@ async def test_the_sweep_publishes_an_old_result_while_fresh_ones_wait_for_the_b
     topic = f"test.notifier.deliveries-sweep.{unique}"
     settings = make_settings(deliveries_topic=topic)
     await ensure_topics(settings, [TopicSpec(topic, 1, 1)])
-    policy = DeliveryPolicy.from_settings(settings)
-    clock = SystemClock()
-    engine = make_engine(settings.database_url, pool_size=2)
-    producer = make_producer(settings)
-    await producer.start()
-    publisher = ResultPublisher(engine, producer, clock, PUBLISH_TIMEOUT, topic)
-    reader = await TopicReader(kafka_bootstrap, topic).start()
-    try:
-        dropped, fresh = (make_page(ContactMethodType.SMS, f"+1201555010{n}") for n in range(2))
-        now = clock.now()
-        undelivered = AttemptRecord(DeliveryStatus.UNDELIVERED, provider="twilio", provider_status_code="30003")
-        async with autocommit(engine) as conn:  # stored, never published: the dropped one a minute ago
-            new = await insert_deliveries(conn, [(p, new_delivery_row(p, now, policy)) for p in (dropped, fresh)], now)
-            claims = await claim_due(conn, now, now + timedelta(seconds=60), 10, [item.id for item in new])
-            stored = await store_outcomes(conn, [Outcome(c, undelivered, None, 0) for c in claims], now, [])
-            ids = {c.page.page_id: stored[(c.id, c.attempt)] for c in claims}
-            await conn.execute(
-                attempt.update().where(attempt.c.id == ids[dropped.page_id]).values(at=now - timedelta(minutes=1))
-            )
-        await publisher.publish([ids[fresh.page_id]])  # a fresh result now waits for the broker...
-        await publisher.sweep(timedelta(seconds=5))  # ...while the sweep runs
+    async with _publisher(settings, topic) as (engine, publisher):
+        reader = await TopicReader(kafka_bootstrap, topic).start()
+        try:
+            dropped, fresh = (make_page(ContactMethodType.SMS, f"+1201555010{n}") for n in range(2))
+            now = SystemClock().now()
+            claims = await _claimed(engine, settings, [dropped, fresh], now)
+            undelivered = AttemptRecord(DeliveryStatus.UNDELIVERED, provider="twilio", provider_status_code="30003")
+            async with autocommit(engine) as conn:  # stored, never published: the dropped one a minute ago
+                stored = await store_outcomes(conn, [Outcome(c, undelivered, None, 0) for c in claims], now, [])
+                ids = {c.page.page_id: stored[(c.id, c.attempt)] for c in claims}
+                at = now - timedelta(minutes=1)
+                await conn.execute(attempt.update().where(attempt.c.id == ids[dropped.page_id]).values(at=at))
+            await publisher.publish([ids[fresh.page_id]])  # a fresh result now waits for the broker...
+            await publisher.sweep(timedelta(seconds=5))  # ...while the sweep runs
 
-        async def published() -> set[str] | None:
-            got = {orjson.loads(value)["page_id"] for value in reader.values}
-            return got if dropped.page_id in got else None
+            async def published() -> set[str] | None:
+                got = {orjson.loads(value)["page_id"] for value in reader.values}
+                return got if dropped.page_id in got else None
 
-        assert dropped.page_id in await eventually(published, timeout=20, what="the dropped result, swept")
-    finally:
-        await publisher.close()
-        await producer.stop()
-        await reader.stop()
-        await engine.dispose()
+            assert dropped.page_id in await eventually(published, timeout=20, what="the dropped result, swept")
+        finally:
+            await reader.stop()

@@ -28,6 +28,21 @@ def number(unique: str) -> str:
     return "+1201555" + str(int(unique[:8], 16) % 10_000).zfill(4)
 
 
+STATUS_URL = "http://notifier.test/v1/twilio/status"
+
+
+def undelivered_callback(message_sid: str) -> dict[str, str]:
+    """Twilio's status callback (the fixture's fields) saying the message was not delivered (30003)."""
+    fields: dict[str, str] = json.loads((FIXTURES / "twilio" / "status-callback-undelivered.form.json").read_text())
+    fields.pop("_comment")
+    return {**fields, "MessageSid": message_sid, "SmsSid": message_sid}
+
+
+async def status_callback(client: httpx.AsyncClient, fields: dict[str, str], signature: str) -> httpx.Response:
+    headers = {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}
+    return await client.post(STATUS_URL, data=fields, headers=headers)
+
+
 @pytest.fixture
 def secondary() -> Iterator[TwilioServer]:
     with TwilioServer(account_sid=SECONDARY_SID, auth_token=SECONDARY_TOKEN) as server:
@@ -147,26 +162,21 @@ async def test_signed_status_callback_marks_undelivered_and_never_moves_back(
 ) -> None:
     settings = make_settings(twilio_base_url=twilio.url)
     page = make_page(ContactMethodType.SMS, number(unique))
-    fields = json.loads((FIXTURES / "twilio" / "status-callback-undelivered.form.json").read_text())
-    fields.pop("_comment")
-    url = "http://notifier.test/v1/twilio/status"
     async with Notifier(settings) as notifier, api_client(notifier) as client:
         await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-        sent = await final_delivery(client, page.page_id)
-        fields.update(MessageSid=sent["provider_message_id"], SmsSid=sent["provider_message_id"])
+        fields = undelivered_callback((await final_delivery(client, page.page_id))["provider_message_id"])
 
-        async def callback(params: dict[str, str], signature: str) -> httpx.Response:
-            headers = {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}
-            return await client.post("/v1/twilio/status", data=params, headers=headers)
-
-        unsigned = await callback(fields, "bm90LWEtc2lnbmF0dXJl")
+        unsigned = await status_callback(client, fields, "bm90LWEtc2lnbmF0dXJl")
         assert unsigned.status_code == 403
         assert (await deliveries_for(client, page=page.page_id))[0]["status"] == "sent"
 
-        assert (await callback(fields, twilio_signature(TWILIO_TOKEN, url, fields))).status_code == 204
+        signed = await status_callback(client, fields, twilio_signature(TWILIO_TOKEN, STATUS_URL, fields))
+        assert signed.status_code == 204
         late = {**fields, "MessageStatus": "delivered", "SmsStatus": "delivered"}
         late.pop("ErrorCode")
-        assert (await callback(late, twilio_signature(TWILIO_TOKEN, url, late))).status_code == 204
+        assert (
+            await status_callback(client, late, twilio_signature(TWILIO_TOKEN, STATUS_URL, late))
+        ).status_code == 204
         (delivery,) = await deliveries_for(client, page=page.page_id)
 
     assert delivery["status"] == "undelivered"
@@ -231,20 +241,13 @@ async def test_with_an_api_key_callbacks_are_verified_with_the_account_s_auth_to
             twilio_webhook_auth_token=TWILIO_TOKEN,
         )
         page = make_page(ContactMethodType.SMS, number(unique))
-        fields = json.loads((FIXTURES / "twilio" / "status-callback-undelivered.form.json").read_text())
-        fields.pop("_comment")
-        url = "http://notifier.test/v1/twilio/status"
         async with Notifier(settings) as notifier, api_client(notifier) as client:
             await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-            sent = await final_delivery(client, page.page_id)
-            fields.update(MessageSid=sent["provider_message_id"], SmsSid=sent["provider_message_id"])
-            headers = {"Content-Type": "application/x-www-form-urlencoded"}
-            by_key = twilio_signature(API_KEY_SECRET, url, fields)
-            refused = await client.post(url, data=fields, headers={**headers, "X-Twilio-Signature": by_key})
-            assert refused.status_code == 403
-            genuine = twilio_signature(TWILIO_TOKEN, url, fields)
-            taken = await client.post(url, data=fields, headers={**headers, "X-Twilio-Signature": genuine})
-            assert taken.status_code == 204
+            fields = undelivered_callback((await final_delivery(client, page.page_id))["provider_message_id"])
+            by_key = await status_callback(client, fields, twilio_signature(API_KEY_SECRET, STATUS_URL, fields))
+            assert by_key.status_code == 403
+            genuine = await status_callback(client, fields, twilio_signature(TWILIO_TOKEN, STATUS_URL, fields))
+            assert genuine.status_code == 204
             (delivery,) = await deliveries_for(client, page=page.page_id)
         assert delivery["status"] == "undelivered"
         (request,) = twilio.requests

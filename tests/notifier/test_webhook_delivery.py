@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from sqlalchemy import select
 
@@ -12,7 +11,14 @@ from alertrouter_notifier.runtime import Notifier
 from alertrouter_shared.events import ContactMethodType, DeliveryResult
 from tests.helpers import TopicReader, eventually
 from tests.notifier.conftest import PageFactory, SettingsFactory
-from tests.notifier.support import WEBHOOK_SECRET, WRITE_ONLY_TOKEN, api_client, auth, produce_pages
+from tests.notifier.support import (
+    WEBHOOK_SECRET,
+    WRITE_ONLY_TOKEN,
+    api_client,
+    auth,
+    final_delivery,
+    produce_pages,
+)
 from tests.providers.servers import CaptureServer, Reply, verify_signature
 
 
@@ -96,15 +102,9 @@ async def test_a_receiver_s_overlong_request_id_is_stored_cut(
     capture.script(Reply(200, {"ok": True}, headers={"X-Request-Id": long_id}))
     settings = make_settings()
     page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hooks/long-id")
-    async with Notifier(settings) as notifier:
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
         await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-        async with api_client(notifier) as client:
-
-            async def sent() -> dict[str, Any] | None:
-                response = await client.get("/v1/deliveries", params={"incident": page.incident_id}, headers=auth())
-                items = response.json()["items"]
-                return items[0] if items and items[0]["status"] == "sent" else None
-
-            delivery = await eventually(sent, what="the delivery recorded as sent")
+        delivery = await final_delivery(client, page.page_id)
+    assert delivery["status"] == "sent"
     assert delivery["attempts"][0]["provider_message_id"] == long_id[:255]
     assert [r.path for r in capture.requests].count("/hooks/long-id") == 1

@@ -160,3 +160,16 @@ async def test_a_payments_responder_acknowledging_a_platform_incident_is_told_wh
     assert still["status"] == "triggered"
     dave = next(c for c in callers if c.team == "platform")
     assert (await dave.client.post(f"/v1/incidents/{incident}/acknowledge", json={})).status_code == 200
+
+
+async def test_what_a_removed_service_or_schedule_left_behind_is_an_admin_s(callers: list[Caller]) -> None:
+    """No team owns a service or schedule a reload removed, and the check let every team_admin through: one team
+    could end another team's maintenance window or delete its override, changed if a rollback brought it back."""
+    alice = next(c for c in callers if c.role is Role.TEAM_ADMIN)
+    admin = next(c for c in callers if c.role is Role.ADMIN)
+    window, override = uuid.uuid4(), uuid.uuid4()
+    for path in (f"/v1/services/removed/maintenance/{window}", f"/v1/schedules/removed/overrides/{override}"):
+        refused = await alice.client.delete(path)
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["detail"].endswith("is not in the configuration")
+        assert (await admin.client.delete(path)).status_code == 404  # an admin may: here there is nothing to end

@@ -186,6 +186,9 @@ async def test_silent_drill_checks_the_chain_and_pages_nobody(
     assert stored == report
     listed = (await api.get("/v1/services/checkout/drills")).json()["items"][0]
     assert (listed["id"], listed["status"], listed["ok"]) == (report["id"], "silent", True)
+    (audited,) = (await api.get("/v1/audit", params={"action": "drill.start", "team": "payments"})).json()["items"][:1]
+    assert (audited["target_id"], audited["after"]["requested_by"]) == (report["id"], "alice")
+    assert audited["actor"].startswith("client:") and audited["after"]["silent"] is True  # who asked, for whom
 
     skipper = (await api.post("/v1/services/skipper/drills", json={"silent": True})).json()
     assert skipper["ok"] is False and skipper["status"] == "problems found"

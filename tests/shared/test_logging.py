@@ -8,10 +8,13 @@ import json
 import sys
 from collections.abc import Iterator
 
+import httpx
 import structlog
+from fastapi import FastAPI
 
 from alertrouter_shared import logging as shared_logging
 from alertrouter_shared.logging import bound_context, configure_logging, get_logger, log_each
+from alertrouter_shared.web.errors import install_problem_handlers
 
 
 @contextlib.contextmanager
@@ -59,3 +62,30 @@ def _log_three_alerts() -> None:
         log.info("alert_accepted", source="alertmanager", dedup_key="am:x:0", event_id="e-0")
         rows = [{"dedup_key": "am:x:1", "event_id": "e-1"}, {"dedup_key": "am:x:2", "event_id": "e-2"}]
         log_each(log, "alert_accepted", rows, source="alertmanager")
+
+
+async def test_an_error_on_a_path_that_carries_a_secret_logs_the_route_not_the_path() -> None:
+    """A calendar feed's URL is its credential: a 503 while PostgreSQL restarted logged every polling feed's secret."""
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/calendar/{secret}.ics")
+    async def feed(secret: str) -> None:
+        raise ConnectionRefusedError("the database restarts")
+
+    @app.get("/boom/{secret}")
+    async def boom(secret: str) -> None:
+        raise RuntimeError("a defect")
+
+    with captured_json_logs("INFO") as captured:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://api"
+        ) as client:
+            assert (await client.get("/calendar/s3cr3t-feed.ics")).status_code == 503
+            assert (await client.get("/boom/s3cr3t-token")).status_code == 500
+    lines = [json.loads(line) for line in captured.getvalue().splitlines()]
+    assert [(line["event"], line["path"]) for line in lines] == [
+        ("dependency_unavailable", "/calendar/{secret}.ics"),
+        ("unhandled_error", "/boom/{secret}"),
+    ]
+    assert b"s3cr3t" not in captured.getvalue()

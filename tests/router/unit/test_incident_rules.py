@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from alertrouter_router.decisions import Outcome
+from alertrouter_router.decisions import Outcome, escalation
 from alertrouter_router.decisions.decide import Effects, NotReached
 from alertrouter_router.decisions.escalation import Step
 from alertrouter_router.decisions.incidents import IncidentStatus
@@ -89,6 +89,16 @@ def _changed(section: str, item_id: str, **fields: object) -> LoadedConfig:
             item.update(fields)
     config = type(CONFIG.config).model_validate(document)
     return LoadedConfig(config, CONFIG.version, CONFIG.loaded_at, CONFIG.files, CONFIG.integration_keys)
+
+
+def test_two_rules_on_one_contact_method_are_two_pages() -> None:
+    """ "SMS now, and again after 10 minutes": both pages had one id, so the outbox kept only the first."""
+    rules = [{"contact_method": "alice-sms", "delay_minutes": 0}, {"contact_method": "alice-sms", "delay_minutes": 10}]
+    store = Store(config=_changed("users", "alice", notification_rules=rules))
+    incident_id = _open(store)
+    sms = [p for p in store.pages_for(incident_id) if p.contact_method.id == "alice-sms"]
+    assert [p.send_at for p in sms] == [T0, T0 + minutes(10)]
+    assert len({p.page_id for p in sms}) == 2 and sms[1].page_id.endswith(":alice-sms+10m")
 
 
 def test_acknowledgement_timeout_of_the_policy() -> None:
@@ -290,3 +300,16 @@ def test_an_incident_nobody_is_reachable_for_tries_again_until_someone_is() -> N
     assert {p.user_id for p in store.pages_for(incident_id)} == {"carol"}
     store.act(incident_id, "acknowledge", coverage + minutes(1), by="carol")
     assert store.pending_steps == {}
+
+
+def test_the_preview_skips_a_level_that_reaches_nobody_at_once_as_the_live_path_does() -> None:
+    """It added the empty level's delay, so the preview and silent drills named a later instant (and near a
+    handoff, a different person) than the page that would go out."""
+    steps = escalation.timeline(CONFIG, "skip-first", T0)
+    assert [(s["level"], s["reaches_anyone"], s["at"]) for s in steps[:2]] == [
+        (1, False, T0.isoformat()),
+        (2, True, T0.isoformat()),
+    ]
+    store = Store()
+    store.run([event("s", service="skipper")], T0)
+    assert store.last("s").level == 2  # the live path: level 2 paged at T0

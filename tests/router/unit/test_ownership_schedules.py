@@ -209,6 +209,38 @@ def test_override_replaces_whoever_is_on_call() -> None:
     assert (back.user_id, back.since) == ("b", berlin(2024, 1, 2, 11))
 
 
+def test_an_override_replacing_someone_on_call_through_another_override_applies() -> None:
+    """b covers a from 10:00 to 14:00; c takes over from b 12:00-13:00. The check accepted c's override (it
+    replaces b, not a) but it was never applied: b was paged."""
+    rotation = schedule(
+        layers=[layer(participants=["a"], turn={"weeks": 1})],
+        overrides=[
+            {
+                "id": "o1",
+                "user": "b",
+                "replaces": "a",
+                "start": "2024-01-02T10:00:00+01:00",
+                "end": "2024-01-02T14:00:00+01:00",
+            },
+            {
+                "id": "o2",
+                "user": "c",
+                "replaces": "b",
+                "start": "2024-01-02T12:00:00+01:00",
+                "end": "2024-01-02T13:00:00+01:00",
+            },
+        ],
+    )
+    answer = on_call_at(rotation, {}, berlin(2024, 1, 2, 12, 30))
+    assert (answer.user_id, answer.override_id) == ("c", "o2")
+    day = shifts_between(rotation, berlin(2024, 1, 2, 9), berlin(2024, 1, 2, 15))
+    hours = [(10, 12), (12, 13), (13, 14)]
+    assert [(s.user_id, s.start, s.end) for s in day][1:4] == [
+        (user, berlin(2024, 1, 2, start), berlin(2024, 1, 2, end))
+        for user, (start, end) in zip("bcb", hours, strict=True)
+    ]
+
+
 def test_override_with_replaces_applies_only_while_that_user_is_on_call() -> None:
     rotation = schedule(
         overrides=[

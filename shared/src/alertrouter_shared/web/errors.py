@@ -25,6 +25,14 @@ def problem_response(status: int, detail: str, headers: dict[str, str] | None = 
     return JSONResponse(problem(status, detail, **extra), status, headers=headers, media_type=PROBLEM_CONTENT_TYPE)
 
 
+def logged_path(request: Request) -> str:
+    """The route's template (``/calendar/{secret}.ics``), not the path: some paths carry a credential (a calendar
+    feed's secret, an acknowledge link's token), which must never reach the logs."""
+    route = request.scope.get("route")
+    template = getattr(route, "path", None)
+    return template if isinstance(template, str) else request.url.path
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Starlette's ``HTTPException`` (FastAPI's is a subclass) also covers unknown routes and methods."""
 
@@ -43,11 +51,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         if is_transient(exc):
-            log.warning("dependency_unavailable", path=request.url.path, error_type=type(exc).__name__)
+            log.warning("dependency_unavailable", path=logged_path(request), error_type=type(exc).__name__)
             return problem_response(503, "a dependency is unavailable; retry", {"Retry-After": "1"})
         # A route whose answer drifted from its model is a bug to see in the logs, not a body to show the caller.
         drift = isinstance(exc, ResponseValidationError)
-        log.error("unhandled_error", path=request.url.path, error_type=type(exc).__name__, response_model=drift)
+        log.error("unhandled_error", path=logged_path(request), error_type=type(exc).__name__, response_model=drift)
         return problem_response(500, "internal error")
 
     app.add_exception_handler(HTTPException, http_error)

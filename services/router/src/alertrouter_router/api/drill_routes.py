@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from alertrouter_router import drills, timeline
+from alertrouter_router import audit, drills, timeline
 from alertrouter_router.api.deps import ReadConn, State
 from alertrouter_router.api.permissions import Who, acting_as
 from alertrouter_router.api.schemas.drills import DrillReport, DrillRuns, DrillStarted
@@ -61,6 +61,10 @@ async def run_drill(
     try:
         async with state.pool.acquire() as conn, conn.transaction():
             await drill_start.record(conn, state, run, service.name)
+            shown = {"service": service_id, "silent": run.silent, "requested_by": run.requested_by, "note": run.note}
+            await audit.record(
+                conn, audit.entry(who, now, "drill.start", run.id, team_id=service.owner_team, after=shown)
+            )
     except TransientError as exc:
         raise HTTPException(
             503, "Kafka did not take the drill's alert: no drill was started", headers={"Retry-After": "5"}

@@ -203,6 +203,11 @@ async def refusal(state: RouterState, who: Principal, method: str, path: str, pa
         return f"{who.describe()} may not {rule.does}: that needs the {rule.role.value} role"
     if rule.scope is not None and who.role is not Role.ADMIN:
         owner = await _owning_team(state, rule.scope, params)
+        if owner is None and rule.scope != "incident":
+            # No team owns it now (a reload removed it): what it left behind (a window, an override) is an
+            # admin's, or a rollback would bring it back changed by another team.
+            name = params[f"{rule.scope}_id"]
+            return f"{who.describe()} may not {rule.does}: {rule.scope} {name} is not in the configuration"
         if owner is not None and not owner[0] & who.teams:
             teams, what = owner
             return (

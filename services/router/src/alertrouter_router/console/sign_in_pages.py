@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hmac
 import secrets
 
 from fastapi import APIRouter, Request, Response
 
+from alertrouter_router.console.errors import ConsoleError
 from alertrouter_router.console.forms import read_form
 from alertrouter_router.console.rendering import redirect, render
 from alertrouter_router.console.session import (
     SESSION_COOKIE,
     SESSION_SECONDS,
     SIGN_IN_COOKIE,
+    csrf_token,
     set_cookie,
     sign_in,
 )
@@ -50,7 +53,11 @@ async def sign_in_submit(request: Request) -> Response:
 
 
 @router.post("/sign-out")
-async def sign_out() -> Response:
+async def sign_out(request: Request) -> Response:
+    """With the session's CSRF token, like every other form: another site's form must not sign a person out."""
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if token and not hmac.compare_digest((await read_form(request)).get("csrf", ""), csrf_token(token)):
+        raise ConsoleError(403, "the form's CSRF token is missing or not this session's: reload the page")
     response = redirect("/ui/sign-in?message=signed+out")
     response.delete_cookie(SESSION_COOKIE, path="/ui")
     return response

@@ -50,15 +50,10 @@ def timeline(config: LoadedConfig, policy_id: str, start: datetime) -> list[dict
         round_, level = position
         plan = plan_level(config, policy_id, round_, level, at)
         targets = explain_targets(plan)
-        steps.append(
-            {
-                "round": round_ + 1,
-                "level": level + 1,
-                "at": at.isoformat(),
-                "targets": targets,
-                "reaches_anyone": any(t["notifications"] for t in targets),
-            }
-        )
+        reaches = any(t["notifications"] for t in targets)
+        step = {"round": round_ + 1, "level": level + 1, "at": at.isoformat(), "targets": targets}
+        steps.append(step | {"reaches_anyone": reaches})
         position = next_position(round_, level, len(policy.levels), policy.repeat)
-        at = at + timedelta(minutes=plan.delay_minutes)
+        if reaches:  # the live path skips a level that reaches nobody at once, without its delay
+            at = at + timedelta(minutes=plan.delay_minutes)
     return steps

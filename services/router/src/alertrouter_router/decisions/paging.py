@@ -87,10 +87,16 @@ def build_pages(
     shown = list(members[:PAGE_ALERTS_SHOWN])
     pages = []
     for target in plan.targets:
+        repeats: dict[str, int] = {}
         for note in target.notifications:
+            # "SMS now and again after 10 minutes": two rules on one contact method are two pages, so the later
+            # one's id names its delay (one id for both kept only the first).
+            method = note.contact_method.id
+            repeats[method] = repeats.get(method, 0) + 1
+            method_part = method if repeats[method] == 1 else f"{method}+{note.delay_minutes}m"
             pages.append(
                 Page(
-                    page_id=page_id(incident.id, plan.round, plan.level, target.user_id, note.contact_method.id),
+                    page_id=page_id(incident.id, plan.round, plan.level, target.user_id, method_part),
                     kind=PageKind.TRIGGER,
                     incident_id=incident.id,
                     decision_id=decision_id,

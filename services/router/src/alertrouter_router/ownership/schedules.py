@@ -68,10 +68,13 @@ def _top_piece(pieces_by_layer: list[list[LayerPiece]], cursors: list[int], at: 
 
 
 def _applicable_override(overrides: list[Override], at: datetime, base_user: str | None) -> Override | None:
+    """In order, each override covering ``at`` that names no one, or names whoever is on call so far, takes over:
+    "c replaces b" applies while b is on call through an earlier override too (it was accepted, then ignored)."""
     chosen: Override | None = None
+    current = base_user
     for override in overrides:
-        if override.start <= at < override.end and override.replaces in (None, base_user):
-            chosen = override
+        if override.start <= at < override.end and override.replaces in (None, current):
+            chosen, current = override, override.user
     return chosen
 
 
