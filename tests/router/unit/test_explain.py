@@ -88,3 +88,10 @@ def test_a_time_that_is_not_one_is_shown_as_it_is() -> None:
     naive = _row("manual", {})
     naive["created_at"] = CREATED.replace(tzinfo=None)
     assert "at 2026-12-06 02:46:47 UTC." in explain_text(naive)
+
+
+def test_an_incident_nobody_was_reachable_for_says_when_it_tries_again() -> None:
+    retry = {"next_escalation": {"level": 1, "round": 3, "at": "2026-12-06T02:51:47+00:00"}, "skipped_levels": []}
+    row = _row("step", retry) | {"outcome": "nobody_on_call", "reason": "no level reaches anyone right now"}
+    assert "Unless acknowledged, level 1 (round 3) is tried again at 2026-12-06 02:51:47 UTC." in explain_text(row)
+    assert "is paged at" in explain_text(_row("event", PAGED))

@@ -296,7 +296,7 @@ def test_an_incident_nobody_is_reachable_for_tries_again_until_someone_is() -> N
     coverage = datetime(2090, 1, 1, 0, 1, tzinfo=T0.tzinfo)  # the schedule's first shift has begun: carol
     store.tick(coverage)
     reached = store.decisions[-1]
-    assert reached.outcome is Outcome.PAGED
+    assert reached.outcome is Outcome.PAGED and reached.reason.startswith("nobody was reachable, trying again: paged")
     assert {p.user_id for p in store.pages_for(incident_id)} == {"carol"}
     store.act(incident_id, "acknowledge", coverage + minutes(1), by="carol")
     assert store.pending_steps == {}

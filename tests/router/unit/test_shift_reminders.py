@@ -225,3 +225,18 @@ def test_removing_an_override_tells_nobody_who_was_on_call_anyway() -> None:
     ended = utc(2026, 3, 28, 10, 0)
     assert reinstated_reminders(CONFIG, [EndedOverride("opted-out", carl, ended)]) == []  # dana's lead is 0
     assert reinstated_reminders(CONFIG, [EndedOverride("gone", carl, ended)]) == []  # a schedule no longer there
+
+
+def test_removing_an_override_tells_someone_on_call_for_many_turns_in_a_row() -> None:
+    """ben is the only participant, on call day after day: removing anna's cover half way did not tell him, as his
+    continuous stretch began before the lookback and stretches cut by it were dropped."""
+    cover = Override(id="cover", user="anna", start=utc(2026, 4, 10, 11), end=utc(2026, 4, 10, 13))
+    solo = _daily("solo", ["ben"], "09:00", overrides=[cover.model_dump(mode="json")])
+    config = OwnershipConfig.model_validate({"users": USERS, "schedules": [solo]})
+    (ben,) = reinstated_reminders(config, [EndedOverride("solo", cover, utc(2026, 4, 10, 12))])
+    assert (ben.user_id, ben.starts_at, ben.remind_at, ben.reinstated) == (
+        "ben",
+        utc(2026, 4, 10, 12),
+        utc(2026, 4, 10, 12),
+        True,
+    )

@@ -39,6 +39,9 @@ class RouterSettings(CommonSettings):
         description="alerts suppressed by maintenance are looked at again at least this often (and at the "
         "window's end)",
     )
+    nobody_reachable_retry_minutes: int = Field(
+        5, ge=1, le=1440, description="an incident that no level of its policy reaches tries again this often"
+    )
     escalation_poll_seconds: float = Field(1.0, gt=0, description="how often due escalation steps are looked for")
     escalation_batch: int = Field(100, ge=1, description="escalation steps claimed per pass")
     overrides_poll_seconds: float = Field(

@@ -38,4 +38,5 @@ class RouterState:
             max_event_age_seconds=self.settings.max_event_age_seconds,
             clock_skew_seconds=self.settings.clock_skew_seconds,
             recheck_max_seconds=self.settings.maintenance_recheck_seconds,
+            nobody_reachable_retry_minutes=self.settings.nobody_reachable_retry_minutes,
         )

@@ -71,8 +71,9 @@ def explain_text(row: dict[str, Any]) -> str:
         lines.append(f"Paged: {_who(x['targets'])}.")
     if x.get("next_escalation"):
         nxt = x["next_escalation"]
+        then = "is tried again" if row["outcome"] == "nobody_on_call" else "is paged"
         lines.append(
-            f"Unless acknowledged, level {nxt['level']} (round {nxt['round']}) is paged at {utc_time(nxt['at'])}."
+            f"Unless acknowledged, level {nxt['level']} (round {nxt['round']}) {then} at {utc_time(nxt['at'])}."
         )
     lines.append(f"Configuration version {row['config_version']}; decision {row['id']}.")
     return " ".join(lines) + "\n"

@@ -52,8 +52,11 @@ class IncidentRules(ResponderRules):
                 f"policy {incident.policy_id} no longer exists in configuration {self.config.short_version}"
             )
         else:
+            # a round past the policy's repeats is a retry after nobody was reachable (``Batch.escalate``)
+            retry = step.round - incident.round_base > self.config.policies_by_id[incident.policy_id or ""].repeat
             self.escalate(incident, step.round, step.level, decision, announce="")
-            decision.reason = f"not acknowledged in time: {decision.reason}"
+            why = "nobody was reachable, trying again" if retry else "not acknowledged in time"
+            decision.reason = f"{why}: {decision.reason}"
         self.record(decision)
 
     def not_reached(self, item: NotReached) -> None:

@@ -74,8 +74,9 @@ def reminder_method(user: User) -> ContactMethodSpec | None:
     return None
 
 
-def stretches(shifts: list[Shift], start: datetime, end: datetime) -> list[Stretch]:
-    """Join each person's back-to-back shifts; drop stretches cut by ``start`` (their real start is unknown)."""
+def stretches(shifts: list[Shift], start: datetime, end: datetime, *, keep_cut: bool = False) -> list[Stretch]:
+    """Join each person's back-to-back shifts; drop stretches cut by ``start`` (their real start is unknown),
+    unless ``keep_cut``."""
     open_by_user: dict[str, Stretch] = {}
     done: list[Stretch] = []
     for shift in shifts:
@@ -88,7 +89,7 @@ def stretches(shifts: list[Shift], start: datetime, end: datetime) -> list[Stret
         open_by_user[shift.user_id] = Stretch(shift.user_id, shift.start, shift.end, shift.override_id is not None)
     done += open_by_user.values()
     return sorted(
-        (Stretch(s.user_id, s.start, s.end, s.override, s.end >= end) for s in done if s.start > start),
+        (Stretch(s.user_id, s.start, s.end, s.override, s.end >= end) for s in done if keep_cut or s.start > start),
         key=lambda s: (s.start, s.user_id),
     )
 
@@ -160,7 +161,9 @@ def reinstated_reminders(config: OwnershipConfig, ended: list[EndedOverride]) ->
         with_it = configured.model_copy(update={"overrides": [*others, item.override]})
         back = _on_call(without, item.ended_at) - _on_call(with_it, item.ended_at)
         begin, finish = item.ended_at - _lookback(without), item.ended_at + HORIZON
-        for stretch in stretches(shifts_between(without, begin, finish), begin, finish):
+        # the reminder starts when the override ended, so a stretch begun before ``begin`` (someone on call for
+        # many turns in a row) counts too: dropping it told them nothing
+        for stretch in stretches(shifts_between(without, begin, finish), begin, finish, keep_cut=True):
             user = users.get(stretch.user_id)
             if stretch.user_id not in back or not stretch.start <= item.ended_at < stretch.end or user is None:
                 continue
