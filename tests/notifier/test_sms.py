@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from alertrouter_notifier.db.tables import delivery
 from alertrouter_notifier.rendering.text import sms_segments
 from alertrouter_notifier.runtime import Notifier
 from alertrouter_notifier.settings import NotifierSettings
@@ -260,3 +262,27 @@ def test_an_api_key_without_the_account_s_auth_token_is_a_configuration_error() 
         NotifierSettings(twilio_api_key_sid=API_KEY_SID, twilio_auth_token=API_KEY_SECRET)
     with pytest.raises(ValueError, match="NOTIFIER_SMS_SECONDARY_WEBHOOK_AUTH_TOKEN"):
         NotifierSettings(sms_secondary_api_key_sid=API_KEY_SID, sms_secondary_auth_token=API_KEY_SECRET)
+
+
+async def test_a_failure_callback_that_overtakes_the_outcome_s_commit_waits_for_it(
+    make_settings: SettingsFactory, make_page: PageFactory, twilio: TwilioServer, unique: str
+) -> None:
+    """The callback waited 2 s for the send's outcome, about as long as the outcome writer retries a database
+    hiccup: an early 'undelivered' was answered 204 and ignored, and the router never escalated on it."""
+    settings = make_settings(twilio_base_url=twilio.url)
+    page = make_page(ContactMethodType.SMS, number(unique))
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+        sid = (await final_delivery(client, page.page_id))["provider_message_id"]
+        unrecorded = delivery.update().where(delivery.c.page_id == page.page_id)
+        async with notifier.engine.begin() as conn:  # as if the outcome's commit were still to come
+            await conn.execute(unrecorded.values(provider_message_id=None))
+        fields = undelivered_callback(sid)
+        early = asyncio.create_task(status_callback(client, fields, twilio_signature(TWILIO_TOKEN, STATUS_URL, fields)))
+        with pytest.raises(TimeoutError):  # still waiting past the writer's 2 s of retries
+            await asyncio.wait_for(asyncio.shield(early), timeout=3)
+        async with notifier.engine.begin() as conn:  # the outcome lands
+            await conn.execute(unrecorded.values(provider_message_id=sid))
+        assert (await early).status_code == 204
+        (recorded,) = await deliveries_for(client, page=page.page_id)
+    assert recorded["status"] == "undelivered"

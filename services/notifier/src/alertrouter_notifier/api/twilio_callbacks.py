@@ -25,6 +25,12 @@ from alertrouter_shared.web.bodies import BOUNDED_BODY_RESPONSES
 
 log = get_logger(__name__)
 
+# How long a status callback waits for the send's outcome to be committed. The outcome writer retries a database
+# hiccup for about 2 s before giving up, and Twilio waits 15 s for an answer: a failure reported early, within the
+# writer's retries, was answered 204 and ignored, so the router never heard it. (Slack buttons and key presses keep
+# the shorter default: Slack wants its answer within 3 s, and a caller is listening.)
+STATUS_CALLBACK_GRACE_SECONDS = 10.0
+
 FINAL_STATUS = {
     "delivered": DeliveryStatus.DELIVERED,
     "read": DeliveryStatus.DELIVERED,
@@ -92,7 +98,7 @@ def twilio_router() -> APIRouter:
 async def _apply(
     ctx: AppContext, channel: ContactMethodType, sid: str, final: DeliveryStatus, code: str, error: str | None
 ) -> None:
-    await recorded(ctx.engine, channel, sid)  # a callback may overtake the commit of the send's outcome
+    await recorded(ctx.engine, channel, sid, STATUS_CALLBACK_GRACE_SECONDS)  # it may overtake the outcome's commit
     now = ctx.clock.now()
     async with ctx.engine.begin() as conn:
         row = (
