@@ -134,6 +134,40 @@ async def test_nobody_on_call_skips_to_next_level(
     assert pages_for(pages, key)[0].user_id == "bob"
 
 
+async def test_an_alert_nobody_is_reachable_for_pages_once_someone_comes_on_call(
+    router: RouterRuntime,
+    api: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    pages: TopicReader,
+    router_clock: OffsetClock,
+    unique: str,
+) -> None:
+    """It paged nobody, and its incident took every later trigger as a duplicate: nobody was paged even once
+    someone came on call. Now the level is tried again until someone is reached."""
+    key = f"am:test-am:{unique}"
+    await send(producer, alert_event(key, {"service": "unstaffed"}))
+    first = (await decisions_for(api, key, 1))[0]
+    assert first["outcome"] == "nobody_on_call" and "trying level 1 again at" in first["reason"]
+    await send(producer, alert_event(key, {"service": "unstaffed"}))
+    assert (await decisions_for(api, key, 2))[1]["outcome"] == "duplicate"
+    now = router_clock.now()
+    window = {
+        "user": "carol",
+        "start": (now - timedelta(minutes=1)).isoformat(),
+        "end": (now + timedelta(hours=2)).isoformat(),
+    }
+    created = await api.post("/v1/schedules/future-only/overrides", json=window)
+    assert created.status_code == 201, created.text
+    try:
+        router_clock.advance(timedelta(minutes=5, seconds=1))
+        await eventually(lambda: paged(pages, key), what="the page once carol is on call")
+        assert {p.user_id for p in pages_for(pages, key)} == {"carol"}
+        retried = (await decisions_for(api, key, 3))[2]
+        assert retried["outcome"] == "paged" and retried["reason"].startswith("nobody was reachable, trying again")
+    finally:
+        await api.delete(f"/v1/schedules/future-only/overrides/{created.json()['override_id']}")
+
+
 async def test_no_route(router: RouterRuntime, api: httpx.AsyncClient, producer: AIOKafkaProducer, unique: str) -> None:
     key = f"am:test-am:{unique}"
     await send(producer, alert_event(key, {"service": "unknown-service"}))

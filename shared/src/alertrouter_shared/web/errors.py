@@ -17,20 +17,13 @@ from alertrouter_shared.cursors import InvalidCursor
 from alertrouter_shared.db_errors import is_transient
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.problems import PROBLEM_CONTENT_TYPE, problem, validation_problem
+from alertrouter_shared.web.routes import route_template
 
 log = get_logger(__name__)
 
 
 def problem_response(status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
     return JSONResponse(problem(status, detail, **extra), status, headers=headers, media_type=PROBLEM_CONTENT_TYPE)
-
-
-def logged_path(request: Request) -> str:
-    """The route's template (``/calendar/{secret}.ics``), not the path: some paths carry a credential (a calendar
-    feed's secret, an acknowledge link's token), which must never reach the logs."""
-    route = request.scope.get("route")
-    template = getattr(route, "path", None)
-    return template if isinstance(template, str) else request.url.path
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -51,11 +44,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         if is_transient(exc):
-            log.warning("dependency_unavailable", path=logged_path(request), error_type=type(exc).__name__)
+            log.warning("dependency_unavailable", path=route_template(request), error_type=type(exc).__name__)
             return problem_response(503, "a dependency is unavailable; retry", {"Retry-After": "1"})
         # A route whose answer drifted from its model is a bug to see in the logs, not a body to show the caller.
         drift = isinstance(exc, ResponseValidationError)
-        log.error("unhandled_error", path=logged_path(request), error_type=type(exc).__name__, response_model=drift)
+        log.error("unhandled_error", path=route_template(request), error_type=type(exc).__name__, response_model=drift)
         return problem_response(500, "internal error")
 
     app.add_exception_handler(HTTPException, http_error)

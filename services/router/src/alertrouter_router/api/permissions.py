@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 
 from alertrouter_router.api.auth import authenticate
 from alertrouter_router.identity import Principal, Role
+from alertrouter_shared.web.routes import route_template
 
 if TYPE_CHECKING:
     from alertrouter_router.state import RouterState
@@ -218,8 +219,7 @@ async def refusal(state: RouterState, who: Principal, method: str, path: str, pa
 
 
 async def authorize(request: Request) -> Principal:
-    route = request.scope.get("route")
-    path = route.path if isinstance(route, APIRoute) else request.url.path
+    path = route_template(request)
     if (request.method, path) not in RULES:
         raise HTTPException(403, f"{request.method} {path} has no permission rule")
     who = await authenticate(request)

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fastapi import HTTPException, Request, Response
-from fastapi.routing import APIRoute
 
 from alertrouter_router.api.auth import principal_for
 from alertrouter_router.api.permissions import CONSOLE, refusal
 from alertrouter_router.console.errors import ConsoleError, SignInRequired
 from alertrouter_router.console.forms import read_form
 from alertrouter_router.identity import Principal
+from alertrouter_shared.web.routes import route_template
 
 if TYPE_CHECKING:
     from alertrouter_router.state import RouterState
@@ -89,11 +89,6 @@ async def _principal(state: RouterState, token: str) -> Principal | None:
         return None
 
 
-def _path(request: Request) -> str:
-    route = request.scope.get("route")
-    return route.path if isinstance(route, APIRoute) else request.url.path
-
-
 async def console_session(request: Request) -> Session:
     """Every console page and action: a signed-in person, a valid CSRF token on a POST, and the API's rule."""
     state: RouterState = request.app.state.router
@@ -107,9 +102,9 @@ async def console_session(request: Request) -> Session:
         sent = (await read_form(request)).get("csrf", "")
         if not hmac.compare_digest(sent, csrf):
             raise ConsoleError(403, "the form's CSRF token is missing or not this session's: reload the page")
-    api = CONSOLE.get((request.method, _path(request)))
+    api = CONSOLE.get((request.method, route_template(request)))
     if api is None:
-        raise ConsoleError(403, f"{request.method} {_path(request)} has no permission rule")
+        raise ConsoleError(403, f"{request.method} {route_template(request)} has no permission rule")
     if why := await refusal(state, who, api[0], api[1], request.path_params):
         raise ConsoleError(403, why)
     user = state.configs.current.config.users_by_id.get(who.user_id)

@@ -215,12 +215,11 @@ def _pages(pages: Sequence[Page]) -> _Statement | None:
     )
 
 
-def _beats(all_beats: Sequence[Beat]) -> _Statement | None:
-    """The latest beat of each integration: two in one statement (a backlog of beats in one poll) made PostgreSQL
-    refuse it ("ON CONFLICT DO UPDATE command cannot affect row a second time"), failing the whole batch."""
-    if not all_beats:
+def _beats(beats: Sequence[Beat]) -> _Statement | None:
+    """One beat per integration (``Effects.beats``): two in one upsert, a backlog of beats in one poll, made
+    PostgreSQL refuse it ("ON CONFLICT DO UPDATE command cannot affect row a second time")."""
+    if not beats:
         return None
-    beats = list({b.integration_id: b for b in sorted(all_beats, key=lambda b: (b.at, b.due_at))}.values())
     return _Statement(
         "INSERT INTO router_heartbeat (integration_id, service_id, last_beat_at, due_at, state) "
         "SELECT i, s, b, d, 'ok' FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) "
@@ -315,7 +314,7 @@ async def write(conn: Conn, effects: Effects, now: datetime) -> list[Decision]:
         _fired(effects.fired, now),
         _new_steps(effects.steps),
         _pages(effects.pages),
-        _beats(effects.beats),
+        _beats(list(effects.beats.values())),
         _decisions(effects.decisions, now),
     ]
     inserted: set[str] = set()

@@ -268,7 +268,7 @@ class AlertRules(Batch):
     def resolve_event(self, event: AlertEvent) -> None:
         heard = beat_of(event, self.config, self.now)
         if heard is not None:
-            self.effects.beats.append(heard)
+            self.effects.beats[heard.integration_id] = heard
         route = resolve_route(self.config.config, event.labels, event.bound_service)
         decision = self.event_decision(event, route)
         occurred = self.clamped(event, decision)

@@ -98,7 +98,7 @@ class Effects:
     resolved: list[Incident] = field(default_factory=list)
     updates: list[tuple[Incident, str]] = field(default_factory=list)  # (incident, who acted): tell those paged
     escalations: list[Escalated] = field(default_factory=list)  # incidents paged further: tell those paged before
-    beats: list[Beat] = field(default_factory=list)  # heartbeats heard
+    beats: dict[str, Beat] = field(default_factory=dict)  # integration → its latest beat heard, final state
 
 
 def clamp(at: datetime, received_at: datetime, skew_seconds: int) -> tuple[datetime, bool]:

@@ -101,16 +101,7 @@ class IncidentRules(ResponderRules):
     def _new_cycle(self, incident: Incident, level: int, decision: Decision, announce: str | None) -> None:
         """Back to triggered, paging from ``level`` in a new escalation cycle (its rounds after the last one)."""
         base = incident.last_round + 1
-        incident = self.put_incident(
-            replace(
-                incident,
-                status=IncidentStatus.TRIGGERED,
-                acknowledged_at=None,
-                acknowledged_by=None,
-                retrigger_at=None,
-                round_base=base,
-            )
-        )
+        incident = self.put_incident(incident.triggered_again(round_base=base))
         self.cancel_steps(incident.id)
         self.escalate(incident, base, level, decision, announce)
 
@@ -174,15 +165,7 @@ class IncidentRules(ResponderRules):
                 decision.reason = f"{said}; no level follows level {incident.last_level + 1} in policy {policy.id}"
                 return
             if incident.status is IncidentStatus.ACKNOWLEDGED:
-                incident = self.put_incident(
-                    replace(
-                        incident,
-                        status=IncidentStatus.TRIGGERED,
-                        acknowledged_at=None,
-                        acknowledged_by=None,
-                        retrigger_at=None,
-                    )
-                )
+                incident = self.put_incident(incident.triggered_again())
             self.cancel_steps(incident.id)
             self.escalate(incident, after[0], after[1], decision, action.by)
         decision.reason = f"{said}: {decision.reason}"

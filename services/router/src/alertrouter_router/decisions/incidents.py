@@ -7,7 +7,7 @@ says why in its decision (nobody on call): suppression never opens one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -49,3 +49,14 @@ class Incident:
     @property
     def live(self) -> bool:
         return self.status is not IncidentStatus.RESOLVED
+
+    def triggered_again(self, **changes: int) -> Incident:
+        """Back to triggered (escalate now, a snooze running out, a reassignment): no acknowledgement, no snooze."""
+        return replace(
+            self,
+            status=IncidentStatus.TRIGGERED,
+            acknowledged_at=None,
+            acknowledged_by=None,
+            retrigger_at=None,
+            **changes,  # type: ignore[arg-type]
+        )

@@ -14,13 +14,12 @@ they never collide with escalation pages, and go through the outbox like every o
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 from alertrouter_router.decisions import Decision, Outcome
 from alertrouter_router.decisions.batch import Batch, ManualAction, set_outcome
 from alertrouter_router.decisions.escalation import Step
-from alertrouter_router.decisions.incidents import Incident, IncidentStatus
+from alertrouter_router.decisions.incidents import Incident
 from alertrouter_router.decisions.paging import LevelPlan, build_pages, explain_targets
 from alertrouter_router.ownership.escalation_targets import Selection, Target, notification_plan
 from alertrouter_router.ownership.model import TargetType
@@ -38,17 +37,7 @@ class ResponderRules(Batch):
         # the old cycle is cancelled and the rescheduled one has a position of its own.
         current = self.incidents[incident.id]
         base = current.last_round + 1
-        incident = self.put_incident(
-            replace(
-                current,
-                status=IncidentStatus.TRIGGERED,
-                acknowledged_at=None,
-                acknowledged_by=None,
-                retrigger_at=None,
-                round_base=base,
-                last_round=base,
-            )
-        )
+        incident = self.put_incident(current.triggered_again(round_base=base, last_round=base))
         self.cancel_steps(incident.id)
         policy = self.config.policies_by_id.get(incident.policy_id or "")
         after = None if policy is None else self.after(incident, base, incident.last_level)
