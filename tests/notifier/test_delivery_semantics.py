@@ -25,6 +25,7 @@ from alertrouter_shared.clock import OffsetClock
 from alertrouter_shared.database import make_engine
 from alertrouter_shared.events import ContactMethodType, DeliveryResult, Page
 from tests.helpers import TopicReader, eventually
+from tests.notifier.commit_cutter import CommitCutter
 from tests.notifier.conftest import PageFactory, SettingsFactory
 from tests.notifier.support import WEBHOOK_SECRET, api_client, deliveries_for, final_delivery, past, produce_pages
 from tests.providers.servers import CaptureServer, Reply, TwilioServer
@@ -115,6 +116,27 @@ async def test_crash_mid_send_is_resent_after_the_lease_with_the_same_idempotenc
     assert [a["status"] for a in delivery["attempts"]] == ["sent"]
     first, second = capture.requests  # sent twice: the window docs/notifications.md describes
     assert first.header("Idempotency-Key") == second.header("Idempotency-Key") == delivery["delivery_id"]
+
+
+async def test_an_admission_that_committed_as_its_connection_was_lost_is_sent_at_once_not_after_the_lease(
+    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer
+) -> None:
+    """The INSERT that claimed the page committed, then the connection died before the answer: the handler
+    raises and Kafka's batch is admitted again, finding the page already recorded and still claimed. Before the
+    fix nobody sent it until the lease (two minutes) ran out."""
+    base = make_settings()
+    assert DeliveryPolicy.from_settings(base).send_lease >= timedelta(seconds=120)
+    page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook")
+    async with CommitCutter(base.database_url) as cutter:
+        settings = base.model_copy(update={"database_url": cutter.url})
+        async with Notifier(settings) as notifier, api_client(notifier) as client:
+            cutter.arm()
+            await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+            await asyncio.wait_for(cutter.cut.wait(), 20)
+            delivery = await final_delivery(client, page.page_id, timeout=20)
+    assert delivery["status"] == "sent"
+    assert delivery["attempt_count"] == 1  # handed back unsent, then claimed once
+    assert _for_page(capture, page) == 1
 
 
 async def test_due_pages_are_claimed_by_their_insert_up_to_the_free_send_slots(

@@ -63,6 +63,9 @@ def make_engine(
         pool_recycle=POOL_RECYCLE_SECONDS,
         json_serializer=_dumps,
         json_deserializer=orjson.loads,
+        # A failed statement's message is logged (batch_retry, claim_failed...): with its parameters it carried
+        # whole pages, contact addresses included.
+        hide_parameters=True,
     )
     refresh = PlanRefresh(plan_refresh_seconds)
 

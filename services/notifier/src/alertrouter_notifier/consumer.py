@@ -17,8 +17,9 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from alertrouter_notifier.db.connections import autocommit
+from alertrouter_notifier.db.ledger import release_claims
 from alertrouter_notifier.dispatcher import Dispatcher
-from alertrouter_notifier.intake import admit_pages, one_statement
+from alertrouter_notifier.intake import admit_rows, claimed_by_insert, delivery_rows, one_statement
 from alertrouter_notifier.metrics import PAGES_RECEIVED
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.publisher import ResultPublisher
@@ -91,6 +92,8 @@ class PageHandler:
         self._policy = policy
         self._clock = clock
         self._timeout = publish_timeout
+        # Rows claimed by an admission INSERT that raised: its commit may have happened all the same.
+        self._in_doubt: set[str] = set()
 
     async def __call__(self, records: Sequence[Record]) -> None:
         pages, rejected = decode(records)
@@ -98,16 +101,21 @@ class PageHandler:
             await dead_letter(self._producer, self._dlq_topic, rejected, self._timeout)
             PAGES_RECEIVED.labels("dead_lettered").inc(len(rejected))
             log.warning("pages_dead_lettered", count=len(rejected), reasons=[r for _, r in rejected][:3])
+        released = await self._release_in_doubt()
         if not pages:
+            self._dispatcher.dispatch_now(released)
             return
         now = self._clock.now()
         slots = self._dispatcher.reserve(len(pages))
+        rows = delivery_rows(pages, now, self._policy, send_slots=slots)
         try:
             begin = autocommit if one_statement(pages, now, self._policy) else _transaction
             async with begin(self._engine) as conn:
-                outcome = await admit_pages(conn, pages, now, self._policy, send_slots=slots)
+                outcome = await admit_rows(conn, rows, len(pages), now, self._policy)
         except Exception as exc:
+            self._in_doubt.update(claimed_by_insert(rows))
             self._dispatcher.send_claimed([], slots)
+            self._dispatcher.dispatch_now(released)
             if not is_transient(exc):
                 raise
             raise TransientError(f"database unavailable while admitting pages: {exc}") from exc
@@ -117,4 +125,20 @@ class PageHandler:
         if outcome.duplicates:
             log.info("pages_already_recorded", count=outcome.duplicates)
         await self._publisher.publish(outcome.results)
-        self._dispatcher.dispatch_now(outcome.dispatch_now)
+        self._dispatcher.dispatch_now([*released, *outcome.dispatch_now])
+
+    async def _release_in_doubt(self) -> list[str]:
+        """The claims of an admission that raised, if it committed after all, become due pages to send now."""
+        if not self._in_doubt:
+            return []
+        try:
+            async with autocommit(self._engine) as conn:
+                released = await release_claims(conn, sorted(self._in_doubt), self._clock.now())
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            raise TransientError(f"database unavailable while releasing in-doubt claims: {exc}") from exc
+        self._in_doubt.clear()
+        if released:
+            log.warning("in_doubt_admission_committed", count=len(released))
+        return released

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeAlias
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -59,21 +60,39 @@ def _unique(pages: Sequence[Page]) -> list[Page]:
     return list(seen.values())
 
 
-async def admit_pages(
-    conn: AsyncConnection, pages: Sequence[Page], now: datetime, policy: DeliveryPolicy, *, send_slots: int = 0
-) -> IntakeOutcome:
-    """``send_slots``: how many due pages the caller will start sending as soon as this commits; their rows are
+DeliveryRows: TypeAlias = list[tuple[Page, dict[str, Any]]]
+
+
+def delivery_rows(pages: Sequence[Page], now: datetime, policy: DeliveryPolicy, *, send_slots: int = 0) -> DeliveryRows:
+    """``send_slots``: how many due pages the caller will start sending as soon as the rows commit; those rows are
     inserted already claimed (flood-limited channels excepted: their window decides after the insert)."""
-    unique = _unique(pages)
     rows = []
-    for page in unique:
+    for page in _unique(pages):
         claim = send_slots > 0 and not _throttled(page, policy)
         row = new_delivery_row(page, now, policy, claim=claim)
         if row["status"] == RowState.SENDING.value:
             send_slots -= 1
         rows.append((page, row))
+    return rows
+
+
+def claimed_by_insert(rows: DeliveryRows) -> list[str]:
+    """The ids of the rows inserted already claimed: what an admission whose commit is in doubt may hold."""
+    return [row["id"] for _, row in rows if row["status"] == RowState.SENDING.value]
+
+
+async def admit_pages(
+    conn: AsyncConnection, pages: Sequence[Page], now: datetime, policy: DeliveryPolicy, *, send_slots: int = 0
+) -> IntakeOutcome:
+    return await admit_rows(conn, delivery_rows(pages, now, policy, send_slots=send_slots), len(pages), now, policy)
+
+
+async def admit_rows(
+    conn: AsyncConnection, rows: DeliveryRows, received: int, now: datetime, policy: DeliveryPolicy
+) -> IntakeOutcome:
+    """``rows`` from ``delivery_rows`` for ``received`` pages (the same page twice in a batch is one row)."""
     new = await insert_deliveries(conn, rows, now)
-    outcome = IntakeOutcome(duplicates=len(pages) - len(new))
+    outcome = IntakeOutcome(duplicates=received - len(new))
     to_throttle: dict[str, list[NewDelivery]] = defaultdict(list)
     for item in new:
         if item.status is RowState.SENDING:

@@ -290,6 +290,22 @@ async def mark_final(
     return await add_attempt(conn, delivery_id, number, record, now)
 
 
+_RELEASE = text(
+    "UPDATE notifier_delivery SET status = 'pending', attempt_count = 0, lease_until = NULL, updated_at = :now "
+    "WHERE id = ANY(:ids) AND coalesce(status, '') = 'sending' AND attempt_count = 1 RETURNING id"
+)
+
+
+async def release_claims(conn: AsyncConnection, ids: Sequence[str], now: datetime) -> list[str]:
+    """Hand back, due and unclaimed, the rows an admission INSERT claimed when its commit was in doubt (the
+    connection lost after the server committed): their sender never started, and without this they waited out
+    the lease. A row id is made by the admission that inserted it, so a row found here is that claim's; its
+    first attempt still holding means nobody has claimed it since."""
+    if not ids:
+        return []
+    return [row.id for row in await conn.execute(_RELEASE, {"ids": list(ids), "now": now})]
+
+
 _CLAIM = """
 WITH due AS (
     SELECT id FROM notifier_delivery
