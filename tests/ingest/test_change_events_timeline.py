@@ -10,12 +10,15 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
 from alertrouter_router.db.migrate import upgrade_to_head
+from alertrouter_router.db.pool import connect_arguments
 from alertrouter_router.runtime import RouterRuntime
-from tests.helpers import DatabaseFactory, eventually
+from alertrouter_shared.topics import CHANGES_DLQ
+from tests.helpers import DatabaseFactory, TopicReader, eventually
 from tests.ingest.conftest import EV2_KEY, fixture_json
 from tests.router.conftest import TOKEN, router_settings
 
@@ -84,3 +87,50 @@ async def test_an_incident_shows_its_services_changes_of_the_hour_around_it(
         "href": "https://github.example.com/shop/checkout-api/actions/runs/812",
         "text": "Deploy run 812",
     }
+
+
+async def test_a_change_the_database_refuses_is_dead_lettered_and_holds_back_none_after_it(
+    client: httpx.AsyncClient, router_api: httpx.AsyncClient, migrated_database: str, kafka_bootstrap: str
+) -> None:
+    """No input of ours is known to make the insert fail for a reason other than an outage, so a trigger of the
+    test's database refuses one change: without isolation the batch was retried forever, and no change of any
+    service after it was stored again."""
+    token = uuid.uuid4().hex[:8]
+    refuse = f"""
+        CREATE OR REPLACE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'refused by the test' USING ERRCODE = '23514'; END $$;
+        CREATE OR REPLACE TRIGGER refuse_poison_{token} BEFORE INSERT ON router_change_event FOR EACH ROW
+        WHEN (NEW.summary LIKE 'poison {token}%') EXECUTE FUNCTION refuse_poison();
+    """
+    conn = await asyncpg.connect(**connect_arguments(migrated_database))
+    try:
+        await conn.execute(refuse)
+        dead_letters = await TopicReader(kafka_bootstrap, CHANGES_DLQ).start()
+        try:
+            now = datetime.now(UTC)
+            for summary in (f"before {token}", f"poison {token}", f"after {token}"):
+                assert (await client.post("/v2/change/enqueue", json=change(summary, now))).status_code == 202
+
+            async def stored() -> list[str] | None:
+                rows = await conn.fetch(
+                    "SELECT summary FROM router_change_event WHERE summary LIKE $1 ORDER BY summary", f"%{token}"
+                )
+                return [row["summary"] for row in rows] if len(rows) == 2 else None
+
+            assert await eventually(stored, timeout=60, what="the changes around the refused one") == [
+                f"after {token}",
+                f"before {token}",
+            ]
+            refused = await eventually(
+                lambda: _dead_lettered(dead_letters, token), timeout=30, what="the refused change in the DLQ"
+            )
+        finally:
+            await dead_letters.stop()
+    finally:
+        await conn.execute(f"DROP TRIGGER refuse_poison_{token} ON router_change_event")
+        await conn.close()
+    assert [json.loads(value)["summary"] for value in refused] == [f"poison {token}"]
+
+
+async def _dead_lettered(reader: TopicReader, token: str) -> list[bytes] | None:
+    return [value for value in reader.values if token.encode() in value] or None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from aiokafka import ConsumerRecord
 from pydantic import ValidationError
@@ -18,6 +18,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_router.db.tables import change_event
+from alertrouter_shared.db_errors import is_transient
+from alertrouter_shared.errors import TransientError
 from alertrouter_shared.events import ChangeEvent
 from alertrouter_shared.kafka import produce_all
 from alertrouter_shared.logging import get_logger
@@ -28,25 +30,58 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
+
 # How far from an incident's opening a change is still context for it.
 AROUND_INCIDENT = timedelta(hours=1)
 
 
-async def handle_change_batch(state: RouterState, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
-    """Store every change of the batch once; undecodable records go to the changes dead-letter topic."""
-    changes: list[ChangeEvent] = []
-    bad: list[ConsumerRecord[bytes, bytes]] = []
+async def handle_change_batch(state: RouterState, records: Sequence[Record]) -> None:
+    """Store every change of the batch once; what cannot be decoded or stored goes to the changes dead-letter topic.
+
+    A batch the database refuses for a reason other than being unavailable is stored one change at a time, so one
+    change it cannot take is set aside instead of holding back every change after it for good."""
+    decoded: list[tuple[ChangeEvent, Record]] = []
+    bad: list[Record] = []
     for record in records:
         try:
-            changes.append(ChangeEvent.model_validate_json(record.value or b""))
+            decoded.append((ChangeEvent.model_validate_json(record.value or b""), record))
         except ValidationError:
             bad.append(record)
-    if bad:
-        log.warning("change_records_dead_lettered", count=len(bad))
-        await produce_all(state.producer, [(CHANGES_DLQ, r.key or b"", r.value or b"") for r in bad], timeout=10)
-    if changes:
-        async with state.engine.begin() as conn:
-            await conn.execute(insert(change_event).values([_row(c) for c in changes]).on_conflict_do_nothing())
+    await _dead_letter(state, bad, "change_records_dead_lettered")
+    if not decoded:
+        return
+    try:
+        await _store(state, [change for change, _ in decoded])
+    except Exception as exc:
+        if is_transient(exc):
+            raise TransientError(f"database unavailable while storing changes: {exc!r}") from exc
+        log.warning("change_batch_retry_isolated", error=repr(exc))
+        await _dead_letter(state, await _store_one_by_one(state, decoded), "changes_not_stored_dead_lettered")
+
+
+async def _store(state: RouterState, changes: list[ChangeEvent]) -> None:
+    async with state.engine.begin() as conn:
+        await conn.execute(insert(change_event).values([_row(c) for c in changes]).on_conflict_do_nothing())
+
+
+async def _store_one_by_one(state: RouterState, decoded: list[tuple[ChangeEvent, Record]]) -> list[Record]:
+    failed: list[Record] = []
+    for change, record in decoded:
+        try:
+            await _store(state, [change])
+        except Exception as exc:
+            if is_transient(exc):
+                raise TransientError(f"database unavailable while storing changes: {exc!r}") from exc
+            log.error("change_not_stored", event_id=str(change.event_id), service_id=change.service_id, error=repr(exc))
+            failed.append(record)
+    return failed
+
+
+async def _dead_letter(state: RouterState, records: list[Record], event: str) -> None:
+    if records:
+        log.warning(event, count=len(records))
+        await produce_all(state.producer, [(CHANGES_DLQ, r.key or b"", r.value or b"") for r in records], timeout=10)
 
 
 def _row(change: ChangeEvent) -> dict[str, Any]:
