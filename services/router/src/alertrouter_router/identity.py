@@ -63,7 +63,11 @@ def teams_of(config: OwnershipConfig, user_id: str) -> frozenset[str]:
     return frozenset(team.id for team in config.teams if user_id in team.members)
 
 
+BOOTSTRAP_ACTOR_PREFIX = "client:bootstrap-"
+
+
 def bootstrap_principal(entry: TokenEntry) -> Principal:
     """A configured ``ALERTROUTER_API_TOKENS`` entry: an admin machine client (read+write) or a viewer (read)."""
     writes = Scope.WRITE in entry.scopes
-    return Principal(role=Role.ADMIN if writes else Role.VIEWER, client=f"bootstrap-{entry.digest[:8]}", act_as=writes)
+    client = BOOTSTRAP_ACTOR_PREFIX.removeprefix("client:") + entry.digest[:8]
+    return Principal(role=Role.ADMIN if writes else Role.VIEWER, client=client, act_as=writes)

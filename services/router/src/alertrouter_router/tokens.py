@@ -5,6 +5,7 @@ and looked up on every request (with the last use recorded at most once a minute
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -86,6 +87,19 @@ async def revoke(conn: Conn, token_id: str, now: datetime) -> tuple[dict[str, An
     return dict(before), dict(after)
 
 
+def refusal(row: Mapping[str, Any], config: OwnershipConfig, now: datetime) -> str | None:
+    """Why a stored token (its ``revoked_at``, ``expires_at`` and ``user_id``) is refused now, or None. Calendar
+    feeds ask it of the token that made them: a feed URL never outlives its token."""
+    if row["revoked_at"] is not None:
+        return "the API token was revoked"
+    if row["expires_at"] is not None and row["expires_at"] <= now:
+        return "the API token has expired"
+    user_id = row["user_id"]
+    if user_id is not None and user_id not in config.users_by_id:
+        return f"the API token's user {user_id!r} is no longer in the ownership configuration"
+    return None
+
+
 async def authenticate(conn: Conn, secret: str, config: OwnershipConfig, now: datetime) -> Principal | None:
     """The principal of a stored token; None when no stored token has this digest; TokenRejected when it is
     expired, revoked, or its user left the configuration."""
@@ -95,13 +109,9 @@ async def authenticate(conn: Conn, secret: str, config: OwnershipConfig, now: da
     )
     if row is None:
         return None
-    if row["revoked_at"] is not None:
-        raise TokenRejected("the API token was revoked")
-    if row["expires_at"] is not None and row["expires_at"] <= now:
-        raise TokenRejected("the API token has expired")
+    if why := refusal(row, config, now):
+        raise TokenRejected(why)
     user_id = row["user_id"]
-    if user_id is not None and user_id not in config.users_by_id:
-        raise TokenRejected(f"the API token's user {user_id!r} is no longer in the ownership configuration")
     if row["last_used_at"] is None or now - row["last_used_at"] >= LAST_USED_GRANULARITY:
         await conn.execute("UPDATE router_api_token SET last_used_at = $2 WHERE id = $1", row["id"], now)
     return Principal(

@@ -2,28 +2,35 @@
 
 ``POST /v1/calendar-feeds`` (any person or client) makes a URL ``/calendar/<secret>.ics`` for a schedule or a
 user; the secret in the path is the credential, stored only as its SHA-256, shown once. Revoking (the creator or an
-admin) makes the URL answer 404 at once. The feed serves what the bearer-token routes
-``/v1/schedules/{id}/calendar.ics`` and ``/v1/users/{id}/calendar.ics`` serve, for the next 28 days.
+admin) makes the URL answer 404 at once; so does revoking the token that made it, its expiry, or its person
+leaving the configuration: a feed URL never outlives the credential it was made with. The feed serves what the
+bearer-token routes ``/v1/schedules/{id}/calendar.ics`` and ``/v1/users/{id}/calendar.ics`` serve, for the next
+28 days.
 """
 
 from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, Field
 
-from alertrouter_router import audit
+from alertrouter_router import audit, tokens
 from alertrouter_router.api.deps import State
 from alertrouter_router.api.oncall_routes import ICAL
 from alertrouter_router.api.permissions import Who
 from alertrouter_router.api.schemas.admin import Feeds, FeedView, NewFeed
-from alertrouter_router.identity import Role
+from alertrouter_router.identity import BOOTSTRAP_ACTOR_PREFIX, Role, bootstrap_principal
 from alertrouter_router.ownership.ical import schedule_calendar, user_calendar
+from alertrouter_router.ownership.model import OwnershipConfig
 from alertrouter_shared.auth import hash_token
+
+if TYPE_CHECKING:
+    from alertrouter_router.state import RouterState
 
 router = APIRouter(prefix="/v1/calendar-feeds", tags=["calendars"])
 public = APIRouter(tags=["calendars"])  # no bearer token: the secret in the path is the credential
@@ -56,13 +63,14 @@ async def create_feed(body: FeedIn, state: State, who: Who) -> dict[str, Any]:
     now = state.clock.now()
     async with state.pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(
-            f"INSERT INTO router_calendar_feed (id, digest, kind, target_id, created_by, created_at) "  # noqa: S608
-            f"VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}",
+            f"INSERT INTO router_calendar_feed (id, digest, kind, target_id, created_by, token_id, created_at) "  # noqa: S608
+            f"VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}",
             str(uuid.uuid4()),
             hash_token(secret),
             kind,
             target,
             who.actor,
+            who.token_id,
             now,
         )
         shown = _shown(row)
@@ -106,20 +114,44 @@ async def revoke_feed(feed_id: str, state: State, who: Who) -> dict[str, Any]:
 )
 async def feed(secret: str, state: State) -> Response:
     async with state.pool.acquire() as conn:
-        row = await conn.fetchrow(
-            "SELECT kind, target_id FROM router_calendar_feed WHERE digest = $1 AND revoked_at IS NULL",
-            hash_token(secret),
-        )
+        row = await conn.fetchrow(_FEED, hash_token(secret))
     config = state.configs.current
     now = state.clock.now()
     until = now + timedelta(days=FEED_DAYS)
-    if row is not None and row["kind"] == "schedule" and row["target_id"] in config.schedules_by_id:
+    if row is None or creator_refused(row, config.config, _bootstrap_actors(state), now):
+        raise HTTPException(404, "no such calendar feed")
+    if row["kind"] == "schedule" and row["target_id"] in config.schedules_by_id:
         schedule = config.schedules_by_id[row["target_id"]]
         return Response(
             schedule_calendar(schedule, config.users_by_id, now, until, generated_at=now), media_type="text/calendar"
         )
-    if row is not None and row["kind"] == "user" and row["target_id"] in config.users_by_id:
+    if row["kind"] == "user" and row["target_id"] in config.users_by_id:
         return Response(
             user_calendar(config.config, row["target_id"], now, until, generated_at=now), media_type="text/calendar"
         )
     raise HTTPException(404, "no such calendar feed")
+
+
+_FEED = (
+    "SELECT f.kind, f.target_id, f.created_by, f.token_id, t.id AS token_found, t.revoked_at, t.expires_at, "
+    "t.user_id FROM router_calendar_feed f LEFT JOIN router_api_token t ON t.id = f.token_id "
+    "WHERE f.digest = $1 AND f.revoked_at IS NULL"
+)
+
+
+def _bootstrap_actors(state: RouterState) -> frozenset[str]:
+    return frozenset(bootstrap_principal(entry).actor for entry in state.token_entries)
+
+
+def creator_refused(
+    row: Mapping[str, Any], config: OwnershipConfig, bootstrap_actors: frozenset[str], now: datetime
+) -> bool:
+    """Whether the credential that made a feed would be refused now. Feeds made before migration 0016 have no
+    token on record: a person's must still be in the configuration, a bootstrap client's still configured; a
+    stored machine client's (``client:<name>``) cannot be told apart and is kept."""
+    if row["token_id"] is not None:
+        return row["token_found"] is None or tokens.refusal(row, config, now) is not None
+    creator: str = row["created_by"]
+    if creator.startswith(BOOTSTRAP_ACTOR_PREFIX):
+        return creator not in bootstrap_actors
+    return not creator.startswith("client:") and creator not in config.users_by_id

@@ -298,6 +298,7 @@ calendar_feed = Table(
     Column("kind", String(16), nullable=False),  # schedule | user
     Column("target_id", String(128), nullable=False),
     Column("created_by", String(ACTOR_CHARS), nullable=False),
+    Column("token_id", String(36)),  # the API token that made it (NULL: a bootstrap client, or made before 0016)
     _ts("created_at", False),
     _ts("revoked_at"),
 )
