@@ -162,17 +162,6 @@ def check_complete(routers: Sequence[APIRouter]) -> None:
         raise RuntimeError(f"permission rules for routes that do not exist: {stale}")
 
 
-def _schedule_teams(state: RouterState, schedule_id: str) -> frozenset[str]:
-    """A schedule belongs to the teams whose services' escalation policies page it."""
-    config = state.configs.current
-    return frozenset(
-        service.owner_team
-        for service in config.config.services
-        if (policy := config.policies_by_id.get(service.escalation_policy)) is not None
-        and any(t.type.value == "schedule" and t.id == schedule_id for level in policy.levels for t in level.targets)
-    )
-
-
 async def _owning_team(
     state: RouterState, scope: Scope, params: Mapping[str, str]
 ) -> tuple[frozenset[str], str] | None:
@@ -184,7 +173,7 @@ async def _owning_team(
     if scope == "schedule":
         if params["schedule_id"] not in state.configs.current.schedules_by_id:
             return None
-        return _schedule_teams(state, params["schedule_id"]), f"schedule {params['schedule_id']}"
+        return state.configs.current.config.schedule_teams[params["schedule_id"]], f"schedule {params['schedule_id']}"
     async with state.pool.acquire() as conn:
         row = await conn.fetchrow(
             "SELECT team_id, service_id FROM router_incident WHERE id = $1", params["incident_id"]

@@ -292,6 +292,18 @@ class OwnershipConfig(OwnershipDocument):
         return first_by_id(self.integrations)
 
     @cached_property
+    def schedule_teams(self) -> dict[str, frozenset[str]]:
+        """Schedule id to the teams whose services' escalation policies page it (a schedule has no owner field)."""
+        teams: dict[str, set[str]] = {schedule.id: set() for schedule in self.schedules}
+        for service in self.services:
+            policy = self.policies_by_id.get(service.escalation_policy)
+            for level in policy.levels if policy is not None else ():
+                for target in level.targets:
+                    if target.type.value == "schedule" and target.id in teams:
+                        teams[target.id].add(service.owner_team)
+        return {schedule_id: frozenset(owners) for schedule_id, owners in teams.items()}
+
+    @cached_property
     def services_by_name(self) -> dict[str, Service]:
         """Service ids and aliases to services; ids win over aliases, first definition wins among aliases."""
         names: dict[str, Service] = {}
