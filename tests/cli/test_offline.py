@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 
 from alertrouter_cli.__main__ import app
 from alertrouter_cli.times import InstantError, parse_duration, parse_instant
+from alertrouter_router.decisions.escalation import timeline
 from alertrouter_router.ownership.json_schema import PUBLISHED_PATH
+from alertrouter_router.ownership.loader import load_config
 from tests.cli.conftest import EXAMPLES, LABELLED, ROOT, run_cli
 
 runner = CliRunner()
@@ -259,3 +261,26 @@ def test_durations() -> None:
     assert parse_duration("90m") == timedelta(minutes=90) and parse_duration("1d") == timedelta(days=1)
     with pytest.raises(InstantError, match="is not a duration"):
         parse_duration("-1h")
+
+
+def test_route_test_skips_a_level_that_reaches_nobody_at_once_as_the_router_does(tmp_path: Path) -> None:
+    """Level 1's schedule is staffed only 09:00-17:00 Berlin: before nine the router pages level 2 at once (its
+    own decision function, and the escalation preview) and ``route test`` must say the same people and times."""
+    config = tmp_path / "ownership"
+    shutil.copytree(EXAMPLES, config)
+    payments = config / "payments.yaml"
+    text = payments.read_text()
+    assert '        handoff_time: "09:00"\n' in text
+    staffed = '        handoff_time: "09:00"\n        restrictions:\n          - {start: "09:00", end: "17:00"}\n'
+    payments.write_text(text.replace('        handoff_time: "09:00"\n', staffed, 1))
+    at = datetime(2026, 12, 2, 7, 55, tzinfo=UTC)  # 08:55 in Berlin
+    body = route_json("--config", str(config), "--labels", "service=checkout", "--at", at.isoformat())
+
+    loaded = load_config(config, secrets=False)
+    preview = timeline(loaded, body["policy"], at)[: len(body["levels"])]
+    assert [
+        (level["fires_at"], [t["user"] for t in level["targets"] if t["notifications"]]) for level in body["levels"]
+    ] == [(step["at"], [t["user"] for t in step["targets"] if t["notifications"]]) for step in preview]
+    first, second = body["levels"][:2]
+    assert not first["reaches_anyone"] and second["reaches_anyone"]
+    assert second["fires_at"] == first["fires_at"] == at.isoformat()

@@ -136,6 +136,8 @@ def _act(action: str, incident: str, by: str | None, note: str, as_json: bool, *
         emit(f"incident {incident} {body['status']}: {body['reason']}")
     elif body.get("changed"):
         emit(f"incident {incident} {body['status']} by {who or 'you'}")
+    elif body.get("reason"):  # decided, and nothing moved: the decision says why (e.g. no level follows)
+        emit(f"incident {incident} {body['status']}, nothing changed: {body['reason']}")
     else:
         emit(f"incident {incident} was already {body['status']}: nothing changed")
 

@@ -58,15 +58,18 @@ def _levels(loaded: LoadedConfig, policy_id: str, at: datetime) -> list[dict[str
     fires_at = at
     for index, level in enumerate(policy.levels):
         targets = targets_for_level(loaded.config, policy, index, fires_at)
+        reaches = any(target.notifications for target in targets)
         levels.append(
             {
                 "level": index + 1,
                 "fires_at": fires_at.isoformat(),
                 "delay_minutes": level.delay_minutes,
+                "reaches_anyone": reaches,
                 "targets": [_target(target) for target in targets],
             }
         )
-        fires_at += timedelta(minutes=level.delay_minutes)
+        if reaches:  # the router skips a level that reaches nobody at once, without waiting its delay
+            fires_at += timedelta(minutes=level.delay_minutes)
     return levels
 
 
