@@ -108,7 +108,7 @@ async def test_cli_migrates_runs_delivers_and_stops_on_sigterm(
     async with engine.connect() as conn:
         version = (await conn.execute(text("SELECT version_num FROM alembic_version_notifier"))).scalar_one()
     await engine.dispose()
-    assert version == "0003_notifier_statistics"
+    assert version == "0004_wider_page_ids"
 
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "alertrouter_notifier", env=env, stdout=asyncio.subprocess.DEVNULL

@@ -23,7 +23,7 @@ from alertrouter_notifier.runtime import Notifier
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.clock import OffsetClock
 from alertrouter_shared.database import make_engine
-from alertrouter_shared.events import ContactMethodType, DeliveryResult, Page
+from alertrouter_shared.events import MAX_PAGE_ID_CHARS, ContactMethodType, DeliveryResult, Page
 from tests.helpers import TopicReader, eventually
 from tests.notifier.commit_cutter import CommitCutter
 from tests.notifier.conftest import PageFactory, SettingsFactory
@@ -338,3 +338,17 @@ async def test_a_page_turned_away_during_a_claim_pass_wakes_the_worker_when_the_
         await notifier.channels.aclose()
         await notifier.http.aclose()
         await notifier.engine.dispose()
+
+
+async def test_a_page_id_of_the_contract_s_longest_length_is_admitted_and_sent(
+    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer
+) -> None:
+    """Longer than the 255 characters the delivery table held: the admission failed for good and was retried
+    forever, holding back every page after it."""
+    settings = make_settings()
+    page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook")
+    page = page.model_copy(update={"page_id": page.page_id.ljust(MAX_PAGE_ID_CHARS, "x")})
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+        delivery = await final_delivery(client, page.page_id)
+    assert delivery["status"] == "sent" and _for_page(capture, page) == 1

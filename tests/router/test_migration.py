@@ -86,3 +86,35 @@ def test_a_url_encoded_password_survives_the_alembic_configuration() -> None:
     """configparser interpolation used to read '%40' in a password as a reference and fail."""
     url = "postgresql+asyncpg://router:p%40ss%25word@127.0.0.1:5432/alertrouter"
     assert alembic_config(url).get_main_option("sqlalchemy.url") == url
+
+
+async def test_upgrade_gives_open_incidents_the_highest_round_of_their_steps(databases: DatabaseFactory) -> None:
+    """Migration 0017: an open incident with a nobody-reachable retry already waiting at round 2 must start its
+    next cycle after it; a resolved one needs no such care."""
+    url = databases.create()
+    await asyncio.to_thread(command.upgrade, alembic_config(url), "0016_calendar_feed_token")
+    conn = await asyncpg.connect(**connect_arguments(url))
+    try:
+        for incident_id, status in (("i-open", "triggered"), ("i-closed", "resolved")):
+            await conn.execute(
+                "INSERT INTO router_incident (id, dedup_key, status, labels, opened_at, first_event_at, last_event_at)"
+                " VALUES ($1, $1, $2, '{}', $3, $3, $3)",
+                incident_id,
+                status,
+                NOW,
+            )
+            for round_, level, state in ((0, 1, "done"), (1, 1, "done"), (2, 1, "pending")):
+                await conn.execute(
+                    "INSERT INTO router_escalation_step (incident_id, round, level, due_at, status)"
+                    " VALUES ($1, $2, $3, $4, $5)",
+                    incident_id,
+                    round_,
+                    level,
+                    NOW,
+                    state,
+                )
+        await asyncio.to_thread(command.upgrade, alembic_config(url), "head")
+        rows = {r["id"]: r["step_round"] for r in await conn.fetch("SELECT id, step_round FROM router_incident")}
+    finally:
+        await conn.close()
+    assert rows == {"i-open": 2, "i-closed": 0}

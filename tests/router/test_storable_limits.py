@@ -15,10 +15,10 @@ from aiokafka import AIOKafkaProducer
 
 from alertrouter_router.runtime import RouterRuntime
 from alertrouter_shared.clock import OffsetClock
-from alertrouter_shared.events import MAX_ID_CHARS, AlertAction
+from alertrouter_shared.events import MAX_ID_CHARS, MAX_PAGE_ID_CHARS, AlertAction, PageKind
 from tests.helpers import TopicReader, eventually
 from tests.router.access_support import client_for, new_token
-from tests.router.conftest import alert_event, decisions_for, paged, send
+from tests.router.conftest import alert_event, decisions_for, paged, pages_for, send
 
 
 async def test_long_group_by_label_values_page_and_group(
@@ -78,3 +78,26 @@ async def test_a_machine_client_with_the_longest_name_acknowledges_and_plans_mai
     incident = (await api.get(f"/v1/incidents/{incident_id}")).json()["incident"]
     assert incident["acknowledged_by"] == f"client:{name}"
     assert window.json()["created_by"] == f"client:{name}"
+
+
+async def test_pages_and_notices_for_the_longest_user_and_contact_method_ids(
+    router: RouterRuntime, api: httpx.AsyncClient, producer: AIOKafkaProducer, pages: TopicReader, unique: str
+) -> None:
+    """A page id names the incident, the position, the user and the contact method: with ids of 128 characters
+    the notices were longer than the outbox's 200, so acknowledging answered 500 and the step timer failed every
+    pass (holding up every other incident's escalation)."""
+    key = f"am:test-am:{unique}"
+    await send(producer, alert_event(key, {"service": "longnames", "alertname": "Down"}))
+    await eventually(lambda: paged(pages, key), what="the first page to the long-named user")
+    incident_id = (await decisions_for(api, key, 1))[0]["incident_id"]
+    escalated = await api.post(f"/v1/incidents/{incident_id}/escalate", json={})
+    assert escalated.status_code == 200, escalated.text
+    acknowledged = await api.post(f"/v1/incidents/{incident_id}/acknowledge", json={"by": "bob"})
+    assert acknowledged.status_code == 200, acknowledged.text
+
+    async def notices() -> set[PageKind] | None:
+        found = {p.kind for p in pages_for(pages, key) if len(p.page_id) > 200}
+        return found if {PageKind.TRIGGER, PageKind.ESCALATED, PageKind.ACKNOWLEDGED} <= found else None
+
+    await eventually(notices, what="a trigger, an escalation and an acknowledgement notice of over 200 characters")
+    assert max(len(p.page_id) for p in pages_for(pages, key)) <= MAX_PAGE_ID_CHARS

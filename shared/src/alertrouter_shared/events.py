@@ -32,6 +32,7 @@ Labels = dict[str, str]
 # ingest's configurable limits stay at or below them.
 
 MAX_ID_CHARS = 128
+MAX_PAGE_ID_CHARS = 512  # incident, kind, position, user and contact method: the longest is about 330
 MAX_DEDUP_KEY_CHARS = 512
 MAX_SUMMARY_CHARS = 1024
 MAX_LABELS = 256
@@ -157,6 +158,14 @@ class AlertSource(StrEnum):
     GRAFANA = "grafana"
     HEARTBEAT = "heartbeat"  # a beat: resolves "monitoring has gone silent" (dedup key hb:<integration>)
     DRILL = "drill"  # a drill's synthetic alert, raised by the router itself (dedup key drill:<service>:<run>)
+
+
+def source_dedup_key(prefix: str, integration_id: str, key: str) -> str:
+    """``<prefix>:<integration>:<the source's key>``, the integration's ``:`` written ``%3A``: ids may contain ``:``
+    (and never ``%``), so otherwise integration ``shop`` sending key ``prod:db-down`` made the dedup key of
+    integration ``shop:prod``'s ``db-down`` and could resolve or acknowledge its incidents. An id without ``:``
+    keeps the key it always had."""
+    return f"{prefix}:{integration_id.replace(':', '%3A')}:{key}"
 
 
 def heartbeat_dedup_key(integration_id: str) -> str:
@@ -289,7 +298,7 @@ class Page(_Wire):
     """
 
     schema_version: Literal[1] = SCHEMA_VERSION
-    page_id: str
+    page_id: Annotated[str, Field(min_length=1, max_length=MAX_PAGE_ID_CHARS)]
     kind: PageKind = PageKind.TRIGGER
     incident_id: str
     decision_id: str

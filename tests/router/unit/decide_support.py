@@ -67,6 +67,7 @@ class Store:
     incidents: dict[str, Incident] = field(default_factory=dict)
     decided: set[str] = field(default_factory=set)
     pending_steps: dict[str, Step] = field(default_factory=dict)
+    step_keys: set[str] = field(default_factory=set)  # every position ever stored, pending, done or cancelled
     pages: list[Page] = field(default_factory=list)  # every page written and not cancelled before it was sent
     decisions: list[Decision] = field(default_factory=list)
     windows: list[ApiWindow] = field(default_factory=list)
@@ -90,8 +91,10 @@ class Store:
             self.pages = [p for p in self.pages if p.incident_id != incident_id or p.send_at <= now]
         for step in effects.fired:
             self.pending_steps.pop(step.key, None)
-        for step in effects.steps:
-            self.pending_steps.setdefault(step.key, step)
+        for step in effects.steps:  # the step table's unique position: a position once stored is never stored again
+            if step.key not in self.step_keys:
+                self.step_keys.add(step.key)
+                self.pending_steps[step.key] = step
         known = {p.page_id for p in self.pages}
         self.pages += [p for p in effects.pages if p.page_id not in known]
         for decision in effects.decisions:

@@ -257,18 +257,42 @@ def test_a_step_for_a_level_a_reload_removed_pages_the_policy_s_last_level() -> 
     assert _levels(store, incident_id).count((1, "alice")) == 2
 
 
-def test_a_snooze_running_out_after_its_policy_was_removed_says_so_and_is_not_retried() -> None:
+def _without_payments_default(service_policy: str | None) -> LoadedConfig:
+    """A reload that removed payments-default: its services now use ``service_policy`` (None: they are gone)."""
+    document = CONFIG.config.model_dump()
+    document["escalation_policies"] = [p for p in document["escalation_policies"] if p["id"] != "payments-default"]
+    users = [s for s in document["services"] if s["escalation_policy"] == "payments-default"]
+    for service in users:
+        service["escalation_policy"] = service_policy
+    if service_policy is None:
+        gone = {s["id"] for s in users}
+        document["services"] = [s for s in document["services"] if s["id"] not in gone]
+        document["route_rules"] = [r for r in document["route_rules"] if r["service"] not in gone]
+    config = type(CONFIG.config).model_validate(document)
+    return LoadedConfig(config, "reloaded", CONFIG.loaded_at, CONFIG.files, CONFIG.integration_keys)
+
+
+def test_a_snooze_running_out_after_its_policy_was_removed_pages_through_the_service_s_policy() -> None:
+    """It stayed acknowledged and paged nobody: the snooze, meant to page again, was lost with the policy."""
+    store = Store()
+    incident_id = _open(store)
+    store.act(incident_id, "snooze", T0 + minutes(1), minutes=30)
+    store.config = _without_payments_default("skip-first")
+    store.tick(T0 + minutes(31))
+    decision = store.decisions[-1]
+    assert decision.outcome is Outcome.PAGED
+    assert "policy payments-default no longer exists, continuing with skip-first" in decision.reason
+    assert decision.explanation["policy_replaced"] == {"was": "payments-default", "now": "skip-first"}
+    assert store.incidents[incident_id].policy_id == "skip-first"
+    assert (2, "bob") in _levels(store, incident_id)
+
+
+def test_a_snooze_running_out_with_its_policy_and_service_gone_says_so_and_is_not_retried() -> None:
     """It raised KeyError on every timer pass, which stopped every snooze, heartbeat and reminder after it."""
     store = Store()
     incident_id = _open(store)
     store.act(incident_id, "snooze", T0 + minutes(1), minutes=30)
-    document = CONFIG.config.model_dump()
-    document["escalation_policies"] = [p for p in document["escalation_policies"] if p["id"] != "payments-default"]
-    for service in document["services"]:
-        if service["escalation_policy"] == "payments-default":
-            service["escalation_policy"] = "skip-first"
-    config = type(CONFIG.config).model_validate(document)
-    store.config = LoadedConfig(config, "reloaded", CONFIG.loaded_at, CONFIG.files, CONFIG.integration_keys)
+    store.config = _without_payments_default(None)
     store.tick(T0 + minutes(31))
     decision = store.decisions[-1]
     assert "policy payments-default no longer exists" in decision.reason and "nobody paged" in decision.reason
@@ -277,6 +301,19 @@ def test_a_snooze_running_out_after_its_policy_was_removed_says_so_and_is_not_re
     count = len(store.decisions)
     store.tick(T0 + minutes(40))
     assert len(store.decisions) == count
+
+
+def test_a_step_after_its_policy_was_renamed_escalates_through_the_service_s_policy() -> None:
+    """The step decided "policy no longer exists" and scheduled nothing; the incident stayed triggered, so the
+    alert's later triggers were duplicates of it and nobody else was ever paged."""
+    store = Store()
+    incident_id = _open(store)
+    store.config = _without_payments_default("skip-first")
+    store.tick(T0 + minutes(5))
+    decision = store.decisions[-1]
+    assert decision.outcome is Outcome.PAGED and decision.policy_id == "skip-first"
+    assert decision.reason.startswith("not acknowledged in time: policy payments-default no longer exists")
+    assert (2, "bob") in _levels(store, incident_id)
 
 
 def test_an_incident_nobody_is_reachable_for_tries_again_until_someone_is() -> None:
@@ -313,3 +350,39 @@ def test_the_preview_skips_a_level_that_reaches_nobody_at_once_as_the_live_path_
     store = Store()
     store.run([event("s", service="skipper")], T0)
     assert store.last("s").level == 2  # the live path: level 2 paged at T0
+
+
+COVERAGE = datetime(2090, 1, 1, 0, 1, tzinfo=T0.tzinfo)  # future-only's first shift has begun: carol
+
+
+def test_a_new_cycle_after_nobody_was_reachable_escalates_at_new_positions() -> None:
+    """Bob, then an empty level: its retries are steps of rounds 1 and 2. Bob acknowledges; the acknowledgement
+    times out and a new cycle pages him again. The cycle was numbered from the last round paged (0), so its step
+    for level 2 landed on the retry's position (1, 1), which the step table already held: dropped, and nobody
+    else was ever paged."""
+    store = Store()
+    store.run([event("b", service="backstop")], T0)
+    incident_id = store.last("b").incident_id or ""
+    store.tick(T0 + minutes(5))
+    store.tick(T0 + minutes(10))
+    assert [(s.round, s.level) for s in store.pending_steps.values()] == [(2, 1)]  # a round past every step
+    store.act(incident_id, "acknowledge", T0 + minutes(12), by="bob")
+    store.tick(T0 + minutes(42))  # the policy's 30-minute acknowledgement timeout: bob again
+    assert store.incidents[incident_id].status is IncidentStatus.TRIGGERED
+    assert [(s.round, s.level) for s in store.pending_steps.values()] == [(3, 1)]
+    store.tick(COVERAGE)
+    assert "carol" in {p.user_id for p in store.pages_for(incident_id)}
+
+
+def test_escalate_now_while_a_retry_waits_keeps_trying() -> None:
+    """Escalate now cancelled the waiting retry (round 1) and, reaching nobody again, scheduled its own retry at
+    the same position: dropped, so the incident never escalated again."""
+    store = Store()
+    store.run([event("e", service="backstop")], T0)
+    incident_id = store.last("e").incident_id or ""
+    store.tick(T0 + minutes(5))
+    store.act(incident_id, "escalate", T0 + minutes(7), by="bob")
+    assert "trying level 2 again" in store.decisions[-1].reason
+    assert [(s.round, s.level) for s in store.pending_steps.values()] == [(2, 1)]
+    store.tick(COVERAGE)
+    assert "carol" in {p.user_id for p in store.pages_for(incident_id)}

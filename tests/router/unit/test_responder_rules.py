@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
 from alertrouter_router.decisions import DecisionKind, Outcome
@@ -89,3 +90,23 @@ def test_reassigning_to_a_schedule_with_nobody_on_call_changes_nothing_and_says_
     assert decision.outcome is Outcome.NOBODY_ON_CALL
     assert decision.reason.endswith("schedule future-only: nobody is on call")
     assert not effects.pages and store.incidents[incident_id] == before
+
+
+def test_reassign_after_a_reload_removed_the_level_last_paged() -> None:
+    """Paged at level 2, then a reload left the policy one level: reassigning read that level's delay and raised
+    IndexError (the API answered 500 and the person was not paged)."""
+    store = Store()
+    incident_id = _open(store)
+    store.tick(T0 + minutes(5))  # level 2 (bob) is paged
+    assert store.incidents[incident_id].last_level == 1
+    policy = next(p for p in store.config.config.escalation_policies if p.id == "payments-default")
+    document = store.config.config.model_dump()
+    for item in document["escalation_policies"]:
+        if item["id"] == "payments-default":
+            item["levels"] = [policy.levels[0].model_dump()]
+    store.config = replace(store.config, config=type(store.config.config).model_validate(document))
+    effects = store.run([ManualAction(incident_id, "reassign", "bob", "", target=("user", "carol"))], T0 + minutes(6))
+    [decision] = effects.decisions
+    assert decision.outcome is Outcome.PAGED and [p.user_id for p in effects.pages] == ["carol"]
+    [step] = store.pending_steps.values()
+    assert step.due_at == T0 + minutes(11)  # the delay of the policy's last level, the one left

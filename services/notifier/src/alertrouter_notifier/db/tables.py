@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from alertrouter_shared.events import MAX_PAGE_ID_CHARS
+
 metadata = MetaData()
 
 # What a provider said about a send (its message id, its status or error code), as stored; ledger.AttemptRecord cuts
@@ -57,7 +59,7 @@ delivery = Table(
     metadata,
     Column("id", String(64), primary_key=True),
     Column("seq", BigInteger, Identity(), nullable=False, unique=True),
-    Column("page_id", String(255), nullable=False),
+    Column("page_id", String(MAX_PAGE_ID_CHARS), nullable=False),
     Column("contact_method_id", String(255), nullable=False),
     Column("incident_id", String(255), nullable=False),
     Column("user_id", String(255), nullable=False),

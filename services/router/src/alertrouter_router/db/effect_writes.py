@@ -98,6 +98,7 @@ _INCIDENT = (
     _col("round_base", "int"),
     _col("last_round", "int"),
     _col("last_level", "int"),
+    _col("step_round", "int"),
     _col("retrigger_at", _TS),
     _col("drill", "bool"),
 )

@@ -37,7 +37,7 @@ _ALERT_COLUMNS = (
 _INCIDENT_COLUMNS = (
     "id, dedup_key, status, service_id, team_id, policy_id, summary, severity, labels, alert_count, firing_count, "
     "group_key, opened_at, first_event_at, last_event_at, acknowledged_at, acknowledged_by, resolved_at, "
-    "resolved_by, config_version, round_base, last_round, last_level, retrigger_at, drill"
+    "resolved_by, config_version, round_base, last_round, last_level, step_round, retrigger_at, drill"
 )
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from alertrouter_router.decisions.grouping import MAX_GROUP_KEY_CHARS
+from alertrouter_shared.events import MAX_PAGE_ID_CHARS
 
 # Who did something: a user id, or a prefixed name ("client:<name>", "source:<integration>", "schedule:<id>"),
 # each id at most 128 characters (MAX_ID_CHARS), so the prefix needs room beyond the id's own width.
@@ -75,6 +76,7 @@ incident = Table(
     Column("round_base", Integer, nullable=False, server_default="0"),
     Column("last_round", Integer, nullable=False, server_default="0"),
     Column("last_level", Integer, nullable=False, server_default="0"),
+    Column("step_round", Integer, nullable=False, server_default="0"),  # highest round a step was scheduled at
     _ts("retrigger_at"),
     Column("drill", Boolean, nullable=False, server_default=text("false")),  # opened by a drill (drills/)
     Index("ix_router_incident_service_opened", "service_id", "opened_at"),
@@ -164,7 +166,7 @@ escalation_step = Table(
 outbox = Table(
     "router_outbox",
     metadata,
-    Column("page_id", String(200), primary_key=True),
+    Column("page_id", String(MAX_PAGE_ID_CHARS), primary_key=True),
     Column("incident_id", String(36), nullable=False),
     Column("payload", Text, nullable=False),
     _ts("created_at", False),
@@ -329,7 +331,7 @@ shift_reminder = Table(
     _ts("shift_end", False),
     _ts("remind_at", False),
     Column("override", Boolean, nullable=False),
-    Column("page_id", String(200), nullable=False),
+    Column("page_id", String(MAX_PAGE_ID_CHARS), nullable=False),
     _ts("claimed_at", False),
     Index("ix_router_shift_reminder_claimed_at", "claimed_at"),
 )

@@ -145,6 +145,26 @@ class Batch:
         self.effects.pages = [p for p in self.effects.pages if p.incident_id != incident_id]
         self.cancel_steps(incident_id)
 
+    def with_policy(self, incident: Incident, decision: Decision) -> Incident | None:
+        """The incident under a policy that exists: its own, else (a reload removed or renamed it) its service's
+        current one, which the decision names; None when neither exists. Without the fallback the incident stayed
+        triggered with no step, and the alert's later triggers were duplicates of it: nobody was paged again."""
+        if incident.policy_id in self.config.policies_by_id:
+            return incident
+        service = self.config.services_by_id.get(incident.service_id or "")
+        if service is None or service.escalation_policy not in self.config.policies_by_id:
+            return None
+        decision.explanation["policy_replaced"] = {"was": incident.policy_id, "now": service.escalation_policy}
+        decision.policy_id = service.escalation_policy
+        return self.put_incident(replace(incident, policy_id=service.escalation_policy))
+
+    def schedule(self, incident: Incident, step: Step) -> Incident:
+        """A step for later; the incident keeps the highest round scheduled, where its next cycle starts after."""
+        self.effects.steps.append(step)
+        if step.round <= incident.step_round:
+            return incident
+        return self.put_incident(replace(incident, step_round=step.round))
+
     def cancel_steps(self, incident_id: str) -> None:
         """Its escalation is rescheduled: drop pending steps (pages already planned still go out)."""
         self.effects.cancelled_steps.add(incident_id)
@@ -219,7 +239,7 @@ class Batch:
                 after = self.after(incident, round_, level)
                 next_due = self.now + timedelta(minutes=plan.delay_minutes)
                 if after is not None:
-                    self.effects.steps.append(Step(incident.id, after[0], after[1], next_due))
+                    incident = self.schedule(incident, Step(incident.id, after[0], after[1], next_due))
                 users = tuple(t["user"] for t in explained if t["notifications"])
                 paged = ", ".join(users)
                 if announce is not None:
@@ -250,7 +270,8 @@ class Batch:
         # reached or the incident is acknowledged or resolved: its later triggers are repeats of this incident, so
         # without the retry a gap in coverage would swallow them.
         retry_at = self.now + timedelta(minutes=self.rules.nobody_reachable_retry_minutes)
-        self.effects.steps.append(Step(incident.id, round_ + 1, first_level, retry_at))
+        retry_round = max(round_, incident.step_round) + 1  # past any step already scheduled, a retry's too
+        incident = self.schedule(incident, Step(incident.id, retry_round, first_level, retry_at))
         reason = (
             f"no level of policy {policy.id} reaches anyone right now; "
             f"trying level {first_level + 1} again at {retry_at.isoformat()}"
@@ -261,7 +282,7 @@ class Batch:
             "targets": [],
             "next_escalation": {
                 "at": retry_at.isoformat(),
-                "round": round_ + 2 - incident.round_base,
+                "round": retry_round + 1 - incident.round_base,
                 "level": first_level + 1,
             },
         }

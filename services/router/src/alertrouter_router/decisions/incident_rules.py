@@ -47,16 +47,15 @@ class IncidentRules(ResponderRules):
             },
         )
         decision.id, decision.step_key = derived_id("decision", step.key), step.key
-        if incident.policy_id not in self.config.policies_by_id:
-            decision.reason = (
-                f"policy {incident.policy_id} no longer exists in configuration {self.config.short_version}"
-            )
+        current = self.with_policy(incident, decision)
+        if current is None:
+            decision.reason = f"{_missing(incident, self.config.short_version)}, nor a policy of its service"
         else:
             # a round past the policy's repeats is a retry after nobody was reachable (``Batch.escalate``)
-            retry = step.round - incident.round_base > self.config.policies_by_id[incident.policy_id or ""].repeat
-            self.escalate(incident, step.round, step.level, decision, announce="")
+            retry = step.round - current.round_base > self.config.policies_by_id[current.policy_id or ""].repeat
+            self.escalate(current, step.round, step.level, decision, announce="")
             why = "nobody was reachable, trying again" if retry else "not acknowledged in time"
-            decision.reason = f"{why}: {decision.reason}"
+            decision.reason = f"{why}: {_replaced(decision)}{decision.reason}"
         self.record(decision)
 
     def not_reached(self, item: NotReached) -> None:
@@ -66,11 +65,15 @@ class IncidentRules(ResponderRules):
         if incident is None or incident.status is not IncidentStatus.TRIGGERED or current != (item.round, item.level):
             return  # acknowledged, resolved, or already past that level: nothing to do
         key = f"{item.incident_id}:{item.round}:{item.level}:not-reached"
-        if key in self.decided or incident.policy_id not in self.config.policies_by_id:
+        if key in self.decided:
             return
-        self.decided.add(key)
         why = f"level {item.level + 1}: " + "; ".join(item.failures)
         decision = self.incident_decision(incident, DecisionKind.ESCALATION, not_reached=list(item.failures))
+        governed = self.with_policy(incident, decision)
+        if governed is None:
+            return
+        incident = governed
+        self.decided.add(key)
         decision.id, decision.step_key = derived_id("decision", key), key
         after = self.after(incident, item.round, item.level)
         if after is None:
@@ -78,7 +81,7 @@ class IncidentRules(ResponderRules):
         else:
             self.cancel_steps(incident.id)
             self.escalate(incident, after[0], after[1], decision, announce="")
-            decision.reason = f"{why}: {decision.reason}"
+            decision.reason = f"{why}: {_replaced(decision)}{decision.reason}"
         self.record(decision)
 
     def retrigger(self, item: Retrigger) -> None:
@@ -88,19 +91,20 @@ class IncidentRules(ResponderRules):
         since = incident.acknowledged_at.isoformat() if incident.acknowledged_at else "?"
         why = f"acknowledged by {incident.acknowledged_by} at {since} and not resolved; paging again"
         decision = self.incident_decision(incident, DecisionKind.ESCALATION, retrigger=True)
-        if incident.policy_id not in self.config.policies_by_id:  # removed by a reload: it stays acknowledged
+        current = self.with_policy(incident, decision)
+        if current is None:  # its policy and its service's are gone: it stays acknowledged
             self.put_incident(replace(incident, retrigger_at=None))
-            missing = f"policy {incident.policy_id} no longer exists in configuration {self.config.short_version}"
-            decision.reason = f"{why}, but {missing}: nobody paged"
+            missing = _missing(incident, self.config.short_version)
+            decision.reason = f"{why}, but {missing}, nor a policy of its service: nobody paged"
             self.record(decision)
             return
-        self._new_cycle(incident, 0, decision, announce=None)  # paging again is the news, not an escalation
-        decision.reason = f"{why}: {decision.reason}"
+        self._new_cycle(current, 0, decision, announce=None)  # paging again is the news, not an escalation
+        decision.reason = f"{why}: {_replaced(decision)}{decision.reason}"
         self.record(decision)
 
     def _new_cycle(self, incident: Incident, level: int, decision: Decision, announce: str | None) -> None:
         """Back to triggered, paging from ``level`` in a new escalation cycle (its rounds after the last one)."""
-        base = incident.last_round + 1
+        base = incident.next_cycle_round
         incident = self.put_incident(incident.triggered_again(round_base=base))
         self.cancel_steps(incident.id)
         self.escalate(incident, base, level, decision, announce)
@@ -153,9 +157,11 @@ class IncidentRules(ResponderRules):
         decision.explanation["snoozed_until"] = until.isoformat()
 
     def _escalate_now(self, incident: Incident, action: ManualAction, decision: Decision, said: str) -> None:
-        if incident.policy_id not in self.config.policies_by_id:
-            decision.reason = f"{said}; policy {incident.policy_id} no longer exists"
+        current = self.with_policy(incident, decision)
+        if current is None:
+            decision.reason = f"{said}; policy {incident.policy_id} no longer exists, nor a policy of its service"
             return
+        incident = current
         policy = self.config.policies_by_id[incident.policy_id or ""]
         if action.level is not None:
             self._new_cycle(incident, min(action.level, len(policy.levels)) - 1, decision, action.by)
@@ -168,4 +174,14 @@ class IncidentRules(ResponderRules):
                 incident = self.put_incident(incident.triggered_again())
             self.cancel_steps(incident.id)
             self.escalate(incident, after[0], after[1], decision, action.by)
-        decision.reason = f"{said}: {decision.reason}"
+        decision.reason = f"{said}: {_replaced(decision)}{decision.reason}"
+
+
+def _missing(incident: Incident, version: str) -> str:
+    return f"policy {incident.policy_id} no longer exists in configuration {version}"
+
+
+def _replaced(decision: Decision) -> str:
+    """The reason's preamble when a reload removed the incident's policy and its service's current one took over."""
+    replaced = decision.explanation.get("policy_replaced")
+    return f"policy {replaced['was']} no longer exists, continuing with {replaced['now']}; " if replaced else ""

@@ -43,8 +43,17 @@ class Incident:
     round_base: int = 0  # first round of the current escalation cycle (a snooze or ack timeout starts a new one)
     last_round: int = 0  # the position last paged: rounds count on across cycles, so page ids never repeat
     last_level: int = 0
+    # The highest round any escalation step was scheduled at (a retry after nobody was reachable is a round past
+    # the last one paged): a new cycle starts after it, so a step position never repeats (a repeated one was
+    # dropped by the step table's unique key and escalation silently stopped).
+    step_round: int = 0
     retrigger_at: datetime | None = None  # an acknowledged incident pages again then (snooze, ack timeout)
     drill: bool = False  # opened by a drill: pages say DRILL, never counted in incident metrics or listings
+
+    @property
+    def next_cycle_round(self) -> int:
+        """The first round of a new escalation cycle: past every position paged or scheduled."""
+        return max(self.last_round, self.step_round) + 1
 
     @property
     def live(self) -> bool:

@@ -36,14 +36,16 @@ class ResponderRules(Batch):
         # A new escalation cycle (rounds numbered after the last one, like escalate-now): the pending step of
         # the old cycle is cancelled and the rescheduled one has a position of its own.
         current = self.incidents[incident.id]
-        base = current.last_round + 1
+        base = current.next_cycle_round
         incident = self.put_incident(current.triggered_again(round_base=base, last_round=base))
         self.cancel_steps(incident.id)
+        incident = self.with_policy(incident, decision) or incident
         policy = self.config.policies_by_id.get(incident.policy_id or "")
         after = None if policy is None else self.after(incident, base, incident.last_level)
         if policy is not None and after is not None:
-            due = self.now + timedelta(minutes=policy.levels[incident.last_level].delay_minutes)
-            self.effects.steps.append(Step(incident.id, after[0], after[1], due))
+            level = policy.levels[min(incident.last_level, len(policy.levels) - 1)]  # a reload may have removed it
+            due = self.now + timedelta(minutes=level.delay_minutes)
+            self.schedule(incident, Step(incident.id, after[0], after[1], due))
             decision.explanation["next_escalation"] = {"at": due.isoformat(), "round": 1, "level": after[1] + 1}
 
     def add_responder(self, incident: Incident, action: ManualAction, decision: Decision, said: str) -> None:

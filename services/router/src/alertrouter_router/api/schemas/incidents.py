@@ -31,6 +31,7 @@ class IncidentView(Reply):
     round_base: int
     last_round: int
     last_level: int
+    step_round: int = Field(description="the highest round an escalation step was scheduled at")
     retrigger_at: Timestamp | None
     drill: bool
 
