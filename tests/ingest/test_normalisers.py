@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,8 +20,11 @@ from alertrouter_ingest.sources.events_v2 import EventRejected, normalise_event,
 from alertrouter_ingest.sources.fingerprint import label_fingerprint
 from alertrouter_ingest.sources.limits import ContentLimits
 from alertrouter_ingest.sources.normalise import build_event, clip, severity_from_word
+from alertrouter_router.decisions import Outcome
+from alertrouter_router.decisions.incidents import IncidentStatus
 from alertrouter_shared.events import AlertAction, AlertEvent, Severity
 from tests.ingest.conftest import FIXTURES, fixture_bytes, fixture_json
+from tests.router.unit.decide_support import Store
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 LIMITS = ContentLimits()
@@ -318,3 +321,53 @@ def test_an_unrepresentable_event_is_a_400_not_a_crash() -> None:
         )
     assert raised.value.status == 400
     assert raised.value.detail.startswith("the alert cannot be represented as an event: dedup_key:")
+
+
+def test_no_integration_can_write_another_integration_s_dedup_key() -> None:
+    """Ids may contain ``:``: integration ``shop`` sending key ``prod:db-down`` made ``ev2:shop:prod:db-down``, the
+    key of integration ``shop:prod``'s ``db-down``, and so resolved or acknowledged its incidents."""
+
+    def ev2(integration: str, key: str) -> str:
+        body = {"routing_key": "r" * 32, "event_action": "resolve", "dedup_key": key}
+        request = parse_event(json.dumps(body).encode())
+        return normalise_event(
+            request, dedup_key=key, integration_id=integration, bound_service=None, received_at=NOW, limits=LIMITS
+        ).dedup_key
+
+    assert ev2("shop:prod", "db-down") != ev2("shop", "prod:db-down")
+    assert ev2("shop", "db-down") == "ev2:shop:db-down"  # an id without ':' keeps its keys across the upgrade
+    prod = am_events(fixture_bytes(f"alertmanager/{AM_GOOD[0]}"), "shop:prod")[0].dedup_key
+    assert prod.startswith("am:shop%3Aprod:") and prod.count(":") == 2
+
+
+def _cloudwatch(name: str, at: datetime) -> AlertEvent:
+    document = fixture_json(f"cloudwatch/{name}") | {"StateChangeTime": at.strftime("%Y-%m-%dT%H:%M:%S.000+0000")}
+    alarm = parse_alarm(json.dumps(document))
+    assert not isinstance(alarm, Ignored)
+    event = normalise_alarm(
+        alarm,
+        sns=SNS,
+        integration_id="cw",
+        bound_service="checkout",
+        received_at=at,
+        policy=InsufficientDataPolicy.IGNORE,
+        limits=LIMITS,
+    )
+    assert not isinstance(event, Ignored)
+    return event
+
+
+def test_an_ok_from_before_the_current_alarm_leaves_it_firing() -> None:
+    """ALARM, OK, ALARM, then the first OK again (an SNS retry, or a replay): it closed the second ALARM's
+    incident, and CloudWatch never notifies again while the alarm lasts. Decided by the router's own core."""
+    t1, t2, t3 = NOW, NOW + timedelta(minutes=10), NOW + timedelta(minutes=20)
+    store = Store()
+    store.run([_cloudwatch("alarm-in-alarm.json", t1)], t1)
+    store.run([_cloudwatch("alarm-ok.json", t2)], t2)
+    store.run([_cloudwatch("alarm-in-alarm.json", t3)], t3)
+    second = store.decisions[-1].incident_id or ""
+    assert store.decisions[-1].outcome is Outcome.PAGED
+    store.run([_cloudwatch("alarm-ok.json", t2)], t3 + timedelta(minutes=1))
+    assert store.incidents[second].status is IncidentStatus.TRIGGERED
+    store.run([_cloudwatch("alarm-ok.json", t3 + timedelta(minutes=2))], t3 + timedelta(minutes=2))
+    assert store.incidents[second].status is IncidentStatus.RESOLVED  # the OK of this episode still resolves it

@@ -27,7 +27,7 @@ from alertrouter_ingest.sources.errors import InvalidPayload, parse_model
 from alertrouter_ingest.sources.fingerprint import label_fingerprint
 from alertrouter_ingest.sources.limits import ContentLimits
 from alertrouter_ingest.sources.normalise import build_event, clip, is_zero_time, iso, severity_from_word
-from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, UtcTimestamp, to_utc
+from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, UtcTimestamp, source_dedup_key, to_utc
 
 SUPPORTED_VERSION = "4"
 MAX_GROUP_KEY_CHARS = 4096
@@ -229,7 +229,7 @@ def alert_event(
         source=source,
         integration_id=integration_id,
         action=AlertAction.RESOLVE if resolved else AlertAction.TRIGGER,
-        dedup_key=f"{key_prefix}:{integration_id}:{fingerprint}",
+        dedup_key=source_dedup_key(key_prefix, integration_id, fingerprint),
         summary=clip(alert_summary(labels, annotations)),
         severity=severity_from_word(labels.get("severity")),
         labels=labels,

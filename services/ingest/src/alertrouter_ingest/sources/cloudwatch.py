@@ -28,7 +28,7 @@ from alertrouter_ingest.settings import InsufficientDataPolicy
 from alertrouter_ingest.sources.errors import InvalidPayload, describe_validation_error
 from alertrouter_ingest.sources.limits import ContentLimits
 from alertrouter_ingest.sources.normalise import build_event, clip
-from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, Severity, UtcTimestamp
+from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, Severity, UtcTimestamp, source_dedup_key
 
 ALARM_ARN = re.compile(r"^arn:(aws[a-z-]*):cloudwatch:([a-z0-9-]+):(\d{12}):alarm:(.+)$")
 _CONSOLE_HOSTS = {"aws": "console.aws.amazon.com", "aws-cn": "console.amazonaws.cn"}
@@ -151,7 +151,7 @@ def normalise_alarm(
         source=AlertSource.CLOUDWATCH,
         integration_id=integration_id,
         action=action,
-        dedup_key=f"cw:{integration_id}:{alarm.alarm_arn}",
+        dedup_key=source_dedup_key("cw", integration_id, alarm.alarm_arn),
         summary=clip(_summary(alarm)),
         severity=Severity.CRITICAL if alarm.new_state == "ALARM" else Severity.WARNING,
         labels=labels,
@@ -160,6 +160,11 @@ def normalise_alarm(
         bound_service=bound_service,
         occurred_at=alarm.state_change_time or received_at,
         received_at=received_at,
+        # AWS's own time of this state change, on both actions. The router leaves an alert firing for a resolve
+        # from an episode earlier than the current one: an OK retried by SNS or replayed after a later ALARM
+        # would otherwise close that ALARM's incident, and CloudWatch never notifies again while it lasts.
+        # (An OK at t ends an episode that began at or before t.)
+        episode_started_at=alarm.state_change_time,
     )
 
 

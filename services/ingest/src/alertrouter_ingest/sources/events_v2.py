@@ -23,7 +23,7 @@ import orjson
 
 from alertrouter_ingest.sources.limits import ContentLimits
 from alertrouter_ingest.sources.normalise import build_event
-from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, Severity, to_utc
+from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, Severity, source_dedup_key, to_utc
 
 ROUTING_KEY_LENGTH = 32
 DEDUP_KEY_MAX = 255
@@ -238,7 +238,7 @@ def normalise_event(
         source=AlertSource.EVENTS_V2,
         integration_id=integration_id,
         action=request.action,
-        dedup_key=f"ev2:{integration_id}:{dedup_key}",
+        dedup_key=source_dedup_key("ev2", integration_id, dedup_key),
         summary=payload.get("summary", ""),
         severity=Severity(payload.get("severity", Severity.CRITICAL)),
         labels=labels,
