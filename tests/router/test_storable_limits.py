@@ -8,14 +8,18 @@ incident escalating; through the API, a long-named machine client got a 500 for 
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
+import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from alertrouter_router.db.pool import connect_arguments
 from alertrouter_router.runtime import RouterRuntime
 from alertrouter_shared.clock import OffsetClock
-from alertrouter_shared.events import MAX_ID_CHARS, MAX_PAGE_ID_CHARS, AlertAction, PageKind
+from alertrouter_shared.events import MAX_ID_CHARS, MAX_PAGE_ID_CHARS, AlertAction, AlertEvent, PageKind
+from alertrouter_shared.topics import ALERTS, ALERTS_DLQ
 from tests.helpers import TopicReader, eventually
 from tests.router.access_support import client_for, new_token
 from tests.router.conftest import alert_event, decisions_for, paged, pages_for, send
@@ -101,3 +105,49 @@ async def test_pages_and_notices_for_the_longest_user_and_contact_method_ids(
 
     await eventually(notices, what="a trigger, an escalation and an acknowledgement notice of over 200 characters")
     assert max(len(p.page_id) for p in pages_for(pages, key)) <= MAX_PAGE_ID_CHARS
+
+
+async def test_an_alert_the_database_refuses_is_dead_lettered_and_the_rest_of_its_batch_pages(
+    router: RouterRuntime,
+    api: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    pages: TopicReader,
+    router_database_url: str,
+    kafka_bootstrap: str,
+    unique: str,
+) -> None:
+    """No input of ours is known to fail the write for a reason other than an outage (each such input found was
+    mended), so a trigger of the test's database refuses one alert: the others of its batch must still page,
+    and it must reach the dead-letter topic rather than hold the partition back."""
+    poison = f"am:test-am:{unique}-poison"
+    refuse = f"""
+        CREATE OR REPLACE FUNCTION refuse_alert_{unique}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'refused by the test' USING ERRCODE = '23514'; END $$;
+        CREATE OR REPLACE TRIGGER refuse_alert_{unique} BEFORE INSERT ON router_alert FOR EACH ROW
+        WHEN (NEW.dedup_key = '{poison}') EXECUTE FUNCTION refuse_alert_{unique}();
+    """
+    conn = await asyncpg.connect(**connect_arguments(router_database_url))
+    dead_letters = await TopicReader(kafka_bootstrap, ALERTS_DLQ).start()
+    try:
+        await conn.execute(refuse)
+        keys = [f"am:test-am:{unique}-before", poison, f"am:test-am:{unique}-after"]
+        for key in keys:  # back to back: one poll, one batch, as far as the consumer can tell
+            await producer.send(
+                ALERTS,
+                alert_event(key, {"service": "checkout", "alertname": key}).model_dump_json().encode(),
+                key=key.encode(),
+            )
+        await producer.flush()
+        for key in (keys[0], keys[2]):
+            await eventually(partial(paged, pages, key), what=f"the page of {key}")
+
+        async def dead_lettered() -> list[bytes] | None:
+            return [value for value in dead_letters.values if poison.encode() in value] or None
+
+        [refused] = await eventually(dead_lettered, what="the refused alert in the dead-letter topic")
+    finally:
+        await dead_letters.stop()
+        await conn.execute(f"DROP TRIGGER IF EXISTS refuse_alert_{unique} ON router_alert")
+        await conn.close()
+    assert AlertEvent.model_validate_json(refused).dedup_key == poison
+    assert not await paged(pages, poison)

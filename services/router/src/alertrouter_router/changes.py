@@ -18,8 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_router.db.tables import change_event
-from alertrouter_shared.db_errors import is_transient
-from alertrouter_shared.errors import TransientError
+from alertrouter_router.isolation import store_isolating
 from alertrouter_shared.events import ChangeEvent
 from alertrouter_shared.kafka import produce_all
 from alertrouter_shared.logging import get_logger
@@ -51,31 +50,13 @@ async def handle_change_batch(state: RouterState, records: Sequence[Record]) -> 
     await _dead_letter(state, bad, "change_records_dead_lettered")
     if not decoded:
         return
-    try:
-        await _store(state, [change for change, _ in decoded])
-    except Exception as exc:
-        if is_transient(exc):
-            raise TransientError(f"database unavailable while storing changes: {exc!r}") from exc
-        log.warning("change_batch_retry_isolated", error=repr(exc))
-        await _dead_letter(state, await _store_one_by_one(state, decoded), "changes_not_stored_dead_lettered")
 
+    async def store(changes: list[ChangeEvent]) -> None:
+        async with state.engine.begin() as conn:
+            await conn.execute(insert(change_event).values([_row(c) for c in changes]).on_conflict_do_nothing())
 
-async def _store(state: RouterState, changes: list[ChangeEvent]) -> None:
-    async with state.engine.begin() as conn:
-        await conn.execute(insert(change_event).values([_row(c) for c in changes]).on_conflict_do_nothing())
-
-
-async def _store_one_by_one(state: RouterState, decoded: list[tuple[ChangeEvent, Record]]) -> list[Record]:
-    failed: list[Record] = []
-    for change, record in decoded:
-        try:
-            await _store(state, [change])
-        except Exception as exc:
-            if is_transient(exc):
-                raise TransientError(f"database unavailable while storing changes: {exc!r}") from exc
-            log.error("change_not_stored", event_id=str(change.event_id), service_id=change.service_id, error=repr(exc))
-            failed.append(record)
-    return failed
+    refused = await store_isolating(decoded, store, "change events", lambda c: {"event_id": str(c.event_id)})
+    await _dead_letter(state, refused, "changes_not_stored_dead_lettered")
 
 
 async def _dead_letter(state: RouterState, records: list[Record], event: str) -> None:

@@ -18,11 +18,10 @@ from pydantic import ValidationError
 from alertrouter_router import work
 from alertrouter_router.db import snapshot_reads
 from alertrouter_router.decisions.decide import Effects
-from alertrouter_shared.db_errors import is_transient
-from alertrouter_shared.errors import TransientError
+from alertrouter_router.isolation import store_isolating
 from alertrouter_shared.events import AlertEvent
 from alertrouter_shared.kafka import produce_all
-from alertrouter_shared.logging import bound_context, get_logger
+from alertrouter_shared.logging import get_logger
 from alertrouter_shared.topics import ALERTS_DLQ
 
 if TYPE_CHECKING:
@@ -55,28 +54,15 @@ async def handle_alert_batch(state: RouterState, records: Sequence[Record]) -> N
     await _dead_letter(state, bad)
     if not decoded:
         return
-    try:
-        await process_batch(state, [event for event, _ in decoded])
-    except Exception as exc:
-        if is_transient(exc):
-            raise TransientError(f"database unavailable: {exc!r}") from exc
-        log.warning("alert_batch_retry_isolated", error=repr(exc))
-        await _dead_letter(state, await _process_one_by_one(state, decoded))
+
+    async def process(events: list[AlertEvent]) -> Effects:
+        return await process_batch(state, events)
+
+    await _dead_letter(state, await store_isolating(decoded, process, "alert events", _event_context))
 
 
-async def _process_one_by_one(state: RouterState, decoded: list[tuple[AlertEvent, Record]]) -> list[Record]:
-    """The slow path after a batch failed: each event in its own transaction; returns the records that failed."""
-    failed: list[Record] = []
-    for event, record in decoded:
-        with bound_context(event_id=str(event.event_id), dedup_key=event.dedup_key):
-            try:
-                await process_batch(state, [event])
-            except Exception as exc:
-                if is_transient(exc):
-                    raise TransientError(f"database unavailable: {exc!r}") from exc
-                log.exception("alert_event_failed")
-                failed.append(record)
-    return failed
+def _event_context(event: AlertEvent) -> dict[str, str]:
+    return {"event_id": str(event.event_id), "dedup_key": event.dedup_key}
 
 
 async def process_batch(state: RouterState, events: list[AlertEvent], now: datetime | None = None) -> Effects:
