@@ -52,12 +52,15 @@ async def run_unit(
 
 async def _status_updates(conn: Conn, effects: Effects, config: LoadedConfig, now: datetime) -> list[Page]:
     """Those already paged for an incident that was acknowledged, resolved or escalated are told, from the pages
-    they got (published ones: a page still held by its notification rule's delay reached nobody yet)."""
+    they got: published ones, and those due but not yet marked published (the fast lane marks a page after Kafka
+    acknowledged it, up to seconds later: a resolve in between told nobody). A page still held by its
+    notification rule's delay reached nobody yet."""
     actors = {incident.id: by for incident, by in effects.updates}
     rows = await conn.fetch(
         "SELECT incident_id, payload FROM router_outbox WHERE incident_id = ANY($1::text[]) "
-        "AND published_at IS NOT NULL ORDER BY created_at",
+        "AND (published_at IS NOT NULL OR send_at <= $2) ORDER BY created_at",
         sorted(set(actors) | {e.incident_id for e in effects.escalations}),
+        now,
     )
     paged: dict[str, list[Page]] = {}
     for row in rows:
