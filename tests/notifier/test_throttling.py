@@ -90,3 +90,49 @@ async def test_other_numbers_are_not_held_back_by_a_flood(
         (digest,) = await asyncio.to_thread(twilio.wait_for, 1, 10, lambda r: "DIGEST" in r.form().get("Body", ""))
     assert digest.form()["To"] == flood[0].contact_method.address
     assert digest.form()["Body"].startswith("[DIGEST] 4 more alerts for checkout")
+
+
+async def test_drill_pages_neither_use_up_nor_are_held_by_flood_protection_and_no_digest_says_drill(
+    make_settings: SettingsFactory, make_page: PageFactory, twilio: TwilioServer, unique: str
+) -> None:
+    """Drill and real pages shared one window per destination: three drill pages used up the budget, so the real
+    pages behind them were held back, and the digest (a copy of the last page held) read "[DRILL]" although it
+    stood for real pages. A rehearsal never delays or relabels a real page."""
+    settings = make_settings(twilio_base_url=twilio.url, throttle_sms_max=2)
+    phone = f"+447700903{int(unique[:6], 16) % 1000:03d}"
+    drills = [
+        make_page(ContactMethodType.SMS, phone, incident_id=f"drill-{unique}", drill=True, summary=f"rehearsal {n}")
+        for n in range(4)
+    ]
+    real = [make_page(ContactMethodType.SMS, phone, summary=f"real {n}") for n in range(3)]
+    ordered = [drills[0], drills[1], drills[2], real[0], real[1], real[2], drills[3]]  # one partition: this order
+    clock = OffsetClock()
+    async with Notifier(settings, clock=clock) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, ordered)
+
+        async def settled() -> dict[str, str] | None:
+            items = [
+                *await deliveries_for(client, incident=real[0].incident_id),
+                *await deliveries_for(client, incident=drills[0].incident_id),
+            ]
+            done = len(items) == len(ordered) and all(i["status"] in ("sent", "throttled") for i in items)
+            return {str(i["page_id"]): str(i["status"]) for i in items} if done else None
+
+        statuses = await eventually(settled, what="every page sent or throttled")
+        assert [statuses[p.page_id] for p in drills] == ["sent"] * 4
+        assert [statuses[p.page_id] for p in real] == ["sent", "sent", "throttled"]
+
+        clock.advance(timedelta(seconds=61))  # the window closes: the digest of the one real page held goes out
+        (digest,) = await asyncio.to_thread(twilio.wait_for, 1, 10, lambda r: "DIGEST" in r.form().get("Body", ""))
+        assert digest.form()["Body"].startswith("[DIGEST] 1 more alert for checkout"), digest.form()["Body"]
+
+        async def digest_sent() -> list[dict[str, object]] | None:
+            items = await deliveries_for(client, incident=real[0].incident_id)
+            return [i for i in items if i["kind"] == "digest" and i["status"] == "sent"] or None
+
+        (recorded,) = await eventually(digest_sent, what="the digest delivery recorded as sent")
+        held = await deliveries_for(client, incident=drills[0].incident_id, status="throttled")
+    assert recorded["digest_count"] == 1
+    assert held == []
+    bodies = [m["Body"] for m in twilio.messages if m["To"] == phone]
+    assert sum("DRILL" in b for b in bodies) == 4 and len(bodies) == 7  # four drills, two real pages, one digest

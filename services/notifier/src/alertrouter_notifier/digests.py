@@ -21,6 +21,7 @@ def digest_page(window: Window, count: int, last: Page, services: list[str], now
         update={
             "page_id": f"digest:{window.key[:16]}:{int(window.window_start.timestamp() * 1000)}",
             "kind": PageKind.DIGEST,
+            "drill": False,  # only real pages are held (intake._throttled); a digest is never a "[DRILL]"
             "summary": f"{count} more {plural} for {names} since {since} (held back by flood protection)",
             "alert_count": 1,
             "labels": {},

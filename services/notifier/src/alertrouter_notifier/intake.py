@@ -3,7 +3,8 @@
 New pages become ``pending`` rows (the durable queue), or ``sending`` when due now and the dispatcher has a free
 slot for them (claimed by their INSERT, sent as soon as this commits); pages seen before are skipped by the unique
 constraint; pages older than the maximum age become ``expired``; pages over their destination's flood budget
-become ``throttled`` and feed the next digest. Only after this commits does the consumer commit its offsets.
+become ``throttled`` and feed the next digest (a drill page is never counted or held: ``_throttled``). Only after
+this commits does the consumer commit its offsets.
 """
 
 from __future__ import annotations
@@ -50,7 +51,10 @@ def one_statement(pages: Sequence[Page], now: datetime, policy: DeliveryPolicy) 
 
 
 def _throttled(page: Page, policy: DeliveryPolicy) -> bool:
-    return page.kind is not PageKind.DIGEST and policy.throttle_limit(page.contact_method.type) > 0
+    """Whether the page goes through its destination's flood window. A drill page never does: a rehearsal must
+    not use up the budget that lets a real page through, be held back itself, or lend its ``drill`` flag (the
+    digest is a copy of the last page held) to a digest of real pages."""
+    return not page.drill and page.kind is not PageKind.DIGEST and policy.throttle_limit(page.contact_method.type) > 0
 
 
 def _unique(pages: Sequence[Page]) -> list[Page]:
