@@ -71,14 +71,21 @@ class Store:
     pages: list[Page] = field(default_factory=list)  # every page written and not cancelled before it was sent
     decisions: list[Decision] = field(default_factory=list)
     windows: list[ApiWindow] = field(default_factory=list)
+    last_beats: dict[str, datetime] = field(default_factory=dict)  # the router_heartbeat rows' last beats
 
     def run(self, inputs: Sequence[Input], now: datetime) -> Effects:
-        snapshot = Snapshot(alerts=dict(self.alerts), incidents=dict(self.incidents), decided=set(self.decided))
+        snapshot = Snapshot(
+            alerts=dict(self.alerts),
+            incidents=dict(self.incidents),
+            decided=set(self.decided),
+            last_beats=dict(self.last_beats),
+        )
         effects = decide(inputs, snapshot, self.config, Maintenance(tuple(self.windows)), now, self.rules)
         self._apply(effects, now)
         return effects
 
     def _apply(self, effects: Effects, now: datetime) -> None:
+        self.last_beats.update({integration: beat.at for integration, beat in effects.beats.items()})
         self.incidents.update(effects.incidents)
         self.alerts.update(effects.alerts)
         for incident_id, at in effects.resolved_members.items():

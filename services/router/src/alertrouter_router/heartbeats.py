@@ -1,14 +1,20 @@
 """Heartbeats: monitoring (or a job) that says "alive" on a schedule, and an incident when it goes silent.
 
 A heartbeat integration (or an Alertmanager Watchdog receiver) beats; each beat is a resolve of the alert
-``hb:<integration>`` and, here, a row saying when the next beat is due (interval plus grace). The timer loop claims
-heartbeats past due and raises their "gone silent" alert by producing a trigger to the alerts topic, so it is
-routed, paged and explained through the normal path like any alert; the next beat resolves it. Stored in the
-database, a heartbeat survives a router restart: nothing is forgotten and no false alarm is raised. Monitoring
+``hb:<integration>`` and, here, a row with its time. The timer loop claims heartbeats past due — by the current
+configuration: last beat plus interval plus grace, so a removed or disabled heartbeat is never raised and a
+shortened interval acts at once — and raises their "gone silent" alert by producing a trigger to the alerts topic,
+so it is routed, paged and explained through the normal path like any alert; the next beat resolves it. While a
+heartbeat stays silent its alert is raised again (``decisions/beats.py``: ``repeat_every``), so a page lost to a
+stale or out-of-order suppression, or an incident resolved while the job is still dead, pages again. Stored in
+the database, a heartbeat survives a router restart: nothing is forgotten and no false alarm is raised. Monitoring
 starts with the first beat.
 
-What a beat records and the alert a silence raises are decided in ``decisions/beats.py`` (pure); here, the timer
-pass that raises them and the listing of the API.
+A row's ``due_at`` is, while ``ok``, the due time computed at the beat (kept for reference: the timer and the
+listing compute it from the current configuration); while ``silent``, the latest due time already raised.
+
+What a beat records and when and what a silence raises are decided in ``decisions/beats.py`` (pure); here, the
+timer pass that raises them and the listing of the API.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from alertrouter_router.decisions.beats import silent_alert
+from alertrouter_router.decisions import beats
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_shared.kafka import produce_all
 from alertrouter_shared.logging import get_logger
@@ -27,39 +33,78 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
+# The configured heartbeats joined in: a row of a heartbeat no longer configured (or disabled) is never due.
+_DUE = (
+    "SELECT h.integration_id, h.last_beat_at, h.state, h.due_at FROM router_heartbeat AS h "
+    "JOIN unnest($1::text[], $2::int[], $3::int[]) AS c(id, allowance, every) ON c.id = h.integration_id "
+    "WHERE CASE WHEN h.state = 'silent' THEN h.due_at + c.every * interval '1 second' "
+    "ELSE h.last_beat_at + c.allowance * interval '1 second' END <= $4 "
+    "ORDER BY h.integration_id LIMIT 100 FOR UPDATE OF h SKIP LOCKED"
+)
+
 
 async def raise_silent(state: RouterState) -> int:
-    """One timer pass: heartbeats past due raise their alert (produced to the alerts topic, then marked silent)."""
+    """One timer pass: heartbeats past due raise their alert (produced to the alerts topic, then marked silent
+    with the due time raised)."""
     now = state.clock.now()
+    configured = {spec.id: spec for spec in beats.monitored_heartbeats(state.configs.current)}
+    if not configured:
+        return 0
+    specs = list(configured.values())
     async with state.pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(
-            "SELECT integration_id, service_id, last_beat_at FROM router_heartbeat WHERE state = 'ok' "
-            "AND due_at <= $1 ORDER BY due_at LIMIT 100 FOR UPDATE SKIP LOCKED",
+            _DUE,
+            [s.id for s in specs],
+            [int(beats.allowance(s).total_seconds()) for s in specs],
+            [int(beats.repeat_every(s).total_seconds()) for s in specs],
             now,
         )
-        if not rows:
+        planned = (
+            beats.due_raise(
+                configured[r["integration_id"]], r["last_beat_at"], r["due_at"] if r["state"] == "silent" else None, now
+            )
+            for r in rows
+        )
+        raises = [r for r in planned if r is not None]
+        if not raises:
             return 0
-        events = [silent_alert(r["integration_id"], r["service_id"], r["last_beat_at"], now) for r in rows]
-        records = [(ALERTS, e.dedup_key.encode(), e.model_dump_json().encode()) for e in events]
+        records = [(ALERTS, r.event.dedup_key.encode(), r.event.model_dump_json().encode()) for r in raises]
         await produce_all(state.producer, records, timeout=10)  # before the commit: a crash here raises it again
         await conn.execute(
-            "UPDATE router_heartbeat SET state = 'silent', silent_since = $2 WHERE integration_id = ANY($1::text[])",
-            [r["integration_id"] for r in rows],
-            now,
+            "UPDATE router_heartbeat AS h SET state = 'silent', due_at = t.covered, "
+            "silent_since = COALESCE(h.silent_since, t.since) "
+            "FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS t(id, covered, since) "
+            "WHERE h.integration_id = t.id",
+            [r.integration_id for r in raises],
+            [r.covered for r in raises],
+            [r.overdue_since for r in raises],
         )
-    for row in rows:
-        log.warning("heartbeat_silent", integration=row["integration_id"], last_beat_at=row["last_beat_at"].isoformat())
-    return len(rows)
+    for one in raises:
+        log.warning(
+            "heartbeat_silent",
+            integration=one.integration_id,
+            due=one.due.isoformat(),
+            event_id=str(one.event.event_id),
+        )
+    return len(raises)
 
 
 def listing(config: LoadedConfig, rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    """Every configured heartbeat with its state: ok, silent, or waiting for its first beat."""
+    """Every configured heartbeat with its state — ok, silent, waiting for its first beat, or disabled — and its
+    next due time by the current configuration (for a silent one: when its alert is raised again), as the timer
+    pass computes them."""
     by_id = {row["integration_id"]: row for row in rows}
     found = []
     for spec in config.config.integrations:
         if not spec.beats:
             continue
         row = by_id.get(spec.id)
+        watched = beats.monitored(spec)
+        silent = bool(row and row["state"] == "silent")
+        due = None
+        if row and watched:
+            due = beats.next_due(spec, row["last_beat_at"], row["due_at"] if silent else None)
+        state = "disabled" if not watched else row["state"] if row else "waiting for the first beat"
         found.append(
             {
                 "integration": spec.id,
@@ -67,10 +112,10 @@ def listing(config: LoadedConfig, rows: list[dict[str, Any]], now: datetime) -> 
                 "service": spec.service,
                 "interval_seconds": spec.interval_seconds,
                 "grace_seconds": spec.grace_seconds,
-                "state": row["state"] if row else "waiting for the first beat",
+                "state": state,
                 "last_beat_at": row["last_beat_at"].isoformat() if row else None,
-                "next_due_at": row["due_at"].isoformat() if row else None,
-                "overdue": bool(row and row["state"] == "ok" and row["due_at"] <= now),
+                "next_due_at": due.isoformat() if due else None,
+                "overdue": bool(watched and not silent and due is not None and due <= now),
                 "silent_since": row["silent_since"].isoformat() if row and row["silent_since"] else None,
             }
         )

@@ -1,4 +1,5 @@
-"""Heartbeats and their state: ok, silent (its alert raised), or waiting for the first beat."""
+"""Heartbeats and their state: ok, silent (its alert raised, and raised again while silent), waiting for the first
+beat, or disabled."""
 
 from __future__ import annotations
 

@@ -6,7 +6,8 @@ The preview reads the same rows with no lock at all, in a read-only transaction.
 
 A consumer batch's snapshot is one statement (``for_events``): under contention for the CPU every round trip
 is two process wake-ups on the critical path of a page, and the four reads it replaced were four of the ten
-round trips between an alert's arrival and its page's publication.
+round trips between an alert's arrival and its page's publication. It includes the last beat of each heartbeat
+whose silent alert the batch holds (``heard_since`` in ``decisions/beats.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from alertrouter_router.decisions.maintenance import ApiWindow, Maintenance
 from alertrouter_router.decisions.paging import PAGE_ALERTS_SHOWN
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.ownership.routing import resolve_route
-from alertrouter_shared.events import AlertAction, AlertEvent, PageAlert
+from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, PageAlert
 
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
@@ -163,7 +164,9 @@ def _snapshot_sql(lock: str) -> str:
         "SELECT ARRAY(SELECT a FROM a) AS alerts, ARRAY(SELECT i FROM i) AS incidents, "
         "ARRAY(SELECT event_id FROM router_decision WHERE event_id = ANY($4::text[])) AS decided, "
         f"ARRAY(SELECT w FROM (SELECT {_WINDOW_COLUMNS} FROM router_maintenance_window "
-        "WHERE $5 AND active AND ends_at > $6 ORDER BY starts_at, id) AS w) AS windows"
+        "WHERE $5 AND active AND ends_at > $6 ORDER BY starts_at, id) AS w) AS windows, "
+        "ARRAY(SELECT b FROM (SELECT integration_id, last_beat_at FROM router_heartbeat "
+        "WHERE integration_id = ANY($7::text[])) AS b) AS beats"
     )
 
 
@@ -190,6 +193,9 @@ async def for_events(
         [str(e.event_id) for e in events] if lock else [],
         any(e.action is AlertAction.TRIGGER for e in events),
         now,
+        sorted(
+            {e.integration_id for e in events if e.source is AlertSource.HEARTBEAT and e.action is AlertAction.TRIGGER}
+        ),
     )
     alerts = (alert_from_row(zip(_ALERT_NAMES, values, strict=True)) for values in row["alerts"])
     incidents = (incident_from_row(zip(_INCIDENT_NAMES, values, strict=True)) for values in row["incidents"])
@@ -198,6 +204,7 @@ async def for_events(
         alerts={alert.dedup_key: alert for alert in alerts},
         incidents={incident.id: incident for incident in incidents},
         decided=set(row["decided"]),
+        last_beats=dict(row["beats"]),
     )
     return snapshot, Maintenance(tuple(windows))
 

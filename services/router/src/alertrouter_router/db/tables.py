@@ -208,7 +208,7 @@ heartbeat = Table(
     Column("integration_id", String(128), primary_key=True),
     Column("service_id", String(128)),
     _ts("last_beat_at", False),
-    _ts("due_at", False),
+    _ts("due_at", False),  # ok: due as of the beat (the timer uses the current config); silent: the due raised last
     Column("state", String(16), nullable=False),  # ok | silent
     _ts("silent_since"),
     Index("ix_router_heartbeat_due", "due_at", postgresql_where=text("state = 'ok'")),

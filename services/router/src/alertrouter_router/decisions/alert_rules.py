@@ -1,8 +1,9 @@
 """The rules for alert events: trigger, resolve and acknowledge by the source, and rechecks of suppressed alerts.
 
-In the order they are tried for a trigger: a repeat of an episode already resolved (same source start) and a
-trigger older than the last resolve are recorded and page nobody (event times later than receipt plus the skew
-allowance are clamped to the receipt); a trigger of an alert firing in a live incident is a duplicate; otherwise
+In the order they are tried for a trigger: a heartbeat's silent alert that a beat heard since makes moot, a
+repeat of an episode already resolved (same source start) and a trigger older than the last resolve are recorded
+and page nobody (event times later than receipt plus the skew allowance are clamped to the receipt); a trigger of
+an alert firing in a live incident is a duplicate; otherwise
 the alert needs an incident: no route, a stale backlog event or a maintenance window suppress it (recorded on the
 alert, never as an incident, and looked at again: maintenance at its end, the others at the next fresh trigger);
 else it joins the newest open incident of its group within the service's grouping window, or opens one and
@@ -19,7 +20,7 @@ from typing import Any
 from alertrouter_router.decisions import Decision, DecisionKind, Outcome, derived_id, route_explanation
 from alertrouter_router.decisions.alerts import Alert, AlertStatus, SuppressedBy
 from alertrouter_router.decisions.batch import Batch, Recheck, clamp, set_outcome, suppress
-from alertrouter_router.decisions.beats import beat_of
+from alertrouter_router.decisions.beats import beat_of, heard_since
 from alertrouter_router.decisions.grouping import group_key, newest_open_group
 from alertrouter_router.decisions.incidents import Incident, IncidentStatus
 from alertrouter_router.ownership.routing import RouteMatch, resolve_route
@@ -41,6 +42,16 @@ class AlertRules(Batch):
         if started is not None:
             started, _ = clamp(started, event.received_at, self.rules.clock_skew_seconds)
         alert = self.alerts.get(event.dedup_key)
+        last_beat = self.last_beats.get(event.integration_id)
+        if heard_since(event, self.config, last_beat, occurred):
+            reason = (
+                f"heartbeat {event.integration_id} beat at {last_beat.isoformat() if last_beat else '?'}, after this "
+                f"alert of its silence was raised: it was not overdue at {occurred.isoformat()}"
+            )
+            suppress(decision, "out_of_order", reason)
+            decision.incident_id = alert.incident_id if alert is not None else None
+            self.record(decision)
+            return
         resolved = alert is not None and alert.status is AlertStatus.RESOLVED
         if resolved and alert is not None and self._resolved_already(alert, occurred, started, decision):
             self.record(decision)
@@ -269,6 +280,7 @@ class AlertRules(Batch):
         heard = beat_of(event, self.config, self.now)
         if heard is not None:
             self.effects.beats[heard.integration_id] = heard
+            self.last_beats[heard.integration_id] = heard.at
         route = resolve_route(self.config.config, event.labels, event.bound_service)
         decision = self.event_decision(event, route)
         occurred = self.clamped(event, decision)

@@ -74,12 +74,14 @@ Input = AlertEvent | Recheck | Step | ManualAction | Retrigger | NotReached
 
 @dataclass
 class Snapshot:
-    """The state a batch touches: its alerts, their incidents, the open groups of its services."""
+    """The state a batch touches: its alerts, their incidents, the open groups of its services, and the last beat
+    of the heartbeats whose silent alerts it holds."""
 
     alerts: dict[str, Alert] = field(default_factory=dict)
     incidents: dict[str, Incident] = field(default_factory=dict)
     decided: set[str] = field(default_factory=set)  # event ids and step keys already decided
     members: dict[str, list[PageAlert]] = field(default_factory=dict)  # incident id → some member alerts
+    last_beats: dict[str, datetime] = field(default_factory=dict)  # heartbeat integration → its last beat
 
 
 @dataclass
@@ -116,6 +118,7 @@ class Batch:
         self.incidents = dict(snapshot.incidents)
         self.decided = set(snapshot.decided)
         self.members = {k: list(v) for k, v in snapshot.members.items()}
+        self.last_beats = dict(snapshot.last_beats)
         self.config = config
         self.maintenance = maintenance
         self.now = now

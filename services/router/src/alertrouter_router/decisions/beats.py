@@ -1,6 +1,11 @@
-"""A heartbeat's part in the decision (pure): the beat an event records, and the alert raised when beats stop.
+"""A heartbeat's part in the decision (pure): the beat an event records, when a silent heartbeat's alert is raised
+(and raised again), the alert itself, and whether a beat heard since makes a raised alert moot.
 
-The timer pass that raises it and the API's listing are ``heartbeats.py``.
+Times of beats are the router's clock when it processed them, so a due time (last beat + interval + grace) and the
+beats the decision compares it with are on one clock. The interval and grace are always the current
+configuration's: a heartbeat removed or disabled is never raised, a shortened interval acts at once.
+
+The timer pass that raises the alerts and the API's listing are ``heartbeats.py``.
 """
 
 from __future__ import annotations
@@ -10,7 +15,16 @@ from datetime import datetime, timedelta
 
 from alertrouter_router.decisions import derived_id
 from alertrouter_router.ownership.loader import LoadedConfig
+from alertrouter_router.ownership.model import Integration
 from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, heartbeat_dedup_key
+
+# While a heartbeat stays silent its alert is raised again every interval + grace, but at least every hour and at
+# most every 5 minutes. Raised again, an alert firing in an open incident is only a duplicate; one whose page was
+# lost (a lagging consumer's stale suppression, an ingest clock ahead of ours) or whose incident a person resolved
+# while the job is still dead pages again. An hour bounds how late that page comes for a daily job; five minutes
+# keeps a 60-second heartbeat someone resolved from paging them again every two minutes.
+REPEAT_AT_LEAST = timedelta(minutes=5)
+REPEAT_AT_MOST = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,28 +35,90 @@ class Beat:
     due_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Raise:
+    """One raise of a silent heartbeat's alert, planned by the timer pass."""
+
+    integration_id: str
+    due: datetime  # when this raise fell due: the alert's event time (the first raise: when it became overdue)
+    covered: datetime  # the latest due time this raise stands for; the next raise is ``repeat_every`` after it
+    overdue_since: datetime
+    event: AlertEvent
+
+
+def monitored(spec: Integration | None) -> bool:
+    """A configured, enabled heartbeat (or Watchdog receiver): only these record beats and raise alerts."""
+    return spec is not None and spec.enabled and spec.beats and spec.interval_seconds is not None
+
+
+def monitored_heartbeats(config: LoadedConfig) -> list[Integration]:
+    return [spec for spec in config.config.integrations if monitored(spec)]
+
+
+def allowance(spec: Integration) -> timedelta:
+    """How long after a beat the next one may come: interval plus grace."""
+    return timedelta(seconds=(spec.interval_seconds or 0) + spec.grace_seconds)
+
+
+def repeat_every(spec: Integration) -> timedelta:
+    return min(max(allowance(spec), REPEAT_AT_LEAST), REPEAT_AT_MOST)
+
+
 def beat_of(event: AlertEvent, config: LoadedConfig, now: datetime) -> Beat | None:
     """The beat a heartbeat event records, or None when its integration is not (or no longer) a heartbeat."""
     spec = config.integrations_by_id.get(event.integration_id)
-    if event.source is not AlertSource.HEARTBEAT or spec is None or not spec.beats or spec.interval_seconds is None:
+    if event.source is not AlertSource.HEARTBEAT or spec is None or not monitored(spec):
         return None
-    return Beat(spec.id, spec.service, now, now + timedelta(seconds=spec.interval_seconds + spec.grace_seconds))
+    return Beat(spec.id, spec.service, now, now + allowance(spec))
 
 
-def silent_alert(integration_id: str, service_id: str | None, last_beat_at: datetime, now: datetime) -> AlertEvent:
-    """The trigger raised for a heartbeat past due; its id is derived from the beat it waited for, so a timer
-    pass repeated after a crash raises the same event (the router decides it once)."""
+def next_due(spec: Integration, last_beat_at: datetime, raised: datetime | None) -> datetime:
+    """When the heartbeat's alert is (next) raised: ``raised`` is the due time the last raise covered, None while
+    the heartbeat is ok."""
+    if raised is None:
+        return last_beat_at + allowance(spec)
+    return raised + repeat_every(spec)
+
+
+def due_raise(spec: Integration, last_beat_at: datetime, raised: datetime | None, now: datetime) -> Raise | None:
+    """The raise due at ``now``, if any. The first raise is dated when the heartbeat became overdue; a raise
+    again, the latest due time passed (a router down for hours raises once, not once per missed period). The
+    same row and the same due time give the same event, so a pass repeated after a crash raises nothing new."""
+    overdue_since = last_beat_at + allowance(spec)
+    start = next_due(spec, last_beat_at, raised)
+    if start > now:
+        return None
+    every = repeat_every(spec)
+    covered = start + every * ((now - start) // every)
+    due = start if raised is None else covered
+    return Raise(spec.id, due, covered, overdue_since, silent_alert(spec, last_beat_at, due, now))
+
+
+def silent_alert(spec: Integration, last_beat_at: datetime, due: datetime, now: datetime) -> AlertEvent:
+    """The trigger raised for a heartbeat past due. Its event time is the due time, not now: a beat the router
+    had not yet processed when it raised the alert (a backlog after a restart) is later than that, and makes the
+    trigger out of order instead of a page; received now, it is not a stale backlog event. Its id is derived from
+    the last beat and the due time: each raise is a new event, and a raise repeated after a crash is the same."""
     since = last_beat_at.isoformat(timespec="seconds")
     return AlertEvent(
-        event_id=derived_id("heartbeat-silent", f"{integration_id}:{last_beat_at.isoformat()}"),
+        event_id=derived_id("heartbeat-silent", f"{spec.id}:{last_beat_at.isoformat()}:{due.isoformat()}"),
         source=AlertSource.HEARTBEAT,
-        integration_id=integration_id,
+        integration_id=spec.id,
         action=AlertAction.TRIGGER,
-        dedup_key=heartbeat_dedup_key(integration_id),
-        summary=f"monitoring for {service_id or integration_id} has gone silent: no heartbeat from {integration_id} "
-        f"since {since}",
-        labels={"alertname": "HeartbeatMissing", "heartbeat": integration_id},
-        bound_service=service_id,
-        occurred_at=now,
+        dedup_key=heartbeat_dedup_key(spec.id),
+        summary=f"monitoring for {spec.service or spec.id} has gone silent: no heartbeat from {spec.id} since {since}",
+        labels={"alertname": "HeartbeatMissing", "heartbeat": spec.id},
+        bound_service=spec.service,
+        occurred_at=due,
         received_at=now,
     )
+
+
+def heard_since(event: AlertEvent, config: LoadedConfig, last_beat_at: datetime | None, occurred: datetime) -> bool:
+    """A heartbeat's silent alert is moot when a beat heard since leaves it not overdue at the alert's time: a beat
+    queued in Kafka while the router was down (or lagging) is processed before the alert raised meanwhile, since
+    both are keyed by the heartbeat's dedup key."""
+    spec = config.integrations_by_id.get(event.integration_id)
+    if event.source is not AlertSource.HEARTBEAT or last_beat_at is None or spec is None or not monitored(spec):
+        return False
+    return last_beat_at + allowance(spec) > occurred

@@ -58,10 +58,12 @@ class HeartbeatView(Reply):
     service: str | None
     interval_seconds: int | None
     grace_seconds: int | None
-    state: str = Field(description="ok, silent, or waiting for the first beat")
+    state: str = Field(description="ok, silent, waiting for the first beat, or disabled (enabled: false)")
     last_beat_at: Timestamp | None
-    next_due_at: Timestamp | None
-    overdue: bool
+    next_due_at: Timestamp | None = Field(
+        description="ok: last beat + the configured interval + grace; silent: when its alert is raised again"
+    )
+    overdue: bool = Field(description="ok and past its due time: its alert is about to be raised")
     silent_since: Timestamp | None
 
 
