@@ -415,8 +415,8 @@ async def test_certificate_host_errors(world: SnsWorld, sns_client: httpx.AsyncC
     assert down.headers["retry-after"] == "5"
     body["SigningCertURL"] = world.host.base + "/SimpleNotificationService-missing.pem"
     missing = await post(sns_client, sign(body, world.key))
-    assert missing.status_code == 403
-    assert missing.json()["detail"] == "the signing certificate URL answered 404"
+    assert missing.status_code == 503
+    assert missing.json()["detail"] == "the signing certificate host answered 404; retry later"
     world.host.files["/SimpleNotificationService-garbage.pem"] = b"not a certificate"
     body["SigningCertURL"] = world.host.base + "/SimpleNotificationService-garbage.pem"
     garbage = await post(sns_client, sign(body, world.key))

@@ -3,8 +3,8 @@
 Nothing happens before the signature is verified, and nothing is fetched before the URL is checked:
 envelope (400) -> topic pinning (403) -> signature version, at least the integration's minimum, and encoding (403)
 -> certificate URL: https, an SNS host whose middle label is a region, the topic's region (403) -> replay window
-and clock skew (403) -> certificate fetch, chain and subject ``sns.amazonaws.com`` (403, or 503 when the host is
-unreachable) -> signature (403).
+and clock skew (403) -> certificate fetch, chain and subject ``sns.amazonaws.com`` (403, or 503 when the
+certificate or its issuer could not be downloaded: SNS retries only 5xx) -> signature (403).
 Only then: a SubscriptionConfirmation is confirmed (GET SubscribeURL, same host rules), an
 UnsubscribeConfirmation is recorded (never re-subscribed), and a Notification's alarm becomes an event.
 """
@@ -49,7 +49,7 @@ RESPONSES: dict[int | str, dict[str, object]] = {
     415: openapi.problem("Content-Type is neither text/plain nor JSON"),
     429: openapi.problem("The integration is over its rate limit", openapi.RETRY_AFTER),
     503: openapi.problem(
-        "Kafka, the certificate host or SubscribeURL unreachable, or too many requests in flight; SNS retries",
+        "Kafka, a certificate download or SubscribeURL failed, or too many requests in flight; SNS retries",
         openapi.RETRY_AFTER,
     ),
 }

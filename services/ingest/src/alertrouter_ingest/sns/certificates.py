@@ -5,6 +5,11 @@ trust anchor is incomplete, the missing issuer is fetched from the certificate's
 URL -- only from hosts matching ``INGEST_SNS_AIA_HOST_PATTERN`` (Amazon Trust Services by default); what is
 fetched there is itself only trusted through the chain. Every use re-checks the chain at the current time, so
 an expired certificate is refused even while cached.
+
+A download that fails (the certificate or issuer host unreachable, or answering anything but 200) says nothing
+about the message: it is CertificateUnavailable (503, SNS retries), and nothing is cached. SNS does not retry a
+4xx, so a 403 is kept for a certificate that really fails verification. Only a certificate whose chain verified
+is cached: a failed or incomplete download must not refuse every message of its URL for the cache's lifetime.
 """
 
 from __future__ import annotations
@@ -81,23 +86,26 @@ class CertificateStore:
 
     async def public_key(self, url: str, now: datetime) -> rsa.RSAPublicKey:
         """The RSA key of the trusted, currently valid certificate at ``url`` (already host-checked)."""
-        entry = await self._entry(url)
+        entry, downloaded = await self._entry(url)
         self._verify_chain(entry, now)
         self._check_subject(entry.leaf)
         key = entry.leaf.public_key()
         if not isinstance(key, rsa.RSAPublicKey):
             raise SignatureRejected("the signing certificate does not hold an RSA key", "bad_certificate")
+        if downloaded:
+            self._remember(url, entry)  # only now: what failed verification is fetched again next time
         return key
 
-    async def _entry(self, url: str) -> _Cached:
+    async def _entry(self, url: str) -> tuple[_Cached, bool]:
+        """The certificate at ``url`` and whether this call downloaded it (concurrent callers share a download)."""
         cached = self._cache.get(url)
         if cached is not None and time.monotonic() - cached.fetched_at < self._ttl:
             self._cache.move_to_end(url)
             SNS_CERT_FETCHES.labels("cache_hit").inc()
-            return cached
+            return cached, False
         pending = self._pending.get(url)
         if pending is not None:
-            return await asyncio.shield(pending)
+            return await asyncio.shield(pending), False
         future: asyncio.Future[_Cached] = asyncio.get_running_loop().create_future()
         self._pending[url] = future
         try:
@@ -112,8 +120,7 @@ class CertificateStore:
         finally:
             self._pending.pop(url, None)
         future.set_result(entry)
-        self._remember(url, entry)
-        return entry
+        return entry, True
 
     def _remember(self, url: str, entry: _Cached) -> None:
         self._cache[url] = entry
@@ -136,7 +143,11 @@ class CertificateStore:
     async def _missing_issuer(
         self, leaf: x509.Certificate, bundled: tuple[x509.Certificate, ...]
     ) -> tuple[x509.Certificate, ...]:
-        """The leaf's issuer from its AIA URL, when the bundle lacks it and the URL's host is allowed."""
+        """The leaf's issuer from its AIA URL, when the bundle lacks it and the URL's host is allowed.
+
+        A failed issuer download is CertificateUnavailable (503): the chain could not be checked, which says
+        nothing about the message, and an incomplete chain must not be cached as if it were the answer.
+        """
         if any(c.subject == leaf.issuer for c in bundled) or leaf.issuer == leaf.subject:
             return ()
         url = _ca_issuers_url(leaf)
@@ -146,27 +157,19 @@ class CertificateStore:
         if parts.scheme not in ("http", "https") or not self._aia_host_pattern.fullmatch(parts.hostname or ""):
             return ()
         try:
-            body = await self._download(url, "issuer certificate")
-        except (CertificateUnavailable, SignatureRejected) as exc:
-            log.warning("sns_aia_fetch_failed", url=url, error=str(exc))
-            return ()
-        try:
-            if body.lstrip().startswith(b"-----BEGIN"):
-                return tuple(x509.load_pem_x509_certificates(body))
-            return (x509.load_der_x509_certificate(body),)
-        except ValueError:
-            log.warning("sns_aia_not_a_certificate", url=url)
-            return ()
+            return _issuer_certificates(await self._download(url, "issuer certificate"))
+        except (CertificateUnavailable, SignatureRejected, ValueError) as exc:
+            log.warning("sns_aia_fetch_failed", url=url, error=str(exc) or type(exc).__name__)
+            raise CertificateUnavailable(f"could not obtain the issuer certificate from {url[:200]}") from exc
 
     async def _download(self, url: str, what: str) -> bytes:
+        """The body at ``url``; CertificateUnavailable (503) for any answer but 200 -- a 404 or 429 from the
+        certificate host is no proof of forgery, and SNS would drop the message after our 4xx."""
         try:
             async with self._client.stream("GET", url) as response:
-                if response.status_code >= 500:
-                    SNS_CERT_FETCHES.labels("server_error").inc()
-                    raise CertificateUnavailable(f"the {what} host answered {response.status_code}")
                 if response.status_code != 200:
-                    SNS_CERT_FETCHES.labels("refused").inc()
-                    raise SignatureRejected(f"the {what} URL answered {response.status_code}", "bad_certificate")
+                    SNS_CERT_FETCHES.labels("server_error" if response.status_code >= 500 else "refused").inc()
+                    raise CertificateUnavailable(f"the {what} host answered {response.status_code}")
                 body = bytearray()
                 async for chunk in response.aiter_bytes():
                     body += chunk
@@ -198,6 +201,13 @@ class CertificateStore:
             verifier.verify(entry.leaf, list(entry.intermediates))
         except VerificationError as exc:
             raise SignatureRejected(f"the signing certificate is not trusted: {exc}", "untrusted_certificate") from exc
+
+
+def _issuer_certificates(body: bytes) -> tuple[x509.Certificate, ...]:
+    """An AIA download: DER (what CAs publish) or PEM; ValueError when it is neither."""
+    if body.lstrip().startswith(b"-----BEGIN"):
+        return tuple(x509.load_pem_x509_certificates(body))
+    return (x509.load_der_x509_certificate(body),)
 
 
 def _ca_issuers_url(certificate: x509.Certificate) -> str | None:

@@ -1,0 +1,111 @@
+"""SNS signing certificates: a failed download is a 503 that SNS retries and is never cached; only a certificate
+that really fails verification is a 403.
+
+Every message is really signed (test CA in sns_support.py) and every certificate is served by the local HTTPS
+certificate host, whose answers the tests change between deliveries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from alertrouter_ingest.app import create_app
+from alertrouter_ingest.publisher import Publisher
+from tests.ingest.conftest import serve
+from tests.ingest.sns_support import Authority, pem, sign
+from tests.ingest.sns_world import SnsWorld, message, post
+
+NOTIFICATION = "cloudwatch/sns-alarm-notification.json"
+
+
+def signed(world: SnsWorld, path: str, key: rsa.RSAPrivateKey, **changes: Any) -> dict[str, Any]:
+    """A fresh notification (its own Timestamp) whose SigningCertURL is ``path`` on the certificate host."""
+    return sign(message(world, NOTIFICATION, SigningCertURL=world.host.base + path, **changes), key)
+
+
+def with_issuer_behind_aia(world: SnsWorld, name: str) -> tuple[str, str, rsa.RSAPrivateKey]:
+    """A signing certificate served alone (path), whose issuer is only at its AIA URL (aia path) as DER."""
+    intermediate = world.root.intermediate(f"Test SNS Intermediate {name}")
+    aia_path = f"/issuer-{name}.der"
+    world.host.files[aia_path] = intermediate.certificate.public_bytes(serialization.Encoding.DER)
+    certificate, key = intermediate.signing_certificate(aia_url=world.host.base + aia_path)
+    path = f"/SimpleNotificationService-{name}.pem"
+    world.host.files[path] = pem(certificate)
+    return path, aia_path, key
+
+
+@pytest.mark.parametrize("status", [503, 429, 404, 403])
+async def test_a_failed_issuer_download_is_503_and_is_not_cached(
+    world: SnsWorld, kafka_bootstrap: str, ingest_publisher: Publisher, status: int
+) -> None:
+    """One bad answer from the AIA host once refused every message of that certificate for the cache's 24 h."""
+    path, aia_path, key = with_issuer_behind_aia(world, f"flaky-aia-{status}")
+    world.host.status_override[aia_path] = status
+    settings = world.settings(kafka_bootstrap, sns_aia_host_pattern=r"^localhost$")
+    async with serve(create_app(settings, publisher=ingest_publisher)) as client:
+        refused = await post(client, signed(world, path, key))
+        del world.host.status_override[aia_path]
+        retried = await post(client, signed(world, path, key))
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["retry-after"] == "5"
+    assert refused.json()["detail"].startswith("could not obtain the issuer certificate from https://localhost:")
+    assert retried.status_code == 202, retried.text
+    assert (world.host.hits[path], world.host.hits[aia_path]) == (2, 2)
+
+
+async def test_an_issuer_download_that_is_not_a_certificate_is_503_and_is_not_cached(
+    world: SnsWorld, kafka_bootstrap: str, ingest_publisher: Publisher
+) -> None:
+    path, aia_path, key = with_issuer_behind_aia(world, "garbled-aia")
+    issuer = world.host.files[aia_path]
+    world.host.files[aia_path] = b"<html>maintenance</html>"
+    settings = world.settings(kafka_bootstrap, sns_aia_host_pattern=r"^localhost$")
+    async with serve(create_app(settings, publisher=ingest_publisher)) as client:
+        refused = await post(client, signed(world, path, key))
+        world.host.files[aia_path] = issuer
+        retried = await post(client, signed(world, path, key))
+    assert refused.status_code == 503, refused.text
+    assert retried.status_code == 202, retried.text
+
+
+@pytest.mark.parametrize("status", [429, 404, 403, 500, 503])
+async def test_a_certificate_host_error_is_503_and_the_retry_is_fetched_again(
+    world: SnsWorld, kafka_bootstrap: str, ingest_publisher: Publisher, status: int
+) -> None:
+    """SNS retries 5xx only: the certificate host's 429 or 404 must not make us drop the alarm with a 403."""
+    certificate, key = world.root.signing_certificate()
+    path = f"/SimpleNotificationService-host-{status}.pem"
+    world.host.files[path] = pem(certificate)
+    world.host.status_override[path] = status
+    async with serve(create_app(world.settings(kafka_bootstrap), publisher=ingest_publisher)) as client:
+        refused = await post(client, signed(world, path, key))
+        del world.host.status_override[path]
+        retried = await post(client, signed(world, path, key))
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["retry-after"] == "5"
+    assert refused.json()["detail"] == f"the signing certificate host answered {status}; retry later"
+    assert retried.status_code == 202, retried.text
+    assert world.host.hits[path] == 2
+
+
+async def test_a_certificate_that_fails_verification_is_403_and_is_not_cached(
+    world: SnsWorld, kafka_bootstrap: str, ingest_publisher: Publisher
+) -> None:
+    """A real verification failure is final for the message (403), but not remembered for the URL."""
+    stranger = Authority.root("Not The SNS CA")
+    untrusted, key = stranger.signing_certificate()
+    path = "/SimpleNotificationService-replaced.pem"
+    world.host.files[path] = pem(untrusted)
+    async with serve(create_app(world.settings(kafka_bootstrap), publisher=ingest_publisher)) as client:
+        refused = await post(client, signed(world, path, key))
+        trusted, key = world.root.signing_certificate()
+        world.host.files[path] = pem(trusted)
+        accepted = await post(client, signed(world, path, key))
+    assert refused.status_code == 403
+    assert refused.json()["detail"].startswith("the signing certificate is not trusted")
+    assert accepted.status_code == 202, accepted.text
+    assert world.host.hits[path] == 2
