@@ -11,6 +11,7 @@ import datetime as dt
 import ssl
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,8 +21,10 @@ import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
+SERVER_AUTH = ExtendedKeyUsageOID.SERVER_AUTH
+CLIENT_AUTH = ExtendedKeyUsageOID.CLIENT_AUTH
 NOTIFICATION_FIELDS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
 CONFIRMATION_FIELDS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
 
@@ -60,7 +63,13 @@ class Authority:
         )
         return cls(certificate, key)
 
-    def intermediate(self, name: str = "Test SNS Intermediate CA") -> Authority:
+    def intermediate(
+        self,
+        name: str = "Test SNS Intermediate CA",
+        extended_key_usage: Sequence[x509.ObjectIdentifier] = (SERVER_AUTH, CLIENT_AUTH),
+    ) -> Authority:
+        """An issuing CA as Amazon's ("Amazon RSA 2048 M01"): by default for server and client authentication;
+        ``extended_key_usage=(SERVER_AUTH,)`` models the serverAuth-only hierarchies CAs are moving to."""
         key = _key()
         now = dt.datetime.now(dt.UTC)
         certificate = (
@@ -75,13 +84,21 @@ class Authority:
             .add_extension(_ca_key_usage(), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False)
+            .add_extension(x509.ExtendedKeyUsage(list(extended_key_usage)), critical=False)
             .sign(self.key, hashes.SHA256())
         )
         return Authority(certificate, key)
 
     def signing_certificate(
-        self, *, expired: bool = False, aia_url: str | None = None, common_name: str = "sns.amazonaws.com"
+        self,
+        *,
+        expired: bool = False,
+        aia_url: str | None = None,
+        common_name: str = "sns.amazonaws.com",
+        extended_key_usage: Sequence[x509.ObjectIdentifier] = (SERVER_AUTH,),
     ) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+        """A signing certificate with the profile of AWS's real one (SimpleNotificationService-*.pem): a TLS
+        server certificate named for the SNS host in its subject and SAN, serverAuth only, not a CA."""
         key = _key()
         now = dt.datetime.now(dt.UTC)
         start, end = (
@@ -102,6 +119,10 @@ class Authority:
             .not_valid_after(end)
             .add_extension(x509.SubjectAlternativeName([x509.DNSName(common_name)]), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(_server_key_usage(), critical=True)
+            .add_extension(x509.ExtendedKeyUsage(list(extended_key_usage)), critical=False)
         )
         if aia_url:
             builder = builder.add_extension(
@@ -129,6 +150,20 @@ def _ca_key_usage() -> x509.KeyUsage:
         key_agreement=False,
         key_cert_sign=True,
         crl_sign=True,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _server_key_usage() -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=True,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
         encipher_only=False,
         decipher_only=False,
     )

@@ -1,5 +1,5 @@
 """SNS signing certificates: a failed download is a 503 that SNS retries and is never cached; only a certificate
-that really fails verification is a 403.
+that really fails verification is a 403; the chain is checked as the TLS server certificate it is.
 
 Every message is really signed (test CA in sns_support.py) and every certificate is served by the local HTTPS
 certificate host, whose answers the tests change between deliveries.
@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from alertrouter_ingest.app import create_app
 from alertrouter_ingest.publisher import Publisher
-from tests.ingest.conftest import serve
-from tests.ingest.sns_support import Authority, pem, sign
-from tests.ingest.sns_world import SnsWorld, message, post
+from tests.ingest.conftest import AlertsLog, serve
+from tests.ingest.sns_support import CLIENT_AUTH, SERVER_AUTH, Authority, pem, sign
+from tests.ingest.sns_world import ALARM_ARN, SnsWorld, message, post
 
 NOTIFICATION = "cloudwatch/sns-alarm-notification.json"
 
@@ -109,3 +110,29 @@ async def test_a_certificate_that_fails_verification_is_403_and_is_not_cached(
     assert refused.json()["detail"].startswith("the signing certificate is not trusted")
     assert accepted.status_code == 202, accepted.text
     assert world.host.hits[path] == 2
+
+
+async def test_a_chain_of_server_authentication_certificates_verifies(
+    world: SnsWorld, sns_client: httpx.AsyncClient, alerts_log: AlertsLog
+) -> None:
+    """Issuing CAs for TLS servers now carry serverAuth alone; a client-certificate check refused such chains."""
+    intermediate = world.root.intermediate("Test SNS Intermediate serverAuth only", extended_key_usage=(SERVER_AUTH,))
+    certificate, key = intermediate.signing_certificate()
+    path = "/SimpleNotificationService-server-only-chain.pem"
+    world.host.files[path] = pem(certificate) + intermediate.pem()
+    response = await post(sns_client, signed(world, path, key))
+    assert response.status_code == 202, response.text
+    ((_, event),) = await alerts_log.events([response.json()["events"][0]["event_id"]])
+    assert event["dedup_key"] == f"cw:test-cw:{ALARM_ARN}"
+
+
+async def test_a_certificate_that_is_not_for_a_tls_server_is_refused(
+    world: SnsWorld, sns_client: httpx.AsyncClient
+) -> None:
+    """Named sns.amazonaws.com and issued by the trusted CA, but for client authentication only: not SNS's."""
+    certificate, key = world.root.signing_certificate(extended_key_usage=(CLIENT_AUTH,))
+    path = "/SimpleNotificationService-client-only.pem"
+    world.host.files[path] = pem(certificate)
+    response = await post(sns_client, signed(world, path, key))
+    assert response.status_code == 403
+    assert response.json()["detail"].startswith("the signing certificate is not trusted")

@@ -31,7 +31,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
-from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store, VerificationError
+from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from alertrouter_ingest.metrics import SNS_CERT_FETCHES
 from alertrouter_ingest.sns.errors import CertificateUnavailable, SignatureRejected
@@ -87,8 +87,8 @@ class CertificateStore:
     async def public_key(self, url: str, now: datetime) -> rsa.RSAPublicKey:
         """The RSA key of the trusted, currently valid certificate at ``url`` (already host-checked)."""
         entry, downloaded = await self._entry(url)
-        self._verify_chain(entry, now)
         self._check_subject(entry.leaf)
+        self._verify_chain(entry, now)
         key = entry.leaf.public_key()
         if not isinstance(key, rsa.RSAPublicKey):
             raise SignatureRejected("the signing certificate does not hold an RSA key", "bad_certificate")
@@ -190,13 +190,10 @@ class CertificateStore:
             )
 
     def _verify_chain(self, entry: _Cached, now: datetime) -> None:
-        verifier = (
-            PolicyBuilder()
-            .store(self._trust)
-            .time(now)
-            .extension_policies(ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=ExtensionPolicy.permit_all())
-            .build_client_verifier()
-        )
+        """The chain as a TLS client checks the certificate of the SNS host it is named for (Web PKI rules,
+        serverAuth): that is what the CA issued. A client-certificate check demanded clientAuth of the
+        intermediates, which CAs are dropping from server hierarchies."""
+        verifier = PolicyBuilder().store(self._trust).time(now).build_server_verifier(x509.DNSName(self._subject))
         try:
             verifier.verify(entry.leaf, list(entry.intermediates))
         except VerificationError as exc:
