@@ -1,5 +1,6 @@
 """SNS signing certificates: a failed download is a 503 that SNS retries and is never cached; only a certificate
-that really fails verification is a 403; the chain is checked as the TLS server certificate it is.
+that really fails verification is a 403; the chain is checked as the TLS server certificate it is, named for
+SNS of the message's region.
 
 Every message is really signed (test CA in sns_support.py) and every certificate is served by the local HTTPS
 certificate host, whose answers the tests change between deliveries.
@@ -16,9 +17,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from alertrouter_ingest.app import create_app
 from alertrouter_ingest.publisher import Publisher
-from tests.ingest.conftest import AlertsLog, serve
+from alertrouter_ingest.sns.subjects import signing_names
+from tests.ingest.conftest import CW_ANY_KEY, AlertsLog, serve
 from tests.ingest.sns_support import CLIENT_AUTH, SERVER_AUTH, Authority, pem, sign
-from tests.ingest.sns_world import ALARM_ARN, SnsWorld, message, post
+from tests.ingest.sns_world import ALARM_ARN, PEM_PATH, SnsWorld, message, post
 
 NOTIFICATION = "cloudwatch/sns-alarm-notification.json"
 
@@ -136,3 +138,79 @@ async def test_a_certificate_that_is_not_for_a_tls_server_is_refused(
     response = await post(sns_client, signed(world, path, key))
     assert response.status_code == 403
     assert response.json()["detail"].startswith("the signing certificate is not trusted")
+
+
+# The signing names of AWS's own table (AWS SDK for Java v2, SnsHostProviderTest), by SigningCertURL host.
+AWS_SIGNING_NAMES = [
+    ("sns.us-east-1.amazonaws.com", "sns.amazonaws.com"),
+    ("sns.eu-west-1.amazonaws.com", "sns.amazonaws.com"),
+    ("sns.me-south-1.amazonaws.com", "sns-signing.me-south-1.amazonaws.com"),
+    ("sns.ap-east-1.amazonaws.com", "sns-signing.ap-east-1.amazonaws.com"),
+    ("sns.ap-southeast-7.amazonaws.com", "sns-signing.ap-southeast-7.amazonaws.com"),
+    ("sns.mx-central-1.amazonaws.com", "sns-signing.mx-central-1.amazonaws.com"),
+    ("sns.us-gov-west-1.amazonaws.com", "sns-us-gov-west-1.amazonaws.com"),
+    ("sns.us-gov-east-1.amazonaws.com", "sns-us-gov-west-1.amazonaws.com"),
+    ("sns.cn-north-1.amazonaws.com.cn", "sns-cn-north-1.amazonaws.com.cn"),
+    ("sns.cn-northwest-1.amazonaws.com.cn", "sns-cn-northwest-1.amazonaws.com.cn"),
+]
+
+
+@pytest.mark.parametrize(("host", "name"), AWS_SIGNING_NAMES)
+def test_the_signing_name_is_the_one_aws_uses_in_the_certificate_hosts_region(host: str, name: str) -> None:
+    region = host.split(".")[1]
+    url = f"https://{host}/SimpleNotificationService-0123.pem"
+    assert signing_names(url, f"arn:aws:sns:{region}:111122223333:alarms") == (name,)
+    assert signing_names(url, f"arn:aws:sns:{region}:111122223333:alarms", override="sns.example.internal") == (
+        "sns.example.internal",
+    )
+
+
+def test_a_region_newer_than_the_table_accepts_only_names_of_that_region_or_of_sns_itself() -> None:
+    url = "https://sns.ap-northeast-9.amazonaws.com/SimpleNotificationService-0123.pem"
+    names = signing_names(url, "arn:aws:sns:ap-northeast-9:111122223333:alarms")
+    assert names == ("sns-signing.ap-northeast-9.amazonaws.com", "sns.amazonaws.com")
+
+
+@pytest.mark.parametrize(
+    ("topic_region", "certificate_name", "status"),
+    [
+        ("me-south-1", "sns-signing.me-south-1.amazonaws.com", 202),
+        ("us-gov-east-1", "sns-us-gov-west-1.amazonaws.com", 202),
+        ("cn-north-1", "sns-cn-north-1.amazonaws.com.cn", 202),
+        ("eu-west-1", "sns.amazonaws.com", 202),
+        ("me-south-1", "sns.amazonaws.com", 403),  # an opt-in region never signs with the global name
+        ("me-south-1", "sns-signing.ap-east-1.amazonaws.com", 403),  # SNS, but of another region
+        ("cn-north-1", "sns-cn-northwest-1.amazonaws.com.cn", 403),
+        ("eu-west-1", "sns-signing.eu-west-1.amazonaws.com", 403),
+        ("eu-west-1", "sns.amazonaws.com.attacker.example", 403),
+    ],
+)
+async def test_the_certificate_must_be_named_for_sns_of_the_messages_region(
+    world: SnsWorld, sns_client: httpx.AsyncClient, topic_region: str, certificate_name: str, status: int
+) -> None:
+    """The local certificate host is not shaped like AWS's, so the region is the topic's (any topic allowed)."""
+    partition = {"cn-north-1": "aws-cn", "us-gov-east-1": "aws-us-gov"}.get(topic_region, "aws")
+    certificate, key = world.root.signing_certificate(common_name=certificate_name)
+    path = f"/SimpleNotificationService-{certificate_name}.pem"
+    world.host.files[path] = pem(certificate)
+    topic = f"arn:{partition}:sns:{topic_region}:111122223333:alarms"
+    response = await post(sns_client, signed(world, path, key, TopicArn=topic), key=CW_ANY_KEY)
+    assert response.status_code == status, response.text
+    if status == 403:
+        assert response.json()["detail"].startswith(f"the signing certificate is issued to {certificate_name}, not to")
+
+
+async def test_the_subject_setting_overrides_the_regions_name(
+    world: SnsWorld, kafka_bootstrap: str, ingest_publisher: Publisher
+) -> None:
+    private, private_key = world.root.signing_certificate(common_name="sns.example.internal")
+    world.host.files["/SimpleNotificationService-private.pem"] = pem(private)
+    settings = world.settings(kafka_bootstrap, sns_certificate_subject="sns.example.internal")
+    async with serve(create_app(settings, publisher=ingest_publisher)) as client:
+        accepted = await post(client, signed(world, "/SimpleNotificationService-private.pem", private_key))
+        regional = await post(client, signed(world, PEM_PATH, world.key))
+    assert accepted.status_code == 202, accepted.text
+    assert regional.status_code == 403
+    assert regional.json()["detail"] == (
+        "the signing certificate is issued to sns.amazonaws.com, not to sns.example.internal"
+    )

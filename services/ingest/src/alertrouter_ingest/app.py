@@ -67,7 +67,6 @@ def create_app(
         aia_host_pattern=re.compile(settings.sns_aia_host_pattern),
         ttl_seconds=settings.sns_cert_cache_ttl_seconds,
         max_entries=settings.sns_cert_cache_size,
-        subject=settings.sns_certificate_subject,
     )
     ingest = Ingest(settings, integrations, publisher, clock or SystemClock(), http, certificates)
 

@@ -95,8 +95,10 @@ class IngestSettings(CommonSettings):
     # SNS / CloudWatch
     sns_cert_host_pattern: str = SNS_HOST_PATTERN
     sns_aia_host_pattern: str = AIA_HOST_PATTERN
-    sns_certificate_subject: str = Field(
-        "sns.amazonaws.com", description="Common name the SNS signing certificate must have"
+    sns_certificate_subject: str | None = Field(
+        None,
+        description="The one name the SNS signing certificate must carry, whatever the region (tests, private "
+        "endpoints); default: the name AWS signs with in the SigningCertURL's region",
     )
     sns_ca_bundle: str | None = Field(None, description="PEM trust anchors for SNS signing certs; default certifi")
     sns_tls_ca_bundle: str | None = Field(None, description="PEM trust for HTTPS fetches; default certifi")

@@ -3,8 +3,9 @@
 Nothing happens before the signature is verified, and nothing is fetched before the URL is checked:
 envelope (400) -> topic pinning (403) -> signature version, at least the integration's minimum, and encoding (403)
 -> certificate URL: https, an SNS host whose middle label is a region, the topic's region (403) -> replay window
-and clock skew (403) -> certificate fetch, chain and subject ``sns.amazonaws.com`` (403, or 503 when the
-certificate or its issuer could not be downloaded: SNS retries only 5xx) -> signature (403).
+and clock skew (403) -> certificate fetch, named for SNS of the URL's region (``sns.amazonaws.com``,
+``sns-signing.<region>.amazonaws.com``, ...: sns/subjects.py) and chain (403, or 503 when the certificate or its
+issuer could not be downloaded: SNS retries only 5xx) -> signature (403).
 Only then: a SubscriptionConfirmation is confirmed (GET SubscribeURL, same host rules), an
 UnsubscribeConfirmation is recorded (never re-subscribed), and a Notification's alarm becomes an event.
 """
@@ -27,6 +28,7 @@ from alertrouter_ingest.protection import check_content_type
 from alertrouter_ingest.sns.envelope import NOTIFICATION, SUBSCRIPTION_CONFIRMATION, SnsMessage, parse_envelope
 from alertrouter_ingest.sns.errors import CertificateUnavailable, SignatureRejected
 from alertrouter_ingest.sns.signature import check_fresh, check_signature_version, decode_signature, verify_signature
+from alertrouter_ingest.sns.subjects import signing_names
 from alertrouter_ingest.sns.urls import check_certificate_url, check_subscribe_url
 from alertrouter_ingest.sources.cloudwatch import Ignored, SnsContext, normalise_alarm, parse_alarm
 from alertrouter_ingest.sources.errors import InvalidPayload
@@ -115,7 +117,8 @@ async def _verify(ingest: Ingest, integration: Integration, message: SnsMessage)
     max_age = ingest.settings.sns_max_message_age_seconds
     skew = timedelta(seconds=ingest.settings.sns_max_clock_skew_seconds)
     check_fresh(message, now, timedelta(seconds=max_age) if max_age else None, skew)
-    public_key = await ingest.certificates.public_key(url, now)
+    names = signing_names(url, message.topic_arn, ingest.settings.sns_certificate_subject)
+    public_key = await ingest.certificates.public_key(url, now, names)
     verify_signature(public_key, message, signature)
 
 

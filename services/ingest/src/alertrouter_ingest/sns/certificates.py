@@ -20,6 +20,7 @@ import ssl
 import time
 import warnings
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -73,10 +74,8 @@ class CertificateStore:
         aia_host_pattern: re.Pattern[str],
         ttl_seconds: float,
         max_entries: int,
-        subject: str = "sns.amazonaws.com",
     ) -> None:
         self._client = client
-        self._subject = subject
         self._trust = trust
         self._aia_host_pattern = aia_host_pattern
         self._ttl = ttl_seconds
@@ -84,11 +83,12 @@ class CertificateStore:
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
         self._pending: dict[str, asyncio.Future[_Cached]] = {}
 
-    async def public_key(self, url: str, now: datetime) -> rsa.RSAPublicKey:
-        """The RSA key of the trusted, currently valid certificate at ``url`` (already host-checked)."""
+    async def public_key(self, url: str, now: datetime, names: Sequence[str]) -> rsa.RSAPublicKey:
+        """The RSA key of the trusted, currently valid certificate at ``url`` (already host-checked), which must
+        be named for one of ``names`` (the SNS signing names of the URL's region: sns/subjects.py)."""
         entry, downloaded = await self._entry(url)
-        self._check_subject(entry.leaf)
-        self._verify_chain(entry, now)
+        name = _signing_name(entry.leaf, names)
+        self._verify_chain(entry, now, name)
         key = entry.leaf.public_key()
         if not isinstance(key, rsa.RSAPublicKey):
             raise SignatureRejected("the signing certificate does not hold an RSA key", "bad_certificate")
@@ -180,24 +180,37 @@ class CertificateStore:
             SNS_CERT_FETCHES.labels("unreachable").inc()
             raise CertificateUnavailable(f"could not fetch the {what}: {type(exc).__name__}") from exc
 
-    def _check_subject(self, leaf: x509.Certificate) -> None:
-        """A certificate the CA issued to anyone else (any other site) must not sign SNS messages."""
-        names = [attribute.value for attribute in leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-        if names != [self._subject]:
-            shown = ", ".join(str(name)[:64] for name in names) or "none"
-            raise SignatureRejected(
-                f"the signing certificate's subject (CN={shown}) is not {self._subject}", "bad_certificate"
-            )
-
-    def _verify_chain(self, entry: _Cached, now: datetime) -> None:
+    def _verify_chain(self, entry: _Cached, now: datetime, name: str) -> None:
         """The chain as a TLS client checks the certificate of the SNS host it is named for (Web PKI rules,
         serverAuth): that is what the CA issued. A client-certificate check demanded clientAuth of the
         intermediates, which CAs are dropping from server hierarchies."""
-        verifier = PolicyBuilder().store(self._trust).time(now).build_server_verifier(x509.DNSName(self._subject))
+        verifier = PolicyBuilder().store(self._trust).time(now).build_server_verifier(x509.DNSName(name))
         try:
             verifier.verify(entry.leaf, list(entry.intermediates))
         except VerificationError as exc:
             raise SignatureRejected(f"the signing certificate is not trusted: {exc}", "untrusted_certificate") from exc
+
+
+def _signing_name(leaf: x509.Certificate, names: Sequence[str]) -> str:
+    """The expected name the certificate is issued to (its SAN, exactly: no wildcard); a certificate the CA issued
+    to anyone else -- any other site, or SNS of another region -- must not sign SNS messages."""
+    issued_to = _dns_names(leaf)
+    for name in names:
+        if name in issued_to:
+            return name
+    common_names = [str(a.value) for a in leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    shown = ", ".join(name[:64] for name in (issued_to or common_names)[:3]) or "no name"
+    raise SignatureRejected(
+        f"the signing certificate is issued to {shown}, not to {' or '.join(names)}", "bad_certificate"
+    )
+
+
+def _dns_names(certificate: x509.Certificate) -> list[str]:
+    try:
+        alternative = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [str(name) for name in alternative.get_values_for_type(x509.DNSName)]
 
 
 def _issuer_certificates(body: bytes) -> tuple[x509.Certificate, ...]:

@@ -41,6 +41,16 @@ def check_subscribe_url(url: str, host_pattern: re.Pattern[str], topic_arn: str)
     return url
 
 
+def certificate_host_region(url: str, topic_arn: str) -> str | None:
+    """The region of an (already checked) SigningCertURL: its ``sns.<region>.amazonaws.com`` host's, or, on a
+    host not shaped like AWS's that the configured pattern allows (a test or private endpoint), the topic's."""
+    host_match = _REGIONAL_SNS_HOST.match(urlsplit(url).hostname or "")
+    if host_match is not None:
+        return host_match.group(1)
+    topic_match = _TOPIC_REGION.match(topic_arn)
+    return topic_match.group(1) if topic_match is not None else None
+
+
 def _check_https_url(url: str, host_pattern: re.Pattern[str], field: str) -> str:
     reason = "cert_url" if field == "SigningCertURL" else "subscribe_url"
     if _UNSAFE.search(url) or not url.isascii():
