@@ -1,5 +1,5 @@
-"""Guards: body size (413), body deadline (408), content type (415), per-integration rate (429), requests in
-flight overall and per integration (503)."""
+"""Guards: body size (413), body deadline (408), content type (415), per-integration rate (503; PagerDuty's 429
+on /v2/enqueue), requests in flight overall and per integration (503)."""
 
 from __future__ import annotations
 
@@ -18,16 +18,18 @@ from tests.ingest.conftest import (
     AM_KEY,
     CW_ANY_KEY,
     EV2_KEY,
+    GRAFANA_KEY,
     AlertsLog,
     fixture_bytes,
     fixture_json,
     ingest_settings,
     serve,
 )
-from tests.ingest.sns_support import sign
+from tests.ingest.sns_support import pem, sign
 from tests.ingest.sns_world import PEM_PATH, SnsWorld, message, post
 
 FIRING = fixture_bytes("alertmanager/firing-single.json")
+GRAFANA = fixture_bytes("grafana/firing.json")
 
 
 async def test_body_over_the_limit_is_413_whether_declared_or_streamed(
@@ -80,21 +82,48 @@ async def test_json_content_types_are_accepted(client: httpx.AsyncClient) -> Non
 async def test_rate_limit_is_per_integration_with_retry_after(
     kafka_bootstrap: str, ingest_publisher: Publisher
 ) -> None:
+    """Over the limit: 503 for Alertmanager and Grafana, which retry only 5xx (a 429 made them drop the alerts);
+    PagerDuty's own 429 on /v2/enqueue, which PagerDuty's clients retry; heartbeats keep the plain 429."""
     settings = ingest_settings(kafka_bootstrap, rate_limit_per_second=0.01, rate_limit_burst=2)
     async with serve(create_app(settings, publisher=ingest_publisher)) as client:
         statuses = [(await client.post(f"/v1/alertmanager/{AM_KEY}", content=FIRING)).status_code for _ in range(2)]
         limited = await client.post(f"/v1/alertmanager/{AM_KEY}", content=FIRING)
         other_integration = await client.post("/v1/alertmanager/test-am-unbound-key", content=FIRING)
+        grafana = [await client.post(f"/v1/grafana/{GRAFANA_KEY}", content=GRAFANA) for _ in range(3)]
         trigger = fixture_json("pagerduty/trigger.json")
         pd = [(await client.post("/v2/enqueue", json=trigger)) for _ in range(3)]
+        beats = [(await client.post("/v1/heartbeats/test-heartbeat-key")).status_code for _ in range(3)]
     assert statuses == [202, 202]
-    assert limited.status_code == 429
+    assert limited.status_code == 503
     assert limited.headers["content-type"] == "application/problem+json"
+    assert "over its rate limit" in limited.json()["detail"]
     assert 1 <= int(limited.headers["retry-after"]) <= 100
     assert other_integration.status_code == 202
+    assert [r.status_code for r in grafana] == [202, 202, 503]
+    assert 1 <= int(grafana[2].headers["retry-after"]) <= 100
     assert [r.status_code for r in pd] == [202, 202, 429]
     assert pd[2].json()["status"] == "throttle event"
     assert int(pd[2].headers["retry-after"]) >= 1
+    assert beats == [202, 202, 429]
+
+
+async def test_sns_over_the_rate_limit_is_503_which_sns_retries(
+    world: SnsWorld, kafka_bootstrap: str, ingest_publisher: Publisher
+) -> None:
+    """SNS retries 5xx only: a 429 would drop the alarm for good."""
+    settings = world.settings(kafka_bootstrap, rate_limit_per_second=0.01, rate_limit_burst=1)
+    certificate, key = world.root.signing_certificate()
+    world.host.files["/SimpleNotificationService-rate.pem"] = pem(certificate)
+    url = world.host.base + "/SimpleNotificationService-rate.pem"  # PEM_PATH's fetches are another test's signal
+    async with serve(create_app(settings, publisher=ingest_publisher)) as client:
+        first, limited = [
+            await post(client, sign(message(world, "cloudwatch/sns-alarm-notification.json", SigningCertURL=url), key))
+            for _ in range(2)
+        ]
+    assert first.status_code == 202, first.text
+    assert limited.status_code == 503
+    assert 1 <= int(limited.headers["retry-after"]) <= 100
+    assert "over its rate limit" in limited.json()["detail"]
 
 
 async def test_rate_limit_is_off_by_default(client: httpx.AsyncClient) -> None:

@@ -2,9 +2,10 @@
 
 ``Ingest`` holds the process-wide parts (integrations, publisher, guards, SNS certificate store); the routes
 call it so that the order of checks and the meaning of each status code are the same on every endpoint:
-integration key (404) -> rate limit (429) -> content type (415) -> body size (413) and read deadline (408)
--> in-flight slot, overall and per integration (503) -> format (400) -> limits (400/413) -> Kafka
-acknowledgement (503) -> 2xx. (On /v2/enqueue the key is inside the body, so the body is read first.)
+integration key (404) -> rate limit (503; 429 on the PagerDuty and heartbeat intakes) -> content type (415)
+-> body size (413) and read deadline (408) -> in-flight slot, overall and per integration (503) -> format (400)
+-> limits (400/413) -> Kafka acknowledgement (503) -> 2xx. (On /v2/enqueue the key is inside the body, so the
+body is read first.)
 
 Events are serialised one by one as they are built, and building stops as soon as the request's records pass
 ``INGEST_MAX_PRODUCED_BYTES_PER_REQUEST`` (413): memory per request is bounded by that limit, whatever the
@@ -117,11 +118,14 @@ class Ingest:
             raise ApiProblem(404, f"no enabled {kind.value} integration has this key", reason="unknown_key")
         return found
 
-    def check_rate(self, integration: Integration) -> None:
+    def check_rate(self, integration: Integration, *, status: int = 503) -> None:
+        """The integration's rate limit, refused with ``Retry-After``. 503 by default: Alertmanager's webhook
+        notifier, Grafana and SNS retry only 5xx, so a 429 would make them drop the alerts. The PagerDuty
+        intakes answer 429, which PagerDuty documents and its clients retry; heartbeats keep the plain 429."""
         wait = self.rate_limiter.take(integration.id)
         if wait is not None:
             raise ApiProblem(
-                429,
+                status,
                 f"integration {integration.id!r} is over its rate limit "
                 f"({self.settings.rate_limit_per_second:g} requests/s)",
                 reason="rate_limited",

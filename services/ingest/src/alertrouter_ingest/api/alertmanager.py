@@ -36,8 +36,10 @@ RESPONSES: dict[int | str, dict[str, object]] = {
     408: openapi.BODY_TIMEOUT,
     413: openapi.problem("Body, alert count or normalised events over the configured limits"),
     415: openapi.problem("Content-Type is not JSON"),
-    429: openapi.problem("The integration is over its rate limit", openapi.RETRY_AFTER),
-    503: openapi.problem("Kafka unavailable or too many requests in flight; retry", openapi.RETRY_AFTER),
+    503: openapi.problem(
+        "Kafka unavailable, too many requests in flight, or the integration over its rate limit; retry",
+        openapi.RETRY_AFTER,
+    ),
 }
 
 

@@ -49,9 +49,9 @@ RESPONSES: dict[int | str, dict[str, object]] = {
     408: openapi.BODY_TIMEOUT,
     413: openapi.problem("The body is over the size limit"),
     415: openapi.problem("Content-Type is neither text/plain nor JSON"),
-    429: openapi.problem("The integration is over its rate limit", openapi.RETRY_AFTER),
     503: openapi.problem(
-        "Kafka, a certificate download or SubscribeURL failed, or too many requests in flight; SNS retries",
+        "Kafka, a certificate download or SubscribeURL failed, too many requests in flight, or the integration "
+        "over its rate limit; SNS retries",
         openapi.RETRY_AFTER,
     ),
 }

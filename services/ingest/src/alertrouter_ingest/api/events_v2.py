@@ -103,7 +103,7 @@ async def read_routed(ingest: Ingest, request: Request, parse: Callable[[bytes],
 def check_pagerduty_rate(ingest: Ingest, integration: Integration) -> None:
     """The rate limit, refused with PagerDuty's "throttle event" body (429)."""
     try:
-        ingest.check_rate(integration)
+        ingest.check_rate(integration, status=429)
     except ApiProblem as exc:
         body_429 = {
             "status": "throttle event",

@@ -45,7 +45,7 @@ async def heartbeat(integration_key: str, request: Request) -> Response:
 
 async def _accept(ingest: Ingest, request: Request, key: str) -> Response:
     integration = ingest.integration(key, IntegrationType.HEARTBEAT)
-    ingest.check_rate(integration)
+    ingest.check_rate(integration, status=429)
     await ingest.body(request)
     with ingest.admitted(integration):
         refs = await ingest.publish(
