@@ -36,6 +36,11 @@ TRUNCATED_ALERTS = Counter(
     "Alerts Alertmanager left out of webhooks because of max_alerts (truncatedAlerts)",
     ["integration"],
 )
+ALERTMANAGER_IGNORED = Counter(
+    "alertrouter_ingest_alertmanager_ignored_total",
+    "Alertmanager webhooks acknowledged without producing anything (a resolved Watchdog), by reason",
+    ["integration", "reason"],
+)
 CLOUDWATCH_IGNORED = Counter(
     "alertrouter_ingest_cloudwatch_ignored_total",
     "Verified SNS notifications that produced no event, by reason",

@@ -14,9 +14,10 @@ from fastapi.responses import Response
 
 from alertrouter_ingest.api import openapi
 from alertrouter_ingest.api.problems import ApiProblem, json_response
-from alertrouter_ingest.api.schemas import Accepted
-from alertrouter_ingest.intake import Ingest, invalid
-from alertrouter_ingest.metrics import TRUNCATED_ALERTS
+from alertrouter_ingest.api.schemas import Accepted, Ignored
+from alertrouter_ingest.intake import EventRef, Ingest, invalid
+from alertrouter_ingest.integrations import Integration
+from alertrouter_ingest.metrics import ALERTMANAGER_IGNORED, TRUNCATED_ALERTS
 from alertrouter_ingest.protection import check_content_type
 from alertrouter_ingest.sources.alertmanager import AlertmanagerWebhook, normalise_webhook, parse_webhook
 from alertrouter_ingest.sources.errors import InvalidPayload
@@ -27,8 +28,12 @@ from alertrouter_shared.logging import get_logger
 log = get_logger(__name__)
 router = APIRouter(tags=["Alertmanager"])
 SOURCE = "alertmanager"
+WATCHDOG_RESOLVED = "watchdog_resolved"
 
 RESPONSES: dict[int | str, dict[str, object]] = {
+    200: openapi.json_body(
+        Ignored, "A watchdog receiver's webhook whose Watchdog is resolved: no beat, nothing produced"
+    ),
     202: openapi.json_body(Accepted, "Every alert was produced to Kafka and acknowledged"),
     400: openapi.problem("Malformed payload, unsupported version, or a label/annotation limit exceeded"),
     401: openapi.problem("No usable Authorization header (header form only)"),
@@ -107,22 +112,12 @@ async def _accept(ingest: Ingest, request: Request, key: str) -> Response:
     check_content_type(request, {"application/json"})
     body = await ingest.body(request)
     with ingest.admitted(integration):
-        received_at = ingest.clock.now()
         try:
             webhook = parse_webhook(body)
-            events = normalise_webhook(
-                webhook,
-                integration_id=integration.id,
-                bound_service=integration.service,
-                received_at=received_at,
-                limits=ingest.limits,
-            )
-            if integration.watchdog:  # the Watchdog receiver: its webhooks say monitoring is alive, nothing else
-                refs = await ingest.publish(
-                    SOURCE, integration, [beat(integration.id, integration.service, received_at)]
-                )
+            if integration.watchdog:  # the Watchdog receiver: its webhooks say whether monitoring is alive
+                response = await _watchdog(ingest, integration, webhook)
             else:
-                refs = await ingest.publish(SOURCE, integration, events)
+                response = await _alerts(ingest, integration, webhook)
         except InvalidPayload as exc:
             raise invalid(exc) from exc
     if webhook.truncated_alerts:
@@ -134,4 +129,33 @@ async def _accept(ingest: Ingest, request: Request, key: str) -> Response:
             included_alerts=len(webhook.alerts),
             group_key=webhook.group_key[:256],
         )
+    return response
+
+
+async def _alerts(ingest: Ingest, integration: Integration, webhook: AlertmanagerWebhook) -> Response:
+    events = normalise_webhook(
+        webhook,
+        integration_id=integration.id,
+        bound_service=integration.service,
+        received_at=ingest.clock.now(),
+        limits=ingest.limits,
+    )
+    return _accepted(await ingest.publish(SOURCE, integration, events))
+
+
+async def _watchdog(ingest: Ingest, integration: Integration, webhook: AlertmanagerWebhook) -> Response:
+    """A firing Watchdog is one beat. A resolved one is what Alertmanager sends when Prometheus stopped evaluating
+    it -- monitoring is down, the opposite of a beat -- so nothing is produced and the missing beats page. It is
+    answered 2xx all the same: a retry would say the same thing."""
+    if not any(alert.status == "firing" for alert in webhook.alerts):
+        ALERTMANAGER_IGNORED.labels(integration.id, WATCHDOG_RESOLVED).inc()
+        log.warning("watchdog_resolved_ignored", integration=integration.id, group_key=webhook.group_key[:256])
+        return json_response(200, {"status": "ignored", "reason": WATCHDOG_RESOLVED, "events": []})
+    received_at = ingest.clock.now()
+    return _accepted(
+        await ingest.publish(SOURCE, integration, [beat(integration.id, integration.service, received_at)])
+    )
+
+
+def _accepted(refs: list[EventRef]) -> Response:
     return json_response(202, {"status": "accepted", "events": [ref.__dict__ for ref in refs]})

@@ -35,6 +35,14 @@ class Accepted(BaseModel):
     events: list[AcceptedEvent]
 
 
+class Ignored(BaseModel):
+    """A valid request that deliberately produced nothing; 2xx so that the sender does not retry it."""
+
+    status: Literal["ignored"] = "ignored"
+    reason: str
+    events: list[AcceptedEvent] = Field(default_factory=list)
+
+
 class SnsOutcome(BaseModel):
     """A verified SNS message that produced no alert event."""
 
