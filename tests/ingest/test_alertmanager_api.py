@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from typing import Any
 
@@ -332,3 +333,42 @@ async def test_truncated_alerts_beyond_any_real_count_is_400_and_nothing_is_prod
     assert response.status_code == 400
     assert response.json()["detail"].startswith("truncatedAlerts: Input should be less than or equal to 2147483647")
     assert await alerts_log.produced_since(before) == []
+
+
+def all_labels_group_key(labels: dict[str, str]) -> str:
+    """The groupKey of a route with ``group_by: ['...']``: every label of the alert (Alertmanager's LabelSet
+    rendering: names sorted, values quoted)."""
+    rendered = ", ".join(f"{name}={json.dumps(value)}" for name, value in sorted(labels.items()))
+    return "{}/{}:{" + rendered + "}"
+
+
+async def test_a_group_key_naming_every_label_is_accepted_and_stored_bounded(
+    client: httpx.AsyncClient, alerts_log: AlertsLog
+) -> None:
+    """With group_by: ['...'] the oversized label is in groupKey too: 70 KB. Its 400 lost the group for good
+    (Alertmanager does not retry 4xx); what is stored with each event is the key's start and its sha256."""
+    payload = fixture_json("bad/alertmanager-oversized-label-and-annotation.json")
+    labels = payload["alerts"][0]["labels"]
+    payload["groupKey"] = all_labels_group_key(labels)
+    payload["groupLabels"] = labels
+    assert len(payload["groupKey"]) > 70_000
+    response = await client.post(f"/v1/alertmanager/{AM_KEY}", json=payload)
+    assert response.status_code == 202, response.text
+    ((_, event),) = await alerts_log.events([response.json()["events"][0]["event_id"]])
+    stored = event["details"]["group_key"]
+    digest = hashlib.sha256(payload["groupKey"].encode()).hexdigest()
+    assert len(stored) == 4096
+    assert stored.endswith(f"…sha256:{digest}")
+    assert payload["groupKey"].startswith(stored[: -len(f"…sha256:{digest}")])
+    assert event["details"]["group_labels"] == labels
+
+
+async def test_a_group_key_up_to_4096_characters_is_stored_whole(
+    client: httpx.AsyncClient, alerts_log: AlertsLog
+) -> None:
+    payload = fixture_json("alertmanager/firing-single.json")
+    payload["groupKey"] = all_labels_group_key(payload["alerts"][0]["labels"] | {"padding": "p" * 3500})[:4096]
+    response = await client.post(f"/v1/alertmanager/{AM_KEY}", json=payload)
+    assert response.status_code == 202, response.text
+    ((_, event),) = await alerts_log.events([response.json()["events"][0]["event_id"]])
+    assert event["details"]["group_key"] == payload["groupKey"]

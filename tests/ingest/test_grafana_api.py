@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from typing import Any
 
@@ -113,3 +114,16 @@ async def test_refusals(client: httpx.AsyncClient) -> None:
     grafana_to_alertmanager = await client.post(f"/v1/alertmanager/{AM_KEY}", content=FIRING)
     assert grafana_to_alertmanager.status_code == 400
     assert "send Grafana's webhook to /v1/grafana/" in grafana_to_alertmanager.json()["detail"]
+
+
+async def test_a_long_group_key_is_accepted_and_stored_bounded(
+    client: httpx.AsyncClient, alerts_log: AlertsLog
+) -> None:
+    """Grafana's groupKey names the grouping labels as Alertmanager's does: a long label makes it long, which
+    must not refuse the notification (a 4xx is never retried)."""
+    body = fixture_json("grafana/firing.json")
+    body["groupKey"] = body["groupKey"] + "x" * 10_000
+    (event,) = await accepted_events(client, alerts_log, json.dumps(body).encode())
+    digest = hashlib.sha256(body["groupKey"].encode()).hexdigest()
+    assert len(event["details"]["group_key"]) == 4096
+    assert event["details"]["group_key"].endswith(f"…sha256:{digest}")

@@ -125,8 +125,8 @@ def _group(alerts: int, **fields: Any) -> bytes:
 
 
 AMPLIFIERS: dict[str, tuple[Callable[[], bytes], int]] = {
-    # the issue's request: a 491 KB groupKey copied into each of many alerts' events
-    "huge groupKey": (lambda: _group(300, groupKey="g" * 480_000), 400),
+    # the issue's request: a 491 KB groupKey, once copied into each of many alerts' events; each keeps 4 KB of it
+    "huge groupKey": (lambda: _group(300, groupKey="g" * 480_000), 202),
     # everything the caps allow repeated into every event, until the produced-bytes limit stops it
     "common labels and annotations at their caps": (
         lambda: _group(

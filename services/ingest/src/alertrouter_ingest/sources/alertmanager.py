@@ -12,11 +12,14 @@ Event rules (documented in docs/ingest.md):
 - details keep startsAt/endsAt (``null`` for Go's zero time), the group key, receiver and truncatedAlerts.
 
 What the group repeats into every alert's event (groupKey, externalURL, commonLabels, commonAnnotations) has a
-size cap of its own, and events are built lazily, so the caller can stop at its produced-bytes limit.
+size cap of its own, and events are built lazily, so the caller can stop at its produced-bytes limit. groupKey
+is never refused for its length -- with ``group_by: ['...']`` Alertmanager writes every label into it, and a 4xx
+is never retried -- but what each event keeps of it is bounded (``stored_group_key``).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
@@ -30,7 +33,7 @@ from alertrouter_ingest.sources.normalise import build_event, clip, is_zero_time
 from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, UtcTimestamp, source_dedup_key, to_utc
 
 SUPPORTED_VERSION = "4"
-MAX_GROUP_KEY_CHARS = 4096
+MAX_STORED_GROUP_KEY_CHARS = 4096
 MAX_EXTERNAL_URL_CHARS = 2048
 MAX_GENERATOR_URL_CHARS = 8192
 MAX_GROUP_LABELS_CHARS = 256 * 1024  # names and values of commonLabels (or commonAnnotations, or groupLabels)
@@ -114,7 +117,7 @@ class AlertmanagerWebhook(BaseModel):
     )
 
     version: str = Field(description='Always "4"')
-    group_key: str = Field(alias="groupKey", max_length=MAX_GROUP_KEY_CHARS)
+    group_key: str = Field(alias="groupKey", description="Any length; events keep at most 4096 characters of it")
     truncated_alerts: int = Field(
         0, ge=0, le=MAX_TRUNCATED_ALERTS, alias="truncatedAlerts", description="Alerts left out by max_alerts"
     )
@@ -194,9 +197,19 @@ def per_alert(
             raise InvalidPayload(f"{where}: {exc.detail}", status=exc.status, reason=exc.reason) from exc
 
 
+def stored_group_key(group_key: str) -> str:
+    """``group_key`` whole up to 4096 characters; beyond, its start and the sha256 of all of it -- it is copied
+    into every event of the group, and the digest still tells two long keys apart."""
+    if len(group_key) <= MAX_STORED_GROUP_KEY_CHARS:
+        return group_key
+    digest = hashlib.sha256(group_key.encode("utf-8", "surrogatepass")).hexdigest()
+    suffix = f"…sha256:{digest}"
+    return group_key[: MAX_STORED_GROUP_KEY_CHARS - len(suffix)] + suffix
+
+
 def _group_details(webhook: AlertmanagerWebhook) -> dict[str, Any]:
     details: dict[str, Any] = {
-        "group_key": webhook.group_key,
+        "group_key": stored_group_key(webhook.group_key),
         "receiver": webhook.receiver,
         "group_labels": webhook.group_labels,
         "external_url": webhook.external_url,

@@ -26,13 +26,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from alertrouter_ingest.sources.alertmanager import (
     MAX_EXTERNAL_URL_CHARS,
     MAX_GENERATOR_URL_CHARS,
-    MAX_GROUP_KEY_CHARS,
     MAX_TRUNCATED_ALERTS,
     AlertmanagerAlert,
     AlertStatus,
     GroupLabels,
     alert_event,
     per_alert,
+    stored_group_key,
 )
 from alertrouter_ingest.sources.errors import parse_model
 from alertrouter_ingest.sources.limits import ContentLimits
@@ -60,7 +60,7 @@ class GrafanaWebhook(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True, populate_by_name=True)
 
     version: str = Field(description='Always "1"')
-    group_key: str = Field("", alias="groupKey", max_length=MAX_GROUP_KEY_CHARS)
+    group_key: str = Field("", alias="groupKey", description="Any length; events keep at most 4096 characters of it")
     truncated_alerts: int = Field(0, ge=0, le=MAX_TRUNCATED_ALERTS, alias="truncatedAlerts")
     status: AlertStatus
     receiver: str = Field("", max_length=1024)
@@ -117,7 +117,7 @@ def normalise_grafana(
 
 def _group_details(webhook: GrafanaWebhook) -> dict[str, Any]:
     return {
-        "group_key": webhook.group_key,
+        "group_key": stored_group_key(webhook.group_key),
         "receiver": webhook.receiver,
         "group_labels": webhook.group_labels,
         "external_url": webhook.external_url,
