@@ -446,3 +446,77 @@ async def test_chain_through_an_intermediate_bundled_or_fetched_by_aia(
     assert world.host.hits[aia_path] == 0
     assert await status(with_aia, "/SimpleNotificationService-leaf.pem") == 202
     assert world.host.hits[aia_path] == 1
+
+
+# ---------------------------------------------------------------------------------------------- EventBridge
+
+
+def wrap_eventbridge(world: SnsWorld, event: dict[str, Any]) -> dict[str, Any]:
+    """An EventBridge event delivered by an SNS target: the event JSON is the Message, and there is no Subject."""
+    body = message(world, "cloudwatch/sns-alarm-notification.json", Message=json.dumps(event))
+    del body["Subject"]
+    return sign(body, world.key)
+
+
+async def test_eventbridge_alarm_state_change_pages_like_the_alarms_own_notification(
+    world: SnsWorld, sns_client: httpx.AsyncClient, alerts_log: AlertsLog
+) -> None:
+    """An EventBridge rule on "CloudWatch Alarm State Change" targeting the topic: the same alarm, the same event
+    as the alarm's own SNS action (same dedup key, so either path triggers and resolves the same alert)."""
+    classic = await post(sns_client, wrap_alarm(world, "alarm-in-alarm.json"))
+    event = fixture_json("cloudwatch/eventbridge-alarm-state-change.json")
+    bridged = await post(sns_client, wrap_eventbridge(world, event))
+    event["detail"]["previousState"], event["detail"]["state"]["value"] = event["detail"]["state"], "OK"
+    resolved = await post(sns_client, wrap_eventbridge(world, event))
+    assert [r.status_code for r in (classic, bridged, resolved)] == [202, 202, 202], bridged.text
+    ids = [r.json()["events"][0]["event_id"] for r in (classic, bridged, resolved)]
+    (_, from_alarm), (_, from_eventbridge), (_, ok) = await alerts_log.events(ids)
+    same = ("dedup_key", "action", "severity", "summary", "labels", "occurred_at", "links")
+    assert {k: from_eventbridge[k] for k in same} == {k: from_alarm[k] for k in same}
+    assert from_eventbridge["dedup_key"] == f"cw:test-cw:{ALARM_ARN}"
+    assert from_eventbridge["details"]["reason"] == from_alarm["details"]["reason"]
+    assert from_eventbridge["details"]["eventbridge_event_id"] == event["id"]
+    assert (ok["action"], ok["dedup_key"]) == ("resolve", from_alarm["dedup_key"])
+
+
+async def test_eventbridge_metric_math_and_composite_alarms(
+    world: SnsWorld, sns_client: httpx.AsyncClient, alerts_log: AlertsLog
+) -> None:
+    math, composite = (
+        fixture_json(f"cloudwatch/eventbridge-alarm-state-change{suffix}.json")
+        for suffix in ("-metric-math", "-composite")
+    )
+    responses = [await post(sns_client, wrap_eventbridge(world, event)) for event in (math, composite)]
+    assert [r.status_code for r in responses] == [202, 202], responses[0].text
+    (_, math_event), (_, composite_event) = await alerts_log.events(
+        r.json()["events"][0]["event_id"] for r in responses
+    )
+    assert math_event["labels"] == {
+        "alarm_name": "prod-api-error-rate",
+        "aws_region": "eu-west-1",
+        "aws_account_id": "111122223333",
+        "alarm_type": "metric_math",
+        "namespace": "AWS/ApiGateway",
+        "dimension_ApiName": "prod-api",
+    }
+    assert composite_event["labels"]["alarm_type"] == "composite"
+    assert (
+        composite_event["dedup_key"]
+        == "cw:test-cw:arn:aws:cloudwatch:eu-west-1:111122223333:alarm:prod-checkout-degraded"
+    )
+    assert composite_event["details"]["alarm_rule"].startswith('ALARM("prod-checkout-alb-5xx-high")')
+    assert composite_event["details"]["triggering_children"][0]["Arn"] == ALARM_ARN
+
+
+async def test_other_eventbridge_events_are_ignored_and_a_bad_alarm_event_is_400(
+    world: SnsWorld, sns_client: httpx.AsyncClient
+) -> None:
+    event = fixture_json("cloudwatch/eventbridge-alarm-state-change.json")
+    configuration_change = {**event, "detail-type": "CloudWatch Alarm Configuration Change"}
+    ignored = await post(sns_client, wrap_eventbridge(world, configuration_change))
+    event["detail"]["state"]["value"] = "PANIC"
+    invalid = await post(sns_client, wrap_eventbridge(world, event))
+    assert ignored.status_code == 200
+    assert ignored.json()["reason"] == "not_cloudwatch"
+    assert invalid.status_code == 400
+    assert invalid.json()["detail"].startswith("Message (CloudWatch alarm event): detail.state.value: Input should be")
