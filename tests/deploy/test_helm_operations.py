@@ -140,6 +140,61 @@ def test_network_policies_allow_only_what_each_component_needs() -> None:
     assert by_kind(render(None), "NetworkPolicy") == []
 
 
+def _egress_ports(spec: dict[str, Any]) -> set[int]:
+    return {p["port"] for rule in spec["egress"] for p in rule.get("ports", [])}
+
+
+@pytest.mark.parametrize(
+    ("values", "extra", "kafka", "database"),
+    [
+        # externalDatabase on a PgBouncer port, Kafka's TLS listener (tests/deploy/values/extensions.yaml)
+        ("extensions", (), {9093}, {6432}),
+        # MSK's SASL/SCRAM port (docs/deployment.md) and an inline URL on its own port
+        (
+            None,
+            (
+                "--set",
+                "networkPolicy.enabled=true",
+                "--set",
+                "kafka.bootstrapServers=b-1.msk.example:9096\\,b-2.msk.example:9096",
+                "--set",
+                "secrets.databaseUrl=postgresql://app:pw@db.example:6543/alerting",
+            ),
+            {9096},
+            {6543},
+        ),
+        # an inline URL without a port: PostgreSQL's 5432
+        (
+            None,
+            (
+                "--set",
+                "networkPolicy.enabled=true",
+                "--set-json",
+                "networkPolicy.egress.postgresPorts=[]",
+                "--set",
+                "secrets.databaseUrl=postgresql://app:pw@db.example/alerting",
+            ),
+            set(),
+            {5432},
+        ),
+    ],
+)
+def test_network_policies_open_the_configured_kafka_and_database_ports(
+    values: str | None, extra: tuple[str, ...], kafka: set[int], database: set[int]
+) -> None:
+    """The ports of kafka.bootstrapServers and of the database the chart connects to are always reachable, whatever
+    networkPolicy.egress.kafkaPorts and postgresPorts list."""
+    policies = {component_of(p): p["spec"] for p in by_kind(render(values, *extra), "NetworkPolicy")}
+    assert set(policies) == set(COMPONENTS)
+    for component, spec in policies.items():
+        ports = _egress_ports(spec)
+        assert kafka <= ports, f"{component} cannot reach Kafka on {kafka - ports}"
+        if component == "ingest":
+            assert not database & ports, "ingest has no database"
+        else:
+            assert database <= ports, f"{component} cannot reach PostgreSQL on {database - ports}"
+
+
 def test_service_monitor_scrapes_every_component_on_metrics() -> None:
     manifests = render("all-options")
     monitor = by_kind(manifests, "ServiceMonitor")

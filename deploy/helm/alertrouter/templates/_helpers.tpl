@@ -196,6 +196,39 @@ checksum/secret: {{ print (include (print .Template.BasePath "/secret.yaml") .) 
 {{- end }}
 {{- end }}
 
+{{/* NetworkPolicy egress ports --------------------------------------------------------------------------- */}}
+
+{{/* Kafka ports the pods may reach, a JSON list: networkPolicy.egress.kafkaPorts plus the port of every
+kafka.bootstrapServers entry (brokers advertise their own addresses: list their ports in kafkaPorts when they
+differ from the bootstrap servers', e.g. MSK's 9094/9096/9098). */}}
+{{- define "alertrouter.kafkaEgressPorts" -}}
+{{- $ports := list }}
+{{- range .Values.networkPolicy.egress.kafkaPorts }}
+{{- $ports = append $ports (int .) }}
+{{- end }}
+{{- range splitList "," .Values.kafka.bootstrapServers }}
+{{- $ports = append $ports (regexFind "[0-9]+$" (trim .) | atoi) }}
+{{- end }}
+{{- $ports | uniq | toJson }}
+{{- end }}
+
+{{/* PostgreSQL ports the router and the notifier may reach, a JSON list: networkPolicy.egress.postgresPorts plus
+the database's own port when the chart knows it (externalDatabase.port, or the port of an inline
+secrets.databaseUrl; a URL in an existing Secret cannot be read: list its port in postgresPorts). */}}
+{{- define "alertrouter.postgresEgressPorts" -}}
+{{- $ports := list }}
+{{- range .Values.networkPolicy.egress.postgresPorts }}
+{{- $ports = append $ports (int .) }}
+{{- end }}
+{{- if .Values.externalDatabase.host }}
+{{- $ports = append $ports (int .Values.externalDatabase.port) }}
+{{- else if and (not .Values.secrets.existingSecret) .Values.secrets.databaseUrl }}
+{{- $host := (urlParse .Values.secrets.databaseUrl).host }}
+{{- $ports = append $ports (ternary (regexFind "[0-9]+$" $host | atoi) 5432 (regexMatch ":[0-9]+$" $host)) }}
+{{- end }}
+{{- $ports | uniq | toJson }}
+{{- end }}
+
 {{/* Database --------------------------------------------------------------------------------------------- */}}
 
 {{/* DATABASE_URL (and DATABASE_PASSWORD) from externalDatabase, or from a Secret; call with (dict "root" $ "secretName" name). */}}
