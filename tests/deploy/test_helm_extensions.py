@@ -321,6 +321,8 @@ def test_strimzi_topics_are_the_topics_the_services_use() -> None:
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "alertrouter-kafka"
         assert (topic["spec"]["partitions"], topic["spec"]["replicas"]) == (12, 3)
         assert topic["spec"]["config"] == {"retention.ms": "604800000", "min.insync.replicas": "2"}
+        # helm uninstall keeps them: the Topic Operator would delete the topics, with pages still in flight
+        assert topic["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     assert by_kind(render(None), "KafkaTopic") == []
 
 
