@@ -232,6 +232,21 @@ def test_inline_configuration_is_valid_for_the_router(values: str, tmp_path: Pat
     assert {m["mountPath"] for m in ingest["volumeMounts"]} >= {mount, plain_env(ingest)["ALERTROUTER_CONFIG"]}
 
 
+def test_the_default_install_has_a_configuration_the_router_and_ingest_load(tmp_path: Path) -> None:
+    """Without config.files or config.existingConfigMap the mounted folder used to be empty, and the router refused
+    it at start (ConfigError: no .yaml file), crash-looping: the chart ships an empty, valid configuration then."""
+    from alertrouter_ingest.integrations import load_registry
+
+    data = named(render(None), "ConfigMap", "rel-alertrouter-config").get("data") or {}
+    for name, text in data.items():
+        (tmp_path / name).write_text(text)
+    loaded = load_config(tmp_path, environ={})
+    assert loaded.integrations_by_id == {} and loaded.config.services == []
+    assert len(load_registry(str(tmp_path), environ={})) == 0
+    given = named(render("minimal"), "ConfigMap", "rel-alertrouter-config")["data"]
+    assert "alertrouter.yaml" not in given, "given files are the whole configuration"
+
+
 def test_a_configuration_change_rolls_the_pods_and_nothing_else_does() -> None:
     def annotations(*extra: str) -> dict[str, dict[str, str]]:
         return {
