@@ -39,6 +39,10 @@ PREFIX = {
 }
 
 
+def component_of(manifest: dict[str, Any]) -> str:
+    return str(manifest["metadata"]["labels"]["app.kubernetes.io/component"])
+
+
 def case_id(values: str | None) -> str:
     return values or "defaults"
 
@@ -247,24 +251,39 @@ def test_the_default_install_has_a_configuration_the_router_and_ingest_load(tmp_
     assert "alertrouter.yaml" not in given, "given files are the whole configuration"
 
 
-def test_a_configuration_change_rolls_the_pods_and_nothing_else_does() -> None:
+def test_only_what_a_pod_cannot_take_up_while_running_rolls_it() -> None:
+    """Ingest and every router process load a changed ConfigMap on their own (ALERTROUTER_CONFIG_POLL_SECONDS), and
+    the notifier does not mount it: a configuration change rolls nobody unless asked (config.rollOnChange, or a
+    component whose watch is off), and never the notifier. Secrets are read at start: a change rolls who reads it."""
+
     def annotations(*extra: str) -> dict[str, dict[str, str]]:
         return {
-            c: d["spec"]["template"]["metadata"]["annotations"]
-            for c, d in ((d["metadata"]["name"], d) for d in by_kind(render("minimal", *extra), "Deployment"))
+            component_of(d): d["spec"]["template"]["metadata"]["annotations"]
+            for d in by_kind(render("minimal", *extra), "Deployment")
         }
 
-    base = annotations()
-    changed_config = annotations("--set-string", "config.files.extra\\.yaml=teams: []")
-    changed_secret = annotations("--set-string", "secrets.notifier.NOTIFIER_SMTP_PASSWORD=new")
-    unchanged = annotations("--set", "logging.level=DEBUG")
-    for name, notes in base.items():
-        assert changed_config[name]["checksum/config"] != notes["checksum/config"]
-        assert changed_config[name]["checksum/secret"] == notes["checksum/secret"]
-        assert changed_secret[name]["checksum/secret"] != notes["checksum/secret"]
-        assert unchanged[name] == notes
-    off = annotations("--set", "config.rollOnChange=false")
-    assert all("checksum/config" not in notes for notes in off.values())
+    config_change = ("--set-string", "config.files.extra\\.yaml=teams: []")
+    ownership = {"ingest", "router-api", "router-consumer"}
+    base, changed = annotations(), annotations(*config_change)
+    assert changed == base, "a configuration change rolls no pod by default"
+    assert all("checksum/config" not in notes for notes in base.values())
+
+    rolled = ("--set", "config.rollOnChange=true")
+    on, on_changed = annotations(*rolled), annotations(*rolled, *config_change)
+    assert {c for c in on if on[c] != on_changed[c]} == ownership, "rollOnChange rolls ingest and the router only"
+
+    watch_off = ("--set", "routerConsumer.env.ALERTROUTER_CONFIG_POLL_SECONDS=0")
+    off, off_changed = annotations(*watch_off), annotations(*watch_off, *config_change)
+    assert {c for c in off if off[c] != off_changed[c]} == {"router-consumer"}, "a component that does not watch"
+    chart_wide = ("--set", "extraEnv[0].name=ALERTROUTER_CONFIG_POLL_SECONDS", "--set-string", "extraEnv[0].value=0")
+    wide, wide_changed = annotations(*chart_wide), annotations(*chart_wide, *config_change)
+    assert {c for c in wide if wide[c] != wide_changed[c]} == ownership
+
+    secret = annotations("--set-string", "secrets.notifier.NOTIFIER_SMTP_PASSWORD=new")
+    assert {c for c in base if base[c] != secret[c]} == set(ROLES), "every pod reads the chart's Secret"
+    key = annotations("--set-string", "integrationKeys.keys.trial-alertmanager=0123456789abcdef0123456789abcdef")
+    assert {c for c in base if base[c] != key[c]} == ownership, "key files: ingest and the router"
+    assert annotations("--set", "logging.level=DEBUG") == base
 
 
 @pytest.mark.parametrize("values", VALUES_CASES, ids=case_id)

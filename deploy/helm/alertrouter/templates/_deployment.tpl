@@ -42,7 +42,7 @@ spec:
         {{- toYaml . | nindent 8 }}
         {{- end }}
       annotations:
-        {{- include "alertrouter.checksumAnnotations" $root | trim | nindent 8 }}
+        {{- include "alertrouter.checksumAnnotations" (dict "root" $root "values" $c "ownership" .ownership) | trim | nindent 8 }}
         {{- with (merge (dict) $c.podAnnotations $root.Values.podAnnotations) }}
         {{- toYaml . | nindent 8 }}
         {{- end }}

@@ -102,12 +102,30 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
-{{/* Checksums that roll the pods when their inputs change. */}}
+{{/* Checksums that roll a component's pods when an input they cannot take up while running changes; call with
+(dict "root" $ "values" $componentValues "ownership" true|false).
+- checksum/secret: the chart's Secret (read as environment variables at start), on every pod.
+- checksum/integration-keys: key files are read when the configuration loads, not when they change: on the pods
+  that mount them (ingest, router).
+- checksum/config: ingest and every router process load a change of the mounted ConfigMap on their own
+  (ALERTROUTER_CONFIG_POLL_SECONDS), so only with config.rollOnChange, or on a component whose watch is off
+  (ALERTROUTER_CONFIG_POLL_SECONDS=0 in its env or extraEnv); never on the notifier, which does not mount it. */}}
 {{- define "alertrouter.checksumAnnotations" -}}
-{{- if .Values.config.rollOnChange }}
-checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
+{{- $root := .root }}
+{{- $poll := toString (get .values.env "ALERTROUTER_CONFIG_POLL_SECONDS") }}
+{{- range concat ($root.Values.extraEnv | default list) (.values.extraEnv | default list) }}
+{{- if and (eq .name "ALERTROUTER_CONFIG_POLL_SECONDS") (hasKey . "value") }}
+{{- $poll = toString .value }}
 {{- end }}
-checksum/secret: {{ print (include (print .Template.BasePath "/secret.yaml") .) (include (print .Template.BasePath "/secret-integration-keys.yaml") .) | sha256sum }}
+{{- end }}
+{{- $watchOff := and (ne $poll "") (eq (float64 $poll) 0.0) }}
+{{- if and .ownership (or $root.Values.config.rollOnChange $watchOff) }}
+checksum/config: {{ include (print $root.Template.BasePath "/configmap.yaml") $root | sha256sum }}
+{{- end }}
+checksum/secret: {{ include (print $root.Template.BasePath "/secret.yaml") $root | sha256sum }}
+{{- if and .ownership (include "alertrouter.hasIntegrationKeys" $root) }}
+checksum/integration-keys: {{ include (print $root.Template.BasePath "/secret-integration-keys.yaml") $root | sha256sum }}
+{{- end }}
 {{- end }}
 
 {{/* Environment ------------------------------------------------------------------------------------------ */}}
