@@ -28,7 +28,7 @@ COMPONENT_KEYS = {
     "resources.requests.memory": "Memory request.",
     "resources.limits.cpu": "CPU limit.",
     "resources.limits.memory": "Memory limit.",
-    "terminationGracePeriodSeconds": "Seconds between SIGTERM and SIGKILL.",
+    "terminationGracePeriodSeconds": "Seconds between SIGTERM and SIGKILL (after the preStop sleep, if any).",
     "service.type": "Service type.",
     "service.port": "Service port (the container port is fixed by the service).",
     "service.annotations": "Service annotations.",

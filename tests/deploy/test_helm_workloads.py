@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from alertrouter_notifier.runtime import DRAIN_SECONDS as NOTIFIER_DRAIN_SECONDS
 from alertrouter_router.ownership.loader import load_config
+from alertrouter_shared.serving import HTTP_DRAIN_SECONDS
 from alertrouter_shared.settings import CommonSettings
 from tests.deploy.support import (
     CHART,
@@ -99,6 +101,49 @@ def test_probes_hit_the_right_paths_on_the_contract_port(values: str | None) -> 
         assert {probe["port"] for probe in paths.values()} == {"http"}
         port_variable = f"{service_of(container).upper()}_PORT"
         assert int(plain_env(container)[port_variable]) == ports["http"], "the service listens where probes look"
+
+
+# How long each service may take to drain after SIGTERM, from the code: uvicorn's graceful shutdown, then the
+# notifier's consumer, retry worker and sends in flight (``Notifier.stop``); ingest's uvicorn has its own 10 s.
+DRAIN_BOUNDS = {
+    "ingest": 10,
+    "router-api": HTTP_DRAIN_SECONDS,
+    "notifier": HTTP_DRAIN_SECONDS + 3 * NOTIFIER_DRAIN_SECONDS,
+}
+
+
+@pytest.mark.parametrize("values", VALUES_CASES, ids=case_id)
+def test_serving_pods_leave_their_endpoints_before_they_drain(values: str | None) -> None:
+    """Ingest, the router API and the notifier sleep in preStop, so Services and Ingress controllers stop sending
+    them requests before the process stops accepting connections; the grace period covers the sleep and the
+    service's drain."""
+    delay = 5
+    for component, deployment in deployments(values).items():
+        spec = pod_spec(deployment)
+        lifecycle = spec["containers"][0].get("lifecycle")
+        if component == "router-consumer":  # no traffic but probes and scrapes
+            assert lifecycle is None
+            continue
+        assert lifecycle == {"preStop": {"exec": {"command": ["sleep", str(delay)]}}}, component
+        assert spec["terminationGracePeriodSeconds"] >= delay + DRAIN_BOUNDS[component], component
+
+
+def test_the_pre_stop_sleep_is_configurable_and_counts_against_the_grace_period() -> None:
+    def grace_and_sleep(*extra: str) -> dict[str, tuple[int, Any]]:
+        return {
+            component: (pod_spec(d)["terminationGracePeriodSeconds"], pod_spec(d)["containers"][0].get("lifecycle"))
+            for component, d in (
+                (d["metadata"]["labels"]["app.kubernetes.io/component"], d)
+                for d in by_kind(render(None, *extra), "Deployment")
+            )
+        }
+
+    longer = grace_and_sleep("--set", "preStopSleepSeconds=20", "--set", "notifier.terminationGracePeriodSeconds=90")
+    assert longer["notifier"] == (110, {"preStop": {"exec": {"command": ["sleep", "20"]}}})
+    assert longer["ingest"][0] == 20 + 30 and longer["router-consumer"] == (60, None)
+    off = grace_and_sleep("--set", "preStopSleepSeconds=0")
+    assert {component: lifecycle for component, (_, lifecycle) in off.items()} == dict.fromkeys(ROLES)
+    assert off["router-api"][0] == 30
 
 
 @pytest.mark.parametrize("values", VALUES_CASES, ids=case_id)

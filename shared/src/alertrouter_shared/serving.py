@@ -16,6 +16,10 @@ from alertrouter_shared.collector import freeze_startup_heap
 
 T = TypeVar("T")
 
+# After SIGTERM, requests in hand get this long to finish before uvicorn cancels them: the services' drain is
+# bounded, so a pod's terminationGracePeriodSeconds can cover it (the Helm chart's defaults do).
+HTTP_DRAIN_SECONDS = 10
+
 
 class EmbeddedServer(uvicorn.Server):
     @contextlib.contextmanager
@@ -24,7 +28,15 @@ class EmbeddedServer(uvicorn.Server):
 
 
 def embedded_server(app: Any, host: str, port: int) -> EmbeddedServer:
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, loop="asyncio")
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        loop="asyncio",
+        timeout_graceful_shutdown=HTTP_DRAIN_SECONDS,
+    )
     return EmbeddedServer(config)
 
 

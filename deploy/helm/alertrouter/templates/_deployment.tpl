@@ -8,12 +8,15 @@ One Deployment for one component. Call with a dict:
   values     the component's values block
   env        extra environment entries (a YAML list as a string) after the common ones
   ownership  mount the ownership configuration and the integration keys (ingest and router: both resolve keys)
+  serves     takes requests through a Service or Ingress: sleeps preStopSleepSeconds in preStop, so the endpoint is
+             removed before the process stops accepting connections
 */}}
 {{- define "alertrouter.deployment" -}}
 {{- $root := .root }}
 {{- $c := .values }}
 {{- $ctx := dict "root" $root "component" .component }}
 {{- $extra := dict "root" $root "values" $c }}
+{{- $preStop := ternary (int $root.Values.preStopSleepSeconds) 0 (and (eq .serves true) (gt (int $root.Values.preStopSleepSeconds) 0)) }}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -50,7 +53,8 @@ spec:
       serviceAccountName: {{ include "alertrouter.serviceAccountName" $root }}
       automountServiceAccountToken: {{ $root.Values.serviceAccount.automountServiceAccountToken }}
       enableServiceLinks: false
-      terminationGracePeriodSeconds: {{ $c.terminationGracePeriodSeconds }}
+      {{- /* The preStop sleep counts against the grace period: the process gets its whole drain time after it. */}}
+      terminationGracePeriodSeconds: {{ add $preStop $c.terminationGracePeriodSeconds }}
       {{- with $root.Values.imagePullSecrets }}
       imagePullSecrets:
         {{- toYaml . | nindent 8 }}
@@ -94,6 +98,12 @@ spec:
             {{- . | nindent 12 }}
           {{- end }}
           {{- include "alertrouter.probes" (dict "root" $root) | trim | nindent 10 }}
+          {{- if $preStop }}
+          lifecycle:
+            preStop:
+              exec:
+                command: ["sleep", {{ $preStop | quote }}]
+          {{- end }}
           resources:
             {{- toYaml $c.resources | nindent 12 }}
           securityContext:

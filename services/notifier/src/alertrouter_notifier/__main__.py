@@ -14,7 +14,7 @@ from alertrouter_notifier.db.migrate import upgrade_to_head
 from alertrouter_notifier.runtime import Notifier
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.logging import configure_logging, get_logger
-from alertrouter_shared.serving import run_fast
+from alertrouter_shared.serving import HTTP_DRAIN_SECONDS, run_fast
 
 log = get_logger(__name__)
 
@@ -22,7 +22,12 @@ log = get_logger(__name__)
 async def run(settings: NotifierSettings) -> int:
     notifier = Notifier(settings)
     config = uvicorn.Config(
-        notifier.create_app(), host=settings.host, port=settings.port, log_level="warning", lifespan="off"
+        notifier.create_app(),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=HTTP_DRAIN_SECONDS,
     )
     server = uvicorn.Server(config)
     stopping = asyncio.Event()
