@@ -211,6 +211,59 @@ def test_notifier_credentials_come_from_the_secret_by_default() -> None:
         assert not secret_fields & set(plain_env(container)), f"{values}: a credential is a plain variable"
 
 
+def _notifier_env(*extra: str) -> list[dict[str, Any]]:
+    notifier = next(
+        d for d in by_kind(render(None, *extra), "Deployment") if d["metadata"]["name"].endswith("notifier")
+    )
+    env: list[dict[str, Any]] = pod_spec(notifier)["containers"][0]["env"]
+    return env
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (("--set", "notifier.publicUrl=https://pager.example.com/"), "https://pager.example.com"),
+        (
+            ("--set", "notifier.ingress.enabled=true", "--set", "notifier.ingress.hosts[0].host=notify.example.com"),
+            "https://notify.example.com",
+        ),
+        (
+            (
+                "--set",
+                "notifier.publicUrl=https://pager.example.com",
+                "--set",
+                "notifier.ingress.enabled=true",
+                "--set",
+                "notifier.ingress.hosts[0].host=notify.example.com",
+            ),
+            "https://pager.example.com",
+        ),
+    ],
+)
+def test_the_notifier_is_told_its_public_url(extra: tuple[str, ...], expected: str) -> None:
+    """Acknowledge links and Twilio callbacks point at notifier.publicUrl, else at the notifier's Ingress: never at
+    the loopback default, which the notifier refuses with a real Twilio account."""
+    from alertrouter_notifier.public_url import PublicUrlError, check_public_url
+    from alertrouter_notifier.settings import NotifierSettings
+
+    urls = [e["value"] for e in _notifier_env(*extra) if e["name"] == "NOTIFIER_PUBLIC_URL"]
+    assert urls == [expected]
+    twilio = {"twilio_account_sid": "AC" + "0" * 32, "twilio_auth_token": "t"}
+    check_public_url(NotifierSettings.model_validate({**twilio, "public_url": urls[0]}))
+    assert not [e for e in _notifier_env() if e["name"] == "NOTIFIER_PUBLIC_URL"], "nothing to tell: left unset"
+    with pytest.raises(PublicUrlError):
+        check_public_url(NotifierSettings.model_validate(twilio))  # ... which the notifier refuses with Twilio
+
+
+def test_an_operators_own_public_url_is_kept() -> None:
+    given = ("--set", "notifier.ingress.enabled=true", "--set", "notifier.ingress.hosts[0].host=notify.example.com")
+    env = _notifier_env(*given, "--set", "notifier.env.NOTIFIER_PUBLIC_URL=https://mine.example.com")
+    assert [e["value"] for e in env if e["name"] == "NOTIFIER_PUBLIC_URL"] == ["https://mine.example.com"]
+    listed = ("--set", "notifier.extraEnv[0].name=NOTIFIER_PUBLIC_URL", "--set", "notifier.extraEnv[0].value=x")
+    env = _notifier_env(*given, *listed)
+    assert [e["value"] for e in env if e["name"] == "NOTIFIER_PUBLIC_URL"] == ["x"]
+
+
 def test_database_url_is_only_given_to_services_with_a_database() -> None:
     for component, deployment in deployments(None).items():
         container = pod_spec(deployment)["containers"][0]

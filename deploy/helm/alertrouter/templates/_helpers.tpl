@@ -381,6 +381,24 @@ topologySpreadConstraints:
 {{- end }}
 {{- end }}
 
+{{/* NOTIFIER_PUBLIC_URL, where people (acknowledge links) and Twilio (callbacks) reach the notifier:
+notifier.publicUrl, else https:// and the first host of the notifier's Ingress; empty when the operator sets it
+(notifier.env or an extraEnv entry) or nothing tells (the notifier then warns, or refuses a real Twilio account). */}}
+{{- define "alertrouter.notifierPublicUrl" -}}
+{{- $n := .Values.notifier }}
+{{- $given := hasKey $n.env "NOTIFIER_PUBLIC_URL" }}
+{{- range concat (.Values.extraEnv | default list) ($n.extraEnv | default list) }}
+{{- if eq .name "NOTIFIER_PUBLIC_URL" }}{{- $given = true }}{{- end }}
+{{- end }}
+{{- if not $given }}
+{{- if $n.publicUrl }}
+{{- $n.publicUrl | trimSuffix "/" }}
+{{- else if and $n.ingress.enabled $n.ingress.hosts }}
+{{- printf "https://%s" (first $n.ingress.hosts).host }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* NOTIFIER_* variables read from the Secret: notifier.secretEnv plus the keys of secrets.notifier. */}}
 {{- define "alertrouter.notifierSecretNames" -}}
 {{- concat .Values.notifier.secretEnv (keys .Values.secrets.notifier) | uniq | sortAlpha | join "," }}

@@ -11,6 +11,7 @@ import sys
 import uvicorn
 
 from alertrouter_notifier.db.migrate import upgrade_to_head
+from alertrouter_notifier.public_url import PublicUrlError
 from alertrouter_notifier.runtime import Notifier
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.logging import configure_logging, get_logger
@@ -67,7 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         upgrade_to_head(settings.database_url, args.wait)
         return 0
-    return run_fast(run(settings))
+    try:
+        return run_fast(run(settings))
+    except PublicUrlError as exc:
+        log.error("public_url_unreachable", error=str(exc))
+        print(f"alertrouter-notifier: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from alertrouter_notifier.consumer import PageHandler
 from alertrouter_notifier.dispatcher import Dispatcher
 from alertrouter_notifier.links import LinkBuilder
 from alertrouter_notifier.policy import ATTEMPT_WAITS, DeliveryPolicy
+from alertrouter_notifier.public_url import check_public_url
 from alertrouter_notifier.publisher import ResultPublisher
 from alertrouter_notifier.retry_worker import RetryWorker
 from alertrouter_notifier.settings import NotifierSettings
@@ -98,6 +99,7 @@ class Notifier:
         return create_app(self.settings, self.engine, http=self.http, publisher=self.publisher, clock=self.clock)
 
     async def start(self) -> None:
+        check_public_url(self.settings)  # before any connection: a public URL that cannot work stops us here
         await ensure_project_topics(self.settings)
         if self.settings.kafka_create_topics:
             await ensure_topics(self.settings, self._own_topics())

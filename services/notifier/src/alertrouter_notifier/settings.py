@@ -27,7 +27,10 @@ class NotifierSettings(CommonSettings):
     pages_topic: str = PAGES
     deliveries_topic: str = DELIVERIES
     pages_dlq_topic: str = PAGES_DLQ
-    public_url: str = Field("http://127.0.0.1:8082", description="Base URL people and Twilio reach us on")
+    public_url: str = Field(
+        "http://127.0.0.1:8082",
+        description="Base URL people and Twilio reach us on; a loopback one is refused with a real Twilio account",
+    )
     console_url: str = Field(
         "", description="Base URL of the router's web console: messages link to the incident there; empty: no link"
     )
