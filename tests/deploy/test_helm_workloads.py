@@ -15,6 +15,7 @@ from alertrouter_notifier.runtime import DRAIN_SECONDS as NOTIFIER_DRAIN_SECONDS
 from alertrouter_router.ownership.loader import load_config
 from alertrouter_shared.serving import HTTP_DRAIN_SECONDS
 from alertrouter_shared.settings import CommonSettings
+from alertrouter_shared.web.readiness import READINESS_SECONDS
 from tests.deploy.support import (
     CHART,
     CONTRACT_PORTS,
@@ -24,8 +25,10 @@ from tests.deploy.support import (
     named,
     pod_spec,
     render,
+    run_helm,
     service_of,
     settings_class,
+    template_args,
     unknown_env,
     values_file,
 )
@@ -144,6 +147,21 @@ def test_the_pre_stop_sleep_is_configurable_and_counts_against_the_grace_period(
     off = grace_and_sleep("--set", "preStopSleepSeconds=0")
     assert {component: lifecycle for component, (_, lifecycle) in off.items()} == dict.fromkeys(ROLES)
     assert off["router-api"][0] == 30
+
+
+@pytest.mark.parametrize("values", VALUES_CASES, ids=case_id)
+def test_the_readiness_probe_waits_longer_than_readiness_takes(values: str | None) -> None:
+    """/readyz answers within READINESS_SECONDS (its checks run at once, each bounded): a probe that gave up sooner
+    would count a slow but true answer as a failure."""
+    for component, deployment in deployments(values).items():
+        probe = pod_spec(deployment)["containers"][0]["readinessProbe"]
+        assert probe["timeoutSeconds"] > READINESS_SECONDS, component
+
+
+def test_a_readiness_probe_shorter_than_readiness_is_refused() -> None:
+    refused = run_helm(*template_args(None, "--set", "probes.readiness.timeoutSeconds=3"), check=False)
+    assert refused.returncode != 0
+    assert "probes.readiness.timeoutSeconds is 3: /readyz may take up to 3 s" in refused.stderr
 
 
 @pytest.mark.parametrize("values", VALUES_CASES, ids=case_id)

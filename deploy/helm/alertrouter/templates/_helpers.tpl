@@ -328,6 +328,10 @@ component's env sets ROUTER_NOTIFIER_URL, and its token from the Secret (optiona
 {{/* HTTP probes on the component's port; call with (dict "root" $ "port" "http"). */}}
 {{- define "alertrouter.probes" -}}
 {{- $p := .root.Values.probes }}
+{{- /* READINESS_SECONDS in shared/src/alertrouter_shared/web/readiness.py */}}
+{{- if le (int $p.readiness.timeoutSeconds) 3 }}
+{{- fail (printf "probes.readiness.timeoutSeconds is %v: /readyz may take up to 3 s (its Kafka and database checks), so a probe must wait longer (5 by default)" $p.readiness.timeoutSeconds) }}
+{{- end }}
 startupProbe:
   httpGet:
     path: /healthz

@@ -8,16 +8,13 @@ from typing import Any
 from fastapi import Request
 
 from alertrouter_shared.kafka import kafka_reachable
-from alertrouter_shared.web.readiness import database_reachable, health_routes
+from alertrouter_shared.web.readiness import database_reachable, health_routes, run_checks
 
 
 async def _checks(request: Request) -> dict[str, Any]:
     state = request.app.state.router
-    return {
-        "database": await database_reachable(state.engine),
-        "kafka": await kafka_reachable(state.settings),
-        "config": state.configs.current is not None,
-    }
+    found = await run_checks({"database": database_reachable(state.engine), "kafka": kafka_reachable(state.settings)})
+    return {**found, "config": state.configs.current is not None}
 
 
 router = health_routes(_checks)

@@ -1,8 +1,14 @@
 """``/healthz``, ``/readyz`` and ``/metrics`` of the services that keep a database (router, notifier): one set of
-routes, each service giving its own readiness checks. (Ingest serves its own, past FastAPI's stack.)"""
+routes, each service giving its own readiness checks. (Ingest serves its own, past FastAPI's stack.)
+
+Readiness answers within ``READINESS_SECONDS``: the checks run at once, each bounded by it, and one that has not
+answered by then counts as not usable. A kubelet's probe gives up after its own ``timeoutSeconds`` (the Helm
+chart's is above this bound); a check that outlived it would be a failed probe, whatever it found in the end.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -18,6 +24,9 @@ from alertrouter_shared.web.errors import problem_response
 
 ReadinessChecks = Callable[[Request], Awaitable[dict[str, Any]]]
 
+# The longest any readiness check may take; the Kafka check's own timeout (``kafka_reachable``) is the same.
+READINESS_SECONDS = 3.0
+
 
 class Healthy(BaseModel):
     status: Literal["ok"]
@@ -28,16 +37,33 @@ class Ready(BaseModel):
     checks: dict[str, bool | str] = Field(description="each dependency: true or ok when usable")
 
 
-async def database_reachable(engine: AsyncEngine) -> bool:
-    """True when a connection answers ``SELECT 1``; any failure means not ready (readiness never raises)."""
+async def database_reachable(engine: AsyncEngine, timeout: float = READINESS_SECONDS) -> bool:
+    """True when a connection answers ``SELECT 1`` within ``timeout``; any failure means not ready (readiness never
+    raises). Without the bound a pool at its limit waited its 30 s checkout timeout, and a database that accepts
+    connections but does not answer, asyncpg's 60 s connect timeout."""
     from sqlalchemy import text  # here, not at the top: ingest keeps no database and its image has no SQLAlchemy
 
     try:
-        async with engine.connect() as conn:
+        async with asyncio.timeout(timeout), engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
         return True
     except Exception:
         return False
+
+
+async def run_checks(checks: dict[str, Awaitable[Any]], timeout: float = READINESS_SECONDS) -> dict[str, Any]:
+    """Await the checks together, each bounded by ``timeout``: a check that did not answer in time (or raised) is
+    ``False``. The slowest check, not the sum, decides how long readiness takes."""
+
+    async def bounded(check: Awaitable[Any]) -> Any:
+        try:
+            async with asyncio.timeout(timeout):
+                return await check
+        except Exception:
+            return False
+
+    values = await asyncio.gather(*(bounded(check) for check in checks.values()))
+    return dict(zip(checks, values, strict=True))
 
 
 def _usable(value: Any) -> bool:

@@ -28,15 +28,13 @@ from alertrouter_shared.provider_check import ProviderCheckReport, ProviderCheck
 from alertrouter_shared.web.bearer import BEARER
 from alertrouter_shared.web.errors import install_problem_handlers
 from alertrouter_shared.web.openapi import document_problems
-from alertrouter_shared.web.readiness import database_reachable, health_routes
+from alertrouter_shared.web.readiness import database_reachable, health_routes, run_checks
 
 
 async def _ready_checks(request: Request) -> dict[str, Any]:
     ctx = context(request)
-    return {
-        "kafka": "ok" if await ctx.kafka_probe() else "unreachable",
-        "database": "ok" if await database_reachable(ctx.engine) else "unreachable",
-    }
+    found = await run_checks({"kafka": ctx.kafka_probe(), "database": database_reachable(ctx.engine)})
+    return {name: "ok" if usable else "unreachable" for name, usable in found.items()}
 
 
 def create_app(
