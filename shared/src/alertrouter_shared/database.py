@@ -56,10 +56,12 @@ class PlanRefresh:
 def make_engine(
     database_url: str, pool_size: int = 10, plan_refresh_seconds: float = PLAN_REFRESH_SECONDS
 ) -> AsyncEngine:
+    """At most ``engine_connections(pool_size)`` connections: ``pool_size`` kept open once used, as many again
+    opened for a burst and closed when returned (docs/deployment.md counts them)."""
     engine = create_async_engine(
         database_url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=engine_overflow(pool_size),
         pool_recycle=POOL_RECYCLE_SECONDS,
         json_serializer=_dumps,
         json_deserializer=orjson.loads,
@@ -75,6 +77,16 @@ def make_engine(
             dbapi_connection.run_async(lambda conn: conn.execute("DISCARD PLANS"))
 
     return engine
+
+
+def engine_overflow(pool_size: int) -> int:
+    """Connections an engine opens beyond ``pool_size`` while every pooled one is in use."""
+    return pool_size
+
+
+def engine_connections(pool_size: int) -> int:
+    """The most PostgreSQL connections one engine of ``make_engine(url, pool_size)`` holds at once."""
+    return pool_size + engine_overflow(pool_size)
 
 
 def _dumps(value: Any) -> str:

@@ -29,7 +29,7 @@ from alertrouter_notifier.retry_worker import RetryWorker
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.clock import Clock, SystemClock
 from alertrouter_shared.consumer_loop import ConsumerLoop, ConsumerOptions, make_consumer
-from alertrouter_shared.database import make_engine
+from alertrouter_shared.database import engine_connections, make_engine
 from alertrouter_shared.events import ContactMethodType
 from alertrouter_shared.kafka import ensure_project_topics, ensure_topics, make_producer
 from alertrouter_shared.logging import get_logger
@@ -38,6 +38,12 @@ from alertrouter_shared.topics import TopicSpec
 log = get_logger(__name__)
 
 DRAIN_SECONDS = 15.0
+
+
+def max_db_connections(settings: NotifierSettings) -> int:
+    """The most PostgreSQL connections one notifier process holds: its one SQLAlchemy engine, sized by
+    ``NOTIFIER_DB_POOL_SIZE``. docs/deployment.md sizes ``max_connections`` with it."""
+    return engine_connections(settings.db_pool_size)
 
 
 class Notifier:
@@ -54,7 +60,7 @@ class Notifier:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.policy = DeliveryPolicy.from_settings(settings)
-        self.engine = make_engine(settings.database_url)
+        self.engine = make_engine(settings.database_url, settings.db_pool_size)
         self.http: httpx.AsyncClient = make_http_client(settings.http_timeout_seconds)
         self.producer = make_producer(settings)
         self.channels = channels or build_channels(settings, self.engine)

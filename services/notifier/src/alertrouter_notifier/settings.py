@@ -35,6 +35,12 @@ class NotifierSettings(CommonSettings):
         "", description="Base URL of the router's web console: messages link to the incident there; empty: no link"
     )
     publish_timeout_seconds: float = 10.0
+    db_pool_size: int = Field(
+        10,
+        ge=1,
+        description="the process's PostgreSQL pool: this many connections kept, as many again in bursts (at most "
+        "2 x this)",
+    )
 
     # Delivery policy
     max_page_age_seconds: float = Field(900.0, gt=0)

@@ -24,13 +24,20 @@ from alertrouter_router.timers import run_drill_schedule, run_timers
 from alertrouter_shared.auth import load_token_entries
 from alertrouter_shared.clock import Clock, SystemClock
 from alertrouter_shared.consumer_loop import ConsumerLoop, ConsumerOptions, make_consumer
-from alertrouter_shared.database import make_engine
+from alertrouter_shared.database import engine_connections, make_engine
 from alertrouter_shared.kafka import ensure_project_topics, make_producer
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.serving import embedded_server
 from alertrouter_shared.topics import ALERTS, CHANGES, DELIVERIES
 
 log = get_logger(__name__)
+
+
+def max_db_connections(settings: RouterSettings) -> int:
+    """The most PostgreSQL connections one router process (either role) holds: its SQLAlchemy engine (the API's
+    reads, audit, config versions) and its asyncpg pool (the consumer batch, timers, outbox), both sized by
+    ``ROUTER_DB_POOL_SIZE``. docs/deployment.md sizes ``max_connections`` with it."""
+    return engine_connections(settings.db_pool_size) + settings.db_pool_size
 
 
 def build_state(settings: RouterSettings, clock: Clock | None = None) -> RouterState:

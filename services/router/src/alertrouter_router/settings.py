@@ -51,7 +51,12 @@ class RouterSettings(CommonSettings):
         30.0, gt=0, description="how often shift reminders that have come due are looked for"
     )
     outbox_poll_seconds: float = Field(1.0, gt=0, description="how often delayed and leftover pages are published")
-    db_pool_size: int = Field(10, ge=1, description="PostgreSQL connections per process")
+    db_pool_size: int = Field(
+        10,
+        ge=1,
+        description="size of each of the process's two PostgreSQL pools (SQLAlchemy: this many kept, as many again "
+        "in bursts; asyncpg: this many): at most 3 x this connections per process",
+    )
     drill_poll_seconds: float = Field(
         15.0, gt=0, description="how often drills scheduled in the configuration are looked for"
     )
