@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from prometheus_client import REGISTRY
 
 from alertrouter_shared.consumer_loop import ConsumerLoop, ConsumerOptions, make_consumer
 from alertrouter_shared.errors import TransientError
@@ -188,3 +189,63 @@ async def test_aborted_records_are_never_handed_out_and_commits_reach_the_end(ka
     loop.stop()
     await asyncio.wait_for(task, 20)
     assert seen == [b"committed-1", b"committed-2"]
+
+
+def _lag_sample(group: str, topic: str, partition: int) -> float | None:
+    labels = {"group": group, "topic": topic, "partition": str(partition)}
+    return REGISTRY.get_sample_value("alertrouter_consumer_lag_records", labels)
+
+
+async def test_the_lag_of_a_partition_lost_in_a_rebalance_is_no_longer_reported(kafka_bootstrap: str) -> None:
+    """Each pod exports the lag of the partitions it holds. A partition handed to another pod in a rebalance kept
+    its last value in the pod that lost it, so ``max`` over the pods (AlertrouterConsumerLagHigh) went on firing
+    after the new owner had drained the backlog. The other member here is a plain consumer: in production it is
+    another pod, with a registry of its own."""
+    topic = f"test.loop.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(CommonSettings(kafka_bootstrap_servers=kafka_bootstrap), [TopicSpec(topic, 2, 1)])
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        for partition in (0, 1):
+            await producer.send_and_wait(topic, b"x", partition=partition)
+    finally:
+        await producer.stop()
+
+    async def accept(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        return None
+
+    loop = _loop(kafka_bootstrap, topic, accept)
+    group = loop.options.group_id
+    task = asyncio.create_task(loop.run())
+
+    async def both_reported() -> bool:
+        return all(_lag_sample(group, topic, p) is not None for p in (0, 1))
+
+    await eventually(both_reported, what="the lag of both partitions reported by the only member")
+    other = AIOKafkaConsumer(
+        topic, bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False, session_timeout_ms=10_000
+    )
+    await other.start()
+    polling = asyncio.create_task(_keep_polling(other))
+    try:
+
+        async def one_left() -> set[int] | None:
+            if len(other.assignment()) != 1 or len(loop.consumer.assignment()) != 1:
+                return None
+            reported = {p for p in (0, 1) if _lag_sample(group, topic, p) is not None}
+            kept = {tp.partition for tp in loop.consumer.assignment()}
+            return reported if reported == kept else None
+
+        await eventually(one_left, timeout=40, what="only the partition the loop kept still reported")
+    finally:
+        polling.cancel()
+        await asyncio.gather(polling, return_exceptions=True)
+        await other.stop()
+    loop.stop()
+    await asyncio.wait_for(task, 20)
+    assert [_lag_sample(group, topic, p) for p in (0, 1)] == [None, None], "a stopped loop reports nothing"
+
+
+async def _keep_polling(consumer: AIOKafkaConsumer) -> None:
+    while True:
+        await consumer.getmany(timeout_ms=200)

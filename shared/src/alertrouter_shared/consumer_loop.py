@@ -76,6 +76,7 @@ class ConsumerLoop:
         self._committed: dict[TopicPartition, int] = {}
         self._handled: dict[TopicPartition, int] = {}  # offsets of finished batches, not committed yet
         self._handled_since: float | None = None
+        self._lag_reported: set[TopicPartition] = set()  # partitions whose lag this loop exports
 
     def stop(self) -> None:
         self._stopping.set()
@@ -97,6 +98,7 @@ class ConsumerLoop:
             await self._commit_handled(due_only=False)
         finally:
             self.running = False
+            self._forget_lag(set(self._lag_reported))
             await self.consumer.stop()
             log.info("consumer_stopped", group=self.options.group_id)
 
@@ -177,7 +179,12 @@ class ConsumerLoop:
             log.warning("commit_failed", partitions=len(offsets), error=str(exc))
 
     async def _record_lag(self) -> None:
-        for tp in self.consumer.assignment():
+        """Export the lag of the partitions assigned now, and drop the ones no longer assigned: a partition lost in a
+        rebalance kept its last value here, and ``max`` over the pods (AlertrouterConsumerLagHigh) kept firing on a
+        backlog its new owner had long drained."""
+        assigned = self.consumer.assignment()
+        self._forget_lag(self._lag_reported - assigned)
+        for tp in assigned:
             highwater = self.consumer.highwater(tp)
             if highwater is None:
                 continue
@@ -186,3 +193,10 @@ class ConsumerLoop:
             except (IllegalStateError, KafkaError):
                 continue
             CONSUMER_LAG.labels(self.options.group_id, tp.topic, str(tp.partition)).set(max(0, highwater - position))
+            self._lag_reported.add(tp)
+
+    def _forget_lag(self, partitions: set[TopicPartition]) -> None:
+        for tp in partitions:
+            with contextlib.suppress(KeyError):
+                CONSUMER_LAG.remove(self.options.group_id, tp.topic, str(tp.partition))
+            self._lag_reported.discard(tp)
