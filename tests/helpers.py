@@ -102,3 +102,39 @@ class DatabaseFactory:
         name = "t_" + uuid.uuid4().hex[:10]
         self.cluster.create_database(name)
         return self.cluster.url(name)
+
+
+class LateBroker:
+    """A bootstrap address where no broker answers until ``arrive()``; then it forwards to the real broker.
+
+    Kafka clients only bootstrap through it: the metadata names the real broker's own address, which they use from
+    then on. Stands in for a Kafka cluster that comes back while a service is starting."""
+
+    def __init__(self, broker: str) -> None:
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        host, _, port = broker.rpartition(":")
+        self._broker = (host, int(port))
+        self._server: asyncio.Server | None = None
+
+    async def arrive(self) -> None:
+        self._server = await asyncio.start_server(self._forward, "127.0.0.1", self.port)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    async def _forward(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        broker_reader, broker_writer = await asyncio.open_connection(*self._broker)
+
+        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            except OSError:
+                pass
+            finally:
+                writer.close()
+
+        await asyncio.gather(pipe(client_reader, broker_writer), pipe(broker_reader, client_writer))

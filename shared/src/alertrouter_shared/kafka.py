@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import struct
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -153,8 +153,8 @@ async def send_batched(producer: AIOKafkaProducer, records: Sequence[Record]) ->
 async def ensure_topics(settings: CommonSettings, specs: Sequence[TopicSpec], timeout: float = 30) -> None:
     """Create the project's topics explicitly; the broker's auto-creation is never relied on."""
     admin = AIOKafkaAdminClient(**kafka_client_options(settings), request_timeout_ms=int(timeout * 1000))
-    await admin.start()
     try:
+        await admin.start()  # inside: a broker that is away still gets the half-made client closed
         existing = set(await admin.list_topics())
         missing = [s for s in specs if s.name not in existing]
         if missing:
@@ -187,6 +187,44 @@ async def ensure_project_topics(settings: CommonSettings) -> None:
     if settings.kafka_create_topics:
         specs = all_topics(settings.kafka_topic_partitions, settings.kafka_topic_replication_factor)
         await ensure_topics(settings, specs)
+
+
+START_RETRY_FIRST_SECONDS = 0.5
+START_RETRY_MAX_SECONDS = 10.0
+# What Kafka being away at start looks like: refused or unanswered connections, no leaders yet.
+_START_FAILURES = (KafkaError, TransientError, OSError, TimeoutError)
+
+
+async def until_connected(
+    connect: Callable[[], Awaitable[None]],
+    stopping: asyncio.Event,
+    service: str,
+    first: float = START_RETRY_FIRST_SECONDS,
+    longest: float = START_RETRY_MAX_SECONDS,
+) -> bool:
+    """Run ``connect`` (topic creation, producer start: what a service needs of Kafka before it works) until it
+    succeeds, True; or until ``stopping`` is set, False. Each failure is logged (``kafka_unavailable_at_start``)
+    and retried after a back-off doubling from ``first`` to ``longest`` seconds.
+
+    A service started while Kafka was away (a pod rescheduled during an outage) used to exit after a few seconds and
+    crash-loop with Kubernetes' growing back-off, coming back minutes after the brokers did. Its HTTP server is up
+    meanwhile: ``/healthz`` answers, ``/readyz`` says Kafka is not usable."""
+    delay = first
+    attempt = 0
+    while not stopping.is_set():
+        attempt += 1
+        try:
+            await connect()
+        except _START_FAILURES as exc:
+            log.warning("kafka_unavailable_at_start", service=service, attempt=attempt, error=repr(exc), retry_in=delay)
+        else:
+            if attempt > 1:
+                log.info("kafka_connected_at_start", service=service, attempts=attempt)
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), delay)
+        delay = min(delay * 2, longest)
+    return False
 
 
 async def kafka_reachable(settings: CommonSettings, timeout: float = 3.0) -> bool:

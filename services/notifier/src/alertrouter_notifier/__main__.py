@@ -21,6 +21,8 @@ log = get_logger(__name__)
 
 
 async def run(settings: NotifierSettings) -> int:
+    """The HTTP server first (health answers, readiness says Kafka no), then the notifier, which waits for Kafka
+    when it is away at start instead of exiting (a pod restarted during an outage would crash-loop)."""
     notifier = Notifier(settings)
     config = uvicorn.Config(
         notifier.create_app(),
@@ -35,11 +37,13 @@ async def run(settings: NotifierSettings) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    await notifier.start()
     serve = asyncio.create_task(server.serve())
+    starting = asyncio.create_task(notifier.start())
     exit_code = 0
     try:
         while not stopping.is_set():
+            if starting.done() and starting.exception() is not None:
+                starting.result()  # PublicUrlError and the like: the configuration cannot work
             if serve.done() and server.should_exit and serve.exception() is None:
                 break  # uvicorn saw the signal first; it re-raises it to us once it has stopped
             if notifier.failed_task is not None or serve.done():
@@ -54,6 +58,9 @@ async def run(settings: NotifierSettings) -> int:
         server.should_exit = True
         with contextlib.suppress(BaseException):
             await serve
+        starting.cancel()  # a start still waiting for Kafka: nothing was started yet
+        with contextlib.suppress(BaseException):
+            await starting
         await notifier.stop()
     return exit_code
 

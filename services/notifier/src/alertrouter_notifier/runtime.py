@@ -31,7 +31,13 @@ from alertrouter_shared.clock import Clock, SystemClock
 from alertrouter_shared.consumer_loop import ConsumerLoop, ConsumerOptions, make_consumer
 from alertrouter_shared.database import engine_connections, make_engine
 from alertrouter_shared.events import ContactMethodType
-from alertrouter_shared.kafka import ensure_project_topics, ensure_topics, make_producer
+from alertrouter_shared.kafka import (
+    ensure_project_topics,
+    ensure_topics,
+    kafka_reachable,
+    make_producer,
+    until_connected,
+)
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.topics import TopicSpec
 
@@ -100,16 +106,28 @@ class Notifier:
         self._consume = consume
         self.consumer_loop: ConsumerLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._stop_starting = asyncio.Event()
+        self.started = asyncio.Event()  # Kafka reached at start and every task running; /readyz waits for it
 
     def create_app(self) -> FastAPI:
-        return create_app(self.settings, self.engine, http=self.http, publisher=self.publisher, clock=self.clock)
+        return create_app(
+            self.settings,
+            self.engine,
+            http=self.http,
+            publisher=self.publisher,
+            clock=self.clock,
+            kafka_probe=self._kafka_usable,
+        )
+
+    async def _kafka_usable(self) -> bool:
+        return self.started.is_set() and await kafka_reachable(self.settings)
 
     async def start(self) -> None:
+        """Reach Kafka (topics, producer), retrying while it is away, then start the workers. Returns once started,
+        or early when ``stop()`` came first; raises ``PublicUrlError`` at once for a public URL that cannot work."""
         check_public_url(self.settings)  # before any connection: a public URL that cannot work stops us here
-        await ensure_project_topics(self.settings)
-        if self.settings.kafka_create_topics:
-            await ensure_topics(self.settings, self._own_topics())
-        await self.producer.start()
+        if not await until_connected(self._connect_kafka, self._stop_starting, "notifier"):
+            return
         self._tasks.append(asyncio.create_task(self.worker.run(), name="notifier-retry-worker"))
         if self._consume:
             options = ConsumerOptions(group_id=self.settings.consumer_group, topics=[self.settings.pages_topic])
@@ -123,7 +141,14 @@ class Notifier:
                 hint=f"a send may outlive its lease and be sent twice: keep NOTIFIER_SEND_LEASE_SECONDS above "
                 f"{ATTEMPT_WAITS} x the HTTP/SMTP timeout ({self.policy.attempt_timeout:g} s)",
             )
+        self.started.set()
         log.info("notifier_started", channels=[c.value for c in self.channels.configured()])
+
+    async def _connect_kafka(self) -> None:
+        await ensure_project_topics(self.settings)
+        if self.settings.kafka_create_topics:
+            await ensure_topics(self.settings, self._own_topics())
+        await self.producer.start()  # a failed start leaves nothing behind: it may be called again
 
     def _warn_about_missing_secrets(self) -> None:
         s = self.settings
@@ -147,6 +172,7 @@ class Notifier:
         return [TopicSpec(name, s.kafka_topic_partitions, s.kafka_topic_replication_factor) for name in sorted(names)]
 
     async def stop(self) -> None:
+        self._stop_starting.set()
         if self.consumer_loop is not None:
             self.consumer_loop.stop()
         self.worker.stop()

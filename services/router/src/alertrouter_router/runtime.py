@@ -25,7 +25,7 @@ from alertrouter_shared.auth import load_token_entries
 from alertrouter_shared.clock import Clock, SystemClock
 from alertrouter_shared.consumer_loop import ConsumerLoop, ConsumerOptions, make_consumer
 from alertrouter_shared.database import engine_connections, make_engine
-from alertrouter_shared.kafka import ensure_project_topics, make_producer
+from alertrouter_shared.kafka import ensure_project_topics, make_producer, until_connected
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.serving import embedded_server
 from alertrouter_shared.topics import ALERTS, CHANGES, DELIVERIES
@@ -92,19 +92,26 @@ class RouterRuntime:
         self.tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        """Serve HTTP, then reach Kafka (topics, producer), retrying while it is away, then start the rest. Returns
+        once started, or early when stop() was called while Kafka was still away."""
         await self.state.pool  # opens no connection yet (min_size 0): PostgreSQL may come up after us
-        await ensure_project_topics(self.state.settings)
-        await self.state.producer.start()
         self.tasks = [asyncio.create_task(self.server.serve(), name="http")]
         self.tasks.append(asyncio.create_task(refresh_overrides(self.state), name="overrides"))
         self.tasks.append(asyncio.create_task(watch_config(self.state), name="config-watch"))
+        await self._until_listening()
+        if not await until_connected(self._connect_kafka, self.state.stopping, "router"):
+            return
         if self.consume:
             self.tasks += [asyncio.create_task(loop.run(), name="consumer") for loop in self.loops]
             self.tasks.append(asyncio.create_task(run_timers(self.state), name="timers"))
             self.tasks.append(asyncio.create_task(run_drill_schedule(self.state), name="drill-schedule"))
             self.tasks.append(asyncio.create_task(self.state.publisher.run(self.state.stopping), name="outbox"))
-        await self._until_listening()
+        self.state.started.set()
         log.info("router_started", consume=self.consume, port=self.state.settings.port)
+
+    async def _connect_kafka(self) -> None:
+        await ensure_project_topics(self.state.settings)
+        await self.state.producer.start()  # a failed start leaves nothing behind: it may be called again
 
     async def _until_listening(self, timeout: float = 30) -> None:
         async with asyncio.timeout(timeout):
@@ -178,9 +185,9 @@ async def run_router(
     settings: RouterSettings, *, consume: bool = True, serve_api: bool = True, clock: Clock | None = None
 ) -> None:
     runtime = RouterRuntime(settings, consume=consume, serve_api=serve_api, clock=clock)
-    await runtime.start()
     running = asyncio.get_running_loop()
-    running.add_signal_handler(signal.SIGTERM, runtime.stop)
+    running.add_signal_handler(signal.SIGTERM, runtime.stop)  # before start: it may wait long for Kafka
     running.add_signal_handler(signal.SIGINT, runtime.stop)
     running.add_signal_handler(signal.SIGHUP, reload_on_signal, runtime.state)
+    await runtime.start()
     await runtime.wait()

@@ -29,6 +29,8 @@ class RouterState:
     token_entries: list[TokenEntry]
     publisher: OutboxPublisher
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set once Kafka was reached at start (topics, producer) and every task runs: until then /readyz says Kafka no.
+    started: asyncio.Event = field(default_factory=asyncio.Event)
     reminders_checked_at: datetime | None = None  # the end of the last shift-reminder pass in this process
     reminders_pruned_at: datetime | None = None  # when this process last deleted old shift-reminder rows
 
