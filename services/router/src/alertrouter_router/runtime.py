@@ -101,11 +101,14 @@ class RouterRuntime:
         await self._until_listening()
         if not await until_connected(self._connect_kafka, self.state.stopping, "router"):
             return
+        # Every role publishes: the API's actions (acknowledge, escalate now, reassign) write pages too, and an
+        # API-only process that never ran the outbox kept them in memory for good and left them to another
+        # process's poller, seconds late, or to none.
+        self.tasks.append(asyncio.create_task(self.state.publisher.run(self.state.stopping), name="outbox"))
         if self.consume:
             self.tasks += [asyncio.create_task(loop.run(), name="consumer") for loop in self.loops]
             self.tasks.append(asyncio.create_task(run_timers(self.state), name="timers"))
             self.tasks.append(asyncio.create_task(run_drill_schedule(self.state), name="drill-schedule"))
-            self.tasks.append(asyncio.create_task(self.state.publisher.run(self.state.stopping), name="outbox"))
         self.state.started.set()
         log.info("router_started", consume=self.consume, port=self.state.settings.port)
 
