@@ -352,3 +352,60 @@ async def test_a_page_id_of_the_contract_s_longest_length_is_admitted_and_sent(
         await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
         delivery = await final_delivery(client, page.page_id)
     assert delivery["status"] == "sent" and _for_page(capture, page) == 1
+
+
+async def test_an_address_the_url_parser_refuses_fails_its_delivery_and_holds_back_no_page(
+    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer
+) -> None:
+    """Masking ``https://[fe80::1/hook`` (an unclosed IPv6 bracket) raised: the batch was retried forever, every
+    page after it on the partition waited, and each retry kept the send slots it had reserved."""
+    settings = make_settings()
+    broken = make_page(ContactMethodType.WEBHOOK, "https://[fe80::1/hook")
+    after = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook")
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [broken, after])
+        sent = await final_delivery(client, after.page_id)
+        failed = await final_delivery(client, broken.page_id)
+    assert sent["status"] == "sent" and _for_page(capture, after) == 1
+    assert failed["status"] == "failed" and failed["destination_masked"] == "https://***"
+
+
+async def test_a_page_the_database_refuses_is_dead_lettered_and_the_rest_of_its_batch_is_sent(
+    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer, unique: str
+) -> None:
+    """No page of ours is known to fail its admission for a reason other than an outage, so a trigger of the
+    test's database refuses one: the others of its batch must still be sent, and it must reach the dead-letter
+    topic rather than be retried forever (holding back the partition)."""
+    settings = make_settings()
+    refused, first, last = (make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook") for _ in range(3))
+    engine = make_engine(settings.database_url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                f"CREATE OR REPLACE FUNCTION refuse_page_{unique}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                f"BEGIN RAISE EXCEPTION 'refused by the test' USING ERRCODE = '23514'; END $$"
+            )
+        )
+        await conn.execute(
+            text(
+                f"CREATE OR REPLACE TRIGGER refuse_page_{unique} BEFORE INSERT ON notifier_delivery FOR EACH ROW "
+                f"WHEN (NEW.page_id = '{refused.page_id}') EXECUTE FUNCTION refuse_page_{unique}()"
+            )
+        )
+    dead_letters = await TopicReader(settings.kafka_bootstrap_servers, settings.pages_dlq_topic).start()
+    try:
+        async with Notifier(settings) as notifier, api_client(notifier) as client:
+            await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [first, refused, last])
+            for page in (first, last):
+                assert (await final_delivery(client, page.page_id))["status"] == "sent"
+
+            async def dead_lettered() -> list[bytes] | None:
+                return [v for v in dead_letters.values if refused.page_id.encode() in v] or None
+
+            await eventually(dead_lettered, what="the refused page in the dead-letter topic")
+    finally:
+        await dead_letters.stop()
+        async with engine.begin() as conn:
+            await conn.execute(text(f"DROP TRIGGER IF EXISTS refuse_page_{unique} ON notifier_delivery"))
+        await engine.dispose()
+    assert _for_page(capture, refused) == 0

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from alertrouter_notifier.db.connections import autocommit
 from alertrouter_notifier.db.ledger import release_claims
 from alertrouter_notifier.dispatcher import Dispatcher
-from alertrouter_notifier.intake import admit_rows, claimed_by_insert, delivery_rows, one_statement
+from alertrouter_notifier.intake import DeliveryRows, admit_rows, claimed_by_insert, delivery_rows, one_statement
 from alertrouter_notifier.metrics import PAGES_RECEIVED
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.publisher import ResultPublisher
@@ -27,6 +27,7 @@ from alertrouter_shared.clock import Clock
 from alertrouter_shared.db_errors import is_transient
 from alertrouter_shared.errors import TransientError
 from alertrouter_shared.events import Page
+from alertrouter_shared.isolation import store_isolating
 from alertrouter_shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -34,15 +35,15 @@ log = get_logger(__name__)
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
 
-def decode(records: Sequence[Record]) -> tuple[list[Page], list[tuple[Record, str]]]:
-    pages: list[Page] = []
+def decode(records: Sequence[Record]) -> tuple[list[tuple[Page, Record]], list[tuple[Record, str]]]:
+    pages: list[tuple[Page, Record]] = []
     rejected: list[tuple[Record, str]] = []
     for record in records:
         if record.value is None:
             rejected.append((record, "empty record value"))
             continue
         try:
-            pages.append(Page.model_validate_json(record.value))
+            pages.append((Page.model_validate_json(record.value), record))
         except ValidationError as exc:
             rejected.append((record, f"not a valid Page v1: {exc.errors()[0]['msg'] if exc.errors() else exc}"))
     return pages, rejected
@@ -96,26 +97,34 @@ class PageHandler:
         self._in_doubt: set[str] = set()
 
     async def __call__(self, records: Sequence[Record]) -> None:
-        pages, rejected = decode(records)
+        """A batch the notifier cannot admit for a reason other than an outage is admitted one page at a time, and
+        the pages it cannot take are dead-lettered: one (an address that breaks the URL parser, say) was retried
+        forever and held back every page after it on the partition."""
+        decoded, rejected = decode(records)
+        await self._dead_letter(rejected)
+        self._dispatcher.dispatch_now(await self._release_in_doubt())
+        if decoded:
+            refused = await store_isolating(decoded, self._admit, "pages", _page_context)
+            await self._dead_letter([(record, "could not be admitted: see record_not_stored") for record in refused])
+
+    async def _dead_letter(self, rejected: list[tuple[Record, str]]) -> None:
         if rejected:
             await dead_letter(self._producer, self._dlq_topic, rejected, self._timeout)
             PAGES_RECEIVED.labels("dead_lettered").inc(len(rejected))
             log.warning("pages_dead_lettered", count=len(rejected), reasons=[r for _, r in rejected][:3])
-        released = await self._release_in_doubt()
-        if not pages:
-            self._dispatcher.dispatch_now(released)
-            return
+
+    async def _admit(self, pages: list[Page]) -> None:
         now = self._clock.now()
         slots = self._dispatcher.reserve(len(pages))
-        rows = delivery_rows(pages, now, self._policy, send_slots=slots)
+        rows: DeliveryRows = []
         try:
+            rows = delivery_rows(pages, now, self._policy, send_slots=slots)
             begin = autocommit if one_statement(pages, now, self._policy) else _transaction
             async with begin(self._engine) as conn:
                 outcome = await admit_rows(conn, rows, len(pages), now, self._policy)
         except Exception as exc:
             self._in_doubt.update(claimed_by_insert(rows))
             self._dispatcher.send_claimed([], slots)
-            self._dispatcher.dispatch_now(released)
             if not is_transient(exc):
                 raise
             raise TransientError(f"database unavailable while admitting pages: {exc}") from exc
@@ -125,7 +134,7 @@ class PageHandler:
         if outcome.duplicates:
             log.info("pages_already_recorded", count=outcome.duplicates)
         await self._publisher.publish(outcome.results)
-        self._dispatcher.dispatch_now([*released, *outcome.dispatch_now])
+        self._dispatcher.dispatch_now(outcome.dispatch_now)
 
     async def _release_in_doubt(self) -> list[str]:
         """The claims of an admission that raised, if it committed after all, become due pages to send now."""
@@ -142,3 +151,7 @@ class PageHandler:
         if released:
             log.warning("in_doubt_admission_committed", count=len(released))
         return released
+
+
+def _page_context(page: Page) -> dict[str, str]:
+    return {"page_id": page.page_id, "incident_id": page.incident_id}

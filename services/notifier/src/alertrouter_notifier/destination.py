@@ -13,8 +13,11 @@ def mask_destination(contact: ContactMethod) -> str:
     """Enough to recognise the destination in a timeline, never enough to reuse it (webhook URLs are credentials)."""
     address = contact.address.strip()
     if address.startswith(("http://", "https://")):
-        parts = urlsplit(address)
-        return f"{parts.scheme}://{parts.hostname}/***"
+        scheme = address.split(":", 1)[0]
+        try:
+            return f"{scheme}://{urlsplit(address).hostname}/***"
+        except ValueError:  # not a URL the parser takes (an unclosed IPv6 bracket): the send fails, not the masking
+            return f"{scheme}://***"
     if contact.type is ContactMethodType.EMAIL and "@" in address:
         local, _, domain = address.rpartition("@")
         return f"{local[:1]}***@{domain}"

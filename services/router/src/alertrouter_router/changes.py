@@ -18,8 +18,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_router.db.tables import change_event
-from alertrouter_router.isolation import store_isolating
 from alertrouter_shared.events import ChangeEvent
+from alertrouter_shared.isolation import store_isolating
 from alertrouter_shared.kafka import produce_all
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.topics import CHANGES_DLQ

@@ -18,8 +18,8 @@ from pydantic import ValidationError
 from alertrouter_router import work
 from alertrouter_router.db import snapshot_reads
 from alertrouter_router.decisions.decide import Effects
-from alertrouter_router.isolation import store_isolating
 from alertrouter_shared.events import AlertEvent
+from alertrouter_shared.isolation import store_isolating
 from alertrouter_shared.kafka import produce_all
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.topics import ALERTS_DLQ

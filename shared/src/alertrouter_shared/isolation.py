@@ -1,4 +1,4 @@
-"""A consumer batch the database refuses, taken apart: what one bad record cannot hold back.
+"""A consumer batch that cannot be stored, taken apart: what one bad record cannot hold back (router and notifier).
 
 A batch that fails because the database is unavailable is retried whole (TransientError: the consumer loop backs
 off and tries again). One that fails for another reason is stored one record at a time, each in its own
@@ -55,6 +55,8 @@ class _Refused(Exception):
 async def _unless_unavailable(write: Awaitable[object], what: str) -> None:
     try:
         await write
+    except TransientError:  # already judged worth retrying (Kafka away while the write published, say)
+        raise
     except Exception as exc:
         if is_transient(exc):
             raise TransientError(f"database unavailable while storing {what}: {exc!r}") from exc
