@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import ValidationError
 
-from alertrouter_router.ownership.schedules import on_call_at, shifts_between
+from alertrouter_router.ownership.schedules import MAX_SEARCH, on_call_at, search_radius, shifts_between
 from tests.router.unit.ownership_builders import berlin, layer, local, schedule, utc
 
 BERLIN_DAILY = schedule(layers=[layer(participants=["a", "b", "c"], start="2024-01-01T09:00:00")])
@@ -239,6 +241,50 @@ def test_an_override_replacing_someone_on_call_through_another_override_applies(
         (user, berlin(2024, 1, 2, start), berlin(2024, 1, 2, end))
         for user, (start, end) in zip("bcb", hours, strict=True)
     ]
+
+
+def test_a_chain_of_replacing_overrides_gives_one_answer_whatever_their_order() -> None:
+    """Applied in list order, "c replaces b" listed before "b replaces a" never applied: b was paged, and the order
+    is how they were created (config overrides first, API ones by start), not what anyone meant."""
+    covering = {"start": "2024-01-02T10:00:00+01:00", "end": "2024-01-02T14:00:00+01:00"}
+    b_for_a = {"id": "b-for-a", "user": "b", "replaces": "a", **covering}
+    c_for_b = {"id": "c-for-b", "user": "c", "replaces": "b", **covering}
+    for overrides in ([b_for_a, c_for_b], [c_for_b, b_for_a]):
+        rotation = schedule(layers=[layer(participants=["a"], turn={"weeks": 1})], overrides=overrides)
+        answer = on_call_at(rotation, {}, berlin(2024, 1, 2, 12))
+        assert (answer.user_id, answer.override_id) == ("c", "c-for-b"), [o["id"] for o in overrides]
+
+
+def test_an_override_of_years_is_looked_up_within_the_search_window() -> None:
+    """An override to the year 2100 made every lookup generate 75 years of turns around the instant (1.6 s a call,
+    for every page of the schedule); the window is bounded, and ``until`` is reported within it."""
+    rotation = schedule(
+        overrides=[{"id": "long", "user": "z", "start": "2024-01-01T00:00:00Z", "end": "2100-01-01T00:00:00Z"}]
+    )
+    at = berlin(2024, 6, 1, 12)
+    assert search_radius(rotation, at) == MAX_SEARCH
+    answer = on_call_at(rotation, {}, at)
+    assert (answer.user_id, answer.override_id) == ("z", "long")
+    assert answer.until == at + MAX_SEARCH
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("layer start", {"start": "0001-01-01T00:00:00"}, "not between 1970-01-01 and 2200-01-01"),
+        ("override end", {"end": "9999-12-31T00:00:00Z"}, "not between 1970-01-01 and 2200-01-01"),
+        ("long turn", {"turn": {"weeks": 110000}}, "a turn is at most 366 days"),
+        ("short turn", {"turn": "15m"}, "a turn is at least an hour"),
+    ],
+)
+def test_unservable_dates_and_turns_are_refused(field: str, value: dict[str, Any], message: str) -> None:
+    """Each overflowed the on-call calculation (OverflowError: nobody paged for the schedule, and the failing step
+    held up the timer's batch), or made it take seconds per lookup."""
+    override = {"id": "o", "user": "z", "start": "2024-01-01T00:00:00Z", "end": "2024-01-02T00:00:00Z"}
+    layer_fields = {k: v for k, v in value.items() if field.startswith(("layer", "long", "short"))}
+    override_fields = value if field.startswith("override") else {}
+    with pytest.raises(ValidationError, match=message):
+        schedule(layers=[layer(**layer_fields)], overrides=[override | override_fields])
 
 
 def test_override_with_replaces_applies_only_while_that_user_is_on_call() -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from alertrouter_router.overrides import StoredOverride, laid_over
 from alertrouter_router.ownership.escalation_targets import level_for_step, targets_by_level, targets_for_level
+from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.ownership.model import TargetType
 from tests.router.unit.ownership_builders import berlin, config_from, minimal_document, user
 
@@ -100,3 +103,18 @@ def test_level_index_out_of_range() -> None:
 def test_level_for_step_counts_repeats(step: int, expected: int | None) -> None:
     config = config_from(minimal_document())  # two levels, repeat 1
     assert level_for_step(config.policies_by_id["p1"], step) == expected
+
+
+def test_an_api_override_for_someone_a_reload_removed_hides_nobody() -> None:
+    """The stored override was laid over the reloaded configuration as it was: its person unknown, the level
+    reached nobody, though the schedule had someone on call."""
+    config = config_from(minimal_document())
+    loaded = LoadedConfig(config, "v", AT, ("ownership.yaml",), {})
+    stored = StoredOverride("o1", "s1", "gone", AT - timedelta(hours=1), AT + timedelta(hours=1), None)
+    policy = config.policies_by_id["p1"]
+    expected = [t.user_id for t in targets_for_level(config, policy, 0, AT)]
+    assert expected
+    merged = laid_over(loaded, [stored]).config
+    assert [t.user_id for t in targets_for_level(merged, merged.policies_by_id["p1"], 0, AT)] == expected
+    kept = laid_over(loaded, [replace(stored, user_id="b")]).config  # a known person's override still applies
+    assert [t.user_id for t in targets_for_level(kept, kept.policies_by_id["p1"], 0, AT)] == ["b"]

@@ -42,12 +42,15 @@ class StoredOverride:
 
 
 def laid_over(loaded: LoadedConfig, stored: Sequence[StoredOverride]) -> LoadedConfig:
-    """The configuration with the stored overrides added to their schedules (unknown schedules ignored)."""
+    """The configuration with the stored overrides added to their schedules. Unknown schedules are ignored, and so
+    is an override whose person a reload removed: it hid whoever the schedule has on call and paged nobody."""
     if not stored:
         return loaded
     extra: dict[str, list[Override]] = {}
+    users = loaded.config.users_by_id
     for item in stored:
-        extra.setdefault(item.schedule_id, []).append(item.as_override())
+        if item.user_id in users:
+            extra.setdefault(item.schedule_id, []).append(item.as_override())
     config = loaded.config
     schedules = [
         Schedule.model_construct(**{**dict(s), "overrides": [*s.overrides, *extra.get(s.id, [])]})

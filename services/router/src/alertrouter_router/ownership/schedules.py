@@ -68,14 +68,24 @@ def _top_piece(pieces_by_layer: list[list[LayerPiece]], cursors: list[int], at: 
 
 
 def _applicable_override(overrides: list[Override], at: datetime, base_user: str | None) -> Override | None:
-    """In order, each override covering ``at`` that names no one, or names whoever is on call so far, takes over:
-    "c replaces b" applies while b is on call through an earlier override too (it was accepted, then ignored)."""
+    """Each override covering ``at`` that names no one, or names whoever is on call so far, takes over, until
+    none does: "c replaces b" applies while b is on call through another override too, whichever of the two is
+    listed first (config overrides come before API ones, API ones by start: the order decided who was paged).
+    An override that replaces no one takes over at once, as it did; each applies at most once (no cycles)."""
+    covering = [o for o in overrides if o.start <= at < o.end]
     chosen: Override | None = None
     current = base_user
-    for override in overrides:
-        if override.start <= at < override.end and override.replaces in (None, current):
-            chosen, current = override, override.user
-    return chosen
+    used: set[int] = set()
+    while True:
+        found = next(
+            (i for i, o in enumerate(covering) if i not in used and o.replaces in (None, current)),
+            None,
+        )
+        if found is None:
+            return chosen
+        used.add(found)
+        chosen = covering[found]
+        current = chosen.user
 
 
 def _segment(
@@ -131,14 +141,19 @@ def shifts_between(schedule: Schedule, start: datetime, end: datetime) -> list[S
 
 
 def search_radius(schedule: Schedule, at: datetime) -> timedelta:
-    """A shift lies within one turn or one override, so this radius around ``at`` always contains it."""
+    """A shift lies within one turn or one override, so this radius around ``at`` contains it; at most
+    MAX_SEARCH, so an override for years (or one of an API's 5 days) reports ``since``/``until`` within it
+    rather than making every lookup generate years of turns (an override to 2100: 1.6 s a call)."""
     radius = timedelta(days=1)
     for layer in schedule.layers:
         radius = max(radius, layer.turn.longest() + timedelta(hours=1))
     for override in schedule.overrides:
         if override.start <= at < override.end:
             radius = max(radius, override.end - override.start + timedelta(hours=1))
-    return radius
+    return min(radius, MAX_SEARCH)
+
+
+MAX_SEARCH = timedelta(days=400)  # longer than the longest turn (366 days) and its hour
 
 
 def on_call_at(schedule: Schedule, users: Mapping[str, User], at: datetime) -> OnCall:

@@ -7,7 +7,7 @@ local time across DST, so such a turn can last 23 or 25 hours. Hours and minutes
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -91,8 +91,27 @@ _INSTANT_SCHEMA = {
 TimeZoneName = Annotated[str, AfterValidator(_check_zone)]
 ClockTime = Annotated[time, BeforeValidator(_parse_clock), WithJsonSchema(_CLOCK_SCHEMA)]
 Weekday = Annotated[str, BeforeValidator(_parse_weekday), WithJsonSchema(_WEEKDAY_SCHEMA)]
-WallDateTime = Annotated[datetime, WithJsonSchema(_WALL_TIME_SCHEMA)]
-Instant = Annotated[AwareDatetime, WithJsonSchema(_INSTANT_SCHEMA)]
+# Dates a configuration (or an override through the API) may name: the years ingest accepts for event times. A
+# layer starting in year 1 or an override ending in 9999 overflowed the on-call calculation around them, and an
+# exception there pages nobody.
+EARLIEST = datetime(1970, 1, 1)
+LATEST = datetime(2200, 1, 1)
+
+
+def _within_years(value: datetime) -> datetime:
+    plain = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+    if not EARLIEST <= plain <= LATEST:
+        raise ValueError(f"{value.isoformat()} is not between {EARLIEST.date()} and {LATEST.date()}")
+    return value
+
+
+WallDateTime = Annotated[datetime, AfterValidator(_within_years), WithJsonSchema(_WALL_TIME_SCHEMA)]
+Instant = Annotated[AwareDatetime, AfterValidator(_within_years), WithJsonSchema(_INSTANT_SCHEMA)]
+
+# Bounds of one turn. The calculator looks a turn either side of an instant for the shift around it, so a turn of
+# thousands of weeks overflowed, and minute turns beside a year-long one made each lookup take seconds.
+MIN_TURN_SECONDS = 3600
+MAX_TURN_DAYS = 366
 
 _SHORT = re.compile(r"(\d+)\s*(m|min|h|d|w)", re.IGNORECASE)
 _ISO = re.compile(r"P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?", re.IGNORECASE)
@@ -156,6 +175,10 @@ class Turn(StrictModel):
             raise ValueError("a turn mixes calendar days with hours; use either days/weeks or hours")
         if self.days < 0 or self.seconds < 0 or (self.days == 0 and self.seconds == 0):
             raise ValueError("turn must be positive (zero or negative turn length)")
+        if self.seconds and self.seconds < MIN_TURN_SECONDS:
+            raise ValueError("a turn is at least an hour: nobody's on-call shift is shorter")
+        if self.days > MAX_TURN_DAYS or self.seconds > MAX_TURN_DAYS * 86400:
+            raise ValueError(f"a turn is at most {MAX_TURN_DAYS} days")
         return self
 
     @classmethod
