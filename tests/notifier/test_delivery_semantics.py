@@ -7,6 +7,7 @@ sentinel page of the same incident: same key, same partition, handled strictly a
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -409,3 +410,33 @@ async def test_a_page_the_database_refuses_is_dead_lettered_and_the_rest_of_its_
             await conn.execute(text(f"DROP TRIGGER IF EXISTS refuse_page_{unique} ON notifier_delivery"))
         await engine.dispose()
     assert _for_page(capture, refused) == 0
+
+
+async def test_a_digest_that_cannot_be_flushed_holds_up_no_retry(
+    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer, unique: str
+) -> None:
+    """Closing flood windows, claiming due retries and the housekeeping shared one ``try``: a window whose held
+    page no longer decodes (stored by another notifier version) failed every pass, and no retry went out."""
+    settings = make_settings()
+    key = hashlib.sha256(unique.encode()).hexdigest()
+    long_ago = datetime.now(UTC) - timedelta(minutes=5)
+    engine = make_engine(settings.database_url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO notifier_throttle (key, channel, window_start, sent_in_window, suppressed, digest_due_at,"
+                " last_page) VALUES (:key, 'sms', :at, 3, 1, :at, CAST(:page AS jsonb))"
+            ),
+            {"key": key, "at": long_ago, "page": '{"not": "a page"}'},
+        )
+    page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook")
+    capture.script(Reply(503))  # the first attempt fails: the page goes out only through a retry
+    try:
+        async with Notifier(settings) as notifier, api_client(notifier) as client:
+            await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+            delivery = await final_delivery(client, page.page_id)
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text("DELETE FROM notifier_throttle WHERE key = :key"), {"key": key})
+        await engine.dispose()
+    assert delivery["status"] == "sent" and delivery["attempt_count"] == 2

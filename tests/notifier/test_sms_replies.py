@@ -16,8 +16,8 @@ from alertrouter_notifier.runtime import Notifier
 from alertrouter_shared.events import Page
 from tests.notifier.conftest import SettingsFactory
 from tests.notifier.live import ROUTER_TOKEN, LiveRouter, Person, public_settings, served
-from tests.providers.base import Received
-from tests.providers.twilio import CallbackReply, TwilioServer
+from tests.providers.base import Received, Reply
+from tests.providers.twilio import CallbackReply, TwilioServer, twilio_body
 
 
 def number(unique: str, n: int = 0) -> str:
@@ -132,3 +132,22 @@ def test_reply_grammar() -> None:
     parsed = parse_reply("4 #AB12cd34")
     assert parsed is not None and parsed.action is IncidentAction.RESOLVE and parsed.code == "ab12cd34"
     assert parse_reply("") is None and parse_reply("2") is None and parse_reply("1 a b") is None
+
+
+async def test_a_bare_1_answers_the_page_that_reached_the_person_not_one_still_failing(
+    notifier: Notifier, twilio: TwilioServer, router_live: LiveRouter, unique: str
+) -> None:
+    """Fay got the SMS of A; B's SMS to her is still being retried (Twilio answers 503). Her "1" meant A, but B
+    counted as hers too: she was asked to choose between A and an incident she never received."""
+    fay = Person(f"fay-{unique}", {"sms": number(unique, 2)})
+    service = await router_live.add_service(unique, [[fay]])
+    first = await _page(notifier, twilio, router_live, service, "api latency")
+    twilio.script(*[Reply(503, twilio_body(20500, "Internal Server Error", 503))] * 1000)
+    (second,) = await router_live.trigger(service, "db replica lag")
+    attempts = len(twilio.requests)
+    await notifier.producer.send_and_wait(notifier.settings.pages_topic, second.model_dump_json().encode())
+    await asyncio.to_thread(twilio.wait_for, attempts + 2, 20.0)  # B was tried and is being retried
+    answer = await _reply(notifier, twilio, fay.addresses["sms"], "1")
+    assert answer.startswith(f"Acknowledged: #{incident_ref(first.incident_id)}"), answer
+    assert (await _status(router_live, first))[:2] == ("acknowledged", fay.id)
+    assert (await _status(router_live, second))[0] == "triggered"

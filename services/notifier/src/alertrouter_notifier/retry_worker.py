@@ -84,9 +84,12 @@ class RetryWorker:
         times a second at 500 alerts/s, and a digest waits at most one poll, as it does when the worker is idle.
         """
         if digests:
-            async with self._engine.begin() as conn:
-                created = await flush_due_digests(conn, self._clock.now(), self._policy)
-            self._dispatcher.dispatch_now(created)
+            try:
+                async with self._engine.begin() as conn:
+                    created = await flush_due_digests(conn, self._clock.now(), self._policy)
+                self._dispatcher.dispatch_now(created)
+            except Exception:  # on its own: a flush that keeps failing held up every retry and scheduled page too
+                log.exception("digest_flush_failed")
         claimed = await self._dispatcher.run_due()
         return claimed > 0
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from alertrouter_notifier.db.tables import delivery
+from alertrouter_notifier.db.tables import RowState, delivery
 from alertrouter_notifier.destination import throttle_key
 from alertrouter_shared.events import ContactMethod, ContactMethodType, Page, PageKind
 
@@ -62,16 +62,23 @@ def address_keys(address: str, channels: Sequence[ContactMethodType]) -> list[st
     return [throttle_key(ContactMethod(id="", type=channel, address=address)) for channel in channels]
 
 
+# Handed to the provider: sending counts too, the outcome of a send just made may not be stored yet.
+REACHED = (RowState.SENDING.value, RowState.SENT.value, RowState.DELIVERED.value)
+
+
 async def triggers_to(
     conn: AsyncConnection, address: str, channels: Sequence[ContactMethodType], since: datetime
 ) -> list[SentPage]:
-    """Trigger pages sent to ``address`` on ``channels`` since ``since``, newest first."""
+    """Trigger pages handed to the provider for ``address`` on ``channels`` since ``since``, newest first. A page
+    waiting for a retry, held by flood protection, failed or expired never reached the person: a bare "1"
+    acknowledged such an incident (one they never received) when it was their only other open page."""
     query = (
         select(delivery.c.id, delivery.c.page, delivery.c.created_at)
         .where(
             delivery.c.throttle_key.in_(address_keys(address, channels)),
             delivery.c.created_at >= since,
             delivery.c.kind == PageKind.TRIGGER.value,
+            delivery.c.status.in_(REACHED),
         )
         .order_by(delivery.c.created_at.desc())
         .limit(200)
