@@ -10,11 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from alertrouter_notifier.db.tables import delivery
 from alertrouter_notifier.rendering.text import sms_segments
 from alertrouter_notifier.runtime import Notifier
 from alertrouter_notifier.settings import NotifierSettings
+from alertrouter_shared.database import make_engine
 from alertrouter_shared.events import ContactMethodType, DeliveryResult
 from tests.helpers import TopicReader, eventually
 from tests.notifier.conftest import PageFactory, SettingsFactory
@@ -218,8 +220,8 @@ async def test_provider_errors_never_show_the_number_in_full(
     assert twilio.requests[0].status == 400
     assert "is not a valid phone number" in delivery["last_error"]
     texts = [delivery["last_error"], delivery["attempts"][0]["error"], result.error or "", capfd.readouterr().out]
-    for text in texts:
-        assert digits[3:] not in text.replace(" ", ""), text
+    for shown in texts:
+        assert digits[3:] not in shown.replace(" ", ""), shown
     assert "+" + "*" * (len(digits) + 1 - 4) + digits[-4:] in delivery["last_error"]
     assert result.failed_for_good and result.failure_reason == "sms failed (21211)"
     assert delivery["failure_reason"] == "sms failed (21211)"
@@ -286,3 +288,31 @@ async def test_a_failure_callback_that_overtakes_the_outcome_s_commit_waits_for_
         assert (await early).status_code == 204
         (recorded,) = await deliveries_for(client, page=page.page_id)
     assert recorded["status"] == "undelivered"
+
+
+async def test_a_status_callback_that_meets_a_database_hiccup_is_recorded(
+    make_settings: SettingsFactory, make_page: PageFactory, twilio: TwilioServer, unique: str
+) -> None:
+    """Every pooled connection of the notifier is cut just before Twilio's "undelivered" arrives: answered 500 (and
+    Twilio does not retry status callbacks), the delivery stayed sent and the router never escalated at once."""
+    settings = make_settings(twilio_base_url=twilio.url)
+    page = make_page(ContactMethodType.SMS, number(unique))
+    admin = make_engine(settings.database_url, pool_size=1)
+    try:
+        async with Notifier(settings) as notifier, api_client(notifier) as client:
+            await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+            fields = undelivered_callback((await final_delivery(client, page.page_id))["provider_message_id"])
+            async with admin.connect() as conn:
+                cut = await conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle'"
+                    )
+                )
+                assert cut.all(), "the notifier had pooled connections to cut"
+            answered = await status_callback(client, fields, twilio_signature(TWILIO_TOKEN, STATUS_URL, fields))
+            assert answered.status_code == 204, answered.text
+            (delivery,) = await deliveries_for(client, page=page.page_id)
+    finally:
+        await admin.dispose()
+    assert delivery["status"] == "undelivered"

@@ -7,6 +7,7 @@ last four meaning the person was not reached. Callbacks arrive out of order and 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -19,11 +20,13 @@ from alertrouter_notifier.db.sent_pages import recorded
 from alertrouter_notifier.db.tables import RowState, delivery
 from alertrouter_notifier.links import TWILIO_STATUS_PATH, TWILIO_VOICE_STATUS_PATH
 from alertrouter_notifier.metrics import DELIVERIES
+from alertrouter_shared.db_errors import is_transient
 from alertrouter_shared.events import ContactMethodType, DeliveryStatus
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.web.bodies import BOUNDED_BODY_RESPONSES
 
 log = get_logger(__name__)
+CALLBACK_ATTEMPTS = 4  # 0.2 + 0.4 + 0.6 s between them: well within the 15 s Twilio waits for an answer
 
 # How long a status callback waits for the send's outcome to be committed. The outcome writer retries a database
 # hiccup for about 2 s before giving up, and Twilio waits 15 s for an answer: a failure reported early, within the
@@ -96,6 +99,22 @@ def twilio_router() -> APIRouter:
 
 
 async def _apply(
+    ctx: AppContext, channel: ContactMethodType, sid: str, final: DeliveryStatus, code: str, error: str | None
+) -> None:
+    """Twilio does not retry a status callback answered 500, so a database hiccup is retried here: a lost
+    "undelivered" or "no-answer" left the delivery sent, and the router never escalated at once."""
+    for attempt in range(1, CALLBACK_ATTEMPTS + 1):
+        try:
+            await _apply_once(ctx, channel, sid, final, code, error)
+            return
+        except Exception as exc:
+            if attempt == CALLBACK_ATTEMPTS or not is_transient(exc):
+                raise
+            log.warning("twilio_callback_retry", attempt=attempt, status=final.value, error=type(exc).__name__)
+            await asyncio.sleep(0.2 * attempt)
+
+
+async def _apply_once(
     ctx: AppContext, channel: ContactMethodType, sid: str, final: DeliveryStatus, code: str, error: str | None
 ) -> None:
     await recorded(ctx.engine, channel, sid, STATUS_CALLBACK_GRACE_SECONDS)  # it may overtake the outcome's commit
