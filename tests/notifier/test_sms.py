@@ -316,3 +316,23 @@ async def test_a_status_callback_that_meets_a_database_hiccup_is_recorded(
     finally:
         await admin.dispose()
     assert delivery["status"] == "undelivered"
+
+
+async def test_the_primary_s_retry_after_does_not_hold_back_the_failover(
+    make_settings: SettingsFactory,
+    make_page: PageFactory,
+    twilio: TwilioServer,
+    secondary: TwilioServer,
+    unique: str,
+) -> None:
+    """Twilio answers 429 with Retry-After: 300. That wait was applied to the next attempt although it goes to the
+    secondary at the failover time; past the retry deadline, the page was given up without trying it."""
+    twilio.script(*[Reply.twilio_error(20429, retry_after="300")] * 50)
+    settings = make_settings(**_failover_settings(twilio, secondary))
+    page = make_page(ContactMethodType.SMS, number(unique))
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+        delivery = await final_delivery(client, page.page_id)
+    assert (delivery["status"], delivery["provider"]) == ("sent", "sms-secondary")
+    assert delivery["attempts"][0]["provider_status_code"] == "20429"
+    assert len(secondary.messages) == 1

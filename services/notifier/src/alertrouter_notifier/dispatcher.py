@@ -194,7 +194,9 @@ class Dispatcher:
         try:
             receipt = await self._send_within(provider, outgoing)
         except SendTransientError as exc:
-            await self._transient(claimed, provider, slot, exc, self._elapsed_ms(started, page, provider))
+            await self._transient(
+                claimed, provider, slot, len(providers), exc, self._elapsed_ms(started, page, provider)
+            )
         except SendPermanentError as exc:
             await self._permanent(
                 claimed, provider, slot, len(providers), exc, self._elapsed_ms(started, page, provider)
@@ -202,7 +204,9 @@ class Dispatcher:
         except Exception as exc:
             log.error("provider_raised_unexpectedly", provider=provider.name, error=redact(repr(exc)))
             wrapped = SendTransientError(f"{provider.name}: unexpected {type(exc).__name__}: {exc}")
-            await self._transient(claimed, provider, slot, wrapped, self._elapsed_ms(started, page, provider))
+            await self._transient(
+                claimed, provider, slot, len(providers), wrapped, self._elapsed_ms(started, page, provider)
+            )
         else:
             await self._sent(claimed, provider, receipt, self._elapsed_ms(started, page, provider))
 
@@ -245,12 +249,22 @@ class Dispatcher:
         log.info("delivery_sent", provider=provider.name, attempt=claimed.attempt)
 
     async def _transient(
-        self, claimed: ClaimedDelivery, provider: Provider, slot: int, exc: SendTransientError, latency: float
+        self,
+        claimed: ClaimedDelivery,
+        provider: Provider,
+        slot: int,
+        provider_count: int,
+        exc: SendTransientError,
+        latency: float,
     ) -> None:
         ATTEMPTS.labels(claimed_channel(claimed.page), provider.name, "transient").inc()
         message = redact(str(exc))
         now = self._clock.now()
         next_at = now + timedelta(seconds=self._policy.backoff(claimed.attempt, exc.retry_after))
+        if slot + 1 < provider_count and claimed.failover_at < next_at:
+            # The attempt at the failover time goes to the next provider, which never asked us to wait: the primary's
+            # Retry-After delayed it by minutes, or, past the deadline, gave the page up untried.
+            next_at = max(now, claimed.failover_at)
         record = AttemptRecord(
             DeliveryStatus.RETRYING,
             provider=provider.name,
