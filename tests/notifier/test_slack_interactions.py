@@ -16,6 +16,7 @@ from tests.notifier.conftest import PageFactory, SettingsFactory
 from tests.notifier.live import ROUTER_TOKEN, LiveRouter, Person, public_settings, served
 from tests.notifier.support import SLACK_TOKEN, api_client, final_delivery, produce_pages
 from tests.providers.slack import SlackServer
+from tests.providers.twilio import TwilioServer
 
 SIGNING_SECRET = "slack-signing-secret-notifier-test"
 CONSOLE = "https://oncall.example.test"
@@ -29,9 +30,10 @@ def slack_app() -> Any:
 
 @pytest.fixture
 async def notifier(
-    make_settings: SettingsFactory, slack_app: SlackServer, router_live: LiveRouter
+    make_settings: SettingsFactory, slack_app: SlackServer, twilio: TwilioServer, router_live: LiveRouter
 ) -> AsyncIterator[Notifier]:
     settings = make_settings(
+        twilio_base_url=twilio.url,  # the suite's Twilio account is a local stand-in: a loopback public URL serves it
         slack_api_url=f"{slack_app.url}/api",
         slack_signing_secret=SIGNING_SECRET,
         router_url=router_live.url,
