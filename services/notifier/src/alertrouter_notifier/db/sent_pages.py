@@ -62,15 +62,14 @@ def address_keys(address: str, channels: Sequence[ContactMethodType]) -> list[st
     return [throttle_key(ContactMethod(id="", type=channel, address=address)) for channel in channels]
 
 
-# Handed to the provider: sending counts too, the outcome of a send just made may not be stored yet.
-REACHED = (RowState.SENDING.value, RowState.SENT.value, RowState.DELIVERED.value)
+REACHED = (RowState.SENT.value, RowState.DELIVERED.value)
 
 
 async def triggers_to(
     conn: AsyncConnection, address: str, channels: Sequence[ContactMethodType], since: datetime
 ) -> list[SentPage]:
     """Trigger pages handed to the provider for ``address`` on ``channels`` since ``since``, newest first. A page
-    waiting for a retry, held by flood protection, failed or expired never reached the person: a bare "1"
+    being retried, held by flood protection, failed or expired never reached the person: a bare "1"
     acknowledged such an incident (one they never received) when it was their only other open page."""
     query = (
         select(delivery.c.id, delivery.c.page, delivery.c.created_at)
@@ -78,7 +77,9 @@ async def triggers_to(
             delivery.c.throttle_key.in_(address_keys(address, channels)),
             delivery.c.created_at >= since,
             delivery.c.kind == PageKind.TRIGGER.value,
-            delivery.c.status.in_(REACHED),
+            # a first attempt being sent counts too (its outcome may not be stored yet); a later one is a retry
+            delivery.c.status.in_(REACHED)
+            | ((delivery.c.status == RowState.SENDING.value) & (delivery.c.attempt_count == 1)),
         )
         .order_by(delivery.c.created_at.desc())
         .limit(200)
