@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from alertrouter_notifier.runtime import Notifier
 from alertrouter_shared.clock import OffsetClock
-from alertrouter_shared.events import ContactMethodType, DeliveryResult
+from alertrouter_shared.events import ContactMethodType, DeliveryResult, PageKind
 from tests.helpers import TopicReader, eventually
 from tests.notifier.conftest import PageFactory, SettingsFactory
 from tests.notifier.support import api_client, deliveries_for, produce_pages
@@ -136,3 +136,48 @@ async def test_drill_pages_neither_use_up_nor_are_held_by_flood_protection_and_n
     assert held == []
     bodies = [m["Body"] for m in twilio.messages if m["To"] == phone]
     assert sum("DRILL" in b for b in bodies) == 4 and len(bodies) == 7  # four drills, two real pages, one digest
+
+
+async def test_status_notices_have_a_budget_of_their_own_so_a_trigger_after_them_goes_out(
+    make_settings: SettingsFactory, make_page: PageFactory, twilio: TwilioServer, unique: str
+) -> None:
+    """Triggers and notices shared one budget per destination: the resolved notices of a storm that just ended used
+    it up, and the next incident's trigger was held back, to go out a minute later as a digest with no acknowledge
+    link. Notices beyond their own budget are still held, and their digest says they were updates."""
+    settings = make_settings(twilio_base_url=twilio.url, throttle_sms_max=2)
+    phone = f"+447700904{int(unique[:6], 16) % 1000:03d}"
+    notices = [
+        make_page(ContactMethodType.SMS, phone, kind=PageKind.RESOLVED, summary=f"resolved {n}") for n in range(4)
+    ]
+    triggers = [make_page(ContactMethodType.SMS, phone, summary=f"new trouble {n}") for n in range(3)]
+    ordered = [*notices, *triggers]  # one partition: this order
+    clock = OffsetClock()
+    async with Notifier(settings, clock=clock) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, ordered)
+
+        async def settled() -> dict[str, str] | None:
+            items = await deliveries_for(client, incident=triggers[0].incident_id)
+            done = len(items) == len(ordered) and all(i["status"] in ("sent", "throttled") for i in items)
+            return {str(i["page_id"]): str(i["status"]) for i in items} if done else None
+
+        statuses = await eventually(settled, what="every page sent or throttled")
+        assert [statuses[p.page_id] for p in triggers] == ["sent", "sent", "throttled"]
+        assert [statuses[p.page_id] for p in notices] == ["sent", "sent", "throttled", "throttled"]
+
+        clock.advance(timedelta(seconds=61))  # both windows close: one digest each
+        digests = await asyncio.to_thread(twilio.wait_for, 2, 10, lambda r: "DIGEST" in r.form().get("Body", ""))
+        bodies = sorted(d.form()["Body"] for d in digests)
+        assert bodies[0].startswith("[DIGEST] 1 more alert for checkout"), bodies
+        assert bodies[1].startswith("[DIGEST] 2 more incident updates for checkout"), bodies
+
+        async def digests_sent() -> list[dict[str, object]] | None:
+            items = await deliveries_for(client, incident=triggers[0].incident_id)
+            sent = [i for i in items if i["kind"] == "digest" and i["status"] == "sent"]
+            return sent if len(sent) == 2 else None
+
+        recorded = await eventually(digests_sent, what="both digests recorded as sent")
+        held = await deliveries_for(client, incident=triggers[0].incident_id, status="throttled")
+    digest_of = {str(d["delivery_id"]): d["digest_count"] for d in recorded}
+    by_page = {str(i["page_id"]): str(i["digest_delivery_id"]) for i in held}
+    assert digest_of[by_page[triggers[2].page_id]] == 1
+    assert digest_of[by_page[notices[2].page_id]] == digest_of[by_page[notices[3].page_id]] == 2

@@ -9,17 +9,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from alertrouter_notifier.db.ledger import insert_deliveries, new_delivery_row
 from alertrouter_notifier.db.tables import RowState, delivery
 from alertrouter_notifier.policy import DeliveryPolicy
-from alertrouter_notifier.throttle import Window, due_digest_keys, lock_window, save_window
+from alertrouter_notifier.throttle import Budget, Window, budget_kinds, due_digest_windows, lock_window, save_window
 from alertrouter_shared.events import Page, PageKind
 
 
 def digest_page(window: Window, count: int, last: Page, services: list[str], now: datetime) -> Page:
     since = window.window_start.strftime("%H:%M UTC")
     names = ", ".join(services) or last.service_name or last.service_id
-    plural = "alert" if count == 1 else "alerts"
+    noun = ("alert", "alerts") if window.budget is Budget.PAGES else ("incident update", "incident updates")
+    plural = noun[0] if count == 1 else noun[1]
+    page_id = f"digest:{window.key[:16]}:{int(window.window_start.timestamp() * 1000)}"
+    if window.budget is Budget.NOTICES:  # the two windows of a destination may close in the same millisecond
+        page_id += ":notices"
     return last.model_copy(
         update={
-            "page_id": f"digest:{window.key[:16]}:{int(window.window_start.timestamp() * 1000)}",
+            "page_id": page_id,
             "kind": PageKind.DIGEST,
             "drill": False,  # only real pages are held (intake._throttled); a digest is never a "[DRILL]"
             "summary": f"{count} more {plural} for {names} since {since} (held back by flood protection)",
@@ -48,6 +52,7 @@ async def flush_digest(conn: AsyncConnection, window: Window, now: datetime, pol
         delivery.update()
         .where(
             delivery.c.throttle_key == window.key,
+            delivery.c.kind.in_(budget_kinds(window.budget)),
             delivery.c.status == RowState.THROTTLED.value,
             delivery.c.digest_delivery_id.is_(None),
         )
@@ -58,8 +63,8 @@ async def flush_digest(conn: AsyncConnection, window: Window, now: datetime, pol
 
 async def flush_due_digests(conn: AsyncConnection, now: datetime, policy: DeliveryPolicy, limit: int = 50) -> list[str]:
     created: list[str] = []
-    for key in await due_digest_keys(conn, now, limit):
-        window = await lock_window(conn, key, "", now)
+    for key, budget in await due_digest_windows(conn, now, limit):
+        window = await lock_window(conn, key, budget, "", now)
         digest_id = await flush_digest(conn, window, now, policy)
         if digest_id:
             created.append(digest_id)

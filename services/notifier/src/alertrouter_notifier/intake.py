@@ -28,7 +28,7 @@ from alertrouter_notifier.db.ledger import (
 from alertrouter_notifier.db.tables import RowState
 from alertrouter_notifier.digests import flush_digest
 from alertrouter_notifier.policy import DeliveryPolicy
-from alertrouter_notifier.throttle import lock_window, save_window
+from alertrouter_notifier.throttle import Budget, budget_of, lock_window, save_window
 from alertrouter_shared.events import DeliveryStatus, Page, PageKind
 
 
@@ -97,7 +97,7 @@ async def admit_rows(
     """``rows`` from ``delivery_rows`` for ``received`` pages (the same page twice in a batch is one row)."""
     new = await insert_deliveries(conn, rows, now)
     outcome = IntakeOutcome(duplicates=received - len(new))
-    to_throttle: dict[str, list[NewDelivery]] = defaultdict(list)
+    to_throttle: dict[tuple[str, Budget], list[NewDelivery]] = defaultdict(list)
     for item in new:
         if item.status is RowState.SENDING:
             outcome.claimed.append(
@@ -109,7 +109,7 @@ async def admit_rows(
             record = AttemptRecord(DeliveryStatus.EXPIRED, error=f"page is {age:.0f}s old, older than the maximum age")
             outcome.results.append(await mark_final(conn, item.id, 0, record, now, claimed=False))
         elif _throttled(item.page, policy):
-            to_throttle[item.throttle_key].append(item)
+            to_throttle[(item.throttle_key, budget_of(item.page.kind))].append(item)
         elif item.due:
             outcome.dispatch_now.append(item.id)
     for key in sorted(to_throttle):  # a fixed lock order: replicas never deadlock on two windows
@@ -119,7 +119,7 @@ async def admit_rows(
 
 async def _apply_throttle(
     conn: AsyncConnection,
-    key: str,
+    key: tuple[str, Budget],
     items: list[NewDelivery],
     now: datetime,
     policy: DeliveryPolicy,
@@ -127,7 +127,7 @@ async def _apply_throttle(
 ) -> None:
     channel = items[0].page.contact_method.type
     limit = policy.throttle_limit(channel)
-    window = await lock_window(conn, key, channel.value, now)
+    window = await lock_window(conn, *key, channel.value, now)
     if window.suppressed and window.expired(now, policy.throttle_window):
         digest_id = await flush_digest(conn, window, now, policy)
         if digest_id:

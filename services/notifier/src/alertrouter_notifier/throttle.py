@@ -3,12 +3,19 @@
 The window state lives in ``notifier_throttle`` and is changed under a row lock, so several notifier replicas
 share one budget per destination. Nothing is dropped: a suppressed page is recorded as ``throttled`` and
 counted into the digest that is sent when the window closes.
+
+A destination has two budgets: one for pages that ask for action (triggers) and one for the notices that tell
+how an incident moved on (acknowledged, resolved, escalated, shift reminders). With one budget, the resolved
+notices of a storm that just ended used it up and the next incident's trigger was held back for up to a window,
+then went out only as a digest without an acknowledge link; exempting notices instead would flood the phone with
+them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
@@ -16,9 +23,27 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_notifier.db.tables import throttle
-from alertrouter_shared.events import Page
+from alertrouter_shared.events import Page, PageKind
 
 MAX_DIGEST_SERVICES = 5
+
+
+class Budget(StrEnum):
+    PAGES = "pages"
+    NOTICES = "notices"
+
+
+NOTICE_KINDS = frozenset({PageKind.ACKNOWLEDGED, PageKind.RESOLVED, PageKind.ESCALATED, PageKind.SHIFT_REMINDER})
+
+
+def budget_of(kind: PageKind) -> Budget:
+    return Budget.NOTICES if kind in NOTICE_KINDS else Budget.PAGES
+
+
+def budget_kinds(budget: Budget) -> list[str]:
+    """The delivery kinds a window of ``budget`` holds back (what its digest stands for)."""
+    notices = budget is Budget.NOTICES
+    return [kind.value for kind in PageKind if (kind in NOTICE_KINDS) == notices and kind is not PageKind.DIGEST]
 
 
 @dataclass
@@ -26,6 +51,7 @@ class Window:
     """The mutable state of one destination's window, loaded under lock and written back."""
 
     key: str
+    budget: Budget
     window_start: datetime
     sent_in_window: int
     suppressed: int
@@ -66,15 +92,19 @@ class Window:
         return taken
 
 
-async def lock_window(conn: AsyncConnection, key: str, channel: str, now: datetime) -> Window:
+async def lock_window(conn: AsyncConnection, key: str, budget: Budget, channel: str, now: datetime) -> Window:
     await conn.execute(
         insert(throttle)
-        .values(key=key, channel=channel, window_start=now, sent_in_window=0, suppressed=0, services=[])
-        .on_conflict_do_nothing(index_elements=["key"])
+        .values(
+            key=key, budget=budget.value, channel=channel, window_start=now, sent_in_window=0, suppressed=0, services=[]
+        )
+        .on_conflict_do_nothing(index_elements=["key", "budget"])
     )
-    row = (await conn.execute(select(throttle).where(throttle.c.key == key).with_for_update())).mappings().one()
+    query = select(throttle).where(throttle.c.key == key, throttle.c.budget == budget.value).with_for_update()
+    row = (await conn.execute(query)).mappings().one()
     return Window(
         key=key,
+        budget=budget,
         window_start=row["window_start"],
         sent_in_window=row["sent_in_window"],
         suppressed=row["suppressed"],
@@ -87,7 +117,7 @@ async def lock_window(conn: AsyncConnection, key: str, channel: str, now: dateti
 async def save_window(conn: AsyncConnection, window: Window) -> None:
     await conn.execute(
         throttle.update()
-        .where(throttle.c.key == window.key)
+        .where(throttle.c.key == window.key, throttle.c.budget == window.budget.value)
         .values(
             window_start=window.window_start,
             sent_in_window=window.sent_in_window,
@@ -99,13 +129,13 @@ async def save_window(conn: AsyncConnection, window: Window) -> None:
     )
 
 
-async def due_digest_keys(conn: AsyncConnection, now: datetime, limit: int) -> list[str]:
+async def due_digest_windows(conn: AsyncConnection, now: datetime, limit: int) -> list[tuple[str, Budget]]:
     """Windows whose digest is due, locked; replicas skip each other's rows."""
     query = (
-        select(throttle.c.key)
+        select(throttle.c.key, throttle.c.budget)
         .where(throttle.c.digest_due_at <= now, throttle.c.suppressed > 0)
         .order_by(throttle.c.digest_due_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return list((await conn.execute(query)).scalars())
+    return [(key, Budget(budget)) for key, budget in (await conn.execute(query)).all()]

@@ -3,7 +3,7 @@
 ``notifier_delivery`` is both the idempotency record and the durable retry queue: one row per
 (page id, contact method id), claimed by workers with ``FOR UPDATE SKIP LOCKED``.
 ``notifier_attempt`` stores every outcome and doubles as the outbox of the deliveries topic (``published_at``).
-``notifier_throttle`` holds the per-contact-method flood window and the pending digest.
+``notifier_throttle`` holds the flood windows (one per destination and budget) and their pending digests.
 Deliveries and attempts are analyzed on a small sample (migration 0003): a column added to them needs the same.
 """
 
@@ -113,6 +113,7 @@ throttle = Table(
     "notifier_throttle",
     metadata,
     Column("key", String(64), primary_key=True),
+    Column("budget", String(10), primary_key=True, server_default="pages"),
     Column("channel", String(20), nullable=False),
     Column("window_start", DateTime(timezone=True), nullable=False),
     Column("sent_in_window", Integer, nullable=False),
