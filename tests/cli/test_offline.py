@@ -217,6 +217,23 @@ def test_config_diff_adds_removes_and_reorders(tmp_path: Path) -> None:
     assert same.exit_code == 0 and same.stdout.strip() == "no differences"
 
 
+def test_config_diff_says_whose_running_shift_a_rotation_change_hands_to_someone_else(tmp_path: Path) -> None:
+    """Whose turn it is follows from the participant list, so reordering or adding a participant moves the running
+    shift the moment the router loads the change; the field lines alone left a reviewer to work that out."""
+    before, after = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    text = (LABELLED / "ownership.yaml").read_text(encoding="utf-8")
+    before.write_text(text, encoding="utf-8")
+    after.write_text(text.replace("participants: [ada, bo]", "participants: [bo, ada]"), encoding="utf-8")
+    result = invoke("config", "diff", str(before), str(after), "--at", "2026-01-01T12:00:00Z")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-3:] == ["on_call_now:", "  ~ shop-daily", "      user: 'ada' -> 'bo'"]
+    covered = invoke("config", "diff", str(before), str(after), "--at", "2026-06-01T12:00:00Z", "--json")
+    sections = [item["section"] for item in json.loads(covered.stdout)]
+    assert sections == ["schedules"]  # bo covers that day by an override, whatever the rotation says
+    refused = invoke("config", "diff", str(before), str(after), "--at", "yesterday-ish")
+    assert refused.exit_code != 0
+
+
 def test_config_schema_prints_the_published_schema() -> None:
     result = invoke("config", "schema")
     assert result.exit_code == 0

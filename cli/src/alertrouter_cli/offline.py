@@ -88,13 +88,19 @@ def validate_command(
 def diff_command(
     before: Annotated[Path, typer.Argument(help="the configuration as it is", exists=True)],
     after: Annotated[Path, typer.Argument(help="the configuration as proposed", exists=True)],
+    at: Annotated[str, typer.Option(help="whose shift the change moves at this instant: now, +2h, ISO 8601")] = "now",
     as_json: JsonFlag = False,
 ) -> None:
-    """What changes from A to B: items added, removed and changed (field by field), rule order."""
+    """What changes from A to B: items added, removed and changed (field by field), rule order, and who is on call
+    at --at where the change hands a running shift to someone else (``on_call_now``)."""
     from alertrouter_router.ownership.diff import as_json as diff_json
     from alertrouter_router.ownership.diff import diff_configs, render
 
-    diffs = diff_configs(_load(before).config, _load(after).config)
+    try:
+        instant = parse_instant(at)
+    except InstantError as exc:
+        raise CliError(str(exc), EXIT_FAILED) from exc
+    diffs = diff_configs(_load(before).config, _load(after).config, instant)
     emit_json(diff_json(diffs)) if as_json else emit(render(diffs))
 
 

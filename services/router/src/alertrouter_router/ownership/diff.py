@@ -5,6 +5,10 @@ Items are compared by id within each section, field by field on the validated fo
 file layout and equivalent spellings (``"12h"`` or ``{hours: 12}``, a matcher string or its object) are no
 change at all. Route rules are ordered, so a reordering is reported too. Inline integration keys are never
 printed, and the stored form of a version (``comparable``) keeps only their digest.
+
+Given an instant, the CLI's diff also says whose shift a change moves (``on_call_now``): whose turn it is follows
+from a rotation's start, turn and participant list, so adding a participant hands the running turn to someone
+else the moment the router loads the change, which the field-by-field lines do not make obvious.
 """
 
 from __future__ import annotations
@@ -12,12 +16,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from alertrouter_router.ownership.model import OwnershipConfig
+from alertrouter_router.ownership.schedules import on_call_at
 
 SECTIONS = ("teams", "users", "schedules", "escalation_policies", "services", "route_rules", "integrations")
 SECRET_FIELDS = frozenset({"key"})
+ON_CALL_NOW = "on_call_now"
 
 
 @dataclass(frozen=True)
@@ -102,9 +109,25 @@ def diff_documents(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[
     return [diff for diff in (_section(name, before, after) for name in SECTIONS) if not diff.empty]
 
 
-def diff_configs(before: OwnershipConfig, after: OwnershipConfig) -> list[SectionDiff]:
-    """The sections that differ, in the configuration's section order."""
-    return diff_documents(before.model_dump(mode="json"), after.model_dump(mode="json"))
+def diff_configs(before: OwnershipConfig, after: OwnershipConfig, at: datetime | None = None) -> list[SectionDiff]:
+    """The sections that differ, in the configuration's section order; with ``at``, then whose shift it moves."""
+    diffs = diff_documents(before.model_dump(mode="json"), after.model_dump(mode="json"))
+    moved = on_call_changes(before, after, at) if at is not None else None
+    return [*diffs, moved] if moved is not None and not moved.empty else diffs
+
+
+def on_call_changes(before: OwnershipConfig, after: OwnershipConfig, at: datetime) -> SectionDiff:
+    """For each schedule kept and changed, who is on call at ``at`` before and after the change, where they differ."""
+    moved = SectionDiff(ON_CALL_NOW)
+    for schedule_id, schedule in after.schedules_by_id.items():
+        old = before.schedules_by_id.get(schedule_id)
+        if old is None or old == schedule:
+            continue
+        was = on_call_at(old, before.users_by_id, at).user_id
+        will_be = on_call_at(schedule, after.users_by_id, at).user_id
+        if was != will_be:
+            moved.changed[schedule_id] = [FieldChange("user", was, will_be)]
+    return moved
 
 
 def _value(value: Any) -> str:
