@@ -7,6 +7,7 @@ files, so `helm lint --strict`, the schema and kubernetes-validate (strict, two 
 from __future__ import annotations
 
 import http.server
+import json
 import subprocess
 import sys
 import threading
@@ -127,7 +128,7 @@ def test_schema_rejects_wrong_extension_values(setting: list[str], expected: str
 # -- extraEnv, extraEnvFrom, extraVolumes, extraVolumeMounts, extraInitContainers -----------------------------------
 
 
-def test_chart_wide_extras_reach_every_container_of_the_chart() -> None:
+def test_chart_wide_extras_reach_every_container_of_the_chart_envfrom_all_but_the_migrations_hook() -> None:
     for workload in workloads("extensions"):
         spec = pod_spec(workload)
         own = [
@@ -141,7 +142,10 @@ def test_chart_wide_extras_reach_every_container_of_the_chart() -> None:
             assert env_of(container)["LOG_LEVEL_HINT"] == {
                 "configMapKeyRef": {"name": "alertrouter-extra", "key": "hint", "optional": True}
             }
-            assert {"configMapRef": {"name": "alertrouter-extra-env"}} in container["envFrom"]
+            if workload["kind"] == "Job":  # the migrations hook: its own envFrom only (see below)
+                assert container["envFrom"] == [{"secretRef": {"name": "alertrouter-pg-session"}}]
+            else:
+                assert {"configMapRef": {"name": "alertrouter-extra-env"}} in container["envFrom"]
             assert {"name": "pg-ca", "mountPath": "/etc/alertrouter/pg-ca", "readOnly": True} in container[
                 "volumeMounts"
             ]
@@ -173,6 +177,144 @@ def test_without_extras_nothing_is_added() -> None:
         assert all(v["name"] in {"tmp", "config", "integration-keys"} for v in spec["volumes"])
         if workload["kind"] == "Deployment":
             assert "initContainers" not in spec
+
+
+# -- the migrations hook and objects of the same release ---------------------------------------------------------------
+#
+# Helm runs the pre-install/pre-upgrade hook before the release's own objects exist: a hook that refers to a Secret
+# or ConfigMap created through extraObjects waits for it (CreateContainerConfigError, or a volume that cannot mount)
+# until activeDeadlineSeconds, and a first install hangs, then fails.
+
+
+def set_json(key: str, value: object) -> list[str]:
+    return ["--set-json", f"{key}={json.dumps(value)}"]
+
+
+PROVIDER = "rel-provider-env"
+PROVIDER_ENV = {"secretRef": {"name": PROVIDER}}
+PROVIDER_KEY = {"name": PROVIDER, "key": "NOTIFIER_SLACK_BOT_TOKEN"}
+# The chart-wide extraEnvFrom names a Secret that extraObjects creates in the same release.
+SAME_RELEASE = [
+    *set_json("extraEnvFrom", [PROVIDER_ENV]),
+    *set_json(
+        "extraObjects",
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "{{ .Release.Name }}-provider-env"},
+                "stringData": {"NOTIFIER_SLACK_BOT_TOKEN": "xoxb-1"},
+            }
+        ],
+    ),
+]
+
+
+def as_hook(weight: str) -> list[str]:
+    """The same Secret, made a pre-install/pre-upgrade hook of the given weight (the Job's is 0)."""
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "{{ .Release.Name }}-provider-env",
+            "annotations": {"helm.sh/hook": "pre-install,pre-upgrade", "helm.sh/hook-weight": weight},
+        },
+        "stringData": {"NOTIFIER_SLACK_BOT_TOKEN": "xoxb-1"},
+    }
+    return set_json("extraObjects", [secret])
+
+
+def migrations_containers(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    spec = pod_spec(named(manifests, "Job", f"{PREFIX}-migrations"))
+    containers: list[dict[str, Any]] = [*spec["initContainers"], *spec["containers"]]
+    assert [c["name"] for c in containers] == ["router-migrate", "notifier-migrate"]
+    return containers
+
+
+def test_the_migrations_hook_leaves_out_extra_env_from_that_the_release_itself_creates() -> None:
+    manifests = render(None, *SAME_RELEASE)
+    assert "hook" not in str(named(manifests, "Secret", "rel-provider-env")["metadata"].get("annotations"))
+    for deployment in by_kind(manifests, "Deployment"):
+        assert main_container(deployment)["envFrom"] == [PROVIDER_ENV]
+    for container in migrations_containers(manifests):
+        assert "envFrom" not in container, "the hook would wait for a Secret made after it"
+        assert {"DATABASE_URL", "LOG_LEVEL", "LOG_FORMAT"} <= set(env_of(container))
+
+
+def test_the_migrations_hook_has_its_own_env_from_and_inherits_the_chart_wide_one_on_request() -> None:
+    own = {"configMapRef": {"name": "pg-session-settings"}}
+    shared = {"secretRef": {"name": "made-before-the-release"}}
+    values = [*set_json("extraEnvFrom", [shared]), *set_json("migrations.extraEnvFrom", [own])]
+    for container in migrations_containers(render(None, *values)):
+        assert container["envFrom"] == [own]
+    inheriting = render(None, *values, "--set", "migrations.inheritExtraEnvFrom=true")
+    for container in migrations_containers(inheriting):
+        assert container["envFrom"] == [shared, own], "the chart-wide sources first, as in the Deployments"
+    for deployment in by_kind(inheriting, "Deployment"):
+        assert main_container(deployment)["envFrom"] == [shared], "the hook's own sources stay in the hook"
+
+
+@pytest.mark.parametrize(
+    ("setting", "source"),
+    [
+        (["--set", "migrations.inheritExtraEnvFrom=true"], "envFrom"),
+        (set_json("migrations.extraEnvFrom", [PROVIDER_ENV]), "envFrom"),
+        (set_json("extraEnv", [{"name": "PGPASSFILE", "valueFrom": {"secretKeyRef": PROVIDER_KEY}}]), "extraEnv"),
+        (
+            set_json("extraVolumes", [{"name": "pg", "projected": {"sources": [{"secret": {"name": PROVIDER}}]}}]),
+            "extraVolumes",
+        ),
+        (set_json("imagePullSecrets", [{"name": PROVIDER}]), "imagePullSecrets"),
+    ],
+)
+def test_a_hook_that_would_wait_for_an_object_of_its_own_release_is_refused(setting: list[str], source: str) -> None:
+    result = run_helm(*template_args(None, *SAME_RELEASE, *setting), check=False)
+    assert result.returncode != 0
+    assert f"the hook Job's {source} refers to Secret/rel-provider-env, which extraObjects creates" in result.stderr
+    assert "helm.sh/hook: pre-install,pre-upgrade" in result.stderr, "it tells the way out"
+
+
+def test_an_extra_object_made_a_hook_before_the_job_may_be_given_to_the_hook() -> None:
+    inheriting = ["--set", "migrations.inheritExtraEnvFrom=true"]
+    manifests = render(None, *SAME_RELEASE, *as_hook("-5"), *inheriting)
+    secret = named(manifests, "Secret", "rel-provider-env")
+    assert secret["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert int(secret["metadata"]["annotations"]["helm.sh/hook-weight"]) < 0
+    for container in migrations_containers(manifests):
+        assert container["envFrom"] == [PROVIDER_ENV]
+    # a weight above the Job's 0: created after it (hooks run in weight order), so it would wait again
+    result = run_helm(*template_args(None, *SAME_RELEASE, *as_hook("5"), *inheriting), check=False)
+    assert result.returncode != 0 and "refers to Secret/rel-provider-env" in result.stderr
+
+
+def test_optional_references_and_component_extras_do_not_hold_the_hook_back() -> None:
+    optional = set_json(
+        "extraEnv", [{"name": "HINT", "valueFrom": {"secretKeyRef": {**PROVIDER_KEY, "optional": True}}}]
+    )
+    component = set_json("notifier.extraEnv", [{"name": "PGPASSFILE", "valueFrom": {"secretKeyRef": PROVIDER_KEY}}])
+    manifests = render(None, *SAME_RELEASE, *optional, *component)
+    for container in migrations_containers(manifests):
+        assert "PGPASSFILE" not in env_of(container) and "HINT" in env_of(container)
+
+
+def test_the_migrations_hooks_own_env_and_volumes_reach_only_the_hook() -> None:
+    values = [
+        "--set-json",
+        'migrations.extraEnv=[{"name": "PGCONNECT_TIMEOUT", "value": "10"}]',
+        "--set-json",
+        'migrations.extraVolumes=[{"name": "pg-client", "secret": {"secretName": "pg-client-cert"}}]',
+        "--set-json",
+        'migrations.extraVolumeMounts=[{"name": "pg-client", "mountPath": "/etc/pg-client", "readOnly": true}]',
+    ]
+    manifests = render(None, *values)
+    for container in migrations_containers(manifests):
+        assert env_of(container)["PGCONNECT_TIMEOUT"] == "10"
+        assert {"name": "pg-client", "mountPath": "/etc/pg-client", "readOnly": True} in container["volumeMounts"]
+    job = pod_spec(named(manifests, "Job", f"{PREFIX}-migrations"))
+    assert {"name": "pg-client", "secret": {"secretName": "pg-client-cert"}} in job["volumes"]
+    for deployment in by_kind(manifests, "Deployment"):
+        assert "PGCONNECT_TIMEOUT" not in env_of(main_container(deployment))
+        assert all(v["name"] != "pg-client" for v in pod_spec(deployment)["volumes"])
 
 
 # -- labels, annotations, extra objects -----------------------------------------------------------------------------

@@ -422,6 +422,63 @@ notifier.publicUrl, else https:// and the first host of the notifier's Ingress; 
 {{- end }}
 {{- end }}
 
+{{/*
+Fails when the migrations hook would refer to a Secret or ConfigMap that extraObjects creates as an ordinary
+release object: Helm runs pre-install/pre-upgrade hooks before those exist (on a first install, or an upgrade that
+adds them), so the Job's pod would wait for it until activeDeadlineSeconds. Objects that are hooks themselves
+(helm.sh/hook with pre-install, weight at most the Job's 0) exist in time. References marked optional do not
+hold a pod back and are not checked. Call with (dict "root" $ "envFrom" list).
+*/}}
+{{- define "alertrouter.migrationsNeedNoReleaseObject" -}}
+{{- $root := .root }}
+{{- $late := list }}
+{{- range $root.Values.extraObjects }}
+{{- $text := tpl (ternary . (toYaml .) (typeIs "string" .)) $root }}
+{{- range $doc := regexSplit "(?m)^---[ \t]*$" $text -1 }}
+{{- $object := fromYaml $doc }}
+{{- $kind := get $object "kind" | default "" }}
+{{- if has $kind (list "Secret" "ConfigMap") }}
+{{- $hook := dig "metadata" "annotations" "helm.sh/hook" "" $object }}
+{{- $weight := dig "metadata" "annotations" "helm.sh/hook-weight" "0" $object | int }}
+{{- if not (and (regexMatch "(^|,) *pre-install *(,|$)" $hook) (le $weight 0)) }}
+{{- $late = append $late (printf "%s/%s" $kind (dig "metadata" "name" "" $object)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if $late }}
+{{- $m := $root.Values.migrations }}
+{{- $refs := list }}
+{{- $fromHint := "or keep it out of the hook's envFrom (migrations.extraEnvFrom; the chart-wide extraEnvFrom reaches the hook only with migrations.inheritExtraEnvFrom, off by default)" }}
+{{- $componentHint := "or move the entry to the components that need it (their own extraEnv, extraVolumes and extraVolumeMounts do not reach the hook)" }}
+{{- range .envFrom }}
+{{- if and .secretRef (not .secretRef.optional) }}{{ $refs = append $refs (list (printf "Secret/%s" .secretRef.name) "envFrom" $fromHint) }}{{ end }}
+{{- if and .configMapRef (not .configMapRef.optional) }}{{ $refs = append $refs (list (printf "ConfigMap/%s" .configMapRef.name) "envFrom" $fromHint) }}{{ end }}
+{{- end }}
+{{- range concat ($root.Values.extraEnv | default list) ($m.extraEnv | default list) }}
+{{- $from := .valueFrom | default dict }}
+{{- if and $from.secretKeyRef (not $from.secretKeyRef.optional) }}{{ $refs = append $refs (list (printf "Secret/%s" $from.secretKeyRef.name) "extraEnv" $componentHint) }}{{ end }}
+{{- if and $from.configMapKeyRef (not $from.configMapKeyRef.optional) }}{{ $refs = append $refs (list (printf "ConfigMap/%s" $from.configMapKeyRef.name) "extraEnv" $componentHint) }}{{ end }}
+{{- end }}
+{{- range concat ($root.Values.extraVolumes | default list) ($m.extraVolumes | default list) }}
+{{- $sources := list . }}
+{{- with .projected }}{{ $sources = concat $sources (.sources | default list) }}{{ end }}
+{{- range $sources }}
+{{- if and .secret (not .secret.optional) }}{{ $refs = append $refs (list (printf "Secret/%s" (.secret.secretName | default .secret.name)) "extraVolumes" $componentHint) }}{{ end }}
+{{- if and .configMap (not .configMap.optional) }}{{ $refs = append $refs (list (printf "ConfigMap/%s" .configMap.name) "extraVolumes" $componentHint) }}{{ end }}
+{{- end }}
+{{- end }}
+{{- range $root.Values.imagePullSecrets }}
+{{- $refs = append $refs (list (printf "Secret/%s" .name) "imagePullSecrets" "or create it before the release") }}
+{{- end }}
+{{- range $refs }}
+{{- if has (first .) $late }}
+{{- fail (printf "migrations: the hook Job's %s refers to %s, which extraObjects creates: Helm runs the migrations hook before the release's own objects exist, so a first install would wait for it until migrations.activeDeadlineSeconds and fail. Make that object a hook that comes first (annotations helm.sh/hook: pre-install,pre-upgrade and helm.sh/hook-weight: \"-5\"), %s" (index . 1) (first .) (index . 2)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* The migrations hook's environment; call with (dict "root" $ "secretName" name). */}}
 {{- define "alertrouter.migrationEnv" -}}
 {{ include "alertrouter.databaseUrlEnv" . }}
