@@ -22,6 +22,8 @@ from tests.deploy.support import (
     pod_spec,
     registered_metric_names,
     render,
+    run_helm,
+    template_args,
 )
 
 COMPONENTS = ("ingest", "router-consumer", "router-api", "notifier")
@@ -103,11 +105,55 @@ def test_pods_spread_over_zones_and_nodes() -> None:
         spec = pod_spec(deployment)
         keys = [c["topologyKey"] for c in spec["topologySpreadConstraints"]]
         assert keys == ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+        assert {c["whenUnsatisfiable"] for c in spec["topologySpreadConstraints"]} == {"ScheduleAnyway"}, "soft"
         for constraint in spec["topologySpreadConstraints"]:
             assert selects(
                 constraint["labelSelector"]["matchLabels"], deployment["spec"]["template"]["metadata"]["labels"]
             )
             assert constraint["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == component_of(deployment)
+
+
+HARD_SPREAD = [
+    {
+        "maxSkew": 2,
+        "topologyKey": "topology.kubernetes.io/zone",
+        "whenUnsatisfiable": "DoNotSchedule",
+        "minDomains": 3,
+        "nodeTaintsPolicy": "Honor",
+        "matchLabelKeys": ["pod-template-hash"],
+    },
+    {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule"},
+]
+
+
+def test_a_hard_spread_replaces_the_soft_default_with_the_charts_selector() -> None:
+    manifests = render(None, "--set-json", f"topologySpread.constraints={json.dumps(HARD_SPREAD)}")
+    for deployment in by_kind(manifests, "Deployment"):
+        constraints = pod_spec(deployment)["topologySpreadConstraints"]
+        assert [{k: v for k, v in c.items() if k != "labelSelector"} for c in constraints] == HARD_SPREAD
+        for constraint in constraints:
+            assert constraint["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == component_of(deployment)
+    for deployment in by_kind(render(None, "--set", "topologySpread.enabled=false"), "Deployment"):
+        assert "topologySpreadConstraints" not in pod_spec(deployment)
+
+
+@pytest.mark.parametrize(
+    ("constraint", "expected"),
+    [
+        ({**HARD_SPREAD[0], "whenUnsatisfiable": "ScheduleAnyway"}, "/topologySpread/constraints/0"),
+        ({**HARD_SPREAD[1], "whenUnsatisfiable": "Never"}, "/topologySpread/constraints/0/whenUnsatisfiable"),
+        ({**HARD_SPREAD[1], "maxSkew": 0}, "/topologySpread/constraints/0/maxSkew"),
+        ({**HARD_SPREAD[1], "nodeAffinityPolicy": "honor"}, "/topologySpread/constraints/0/nodeAffinityPolicy"),
+        ({**HARD_SPREAD[1], "labelSelector": {}}, "/topologySpread/constraints/0"),
+    ],
+)
+def test_the_schema_refuses_a_spread_kubernetes_would_refuse(constraint: dict[str, Any], expected: str) -> None:
+    """minDomains needs DoNotSchedule; the labelSelector is the chart's own."""
+    result = run_helm(
+        *template_args(None, "--set-json", f"topologySpread.constraints=[{json.dumps(constraint)}]"), check=False
+    )
+    assert result.returncode != 0
+    assert expected in result.stderr, result.stderr
 
 
 def test_component_scheduling_overrides_the_chart_wide_defaults() -> None:
