@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import orjson
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -31,7 +32,7 @@ from alertrouter_notifier.db.ledger import (
 from alertrouter_notifier.db.tables import attempt, delivery
 from alertrouter_notifier.outcome_writer import OutcomeWriter
 from alertrouter_notifier.policy import DeliveryPolicy
-from alertrouter_notifier.publisher import ResultPublisher
+from alertrouter_notifier.publisher import SWEEP_BATCH, ResultPublisher
 from alertrouter_notifier.runtime import Notifier
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.clock import SystemClock
@@ -178,3 +179,120 @@ async def test_the_sweep_publishes_an_old_result_while_fresh_ones_wait_for_the_b
             assert dropped.page_id in await eventually(published, timeout=20, what="the dropped result, swept")
         finally:
             await reader.stop()
+
+
+# -- the outbox sweep after a long broker outage ------------------------------------------------------------------
+
+BACKLOG = 2_000
+SWEPT = timedelta(seconds=5)  # the retry worker's OUTBOX_GRACE
+
+
+async def _backlog(engine: AsyncEngine, settings: NotifierSettings, make_page: PageFactory, count: int) -> list[int]:
+    """``count`` results stored a minute ago and never published (the broker was away): their attempt ids."""
+    policy = DeliveryPolicy.from_settings(settings)
+    pages = [make_page(ContactMethodType.WEBHOOK, f"http://receiver.test/hook/{n}") for n in range(count)]
+    now = SystemClock().now()
+    sent = AttemptRecord(DeliveryStatus.SENT, provider="webhook", provider_status_code="200", latency_ms=2.0)
+    async with autocommit(engine) as conn:
+        new = await insert_deliveries(conn, [(p, new_delivery_row(p, now, policy)) for p in pages], now)
+        claims = await claim_due(conn, now, now + timedelta(seconds=60), count, [item.id for item in new])
+        stored = await store_outcomes(conn, [Outcome(c, sent, None, 0) for c in claims], now)
+        ids = sorted(stored.values())
+        await conn.execute(attempt.update().where(attempt.c.id.in_(ids)).values(at=now - timedelta(minutes=1)))
+    assert len(ids) == count
+    return ids
+
+
+async def _unmarked(engine: AsyncEngine, ids: list[int]) -> int:
+    async with engine.connect() as conn:
+        query = select(attempt.c.id).where(attempt.c.id.in_(ids), attempt.c.published_at.is_(None))
+        return len((await conn.execute(query)).all())
+
+
+async def _delivery_ids(engine: AsyncEngine, ids: list[int]) -> list[str]:
+    """The deliveries of the attempt ids, in attempt id order (the order the sweep publishes them in)."""
+    async with engine.connect() as conn:
+        query = select(attempt.c.delivery_id).where(attempt.c.id.in_(ids)).order_by(attempt.c.id)
+        return list((await conn.execute(query)).scalars().all())
+
+
+async def test_one_sweep_drains_a_backlog_of_many_batches_in_order_marking_each_once_acknowledged(
+    make_settings: SettingsFactory, make_page: PageFactory, kafka_bootstrap: str, unique: str
+) -> None:
+    """After a long outage the sweep took one batch of 500 per housekeeping pass (every 5 s): 100 results a
+    second. One call now drains the backlog, batch after batch, each produced at once and then marked."""
+    topic = f"test.notifier.deliveries-backlog.{unique}"
+    settings = make_settings(deliveries_topic=topic)
+    await ensure_topics(settings, [TopicSpec(topic, 1, 1)])
+    async with _publisher(settings, topic) as (engine, publisher):
+        ids = await _backlog(engine, settings, make_page, BACKLOG)
+        expected = await _delivery_ids(engine, ids)
+        reader = await TopicReader(kafka_bootstrap, topic).start()
+        try:
+            swept = await publisher.sweep(SWEPT)
+            assert await _unmarked(engine, ids) == 0, "all marked by the one call, once the broker acknowledged"
+            # the database is shared: rows other tests left unpublished may be swept too
+            assert swept >= BACKLOG > 3 * SWEEP_BATCH, "one call, at least four full batches"
+            assert await publisher.sweep(SWEPT) < SWEEP_BATCH, "nothing of the backlog is left for a second call"
+
+            mine = set(expected)
+
+            async def published() -> list[str] | None:
+                got = [d for d in (orjson.loads(v)["delivery_id"] for v in reader.values) if d in mine]
+                return got if len(got) >= len(expected) else None
+
+            got = await eventually(published, timeout=60, what="every swept result on the topic")
+            assert got == expected, "published once each, in the order stored"
+        finally:
+            await reader.stop()
+
+
+async def test_the_sweep_marks_nothing_the_broker_did_not_acknowledge(
+    make_settings: SettingsFactory, make_page: PageFactory, kafka_bootstrap: str, unique: str
+) -> None:
+    """A broker that cannot take the results: the sweep stops at its first batch and marks none of it; the next
+    sweep, once the broker takes them, publishes them all."""
+    late_topic = f"test.notifier.deliveries-late.{unique}"
+    settings = make_settings(deliveries_topic=late_topic)
+    engine = make_engine(settings.database_url, pool_size=2)
+    producer = make_producer(settings)
+    await producer.start()
+    publisher = ResultPublisher(engine, producer, SystemClock(), 1.0, late_topic)
+    try:
+        ids = await _backlog(engine, settings, make_page, 3 * SWEEP_BATCH // 2)
+        assert await publisher.sweep(SWEPT) == 0
+        assert await _unmarked(engine, ids) == len(ids)
+
+        await ensure_topics(settings, [TopicSpec(late_topic, 1, 1)])
+
+        async def swept() -> int | None:  # the producer may take a moment to see the new topic
+            return await publisher.sweep(SWEPT) or None
+
+        assert await eventually(swept, timeout=30, interval=0.5, what="a sweep the broker takes") >= len(ids)
+        assert await _unmarked(engine, ids) == 0
+    finally:
+        await publisher.close()
+        await producer.stop()
+        await engine.dispose()
+
+
+async def test_the_running_notifier_drains_a_backlog_in_one_sweep(
+    make_settings: SettingsFactory, make_page: PageFactory
+) -> None:
+    """In the running notifier: the retry worker starts the sweep in the background, and one sweep drains the whole
+    backlog (before, each 5 s pass published one batch of 500)."""
+    settings = make_settings()
+    engine = make_engine(settings.database_url, pool_size=2)
+    try:
+        ids = await _backlog(engine, settings, make_page, BACKLOG)
+        with structlog.testing.capture_logs() as logs:
+            async with Notifier(settings, consume=False):
+
+                async def marked() -> bool:
+                    return await _unmarked(engine, ids) == 0
+
+                await eventually(marked, timeout=60, interval=0.2, what="the backlog published and marked")
+        swept = [line["count"] for line in logs if line["event"] == "delivery_results_swept"]
+        assert swept and swept[0] >= BACKLOG, f"the first sweep that published drained it all: {swept}"
+    finally:
+        await engine.dispose()

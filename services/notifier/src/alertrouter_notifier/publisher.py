@@ -37,6 +37,8 @@ MARK_DELAY_SECONDS = 1.0
 # broker away for long must not grow the process without bound).
 MAX_WAITING_RESULTS = 10_000
 PUBLISH_BATCH = 500
+# Rows the outbox sweep reads, produces and marks at a time; it goes on with the next batch while it finds full ones.
+SWEEP_BATCH = 500
 
 _COLUMNS = (
     attempt.c.id,
@@ -80,6 +82,8 @@ class ResultPublisher:
         self._waiting: list[StoredResult] = []
         self._in_flight: list[StoredResult] = []
         self._publishing: asyncio.Task[None] | None = None
+        self._sweeping: asyncio.Task[None] | None = None
+        self._closing = False
 
     async def publish(self, attempt_ids: Sequence[int]) -> None:
         if not attempt_ids:
@@ -91,24 +95,60 @@ class ResultPublisher:
         )
         await self._publish_rows(query)
 
-    async def sweep(self, older_than: timedelta, limit: int = 500) -> None:
+    def sweep_soon(self, older_than: timedelta) -> None:
+        """Start a sweep in the background unless one still runs: its caller (the retry worker, which also claims
+        due retries) never waits for the broker, whose absence must delay results, never pages."""
+        if self._closing or (self._sweeping is not None and not self._sweeping.done()):
+            return
+        self._sweeping = asyncio.create_task(self._sweep_logged(older_than))
+
+    async def _sweep_logged(self, older_than: timedelta) -> None:
+        try:
+            await self.sweep(older_than)
+        except Exception:  # the rows stay unpublished: the next sweep tries again
+            log.exception("delivery_results_sweep_failed")
+
+    async def sweep(self, older_than: timedelta, batch: int = SWEEP_BATCH) -> int:
         """Republish what an earlier publish could not (broker down, process killed in between); not while results
-        that old still wait for the broker (they would only be queued twice).
+        that old still wait for the broker (they would only be queued twice). Returns how many it published.
 
         Fresh results waiting do not hold it back: under steady load some always wait, and a sweep that waited for
         none left a failure the broker dropped unpublished (the router not escalating on it) until the load ended.
+
+        A backlog (a long broker outage) is drained in one call, batch after batch in id order: each batch is
+        produced at once, and marked published with one statement only once the broker acknowledged all of it.
+        The sweep took one batch of 500 per housekeeping pass (every 5 s), so 100 results a second: an hour's
+        backlog took as long again to reach the router. It ends at the first batch the broker does not take, or
+        the first that is not full.
         """
         cutoff = self._clock.now() - older_than
         if any(at < cutoff for at in self._unacknowledged()):
-            return
-        query = (
-            select(*_COLUMNS)
-            .join(delivery, delivery.c.id == attempt.c.delivery_id)
-            .where(attempt.c.published_at.is_(None), attempt.c.at < cutoff)
-            .order_by(attempt.c.id)
-            .limit(limit)
-        )
-        await self._publish_rows(query)
+            return 0
+        published = 0
+        after = 0  # keyset: a batch whose mark failed is not taken again by this sweep
+        while not self._closing:
+            query = (
+                select(*_COLUMNS)
+                .join(delivery, delivery.c.id == attempt.c.delivery_id)
+                .where(attempt.c.published_at.is_(None), attempt.c.at < cutoff, attempt.c.id > after)
+                .order_by(attempt.c.id)
+                .limit(batch)
+            )
+            async with autocommit(self._engine) as conn:
+                rows = (await conn.execute(query)).mappings().all()
+            if not rows:
+                break
+            stored = [StoredResult(row["id"], _to_result(row)) for row in rows]
+            if not await self._produce(stored):
+                break
+            await self._mark_now([s.attempt_id for s in stored])
+            published += len(stored)
+            after = stored[-1].attempt_id
+            if len(rows) < batch:
+                break
+        if published:
+            log.info("delivery_results_swept", count=published)
+        return published
 
     def publish_soon(self, stored: Sequence[StoredResult]) -> None:
         """Publish results just committed, in order, without the caller waiting for the broker.
@@ -143,18 +183,23 @@ class ResultPublisher:
 
     async def publish_results(self, stored: Sequence[StoredResult]) -> None:
         """Publish results the caller has just stored (no need to read them back), then mark them published."""
-        if not stored:
+        if not stored or not await self._produce(stored):
             return
+        self._unmarked.extend(s.attempt_id for s in stored)
+        if self._marker is None or self._marker.done():
+            self._marker = asyncio.create_task(self._mark_soon())
+
+    async def _produce(self, stored: Sequence[StoredResult]) -> bool:
+        """Produce the results in order and wait for every acknowledgement; False (counted) if the broker did not
+        take them all in time: nothing of the batch may then be marked published."""
         records = [(self._topic, delivery_key(s.result), s.result.model_dump_json().encode()) for s in stored]
         try:
             await produce_all(self._producer, records, self._timeout)
         except TransientError as exc:
             RESULTS_UNPUBLISHED.inc(len(records))
             log.warning("delivery_results_not_published", count=len(records), error=str(exc))
-            return
-        self._unmarked.extend(s.attempt_id for s in stored)
-        if self._marker is None or self._marker.done():
-            self._marker = asyncio.create_task(self._mark_soon())
+            return False
+        return True
 
     def take_marks(self) -> list[int]:
         """The attempt ids published and not yet marked, for the next outcome write to mark in its statement."""
@@ -175,19 +220,25 @@ class ResultPublisher:
         await self.flush_marks()
 
     async def flush_marks(self) -> None:
-        ids = self.take_marks()
+        await self._mark_now(self.take_marks())
+
+    async def _mark_now(self, ids: list[int]) -> None:
+        """One statement for the ids; those it fails to mark ride on the next outcome write or the next flush."""
         if not ids:
             return
         try:
             await self._mark_published(ids, self._clock.now())
         except Exception as exc:
             log.warning("delivery_results_not_marked", count=len(ids), error=repr(exc))
+            self._unmarked.extend(ids)
 
     async def close(self) -> None:
-        if self._publishing is not None:  # bounded: what the broker does not take by then waits for the sweep
-            await asyncio.wait({self._publishing}, timeout=self._timeout)
-            self._publishing.cancel()
-            await asyncio.wait({self._publishing})  # let the cancellation finish before the producer stops
+        self._closing = True  # a sweep stops after its batch in hand; the next start's sweep takes the rest
+        for task in (self._publishing, self._sweeping):
+            if task is not None:  # bounded: what the broker does not take by then waits for the next sweep
+                await asyncio.wait({task}, timeout=self._timeout)
+                task.cancel()
+                await asyncio.wait({task})  # let the cancellation finish before the producer stops
         if self._marker is not None:
             with contextlib.suppress(Exception):
                 await self._marker

@@ -94,9 +94,12 @@ class RetryWorker:
         return claimed > 0
 
     async def housekeeping(self) -> bool:
-        """Abandoned deliveries, the outbox, the gauges. True if it took abandoned deliveries: more may wait."""
+        """Abandoned deliveries, the outbox, the gauges. True if it took abandoned deliveries: more may wait.
+
+        The outbox sweep runs in the background (one at a time) and drains a backlog in one go: it waits for the
+        broker, which this loop, claiming due retries too, must never do."""
         more_abandoned = await self._dispatcher.run_due(abandoned=True) > 0
-        await self._publisher.sweep(OUTBOX_GRACE)
+        self._publisher.sweep_soon(OUTBOX_GRACE)
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(
