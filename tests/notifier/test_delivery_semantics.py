@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from alertrouter_notifier.channels.base import Outgoing
@@ -24,12 +25,12 @@ from alertrouter_notifier.runtime import Notifier
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.clock import OffsetClock
 from alertrouter_shared.database import make_engine
-from alertrouter_shared.events import MAX_PAGE_ID_CHARS, ContactMethodType, DeliveryResult, Page
+from alertrouter_shared.events import MAX_PAGE_ID_CHARS, ContactMethodType, DeliveryResult, DeliveryStatus, Page
 from tests.helpers import TopicReader, eventually
 from tests.notifier.commit_cutter import CommitCutter
 from tests.notifier.conftest import PageFactory, SettingsFactory
 from tests.notifier.support import WEBHOOK_SECRET, api_client, deliveries_for, final_delivery, past, produce_pages
-from tests.providers.servers import CaptureServer, Reply, TwilioServer
+from tests.providers.servers import CaptureServer, Received, Reply, TwilioServer
 
 
 def _for_page(capture: CaptureServer, page: Page) -> int:
@@ -138,6 +139,59 @@ async def test_an_admission_that_committed_as_its_connection_was_lost_is_sent_at
     assert delivery["status"] == "sent"
     assert delivery["attempt_count"] == 1  # handed back unsent, then claimed once
     assert _for_page(capture, page) == 1
+
+
+class _ArmingCapture(CaptureServer):
+    """A webhook receiver that arms the commit cutter as it accepts a page: the next INSERT to commit is then the
+    send's outcome (the fenced update of the delivery and its attempt row, one statement)."""
+
+    def __init__(self, cutter: CommitCutter) -> None:
+        super().__init__(secret=WEBHOOK_SECRET)
+        self.cutter = cutter
+
+    def respond(self, request: Received) -> Reply:
+        reply = super().respond(request)
+        self.cutter.arm()  # a plain flag: read by the proxy's loop before it forwards the outcome's answer
+        return reply
+
+
+def _leases_lost() -> float:
+    return REGISTRY.get_sample_value("alertrouter_notifier_leases_lost_total") or 0.0
+
+
+async def test_an_outcome_that_committed_as_its_connection_was_lost_counts_as_stored_not_as_a_lost_lease(
+    make_settings: SettingsFactory, make_page: PageFactory
+) -> None:
+    """The outcome statement committed, then the connection died before the answer. Its retry finds the claim
+    gone (the first write ended it) and stores nothing: before the fix the sender was told its lease was lost
+    (leases_lost_total counted one), and its result waited for the outbox sweep."""
+    base = make_settings()
+    async with CommitCutter(base.database_url) as cutter:
+        with _ArmingCapture(cutter) as receiver:
+            page = make_page(ContactMethodType.WEBHOOK, f"{receiver.url}/hook")
+            settings = base.model_copy(update={"database_url": cutter.url})
+            reader = await TopicReader(settings.kafka_bootstrap_servers, settings.deliveries_topic).start()
+            lost_before = _leases_lost()
+            try:
+                async with Notifier(settings) as notifier, api_client(notifier) as client:
+                    await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+                    await asyncio.wait_for(cutter.cut.wait(), 20)
+                    delivery = await final_delivery(client, page.page_id, timeout=20)
+
+                    async def published() -> list[DeliveryResult] | None:
+                        results = [DeliveryResult.model_validate_json(value) for value in reader.values]
+                        return [r for r in results if r.page_id == page.page_id] or None
+
+                    (result,) = await eventually(published, timeout=20, what="the stored outcome's result")
+            finally:
+                await reader.stop()
+    assert _leases_lost() == lost_before, "an outcome that was stored is no lost lease"
+    assert delivery["status"] == "sent"
+    assert delivery["attempt_count"] == 1
+    assert [a["status"] for a in delivery["attempts"]] == ["sent"], "stored once: the retry wrote nothing"
+    assert (result.status, result.attempt, result.delivery_id) == (DeliveryStatus.SENT, 1, delivery["delivery_id"])
+    assert result.at == datetime.fromisoformat(delivery["attempts"][0]["at"]), "the stored row's time, not the retry's"
+    assert len(receiver.pages()) == 1
 
 
 async def test_due_pages_are_claimed_by_their_insert_up_to_the_free_send_slots(

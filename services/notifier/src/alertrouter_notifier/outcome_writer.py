@@ -2,7 +2,8 @@
 
 Concurrent sends finish at about the same time; each hands its outcome over and waits. The first outcome is
 written at once (no added latency when the notifier is quiet); outcomes that arrive while a write is in flight go
-together in the next one (group commit). Each waiter learns whether its claim still held (LeaseLost otherwise).
+together in the next one (group commit). Each waiter learns whether its claim still held (LeaseLost otherwise;
+a write whose commit was in doubt is read back, so an outcome it did store is never taken for a lost claim).
 Results are published from what the senders hold, after their rows are committed, without the writer waiting
 for the broker's acknowledgement (the attempt table is the outbox: what fails to publish is swept later).
 """
@@ -13,10 +14,10 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from alertrouter_notifier.db.connections import autocommit
-from alertrouter_notifier.db.ledger import LeaseLost, Outcome, store_outcomes
+from alertrouter_notifier.db.ledger import LeaseLost, Outcome, store_outcomes, stored_attempts
 from alertrouter_notifier.destination import mask_destination
 from alertrouter_notifier.outcomes import failure_reason
 from alertrouter_notifier.publisher import ResultPublisher, StoredResult
@@ -60,7 +61,7 @@ class OutcomeWriter:
         while self._queue:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
-                now, stored = await self._write(batch)
+                stored = await self._write(batch)
             except Exception as exc:
                 for item in batch:
                     if not item.done.done():
@@ -69,32 +70,56 @@ class OutcomeWriter:
             published = []
             for item in batch:
                 claimed = item.outcome.claimed
-                attempt_id = stored.get((claimed.id, claimed.attempt))
-                if attempt_id is None:
+                row = stored.get((claimed.id, claimed.attempt))
+                if row is None:
                     item.done.set_exception(
                         LeaseLost(f"delivery {claimed.id} attempt {claimed.attempt} lost its claim")
                     )
                     continue
                 item.done.set_result(None)
-                published.append(delivery_result(item.outcome, attempt_id, now))
+                attempt_id, at = row
+                published.append(delivery_result(item.outcome, attempt_id, at))
             self._publisher.publish_soon(published)  # the next batch is written while Kafka acknowledges this one
 
-    async def _write(self, batch: list[_Waiting]) -> tuple[datetime, dict[tuple[str, int], int]]:
+    async def _write(self, batch: list[_Waiting]) -> dict[tuple[str, int], tuple[int, datetime]]:
         """One statement for the batch, carrying the published marks of earlier batches; database hiccups are
-        retried briefly (the lease covers a longer outage)."""
+        retried briefly (the lease covers a longer outage). Returns the attempt id and time stored per claim.
+
+        A try that raised may have committed all the same (the connection lost after the server committed, before
+        its answer). Its retry then finds those claims ended by that very commit and writes nothing for them, so
+        after a try in doubt the claims the retry did not store are looked up: an outcome the try in doubt stored
+        is reported stored, with its own row, not as a lost lease.
+        """
         marks = self._publisher.take_marks()
+        outcomes = [item.outcome for item in batch]
+        in_doubt = False
         for attempt in range(1, RECORD_ATTEMPTS + 1):
             now = self._clock.now()
             try:
                 async with autocommit(self._engine) as conn:
-                    return now, await store_outcomes(conn, [item.outcome for item in batch], now, marks)
+                    ids = await store_outcomes(conn, outcomes, now, marks)
+                    stored = {claim: (attempt_id, now) for claim, attempt_id in ids.items()}
+                    if in_doubt:
+                        stored |= await self._stored_in_doubt(conn, outcomes, stored)
+                    return stored
             except Exception:
                 if attempt == RECORD_ATTEMPTS:
                     self._publisher.give_back_marks(marks)
                     raise
+                in_doubt = True
                 log.warning("delivery_record_retry", attempt=attempt, batch=len(batch))
                 await asyncio.sleep(0.2 * attempt)
         raise AssertionError("unreachable")
+
+    @staticmethod
+    async def _stored_in_doubt(
+        conn: AsyncConnection, outcomes: list[Outcome], stored: dict[tuple[str, int], tuple[int, datetime]]
+    ) -> dict[tuple[str, int], tuple[int, datetime]]:
+        claims = [(o.claimed.id, o.claimed.attempt) for o in outcomes]
+        found = await stored_attempts(conn, [claim for claim in claims if claim not in stored])
+        if found:
+            log.warning("delivery_record_in_doubt_was_committed", count=len(found))
+        return found
 
 
 def delivery_result(outcome: Outcome, attempt_id: int, at: datetime) -> StoredResult:

@@ -269,6 +269,30 @@ async def store_outcomes(
     return {(row.delivery_id, row.attempt): int(row.id) for row in rows}
 
 
+async def stored_attempts(
+    conn: AsyncConnection, claims: Sequence[tuple[str, int]]
+) -> dict[tuple[str, int], tuple[int, datetime]]:
+    """The attempt row each (delivery id, attempt) claim stored, with when: for an outcome write whose commit was in
+    doubt (the connection lost after the server committed), which its retry finds fenced off by that very commit.
+
+    A claim's outcome is the first row of its attempt number: only the claim's own fenced write inserts one, and
+    a Twilio status callback adds a later row of the same number only once that outcome made the delivery sent.
+    """
+    if not claims:
+        return {}
+    params = {"ids": [c[0] for c in claims], "attempts": [c[1] for c in claims]}
+    rows = await conn.execute(_STORED_ATTEMPTS, params)
+    return {(row.delivery_id, row.attempt): (int(row.id), row.at) for row in rows}
+
+
+_STORED_ATTEMPTS = text(
+    "SELECT DISTINCT ON (a.delivery_id, a.attempt) a.id, a.delivery_id, a.attempt, a.at"
+    " FROM unnest(CAST(:ids AS text[]), CAST(:attempts AS int[])) AS c(delivery_id, attempt)"
+    " JOIN notifier_attempt AS a ON a.delivery_id = c.delivery_id AND a.attempt = c.attempt"
+    " ORDER BY a.delivery_id, a.attempt, a.id"
+)
+
+
 async def mark_final(
     conn: AsyncConnection,
     delivery_id: str,
