@@ -45,7 +45,8 @@ def _default(info: FieldInfo) -> str:
         if value is None
         else str(value.get_secret_value() and "***" if hasattr(value, "get_secret_value") else value)
     )
-    return f"`{text}`" if text else "(empty)"
+    # a table cell ends at any unescaped pipe, even inside a code span (GFM): a pattern's alternatives are escaped
+    return f"`{text.replace('|', chr(92) + '|')}`" if text else "(empty)"
 
 
 def render() -> str:

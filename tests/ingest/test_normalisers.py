@@ -302,6 +302,67 @@ def test_forged_certificate_urls_are_refused(url: str) -> None:
         check_certificate_url(url, PATTERN, TOPIC)
 
 
+# Every partition's SNS host (botocore's partitions.json: sns.<region>.<dnsSuffix>), with a topic of that partition.
+PARTITION_HOSTS = [
+    ("sns.us-east-1.amazonaws.com", "arn:aws:sns:us-east-1:1:t"),
+    ("sns.il-central-1.amazonaws.com", "arn:aws:sns:il-central-1:1:t"),
+    ("sns.us-gov-west-1.amazonaws.com", "arn:aws-us-gov:sns:us-gov-west-1:1:t"),
+    ("sns.cn-northwest-1.amazonaws.com.cn", "arn:aws-cn:sns:cn-northwest-1:1:t"),
+    ("sns.us-iso-east-1.c2s.ic.gov", "arn:aws-iso:sns:us-iso-east-1:1:t"),
+    ("sns.us-isob-east-1.sc2s.sgov.gov", "arn:aws-iso-b:sns:us-isob-east-1:1:t"),
+    ("sns.eu-isoe-west-1.cloud.adc-e.uk", "arn:aws-iso-e:sns:eu-isoe-west-1:1:t"),
+    ("sns.us-isof-south-1.csp.hci.ic.gov", "arn:aws-iso-f:sns:us-isof-south-1:1:t"),
+    ("sns.eusc-de-east-1.amazonaws.eu", "arn:aws-eusc:sns:eusc-de-east-1:1:t"),
+]
+
+
+@pytest.mark.parametrize(("host", "topic"), PARTITION_HOSTS)
+def test_every_partitions_sns_host_is_accepted(host: str, topic: str) -> None:
+    url = f"https://{host}/SimpleNotificationService-abc.pem"
+    assert check_certificate_url(url, PATTERN, topic) == url
+    subscribe = f"https://{host}/?Action=ConfirmSubscription&TopicArn={topic}&Token=abc"
+    assert check_subscribe_url(subscribe, PATTERN, topic) == subscribe
+
+
+@pytest.mark.parametrize(
+    ("host", "topic"),
+    [
+        # look-alikes: more labels after a genuine suffix, or a suffix that only resembles one
+        ("sns.us-east-1.amazonaws.com.evil.com", "arn:aws:sns:us-east-1:1:t"),
+        ("sns.us-iso-east-1.c2s.ic.gov.evil.com", "arn:aws-iso:sns:us-iso-east-1:1:t"),
+        ("sns.eusc-de-east-1.amazonaws.eu.evil.com", "arn:aws-eusc:sns:eusc-de-east-1:1:t"),
+        ("sns.us-east-1.amazonaws.com.", "arn:aws:sns:us-east-1:1:t"),
+        ("sns.us-iso-east-1.evilc2s.ic.gov", "arn:aws-iso:sns:us-iso-east-1:1:t"),
+        ("sns.us-iso-east-1.c2sxic.gov", "arn:aws-iso:sns:us-iso-east-1:1:t"),
+        ("sns.us-isob-east-1.sc2s-sgov.gov", "arn:aws-iso-b:sns:us-isob-east-1:1:t"),
+        ("sns.eu-isoe-west-1.cloud.adc-e.uk.example", "arn:aws-iso-e:sns:eu-isoe-west-1:1:t"),
+        ("snsxus-east-1.amazonaws.com", "arn:aws:sns:us-east-1:1:t"),
+        ("evil-sns.us-east-1.amazonaws.com", "arn:aws:sns:us-east-1:1:t"),
+        ("sns.evil.us-east-1.amazonaws.com", "arn:aws:sns:us-east-1:1:t"),
+        # a region under another partition's suffix: no SNS endpoint has such a name
+        ("sns.us-east-1.c2s.ic.gov", "arn:aws:sns:us-east-1:1:t"),
+        ("sns.us-iso-east-1.amazonaws.com", "arn:aws-iso:sns:us-iso-east-1:1:t"),
+        ("sns.us-isob-east-1.c2s.ic.gov", "arn:aws-iso-b:sns:us-isob-east-1:1:t"),
+        ("sns.cn-north-1.amazonaws.com", "arn:aws-cn:sns:cn-north-1:1:t"),
+        ("sns.us-east-1.amazonaws.com.cn", "arn:aws:sns:us-east-1:1:t"),
+        ("sns.eusc-de-east-1.amazonaws.com", "arn:aws-eusc:sns:eusc-de-east-1:1:t"),
+        ("sns.us-east-1.amazonaws.eu", "arn:aws:sns:us-east-1:1:t"),
+        # not a region at all (an S3 bucket named sns), in any partition
+        ("sns.s3.amazonaws.com", "arn:aws:sns:us-east-1:1:t"),
+        ("sns.s3.c2s.ic.gov", "arn:aws-iso:sns:us-iso-east-1:1:t"),
+        # a genuine host, but the topic is of another partition or region
+        ("sns.us-iso-east-1.c2s.ic.gov", "arn:aws:sns:us-iso-east-1:1:t"),
+        ("sns.us-iso-east-1.c2s.ic.gov", "arn:aws-iso:sns:us-iso-west-1:1:t"),
+        ("sns.eusc-de-east-1.amazonaws.eu", "arn:aws:sns:eu-central-1:1:t"),
+    ],
+)
+def test_look_alike_and_cross_partition_sns_hosts_are_refused(host: str, topic: str) -> None:
+    with pytest.raises(SignatureRejected):
+        check_certificate_url(f"https://{host}/SimpleNotificationService-abc.pem", PATTERN, topic)
+    with pytest.raises(SignatureRejected):
+        check_subscribe_url(f"https://{host}/?Action=ConfirmSubscription&Token=abc", PATTERN, topic)
+
+
 def test_subscribe_url_rules() -> None:
     good = "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&Token=abc"
     assert check_subscribe_url(good, PATTERN, TOPIC) == good

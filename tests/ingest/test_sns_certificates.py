@@ -152,6 +152,12 @@ AWS_SIGNING_NAMES = [
     ("sns.us-gov-east-1.amazonaws.com", "sns-us-gov-west-1.amazonaws.com"),
     ("sns.cn-north-1.amazonaws.com.cn", "sns-cn-north-1.amazonaws.com.cn"),
     ("sns.cn-northwest-1.amazonaws.com.cn", "sns-cn-northwest-1.amazonaws.com.cn"),
+    ("sns.us-iso-east-1.c2s.ic.gov", "sns-us-iso-east-1.c2s.ic.gov"),
+    ("sns.us-isob-east-1.sc2s.sgov.gov", "sns-us-isob-east-1.sc2s.sgov.gov"),
+    ("sns.us-isof-east-1.csp.hci.ic.gov", "sns-signing.us-isof-east-1.csp.hci.ic.gov"),
+    ("sns.us-isof-south-1.csp.hci.ic.gov", "sns-signing.us-isof-south-1.csp.hci.ic.gov"),
+    ("sns.eu-isoe-west-1.cloud.adc-e.uk", "sns-signing.eu-isoe-west-1.cloud.adc-e.uk"),
+    ("sns.eusc-de-east-1.amazonaws.eu", "sns-signing.eusc-de-east-1.amazonaws.eu"),
 ]
 
 

@@ -10,10 +10,11 @@ from enum import StrEnum
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from alertrouter_ingest.sns.partitions import sns_host_pattern
 from alertrouter_shared.events import MAX_LABEL_NAME_CHARS, MAX_LABEL_VALUE_CHARS, MAX_LABELS
 from alertrouter_shared.settings import CommonSettings
 
-SNS_HOST_PATTERN = r"^sns\.[a-z]{2}(-[a-z]+)+-\d{1,2}\.amazonaws\.com(\.cn)?$"
+SNS_HOST_PATTERN = sns_host_pattern()
 AIA_HOST_PATTERN = r"^crt\.[a-z0-9.-]+\.amazontrust\.com$"
 
 
@@ -93,7 +94,11 @@ class IngestSettings(CommonSettings):
     readiness_failure_window_seconds: float = Field(10.0, ge=0)
 
     # SNS / CloudWatch
-    sns_cert_host_pattern: str = SNS_HOST_PATTERN
+    sns_cert_host_pattern: str = Field(
+        SNS_HOST_PATTERN,
+        description="Hosts a SigningCertURL or SubscribeURL may name; default: sns.<region>.<suffix> of every AWS "
+        "partition (standard, China, GovCloud, ISO, European Sovereign Cloud), each suffix with its own regions",
+    )
     sns_aia_host_pattern: str = AIA_HOST_PATTERN
     sns_certificate_subject: str | None = Field(
         None,

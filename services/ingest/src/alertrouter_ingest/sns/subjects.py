@@ -3,16 +3,20 @@
 A certificate the CA issued to anyone else (any other site, or SNS of another region) must not sign SNS messages,
 so the name is checked -- but AWS does not use one name everywhere. Regions open by default sign as
 ``sns.amazonaws.com``; opt-in regions as ``sns-signing.<region>.amazonaws.com``; GovCloud as
-``sns-us-gov-west-1.amazonaws.com`` (both its regions); China as ``sns-<region>.amazonaws.com.cn``. The table is
-the one of the AWS SDK for Java v2 (``SnsHostProvider.signingCertCommonName``).
+``sns-us-gov-west-1.amazonaws.com`` (both its regions); China as ``sns-<region>.amazonaws.com.cn``; the ISO
+partitions as ``sns-<region>.c2s.ic.gov`` (aws-iso), ``sns-<region>.sc2s.sgov.gov`` (aws-iso-b) and
+``sns-signing.<region>.<suffix>`` (aws-iso-e, aws-iso-f), the European Sovereign Cloud as
+``sns-signing.<region>.amazonaws.eu``. The table is the one of the AWS SDK for Java v2
+(``SnsHostProvider.signingCertCommonName``).
 
-The region is the SigningCertURL host's (``sns.<region>.amazonaws.com``, already checked to be the topic's). On a
-host the configured pattern allows that is not shaped like AWS's (a test or private endpoint) it is the topic's.
+The region is the SigningCertURL host's (``sns.<region>.<suffix>``, already checked to be the topic's). On a host
+the configured pattern allows that is not shaped like AWS's (a test or private endpoint) it is the topic's.
 """
 
 from __future__ import annotations
 
-from alertrouter_ingest.sns.urls import REGION, certificate_host_region
+from alertrouter_ingest.sns.partitions import region_partition
+from alertrouter_ingest.sns.urls import certificate_host_region
 
 STANDARD = "sns.amazonaws.com"
 GOVCLOUD = "sns-us-gov-west-1.amazonaws.com"
@@ -68,16 +72,23 @@ def signing_names(cert_url: str, topic_arn: str, override: str | None = None) ->
     if override:
         return (override,)
     region = certificate_host_region(cert_url, topic_arn)
-    return region_signing_names(region) if region is not None and REGION.match(region) else (STANDARD,)
+    return region_signing_names(region) if region is not None else (STANDARD,)
 
 
 def region_signing_names(region: str) -> tuple[str, ...]:
     """The signing name of ``region``; for a region newer than this table, the names its partition used so far."""
-    if region.startswith("cn-"):
+    partition = region_partition(region)
+    if partition is None:
+        return (STANDARD,)
+    if partition.name == "aws-cn":
         china = f"sns-{region}.amazonaws.com.cn"
         return (china,) if region in ("cn-north-1", "cn-northwest-1") else (china, "sns.amazonaws.com.cn")
-    if region.startswith("us-gov-"):
+    if partition.name == "aws-us-gov":
         return (GOVCLOUD,)
+    if partition.name in ("aws-iso", "aws-iso-b"):
+        return (f"sns-{region}.{partition.dns_suffix}",)
+    if partition.name != "aws":  # aws-iso-e, aws-iso-f, aws-eusc
+        return (f"sns-signing.{region}.{partition.dns_suffix}",)
     if region in _OPT_IN_REGIONS:
         return (f"sns-signing.{region}.amazonaws.com",)
     if region in _STANDARD_REGIONS:

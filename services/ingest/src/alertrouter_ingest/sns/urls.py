@@ -4,9 +4,11 @@ Checked before any network access, so a forged message cannot make ingest fetch 
 (look-alike hosts, S3 buckets on amazonaws.com, plain http, a query string after ``.pem``, control characters or
 spaces that URL parsers silently drop).
 
-An SNS host is ``sns.<region>.amazonaws.com`` (``.cn`` in China); the middle label must look like a region
-(``eu-west-1``, ``us-gov-west-1``, ``cn-north-1``) and be the topic's region, so ``sns.s3.amazonaws.com`` -- an S3
-bucket named ``sns`` -- never passes, whatever region the sender writes into its TopicArn.
+An SNS host is ``sns.<region>.<DNS suffix of the region's partition>`` (sns/partitions.py: ``amazonaws.com``,
+``amazonaws.com.cn`` in China, ``c2s.ic.gov`` and the other ISO partitions' suffixes, ``amazonaws.eu`` in the
+European Sovereign Cloud); the middle label must be a region of the suffix's partition, and the topic's region in
+the topic's partition, so ``sns.s3.amazonaws.com`` -- an S3 bucket named ``sns`` -- never passes, whatever region
+the sender writes into its TopicArn.
 """
 
 from __future__ import annotations
@@ -15,11 +17,10 @@ import re
 from urllib.parse import urlsplit
 
 from alertrouter_ingest.sns.errors import SignatureRejected
+from alertrouter_ingest.sns.partitions import parse_sns_host, region_partition
 
-_REGIONAL_SNS_HOST = re.compile(r"^sns\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
-REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 _UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
-_TOPIC_REGION = re.compile(r"^arn:aws[a-z-]*:sns:([a-z0-9-]+):")
+_TOPIC = re.compile(r"^arn:(aws[a-z-]*):sns:([a-z0-9-]+):")
 
 
 def check_certificate_url(url: str, host_pattern: re.Pattern[str], topic_arn: str) -> str:
@@ -42,13 +43,13 @@ def check_subscribe_url(url: str, host_pattern: re.Pattern[str], topic_arn: str)
 
 
 def certificate_host_region(url: str, topic_arn: str) -> str | None:
-    """The region of an (already checked) SigningCertURL: its ``sns.<region>.amazonaws.com`` host's, or, on a
-    host not shaped like AWS's that the configured pattern allows (a test or private endpoint), the topic's."""
-    host_match = _REGIONAL_SNS_HOST.match(urlsplit(url).hostname or "")
-    if host_match is not None:
-        return host_match.group(1)
-    topic_match = _TOPIC_REGION.match(topic_arn)
-    return topic_match.group(1) if topic_match is not None else None
+    """The region of an (already checked) SigningCertURL: its ``sns.<region>.<suffix>`` host's, or, on a host not
+    shaped like AWS's that the configured pattern allows (a test or private endpoint), the topic's."""
+    sns_host = parse_sns_host(urlsplit(url).hostname or "")
+    if sns_host is not None:
+        return sns_host.label
+    topic_match = _TOPIC.match(topic_arn)
+    return topic_match.group(2) if topic_match is not None else None
 
 
 def _check_https_url(url: str, host_pattern: re.Pattern[str], field: str) -> str:
@@ -71,12 +72,17 @@ def _check_https_url(url: str, host_pattern: re.Pattern[str], field: str) -> str
 
 
 def _check_same_region(host: str, topic_arn: str, field: str) -> None:
-    """On real SNS hosts the middle label must be a region, and the topic's region."""
-    host_match = _REGIONAL_SNS_HOST.match(host)
-    if host_match is None:
+    """On AWS-shaped hosts the middle label must be a region of the suffix's partition, and the topic's region in
+    the topic's partition."""
+    sns_host = parse_sns_host(host)
+    if sns_host is None:
         return  # a host the configured pattern allows that is not shaped like AWS's (a test or private endpoint)
-    if not REGION.match(host_match.group(1)):
-        raise SignatureRejected(f"{field} host {host[:100]!r} does not name an AWS region", "cert_url")
-    topic_match = _TOPIC_REGION.match(topic_arn)
-    if topic_match is None or host_match.group(1) != topic_match.group(1):
-        raise SignatureRejected(f"{field} is in region {host_match.group(1)!r}, the topic is not", "cert_url")
+    partition = sns_host.partition
+    if partition is None:
+        named = "a region of its AWS partition" if region_partition(sns_host.label) else "an AWS region"
+        raise SignatureRejected(f"{field} host {host[:100]!r} does not name {named}", "cert_url")
+    topic_match = _TOPIC.match(topic_arn)
+    if topic_match is None or (topic_match.group(1), topic_match.group(2)) != (partition.name, sns_host.label):
+        raise SignatureRejected(
+            f"{field} is in region {sns_host.label!r} of partition {partition.name!r}, the topic is not", "cert_url"
+        )
