@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 import time
 import uuid
@@ -195,3 +196,37 @@ async def test_metrics_sum_every_worker(kafka_bootstrap: str, tmp_path: Path) ->
             scraped = await ingest.client.get("/metrics", headers={"Connection": "close"})
             values = [line.rsplit(" ", 1)[1] for line in scraped.text.splitlines() if line.startswith(name)]
             assert [float(value) for value in values] == [sent]
+
+
+async def test_workers_metrics_directory_forgets_a_killed_worker_and_is_removed_at_shutdown(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """Two workers in a temporary metrics directory: a worker killed outright (it never marks itself dead) has its
+    live gauges dropped at the next scrape, and the directory is gone once ingest stopped."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    async with real_ingest(kafka_bootstrap, tmp_path, INGEST_WORKERS="2", TMPDIR=str(temporary)) as ingest:
+        [directory] = list(temporary.glob("alertrouter-ingest-metrics-*"))
+
+        def live_gauge_pids() -> set[int]:
+            return {int(path.stem.rsplit("_", 1)[1]) for path in directory.glob("gauge_livesum_*.db")}
+
+        async def both_workers_started() -> bool:
+            return len(live_gauge_pids()) == 2
+
+        await eventually(both_workers_started, timeout=60, what="both workers' live gauge files")
+        killed = min(live_gauge_pids())
+        os.kill(killed, signal.SIGKILL)
+
+        async def forgotten() -> bool:
+            try:
+                scraped = await ingest.client.get("/metrics", headers={"Connection": "close"})
+            except httpx.TransportError:  # a connection the killed worker had accepted
+                return False
+            assert scraped.status_code == 200
+            return killed not in live_gauge_pids()
+
+        await eventually(forgotten, timeout=60, what=f"the killed worker {killed}'s live gauges to be dropped")
+        assert directory.is_dir()
+    assert not directory.exists()
+    assert list(temporary.iterdir()) == []

@@ -55,19 +55,22 @@ def main() -> None:
 
 def _serve_workers(settings: IngestSettings) -> None:
     """Several worker processes: uvicorn imports the app factory in each one; their metrics are summed."""
-    prepare_for_workers()
-    uvicorn.run(
-        "alertrouter_ingest.__main__:worker_app",
-        factory=True,
-        workers=settings.workers,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=10,
-    )
+    metrics = prepare_for_workers()
+    try:
+        uvicorn.run(
+            "alertrouter_ingest.__main__:worker_app",
+            factory=True,
+            workers=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+            log_level=settings.log_level.lower(),
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        metrics.remove_after_workers()
 
 
 def worker_app() -> object:
