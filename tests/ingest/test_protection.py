@@ -4,12 +4,15 @@ on /v2/enqueue), requests in flight overall and per integration (503)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 import structlog.testing
 from prometheus_client import REGISTRY
+from pydantic import ValidationError
 
 from alertrouter_ingest.app import create_app
 from alertrouter_ingest.publisher import Publisher
@@ -295,3 +298,127 @@ async def test_access_log_is_one_line_per_request_with_the_route_template(
     ]
     assert all(line["duration_ms"] >= 0 for line in requests)
     assert AM_KEY not in repr(lines) and "not-a-key" not in repr(lines)
+
+
+async def test_bytes_in_flight_over_the_budget_are_shed_with_503_and_accepted_again_once_released(
+    world: SnsWorld, kafka_bootstrap: str, ingest_publisher: Publisher, alerts_log: AlertsLog
+) -> None:
+    """An SNS delivery held at its certificate fetch holds 12 times its 16,000-byte body (the body and what parsing
+    made of it) of the 245,760-byte budget. A body declared larger than what is left is refused before it is read,
+    a streamed one once whole, a small body whose records do not fit before anything reaches Kafka -- each 503 with
+    Retry-After, counted; a small request still fits. Once the delivery is answered every refused request is
+    accepted, and every 202 is in Kafka."""
+    budget = 12 * 16_384 + 49_152
+    settings = world.settings(
+        kafka_bootstrap, max_body_bytes=16_384, max_produced_bytes_per_request=49_152, max_inflight_bytes=budget
+    )
+    signed = sign(message(world, "cloudwatch/sns-alarm-notification.json"), world.key)
+    delivery = json.dumps(signed).encode()
+    delivery = b" " * (16_000 - len(delivery)) + delivery  # JSON may begin with whitespace
+    held = 12 * len(delivery)
+    left = budget - held
+    declared = b" " * 14_000 + FIRING
+    streamed_body = b" " * (6_000 - len(FIRING)) + FIRING
+    amplified = _amplified(alerts=20, padding=1200)
+    assert 12 * len(declared) > left and len(streamed_body) < left < 12 * len(streamed_body)
+    assert 12 * len(amplified) < left  # parsed, it fits: its records do not
+    assert 12 * len(FIRING) + 4_000 < left
+
+    async def streamed(body: bytes) -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 1000):
+            yield body[start : start + 1000]
+
+    gate = threading.Event()
+    world.host.gates[PEM_PATH] = gate
+    fetched = world.host.hits[PEM_PATH]
+    before = await alerts_log.end_offsets()
+    shed_before = _rejects("alertmanager", "bytes_in_flight")
+    try:
+        async with serve(create_app(settings, publisher=ingest_publisher)) as client:
+            holding = asyncio.create_task(post(client, delivery))
+            await eventually(
+                lambda: _fetched_since(world, fetched), timeout=10, what="the held delivery's certificate fetch"
+            )
+            assert await _bytes_in_flight(held)
+            shed = [
+                await client.post(f"/v1/alertmanager/{AM_KEY}", content=declared),
+                await client.post(f"/v1/alertmanager/{AM_KEY}", content=streamed(streamed_body)),
+                await client.post(f"/v1/alertmanager/{AM_KEY}", content=amplified),
+            ]
+            small = await client.post(f"/v1/alertmanager/{AM_KEY}", content=FIRING)
+            assert await _bytes_in_flight(held)  # the refused and the small requests' bytes were given back
+            gate.set()
+            answered = await holding
+            retried = [
+                await client.post(f"/v1/alertmanager/{AM_KEY}", content=declared),
+                await client.post(f"/v1/alertmanager/{AM_KEY}", content=streamed(streamed_body)),
+                await client.post(f"/v1/alertmanager/{AM_KEY}", content=amplified),
+            ]
+    finally:
+        gate.set()
+        del world.host.gates[PEM_PATH]
+    for response in shed:
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == "1"
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["detail"].startswith("too many bytes in flight")
+        assert f"limit {budget} bytes of bodies and records" in response.json()["detail"]
+    assert [r.status_code for r in (small, answered, *retried)] == [202] * 5
+    assert _rejects("alertmanager", "bytes_in_flight") - shed_before == 3
+    assert await _bytes_in_flight(0)
+    accepted = [event["event_id"] for r in (small, answered, *retried) for event in r.json()["events"]]
+    assert len(accepted) == 1 + 1 + 1 + 1 + 20
+    assert len(await alerts_log.events(accepted)) == len(accepted)
+    produced = await alerts_log.produced_since(before)
+    assert sorted(event["event_id"] for event in produced) == sorted(accepted)  # nothing of a refused request
+
+
+async def test_bytes_in_flight_are_given_back_when_a_request_fails_or_its_body_times_out(
+    kafka_bootstrap: str, ingest_publisher: Publisher
+) -> None:
+    """A body refused 400 after it was read, and one that never finished (408): neither keeps its bytes."""
+    settings = ingest_settings(kafka_bootstrap, body_read_timeout_seconds=1.0)
+
+    async def never_finished() -> AsyncIterator[bytes]:
+        yield b" " * 5000
+        await asyncio.Event().wait()
+
+    async with serve(create_app(settings, publisher=ingest_publisher)) as client:
+        invalid = await client.post(f"/v1/alertmanager/{AM_KEY}", content=b" " * 5000 + b"{}")
+        timed_out = await client.post(f"/v1/alertmanager/{AM_KEY}", content=never_finished())
+    assert (invalid.status_code, timed_out.status_code) == (400, 408)
+    assert await _bytes_in_flight(0)
+
+
+def _amplified(alerts: int, padding: int) -> bytes:
+    """A small body whose common label is repeated into every alert's event."""
+    alert = {"status": "firing", "startsAt": "2025-06-03T09:12:41Z"}
+    payload = {
+        "version": "4",
+        "groupKey": "{}:{}",
+        "status": "firing",
+        "commonLabels": {"padding": "x" * padding},
+        "alerts": [alert | {"labels": {"alertname": f"Budget{i}"}} for i in range(alerts)],
+    }
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+async def _fetched_since(world: SnsWorld, hits: int) -> bool:
+    return world.host.hits[PEM_PATH] > hits
+
+
+async def _bytes_in_flight(count: int) -> bool:
+    return REGISTRY.get_sample_value("alertrouter_ingest_bytes_in_flight") == count
+
+
+def _rejects(source: str, reason: str) -> float:
+    return REGISTRY.get_sample_value("alertrouter_ingest_rejects_total", {"source": source, "reason": reason}) or 0.0
+
+
+def test_a_budget_the_largest_request_would_not_fit_is_refused_at_startup(kafka_bootstrap: str) -> None:
+    """Such a request would be answered 503 -- retry later -- for ever."""
+    largest = 12 * 16_384 + 49_152
+    limits = {"max_body_bytes": 16_384, "max_produced_bytes_per_request": 49_152}
+    assert ingest_settings(kafka_bootstrap, max_inflight_bytes=largest, **limits).max_inflight_bytes == largest
+    with pytest.raises(ValidationError, match="the largest request must fit"):
+        ingest_settings(kafka_bootstrap, max_inflight_bytes=largest - 1, **limits)

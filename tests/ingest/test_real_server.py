@@ -230,3 +230,38 @@ async def test_workers_metrics_directory_forgets_a_killed_worker_and_is_removed_
         assert directory.is_dir()
     assert not directory.exists()
     assert list(temporary.iterdir()) == []
+
+
+async def test_bytes_of_a_client_that_disconnects_mid_body_are_given_back(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """Two clients send 5,000 bytes of a body (one declared, one chunked) and hang up: the bytes they held in the
+    budget are given back, and a request needing nearly all of it (more than was left while they held theirs) is
+    accepted."""
+    # the least budget these limits allow: one body of the limit, parsed (12 times), and its records
+    env = {"INGEST_MAX_INFLIGHT_BYTES": str(12 * 8192 + 4096), "INGEST_MAX_BODY_BYTES": "8192"}
+    env["INGEST_MAX_PRODUCED_BYTES_PER_REQUEST"] = "4096"
+    async with real_ingest(kafka_bootstrap, tmp_path, **env) as ingest:
+        heads = {
+            "declared": "Content-Length: 8000\r\n",
+            "chunked": "Transfer-Encoding: chunked\r\n",
+        }
+        writers = []
+        for name, framing in heads.items():
+            _, writer = await asyncio.open_connection("127.0.0.1", ingest.port)
+            head = f"POST /v1/alertmanager/{AM_KEY} HTTP/1.1\r\nHost: ingest\r\nContent-Type: application/json\r\n"
+            part = b" " * 5000
+            body = part if name == "declared" else b"%x\r\n%s\r\n" % (len(part), part)
+            writer.write(head.encode() + framing.encode() + b"\r\n" + body)
+            await writer.drain()
+            writers.append(writer)
+
+        async def held(count: int) -> bool:
+            return await ingest.metric("alertrouter_ingest_bytes_in_flight") == count
+
+        await eventually(lambda: held(10_000), timeout=20, what="both partial bodies held in the budget")
+        for writer in writers:
+            writer.close()
+        await eventually(lambda: held(0), timeout=20, what="the disconnected clients' bytes to be given back")
+        firing = fixture_bytes("alertmanager/firing-single.json")
+        nearly_all = b" " * (8000 - len(firing)) + firing
+        response = await ingest.client.post(f"/v1/alertmanager/{AM_KEY}", content=nearly_all)
+        assert response.status_code == 202, response.text

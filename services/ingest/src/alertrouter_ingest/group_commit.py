@@ -9,6 +9,7 @@ and the next one, registered with the same transactional id, fences it (the coor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -83,6 +84,13 @@ class RequestQueue:
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def discard(self, request: PendingRequest) -> None:
+        """Drop a request its sender gave up on while it waited: its records go now, not when a producer is next
+        free (they are no longer counted in the byte budget)."""
+        request.outcome.cancel()
+        with contextlib.suppress(ValueError):
+            self._items.remove(request)
 
     def fail_all(self, reason: str) -> None:
         while self._items:

@@ -3,9 +3,15 @@
 ``Ingest`` holds the process-wide parts (integrations, publisher, guards, SNS certificate store); the routes
 call it so that the order of checks and the meaning of each status code are the same on every endpoint:
 integration key (404) -> rate limit (503; 429 on the PagerDuty and heartbeat intakes) -> content type (415)
--> body size (413) and read deadline (408) -> in-flight slot, overall and per integration (503) -> format (400)
--> limits (400/413) -> Kafka acknowledgement (503) -> 2xx. (On /v2/enqueue the key is inside the body, so the
-body is read first.)
+-> body size (413), read deadline (408) and bytes in flight (503) -> in-flight slot, overall and per integration
+(503) -> format (400) -> limits (400/413) and bytes in flight (503) -> Kafka acknowledgement (503) -> 2xx. (On
+/v2/enqueue the key is inside the body, so the body is read first.)
+
+Every request holds a reservation of the byte budget (protection.py) from ``guarded``'s start to its answer: the
+body's bytes as they arrive (and, once whole, what parsing makes of it) and the records' as they are built; the
+event objects themselves go as soon as each is serialised. ``guarded`` keeps it in a context variable, so
+``body`` and ``records`` -- called by the routes between -- add to the request's own reservation, and it is
+released however the request ends.
 
 Events are serialised one by one as they are built, and building stops as soon as the request's records pass
 ``INGEST_MAX_PRODUCED_BYTES_PER_REQUEST`` (413): memory per request is bounded by that limit, whatever the
@@ -18,6 +24,7 @@ import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import httpx
@@ -28,7 +35,7 @@ from alertrouter_ingest.api.problems import ApiProblem
 from alertrouter_ingest.config_reload import IntegrationsConfig
 from alertrouter_ingest.integrations import Integration, IntegrationRegistry
 from alertrouter_ingest.metrics import ALERTS, CHANGE_EVENTS, REJECTS, REQUESTS
-from alertrouter_ingest.protection import InFlightLimiter, RateLimiter, read_body
+from alertrouter_ingest.protection import ByteBudget, InFlightLimiter, RateLimiter, Reservation, read_body
 from alertrouter_ingest.publisher import MAX_RECORD_BYTES, Publisher
 from alertrouter_ingest.settings import IngestSettings
 from alertrouter_ingest.sns.certificates import CertificateStore
@@ -44,6 +51,9 @@ from alertrouter_shared.topics import ALERTS as ALERTS_TOPIC
 from alertrouter_shared.topics import CHANGES, change_key
 
 log = get_logger("alertrouter_ingest.intake")
+
+# The byte budget reservation of the request being handled (set by Ingest.guarded for the request's task).
+_RESERVATION: ContextVar[Reservation] = ContextVar("ingest_reservation")
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,7 @@ class Ingest:
         self.certificates = certificates
         self.limits = limits_from(settings)
         self.in_flight = InFlightLimiter(settings.max_in_flight, settings.max_in_flight_per_integration, retry_after=1)
+        self.bytes_in_flight = ByteBudget(settings.max_inflight_bytes, retry_after=1)
         self.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.effective_burst)
         self.sns_host_pattern = re.compile(settings.sns_cert_host_pattern)
 
@@ -89,11 +100,17 @@ class Ingest:
         return self.config.registry
 
     async def guarded(self, source: str, handle: Callable[[], Awaitable[Response]]) -> Response:
-        """Run one intake request, turning refusals into responses and metrics."""
+        """Run one intake request, turning refusals into responses and metrics, with its reservation of the byte
+        budget -- given back when the request is answered, refused, fails or is cancelled."""
+        reservation = self.bytes_in_flight.reservation()
+        token = _RESERVATION.set(reservation)
         try:
             response = await handle()
         except ApiProblem as refused:
             return self._refused(source, refused)
+        finally:
+            _RESERVATION.reset(token)
+            reservation.release()
         REQUESTS.labels(source, str(response.status_code)).inc()
         return response
 
@@ -104,7 +121,10 @@ class Ingest:
             yield
 
     async def body(self, request: Request) -> bytes:
-        return await read_body(request, self.settings.max_body_bytes, self.settings.body_read_timeout_seconds)
+        """The request's body, held in the request's reservation with what parsing will make of it (503 when they
+        do not fit)."""
+        settings = self.settings
+        return await read_body(request, settings.max_body_bytes, settings.body_read_timeout_seconds, _RESERVATION.get())
 
     def _refused(self, source: str, refused: ApiProblem) -> Response:
         REJECTS.labels(source, refused.reason).inc()
@@ -132,11 +152,14 @@ class Ingest:
                 retry_after=wait,
             )
 
-    def records(self, events: Iterable[AlertEvent]) -> tuple[list[Record], list[AlertEvent]]:
-        """Serialise events as they are built, refusing (413) at the first one over a limit -- never building more."""
+    def records(self, events: Iterable[AlertEvent]) -> tuple[list[Record], list[tuple[str, EventRef]]]:
+        """Serialise events as they are built, refusing (413) at the first one over a limit -- never building more
+        -- and (503) at the first one the byte budget cannot hold. Only each event's action and reference are kept
+        beside its record: the event objects go as soon as they are serialised."""
         budget = self.settings.max_produced_bytes_per_request
+        reservation = _RESERVATION.get()
         records: list[Record] = []
-        built: list[AlertEvent] = []
+        built: list[tuple[str, EventRef]] = []
         total = 0
         for index, event in enumerate(events):
             value = event.__pydantic_serializer__.to_json(event)
@@ -153,28 +176,26 @@ class Ingest:
                     f"the request's events are more than {total} bytes once normalised, over the limit of {budget}",
                     reason="events_too_large",
                 )
-            records.append((ALERTS_TOPIC, event.dedup_key.encode(), value))
-            built.append(event)
+            key = event.dedup_key.encode()
+            reservation.take(len(key) + len(value))
+            records.append((ALERTS_TOPIC, key, value))
+            built.append((event.action.value, EventRef(str(event.event_id), event.dedup_key)))
         return records, built
 
     async def publish(self, source: str, integration: Integration, events: Iterable[AlertEvent]) -> list[EventRef]:
         """Produce the request's events as one batch; return once Kafka acknowledged all of them."""
         records, built = self.records(events)
         await self._produce(records)
-        refs = [EventRef(str(event.event_id), event.dedup_key) for event in built]
-        for action, count in Counter(event.action.value for event in built).items():
+        for action, count in Counter(action for action, _ in built).items():
             ALERTS.labels(source, action).inc(count)
         log_each(
             log,
             "alert_accepted",
-            [
-                {"action": event.action.value, "dedup_key": ref.dedup_key, "event_id": ref.event_id}
-                for event, ref in zip(built, refs, strict=True)
-            ],
+            [{"action": action, "dedup_key": ref.dedup_key, "event_id": ref.event_id} for action, ref in built],
             source=source,
             integration=integration.id,
         )
-        return refs
+        return [ref for _, ref in built]
 
     async def publish_change(self, integration: Integration, change: ChangeEvent) -> None:
         """Produce one change event to the changes topic; return once Kafka acknowledged it."""
@@ -185,7 +206,9 @@ class Ingest:
                 f"the change event is {len(value)} bytes, over the {MAX_RECORD_BYTES} byte limit",
                 reason="too_large",
             )
-        await self._produce([(CHANGES, change_key(change), value)])
+        key = change_key(change)
+        _RESERVATION.get().take(len(key) + len(value))
+        await self._produce([(CHANGES, key, value)])
         CHANGE_EVENTS.labels(integration.id).inc()
         log.info(
             "change_accepted", integration=integration.id, service=change.service_id, event_id=str(change.event_id)

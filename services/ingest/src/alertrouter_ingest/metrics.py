@@ -31,6 +31,12 @@ READING_BODIES = Gauge(
     "Intake requests whose body is still arriving (they hold no in-flight slot; refused 408 at the deadline)",
     multiprocess_mode="livesum",
 )
+BYTES_IN_FLIGHT = Gauge(
+    "alertrouter_ingest_bytes_in_flight",
+    "Bytes held by intake requests until each is answered: bodies (and 11 times each once parsed) and the Kafka "
+    "records built from them (INGEST_MAX_INFLIGHT_BYTES per worker; beyond it: 503)",
+    multiprocess_mode="livesum",
+)
 TRUNCATED_ALERTS = Counter(
     "alertrouter_ingest_alertmanager_truncated_alerts_total",
     "Alerts Alertmanager left out of webhooks because of max_alerts (truncatedAlerts)",

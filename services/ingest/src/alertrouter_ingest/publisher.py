@@ -127,13 +127,13 @@ class Publisher:
             await asyncio.wait_for(asyncio.shield(request.outcome), self._timeout)
         except TimeoutError:
             if not request.taken:  # still queued: drop it, nothing of it will ever be produced
-                request.outcome.cancel()
+                self.queue.discard(request)
                 self._health.mark_failed()
                 raise TransientError(f"no Kafka producer was free within {self._timeout}s") from None
             await request.outcome  # its transaction ends (commit or abort) at this same deadline
         except asyncio.CancelledError:
             if not request.taken:
-                request.outcome.cancel()
+                self.queue.discard(request)
             raise
 
     # ------------------------------------------------------------------------------------------ readiness

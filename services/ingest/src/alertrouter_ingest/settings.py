@@ -16,6 +16,10 @@ from alertrouter_shared.settings import CommonSettings
 
 SNS_HOST_PATTERN = sns_host_pattern()
 AIA_HOST_PATTERN = r"^crt\.[a-z0-9.-]+\.amazontrust\.com$"
+# A JSON body parsed into Python objects takes up to about 11 times its size (measured: an Alertmanager webhook of
+# 5000 minimal alerts, the densest a body of the default limit can be; a typical one takes 2 to 4 times). The byte
+# budget (INGEST_MAX_INFLIGHT_BYTES) holds that much for each body once it is read, before it is parsed.
+PARSED_BODY_FACTOR = 11
 
 
 class InsufficientDataPolicy(StrEnum):
@@ -68,6 +72,13 @@ class IngestSettings(CommonSettings):
     max_label_value_chars: int = Field(128 * 1024, ge=1, le=MAX_LABEL_VALUE_CHARS)
     max_annotation_value_chars: int = Field(128 * 1024, ge=1, le=MAX_LABEL_VALUE_CHARS)
     max_produced_bytes_per_request: int = Field(8 * 1024 * 1024, ge=1024)
+    max_inflight_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1,
+        description="Memory one worker lets requests hold at once, in bytes: bodies as they arrive, 11 times each body "
+        "once read (what parsing makes of it), and the Kafka records built from them until acknowledged; beyond it: "
+        "503 + Retry-After. At least 12 x INGEST_MAX_BODY_BYTES + INGEST_MAX_PRODUCED_BYTES_PER_REQUEST",
+    )
 
     # Kafka
     kafka_linger_ms: int = Field(
@@ -115,6 +126,19 @@ class IngestSettings(CommonSettings):
         300.0, ge=0, description="A Timestamp further than this in the future is refused (403)"
     )
     cloudwatch_insufficient_data: InsufficientDataPolicy = InsufficientDataPolicy.IGNORE
+
+    @model_validator(mode="after")
+    def _largest_request_fits_the_byte_budget(self) -> IngestSettings:
+        """A request within every per-request limit must fit an idle worker's budget, else it would be refused
+        503 -- retry later -- for ever."""
+        largest = (1 + PARSED_BODY_FACTOR) * self.max_body_bytes + self.max_produced_bytes_per_request
+        if self.max_inflight_bytes < largest:
+            raise ValueError(
+                f"INGEST_MAX_INFLIGHT_BYTES ({self.max_inflight_bytes}) must be at least "
+                f"{1 + PARSED_BODY_FACTOR} x INGEST_MAX_BODY_BYTES + INGEST_MAX_PRODUCED_BYTES_PER_REQUEST "
+                f"({largest}): the largest request must fit"
+            )
+        return self
 
     @model_validator(mode="after")
     def _transaction_outlives_deadline(self) -> IngestSettings:

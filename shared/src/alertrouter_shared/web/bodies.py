@@ -9,6 +9,7 @@ as it exceeds the limit, never buffering more, and refused (408) when it is not 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -33,8 +34,11 @@ class BodyRefused(HTTPException):
         self.reason = reason
 
 
-async def read_body(request: Request, limit: int, timeout: float) -> bytes:
-    """The whole body, or ``BodyRefused``."""
+async def read_body(
+    request: Request, limit: int, timeout: float, on_chunk: Callable[[int], None] | None = None
+) -> bytes:
+    """The whole body, or ``BodyRefused``. ``on_chunk`` is told each chunk's size before it is kept; whatever it
+    raises refuses the body there (ingest's byte budget)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(int(declared), limit)
@@ -46,6 +50,8 @@ async def read_body(request: Request, limit: int, timeout: float) -> bytes:
                 size += len(chunk)
                 if size > limit:
                     raise _too_large(size, limit)
+                if on_chunk is not None:
+                    on_chunk(len(chunk))
                 chunks.append(chunk)
     except TimeoutError as exc:
         raise BodyRefused(408, f"the body was not received within {timeout:g} seconds", "body_timeout") from exc
