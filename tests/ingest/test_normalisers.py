@@ -306,6 +306,7 @@ def test_forged_certificate_urls_are_refused(url: str) -> None:
 PARTITION_HOSTS = [
     ("sns.us-east-1.amazonaws.com", "arn:aws:sns:us-east-1:1:t"),
     ("sns.il-central-1.amazonaws.com", "arn:aws:sns:il-central-1:1:t"),
+    ("sns.nz-north-1.amazonaws.com", "arn:aws:sns:nz-north-1:1:t"),  # a geography AWS may open after this release
     ("sns.us-gov-west-1.amazonaws.com", "arn:aws-us-gov:sns:us-gov-west-1:1:t"),
     ("sns.cn-northwest-1.amazonaws.com.cn", "arn:aws-cn:sns:cn-northwest-1:1:t"),
     ("sns.us-iso-east-1.c2s.ic.gov", "arn:aws-iso:sns:us-iso-east-1:1:t"),

@@ -6,8 +6,10 @@ table is botocore's ``partitions.json``: the standard partition, China, GovCloud
 European Sovereign Cloud. A host is an SNS host only when its suffix is a partition's *and* its middle label is a
 region name of that same partition, so ``sns.us-east-1.c2s.ic.gov`` or ``sns.cn-north-1.amazonaws.com`` -- names
 no SNS endpoint has -- never pass, nor does anything ending in more labels (``sns.us-east-1.amazonaws.com.evil.com``).
-A region of a geography newer than the table is refused until the table has it (or INGEST_SNS_CERT_HOST_PATTERN
-allows the host).
+The standard partition takes any region name of its shape (``xx-name-N``), not only botocore's geographies: a
+region AWS opens in a new geography must not have its alarms refused until this table learns of it, and every
+``sns.<region>.amazonaws.com`` is a name only AWS can serve. The other partitions' regions have prefixes of their
+own (``cn-``, ``us-gov-``, ``us-iso-``...), so they are matched first.
 """
 
 from __future__ import annotations
@@ -28,8 +30,7 @@ class Partition:
 
 
 _NUMBER = r"\d{1,2}"
-PARTITIONS: tuple[Partition, ...] = (
-    Partition("aws", "amazonaws.com", rf"(?:us|eu|ap|sa|ca|me|af|il|mx)-[a-z]+-{_NUMBER}"),
+PARTITIONS: tuple[Partition, ...] = (  # the standard partition last: its region shape also fits cn- names
     Partition("aws-us-gov", "amazonaws.com", rf"us-gov-[a-z]+-{_NUMBER}"),
     Partition("aws-cn", "amazonaws.com.cn", rf"cn-[a-z]+-{_NUMBER}"),
     Partition("aws-iso", "c2s.ic.gov", rf"us-iso-[a-z]+-{_NUMBER}"),
@@ -37,6 +38,7 @@ PARTITIONS: tuple[Partition, ...] = (
     Partition("aws-iso-e", "cloud.adc-e.uk", rf"eu-isoe-[a-z]+-{_NUMBER}"),
     Partition("aws-iso-f", "csp.hci.ic.gov", rf"us-isof-[a-z]+-{_NUMBER}"),
     Partition("aws-eusc", "amazonaws.eu", rf"eusc-de-[a-z]+-{_NUMBER}"),
+    Partition("aws", "amazonaws.com", rf"[a-z]{{2}}-[a-z]+-{_NUMBER}"),
 )
 
 
