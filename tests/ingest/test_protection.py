@@ -310,7 +310,7 @@ async def test_bytes_in_flight_over_the_budget_are_shed_with_503_and_accepted_ag
     accepted, and every 202 is in Kafka."""
     budget = 12 * 16_384 + 49_152
     settings = world.settings(
-        kafka_bootstrap, max_body_bytes=16_384, max_produced_bytes_per_request=49_152, max_inflight_bytes=budget
+        kafka_bootstrap, max_body_bytes=16_384, max_produced_bytes_per_request=49_152, max_in_flight_bytes=budget
     )
     signed = sign(message(world, "cloudwatch/sns-alarm-notification.json"), world.key)
     delivery = json.dumps(signed).encode()
@@ -419,6 +419,6 @@ def test_a_budget_the_largest_request_would_not_fit_is_refused_at_startup(kafka_
     """Such a request would be answered 503 -- retry later -- for ever."""
     largest = 12 * 16_384 + 49_152
     limits = {"max_body_bytes": 16_384, "max_produced_bytes_per_request": 49_152}
-    assert ingest_settings(kafka_bootstrap, max_inflight_bytes=largest, **limits).max_inflight_bytes == largest
+    assert ingest_settings(kafka_bootstrap, max_in_flight_bytes=largest, **limits).max_in_flight_bytes == largest
     with pytest.raises(ValidationError, match="the largest request must fit"):
-        ingest_settings(kafka_bootstrap, max_inflight_bytes=largest - 1, **limits)
+        ingest_settings(kafka_bootstrap, max_in_flight_bytes=largest - 1, **limits)

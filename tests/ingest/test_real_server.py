@@ -237,7 +237,7 @@ async def test_bytes_of_a_client_that_disconnects_mid_body_are_given_back(kafka_
     budget are given back, and a request needing nearly all of it (more than was left while they held theirs) is
     accepted."""
     # the least budget these limits allow: one body of the limit, parsed (12 times), and its records
-    env = {"INGEST_MAX_INFLIGHT_BYTES": str(12 * 8192 + 4096), "INGEST_MAX_BODY_BYTES": "8192"}
+    env = {"INGEST_MAX_IN_FLIGHT_BYTES": str(12 * 8192 + 4096), "INGEST_MAX_BODY_BYTES": "8192"}
     env["INGEST_MAX_PRODUCED_BYTES_PER_REQUEST"] = "4096"
     async with real_ingest(kafka_bootstrap, tmp_path, **env) as ingest:
         heads = {

@@ -91,7 +91,7 @@ class Ingest:
         self.certificates = certificates
         self.limits = limits_from(settings)
         self.in_flight = InFlightLimiter(settings.max_in_flight, settings.max_in_flight_per_integration, retry_after=1)
-        self.bytes_in_flight = ByteBudget(settings.max_inflight_bytes, retry_after=1)
+        self.bytes_in_flight = ByteBudget(settings.max_in_flight_bytes, retry_after=1)
         self.rate_limiter = RateLimiter(settings.rate_limit_per_second, settings.effective_burst)
         self.sns_host_pattern = re.compile(settings.sns_cert_host_pattern)
 

@@ -34,7 +34,7 @@ READING_BODIES = Gauge(
 BYTES_IN_FLIGHT = Gauge(
     "alertrouter_ingest_bytes_in_flight",
     "Bytes held by intake requests until each is answered: bodies (and 11 times each once parsed) and the Kafka "
-    "records built from them (INGEST_MAX_INFLIGHT_BYTES per worker; beyond it: 503)",
+    "records built from them (INGEST_MAX_IN_FLIGHT_BYTES per worker; beyond it: 503)",
     multiprocess_mode="livesum",
 )
 TRUNCATED_ALERTS = Counter(

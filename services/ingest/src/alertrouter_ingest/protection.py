@@ -9,7 +9,7 @@ wait, each for at most the body read deadline, and one integration can hold at m
 Slots bound how many requests are handled, not how much memory they hold: 512 requests, each up to 8 MiB of
 records, would be 4 GiB. The byte budget bounds that: every byte of a request body, as it arrives, then what
 parsing makes of it (``PARSED_BODY_FACTOR`` times the body, taken once the body is whole and before it is parsed),
-and every byte of a record built from it are taken from ``INGEST_MAX_INFLIGHT_BYTES`` and given back once the
+and every byte of a record built from it are taken from ``INGEST_MAX_IN_FLIGHT_BYTES`` and given back once the
 request is answered (whatever the answer, or an exception, or a disconnect). A request whose declared body
 (Content-Length) does not fit, parsed, is refused before any of it is read; one that does not fit later -- a body
 without Content-Length, its parsing, or its records -- is refused as soon as it does not, before anything is

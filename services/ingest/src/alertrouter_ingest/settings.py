@@ -18,7 +18,7 @@ SNS_HOST_PATTERN = sns_host_pattern()
 AIA_HOST_PATTERN = r"^crt\.[a-z0-9.-]+\.amazontrust\.com$"
 # A JSON body parsed into Python objects takes up to about 11 times its size (measured: an Alertmanager webhook of
 # 5000 minimal alerts, the densest a body of the default limit can be; a typical one takes 2 to 4 times). The byte
-# budget (INGEST_MAX_INFLIGHT_BYTES) holds that much for each body once it is read, before it is parsed.
+# budget (INGEST_MAX_IN_FLIGHT_BYTES) holds that much for each body once it is read, before it is parsed.
 PARSED_BODY_FACTOR = 11
 
 
@@ -72,7 +72,7 @@ class IngestSettings(CommonSettings):
     max_label_value_chars: int = Field(128 * 1024, ge=1, le=MAX_LABEL_VALUE_CHARS)
     max_annotation_value_chars: int = Field(128 * 1024, ge=1, le=MAX_LABEL_VALUE_CHARS)
     max_produced_bytes_per_request: int = Field(8 * 1024 * 1024, ge=1024)
-    max_inflight_bytes: int = Field(
+    max_in_flight_bytes: int = Field(
         64 * 1024 * 1024,
         ge=1,
         description="Memory one worker lets requests hold at once, in bytes: bodies as they arrive, 11 times each body "
@@ -132,9 +132,9 @@ class IngestSettings(CommonSettings):
         """A request within every per-request limit must fit an idle worker's budget, else it would be refused
         503 -- retry later -- for ever."""
         largest = (1 + PARSED_BODY_FACTOR) * self.max_body_bytes + self.max_produced_bytes_per_request
-        if self.max_inflight_bytes < largest:
+        if self.max_in_flight_bytes < largest:
             raise ValueError(
-                f"INGEST_MAX_INFLIGHT_BYTES ({self.max_inflight_bytes}) must be at least "
+                f"INGEST_MAX_IN_FLIGHT_BYTES ({self.max_in_flight_bytes}) must be at least "
                 f"{1 + PARSED_BODY_FACTOR} x INGEST_MAX_BODY_BYTES + INGEST_MAX_PRODUCED_BYTES_PER_REQUEST "
                 f"({largest}): the largest request must fit"
             )
