@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -17,12 +18,16 @@ pytestmark = [pytest.mark.db, pytest.mark.kafka]
 
 
 async def test_paging_drill_run_then_report_and_list(router: RouterRuntime, api: httpx.AsyncClient) -> None:
-    ran = await cli(router, "drill", "run", "checkout", "--by", "cli-tester", "--note", "rehearsal")
+    ran = await cli(router, "drill", "run", "checkout", "--by", "cli-tester", "--note", "rehearsal", "--minutes", "45")
     assert ran.code == 0, ran
-    first, second = ran.out.strip().splitlines()
+    first, ends, second = ran.out.strip().splitlines()
     drill_id = first.split()[1]
     assert first == f"drill {drill_id} started for checkout: its alert is raised, pages will say DRILL"
+    assert ends.startswith("it ends at ") and ends.endswith(" unless resolved before")
     assert second == f"report: alertrouter drill report {drill_id}"
+    started = (await api.get(f"/v1/drills/{drill_id}")).json()
+    limit = datetime.fromisoformat(started["ends_at"]) - datetime.fromisoformat(started["started_at"])
+    assert limit == timedelta(minutes=45)
 
     async def paged() -> dict[str, Any] | None:
         body: dict[str, Any] = (await api.get(f"/v1/drills/{drill_id}")).json()
@@ -33,7 +38,7 @@ async def test_paging_drill_run_then_report_and_list(router: RouterRuntime, api:
     assert json.loads(as_json.out) == (await api.get(f"/v1/drills/{drill_id}")).json()
     report = (await cli(router, "drill", "report", drill_id)).out.splitlines()
     assert report[0].startswith(f"drill {drill_id} for checkout, started ") and report[0].endswith(" by cli-tester")
-    assert report[1].startswith("status: triggered; incident ")
+    assert report[1].startswith("status: triggered; incident ") and "; time limit " in report[1]
     assert report[2].startswith("time to first page ") and "acknowledged after -" in report[2]
     row = next(line for line in report if line.startswith("1 "))
     assert row.split()[:4] == ["1", "1", "alice", "webhook"]

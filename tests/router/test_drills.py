@@ -17,7 +17,7 @@ from alertrouter_shared.events import DeliveryResult, DeliveryStatus, Page, Page
 from alertrouter_shared.problems import PROBLEM_CONTENT_TYPE
 from alertrouter_shared.topics import DELIVERIES
 from tests.helpers import TopicReader, eventually
-from tests.router.conftest import READ_ONLY_TOKEN, pages_for
+from tests.router.conftest import READ_ONLY_TOKEN, alert_event, pages_for, send
 
 
 def _triggers(reader: TopicReader, key: str) -> list[Page]:
@@ -209,3 +209,71 @@ async def test_drill_requests_that_cannot_run_are_refused(router: RouterRuntime,
     assert refused.status_code == 403
     bad = await api.post("/v1/services/checkout/drills", json={"silent": "sometimes"})
     assert bad.status_code == 422
+    for minutes in (0, 481, "forever"):  # a drill runs 1 minute to 8 hours
+        too_long = await api.post("/v1/services/checkout/drills", json={"minutes": minutes})
+        assert too_long.status_code == 422, (minutes, too_long.text)
+
+
+async def test_a_paging_drill_nobody_answers_ends_at_its_time_limit(
+    router: RouterRuntime,
+    api: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    pages: TopicReader,
+    router_clock: OffsetClock,
+    unique: str,
+) -> None:
+    """Audit: a drill nobody acknowledged escalated through its policy for ever. It ends at its time limit now:
+    the router resolves its incident ("drill ended: time limit"), tells those paged, pages nobody again; a real
+    incident of the same service, open all along, escalates on untouched."""
+    real_key = f"am:test-am:{unique}"
+    await send(producer, alert_event(real_key, {"service": "checkout"}))
+    real = (await eventually(lambda: _paged(pages, real_key, 1), what="the real alert's page"))[0]
+    resolved_before = _metric("alertrouter_router_incidents_resolved_total", "checkout")
+
+    default = await api.post("/v1/services/checkout/drills", json={"by": "carol"})
+    assert default.status_code == 202, default.text
+    body = default.json()
+    assert datetime.fromisoformat(body["ends_at"]) - datetime.fromisoformat(body["started_at"]) == timedelta(minutes=30)
+    first = (await eventually(lambda: _paged(pages, body["dedup_key"], 1), what="the default drill's page"))[0]
+    await api.post(f"/v1/incidents/{first.incident_id}/resolve", json={"by": "carol"})
+
+    started = await api.post("/v1/services/checkout/drills", json={"by": "carol", "minutes": 1})
+    assert started.status_code == 202, started.text
+    run = started.json()
+    ends_at = datetime.fromisoformat(run["ends_at"])
+    assert ends_at - datetime.fromisoformat(run["started_at"]) == timedelta(minutes=1)
+    key = run["dedup_key"]
+    webhook = (await eventually(lambda: _paged(pages, key, 1), what="the drill's level-1 page"))[0]
+    incident = (await api.get(f"/v1/incidents/{webhook.incident_id}")).json()["incident"]
+    assert incident["drill_ends_at"] == ends_at.isoformat()
+
+    router_clock.advance(timedelta(minutes=1, seconds=1))  # past the limit, before alice's SMS (2-minute delay)
+    report = await _report(api, run["id"], lambda r: r["status"] == "resolved")
+    assert report["ended_by"] == "time limit" and report["ends_at"] == ends_at.isoformat()
+    assert report["failures"] == [f"not acknowledged before the drill's time limit ({ends_at.isoformat()})"]
+    ended = [
+        d
+        for d in (await api.get("/v1/decisions", params={"dedup_key": key})).json()["items"]
+        if d["outcome"] == "resolved"
+    ]
+    assert len(ended) == 1 and ended[0]["reason"].startswith(f"drill ended: time limit ({ends_at.isoformat()}) reached")
+    explained = (await api.get(f"/v1/decisions/{ended[0]['id']}/explain")).text
+    assert "time limit of drill incident" in explained
+
+    async def told() -> list[Page] | None:
+        found = [p for p in pages_for(pages, key) if p.kind is PageKind.RESOLVED]
+        return found or None
+
+    notices = await eventually(told, what="alice told the drill ended")
+    assert {(n.user_id, n.status_note, n.drill) for n in notices} == {
+        ("alice", "ended by the drill's time limit", True)
+    }
+
+    # Level 2 of the drill was due 5 minutes in: it never comes; the real incident's level 2 does.
+    router_clock.advance(timedelta(minutes=5))
+    await eventually(lambda: _paged(pages, real_key, 2), what="the real incident's level-2 page")
+    assert [(p.escalation_level, p.contact_method.id) for p in _triggers(pages, key)] == [(1, "alice-hook")]
+    still = (await api.get(f"/v1/incidents/{real.incident_id}")).json()["incident"]
+    assert (still["status"], still["resolved_by"], still["drill_ends_at"]) == ("triggered", None, None)
+    assert _metric("alertrouter_router_incidents_resolved_total", "checkout") == resolved_before  # drills never count
+    assert (await api.post(f"/v1/incidents/{real.incident_id}/resolve", json={"by": "bob"})).status_code == 200

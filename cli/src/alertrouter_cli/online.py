@@ -286,7 +286,9 @@ def _duration(seconds: float | None) -> str:
 
 def _paging_report(body: dict[str, Any]) -> None:
     emit(f"drill {body['id']} for {body['service']}, started {when(body['started_at'])} by {body['requested_by']}")
-    emit(f"status: {body['status']}; incident {body['incident'] or '-'}")
+    ended = f", ended by {body['ended_by']}" if body.get("ended_by") else ""
+    limit = f"; time limit {when(body['ends_at'])}" if body.get("ends_at") else ""
+    emit(f"status: {body['status']}{ended}; incident {body['incident'] or '-'}{limit}")
     who = f" ({body['acknowledged_by']})" if body.get("acknowledged_by") else ""
     emit(
         f"time to first page {_duration(body['time_to_first_page_seconds'])}, first reached "
@@ -343,20 +345,30 @@ def drill_run(
     silent: Annotated[bool, typer.Option("--silent", help="check the chain without paging anyone")] = False,
     by: ByOption = None,
     note: NoteOption = "",
+    minutes: Annotated[
+        int | None,
+        typer.Option(
+            "--minutes", min=1, max=480, help="the drill's time limit: its incident is resolved then (default 30)"
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Run a drill for a service: a synthetic alert marked DRILL pages as configured (or, --silent, a check)."""
+    """Run a drill for a service: a synthetic alert marked DRILL pages as configured (or, --silent, a check); the
+    router ends a paging drill at its time limit if nobody has resolved it."""
     settings = load_settings()
+    asked: dict[str, Any] = {"silent": silent, **_by(acting_user(settings, by)), "note": note}
+    if minutes is not None:
+        asked["minutes"] = minutes
     with ApiClient(settings) as api:
-        body = api.post(
-            f"/v1/services/{service}/drills", {"silent": silent, **_by(acting_user(settings, by)), "note": note}
-        )
+        body = api.post(f"/v1/services/{service}/drills", asked)
     if as_json:
         emit_json(body)
     elif silent:
         _report(body)
     else:
         emit(f"drill {body['id']} started for {service}: its alert is raised, pages will say DRILL")
+        if body.get("ends_at"):
+            emit(f"it ends at {when(body['ends_at'])} unless resolved before")
         emit(f"report: alertrouter drill report {body['id']}")
 
 

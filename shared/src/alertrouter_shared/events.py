@@ -216,6 +216,12 @@ class AlertEvent(_Wire):
         description="a drill's synthetic alert: its incident is marked drill, every page says DRILL, and it never "
         "counts in incident metrics or default listings",
     )
+    drill_ends_at: UtcTimestamp | None = Field(
+        None,
+        description="a drill's end (its time limit): the router resolves the drill's incident then if nobody has, "
+        "and a drill alert routed after it pages nobody (added in 1.x; a drill event without it ends 30 minutes "
+        "after it occurred)",
+    )
 
 
 class ChangeLink(_Wire):

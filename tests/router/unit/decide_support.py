@@ -15,6 +15,7 @@ from pathlib import Path
 from alertrouter_router.decisions import Decision
 from alertrouter_router.decisions.alerts import Alert, AlertStatus
 from alertrouter_router.decisions.decide import (
+    DrillEnd,
     Effects,
     Input,
     ManualAction,
@@ -111,7 +112,13 @@ class Store:
             self.decisions.append(decision)
 
     def tick(self, now: datetime) -> None:
-        """What the timer loop does at ``now``: fire due steps, recheck suppressed alerts that are due."""
+        """What the timer loop does at ``now``: end drills past their time limit, fire due steps, recheck
+        suppressed alerts that are due, page again acknowledged incidents whose snooze ran out."""
+        ended = [
+            i for i in self.incidents.values() if i.drill and i.live and i.drill_ends_at and i.drill_ends_at <= now
+        ]
+        if ended:
+            self.run([DrillEnd(i.id) for i in ended], now)
         due = sorted((s for s in self.pending_steps.values() if s.due_at <= now), key=lambda s: s.due_at)
         if due:
             self.run(due, now)

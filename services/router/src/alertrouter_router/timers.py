@@ -1,6 +1,7 @@
-"""The timer loops: due escalation steps, maintenance rechecks, snoozes, silent heartbeats and shift reminders
-(``shift_reminders.py``), in any replica, each exactly once; and, in a loop of its own, drills scheduled in the
-configuration (a silent one waits seconds for the providers' check, which must never hold up an escalation).
+"""The timer loops: drills' time limits, due escalation steps, maintenance rechecks, snoozes, silent heartbeats and
+shift reminders (``shift_reminders.py``), in any replica, each exactly once; and, in a loop of its own, drills
+scheduled in the configuration (a silent one waits seconds for the providers' check, which must never hold up an
+escalation).
 
 Steps and rechecks are claimed with SKIP LOCKED, so replicas share them; they go through the same ``decide`` as
 the live path. A recheck is how an alert suppressed by a maintenance window pages when the window ends (by its
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 from alertrouter_router import work
 from alertrouter_router.db import snapshot_reads
 from alertrouter_router.db.pool import Conn
-from alertrouter_router.decisions.decide import Input, Recheck, Retrigger, Snapshot
+from alertrouter_router.decisions.decide import DrillEnd, Input, Recheck, Retrigger, Snapshot
 from alertrouter_router.decisions.escalation import Step
 from alertrouter_router.decisions.maintenance import Maintenance
 from alertrouter_router.drills import scheduled_drills
@@ -66,6 +67,25 @@ async def recheck_suppressed(state: RouterState) -> int:
 async def retrigger_acknowledged(state: RouterState) -> int:
     """One pass over acknowledged incidents whose snooze or acknowledgement timeout ran out."""
     return await _decide_claimed(state, _claim_retriggers)
+
+
+async def end_drills(state: RouterState) -> int:
+    """One pass over drill incidents still open at their drill's time limit."""
+    return await _decide_claimed(state, _claim_drill_ends)
+
+
+async def _claim_drill_ends(conn: Conn, now: datetime, config: LoadedConfig, limit: int) -> Claimed | None:
+    """Only incidents marked drill with an end time are ever found (the partial index holds the open ones)."""
+    peek = await conn.fetch(
+        "SELECT id FROM router_incident WHERE drill_ends_at <= $1 AND status <> 'resolved' AND drill "
+        "ORDER BY drill_ends_at LIMIT $2",
+        now,
+        limit,
+    )
+    if not peek:
+        return None
+    snapshot = await snapshot_reads.for_drill_ends(conn, [r["id"] for r in peek])
+    return [DrillEnd(i) for i in sorted(snapshot.incidents)], snapshot, Maintenance()
 
 
 async def _claim_steps(conn: Conn, now: datetime, config: LoadedConfig, limit: int) -> Claimed | None:
@@ -124,7 +144,15 @@ async def _claim_retriggers(conn: Conn, now: datetime, config: LoadedConfig, lim
     return [Retrigger(i) for i in ids], snapshot, Maintenance()
 
 
-TIMER_PASSES = (fire_due_steps, recheck_suppressed, retrigger_acknowledged, raise_silent, send_due_reminders)
+# A drill's end first: a step or a snooze due at the same time would page for a drill that is over.
+TIMER_PASSES = (
+    end_drills,
+    fire_due_steps,
+    recheck_suppressed,
+    retrigger_acknowledged,
+    raise_silent,
+    send_due_reminders,
+)
 
 
 async def run_timers(state: RouterState) -> None:

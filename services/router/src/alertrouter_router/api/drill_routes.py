@@ -35,6 +35,13 @@ class DrillRequest(BaseModel):
         None, min_length=1, max_length=128, description="who asks (machine clients with act_as only; default: you)"
     )
     note: str = Field("", max_length=500)
+    minutes: int = Field(
+        drills.DEFAULT_MINUTES,
+        ge=1,
+        le=drills.MAX_MINUTES,
+        description="a paging drill's time limit: its incident, if still open then, is resolved by the router "
+        f"(default {drills.DEFAULT_MINUTES}, at most {drills.MAX_MINUTES} minutes)",
+    )
 
 
 @router.post(
@@ -55,13 +62,15 @@ async def run_drill(
     if service is None:
         raise HTTPException(404, f"service {service_id!r} not found")
     now = state.clock.now()
-    run = drills.new_run(service_id, acting_as(who, body.by), body.note, now, silent=body.silent)
+    run = drills.new_run(service_id, acting_as(who, body.by), body.note, now, silent=body.silent, minutes=body.minutes)
     if run.silent:
         run = replace(run, checks=await drill_start.silent_findings(state, config, service_id, now))
     try:
         async with state.pool.acquire() as conn, conn.transaction():
             await drill_start.record(conn, state, run, service.name)
             shown = {"service": service_id, "silent": run.silent, "requested_by": run.requested_by, "note": run.note}
+            if run.ends_at is not None:
+                shown["ends_at"] = run.ends_at.isoformat()
             await audit.record(
                 conn, audit.entry(who, now, "drill.start", run.id, team_id=service.owner_team, after=shown)
             )
@@ -79,6 +88,7 @@ async def run_drill(
         "silent": False,
         "dedup_key": run.dedup_key,
         "started_at": run.started_at.isoformat(),
+        "ends_at": run.ends_at.isoformat() if run.ends_at else None,
         "report": f"/v1/drills/{run.id}",
     }
 

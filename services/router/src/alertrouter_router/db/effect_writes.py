@@ -73,6 +73,7 @@ _ALERT = (
     _col("resolved_at", _TS),
     _col("updated_at", _TS),
     _col("drill", "bool"),
+    _col("drill_ends_at", _TS),
 )
 _INCIDENT = (
     _col("id", "text"),
@@ -101,6 +102,7 @@ _INCIDENT = (
     _col("step_round", "int"),
     _col("retrigger_at", _TS),
     _col("drill", "bool"),
+    _col("drill_ends_at", _TS),
 )
 
 

@@ -33,12 +33,12 @@ FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 _ALERT_COLUMNS = (
     "dedup_key, status, incident_id, suppressed_by, recheck_at, service_id, team_id, policy_id, source, "
     "integration_id, bound_service, summary, severity, labels, episode_started_at, episode_opened_at, "
-    "first_event_at, last_event_at, repeat_count, resolved_at, updated_at, drill"
+    "first_event_at, last_event_at, repeat_count, resolved_at, updated_at, drill, drill_ends_at"
 )
 _INCIDENT_COLUMNS = (
     "id, dedup_key, status, service_id, team_id, policy_id, summary, severity, labels, alert_count, firing_count, "
     "group_key, opened_at, first_event_at, last_event_at, acknowledged_at, acknowledged_by, resolved_at, "
-    "resolved_by, config_version, round_base, last_round, last_level, step_round, retrigger_at, drill"
+    "resolved_by, config_version, round_base, last_round, last_level, step_round, retrigger_at, drill, drill_ends_at"
 )
 
 
@@ -221,6 +221,19 @@ async def read_decided_steps(conn: Conn, step_keys: Sequence[str]) -> set[str]:
         return set()
     rows = await conn.fetch("SELECT step_key FROM router_decision WHERE step_key = ANY($1::text[])", step_keys)
     return {row["step_key"] for row in rows}
+
+
+async def for_drill_ends(conn: Conn, incident_ids: Sequence[str]) -> Snapshot:
+    """Drill incidents whose time limit came, locked as a person's resolve locks them (their firing alerts first,
+    then the incidents), skipping an incident another transaction holds: it is ended at the next pass."""
+    rows = await conn.fetch(
+        f"SELECT {_ALERT_COLUMNS} FROM router_alert WHERE incident_id = ANY($1::text[]) AND status = 'firing' "  # noqa: S608
+        "ORDER BY dedup_key FOR UPDATE",
+        sorted(incident_ids),
+    )
+    alerts = {row["dedup_key"]: alert_from_row(row) for row in rows}
+    incidents = await read_incidents(conn, incident_ids, [], FAR_FUTURE, lock=True, skip_locked=True)
+    return Snapshot(alerts=alerts, incidents=incidents)
 
 
 async def for_incident(conn: Conn, incident_id: str, *, lock: bool = True) -> Snapshot:

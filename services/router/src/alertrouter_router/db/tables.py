@@ -79,8 +79,14 @@ incident = Table(
     Column("step_round", Integer, nullable=False, server_default="0"),  # highest round a step was scheduled at
     _ts("retrigger_at"),
     Column("drill", Boolean, nullable=False, server_default=text("false")),  # opened by a drill (drills/)
+    _ts("drill_ends_at"),  # a drill's time limit: the timer resolves the incident then (migration 0019)
     Index("ix_router_incident_service_opened", "service_id", "opened_at"),
     Index("ix_router_incident_retrigger", "retrigger_at", postgresql_where=text("retrigger_at IS NOT NULL")),
+    Index(
+        "ix_router_incident_drill_ends",
+        "drill_ends_at",
+        postgresql_where=text("drill_ends_at IS NOT NULL AND status <> 'resolved'"),
+    ),
     Index("ix_router_incident_dedup_key", "dedup_key"),
     Index("ix_router_incident_opened", "opened_at", "id"),
     # Grouping is serialised per service by an advisory lock (db/snapshot_reads.lock_groups), not by an index.
@@ -117,6 +123,7 @@ alert = Table(
     _ts("resolved_at"),
     _ts("updated_at", False),
     Column("drill", Boolean, nullable=False, server_default=text("false")),
+    _ts("drill_ends_at"),  # a drill alert's time limit: routed after it, it pages nobody
     Index("ix_router_alert_incident", "incident_id"),
     Index(
         "ix_router_alert_recheck",
@@ -243,6 +250,7 @@ drill = Table(
     Column("checks", Json),  # a silent drill's findings: the chain as it stands, nothing paged
     Column("schedule_id", String(128)),  # started by services[].drills[id] of the configuration
     _ts("scheduled_at"),  # the run of that schedule it is
+    _ts("ends_at"),  # a paging drill's time limit (its incident is resolved then); NULL: silent, or before 0019
     Index("ix_router_drill_service_started", "service_id", "started_at"),
 )
 

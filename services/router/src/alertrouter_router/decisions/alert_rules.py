@@ -3,11 +3,11 @@
 In the order they are tried for a trigger: a heartbeat's silent alert that a beat heard since makes moot, a
 repeat of an episode already resolved (same source start) and a trigger older than the last resolve are recorded
 and page nobody (event times later than receipt plus the skew allowance are clamped to the receipt); a trigger of
-an alert firing in a live incident is a duplicate; otherwise
-the alert needs an incident: no route, a stale backlog event or a maintenance window suppress it (recorded on the
-alert, never as an incident, and looked at again: maintenance at its end, the others at the next fresh trigger);
-else it joins the newest open incident of its group within the service's grouping window, or opens one and
-pages its first escalation level.
+an alert firing in a live incident is a duplicate; otherwise the alert needs an incident: a drill's alert past the
+drill's time limit is resolved (it pages nobody); no route, a stale backlog event or a maintenance window suppress
+it (recorded on the alert, never as an incident, and looked at again: maintenance at its end, the others at the
+next fresh trigger); else it joins the newest open incident of its group within the service's grouping window, or
+opens one and pages its first escalation level.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from alertrouter_router.decisions.alerts import Alert, AlertStatus, SuppressedBy
 from alertrouter_router.decisions.batch import Batch, Recheck, clamp, set_outcome, suppress
 from alertrouter_router.decisions.beats import beat_of, heard_since
 from alertrouter_router.decisions.grouping import group_key, newest_open_group
-from alertrouter_router.decisions.incidents import Incident, IncidentStatus
+from alertrouter_router.decisions.incidents import DRILL_DEFAULT_MINUTES, Incident, IncidentStatus
 from alertrouter_router.ownership.routing import RouteMatch, resolve_route
 from alertrouter_shared.events import AlertEvent, PageAlert
 
@@ -136,6 +136,7 @@ class AlertRules(Batch):
             resolved_at=before.resolved_at if before is not None else None,
             updated_at=self.now,
             drill=event.drill,
+            drill_ends_at=_drill_end(event, occurred),
         )
 
     def _place(
@@ -154,6 +155,9 @@ class AlertRules(Batch):
         alert = replace(alert, service_id=route.service_id, team_id=route.team_id, policy_id=route.escalation_policy_id)
         if cause is not None:
             decision.explanation["previously_suppressed_by"] = cause
+        if alert.drill and alert.drill_ends_at is not None and self.now >= alert.drill_ends_at:
+            self._drill_over(alert, decision)
+            return
         if route.service_id is None or route.escalation_policy_id is None:
             self.put_alert(_suppressed(alert, SuppressedBy.NO_ROUTE, None))
             set_outcome(decision, Outcome.NO_ROUTE, route.reason, None)
@@ -192,6 +196,25 @@ class AlertRules(Batch):
             return
         self._open(alert, route, decision, prefix, key, event_id)
 
+    def _drill_over(self, alert: Alert, decision: Decision) -> None:
+        """A drill's alert routed (or looked at again) after the drill's time limit: the drill is over, nobody is
+        paged for it (a router far behind on the alerts topic, a drill held back by maintenance until its end)."""
+        ended = alert.drill_ends_at.isoformat() if alert.drill_ends_at else "?"
+        self.put_alert(
+            replace(
+                alert,
+                status=AlertStatus.RESOLVED,
+                resolved_at=self.now,
+                suppressed_by=None,
+                recheck_at=None,
+                incident_id=None,
+            )
+        )
+        reason = f"drill ended: time limit ({ended}) passed before its alert paged anyone: nobody paged"
+        set_outcome(decision, Outcome.RESOLVED, reason, None)
+        decision.explanation["drill_ended"] = {"reason": "time limit", "ends_at": ended, "status": "not paged"}
+        self.record(decision)
+
     def _join(self, alert: Alert, group: Incident, decision: Decision, prefix: str) -> None:
         self.put_alert(
             replace(alert, status=AlertStatus.FIRING, incident_id=group.id, suppressed_by=None, recheck_at=None)
@@ -202,6 +225,7 @@ class AlertRules(Batch):
                 alert_count=group.alert_count + 1,
                 firing_count=group.firing_count + 1,
                 last_event_at=max(group.last_event_at, alert.last_event_at),
+                drill_ends_at=_later(group.drill_ends_at, alert.drill_ends_at),  # two drills grouped: the later end
             )
         )
         self.members.setdefault(group.id, []).append(PageAlert(dedup_key=alert.dedup_key, summary=alert.summary))
@@ -236,6 +260,7 @@ class AlertRules(Batch):
                 resolved_by=None,
                 config_version=self.config.version,
                 drill=alert.drill,
+                drill_ends_at=alert.drill_ends_at if alert.drill else None,
             )
         )
         self.put_alert(
@@ -254,7 +279,8 @@ class AlertRules(Batch):
         alert = self.alerts.get(item.dedup_key)
         if alert is None or alert.status is not AlertStatus.SUPPRESSED:
             return
-        if alert.service_id is not None and alert.service_id in self.config.services_by_id:
+        over = alert.drill and alert.drill_ends_at is not None and self.now >= alert.drill_ends_at
+        if not over and alert.service_id is not None and alert.service_id in self.config.services_by_id:
             window = self.maintenance.covering(self.config.services_by_id[alert.service_id], self.now)
             if window is not None:  # still (or again) in maintenance: look again later, nothing to record
                 recheck = min(window.until, self.now + timedelta(seconds=self.rules.recheck_max_seconds))
@@ -338,6 +364,17 @@ class AlertRules(Batch):
             incident = self.acknowledge(incident, f"source:{event.integration_id}")
             set_outcome(decision, Outcome.ACKNOWLEDGED, f"incident {incident.id} acknowledged by the source", incident)
         self.record(decision)
+
+
+def _drill_end(event: AlertEvent, occurred: datetime) -> datetime | None:
+    """A drill alert's time limit: the one its event carries, else (raised before drills had one) the default."""
+    if not event.drill:
+        return None
+    return event.drill_ends_at or occurred + timedelta(minutes=DRILL_DEFAULT_MINUTES)
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    return max(a, b) if a is not None and b is not None else None
 
 
 def _earlier_episode(started: datetime | None, alert: Alert) -> bool:

@@ -49,6 +49,7 @@ class Alert:
     resolved_at: datetime | None
     updated_at: datetime
     drill: bool = False  # a drill's synthetic alert: it opens a drill incident and never joins a real one
+    drill_ends_at: datetime | None = None  # a drill alert's time limit: routed after it, it pages nobody
 
     @property
     def firing(self) -> bool:

@@ -69,7 +69,19 @@ class NotReached:
     failures: tuple[str, ...]  # "clara: sms undelivered", …
 
 
-Input = AlertEvent | Recheck | Step | ManualAction | Retrigger | NotReached
+@dataclass(frozen=True, slots=True)
+class DrillEnd:
+    """A drill incident whose time limit (``drill_ends_at``) has come: resolved unless someone already did."""
+
+    incident_id: str
+
+    @property
+    def key(self) -> str:
+        """The decision's step key: one drill end per incident, however often it is claimed."""
+        return f"{self.incident_id}:drill-end"
+
+
+Input = AlertEvent | Recheck | Step | ManualAction | Retrigger | NotReached | DrillEnd
 
 
 @dataclass
@@ -189,6 +201,10 @@ class Batch:
         self.effects.acknowledged.append(incident)
         self.effects.updates.append((incident, by))
         return incident
+
+    def past_drill_end(self, incident: Incident) -> bool:
+        """A drill incident at or past its time limit: it pages nobody any more (the drill's end resolves it)."""
+        return incident.drill and incident.drill_ends_at is not None and self.now >= incident.drill_ends_at
 
     def close(self, incident: Incident, by: str, at: datetime) -> Incident:
         incident = self.put_incident(

@@ -1,10 +1,10 @@
 """The router's one decision function: inputs and the state they touch in, decisions and effects out.
 
 ``decide(inputs, snapshot, config, maintenance, now, rules)`` does no I/O and reads no clock. The consumer
-batch, the timer loop (escalation steps, maintenance rechecks, snoozes), the API's person actions, delivery
-failures and the preview all call it; the thin layers around it read the snapshot and write the effects
-set-based (``db/snapshot_reads.py``, ``db/effect_writes.py``). The rules: ``alert_rules.py`` (events from the
-sources, rechecks of suppressed alerts) and ``incident_rules.py`` (escalation over time, people's actions).
+batch, the timer loop (escalation steps, maintenance rechecks, snoozes, drills' time limits), the API's person
+actions, delivery failures and the preview all call it; the thin layers around it read the snapshot and write the
+effects set-based (``db/snapshot_reads.py``, ``db/effect_writes.py``). The rules: ``alert_rules.py`` (events from
+the sources, rechecks of suppressed alerts) and ``incident_rules.py`` (escalation over time, people's actions).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from datetime import datetime
 
 from alertrouter_router.decisions.alert_rules import AlertRules
 from alertrouter_router.decisions.batch import (
+    DrillEnd,
     Effects,
     Input,
     ManualAction,
@@ -31,6 +32,7 @@ from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_shared.events import AlertAction, AlertEvent
 
 __all__ = [
+    "DrillEnd",
     "Effects",
     "Input",
     "ManualAction",
@@ -67,6 +69,8 @@ class _Decider(AlertRules, IncidentRules):
             self.manual(item)
         elif isinstance(item, Retrigger):
             self.retrigger(item)
+        elif isinstance(item, DrillEnd):
+            self.drill_end(item)
         else:
             self.not_reached(item)
 

@@ -53,6 +53,10 @@ def explain_text(row: dict[str, Any]) -> str:
         )
     elif row["kind"] == "manual":
         lines.append(f"A person acted on incident {row['incident_id']} at {utc_time(row['created_at'])}.")
+    elif x.get("drill_ended"):
+        lines.append(
+            f"The time limit of drill incident {row['incident_id']} came at {utc_time(x['drill_ended']['ends_at'])}."
+        )
     else:
         step = x.get("step", {})
         lines.append(

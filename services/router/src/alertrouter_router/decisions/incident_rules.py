@@ -4,7 +4,8 @@ An escalation step that comes due pages its level if the incident is still trigg
 failed for good (undelivered, unanswered, expired) escalates to the next at once instead of waiting out its delay.
 A person acknowledges, resolves (which resolves its alerts), escalates now (the next level, or a chosen one, which
 starts a new cycle) or snoozes (acknowledged, paged again after the snooze); a policy's acknowledgement timeout
-does the same as a snooze. A new cycle numbers its rounds after the last one, so page ids never repeat. Notes,
+does the same as a snooze. A new cycle numbers its rounds after the last one, so page ids never repeat. A drill's
+incident is resolved when the drill's time limit comes (``drill_end``) and pages nobody past it. Notes,
 reassigning and adding a responder are in ``responder_rules.py``.
 """
 
@@ -15,9 +16,9 @@ from datetime import timedelta
 
 from alertrouter_router.decisions import Decision, DecisionKind, Outcome, derived_id
 from alertrouter_router.decisions.alerts import AlertStatus
-from alertrouter_router.decisions.batch import ManualAction, NotReached, Retrigger, set_outcome
+from alertrouter_router.decisions.batch import DrillEnd, ManualAction, NotReached, Retrigger, set_outcome
 from alertrouter_router.decisions.escalation import Step
-from alertrouter_router.decisions.incidents import Incident, IncidentStatus
+from alertrouter_router.decisions.incidents import DRILL_TIME_LIMIT, Incident, IncidentStatus
 from alertrouter_router.decisions.responder_rules import ResponderRules
 
 _PAST = {
@@ -35,8 +36,8 @@ _TARGETED = {"reassign", "add_responder"}  # their reason continues after the no
 class IncidentRules(ResponderRules):
     def due_step(self, step: Step) -> None:
         incident = self.incidents.get(step.incident_id)
-        if incident is None or incident.status is not IncidentStatus.TRIGGERED:
-            return
+        if incident is None or incident.status is not IncidentStatus.TRIGGERED or self.past_drill_end(incident):
+            return  # a drill past its time limit escalates no further: its end resolves it
         decision = self.incident_decision(
             incident,
             DecisionKind.ESCALATION,
@@ -64,6 +65,8 @@ class IncidentRules(ResponderRules):
         current = None if incident is None else (incident.last_round, incident.last_level)
         if incident is None or incident.status is not IncidentStatus.TRIGGERED or current != (item.round, item.level):
             return  # acknowledged, resolved, or already past that level: nothing to do
+        if self.past_drill_end(incident):
+            return
         key = f"{item.incident_id}:{item.round}:{item.level}:not-reached"
         if key in self.decided:
             return
@@ -88,6 +91,9 @@ class IncidentRules(ResponderRules):
         incident = self.incidents.get(item.incident_id)
         if incident is None or incident.status is not IncidentStatus.ACKNOWLEDGED or incident.retrigger_at is None:
             return
+        if self.past_drill_end(incident):  # no paging again: its end resolves it (and the claim stops finding it)
+            self.put_incident(replace(incident, retrigger_at=None))
+            return
         since = incident.acknowledged_at.isoformat() if incident.acknowledged_at else "?"
         why = f"acknowledged by {incident.acknowledged_by} at {since} and not resolved; paging again"
         decision = self.incident_decision(incident, DecisionKind.ESCALATION, retrigger=True)
@@ -100,6 +106,37 @@ class IncidentRules(ResponderRules):
             return
         self._new_cycle(current, 0, decision, announce=None)  # paging again is the news, not an escalation
         decision.reason = f"{why}: {_replaced(decision)}{decision.reason}"
+        self.record(decision)
+
+    def drill_end(self, item: DrillEnd) -> None:
+        """A drill's time limit came with its incident still open (nobody resolved it): resolve it and its alert,
+        stop its escalation, tell those paged. Never a real incident: only one marked drill, with an end."""
+        incident = self.incidents.get(item.incident_id)
+        if incident is None or not incident.live or not self.past_drill_end(incident):
+            return
+        limit = incident.drill_ends_at.isoformat() if incident.drill_ends_at else "?"
+        if incident.status is IncidentStatus.ACKNOWLEDGED:
+            was = f"acknowledged by {incident.acknowledged_by} but not resolved"
+        else:
+            was = "nobody acknowledged it"
+        decision = self.incident_decision(
+            incident,
+            DecisionKind.ESCALATION,
+            drill_ended={
+                "reason": "time limit",
+                "ends_at": limit,
+                "status": incident.status.value,
+                "acknowledged_by": incident.acknowledged_by,
+            },
+        )
+        decision.id, decision.step_key = derived_id("decision", item.key), item.key
+        closed = self.close(replace(incident, firing_count=0), DRILL_TIME_LIMIT, max(self.now, incident.opened_at))
+        for alert in list(self.alerts.values()):
+            if alert.incident_id == incident.id and alert.status is AlertStatus.FIRING:
+                self.put_alert(replace(alert, status=AlertStatus.RESOLVED, resolved_at=self.now))
+        self.effects.resolved_members[incident.id] = self.now
+        reason = f"drill ended: time limit ({limit}) reached; {was}: the drill's incident is resolved, nobody is paged"
+        set_outcome(decision, Outcome.RESOLVED, reason, closed)
         self.record(decision)
 
     def _new_cycle(self, incident: Incident, level: int, decision: Decision, announce: str | None) -> None:

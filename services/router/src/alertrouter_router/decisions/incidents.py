@@ -1,8 +1,9 @@
 """Incidents: what a person is paged for. An incident groups one or more alerts (its members).
 
 Lifecycle: triggered → acknowledged → resolved. It resolves when all its member alerts have resolved, or when a
-person resolves it (which resolves its alerts). It is only ever opened to page, so an incident that paged nobody
-says why in its decision (nobody on call): suppression never opens one.
+person resolves it (which resolves its alerts), or, for a drill's incident, when the drill's time limit comes. It is
+only ever opened to page, so an incident that paged nobody says why in its decision (nobody on call): suppression
+never opens one.
 """
 
 from __future__ import annotations
@@ -10,6 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+
+# A drill whose event carries no end time (raised before drills had one) ends this long after its alert occurred.
+DRILL_DEFAULT_MINUTES = 30
+# Who resolved a drill incident that reached its time limit (the incident's resolved_by, the decision's actor).
+DRILL_TIME_LIMIT = "router:drill-time-limit"
 
 
 class IncidentStatus(StrEnum):
@@ -49,6 +55,7 @@ class Incident:
     step_round: int = 0
     retrigger_at: datetime | None = None  # an acknowledged incident pages again then (snooze, ack timeout)
     drill: bool = False  # opened by a drill: pages say DRILL, never counted in incident metrics or listings
+    drill_ends_at: datetime | None = None  # a drill's time limit: the timer resolves the incident then (DrillEnd)
 
     @property
     def next_cycle_round(self) -> int:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from alertrouter_router.decisions.incidents import Incident
+from alertrouter_router.decisions.incidents import DRILL_TIME_LIMIT, Incident
 from alertrouter_router.ownership.escalation_targets import Target, targets_for_level
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.ownership.reminders import Reminder, reminder_text
@@ -165,10 +165,13 @@ def update_pages(
     # drop a repeated id); the same decision repeated produces the same ids. Five parts, as console/timeline_words
     # reads them.
     cycle = f"{incident.id}:{kind.value}:{incident.last_round}.{incident.last_level}"
-    return [
+    notices = [
         _notice(page, f"{cycle}:{page.user_id}:{page.contact_method.id}", kind, incident, decision_id, now)
         for page in _told(config, paged, [actor])
     ]
+    if actor == DRILL_TIME_LIMIT:  # "[DRILL] [RESOLVED] Checkout: Ended by the drill's time limit. DRILL for …"
+        return [n.model_copy(update={"status_note": "ended by the drill's time limit"}) for n in notices]
+    return notices
 
 
 def escalation_updates(

@@ -6,6 +6,10 @@ as configured and is acknowledged by the person as usual. A drill incident never
 in incident metrics (MTTA, MTTR) and is left out of incident listings unless asked for. Its report is read back
 from what the path stored (``drill_report.py``).
 
+A paging drill ends on its own: it carries an end time (``minutes`` after its start, ``DEFAULT_MINUTES`` unless
+asked, at most ``MAX_MINUTES``), and the timer loop resolves its incident then if nobody has ("drill ended: time
+limit"), so a drill nobody answers never escalates for ever. A drill alert routed after its end pages nobody.
+
 A silent drill pages nobody: it checks the chain as it stands right now (the route, who is on call at each level,
 their contact methods, a maintenance window that would suppress a real alert) and stores what it found.
 """
@@ -14,17 +18,22 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from alertrouter_router.decisions import route_explanation
 from alertrouter_router.decisions.escalation import timeline
+from alertrouter_router.decisions.incidents import DRILL_DEFAULT_MINUTES
 from alertrouter_router.decisions.maintenance import Maintenance
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.ownership.routing import resolve_route
 from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource
 
 DRILL_INTEGRATION = "drill"
+# How long a paging drill may run before the router ends it: long enough for a policy's first levels and a
+# person to answer, short enough that a forgotten drill does not page the next shift. A game day asks for more.
+DEFAULT_MINUTES = DRILL_DEFAULT_MINUTES
+MAX_MINUTES = 8 * 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +49,7 @@ class DrillRun:
     checks: dict[str, Any] | None = None
     schedule_id: str | None = None  # started by services[].drills[schedule_id] of the configuration
     scheduled_at: datetime | None = None
+    ends_at: datetime | None = None  # a paging drill's time limit: its incident is resolved then if still open
 
 
 def drill_dedup_key(service_id: str, run_id: str) -> str:
@@ -48,15 +58,27 @@ def drill_dedup_key(service_id: str, run_id: str) -> str:
 
 
 def new_run(
-    service_id: str, requested_by: str, note: str, now: datetime, *, silent: bool, run_id: str | None = None
+    service_id: str,
+    requested_by: str,
+    note: str,
+    now: datetime,
+    *,
+    silent: bool,
+    run_id: str | None = None,
+    minutes: int = DEFAULT_MINUTES,
 ) -> DrillRun:
     """A fresh run; a scheduled run passes an id derived from its schedule and time, so starting it again after a
-    crash raises the same alert (same event id), which the router decides once."""
+    crash raises the same alert (same event id), which the router decides once. A paging run ends ``minutes``
+    after ``now`` (1 to ``MAX_MINUTES``)."""
+    if not 1 <= minutes <= MAX_MINUTES:
+        raise ValueError(f"a drill runs 1 to {MAX_MINUTES} minutes, not {minutes}")
     run_id = run_id or str(uuid.uuid4())
     if silent:
         return DrillRun(run_id, service_id, True, requested_by, note, now)
     event_id = str(uuid.uuid5(uuid.UUID(run_id), "alert"))
-    return DrillRun(run_id, service_id, False, requested_by, note, now, event_id, drill_dedup_key(service_id, run_id))
+    key = drill_dedup_key(service_id, run_id)
+    ends_at = now + timedelta(minutes=minutes)
+    return DrillRun(run_id, service_id, False, requested_by, note, now, event_id, key, ends_at=ends_at)
 
 
 def drill_alert(run: DrillRun, service_name: str) -> AlertEvent:
@@ -76,6 +98,7 @@ def drill_alert(run: DrillRun, service_name: str) -> AlertEvent:
         occurred_at=run.started_at,
         received_at=run.started_at,
         drill=True,
+        drill_ends_at=run.ends_at,
     )
 
 

@@ -1,9 +1,10 @@
 """A paging drill's report, read back from what the real path stored — nothing is recorded for the report itself.
 
-From the drill's decisions (routed? suppressed? levels that reached nobody), its pages in the outbox (when each was
-published) and the notifier's delivery results in the incident timeline (reached, or bounced and why): the time
-to the first page, per level who was paged on which channel and when they were reached, the time to acknowledge,
-and every failure. All times are the router's clock, so a test with a controllable clock can check the figures.
+From the drill's decisions (routed? suppressed? levels that reached nobody? ended by its time limit?), its pages
+in the outbox (when each was published) and the notifier's delivery results in the incident timeline (reached, or
+bounced and why): the time to the first page, per level who was paged on which channel and when they were
+reached, the time to acknowledge, and every failure. All times are the router's clock, so a test with a
+controllable clock can check the figures.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from alertrouter_router.decisions.incidents import DRILL_TIME_LIMIT
 from alertrouter_router.drills import DrillRun
 from alertrouter_shared.events import DeliveryResult, DeliveryStatus, Page, PageKind
 
@@ -82,6 +84,9 @@ def build(
             failures.append(f"level {skipped['level']} (round {skipped['round']}): nobody on call")
         if d["outcome"] == "escalation_ended":
             failures.append(f"nobody acknowledged: {d['reason']}")
+        ended = d["explanation"].get("drill_ended")
+        if ended and ended.get("status") != "acknowledged":  # acknowledged and left open: the drill did its job
+            failures.append(f"not acknowledged before the drill's time limit ({ended.get('ends_at')})")
     levels: dict[tuple[int, int], dict[str, Any]] = {}
     first_page: datetime | None = None
     first_reached: datetime | None = None
@@ -120,9 +125,18 @@ def build(
         "time_to_acknowledge_seconds": _seconds(start, acknowledged_at),
         "acknowledged_by": incident["acknowledged_by"] if incident else None,
         "resolved_at": _iso(incident["resolved_at"]) if incident else None,
+        "ends_at": _iso(run.ends_at),
+        "ended_by": _ended_by(incident),
         "levels": [levels[k] for k in sorted(levels)],
         "failures": failures,
     }
+
+
+def _ended_by(incident: dict[str, Any] | None) -> str | None:
+    """Who resolved the drill's incident: a person, its source, or ``time limit`` (the router, at the drill's end)."""
+    if incident is None or incident["resolved_by"] is None:
+        return None
+    return "time limit" if incident["resolved_by"] == DRILL_TIME_LIMIT else str(incident["resolved_by"])
 
 
 def _status(incident: dict[str, Any] | None, decisions: list[dict[str, Any]]) -> str:

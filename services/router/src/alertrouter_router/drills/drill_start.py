@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 _INSERT = (
     "INSERT INTO router_drill (id, service_id, silent, requested_by, note, started_at, event_id, dedup_key, checks, "
-    "schedule_id, scheduled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11)"
+    "schedule_id, scheduled_at, ends_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12)"
 )
 
 
@@ -40,7 +40,9 @@ async def silent_findings(state: RouterState, config: LoadedConfig, service_id: 
 async def record(conn: Conn, state: RouterState, run: drills.DrillRun, service_name: str) -> None:
     """Stores the run; a paging run's alert is on the alerts topic when this returns (the caller then commits)."""
     values = (run.id, run.service_id, run.silent, run.requested_by, run.note, run.started_at)
-    await conn.execute(_INSERT, *values, run.event_id, run.dedup_key, run.checks, run.schedule_id, run.scheduled_at)
+    await conn.execute(
+        _INSERT, *values, run.event_id, run.dedup_key, run.checks, run.schedule_id, run.scheduled_at, run.ends_at
+    )
     if not run.silent:
         event = drills.drill_alert(run, service_name)
         await produce_all(state.producer, [(ALERTS, event.dedup_key.encode(), event.model_dump_json().encode())], 10)

@@ -13,6 +13,9 @@ class DrillStarted(Reply):
     silent: bool
     dedup_key: str | None
     started_at: Timestamp
+    ends_at: Timestamp | None = Field(
+        description="the drill's time limit: its incident, if still open then, is resolved by the router"
+    )
     report: str = Field(description="where the report fills in as the path runs")
 
 

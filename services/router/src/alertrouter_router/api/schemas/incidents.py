@@ -34,6 +34,7 @@ class IncidentView(Reply):
     step_round: int = Field(description="the highest round an escalation step was scheduled at")
     retrigger_at: Timestamp | None
     drill: bool
+    drill_ends_at: Timestamp | None = Field(description="a drill's time limit: the router resolves it then if open")
 
 
 class IncidentPage(Reply):
@@ -64,6 +65,7 @@ class AlertView(Reply):
     resolved_at: Timestamp | None
     updated_at: Timestamp
     drill: bool
+    drill_ends_at: Timestamp | None = Field(description="a drill alert's time limit: routed after it, it pages nobody")
 
 
 class TimelineEntry(OpenReply):
