@@ -31,6 +31,11 @@ SCHEDULED_DRILLS = Counter(
     "Scheduled drill runs by outcome: started, skipped (found too late), retry (Kafka did not take the alert)",
     ["outcome"],
 )
+TIMER_LOCK_WAITS = Counter(
+    "alertrouter_router_timer_lock_waits_total",
+    "Timer passes that waited for incidents another transaction held (due steps, snoozes): acquired or timed_out",
+    ["timer", "outcome"],
+)
 TIMER_FAILURES = Counter(
     "alertrouter_router_timer_pass_failures_total",
     "Timer passes (escalation steps, rechecks, snoozes, heartbeats, reminders) that failed and wait for the next poll",

@@ -44,6 +44,13 @@ class RouterSettings(CommonSettings):
     )
     escalation_poll_seconds: float = Field(1.0, gt=0, description="how often due escalation steps are looked for")
     escalation_batch: int = Field(100, ge=1, description="escalation steps claimed per pass")
+    timer_lock_wait_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=30,
+        description="how long a timer pass waits for an incident another transaction holds (an alert storm's "
+        "batches on its group) before leaving a due step or snooze to the next pass",
+    )
     overrides_poll_seconds: float = Field(
         5.0, gt=0, description="how often each process reads the schedule overrides made through the API"
     )

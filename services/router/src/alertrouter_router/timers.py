@@ -6,15 +6,26 @@ escalation).
 Steps and rechecks are claimed with SKIP LOCKED, so replicas share them; they go through the same ``decide`` as
 the live path. A recheck is how an alert suppressed by a maintenance window pages when the window ends (by its
 end time, ended early through the API, or removed from the configuration).
+
+A due step or snooze whose incident another transaction holds is not left to luck: in an alert storm on a grouping
+service every consumer batch locks the group's incident, and with two replicas their batches queue for it back to
+back, so the row is hardly ever free at a pass's instant and a SKIP LOCKED claim skipped the step for as long as
+the storm lasted. Such a step is taken at once in a second transaction that waits for the incident
+(``ROUTER_TIMER_LOCK_WAIT_SECONDS`` at most), queued behind the batch that holds it: it fires within about one
+batch. That transaction locks the incident before the step, in the consumer's order, so it cannot deadlock with a
+batch that cancels the incident's steps.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
+
+import asyncpg
 
 from alertrouter_router import work
 from alertrouter_router.db import snapshot_reads
@@ -24,12 +35,13 @@ from alertrouter_router.decisions.escalation import Step
 from alertrouter_router.decisions.maintenance import Maintenance
 from alertrouter_router.drills import scheduled_drills
 from alertrouter_router.heartbeats import raise_silent
-from alertrouter_router.metrics import TIMER_FAILURES
+from alertrouter_router.metrics import TIMER_FAILURES, TIMER_LOCK_WAITS
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.shift_reminders import send_due_reminders
 from alertrouter_shared.logging import get_logger
 
 if TYPE_CHECKING:
+    from alertrouter_router.settings import RouterSettings
     from alertrouter_router.state import RouterState
 
 log = get_logger(__name__)
@@ -55,8 +67,35 @@ async def _decide_claimed(state: RouterState, claim: Claim) -> int:
 
 
 async def fire_due_steps(state: RouterState) -> int:
-    """One pass over due escalation steps."""
-    return await _decide_claimed(state, _claim_steps)
+    """One pass over due escalation steps; those whose incidents another transaction held wait for them."""
+    held: list[Step] = []
+    fired = await _decide_claimed(state, functools.partial(_claim_steps, held=held))
+    if held:
+        fired += await _decide_held(state, "steps", functools.partial(_claim_held_steps, steps=held), len(held))
+    return fired
+
+
+async def _decide_held(state: RouterState, timer: str, claim: Claim, count: int) -> int:
+    """A pass over work skipped because its incidents were locked, waiting for them at most the configured time;
+    still held then, the work stays due for the next pass (nothing is marked done)."""
+    try:
+        decided = await _decide_claimed(state, functools.partial(_bounded_wait, claim, state.settings))
+    except asyncpg.exceptions.LockNotAvailableError:
+        TIMER_LOCK_WAITS.labels(timer, "timed_out").inc()
+        log.warning(
+            "timer_lock_wait_timed_out", timer=timer, items=count, seconds=state.settings.timer_lock_wait_seconds
+        )
+        return 0
+    TIMER_LOCK_WAITS.labels(timer, "acquired").inc()
+    return decided
+
+
+async def _bounded_wait(
+    claim: Claim, settings: RouterSettings, conn: Conn, now: datetime, config: LoadedConfig, limit: int
+) -> Claimed | None:
+    wait = f"{max(1, round(settings.timer_lock_wait_seconds * 1000))}ms"
+    await conn.execute("SELECT set_config('lock_timeout', $1, true)", wait)  # this transaction only
+    return await claim(conn, now, config, limit)
 
 
 async def recheck_suppressed(state: RouterState) -> int:
@@ -65,8 +104,13 @@ async def recheck_suppressed(state: RouterState) -> int:
 
 
 async def retrigger_acknowledged(state: RouterState) -> int:
-    """One pass over acknowledged incidents whose snooze or acknowledgement timeout ran out."""
-    return await _decide_claimed(state, _claim_retriggers)
+    """One pass over acknowledged incidents whose snooze or acknowledgement timeout ran out; those another
+    transaction held are waited for."""
+    held: list[str] = []
+    done = await _decide_claimed(state, functools.partial(_claim_retriggers, held=held))
+    if held:
+        done += await _decide_held(state, "retriggers", functools.partial(_claim_held_retriggers, ids=held), len(held))
+    return done
 
 
 async def end_drills(state: RouterState) -> int:
@@ -88,7 +132,9 @@ async def _claim_drill_ends(conn: Conn, now: datetime, config: LoadedConfig, lim
     return [DrillEnd(i) for i in sorted(snapshot.incidents)], snapshot, Maintenance()
 
 
-async def _claim_steps(conn: Conn, now: datetime, config: LoadedConfig, limit: int) -> Claimed | None:
+async def _claim_steps(
+    conn: Conn, now: datetime, config: LoadedConfig, limit: int, *, held: list[Step]
+) -> Claimed | None:
     rows = await conn.fetch(
         "SELECT incident_id, round, level, due_at FROM router_escalation_step WHERE status = 'pending' "
         "AND due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
@@ -98,9 +144,17 @@ async def _claim_steps(conn: Conn, now: datetime, config: LoadedConfig, limit: i
     claimed = [Step(r["incident_id"], r["round"], r["level"], r["due_at"]) for r in rows]
     if not claimed:
         return None
-    # A step whose incident another transaction holds (an acknowledgement, say) waits for the next pass.
+    # A step whose incident another transaction holds (a batch, an acknowledgement) is the caller's to wait for.
     snapshot = await snapshot_reads.for_steps(conn, claimed, config, now)
+    held += [s for s in claimed if s.incident_id not in snapshot.incidents]
     return [s for s in claimed if s.incident_id in snapshot.incidents], snapshot, Maintenance()
+
+
+async def _claim_held_steps(
+    conn: Conn, now: datetime, config: LoadedConfig, limit: int, *, steps: Sequence[Step]
+) -> Claimed | None:
+    claimed, snapshot = await snapshot_reads.for_held_steps(conn, steps, now)
+    return (claimed, snapshot, Maintenance()) if claimed else None
 
 
 async def _claim_rechecks(conn: Conn, now: datetime, config: LoadedConfig, limit: int) -> Claimed | None:
@@ -129,17 +183,36 @@ async def _claim_rechecks(conn: Conn, now: datetime, config: LoadedConfig, limit
     return [Recheck(k) for k in keys], Snapshot(alerts=alerts, incidents=incidents), maintenance
 
 
-async def _claim_retriggers(conn: Conn, now: datetime, config: LoadedConfig, limit: int) -> Claimed | None:
-    rows = await conn.fetch(
-        "SELECT id FROM router_incident WHERE status = 'acknowledged' AND retrigger_at <= $1 "
-        "ORDER BY retrigger_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-        now,
-        limit,
-    )
+_DUE_RETRIGGERS = "SELECT id FROM router_incident WHERE status = 'acknowledged' AND retrigger_at <= $1 "
+
+
+async def _claim_retriggers(
+    conn: Conn, now: datetime, config: LoadedConfig, limit: int, *, held: list[str]
+) -> Claimed | None:
+    rows = await conn.fetch(_DUE_RETRIGGERS + "ORDER BY retrigger_at LIMIT $2 FOR UPDATE SKIP LOCKED", now, limit)
     ids = [r["id"] for r in rows]
+    if len(ids) < limit:  # every due one unlocked is in: any other due one is held by another transaction
+        skipped = await conn.fetch(
+            _DUE_RETRIGGERS + "AND id <> ALL($3::text[]) ORDER BY retrigger_at LIMIT $2", now, limit - len(ids), ids
+        )
+        held += [r["id"] for r in skipped]
     if not ids:
         return None
-    incidents = await snapshot_reads.read_incidents(conn, ids, [], now, lock=False)  # locked just above
+    return await _retriggers(conn, ids, now)
+
+
+async def _claim_held_retriggers(
+    conn: Conn, now: datetime, config: LoadedConfig, limit: int, *, ids: Sequence[str]
+) -> Claimed | None:
+    """Waits for the incidents (in id order, as every live read locks them); one whose snooze was changed or ended
+    meanwhile no longer matches and is left out."""
+    rows = await conn.fetch(_DUE_RETRIGGERS + "AND id = ANY($2::text[]) ORDER BY id FOR UPDATE", now, sorted(ids))
+    found = [r["id"] for r in rows]
+    return await _retriggers(conn, found, now) if found else None
+
+
+async def _retriggers(conn: Conn, ids: list[str], now: datetime) -> Claimed:
+    incidents = await snapshot_reads.read_incidents(conn, ids, [], now, lock=False)  # locked by the caller
     snapshot = Snapshot(incidents=incidents, members=await snapshot_reads.read_members(conn, ids))
     return [Retrigger(i) for i in ids], snapshot, Maintenance()
 

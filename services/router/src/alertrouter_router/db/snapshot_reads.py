@@ -216,6 +216,27 @@ async def for_steps(conn: Conn, steps: Sequence[Step], config: LoadedConfig, now
     return Snapshot(incidents=incidents, decided=decided, members=await read_members(conn, list(incidents)))
 
 
+async def for_held_steps(conn: Conn, steps: Sequence[Step], now: datetime) -> tuple[list[Step], Snapshot]:
+    """Steps a pass skipped because another transaction held their incidents: this one waits for the incidents
+    (the caller bounds the wait), locking them before the steps, as the consumer and a person's action lock an
+    incident before its steps; a step fired or cancelled meanwhile is no longer pending and is left out."""
+    incidents = await read_incidents(conn, [s.incident_id for s in steps], [], now, lock=True)
+    rows = await conn.fetch(
+        "SELECT s.incident_id, s.round, s.level, s.due_at FROM router_escalation_step AS s "
+        "JOIN unnest($1::text[], $2::int[], $3::int[]) AS h(i, r, l) "
+        "ON s.incident_id = h.i AND s.round = h.r AND s.level = h.l "
+        "WHERE s.status = 'pending' AND s.due_at <= $4 ORDER BY s.due_at FOR UPDATE OF s SKIP LOCKED",
+        [s.incident_id for s in steps],
+        [s.round for s in steps],
+        [s.level for s in steps],
+        now,
+    )
+    claimed = [Step(r["incident_id"], r["round"], r["level"], r["due_at"]) for r in rows]
+    decided = await read_decided_steps(conn, [s.key for s in claimed])
+    members = await read_members(conn, sorted({s.incident_id for s in claimed}))
+    return claimed, Snapshot(incidents=incidents, decided=decided, members=members)
+
+
 async def read_decided_steps(conn: Conn, step_keys: Sequence[str]) -> set[str]:
     if not step_keys:
         return set()
