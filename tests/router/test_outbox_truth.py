@@ -19,7 +19,6 @@ import httpx
 from aiokafka import AIOKafkaProducer
 
 from alertrouter_router.db import snapshot_reads
-from alertrouter_router.db.pool import connect_arguments
 from alertrouter_router.decisions.decide import ManualAction
 from alertrouter_router.decisions.maintenance import Maintenance
 from alertrouter_router.outbox import OutboxPublisher
@@ -61,7 +60,6 @@ async def test_a_page_published_by_the_fast_lane_after_a_resolve_deleted_its_row
     api: httpx.AsyncClient,
     pages: TopicReader,
     router_clock: OffsetClock,
-    router_database_url: str,
     kafka_bootstrap: str,
     unique: str,
 ) -> None:
@@ -83,7 +81,7 @@ async def test_a_page_published_by_the_fast_lane_after_a_resolve_deleted_its_row
     publisher = OutboxPublisher(state.pool, producer, OffsetClock(timedelta(days=-3650)), period=3600)
     stopping = asyncio.Event()
     lane = asyncio.create_task(publisher.run(stopping))
-    holder = await asyncpg.connect(**connect_arguments(router_database_url))
+    holder = await state.pool.acquire()  # the pool's connections decode jsonb as the router reads it
     try:
         # 1. The resolve commits first; the lane's pass comes after (it waited behind the poller, or for a slot).
         async with state.pool.acquire() as conn, conn.transaction():
@@ -116,7 +114,7 @@ async def test_a_page_published_by_the_fast_lane_after_a_resolve_deleted_its_row
         assert await _row(state.pool, sms_1.page_id) is None  # the held SMS stays cancelled: nobody got it
         assert [p.page_id for p in pages_for(pages, before_lane)] == [hook_1.page_id]
     finally:
-        await holder.close()
+        await state.pool.release(holder)
         stopping.set()
         publisher.hand_over([], at)
         await asyncio.wait_for(lane, 30)
