@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +22,8 @@ ACK_SECRET = "ack-secret-notifier-test"
 TWILIO_SID = "ACf0e1d2c3b4a5968778695a4b3c2d1e0f"
 TWILIO_TOKEN = "twilio-test-token"
 SLACK_TOKEN = "xoxb-test-token"
+STATUS_URL = "http://notifier.test/v1/twilio/status"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 async def produce_pages(bootstrap: str, topic: str, pages: list[Page] | list[bytes]) -> None:
@@ -71,3 +75,15 @@ async def deliveries_for(client: httpx.AsyncClient, **params: str) -> list[dict[
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
     return items
+
+
+def undelivered_callback(message_sid: str) -> dict[str, str]:
+    """Twilio's status callback (the fixture's fields) saying the message was not delivered (30003)."""
+    fields: dict[str, str] = json.loads((FIXTURES / "twilio" / "status-callback-undelivered.form.json").read_text())
+    fields.pop("_comment")
+    return {**fields, "MessageSid": message_sid, "SmsSid": message_sid}
+
+
+async def status_callback(client: httpx.AsyncClient, fields: dict[str, str], signature: str) -> httpx.Response:
+    headers = {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}
+    return await client.post(STATUS_URL, data=fields, headers=headers)

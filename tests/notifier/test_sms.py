@@ -8,7 +8,6 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import text
 
@@ -20,7 +19,17 @@ from alertrouter_shared.database import make_engine
 from alertrouter_shared.events import ContactMethodType, DeliveryResult
 from tests.helpers import TopicReader, eventually
 from tests.notifier.conftest import PageFactory, SettingsFactory
-from tests.notifier.support import TWILIO_SID, TWILIO_TOKEN, api_client, deliveries_for, final_delivery, produce_pages
+from tests.notifier.support import (
+    STATUS_URL,
+    TWILIO_SID,
+    TWILIO_TOKEN,
+    api_client,
+    deliveries_for,
+    final_delivery,
+    produce_pages,
+    status_callback,
+    undelivered_callback,
+)
 from tests.providers.servers import Reply, TwilioServer, twilio_signature
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -30,21 +39,6 @@ SECONDARY_TOKEN = "secondary-token"
 
 def number(unique: str) -> str:
     return "+1201555" + str(int(unique[:8], 16) % 10_000).zfill(4)
-
-
-STATUS_URL = "http://notifier.test/v1/twilio/status"
-
-
-def undelivered_callback(message_sid: str) -> dict[str, str]:
-    """Twilio's status callback (the fixture's fields) saying the message was not delivered (30003)."""
-    fields: dict[str, str] = json.loads((FIXTURES / "twilio" / "status-callback-undelivered.form.json").read_text())
-    fields.pop("_comment")
-    return {**fields, "MessageSid": message_sid, "SmsSid": message_sid}
-
-
-async def status_callback(client: httpx.AsyncClient, fields: dict[str, str], signature: str) -> httpx.Response:
-    headers = {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}
-    return await client.post(STATUS_URL, data=fields, headers=headers)
 
 
 @pytest.fixture

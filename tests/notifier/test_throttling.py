@@ -10,8 +10,16 @@ from alertrouter_shared.clock import OffsetClock
 from alertrouter_shared.events import ContactMethodType, DeliveryResult, PageKind
 from tests.helpers import TopicReader, eventually
 from tests.notifier.conftest import PageFactory, SettingsFactory
-from tests.notifier.support import api_client, deliveries_for, produce_pages
-from tests.providers.servers import TwilioServer
+from tests.notifier.support import (
+    STATUS_URL,
+    TWILIO_TOKEN,
+    api_client,
+    deliveries_for,
+    produce_pages,
+    status_callback,
+    undelivered_callback,
+)
+from tests.providers.servers import TwilioServer, twilio_signature
 
 
 async def test_fifty_pages_in_a_minute_give_three_sms_and_one_digest(
@@ -181,3 +189,51 @@ async def test_status_notices_have_a_budget_of_their_own_so_a_trigger_after_them
     by_page = {str(i["page_id"]): str(i["digest_delivery_id"]) for i in held}
     assert digest_of[by_page[triggers[2].page_id]] == 1
     assert digest_of[by_page[notices[2].page_id]] == digest_of[by_page[notices[3].page_id]] == 2
+
+
+async def test_a_page_held_for_a_digest_that_is_not_delivered_is_reported_not_reached(
+    make_settings: SettingsFactory,
+    make_page: PageFactory,
+    twilio: TwilioServer,
+    unique: str,
+    deliveries_reader: TopicReader,
+) -> None:
+    """A held page reaches its person only through its digest. When the digest was undelivered, the held page's
+    last word was still "throttled" (the digest's own result names the digest's page, which the router ignores), so
+    its level waited out the full delay instead of escalating at once as for any page that reached nobody."""
+    settings = make_settings(twilio_base_url=twilio.url, throttle_sms_max=1)
+    phone = f"+447700905{int(unique[:6], 16) % 1000:03d}"
+    first = make_page(ContactMethodType.SMS, phone, incident_id=f"inc-{unique}-a")
+    held = make_page(ContactMethodType.SMS, phone, incident_id=f"inc-{unique}-b", summary="the held one")
+    clock = OffsetClock()
+    async with Notifier(settings, clock=clock) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [first, held])
+
+        async def held_back() -> list[dict[str, object]] | None:
+            return await deliveries_for(client, page=held.page_id, status="throttled") or None
+
+        await eventually(held_back, what="the second page held by flood protection")
+        clock.advance(timedelta(seconds=61))  # the window closes: the digest goes out
+        (digest_request,) = await asyncio.to_thread(
+            twilio.wait_for, 1, 10, lambda r: "DIGEST" in r.form().get("Body", "")
+        )
+
+        async def digest_sent() -> dict[str, object] | None:
+            items = await deliveries_for(client, incident=held.incident_id)
+            return next((i for i in items if i["kind"] == "digest" and i["status"] == "sent"), None)
+
+        digest = await eventually(digest_sent, what="the digest recorded as sent")
+        fields = undelivered_callback(str(digest["provider_message_id"]))
+        signed = await status_callback(client, fields, twilio_signature(TWILIO_TOKEN, STATUS_URL, fields))
+        assert signed.status_code == 204
+
+        async def held_not_reached() -> list[DeliveryResult] | None:
+            results = [DeliveryResult.model_validate_json(v) for v in deliveries_reader.values]
+            return [r for r in results if r.page_id == held.page_id and r.status == "undelivered"] or None
+
+        (result,) = await eventually(held_not_reached, timeout=30, what="the held page reported undelivered")
+    assert digest_request.form()["To"] == phone
+    assert result.failed_for_good and result.failure_reason == "sms undelivered (30003)"
+    assert (result.incident_id, result.user_id) == (held.incident_id, held.user_id)
+    results = [DeliveryResult.model_validate_json(v) for v in deliveries_reader.values]
+    assert not [r for r in results if r.page_id == first.page_id and r.status == "undelivered"]  # it was sent

@@ -1,9 +1,15 @@
-"""The digest that closes a flooded window: one message saying how many pages were collapsed, and for what."""
+"""The digest that closes a flooded window: one message saying how many pages were collapsed, and for what.
+
+A page held for a digest reaches its person through the digest, so when the digest does not reach them (failed,
+undelivered, expired) neither did the page: each held page then gets that outcome too, published like any result,
+so the router's "not reached" escalation sees it instead of waiting out the level's delay.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_notifier.db.ledger import insert_deliveries, new_delivery_row
@@ -69,3 +75,33 @@ async def flush_due_digests(conn: AsyncConnection, now: datetime, policy: Delive
         if digest_id:
             created.append(digest_id)
     return created
+
+
+# A digest that failed longer ago than this is not looked at again: its incidents have long escalated on their
+# timers. Bounds the scan (a partial index holds only failed digests).
+HELD_REPORT_HORIZON = timedelta(days=1)
+_HELD_LOCK = 0x6E6F7469  # one replica at a time reports held pages (the NOT EXISTS alone would race)
+
+_REPORT_HELD = text(
+    """
+INSERT INTO notifier_attempt (delivery_id, attempt, status, provider, provider_status_code, error, at)
+SELECT h.id, 0, d.status, coalesce(d.provider, ''), d.provider_status_code,
+       coalesce(d.last_error, 'the digest ' || d.status) || ' (the digest this page was held back for)', :now
+FROM notifier_delivery AS d
+JOIN notifier_delivery AS h ON h.digest_delivery_id = d.id
+WHERE d.kind = 'digest' AND d.status IN ('failed', 'undelivered', 'expired') AND d.updated_at >= :since
+  AND h.status = 'throttled'
+  AND NOT EXISTS (SELECT 1 FROM notifier_attempt AS a WHERE a.delivery_id = h.id AND a.status = d.status)
+RETURNING id
+"""
+)
+
+
+async def report_unreached_held(conn: AsyncConnection, now: datetime) -> list[int]:
+    """Give each page held for a digest that did not reach its person that digest's outcome; the new attempt ids
+    (to publish). The caller commits."""
+    locked = await conn.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _HELD_LOCK})
+    if not locked:
+        return []
+    rows = await conn.execute(_REPORT_HELD, {"now": now, "since": now - HELD_REPORT_HORIZON})
+    return [int(row.id) for row in rows]

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alertrouter_notifier.db.tables import IN_FLIGHT, delivery
-from alertrouter_notifier.digests import flush_due_digests
+from alertrouter_notifier.digests import flush_due_digests, report_unreached_held
 from alertrouter_notifier.dispatcher import Dispatcher
 from alertrouter_notifier.metrics import OLDEST_PENDING_SECONDS, RETRY_QUEUE_DEPTH
 from alertrouter_notifier.policy import DeliveryPolicy
@@ -93,6 +93,15 @@ class RetryWorker:
         claimed = await self._dispatcher.run_due()
         return claimed > 0
 
+    async def _report_unreached_held(self) -> None:
+        """On its own: a failure here must not hold up the gauges or the next pass (the next one tries again)."""
+        try:
+            async with self._engine.begin() as conn:
+                ids = await report_unreached_held(conn, self._clock.now())
+            await self._publisher.publish(ids)
+        except Exception:
+            log.exception("held_pages_report_failed")
+
     async def housekeeping(self) -> bool:
         """Abandoned deliveries, the outbox, the gauges. True if it took abandoned deliveries: more may wait.
 
@@ -100,6 +109,7 @@ class RetryWorker:
         broker, which this loop, claiming due retries too, must never do."""
         more_abandoned = await self._dispatcher.run_due(abandoned=True) > 0
         self._publisher.sweep_soon(OUTBOX_GRACE)
+        await self._report_unreached_held()
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(

@@ -89,6 +89,12 @@ delivery = Table(
     Index("ix_notifier_delivery_incident", "incident_id", "seq"),
     Index("ix_notifier_delivery_provider_message", "provider_message_id"),
     Index("ix_notifier_delivery_destination", "throttle_key", "created_at"),
+    Index("ix_notifier_delivery_held", "digest_delivery_id", postgresql_where="digest_delivery_id IS NOT NULL"),
+    Index(
+        "ix_notifier_delivery_digest_unreached",
+        "updated_at",
+        postgresql_where="kind = 'digest' AND status IN ('failed', 'undelivered', 'expired')",
+    ),
 )
 
 attempt = Table(
