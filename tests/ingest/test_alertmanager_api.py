@@ -129,6 +129,7 @@ async def test_firing_single_produces_exactly_this_event(client: httpx.AsyncClie
         "occurred_at": "2025-06-03T09:12:41.503871Z",
         "episode_started_at": "2025-06-03T09:12:41.503871Z",
         "drill": False,
+        "drill_ends_at": None,
     }
 
 

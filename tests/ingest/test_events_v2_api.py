@@ -64,6 +64,7 @@ async def test_full_trigger_returns_pagerdutys_exact_body_and_produces_this_even
         "occurred_at": "2025-06-03T09:12:41.503000Z",
         "episode_started_at": None,
         "drill": False,
+        "drill_ends_at": None,
     }
 
 
