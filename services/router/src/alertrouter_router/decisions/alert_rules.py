@@ -1,4 +1,5 @@
-"""The rules for alert events: trigger, resolve and acknowledge by the source, and rechecks of suppressed alerts.
+"""The rules for a trigger from a source, and for rechecks of suppressed alerts (resolve and acknowledge by the
+source: ``source_actions.py``).
 
 In the order they are tried for a trigger: a heartbeat's silent alert that a beat heard since makes moot, a
 repeat of an episode already resolved (same source start) and a trigger older than the last resolve are recorded
@@ -20,7 +21,7 @@ from typing import Any
 from alertrouter_router.decisions import Decision, DecisionKind, Outcome, derived_id, route_explanation
 from alertrouter_router.decisions.alerts import Alert, AlertStatus, SuppressedBy
 from alertrouter_router.decisions.batch import Batch, Recheck, clamp, set_outcome, suppress
-from alertrouter_router.decisions.beats import beat_of, heard_since
+from alertrouter_router.decisions.beats import heard_since
 from alertrouter_router.decisions.grouping import group_key, newest_open_group
 from alertrouter_router.decisions.incidents import DRILL_DEFAULT_MINUTES, Incident, IncidentStatus
 from alertrouter_router.ownership.routing import RouteMatch, resolve_route
@@ -300,71 +301,6 @@ class AlertRules(Batch):
         )
         self._place(alert, decision, _suppression_cause(alert), received_at=None, event_id=None)
 
-    # ------------------------------------------------------------------------------------------ resolve, acknowledge
-
-    def resolve_event(self, event: AlertEvent) -> None:
-        heard = beat_of(event, self.config, self.now)
-        if heard is not None:
-            self.effects.beats[heard.integration_id] = heard
-            self.last_beats[heard.integration_id] = heard.at
-        route = resolve_route(self.config.config, event.labels, event.bound_service)
-        decision = self.event_decision(event, route)
-        occurred = self.clamped(event, decision)
-        alert = self.alerts.get(event.dedup_key)
-        if alert is None:
-            first = self._new_episode(event, None, occurred, event.episode_started_at)
-            first = replace(first, service_id=route.service_id, team_id=route.team_id)
-            self.put_alert(
-                replace(first, status=AlertStatus.RESOLVED, resolved_at=occurred, policy_id=route.escalation_policy_id)
-            )
-            reason = "no alert was firing for this dedup key: the resolve is kept for ordering checks, no incident"
-            set_outcome(decision, Outcome.RESOLVED, reason, None)
-        elif alert.status is AlertStatus.RESOLVED:
-            later = max(alert.resolved_at or occurred, occurred)
-            self.put_alert(replace(alert, resolved_at=later, last_event_at=max(alert.last_event_at, occurred)))
-            set_outcome(decision, Outcome.RESOLVED, "the alert was already resolved", None)
-            decision.incident_id = alert.incident_id
-        elif _earlier_episode(event.episode_started_at, alert):
-            suppress(decision, "earlier_episode", "this resolve belongs to an earlier episode: the alert stays firing")
-            decision.incident_id = alert.incident_id
-        else:
-            self._resolve_firing(alert, occurred, f"source:{event.integration_id}", decision)
-        self.record(decision)
-
-    def _resolve_firing(self, alert: Alert, occurred: datetime, by: str, decision: Decision) -> None:
-        resolved = replace(
-            alert, status=AlertStatus.RESOLVED, resolved_at=occurred, suppressed_by=None, recheck_at=None
-        )
-        self.put_alert(replace(resolved, last_event_at=max(alert.last_event_at, occurred)))
-        incident = self.live_incident(alert)
-        if incident is None:
-            was = alert.suppressed_by.value if alert.suppressed_by else "not in an incident"
-            set_outcome(decision, Outcome.RESOLVED, f"alert resolved; it had paged nobody ({was})", None)
-            return
-        remaining = max(0, incident.firing_count - 1)
-        incident = self.put_incident(replace(incident, firing_count=remaining))
-        if remaining == 0:
-            incident = self.close(incident, by, max(occurred, incident.opened_at))
-            reason = f"incident {incident.id} resolved: all its {incident.alert_count} alert(s) have resolved"
-        else:
-            still = f"{remaining} of {incident.alert_count} alerts still firing"
-            reason = f"alert resolved; incident {incident.id} stays open: {still}"
-        set_outcome(decision, Outcome.RESOLVED, reason, incident)
-
-    def acknowledge_event(self, event: AlertEvent) -> None:
-        route = resolve_route(self.config.config, event.labels, event.bound_service)
-        decision = self.event_decision(event, route)
-        incident = self.live_incident(self.alerts.get(event.dedup_key))
-        if incident is None:
-            reason = "no open incident for this dedup key: recorded, nothing to stop"
-            set_outcome(decision, Outcome.ACKNOWLEDGED, reason, None)
-        elif incident.status is IncidentStatus.ACKNOWLEDGED:
-            set_outcome(decision, Outcome.ACKNOWLEDGED, f"incident {incident.id} was already acknowledged", incident)
-        else:
-            incident = self.acknowledge(incident, f"source:{event.integration_id}")
-            set_outcome(decision, Outcome.ACKNOWLEDGED, f"incident {incident.id} acknowledged by the source", incident)
-        self.record(decision)
-
 
 def _drill_end(event: AlertEvent, occurred: datetime) -> datetime | None:
     """A drill alert's time limit: the one its event carries, else (raised before drills had one) the default."""
@@ -375,10 +311,6 @@ def _drill_end(event: AlertEvent, occurred: datetime) -> datetime | None:
 
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:
     return max(a, b) if a is not None and b is not None else None
-
-
-def _earlier_episode(started: datetime | None, alert: Alert) -> bool:
-    return started is not None and alert.episode_started_at is not None and started < alert.episode_started_at
 
 
 def _suppression_cause(alert: Alert | None) -> str | None:

@@ -1,8 +1,9 @@
 """The working state of one ``decide`` call, and the changes every rule makes the same way.
 
 Its inputs' types, the snapshot it starts from, the effects it returns; storing a row, recording a decision,
-cancelling what is pending, paging a level. The rules about alerts are in ``alert_rules.py``, about incidents and
-people's actions in ``incident_rules.py``; ``decide.py`` dispatches to them.
+cancelling what is pending, paging a level. The rules about alerts are in ``alert_rules.py`` and
+``source_actions.py``, about incidents and people's actions in ``incident_rules.py``; ``decide.py`` dispatches to
+them.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 ``decide(inputs, snapshot, config, maintenance, now, rules)`` does no I/O and reads no clock. The consumer
 batch, the timer loop (escalation steps, maintenance rechecks, snoozes, drills' time limits), the API's person
 actions, delivery failures and the preview all call it; the thin layers around it read the snapshot and write the
-effects set-based (``db/snapshot_reads.py``, ``db/effect_writes.py``). The rules: ``alert_rules.py`` (events from
-the sources, rechecks of suppressed alerts) and ``incident_rules.py`` (escalation over time, people's actions).
+effects set-based (``db/snapshot_reads.py``, ``db/effect_writes.py``). The rules: ``alert_rules.py`` (triggers
+from the sources, rechecks of suppressed alerts), ``source_actions.py`` (the sources' resolves and acknowledges)
+and ``incident_rules.py`` (escalation over time, people's actions).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from alertrouter_router.decisions.alert_rules import AlertRules
 from alertrouter_router.decisions.batch import (
     DrillEnd,
     Effects,
@@ -28,6 +28,7 @@ from alertrouter_router.decisions.batch import (
 from alertrouter_router.decisions.escalation import Step
 from alertrouter_router.decisions.incident_rules import IncidentRules
 from alertrouter_router.decisions.maintenance import Maintenance
+from alertrouter_router.decisions.source_actions import SourceActionRules
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_shared.events import AlertAction, AlertEvent
 
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 
-class _Decider(AlertRules, IncidentRules):
+class _Decider(SourceActionRules, IncidentRules):
     def handle(self, item: Input) -> None:
         if isinstance(item, AlertEvent):
             if str(item.event_id) in self.decided:
