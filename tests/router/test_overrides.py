@@ -103,7 +103,8 @@ async def test_another_router_process_picks_the_override_up(
                 return bool(found.json()["levels"][0]["targets"][0]["user"] == "bob")
 
             await eventually(covered, what="the second process serving the override")
-            await api.delete(f"/v1/schedules/payments-primary/overrides/{created['id']}")
+            removed = await api.delete(f"/v1/schedules/payments-primary/overrides/{created['override_id']}")
+            assert removed.status_code == 200 and removed.json()["id"] == created["id"], removed.text
 
             async def uncovered() -> bool:
                 return not await covered()

@@ -92,21 +92,34 @@ async def create_override(schedule_id: str, body: OverrideIn, state: State, who:
     return {**shown, "override_id": candidate.id}
 
 
-@router.delete("/{override_id}", response_model=OverrideView, summary="Remove an override made through the API")
+@router.delete(
+    "/{override_id}",
+    response_model=OverrideView,
+    summary="Remove an override made through the API",
+    responses={409: {"description": "An api- id that names more than one override: use the full id"}},
+)
 async def delete_override(schedule_id: str, override_id: str, state: State, who: Who) -> dict[str, Any]:
+    """``override_id``: its ``id``, or its id in the schedule (``api-<first 12 of id>``: the ``override_id`` its
+    creation answered, and what shifts show). Only the row id was taken, so a DELETE with the id the POST had just
+    answered was a 404 and the override stayed."""
     now = state.clock.now()
+    short = override_id.removeprefix(overrides.API_PREFIX) if override_id.startswith(overrides.API_PREFIX) else None
     async with state.pool.acquire() as conn, conn.transaction():
-        before = await conn.fetchrow(
-            f"SELECT {COLUMNS} FROM router_schedule_override WHERE id = $1 AND schedule_id = $2 "  # noqa: S608
-            "AND deleted_at IS NULL FOR UPDATE",
+        found = await conn.fetch(
+            f"SELECT {COLUMNS} FROM router_schedule_override WHERE schedule_id = $2 AND deleted_at IS NULL "  # noqa: S608
+            "AND (id = $1 OR left(id, 12) = $3) FOR UPDATE",
             override_id,
             schedule_id,
+            short,
         )
-        if before is None:
+        if not found:
             raise HTTPException(404, f"override {override_id!r} not found in schedule {schedule_id!r}")
+        if len(found) > 1:
+            raise HTTPException(409, f"{override_id!r} names {len(found)} overrides: remove one by its full id")
+        before = found[0]
         after = await conn.fetchrow(
             f"UPDATE router_schedule_override SET deleted_at = $2 WHERE id = $1 RETURNING {COLUMNS}",  # noqa: S608
-            override_id,
+            before["id"],
             now,
         )
         item = audit.entry(who, now, "override.delete", override_id, before=_shown(before), after=_shown(after))
