@@ -60,11 +60,11 @@ def grouping_services(config: LoadedConfig, events: Iterable[AlertEvent], alerts
     found: set[str] = set()
     for event in events:
         if event.action is AlertAction.TRIGGER:
-            route = resolve_route(config.config, event.labels, event.bound_service)
+            route = resolve_route(config.config, event.labels, event.bound_service, event.integration_id)
             if route.service_id is not None:
                 found.add(route.service_id)
     for alert in alerts:
-        route = resolve_route(config.config, alert.labels, alert.bound_service)
+        route = resolve_route(config.config, alert.labels, alert.bound_service, alert.integration_id)
         if route.service_id is not None:
             found.add(route.service_id)
     return sorted(s for s in found if group_key(config.services_by_id[s], {}) is not None)

@@ -36,7 +36,7 @@ _CAUSE_PREFIX = {
 
 class AlertRules(Batch):
     def trigger(self, event: AlertEvent) -> None:
-        route = resolve_route(self.config.config, event.labels, event.bound_service)
+        route = resolve_route(self.config.config, event.labels, event.bound_service, event.integration_id)
         decision = self.event_decision(event, route)
         occurred = self.clamped(event, decision)
         started = event.episode_started_at
@@ -152,7 +152,7 @@ class AlertRules(Batch):
     ) -> None:
         """Give a firing alert its home: suppressed (and why), grouped into an open incident, or a new incident."""
         if route is None:
-            route = resolve_route(self.config.config, alert.labels, alert.bound_service)
+            route = resolve_route(self.config.config, alert.labels, alert.bound_service, alert.integration_id)
         alert = replace(alert, service_id=route.service_id, team_id=route.team_id, policy_id=route.escalation_policy_id)
         if cause is not None:
             decision.explanation["previously_suppressed_by"] = cause
@@ -287,7 +287,7 @@ class AlertRules(Batch):
                 recheck = min(window.until, self.now + timedelta(seconds=self.rules.recheck_max_seconds))
                 self.put_alert(replace(alert, recheck_at=recheck))
                 return
-        route = resolve_route(self.config.config, alert.labels, alert.bound_service)
+        route = resolve_route(self.config.config, alert.labels, alert.bound_service, alert.integration_id)
         decision = Decision(
             outcome=Outcome.SUPPRESSED,
             reason="",

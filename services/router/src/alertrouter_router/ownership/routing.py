@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from alertrouter_router.ownership.model import Matcher, OwnershipConfig, RouteRule, Service
@@ -126,13 +126,38 @@ def _rule_service(
     return service, (MatcherResult(rule.service_from_label, FROM_LABEL, None, value), *results)
 
 
-def resolve_route(config: OwnershipConfig, labels: Mapping[str, str], bound_service: str | None) -> RouteMatch:
-    """The service for an alert: the integration's bound service if any, else the first matching rule."""
+def resolve_route(
+    config: OwnershipConfig,
+    labels: Mapping[str, str],
+    bound_service: str | None,
+    integration_id: str | None = None,
+) -> RouteMatch:
+    """The service for an alert: the integration's bound service if any, else the first matching rule.
+
+    Ingest binds an event to a service under the configuration *it* serves, and it loads the files on its own
+    schedule (and checks only the integrations, so it takes a change the router refuses). A bound service this
+    configuration does not have (renamed, not yet known here, in a refused configuration) was a "no route" for
+    every event of the integration until both agreed again, and an alarm its source sends once was never paged.
+    Given the event's ``integration_id``, such an event is routed as this configuration routes that integration's
+    events: its bound service here, else the rules; the reason names the binding that was not used.
+    """
+    stale = ""
     if bound_service is not None:
         service = config.services_by_id.get(bound_service)
-        if service is None:
+        if service is not None:
+            return _matched(service, None, f"integration is bound to service {bound_service!r}")
+        if integration_id is None:
             return RouteMatch(None, None, None, None, f"integration bound to unknown service {bound_service!r}")
-        return _matched(service, None, f"integration is bound to service {bound_service!r}")
+        stale = f"the event's bound service {bound_service!r} is not in this configuration; "
+        integration = config.integrations_by_id.get(integration_id)
+        rebound = config.services_by_id.get(integration.service or "") if integration is not None else None
+        if rebound is not None:
+            return _matched(rebound, None, f"{stale}integration {integration_id!r} is bound to service {rebound.id!r}")
+    found = _by_rules(config, labels)
+    return replace(found, reason=stale + found.reason) if stale else found
+
+
+def _by_rules(config: OwnershipConfig, labels: Mapping[str, str]) -> RouteMatch:
     for rule in config.ordered_route_rules:
         found = _rule_service(config, rule, labels)
         if found is None:

@@ -1,0 +1,78 @@
+"""Events bound to a service by ingest under another configuration than the router's, with no database.
+
+Ingest and the router load the configuration's files each on its own schedule, and ingest checks only the
+integrations, so it serves a change the router refused: for a while ingest binds events to a service the router
+does not have (renamed, added, or only in the refused files)."""
+
+from __future__ import annotations
+
+import uuid
+
+from alertrouter_router.decisions import Outcome
+from alertrouter_router.ownership.loader import LoadedConfig
+from alertrouter_shared.events import AlertAction
+from tests.router.unit.decide_support import CONFIG, T0, Store, event, minutes
+
+
+def _with_bound_integration() -> LoadedConfig:
+    """The test configuration plus an integration bound to checkout (as the router's configuration has it)."""
+    document = CONFIG.config.model_dump()
+    document["integrations"].append(
+        {
+            "id": "bound-am",
+            "type": "alertmanager",
+            "service": "checkout",
+            "key": "bound-alertmanager-key",
+            "development_only": True,
+        }
+    )
+    config = type(CONFIG.config).model_validate(document)
+    return LoadedConfig(config, CONFIG.version, CONFIG.loaded_at, CONFIG.files, CONFIG.integration_keys)
+
+
+def test_an_event_bound_to_a_service_this_configuration_lacks_pages_through_the_integration_s_binding() -> None:
+    """Ingest, already on files that renamed checkout to shop-checkout (or on files the router refused), bound the
+    event to shop-checkout: the router decided "integration bound to unknown service" and paged nobody, for every
+    event of the integration until both served the same files; an alarm sent once was never paged."""
+    store = Store(config=_with_bound_integration())
+    stale = {"integration_id": "bound-am", "bound_service": "shop-checkout"}
+    bound = event("cw-1", service="").model_copy(update=stale)
+    store.run([bound], T0)
+    decision = store.last("cw-1")
+    assert decision.outcome is Outcome.PAGED and decision.service_id == "checkout"
+    assert decision.reason.startswith("paged level 1")
+    route = decision.explanation["route"]
+    assert route["bound_service"] is True
+    assert route["reason"] == (
+        "the event's bound service 'shop-checkout' is not in this configuration; "
+        "integration 'bound-am' is bound to service 'checkout'"
+    )
+    resolve = bound.model_copy(
+        update={"event_id": uuid.uuid4(), "action": AlertAction.RESOLVE, "occurred_at": T0 + minutes(1)}
+    )
+    store.run([resolve], T0 + minutes(1))
+    assert store.last("cw-1").outcome is Outcome.RESOLVED and store.last("cw-1").service_id == "checkout"
+
+
+def test_an_event_bound_to_an_unknown_service_of_an_unbound_integration_is_routed_by_the_rules() -> None:
+    """The router's configuration binds the integration to no service (its binding is new in ingest's files):
+    the event is routed as this configuration routes the integration's events, by its labels."""
+    store = Store()
+    bound = event("am-1", service="checkout").model_copy(update={"bound_service": "brand-new"})
+    store.run([bound], T0)
+    decision = store.last("am-1")
+    assert decision.outcome is Outcome.PAGED and decision.service_id == "checkout"
+    reason = decision.explanation["route"]["reason"]
+    assert reason.startswith("the event's bound service 'brand-new' is not in this configuration; rule ")
+
+
+def test_an_event_bound_to_an_unknown_service_that_no_rule_routes_says_both() -> None:
+    store = Store()
+    bound = event("am-2", service="nothing-routes-this").model_copy(update={"bound_service": "brand-new"})
+    store.run([bound], T0)
+    decision = store.last("am-2")
+    assert decision.outcome is Outcome.NO_ROUTE
+    assert decision.reason == (
+        "the event's bound service 'brand-new' is not in this configuration; "
+        "no route rule matched and there is no catch-all rule"
+    )
