@@ -34,11 +34,15 @@ VERSION_INFO = Gauge(
 STARTUP = "client:startup"
 
 
-def _read(path: str) -> tuple[str, LoadedConfig]:
+def _source(path: str) -> str:
     try:
-        source = source_version(path)
+        return source_version(path)
     except OSError as exc:
         raise ConfigError([ConfigIssue(path, None, "<document>", f"cannot read the files: {exc}")]) from exc
+
+
+def _read(path: str) -> tuple[str, LoadedConfig]:
+    source = _source(path)
     return source, load_config(path)
 
 
@@ -63,14 +67,19 @@ class ConfigHolder:
 
     def reload(self, trigger: str, loaded_by: str, token_id: str | None = None) -> LoadedConfig:
         """Load the files again; raise ConfigError (and keep serving the old version) when they are invalid."""
+        source: str | None = None
         try:
-            source, loaded = _read(self.path)
+            source = _source(self.path)
+            loaded = load_config(self.path)
         except ConfigError as exc:
             RELOADS.labels("rejected").inc()
             self.last_error = [str(issue) for issue in exc.issues]
             self.last_error_at = datetime.now().astimezone()
-            with contextlib.suppress(OSError):
-                self.watch.settle(source_version(self.path))  # reported once, not at every poll
+            if source is not None:
+                # Reported once, not at every poll. The files refused are those read before loading: the folder
+                # read again now could already hold the fix (written while this load ran), which was then settled
+                # as refused and never loaded until the files changed once more.
+                self.watch.settle(source)
             log.warning(
                 "config_reload_rejected",
                 trigger=trigger,

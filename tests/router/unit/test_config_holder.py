@@ -1,0 +1,69 @@
+"""The configuration holder on a real folder, with no database: a refused load never hides a later change."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from alertrouter_router.config_state import ConfigHolder
+from alertrouter_router.ownership.errors import ConfigError
+from alertrouter_shared.config_source import source_version
+from tests.helpers import eventually
+from tests.router.conftest import BILLING_SERVICE, CONFIG
+
+# An integration whose key is read from a FIFO: the load waits there until the test writes the key, which lets the
+# test change the files at a known point of the load (after the YAML was read, before the load ends).
+WAITING_KEY = """\
+integrations:
+  - id: waiting-am
+    type: alertmanager
+    key_file: key.fifo
+"""
+BROKEN = BILLING_SERVICE.replace("escalation_policy: payments-default", "escalation_policy: nowhere")
+
+
+async def _writer_once_the_load_reads(fifo: Path) -> int:
+    """The FIFO opened for writing once the load has opened it for reading (ENXIO until then)."""
+
+    async def opened() -> int | None:
+        with contextlib.suppress(OSError):
+            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        return None
+
+    return await eventually(opened, what="the load to read the key file")
+
+
+async def test_a_fix_written_while_a_refused_load_ran_is_loaded_by_the_watch(tmp_path: Path) -> None:
+    """The refusal settled the watch on the folder as read *after* the load: the fix, already there, counted as
+    refused, so the watch never proposed it and the router served the old version until the files changed again
+    (while ingest served the fix: AlertrouterConfigNotConverged, and the fixed routing never applied)."""
+    folder = tmp_path / "config"
+    folder.mkdir()
+    shutil.copy(CONFIG, folder / "ownership.yaml")
+    holder = ConfigHolder.load(str(folder))
+    before = holder.current.version
+    fifo = folder / "key.fifo"
+    os.mkfifo(fifo)
+    (folder / "waiting.yaml").write_text(WAITING_KEY, encoding="utf-8")
+    (folder / "billing.yaml").write_text(BROKEN, encoding="utf-8")
+    load = asyncio.create_task(asyncio.to_thread(holder.reload, "watch", "client:watch"))
+    writer = await _writer_once_the_load_reads(fifo)
+    try:
+        (folder / "billing.yaml").write_text(BILLING_SERVICE, encoding="utf-8")  # the fix lands mid-load
+        (folder / "waiting.yaml").unlink()
+        os.write(writer, b"waiting-key\n")
+    finally:
+        os.close(writer)
+    with pytest.raises(ConfigError, match="nowhere"):
+        await load
+    assert holder.current.version == before
+    fixed = source_version(folder)
+    assert holder.watch.poll(str(folder)) is None  # seen once: proposed when seen again
+    assert holder.watch.poll(str(folder)) == fixed
+    holder.reload("watch", "client:watch")
+    assert "billing" in holder.current.services_by_id and holder.source_version == fixed
