@@ -45,12 +45,16 @@ def _drop_version(source: str) -> None:
         VERSION_INFO.remove(source)
 
 
-def _read(path: str) -> tuple[str, IntegrationRegistry]:
-    """(source version, integrations); the version is read first, so a change during the load is seen later."""
+def _source(path: str) -> str:
     try:
-        source = source_version(path)
+        return source_version(path)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the configuration: {exc}") from exc
+
+
+def _read(path: str) -> tuple[str, IntegrationRegistry]:
+    """(source version, integrations); the version is read first, so a change during the load is seen later."""
+    source = _source(path)
     return source, load_registry(path)
 
 
@@ -81,14 +85,18 @@ class IntegrationsConfig:
         if self.watch is None or self.path is None:
             return False
         old = self.source_version
+        source: str | None = None
         try:
-            source, registry = _read(self.path)
+            source = _source(self.path)
+            registry = load_registry(self.path)
         except ConfigError as exc:
             RELOADS.labels("rejected").inc()
             self.rejected_at = datetime.now(UTC)
             self.rejected_errors = max(1, len(str(exc).splitlines()) - 1)  # a heading, then one line each
-            with contextlib.suppress(OSError):
-                self.watch.settle(source_version(self.path))
+            if source is not None:
+                # the files refused are those read before loading: the folder read again now could already hold
+                # the fix (written while this load ran), which was then never loaded until the files changed again
+                self.watch.settle(source)
             log.warning("config_reload_rejected", errors=str(exc)[:4000], source=(old or "")[:12])
             return False
         RELOADS.labels("loaded").inc()
