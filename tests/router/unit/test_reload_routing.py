@@ -76,3 +76,62 @@ def test_an_event_bound_to_an_unknown_service_that_no_rule_routes_says_both() ->
         "the event's bound service 'brand-new' is not in this configuration; "
         "no route rule matched and there is no catch-all rule"
     )
+
+
+def _checkout_renamed(team: str = "ghosts") -> LoadedConfig:
+    """A reload that renamed service checkout to shop-checkout (now owned by ``team``) and policy payments-default
+    to shop-default: the rule for service=checkout now routes to shop-checkout."""
+    document = CONFIG.config.model_dump()
+    for policy in document["escalation_policies"]:
+        if policy["id"] == "payments-default":
+            policy["id"] = "shop-default"
+    for service in document["services"]:
+        if service["escalation_policy"] == "payments-default":
+            service["escalation_policy"] = "shop-default"
+        if service["id"] == "checkout":
+            service.update(id="shop-checkout", owner_team=team)
+    for rule in document["route_rules"]:
+        if rule["service"] == "checkout":
+            rule["service"] = "shop-checkout"
+    config = type(CONFIG.config).model_validate(document)
+    return LoadedConfig(config, "renamed", CONFIG.loaded_at, CONFIG.files, CONFIG.integration_keys)
+
+
+def test_a_step_after_its_service_and_policy_were_renamed_pages_the_service_its_labels_route_to_now() -> None:
+    """The step decided "policy payments-default no longer exists, nor a policy of its service" and scheduled
+    nothing: the incident stayed triggered, the alert's later triggers were duplicates of it, and nobody was paged
+    again for as long as it fired."""
+    store = Store()
+    store.run([event("r")], T0)
+    incident_id = store.last("r").incident_id or ""
+    store.config = _checkout_renamed()
+    store.tick(T0 + minutes(5))
+    decision = store.decisions[-1]
+    assert decision.outcome is Outcome.PAGED and decision.level == 2
+    assert (decision.service_id, decision.team_id, decision.policy_id) == ("shop-checkout", "ghosts", "shop-default")
+    assert decision.explanation["service_replaced"] == {"was": "checkout", "now": "shop-checkout"}
+    assert decision.reason.startswith(
+        "not acknowledged in time: service checkout and policy payments-default no longer exist, routed again to "
+        "service shop-checkout (rule 'by-service-label' matched: service = 'checkout' (was 'checkout')), "
+        "continuing with shop-default; paged level 2"
+    )
+    incident = store.incidents[incident_id]
+    assert (incident.service_id, incident.team_id, incident.policy_id) == ("shop-checkout", "ghosts", "shop-default")
+    assert {p.user_id for p in store.pages_for(incident_id) if p.escalation_level == 2} == {"bob"}
+    assert store.pending_steps  # and it goes on escalating
+
+
+def test_a_step_whose_service_is_gone_and_whose_labels_route_nowhere_says_why() -> None:
+    store = Store()
+    store.run([event("g")], T0)
+    document = _checkout_renamed().config.model_dump()
+    document["route_rules"] = [r for r in document["route_rules"] if r["service"] != "shop-checkout"]
+    config = type(CONFIG.config).model_validate(document)
+    store.config = LoadedConfig(config, "routeless", CONFIG.loaded_at, CONFIG.files, CONFIG.integration_keys)
+    store.tick(T0 + minutes(5))
+    decision = store.decisions[-1]
+    assert decision.outcome is Outcome.ESCALATION_ENDED
+    assert decision.reason == (
+        "policy payments-default no longer exists in configuration routeless, nor service checkout, and its labels "
+        "route to no service: no route rule matched and there is no catch-all rule"
+    )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from alertrouter_router.decisions import Decision, Outcome, derived_id, event_explanation
+from alertrouter_router.decisions import Decision, Outcome, derived_id, event_explanation, route_explanation
 from alertrouter_router.decisions.alerts import Alert
 from alertrouter_router.decisions.beats import Beat
 from alertrouter_router.decisions.escalation import Step, next_position
@@ -20,7 +20,7 @@ from alertrouter_router.decisions.incidents import Incident, IncidentStatus
 from alertrouter_router.decisions.maintenance import Maintenance
 from alertrouter_router.decisions.paging import Escalated, LevelPlan, build_pages, explain_targets, plan_level
 from alertrouter_router.ownership.loader import LoadedConfig
-from alertrouter_router.ownership.routing import RouteMatch
+from alertrouter_router.ownership.routing import RouteMatch, resolve_route
 from alertrouter_shared.events import AlertEvent, Page, PageAlert
 
 
@@ -163,16 +163,35 @@ class Batch:
 
     def with_policy(self, incident: Incident, decision: Decision) -> Incident | None:
         """The incident under a policy that exists: its own, else (a reload removed or renamed it) its service's
-        current one, which the decision names; None when neither exists. Without the fallback the incident stayed
+        current one, else (the service went too: renamed with its policy) the service its labels route to now;
+        the decision names what replaced what. None when none exists. Without the fallback the incident stayed
         triggered with no step, and the alert's later triggers were duplicates of it: nobody was paged again."""
         if incident.policy_id in self.config.policies_by_id:
             return incident
         service = self.config.services_by_id.get(incident.service_id or "")
-        if service is None or service.escalation_policy not in self.config.policies_by_id:
+        if service is None:
+            return self._routed_again(incident, decision)
+        if service.escalation_policy not in self.config.policies_by_id:
             return None
         decision.explanation["policy_replaced"] = {"was": incident.policy_id, "now": service.escalation_policy}
         decision.policy_id = service.escalation_policy
         return self.put_incident(replace(incident, policy_id=service.escalation_policy))
+
+    def _routed_again(self, incident: Incident, decision: Decision) -> Incident | None:
+        """An incident whose service and policy a reload removed, under the service its labels route to now."""
+        route = resolve_route(self.config.config, incident.labels, None)
+        if route.service_id is None or route.escalation_policy_id is None:
+            decision.explanation["route"] = route_explanation(route)
+            return None
+        decision.explanation["service_replaced"] = {"was": incident.service_id, "now": route.service_id}
+        decision.explanation["policy_replaced"] = {"was": incident.policy_id, "now": route.escalation_policy_id}
+        decision.explanation["route"] = route_explanation(route)
+        decision.service_id, decision.team_id = route.service_id, route.team_id
+        decision.policy_id = route.escalation_policy_id
+        moved = replace(
+            incident, service_id=route.service_id, team_id=route.team_id, policy_id=route.escalation_policy_id
+        )
+        return self.put_incident(moved)
 
     def schedule(self, incident: Incident, step: Step) -> Incident:
         """A step for later; the incident keeps the highest round scheduled, where its next cycle starts after."""

@@ -50,7 +50,7 @@ class IncidentRules(ResponderRules):
         decision.id, decision.step_key = derived_id("decision", step.key), step.key
         current = self.with_policy(incident, decision)
         if current is None:
-            decision.reason = f"{_missing(incident, self.config.short_version)}, nor a policy of its service"
+            decision.reason = _missing(incident, decision, self.config.short_version)
         else:
             # a round past the policy's repeats is a retry after nobody was reachable (``Batch.escalate``)
             retry = step.round - current.round_base > self.config.policies_by_id[current.policy_id or ""].repeat
@@ -100,8 +100,8 @@ class IncidentRules(ResponderRules):
         current = self.with_policy(incident, decision)
         if current is None:  # its policy and its service's are gone: it stays acknowledged
             self.put_incident(replace(incident, retrigger_at=None))
-            missing = _missing(incident, self.config.short_version)
-            decision.reason = f"{why}, but {missing}, nor a policy of its service: nobody paged"
+            missing = _missing(incident, decision, self.config.short_version)
+            decision.reason = f"{why}, but {missing}: nobody paged"
             self.record(decision)
             return
         self._new_cycle(current, 0, decision, announce=None)  # paging again is the news, not an escalation
@@ -196,7 +196,7 @@ class IncidentRules(ResponderRules):
     def _escalate_now(self, incident: Incident, action: ManualAction, decision: Decision, said: str) -> None:
         current = self.with_policy(incident, decision)
         if current is None:
-            decision.reason = f"{said}; policy {incident.policy_id} no longer exists, nor a policy of its service"
+            decision.reason = f"{said}; {_missing(incident, decision, self.config.short_version)}"
             return
         incident = current
         policy = self.config.policies_by_id[incident.policy_id or ""]
@@ -214,11 +214,22 @@ class IncidentRules(ResponderRules):
         decision.reason = f"{said}: {_replaced(decision)}{decision.reason}"
 
 
-def _missing(incident: Incident, version: str) -> str:
-    return f"policy {incident.policy_id} no longer exists in configuration {version}"
+def _missing(incident: Incident, decision: Decision, version: str) -> str:
+    """Why an incident pages nobody: a reload removed its policy and its service, and its labels route nowhere."""
+    route = decision.explanation.get("route", {}).get("reason", "")
+    return (
+        f"policy {incident.policy_id} no longer exists in configuration {version}, nor service "
+        f"{incident.service_id}, and its labels route to no service: {route}"
+    )
 
 
 def _replaced(decision: Decision) -> str:
     """The reason's preamble when a reload removed the incident's policy and its service's current one took over."""
     replaced = decision.explanation.get("policy_replaced")
+    moved = decision.explanation.get("service_replaced")
+    if moved and replaced:
+        return (
+            f"service {moved['was']} and policy {replaced['was']} no longer exist, routed again to service "
+            f"{moved['now']} ({decision.explanation['route']['reason']}), continuing with {replaced['now']}; "
+        )
     return f"policy {replaced['was']} no longer exists, continuing with {replaced['now']}; " if replaced else ""
