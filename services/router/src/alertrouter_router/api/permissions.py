@@ -180,7 +180,11 @@ async def _owning_team(
         )
     if row is None:
         return None
-    return frozenset({row["team_id"] or "(none)"}), f"an incident of service {row['service_id']}"
+    # The team it was opened for (and paged), and the team that owns its service now: a reload that moved the
+    # service to another team, or renamed the team, left the owners refused (403) on their own open incidents.
+    service = state.configs.current.services_by_id.get(row["service_id"] or "")
+    teams = {row["team_id"] or "(none)"} | ({service.owner_team} if service is not None else set())
+    return frozenset(teams), f"an incident of service {row['service_id']}"
 
 
 async def refusal(state: RouterState, who: Principal, method: str, path: str, params: Mapping[str, str]) -> str | None:
