@@ -135,3 +135,23 @@ def test_a_step_whose_service_is_gone_and_whose_labels_route_nowhere_says_why() 
         "policy payments-default no longer exists in configuration routeless, nor service checkout, and its labels "
         "route to no service: no route rule matched and there is no catch-all rule"
     )
+
+
+def test_a_step_for_a_level_a_reload_removed_says_so_in_its_reason() -> None:
+    """The why read "Escalation step round 1 level 2 … was due … Outcome: paged — not acknowledged in time: paged
+    level 1": the level paged instead was named, the level that was due gone without a word."""
+    store = Store()
+    store.run([event("l")], T0)
+    document = CONFIG.config.model_dump()
+    for policy in document["escalation_policies"]:
+        if policy["id"] == "payments-default":
+            policy["levels"] = policy["levels"][:1]
+    config = type(CONFIG.config).model_validate(document)
+    store.config = LoadedConfig(config, "one-level", CONFIG.loaded_at, CONFIG.files, CONFIG.integration_keys)
+    store.tick(T0 + minutes(5))
+    decision = store.decisions[-1]
+    assert decision.outcome is Outcome.PAGED and decision.level == 1
+    assert decision.reason == (
+        "not acknowledged in time: level 2 no longer exists (policy payments-default has 1 now): "
+        "paged level 1 (round 1) of policy payments-default: alice"
+    )

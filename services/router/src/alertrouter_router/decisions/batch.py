@@ -259,8 +259,10 @@ class Batch:
         """
         assert incident.policy_id is not None
         policy = self.config.policies_by_id[incident.policy_id]
+        removed = ""  # the reason says so: "level 3 was due" and "paged level 1" read as a mistake without it
         if level >= len(policy.levels):  # a reload removed levels while a step for one was pending
             decision.explanation["level_removed"] = {"level": level + 1, "levels_now": len(policy.levels)}
+            removed = f"level {level + 1} no longer exists (policy {policy.id} has {len(policy.levels)} now): "
             level = len(policy.levels) - 1
         first_level = level
         skipped: list[dict[str, Any]] = []
@@ -284,7 +286,7 @@ class Batch:
                 if announce is not None:
                     self._announce(incident, round_, level, users, announce, decision.id)
                 shown_round = round_ - incident.round_base + 1
-                reason = f"paged level {level + 1} (round {shown_round}) of policy {policy.id}: {paged}"
+                reason = f"{removed}paged level {level + 1} (round {shown_round}) of policy {policy.id}: {paged}"
                 set_outcome(decision, Outcome.PAGED, reason, incident)
                 decision.level = level + 1
                 decision.explanation |= {
@@ -312,7 +314,7 @@ class Batch:
         retry_round = max(round_, incident.step_round) + 1  # past any step already scheduled, a retry's too
         incident = self.schedule(incident, Step(incident.id, retry_round, first_level, retry_at))
         reason = (
-            f"no level of policy {policy.id} reaches anyone right now; "
+            f"{removed}no level of policy {policy.id} reaches anyone right now; "
             f"trying level {first_level + 1} again at {retry_at.isoformat()}"
         )
         set_outcome(decision, Outcome.NOBODY_ON_CALL, reason, incident)
