@@ -67,3 +67,23 @@ async def test_a_fix_written_while_a_refused_load_ran_is_loaded_by_the_watch(tmp
     assert holder.watch.poll(str(folder)) == fixed
     holder.reload("watch", "client:watch")
     assert "billing" in holder.current.services_by_id and holder.source_version == fixed
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_its_line_and_the_version_in_force_stays(tmp_path: Path) -> None:
+    """A name saved as Latin-1 raised UnicodeDecodeError out of the loader: the watch task failed, which ends the
+    router process (every process watching the folder), and a restarted one could not load the files at all."""
+    folder = tmp_path / "config"
+    folder.mkdir()
+    shutil.copy(CONFIG, folder / "ownership.yaml")
+    holder = ConfigHolder.load(str(folder))
+    before = holder.current.version
+    (folder / "zz-people.yaml").write_bytes("teams: []\n# Jos\u00e9 joins next week\n".encode("latin-1"))
+    assert holder.watch.poll(str(folder)) is None
+    assert holder.watch.poll(str(folder)) is not None
+    holder.reload_logged("watch", "client:watch")
+    assert holder.current.version == before
+    assert holder.last_error == [
+        f"{folder / 'zz-people.yaml'}:2: <document>: not UTF-8: byte 0xe9 cannot be decoded (save the file as UTF-8)"
+    ]
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        ConfigHolder.load(str(folder))  # a process starting now says why it cannot start

@@ -81,7 +81,7 @@ def read_yaml(path: Path, display_name: str) -> SourceDocument:
     """Parse one file; a syntax error becomes a ``ConfigIssue`` raised inside ``ConfigError``."""
     from alertrouter_router.ownership.errors import ConfigError
 
-    text = path.read_text(encoding="utf-8")
+    text = _text(path, display_name)
     loader = _MarkedLoader(text)
     try:
         node = loader.get_single_node()
@@ -100,3 +100,22 @@ def read_yaml(path: Path, display_name: str) -> SourceDocument:
     finally:
         loader.dispose()
     return SourceDocument(display_name, data, lines)
+
+
+def _text(path: Path, display_name: str) -> str:
+    """The file's text. A file that cannot be read or is not UTF-8 (a name saved as Latin-1) is a configuration
+    error like any other: it raised out of the loader, which ended every router process watching the folder and
+    kept them from starting again -- no routing at all -- instead of refusing the change and keeping the last one."""
+    from alertrouter_router.ownership.errors import ConfigError
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        reason = f"cannot read the file: {exc.strerror or exc}"
+        raise ConfigError([ConfigIssue(display_name, None, "<document>", reason)]) from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        reason = f"not UTF-8: byte 0x{data[exc.start]:02x} cannot be decoded (save the file as UTF-8)"
+        raise ConfigError([ConfigIssue(display_name, line, "<document>", reason)]) from exc
