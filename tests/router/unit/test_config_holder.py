@@ -87,3 +87,32 @@ def test_a_file_that_is_not_utf8_is_refused_with_its_line_and_the_version_in_for
     ]
     with pytest.raises(ConfigError, match="not UTF-8"):
         ConfigHolder.load(str(folder))  # a process starting now says why it cannot start
+
+
+APPENDED_RULE = """\
+route_rules:
+  - id: checkout-api
+    service: checkout
+    match: [{label: component, op: "=", value: checkout-api}]
+"""
+
+
+def test_a_second_section_of_the_same_name_in_a_file_is_refused_not_taken_as_the_only_one(tmp_path: Path) -> None:
+    """A route rule appended under a fresh ``route_rules:`` heading: YAML kept only the last section, so the reload
+    took a configuration without every rule of the first one -- valid in every other respect -- and the alerts
+    those rules routed became "no route"."""
+    folder = tmp_path / "config"
+    folder.mkdir()
+    shutil.copy(CONFIG, folder / "ownership.yaml")
+    holder = ConfigHolder.load(str(folder))
+    before = holder.current
+    text = (folder / "ownership.yaml").read_text(encoding="utf-8")
+    (folder / "ownership.yaml").write_text(text + APPENDED_RULE, encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        holder.reload("api", "alice")
+    first = 1 + text.splitlines().index("route_rules:")
+    assert [str(issue) for issue in refused.value.issues] == [
+        f"{folder / 'ownership.yaml'}:{len(text.splitlines()) + 1}: route_rules: duplicate key 'route_rules' "
+        f"(first at line {first}): YAML would keep only this one"
+    ]
+    assert holder.current is before and len(holder.current.config.route_rules) > 1

@@ -10,7 +10,7 @@ parsed by the models, so what the loader sees is what a JSON Schema validator in
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,17 +64,28 @@ class SourceDocument:
         return ConfigIssue(self.file, self.line_of(path), render_path(path), message)
 
 
-def _record_marks(node: yaml.Node, path: YamlPath, lines: dict[YamlPath, int]) -> None:
+def _record_marks(node: yaml.Node, path: YamlPath, lines: dict[YamlPath, int], duplicates: list[ConfigIssue]) -> None:
+    """Record each path's line; a key repeated in one mapping is a ``duplicates`` issue (``display_name`` later).
+
+    YAML keeps only the last of repeated keys, silently: a second ``services:`` section appended to a file dropped
+    every service of the first, and a reload took that as the new configuration."""
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
         for key_node, value_node in node.value:
             if isinstance(key_node, yaml.ScalarNode) and key_node.value != "<<":
-                child = (*path, str(key_node.value))
-                _record_marks(value_node, child, lines)
-                lines[child] = key_node.start_mark.line + 1
+                key, line = str(key_node.value), key_node.start_mark.line + 1
+                child = (*path, key)
+                if key in seen:
+                    message = f"duplicate key {key!r} (first at line {seen[key]}): YAML would keep only this one"
+                    duplicates.append(ConfigIssue("", line, render_path(child), message))
+                    continue
+                seen[key] = line
+                _record_marks(value_node, child, lines, duplicates)
+                lines[child] = line
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _record_marks(item, (*path, index), lines)
+            _record_marks(item, (*path, index), lines, duplicates)
 
 
 def read_yaml(path: Path, display_name: str) -> SourceDocument:
@@ -88,7 +99,10 @@ def read_yaml(path: Path, display_name: str) -> SourceDocument:
         if node is None:
             return SourceDocument(display_name, {})
         lines: dict[YamlPath, int] = {}
-        _record_marks(node, (), lines)
+        duplicates: list[ConfigIssue] = []
+        _record_marks(node, (), lines, duplicates)
+        if duplicates:
+            raise ConfigError([replace(issue, file=display_name) for issue in duplicates])
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
