@@ -63,3 +63,18 @@ async def test_a_fix_written_while_a_refused_load_ran_is_loaded_by_the_watch(tmp
     assert config.source_version == source_version(tmp_path)
     found = config.registry.lookup("new-am-key", IntegrationType.ALERTMANAGER)
     assert found is not None and found.id == "new-am"
+
+
+async def test_a_second_integrations_section_in_a_file_is_refused_and_the_integrations_in_force_stay(
+    tmp_path: Path,
+) -> None:
+    """YAML kept only the last ``integrations:`` section: every integration of the first was dropped, its key
+    answered 404 and the senders' alerts were lost, while the router refused the same files."""
+    config_file = tmp_path / "ownership.yaml"
+    shutil.copy(CONFIG, config_file)
+    config = IntegrationsConfig.load(str(tmp_path))
+    config_file.write_text(config_file.read_text(encoding="utf-8") + "\n" + FIXED, encoding="utf-8")
+    assert config.reload() is False
+    assert config.rejected_at is not None
+    found = config.registry.lookup("test-am-key", IntegrationType.ALERTMANAGER)
+    assert found is not None and found.id == "test-am"

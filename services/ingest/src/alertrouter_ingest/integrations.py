@@ -121,9 +121,30 @@ def load_registry(config_path: str | None, environ: Mapping[str, str] | None = N
     return IntegrationRegistry(entries)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader refusing a key repeated in one mapping: YAML keeps the last silently, so a second
+    ``integrations:`` section appended to a file dropped every integration of the first (their keys then
+    answered 404), where the router refuses the same files and keeps its configuration."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value != "<<":
+                line = key_node.start_mark.line + 1
+                if key_node.value in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"duplicate key {key_node.value!r} (first at line {seen[key_node.value]})",
+                        key_node.start_mark,
+                    )
+                seen[key_node.value] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_integrations(file: Path, issues: list[str]) -> list[tuple[str, IntegrationSpec]]:
     try:
-        document: Any = yaml.safe_load(file.read_text(encoding="utf-8"))
+        document: Any = yaml.load(file.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 safe
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         issues.append(f"{file}: cannot read YAML: {exc}")
         return []
