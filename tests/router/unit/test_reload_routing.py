@@ -9,8 +9,9 @@ from __future__ import annotations
 import uuid
 
 from alertrouter_router.decisions import Outcome
+from alertrouter_router.drills import DRILL_INTEGRATION
 from alertrouter_router.ownership.loader import LoadedConfig
-from alertrouter_shared.events import AlertAction
+from alertrouter_shared.events import AlertAction, AlertSource
 from tests.router.unit.decide_support import CONFIG, T0, Store, event, minutes
 
 
@@ -76,6 +77,27 @@ def test_an_event_bound_to_an_unknown_service_that_no_rule_routes_says_both() ->
         "the event's bound service 'brand-new' is not in this configuration; "
         "no route rule matched and there is no catch-all rule"
     )
+
+
+def test_a_drill_of_a_service_a_reload_removed_pages_nobody_rather_than_whoever_its_labels_route_to() -> None:
+    """A drill rehearses its own service's chain: its labels must not reach a catch-all's team."""
+    document = CONFIG.config.model_dump()
+    document["route_rules"].append({"id": "everything", "service": "checkout", "match": []})
+    config = type(CONFIG.config).model_validate(document)
+    store = Store(config=LoadedConfig(config, "catch-all", CONFIG.loaded_at, CONFIG.files, CONFIG.integration_keys))
+    drill = event("drill:gone:1", service="gone").model_copy(
+        update={
+            "source": AlertSource.DRILL,
+            "integration_id": DRILL_INTEGRATION,
+            "bound_service": "gone",
+            "drill": True,
+            "drill_ends_at": T0 + minutes(30),
+        }
+    )
+    store.run([drill], T0)
+    decision = store.last("drill:gone:1")
+    assert decision.outcome is Outcome.NO_ROUTE and store.pages == []
+    assert decision.reason == "integration bound to unknown service 'gone'"
 
 
 def _checkout_renamed(team: str = "ghosts") -> LoadedConfig:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from alertrouter_router.db.pool import Conn
-from alertrouter_router.decisions.alerts import Alert, AlertStatus, SuppressedBy
+from alertrouter_router.decisions.alerts import Alert, AlertStatus, SuppressedBy, routing_integration
 from alertrouter_router.decisions.decide import Snapshot
 from alertrouter_router.decisions.escalation import Step
 from alertrouter_router.decisions.grouping import group_key
@@ -60,11 +60,11 @@ def grouping_services(config: LoadedConfig, events: Iterable[AlertEvent], alerts
     found: set[str] = set()
     for event in events:
         if event.action is AlertAction.TRIGGER:
-            route = resolve_route(config.config, event.labels, event.bound_service, event.integration_id)
+            route = resolve_route(config.config, event.labels, event.bound_service, routing_integration(event))
             if route.service_id is not None:
                 found.add(route.service_id)
     for alert in alerts:
-        route = resolve_route(config.config, alert.labels, alert.bound_service, alert.integration_id)
+        route = resolve_route(config.config, alert.labels, alert.bound_service, routing_integration(alert))
         if route.service_id is not None:
             found.add(route.service_id)
     return sorted(s for s in found if group_key(config.services_by_id[s], {}) is not None)

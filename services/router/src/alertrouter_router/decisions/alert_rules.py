@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alertrouter_router.decisions import Decision, DecisionKind, Outcome, derived_id, route_explanation
-from alertrouter_router.decisions.alerts import Alert, AlertStatus, SuppressedBy
+from alertrouter_router.decisions.alerts import Alert, AlertStatus, SuppressedBy, routing_integration
 from alertrouter_router.decisions.batch import Batch, Recheck, clamp, set_outcome, suppress
 from alertrouter_router.decisions.beats import heard_since
 from alertrouter_router.decisions.grouping import group_key, newest_open_group
@@ -36,7 +36,7 @@ _CAUSE_PREFIX = {
 
 class AlertRules(Batch):
     def trigger(self, event: AlertEvent) -> None:
-        route = resolve_route(self.config.config, event.labels, event.bound_service, event.integration_id)
+        route = resolve_route(self.config.config, event.labels, event.bound_service, routing_integration(event))
         decision = self.event_decision(event, route)
         occurred = self.clamped(event, decision)
         started = event.episode_started_at
@@ -152,7 +152,7 @@ class AlertRules(Batch):
     ) -> None:
         """Give a firing alert its home: suppressed (and why), grouped into an open incident, or a new incident."""
         if route is None:
-            route = resolve_route(self.config.config, alert.labels, alert.bound_service, alert.integration_id)
+            route = resolve_route(self.config.config, alert.labels, alert.bound_service, routing_integration(alert))
         alert = replace(alert, service_id=route.service_id, team_id=route.team_id, policy_id=route.escalation_policy_id)
         if cause is not None:
             decision.explanation["previously_suppressed_by"] = cause
@@ -287,7 +287,7 @@ class AlertRules(Batch):
                 recheck = min(window.until, self.now + timedelta(seconds=self.rules.recheck_max_seconds))
                 self.put_alert(replace(alert, recheck_at=recheck))
                 return
-        route = resolve_route(self.config.config, alert.labels, alert.bound_service, alert.integration_id)
+        route = resolve_route(self.config.config, alert.labels, alert.bound_service, routing_integration(alert))
         decision = Decision(
             outcome=Outcome.SUPPRESSED,
             reason="",

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from alertrouter_shared.events import AlertEvent
+
 
 class AlertStatus(StrEnum):
     FIRING = "firing"
@@ -54,3 +56,10 @@ class Alert:
     @property
     def firing(self) -> bool:
         return self.status is not AlertStatus.RESOLVED
+
+
+def routing_integration(item: AlertEvent | Alert) -> str | None:
+    """The integration whose binding in the configuration in force replaces a bound service it does not have
+    (``resolve_route``); None for a drill, which rehearses its own service's chain: a drill of a service a reload
+    removed pages nobody, never whoever a rule or a catch-all would route its labels to."""
+    return None if item.drill else item.integration_id

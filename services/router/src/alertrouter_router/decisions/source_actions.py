@@ -12,7 +12,7 @@ from datetime import datetime
 
 from alertrouter_router.decisions import Decision, Outcome
 from alertrouter_router.decisions.alert_rules import AlertRules
-from alertrouter_router.decisions.alerts import Alert, AlertStatus
+from alertrouter_router.decisions.alerts import Alert, AlertStatus, routing_integration
 from alertrouter_router.decisions.batch import set_outcome, suppress
 from alertrouter_router.decisions.beats import beat_of
 from alertrouter_router.decisions.incidents import IncidentStatus
@@ -26,7 +26,7 @@ class SourceActionRules(AlertRules):
         if heard is not None:
             self.effects.beats[heard.integration_id] = heard
             self.last_beats[heard.integration_id] = heard.at
-        route = resolve_route(self.config.config, event.labels, event.bound_service, event.integration_id)
+        route = resolve_route(self.config.config, event.labels, event.bound_service, routing_integration(event))
         decision = self.event_decision(event, route)
         occurred = self.clamped(event, decision)
         alert = self.alerts.get(event.dedup_key)
@@ -71,7 +71,7 @@ class SourceActionRules(AlertRules):
         set_outcome(decision, Outcome.RESOLVED, reason, incident)
 
     def acknowledge_event(self, event: AlertEvent) -> None:
-        route = resolve_route(self.config.config, event.labels, event.bound_service, event.integration_id)
+        route = resolve_route(self.config.config, event.labels, event.bound_service, routing_integration(event))
         decision = self.event_decision(event, route)
         incident = self.live_incident(self.alerts.get(event.dedup_key))
         if incident is None:
