@@ -154,8 +154,8 @@ def test_a_step_whose_service_is_gone_and_whose_labels_route_nowhere_says_why() 
     decision = store.decisions[-1]
     assert decision.outcome is Outcome.ESCALATION_ENDED
     assert decision.reason == (
-        "policy payments-default no longer exists in configuration routeless, nor service checkout, and its labels "
-        "route to no service: no route rule matched and there is no catch-all rule"
+        "policy payments-default no longer exists in configuration routeless, nor service checkout, and it is not "
+        "routed again: no route rule matched and there is no catch-all rule"
     )
 
 
@@ -177,3 +177,19 @@ def test_a_step_for_a_level_a_reload_removed_says_so_in_its_reason() -> None:
         "not acknowledged in time: level 2 no longer exists (policy payments-default has 1 now): "
         "paged level 1 (round 1) of policy payments-default: alice"
     )
+
+
+def test_a_drill_incident_whose_service_a_reload_renamed_is_not_routed_to_another_team() -> None:
+    store = Store()
+    drill = event("drill:checkout:2").model_copy(
+        update={"source": AlertSource.DRILL, "drill": True, "drill_ends_at": T0 + minutes(30)}
+    )
+    store.run([drill], T0)
+    incident_id = store.last("drill:checkout:2").incident_id or ""
+    store.config = _checkout_renamed()
+    store.tick(T0 + minutes(5))
+    decision = store.decisions[-1]
+    assert decision.outcome is Outcome.ESCALATION_ENDED
+    assert decision.reason.endswith("and it is not routed again: a drill is not routed to another service")
+    assert store.incidents[incident_id].service_id == "checkout"
+    assert [p for p in store.pages_for(incident_id) if p.escalation_level == 2] == []

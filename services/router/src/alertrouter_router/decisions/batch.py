@@ -178,10 +178,12 @@ class Batch:
         return self.put_incident(replace(incident, policy_id=service.escalation_policy))
 
     def _routed_again(self, incident: Incident, decision: Decision) -> Incident | None:
-        """An incident whose service and policy a reload removed, under the service its labels route to now."""
+        """An incident whose service and policy a reload removed, under the service its labels route to now; never
+        a drill's, which rehearses its own service's chain (its time limit ends it)."""
         route = resolve_route(self.config.config, incident.labels, None)
-        if route.service_id is None or route.escalation_policy_id is None:
-            decision.explanation["route"] = route_explanation(route)
+        if incident.drill or route.service_id is None or route.escalation_policy_id is None:
+            why = "a drill is not routed to another service" if incident.drill else route.reason
+            decision.explanation["not_routed_again"] = why
             return None
         decision.explanation["service_replaced"] = {"was": incident.service_id, "now": route.service_id}
         decision.explanation["policy_replaced"] = {"was": incident.policy_id, "now": route.escalation_policy_id}

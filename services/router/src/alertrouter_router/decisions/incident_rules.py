@@ -216,10 +216,10 @@ class IncidentRules(ResponderRules):
 
 def _missing(incident: Incident, decision: Decision, version: str) -> str:
     """Why an incident pages nobody: a reload removed its policy and its service, and its labels route nowhere."""
-    route = decision.explanation.get("route", {}).get("reason", "")
+    why = decision.explanation.get("not_routed_again", "")
     return (
         f"policy {incident.policy_id} no longer exists in configuration {version}, nor service "
-        f"{incident.service_id}, and its labels route to no service: {route}"
+        f"{incident.service_id}, and it is not routed again: {why}"
     )
 
 
