@@ -1,0 +1,146 @@
+"""An open incident's escalation across a reload that renamed its service and policy, on a database of its own with
+a clock the test sets: no Kafka, no running router (the consumer batch and the timer pass called as the loops do).
+
+The step due after the reload decided "policy no longer exists ..., nor a policy of its service" and scheduled
+nothing: the incident stayed triggered, every later trigger of the still-firing alert was a duplicate of it, and
+nobody was paged again for as long as it fired."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
+
+import pytest
+import yaml
+
+from alertrouter_router import timers
+from alertrouter_router.db.migrate import upgrade_to_head
+from alertrouter_router.db.pool import make_pool
+from alertrouter_router.decisions.decide import Rules
+from alertrouter_router.ownership.loader import LoadedConfig, load_config
+from alertrouter_router.pipeline import process_batch
+from alertrouter_router.state import RouterState
+from alertrouter_shared.events import Page, PageKind
+from tests.helpers import DatabaseFactory
+from tests.router.conftest import CONFIG, alert_event
+
+T0 = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)  # a Monday: alice is on call at level 1, bob at level 2
+
+
+@dataclass
+class _Clock:
+    at: datetime = T0
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@dataclass
+class _Publisher:
+    pages: list[Page] = field(default_factory=list)
+
+    def hand_over(self, pages: list[Page], now: datetime) -> None:
+        self.pages += [p for p in pages if p.send_at <= now]
+
+
+@pytest.fixture(scope="module")
+def reload_database(databases: DatabaseFactory) -> Iterator[str]:
+    url = databases.create()
+    upgrade_to_head(url, wait=30)
+    yield url
+
+
+@pytest.fixture
+async def state(reload_database: str) -> AsyncIterator[RouterState]:
+    pool = await make_pool(reload_database, 4)
+    settings = SimpleNamespace(escalation_batch=100, timer_lock_wait_seconds=0.5)
+    held = SimpleNamespace(current=load_config(CONFIG))
+    yield cast(
+        RouterState,
+        SimpleNamespace(
+            pool=pool, clock=_Clock(), configs=held, settings=settings, rules=Rules(), publisher=_Publisher()
+        ),
+    )
+    await pool.close()
+
+
+def _renamed(folder: Path) -> LoadedConfig:
+    """The files after the change: service checkout is shop-checkout of team platform, policy payments-default is
+    shop-default, and the rule for service=checkout (and the integrations bound to checkout) go to shop-checkout."""
+    document = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    for policy in document["escalation_policies"]:
+        if policy["id"] == "payments-default":
+            policy["id"] = "shop-default"
+    for service in document["services"]:
+        if service["escalation_policy"] == "payments-default":
+            service["escalation_policy"] = "shop-default"
+        if service["id"] == "checkout":
+            service.update(id="shop-checkout", owner_team="platform")
+    for item in document["route_rules"] + document["integrations"]:
+        if item.get("service") == "checkout":
+            item["service"] = "shop-checkout"
+    folder.mkdir()
+    (folder / "ownership.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
+    return load_config(folder)
+
+
+async def test_a_step_due_after_the_service_and_policy_were_renamed_pages_through_the_renamed_ones(
+    state: RouterState, tmp_path: Path, unique: str
+) -> None:
+    key = f"am:test-am:{unique}"
+    event = alert_event(key, {"service": "checkout", "alertname": "Down"}, occurred_at=T0, received_at=T0)
+    effects = await process_batch(state, [event], now=T0)
+    incident_id = effects.decisions[0].incident_id
+    assert incident_id is not None and effects.decisions[0].outcome.value == "paged"
+
+    state.configs.current = _renamed(tmp_path / "renamed")  # type: ignore[misc]  # what a reload does
+    due = T0 + timedelta(minutes=5, seconds=1)
+    cast(_Clock, state.clock).at = due
+    assert await timers.fire_due_steps(state) == 1
+
+    async with state.pool.acquire() as conn:
+        decision = await conn.fetchrow(
+            "SELECT outcome, level, service_id, team_id, policy_id, reason, explanation->'service_replaced' AS moved "
+            "FROM router_decision WHERE incident_id = $1 AND kind = 'escalation'",
+            incident_id,
+        )
+        incident = await conn.fetchrow(
+            "SELECT status, service_id, team_id, policy_id FROM router_incident WHERE id = $1", incident_id
+        )
+        pending = await conn.fetch(
+            "SELECT round, level FROM router_escalation_step WHERE incident_id = $1 AND status = 'pending'",
+            incident_id,
+        )
+    assert decision is not None and incident is not None
+    assert (decision["outcome"], decision["level"]) == ("paged", 2), decision["reason"]
+    assert (decision["service_id"], decision["team_id"], decision["policy_id"]) == (
+        "shop-checkout",
+        "platform",
+        "shop-default",
+    )
+    assert decision["moved"] == {"was": "checkout", "now": "shop-checkout"}
+    assert dict(incident) == {
+        "status": "triggered",
+        "service_id": "shop-checkout",
+        "team_id": "platform",
+        "policy_id": "shop-default",
+    }
+    assert [(r["round"], r["level"]) for r in pending] == [(1, 0)]  # it goes on escalating (the policy repeats)
+    level_two = [
+        p for p in cast(_Publisher, state.publisher).pages if p.kind is PageKind.TRIGGER and p.escalation_level == 2
+    ]
+    assert {(p.incident_id, p.user_id) for p in level_two} == {(incident_id, "bob")}
+
+    async with state.pool.acquire() as conn:  # this module's database: nothing else reads it, but end what began
+        ended = await conn.execute(
+            "UPDATE router_incident SET status = 'resolved', resolved_at = $2 WHERE id = $1", incident_id, due
+        )
+        cancelled = await conn.execute(
+            "UPDATE router_escalation_step SET status = 'cancelled' WHERE incident_id = $1 AND status = 'pending'",
+            incident_id,
+        )
+    assert (ended, cancelled) == ("UPDATE 1", "UPDATE 1")
