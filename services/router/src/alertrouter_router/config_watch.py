@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 
 from alertrouter_router import config_versions
+from alertrouter_router.db import alert_rechecks
+from alertrouter_router.db.pool import Conn
 from alertrouter_router.state import RouterState
 from alertrouter_shared.db_errors import is_transient
 from alertrouter_shared.logging import get_logger
@@ -35,6 +38,7 @@ async def keep_loaded(state: RouterState) -> None:
         try:
             async with state.pool.acquire() as conn:
                 added = await config_versions.keep(conn, load)
+                unrouted = await _recheck_unrouted(conn, state)
         except Exception as exc:
             if not is_transient(exc):
                 raise
@@ -44,6 +48,19 @@ async def keep_loaded(state: RouterState) -> None:
             state.configs.unkept = None
     if added:
         log.info("config_version_kept", version=load.version[:12], trigger=load.trigger, by=load.loaded_by)
+    if unrouted:
+        log.info("unrouted_alerts_rechecked", version=load.version[:12], alerts=unrouted)
+
+
+async def _recheck_unrouted(conn: Conn, state: RouterState) -> int:
+    """The alerts no rule routed are looked at again under the configuration this process loaded. Every process
+    does it after each load it keeps: a recheck taken by a process still on the old files finds no route again,
+    and the process that loads the fix marks them once more."""
+    hours = state.settings.unrouted_recheck_hours
+    if hours == 0:
+        return 0
+    now = state.clock.now()
+    return await alert_rechecks.recheck_unrouted(conn, now, now - timedelta(hours=hours))
 
 
 def look_for_change(state: RouterState) -> bool:

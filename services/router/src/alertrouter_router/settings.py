@@ -39,6 +39,12 @@ class RouterSettings(CommonSettings):
         description="alerts suppressed by maintenance are looked at again at least this often (and at the "
         "window's end)",
     )
+    unrouted_recheck_hours: int = Field(
+        24,
+        ge=0,
+        description="after a configuration change, alerts no rule routed that were heard from within this many "
+        "hours are routed again (0: only at their next trigger)",
+    )
     nobody_reachable_retry_minutes: int = Field(
         5, ge=1, le=1440, description="an incident that no level of its policy reaches tries again this often"
     )

@@ -130,6 +130,11 @@ alert = Table(
         "recheck_at",
         postgresql_where=text("status = 'suppressed' AND recheck_at IS NOT NULL"),
     ),
+    Index(
+        "ix_router_alert_unrouted",
+        "suppressed_by",
+        postgresql_where=text("status = 'suppressed' AND suppressed_by = 'no_route'"),
+    ),
 )
 
 decision = Table(

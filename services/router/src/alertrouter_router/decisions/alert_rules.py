@@ -288,6 +288,12 @@ class AlertRules(Batch):
                 self.put_alert(replace(alert, recheck_at=recheck))
                 return
         route = resolve_route(self.config.config, alert.labels, alert.bound_service, routing_integration(alert))
+        unrouted = route.service_id is None or route.escalation_policy_id is None
+        if not over and alert.suppressed_by is SuppressedBy.NO_ROUTE and unrouted:
+            # looked at again after a configuration change (``db/alert_rechecks``) and still unrouted: its no-route
+            # decision stands, and a decision at every reload for every such alert would bury the ones that matter
+            self.put_alert(replace(alert, recheck_at=None))
+            return
         decision = Decision(
             outcome=Outcome.SUPPRESSED,
             reason="",

@@ -1,0 +1,157 @@
+"""A firing alert no rule routed pages once a configuration change routes it, on a database of its own with a clock
+the test sets: the files changed, the holder reloaded them, the process kept the version (``keep_loaded``, which
+marks the unrouted alerts due), the timer pass rechecked them -- each called as the router's loops call them.
+
+Before, the alert stayed "no route" until its next trigger: an Alertmanager alert's repeat, hours later by default;
+a CloudWatch alarm, sent once per state change, never paged."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
+
+import pytest
+
+from alertrouter_router import timers
+from alertrouter_router.config_state import ConfigHolder
+from alertrouter_router.config_watch import keep_loaded
+from alertrouter_router.db.migrate import upgrade_to_head
+from alertrouter_router.db.pool import make_pool
+from alertrouter_router.decisions.decide import Rules
+from alertrouter_router.pipeline import process_batch
+from alertrouter_router.state import RouterState
+from alertrouter_shared.events import Page
+from tests.helpers import DatabaseFactory
+from tests.router.conftest import CONFIG, alert_event
+
+T0 = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)  # a Monday: alice is on call at checkout's level 1
+BILLING_RULE = """\
+route_rules:
+  - id: billing
+    service: checkout
+    match: [{label: service, op: "=", value: billing}]
+"""
+
+
+@dataclass
+class _Clock:
+    at: datetime = T0
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@dataclass
+class _Publisher:
+    pages: list[Page] = field(default_factory=list)
+
+    def hand_over(self, pages: list[Page], now: datetime) -> None:
+        self.pages += [p for p in pages if p.send_at <= now]
+
+
+@pytest.fixture(scope="module")
+def unrouted_database(databases: DatabaseFactory) -> Iterator[str]:
+    url = databases.create()
+    upgrade_to_head(url, wait=30)
+    yield url
+
+
+@pytest.fixture
+async def state(unrouted_database: str, tmp_path: Path) -> AsyncIterator[RouterState]:
+    folder = tmp_path / "config"
+    folder.mkdir()
+    shutil.copy(CONFIG, folder / "ownership.yaml")
+    pool = await make_pool(unrouted_database, 4)
+    settings = SimpleNamespace(escalation_batch=100, timer_lock_wait_seconds=0.5, unrouted_recheck_hours=24)
+    yield cast(
+        RouterState,
+        SimpleNamespace(
+            pool=pool,
+            clock=_Clock(),
+            configs=ConfigHolder.load(str(folder)),
+            settings=settings,
+            rules=Rules(),
+            publisher=_Publisher(),
+        ),
+    )
+    await pool.close()
+
+
+async def _alert(state: RouterState, key: str) -> dict[str, object]:
+    async with state.pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT status, suppressed_by, recheck_at, incident_id FROM router_alert WHERE dedup_key = $1", key
+        )
+    assert row is not None
+    return dict(row)
+
+
+async def _reload_with_billing_rule(state: RouterState, at: datetime) -> None:
+    (Path(state.configs.path) / "billing.yaml").write_text(BILLING_RULE, encoding="utf-8")
+    state.configs.reload("watch", "client:watch")
+    cast(_Clock, state.clock).at = at
+    await keep_loaded(state)
+
+
+async def test_an_unrouted_alert_pages_after_a_reload_that_routes_it(state: RouterState, unique: str) -> None:
+    await keep_loaded(state)  # the startup load, kept as the router does before its loops run
+    key = f"am:test-am:{unique}"
+    event = alert_event(key, {"service": "billing", "alertname": "Down"}, occurred_at=T0, received_at=T0)
+    effects = await process_batch(state, [event], now=T0)
+    assert [d.outcome.value for d in effects.decisions] == ["no_route"]
+
+    later = T0 + timedelta(minutes=30)
+    await _reload_with_billing_rule(state, later)
+    assert (await _alert(state, key))["recheck_at"] == later
+    assert await timers.recheck_suppressed(state) == 1
+
+    async with state.pool.acquire() as conn:
+        decision = await conn.fetchrow(
+            "SELECT kind, outcome, reason, service_id, config_version, incident_id FROM router_decision "
+            "WHERE dedup_key = $1 ORDER BY seq DESC LIMIT 1",
+            key,
+        )
+    assert decision is not None
+    assert (decision["kind"], decision["outcome"], decision["service_id"]) == ("recheck", "paged", "checkout")
+    assert decision["reason"].startswith("now routable: paged level 1"), decision["reason"]
+    assert decision["config_version"] == state.configs.current.version
+    pages = [p for p in cast(_Publisher, state.publisher).pages if p.incident_id == decision["incident_id"]]
+    assert {p.user_id for p in pages} == {"alice"}
+    assert await _alert(state, key) == {
+        "status": "firing",
+        "suppressed_by": None,
+        "recheck_at": None,
+        "incident_id": decision["incident_id"],
+    }
+    async with state.pool.acquire() as conn:  # this module's database: nothing else reads it, but end what began
+        ended = await conn.execute(
+            "UPDATE router_incident SET status = 'resolved', resolved_at = $2 WHERE id = $1",
+            decision["incident_id"],
+            later,
+        )
+        await conn.execute(
+            "UPDATE router_escalation_step SET status = 'cancelled' WHERE incident_id = $1 AND status = 'pending'",
+            decision["incident_id"],
+        )
+    assert ended == "UPDATE 1"
+
+
+async def test_an_alert_unheard_of_for_longer_than_the_window_is_left_alone(state: RouterState, unique: str) -> None:
+    """A source that went quiet a day ago may be gone with its problem: a reload does not wake someone for it."""
+    await keep_loaded(state)  # the startup load, kept as the router does before its loops run
+    key = f"am:test-am:{unique}"
+    event = alert_event(key, {"service": "billing", "alertname": "Down"}, occurred_at=T0, received_at=T0)
+    await process_batch(state, [event], now=T0)
+
+    await _reload_with_billing_rule(state, T0 + timedelta(hours=25))
+    assert await _alert(state, key) == {
+        "status": "suppressed",
+        "suppressed_by": "no_route",
+        "recheck_at": None,
+        "incident_id": None,
+    }
