@@ -46,7 +46,7 @@ async def test_paging_drill_run_then_report_and_list(router: RouterRuntime, api:
     assert listed[0].split() == ["ID", "STARTED", "KIND", "STATUS", "BY"]
     assert listed[1].startswith(drill_id) and "paging" in listed[1] and "triggered" in listed[1]
     incident = json.loads(as_json.out)["incident"]
-    assert (await api.post(f"/v1/incidents/{incident}/resolve", json={"by": "cli-tester"})).status_code == 200
+    assert (await api.post(f"/v1/incidents/{incident}/resolve", json={"by": "carol"})).status_code == 200
 
 
 async def test_silent_drill_prints_the_chain_and_its_failures(router: RouterRuntime) -> None:

@@ -129,12 +129,12 @@ async def test_incidents_why_ack_and_resolve(
 
     # named as messages show it (the first eight hex digits, after a '#'): the one open incident starting so
     short = "#" + incident["id"].replace("-", "")[:8]
-    acked = await cli(router, "ack", short, "--by", "cli-tester", "--note", "looking")
-    assert acked.out.strip() == f"incident {incident['id']} acknowledged by cli-tester"
+    acked = await cli(router, "ack", short, "--by", "carol", "--note", "looking")
+    assert acked.out.strip() == f"incident {incident['id']} acknowledged by carol"
     state = (await api.get(f"/v1/incidents/{incident['id']}")).json()["incident"]
-    assert (state["status"], state["acknowledged_by"]) == ("acknowledged", "cli-tester")
-    resolved = await run_cli("resolve", incident["id"], env={**env_for(router), "ALERTROUTER_USER": "env-user"})
-    assert resolved.out.strip() == f"incident {incident['id']} resolved by env-user"
+    assert (state["status"], state["acknowledged_by"]) == ("acknowledged", "carol")
+    resolved = await run_cli("resolve", incident["id"], env={**env_for(router), "ALERTROUTER_USER": "bob"})
+    assert resolved.out.strip() == f"incident {incident['id']} resolved by bob"
     again = await cli(router, "ack", incident["id"], "--json")
     assert json.loads(again.out) == {"incident": incident["id"], "status": "resolved", "changed": False}
     assert (await cli(router, "resolve", incident["id"])).out.strip() == (
@@ -210,12 +210,10 @@ async def test_escalate_snooze_and_heartbeats(
     router: RouterRuntime, api: httpx.AsyncClient, producer: AIOKafkaProducer, unique: str
 ) -> None:
     incident = await open_incident(api, producer, f"cli-esc-{unique}")
-    escalated = await cli(router, "escalate", incident["id"], "--by", "cli-tester")
+    escalated = await cli(router, "escalate", incident["id"], "--by", "carol")
     assert escalated.code == 0, escalated
-    assert escalated.out.strip().startswith(
-        f"incident {incident['id']} triggered: escalated by cli-tester: paged level 2"
-    )
-    snoozed = await cli(router, "snooze", incident["id"], "--minutes", "15", "--by", "cli-tester", "--json")
+    assert escalated.out.strip().startswith(f"incident {incident['id']} triggered: escalated by carol: paged level 2")
+    snoozed = await cli(router, "snooze", incident["id"], "--minutes", "15", "--by", "carol", "--json")
     body = json.loads(snoozed.out)
     assert body["status"] == "acknowledged" and "paged again at" in body["reason"]
     listed = await cli(router, "heartbeats", "--json")

@@ -173,3 +173,32 @@ async def test_what_a_removed_service_or_schedule_left_behind_is_an_admin_s(call
         assert refused.status_code == 403, refused.text
         assert refused.json()["detail"].endswith("is not in the configuration")
         assert (await admin.client.delete(path)).status_code == 404  # an admin may: here there is nothing to end
+
+
+async def test_a_relayed_person_acts_with_their_own_rights_not_the_relay_s(
+    api: httpx.AsyncClient, producer: AIOKafkaProducer, unique: str
+) -> None:
+    """The notifier is an admin machine client with ``act_as``: it relays who pressed a Slack button, answered an
+    SMS or followed a link. The person it names must be allowed to act themselves -- a member of the owning team or
+    someone the incident paged -- or a Slack member of another team clicking Acknowledge in a shared channel
+    acknowledged, as themselves, an incident their team has no say in."""
+    incident = await open_incident(api, producer, "checkout", f"am:test-am:{unique}-relay")  # payments; pages alice
+    url = f"/v1/incidents/{incident}"
+    dave = await api.post(f"{url}/acknowledge", json={"by": "dave"})  # platform
+    assert dave.status_code == 403, dave.text
+    assert dave.json()["detail"] == (
+        "user dave (teams: platform) may not acknowledge incidents of team payments (an incident of service "
+        "checkout): a person acts only on what their own teams own, or on an incident they were paged for"
+    )
+    ghost = await api.post(f"{url}/resolve", json={"by": "mallory"})
+    assert ghost.status_code == 403 and "not a user of the ownership configuration" in ghost.json()["detail"]
+    assert (await api.get(url)).json()["incident"]["status"] == "triggered"  # neither changed anything
+
+    # a member of the owning team who was not paged may act, as through their own token
+    assert (await api.post(f"{url}/notes", json={"by": "carol", "note": "looking too"})).status_code == 200
+    # someone of another team the incident paged (here by a reassignment, whose page is written with it) may
+    # answer that page
+    assert (await api.post(f"{url}/reassign", json={"by": "alice", "user": "dave"})).status_code == 200
+
+    acked = await api.post(f"{url}/acknowledge", json={"by": "dave"})
+    assert acked.status_code == 200 and acked.json()["by"] == "dave", acked.text

@@ -2,7 +2,8 @@
 
 The actor is the identity of the caller's token, never a body field: a person's token acts as that person. A
 machine client with the ``act_as`` right (the notifier, relaying who pressed a button) names the person in
-``by``; any other caller sending a ``by`` that is not themselves gets 403.
+``by``, who must be allowed to act on the incident themselves (``on_behalf_refusal``); any other caller sending a
+``by`` that is not themselves gets 403.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from alertrouter_router import audit, work
 from alertrouter_router.api.deps import State
-from alertrouter_router.api.permissions import Who, acting_as
+from alertrouter_router.api.permissions import RULES, Who, acting_as, on_behalf_refusal
 from alertrouter_router.api.schemas.incidents import ActionResult
 from alertrouter_router.db import snapshot_reads
 from alertrouter_router.decisions.decide import ManualAction
@@ -68,6 +69,14 @@ def _target(state: State, body: TargetBody) -> tuple[Literal["user", "schedule"]
     return "schedule", body.schedule
 
 
+_ROUTE = {"note": "notes", "add_responder": "responders"}
+
+
+def _does(action: Action) -> str:
+    """What the permission table says the action is ("acknowledge incidents")."""
+    return RULES[("POST", f"/v1/incidents/{{incident_id}}/{_ROUTE.get(action, action)}")].does
+
+
 def _state_of(incident: Incident) -> dict[str, Any]:
     return {
         "status": incident.status.value,
@@ -88,6 +97,8 @@ async def _act(state: State, who: Principal, incident_id: str, body: ActionBody,
         before = snapshot.incidents.get(incident_id)
         if before is None:
             raise HTTPException(404, f"incident {incident_id!r} not found")
+        if by != who.actor and (why := await on_behalf_refusal(conn, config.config, by, before, _does(action))):
+            raise HTTPException(403, why)
         level = body.level if isinstance(body, EscalateBody) else None
         minutes = body.minutes if isinstance(body, SnoozeBody) else None
         inputs = [ManualAction(incident_id, action, by, body.note, level=level, minutes=minutes, target=target)]

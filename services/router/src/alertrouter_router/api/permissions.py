@@ -1,7 +1,8 @@
 """THE permission table of the SRE API: every route's rule in one place, applied by one dependency.
 
 Everyone with a token reads everything (central operations keep visibility). Acting on an incident needs a
-responder of the team that owns its service; maintenance windows need a team admin of the service's team;
+responder of the team that owns its service (or, relayed by a machine client with ``act_as``, a person of that team
+or one the incident paged: ``on_behalf_refusal``); maintenance windows need a team admin of the service's team;
 tokens and reloads need an admin. Admins are not bound to teams. A route missing from the table cannot start
 (``check_complete`` runs when the app is built), and a request to one would be refused anyway: fail closed.
 The one API route outside the table is the calendar feed ``/calendar/<secret>.ics``, whose path holds its
@@ -12,17 +13,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, Protocol
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.routing import APIRoute
 
 from alertrouter_router.api.auth import authenticate
-from alertrouter_router.identity import Principal, Role
+from alertrouter_router.db.pool import Conn
+from alertrouter_router.identity import Principal, Role, teams_of
+from alertrouter_router.ownership.model import OwnershipConfig
 from alertrouter_shared.web.routes import route_template
 
 if TYPE_CHECKING:
     from alertrouter_router.state import RouterState
+
+
+class IncidentScope(Protocol):
+    """What ``on_behalf_refusal`` reads of an incident."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def team_id(self) -> str | None: ...
+    @property
+    def service_id(self) -> str | None: ...
+
 
 Scope = (
     Literal["incident", "service", "schedule"] | None
@@ -232,3 +247,33 @@ def acting_as(who: Principal, by: str | None) -> str:
     if not who.act_as:
         raise HTTPException(403, f"{who.describe()} may not act as {by!r}: only machine clients with act_as may")
     return by
+
+
+async def on_behalf_refusal(
+    conn: Conn, config: OwnershipConfig, person: str, incident: IncidentScope, does: str
+) -> str | None:
+    """Why a machine client with ``act_as`` may not relay ``person`` doing ``does`` on the incident, or None.
+
+    The relay (the notifier: a Slack button, an SMS reply, a key press, a link) is an admin, but the person it names
+    acts with a person's rights, checked the API's way: a responder of the team that owns the incident. One more
+    person may: whoever the incident paged (a reassignment, another team's schedule in the policy, an added
+    responder) -- they were asked to answer it. Anyone else -- a Slack member of another team clicking a button in
+    a shared channel, someone who left the configuration -- is refused, and nothing changes.
+    """
+    if person not in config.users_by_id:
+        return f"user {person} may not {does}: they are not a user of the ownership configuration"
+    teams = teams_of(config, person)
+    if incident.team_id is not None and incident.team_id in teams:
+        return None
+    paged = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM router_outbox WHERE incident_id = $1 AND (payload::jsonb)->>'user_id' = $2)",
+        incident.id,
+        person,
+    )
+    if paged:
+        return None
+    return (
+        f"user {person} (teams: {', '.join(sorted(teams)) or 'none'}) may not {does} of team "
+        f"{incident.team_id or '(none)'} (an incident of service {incident.service_id}): a person acts only on "
+        "what their own teams own, or on an incident they were paged for"
+    )
