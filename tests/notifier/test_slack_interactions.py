@@ -178,3 +178,73 @@ async def test_acknowledged_and_resolved_notices_update_the_page_message_in_plac
     assert _buttons(slack_app.updates[0]) == ["alertrouter_resolve", "open_incident", "runbook"]
     assert slack_app.updates[1]["blocks"][0]["text"]["text"].startswith(":white_check_mark: RESOLVED:")
     assert _buttons(slack_app.posted[(channel, ts)]) == ["open_incident", "runbook"]
+
+
+async def test_a_member_of_another_team_clicking_in_a_shared_channel_is_refused(
+    notifier: Notifier, slack_app: SlackServer, router_live: LiveRouter, unique: str
+) -> None:
+    """The notifier acts as an admin machine client, so the router checks the person it names: olga's Slack account
+    is linked (her own team paged her), but the incident is another team's and never paged her."""
+    channel_id = f"C{unique[:8].upper()}S"
+    ivy = Person(f"ivy-{unique}", {"slack": channel_id})
+    service = await router_live.add_service(unique, [[ivy]])
+    olga = Person(f"olga-{unique}", {"slack": member(unique, "O")})
+    theirs = await router_live.add_service(f"{unique}o", [[olga]])  # another team, olga's own
+    (olga_page,) = await router_live.trigger(theirs, "their own incident")
+    await _posted(notifier, slack_app, [olga_page], olga.addresses["slack"])  # her member id is linked now
+    (page,) = await router_live.trigger(service, "replica lag")
+    where = await _posted(notifier, slack_app, [page], channel_id)
+
+    assert await _click(notifier, slack_app, where, "alertrouter_acknowledge", olga.addresses["slack"]) == 200
+    (explained,) = slack_app.responses
+    assert explained["response_type"] == "ephemeral"
+    assert explained["text"].startswith(f"You may not acknowledge this incident (user {olga.id} (teams: team-")
+    assert explained["text"].endswith("; nothing was changed.") and "could not be reached" not in explained["text"]
+    assert await _incident(router_live, page) == ("triggered", None, None)
+    assert slack_app.updates == []  # the message still offers the buttons to the people who may press them
+
+
+async def test_a_click_acts_once_however_often_its_signed_request_is_sent(
+    notifier: Notifier, slack_app: SlackServer, router_live: LiveRouter, unique: str
+) -> None:
+    """Slack's signature is good for five minutes: within them, the same request again must change nothing."""
+    lena = Person(f"lena-{unique}", {"slack": member(unique, "L")})
+    omar = Person(f"omar-{unique}", {"slack": member(unique, "M")})
+    service = await router_live.add_service(unique, [[lena], [omar]])
+    (page,) = await router_live.trigger(service, "cache evictions")
+    where = await _posted(notifier, slack_app, [page], lena.addresses["slack"])
+    url = f"{notifier.settings.public_url}/v1/slack/interactions"
+    first = await asyncio.to_thread(
+        slack_app.click, url, where[0], where[1], "alertrouter_acknowledge", lena.addresses["slack"]
+    )
+    assert first.status == 200 and len(slack_app.updates) == 1
+    assert await _incident(router_live, page) == ("acknowledged", lena.id, None)
+    # triggered again (escalated now): the captured click must not acknowledge it a second time
+    escalated = await router_live.api.post(f"/v1/incidents/{page.incident_id}/escalate", json={"by": lena.id})
+    assert escalated.status_code == 200 and escalated.json()["status"] == "triggered", escalated.text
+    replayed = await asyncio.to_thread(slack_app.post_click, url, *first.sent)
+    assert replayed.status == 200
+    assert await _incident(router_live, page) == ("triggered", None, None)
+    assert len(slack_app.updates) == 1 and slack_app.responses == []
+
+
+async def test_a_click_on_an_incident_already_closed_names_nobody_on_the_message(
+    notifier: Notifier, slack_app: SlackServer, router_live: LiveRouter, unique: str
+) -> None:
+    """Someone else acknowledged first: the click changes nothing, so the message must not say the clicker did."""
+    channel_id = f"C{unique[:8].upper()}U"
+    max_ = Person(f"max-{unique}", {"slack": channel_id})
+    nia = Person(f"nia-{unique}", {"slack": member(unique, "N")})
+    service = await router_live.add_service(unique, [[max_, nia]])
+    pages = await router_live.trigger(service, "queue depth", count=2)
+    await _posted(notifier, slack_app, pages, nia.addresses["slack"])  # nia's member id is linked
+    where = await _posted(notifier, slack_app, pages, channel_id)
+    acked = await router_live.api.post(f"/v1/incidents/{pages[0].incident_id}/acknowledge", json={"by": max_.id})
+    assert acked.status_code == 200, acked.text
+    updates = len(slack_app.updates)
+
+    assert await _click(notifier, slack_app, where, "alertrouter_acknowledge", nia.addresses["slack"]) == 200
+    (explained,) = slack_app.responses
+    assert explained["text"] == "The incident is already acknowledged; nothing was changed."
+    assert len(slack_app.updates) == updates  # no "Acknowledged by nia via Slack"
+    assert await _incident(router_live, pages[0]) == ("acknowledged", max_.id, None)

@@ -162,3 +162,39 @@ async def test_a_bare_1_answers_the_page_that_reached_the_person_not_one_still_f
     assert answer.startswith(f"Acknowledged: #{incident_ref(first.incident_id)}"), answer
     assert (await _status(router_live, first))[:2] == ("acknowledged", fay.id)
     assert (await _status(router_live, second))[0] == "triggered"
+
+
+async def test_a_replayed_reply_acts_once_and_never_on_a_newer_incident(
+    notifier: Notifier, twilio: TwilioServer, router_live: LiveRouter, unique: str
+) -> None:
+    """Twilio's signature covers the URL and the fields, no time: a captured "1" stayed valid for ever, and sent
+    again a day later it acknowledged whatever incident was open for that number then."""
+    gus = Person(f"gus-{unique}", {"sms": number(unique, 3)})
+    service = await router_live.add_service(unique, [[gus]])
+    first = await _page(notifier, twilio, router_live, service, "tls handshake errors")
+    url = f"{notifier.settings.public_url}/v1/twilio/sms/inbound"
+    sid = "SM" + unique.ljust(32, "0")[:32]
+    original = await asyncio.to_thread(twilio.incoming_sms, url, gus.addresses["sms"], "1", sid=sid)
+    assert (ET.fromstring(original.body).findtext("Message") or "").startswith("Acknowledged: ")
+    assert (await _reply(notifier, twilio, gus.addresses["sms"], "4")).startswith("Resolved: ")
+    second = await _page(notifier, twilio, router_live, service, "tls handshake errors again")
+
+    replayed = await asyncio.to_thread(twilio.incoming_sms, url, gus.addresses["sms"], "1", sid=sid)
+    assert replayed.status == 200 and ET.fromstring(replayed.body).find("Message") is None  # no effect, no text
+    assert await _status(router_live, second) == ("triggered", None, None)
+    assert (await _status(router_live, first))[0] == "resolved"
+
+
+async def test_a_person_who_left_the_configuration_is_told_the_router_refused(
+    notifier: Notifier, twilio: TwilioServer, router_live: LiveRouter, unique: str
+) -> None:
+    """A refusal (403) is not "could not be reached, try again": the person is told why, and trying again is no use."""
+    hana = Person(f"hana-{unique}", {"sms": number(unique, 4)})
+    service = await router_live.add_service(unique, [[hana]])
+    page = await _page(notifier, twilio, router_live, service, "backup overdue")
+    await router_live.remove_service(unique)  # hana left: her team and her user are gone
+
+    answer = await _reply(notifier, twilio, hana.addresses["sms"], f"1 {incident_ref(page.incident_id)}")
+    assert answer.startswith(f"You may not acknowledge #{incident_ref(page.incident_id)} "), answer
+    assert "not a user of the ownership configuration" in answer and answer.endswith("Nothing was changed.")
+    assert await _status(router_live, page) == ("triggered", None, None)

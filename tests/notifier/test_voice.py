@@ -176,12 +176,38 @@ async def test_router_unreachable_changes_nothing_and_offers_the_menu_again(
         await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
         call = await _placed_call(twilio, page.contact_method.address)
         reply = await asyncio.to_thread(twilio.press, call["sid"], "1")
+        again = await asyncio.to_thread(twilio.press, call["sid"], "1", reply.body)
         gather_url = f"{settings.public_url}/v1/twilio/voice/gather"
         unknown_call = await asyncio.to_thread(twilio.signed_post, gather_url, {"CallSid": "CAnope", "Digits": "1"})
     root = ET.fromstring(reply.body)
     assert "could not be reached" in ET.tostring(root, encoding="unicode")
     assert root.find("Gather") is not None  # the person can press again
+    assert "could not be reached" in again.body  # and that press is tried again, not taken for a replay
     assert "not known to alertrouter" in unknown_call.body
+
+
+async def test_a_replayed_key_press_escalates_once(
+    make_settings: SettingsFactory, twilio: TwilioServer, router_live: LiveRouter, unique: str
+) -> None:
+    """Twilio's signature covers no time: the same signed "2" sent again escalated once more each time."""
+    ida = Person(f"ida-{unique}", {"voice": number(unique, 1)})
+    jon = Person(f"jon-{unique}", {"voice": number(unique, 2)})
+    kai = Person(f"kai-{unique}", {"voice": number(unique, 3)})
+    service = await router_live.add_service(unique, [[ida], [jon], [kai]])
+    (page,) = await router_live.trigger(service, "orders stuck")
+    settings = make_settings(
+        twilio_base_url=twilio.url, router_url=router_live.url, router_api_token=ROUTER_TOKEN, **public_settings()
+    )
+    async with Notifier(settings) as notifier, served(notifier):
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+        call = await _placed_call(twilio, ida.addresses["voice"])
+        first = await asyncio.to_thread(twilio.press, call["sid"], "2")
+        assert "escalated to the next level" in first.body
+        assert (await router_live.incident(page.incident_id))["incident"]["last_level"] == 1  # 0-based: level 2
+        replayed = await asyncio.to_thread(twilio.press, call["sid"], "2")
+    assert replayed.status == 200 and "already answered" in replayed.body
+    assert ET.fromstring(replayed.body).find("Hangup") is not None
+    assert (await router_live.incident(page.incident_id))["incident"]["last_level"] == 1  # kai was not paged
 
 
 def test_failure_reasons_name_the_channel_and_the_outcome() -> None:

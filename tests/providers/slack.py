@@ -35,6 +35,7 @@ def slack_signature(secret: str, timestamp: str, body: bytes) -> str:
 class ClickReply:
     status: int
     body: str
+    sent: tuple[bytes, dict[str, str]] = (b"", {})  # the request as it was sent (body, headers): to replay it
 
 
 class SlackServer(ProviderServer):
@@ -187,12 +188,16 @@ class SlackServer(ProviderServer):
             "X-Slack-Signature": slack_signature(secret or self.signing_secret, timestamp, body),
             "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
         }
+        return self.post_click(url, body, headers)
+
+    def post_click(self, url: str, body: bytes, headers: dict[str, str]) -> ClickReply:
+        """Post an interaction request as it is (a replay of ``ClickReply.sent``)."""
         request = urllib.request.Request(url, data=body, headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
-                return ClickReply(response.status, response.read().decode())
+                return ClickReply(response.status, response.read().decode(), (body, headers))
         except urllib.error.HTTPError as exc:
-            return ClickReply(exc.code, exc.read().decode())
+            return ClickReply(exc.code, exc.read().decode(), (body, headers))
 
 
 def block_kit_problem(payload: dict[str, Any]) -> str | None:

@@ -258,9 +258,12 @@ class TwilioServer(ProviderServer):
         )
         return self.signed_post(str(gather.get("action")), fields)
 
-    def incoming_sms(self, url: str, sender: str, body: str, to: str = "+12015550123") -> CallbackReply:
-        """Someone texts ``body`` from ``sender`` to our number, whose incoming-message webhook is ``url``."""
-        sid = "SM" + uuid.uuid4().hex
+    def incoming_sms(
+        self, url: str, sender: str, body: str, to: str = "+12015550123", *, sid: str | None = None
+    ) -> CallbackReply:
+        """Someone texts ``body`` from ``sender`` to our number, whose incoming-message webhook is ``url``. The same
+        ``sid`` again is the same message posted again (a retry, or a captured request replayed)."""
+        sid = sid or "SM" + uuid.uuid4().hex
         fields = _form(
             "inbound-sms.form.json",
             AccountSid=self.account_sid,

@@ -59,7 +59,7 @@ def issue(secret: str, incident_id: str, user_id: str, action: LinkAction, now: 
 
 def verify(secret: str, token: str, now: datetime) -> LinkClaims:
     payload, _, mac = token.partition(".")
-    if not secret or not payload or not mac or not hmac.compare_digest(_mac(secret, payload), mac):
+    if not secret or not payload or not mac or not hmac.compare_digest(_mac(secret, payload).encode(), mac.encode()):
         raise InvalidToken("the link is not valid")
     try:
         claims = orjson.loads(_unb64(payload))

@@ -1,10 +1,13 @@
 """Acting on incidents through the router's HTTP API, as the person who answered a page.
 
 Every way a person answers (link page, SMS reply, key press on a call, Slack button) ends here, so they all get
-the same outcomes: done, nothing to do (already acknowledged or resolved), not found, or the router could not be
-reached / refused us (the caller tells the person to try again; nothing is assumed to have happened).
+the same outcomes: done; nothing to do (already acknowledged or resolved); not found; refused (403: the person may
+not act on this incident -- another team's -- with the router's reason); the router could not be reached or would
+not take the request (nothing was changed: try again); or the request went out and no answer came back (a timeout,
+a dropped connection, a 5xx: the change may or may not have been made, so the person is never told "nothing was
+changed" then, nor "done").
 The notifier authenticates with a machine token (``NOTIFIER_ROUTER_API_TOKEN``, scopes read+write); the person is
-named in the ``by`` field, which the router records in the incident's decision.
+named in the ``by`` field, which the router records in the incident's decision, checking that person's own right.
 """
 
 from __future__ import annotations
@@ -29,14 +32,20 @@ class Result(StrEnum):
     DONE = "done"
     UNCHANGED = "unchanged"
     NOT_FOUND = "not_found"
-    UNAVAILABLE = "unavailable"
+    REFUSED = "refused"  # 403: the person may not (``detail`` says why)
+    UNAVAILABLE = "unavailable"  # the request was not taken: nothing was changed
+    UNCONFIRMED = "unconfirmed"  # sent, but no answer: it may or may not have been changed
 
 
 @dataclass(frozen=True)
 class ActionOutcome:
     result: Result
     status: str | None = None  # the incident's status after the call, when the router said
+    detail: str = ""  # a refusal's reason, as the router gave it
 
+
+# Failures before the request reached the router: it cannot have acted.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 OPEN = frozenset({"triggered", "acknowledged"})
 PAST = {
@@ -56,15 +65,27 @@ class RouterClient:
         url = f"{self._base}/v1/incidents/{incident_id}/{action.value}"
         try:
             response = await self._http.post(url, json={"by": by, "note": note}, headers=self._headers)
-        except httpx.HTTPError as exc:
+        except NOT_SENT as exc:
             log.warning("router_unreachable", incident_id=incident_id, action=action.value, error=repr(exc))
             return ActionOutcome(Result.UNAVAILABLE)
+        except httpx.HTTPError as exc:
+            log.warning("router_did_not_answer", incident_id=incident_id, action=action.value, error=repr(exc))
+            return ActionOutcome(Result.UNCONFIRMED)
         if response.status_code == 404 and _incident_missing(response):
             return ActionOutcome(Result.NOT_FOUND)
         if response.status_code == 409:
             return ActionOutcome(Result.UNCHANGED, _status(response))
+        if response.status_code == 403:
+            detail = _field(response, "detail")
+            log.info("router_refused_person", incident_id=incident_id, action=action.value, by=by)
+            return ActionOutcome(Result.REFUSED, detail=detail if isinstance(detail, str) else "")
+        if response.status_code >= 500:
+            # a failure after the router's commit (or during it) is a 5xx too: not "nothing was changed"
+            log.warning("router_failed", incident_id=incident_id, action=action.value, status=response.status_code)
+            return ActionOutcome(Result.UNCONFIRMED)
         if not response.is_success:
-            log.warning("router_refused", incident_id=incident_id, action=action.value, status=response.status_code)
+            # 401 (the notifier's token), 404 of a route, 422: the router took nothing
+            log.error("router_refused", incident_id=incident_id, action=action.value, status=response.status_code)
             return ActionOutcome(Result.UNAVAILABLE)
         changed = _field(response, "changed")
         return ActionOutcome(Result.UNCHANGED if changed is False else Result.DONE, _status(response))
@@ -75,8 +96,11 @@ class RouterClient:
         if response.status_code == 404:
             return None
         response.raise_for_status()
-        incident = response.json().get("incident") or {}
-        return str(incident.get("status")) if incident.get("status") else None
+        incident = _field(response, "incident")
+        status = incident.get("status") if isinstance(incident, dict) else None
+        if not isinstance(status, str):
+            raise httpx.DecodingError(f"the router's answer for incident {incident_id} has no status")
+        return status
 
 
 def _field(response: httpx.Response, name: str) -> object:

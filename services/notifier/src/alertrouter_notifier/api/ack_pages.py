@@ -53,6 +53,11 @@ def _check(ctx: AppContext, token: str, action: LinkAction) -> LinkClaims | HTML
     return claims
 
 
+def _button(verb: str) -> str:
+    """The confirmation form: it posts back to the page's own URL (the token)."""
+    return f'<form method="post"><button type="submit">{verb}</button></form>'
+
+
 def ack_router() -> APIRouter:
     router = APIRouter()
 
@@ -67,11 +72,11 @@ def _html(description: str) -> dict[str, Any]:
 
 # People open these links in a browser: their answers, refusals included, are HTML pages.
 _PAGES: dict[int | str, dict[str, Any]] = {
-    403: _html("The link is not valid (or not for this action)"),
+    403: _html("The link is not valid (or not for this action), or its person may not act on the incident"),
     404: _html("The incident does not exist"),
     409: _html("Nothing to do: the incident is already in that state"),
     410: _html("The link has expired"),
-    502: _html("The router could not be reached; nothing was changed"),
+    502: _html("The router could not be reached (nothing was changed) or did not confirm the change"),
 }
 
 
@@ -88,7 +93,7 @@ def _register(router: APIRouter, action: LinkAction) -> None:
         body = (
             f"<p>{verb} incident <code>{escape(claims.incident_id)}</code> "
             f"as <strong>{escape(claims.user_id)}</strong>?</p>"
-            f'<form method="post"><button type="submit">{verb}</button></form>'
+            f"{_button(verb)}"
         )
         return _page(f"{verb} incident", body, 200)
 
@@ -116,4 +121,22 @@ def _register(router: APIRouter, action: LinkAction) -> None:
                 f"<p>Incident <code>{incident}</code> is already {escape(outcome.status or 'closed')}.</p>",
                 409,
             )
-        return _page("Try again", "<p>alertrouter could not be reached. Please try again.</p>", 502)
+        if outcome.result is Result.REFUSED:
+            why = f" {escape(outcome.detail)}." if outcome.detail else ""
+            return _page(
+                "Not allowed",
+                f"<p>You may not {action.value} incident <code>{incident}</code>.{why} Nothing was changed.</p>",
+                403,
+            )
+        if outcome.result is Result.UNCONFIRMED:
+            return _page(
+                "Not confirmed",
+                f"<p>alertrouter did not confirm: incident <code>{incident}</code> may or may not be "
+                f"{_DONE[action]}. Press the button again to find out.</p>{_button(verb)}",
+                502,
+            )
+        return _page(
+            "Try again",
+            f"<p>alertrouter could not be reached. Nothing was changed; please try again.</p>{_button(verb)}",
+            502,
+        )

@@ -3,10 +3,12 @@ Resolve on a page, acts through the router as the alertrouter user that Slack ac
 message in place (``chat.update``).
 
 Requests are verified with the app's signing secret (``v0`` HMAC-SHA256 over ``v0:<timestamp>:<body>``) and must be
-at most five minutes old (replays are refused). The message is recognised by its channel and ts (stored as the
-delivery's provider message id), so a click can only act on the incident of a page we posted. The clicking Slack
-account must belong to a person: the paged person when the page went to their own Slack member id, otherwise
-whoever has a Slack contact method with that member id. Anyone else gets an ephemeral explanation and no effect.
+at most five minutes old; within them, the same request again changes nothing (it is claimed by its signature). The
+message is recognised by its channel and ts (stored as the delivery's provider message id), so a click can only act
+on the incident of a page we posted. The clicking Slack account must belong to a person: the paged person when the
+page went to their own Slack member id, otherwise whoever has a Slack contact method with that member id. Anyone
+else gets an ephemeral explanation and no effect, and so does a person the router refuses (another team's incident,
+clicked in a shared channel).
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from alertrouter_notifier.api.context import AppContext, callback_body, context
 from alertrouter_notifier.channels.base import Links, SendPermanentError, SendTransientError
 from alertrouter_notifier.channels.slack_api import message_ref
+from alertrouter_notifier.db.answers import answer_key, claim
 from alertrouter_notifier.db.sent_pages import SentPage, recipient_of, recorded
 from alertrouter_notifier.links import console_link
 from alertrouter_notifier.rendering.slack import ACTION_ACKNOWLEDGE, ACTION_RESOLVE, Handled, slack_message
-from alertrouter_notifier.router_client import PAST, ActionOutcome, IncidentAction, Result
+from alertrouter_notifier.router_client import PAST, IncidentAction, Result
 from alertrouter_shared.events import ContactMethodType, PageKind
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.web.bodies import BOUNDED_BODY_RESPONSES
@@ -75,9 +78,14 @@ def slack_signature(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def signature_valid(secret: str, timestamp: str, body: bytes, presented: str, now: float) -> bool:
-    if not secret or not timestamp.isdigit() or abs(now - int(timestamp)) > TOLERANCE_SECONDS:
+    if (
+        not secret
+        or not timestamp.isascii()
+        or not timestamp.isdigit()
+        or abs(now - int(timestamp)) > TOLERANCE_SECONDS
+    ):
         return False
-    return hmac.compare_digest(slack_signature(secret, timestamp, body), presented)
+    return hmac.compare_digest(slack_signature(secret, timestamp, body).encode(), presented.encode("utf-8", "replace"))
 
 
 # Declares Slack's request signature in the OpenAPI document; ``_verified_payload`` checks it.
@@ -113,8 +121,10 @@ def slack_router() -> APIRouter:
             await _tell(ctx, payload, "This message is not an alertrouter page; nothing was changed.")
         elif person is None:
             await _tell(ctx, payload, _unlinked(payload.user.id))
-        else:
+        elif await claim(ctx.engine, answer_key("slack", request.headers["X-Slack-Signature"]), ctx.clock.now()):
             await _act(ctx, payload, ref, sent, person, chosen)
+        else:  # this very request again (its signature is good for five minutes): it acted once
+            log.info("slack_click_repeated", incident_id=sent.page.incident_id)
         return Response(status_code=200)
 
     return router
@@ -154,29 +164,43 @@ async def _act(
     page = sent.page
     outcome = await ctx.router.act(page.incident_id, action, person, f"{PAST[action]} in Slack")
     log.info("slack_button", incident_id=page.incident_id, action=action.value, result=outcome.result.value)
-    if outcome.result is Result.NOT_FOUND:
+    if outcome.result is Result.DONE:
+        await _update(ctx, ref, sent, outcome.status or PAST[action], person)
+    elif outcome.result is Result.UNCHANGED:
+        # the message is left as it is: it was (or is being) updated by the notice of whoever did change it, and
+        # showing this click as the change named the wrong person
+        await _tell(ctx, payload, f"The incident is already {outcome.status or 'closed'}; nothing was changed.")
+    elif outcome.result is Result.NOT_FOUND:
         await _tell(ctx, payload, "alertrouter no longer knows this incident; nothing was changed.")
-        return
-    if outcome.result is Result.UNAVAILABLE:
+    elif outcome.result is Result.REFUSED:
+        why = f" ({outcome.detail})" if outcome.detail else ""
+        await _tell(ctx, payload, f"You may not {action.value} this incident{why}; nothing was changed.")
+    elif outcome.result is Result.UNCONFIRMED:
+        await _tell(
+            ctx,
+            payload,
+            f"alertrouter did not confirm: the incident may or may not be {PAST[action]}. Click again to find out "
+            "(an incident already changed says so).",
+        )
+    else:
         await _tell(ctx, payload, "alertrouter could not be reached; nothing was changed. Please try again.")
+
+
+async def _update(ctx: AppContext, ref: str, sent: SentPage, status: str, person: str) -> None:
+    """The message shows who changed the incident and keeps only the buttons that still make sense. A status the
+    message has no form for (still triggered) leaves it as it is."""
+    kind = STATUS_KIND.get(status)
+    if kind is None:
         return
-    if outcome.result is Result.UNCHANGED:
-        await _tell(ctx, payload, f"The incident is already {outcome.status or 'closed'}.")
-    await _update(ctx, ref, sent, person, action, outcome)
-
-
-async def _update(
-    ctx: AppContext, ref: str, sent: SentPage, person: str, action: IncidentAction, outcome: ActionOutcome
-) -> None:
-    """The message shows who acted and keeps only the buttons that still make sense."""
-    status = STATUS_KIND.get(outcome.status or PAST[action], PageKind.RESOLVED)
-    by = sent.page.user_name if person == sent.page.user_id and sent.page.user_name else person
-    links = Links(incident=console_link(ctx.settings.console_url, sent.page.incident_id))
-    message = slack_message(sent.page, links, interactive=True, handled=Handled(status, by, "Slack"))
+    page = sent.page
+    by = page.user_name if person == page.user_id and page.user_name else person
+    links = Links(incident=console_link(ctx.settings.console_url, page.incident_id))
+    handled = Handled(kind, by, "Slack")
+    message = slack_message(page, links, interactive=True, handled=handled)
     try:
         await ctx.slack.update(ref, message)
     except (SendTransientError, SendPermanentError) as exc:
-        log.warning("slack_message_not_updated", incident_id=sent.page.incident_id, error=str(exc))
+        log.warning("slack_message_not_updated", incident_id=page.incident_id, error=str(exc))
 
 
 async def _tell(ctx: AppContext, payload: BlockActions, text: str) -> None:

@@ -5,7 +5,9 @@ only by their number: the incidents they may answer are those paged to that numb
 ``NOTIFIER_SMS_REPLY_WINDOW_SECONDS``. With one open incident a bare ``1`` is enough; with several the reply names
 the incident by the short code every page carries (``#ab12cd34``), and a bare reply gets the list of codes back.
 Unknown senders, unknown or stale codes and unreadable replies get a clear answer and change nothing. The answer
-is TwiML ``<Message>``, so Twilio sends it back from the number that was texted.
+is TwiML ``<Message>``, so Twilio sends it back from the number that was texted. A message is acted on once: the
+same MessageSid again (a retry, or a signed request someone captured and replays -- Twilio's signature covers no
+time) gets an empty answer and changes nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from fastapi.responses import Response
 
 from alertrouter_notifier.api.context import AppContext, context
 from alertrouter_notifier.api.twilio_signature import TWIML_REPLY, twilio_api, twiml, verified_form
+from alertrouter_notifier.db.answers import answer_key, claim, release
 from alertrouter_notifier.db.sent_pages import SentPage, triggers_to
 from alertrouter_notifier.redaction import redact
 from alertrouter_notifier.rendering.text import incident_ref, truncate
@@ -65,7 +68,18 @@ def sms_router() -> APIRouter:
     @router.post(INBOUND_PATH, response_class=Response, responses=TWIML_REPLY)
     async def inbound(request: Request, ctx: Annotated[AppContext, Depends(context)]) -> Response:
         fields = await verified_form(request, ctx)
-        answer = await _answer(ctx, fields.get("From", ""), fields.get("Body", ""))
+        sid = fields.get("MessageSid") or fields.get("SmsSid") or ""
+        key = answer_key("sms", sid) if sid else None
+        if key is not None and not await claim(ctx.engine, key, ctx.clock.now()):
+            # the same message again (a retry, or a captured request replayed): acted on once, answered once
+            log.info("sms_reply_repeated", sender=redact(fields.get("From", "")))
+            return twiml("")
+        try:
+            answer = await _answer(ctx, fields.get("From", ""), fields.get("Body", ""))
+        except Exception:
+            if key is not None:
+                await release(ctx.engine, key)  # answered with an error: Twilio's retry may try again
+            raise
         log.info("sms_reply_answered", sender=redact(fields.get("From", "")), answer=redact(answer))
         return twiml(f"<Message>{escape(answer)}</Message>")
 
@@ -86,9 +100,14 @@ async def _answer(ctx: AppContext, sender: str, body: str) -> str:
         chosen = [item for item in latest if incident_ref(item.page.incident_id).lower() == parsed.code]
         if not chosen:
             return f"Code {parsed.code} matches none of your recent incidents. Nothing was changed. {HELP}"
+        if len(chosen) > 1:  # two incidents whose ids start alike: acting on either could be the wrong one
+            return (
+                f"Code {parsed.code} matches {len(chosen)} of your recent incidents. Nothing was changed: use the "
+                "link in the message or the console."
+            )
         return await _act(ctx, chosen[0], parsed.action)
     try:
-        answerable = await _answerable(ctx, latest, parsed.action)
+        answerable = await _answerable(ctx, latest[:MAX_LOOKUPS], parsed.action)
     except httpx.HTTPError:
         return "alertrouter could not be reached. Nothing was changed; please try again."
     if not answerable:
@@ -99,11 +118,12 @@ async def _answer(ctx: AppContext, sender: str, body: str) -> str:
 
 
 def _latest_per_incident(sent: list[SentPage]) -> list[SentPage]:
-    """One page per incident (the newest: ``sent`` is newest first), the most recent incidents first."""
+    """One page per incident (the newest: ``sent`` is newest first), the most recent incidents first. A code may
+    name any of them; a bare reply asks the router about the newest ``MAX_LOOKUPS`` only."""
     seen: dict[str, SentPage] = {}
     for item in sent:
         seen.setdefault(item.page.incident_id, item)
-    return list(seen.values())[:MAX_LOOKUPS]
+    return list(seen.values())
 
 
 async def _answerable(ctx: AppContext, latest: list[SentPage], action: IncidentAction) -> list[SentPage]:
@@ -120,7 +140,7 @@ def _label(item: SentPage) -> str:
 def _choose(answerable: list[SentPage], action: IncidentAction) -> str:
     listed = ", ".join(_label(item) for item in answerable[:MAX_LISTED])
     more = f" and {len(answerable) - MAX_LISTED} more" if len(answerable) > MAX_LISTED else ""
-    verb = "1" if action is IncidentAction.ACKNOWLEDGE else "4"
+    verb = _verb(action)
     code = incident_ref(answerable[0].page.incident_id)
     return f"You have {len(answerable)} open incidents: {listed}{more}. Reply {verb} and the code, e.g. {verb} {code}"
 
@@ -136,4 +156,16 @@ async def _act(ctx: AppContext, item: SentPage, action: IncidentAction) -> str:
         return f"{_label(item)} is already {outcome.status or 'closed'}. Nothing was changed."
     if outcome.result is Result.NOT_FOUND:
         return f"{_label(item)} is no longer known to alertrouter. Nothing was changed."
+    if outcome.result is Result.REFUSED:
+        why = f" ({truncate(outcome.detail, 200, ellipsis='...')})" if outcome.detail else ""
+        return f"You may not {action.value} {_label(item)}{why}. Nothing was changed."
+    if outcome.result is Result.UNCONFIRMED:
+        return (
+            f"alertrouter did not confirm: {_label(item)} may or may not be {PAST[action]}. "
+            f"Reply again to find out (e.g. {_verb(action)} {incident_ref(page.incident_id)})."
+        )
     return "alertrouter could not be reached. Nothing was changed; please try again."
+
+
+def _verb(action: IncidentAction) -> str:
+    return "1" if action is IncidentAction.ACKNOWLEDGE else "4"

@@ -1,8 +1,11 @@
 """Requests from Twilio (status callbacks, inbound messages, call digits): X-Twilio-Signature verification.
 
 The signature is computed over the public URL we gave Twilio (``NOTIFIER_PUBLIC_URL`` + path + query), because
-behind a proxy the URL this process sees differs from the one Twilio called. Both configured auth tokens are
-accepted (primary and the Twilio-compatible secondary), so rotating one never rejects the other's callbacks.
+behind a proxy the URL this process sees differs from the one Twilio called. Twilio is known to sign that URL with
+the port and without it (``https://host:443/…`` or ``https://host/…``; its SDKs accept either), so both spellings
+are accepted. Both configured auth tokens are accepted (primary and the Twilio-compatible secondary), so rotating
+one never rejects the other's callbacks. The signature is compared in constant time, as bytes: a header that is
+not ASCII is a mismatch (403), not an error.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import base64
 import hashlib
 import hmac
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
@@ -45,8 +48,31 @@ def twilio_signature(auth_token: str, url: str, params: list[tuple[str, str]]) -
     return base64.b64encode(hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()).decode()
 
 
+DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def url_spellings(url: str) -> list[str]:
+    """``url`` as given, without its port and with it (the scheme's default when it names none)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return [url]
+    host = parts.netloc.rsplit(":", 1)[0] if port is not None else parts.netloc
+    spellings = [url, urlunsplit(parts._replace(netloc=host))]
+    if (shown := port or DEFAULT_PORTS.get(parts.scheme)) is not None:
+        spellings.append(urlunsplit(parts._replace(netloc=f"{host}:{shown}")))
+    return list(dict.fromkeys(spellings))
+
+
 def signature_valid(auth_tokens: list[str], url: str, params: list[tuple[str, str]], presented: str) -> bool:
-    return any(hmac.compare_digest(twilio_signature(token, url, params), presented) for token in auth_tokens if token)
+    given = presented.encode("utf-8", "replace")
+    return any(
+        hmac.compare_digest(twilio_signature(token, spelling, params).encode(), given)
+        for token in auth_tokens
+        if token
+        for spelling in url_spellings(url)
+    )
 
 
 async def verified_form(request: Request, ctx: AppContext) -> dict[str, str]:

@@ -2,7 +2,9 @@
 
 The call is recognised by its CallSid (the provider message id of the voice delivery), never by anything the
 caller could choose, and the request must carry a valid X-Twilio-Signature. The answer is TwiML that tells the
-person what happened; when the router cannot be reached, nothing is assumed and the menu is offered again.
+person what happened; when the router cannot be reached, nothing is assumed and the menu is offered again. A call
+is answered once: after an answer that hangs up, the same call's request again (Twilio's signature covers no time,
+so a captured one could be replayed: a "2" escalating once more each time) changes nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from fastapi.responses import Response
 
 from alertrouter_notifier.api.context import AppContext, context
 from alertrouter_notifier.api.twilio_signature import TWIML_REPLY, twilio_api, twiml, verified_form
+from alertrouter_notifier.db.answers import answer_key, claim, release
 from alertrouter_notifier.db.sent_pages import SentPage, recorded
 from alertrouter_notifier.links import TWILIO_GATHER_PATH, public_url
 from alertrouter_notifier.rendering.voice import KEY_ACKNOWLEDGE, KEY_ESCALATE, PROMPT, gather, say
@@ -38,7 +41,19 @@ def voice_router() -> APIRouter:
         action = ACTIONS.get(fields.get("Digits", ""))
         if action is None:
             return twiml(_again(ctx, "Sorry, that is not an option."))
-        return twiml(await _act(ctx, sent, action))
+        key = answer_key("voice", fields["CallSid"])
+        if not await claim(ctx.engine, key, ctx.clock.now()):
+            # the call's answer was taken (the call hung up after it): this is the same request again, replayed
+            log.info("call_key_repeated", incident_id=sent.page.incident_id)
+            return twiml(say("This call was already answered. Nothing was changed. Goodbye.") + "<Hangup/>")
+        try:
+            answer, final = await _act(ctx, sent, action)
+        except Exception:
+            await release(ctx.engine, key)
+            raise
+        if not final:
+            await release(ctx.engine, key)  # the menu is offered again: the person may press once more
+        return twiml(answer)
 
     return router
 
@@ -49,15 +64,20 @@ def _again(ctx: AppContext, text: str) -> str:
     )
 
 
-async def _act(ctx: AppContext, sent: SentPage, action: IncidentAction) -> str:
+async def _act(ctx: AppContext, sent: SentPage, action: IncidentAction) -> tuple[str, bool]:
+    """The TwiML answer, and whether it is final (the call hangs up) rather than the menu offered again."""
     page = sent.page
     outcome = await ctx.router.act(page.incident_id, action, page.user_id, f"{PAST[action]} by phone")
     log.info("call_key_pressed", incident_id=page.incident_id, action=action.value, result=outcome.result.value)
     if outcome.result is Result.DONE:
         done = "escalated to the next level" if action is IncidentAction.ESCALATE else PAST[action]
-        return say(f"The incident is {done}. Goodbye.") + "<Hangup/>"
+        return say(f"The incident is {done}. Goodbye.") + "<Hangup/>", True
     if outcome.result is Result.UNCHANGED:
-        return say(f"The incident is already {outcome.status or 'closed'}. Goodbye.") + "<Hangup/>"
+        return say(f"The incident is already {outcome.status or 'closed'}. Goodbye.") + "<Hangup/>", True
     if outcome.result is Result.NOT_FOUND:
-        return say("alertrouter no longer knows this incident. Goodbye.") + "<Hangup/>"
-    return _again(ctx, "alertrouter could not be reached, nothing was changed.")
+        return say("alertrouter no longer knows this incident. Goodbye.") + "<Hangup/>", True
+    if outcome.result is Result.REFUSED:
+        return say(f"You may not {action.value} this incident. Nothing was changed. Goodbye.") + "<Hangup/>", True
+    if outcome.result is Result.UNCONFIRMED:
+        return _again(ctx, f"alertrouter did not confirm. The incident may or may not be {PAST[action]}."), False
+    return _again(ctx, "alertrouter could not be reached, nothing was changed."), False

@@ -4,6 +4,8 @@
 (page id, contact method id), claimed by workers with ``FOR UPDATE SKIP LOCKED``.
 ``notifier_attempt`` stores every outcome and doubles as the outbox of the deliveries topic (``published_at``).
 ``notifier_throttle`` holds the flood windows (one per destination and budget) and their pending digests.
+``notifier_answer`` holds the answers people sent (an SMS reply, a call's key press, a Slack click) that were acted
+on, by the provider's id of the request: a request replayed or retried acts once.
 Deliveries and attempts are analyzed on a small sample (migration 0003): a column added to them needs the same.
 """
 
@@ -128,4 +130,11 @@ throttle = Table(
     Column("last_page", JSONB),
     Column("services", JSONB, nullable=False, server_default="[]"),
     Index("ix_notifier_throttle_digest_due", "digest_due_at"),
+)
+
+answer = Table(
+    "notifier_answer",
+    metadata,
+    Column("key", String(128), primary_key=True),  # "sms:<MessageSid>", "voice:<CallSid>", "slack:<signature>"
+    Column("received_at", DateTime(timezone=True), nullable=False),
 )
