@@ -19,6 +19,8 @@ from alertrouter_shared.database import make_engine
 from alertrouter_shared.events import Page, PageKind
 from tests.notifier.conftest import SettingsFactory
 from tests.notifier.live import ROUTER_TOKEN, LiveRouter, Person
+from tests.providers.base import Reply
+from tests.providers.servers import CaptureServer
 
 SECRET = "link-secret"
 
@@ -115,6 +117,32 @@ async def test_router_down_asks_to_try_again(make_settings: SettingsFactory) -> 
     async with _api(settings) as api:
         response = await api.post(f"/acknowledge/{token}")
     assert response.status_code == 502 and "try again" in response.text
+
+
+async def test_a_refusal_or_an_unconfirmed_change_is_said_as_it_is(make_settings: SettingsFactory) -> None:
+    """A 403 is not "could not be reached, try again" (trying again is no use), and a router that took the request
+    but gave no answer (a 5xx, a timeout) may have made the change: never "nothing was changed"."""
+    refusal = (
+        "user alice (teams: none) may not acknowledge incidents: they are not a user of the ownership configuration"
+    )
+    with CaptureServer() as router:
+        router.script(
+            Reply(403, {"status": 403, "detail": refusal}, {"Content-Type": "application/problem+json"}),
+            Reply(500, {"status": 500, "detail": "internal error"}),
+            Reply.timeout(5.5),  # the HTTP client here waits 5 s
+        )
+        settings = make_settings(ack_signing_secret=SECRET, router_url=router.url, router_api_token="notifier-token")
+        token = issue(SECRET, "inc-1", "alice", LinkAction.ACKNOWLEDGE, datetime.now(UTC), timedelta(hours=1))
+        async with _api(settings) as api:
+            refused = await api.post(f"/acknowledge/{token}")
+            failed = await api.post(f"/acknowledge/{token}")
+            silent = await api.post(f"/acknowledge/{token}")
+    assert refused.status_code == 403 and "You may not acknowledge incident" in refused.text
+    assert "not a user of the ownership configuration" in refused.text and "try again" not in refused.text
+    for unconfirmed in (failed, silent):
+        assert unconfirmed.status_code == 502, unconfirmed.text
+        assert "may or may not be acknowledged" in unconfirmed.text and "Nothing was changed" not in unconfirmed.text
+        assert '<form method="post">' in unconfirmed.text  # the button, to find out
 
 
 def test_tokens_bind_incident_user_action_and_expiry() -> None:

@@ -45,7 +45,13 @@ class ActionOutcome:
 
 
 # Failures before the request reached the router: it cannot have acted.
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,
+)
 
 OPEN = frozenset({"triggered", "acknowledged"})
 PAST = {
@@ -76,9 +82,13 @@ class RouterClient:
         if response.status_code == 409:
             return ActionOutcome(Result.UNCHANGED, _status(response))
         if response.status_code == 403:
-            detail = _field(response, "detail")
-            log.info("router_refused_person", incident_id=incident_id, action=action.value, by=by)
-            return ActionOutcome(Result.REFUSED, detail=detail if isinstance(detail, str) else "")
+            field = _field(response, "detail")
+            detail = field if isinstance(field, str) else ""
+            if detail.startswith(f"user {by} "):  # the person may not: theirs to know
+                log.info("router_refused_person", incident_id=incident_id, action=action.value, by=by)
+            else:  # the notifier's own token may not (no act_as, a viewer): an operator's to fix
+                log.error("router_refused_notifier", incident_id=incident_id, action=action.value, detail=detail)
+            return ActionOutcome(Result.REFUSED, detail=detail)
         if response.status_code >= 500:
             # a failure after the router's commit (or during it) is a 5xx too: not "nothing was changed"
             log.warning("router_failed", incident_id=incident_id, action=action.value, status=response.status_code)

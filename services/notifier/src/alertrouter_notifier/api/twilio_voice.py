@@ -45,7 +45,7 @@ def voice_router() -> APIRouter:
         if not await claim(ctx.engine, key, ctx.clock.now()):
             # the call's answer was taken (the call hung up after it): this is the same request again, replayed
             log.info("call_key_repeated", incident_id=sent.page.incident_id)
-            return twiml(say("This call was already answered. Nothing was changed. Goodbye.") + "<Hangup/>")
+            return twiml(say("This call was already answered. Goodbye.") + "<Hangup/>")
         try:
             answer, final = await _act(ctx, sent, action)
         except Exception:
