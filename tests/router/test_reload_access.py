@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from alertrouter_router.runtime import RouterRuntime
 from tests.router.access_support import client_for, new_token, open_incident
-from tests.router.conftest import CONFIG, router_settings
+from tests.router.conftest import CONFIG, TOKEN, router_settings
 
 
 @pytest.fixture
@@ -49,6 +49,23 @@ async def test_the_team_a_reload_gave_the_service_may_act_on_its_open_incident(
         assert acknowledged.status_code == 200, acknowledged.text
         # the team it was opened for, and paged, may still act on it
         resolved = await bob.post(f"/v1/incidents/{incident}/resolve", json={"note": "moved to platform"})
+        assert resolved.status_code == 200, resolved.text
+    state = (await api.get(f"/v1/incidents/{incident}")).json()["incident"]
+    assert (state["status"], state["acknowledged_by"], state["resolved_by"]) == ("resolved", "dave", "bob")
+
+
+async def test_a_person_of_the_team_a_reload_gave_the_service_may_answer_through_the_relay(
+    moved_router: RouterRuntime, api: httpx.AsyncClient, producer: AIOKafkaProducer, unique: str
+) -> None:
+    """The same through the notifier's relay (a Slack button, an SMS reply, a key press): the person it names is
+    checked the API's way, so dave of platform, which owns checkout now, may answer; before, only the team the
+    incident was opened for could."""
+    incident = await open_incident(api, producer, "checkout", f"am:test-am:{unique}-moved-relay")
+    relay = client_for(moved_router, TOKEN)  # an admin machine client with act_as, as the notifier's token is
+    async with relay:
+        acknowledged = await relay.post(f"/v1/incidents/{incident}/acknowledge", json={"by": "dave"})
+        assert acknowledged.status_code == 200, acknowledged.text
+        resolved = await relay.post(f"/v1/incidents/{incident}/resolve", json={"by": "bob"})
         assert resolved.status_code == 200, resolved.text
     state = (await api.get(f"/v1/incidents/{incident}")).json()["incident"]
     assert (state["status"], state["acknowledged_by"], state["resolved_by"]) == ("resolved", "dave", "bob")

@@ -255,15 +255,18 @@ async def on_behalf_refusal(
     """Why a machine client with ``act_as`` may not relay ``person`` doing ``does`` on the incident, or None.
 
     The relay (the notifier: a Slack button, an SMS reply, a key press, a link) is an admin, but the person it names
-    acts with a person's rights, checked the API's way: a responder of the team that owns the incident. One more
-    person may: whoever the incident paged (a reassignment, another team's schedule in the policy, an added
-    responder) -- they were asked to answer it. Anyone else -- a Slack member of another team clicking a button in
-    a shared channel, someone who left the configuration -- is refused, and nothing changes.
+    acts with a person's rights, checked the API's way: a member of the team the incident was opened for or of the
+    team that owns its service now (a reload may have moved it). One more person may: whoever the incident paged (a
+    reassignment, another team's schedule in the policy, an added responder) -- they were asked to answer it.
+    Anyone else -- a Slack member of another team clicking a button in a shared channel, someone who left the
+    configuration -- is refused, and nothing changes.
     """
     if person not in config.users_by_id:
         return f"user {person} may not {does}: they are not a user of the ownership configuration"
     teams = teams_of(config, person)
-    if incident.team_id is not None and incident.team_id in teams:
+    service = config.services_by_id.get(incident.service_id or "")
+    owners = {incident.team_id} | ({service.owner_team} if service is not None else set())  # as ``_owning_team``
+    if teams & {team for team in owners if team is not None}:
         return None
     paged = await conn.fetchval(
         "SELECT EXISTS (SELECT 1 FROM router_outbox WHERE incident_id = $1 AND (payload::jsonb)->>'user_id' = $2)",
