@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from aiokafka import AIOKafkaProducer
 
 from alertrouter_router.db.migrate import upgrade_to_head
@@ -64,10 +65,20 @@ def _client(runtime: RouterRuntime, token: str = TOKEN) -> httpx.AsyncClient:
 
 
 @pytest.fixture(scope="module")
-async def report_router(kafka_bootstrap: str, databases: DatabaseFactory) -> AsyncIterator[RouterRuntime]:
+def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the configuration the module's router reads: a test changes it and reloads, then puts it back."""
+    copy = tmp_path_factory.mktemp("report-config") / "ownership.yaml"
+    copy.write_text(CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
+    return copy
+
+
+@pytest.fixture(scope="module")
+async def report_router(
+    kafka_bootstrap: str, databases: DatabaseFactory, config_file: Path
+) -> AsyncIterator[RouterRuntime]:
     url = databases.create()
     await asyncio.to_thread(upgrade_to_head, url, 30)
-    settings = router_settings(kafka_bootstrap, url, config_path=str(CONFIG))
+    settings = router_settings(kafka_bootstrap, url, config_path=str(config_file))
     await skip_earlier_alerts(kafka_bootstrap, settings.consumer_group)
     runtime = RouterRuntime(settings, clock=CLOCK)
     await runtime.start()
@@ -313,6 +324,49 @@ async def test_bad_requests_are_problems(
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
     assert detail in response.json()["detail"]
+
+
+async def _reload(api: httpx.AsyncClient, config_file: Path, text: str) -> str:
+    config_file.write_text(text, encoding="utf-8")
+    reloaded = await api.post("/v1/config/reload")
+    assert reloaded.status_code == 200, reloaded.text
+    version: str = reloaded.json()["version"]
+    return version
+
+
+async def test_a_reload_moving_a_person_keeps_the_nights_they_were_woken(
+    played: Played,
+    api: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    pages: TopicReader,
+    config_file: Path,
+) -> None:
+    """lena is paged at 22:00 in Los Angeles, then moves to Berlin (07:00 there: not night). The report judged every
+    page in the zone of the configuration now, so her night page became a day page with the reload."""
+    original = config_file.read_text(encoding="utf-8")
+    first = (await api.get("/v1/config")).json()["version"]
+
+    async def kept() -> bool:
+        items = (await api.get("/v1/config/versions")).json()["items"]
+        return any(v["version"] == first for v in items)
+
+    await eventually(kept, what="the configuration version in force kept")
+    s = Scenario(api, producer, pages, uuid.uuid4().hex[:8])
+    incident = await s.trigger("moved", "api", "2026-11-20T06:00:00Z")  # Thursday 22:00 PST, Friday 07:00 CET
+    await s.act(incident, "resolve", "2026-11-20T06:01:00Z", "lena")
+    window = {"team": "sre", "since": "2026-11-20T00:00:00Z", "until": "2026-11-21T00:00:00Z"}
+    lena = {"user": "lena", "time_zone": "America/Los_Angeles", "pages": 1, "night_pages": 1, "weekend_pages": 0}
+    assert (await _report(api, **window))["people"] == [lena]
+
+    document = yaml.safe_load(original)
+    [moved] = [u for u in document["users"] if u["id"] == "lena"]
+    moved["time_zone"] = "Europe/Berlin"
+    try:
+        assert await _reload(api, config_file, yaml.safe_dump(document, sort_keys=False)) != first
+        report = await _report(api, **window)
+        assert report["people"] == [lena | {"time_zone": "Europe/Berlin"}]  # still a night page: she was in LA
+    finally:
+        assert await _reload(api, config_file, original) == first
 
 
 async def test_the_report_survives_a_router_restart(

@@ -59,6 +59,7 @@ def page(
     decision: str | None = None,
     drill: bool = False,
     team: str | None = None,
+    zone: str | None = None,
 ) -> PageRow:
     return PageRow(
         incident_id="i",
@@ -68,6 +69,7 @@ def page(
         team_id=team or DIRECTORY.service_teams.get(service),
         at=at(when),
         drill=drill,
+        time_zone=zone,
     )
 
 
@@ -134,6 +136,26 @@ def test_a_page_whose_first_notification_is_before_the_window_is_not_in_it() -> 
         page("uma", "2026-04-06T00:00:00Z", service="site", decision="d3"),  # until is exclusive
     ]
     assert person(pages, "uma") == (1, 1, 1)
+
+
+def test_a_page_is_judged_in_the_zone_the_person_had_when_paged() -> None:
+    """bert was in New York when paged and is in Berlin now; ghost has left: a reload since does not turn the
+    nights they were woken into days (or days into nights)."""
+    moved = [
+        page("bert", "2026-03-24T08:00:00Z", decision="d1", zone="America/New_York"),  # 04:00 EDT: night (Berlin 09:00)
+        page("bert", "2026-03-24T12:00:00Z", decision="d2", zone="America/New_York"),  # 08:00 EDT: day
+        page("bert", "2026-03-25T05:00:00Z", decision="d3"),  # its version is not kept: his zone now, 06:00 Berlin
+    ]
+    assert person(moved, "bert") == (3, 2, 0)
+    gone = [
+        page("ghost", "2026-03-24T09:00:00Z", decision="d1", zone="America/New_York"),  # 05:00 EDT: night (UTC: day)
+        page("ghost", "2026-03-28T20:00:00Z", decision="d2", zone="Asia/Tokyo"),  # Sunday 05:00 in Tokyo: night
+        page("ghost", "2026-03-30T12:00:00Z", decision="d3"),  # its version not kept, not configured: UTC, day
+    ]
+    [load] = oncall_report([], gone, DIRECTORY, WINDOW, NOW).people
+    assert (load.time_zone, load.pages, load.night_pages, load.weekend_pages) == ("Asia/Tokyo", 3, 2, 1)
+    unknown = oncall_report([], [page("ghost", "2026-03-24T09:00:00Z")], DIRECTORY, WINDOW, NOW)
+    assert [(p.time_zone, p.night_pages) for p in unknown.people] == [("UTC", 0)]  # no version, not configured
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,8 @@ docs/reports.md:
 - A page is what one routing decision sent to one person (an escalation level, an "escalate now", a reassign),
   counted once however many contact methods carried it; only notifications actually published count, and the
   page's time is its first one's. Night is 22:00-07:00 and weekend Saturday and Sunday, in the person's own time
-  zone at that instant (zoneinfo, exact across DST changes).
+  zone at that instant (zoneinfo, exact across DST changes): the zone of the configuration the page was decided
+  under, so a person who moved or left keeps the nights they were woken.
 - Longest unacknowledged: the largest time from opening to the first acknowledgement; an incident never
   acknowledged counts until it was resolved, or until now while it is still open.
 - Escalated past level 1: incidents that paged level 2 or a later one (in any round).
@@ -60,6 +61,7 @@ class PageRow:
     team_id: str | None
     at: datetime  # when it was due to go out (the outbox's send_at)
     drill: bool
+    time_zone: str | None = None  # the person's zone in the configuration version that decided it; None: not kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +115,10 @@ class ServiceHealth(BaseModel):
 
 class PersonLoad(BaseModel):
     user: str
-    time_zone: str = Field(description="the person's configured time zone, in which night and weekend are judged")
+    time_zone: str = Field(
+        description="the person's configured time zone (of their last page when they left the configuration); each "
+        "page's night and weekend are judged in the zone the person had when it was sent"
+    )
     pages: int = Field(description="pages sent to the person: one per routing decision, not per contact method")
     night_pages: int = Field(description="pages at 22:00-07:00 in the person's time zone")
     weekend_pages: int = Field(description="pages on Saturday or Sunday in the person's time zone")
@@ -195,12 +200,15 @@ def _service_health(service: str, team: str | None, incidents: Sequence[Incident
 
 
 def _person_load(user: str, zone_name: str | None, pages: Sequence[PageRow]) -> PersonLoad:
-    zone_name = zone_name or UNKNOWN_ZONE
-    zone = ZoneInfo(zone_name)
-    local = [p.at.astimezone(zone) for p in pages]
+    """Each page judged in the zone the person had when paged (a reload since, moving or removing them, does not
+    turn their nights into days); a page whose version is not kept, in the zone they have now, else in UTC."""
+    known = [p for p in pages if p.time_zone is not None]
+    latest = max(known, key=lambda p: p.at).time_zone if known else None
+    shown = zone_name or latest or UNKNOWN_ZONE
+    local = [p.at.astimezone(ZoneInfo(p.time_zone or zone_name or UNKNOWN_ZONE)) for p in pages]
     return PersonLoad(
         user=user,
-        time_zone=zone_name,
+        time_zone=shown,
         pages=len(pages),
         night_pages=sum(1 for t in local if is_night(t)),
         weekend_pages=sum(1 for t in local if is_weekend(t)),
