@@ -36,6 +36,12 @@ async def test_a_feed_url_serves_the_calendar_without_a_header_until_revoked(
 
         mine = (await carol.post("/v1/calendar-feeds", json={"user": "alice"})).json()
         assert (await anonymous.get(mine["url"])).text.count("BEGIN:VEVENT") >= 1
+        # bob is on no rotation: his feed has no shift, and is still a calendar with a component (RFC 5545)
+        bobs_own = (await bob.post("/v1/calendar-feeds", json={"user": "bob"})).json()
+        empty = (await anonymous.get(bobs_own["url"])).text
+        assert "BEGIN:VEVENT" not in empty
+        assert "BEGIN:VTIMEZONE\r\nTZID:America/New_York\r\n" in empty
+        assert (await bob.delete(f"/v1/calendar-feeds/{bobs_own['id']}")).status_code == 200
 
         refused = await bob.delete(f"/v1/calendar-feeds/{feed['id']}")
         assert refused.status_code == 403 and "may not revoke a calendar feed carol made" in refused.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from icalendar import Calendar
@@ -9,7 +10,7 @@ from icalendar import Calendar
 from alertrouter_router.ownership.ical import schedule_calendar, user_calendar, whole_shifts
 from alertrouter_router.ownership.model import OwnershipConfig
 from alertrouter_router.ownership.schedules import shifts_between
-from tests.router.unit.ownership_builders import berlin, config_from, minimal_document, user
+from tests.router.unit.ownership_builders import berlin, config_from, minimal_document, user, utc
 
 FROM, TO = berlin(2024, 3, 28, 12), berlin(2024, 4, 3, 12)  # crosses the spring-forward night
 STAMP = berlin(2024, 3, 1)
@@ -64,3 +65,42 @@ def test_user_feed_holds_only_that_users_shifts() -> None:
     expected = [s for s in whole_shifts(config.schedules_by_id["s1"], FROM, TO) if s.user_id == "a"]
     assert [(start, end) for _, start, end, _ in parsed] == [(s.start, s.end) for s in expected]
     assert {who for *_, who in parsed} == {"a"}
+
+
+def _components(body: bytes) -> list[str]:
+    """The names of the calendar's components, read from the text itself (RFC 5545 wants at least one)."""
+    lines = body.decode().split("\r\n")
+    depth, found = 0, []
+    for line in lines:
+        if line.startswith("BEGIN:"):
+            depth += 1
+            if depth == 2:
+                found.append(line.removeprefix("BEGIN:"))
+        elif line.startswith("END:"):
+            depth -= 1
+    return found
+
+
+def test_a_feed_with_no_shift_in_its_range_is_still_a_valid_calendar() -> None:
+    """z is on no rotation and a rotation starts next year: both feeds were a bare VCALENDAR with no component, which
+    RFC 5545 does not allow (strict clients refuse the subscription). The feed's zone is there as a VTIMEZONE."""
+    config = _config()
+    nobody = user_calendar(config, "z", FROM - timedelta(days=10), FROM - timedelta(days=5), generated_at=STAMP)
+    assert _components(nobody) == ["VTIMEZONE"]
+    timezone = Calendar.from_ical(nobody).walk("VTIMEZONE")[0]
+    assert str(timezone["tzid"]) == "Europe/Berlin"
+    later = config_from(
+        minimal_document() | {"schedules": [{**minimal_document()["schedules"][0], "time_zone": "Asia/Kolkata"}]}
+    ).schedules_by_id["s1"]
+    empty = schedule_calendar(later, config.users_by_id, utc(2023, 1, 1), utc(2023, 1, 29), generated_at=STAMP)
+    assert _components(empty) == ["VTIMEZONE"]
+    assert [str(t["tzid"]) for t in Calendar.from_ical(empty).walk("VTIMEZONE")] == ["Asia/Kolkata"]
+
+
+def test_events_stay_in_utc_beside_the_feeds_zone() -> None:
+    config = _config()
+    body = schedule_calendar(config.schedules_by_id["s1"], config.users_by_id, FROM, TO, generated_at=STAMP)
+    assert _components(body)[0] == "VTIMEZONE" and set(_components(body)[1:]) == {"VEVENT"}
+    events = body.decode().split("BEGIN:VEVENT\r\n")[1:]
+    times = [line for event in events for line in event.split("\r\n") if line.startswith(("DTSTART", "DTEND"))]
+    assert len(times) == 2 * len(events) and all(re.fullmatch(r"DT(START|END):\d{8}T\d{6}Z", t) for t in times)

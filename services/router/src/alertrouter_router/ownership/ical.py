@@ -1,16 +1,18 @@
 """iCalendar feeds of on-call shifts, per schedule and per user, so engineers see them in their calendar.
 
 Shifts are never clipped to the requested range (a shift overlapping it is included whole), so each shift
-keeps the same UID, start and end whatever range a calendar client asks for.
+keeps the same UID, start and end whatever range a calendar client asks for. Their times are UTC; the feed's zone
+(the schedule's, or the person's) is there as a VTIMEZONE, which also keeps a feed with no shift in its range a
+valid calendar: RFC 5545 wants at least one component, and strict clients refuse an empty VCALENDAR.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, Timezone
 
 from alertrouter_router.ownership.model import OwnershipConfig, Schedule
 from alertrouter_router.ownership.people import User
@@ -47,11 +49,15 @@ def _event(schedule: Schedule, shift: Shift, users: Mapping[str, User], stamp: d
     return event
 
 
-def _calendar(name: str) -> Calendar:
+def _calendar(name: str, zone: str, start: datetime, end: datetime) -> Calendar:
+    """The calendar with its zone's VTIMEZONE over the range: a component even when no shift falls in it (a person
+    on no rotation for the next weeks, a rotation that starts later), where an empty VCALENDAR is not valid."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("x-wr-calname", name)
+    first, last = start.astimezone(UTC).date() - timedelta(days=1), end.astimezone(UTC).date() + timedelta(days=1)
+    calendar.add_component(Timezone.from_tzid(zone, first_date=first, last_date=last))
     return calendar
 
 
@@ -59,7 +65,7 @@ def schedule_calendar(
     schedule: Schedule, users: Mapping[str, User], start: datetime, end: datetime, *, generated_at: datetime
 ) -> bytes:
     """Every shift of ``schedule`` overlapping ``[start, end)`` as ``text/calendar`` bytes."""
-    calendar = _calendar(f"On call: {schedule.name}")
+    calendar = _calendar(f"On call: {schedule.name}", schedule.time_zone, start, end)
     for shift in whole_shifts(schedule, start, end):
         calendar.add_component(_event(schedule, shift, users, generated_at))
     return bytes(calendar.to_ical())
@@ -70,7 +76,7 @@ def user_calendar(
 ) -> bytes:
     """The shifts of one user across every schedule, overlapping ``[start, end)``."""
     user = config.users_by_id.get(user_id)
-    calendar = _calendar(f"On call: {user.name if user else user_id}")
+    calendar = _calendar(f"On call: {user.name if user else user_id}", user.time_zone if user else "UTC", start, end)
     for schedule in config.schedules:
         for shift in whole_shifts(schedule, start, end):
             if shift.user_id == user_id:
