@@ -82,3 +82,31 @@ async def test_a_responder_cannot_create_an_override(browser: Browser, base_url:
     assert forged.status == 403
     assert "may not create overrides: that needs the team_admin role" in await forged.text()
     await page.context.close()
+
+
+async def test_why_reads_from_and_until_in_the_persons_time_zone(
+    browser: Browser,
+    base_url: str,
+    people: People,
+    ingest: httpx.AsyncClient,
+    admin_api: httpx.AsyncClient,
+    unique: str,
+) -> None:
+    """The page says "From/until are in your time zone": bob's (America/New_York) wall times around the decision
+    find it (they were read as UTC, five hours off, and found nothing)."""
+    key = await fire(ingest, "checkout", "WhyWindow", f"Checkout why window ({unique})")
+    incident = await incident_of(admin_api, key)
+    decided = (await admin_api.get("/v1/decisions", params={"dedup_key": key})).json()["items"][-1]["created_at"]
+    local = datetime.fromisoformat(decided).astimezone(ZoneInfo("America/New_York")).replace(second=0)
+    page = await signed_in(browser, base_url, people.bob)
+    try:
+        await page.goto("/ui/why")
+        await page.get_by_label("Dedup key").fill(key)
+        await page.get_by_label("From").fill((local - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M"))
+        await page.get_by_label("Until").fill((local + timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M"))
+        await page.get_by_role("button", name="Find").click()
+        await expect(page.locator("tbody tr", has_text=key)).to_have_count(1)
+    finally:
+        await page.context.close()
+        resolved = await admin_api.post(f"/v1/incidents/{incident}/resolve", json={})
+        assert resolved.status_code == 200, resolved.text

@@ -9,12 +9,12 @@ whose explanation paged them, among the newest ``SCAN`` that match the other fil
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
 from alertrouter_router.console.errors import ConsoleError
+from alertrouter_router.console.forms import local_instant
 from alertrouter_router.console.rendering import render
 from alertrouter_router.console.session import Session, console_session
 from alertrouter_router.db import decision_reads
@@ -25,16 +25,6 @@ Signed = Annotated[Session, Depends(console_session)]
 NOBODY = ("no_route", "nobody_on_call", "suppressed", "escalation_ended")
 SHOWN = 50
 SCAN = 500
-
-
-def _when(value: str, name: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise ConsoleError(422, f"{name}: not a date and time (e.g. 2026-12-04T09:00)") from exc
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _paged(row: dict[str, Any], user: str) -> bool:
@@ -48,8 +38,9 @@ async def find(request: Request, session: Signed) -> Response:
     filters = decision_reads.DecisionFilter(
         service=form["service"] or None,
         dedup_key=form["dedup_key"].strip() or None,
-        since=_when(form["since"], "since"),
-        until=_when(form["until"], "until"),
+        # the form's datetime-local fields are wall times of the person's zone, as the page says
+        since=local_instant(form["since"], session.time_zone, "since"),
+        until=local_instant(form["until"], session.time_zone, "until"),
     )
     async with session.state.engine.connect() as conn:
         rows = await decision_reads.list_page(conn, filters, SCAN if form["person"] or form["nobody"] else SHOWN, None)
