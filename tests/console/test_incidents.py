@@ -116,3 +116,37 @@ async def test_snooze_reassign_and_escalate_from_the_incident_page(
     actions = {(a["action"], a["actor"]) for a in audit}
     assert actions >= {("incident.snooze", "bob"), ("incident.reassign", "bob"), ("incident.escalate", "bob")}
     await page.context.close()
+
+
+async def test_a_link_cannot_make_a_page_say_something_was_done(
+    browser: Browser,
+    base_url: str,
+    people: People,
+    ingest: httpx.AsyncClient,
+    admin_api: httpx.AsyncClient,
+    unique: str,
+) -> None:
+    """ "Done: resolved by alice" on a triggered incident, or a sign-in page telling one to paste the token
+    elsewhere, came from a link anyone could write: only the console's own messages are shown now."""
+    incident = await incident_of(admin_api, await fire(ingest, "checkout", "Spoof", f"Checkout spoof ({unique})"))
+    bob = await signed_in(browser, base_url, people.bob)
+    dave = await signed_in(browser, base_url, people.dave)
+    try:
+        await bob.goto(f"/ui/incidents/{incident}?done=resolved+by+alice")
+        await expect(bob.get_by_test_id("status")).to_have_text("triggered")
+        await expect(bob.locator("p.flash")).to_have_count(0)
+        await bob.get_by_role("button", name="Acknowledge").click()
+        await expect(bob.get_by_role("status")).to_have_text("Done: acknowledged by bob")
+        await dave.goto(bob.url)  # bob's own answer, sent to someone else: not dave's action
+        await expect(dave.get_by_test_id("status")).to_have_text("acknowledged")
+        await expect(dave.locator("p.flash")).to_have_count(0)
+        await dave.goto("/ui/sign-in?message=Your+token+expired:+paste+it+at+https://evil.example")
+        await expect(dave.get_by_label("Token")).to_be_visible()
+        await expect(dave.locator("p.flash")).to_have_count(0)
+        await dave.goto("/ui/sign-in?message=signed+out")
+        await expect(dave.locator("p.flash")).to_have_text("signed out")
+    finally:
+        await bob.context.close()
+        await dave.context.close()
+        resolved = await admin_api.post(f"/v1/incidents/{incident}/resolve", json={})
+        assert resolved.status_code == 200, resolved.text

@@ -114,7 +114,7 @@ async def incident(request: Request, incident_id: str, session: Signed) -> Respo
         allowed=await _allowed(session, incident_id),
         users=config.users,
         schedules=config.schedules,
-        done=request.query_params.get("done", ""),
+        done=session.done(request),
         live_url=f"/ui/incidents/{incident_id}/timeline",
         live_seconds=LIVE_SECONDS,
     )
@@ -162,7 +162,7 @@ async def _perform(request: Request, session: Session, incident_id: str, action:
         result = await _act(session.state, session.who, incident_id, body, action)
     except HTTPException as exc:
         raise ConsoleError(exc.status_code, str(exc.detail)) from exc
-    return redirect(f"/ui/incidents/{incident_id}?{urlencode({'done': _done(action, result)})}")
+    return redirect(f"/ui/incidents/{incident_id}?{session.done_query(_done(action, result))}")
 
 
 def _done(action: Action, result: dict[str, Any]) -> str:

@@ -49,7 +49,7 @@ async def schedule(request: Request, schedule_id: str, session: Signed) -> Respo
         made_by={API_PREFIX + item["id"][:12]: item for item in stored["items"]},  # by their id in the schedule
         users=config.users,
         may_override=await session.may("POST", "/v1/schedules/{schedule_id}/overrides", schedule_id=schedule_id),
-        done=request.query_params.get("done", ""),
+        done=session.done(request),
     )
 
 
@@ -73,7 +73,7 @@ async def add_override(request: Request, schedule_id: str, session: Signed) -> R
         raise ConsoleError(422, str(exc.errors()[0]["msg"])) from exc
     except HTTPException as exc:
         raise ConsoleError(exc.status_code, str(exc.detail)) from exc
-    return redirect(f"/ui/schedules/{schedule_id}?done=override+created")
+    return redirect(f"/ui/schedules/{schedule_id}?{session.done_query('override created')}")
 
 
 @router.post("/{schedule_id}/calendar-feed")

@@ -54,7 +54,7 @@ async def service(request: Request, service_id: str, session: Signed) -> Respons
         incidents=recent["items"],
         may_create=await session.may("POST", _MAINTENANCE, service_id=service_id),
         may_end=await session.may("DELETE", f"{_MAINTENANCE}/{{window_id}}", service_id=service_id),
-        done=request.query_params.get("done", ""),
+        done=session.done(request),
     )
 
 
@@ -76,7 +76,7 @@ async def create(request: Request, service_id: str, session: Signed) -> Response
         raise ConsoleError(422, str(exc.errors()[0]["msg"])) from exc
     except HTTPException as exc:
         raise ConsoleError(exc.status_code, str(exc.detail)) from exc
-    return redirect(f"/ui/services/{service_id}?done=maintenance+window+created")
+    return redirect(f"/ui/services/{service_id}?{session.done_query('maintenance window created')}")
 
 
 @router.post("/{service_id}/maintenance/{window_id}/end")
@@ -85,4 +85,4 @@ async def end(service_id: str, window_id: str, session: Signed) -> Response:
         await end_window(service_id, window_id, session.state, session.who)
     except HTTPException as exc:
         raise ConsoleError(exc.status_code, str(exc.detail)) from exc
-    return redirect(f"/ui/services/{service_id}?done=maintenance+window+ended")
+    return redirect(f"/ui/services/{service_id}?{session.done_query('maintenance window ended')}")

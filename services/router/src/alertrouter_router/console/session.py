@@ -15,6 +15,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from fastapi import HTTPException, Request, Response
 
@@ -32,6 +33,7 @@ SESSION_COOKIE = "alertrouter_console"
 SIGN_IN_COOKIE = "alertrouter_console_sign_in"
 SESSION_SECONDS = 7 * 24 * 3600  # the token's own expiry and revocation still apply at every request
 _CSRF_LABEL = b"alertrouter console csrf v1"
+_DONE_LABEL = b"alertrouter console done v1\n"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,20 @@ class Session:
     def user_id(self) -> str:
         assert self.who.user_id is not None
         return self.who.user_id
+
+    def done_query(self, text: str) -> str:
+        """The query of the page a form redirects to, saying what happened ("Done: acknowledged by bob"); signed
+        with this session's CSRF token, so only an action of this session can make a page say it."""
+        return urlencode({"done": text, "sig": self._signed(text)})
+
+    def done(self, request: Request) -> str:
+        """The page's "Done: ..." line, or none when the query's is not this session's (a link someone sent)."""
+        text = request.query_params.get("done", "")
+        sig = request.query_params.get("sig", "")
+        return text if text and hmac.compare_digest(sig, self._signed(text)) else ""
+
+    def _signed(self, text: str) -> str:
+        return hmac.new(self.csrf.encode(), _DONE_LABEL + text.encode(), hashlib.sha256).hexdigest()
 
     async def may(self, method: str, api_path: str, **params: str) -> bool:
         """Whether the API would let this person call (method, api_path): buttons are shown only then."""

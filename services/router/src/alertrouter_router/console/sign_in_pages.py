@@ -20,6 +20,8 @@ from alertrouter_router.console.session import (
 )
 
 router = APIRouter(prefix="/ui")
+# What the console itself sends people here with; any other ``message`` is someone else's words on our page.
+MESSAGES = frozenset({"signed out", "sign in to continue"})
 
 
 def _next(value: str) -> str:
@@ -36,7 +38,7 @@ async def sign_in_page(request: Request) -> Response:
         None,
         nonce=nonce,
         next=_next(request.query_params.get("next", "/ui/")),
-        message=request.query_params.get("message", ""),
+        message=message if (message := request.query_params.get("message", "")) in MESSAGES else "",
     )
     set_cookie(request, page, SIGN_IN_COOKIE, nonce, 3600)  # the double submit: the form carries it too
     return page
