@@ -9,11 +9,12 @@ import re
 import httpx
 import pytest
 from fastapi import APIRouter
+from playwright.async_api import Browser, expect
 
 from alertrouter_router.api.permissions import CONSOLE, RULES, check_console_complete
 from alertrouter_router.console.forms import MAX_FORM_BYTES
 from alertrouter_router.console.routes import PAGES
-from tests.console.conftest import People
+from tests.console.conftest import PHONE, People, signed_in
 from tests.router.access_support import new_token
 from tests.router.conftest import TOKEN
 
@@ -113,3 +114,22 @@ def test_every_console_route_stands_for_an_api_rule() -> None:
         RuntimeError, match=r"without the API route they stand for.*/ui/incidents/\{incident_id\}/merge"
     ):
         check_console_complete([*routers, added])
+
+
+async def test_a_failure_of_the_router_is_a_page_not_json(browser: Browser, base_url: str, people: People) -> None:
+    """A request the router fails on (here a NUL character PostgreSQL refuses; equally a database gone away) or
+    a console page that does not exist answered the API's problem+json, shown raw on a phone: now an HTML page
+    that says what to check, with the same status. The API's own answers stay problem+json."""
+    page = await signed_in(browser, base_url, people.bob, PHONE)
+    csrf = await page.locator("form.signout input[name=csrf]").get_attribute("value")
+    failed = await page.request.post("/ui/incidents/%00/acknowledge", form={"csrf": csrf or ""})
+    assert failed.status == 500 and failed.headers["content-type"].startswith("text/html")
+    await page.set_content(await failed.text())
+    await expect(page.get_by_role("alert")).to_contain_text("reload its page to see whether it was done")
+    missing = await page.goto("/ui/incidentz")
+    assert missing is not None and missing.status == 404
+    await expect(page.get_by_role("alert")).to_have_text("404: Not Found")
+    await page.context.close()
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        api = await client.get("/v1/incidentz")
+    assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"

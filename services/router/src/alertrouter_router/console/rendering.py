@@ -80,6 +80,21 @@ async def error_page(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", None, status=exc.status, message=exc.message, status_code=exc.status)
 
 
+# What a person is told when the router itself failed, by the status the API's handler chose for it.
+_FAILED = {
+    503: "the router cannot reach its database just now",
+    500: "the router failed to answer (an internal error; its log has the details)",
+}
+_CHECK = "If you were acting on something, reload its page to see whether it was done before trying again."
+
+
+def failure_page(request: Request, status: int, detail: str) -> Response:
+    """A failure of the router (not a refusal) as a page: never the API's problem+json, which a phone shows raw."""
+    if status in _FAILED:
+        detail = f"{_FAILED[status]}. {_CHECK}"
+    return render(request, "error.html", None, status=status, message=detail, status_code=status)
+
+
 async def sign_in_redirect(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SignInRequired)
     query = {"next": exc.next_path} | ({"message": exc.message} if exc.message else {})
