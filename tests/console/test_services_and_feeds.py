@@ -84,3 +84,28 @@ async def test_why_was_nobody_paged(
     await expect(page.get_by_test_id("explanation")).to_contain_text("No service matched")
     await expect(page.locator("h1 .outcome")).to_have_text("no_route")
     await page.context.close()
+
+
+async def test_a_date_far_off_is_the_persons_to_correct_not_a_failure(
+    browser: Browser, base_url: str, people: People, admin_api: httpx.AsyncClient
+) -> None:
+    """A mistyped year in the maintenance form (a window ending after 9999) or in Preview's "At" (before 1970)
+    was a 500, "the router failed": now a 422 naming the field, and nothing is created."""
+    page = await signed_in(browser, base_url, people.alice)
+    await page.goto("/ui/services/refunds")
+    await page.get_by_label("Starting").fill("9999-12-31T23:30")
+    await page.get_by_label("For how many hours").fill("2")
+    async with page.expect_response(re.compile(r".*/ui/services/refunds/maintenance$")) as answer:
+        await page.get_by_role("button", name="Create window").click()
+    assert (await answer.value).status == 422
+    await expect(page.get_by_role("alert")).to_contain_text("starts_at:")
+    created = (await admin_api.get("/v1/services/refunds/maintenance")).json()["created"]
+    assert not [w for w in created if w["starts_at"].startswith("9999")]
+    await page.goto("/ui/preview")
+    await page.get_by_label("Labels").fill("service=checkout")
+    await page.get_by_label("At (your time").fill("0001-01-01T00:00")
+    async with page.expect_response(re.compile(r".*/ui/preview\?.*")) as answer:
+        await page.get_by_role("button", name="Preview").click()
+    assert (await answer.value).status == 422
+    await expect(page.get_by_role("alert")).to_contain_text("at:")
+    await page.context.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from pydantic import ValidationError
 
 from alertrouter_router.api.preview import PreviewRequest, preview_decision
 from alertrouter_router.console.errors import ConsoleError
@@ -43,6 +44,8 @@ async def preview(request: Request, session: Signed) -> Response:
             result = await preview_decision(session.state, body)
         except HTTPException as exc:
             raise ConsoleError(exc.status_code, str(exc.detail)) from exc
+        except ValidationError as exc:  # the alert it builds refuses an instant outside 1970-2200
+            raise ConsoleError(422, f"at: {exc.errors()[0]['msg']}") from exc
         for step in result["escalation_timeline"]:
             for target in step["targets"]:
                 target["how"] = how_selected(target["selected_by"])

@@ -68,7 +68,10 @@ async def create(request: Request, service_id: str, session: Signed) -> Response
         raise ConsoleError(422, "hours: give how long the window lasts, in hours") from exc
     if not 0 < hours <= 24 * 31:
         raise ConsoleError(422, "hours: between a few minutes and 31 days")
-    ends = (starts or session.state.clock.now()) + timedelta(hours=hours)
+    try:
+        ends = (starts or session.state.clock.now()) + timedelta(hours=hours)
+    except OverflowError as exc:  # a mistyped year (9999-12-31) is the person's to correct, not a failure
+        raise ConsoleError(422, "starts_at: not a date the window can end after") from exc
     try:
         body = WindowIn(starts_at=starts, ends_at=ends, reason=form.get("reason", ""), created_by=None)
         await create_window(service_id, body, session.state, session.who)
