@@ -109,3 +109,30 @@ async def test_a_date_far_off_is_the_persons_to_correct_not_a_failure(
     assert (await answer.value).status == 422
     await expect(page.get_by_role("alert")).to_contain_text("at:")
     await page.context.close()
+
+
+async def test_behind_the_proxy_that_ends_tls_the_feed_url_is_https(
+    base_url: str, people: People, admin_api: httpx.AsyncClient
+) -> None:
+    """The feed URL is a credential: behind the proxy that ends TLS (``X-Forwarded-Proto: https``, which makes the
+    session cookie Secure) it was shown as http://, so a calendar subscribed to it sent the secret in clear text.
+    The proxy is not on the router's host (uvicorn believes forwarded headers only from 127.0.0.1): the request
+    comes from 127.0.0.2, and the session cookie, Secure, is sent by hand over this plain-HTTP test connection."""
+
+    async def feeds() -> set[str]:
+        return {f["id"] for f in (await admin_api.get("/v1/calendar-feeds")).json()["items"]}
+
+    before = await feeds()
+    proxy = {"x-forwarded-proto": "https", "cookie": f"alertrouter_console={people.bob}"}
+    transport = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+    try:
+        async with httpx.AsyncClient(base_url=base_url, transport=transport, headers=proxy) as client:
+            schedule = await client.get("/ui/schedules/payments-secondary")
+            csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', schedule.text)
+            assert schedule.status_code == 200 and csrf is not None, schedule.text
+            made = await client.post("/ui/schedules/payments-secondary/calendar-feed", data={"csrf": csrf[1]})
+        url = re.search(r'value="([^"]*/calendar/[^"]+\.ics)"', made.text)
+        assert url is not None and url[1].startswith(f"https://{httpx.URL(base_url).netloc.decode()}/calendar/"), url
+    finally:
+        for new in await feeds() - before:
+            assert (await admin_api.delete(f"/v1/calendar-feeds/{new}")).status_code == 200

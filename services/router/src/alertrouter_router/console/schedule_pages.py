@@ -15,7 +15,7 @@ from alertrouter_router.console.errors import ConsoleError
 from alertrouter_router.console.forms import local_instant, read_form
 from alertrouter_router.console.rendering import redirect, render
 from alertrouter_router.console.schedule_timeline import build
-from alertrouter_router.console.session import Session, console_session
+from alertrouter_router.console.session import Session, console_session, secure
 from alertrouter_router.overrides import API_PREFIX
 from alertrouter_router.ownership.schedules import on_call_at
 
@@ -82,5 +82,7 @@ async def calendar_feed(request: Request, schedule_id: str, session: Signed) -> 
         made = await create_feed(FeedIn(schedule=schedule_id, user=None), session.state, session.who)
     except HTTPException as exc:
         raise ConsoleError(exc.status_code, str(exc.detail)) from exc
-    url = str(request.base_url).rstrip("/") + made["url"]
+    # The URL is the credential: behind the proxy that ends TLS it is https, like the session cookie's Secure.
+    base = request.base_url.replace(scheme="https") if secure(request) else request.base_url
+    url = str(base).rstrip("/") + made["url"]
     return render(request, "feed.html", session, schedule_id=schedule_id, url=url)

@@ -73,14 +73,13 @@ def csrf_token(token: str) -> str:
     return hmac.new(token.encode(), _CSRF_LABEL, hashlib.sha256).hexdigest()
 
 
-def _secure(request: Request) -> bool:
+def secure(request: Request) -> bool:
+    """Whether the person reached the console over HTTPS, directly or through the proxy that ends TLS."""
     return request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "") == "https"
 
 
 def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
-    response.set_cookie(
-        name, value, max_age=max_age, path="/ui", httponly=True, samesite="lax", secure=_secure(request)
-    )
+    response.set_cookie(name, value, max_age=max_age, path="/ui", httponly=True, samesite="lax", secure=secure(request))
 
 
 async def sign_in(request: Request, token: str, nonce: str) -> tuple[Principal, str]:
