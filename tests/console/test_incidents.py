@@ -10,6 +10,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from tests.console.conftest import People, fire, incident_of, screenshot, signed_in
+from tests.router.access_support import new_token
 
 pytestmark = [pytest.mark.db, pytest.mark.kafka]
 
@@ -148,5 +149,38 @@ async def test_a_link_cannot_make_a_page_say_something_was_done(
     finally:
         await bob.context.close()
         await dave.context.close()
+        resolved = await admin_api.post(f"/v1/incidents/{incident}/resolve", json={})
+        assert resolved.status_code == 200, resolved.text
+
+
+async def test_an_action_after_the_session_ended_says_it_was_not_done(
+    browser: Browser,
+    base_url: str,
+    people: People,
+    ingest: httpx.AsyncClient,
+    admin_api: httpx.AsyncClient,
+    unique: str,
+) -> None:
+    """Acknowledge pressed after the token was revoked (or expired) led to the sign-in page with nothing said,
+    then to Now: the person could believe it was done. Now the sign-in page says it was not, and signing in again
+    leads back to the incident."""
+    incident = await incident_of(admin_api, await fire(ingest, "checkout", "Ended", f"Checkout ended ({unique})"))
+    token = await new_token(admin_api, user="bob", role="responder", description=f"session end {unique}")
+    page = await signed_in(browser, base_url, token)
+    try:
+        await page.goto(f"/ui/incidents/{incident}")
+        await expect(page.get_by_test_id("status")).to_have_text("triggered")
+        mine = [t for t in (await admin_api.get("/v1/tokens")).json()["items"] if t["description"].endswith(unique)]
+        assert [(await admin_api.delete(f"/v1/tokens/{t['id']}")).status_code for t in mine] == [200]
+        await page.get_by_role("button", name="Acknowledge").click()
+        await expect(page.get_by_role("status")).to_have_text(
+            "your session has ended, so that was not done: sign in and do it again"
+        )
+        await page.get_by_label("Token").fill(people.bob)
+        await page.get_by_role("button", name="Sign in").click()
+        await page.wait_for_url(f"{base_url}/ui/incidents/{incident}")
+        await expect(page.get_by_test_id("status")).to_have_text("triggered")
+    finally:
+        await page.context.close()
         resolved = await admin_api.post(f"/v1/incidents/{incident}/resolve", json={})
         assert resolved.status_code == 200, resolved.text

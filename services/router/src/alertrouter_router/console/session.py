@@ -15,7 +15,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import HTTPException, Request, Response
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 SESSION_COOKIE = "alertrouter_console"
 SIGN_IN_COOKIE = "alertrouter_console_sign_in"
+NOT_DONE = "your session has ended, so that was not done: sign in and do it again"
 SESSION_SECONDS = 7 * 24 * 3600  # the token's own expiry and revocation still apply at every request
 _CSRF_LABEL = b"alertrouter console csrf v1"
 _DONE_LABEL = b"alertrouter console done v1\n"
@@ -104,14 +105,24 @@ async def _principal(state: RouterState, token: str) -> Principal | None:
         return None
 
 
+def _came_from(request: Request) -> str:
+    """The console page a form was posted from (its same-origin ``Referer``), else the home page."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.url.netloc or not referer.path.startswith("/ui/"):
+        return "/ui/"
+    return referer.path + (f"?{referer.query}" if referer.query else "")
+
+
 async def console_session(request: Request) -> Session:
     """Every console page and action: a signed-in person, a valid CSRF token on a POST, and the API's rule."""
     state: RouterState = request.app.state.router
     token = request.cookies.get(SESSION_COOKIE, "")
     who = await _principal(state, token)
     if who is None or who.user_id is None:
+        if request.method == "POST":  # the action was not taken: say so, and come back to the page it was on
+            raise SignInRequired(_came_from(request), NOT_DONE)
         wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise SignInRequired(wanted if request.method == "GET" else "/ui/", "sign in to continue" if token else "")
+        raise SignInRequired(wanted, "sign in to continue" if token else "")
     csrf = csrf_token(token)
     if request.method == "POST":
         sent = (await read_form(request)).get("csrf", "")

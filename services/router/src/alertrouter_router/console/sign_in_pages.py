@@ -11,6 +11,7 @@ from alertrouter_router.console.errors import ConsoleError
 from alertrouter_router.console.forms import read_form
 from alertrouter_router.console.rendering import redirect, render
 from alertrouter_router.console.session import (
+    NOT_DONE,
     SESSION_COOKIE,
     SESSION_SECONDS,
     SIGN_IN_COOKIE,
@@ -21,7 +22,7 @@ from alertrouter_router.console.session import (
 
 router = APIRouter(prefix="/ui")
 # What the console itself sends people here with; any other ``message`` is someone else's words on our page.
-MESSAGES = frozenset({"signed out", "sign in to continue"})
+MESSAGES = frozenset({"signed out", "sign in to continue", NOT_DONE})
 
 
 def _next(value: str) -> str:
