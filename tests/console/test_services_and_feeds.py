@@ -46,16 +46,24 @@ async def test_a_team_admin_creates_and_ends_a_maintenance_window(
 
 
 async def test_a_calendar_feed_url_from_the_schedule_page(browser: Browser, base_url: str, people: People) -> None:
+    """The URL serves the schedule without a header, and the page names the feed to revoke (it said ``{id}``)."""
     page = await signed_in(browser, base_url, people.bob)
     await page.goto("/ui/schedules/payments-secondary")
     await page.get_by_role("button", name="Make a calendar feed URL").click()
     url = await page.get_by_test_id("feed-url").input_value()
     assert re.fullmatch(rf"{re.escape(base_url)}/calendar/[A-Za-z0-9_-]+\.ics", url), url
+    revoke = re.fullmatch(
+        r"DELETE (/v1/calendar-feeds/[0-9a-f-]{36})", await page.get_by_test_id("feed-revoke").inner_text()
+    )
+    assert revoke is not None
+    await page.context.close()
     async with httpx.AsyncClient() as client:  # no cookie, no header: the URL is the credential
         feed = await client.get(url)
-    assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")
-    assert "BEGIN:VEVENT" in feed.text
-    await page.context.close()
+        assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")
+        assert "BEGIN:VEVENT" in feed.text
+        revoked = await client.delete(f"{base_url}{revoke[1]}", headers={"Authorization": f"Bearer {people.bob}"})
+        assert revoked.status_code == 200, revoked.text
+        assert (await client.get(url)).status_code == 404
 
 
 async def test_why_was_nobody_paged(

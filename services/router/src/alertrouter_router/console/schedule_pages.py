@@ -85,4 +85,4 @@ async def calendar_feed(request: Request, schedule_id: str, session: Signed) -> 
     # The URL is the credential: behind the proxy that ends TLS it is https, like the session cookie's Secure.
     base = request.base_url.replace(scheme="https") if secure(request) else request.base_url
     url = str(base).rstrip("/") + made["url"]
-    return render(request, "feed.html", session, schedule_id=schedule_id, url=url)
+    return render(request, "feed.html", session, schedule_id=schedule_id, url=url, feed_id=made["id"])
