@@ -184,3 +184,29 @@ async def test_an_action_after_the_session_ended_says_it_was_not_done(
         await page.context.close()
         resolved = await admin_api.post(f"/v1/incidents/{incident}/resolve", json={})
         assert resolved.status_code == 200, resolved.text
+
+
+async def test_escalate_now_with_no_level_left_does_not_say_done(
+    browser: Browser,
+    base_url: str,
+    people: People,
+    ingest: httpx.AsyncClient,
+    admin_api: httpx.AsyncClient,
+    unique: str,
+) -> None:
+    """refunds' policy has one level, not repeated: "Escalate now" pages nobody more. The page said "Done: escalated
+    by bob; no level follows level 1 ...", an escalation that did not happen."""
+    incident = await incident_of(admin_api, await fire(ingest, "refunds", "Last", f"Refunds last level ({unique})"))
+    page = await signed_in(browser, base_url, people.bob)
+    try:
+        await page.goto(f"/ui/incidents/{incident}")
+        await page.get_by_role("button", name="Escalate now").click()
+        await page.wait_for_url(re.compile(rf".*/ui/incidents/{incident}\?done=.*"))
+        await expect(page.get_by_role("status")).to_have_text(
+            "Done: nothing changed (escalated by bob; no level follows level 1 in policy refunds-default)"
+        )
+        await expect(page.get_by_test_id("status")).to_have_text("triggered")
+    finally:
+        await page.context.close()
+        resolved = await admin_api.post(f"/v1/incidents/{incident}/resolve", json={})
+        assert resolved.status_code == 200, resolved.text

@@ -171,6 +171,8 @@ def _done(action: Action, result: dict[str, Any]) -> str:
         return f"nothing changed, the incident is {result['status']}"
     if action == "note":
         return "note added"
+    if not result["changed"]:  # recorded, but it reached nobody: no level left, no policy, nobody on call
+        return f"nothing changed ({str(result['reason'])[:200]})"
     return str(result["reason"])[:200]
 
 
