@@ -29,11 +29,13 @@ from alertrouter_router.console.forms import read_form
 from alertrouter_router.console.rendering import redirect, render
 from alertrouter_router.console.session import Session, console_session
 from alertrouter_router.console.timeline_words import in_words
+from alertrouter_shared.cursors import InvalidCursor
 
 router = APIRouter(prefix="/ui/incidents")
 Signed = Annotated[Session, Depends(console_session)]
 STATUSES = ("open", "triggered", "acknowledged", "resolved", "all")
 LIVE_SECONDS = 3
+PAGE = 100  # incidents a page lists; more are behind its "older" link
 _API = "/v1/incidents/{incident_id}"
 
 
@@ -47,25 +49,36 @@ def _filters(request: Request) -> dict[str, str]:
     }
 
 
-async def _rows(session: Session, filters: dict[str, str]) -> list[dict[str, Any]]:
+async def _rows(session: Session, filters: dict[str, str], cursor: str) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the list, newest first, and the cursor of the older ones when there are more."""
     status = None if filters["status"] == "all" else filters["status"]
     async with session.state.engine.connect() as conn:
-        found = await list_incidents(
-            conn,
-            service=filters["service"] or None,
-            team=filters["team"] or None,
-            status=status,
-            since=None,
-            limit=100,
-            cursor=None,
-            drill=False,
-        )
-    return list(found["items"])
+        try:
+            found = await list_incidents(
+                conn,
+                service=filters["service"] or None,
+                team=filters["team"] or None,
+                status=status,
+                since=None,
+                limit=PAGE,
+                cursor=cursor or None,
+                drill=False,
+            )
+        except InvalidCursor as exc:
+            raise ConsoleError(422, str(exc)) from exc
+    return list(found["items"]), found["next_cursor"]
+
+
+def _older(filters: dict[str, str], cursor: str | None) -> str | None:
+    """The link to the incidents past this page: beyond it they are not shown, so the page must say so."""
+    return None if cursor is None else "/ui/incidents?" + urlencode(filters | {"cursor": cursor})
 
 
 @router.get("")
 async def incidents(request: Request, session: Signed) -> Response:
     filters = _filters(request)
+    cursor = request.query_params.get("cursor", "")
+    rows, older = await _rows(session, filters, cursor)
     config = session.state.configs.current.config
     return render(
         request,
@@ -75,8 +88,10 @@ async def incidents(request: Request, session: Signed) -> Response:
         statuses=STATUSES,
         teams=config.teams,
         services=config.services,
-        rows=await _rows(session, filters),
-        live_url="/ui/incidents/rows?" + urlencode(filters),
+        rows=rows,
+        older=_older(filters, older),
+        page_size=PAGE,
+        live_url="/ui/incidents/rows?" + urlencode(filters | ({"cursor": cursor} if cursor else {})),
         live_seconds=LIVE_SECONDS,
     )
 
@@ -84,7 +99,9 @@ async def incidents(request: Request, session: Signed) -> Response:
 @router.get("/rows")
 async def incident_rows(request: Request, session: Signed) -> Response:
     """The table body alone, for the page's script to swap in: new incidents appear without a reload."""
-    return render(request, "_incident_rows.html", session, rows=await _rows(session, _filters(request)))
+    filters = _filters(request)
+    rows, older = await _rows(session, filters, request.query_params.get("cursor", ""))
+    return render(request, "_incident_rows.html", session, rows=rows, older=_older(filters, older), page_size=PAGE)
 
 
 async def _incident(session: Session, incident_id: str) -> dict[str, Any]:
