@@ -137,6 +137,44 @@ async def fire(ingest: httpx.AsyncClient, service: str, alertname: str, summary:
     return f"am:console-am:{fingerprint}"
 
 
+async def fire_many(ingest: httpx.AsyncClient, service: str, count: int, unique: str) -> set[str]:
+    """One Alertmanager webhook with ``count`` alerts of ``service`` (an alert storm); returns their dedup keys."""
+    alerts = [
+        {
+            "status": "firing",
+            "labels": {"alertname": f"Storm{n}", "service": service, "severity": "critical", "storm": unique},
+            "annotations": {"summary": f"{service} storm {n} ({unique})"},
+            "startsAt": "2026-01-01T00:00:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "",
+            "fingerprint": f"{unique}{n:04d}",
+        }
+        for n in range(count)
+    ]
+    payload: dict[str, Any] = {"receiver": "console", "status": "firing", "alerts": alerts, "groupLabels": {}}
+    payload |= {"commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://alertmanager.test"}
+    payload |= {"version": "4", "groupKey": f"{{}}:{{storm={unique!r}}}", "truncatedAlerts": 0}
+    response = await ingest.post(f"/v1/alertmanager/{AM_KEY}", content=json.dumps(payload))
+    assert response.status_code in (200, 202), response.text
+    return {f"am:console-am:{a['fingerprint']}" for a in alerts}
+
+
+async def incidents_of(admin_api: httpx.AsyncClient, service: str, keys: set[str]) -> set[str]:
+    """The open incidents of these dedup keys, once each has one."""
+
+    async def opened() -> set[str] | None:
+        listed = await admin_api.get("/v1/incidents", params={"service": service, "status": "open", "limit": 500})
+        mine = {i["id"] for i in listed.json()["items"] if i["dedup_key"] in keys}
+        return mine if len(mine) == len(keys) else None
+
+    return await eventually(opened, timeout=60, what=f"{len(keys)} incidents of {service}")
+
+
+async def resolve_all(admin_api: httpx.AsyncClient, incidents: set[str]) -> None:
+    results = await asyncio.gather(*(admin_api.post(f"/v1/incidents/{i}/resolve", json={}) for i in incidents))
+    assert {r.status_code for r in results} <= {200}
+
+
 async def incident_of(admin_api: httpx.AsyncClient, dedup_key: str) -> str:
     async def probe() -> str | None:
         items = (await admin_api.get("/v1/decisions", params={"dedup_key": dedup_key})).json()["items"]

@@ -3,18 +3,23 @@ page shows in the timeline as that person; a responder of another team gets no b
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
-from typing import Any
 
 import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
 from alertrouter_router.console.incident_pages import PAGE
-from tests.console.conftest import AM_KEY, People, fire, incident_of, screenshot, signed_in
-from tests.helpers import eventually
+from tests.console.conftest import (
+    People,
+    fire,
+    fire_many,
+    incident_of,
+    incidents_of,
+    resolve_all,
+    screenshot,
+    signed_in,
+)
 from tests.router.access_support import new_token
 
 pytestmark = [pytest.mark.db, pytest.mark.kafka]
@@ -227,32 +232,7 @@ async def test_more_incidents_than_a_page_says_so_and_links_the_older_ones(
 ) -> None:
     """In an alert storm the list showed the newest 100 and nothing more: the oldest open incidents, those waiting
     longest, were missing without a word. Past a page the list says so and links the older ones."""
-    alerts = [
-        {
-            "status": "firing",
-            "labels": {"alertname": f"Storm{n}", "service": "ledger", "severity": "critical", "storm": unique},
-            "annotations": {"summary": f"Ledger storm {n} ({unique})"},
-            "startsAt": "2026-01-01T00:00:00Z",
-            "endsAt": "0001-01-01T00:00:00Z",
-            "generatorURL": "",
-            "fingerprint": f"{unique}{n:04d}",
-        }
-        for n in range(PAGE + 1)
-    ]
-    payload: dict[str, Any] = {"receiver": "console", "status": "firing", "alerts": alerts, "groupLabels": {}}
-    payload |= {"commonLabels": {}}
-    payload |= {"commonAnnotations": {}, "externalURL": "http://alertmanager.test", "version": "4"}
-    payload |= {"groupKey": f"{{}}:{{storm={unique!r}}}", "truncatedAlerts": 0}
-    sent = await ingest.post(f"/v1/alertmanager/{AM_KEY}", content=json.dumps(payload))
-    assert sent.status_code in (200, 202), sent.text
-    keys = {f"am:console-am:{a['fingerprint']}" for a in alerts}
-
-    async def opened() -> set[str] | None:
-        listed = await admin_api.get("/v1/incidents", params={"service": "ledger", "status": "open", "limit": 500})
-        mine = {i["id"] for i in listed.json()["items"] if i["dedup_key"] in keys}
-        return mine if len(mine) == len(keys) else None
-
-    storm = await eventually(opened, timeout=60, what=f"{len(keys)} incidents of ledger")
+    storm = await incidents_of(admin_api, "ledger", await fire_many(ingest, "ledger", PAGE + 1, unique))
     page = await signed_in(browser, base_url, people.dave)
     try:
         await page.goto("/ui/incidents?team=platform&service=ledger&status=open")
@@ -265,5 +245,4 @@ async def test_more_incidents_than_a_page_says_so_and_links_the_older_ones(
         assert older and not older & first and storm <= first | older
     finally:
         await page.context.close()
-        results = await asyncio.gather(*(admin_api.post(f"/v1/incidents/{i}/resolve", json={}) for i in storm))
-        assert {r.status_code for r in results} == {200}
+        await resolve_all(admin_api, storm)

@@ -10,7 +10,17 @@ import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.console.conftest import People, fire, incident_of, screenshot, signed_in
+from alertrouter_router.console.why_page import SHOWN
+from tests.console.conftest import (
+    People,
+    fire,
+    fire_many,
+    incident_of,
+    incidents_of,
+    resolve_all,
+    screenshot,
+    signed_in,
+)
 
 pytestmark = [pytest.mark.db, pytest.mark.kafka]
 
@@ -110,3 +120,26 @@ async def test_why_reads_from_and_until_in_the_persons_time_zone(
         await page.context.close()
         resolved = await admin_api.post(f"/v1/incidents/{incident}/resolve", json={})
         assert resolved.status_code == 200, resolved.text
+
+
+async def test_why_says_when_more_decisions_match_than_it_lists(
+    browser: Browser,
+    base_url: str,
+    people: People,
+    ingest: httpx.AsyncClient,
+    admin_api: httpx.AsyncClient,
+    unique: str,
+) -> None:
+    """Why lists the newest 50: with more matching, the older ones were left out as if there were none."""
+    storm = await incidents_of(admin_api, "ledger", await fire_many(ingest, "ledger", SHOWN + 1, unique))
+    page = await signed_in(browser, base_url, people.dave)
+    try:
+        await page.goto("/ui/why?service=ledger")
+        await expect(page.locator("tbody tr")).to_have_count(SHOWN)
+        await expect(page.get_by_test_id("more")).to_contain_text("More decisions may match than are listed")
+        await page.goto(f"/ui/why?service=ledger&dedup_key=am:console-am:{unique}0000")
+        await expect(page.locator("tbody tr")).to_have_count(1)
+        await expect(page.get_by_test_id("more")).to_have_count(0)
+    finally:
+        await page.context.close()
+        await resolve_all(admin_api, storm)

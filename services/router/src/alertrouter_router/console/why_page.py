@@ -42,15 +42,26 @@ async def find(request: Request, session: Signed) -> Response:
         since=local_instant(form["since"], session.time_zone, "since"),
         until=local_instant(form["until"], session.time_zone, "until"),
     )
+    scan = SCAN if form["person"] or form["nobody"] else SHOWN + 1
     async with session.state.engine.connect() as conn:
-        rows = await decision_reads.list_page(conn, filters, SCAN if form["person"] or form["nobody"] else SHOWN, None)
+        rows = await decision_reads.list_page(conn, filters, scan, None)
+    cut = len(rows) == scan  # older decisions were not looked at: some of them may match too
     if form["person"]:
         rows = [r for r in rows if _paged(r, form["person"])]
     if form["nobody"]:
         rows = [r for r in rows if r["outcome"] in NOBODY]
     config = session.state.configs.current.config
+    more = cut or len(rows) > SHOWN  # said on the page: a decision left out must not look like none
     return render(
-        request, "why.html", session, form=form, rows=rows[:SHOWN], services=config.services, users=config.users
+        request,
+        "why.html",
+        session,
+        form=form,
+        rows=rows[:SHOWN],
+        more=more,
+        shown=SHOWN,
+        services=config.services,
+        users=config.users,
     )
 
 
