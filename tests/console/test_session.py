@@ -133,3 +133,19 @@ async def test_a_failure_of_the_router_is_a_page_not_json(browser: Browser, base
     async with httpx.AsyncClient(base_url=base_url) as client:
         api = await client.get("/v1/incidentz")
     assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_mistyped_token_keeps_the_way_back_to_the_page(browser: Browser, base_url: str, people: People) -> None:
+    """A person following a link (the page they received) who pasted a wrong token got an error page whose only
+    way on was "Back to Now": the link was lost. The form is shown again with the reason, still leading there."""
+    context = await browser.new_context(base_url=base_url, viewport=PHONE)  # type: ignore[arg-type]
+    page = await context.new_page()
+    await page.goto("/ui/schedules/payments-primary")
+    await page.get_by_label("Token").fill("art_mistyped")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_contain_text("that token is not valid")
+    await expect(page.get_by_label("Token")).to_be_visible(timeout=5000)
+    await page.get_by_label("Token").fill(people.bob)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{base_url}/ui/schedules/payments-primary")
+    await context.close()

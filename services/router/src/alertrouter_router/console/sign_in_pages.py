@@ -30,25 +30,31 @@ def _next(value: str) -> str:
     return value if value.startswith("/ui/") and not value.startswith("/ui//") else "/ui/"
 
 
-@router.get("/sign-in")
-async def sign_in_page(request: Request) -> Response:
+def _form(request: Request, next_path: str, message: str = "", error: str = "", status: int = 200) -> Response:
+    """The sign-in form with a fresh double-submitted value; ``next_path`` is where signing in leads."""
     nonce = secrets.token_urlsafe(24)
     page = render(
-        request,
-        "sign_in.html",
-        None,
-        nonce=nonce,
-        next=_next(request.query_params.get("next", "/ui/")),
-        message=message if (message := request.query_params.get("message", "")) in MESSAGES else "",
+        request, "sign_in.html", None, status, nonce=nonce, next=_next(next_path), message=message, error=error
     )
     set_cookie(request, page, SIGN_IN_COOKIE, nonce, 3600)  # the double submit: the form carries it too
     return page
 
 
+@router.get("/sign-in")
+async def sign_in_page(request: Request) -> Response:
+    message = request.query_params.get("message", "")
+    return _form(request, request.query_params.get("next", "/ui/"), message if message in MESSAGES else "")
+
+
 @router.post("/sign-in")
 async def sign_in_submit(request: Request) -> Response:
+    """A refused token shows the form again with the reason, still leading where the person was going (the
+    incident of the page they received): a mistyped token must not lose the way back to it."""
     form = await read_form(request)
-    _, token = await sign_in(request, form.get("token", ""), form.get("nonce", ""))
+    try:
+        _, token = await sign_in(request, form.get("token", ""), form.get("nonce", ""))
+    except ConsoleError as exc:
+        return _form(request, form.get("next", "/ui/"), error=exc.message, status=exc.status)
     response = redirect(_next(form.get("next", "/ui/")))
     set_cookie(request, response, SESSION_COOKIE, token, SESSION_SECONDS)
     response.delete_cookie(SIGN_IN_COOKIE, path="/ui")
