@@ -246,3 +246,28 @@ async def test_more_incidents_than_a_page_says_so_and_links_the_older_ones(
     finally:
         await page.context.close()
         await resolve_all(admin_api, storm)
+
+
+async def test_the_incident_pages_status_follows_an_action_taken_elsewhere(
+    browser: Browser,
+    base_url: str,
+    people: People,
+    ingest: httpx.AsyncClient,
+    admin_api: httpx.AsyncClient,
+    unique: str,
+) -> None:
+    """The timeline refreshed itself but the status above it did not: resolved by someone else (Slack, the API),
+    the page went on saying "triggered" until reloaded. Now the facts refresh like the timeline."""
+    incident = await incident_of(admin_api, await fire(ingest, "checkout", "Stale", f"Checkout stale ({unique})"))
+    page = await signed_in(browser, base_url, people.bob)
+    try:
+        await page.goto(f"/ui/incidents/{incident}")
+        await page.evaluate("window.loadedOnce = 'still the same document'")
+        await expect(page.get_by_test_id("status")).to_have_text("triggered")
+        resolved = await admin_api.post(f"/v1/incidents/{incident}/resolve", json={})
+        assert resolved.status_code == 200, resolved.text
+        await expect(page.locator("#timeline li", has_text="resolved by")).to_be_visible(timeout=15_000)
+        await expect(page.get_by_test_id("status")).to_have_text("resolved", timeout=15_000)
+        assert await page.evaluate("window.loadedOnce") == "still the same document"
+    finally:
+        await page.context.close()

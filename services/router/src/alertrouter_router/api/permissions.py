@@ -123,6 +123,7 @@ CONSOLE: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/ui/incidents/rows"): ("GET", "/v1/incidents"),
     ("GET", _INCIDENT_UI): ("GET", _INCIDENT),
     ("GET", f"{_INCIDENT_UI}/timeline"): ("GET", _INCIDENT),
+    ("GET", f"{_INCIDENT_UI}/facts"): ("GET", _INCIDENT),
     ("POST", f"{_INCIDENT_UI}/acknowledge"): ("POST", f"{_INCIDENT}/acknowledge"),
     ("POST", f"{_INCIDENT_UI}/resolve"): ("POST", f"{_INCIDENT}/resolve"),
     ("POST", f"{_INCIDENT_UI}/escalate"): ("POST", f"{_INCIDENT}/escalate"),

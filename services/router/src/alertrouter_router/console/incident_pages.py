@@ -137,6 +137,13 @@ async def incident(request: Request, incident_id: str, session: Signed) -> Respo
     )
 
 
+@router.get("/{incident_id}/facts")
+async def incident_facts(request: Request, incident_id: str, session: Signed) -> Response:
+    """Status, who acknowledged, level: refreshed like the timeline, so the page never shows a stale status."""
+    found = await _incident(session, incident_id)
+    return render(request, "_incident_facts.html", session, incident=found["incident"])
+
+
 @router.get("/{incident_id}/timeline")
 async def incident_timeline(request: Request, incident_id: str, session: Signed) -> Response:
     found = await _incident(session, incident_id)
