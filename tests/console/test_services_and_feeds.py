@@ -4,6 +4,7 @@ Schedules: a calendar feed URL that serves the schedule; Why: "why was nobody pa
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -144,3 +145,28 @@ async def test_behind_the_proxy_that_ends_tls_the_feed_url_is_https(
     finally:
         for new in await feeds() - before:
             assert (await admin_api.delete(f"/v1/calendar-feeds/{new}")).status_code == 200
+
+
+async def test_a_window_that_is_over_is_no_longer_listed(
+    browser: Browser, base_url: str, people: People, admin_api: httpx.AsyncClient, unique: str
+) -> None:
+    """A created window stays ``active`` in its table once its end has passed: the service page went on listing
+    it (with an "End now" button) as if the service were still in maintenance."""
+    ends = datetime.now(UTC) + timedelta(seconds=2)
+    body = {"ends_at": ends.isoformat(), "reason": f"brief restart {unique}"}
+    created = await admin_api.post("/v1/services/refunds/maintenance", json=body)
+    assert created.status_code == 201, created.text
+    page = await signed_in(browser, base_url, people.alice)
+    try:
+
+        async def over() -> bool:
+            if datetime.now(UTC) <= ends:
+                return False
+            await page.goto("/ui/services/refunds")
+            return await page.locator("li[data-window]", has_text=unique).count() == 0
+
+        await eventually(over, timeout=15, what="the window that is over to leave the service page")
+    finally:
+        await page.context.close()
+        ended = await admin_api.delete(f"/v1/services/refunds/maintenance/{created.json()['id']}")
+        assert ended.status_code == 200, ended.text
