@@ -11,6 +11,7 @@ from playwright.async_api import Browser, expect
 
 from alertrouter_router.console.incident_pages import PAGE
 from tests.console.conftest import (
+    PHONE,
     People,
     fire,
     fire_many,
@@ -271,3 +272,29 @@ async def test_the_incident_pages_status_follows_an_action_taken_elsewhere(
         assert await page.evaluate("window.loadedOnce") == "still the same document"
     finally:
         await page.context.close()
+
+
+async def test_reassign_pages_nobody_until_someone_is_chosen(
+    browser: Browser,
+    base_url: str,
+    people: People,
+    ingest: httpx.AsyncClient,
+    admin_api: httpx.AsyncClient,
+    unique: str,
+) -> None:
+    """The reassign list started on the first person of the configuration: a tap on Reassign, meant for the
+    list, reassigned the incident to her and paged her. Now nobody is chosen until the person chooses."""
+    incident = await incident_of(admin_api, await fire(ingest, "checkout", "Tap", f"Checkout mis-tap ({unique})"))
+    page = await signed_in(browser, base_url, people.bob, PHONE)
+    try:
+        await page.goto(f"/ui/incidents/{incident}")
+        await page.get_by_role("button", name="Reassign").click()
+        await page.get_by_label("Add a note").fill("tapped Reassign first")
+        await page.get_by_role("button", name="Add note").click()  # a later action: the reassign never went
+        await expect(page.get_by_role("status")).to_have_text("Done: note added")
+        audit = (await admin_api.get("/v1/audit", params={"target_id": incident})).json()["items"]
+        assert [a["action"] for a in audit] == ["incident.note"]
+    finally:
+        await page.context.close()
+        resolved = await admin_api.post(f"/v1/incidents/{incident}/resolve", json={})
+        assert resolved.status_code == 200, resolved.text
