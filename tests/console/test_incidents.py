@@ -257,21 +257,32 @@ async def test_the_incident_pages_status_follows_an_action_taken_elsewhere(
     admin_api: httpx.AsyncClient,
     unique: str,
 ) -> None:
-    """The timeline refreshed itself but the status above it did not: resolved by someone else (Slack, the API),
-    the page went on saying "triggered" until reloaded. Now the facts refresh like the timeline."""
+    """The timeline refreshed itself but the status and the buttons above it did not: acknowledged, triggered
+    again or resolved elsewhere (Slack, the API, a snooze running out), the page went on showing the status and
+    the buttons of when it was loaded. Now they refresh like the timeline."""
     incident = await incident_of(admin_api, await fire(ingest, "checkout", "Stale", f"Checkout stale ({unique})"))
+    acknowledged = await admin_api.post(f"/v1/incidents/{incident}/acknowledge", json={})
+    assert acknowledged.status_code == 200, acknowledged.text
     page = await signed_in(browser, base_url, people.bob)
+    acknowledge = page.get_by_role("button", name="Acknowledge")
     try:
         await page.goto(f"/ui/incidents/{incident}")
         await page.evaluate("window.loadedOnce = 'still the same document'")
-        await expect(page.get_by_test_id("status")).to_have_text("triggered")
+        await expect(page.get_by_test_id("status")).to_have_text("acknowledged")
+        await expect(acknowledge).to_have_count(0)
+        escalated = await admin_api.post(f"/v1/incidents/{incident}/escalate", json={})
+        assert escalated.status_code == 200, escalated.text
+        await expect(page.get_by_test_id("status")).to_have_text("triggered", timeout=15_000)
+        await expect(acknowledge).to_be_visible(timeout=15_000)
+        assert await page.evaluate("window.loadedOnce") == "still the same document"
         resolved = await admin_api.post(f"/v1/incidents/{incident}/resolve", json={})
         assert resolved.status_code == 200, resolved.text
-        await expect(page.locator("#timeline li", has_text="resolved by")).to_be_visible(timeout=15_000)
         await expect(page.get_by_test_id("status")).to_have_text("resolved", timeout=15_000)
+        await expect(page.get_by_role("button", name="Resolve")).to_have_count(0)
         assert await page.evaluate("window.loadedOnce") == "still the same document"
     finally:
         await page.context.close()
+        await admin_api.post(f"/v1/incidents/{incident}/resolve", json={})
 
 
 async def test_reassign_pages_nobody_until_someone_is_chosen(

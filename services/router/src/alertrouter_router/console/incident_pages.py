@@ -117,20 +117,27 @@ async def _allowed(session: Session, incident_id: str) -> dict[str, bool]:
     return {a: await session.may("POST", f"{_API}/{a}", incident_id=incident_id) for a in actions}
 
 
+async def _live(session: Session, incident_id: str, found: dict[str, Any]) -> dict[str, Any]:
+    """The context of the page's live part: the facts and the buttons the person may press now."""
+    config = session.state.configs.current.config
+    return {
+        "incident": found["incident"],
+        "allowed": await _allowed(session, incident_id),
+        "users": config.users,
+        "schedules": config.schedules,
+    }
+
+
 @router.get("/{incident_id}")
 async def incident(request: Request, incident_id: str, session: Signed) -> Response:
     found = await _incident(session, incident_id)
-    config = session.state.configs.current.config
     return render(
         request,
         "incident.html",
         session,
-        incident=found["incident"],
+        **await _live(session, incident_id, found),
         alerts=found["alerts"],
         lines=in_words(found["timeline"], session.time_zone),
-        allowed=await _allowed(session, incident_id),
-        users=config.users,
-        schedules=config.schedules,
         done=session.done(request),
         live_url=f"/ui/incidents/{incident_id}/timeline",
         live_seconds=LIVE_SECONDS,
@@ -139,9 +146,10 @@ async def incident(request: Request, incident_id: str, session: Signed) -> Respo
 
 @router.get("/{incident_id}/facts")
 async def incident_facts(request: Request, incident_id: str, session: Signed) -> Response:
-    """Status, who acknowledged, level: refreshed like the timeline, so the page never shows a stale status."""
+    """Status and the buttons it allows, refreshed like the timeline: an incident acknowledged, resolved or
+    triggered again elsewhere is not shown as it was, nor offers the buttons of then."""
     found = await _incident(session, incident_id)
-    return render(request, "_incident_facts.html", session, incident=found["incident"])
+    return render(request, "_incident_live.html", session, **await _live(session, incident_id, found))
 
 
 @router.get("/{incident_id}/timeline")
