@@ -309,3 +309,41 @@ async def test_reassign_pages_nobody_until_someone_is_chosen(
         await page.context.close()
         resolved = await admin_api.post(f"/v1/incidents/{incident}/resolve", json={})
         assert resolved.status_code == 200, resolved.text
+
+
+async def test_a_live_region_that_did_not_change_is_left_alone(
+    browser: Browser,
+    base_url: str,
+    people: People,
+    ingest: httpx.AsyncClient,
+    admin_api: httpx.AsyncClient,
+    unique: str,
+) -> None:
+    """The script compared the server's text with the browser's own writing of the same HTML (``required=""``),
+    which never matched: every live region was rewritten every 3 s, losing a selection on the Incidents list
+    and wiping what was being chosen or typed in the incident's forms."""
+    incident = await incident_of(admin_api, await fire(ingest, "checkout", "Calm", f"Checkout calm ({unique})"))
+    page = await signed_in(browser, base_url, people.bob)
+    watch = "ids => { window.swaps = 0; const seen = new MutationObserver(() => window.swaps++); "
+    watch += "ids.forEach(id => seen.observe(document.getElementById(id), {childList: true})); }"
+    try:
+        await page.goto(f"/ui/incidents/{incident}")
+        await page.get_by_label("Reassign to").select_option("user:carol")
+        await page.get_by_label("Snooze for (minutes)").fill("7")
+        await page.evaluate(watch, ["incident-live", "timeline"])
+        for _ in range(2):  # the second answer comes once the first has been looked at (one request at a time)
+            async with page.expect_response(re.compile(rf".*/ui/incidents/{incident}/facts$")):
+                pass
+        assert await page.evaluate("window.swaps") == 0
+        await expect(page.get_by_label("Reassign to")).to_have_value("user:carol")
+        await expect(page.get_by_label("Snooze for (minutes)")).to_have_value("7")
+        await page.goto("/ui/incidents?team=payments&status=open")
+        await page.evaluate(watch, ["incident-rows"])
+        for _ in range(2):
+            async with page.expect_response(re.compile(r".*/ui/incidents/rows\?.*")):
+                pass
+        assert await page.evaluate("window.swaps") == 0
+    finally:
+        await page.context.close()
+        resolved = await admin_api.post(f"/v1/incidents/{incident}/resolve", json={})
+        assert resolved.status_code == 200, resolved.text

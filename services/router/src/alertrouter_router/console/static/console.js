@@ -9,7 +9,11 @@
         return response.text();
       })
       .then(function (html) {
-        if (element.innerHTML.trim() !== html.trim()) { element.innerHTML = html; }
+        // Compared as the browser writes HTML back (required="", entities): the server's text never equals it, and
+        // replacing an unchanged region would wipe what the person is typing or choosing in its forms.
+        var fresh = document.createElement("template");
+        fresh.innerHTML = html;
+        if (element.innerHTML.trim() !== fresh.innerHTML.trim()) { element.innerHTML = html; }
         if (status) { status.textContent = "Updated " + new Date().toLocaleTimeString() + "."; }
       })
       .catch(function () {
