@@ -117,15 +117,16 @@ def test_every_console_route_stands_for_an_api_rule() -> None:
 
 
 async def test_a_failure_of_the_router_is_a_page_not_json(browser: Browser, base_url: str, people: People) -> None:
-    """A request the router fails on (here a NUL character PostgreSQL refuses; equally a database gone away) or
-    a console page that does not exist answered the API's problem+json, shown raw on a phone: now an HTML page
-    that says what to check, with the same status. The API's own answers stay problem+json."""
+    """A request the router refuses in its error handlers (here a NUL character PostgreSQL cannot look up;
+    equally a database gone away) or a console page that does not exist answered the API's problem+json, shown
+    raw on a phone: now an HTML page that says why, with the same status. The API's own answers stay
+    problem+json."""
     page = await signed_in(browser, base_url, people.bob, PHONE)
     csrf = await page.locator("form.signout input[name=csrf]").get_attribute("value")
     failed = await page.request.post("/ui/incidents/%00/acknowledge", form={"csrf": csrf or ""})
-    assert failed.status == 500 and failed.headers["content-type"].startswith("text/html")
+    assert failed.status == 422 and failed.headers["content-type"].startswith("text/html")
     await page.set_content(await failed.text())
-    await expect(page.get_by_role("alert")).to_contain_text("reload its page to see whether it was done")
+    await expect(page.get_by_role("alert")).to_contain_text("contains a NUL character (U+0000)")
     missing = await page.goto("/ui/incidentz")
     assert missing is not None and missing.status == 404
     await expect(page.get_by_role("alert")).to_have_text("404: Not Found")

@@ -44,3 +44,17 @@ def is_transient(exc: BaseException) -> bool:
         if type(item).__name__ in _TRANSIENT_NAMES:
             return True
     return False
+
+
+# 22021 character_not_in_repertoire (a NUL in a text parameter), 22P05 untranslatable_character (\u0000 in jsonb).
+_UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
+
+
+def is_unstorable_text(exc: BaseException) -> bool:
+    """A value PostgreSQL refuses to store or compare: a NUL character (U+0000) a caller put in a query parameter,
+    a path or a note. The caller's to correct (4xx), not a failure of the service."""
+    for item in _chain(exc):
+        sqlstate = getattr(item, "sqlstate", None) or getattr(item, "pgcode", None)
+        if sqlstate in _UNSTORABLE_TEXT_SQLSTATES:
+            return True
+    return False

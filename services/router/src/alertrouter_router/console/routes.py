@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -52,10 +53,19 @@ def _for_people(api: Handler) -> Handler:
             answered = await answered
         if not request.url.path.startswith("/ui/"):
             return answered
-        detail = exc.detail if isinstance(exc, HTTPException) and isinstance(exc.detail, str) else "failed"
+        detail = exc.detail if isinstance(exc, HTTPException) and isinstance(exc.detail, str) else _detail(answered)
         return failure_page(request, answered.status_code, detail)
 
     return handle
+
+
+def _detail(answered: Response) -> str:
+    """The API's problem+json detail (a 422 for a value that cannot be stored says which), else "failed"."""
+    try:
+        detail = json.loads(bytes(answered.body)).get("detail")
+    except (ValueError, AttributeError):
+        return "failed"
+    return detail if isinstance(detail, str) else "failed"
 
 
 def install(app: FastAPI) -> None:
