@@ -309,6 +309,8 @@ async def test_undecodable_records_go_to_the_dead_letter_topic(
     finally:
         await consumer.stop()
     assert [r.value for r in records] == [b"{not json", wrong_version]
+    counted = REGISTRY.get_sample_value("alertrouter_records_dead_lettered_total", {"topic": settings.pages_dlq_topic})
+    assert counted == 2  # for AlertrouterRecordsDeadLettered (the topic is this test's own)
     headers = dict(records[0].headers)
     assert headers["source_topic"].decode() == settings.pages_topic
     assert headers["error"]

@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
+from prometheus_client import REGISTRY
 
 from alertrouter_router.db.pool import connect_arguments
 from alertrouter_router.runtime import RouterRuntime
@@ -127,6 +128,7 @@ async def test_an_alert_the_database_refuses_is_dead_lettered_and_the_rest_of_it
         WHEN (NEW.dedup_key = '{poison}') EXECUTE FUNCTION refuse_alert_{unique}();
     """
     conn = await asyncpg.connect(**connect_arguments(router_database_url))
+    counted = REGISTRY.get_sample_value("alertrouter_records_dead_lettered_total", {"topic": ALERTS_DLQ}) or 0.0
     dead_letters = await TopicReader(kafka_bootstrap, ALERTS_DLQ).start()
     try:
         await conn.execute(refuse)
@@ -145,6 +147,9 @@ async def test_an_alert_the_database_refuses_is_dead_lettered_and_the_rest_of_it
             return [value for value in dead_letters.values if poison.encode() in value] or None
 
         [refused] = await eventually(dead_lettered, what="the refused alert in the dead-letter topic")
+        # counted, for AlertrouterRecordsDeadLettered: an alert that paged nobody must not show in a log line only
+        now = REGISTRY.get_sample_value("alertrouter_records_dead_lettered_total", {"topic": ALERTS_DLQ})
+        assert now is not None and now >= counted + 1
     finally:
         await dead_letters.stop()
         await conn.execute(f"DROP TRIGGER IF EXISTS refuse_alert_{unique} ON router_alert")

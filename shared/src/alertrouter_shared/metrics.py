@@ -9,6 +9,12 @@ CONSUMER_FAILURES = Counter("alertrouter_consumer_failures_total", "Batch handle
 CONSUMER_LAG = Gauge(
     "alertrouter_consumer_lag_records", "Records behind the high-water mark", ["group", "topic", "partition"]
 )
+DEAD_LETTERED = Counter(
+    "alertrouter_records_dead_lettered_total",
+    "Records a consumer set aside in a dead-letter topic (undecodable, or refused by the database): alerts, pages "
+    "or delivery results it did not act on",
+    ["topic"],
+)
 KAFKA_PRODUCE_SECONDS = Histogram(
     "alertrouter_kafka_produce_seconds",
     "Time from enqueueing a batch of records to the broker's acknowledgement",

@@ -29,6 +29,7 @@ from alertrouter_shared.errors import TransientError
 from alertrouter_shared.events import Page
 from alertrouter_shared.isolation import store_isolating
 from alertrouter_shared.logging import get_logger
+from alertrouter_shared.metrics import DEAD_LETTERED
 
 log = get_logger(__name__)
 
@@ -67,6 +68,7 @@ async def dead_letter(
             await asyncio.gather(*futures)
     except (TimeoutError, KafkaError) as exc:
         raise TransientError(f"dead-letter topic did not acknowledge: {exc!r}") from exc
+    DEAD_LETTERED.labels(topic).inc(len(rejected))
 
 
 def _transaction(engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnection]:

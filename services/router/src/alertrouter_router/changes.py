@@ -22,6 +22,7 @@ from alertrouter_shared.events import ChangeEvent
 from alertrouter_shared.isolation import store_isolating
 from alertrouter_shared.kafka import produce_all
 from alertrouter_shared.logging import get_logger
+from alertrouter_shared.metrics import DEAD_LETTERED
 from alertrouter_shared.topics import CHANGES_DLQ
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ async def _dead_letter(state: RouterState, records: list[Record], event: str) ->
     if records:
         log.warning(event, count=len(records))
         await produce_all(state.producer, [(CHANGES_DLQ, r.key or b"", r.value or b"") for r in records], timeout=10)
+        DEAD_LETTERED.labels(CHANGES_DLQ).inc(len(records))
 
 
 def _row(change: ChangeEvent) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from alertrouter_shared.events import AlertEvent
 from alertrouter_shared.isolation import store_isolating
 from alertrouter_shared.kafka import produce_all
 from alertrouter_shared.logging import get_logger
+from alertrouter_shared.metrics import DEAD_LETTERED
 from alertrouter_shared.topics import ALERTS_DLQ
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ async def _dead_letter(state: RouterState, records: list[Record]) -> None:
     if records:
         log.warning("alert_records_dead_lettered", count=len(records))
         await produce_all(state.producer, [(ALERTS_DLQ, r.key or b"", r.value or b"") for r in records], timeout=10)
+        DEAD_LETTERED.labels(ALERTS_DLQ).inc(len(records))
 
 
 async def handle_alert_batch(state: RouterState, records: Sequence[Record]) -> None:
