@@ -118,6 +118,10 @@ async def test_snooze_reassign_and_escalate_from_the_incident_page(
     await page.get_by_role("button", name="Snooze").click()
     await expect(page.get_by_test_id("status")).to_have_text("acknowledged")
     await expect(page.locator("#timeline li", has_text="snoozed by bob")).to_be_visible()
+    # the reason's instant in bob's zone (America/New_York), as every other time of the page: it was UTC ISO 8601
+    when = re.compile(r"paged again at \w{3} \d{1,2} \w{3} \d\d:\d\d E[SD]T unless resolved")
+    await expect(page.get_by_role("status")).to_have_text(when)
+    await expect(page.locator("#timeline li", has_text="snoozed by bob")).to_have_text(when)
     await page.get_by_label("Reassign to").select_option("user:carol")
     await page.get_by_role("button", name="Reassign").click()
     await expect(page.get_by_test_id("status")).to_have_text("triggered")

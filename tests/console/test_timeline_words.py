@@ -49,3 +49,18 @@ def test_each_kind_of_entry_in_words() -> None:
         ("Change", "deployed v2.3 from ci (12 min before the incident opened)."),
     ]
     assert lines[0].decision_id == "d1" and lines[4].failed and not lines[1].failed
+
+
+def test_instants_in_a_decision_s_reason_are_in_the_person_s_zone() -> None:
+    """The reason is stored with UTC ISO instants; beside every other time of the page in the person's zone it read
+    "paged again at 2026-12-07T03:15:00+00:00" at 22:10 in New York."""
+    entry = {
+        "at": AT,
+        "kind": "decision",
+        "outcome": "acknowledged",
+        "reason": "snoozed by bob for 30 min: paged again at 2026-12-07T03:15:00+00:00 unless resolved",
+    }
+    [line] = in_words([entry], "America/New_York")
+    assert line.text == "snoozed by bob for 30 min: paged again at Sun 6 Dec 22:15 EST unless resolved."
+    [utc] = in_words([{**entry, "reason": "until 2026-12-07T03:15:00.250Z, then 2026-13-99T99:99:00+00:00"}], "UTC")
+    assert utc.text == "until Mon 7 Dec 03:15 UTC, then 2026-13-99T99:99:00+00:00."  # not an instant: as it was

@@ -3,8 +3,12 @@ the second (the decision paragraph, decisions/explain.py)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
+
+# An instant as decision reasons write it (``datetime.isoformat``): "paged again at 2026-12-06T22:15:00+00:00".
+_ISO_INSTANT = re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})")
 
 
 def _instant(value: datetime | str | None) -> datetime | None:
@@ -22,6 +26,20 @@ def local_time(value: datetime | str | None, zone: str = "UTC", with_day: bool =
     here = at.astimezone(ZoneInfo(zone))
     shown = f"{here:%a} {here.day} {here:%b %H:%M}" if with_day else f"{here:%H:%M}"
     return f"{shown} {here.tzname()}"
+
+
+def local_times_in(text: str, zone: str) -> str:
+    """A decision's reason with its instants in the person's zone, as the console shows every other time: the
+    stored reason keeps UTC ISO 8601 (the API's, the same for everyone), which at 3 a.m. in New York read as
+    "paged again at 2026-12-07T03:15:00+00:00" beside "Sun 6 Dec 22:10 EST"."""
+
+    def local(match: re.Match[str]) -> str:
+        try:
+            return local_time(match.group(0).replace("Z", "+00:00"), zone)
+        except ValueError:
+            return match.group(0)
+
+    return _ISO_INSTANT.sub(local, text)
 
 
 def utc_time(value: object) -> str:

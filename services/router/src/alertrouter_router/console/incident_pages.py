@@ -29,6 +29,7 @@ from alertrouter_router.console.forms import read_form
 from alertrouter_router.console.rendering import redirect, render
 from alertrouter_router.console.session import Session, console_session
 from alertrouter_router.console.timeline_words import in_words
+from alertrouter_router.timefmt import local_times_in
 from alertrouter_shared.cursors import InvalidCursor
 
 router = APIRouter(prefix="/ui/incidents")
@@ -194,7 +195,8 @@ async def _perform(request: Request, session: Session, incident_id: str, action:
         result = await _act(session.state, session.who, incident_id, body, action)
     except HTTPException as exc:
         raise ConsoleError(exc.status_code, str(exc.detail)) from exc
-    return redirect(f"/ui/incidents/{incident_id}?{session.done_query(_done(action, result))}")
+    done = local_times_in(_done(action, result), session.time_zone)
+    return redirect(f"/ui/incidents/{incident_id}?{session.done_query(done)}")
 
 
 def _done(action: Action, result: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from alertrouter_router.console.errors import ConsoleError, SignInRequired
 from alertrouter_router.console.session import Session
-from alertrouter_router.timefmt import duration, iso, local_time
+from alertrouter_router.timefmt import duration, iso, local_time, local_times_in
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -39,7 +39,13 @@ def counted(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
-ENV.filters |= {"local": local_time, "iso": iso, "duration": duration, "counted": counted}
+ENV.filters |= {
+    "local": local_time,
+    "local_times": local_times_in,
+    "iso": iso,
+    "duration": duration,
+    "counted": counted,
+}
 
 NAV = [
     ("/ui/", "Now"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from alertrouter_router.timefmt import local_time
+from alertrouter_router.timefmt import local_time, local_times_in
 
 OUTCOME_WORDS = {
     "paged": "Paged",
@@ -77,7 +77,8 @@ def line_for(entry: dict[str, Any], zone: str) -> Line:
     if kind == "decision":
         outcome = str(entry.get("outcome", ""))
         title = OUTCOME_WORDS.get(outcome, outcome)
-        return Line(entry["at"], "decision", title, f"{entry.get('reason')}.", decision_id=entry.get("decision_id"))
+        reason = local_times_in(str(entry.get("reason")), zone)
+        return Line(entry["at"], "decision", title, f"{reason}.", decision_id=entry.get("decision_id"))
     if kind == "page":
         return _page(entry, zone)
     if kind == "delivery":
