@@ -8,63 +8,33 @@ nobody was paged again for as long as it fired."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from typing import cast
 
 import pytest
 import yaml
 
 from alertrouter_router import timers
-from alertrouter_router.db.migrate import upgrade_to_head
 from alertrouter_router.db.pool import make_pool
-from alertrouter_router.decisions.decide import Rules
 from alertrouter_router.ownership.loader import LoadedConfig, load_config
 from alertrouter_router.pipeline import process_batch
 from alertrouter_router.state import RouterState
-from alertrouter_shared.events import Page, PageKind
+from alertrouter_shared.events import PageKind
 from tests.helpers import DatabaseFactory
 from tests.router.conftest import CONFIG, alert_event
-
-T0 = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)  # a Monday: alice is on call at level 1, bob at level 2
-
-
-@dataclass
-class _Clock:
-    at: datetime = T0
-
-    def now(self) -> datetime:
-        return self.at
-
-
-@dataclass
-class _Publisher:
-    pages: list[Page] = field(default_factory=list)
-
-    def hand_over(self, pages: list[Page], now: datetime) -> None:
-        self.pages += [p for p in pages if p.send_at <= now]
+from tests.router.loop_support import T0, handed_over, loop_state, migrated_database, set_clock
 
 
 @pytest.fixture(scope="module")
 def reload_database(databases: DatabaseFactory) -> Iterator[str]:
-    url = databases.create()
-    upgrade_to_head(url, wait=30)
-    yield url
+    yield migrated_database(databases)
 
 
 @pytest.fixture
 async def state(reload_database: str) -> AsyncIterator[RouterState]:
     pool = await make_pool(reload_database, 4)
-    settings = SimpleNamespace(escalation_batch=100, timer_lock_wait_seconds=0.5)
-    held = SimpleNamespace(current=load_config(CONFIG))
-    yield cast(
-        RouterState,
-        SimpleNamespace(
-            pool=pool, clock=_Clock(), configs=held, settings=settings, rules=Rules(), publisher=_Publisher()
-        ),
-    )
+    yield loop_state(pool, SimpleNamespace(current=load_config(CONFIG)), timer_lock_wait_seconds=0.5)
     await pool.close()
 
 
@@ -97,9 +67,9 @@ async def test_a_step_due_after_the_service_and_policy_were_renamed_pages_throug
     incident_id = effects.decisions[0].incident_id
     assert incident_id is not None and effects.decisions[0].outcome.value == "paged"
 
-    state.configs.current = _renamed(tmp_path / "renamed")  # type: ignore[misc]  # what a reload does
+    state.configs.current = _renamed(tmp_path / "renamed")  # what a reload does
     due = T0 + timedelta(minutes=5, seconds=1)
-    cast(_Clock, state.clock).at = due
+    set_clock(state, due)
     assert await timers.fire_due_steps(state) == 1
 
     async with state.pool.acquire() as conn:
@@ -130,9 +100,7 @@ async def test_a_step_due_after_the_service_and_policy_were_renamed_pages_throug
         "policy_id": "shop-default",
     }
     assert [(r["round"], r["level"]) for r in pending] == [(1, 0)]  # it goes on escalating (the policy repeats)
-    level_two = [
-        p for p in cast(_Publisher, state.publisher).pages if p.kind is PageKind.TRIGGER and p.escalation_level == 2
-    ]
+    level_two = [p for p in handed_over(state) if p.kind is PageKind.TRIGGER and p.escalation_level == 2]
     assert {(p.incident_id, p.user_id) for p in level_two} == {(incident_id, "bob")}
 
     async with state.pool.acquire() as conn:  # this module's database: nothing else reads it, but end what began

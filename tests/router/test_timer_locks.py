@@ -15,8 +15,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -24,43 +23,21 @@ import asyncpg
 import pytest
 
 from alertrouter_router import drills, timers
-from alertrouter_router.db.migrate import upgrade_to_head
 from alertrouter_router.db.pool import connect_arguments, make_pool
-from alertrouter_router.decisions.decide import Rules
 from alertrouter_router.ownership.loader import load_config
 from alertrouter_router.pipeline import process_batch
 from alertrouter_router.state import RouterState
 from alertrouter_shared.events import AlertEvent, Page, PageKind
 from tests.helpers import DatabaseFactory
 from tests.router.conftest import CONFIG, alert_event
+from tests.router.loop_support import T0, handed_over, loop_state, migrated_database, set_clock
 
-T0 = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)  # a Monday: alice is on call at level 1, bob at level 2
 LOCK_WAIT = 0.5  # seconds a pass waits for an incident's lock (ROUTER_TIMER_LOCK_WAIT_SECONDS)
-
-
-@dataclass
-class _Clock:
-    at: datetime = T0
-
-    def now(self) -> datetime:
-        return self.at
-
-
-@dataclass
-class _Publisher:
-    """What the outbox publisher is handed after each commit."""
-
-    pages: list[Page] = field(default_factory=list)
-
-    def hand_over(self, pages: list[Page], now: datetime) -> None:
-        self.pages += [p for p in pages if p.send_at <= now]
 
 
 @pytest.fixture(scope="module")
 def timer_database(databases: DatabaseFactory) -> Iterator[str]:
-    url = databases.create()
-    upgrade_to_head(url, wait=30)
-    yield url
+    yield migrated_database(databases)
 
 
 @pytest.fixture
@@ -72,27 +49,12 @@ async def state(timer_database: str) -> AsyncIterator[RouterState]:
             "TRUNCATE router_decision, router_escalation_step, router_outbox, router_timeline, router_alert, "
             "router_incident"
         )
-    settings = SimpleNamespace(escalation_batch=100, timer_lock_wait_seconds=LOCK_WAIT)
-    held = SimpleNamespace(current=load_config(CONFIG))
-    yield cast(
-        RouterState,
-        SimpleNamespace(
-            pool=pool, clock=_Clock(), configs=held, settings=settings, rules=Rules(), publisher=_Publisher()
-        ),
-    )
+    yield loop_state(pool, SimpleNamespace(current=load_config(CONFIG)), timer_lock_wait_seconds=LOCK_WAIT)
     await pool.close()
 
 
-def _pages(state: RouterState) -> list[Page]:
-    return cast(_Publisher, state.publisher).pages
-
-
-def _set_clock(state: RouterState, at: datetime) -> None:
-    cast(_Clock, state.clock).at = at
-
-
 async def _open(state: RouterState, event: AlertEvent, at: datetime) -> str:
-    _set_clock(state, at)
+    set_clock(state, at)
     effects = await process_batch(state, [event], now=at)
     incident_id = effects.decisions[0].incident_id
     assert incident_id is not None, effects.decisions[0].reason
@@ -112,7 +74,7 @@ async def _step(conn: Any, incident_id: str) -> tuple[str, int] | None:
 
 
 async def _level_two(state: RouterState, incident_id: str) -> list[Page]:
-    return [p for p in _pages(state) if p.incident_id == incident_id and p.escalation_level == 2]
+    return [p for p in handed_over(state) if p.incident_id == incident_id and p.escalation_level == 2]
 
 
 async def test_a_step_whose_incident_is_locked_waits_then_fires_once_the_lock_is_released(
@@ -121,7 +83,7 @@ async def test_a_step_whose_incident_is_locked_waits_then_fires_once_the_lock_is
     """While another transaction holds the incident the step is neither fired nor marked done; released, it fires
     at the next pass — or in the pass that was waiting for it."""
     incident_id = await _open(state, _storm_alert(f"am:test-am:{unique}", T0), T0)
-    _set_clock(state, T0 + timedelta(minutes=5, seconds=1))  # level 2 (bob) is due
+    set_clock(state, T0 + timedelta(minutes=5, seconds=1))  # level 2 (bob) is due
     holder = await asyncpg.connect(**connect_arguments(timer_database))
     try:
         transaction = holder.transaction()
@@ -170,7 +132,7 @@ async def test_a_storm_that_keeps_the_incident_locked_does_not_hold_up_its_escal
     other holds it), as an alert storm on a grouping service does: the row is never free at a pass's instant. The
     step still goes out within about one batch's lock time, while the storm goes on."""
     incident_id = await _open(state, _storm_alert(f"am:test-am:{unique}", T0), T0)
-    _set_clock(state, T0 + timedelta(minutes=5, seconds=1))
+    set_clock(state, T0 + timedelta(minutes=5, seconds=1))
     stop = asyncio.Event()
     taken: list[int] = []
     storm = [asyncio.create_task(_hold_in_turns(timer_database, incident_id, 0.05, stop, taken)) for _ in range(2)]
@@ -207,7 +169,7 @@ async def test_retriggers_are_not_held_up_by_a_locked_incident_either(
             T0 + timedelta(minutes=2),
         )
         await conn.execute("UPDATE router_escalation_step SET status = 'cancelled' WHERE incident_id = $1", incident_id)
-    _set_clock(state, T0 + timedelta(minutes=2, seconds=1))
+    set_clock(state, T0 + timedelta(minutes=2, seconds=1))
     stop = asyncio.Event()
     taken: list[int] = []
     storm = [asyncio.create_task(_hold_in_turns(timer_database, incident_id, 0.05, stop, taken)) for _ in range(2)]
@@ -224,7 +186,7 @@ async def test_retriggers_are_not_held_up_by_a_locked_incident_either(
         stop.set()
         await asyncio.gather(*storm)
     assert fired == 1 and during
-    again = [p for p in _pages(state) if p.incident_id == incident_id and p.kind is PageKind.TRIGGER]
+    again = [p for p in handed_over(state) if p.incident_id == incident_id and p.kind is PageKind.TRIGGER]
     assert [p.user_id for p in again] == ["alice", "alice"]  # paged at the alert, and again after the snooze
     async with state.pool.acquire() as conn:
         assert await conn.fetchval("SELECT status FROM router_incident WHERE id = $1", incident_id) == "triggered"
@@ -246,9 +208,9 @@ async def test_a_drill_ends_after_a_restart_from_what_the_database_holds(
     restarted.pool = await make_pool(timer_database, 2)
     holder = await asyncpg.connect(**connect_arguments(timer_database))
     try:
-        _set_clock(restarted, T0 + timedelta(seconds=59))
+        set_clock(restarted, T0 + timedelta(seconds=59))
         assert await timers.end_drills(restarted) == 0  # not yet
-        _set_clock(restarted, T0 + timedelta(minutes=1))
+        set_clock(restarted, T0 + timedelta(minutes=1))
         async with holder.transaction():
             await holder.execute("SELECT id FROM router_incident WHERE id = $1 FOR UPDATE", drill_id)
             assert await timers.end_drills(restarted) == 0  # skipped while another transaction holds it

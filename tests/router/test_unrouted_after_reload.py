@@ -9,27 +9,21 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
-from typing import cast
 
 import pytest
 
 from alertrouter_router import timers
 from alertrouter_router.config_state import ConfigHolder
 from alertrouter_router.config_watch import keep_loaded
-from alertrouter_router.db.migrate import upgrade_to_head
 from alertrouter_router.db.pool import make_pool
-from alertrouter_router.decisions.decide import Rules
 from alertrouter_router.pipeline import process_batch
 from alertrouter_router.state import RouterState
-from alertrouter_shared.events import Page
 from tests.helpers import DatabaseFactory
 from tests.router.conftest import CONFIG, alert_event
+from tests.router.loop_support import T0, handed_over, loop_state, migrated_database, set_clock
 
-T0 = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)  # a Monday: alice is on call at checkout's level 1
 BILLING_RULE = """\
 route_rules:
   - id: billing
@@ -38,27 +32,9 @@ route_rules:
 """
 
 
-@dataclass
-class _Clock:
-    at: datetime = T0
-
-    def now(self) -> datetime:
-        return self.at
-
-
-@dataclass
-class _Publisher:
-    pages: list[Page] = field(default_factory=list)
-
-    def hand_over(self, pages: list[Page], now: datetime) -> None:
-        self.pages += [p for p in pages if p.send_at <= now]
-
-
 @pytest.fixture(scope="module")
 def unrouted_database(databases: DatabaseFactory) -> Iterator[str]:
-    url = databases.create()
-    upgrade_to_head(url, wait=30)
-    yield url
+    yield migrated_database(databases)
 
 
 @pytest.fixture
@@ -67,18 +43,8 @@ async def state(unrouted_database: str, tmp_path: Path) -> AsyncIterator[RouterS
     folder.mkdir()
     shutil.copy(CONFIG, folder / "ownership.yaml")
     pool = await make_pool(unrouted_database, 4)
-    settings = SimpleNamespace(escalation_batch=100, timer_lock_wait_seconds=0.5, unrouted_recheck_hours=24)
-    yield cast(
-        RouterState,
-        SimpleNamespace(
-            pool=pool,
-            clock=_Clock(),
-            configs=ConfigHolder.load(str(folder)),
-            settings=settings,
-            rules=Rules(),
-            publisher=_Publisher(),
-        ),
-    )
+    configs = ConfigHolder.load(str(folder))
+    yield loop_state(pool, configs, timer_lock_wait_seconds=0.5, unrouted_recheck_hours=24)
     await pool.close()
 
 
@@ -94,7 +60,7 @@ async def _alert(state: RouterState, key: str) -> dict[str, object]:
 async def _reload_with_billing_rule(state: RouterState, at: datetime) -> None:
     (Path(state.configs.path) / "billing.yaml").write_text(BILLING_RULE, encoding="utf-8")
     state.configs.reload("watch", "client:watch")
-    cast(_Clock, state.clock).at = at
+    set_clock(state, at)
     await keep_loaded(state)
 
 
@@ -120,7 +86,7 @@ async def test_an_unrouted_alert_pages_after_a_reload_that_routes_it(state: Rout
     assert (decision["kind"], decision["outcome"], decision["service_id"]) == ("recheck", "paged", "checkout")
     assert decision["reason"].startswith("now routable: paged level 1"), decision["reason"]
     assert decision["config_version"] == state.configs.current.version
-    pages = [p for p in cast(_Publisher, state.publisher).pages if p.incident_id == decision["incident_id"]]
+    pages = [p for p in handed_over(state) if p.incident_id == decision["incident_id"]]
     assert {p.user_id for p in pages} == {"alice"}
     assert await _alert(state, key) == {
         "status": "firing",
