@@ -4,6 +4,7 @@ link one can share."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
@@ -20,10 +21,16 @@ router = APIRouter()
 Signed = Annotated[Session, Depends(console_session)]
 
 
+# A comma starts a new pair only where ``name=`` follows: ``hosts=a,b`` is one label whose value has a comma.
+_PAIR_SEPARATOR = re.compile(r",\s*(?=[A-Za-z_][A-Za-z0-9_]*\s*=)")
+
+
 def parse_labels(text: str) -> dict[str, str]:
-    """``name=value`` pairs, one per line or separated by commas; quotes around a value are dropped."""
+    """``name=value`` pairs, one per line or separated by commas; quotes around a value are dropped. Splitting on
+    every comma refused a value with one in it (``instances=a,b``: "'b' is not name=value"), so such an alert
+    could not be previewed."""
     labels = {}
-    for part in text.replace(",", "\n").splitlines():
+    for part in _PAIR_SEPARATOR.sub("\n", text).splitlines():
         if not part.strip():
             continue
         name, sep, value = part.partition("=")
