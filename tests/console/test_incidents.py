@@ -164,8 +164,7 @@ async def test_a_link_cannot_make_a_page_say_something_was_done(
     finally:
         await bob.context.close()
         await dave.context.close()
-        resolved = await admin_api.post(f"/v1/incidents/{incident}/resolve", json={})
-        assert resolved.status_code == 200, resolved.text
+        await resolve_all(admin_api, {incident})
 
 
 async def test_an_action_after_the_session_ended_says_it_was_not_done(
@@ -197,8 +196,7 @@ async def test_an_action_after_the_session_ended_says_it_was_not_done(
         await expect(page.get_by_test_id("status")).to_have_text("triggered")
     finally:
         await page.context.close()
-        resolved = await admin_api.post(f"/v1/incidents/{incident}/resolve", json={})
-        assert resolved.status_code == 200, resolved.text
+        await resolve_all(admin_api, {incident})
 
 
 async def test_escalate_now_with_no_level_left_does_not_say_done(
@@ -223,8 +221,7 @@ async def test_escalate_now_with_no_level_left_does_not_say_done(
         await expect(page.get_by_test_id("status")).to_have_text("triggered")
     finally:
         await page.context.close()
-        resolved = await admin_api.post(f"/v1/incidents/{incident}/resolve", json={})
-        assert resolved.status_code == 200, resolved.text
+        await resolve_all(admin_api, {incident})
 
 
 async def test_more_incidents_than_a_page_says_so_and_links_the_older_ones(
@@ -311,8 +308,7 @@ async def test_reassign_pages_nobody_until_someone_is_chosen(
         assert [a["action"] for a in audit] == ["incident.note"]
     finally:
         await page.context.close()
-        resolved = await admin_api.post(f"/v1/incidents/{incident}/resolve", json={})
-        assert resolved.status_code == 200, resolved.text
+        await resolve_all(admin_api, {incident})
 
 
 async def test_a_live_region_that_did_not_change_is_left_alone(
@@ -349,5 +345,4 @@ async def test_a_live_region_that_did_not_change_is_left_alone(
         assert await page.evaluate("window.swaps") == 0
     finally:
         await page.context.close()
-        resolved = await admin_api.post(f"/v1/incidents/{incident}/resolve", json={})
-        assert resolved.status_code == 200, resolved.text
+        await resolve_all(admin_api, {incident})

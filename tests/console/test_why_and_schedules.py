@@ -118,8 +118,7 @@ async def test_why_reads_from_and_until_in_the_persons_time_zone(
         await expect(page.locator("tbody tr", has_text=key)).to_have_count(1)
     finally:
         await page.context.close()
-        resolved = await admin_api.post(f"/v1/incidents/{incident}/resolve", json={})
-        assert resolved.status_code == 200, resolved.text
+        await resolve_all(admin_api, {incident})
 
 
 async def test_why_says_when_more_decisions_match_than_it_lists(
