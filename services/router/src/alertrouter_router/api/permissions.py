@@ -196,11 +196,16 @@ async def _owning_team(
         )
     if row is None:
         return None
-    # The team it was opened for (and paged), and the team that owns its service now: a reload that moved the
-    # service to another team, or renamed the team, left the owners refused (403) on their own open incidents.
-    service = state.configs.current.services_by_id.get(row["service_id"] or "")
-    teams = {row["team_id"] or "(none)"} | ({service.owner_team} if service is not None else set())
+    teams = incident_teams(state.configs.current.config, row["team_id"], row["service_id"]) or {"(none)"}
     return frozenset(teams), f"an incident of service {row['service_id']}"
+
+
+def incident_teams(config: OwnershipConfig, team_id: str | None, service_id: str | None) -> set[str]:
+    """The teams that may act on an incident: the one it was opened for (and paged), and the one that owns its
+    service now -- a reload that moved the service or renamed the team left the owners refused on their own
+    open incidents."""
+    service = config.services_by_id.get(service_id or "")
+    return {team for team in (team_id, service.owner_team if service is not None else None) if team is not None}
 
 
 async def refusal(state: RouterState, who: Principal, method: str, path: str, params: Mapping[str, str]) -> str | None:
@@ -265,9 +270,7 @@ async def on_behalf_refusal(
     if person not in config.users_by_id:
         return f"user {person} may not {does}: they are not a user of the ownership configuration"
     teams = teams_of(config, person)
-    service = config.services_by_id.get(incident.service_id or "")
-    owners = {incident.team_id} | ({service.owner_team} if service is not None else set())  # as ``_owning_team``
-    if teams & {team for team in owners if team is not None}:
+    if teams & incident_teams(config, incident.team_id, incident.service_id):
         return None
     paged = await conn.fetchval(
         "SELECT EXISTS (SELECT 1 FROM router_outbox WHERE incident_id = $1 AND (payload::jsonb)->>'user_id' = $2)",
