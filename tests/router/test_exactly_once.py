@@ -68,13 +68,13 @@ async def test_crash_between_commit_and_publish_republishes_same_page_id(
     # Other tests' delayed pages are due by then too: pass until nothing is left, as the restarted publisher would.
     later = far_future + timedelta(minutes=5)
     published = 0
-    while (count := await publish_due(state.pool, state.producer, later)) > 0:
+    while (count := await publish_due(state.pool, state.producer, later, state.configs.current.config)) > 0:
         published += count
     assert published >= len(expected)
     await eventually(lambda: _count(pages, key, len(expected)), what="the republished pages")
     assert {p.page_id for p in pages_for(pages, key)} == expected
     # Another pass publishes nothing again.
-    assert await publish_due(state.pool, state.producer, later) == 0
+    assert await publish_due(state.pool, state.producer, later, state.configs.current.config) == 0
 
 
 async def _count(reader: TopicReader, key: str, n: int) -> bool:
@@ -298,7 +298,7 @@ async def test_a_fast_lane_pass_kafka_refuses_leaves_its_pages_to_the_poller(
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, max_request_size=4 * 1024 * 1024, acks="all")
     await producer.start()
     # Its poller's clock is ten years back: it finds nothing due, so only the fast lane publishes here.
-    publisher = OutboxPublisher(state.pool, producer, OffsetClock(timedelta(days=-3650)), period=3600)
+    publisher = OutboxPublisher(state.pool, producer, OffsetClock(timedelta(days=-3650)), 3600, state.configs)
     stopping = asyncio.Event()
     lane = asyncio.create_task(publisher.run(stopping))
     failures = REGISTRY.get_sample_value("alertrouter_router_outbox_publish_failures_total") or 0.0

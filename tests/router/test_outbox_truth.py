@@ -78,7 +78,7 @@ async def test_a_page_published_by_the_fast_lane_after_a_resolve_deleted_its_row
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()
     # Its poller's clock is far back: it finds nothing due, so only the fast lane publishes here.
-    publisher = OutboxPublisher(state.pool, producer, OffsetClock(timedelta(days=-3650)), period=3600)
+    publisher = OutboxPublisher(state.pool, producer, OffsetClock(timedelta(days=-3650)), 3600, state.configs)
     stopping = asyncio.Event()
     lane = asyncio.create_task(publisher.run(stopping))
     holder = await state.pool.acquire()  # the pool's connections decode jsonb as the router reads it

@@ -9,9 +9,15 @@ from typing import Any
 import pytest
 
 from alertrouter_router.overrides import StoredOverride, laid_over
-from alertrouter_router.ownership.escalation_targets import level_for_step, targets_by_level, targets_for_level
+from alertrouter_router.ownership.escalation_targets import (
+    level_for_step,
+    readdressed,
+    targets_by_level,
+    targets_for_level,
+)
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.ownership.model import TargetType
+from alertrouter_shared.events import Page
 from tests.router.unit.ownership_builders import berlin, config_from, minimal_document, user
 
 AT = berlin(2024, 1, 2, 12)  # schedule s1 (daily a, b, c from 2024-01-01 09:00): b is on call
@@ -118,3 +124,56 @@ def test_an_api_override_for_someone_a_reload_removed_hides_nobody() -> None:
     assert [t.user_id for t in targets_for_level(merged, merged.policies_by_id["p1"], 0, AT)] == expected
     kept = laid_over(loaded, [replace(stored, user_id="b")]).config  # a known person's override still applies
     assert [t.user_id for t in targets_for_level(kept, kept.policies_by_id["p1"], 0, AT)] == ["b"]
+
+
+def _delayed_sms_page(config: Any) -> Any:
+    [target] = targets_for_level(config, config.policies_by_id["p1"], 0, AT)
+    [sms] = [n for n in target.notifications if n.contact_method.id == "b-sms"]
+    return Page(
+        page_id="i1:1:1:b:b-sms+5m",
+        incident_id="i1",
+        decision_id="d1",
+        dedup_key="k",
+        service_id="svc",
+        team_id="team-a",
+        user_id="b",
+        contact_method=sms.contact_method,
+        created_at=AT,
+        send_at=sms.send_at,
+    )
+
+
+def _with_b_sms(document: dict[str, Any], **method: str) -> dict[str, Any]:
+    [b] = [u for u in document["users"] if u["id"] == "b"]
+    b["contact_methods"] = [m for m in b["contact_methods"] if m["id"] != "b-sms"]
+    if method:
+        b["contact_methods"].append({"id": "b-sms", **method})
+    else:
+        b["notification_rules"] = [r for r in b["notification_rules"] if r["contact_method"] != "b-sms"]
+    return document
+
+
+@pytest.mark.parametrize(
+    ("changed", "sent_to"),
+    [
+        pytest.param({"type": "sms", "address": "+447700900999"}, ("sms", "+447700900999"), id="new number"),
+        pytest.param({"type": "voice", "address": "+447700900100"}, ("voice", "+447700900100"), id="now a call"),
+        pytest.param({"type": "sms", "address": "+447700900100"}, None, id="unchanged"),
+        pytest.param({}, None, id="method removed: sent as decided"),
+    ],
+)
+def test_a_delayed_page_goes_to_the_address_in_force(changed: dict[str, str], sent_to: tuple[str, str] | None) -> None:
+    page = _delayed_sms_page(config_from(minimal_document()))
+    reloaded = config_from(_with_b_sms(minimal_document(), **changed))
+    moved = readdressed(page, reloaded)
+    if sent_to is None:
+        assert moved is None
+    else:
+        assert moved is not None
+        assert (moved.contact_method.type.value, moved.contact_method.address) == sent_to
+        assert moved.model_dump(exclude={"contact_method"}) == page.model_dump(exclude={"contact_method"})
+
+
+def test_a_page_for_a_person_no_longer_configured_is_sent_as_decided() -> None:
+    page = _delayed_sms_page(config_from(minimal_document()))
+    assert readdressed(page.model_copy(update={"user_id": "gone"}), config_from(minimal_document())) is None

@@ -32,6 +32,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
 
+from alertrouter_router.config_state import ConfigHolder
+from alertrouter_router.ownership.escalation_targets import readdressed
+from alertrouter_router.ownership.model import OwnershipConfig
 from alertrouter_shared.clock import Clock
 from alertrouter_shared.events import Page
 from alertrouter_shared.kafka import enqueue_all, produce_all
@@ -70,12 +73,22 @@ _MARK_GONE = (
 )
 
 
-async def publish_due(pool: asyncpg.Pool, producer: AIOKafkaProducer, now: datetime, limit: int = 500) -> int:  # type: ignore[type-arg]
-    """Publish one batch of due pages; rows are claimed with SKIP LOCKED so replicas never publish twice at once."""
+async def publish_due(
+    pool: asyncpg.Pool,  # type: ignore[type-arg]
+    producer: AIOKafkaProducer,
+    now: datetime,
+    config: OwnershipConfig,
+    limit: int = 500,
+) -> int:
+    """Publish one batch of due pages; rows are claimed with SKIP LOCKED so replicas never publish twice at once.
+
+    A delayed page goes to its contact method's address in ``config`` (the configuration in force), and its row
+    records what was sent."""
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(
-            "SELECT page_id, incident_id, payload FROM router_outbox WHERE published_at IS NULL AND send_at <= $1 "
-            "AND (send_at > created_at OR created_at <= $2) ORDER BY send_at LIMIT $3 FOR UPDATE SKIP LOCKED",
+            "SELECT page_id, incident_id, payload, send_at > created_at AS delayed FROM router_outbox "
+            "WHERE published_at IS NULL AND send_at <= $1 AND (send_at > created_at OR created_at <= $2) "
+            "ORDER BY send_at LIMIT $3 FOR UPDATE SKIP LOCKED",
             now,
             now - FAST_LANE_GRACE,
             limit,
@@ -83,22 +96,46 @@ async def publish_due(pool: asyncpg.Pool, producer: AIOKafkaProducer, now: datet
         OUTBOX_PENDING.set(len(rows))
         if not rows:
             return 0
-        records = [(PAGES, r["incident_id"].encode(), r["payload"].encode()) for r in rows]
+        payloads = {r["page_id"]: r["payload"] for r in rows}
+        readdressed = _readdressed([r["payload"] for r in rows if r["delayed"]], config)
+        payloads.update(readdressed)
+        records = [(PAGES, r["incident_id"].encode(), payloads[r["page_id"]].encode()) for r in rows]
         await produce_all(producer, records, timeout=10)
         await conn.execute(
-            "UPDATE router_outbox SET published_at = $2 WHERE page_id = ANY($1::text[])",
-            [r["page_id"] for r in rows],
+            "UPDATE router_outbox SET published_at = $2, payload = coalesce(t.payload, router_outbox.payload) "
+            "FROM unnest($1::text[], $3::text[]) AS t(page_id, payload) WHERE router_outbox.page_id = t.page_id",
+            list(payloads),
             now,
+            [readdressed.get(page_id) for page_id in payloads],
         )
     PAGES_PUBLISHED.inc(len(rows))
     return len(rows)
 
 
+def _readdressed(payloads: list[str], config: OwnershipConfig) -> dict[str, str]:
+    """page id -> the payload sent to the contact method's current address, for the pages whose address changed."""
+    changed: dict[str, str] = {}
+    for payload in payloads:
+        page = readdressed(Page.model_validate_json(payload), config)
+        if page is not None:
+            changed[page.page_id] = page.model_dump_json()
+            log.info("outbox_page_readdressed", page_id=page.page_id, contact_method=page.contact_method.id)
+    return changed
+
+
 class OutboxPublisher:
     """Publishes pages handed over after a commit at once, and polls for delayed and leftover ones."""
 
-    def __init__(self, pool: asyncpg.Pool, producer: AIOKafkaProducer, clock: Clock, period: float) -> None:  # type: ignore[type-arg]
+    def __init__(
+        self,
+        pool: asyncpg.Pool,  # type: ignore[type-arg]
+        producer: AIOKafkaProducer,
+        clock: Clock,
+        period: float,
+        configs: ConfigHolder,
+    ) -> None:
         self.pool = pool
+        self.configs = configs
         self.producer = producer
         self.clock = clock
         self.period = period
@@ -192,7 +229,9 @@ class OutboxPublisher:
                 await self._publish_fresh()
                 if loop.time() >= next_poll:
                     next_poll = loop.time() + self.period
-                    while await publish_due(self.pool, self.producer, self.clock.now()) > 0:
+                    while (
+                        await publish_due(self.pool, self.producer, self.clock.now(), self.configs.current.config) > 0
+                    ):
                         pass
                 self._last_error = None
             except Exception as exc:

@@ -45,15 +45,16 @@ def build_state(settings: RouterSettings, clock: Clock | None = None) -> RouterS
     engine = make_engine(settings.database_url, settings.db_pool_size)
     producer = make_producer(settings, linger_ms=1)
     pool = make_pool(settings.database_url, settings.db_pool_size)
+    configs = overrides.OverlaidConfigs.load(settings.config_path)
     return RouterState(
         settings=settings,
         engine=engine,
         pool=pool,
         producer=producer,
         clock=clock,
-        configs=overrides.OverlaidConfigs.load(settings.config_path),
+        configs=configs,
         token_entries=load_token_entries(settings.api_tokens, settings.api_tokens_file),
-        publisher=OutboxPublisher(pool, producer, clock, settings.outbox_poll_seconds),
+        publisher=OutboxPublisher(pool, producer, clock, settings.outbox_poll_seconds, configs),
     )
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from alertrouter_router.ownership.model import EscalationPolicy, OwnershipConfig, TargetType
 from alertrouter_router.ownership.people import User
 from alertrouter_router.ownership.schedules import on_call_at
-from alertrouter_shared.events import ContactMethod
+from alertrouter_shared.events import ContactMethod, Page
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,20 @@ def notification_plan(user: User, at: datetime) -> tuple[PlannedNotification, ..
         contact = ContactMethod(id=method.id, type=method.type, address=method.address)
         plan.append(PlannedNotification(contact, rule.delay_minutes, at + timedelta(minutes=rule.delay_minutes)))
     return tuple(sorted(plan, key=lambda item: (item.send_at, item.contact_method.id)))
+
+
+def readdressed(page: Page, config: OwnershipConfig) -> Page | None:
+    """The page sent to its contact method's address in ``config``, or None when that is the address it carries.
+
+    A delayed page (a notification rule's ``delay_minutes``) was decided minutes ago; a reload since may have given
+    the person a new number or mailbox, and the old one may be a phone they no longer carry. A contact method the
+    reload removed keeps the address decided: sending there is better than sending nowhere."""
+    user = config.users_by_id.get(page.user_id)
+    method = user.contact_methods_by_id.get(page.contact_method.id) if user is not None else None
+    if method is None or (method.type, method.address) == (page.contact_method.type, page.contact_method.address):
+        return None
+    contact = ContactMethod(id=method.id, type=method.type, address=method.address)
+    return page.model_copy(update={"contact_method": contact})
 
 
 def _selections(
