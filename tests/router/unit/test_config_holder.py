@@ -9,8 +9,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
-from alertrouter_router.config_state import ConfigHolder
+from alertrouter_router.config_state import NO_SERVICES, ConfigHolder
 from alertrouter_router.ownership.errors import ConfigError
 from alertrouter_shared.config_source import source_version
 from tests.helpers import eventually
@@ -116,3 +117,24 @@ def test_a_second_section_of_the_same_name_in_a_file_is_refused_not_taken_as_the
         f"(first at line {first}): YAML would keep only this one"
     ]
     assert holder.current is before and len(holder.current.config.route_rules) > 1
+
+
+def test_a_configuration_without_services_is_refused_and_the_last_good_one_stays(tmp_path: Path) -> None:
+    """The files left with people and policies but no service (a ConfigMap rendered without its service file):
+    valid in every other respect, so it was loaded, and every alert after it was decided "no route" -- recorded,
+    and nobody paged."""
+    folder = tmp_path / "config"
+    folder.mkdir()
+    shutil.copy(CONFIG, folder / "ownership.yaml")
+    holder = ConfigHolder.load(str(folder))
+    before = holder.current
+    document = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    for section in ("services", "route_rules", "integrations"):  # what names a service goes with the services
+        document.pop(section, None)
+    (folder / "ownership.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        holder.reload("api", "alice")
+    assert [str(issue) for issue in refused.value.issues] == [f"{folder}: services: {NO_SERVICES}"]
+    assert holder.current is before
+    assert holder.last_error == [f"{folder}: services: {NO_SERVICES}"]
+    assert ConfigHolder.load(str(folder)).current.config.services == []  # a start runs (a fresh install)

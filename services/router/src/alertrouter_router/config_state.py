@@ -46,6 +46,19 @@ def _read(path: str) -> tuple[str, LoadedConfig]:
     return source, load_config(path)
 
 
+# Files whose services are gone (a ConfigMap rendered without its service files, a bad merge) would route every alert
+# nowhere: decided and recorded, but nobody paged. A start with no service runs (a fresh install: nothing to route yet).
+NO_SERVICES = (
+    "no service is defined: every alert would be unrouted and nobody paged; the configuration in force, which has "
+    "services, stays (define at least one service)"
+)
+
+
+def _refuse_losing_every_service(current: LoadedConfig, loaded: LoadedConfig, path: str) -> None:
+    if current.config.services and not loaded.config.services:
+        raise ConfigError([ConfigIssue(path, None, "services", NO_SERVICES)])
+
+
 @dataclass
 class ConfigHolder:
     path: str
@@ -71,6 +84,7 @@ class ConfigHolder:
         try:
             source = _source(self.path)
             loaded = load_config(self.path)
+            _refuse_losing_every_service(self.current, loaded, self.path)
         except ConfigError as exc:
             RELOADS.labels("rejected").inc()
             self.last_error = [str(issue) for issue in exc.issues]
