@@ -113,3 +113,31 @@ async def test_another_router_process_picks_the_override_up(
     finally:
         other.stop()
         await asyncio.wait_for(other.wait(), 30)
+
+
+async def test_an_override_removed_while_it_ran_stays_in_the_past_shifts_and_does_not_block_its_replacement(
+    router: RouterRuntime, api: httpx.AsyncClient, router_clock: OffsetClock
+) -> None:
+    """Once removed (or over) an API override was no longer read at all: the shifts of last night showed the
+    rotation's person, who was not on call, and the shift on call now seemed to have begun before the override."""
+    began = router_clock.now() - timedelta(hours=2)
+    body = {"user": "carol", "start": began.isoformat(), "end": (began + timedelta(hours=4)).isoformat()}
+    created = await api.post("/v1/schedules/payments-primary/overrides", json=body)
+    assert created.status_code == 201, created.text
+    removed = await api.delete(f"/v1/schedules/payments-primary/overrides/{created.json()['id']}")
+    assert removed.status_code == 200, removed.text
+    assert (await _on_call(api))["user"] == "alice"
+
+    window = {"from": (began - timedelta(hours=1)).isoformat(), "to": (began + timedelta(hours=1)).isoformat()}
+    shifts = (await api.get("/v1/schedules/payments-primary/shifts", params=window)).json()["shifts"]
+    assert [(s["user"], s["override"]) for s in shifts] == [
+        ("alice", None),
+        ("carol", created.json()["override_id"]),
+    ]
+    assert shifts[1]["start"] == began.isoformat()
+
+    # the removed one is history: a replacement for the same hours is not refused as overlapping it
+    again = await api.post("/v1/schedules/payments-primary/overrides", json={**body, "user": "bob"})
+    assert again.status_code == 201, again.text
+    removed = await api.delete(f"/v1/schedules/payments-primary/overrides/{again.json()['id']}")
+    assert removed.status_code == 200, removed.text

@@ -3,16 +3,16 @@
 They are stored (``router_schedule_override``), checked like configured overrides (known people, end after start,
 no two overrides of one schedule for the same person at once) and added to the schedules of the configuration in
 force, so the on-call calculator, ``/v1/oncall``, shifts, iCal, the preview and the live path all see them. Every
-router process reads the active ones every ``ROUTER_OVERRIDES_POLL_SECONDS`` (and the API process right after a
-change), and again after a reload. The configuration's version stays the files' version: API overrides are
-recorded in the audit trail, not in the version.
+router process reads those in effect and the recent past ones every ``ROUTER_OVERRIDES_POLL_SECONDS`` (the
+API process right after a change), and again after a reload. The configuration's version stays the files' version:
+API overrides are recorded in the audit trail, not in the version.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from alertrouter_router.config_state import ConfigHolder
 from alertrouter_router.db.pool import Conn
@@ -61,24 +61,35 @@ def laid_over(loaded: LoadedConfig, stored: Sequence[StoredOverride]) -> LoadedC
     return replace(loaded, config=merged)
 
 
-def problem(config: OwnershipConfig, schedule_id: str, new: Override) -> str | None:
-    """Why ``new`` cannot join the schedule (checked like a configured override), or None."""
+def problem(config: OwnershipConfig, schedule_id: str, new: Override, now: datetime) -> str | None:
+    """Why ``new`` cannot join the schedule (checked like a configured override), or None. API overrides already
+    over are history: one removed by mistake an hour ago does not stop its replacement from covering that hour."""
     for name in ("user", "replaces"):
         value = getattr(new, name)
         if value is not None and value not in config.users_by_id:
             return f"{name}: unknown user {value!r}"
     for other in config.schedules_by_id[schedule_id].overrides:
+        if other.id.startswith(API_PREFIX) and other.end <= now:
+            continue
         clash = other.start < new.end and new.start < other.end
         if clash and (None in (other.replaces, new.replaces) or other.replaces == new.replaces):
             return f"overlapping overrides: it overlaps {other.id!r} for the same person"
     return None
 
 
-async def active(conn: Conn, now: datetime) -> tuple[StoredOverride, ...]:
+# How far back API overrides are laid over: the longest range of shifts the API answers (oncall_routes.MAX_RANGE).
+HISTORY = timedelta(days=92)
+
+
+async def in_effect(conn: Conn, now: datetime) -> tuple[StoredOverride, ...]:
+    """The overrides in effect now, later, or within ``HISTORY`` before now, as they were in effect: a removed one
+    until its removal, one removed before it began not at all. Past ones keep past shifts true (who covered last
+    night, and when the shift on call now began); they change nobody's paging now."""
     rows = await conn.fetch(
-        "SELECT id, schedule_id, user_id, starts_at, ends_at, replaces FROM router_schedule_override "
-        "WHERE deleted_at IS NULL AND ends_at > $1 ORDER BY starts_at, id",
-        now,
+        "SELECT id, schedule_id, user_id, starts_at, least(ends_at, deleted_at) AS ends_at, replaces "
+        "FROM router_schedule_override WHERE (deleted_at IS NULL OR deleted_at > starts_at) "
+        "AND least(ends_at, deleted_at) > $1 ORDER BY starts_at, id",
+        now - HISTORY,
     )
     return tuple(StoredOverride(**dict(r)) for r in rows)
 

@@ -156,7 +156,7 @@ async def refresh_overrides(state: RouterState) -> None:
     while not state.stopping.is_set():
         try:
             async with state.pool.acquire() as conn:
-                state.configs.use(await overrides.active(conn, state.clock.now()))
+                state.configs.use(await overrides.in_effect(conn, state.clock.now()))
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("overrides_refresh_failed", error=repr(exc))
         with contextlib.suppress(TimeoutError):

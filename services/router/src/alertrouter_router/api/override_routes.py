@@ -70,7 +70,7 @@ async def create_override(schedule_id: str, body: OverrideIn, state: State, who:
         raise HTTPException(422, str(exc.errors()[0]["msg"]).removeprefix("Value error, ")) from exc
     if candidate.end <= now:
         raise HTTPException(422, "end: the override would already be over")
-    if why := overrides.problem(state.configs.current.config, schedule_id, candidate):
+    if why := overrides.problem(state.configs.current.config, schedule_id, candidate, now):
         raise HTTPException(422, why)
     async with state.pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(
@@ -88,7 +88,7 @@ async def create_override(schedule_id: str, body: OverrideIn, state: State, who:
         )
         shown = _shown(row)
         await audit.record(conn, audit.entry(who, now, "override.create", row_id, after=shown))
-        state.configs.use(await overrides.active(conn, now))
+        state.configs.use(await overrides.in_effect(conn, now))
     return {**shown, "override_id": candidate.id}
 
 
@@ -124,5 +124,5 @@ async def delete_override(schedule_id: str, override_id: str, state: State, who:
         )
         item = audit.entry(who, now, "override.delete", override_id, before=_shown(before), after=_shown(after))
         await audit.record(conn, item)
-        state.configs.use(await overrides.active(conn, now))
+        state.configs.use(await overrides.in_effect(conn, now))
     return _shown(after)
