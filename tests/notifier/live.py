@@ -127,11 +127,30 @@ class LiveRouter:
     async def trigger(self, service: str, summary: str, count: int = 1) -> list[Page]:
         """An alert for ``service``; returns the router's pages for it (``count`` of them, polled)."""
         key = f"{service}/{uuid.uuid4().hex[:8]}"
+        await self._alert(AlertAction.TRIGGER, service, key, summary)
+
+        async def pages() -> list[Page] | None:
+            found = [p for p in (Page.model_validate_json(v) for v in self.pages.values) if p.dedup_key == key]
+            return found if len(found) >= count else None
+
+        return await eventually(pages, timeout=30, what=f"{count} page(s) from the router for {key}")
+
+    async def alert_resolved(self, page: Page) -> None:
+        """The source says the problem of ``page``'s alert is gone (an auto-resolve); returns once the router
+        resolved the incident."""
+        await self._alert(AlertAction.RESOLVE, page.service_id, page.dedup_key, page.summary)
+
+        async def resolved() -> bool:
+            return bool((await self.incident(page.incident_id))["incident"]["status"] == "resolved")
+
+        await eventually(resolved, timeout=30, what=f"incident {page.incident_id} resolved by its alert")
+
+    async def _alert(self, action: AlertAction, service: str, key: str, summary: str) -> None:
         now = datetime.now(UTC)
         event = AlertEvent(
             source=AlertSource.ALERTMANAGER,
             integration_id=INTEGRATION,
-            action=AlertAction.TRIGGER,
+            action=action,
             dedup_key=key,
             summary=summary,
             labels={"service": service, "alertname": "HighErrorRate"},
@@ -139,12 +158,6 @@ class LiveRouter:
             received_at=now,
         )
         await self.producer.send_and_wait(ALERTS, event.model_dump_json().encode(), key=key.encode())
-
-        async def pages() -> list[Page] | None:
-            found = [p for p in (Page.model_validate_json(v) for v in self.pages.values) if p.dedup_key == key]
-            return found if len(found) >= count else None
-
-        return await eventually(pages, timeout=30, what=f"{count} page(s) from the router for {key}")
 
     async def incident(self, incident_id: str) -> dict[str, Any]:
         response = await self.api.get(f"/v1/incidents/{incident_id}")

@@ -6,15 +6,17 @@ from __future__ import annotations
 import asyncio
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
-from alertrouter_notifier.api.sms_replies import parse_reply
+from alertrouter_notifier.api.sms_replies import Recent, bare_reply_target, parse_reply
+from alertrouter_notifier.db.sent_pages import SentPage
 from alertrouter_notifier.rendering.text import incident_ref
 from alertrouter_notifier.router_client import IncidentAction
 from alertrouter_notifier.runtime import Notifier
-from alertrouter_shared.events import Page
+from alertrouter_shared.events import ContactMethod, ContactMethodType, Page
 from tests.notifier.conftest import SettingsFactory
 from tests.notifier.live import ROUTER_TOKEN, LiveRouter, Person, public_settings, served
 from tests.providers.base import Received, Reply
@@ -133,6 +135,86 @@ def test_reply_grammar() -> None:
     parsed = parse_reply("4 #AB12cd34")
     assert parsed is not None and parsed.action is IncidentAction.RESOLVE and parsed.code == "ab12cd34"
     assert parse_reply("") is None and parse_reply("2") is None and parse_reply("1 a b") is None
+
+
+ACK, RESOLVE = IncidentAction.ACKNOWLEDGE, IncidentAction.RESOLVE
+T0 = datetime(2026, 12, 6, 3, 0, tzinfo=UTC)
+
+
+def _recent(incident: str, minutes: float, status: str | None) -> Recent:
+    """Incident ``incident``, paged to the sender ``minutes`` after T0, ``status`` now."""
+    at = T0 + timedelta(minutes=minutes)
+    sms = ContactMethod(id="cm", type=ContactMethodType.SMS, address="+12035550100")
+    page = Page(
+        page_id=f"page-{incident}",
+        incident_id=incident,
+        decision_id=f"dec-{incident}",
+        dedup_key=incident,
+        service_id="checkout",
+        team_id="payments",
+        user_id="dana",
+        contact_method=sms,
+        send_at=at,
+        created_at=at,
+    )
+    return Recent(SentPage(f"delivery-{incident}", page, at), status)
+
+
+@pytest.mark.parametrize(
+    ("action", "paged", "ambiguity_minutes", "acts_on", "answerable", "rivals"),
+    [
+        pytest.param(ACK, [("b", 0, "triggered")], 60, "b", ["b"], [], id="only-one"),
+        pytest.param(ACK, [("b", 0, "triggered"), ("a", -10, "resolved")], 60, None, ["b"], ["a"], id="a-resolved"),
+        pytest.param(ACK, [("b", 0, "triggered"), ("a", -600, "resolved")], 60, "b", ["b"], [], id="a-last-night"),
+        pytest.param(ACK, [("b", 0, "triggered"), ("a", -60, "resolved")], 60, None, ["b"], ["a"], id="a-at-the-edge"),
+        pytest.param(ACK, [("b", 0, "triggered"), ("a", -30, "acknowledged")], 60, None, ["b"], ["a"], id="a-acked"),
+        pytest.param(ACK, [("a", 300, "resolved"), ("b", 0, "triggered")], 60, None, ["b"], ["a"], id="a-after-b"),
+        pytest.param(ACK, [("b", 0, "triggered"), ("a", -5, None)], 60, None, ["b"], ["a"], id="a-unknown"),
+        pytest.param(ACK, [("b", 0, "triggered"), ("a", -5, "triggered")], 60, None, ["b", "a"], [], id="two-open"),
+        pytest.param(ACK, [("a", 0, "resolved")], 60, None, [], [], id="none-open"),
+        pytest.param(ACK, [("b", 0, "triggered"), ("a", -1, "resolved")], 0, "b", ["b"], [], id="no-ambiguity"),
+        pytest.param(ACK, [("a", 1, "resolved"), ("b", 0, "triggered")], 0, None, ["b"], ["a"], id="none-but-later"),
+        pytest.param(RESOLVE, [("b", 0, "acknowledged"), ("a", -10, "triggered")], 60, None, ["b", "a"], [], id="r2"),
+        pytest.param(RESOLVE, [("b", 0, "acknowledged"), ("a", -120, "resolved")], 60, "b", ["b"], [], id="r-old"),
+        pytest.param(RESOLVE, [("b", 0, "acknowledged"), ("a", -10, "resolved")], 60, None, ["b"], ["a"], id="r-new"),
+    ],
+)
+def test_a_reply_without_a_code_acts_only_when_no_other_recent_page_could_be_the_one_meant(
+    action: IncidentAction,
+    paged: list[tuple[str, float, str | None]],
+    ambiguity_minutes: float,
+    acts_on: str | None,
+    answerable: list[str],
+    rivals: list[str],
+) -> None:
+    target = bare_reply_target([_recent(*p) for p in paged], action, timedelta(minutes=ambiguity_minutes))
+    assert (target.act_on.page.incident_id if target.act_on else None) == acts_on
+    assert [item.page.incident_id for item in target.answerable] == answerable
+    assert [rival.item.page.incident_id for rival in target.rivals] == rivals
+
+
+async def test_a_bare_1_is_not_taken_for_the_next_incident_when_the_one_read_resolved_itself(
+    notifier: Notifier, twilio: TwilioServer, router_live: LiveRouter, unique: str
+) -> None:
+    """Ivy read A's SMS; A resolved itself and B was paged to her. Her bare "1" meant A, but B was her only open
+    incident: B was acknowledged, its escalation stopped, and nobody was paged for B any more."""
+    ivy = Person(f"ivy-{unique}", {"sms": number(unique, 5)})
+    service = await router_live.add_service(unique, [[ivy]])
+    first = await _page(notifier, twilio, router_live, service, "checkout 5xx")
+    await router_live.alert_resolved(first)
+    second = await _page(notifier, twilio, router_live, service, "search latency")
+    first_code, second_code = incident_ref(first.incident_id), incident_ref(second.incident_id)
+
+    answer = await _reply(notifier, twilio, ivy.addresses["sms"], "1")
+    assert answer == (
+        f"#{first_code} Service {unique} is already resolved. Nothing was changed. You have 1 open incident: "
+        f"#{second_code} Service {unique}. Reply 1 and the code, e.g. 1 {second_code}"
+    )
+    assert await _status(router_live, second) == ("triggered", None, None)
+
+    answer = await _reply(notifier, twilio, ivy.addresses["sms"], f"1 {second_code}")
+    assert answer.startswith(f"Acknowledged: #{second_code}"), answer
+    assert await _status(router_live, second) == ("acknowledged", ivy.id, None)
 
 
 async def test_a_bare_1_answers_the_page_that_reached_the_person_not_one_still_failing(

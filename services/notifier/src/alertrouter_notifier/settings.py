@@ -100,6 +100,12 @@ class NotifierSettings(CommonSettings):
     # Two-way SMS: replies to pages arrive on POST /v1/twilio/sms/inbound
     sms_replies: bool = Field(False, description="tell people they can reply (the number's webhook must be ours)")
     sms_reply_window_seconds: float = Field(86400.0, gt=0, description="how old a page an SMS reply can answer")
+    sms_bare_reply_ambiguity_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="a reply without a code acts only if no other incident was paged to the number since this long "
+        "before the page it would answer (whatever that incident's state): the person may be answering that one",
+    )
 
     # Email over SMTP
     smtp_host: str = "127.0.0.1"

@@ -2,8 +2,9 @@
 
 Twilio posts each incoming message to ``POST /v1/twilio/sms/inbound`` (signature verified). The sender is known
 only by their number: the incidents they may answer are those paged to that number (SMS or voice) within
-``NOTIFIER_SMS_REPLY_WINDOW_SECONDS``. With one open incident a bare ``1`` is enough; with several the reply names
-the incident by the short code every page carries (``#ab12cd34``), and a bare reply gets the list of codes back.
+``NOTIFIER_SMS_REPLY_WINDOW_SECONDS``. A reply names the incident by the short code every page carries
+(``#ab12cd34``); a bare ``1`` is enough only when it cannot be meant for another incident (``bare_reply_target``),
+otherwise it gets the list of codes back.
 Unknown senders, unknown or stale codes and unreadable replies get a clear answer and change nothing. The answer
 is TwiML ``<Message>``, so Twilio sends it back from the number that was texted. A message is acted on once: the
 same MessageSid again (a retry, or a signed request someone captured and replays -- Twilio's signature covers no
@@ -13,6 +14,7 @@ time) gets an empty answer and changes nothing.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -52,6 +54,23 @@ MAX_LOOKUPS = 20
 class ParsedReply:
     action: IncidentAction
     code: str | None
+
+
+@dataclass(frozen=True)
+class Recent:
+    """One of the sender's recent incidents (its newest page to them) and its status now (None: unknown)."""
+
+    item: SentPage
+    status: str | None
+
+
+@dataclass(frozen=True)
+class BareTarget:
+    """What a reply without a code does: act on ``act_on``, or list ``answerable`` and the ``rivals`` it may mean."""
+
+    act_on: SentPage | None
+    answerable: list[SentPage]
+    rivals: list[Recent]
 
 
 def parse_reply(body: str) -> ParsedReply | None:
@@ -107,14 +126,33 @@ async def _answer(ctx: AppContext, sender: str, body: str) -> str:
             )
         return await _act(ctx, chosen[0], parsed.action)
     try:
-        answerable = await _answerable(ctx, latest[:MAX_LOOKUPS], parsed.action)
+        recent = await _with_statuses(ctx, latest[:MAX_LOOKUPS])
     except httpx.HTTPError:
         return "alertrouter could not be reached. Nothing was changed; please try again."
-    if not answerable:
+    ambiguity = timedelta(seconds=ctx.settings.sms_bare_reply_ambiguity_seconds)
+    target = bare_reply_target(recent, parsed.action, ambiguity)
+    if target.act_on is not None:
+        return await _act(ctx, target.act_on, parsed.action)
+    if not target.answerable:
         return f"You have no incident to {parsed.action.value}. Nothing was changed."
-    if len(answerable) == 1:
-        return await _act(ctx, answerable[0], parsed.action)
-    return _choose(answerable, parsed.action)
+    return _choose(target.answerable, parsed.action, target.rivals)
+
+
+def bare_reply_target(recent: Sequence[Recent], action: IncidentAction, ambiguity: timedelta) -> BareTarget:
+    """The incident a reply without a code answers, only when no other could be the one meant.
+
+    The person answers the page they read, and at 3 a.m. nobody reads the answer naming what was done: with A
+    paged, A resolved by itself and B paged, a "1" meant for A acknowledged B -- the only open one -- and B's
+    escalation stopped. So any other incident paged to them since ``ambiguity`` before the answerable one's newest
+    page (or after it), whatever its state, makes a bare reply act on nothing; one paged long before (last night's,
+    closed) does not. ``recent`` is newest first.
+    """
+    answerable = [r.item for r in recent if r.status in ANSWERABLE[action]]
+    if len(answerable) != 1:
+        return BareTarget(None, answerable, [])
+    (only,) = answerable
+    rivals = [r for r in recent if r.item is not only and r.item.sent_at >= only.sent_at - ambiguity]
+    return BareTarget(None if rivals else only, answerable, rivals)
 
 
 def _latest_per_incident(sent: list[SentPage]) -> list[SentPage]:
@@ -126,9 +164,9 @@ def _latest_per_incident(sent: list[SentPage]) -> list[SentPage]:
     return list(seen.values())
 
 
-async def _answerable(ctx: AppContext, latest: list[SentPage], action: IncidentAction) -> list[SentPage]:
+async def _with_statuses(ctx: AppContext, latest: list[SentPage]) -> list[Recent]:
     statuses = await asyncio.gather(*(ctx.router.status(item.page.incident_id) for item in latest))
-    return [item for item, status in zip(latest, statuses, strict=True) if status in ANSWERABLE[action]]
+    return [Recent(item, status) for item, status in zip(latest, statuses, strict=True)]
 
 
 def _label(item: SentPage) -> str:
@@ -137,12 +175,25 @@ def _label(item: SentPage) -> str:
     return f"#{incident_ref(page.incident_id)} {service}"
 
 
-def _choose(answerable: list[SentPage], action: IncidentAction) -> str:
+def _choose(answerable: list[SentPage], action: IncidentAction, rivals: Sequence[Recent]) -> str:
+    """The codes to reply with; first, the incidents the bare reply may have been meant for but cannot act on."""
     listed = ", ".join(_label(item) for item in answerable[:MAX_LISTED])
     more = f" and {len(answerable) - MAX_LISTED} more" if len(answerable) > MAX_LISTED else ""
     verb = _verb(action)
     code = incident_ref(answerable[0].page.incident_id)
-    return f"You have {len(answerable)} open incidents: {listed}{more}. Reply {verb} and the code, e.g. {verb} {code}"
+    closed = "".join(f"{_closed(rival)} " for rival in rivals[:MAX_LISTED])
+    unchanged = "Nothing was changed. " if rivals else ""
+    incidents = "incident" if len(answerable) == 1 else "incidents"
+    return (
+        f"{closed}{unchanged}You have {len(answerable)} open {incidents}: {listed}{more}. "
+        f"Reply {verb} and the code, e.g. {verb} {code}"
+    )
+
+
+def _closed(rival: Recent) -> str:
+    if rival.status is None:
+        return f"{_label(rival.item)} is no longer known to alertrouter."
+    return f"{_label(rival.item)} is already {rival.status}."
 
 
 async def _act(ctx: AppContext, item: SentPage, action: IncidentAction) -> str:
