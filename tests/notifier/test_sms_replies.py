@@ -12,11 +12,15 @@ import pytest
 from sqlalchemy import text
 
 from alertrouter_notifier.api.sms_replies import Recent, bare_reply_target, parse_reply
+from alertrouter_notifier.db.answers import KEEP, answer_key, claim
 from alertrouter_notifier.db.sent_pages import SentPage
 from alertrouter_notifier.rendering.text import incident_ref
+from alertrouter_notifier.retry_worker import PRUNE_EVERY
 from alertrouter_notifier.router_client import IncidentAction
 from alertrouter_notifier.runtime import Notifier
+from alertrouter_shared.clock import OffsetClock
 from alertrouter_shared.events import ContactMethod, ContactMethodType, Page
+from tests.helpers import eventually
 from tests.notifier.conftest import SettingsFactory
 from tests.notifier.live import ROUTER_TOKEN, LiveRouter, Person, public_settings, served
 from tests.providers.base import Received, Reply
@@ -28,8 +32,14 @@ def number(unique: str, n: int = 0) -> str:
 
 
 @pytest.fixture
+def clock() -> OffsetClock:
+    """The notifier's: only the test of forgetting old answers moves it."""
+    return OffsetClock()
+
+
+@pytest.fixture
 async def notifier(
-    make_settings: SettingsFactory, twilio: TwilioServer, router_live: LiveRouter
+    make_settings: SettingsFactory, twilio: TwilioServer, router_live: LiveRouter, clock: OffsetClock
 ) -> AsyncIterator[Notifier]:
     settings = make_settings(
         twilio_base_url=twilio.url,
@@ -39,7 +49,7 @@ async def notifier(
         throttle_sms_max=0,
         **public_settings(),
     )
-    async with Notifier(settings) as running, served(running):
+    async with Notifier(settings, clock=clock) as running, served(running):
         yield running
 
 
@@ -280,3 +290,37 @@ async def test_a_person_who_left_the_configuration_is_told_the_router_refused(
     assert answer.startswith(f"You may not acknowledge #{incident_ref(page.incident_id)} "), answer
     assert "not a user of the ownership configuration" in answer and answer.endswith("Nothing was changed.")
     assert await _status(router_live, page) == ("triggered", None, None)
+
+
+async def test_answers_are_forgotten_after_a_week_and_a_replay_within_it_is_still_refused(
+    notifier: Notifier, clock: OffsetClock, twilio: TwilioServer, router_live: LiveRouter, unique: str
+) -> None:
+    """``notifier_answer`` kept a row for every SMS reply, key press and Slack click, for ever. The retry worker
+    now deletes, hourly, those older than the replay horizon (a week); a replay inside it is refused as before."""
+    jo = Person(f"jo-{unique}", {"sms": number(unique, 6)})
+    service = await router_live.add_service(unique, [[jo]])
+    page = await _page(notifier, twilio, router_live, service, "nightly export late")
+    url = f"{notifier.settings.public_url}/v1/twilio/sms/inbound"
+    sid = "SM" + unique.ljust(32, "1")[:32]
+    original = await asyncio.to_thread(twilio.incoming_sms, url, jo.addresses["sms"], "1", sid=sid)
+    assert (ET.fromstring(original.body).findtext("Message") or "").startswith("Acknowledged: ")
+    recent, old = answer_key("sms", sid), answer_key("sms", f"SM-old-{unique}")
+    assert await claim(notifier.engine, old, clock.now() - KEEP - timedelta(days=1))
+    async with notifier.engine.begin() as conn:  # the reply was six days ago: inside the horizon
+        await conn.execute(
+            text("UPDATE notifier_answer SET received_at = :at WHERE key = :key"),
+            {"at": clock.now() - KEEP + timedelta(days=1), "key": recent},
+        )
+
+    clock.advance(PRUNE_EVERY)  # the worker's next pass prunes again
+
+    async def remaining() -> set[str] | None:
+        async with notifier.engine.connect() as conn:
+            query = text("SELECT key FROM notifier_answer WHERE key IN (:recent, :old)")
+            keys = set((await conn.execute(query, {"recent": recent, "old": old})).scalars())
+        return keys if old not in keys else None
+
+    assert await eventually(remaining, what="the claim older than a week pruned") == {recent}
+    replayed = await asyncio.to_thread(twilio.incoming_sms, url, jo.addresses["sms"], "1", sid=sid)
+    assert replayed.status == 200 and ET.fromstring(replayed.body).find("Message") is None  # refused: no text
+    assert await _status(router_live, page) == ("acknowledged", jo.id, None)

@@ -1,19 +1,21 @@
 """The background loop that keeps the durable queue moving: due retries, closed flood windows, the outbox.
 
 Every few seconds it also takes over deliveries whose sender's lease ran out (their worker crashed or stalled:
-rare, and the lease is minutes long, so not on every pass) and refreshes the queue gauges. Every replica runs
-one; SKIP LOCKED claims keep them from colliding.
+rare, and the lease is minutes long, so not on every pass) and refreshes the queue gauges; once an hour it deletes
+the answers claimed longer ago than replays are refused (``db/answers.py``). Every replica runs one; SKIP LOCKED
+claims keep them from colliding, and two replicas pruning at once delete the same rows harmlessly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from alertrouter_notifier.db.answers import prune as prune_answers
 from alertrouter_notifier.db.tables import IN_FLIGHT, delivery
 from alertrouter_notifier.digests import flush_due_digests, report_unreached_held
 from alertrouter_notifier.dispatcher import Dispatcher
@@ -27,6 +29,7 @@ log = get_logger(__name__)
 
 HOUSEKEEPING_EVERY = 5.0
 OUTBOX_GRACE = timedelta(seconds=5)
+PRUNE_EVERY = timedelta(hours=1)
 
 
 class RetryWorker:
@@ -47,6 +50,7 @@ class RetryWorker:
         self._poll = poll_seconds
         self._stopping = asyncio.Event()
         self._wakeup = asyncio.Event()
+        self._answers_pruned_at: datetime | None = None
 
     def stop(self) -> None:
         self._stopping.set()
@@ -102,14 +106,28 @@ class RetryWorker:
         except Exception:
             log.exception("held_pages_report_failed")
 
+    async def _prune_answers(self) -> None:
+        """At most hourly, and on its own: a failure here must not hold up the gauges (the next hour tries again)."""
+        now = self._clock.now()
+        if self._answers_pruned_at is not None and now - self._answers_pruned_at < PRUNE_EVERY:
+            return
+        self._answers_pruned_at = now
+        try:
+            if pruned := await prune_answers(self._engine, now):
+                log.info("answers_pruned", count=pruned)
+        except Exception:
+            log.exception("answers_prune_failed")
+
     async def housekeeping(self) -> bool:
-        """Abandoned deliveries, the outbox, the gauges. True if it took abandoned deliveries: more may wait.
+        """Abandoned deliveries, the outbox, old answers, the gauges. True if it took abandoned deliveries: more may
+        wait.
 
         The outbox sweep runs in the background (one at a time) and drains a backlog in one go: it waits for the
         broker, which this loop, claiming due retries too, must never do."""
         more_abandoned = await self._dispatcher.run_due(abandoned=True) > 0
         self._publisher.sweep_soon(OUTBOX_GRACE)
         await self._report_unreached_held()
+        await self._prune_answers()
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(
