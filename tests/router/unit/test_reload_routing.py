@@ -100,10 +100,11 @@ def test_a_drill_of_a_service_a_reload_removed_pages_nobody_rather_than_whoever_
     assert decision.reason == "integration bound to unknown service 'gone'"
 
 
-def _checkout_renamed(team: str = "ghosts") -> LoadedConfig:
-    """A reload that renamed service checkout to shop-checkout (now owned by ``team``) and policy payments-default
-    to shop-default: the rule for service=checkout now routes to shop-checkout."""
-    document = CONFIG.config.model_dump()
+def _checkout_renamed(team: str = "ghosts", before: LoadedConfig = CONFIG) -> LoadedConfig:
+    """A reload of ``before`` that renamed service checkout to shop-checkout (now owned by ``team``) and policy
+    payments-default to shop-default: the rule for service=checkout and the integrations bound to checkout now go
+    to shop-checkout."""
+    document = before.config.model_dump()
     for policy in document["escalation_policies"]:
         if policy["id"] == "payments-default":
             policy["id"] = "shop-default"
@@ -112,9 +113,9 @@ def _checkout_renamed(team: str = "ghosts") -> LoadedConfig:
             service["escalation_policy"] = "shop-default"
         if service["id"] == "checkout":
             service.update(id="shop-checkout", owner_team=team)
-    for rule in document["route_rules"]:
-        if rule["service"] == "checkout":
-            rule["service"] = "shop-checkout"
+    for item in document["route_rules"] + document["integrations"]:
+        if item["service"] == "checkout":
+            item["service"] = "shop-checkout"
     config = type(CONFIG.config).model_validate(document)
     return LoadedConfig(config, "renamed", CONFIG.loaded_at, CONFIG.files, CONFIG.integration_keys)
 
@@ -141,6 +142,31 @@ def test_a_step_after_its_service_and_policy_were_renamed_pages_the_service_its_
     assert (incident.service_id, incident.team_id, incident.policy_id) == ("shop-checkout", "ghosts", "shop-default")
     assert {p.user_id for p in store.pages_for(incident_id) if p.escalation_level == 2} == {"bob"}
     assert store.pending_steps  # and it goes on escalating
+
+
+def test_a_bound_integration_s_incident_whose_service_and_policy_were_renamed_pages_through_its_binding() -> None:
+    """A CloudWatch alarm's labels match no rule (its route came from the integration's binding): routed again by
+    them alone, the step decided "... and it is not routed again: no route rule matched", nobody was paged again,
+    and the alarm's later triggers were duplicates of the incident."""
+    store = Store(config=_with_bound_integration())
+    alarm = event("cw:bound-am:alarm", service="").model_copy(
+        update={"source": AlertSource.CLOUDWATCH, "integration_id": "bound-am", "bound_service": "checkout"}
+    )
+    store.run([alarm], T0)
+    incident_id = store.last("cw:bound-am:alarm").incident_id or ""
+    store.config = _checkout_renamed(before=_with_bound_integration())
+    store.tick(T0 + minutes(5))
+    decision = store.decisions[-1]
+    assert decision.outcome is Outcome.PAGED and decision.level == 2, decision.reason
+    assert (decision.service_id, decision.team_id, decision.policy_id) == ("shop-checkout", "ghosts", "shop-default")
+    assert decision.reason.startswith(
+        "not acknowledged in time: service checkout and policy payments-default no longer exist, routed again to "
+        "service shop-checkout (integration is bound to service 'shop-checkout'), continuing with shop-default"
+    )
+    incident = store.incidents[incident_id]
+    assert (incident.service_id, incident.team_id, incident.policy_id) == ("shop-checkout", "ghosts", "shop-default")
+    assert {p.user_id for p in store.pages_for(incident_id) if p.escalation_level == 2} == {"bob"}
+    assert store.pending_steps
 
 
 def test_a_step_whose_service_is_gone_and_whose_labels_route_nowhere_says_why() -> None:

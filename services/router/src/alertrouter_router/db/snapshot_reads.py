@@ -40,6 +40,12 @@ _INCIDENT_COLUMNS = (
     "group_key, opened_at, first_event_at, last_event_at, acknowledged_at, acknowledged_by, resolved_at, "
     "resolved_by, config_version, round_base, last_round, last_level, step_round, retrigger_at, drill, drill_ends_at"
 )
+# An incident's integration is its opening alert's (``Incident.integration_id``), read, not locked: alerts are locked
+# before incidents, and the integration of a dedup key never changes.
+_INCIDENT_SELECT = (
+    f"{_INCIDENT_COLUMNS}, (SELECT o.integration_id FROM router_alert AS o "  # noqa: S608 constants
+    "WHERE o.dedup_key = router_incident.dedup_key) AS integration_id"
+)
 
 
 def alert_from_row(row: Any) -> Alert:
@@ -107,7 +113,7 @@ async def read_incidents(
     if lock:
         suffix = " ORDER BY id FOR UPDATE" + (" SKIP LOCKED" if skip_locked else "")
     rows = await conn.fetch(
-        f"SELECT {_INCIDENT_COLUMNS} FROM router_incident WHERE id = ANY($1::text[]) OR "  # noqa: S608 constants
+        f"SELECT {_INCIDENT_SELECT} FROM router_incident WHERE id = ANY($1::text[]) OR "  # noqa: S608 constants
         "(service_id = ANY($2::text[]) AND group_key IS NOT NULL AND status <> 'resolved' AND opened_at >= $3)"
         + suffix,
         wanted,
@@ -157,7 +163,7 @@ def _snapshot_sql(lock: str) -> str:
     return (
         f"WITH a AS (SELECT {_ALERT_COLUMNS} FROM router_alert WHERE dedup_key = ANY($1::text[]) "  # noqa: S608
         f"ORDER BY dedup_key{lock}), "
-        f"i AS (SELECT {_INCIDENT_COLUMNS} FROM router_incident "
+        f"i AS (SELECT {_INCIDENT_SELECT} FROM router_incident "
         "WHERE id = ANY(ARRAY(SELECT incident_id FROM a WHERE incident_id IS NOT NULL)) "
         "OR (service_id = ANY($2::text[]) AND group_key IS NOT NULL AND status <> 'resolved' AND opened_at >= $3) "
         f"ORDER BY id{lock}) "
@@ -173,7 +179,7 @@ def _snapshot_sql(lock: str) -> str:
 _SNAPSHOT_LOCKED = _snapshot_sql(" FOR UPDATE")
 _SNAPSHOT_PREVIEW = _snapshot_sql("")
 _ALERT_NAMES = tuple(_ALERT_COLUMNS.split(", "))
-_INCIDENT_NAMES = tuple(_INCIDENT_COLUMNS.split(", "))
+_INCIDENT_NAMES = (*_INCIDENT_COLUMNS.split(", "), "integration_id")
 _WINDOW_NAMES = tuple(_WINDOW_COLUMNS.split(", "))
 
 

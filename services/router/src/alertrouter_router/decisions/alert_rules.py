@@ -262,6 +262,7 @@ class AlertRules(Batch):
                 config_version=self.config.version,
                 drill=alert.drill,
                 drill_ends_at=alert.drill_ends_at if alert.drill else None,
+                integration_id=alert.integration_id,
             )
         )
         self.put_alert(

@@ -20,7 +20,7 @@ from alertrouter_router.decisions.incidents import Incident, IncidentStatus
 from alertrouter_router.decisions.maintenance import Maintenance
 from alertrouter_router.decisions.paging import Escalated, LevelPlan, build_pages, explain_targets, plan_level
 from alertrouter_router.ownership.loader import LoadedConfig
-from alertrouter_router.ownership.routing import RouteMatch, resolve_route
+from alertrouter_router.ownership.routing import RouteMatch, route_again
 from alertrouter_shared.events import AlertEvent, Page, PageAlert
 
 
@@ -163,9 +163,10 @@ class Batch:
 
     def with_policy(self, incident: Incident, decision: Decision) -> Incident | None:
         """The incident under a policy that exists: its own, else (a reload removed or renamed it) its service's
-        current one, else (the service went too: renamed with its policy) the service its labels route to now;
-        the decision names what replaced what. None when none exists. Without the fallback the incident stayed
-        triggered with no step, and the alert's later triggers were duplicates of it: nobody was paged again."""
+        current one, else (the service went too: renamed with its policy) the service its integration routes to
+        now (its binding, else its labels); the decision names what replaced what. None when none exists. Without
+        the fallback the incident stayed triggered with no step, and the alert's later triggers were duplicates of
+        it: nobody was paged again."""
         if incident.policy_id in self.config.policies_by_id:
             return incident
         service = self.config.services_by_id.get(incident.service_id or "")
@@ -178,9 +179,9 @@ class Batch:
         return self.put_incident(replace(incident, policy_id=service.escalation_policy))
 
     def _routed_again(self, incident: Incident, decision: Decision) -> Incident | None:
-        """An incident whose service and policy a reload removed, under the service its labels route to now; never
-        a drill's, which rehearses its own service's chain (its time limit ends it)."""
-        route = resolve_route(self.config.config, incident.labels, None)
+        """An incident whose service and policy a reload removed, under the service its integration routes to now;
+        never a drill's, which rehearses its own service's chain (its time limit ends it)."""
+        route = route_again(self.config.config, incident.labels, incident.integration_id)
         if incident.drill or route.service_id is None or route.escalation_policy_id is None:
             why = "a drill is not routed to another service" if incident.drill else route.reason
             decision.explanation["not_routed_again"] = why

@@ -56,6 +56,9 @@ class Incident:
     retrigger_at: datetime | None = None  # an acknowledged incident pages again then (snooze, ack timeout)
     drill: bool = False  # opened by a drill: pages say DRILL, never counted in incident metrics or listings
     drill_ends_at: datetime | None = None  # a drill's time limit: the timer resolves the incident then (DrillEnd)
+    # The integration of the alert that opened it, read from that alert's row (dedup keys are per integration), not
+    # stored twice: an incident whose service a reload removed is routed again as that integration is now.
+    integration_id: str | None = None
 
     @property
     def next_cycle_round(self) -> int:

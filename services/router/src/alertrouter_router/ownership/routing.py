@@ -157,6 +157,15 @@ def resolve_route(
     return replace(found, reason=stale + found.reason) if stale else found
 
 
+def route_again(config: OwnershipConfig, labels: Mapping[str, str], integration_id: str | None) -> RouteMatch:
+    """How this configuration routes the integration's alerts now: its binding here, else the rules, for an
+    incident whose service a reload removed. By its labels alone, an incident of a bound integration (a CloudWatch
+    alarm, a heartbeat: labels no rule matches, its route came from the binding) was routed nowhere and nobody was
+    paged again."""
+    integration = config.integrations_by_id.get(integration_id or "")
+    return resolve_route(config, labels, integration.service if integration else None, integration_id)
+
+
 def _by_rules(config: OwnershipConfig, labels: Mapping[str, str]) -> RouteMatch:
     for rule in config.ordered_route_rules:
         found = _rule_service(config, rule, labels)
