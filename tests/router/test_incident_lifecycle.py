@@ -241,6 +241,44 @@ async def test_maintenance_window_created_through_the_api(
     assert past.status_code == 422
 
 
+async def test_the_maintenance_list_leaves_windows_that_are_over_out_unless_asked(
+    router: RouterRuntime, api: httpx.AsyncClient, router_clock: OffsetClock, unique: str
+) -> None:
+    """A created window stays active in its table past its end: the list returned it with the current and future
+    ones, so "what maintenance is there" read as maintenance going on, and a script ending every window listed tried
+    to end windows long over. ``include_ended=true`` lists those too, and those ended early (active false)."""
+    now, path = router_clock.now(), "/v1/services/skipper/maintenance"
+    spans = {"expiring": (0, 1), "ended-early": (0, 30), "current": (0, 30), "future": (60, 120)}
+    ids: dict[str, str] = {}
+
+    async def listed(**params: str) -> dict[str, bool]:
+        response = await api.get(path, params=params)
+        assert response.status_code == 200, response.text
+        return {w["id"]: w["active"] for w in response.json()["created"] if w["reason"] == unique}
+
+    try:
+        for name, (starts, ends) in spans.items():
+            at = {"starts_at": now + timedelta(minutes=starts), "ends_at": now + timedelta(minutes=ends)}
+            body = {k: v.isoformat() for k, v in at.items()} | {"reason": unique, "created_by": "alice"}
+            created = await api.post(path, json=body)
+            assert created.status_code == 201, created.text
+            ids[name] = created.json()["id"]
+        assert (await api.delete(f"{path}/{ids['ended-early']}")).status_code == 200
+        router_clock.advance(timedelta(minutes=2))  # past the end of "expiring"
+        assert await listed() == {ids["current"]: True, ids["future"]: True}
+        assert await listed(include_ended="false") == {ids["current"]: True, ids["future"]: True}
+        assert await listed(include_ended="true") == {
+            ids["expiring"]: True,
+            ids["ended-early"]: False,
+            ids["current"]: True,
+            ids["future"]: True,
+        }
+    finally:
+        for window_id in ids.values():  # ending a window again is allowed: each answers 200
+            ended = await api.delete(f"{path}/{window_id}")
+            assert ended.status_code == 200, ended.text
+
+
 async def test_alert_after_the_grouping_window_opens_a_second_incident(
     router: RouterRuntime, api: httpx.AsyncClient, producer: AIOKafkaProducer, router_clock: OffsetClock, unique: str
 ) -> None:

@@ -38,6 +38,16 @@ async def test_the_document_describes_errors_as_problems(contract: Contract) -> 
     assert reload_rejected["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/ConfigRejected"}
 
 
+async def test_the_maintenance_list_documents_its_include_ended_parameter(contract: Contract) -> None:
+    """Windows that are over are left out unless asked for: a client learns how to ask from the document."""
+    operation = contract.document["paths"]["/v1/services/{service_id}/maintenance"]["get"]
+    parameter = next((p for p in operation.get("parameters", []) if p["name"] == "include_ended"), None)
+    assert parameter is not None, operation.get("parameters")
+    assert (parameter["in"], parameter["required"]) == ("query", False)
+    assert (parameter["schema"]["type"], parameter["schema"]["default"]) == ("boolean", False)
+    assert "past their end, or ended early" in parameter["description"]
+
+
 async def test_every_operation_answers_as_documented(
     router: RouterRuntime,
     api: httpx.AsyncClient,
@@ -76,6 +86,7 @@ async def test_every_operation_answers_as_documented(
     window = {"starts_at": later.isoformat(), "ends_at": (later + timedelta(hours=1)).isoformat(), "reason": "x"}
     created = check(await api.post("/v1/services/checkout/maintenance", json=window)).json()
     check(await api.get("/v1/services/checkout/maintenance"))
+    check(await api.get("/v1/services/checkout/maintenance", params={"include_ended": "true"}))
     check(await api.delete(f"/v1/services/checkout/maintenance/{created['id']}"))
 
     cover = {"user": "carol", "start": later.isoformat(), "end": (later + timedelta(hours=1)).isoformat()}

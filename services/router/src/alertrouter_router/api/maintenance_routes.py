@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from sqlalchemy import select, update
 
@@ -20,6 +20,7 @@ from alertrouter_router.api.permissions import Who, acting_as
 from alertrouter_router.api.schemas.schedules import WindowEnded, Windows, WindowView
 from alertrouter_router.db.tables import alert, maintenance_window
 from alertrouter_router.decisions.alerts import AlertStatus, SuppressedBy
+from alertrouter_router.ownership.maintenance import is_over
 
 router = APIRouter(prefix="/v1/services/{service_id}/maintenance", tags=["maintenance"])
 
@@ -49,18 +50,26 @@ def _known(state: State, service_id: str) -> None:
 
 
 @router.get("", response_model=Windows, summary="Maintenance windows of a service (configured and created)")
-async def list_windows(service_id: str, state: State, conn: ReadConn) -> dict[str, Any]:
+async def list_windows(
+    service_id: str,
+    state: State,
+    conn: ReadConn,
+    include_ended: Annotated[
+        bool, Query(description="also the windows that are over: past their end, or ended early (DELETE)")
+    ] = False,
+) -> dict[str, Any]:
+    """Current and future windows by default: a created window stays ``active`` in its table past its end (only
+    DELETE clears it), and listed it read as maintenance going on, and a script ending every window listed tried to
+    end windows long over."""
     _known(state, service_id)
     service = state.configs.current.services_by_id[service_id]
-    rows = await conn.execute(
-        select(maintenance_window)
-        .where(maintenance_window.c.service_id == service_id, maintenance_window.c.active)
-        .order_by(maintenance_window.c.starts_at)
-    )
-    return {
-        "configured": [w.model_dump(mode="json") for w in service.maintenance_windows],
-        "created": [_row(r) for r in rows],
-    }
+    now = state.clock.now()
+    query = select(maintenance_window).where(maintenance_window.c.service_id == service_id)
+    if not include_ended:
+        query = query.where(maintenance_window.c.active, maintenance_window.c.ends_at > now)
+    rows = await conn.execute(query.order_by(maintenance_window.c.starts_at, maintenance_window.c.id))
+    configured = [w for w in service.maintenance_windows if include_ended or not is_over(w, now)]
+    return {"configured": [w.model_dump(mode="json") for w in configured], "created": [_row(r) for r in rows]}
 
 
 @router.post("", status_code=201, response_model=WindowView, summary="Create a maintenance window")

@@ -4,7 +4,7 @@ recent incidents."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
@@ -40,9 +40,6 @@ async def service(request: Request, service_id: str, session: Signed) -> Respons
         recent = await list_incidents(
             conn, service=service_id, team=None, status=None, since=None, limit=10, cursor=None, drill=False
         )
-    # a created window stays active in the table after its end: listed, it would read as maintenance going on
-    now = session.state.clock.now()
-    windows["created"] = [w for w in windows["created"] if datetime.fromisoformat(w["ends_at"]) > now]
     return render(
         request,
         "service.html",

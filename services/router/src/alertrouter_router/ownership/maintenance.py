@@ -37,6 +37,11 @@ def configured_window(service: Service, at: datetime) -> tuple[int, datetime] | 
     return None
 
 
+def is_over(window: MaintenanceWindow, at: datetime) -> bool:
+    """A one-off window past its end: listed, it reads as maintenance going on. A weekly one comes round again."""
+    return window.once is not None and window.once.end <= at
+
+
 def describe_configured(service: Service, at: datetime) -> ActiveWindow | None:
     found = configured_window(service, at)
     if found is None:

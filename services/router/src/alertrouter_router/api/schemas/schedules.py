@@ -22,8 +22,13 @@ class StoredWindow(WindowView):
 
 
 class Windows(Reply):
-    configured: list[MaintenanceWindow] = Field(description="from the ownership configuration")
-    created: list[StoredWindow] = Field(description="created through the API and not ended")
+    configured: list[MaintenanceWindow] = Field(
+        description="from the ownership configuration: weekly ones, and one-off ones not over (all with include_ended)"
+    )
+    created: list[StoredWindow] = Field(
+        description="created through the API, current and future ones (all with include_ended; active is false for "
+        "one ended early), by start"
+    )
 
 
 class WindowEnded(Reply):
