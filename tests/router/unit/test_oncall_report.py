@@ -281,3 +281,27 @@ def test_the_report_echoes_its_window_and_team() -> None:
         "mtta_median_seconds": None,
         "mttr_median_seconds": None,
     }
+
+
+@pytest.mark.parametrize(
+    ("ack", "resolved", "mtta", "mttr"),
+    [
+        ("2026-03-24T10:02:00+00:00", "2026-03-24T10:30:00+00:00", 120.0, 1800.0),
+        ("2026-03-24T10:00:00+00:00", "2026-03-24T10:00:00+00:00", 0.0, 0.0),
+        # stamped by pods whose clocks were behind the one that opened it: before the opening
+        ("2026-03-24T09:59:58+00:00", "2026-03-24T10:30:00+00:00", 0.0, 1800.0),
+        ("2026-03-24T09:59:58+00:00", "2026-03-24T09:59:59+00:00", 0.0, 0.0),
+    ],
+)
+def test_times_to_acknowledge_and_resolve_are_never_below_zero(
+    ack: str, resolved: str, mtta: float, mttr: float
+) -> None:
+    """An acknowledgement stamped before the trigger (clocks skewed between router pods) gave a negative MTTA,
+    pulling a service's median and p90 below what anyone took."""
+    opened = incident("skewed", "2026-03-24T10:00:00+00:00", ack=ack, resolved=resolved)
+    report = oncall_report([opened], [], DIRECTORY, WINDOW, NOW)
+    [api] = [s for s in report.services if s.service == "api"]
+    assert (api.mtta_seconds.median, api.mtta_seconds.p90, api.mttr_seconds.median) == (mtta, mtta, mttr)
+    assert api.longest_unacknowledged_seconds == mtta
+    [week] = [w for w in report.weeks if w.incidents]
+    assert (week.mtta_median_seconds, week.mttr_median_seconds) == (mtta, mttr)

@@ -5,8 +5,9 @@ acknowledgement and the highest escalation level paged, and pages sent to people
 configuration (people's time zones, services' owning teams) and the window into the report. Definitions, also in
 docs/reports.md:
 
-- MTTA: first acknowledgement - opened; MTTR: resolved - opened. Median and p90 by the nearest-rank method
-  (the smallest value with at least p % of the values at or below it); null when there is no value.
+- MTTA: first acknowledgement - opened; MTTR: resolved - opened; never below zero (pods' clocks differ). Median
+  and p90 by the nearest-rank method (the smallest value with at least p % of the values at or below it); null
+  when there is no value.
 - Incidents count when opened in the window; their acknowledgement and resolution count whenever they came.
 - A page is what one routing decision sent to one person (an escalation level, an "escalate now", a reassign),
   counted once however many contact methods carried it; only notifications actually published count, and the
@@ -169,12 +170,14 @@ def week_start(at: datetime) -> datetime:
 
 
 def _seconds(start: datetime, end: datetime) -> float:
-    return (end - start).total_seconds()
+    """Never below zero: the router pods stamping an opening and its acknowledgement (or resolution) each read their
+    own clock, and one a little behind made an acknowledgement come before its trigger: a negative time to
+    acknowledge, pulling the median and p90 below what anyone took."""
+    return max(0.0, (end - start).total_seconds())
 
 
 def _unacknowledged(incident: IncidentRow, now: datetime) -> float:
-    end = incident.acknowledged_at or incident.resolved_at or now
-    return max(0.0, _seconds(incident.opened_at, end))
+    return _seconds(incident.opened_at, incident.acknowledged_at or incident.resolved_at or now)
 
 
 def _mtta(incidents: Iterable[IncidentRow]) -> list[float]:
