@@ -120,19 +120,21 @@ async def test_a_date_far_off_is_the_persons_to_correct_not_a_failure(
     await page.context.close()
 
 
+@pytest.mark.parametrize("forwarded", ["https", "https, http"])
 async def test_behind_the_proxy_that_ends_tls_the_feed_url_is_https(
-    base_url: str, people: People, admin_api: httpx.AsyncClient
+    base_url: str, people: People, admin_api: httpx.AsyncClient, forwarded: str
 ) -> None:
     """The feed URL is a credential: behind the proxy that ends TLS (``X-Forwarded-Proto: https``, which makes the
-    session cookie Secure) it was shown as http://, so a calendar subscribed to it sent the secret in clear text.
-    The proxy is not on the router's host (uvicorn believes forwarded headers only from 127.0.0.1): the request
-    comes from 127.0.0.2, and the session cookie, Secure, is sent by hand over this plain-HTTP test connection."""
+    session cookie Secure) it was shown as http://, so a calendar subscribed to it sent the secret in clear text;
+    behind chained proxies (``https, http``: each hop appends its own) it still was. The proxy is not on the
+    router's host (uvicorn believes forwarded headers only from 127.0.0.1): the request comes from 127.0.0.2, and
+    the session cookie, Secure, is sent by hand over this plain-HTTP test connection."""
 
     async def feeds() -> set[str]:
         return {f["id"] for f in (await admin_api.get("/v1/calendar-feeds")).json()["items"]}
 
     before = await feeds()
-    proxy = {"x-forwarded-proto": "https", "cookie": f"alertrouter_console={people.bob}"}
+    proxy = {"x-forwarded-proto": forwarded, "cookie": f"alertrouter_console={people.bob}"}
     transport = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
     try:
         async with httpx.AsyncClient(base_url=base_url, transport=transport, headers=proxy) as client:

@@ -49,8 +49,9 @@ async def test_a_session_cookie_that_scripts_cannot_read(base_url: str, people: 
         out = await client.post("/ui/sign-out", data={"csrf": csrf[1]})
         assert out.status_code == 303 and 'alertrouter_console=""' in out.headers["set-cookie"]
     async with httpx.AsyncClient(base_url=base_url) as client:  # behind a proxy ending TLS: Secure cookies
-        behind_tls = await client.get("/ui/sign-in", headers={"x-forwarded-proto": "https"})
-        assert "secure" in {part.strip().lower() for part in behind_tls.headers["set-cookie"].split(";")}
+        for chain in ("https", "https, http"):  # behind chained proxies: the first hop's is the browser's
+            behind_tls = await client.get("/ui/sign-in", headers={"x-forwarded-proto": chain})
+            assert "secure" in {part.strip().lower() for part in behind_tls.headers["set-cookie"].split(";")}
 
 
 async def test_who_may_not_sign_in(base_url: str, people: People) -> None:

@@ -74,9 +74,16 @@ def csrf_token(token: str) -> str:
     return hmac.new(token.encode(), _CSRF_LABEL, hashlib.sha256).hexdigest()
 
 
+def forwarded_scheme(header: str) -> str:
+    """The scheme of ``X-Forwarded-Proto``: behind chained proxies each appends its own hop (``https, http``), and
+    only the first is the one the person's browser used."""
+    return header.split(",", 1)[0].strip().lower()
+
+
 def secure(request: Request) -> bool:
-    """Whether the person reached the console over HTTPS, directly or through the proxy that ends TLS."""
-    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "") == "https"
+    """Whether the person reached the console over HTTPS, directly or through the proxy that ends TLS; the one
+    reader of ``X-Forwarded-Proto`` (Secure cookies, https feed URLs)."""
+    return request.url.scheme == "https" or forwarded_scheme(request.headers.get("x-forwarded-proto", "")) == "https"
 
 
 def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
