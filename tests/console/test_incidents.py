@@ -127,6 +127,7 @@ async def test_snooze_reassign_and_escalate_from_the_incident_page(
     await expect(page.get_by_test_id("status")).to_have_text("triggered")
     await expect(page.locator("#timeline li.tl-page", has_text="to carol via carol-hook (reassign)")).to_be_visible()
     await page.get_by_role("button", name="Escalate now").click()
+    await page.get_by_role("button", name="Escalate now", exact=True).click()  # the confirmation
     await expect(page.locator("#timeline li.tl-page", has_text="(level 2, round")).to_be_visible()
     audit = (await admin_api.get("/v1/audit", params={"target_id": incident})).json()["items"]
     actions = {(a["action"], a["actor"]) for a in audit}
@@ -214,6 +215,7 @@ async def test_escalate_now_with_no_level_left_does_not_say_done(
     try:
         await page.goto(f"/ui/incidents/{incident}")
         await page.get_by_role("button", name="Escalate now").click()
+        await page.get_by_role("button", name="Escalate now", exact=True).click()  # the confirmation
         await page.wait_for_url(re.compile(rf".*/ui/incidents/{incident}\?done=.*"))
         await expect(page.get_by_role("status")).to_have_text(
             "Done: nothing changed (escalated by bob; no level follows level 1 in policy refunds-default)"

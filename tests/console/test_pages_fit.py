@@ -22,6 +22,7 @@ async def pages_to_visit(admin_api: httpx.AsyncClient, ingest: httpx.AsyncClient
         "now": "/ui/?q=checkout",
         "incidents": "/ui/incidents?status=all",
         "incident": f"/ui/incidents/{incident}",
+        "incident-confirm": f"/ui/incidents/{incident}/resolve",
         "why": "/ui/why?service=checkout",
         "why-decision": f"/ui/why/{decision}",
         "services": "/ui/services",

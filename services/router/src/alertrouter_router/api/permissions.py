@@ -125,7 +125,9 @@ CONSOLE: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", f"{_INCIDENT_UI}/timeline"): ("GET", _INCIDENT),
     ("GET", f"{_INCIDENT_UI}/facts"): ("GET", _INCIDENT),
     ("POST", f"{_INCIDENT_UI}/acknowledge"): ("POST", f"{_INCIDENT}/acknowledge"),
+    ("GET", f"{_INCIDENT_UI}/resolve"): ("POST", f"{_INCIDENT}/resolve"),  # the page asking to confirm
     ("POST", f"{_INCIDENT_UI}/resolve"): ("POST", f"{_INCIDENT}/resolve"),
+    ("GET", f"{_INCIDENT_UI}/escalate"): ("POST", f"{_INCIDENT}/escalate"),
     ("POST", f"{_INCIDENT_UI}/escalate"): ("POST", f"{_INCIDENT}/escalate"),
     ("POST", f"{_INCIDENT_UI}/snooze"): ("POST", f"{_INCIDENT}/snooze"),
     ("POST", f"{_INCIDENT_UI}/notes"): ("POST", f"{_INCIDENT}/notes"),

@@ -24,6 +24,7 @@ from alertrouter_router.api.incident_actions import (
     _act,
 )
 from alertrouter_router.api.incident_routes import get_incident, list_incidents
+from alertrouter_router.console.confirm import Question, ask, confirmed
 from alertrouter_router.console.errors import ConsoleError
 from alertrouter_router.console.forms import read_form
 from alertrouter_router.console.rendering import redirect, render
@@ -190,7 +191,10 @@ def _body(action: Action, form: dict[str, str]) -> ActionBody:
 
 
 async def _perform(request: Request, session: Session, incident_id: str, action: Action) -> Response:
-    body = _body(action, await read_form(request))
+    form = await read_form(request)
+    if action in QUESTIONS and not confirmed(form):
+        return redirect(f"/ui/incidents/{incident_id}/{action}")
+    body = _body(action, form)
     try:
         result = await _act(session.state, session.who, incident_id, body, action)
     except HTTPException as exc:
@@ -221,6 +225,28 @@ FORM_ACTIONS: dict[str, Action] = {
 }
 
 
+# The actions that stop or start paging: their button leads to a page asking first (``confirm``). Acknowledge,
+# the safe one, and those whose form must be filled in first (snooze, reassign, note) act at once.
+QUESTIONS: dict[Action, Question] = {
+    "resolve": Question(
+        "Resolve this incident?", "Paging stops: its escalation ends and nobody is paged for it again.", "Resolve"
+    ),
+    "escalate": Question(
+        "Escalate this incident now?",
+        "The next level of its escalation policy is paged now, without waiting for anyone to acknowledge.",
+        "Escalate now",
+    ),
+}
+
+
+async def _confirm(request: Request, session: Session, incident_id: str, action: Action) -> Response:
+    found = (await _incident(session, incident_id))["incident"]
+    subject = f"{found['summary'] or found['dedup_key']} ({found['status']}, level {found['last_level'] + 1})"
+    moot = "It is resolved already: there is nothing to do." if found["status"] == "resolved" else ""
+    where = f"/ui/incidents/{incident_id}"
+    return ask(request, session, QUESTIONS[action], subject=subject, action=f"{where}/{action}", back=where, moot=moot)
+
+
 def _action_route(action: Action) -> Callable[[Request, str, Session], Awaitable[Response]]:
     async def perform(request: Request, incident_id: str, session: Signed) -> Response:
         return await _perform(request, session, incident_id, action)
@@ -228,5 +254,14 @@ def _action_route(action: Action) -> Callable[[Request, str, Session], Awaitable
     return perform
 
 
+def _confirm_route(action: Action) -> Callable[[Request, str, Session], Awaitable[Response]]:
+    async def confirm(request: Request, incident_id: str, session: Signed) -> Response:
+        return await _confirm(request, session, incident_id, action)
+
+    return confirm
+
+
 for _segment, _action in FORM_ACTIONS.items():
     router.add_api_route(f"/{{incident_id}}/{_segment}", _action_route(_action), methods=["POST"], name=_segment)
+for _action in QUESTIONS:  # their path segment is the action's name
+    router.add_api_route(f"/{{incident_id}}/{_action}", _confirm_route(_action), methods=["GET"], name=f"ask-{_action}")
