@@ -1,10 +1,12 @@
 """Resolve and Escalate now ask first: one tap (a thumb at night, a phone in a pocket) only shows what would
 happen, and the confirming button acts; a post without the confirmation is answered with the question, not acted
-on. The API's routes are unchanged: ``POST /v1/incidents/{id}/resolve`` still acts at one call."""
+on. The API's routes are unchanged: ``POST /v1/incidents/{id}/resolve`` still acts at one call. Ending a
+maintenance window, which starts paging again, asks the same way."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -105,3 +107,42 @@ async def test_the_confirm_form_carries_csrf_and_a_post_without_the_confirmation
         assert await _acts(admin_api, incident) == [(f"incident.{action}", "bob")]
     finally:
         await resolve_all(admin_api, {incident})
+
+
+async def test_ending_a_maintenance_window_asks_first(
+    browser: Browser, base_url: str, people: People, admin_api: httpx.AsyncClient, unique: str
+) -> None:
+    """Ending a window pages at once for the alerts it held back: "End now" was one tap too."""
+    ends = datetime.now(UTC) + timedelta(hours=1)
+    created = await admin_api.post(
+        "/v1/services/refunds/maintenance", json={"ends_at": ends.isoformat(), "reason": f"reindex {unique}"}
+    )
+    assert created.status_code == 201, created.text
+    window_id = created.json()["id"]
+    url = f"/ui/services/refunds/maintenance/{window_id}/end"
+
+    async def still_on() -> bool:
+        listed = (await admin_api.get("/v1/services/refunds/maintenance")).json()["created"]
+        return window_id in {w["id"] for w in listed}
+
+    page = await signed_in(browser, base_url, people.alice, PHONE)
+    try:
+        await page.goto("/ui/services/refunds")
+        await page.locator("li[data-window]", has_text=unique).get_by_role("button", name="End now").click()
+        await expect(page.get_by_role("heading", name="End this maintenance window now?")).to_be_visible()
+        await expect(page.get_by_text(f"reindex {unique}")).to_be_visible()
+        await screenshot(page, "service-confirm-end-window-phone")
+        assert await still_on()
+        csrf = await page.locator("form.signout input[name=csrf]").get_attribute("value")
+        assert csrf
+        unconfirmed = await page.request.post(url, form={"csrf": csrf}, max_redirects=0)
+        assert (unconfirmed.status, unconfirmed.headers["location"]) == (303, url)
+        assert await still_on()
+        await page.get_by_role("button", name="End now", exact=True).click()
+        await page.wait_for_url(re.compile(r".*done=maintenance\+window\+ended"))
+        assert not await still_on()
+    finally:
+        await page.context.close()
+        if await still_on():
+            ended = await admin_api.delete(f"/v1/services/refunds/maintenance/{window_id}")
+            assert ended.status_code == 200, ended.text

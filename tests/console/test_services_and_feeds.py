@@ -34,6 +34,7 @@ async def test_a_team_admin_creates_and_ends_a_maintenance_window(
     assert mine["created_by"] == "alice"
     await screenshot(page, "service-maintenance-desktop")
     await window.get_by_role("button", name="End now").click()
+    await page.get_by_role("button", name="End now", exact=True).click()  # the confirmation
     await page.wait_for_url(re.compile(r".*done=maintenance\+window\+ended"))
     await expect(page.locator("li[data-window]", has_text=f"database upgrade {unique}")).to_have_count(0)
     audit = (await admin_api.get("/v1/audit", params={"target_id": window_id})).json()["items"]

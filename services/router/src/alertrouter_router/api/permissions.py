@@ -137,6 +137,7 @@ CONSOLE: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/ui/services"): ("GET", "/v1/services"),
     ("GET", "/ui/services/{service_id}"): ("GET", "/v1/services/{service_id}"),
     ("POST", "/ui/services/{service_id}/maintenance"): ("POST", _MAINTENANCE),
+    ("GET", "/ui/services/{service_id}/maintenance/{window_id}/end"): ("DELETE", f"{_MAINTENANCE}/{{window_id}}"),
     ("POST", "/ui/services/{service_id}/maintenance/{window_id}/end"): ("DELETE", f"{_MAINTENANCE}/{{window_id}}"),
     ("GET", "/ui/schedules"): ("GET", "/v1/schedules/{schedule_id}/shifts"),
     ("GET", "/ui/schedules/{schedule_id}"): ("GET", "/v1/schedules/{schedule_id}/shifts"),

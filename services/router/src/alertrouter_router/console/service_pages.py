@@ -12,15 +12,22 @@ from pydantic import ValidationError
 
 from alertrouter_router.api.incident_routes import list_incidents
 from alertrouter_router.api.maintenance_routes import WindowIn, create_window, end_window, list_windows
+from alertrouter_router.console.confirm import Question, ask, confirmed
 from alertrouter_router.console.errors import ConsoleError
 from alertrouter_router.console.forms import local_instant, read_form
 from alertrouter_router.console.oncall_view import levels_now
 from alertrouter_router.console.rendering import redirect, render
 from alertrouter_router.console.session import Session, console_session
+from alertrouter_router.timefmt import local_time
 
 router = APIRouter(prefix="/ui/services")
 Signed = Annotated[Session, Depends(console_session)]
 _MAINTENANCE = "/v1/services/{service_id}/maintenance"
+END = Question(
+    "End this maintenance window now?",
+    "Alerts of the service page again from now on, and those the window held back that still fire page now.",
+    "End now",
+)
 
 
 @router.get("")
@@ -82,8 +89,29 @@ async def create(request: Request, service_id: str, session: Signed) -> Response
     return redirect(f"/ui/services/{service_id}?{session.done_query('maintenance window created')}")
 
 
+@router.get("/{service_id}/maintenance/{window_id}/end")
+async def ask_end(request: Request, service_id: str, window_id: str, session: Signed) -> Response:
+    """Ending a window starts paging again: one tap only asks (``confirm``)."""
+    async with session.state.engine.connect() as conn:
+        created = (await list_windows(service_id, session.state, conn))["created"]
+    found = next((w for w in created if w["id"] == window_id), None)
+    name = session.state.configs.current.services_by_id[service_id].name
+    subject = name
+    if found is not None:
+        zone = session.time_zone
+        span = f"{local_time(found['starts_at'], zone)} to {local_time(found['ends_at'], zone)}"
+        subject = f"{name}: {span}: {found['reason'] or 'no reason given'}"
+    moot = "" if found else "This window is over or was ended already: alerts of the service page as usual."
+    where = f"/ui/services/{service_id}"
+    return ask(
+        request, session, END, subject=subject, action=f"{where}/maintenance/{window_id}/end", back=where, moot=moot
+    )
+
+
 @router.post("/{service_id}/maintenance/{window_id}/end")
-async def end(service_id: str, window_id: str, session: Signed) -> Response:
+async def end(request: Request, service_id: str, window_id: str, session: Signed) -> Response:
+    if not confirmed(await read_form(request)):
+        return redirect(f"/ui/services/{service_id}/maintenance/{window_id}/end")
     try:
         await end_window(service_id, window_id, session.state, session.who)
     except HTTPException as exc:
