@@ -22,7 +22,9 @@ _NOT_PAGED = ("no_route", "suppressed", "nobody_on_call")
 
 
 def _seconds(start: datetime, end: datetime | None) -> float | None:
-    return None if end is None else round((end - start).total_seconds(), 3)
+    """Never below zero: the start, the publication, the reach and the acknowledgement are stamped by different
+    pods (the notifier's reach by its own clock), and one a little behind made a drill's page come before it began."""
+    return None if end is None else round(max(0.0, (end - start).total_seconds()), 3)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -1,0 +1,41 @@
+"""The report of a paging drill (pure): its times are measured from the drill's start by clocks of several pods."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from alertrouter_router.drills import DrillRun
+from alertrouter_router.drills.drill_report import build
+from alertrouter_shared.events import ContactMethod, ContactMethodType, Page
+
+STARTED = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)
+SKEW = timedelta(milliseconds=400)  # the pod that published and acknowledged runs this much behind the API's
+
+
+def test_times_stamped_by_a_pod_whose_clock_is_behind_are_never_below_zero() -> None:
+    run = DrillRun("run-1", "checkout", False, "alice", "", STARTED, dedup_key="drill:checkout:run-1")
+    page = Page(
+        page_id="inc-1:1:1:alice:alice-hook",
+        incident_id="inc-1",
+        decision_id="d-1",
+        dedup_key="drill:checkout:run-1",
+        service_id="checkout",
+        team_id="payments",
+        user_id="alice",
+        contact_method=ContactMethod(id="alice-hook", type=ContactMethodType.WEBHOOK, address="http://hooks/alice"),
+        created_at=STARTED - SKEW,
+        send_at=STARTED - SKEW,
+    )
+    incident = {
+        "id": "inc-1",
+        "status": "acknowledged",
+        "acknowledged_at": STARTED - SKEW,
+        "acknowledged_by": "alice",
+        "resolved_at": None,
+        "resolved_by": None,
+    }
+    report = build(run, incident, [], [(page, STARTED - SKEW)], [])
+    assert report["time_to_first_page_seconds"] == 0.0
+    assert report["time_to_acknowledge_seconds"] == 0.0
+    later = build(run, {**incident, "acknowledged_at": STARTED + timedelta(seconds=42.5)}, [], [], [])
+    assert later["time_to_acknowledge_seconds"] == 42.5
