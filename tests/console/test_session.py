@@ -49,9 +49,15 @@ async def test_a_session_cookie_that_scripts_cannot_read(base_url: str, people: 
         out = await client.post("/ui/sign-out", data={"csrf": csrf[1]})
         assert out.status_code == 303 and 'alertrouter_console=""' in out.headers["set-cookie"]
     async with httpx.AsyncClient(base_url=base_url) as client:  # behind a proxy ending TLS: Secure cookies
-        for chain in ("https", "https, http"):  # behind chained proxies: the first hop's is the browser's
-            behind_tls = await client.get("/ui/sign-in", headers={"x-forwarded-proto": chain})
-            assert "secure" in {part.strip().lower() for part in behind_tls.headers["set-cookie"].split(";")}
+        proxies = [
+            {"x-forwarded-proto": "https"},
+            {"x-forwarded-proto": "https, http"},  # behind chained proxies: the first hop's is the browser's
+            {"forwarded": "for=192.0.2.60;proto=https, for=10.0.0.1;proto=http"},  # RFC 7239 (Envoy, Traefik)
+        ]
+        for headers in proxies:
+            behind_tls = await client.get("/ui/sign-in", headers=headers)
+            flags = {part.strip().lower() for part in behind_tls.headers["set-cookie"].split(";")}
+            assert "secure" in flags, headers
 
 
 async def test_who_may_not_sign_in(base_url: str, people: People) -> None:

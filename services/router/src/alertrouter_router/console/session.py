@@ -80,10 +80,26 @@ def forwarded_scheme(header: str) -> str:
     return header.split(",", 1)[0].strip().lower()
 
 
+def standard_forwarded_scheme(header: str) -> str:
+    """The ``proto`` of the first element of RFC 7239's ``Forwarded`` (``for=1.2.3.4;proto=https, for=…``), the
+    header proxies such as Envoy, Traefik or an F5 may send instead of ``X-Forwarded-Proto``."""
+    first = header.split(",", 1)[0]
+    for pair in first.split(";"):
+        name, _, value = pair.partition("=")
+        if name.strip().lower() == "proto":
+            return value.strip().strip('"').lower()
+    return ""
+
+
 def secure(request: Request) -> bool:
     """Whether the person reached the console over HTTPS, directly or through the proxy that ends TLS; the one
-    reader of ``X-Forwarded-Proto`` (Secure cookies, https feed URLs)."""
-    return request.url.scheme == "https" or forwarded_scheme(request.headers.get("x-forwarded-proto", "")) == "https"
+    reader of ``X-Forwarded-Proto`` and ``Forwarded`` (Secure cookies, https feed URLs)."""
+    headers = request.headers
+    return "https" in (
+        request.url.scheme,
+        forwarded_scheme(headers.get("x-forwarded-proto", "")),
+        standard_forwarded_scheme(headers.get("forwarded", "")),
+    )
 
 
 def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
