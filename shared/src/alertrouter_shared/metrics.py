@@ -25,3 +25,10 @@ KAFKA_PRODUCE_SECONDS = Histogram(
 
 def metrics_payload() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+HISTORY_DELETED = Counter(
+    "alertrouter_history_deleted_total",
+    "Rows of history older than the retention (ROUTER_RETENTION_DAYS, NOTIFIER_RETENTION_DAYS) deleted",
+    ["table"],
+)

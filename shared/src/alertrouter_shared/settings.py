@@ -25,6 +25,21 @@ def _var(name: str, default: Any, description: str, **constraints: Any) -> Any:
     return Field(default, validation_alias=_env(name), description=description, **constraints)
 
 
+MIN_RETENTION_DAYS = 30  # longer than Kafka keeps records (7 days): no page older than this is republished
+
+
+def retention_days(description: str) -> Any:
+    """History kept, in days; 0 keeps everything. A short retention would delete the ledger row that tells a page
+    republished from Kafka from a new one, and what reports and ``Why`` read."""
+    return Field(0, ge=0, description=f"{description}; 0 = keep everything, else at least {MIN_RETENTION_DAYS}")
+
+
+def check_retention(days: int) -> int:
+    if 0 < days < MIN_RETENTION_DAYS:
+        raise ValueError(f"0 (keep everything) or at least {MIN_RETENTION_DAYS} days")
+    return days
+
+
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 

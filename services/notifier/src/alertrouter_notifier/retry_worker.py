@@ -2,7 +2,8 @@
 
 Every few seconds it also takes over deliveries whose sender's lease ran out (their worker crashed or stalled:
 rare, and the lease is minutes long, so not on every pass) and refreshes the queue gauges; once an hour it deletes
-the answers claimed longer ago than replays are refused (``db/answers.py``). Every replica runs one; SKIP LOCKED
+the answers claimed longer ago than replays are refused (``db/answers.py``) and, with ``NOTIFIER_RETENTION_DAYS``
+set, the deliveries over before it (``db/retention.py``). Every replica runs one; SKIP LOCKED
 claims keep them from colliding, and two replicas pruning at once delete the same rows harmlessly.
 """
 
@@ -16,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alertrouter_notifier.db.answers import prune as prune_answers
+from alertrouter_notifier.db.retention import prune_deliveries
 from alertrouter_notifier.db.tables import IN_FLIGHT, delivery
 from alertrouter_notifier.digests import flush_due_digests, report_unreached_held
 from alertrouter_notifier.dispatcher import Dispatcher
@@ -24,12 +26,14 @@ from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.publisher import ResultPublisher
 from alertrouter_shared.clock import Clock
 from alertrouter_shared.logging import get_logger
+from alertrouter_shared.metrics import HISTORY_DELETED
 
 log = get_logger(__name__)
 
 HOUSEKEEPING_EVERY = 5.0
 OUTBOX_GRACE = timedelta(seconds=5)
 PRUNE_EVERY = timedelta(hours=1)
+PRUNE_BATCH = 1000
 
 
 class RetryWorker:
@@ -41,6 +45,7 @@ class RetryWorker:
         policy: DeliveryPolicy,
         clock: Clock,
         poll_seconds: float,
+        retention_days: int = 0,
     ) -> None:
         self._engine = engine
         self._dispatcher = dispatcher
@@ -51,6 +56,8 @@ class RetryWorker:
         self._stopping = asyncio.Event()
         self._wakeup = asyncio.Event()
         self._answers_pruned_at: datetime | None = None
+        self._retention_days = retention_days
+        self._deliveries_pruned_at: datetime | None = None
 
     def stop(self) -> None:
         self._stopping.set()
@@ -118,6 +125,26 @@ class RetryWorker:
         except Exception:
             log.exception("answers_prune_failed")
 
+    async def _prune_deliveries(self) -> None:
+        """With a retention set: one batch per pass (a year of rows deleted when it is first set must not hold up
+        due retries), every pass until a batch finds nothing, then again an hour later. On its own, like the
+        answers' prune."""
+        now = self._clock.now()
+        if not self._retention_days or (
+            self._deliveries_pruned_at is not None and now - self._deliveries_pruned_at < PRUNE_EVERY
+        ):
+            return
+        try:
+            pruned = await prune_deliveries(self._engine, now - timedelta(days=self._retention_days), PRUNE_BATCH)
+        except Exception:
+            log.exception("deliveries_prune_failed")
+            return
+        if pruned:
+            HISTORY_DELETED.labels("notifier_delivery").inc(pruned)
+            log.info("history_pruned", retention_days=self._retention_days, deleted={"notifier_delivery": pruned})
+        else:
+            self._deliveries_pruned_at = now
+
     async def housekeeping(self) -> bool:
         """Abandoned deliveries, the outbox, old answers, the gauges. True if it took abandoned deliveries: more may
         wait.
@@ -128,6 +155,7 @@ class RetryWorker:
         self._publisher.sweep_soon(OUTBOX_GRACE)
         await self._report_unreached_held()
         await self._prune_answers()
+        await self._prune_deliveries()
         async with self._engine.connect() as conn:
             row = (
                 await conn.execute(

@@ -90,7 +90,13 @@ class Notifier:
             claim_batch=settings.claim_batch_size,
         )
         self.worker = RetryWorker(
-            self.engine, self.dispatcher, self.publisher, self.policy, self.clock, settings.retry_poll_seconds
+            self.engine,
+            self.dispatcher,
+            self.publisher,
+            self.policy,
+            self.clock,
+            settings.retry_poll_seconds,
+            settings.retention_days,
         )
         self.dispatcher.call_when_room(self.worker.wake)  # what did not fit waits for a slot, not for the next poll
         self.handler = PageHandler(

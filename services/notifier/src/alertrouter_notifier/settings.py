@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from alertrouter_shared.events import ContactMethodType
-from alertrouter_shared.settings import CommonSettings
+from alertrouter_shared.settings import CommonSettings, check_retention, retention_days
 from alertrouter_shared.topics import DELIVERIES, PAGES, PAGES_DLQ
 
 
@@ -50,6 +50,9 @@ class NotifierSettings(CommonSettings):
     failover_after_seconds: float = Field(60.0, ge=0)
     send_lease_seconds: float = Field(120.0, gt=0)
     retry_poll_seconds: float = Field(0.5, gt=0)
+    retention_days: int = retention_days(
+        "days deliveries (and their attempts) are kept once over: GET /v1/deliveries and the console show no older"
+    )
     max_concurrent_sends: int = Field(64, ge=1)
     claim_batch_size: int = Field(100, ge=1)
     http_timeout_seconds: float = Field(10.0, gt=0)
@@ -132,6 +135,8 @@ class NotifierSettings(CommonSettings):
     router_api_token: SecretStr = Field(
         SecretStr(""), description="machine token for the router's API (scopes read+write); people are named in 'by'"
     )
+
+    _retention = field_validator("retention_days")(check_retention)
 
     @model_validator(mode="after")
     def _callbacks_verifiable(self) -> NotifierSettings:

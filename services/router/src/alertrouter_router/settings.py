@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from alertrouter_shared.settings import CommonSettings, _env
+from alertrouter_shared.settings import CommonSettings, _env, check_retention, retention_days
 
 
 class RouterSettings(CommonSettings):
@@ -64,6 +64,10 @@ class RouterSettings(CommonSettings):
         30.0, gt=0, description="how often shift reminders that have come due are looked for"
     )
     outbox_poll_seconds: float = Field(1.0, gt=0, description="how often delayed and leftover pages are published")
+    retention_days: int = retention_days(
+        "days of history kept: incidents resolved (and silent) that long ago, with their decisions, pages and "
+        "timeline, and decisions, alerts, change events, maintenance windows and drills of no open incident"
+    )
     db_pool_size: int = Field(
         10,
         ge=1,
@@ -87,3 +91,5 @@ class RouterSettings(CommonSettings):
     provider_check_timeout_seconds: float = Field(
         20.0, gt=0, description="how long a silent drill waits for the notifier's provider check"
     )
+
+    _retention = field_validator("retention_days")(check_retention)

@@ -33,6 +33,7 @@ class RouterState:
     started: asyncio.Event = field(default_factory=asyncio.Event)
     reminders_checked_at: datetime | None = None  # the end of the last shift-reminder pass in this process
     reminders_pruned_at: datetime | None = None  # when this process last deleted old shift-reminder rows
+    history_pruned_at: datetime | None = None  # when this process last found no history past the retention
 
     @property
     def rules(self) -> Rules:

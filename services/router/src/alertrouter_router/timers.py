@@ -1,7 +1,7 @@
-"""The timer loops: drills' time limits, due escalation steps, maintenance rechecks, snoozes, silent heartbeats and
-shift reminders (``shift_reminders.py``), in any replica, each exactly once; and, in a loop of its own, drills
-scheduled in the configuration (a silent one waits seconds for the providers' check, which must never hold up an
-escalation).
+"""The timer loops: drills' time limits, due escalation steps, maintenance rechecks, snoozes, silent heartbeats,
+shift reminders (``shift_reminders.py``) and retention (``history.py``), in any replica, each exactly once; and, in
+a loop of its own, drills scheduled in the configuration (a silent one waits seconds for the providers' check, which
+must never hold up an escalation).
 
 Steps and rechecks are claimed with SKIP LOCKED, so replicas share them; they go through the same ``decide`` as
 the live path. A recheck is how an alert suppressed by a maintenance window pages when the window ends (by its
@@ -35,6 +35,7 @@ from alertrouter_router.decisions.escalation import Step
 from alertrouter_router.decisions.maintenance import Maintenance
 from alertrouter_router.drills import scheduled_drills
 from alertrouter_router.heartbeats import raise_silent
+from alertrouter_router.history import prune_history
 from alertrouter_router.metrics import TIMER_FAILURES, TIMER_LOCK_WAITS
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.shift_reminders import send_due_reminders
@@ -225,6 +226,7 @@ TIMER_PASSES = (
     retrigger_acknowledged,
     raise_silent,
     send_due_reminders,
+    prune_history,
 )
 
 

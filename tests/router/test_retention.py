@@ -1,0 +1,108 @@
+"""History past ROUTER_RETENTION_DAYS is deleted by the timer pass; nothing newer, and nothing a live alert still
+needs. On a database of the module's own with a clock the test sets (the consumer batch and the timer pass called
+as the router's loops call them)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+
+from alertrouter_router.db.pool import make_pool
+from alertrouter_router.history import prune_history
+from alertrouter_router.ownership.loader import load_config
+from alertrouter_router.pipeline import process_batch
+from alertrouter_router.state import RouterState
+from alertrouter_shared.events import AlertAction
+from tests.helpers import DatabaseFactory
+from tests.router.conftest import CONFIG, alert_event
+from tests.router.loop_support import T0, loop_state, migrated_database, set_clock
+
+NOW = T0 + timedelta(days=31)  # with 30 days kept, the cutoff is T0 + 1 day
+
+
+@pytest.fixture(scope="module")
+def retention_database(databases: DatabaseFactory) -> Iterator[str]:
+    yield migrated_database(databases)
+
+
+@pytest.fixture
+async def state(retention_database: str) -> AsyncIterator[RouterState]:
+    pool = await make_pool(retention_database, 4)
+    state = loop_state(pool, SimpleNamespace(current=load_config(CONFIG)), retention_days=30)
+    state.history_pruned_at = None
+    yield state
+    await pool.close()
+
+
+async def _rows(state: RouterState, incident_id: str, key: str) -> dict[str, int]:
+    async with state.pool.acquire() as conn:
+        counts = await conn.fetchrow(
+            "SELECT (SELECT count(*) FROM router_incident WHERE id = $1) AS incident, "
+            "(SELECT count(*) FROM router_decision WHERE incident_id = $1) AS decisions, "
+            "(SELECT count(*) FROM router_outbox WHERE incident_id = $1) AS pages, "
+            "(SELECT count(*) FROM router_escalation_step WHERE incident_id = $1) AS steps, "
+            "(SELECT count(*) FROM router_alert WHERE dedup_key = $2) AS alert",
+            incident_id,
+            key,
+        )
+    assert counts is not None
+    return dict(counts)
+
+
+async def test_history_past_the_retention_goes_and_what_is_newer_or_still_firing_stays(
+    state: RouterState, unique: str
+) -> None:
+    old, new, unrouted = (f"am:test-am:{unique}-{name}" for name in ("old", "new", "unrouted"))
+    opened = await process_batch(state, [alert_event(old, {"service": "checkout"}, occurred_at=T0, received_at=T0)])
+    old_incident = opened.decisions[0].incident_id
+    ended = T0 + timedelta(hours=1)
+    set_clock(state, ended)
+    resolve = alert_event(old, {"service": "checkout"}, AlertAction.RESOLVE, occurred_at=ended, received_at=ended)
+    await process_batch(state, [resolve], now=ended)
+    unrouted_event = alert_event(unrouted, {"service": "nowhere"}, occurred_at=T0, received_at=T0)
+    assert (await process_batch(state, [unrouted_event], now=T0)).decisions[0].outcome.value == "no_route"
+    later = T0 + timedelta(days=2)  # after the cutoff: kept
+    opened = await process_batch(
+        state, [alert_event(new, {"service": "checkout"}, occurred_at=later, received_at=later)], now=later
+    )
+    new_incident = opened.decisions[0].incident_id
+    assert old_incident and new_incident
+    before = await _rows(state, old_incident, old)
+    assert before["incident"] == 1 and before["decisions"] >= 2 and before["pages"] >= 1 and before["alert"] == 1
+
+    set_clock(state, NOW)
+    for _ in range(10):  # one batch per timer poll, until a batch finds nothing
+        assert await prune_history(state) == 0  # the timer loop goes on to its other passes at once
+        if state.history_pruned_at is not None:
+            break
+    assert state.history_pruned_at == NOW
+    assert await _rows(state, old_incident, old) == {"incident": 0, "decisions": 0, "pages": 0, "steps": 0, "alert": 0}
+    kept = await _rows(state, new_incident, new)
+    assert kept["incident"] == 1 and kept["decisions"] >= 1 and kept["alert"] == 1
+    async with state.pool.acquire() as conn:
+        unrouted_decisions = await conn.fetchval("SELECT count(*) FROM router_decision WHERE dedup_key = $1", unrouted)
+        unrouted_alert = await conn.fetchval("SELECT status FROM router_alert WHERE dedup_key = $1", unrouted)
+    assert unrouted_decisions == 0  # "no route" of a month ago: gone
+    assert unrouted_alert not in (None, "resolved")  # still firing: its row is its deduplication, kept
+    state.history_pruned_at = NOW - timedelta(minutes=59)  # within the hour: no new round, nothing read
+    late = f"am:test-am:{unique}-late"
+    await process_batch(state, [alert_event(late, {"service": "nowhere"}, occurred_at=T0, received_at=T0)], now=T0)
+    await prune_history(state)
+    async with state.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM router_decision WHERE dedup_key = $1", late) == 1
+
+
+async def test_nothing_is_deleted_unless_a_retention_is_set(state: RouterState, unique: str) -> None:
+    key = f"am:test-am:{unique}"
+    opened = await process_batch(state, [alert_event(key, {"service": "checkout"}, occurred_at=T0, received_at=T0)])
+    incident = opened.decisions[0].incident_id
+    assert incident is not None
+    resolve = alert_event(key, {"service": "checkout"}, AlertAction.RESOLVE, occurred_at=T0, received_at=T0)
+    await process_batch(state, [resolve], now=T0)
+    state.settings.retention_days = 0  # type: ignore[misc]
+    set_clock(state, NOW + timedelta(days=3650))
+    assert await prune_history(state) == 0
+    assert (await _rows(state, incident, key))["incident"] == 1
