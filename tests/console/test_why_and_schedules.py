@@ -142,3 +142,27 @@ async def test_why_says_when_more_decisions_match_than_it_lists(
     finally:
         await page.context.close()
         await resolve_all(admin_api, storm)
+
+
+async def test_the_schedule_page_lists_overrides_not_yet_over(
+    base_url: str, people: People, admin_api: httpx.AsyncClient
+) -> None:
+    """The schedule keeps an API override removed while it ran for the history of its shifts (until its removal);
+    the page's list of overrides is of those still to come or running, so it is not listed there."""
+    now = datetime.now(UTC)
+    body = {
+        "user": "carol",
+        "start": (now - timedelta(hours=1)).isoformat(),
+        "end": (now + timedelta(hours=1)).isoformat(),
+    }
+    created = await admin_api.post("/v1/schedules/platform-primary/overrides", json=body)
+    assert created.status_code == 201, created.text
+    override_id = created.json()["override_id"]
+    cookie = {"cookie": f"alertrouter_console={people.alice}"}
+    async with httpx.AsyncClient(base_url=base_url, headers=cookie) as client:
+        running = await client.get("/ui/schedules/platform-primary")
+        assert running.status_code == 200 and f'data-override="{override_id}"' in running.text
+        removed = await admin_api.delete(f"/v1/schedules/platform-primary/overrides/{created.json()['id']}")
+        assert removed.status_code == 200, removed.text
+        after = await client.get("/ui/schedules/platform-primary")
+    assert after.status_code == 200 and f'data-override="{override_id}"' not in after.text

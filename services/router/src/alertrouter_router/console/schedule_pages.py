@@ -46,6 +46,7 @@ async def schedule(request: Request, schedule_id: str, session: Signed) -> Respo
         schedule=found,
         now_on_call=on_call_at(found, config.users_by_id, now),
         timeline=build(found, now, session.time_zone),
+        overrides=[o for o in found.overrides if o.end > now],  # the schedule keeps past ones for its history
         made_by={API_PREFIX + item["id"][:12]: item for item in stored["items"]},  # by their id in the schedule
         users=config.users,
         may_override=await session.may("POST", "/v1/schedules/{schedule_id}/overrides", schedule_id=schedule_id),
