@@ -196,3 +196,13 @@ def test_a_beat_and_the_alert_raised_before_it_in_one_batch() -> None:
     assert raised is not None
     store.run([beat(T0 + minutes(1.5)), raised.event], T0 + minutes(2))
     assert store.last(KEY).explanation.get("suppressed_by") == "out_of_order"
+
+
+def test_a_silent_heartbeat_whose_interval_was_lengthened_is_raised_again_only_once_overdue_by_it() -> None:
+    """Raised at +2 min under a 60 s interval, then the interval lengthened to a day: the hourly raise again paged
+    for a job not due for another 23 hours."""
+    daily = spec(86400, 60)
+    assert due_raise(daily, T0, T0 + minutes(2), T0 + minutes(62)) is None
+    assert due_raise(daily, T0, T0 + minutes(2), T0 + timedelta(seconds=86459)) is None
+    again = due_raise(daily, T0, T0 + minutes(2), T0 + timedelta(seconds=86460))
+    assert again is not None and again.due == T0 + timedelta(seconds=86460)

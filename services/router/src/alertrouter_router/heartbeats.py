@@ -37,8 +37,8 @@ log = get_logger(__name__)
 _DUE = (
     "SELECT h.integration_id, h.last_beat_at, h.state, h.due_at FROM router_heartbeat AS h "
     "JOIN unnest($1::text[], $2::int[], $3::int[]) AS c(id, allowance, every) ON c.id = h.integration_id "
-    "WHERE CASE WHEN h.state = 'silent' THEN h.due_at + c.every * interval '1 second' "
-    "ELSE h.last_beat_at + c.allowance * interval '1 second' END <= $4 "
+    "WHERE h.last_beat_at + c.allowance * interval '1 second' <= $4 "
+    "AND (h.state <> 'silent' OR h.due_at + c.every * interval '1 second' <= $4) "
     "ORDER BY h.integration_id LIMIT 100 FOR UPDATE OF h SKIP LOCKED"
 )
 

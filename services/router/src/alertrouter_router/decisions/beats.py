@@ -74,10 +74,11 @@ def beat_of(event: AlertEvent, config: LoadedConfig, now: datetime) -> Beat | No
 
 def next_due(spec: Integration, last_beat_at: datetime, raised: datetime | None) -> datetime:
     """When the heartbeat's alert is (next) raised: ``raised`` is the due time the last raise covered, None while
-    the heartbeat is ok."""
-    if raised is None:
-        return last_beat_at + allowance(spec)
-    return raised + repeat_every(spec)
+    the heartbeat is ok. Raised again never before it is overdue by the current configuration: an interval a
+    reload lengthened past the hour of ``repeat_every`` (60 s was a mistake, the job runs daily) paged "gone
+    silent" again within the hour for a job not due for a day."""
+    overdue = last_beat_at + allowance(spec)
+    return overdue if raised is None else max(raised + repeat_every(spec), overdue)
 
 
 def due_raise(spec: Integration, last_beat_at: datetime, raised: datetime | None, now: datetime) -> Raise | None:

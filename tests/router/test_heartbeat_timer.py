@@ -1,0 +1,101 @@
+"""The heartbeat timer pass (``raise_silent``) on a database of the module's own, with a clock the test sets: beats
+recorded by a consumer batch (``process_batch``), the pass called as the timer loop calls it, raises produced to
+the alerts topic (nothing here consumes them), the configuration reloaded from files as the router does.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from alertrouter_router import heartbeats
+from alertrouter_router.config_state import ConfigHolder
+from alertrouter_router.db.pool import make_pool
+from alertrouter_router.pipeline import process_batch
+from alertrouter_router.state import RouterState
+from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, heartbeat_dedup_key
+from tests.helpers import DatabaseFactory
+from tests.router.loop_support import T0, loop_state, migrated_database, set_clock
+
+pytestmark = [pytest.mark.db, pytest.mark.kafka]
+
+CONFIG = Path(__file__).resolve().parents[1] / "fixtures" / "router" / "heartbeat_ownership.yaml"
+INTEGRATION = "hb-backup"  # interval 60 s + grace 60 s: overdue 120 s after a beat, raised again every 5 minutes
+
+
+@pytest.fixture(scope="module")
+def heartbeat_database(databases: DatabaseFactory) -> Iterator[str]:
+    yield migrated_database(databases)
+
+
+@pytest.fixture
+async def state(heartbeat_database: str, tmp_path: Path, producer: AIOKafkaProducer) -> AsyncIterator[RouterState]:
+    folder = tmp_path / "config"
+    folder.mkdir()
+    shutil.copy(CONFIG, folder / "ownership.yaml")
+    pool = await make_pool(heartbeat_database, 4)
+    found = loop_state(pool, ConfigHolder.load(str(folder)))
+    cast(Any, found).producer = producer
+    yield found
+    async with pool.acquire() as conn:  # the module's database: the next test starts with no heartbeat
+        await conn.execute("DELETE FROM router_heartbeat")
+        await conn.execute("DELETE FROM router_alert WHERE dedup_key LIKE 'hb:%'")
+    await pool.close()
+
+
+async def _beat(state: RouterState, at: datetime) -> None:
+    """A beat as ingest produces it, decided by a consumer batch at ``at``."""
+    event = AlertEvent(
+        event_id=uuid.uuid4(),
+        source=AlertSource.HEARTBEAT,
+        integration_id=INTEGRATION,
+        action=AlertAction.RESOLVE,
+        dedup_key=heartbeat_dedup_key(INTEGRATION),
+        summary=f"heartbeat of {INTEGRATION}",
+        labels={"heartbeat": INTEGRATION},
+        bound_service="nightly-jobs",
+        occurred_at=at,
+        received_at=at,
+    )
+    await process_batch(state, [event], now=at)
+
+
+async def _pass_at(state: RouterState, at: datetime) -> int:
+    set_clock(state, at)
+    return await heartbeats.raise_silent(state)
+
+
+async def _listed(state: RouterState) -> dict[str, Any]:
+    async with state.pool.acquire() as conn:
+        rows = [dict(r) for r in await conn.fetch("SELECT * FROM router_heartbeat")]
+    found = heartbeats.listing(state.configs.current, rows, state.clock.now())
+    return next(h for h in found if h["integration"] == INTEGRATION)
+
+
+async def test_a_silent_heartbeat_whose_interval_a_reload_lengthened_is_raised_again_only_when_overdue_by_it(
+    state: RouterState,
+) -> None:
+    """A silent heartbeat was raised again at least every hour whatever the current interval: lengthened to a day
+    (the job runs daily, 60 s was a mistake), its last beat an hour old, it paged "gone silent" again once the
+    incident was resolved, though by the configuration in force it was not overdue for another 23 hours."""
+    await _beat(state, T0)
+    assert await _pass_at(state, T0 + timedelta(seconds=125)) == 1  # overdue at +120 s: raised
+
+    folder = Path(state.configs.path)
+    document = folder / "ownership.yaml"
+    configured = "key: hb-backup-key\n    development_only: true\n    interval_seconds: "
+    document.write_text(document.read_text().replace(configured + "60", configured + "86400"))
+    state.configs.reload("watch", "client:watch")
+
+    overdue_by_now = T0 + timedelta(seconds=86460)  # the last beat plus the interval and grace configured now
+    assert (await _listed(state))["next_due_at"] == overdue_by_now.isoformat()
+    assert await _pass_at(state, T0 + timedelta(hours=2)) == 0
+    assert await _pass_at(state, overdue_by_now - timedelta(seconds=1)) == 0
+    assert await _pass_at(state, overdue_by_now + timedelta(seconds=1)) == 1  # still no beat: raised again
