@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 
 from alertrouter_router import heartbeats
 from alertrouter_router.config_state import ConfigHolder
+from alertrouter_router.config_watch import keep_loaded
 from alertrouter_router.db.pool import make_pool
 from alertrouter_router.pipeline import process_batch
 from alertrouter_router.state import RouterState
@@ -41,8 +42,9 @@ async def state(heartbeat_database: str, tmp_path: Path, producer: AIOKafkaProdu
     folder.mkdir()
     shutil.copy(CONFIG, folder / "ownership.yaml")
     pool = await make_pool(heartbeat_database, 4)
-    found = loop_state(pool, ConfigHolder.load(str(folder)))
+    found = loop_state(pool, ConfigHolder.load(str(folder)), unrouted_recheck_hours=0)
     cast(Any, found).producer = producer
+    await keep_loaded(found)  # the startup load, kept as the router does before its loops run
     yield found
     async with pool.acquire() as conn:  # the module's database: the next test starts with no heartbeat
         await conn.execute("DELETE FROM router_heartbeat")
@@ -72,6 +74,13 @@ async def _pass_at(state: RouterState, at: datetime) -> int:
     return await heartbeats.raise_silent(state)
 
 
+async def _reload(state: RouterState, text: str) -> None:
+    """The files changed, the process reloaded and kept the load, as its watch loop does."""
+    (Path(state.configs.path) / "ownership.yaml").write_text(text)
+    state.configs.reload("watch", "client:watch")
+    await keep_loaded(state)
+
+
 async def _listed(state: RouterState) -> dict[str, Any]:
     async with state.pool.acquire() as conn:
         rows = [dict(r) for r in await conn.fetch("SELECT * FROM router_heartbeat")]
@@ -88,14 +97,60 @@ async def test_a_silent_heartbeat_whose_interval_a_reload_lengthened_is_raised_a
     await _beat(state, T0)
     assert await _pass_at(state, T0 + timedelta(seconds=125)) == 1  # overdue at +120 s: raised
 
-    folder = Path(state.configs.path)
-    document = folder / "ownership.yaml"
     configured = "key: hb-backup-key\n    development_only: true\n    interval_seconds: "
-    document.write_text(document.read_text().replace(configured + "60", configured + "86400"))
-    state.configs.reload("watch", "client:watch")
+    await _reload(state, CONFIG.read_text().replace(configured + "60", configured + "86400"))
 
     overdue_by_now = T0 + timedelta(seconds=86460)  # the last beat plus the interval and grace configured now
     assert (await _listed(state))["next_due_at"] == overdue_by_now.isoformat()
     assert await _pass_at(state, T0 + timedelta(hours=2)) == 0
     assert await _pass_at(state, overdue_by_now - timedelta(seconds=1)) == 0
     assert await _pass_at(state, overdue_by_now + timedelta(seconds=1)) == 1  # still no beat: raised again
+
+
+def _disabled(text: str) -> str:
+    return text.replace("key: hb-backup-key\n", "key: hb-backup-key\n    enabled: false\n")
+
+
+def _removed(text: str) -> str:
+    return text[: text.index("  - id: hb-backup")] + text[text.index("  - id: hb-export") :]
+
+
+@pytest.mark.parametrize("pause", [_disabled, _removed], ids=["disabled", "removed"])
+async def test_a_heartbeat_enabled_again_counts_from_then_not_from_its_beat_before_the_pause(
+    state: RouterState, pause: Callable[[str], str]
+) -> None:
+    """While disabled (or removed) ingest refuses its beats, so its last stored beat is from before the pause: the
+    first timer pass after it was enabled again paged "gone silent" at once for a job beating as it should. It is
+    monitored from then on: it pages when no beat comes within its interval and grace."""
+    await _beat(state, T0)
+    await _reload(state, pause(CONFIG.read_text()))
+    assert await _pass_at(state, T0 + timedelta(hours=2)) == 0  # paused: never raised
+
+    await _reload(state, CONFIG.read_text())
+    enabled = T0 + timedelta(hours=3)
+    assert await _pass_at(state, enabled) == 0
+    listed = await _listed(state)
+    assert (listed["state"], listed["overdue"]) == ("ok", False)
+    assert listed["next_due_at"] == (enabled + timedelta(seconds=120)).isoformat()
+    assert await _pass_at(state, enabled + timedelta(seconds=120)) == 1  # no beat since: gone silent
+
+
+async def test_a_process_on_files_without_the_heartbeat_puts_off_its_alert_once_not_for_ever(
+    state: RouterState, tmp_path: Path
+) -> None:
+    """Another process on files where the heartbeat is disabled (a rollout, a pod started with none) pauses it when
+    it keeps that load, not at each of its timer passes: the process monitoring it arms it once, and a dead job
+    pages an interval and grace later."""
+    await _beat(state, T0)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "ownership.yaml").write_text(_disabled(CONFIG.read_text()))
+    elsewhere = loop_state(state.pool, ConfigHolder.load(str(other)), unrouted_recheck_hours=0)
+    await keep_loaded(elsewhere)
+    armed = T0 + timedelta(minutes=1)
+    assert await _pass_at(state, armed) == 0
+    for seconds in (30, 60, 90):  # the other process's timer passes change nothing
+        set_clock(elsewhere, armed + timedelta(seconds=seconds))
+        assert await heartbeats.raise_silent(elsewhere) == 0
+        assert await _pass_at(state, armed + timedelta(seconds=seconds + 1)) == 0
+    assert await _pass_at(state, armed + timedelta(seconds=120)) == 1

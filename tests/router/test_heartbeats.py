@@ -273,10 +273,10 @@ async def test_a_removed_or_disabled_heartbeat_is_never_raised(heartbeats: Heart
     heartbeats.clock.advance(timedelta(seconds=125))  # all three past due: the pass raises hb-backup only
     _, raised = await heartbeats.decisions("hb-backup", 2)
     assert raised["outcome"] == "paged", raised["reason"]
-    assert await heartbeats.rows() == {"hb-backup": "silent", "hb-retired": "ok", "hb-paused": "ok"}
+    assert await heartbeats.rows() == {"hb-backup": "silent", "hb-retired": "paused", "hb-paused": "paused"}
     heartbeats.clock.advance(timedelta(minutes=5))  # and raised again: still hb-backup alone
     await heartbeats.decisions("hb-backup", 3)
-    assert await heartbeats.rows() == {"hb-backup": "silent", "hb-retired": "ok", "hb-paused": "ok"}
+    assert await heartbeats.rows() == {"hb-backup": "silent", "hb-retired": "paused", "hb-paused": "paused"}
     for integration in ("hb-retired", "hb-paused"):
         assert [d["outcome"] for d in await heartbeats.decisions(integration, 1)] == ["resolved"]
     assert await heartbeats.outbox() == [raised["incident_id"]]

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from alertrouter_router.decisions import Outcome
-from alertrouter_router.decisions.beats import Raise, due_raise, repeat_every
+from alertrouter_router.decisions.beats import Raise, due_raise, overdue_at, repeat_every
 from alertrouter_router.ownership.model import Integration
 from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, heartbeat_dedup_key
 from tests.router.unit.decide_support import CONFIG, T0, Store, minutes
@@ -206,3 +206,22 @@ def test_a_silent_heartbeat_whose_interval_was_lengthened_is_raised_again_only_o
     assert due_raise(daily, T0, T0 + minutes(2), T0 + timedelta(seconds=86459)) is None
     again = due_raise(daily, T0, T0 + minutes(2), T0 + timedelta(seconds=86460))
     assert again is not None and again.due == T0 + timedelta(seconds=86460)
+
+
+@pytest.mark.parametrize(
+    ("last_beat", "armed", "overdue"),
+    [
+        (T0, None, T0 + minutes(2)),
+        (T0, T0 + minutes(60), T0 + minutes(62)),
+        (T0 + minutes(61), T0 + minutes(60), T0 + minutes(63)),
+    ],
+    ids=["a beat", "enabled again after a pause, no beat since", "a beat since it was enabled again"],
+)
+def test_a_heartbeat_enabled_again_counts_from_then_or_from_a_later_beat(
+    last_beat: datetime, armed: datetime | None, overdue: datetime
+) -> None:
+    assert overdue_at(SPEC, last_beat, armed) == overdue
+    assert due_raise(SPEC, last_beat, None, overdue - timedelta(seconds=1), armed) is None
+    raised = due_raise(SPEC, last_beat, None, overdue, armed)
+    assert raised is not None and raised.overdue_since == overdue
+    assert last_beat.isoformat(timespec="seconds") in raised.event.summary  # "no heartbeat … since" the beat

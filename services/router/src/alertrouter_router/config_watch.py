@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 from datetime import timedelta
 
-from alertrouter_router import config_versions
+from alertrouter_router import config_versions, heartbeats
 from alertrouter_router.db import alert_rechecks
 from alertrouter_router.db.pool import Conn
 from alertrouter_router.state import RouterState
@@ -38,6 +38,7 @@ async def keep_loaded(state: RouterState) -> None:
         try:
             async with state.pool.acquire() as conn:
                 added = await config_versions.keep(conn, load)
+                await heartbeats.pause_unmonitored(conn, state.configs.current)
                 unrouted = await _recheck_unrouted(conn, state)
         except Exception as exc:
             if not is_transient(exc):

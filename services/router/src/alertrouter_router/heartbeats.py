@@ -11,7 +11,11 @@ the database, a heartbeat survives a router restart: nothing is forgotten and no
 starts with the first beat.
 
 A row's ``due_at`` is, while ``ok``, the due time computed at the beat (kept for reference: the timer and the
-listing compute it from the current configuration); while ``silent``, the latest due time already raised.
+listing compute it from the current configuration); while ``silent``, the latest due time already raised; while
+``armed``, when monitoring restarted. A heartbeat no longer monitored (disabled, removed) is marked ``paused`` when
+a process keeps the load that stopped it; monitored again, it is ``armed`` by the next timer pass and counts from
+then (or from a later beat): its beats were refused meanwhile, so the beat before the pause says nothing of the
+job now.
 
 What a beat records and when and what a silence raises are decided in ``decisions/beats.py`` (pure); here, the
 timer pass that raises them and the listing of the API.
@@ -19,16 +23,19 @@ timer pass that raises them and the listing of the API.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from alertrouter_router.decisions import beats
 from alertrouter_router.ownership.loader import LoadedConfig
+from alertrouter_router.ownership.model import Integration
 from alertrouter_shared.kafka import produce_all
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.topics import ALERTS
 
 if TYPE_CHECKING:
+    from alertrouter_router.db.pool import Conn
     from alertrouter_router.state import RouterState
 
 log = get_logger(__name__)
@@ -37,21 +44,37 @@ log = get_logger(__name__)
 _DUE = (
     "SELECT h.integration_id, h.last_beat_at, h.state, h.due_at FROM router_heartbeat AS h "
     "JOIN unnest($1::text[], $2::int[], $3::int[]) AS c(id, allowance, every) ON c.id = h.integration_id "
-    "WHERE h.last_beat_at + c.allowance * interval '1 second' <= $4 "
-    "AND (h.state <> 'silent' OR h.due_at + c.every * interval '1 second' <= $4) "
+    "WHERE h.state <> 'paused' "
+    "AND GREATEST(h.last_beat_at, CASE WHEN h.state = 'armed' THEN h.due_at END) + c.allowance * interval '1 second'"
+    " <= $4 AND (h.state <> 'silent' OR h.due_at + c.every * interval '1 second' <= $4) "
     "ORDER BY h.integration_id LIMIT 100 FOR UPDATE OF h SKIP LOCKED"
+)
+_PAUSE = "UPDATE router_heartbeat SET state = 'paused' WHERE integration_id <> ALL($1::text[]) AND state <> 'paused'"
+# Rows locked elsewhere (a beat being recorded, another replica's pass) are left to the next pass.
+_ARM = (
+    "UPDATE router_heartbeat SET state = 'armed', due_at = $2, silent_since = NULL WHERE integration_id IN "
+    "(SELECT integration_id FROM router_heartbeat WHERE integration_id = ANY($1::text[]) AND state = 'paused' "
+    "FOR UPDATE SKIP LOCKED)"
 )
 
 
+async def pause_unmonitored(conn: Conn, config: LoadedConfig) -> None:
+    """At each load a process keeps, never at each timer pass: a process on other files (a rollout, a pod started
+    with none) would pause them again at every pass, and one monitoring them arm them again, a dead job's alert
+    put off for as long as that lasted."""
+    await conn.execute(_PAUSE, [spec.id for spec in beats.monitored_heartbeats(config)])
+
+
 async def raise_silent(state: RouterState) -> int:
-    """One timer pass: heartbeats past due raise their alert (produced to the alerts topic, then marked silent
-    with the due time raised)."""
+    """One timer pass: heartbeats monitored again after a pause are armed, and those past due raise their alert
+    (produced to the alerts topic, then marked silent with the due time raised)."""
     now = state.clock.now()
     configured = {spec.id: spec for spec in beats.monitored_heartbeats(state.configs.current)}
     if not configured:
         return 0
     specs = list(configured.values())
     async with state.pool.acquire() as conn, conn.transaction():
+        await conn.execute(_ARM, list(configured), now)
         rows = await conn.fetch(
             _DUE,
             [s.id for s in specs],
@@ -59,12 +82,7 @@ async def raise_silent(state: RouterState) -> int:
             [int(beats.repeat_every(s).total_seconds()) for s in specs],
             now,
         )
-        planned = (
-            beats.due_raise(
-                configured[r["integration_id"]], r["last_beat_at"], r["due_at"] if r["state"] == "silent" else None, now
-            )
-            for r in rows
-        )
+        planned = (_due_raise(configured[r["integration_id"]], r, now) for r in rows)
         raises = [r for r in planned if r is not None]
         if not raises:
             return 0
@@ -89,6 +107,19 @@ async def raise_silent(state: RouterState) -> int:
     return len(raises)
 
 
+def _raised_and_armed(row: Mapping[str, Any], now: datetime | None = None) -> tuple[datetime | None, datetime | None]:
+    """What a row's ``due_at`` stands for: the due time last raised (silent) or when monitoring restarted (armed;
+    a paused row of a monitored heartbeat, which the next pass arms, counts from ``now``)."""
+    if row["state"] == "paused":
+        return None, now
+    return (row["due_at"] if row["state"] == "silent" else None), (row["due_at"] if row["state"] == "armed" else None)
+
+
+def _due_raise(spec: Integration, row: Mapping[str, Any], now: datetime) -> beats.Raise | None:
+    raised, armed = _raised_and_armed(row)
+    return beats.due_raise(spec, row["last_beat_at"], raised, now, armed)
+
+
 def listing(config: LoadedConfig, rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
     """Every configured heartbeat with its state — ok, silent, waiting for its first beat, or disabled — and its
     next due time by the current configuration (for a silent one: when its alert is raised again), as the timer
@@ -103,8 +134,8 @@ def listing(config: LoadedConfig, rows: list[dict[str, Any]], now: datetime) -> 
         silent = bool(row and row["state"] == "silent")
         due = None
         if row and watched:
-            due = beats.next_due(spec, row["last_beat_at"], row["due_at"] if silent else None)
-        state = "disabled" if not watched else row["state"] if row else "waiting for the first beat"
+            due = beats.next_due(spec, row["last_beat_at"], *_raised_and_armed(row, now))
+        state = "disabled" if not watched else ("silent" if silent else "ok") if row else "waiting for the first beat"
         found.append(
             {
                 "integration": spec.id,

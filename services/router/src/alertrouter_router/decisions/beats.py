@@ -72,21 +72,32 @@ def beat_of(event: AlertEvent, config: LoadedConfig, now: datetime) -> Beat | No
     return Beat(spec.id, spec.service, now, now + allowance(spec))
 
 
-def next_due(spec: Integration, last_beat_at: datetime, raised: datetime | None) -> datetime:
+def overdue_at(spec: Integration, last_beat_at: datetime, armed: datetime | None = None) -> datetime:
+    """When the heartbeat is overdue: its last beat plus interval and grace, or, enabled again (or added back)
+    after a pause and no beat since, counted from when it was (``armed``). While paused ingest refuses its beats,
+    so counting from the beat before the pause paged "gone silent" at once for a job beating as it should."""
+    return max(last_beat_at, armed or last_beat_at) + allowance(spec)
+
+
+def next_due(
+    spec: Integration, last_beat_at: datetime, raised: datetime | None, armed: datetime | None = None
+) -> datetime:
     """When the heartbeat's alert is (next) raised: ``raised`` is the due time the last raise covered, None while
     the heartbeat is ok. Raised again never before it is overdue by the current configuration: an interval a
     reload lengthened past the hour of ``repeat_every`` (60 s was a mistake, the job runs daily) paged "gone
     silent" again within the hour for a job not due for a day."""
-    overdue = last_beat_at + allowance(spec)
+    overdue = overdue_at(spec, last_beat_at, armed)
     return overdue if raised is None else max(raised + repeat_every(spec), overdue)
 
 
-def due_raise(spec: Integration, last_beat_at: datetime, raised: datetime | None, now: datetime) -> Raise | None:
+def due_raise(
+    spec: Integration, last_beat_at: datetime, raised: datetime | None, now: datetime, armed: datetime | None = None
+) -> Raise | None:
     """The raise due at ``now``, if any. The first raise is dated when the heartbeat became overdue; a raise
     again, the latest due time passed (a router down for hours raises once, not once per missed period). The
     same row and the same due time give the same event, so a pass repeated after a crash raises nothing new."""
-    overdue_since = last_beat_at + allowance(spec)
-    start = next_due(spec, last_beat_at, raised)
+    overdue_since = overdue_at(spec, last_beat_at, armed)
+    start = next_due(spec, last_beat_at, raised, armed)
     if start > now:
         return None
     every = repeat_every(spec)
