@@ -35,9 +35,25 @@ from tests.helpers import TopicReader, eventually, free_port
 
 ROUTER_TOKEN = "notifier-suite-router-token"
 INTEGRATION = "notifier-suite-am"
+# A service no alert routes to, so the configuration never runs out of services when a test removes its own (a
+# reload that would leave none is refused).
 BASE_CONFIG = f"""
 integrations:
   - {{id: {INTEGRATION}, type: alertmanager, key: notifier-suite-key, development_only: true}}
+teams:
+  - {{id: notifier-suite, name: Notifier suite, members: [notifier-suite-nobody]}}
+users:
+  - id: notifier-suite-nobody
+    name: Nobody
+    time_zone: UTC
+    contact_methods: [{{id: nobody-hook, type: webhook, address: "http://127.0.0.1:9/nobody"}}]
+    notification_rules: [{{contact_method: nobody-hook}}]
+escalation_policies:
+  - id: notifier-suite
+    name: Notifier suite
+    levels: [{{delay_minutes: 5, targets: [{{type: user, id: notifier-suite-nobody}}]}}]
+services:
+  - {{id: notifier-suite, name: Notifier suite, owner_team: notifier-suite, escalation_policy: notifier-suite}}
 """
 
 
