@@ -108,3 +108,27 @@ async def test_a_receiver_s_overlong_request_id_is_stored_cut(
     assert delivery["status"] == "sent"
     assert delivery["attempts"][0]["provider_message_id"] == long_id[:255]
     assert [r.path for r in capture.requests].count("/hooks/long-id") == 1
+
+
+async def test_a_retry_after_beyond_any_date_gives_the_delivery_up_at_once(
+    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer, deliveries_reader: TopicReader
+) -> None:
+    """A receiver answering 503 with Retry-After: 1e12 (or inf) made the next attempt's time overflow: the attempt
+    crashed without an outcome, the delivery stayed 'sending' and was sent again at every lease expiry, and the
+    router heard nothing until the page expired. Such a wait lies past the deadline: failed at once, published."""
+    capture.script(Reply(503, "maintenance", headers={"Retry-After": "1e12"}))
+    settings = make_settings()
+    page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hooks/far-retry-after")
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+        delivery = await final_delivery(client, page.page_id)
+    assert delivery["status"] == "failed"
+    assert delivery["last_error"].startswith("gave up at the retry deadline after 1 attempt(s)")
+    assert [r.path for r in capture.requests].count("/hooks/far-retry-after") == 1
+
+    async def published() -> DeliveryResult | None:
+        results = [DeliveryResult.model_validate_json(v) for v in deliveries_reader.values]
+        return next((r for r in results if r.page_id == page.page_id and r.status == "failed"), None)
+
+    result = await eventually(published, what="the failure on the deliveries topic")
+    assert result.failed_for_good and result.failure_reason == "webhook retries past the deadline"

@@ -8,6 +8,7 @@ provider of the same channel could still succeed, e.g. our credentials were reje
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -65,11 +66,18 @@ class Provider(Protocol):
     async def aclose(self) -> None: ...
 
 
+# Far past any retry deadline (a delivery asked to wait this long is given up at once), yet small enough that the
+# next attempt's time can be computed: a receiver's "Retry-After: 1e12" or "inf" overflowed it, and the attempt
+# ended without an outcome, to be sent again at every lease expiry until the page expired.
+MAX_RETRY_AFTER = 86_400.0
+
+
 def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds (the providers we speak to use delta-seconds, not HTTP dates)."""
+    """Retry-After in seconds (the providers we speak to use delta-seconds, not HTTP dates), at most a day."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         return None
+    return None if math.isnan(seconds) else min(max(0.0, seconds), MAX_RETRY_AFTER)
