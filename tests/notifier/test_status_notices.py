@@ -44,6 +44,30 @@ async def test_an_escalation_notice_updates_the_slack_message_in_place(
     assert update["blocks"][-1]["elements"][0]["text"].startswith("*Escalated to level 2: dan paged* · Incident")
 
 
+async def test_a_notice_whose_slack_message_was_deleted_is_posted_as_a_new_message(
+    make_settings: SettingsFactory, make_page: PageFactory, slack: SlackServer, unique: str
+) -> None:
+    """The page's message was deleted in Slack (or can no longer be edited): chat.update answered
+    message_not_found and the notice failed for good, so nobody in the channel learnt of the escalation.
+    It is posted as a message of its own instead."""
+    settings = make_settings(slack_api_url=f"{slack.url}/api", slack_signing_secret="signing-secret")
+    channel_id = f"C{unique[:8].upper()}"
+    trigger = make_page(ContactMethodType.SLACK, channel_id)
+    escalated = make_page(
+        ContactMethodType.SLACK, channel_id, kind=PageKind.ESCALATED, status_note=NOTE, escalation_level=2
+    )
+    async with Notifier(settings) as running, api_client(running) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [trigger])
+        first = await final_delivery(client, trigger.page_id)
+        slack.delete(*first["provider_message_id"].split("/"))
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [escalated])
+        second = await final_delivery(client, escalated.page_id)
+    assert (second["status"], second["provider_status_code"]) == ("sent", "ok")
+    assert second["provider_message_id"] != first["provider_message_id"]
+    assert not slack.updates and len(slack.messages) == 2
+    assert slack.messages[1]["blocks"][0]["text"]["text"].startswith(":arrow_double_up: ESCALATED:")
+
+
 def test_every_channel_says_what_happened_first(make_page: PageFactory) -> None:
     sms = make_page(ContactMethodType.SMS, "+15005550006", kind=PageKind.ESCALATED, status_note=NOTE)
     text = render_sms(sms, Links(acknowledge="https://n.test/acknowledge/t"))

@@ -146,6 +146,11 @@ class SlackServer(ProviderServer):
             self.updates.append(payload)
         return Reply(200, {"ok": True, "channel": key[0], "ts": key[1], "text": payload.get("text", "")})
 
+    def delete(self, channel: str, ts: str) -> None:
+        """Someone deleted the message in Slack: ``chat.update`` of it answers ``message_not_found`` from now on."""
+        with self._lock:
+            del self.posted[(channel, ts)]
+
     # Interactions Slack sends --------------------------------------------------------------------------
     def click(
         self,
