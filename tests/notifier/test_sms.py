@@ -151,6 +151,27 @@ async def test_recipient_errors_do_not_fail_over(
     assert secondary.requests == []
 
 
+@pytest.mark.parametrize("channel", [ContactMethodType.SMS, ContactMethodType.VOICE])
+async def test_an_accepted_message_whose_answer_is_not_json_is_sent_once(
+    make_settings: SettingsFactory,
+    make_page: PageFactory,
+    twilio: TwilioServer,
+    unique: str,
+    channel: ContactMethodType,
+) -> None:
+    """A Twilio-compatible API (or a proxy in front of it) answered 201 with a body that was not JSON: reading the
+    sid raised, the accepted message counted as a transient failure and was sent again on every retry until the
+    deadline. A 2xx is the message accepted: recorded sent, once, without a sid when none can be read."""
+    twilio.script(Reply(201, "Created", {"Content-Type": "text/plain"}))
+    settings = make_settings(twilio_base_url=twilio.url)
+    page = make_page(channel, number(unique))
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+        delivery = await final_delivery(client, page.page_id)
+    assert (delivery["status"], delivery["attempt_count"], delivery["provider_message_id"]) == ("sent", 1, None)
+    assert len(twilio.requests) == 1
+
+
 async def test_signed_status_callback_marks_undelivered_and_never_moves_back(
     make_settings: SettingsFactory,
     make_page: PageFactory,

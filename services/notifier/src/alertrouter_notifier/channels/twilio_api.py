@@ -43,6 +43,18 @@ async def check_account(
     return "account active"
 
 
+def created_sid(response: httpx.Response) -> str | None:
+    """The sid of the message or call a 2xx answer created; None when its body does not carry one readably (a
+    compatible API's empty or non-JSON answer). The message was accepted all the same: reading the body raised, and
+    the accepted message was sent again on every retry until the deadline."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    sid = body.get("sid") if isinstance(body, dict) else None
+    return sid if isinstance(sid, str) and sid else None
+
+
 def twilio_error(provider: str, response: httpx.Response) -> SendTransientError | SendPermanentError:
     code, message = _error_body(response)
     status = str(code or response.status_code)

@@ -11,7 +11,7 @@ import httpx
 
 from alertrouter_notifier.channels.base import Outgoing, Receipt
 from alertrouter_notifier.channels.http import transport_errors
-from alertrouter_notifier.channels.twilio_api import account_url, credentials, twilio_error
+from alertrouter_notifier.channels.twilio_api import account_url, created_sid, credentials, twilio_error
 from alertrouter_notifier.rendering.voice import call_script
 
 
@@ -59,8 +59,8 @@ class TwilioVoiceProvider:
     async def send(self, outgoing: Outgoing) -> Receipt:
         async with transport_errors(self.name):
             response = await self._client.post(self._url, data=self.form(outgoing), auth=self._auth)
-        if response.status_code in (200, 201):
-            return Receipt(provider_message_id=response.json().get("sid"), provider_status_code="queued")
+        if response.is_success:
+            return Receipt(provider_message_id=created_sid(response), provider_status_code="queued")
         raise twilio_error(self.name, response)
 
     async def aclose(self) -> None:
