@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import select
 
 from alertrouter_notifier.db.tables import attempt
@@ -132,3 +133,20 @@ async def test_a_retry_after_beyond_any_date_gives_the_delivery_up_at_once(
 
     result = await eventually(published, what="the failure on the deliveries topic")
     assert result.failed_for_good and result.failure_reason == "webhook retries past the deadline"
+
+
+@pytest.mark.parametrize("address", ["hooks.example.test/oncall", "ftp://hooks.example.test/oncall"])
+async def test_an_address_without_an_http_scheme_fails_at_once_not_at_the_deadline(
+    make_settings: SettingsFactory, make_page: PageFactory, address: str
+) -> None:
+    """A webhook or Teams address missing its http(s):// (or with another scheme) will never be sent to, yet httpx
+    reports it as a transport error: it was retried as transient until the retry deadline (ten minutes) before the
+    router heard the person was not reached. It is a permanent failure, like an address the URL parser refuses."""
+    settings = make_settings(retry_deadline_seconds=600)
+    page = make_page(ContactMethodType.WEBHOOK, address)
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+        delivery = await final_delivery(client, page.page_id)
+    assert (delivery["status"], delivery["attempt_count"]) == ("failed", 1)
+    assert delivery["provider_status_code"] == "invalid_url"
+    assert delivery["failure_reason"] == "webhook failed (invalid_url)"

@@ -118,9 +118,14 @@ def _environment_proxies() -> bool:
 
 @asynccontextmanager
 async def transport_errors(provider: str) -> AsyncIterator[None]:
-    """Timeouts and connection failures: the request may or may not have been processed, so retry."""
+    """Timeouts and connection failures: the request may or may not have been processed, so retry.
+
+    A URL without http(s):// (or with another scheme) is a transport error to httpx, but no attempt will ever send
+    it: it was retried until the deadline before the router heard the person was not reached."""
     try:
         yield
+    except httpx.UnsupportedProtocol as exc:
+        raise SendPermanentError(f"{provider}: invalid URL: {exc}", status_code="invalid_url") from exc
     except httpx.TimeoutException as exc:
         raise SendTransientError(f"{provider}: timed out ({type(exc).__name__})", status_code="timeout") from exc
     except httpx.TransportError as exc:

@@ -31,6 +31,17 @@ def _key(request: httpcore.Request) -> OriginKey:
     return url.scheme, url.host, url.port or (443 if url.scheme == b"https" else 80)
 
 
+def _refuse_other_schemes(request: httpcore.Request) -> None:
+    """As httpcore's own pool does, so that httpx reports ``UnsupportedProtocol`` (a permanent failure): a URL
+    without http(s):// raised a KeyError looking up its default port, which counted as transient, retried until the
+    deadline, and one with another scheme and a port was sent plain HTTP."""
+    scheme = request.url.scheme
+    if not scheme:
+        raise httpcore.UnsupportedProtocol("Request URL is missing an 'http://' or 'https://' protocol.")
+    if scheme not in (b"http", b"https"):
+        raise httpcore.UnsupportedProtocol(f"Request URL has an unsupported protocol '{scheme.decode()}://'.")
+
+
 class _Connection(httpcore.AsyncHTTP11Connection):
     """httpcore's HTTP/1.1 connection with a plain asyncio lock for its state.
 
@@ -68,6 +79,7 @@ class Http11Pool:
         return list(self._open)
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        _refuse_other_schemes(request)
         await self._take_slot(request)
         try:
             connection = await self._connection_for(request)
