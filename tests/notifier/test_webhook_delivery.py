@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -17,6 +20,7 @@ from tests.notifier.support import (
     WRITE_ONLY_TOKEN,
     api_client,
     auth,
+    deliveries_for,
     final_delivery,
     produce_pages,
 )
@@ -150,3 +154,25 @@ async def test_an_address_without_an_http_scheme_fails_at_once_not_at_the_deadli
     assert (delivery["status"], delivery["attempt_count"]) == ("failed", 1)
     assert delivery["provider_status_code"] == "invalid_url"
     assert delivery["failure_reason"] == "webhook failed (invalid_url)"
+
+
+async def test_a_retry_after_given_as_an_http_date_is_honoured(
+    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer
+) -> None:
+    """RFC 9110 lets a receiver name the time to come back (``Retry-After: <HTTP date>``), as web servers in front
+    of webhooks do; only delta-seconds were read, so the date was ignored and the receiver asked again at once."""
+    not_before = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5)
+    capture.script(Reply(503, "maintenance", headers={"Retry-After": format_datetime(not_before, usegmt=True)}))
+    settings = make_settings()
+    page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hooks/retry-at")
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+
+        async def retrying() -> dict[str, Any] | None:
+            items = await deliveries_for(client, page=page.page_id)
+            return items[0] if items and items[0]["status"] == "retrying" else None
+
+        waiting = await eventually(retrying, what="the delivery waiting for its retry")
+        delivery = await final_delivery(client, page.page_id)
+    assert datetime.fromisoformat(waiting["next_attempt_at"]) >= not_before - timedelta(seconds=1)
+    assert (delivery["status"], delivery["attempt_count"]) == ("sent", 2)

@@ -9,7 +9,10 @@ provider of the same channel could still succeed, e.g. our credentials were reje
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 from alertrouter_shared.errors import PermanentError, TransientError
@@ -73,11 +76,22 @@ MAX_RETRY_AFTER = 86_400.0
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds (the providers we speak to use delta-seconds, not HTTP dates), at most a day."""
+    """Retry-After in seconds, at most a day: delta-seconds (Twilio, Slack) or an HTTP date (RFC 9110 allows both,
+    and a web server in front of a webhook may send one; it was ignored, and the receiver asked again at once)."""
     if not value:
         return None
+    seconds: float | None
     try:
         seconds = float(value)
     except ValueError:
+        seconds = _seconds_until(value)
+    return None if seconds is None or math.isnan(seconds) else min(max(0.0, seconds), MAX_RETRY_AFTER)
+
+
+def _seconds_until(http_date: str) -> float | None:
+    """A date without a zone ("-0000") is taken as UTC: HTTP dates are always GMT."""
+    try:
+        when = parsedate_to_datetime(http_date)
+    except (TypeError, ValueError):
         return None
-    return None if math.isnan(seconds) else min(max(0.0, seconds), MAX_RETRY_AFTER)
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp() - time.time()
