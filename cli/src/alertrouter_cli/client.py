@@ -134,17 +134,32 @@ class ApiClient:
             raise CliError(f"403 forbidden: {_detail(response)}", EXIT_AUTH)
         if response.is_error:
             raise CliError(f"{response.status_code} {response.reason_phrase}: {_detail(response)}")
+        if response.is_redirect:  # httpx does not follow it: a token is not sent on to wherever it points
+            raise CliError(
+                f"{response.status_code} {response.reason_phrase} from {response.url}: the API is at "
+                f"{response.headers.get('location', '?')} (set ALERTROUTER_URL to its base)"
+            )
         return response
+
+    def _json(self, response: httpx.Response) -> Any:
+        """The body as JSON; a page of a proxy or the console (wrong ``ALERTROUTER_URL``) is one line, too."""
+        try:
+            return response.json()
+        except ValueError as exc:
+            kind = response.headers.get("content-type", "a body").split(";")[0] or "a body"
+            raise CliError(
+                f"{response.url} answered {kind}, not the router API's JSON (is ALERTROUTER_URL the router's API?)"
+            ) from exc
 
     def get(self, path: str, **params: Any) -> Any:
         query = {key: value for key, value in params.items() if value is not None}
-        return self.request("GET", path, params=query).json()
+        return self._json(self.request("GET", path, params=query))
 
     def text(self, path: str) -> str:
         return self.request("GET", path, headers={"Accept": "text/plain"}).text
 
     def post(self, path: str, body: Mapping[str, Any]) -> Any:
-        return self.request("POST", path, json=dict(body)).json()
+        return self._json(self.request("POST", path, json=dict(body)))
 
     def delete(self, path: str) -> Any:
-        return self.request("DELETE", path).json()
+        return self._json(self.request("DELETE", path))

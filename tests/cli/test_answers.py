@@ -1,0 +1,62 @@
+"""Answers that are not the router API's: a proxy's redirect or a web page where JSON was expected.
+
+``ALERTROUTER_URL`` is often typed as ``http://`` for a router behind an HTTPS redirect, or pointed at the console
+or a login page: the command must say so in one line, not fail with a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.cli.conftest import run_cli
+
+
+async def _serve(head: str, body: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(f"{head}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+    await writer.drain()
+    writer.close()
+
+
+async def _server(head: str, body: bytes) -> AsyncIterator[str]:
+    server = await asyncio.start_server(lambda r, w: _serve(head, body, r, w), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def redirecting() -> AsyncIterator[str]:
+    moved = "HTTP/1.1 301 Moved Permanently\r\nLocation: https://router.example.com/v1/incidents"
+    async for url in _server(moved, b""):
+        yield url
+
+
+@pytest.fixture
+async def web_page() -> AsyncIterator[str]:
+    page = b"<html><body>Sign in</body></html>"
+    async for url in _server("HTTP/1.1 200 OK\r\nContent-Type: text/html", page):
+        yield url
+
+
+async def test_a_redirect_names_where_the_api_moved(redirecting: str) -> None:
+    ran = await run_cli("incidents", env={"ALERTROUTER_URL": redirecting, "ALERTROUTER_TOKEN": "t"})
+    assert "Traceback" not in ran.err and ran.code == 1, ran
+    [line] = ran.err.strip().splitlines()
+    assert line == (
+        f"error: 301 Moved Permanently from {redirecting}/v1/incidents?limit=50: the API is at "
+        "https://router.example.com/v1/incidents (set ALERTROUTER_URL to its base)"
+    )
+
+
+async def test_a_web_page_instead_of_json_is_one_line(web_page: str) -> None:
+    ran = await run_cli("oncall", "checkout", env={"ALERTROUTER_URL": web_page, "ALERTROUTER_TOKEN": "t"})
+    assert "Traceback" not in ran.err and ran.code == 1, ran
+    [line] = ran.err.strip().splitlines()
+    assert line == (
+        f"error: {web_page}/v1/oncall?service=checkout answered text/html, not the router API's JSON "
+        "(is ALERTROUTER_URL the router's API?)"
+    )
