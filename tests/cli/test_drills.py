@@ -78,3 +78,17 @@ async def test_drill_list_shows_the_next_scheduled_runs(router: RouterRuntime) -
         "next scheduled: monthly at 2031-01-07 13:00 UTC (paging; FREQ=MONTHLY;BYDAY=1TU;BYHOUR=14;BYMINUTE=0 in "
         "Europe/Berlin)",
     ]
+
+
+async def test_drill_list_says_that_more_exist(router: RouterRuntime, api: httpx.AsyncClient) -> None:
+    for _ in range(2):
+        assert (await cli(router, "drill", "run", "skipper", "--silent")).code == 0
+    first = (await api.get("/v1/services/skipper/drills", params={"limit": 1})).json()
+    listed = (await cli(router, "drill", "list", "skipper", "--limit", "1")).out.splitlines()
+    assert listed[1].startswith(first["items"][0]["id"])
+    assert listed[2] == f"more drills: add --cursor {first['next_cursor']} for the next page"
+    following = await cli(
+        router, "drill", "list", "skipper", "--limit", "1", "--cursor", first["next_cursor"], "--json"
+    )
+    second = (await api.get("/v1/services/skipper/drills", params={"limit": 1, "cursor": first["next_cursor"]})).json()
+    assert json.loads(following.out) == second

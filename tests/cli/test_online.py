@@ -257,3 +257,23 @@ async def test_note_and_override(
     assert "carol" in json.dumps(oncall)
     removed = await cli(router, "override", "remove", "payments-primary", made["id"])
     assert removed.out.strip() == f"override {made['id']} of payments-primary removed"
+
+
+async def test_incidents_say_that_more_exist_and_page_on(
+    router: RouterRuntime, api: httpx.AsyncClient, producer: AIOKafkaProducer, unique: str
+) -> None:
+    opened = [await open_incident(api, producer, f"cli-page-{unique}-{n}") for n in (1, 2)]
+    try:
+        query: dict[str, str | int] = {"service": "checkout", "status": "open", "limit": 1}
+        first = (await api.get("/v1/incidents", params=query)).json()
+        second = (await api.get("/v1/incidents", params={**query, "cursor": first["next_cursor"]})).json()
+        args = ("incidents", "--service", "checkout", "--status", "open", "--limit", "1")
+        page = (await cli(router, *args)).out.splitlines()
+        assert page[1].startswith(first["items"][0]["id"])
+        assert page[-1] == f"more incidents: add --cursor {first['next_cursor']} for the next page"
+        following = await cli(router, *args, "--cursor", first["next_cursor"], "--json")
+        assert json.loads(following.out) == second
+    finally:
+        for incident in opened:
+            done = await api.post(f"/v1/incidents/{incident['id']}/resolve", json={"by": "bob"})
+            assert done.status_code == 200, done.text

@@ -8,7 +8,7 @@ import typer
 
 from alertrouter_cli.client import ApiClient, CliError, acting_user, load_settings
 from alertrouter_cli.incident_ids import incident_id
-from alertrouter_cli.output import emit, emit_json, notifications, selected_by, table, when
+from alertrouter_cli.output import emit, emit_json, emit_more, notifications, selected_by, table, when
 from alertrouter_cli.times import InstantError, parse_instant, parse_window
 
 maintenance_app = typer.Typer(help="Maintenance windows created through the API.", no_args_is_help=True)
@@ -16,6 +16,7 @@ drill_app = typer.Typer(
     help="Drills: rehearse an incident on the real path, or check the chain silently.", no_args_is_help=True
 )
 JsonFlag = Annotated[bool, typer.Option("--json", help="print the API's JSON instead of a table")]
+CursorOption = Annotated[str | None, typer.Option(help="the next page: the cursor the previous one named")]
 IncidentArg = Annotated[
     str, typer.Argument(help="the incident's id, or the start of an open one's as messages show it (#7ee2dd81)")
 ]
@@ -104,11 +105,12 @@ def incidents(
     service: Annotated[str | None, typer.Option("--service", "-s")] = None,
     status: Annotated[str | None, typer.Option(help="triggered, acknowledged, resolved or open")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    cursor: CursorOption = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Incidents, newest first."""
     with _client() as api:
-        body = api.get("/v1/incidents", team=team, service=service, status=status, limit=limit)
+        body = api.get("/v1/incidents", team=team, service=service, status=status, limit=limit, cursor=cursor)
     if as_json:
         emit_json(body)
         return
@@ -125,6 +127,7 @@ def incidents(
         for item in body["items"]
     ]
     emit(table(["ID", "STATUS", "SERVICE", "TEAM", "OPENED", "ALERTS", "SUMMARY"], rows) if rows else "no incidents")
+    emit_more("incidents", body)
 
 
 def _act(action: str, incident: str, by: str | None, note: str, as_json: bool, **more: object) -> None:
@@ -381,10 +384,15 @@ def drill_report(drill: str, as_json: JsonFlag = False) -> None:
 
 
 @drill_app.command("list")
-def drill_list(service: str, as_json: JsonFlag = False) -> None:
+def drill_list(
+    service: str,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    cursor: CursorOption = None,
+    as_json: JsonFlag = False,
+) -> None:
     """A service's drills, newest first."""
     with _client() as api:
-        body = api.get(f"/v1/services/{service}/drills")
+        body = api.get(f"/v1/services/{service}/drills", limit=limit, cursor=cursor)
     if as_json:
         emit_json(body)
         return
@@ -399,6 +407,7 @@ def drill_list(service: str, as_json: JsonFlag = False) -> None:
         for d in body["items"]
     ]
     emit(table(["ID", "STARTED", "KIND", "STATUS", "BY"], rows) if rows else "no drills")
+    emit_more("drills", body)
     for run in body.get("next_scheduled", []):
         kind = "silent" if run["silent"] else "paging"
         emit(f"next scheduled: {run['schedule']} at {when(run['at'])} ({kind}; {run['rule']})")

@@ -28,6 +28,12 @@ def emit_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
+def emit_more(kind: str, page: dict[str, Any]) -> None:
+    """After a page's table: a list that goes on says so and how to read on, rather than look complete."""
+    if page.get("next_cursor"):
+        emit(f"more {kind}: add --cursor {page['next_cursor']} for the next page")
+
+
 def when(value: str | datetime | None) -> str:
     """An instant as ``2026-12-04 17:00 UTC`` (minutes are the resolution people act on); ``-`` when absent."""
     if value is None or value == "":
