@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from alertrouter_router.api.deps import ReadConn, State
@@ -30,8 +31,8 @@ async def list_audit(
     target_type: str | None = Query(None, description="incident, maintenance, token or config"),
     target_id: str | None = None,
     team: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: AwareDatetime | None = Query(None, description="ISO 8601 instant with offset"),
+    until: AwareDatetime | None = Query(None, description="ISO 8601 instant with offset (exclusive)"),
     limit: int = Query(50, ge=1, le=500),
     cursor: str | None = Query(None, description="the next_cursor of the previous page"),
 ) -> dict[str, Any]:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import PlainTextResponse
+from pydantic import AwareDatetime
 
 from alertrouter_router.api.deps import ReadConn
 from alertrouter_router.api.schemas.decisions import DecisionPage, DecisionView
 from alertrouter_router.db import decision_reads as decisions
+from alertrouter_router.decisions import Outcome
 from alertrouter_router.decisions.explain import explain_text
 from alertrouter_shared.cursors import encode_cursor, seq_after
 
@@ -30,9 +31,9 @@ async def list_decisions(
     team: str | None = None,
     incident: str | None = None,
     dedup_key: str | None = None,
-    outcome: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    outcome: Outcome | None = None,
+    since: AwareDatetime | None = Query(None, description="ISO 8601 instant with offset"),
+    until: AwareDatetime | None = Query(None, description="ISO 8601 instant with offset (exclusive)"),
     limit: int = Query(50, ge=1, le=500),
     cursor: str | None = Query(None, description="the next_cursor of the previous page"),
 ) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
+from pydantic import AwareDatetime
 from sqlalchemy import ColumnElement, and_, select
 
 from alertrouter_router import changes, timeline
@@ -32,7 +33,7 @@ async def list_incidents(
     service: str | None = None,
     team: str | None = None,
     status: str | None = Query(None, pattern="^(triggered|acknowledged|resolved|open)$"),
-    since: datetime | None = None,
+    since: AwareDatetime | None = Query(None, description="ISO 8601 instant with offset"),
     limit: int = Query(50, ge=1, le=500),
     cursor: str | None = Query(None, description="the next_cursor of the previous page"),
     drill: bool = Query(False, description="list drills' incidents instead of real ones"),
