@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -60,3 +61,40 @@ async def test_a_web_page_instead_of_json_is_one_line(web_page: str) -> None:
         f"error: {web_page}/v1/oncall?service=checkout answered text/html, not the router API's JSON "
         "(is ALERTROUTER_URL the router's API?)"
     )
+
+
+@pytest.mark.parametrize(
+    ("env", "code", "line"),
+    [
+        (
+            {"ALERTROUTER_URL": "http://router:80a", "ALERTROUTER_TOKEN": "t"},
+            1,
+            "error: invalid command line configuration: ALERTROUTER_URL: Invalid port: '80a'",
+        ),
+        (
+            {"ALERTROUTER_URL": "router.example.com", "ALERTROUTER_TOKEN": "t"},
+            1,
+            "error: invalid command line configuration: ALERTROUTER_URL: not an http:// or https:// URL",
+        ),
+        (
+            {"ALERTROUTER_URL": "http://127.0.0.1:9", "ALERTROUTER_TOKEN": "t\u00f6ken"},
+            4,
+            "error: the API token (ALERTROUTER_TOKEN) has a character no token has (only printable ASCII): "
+            "copy it again",
+        ),
+    ],
+)
+async def test_a_mistyped_setting_is_one_line(env: dict[str, str], code: int, line: str) -> None:
+    ran = await run_cli("incidents", env=env)
+    assert "Traceback" not in ran.err and ran.code == code, ran
+    assert ran.err.strip().splitlines() == [line]
+
+
+async def test_a_token_file_saved_with_a_byte_order_mark_is_read(web_page: str, tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_bytes(b"\xef\xbb\xbfsecret-token\n")
+    settings = tmp_path / "cli.toml"
+    settings.write_text(f'url = "{web_page}"\ntoken_file = "{token_file}"\n', encoding="utf-8")
+    ran = await run_cli("incidents", env={"ALERTROUTER_CLI_CONFIG": str(settings)})
+    assert "Traceback" not in ran.err and ran.code == 1, ran  # the request was made: the page is not JSON
+    assert ran.err.startswith(f"error: {web_page}/v1/incidents?limit=50 answered text/html"), ran

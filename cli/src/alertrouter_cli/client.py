@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 DEFAULT_URL = "http://127.0.0.1:8081"
 EXIT_FAILED = 1
@@ -43,6 +43,18 @@ class ClientSettings(BaseModel):
     user: str | None = None
     timeout_seconds: float = Field(default=10.0, gt=0)
 
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        """Checked here, so that a typo is a line naming the setting rather than a traceback from the HTTP client."""
+        try:
+            url = httpx.URL(value)
+        except httpx.InvalidURL as exc:
+            raise ValueError(str(exc)) from exc
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError("not an http:// or https:// URL")
+        return value
+
 
 def config_file(environ: Mapping[str, str]) -> Path:
     explicit = environ.get("ALERTROUTER_CLI_CONFIG")
@@ -66,14 +78,25 @@ def load_settings(environ: Mapping[str, str] | None = None) -> ClientSettings:
     env = os.environ if environ is None else environ
     path = config_file(env)
     values = _file_values(path)
-    for name in ("url", "token", "user"):
-        if env.get(f"ALERTROUTER_{name.upper()}"):
-            values[name] = env[f"ALERTROUTER_{name.upper()}"]
+    from_env = {
+        name: f"ALERTROUTER_{name.upper()}"
+        for name in ("url", "token", "user")
+        if env.get(f"ALERTROUTER_{name.upper()}")
+    }
+    values |= {name: env[variable] for name, variable in from_env.items()}
     try:
         return ClientSettings.model_validate(values)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise CliError(f"invalid command line configuration in {path}: {problems}") from exc
+        problems = "; ".join(_problem(e, from_env, path) for e in exc.errors())
+        raise CliError(f"invalid command line configuration: {problems}") from exc
+
+
+def _problem(error: Any, from_env: Mapping[str, str], path: Path) -> str:
+    """One setting's problem, named where the user wrote it: the environment variable, else the file's key."""
+    key = ".".join(map(str, error["loc"]))
+    where = from_env.get(key) or f"{path}: {key}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}"
 
 
 def acting_user(settings: ClientSettings, given: str | None) -> str | None:
@@ -85,16 +108,28 @@ def acting_user(settings: ClientSettings, given: str | None) -> str | None:
 
 def _token(settings: ClientSettings) -> str:
     if settings.token:
-        return settings.token.strip()
+        return _usable(settings.token, "ALERTROUTER_TOKEN")
     if settings.token_file is not None:
-        try:
-            return settings.token_file.expanduser().read_text(encoding="utf-8").strip()
+        try:  # utf-8-sig: an editor's byte order mark is not part of the token
+            text = settings.token_file.expanduser().read_text(encoding="utf-8-sig")
         except OSError as exc:
             raise CliError(f"cannot read token_file {settings.token_file}: {exc.strerror}", EXIT_AUTH) from exc
+        return _usable(text, f"token_file {settings.token_file}")
     raise CliError(
         "no API token: set ALERTROUTER_TOKEN, or token / token_file in the command line's configuration file",
         EXIT_AUTH,
     )
+
+
+def _usable(token: str, source: str) -> str:
+    """A header carries printable ASCII only: anything else (a pasted typographic character) is named, without
+    showing the token, instead of failing inside the HTTP client."""
+    token = token.strip()
+    if not (token.isascii() and token.isprintable()):
+        raise CliError(
+            f"the API token ({source}) has a character no token has (only printable ASCII): copy it again", EXIT_AUTH
+        )
+    return token
 
 
 def _detail(response: httpx.Response) -> str:
