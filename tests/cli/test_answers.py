@@ -98,3 +98,27 @@ async def test_a_token_file_saved_with_a_byte_order_mark_is_read(web_page: str, 
     ran = await run_cli("incidents", env={"ALERTROUTER_CLI_CONFIG": str(settings)})
     assert "Traceback" not in ran.err and ran.code == 1, ran  # the request was made: the page is not JSON
     assert ran.err.startswith(f"error: {web_page}/v1/incidents?limit=50 answered text/html"), ran
+
+
+@pytest.fixture
+async def bad_gateway() -> AsyncIterator[str]:
+    page = b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1>"
+    page += b"</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    async for url in _server("HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html", page):
+        yield url
+
+
+@pytest.fixture
+async def plain_unavailable() -> AsyncIterator[str]:
+    async for url in _server("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain", b"upstream\nreset\n"):
+        yield url
+
+
+async def test_a_proxys_error_page_is_one_line(bad_gateway: str, plain_unavailable: str) -> None:
+    ran = await run_cli("oncall", "checkout", env={"ALERTROUTER_URL": bad_gateway, "ALERTROUTER_TOKEN": "t"})
+    assert "Traceback" not in ran.err and ran.code == 1, ran
+    assert ran.err.strip().splitlines() == [
+        "error: 502 Bad Gateway: a web page from 127.0.0.1, not the router API's problem+json (a proxy before it?)"
+    ]
+    ran = await run_cli("oncall", "checkout", env={"ALERTROUTER_URL": plain_unavailable, "ALERTROUTER_TOKEN": "t"})
+    assert ran.code == 1 and ran.err.strip().splitlines() == ["error: 503 Service Unavailable: upstream reset"], ran

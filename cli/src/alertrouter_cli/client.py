@@ -136,8 +136,10 @@ def _detail(response: httpx.Response) -> str:
     """The problem's ``detail`` (the router answers problem+json), else the start of the body or the reason."""
     try:
         body = response.json()
-    except ValueError:
-        return response.text.strip()[:200] or response.reason_phrase
+    except ValueError:  # not the API's answer: a proxy's or load balancer's, kept to one line
+        if response.headers.get("content-type", "").startswith("text/html"):
+            return f"a web page from {response.url.host}, not the router API's problem+json (a proxy before it?)"
+        return " ".join(response.text.split())[:200] or response.reason_phrase
     if isinstance(body, dict) and body.get("detail"):
         return str(body["detail"])
     return response.reason_phrase
