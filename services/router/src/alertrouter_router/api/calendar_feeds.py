@@ -17,13 +17,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from alertrouter_router import audit, tokens
 from alertrouter_router.api.deps import State
 from alertrouter_router.api.oncall_routes import ICAL
 from alertrouter_router.api.permissions import Who
 from alertrouter_router.api.schemas.admin import Feeds, FeedView, NewFeed
+from alertrouter_router.api.schemas.common import RequestBody
 from alertrouter_router.identity import BOOTSTRAP_ACTOR_PREFIX, Role, bootstrap_principal
 from alertrouter_router.ownership.ical import schedule_calendar, user_calendar
 from alertrouter_router.ownership.model import OwnershipConfig
@@ -38,7 +39,7 @@ FEED_DAYS = 28
 COLUMNS = "id, kind, target_id, created_by, created_at, revoked_at"
 
 
-class FeedIn(BaseModel):
+class FeedIn(RequestBody):
     schedule: str | None = Field(None, description="a schedule's feed")
     user: str | None = Field(None, description="or a user's shifts")
 

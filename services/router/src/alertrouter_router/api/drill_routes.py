@@ -6,13 +6,14 @@ from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_router import audit, drills, timeline
 from alertrouter_router.api.deps import ReadConn, State
 from alertrouter_router.api.permissions import Who, acting_as
+from alertrouter_router.api.schemas.common import RequestBody
 from alertrouter_router.api.schemas.drills import DrillReport, DrillRuns, DrillStarted
 from alertrouter_router.db import decision_reads
 from alertrouter_router.db.keyset import older_than
@@ -29,7 +30,7 @@ router = APIRouter(tags=["drills"])
 log = get_logger(__name__)
 
 
-class DrillRequest(BaseModel):
+class DrillRequest(RequestBody):
     silent: bool = Field(False, description="check the chain without paging anyone")
     by: str | None = Field(
         None, min_length=1, max_length=128, description="who asks (machine clients with act_as only; default: you)"

@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from alertrouter_router import audit, work
 from alertrouter_router.api.deps import State
 from alertrouter_router.api.permissions import RULES, Who, acting_as, on_behalf_refusal
+from alertrouter_router.api.schemas.common import RequestBody
 from alertrouter_router.api.schemas.incidents import ActionResult
 from alertrouter_router.db import snapshot_reads
 from alertrouter_router.decisions.decide import ManualAction
@@ -28,7 +29,7 @@ router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 Action = Literal["acknowledge", "resolve", "escalate", "snooze", "note", "reassign", "add_responder"]
 
 
-class ActionBody(BaseModel):
+class ActionBody(RequestBody):
     by: str | None = Field(
         None,
         min_length=1,

@@ -11,12 +11,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 from sqlalchemy import select, update
 
 from alertrouter_router import audit
 from alertrouter_router.api.deps import ReadConn, State
 from alertrouter_router.api.permissions import Who, acting_as
+from alertrouter_router.api.schemas.common import RequestBody
 from alertrouter_router.api.schemas.schedules import WindowEnded, Windows, WindowView
 from alertrouter_router.db.tables import alert, maintenance_window
 from alertrouter_router.decisions.alerts import AlertStatus, SuppressedBy
@@ -25,7 +26,7 @@ from alertrouter_router.ownership.maintenance import is_over
 router = APIRouter(prefix="/v1/services/{service_id}/maintenance", tags=["maintenance"])
 
 
-class WindowIn(BaseModel):
+class WindowIn(RequestBody):
     starts_at: AwareDatetime | None = Field(None, description="default: now")
     ends_at: AwareDatetime = Field(..., description="the window expires by itself at this instant")
     reason: str = Field("", max_length=500)

@@ -11,11 +11,12 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from pydantic import AwareDatetime, BaseModel, Field, ValidationError
+from pydantic import AwareDatetime, Field, ValidationError
 
 from alertrouter_router import audit, overrides
 from alertrouter_router.api.deps import State
 from alertrouter_router.api.permissions import Who
+from alertrouter_router.api.schemas.common import RequestBody
 from alertrouter_router.api.schemas.schedules import NewOverride, Overrides, OverrideView
 from alertrouter_router.ownership.model import Override
 
@@ -23,7 +24,7 @@ router = APIRouter(prefix="/v1/schedules/{schedule_id}/overrides", tags=["on-cal
 COLUMNS = "id, schedule_id, user_id, starts_at, ends_at, replaces, reason, created_by, created_at, deleted_at"
 
 
-class OverrideIn(BaseModel):
+class OverrideIn(RequestBody):
     user: str = Field(..., description="who is on call instead")
     start: AwareDatetime
     end: AwareDatetime

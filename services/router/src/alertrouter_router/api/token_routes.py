@@ -6,19 +6,20 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, Field
 
 from alertrouter_router import audit, tokens
 from alertrouter_router.api.deps import State
 from alertrouter_router.api.permissions import Who
 from alertrouter_router.api.schemas.admin import NewToken, Tokens, TokenView
+from alertrouter_router.api.schemas.common import RequestBody
 from alertrouter_router.identity import Role
 from alertrouter_shared.integrations import Identifier
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 
 
-class TokenIn(BaseModel):
+class TokenIn(RequestBody):
     user: Identifier | None = Field(None, description="a user of the ownership configuration")
     client: Identifier | None = Field(None, description="or the name of a machine client")
     role: Role = Field(Role.RESPONDER, description="viewer, responder, team_admin or admin")

@@ -1,4 +1,4 @@
-"""What every response model shares: no undeclared members, instants as RFC 3339 strings, cursor pages."""
+"""What every request and response model shares: no undeclared members, instants as RFC 3339 strings, cursor pages."""
 
 from __future__ import annotations
 
@@ -12,6 +12,13 @@ Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-tim
 
 class Reply(BaseModel):
     """A response body: a member the route adds without declaring it here is an error, not a silent extra."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RequestBody(BaseModel):
+    """A request body: a member the route does not know is a 422 naming it. Ignored, a misspelt member changed
+    what the request did without a word (``start_at`` for ``starts_at``: a window tonight began now)."""
 
     model_config = ConfigDict(extra="forbid")
 
