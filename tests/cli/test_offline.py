@@ -301,3 +301,16 @@ def test_route_test_skips_a_level_that_reaches_nobody_at_once_as_the_router_does
     first, second = body["levels"][:2]
     assert not first["reaches_anyone"] and second["reaches_anyone"]
     assert second["fires_at"] == first["fires_at"] == at.isoformat()
+
+
+def test_config_diff_follows_the_order_rules_are_tried_in(tmp_path: Path) -> None:
+    """The catch-all is tried last wherever the file puts it (``ordered_route_rules``): moving it is no change,
+    while moving a rule in front of another still is."""
+    before, moved = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    text = (LABELLED / "ownership.yaml").read_text(encoding="utf-8")
+    catch_all = "  - id: everything-else\n    service: search\n"
+    before.write_text(text.rstrip("\n") + "\n" + catch_all, encoding="utf-8")
+    moved.write_text(text.replace("route_rules:\n", "route_rules:\n" + catch_all), encoding="utf-8")
+    same = invoke("config", "diff", str(before), str(moved))
+    assert same.exit_code == 0 and same.stdout.strip() == "no differences", same.stdout
+    assert invoke("config", "diff", str(moved), str(before), "--json").stdout.strip() == "[]"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from alertrouter_router.ownership.model import OwnershipConfig
+from alertrouter_router.ownership.model import OwnershipConfig, RouteRule
 from alertrouter_router.ownership.schedules import on_call_at
 
 SECTIONS = ("teams", "users", "schedules", "escalation_policies", "services", "route_rules", "integrations")
@@ -98,10 +98,18 @@ def _section(section: str, before: Mapping[str, Any], after: Mapping[str, Any]) 
         _compare(old[item_id], new[item_id], "", changes)
         if changes:
             result.changed[item_id] = changes
-    kept_old, kept_new = [i for i in old if i in new], [i for i in new if i in old]
-    if section == "route_rules" and kept_old != kept_new:
-        result.order = (kept_old, kept_new)
+    if section == "route_rules":
+        tried_old, tried_new = _tried(before.get(section, [])), _tried(after.get(section, []))
+        kept_old, kept_new = [i for i in tried_old if i in new], [i for i in tried_new if i in old]
+        if kept_old != kept_new:
+            result.order = (kept_old, kept_new)
     return result
+
+
+def _tried(rules: list[dict[str, Any]]) -> list[str]:
+    """Rule ids in the order the router tries them: the file's, but the catch-all last wherever it is written."""
+    catch_all = {rule["id"] for rule in rules if RouteRule.model_validate(rule).is_catch_all}
+    return [r["id"] for r in rules if r["id"] not in catch_all] + [r["id"] for r in rules if r["id"] in catch_all]
 
 
 def diff_documents(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[SectionDiff]:
