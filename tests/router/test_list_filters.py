@@ -36,3 +36,21 @@ async def test_the_filters_spelt_right_still_answer(api: httpx.AsyncClient) -> N
     ):
         answer = await api.get(path, params=params)
         assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/v1/oncall", {"service": "checkout", "time": "2091-01-01T00:00:00Z"}, "time"),  # answered for now
+        ("/v1/incidents", {"state": "open"}, "state"),  # answered every incident
+        ("/v1/decisions", {"services": "checkout"}, "services"),
+        ("/v1/audit", {"user": "carol"}, "user"),
+    ],
+)
+async def test_a_parameter_the_route_does_not_have_is_refused(
+    api: httpx.AsyncClient, path: str, params: dict[str, str], field: str
+) -> None:
+    answer = await api.get(path, params=params)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["detail"] == f"query.{field}: not a parameter of this route"

@@ -23,6 +23,7 @@ from alertrouter_router.api import (
     report_routes,
     token_routes,
 )
+from alertrouter_router.api.deps import declared_query_only
 from alertrouter_router.api.permissions import authorize, check_complete
 from alertrouter_router.console.routes import install as install_console
 from alertrouter_shared.web.bearer import BEARER
@@ -64,7 +65,8 @@ def create_app(state: RouterState, with_api: bool = True) -> FastAPI:
         check_complete([module.router for module in modules])
         for module in modules:
             # BEARER only declares the scheme in the OpenAPI document: ``authorize`` decides
-            app.include_router(module.router, dependencies=[Depends(BEARER), Depends(authorize)])
+            guards = [Depends(BEARER), Depends(authorize), Depends(declared_query_only)]
+            app.include_router(module.router, dependencies=guards)
         app.include_router(calendar_feeds.public)
         install_console(app)  # the web console under /ui/, on the same port
     else:  # a consumer process: it still says which configuration it serves, and reloads on request
