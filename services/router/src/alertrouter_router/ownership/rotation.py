@@ -53,7 +53,9 @@ class _Boundaries:
 
 def _calendar_boundaries(layer: Layer, zone: ZoneInfo) -> _Boundaries:
     start = local_start(layer, zone)
-    handoff = layer.handoff_time or start.time()
+    # fold=0: a start written with the offset of a repeated hour's second occurrence is that instant, but its
+    # time of day as the default handoff is taken at its first occurrence on every later fall-back day, as written
+    handoff = layer.handoff_time or start.time().replace(fold=0)
     anchor = start.date()
     step = layer.turn.days
     begins = wall_to_utc(start.date(), start.time(), zone)
