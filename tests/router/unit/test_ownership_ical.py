@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import pytest
 from icalendar import Calendar
 
 from alertrouter_router.ownership.ical import schedule_calendar, user_calendar, whole_shifts
@@ -104,3 +106,34 @@ def test_events_stay_in_utc_beside_the_feeds_zone() -> None:
     events = body.decode().split("BEGIN:VEVENT\r\n")[1:]
     times = [line for event in events for line in event.split("\r\n") if line.startswith(("DTSTART", "DTEND"))]
     assert len(times) == 2 * len(events) and all(re.fullmatch(r"DT(START|END):\d{8}T\d{6}Z", t) for t in times)
+
+
+@pytest.mark.parametrize(
+    ("zone", "start", "end"),
+    [
+        ("Europe/Berlin", utc(2026, 3, 20), utc(2026, 11, 5)),  # spring forward and fall back
+        ("America/New_York", utc(2026, 3, 1), utc(2026, 11, 10)),
+        ("Australia/Adelaide", utc(2026, 3, 25), utc(2026, 10, 20)),  # +10:30 to +09:30 and back, southern
+        ("Australia/Lord_Howe", utc(2026, 3, 25), utc(2026, 10, 20)),  # a DST of 30 minutes
+        ("Asia/Kathmandu", utc(2026, 1, 1), utc(2026, 2, 1)),  # none
+    ],
+)
+def test_vtimezone_onsets_are_the_zones_real_transitions(zone: str, start: datetime, end: datetime) -> None:
+    """RFC 5545 3.6.5: an observance's DTSTART is its onset in the local time in force *before* it (TZOFFSETFROM),
+    so DTSTART - TZOFFSETFROM is the UTC instant the zone's offset changes (Berlin's spring forward: 02:00, not
+    03:00, which a client would read as an hour late)."""
+    config = config_from(minimal_document())
+    schedule = config.schedules_by_id["s1"].model_copy(update={"time_zone": zone})
+    body = schedule_calendar(schedule, config.users_by_id, start, end, generated_at=STAMP)
+    timezone = Calendar.from_ical(body).walk("VTIMEZONE")[0]
+    info, changes = ZoneInfo(zone), 0
+    for observance in timezone.walk()[1:]:
+        before = observance.decoded("tzoffsetfrom")
+        onset = (observance.decoded("dtstart") - before).replace(tzinfo=UTC)
+        if before == observance.decoded("tzoffsetto"):
+            assert onset <= start  # the offset in force where the range begins
+            continue
+        changes += 1
+        assert (onset - timedelta(seconds=1)).astimezone(info).utcoffset() == before
+        assert onset.astimezone(info).utcoffset() == observance.decoded("tzoffsetto")
+    assert changes == (0 if zone == "Asia/Kathmandu" else 2)

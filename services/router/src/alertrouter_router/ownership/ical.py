@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, Timezone
+from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard
 
 from alertrouter_router.ownership.model import OwnershipConfig, Schedule
 from alertrouter_router.ownership.people import User
@@ -56,9 +57,54 @@ def _calendar(name: str, zone: str, start: datetime, end: datetime) -> Calendar:
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("x-wr-calname", name)
-    first, last = start.astimezone(UTC).date() - timedelta(days=1), end.astimezone(UTC).date() + timedelta(days=1)
-    calendar.add_component(Timezone.from_tzid(zone, first_date=first, last_date=last))
+    calendar.add_component(vtimezone(zone, start.astimezone(UTC) - timedelta(days=1), end + timedelta(days=1)))
     return calendar
+
+
+def vtimezone(zone: str, start: datetime, end: datetime) -> Timezone:
+    """The zone's offsets over ``[start, end)``: the one in force at ``start``, then each change. RFC 5545 wants
+    an observance's DTSTART in the local time *before* it (TZOFFSETFROM); icalendar's ``from_tzid`` writes the
+    spring-forward onset in the new time (03:00 for Berlin's 02:00), which a client reads as an hour late."""
+    info = ZoneInfo(zone)
+    timezone = Timezone()
+    timezone.add("tzid", zone)
+    at = start.astimezone(info)
+    timezone.add_component(_observance(at, at.utcoffset() or timedelta(0), at.replace(tzinfo=None, microsecond=0)))
+    for change in _offset_changes(info, at.astimezone(UTC), end.astimezone(UTC)):
+        before = (change - timedelta(seconds=1)).astimezone(info).utcoffset() or timedelta(0)
+        timezone.add_component(_observance(change.astimezone(info), before, (change + before).replace(tzinfo=None)))
+    return timezone
+
+
+def _observance(at: datetime, before: timedelta, onset: datetime) -> TimezoneStandard | TimezoneDaylight:
+    observance = TimezoneDaylight() if at.dst() else TimezoneStandard()
+    observance.add("tzname", at.tzname() or str(at.utcoffset()))
+    observance.add("dtstart", onset)
+    observance.add("tzoffsetfrom", before)
+    observance.add("tzoffsetto", at.utcoffset() or timedelta(0))
+    return observance
+
+
+def _offset_changes(info: ZoneInfo, start: datetime, end: datetime) -> list[datetime]:
+    """UTC instants (to the second) where the zone's offset, abbreviation or DST flag changes: zones change at
+    most once in any hour, so an hourly walk finds each change and a bisection pins it."""
+    changes: list[datetime] = []
+    hour = timedelta(hours=1)
+    at = start
+    while at < end:
+        if _rules(at, info) != _rules(at + hour, info):
+            low, high = at, at + hour
+            while high - low > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                low, high = (middle, high) if _rules(middle, info) == _rules(low, info) else (low, middle)
+            changes.append(high.replace(microsecond=0))
+        at += hour
+    return changes
+
+
+def _rules(instant: datetime, info: ZoneInfo) -> tuple[timedelta | None, timedelta | None, str | None]:
+    local = instant.astimezone(info)
+    return local.utcoffset(), local.dst(), local.tzname()
 
 
 def schedule_calendar(
