@@ -276,7 +276,8 @@ class Batch:
             plan = LevelPlan(plan.level, round_, plan.delay_minutes, plan.targets)
             explained = explain_targets(plan)
             if any(t.notifications for t in plan.targets):
-                incident = self.put_incident(replace(incident, last_round=round_, last_level=level))
+                base = round_ if round_ - incident.round_base > policy.repeat else incident.round_base  # a retry
+                incident = self.put_incident(replace(incident, last_round=round_, last_level=level, round_base=base))
                 members = self.members.get(incident.id, [])
                 pages = build_pages(self.config, incident, plan, decision.id, self.now, members)
                 self.effects.pages.extend(pages)
@@ -310,11 +311,10 @@ class Batch:
             shown = round_ - incident.round_base + 1
             skipped.append({"level": level + 1, "round": shown, "targets": explained, "reason": "nobody reachable"})
             position = self.after(incident, round_, level)
-        # Nobody now; try again later (a round past every one tried, so the step's key is new), until someone is
-        # reached or the incident is acknowledged or resolved: its later triggers are repeats of this incident, so
-        # without the retry a gap in coverage would swallow them.
+        # Nobody now; try again later (a round past any step and the repeats: a retry, whose first page starts a cycle)
+        # until someone is paged, acknowledged or resolved: else a coverage gap swallows its later triggers (repeats).
         retry_at = self.now + timedelta(minutes=self.rules.nobody_reachable_retry_minutes)
-        retry_round = max(round_, incident.step_round) + 1  # past any step already scheduled, a retry's too
+        retry_round = max(round_, incident.step_round, incident.round_base + policy.repeat) + 1
         incident = self.schedule(incident, Step(incident.id, retry_round, first_level, retry_at))
         reason = (
             f"{removed}no level of policy {policy.id} reaches anyone right now; "
