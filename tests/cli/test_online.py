@@ -145,6 +145,17 @@ async def test_incidents_why_ack_and_resolve(
     failed(await cli(router, "ack", short), 1, f"no open incident's id starts with {short!r}")
 
 
+async def test_ack_without_by_names_the_actor_the_api_recorded(
+    router: RouterRuntime, api: httpx.AsyncClient, producer: AIOKafkaProducer, unique: str
+) -> None:
+    """A machine token (make dev's dev-token) acts as its client id: the line must not say 'by you'."""
+    incident = await open_incident(api, producer, f"cli-actor-{unique}")
+    acked = await cli(router, "ack", incident["id"])
+    state = (await api.get(f"/v1/incidents/{incident['id']}")).json()["incident"]
+    assert state["acknowledged_by"].startswith("client:")
+    assert acked.out.strip() == f"incident {incident['id']} acknowledged by {state['acknowledged_by']}"
+
+
 async def test_maintenance_add_list_and_end(router: RouterRuntime, api: httpx.AsyncClient, unique: str) -> None:
     reason = f"cli test {unique}"
     added = await cli(router, "maintenance", "add", "storm", "--for", "6h", "--reason", reason, "--by", "cli", "--json")

@@ -138,7 +138,8 @@ def _act(action: str, incident: str, by: str | None, note: str, as_json: bool, *
     elif body.get("changed") and action in ("escalate", "snooze"):
         emit(f"incident {incident} {body['status']}: {body['reason']}")
     elif body.get("changed"):
-        emit(f"incident {incident} {body['status']} by {who or 'you'}")
+        # The API's actor: a machine token without --by acts as its client id, which the timeline shows too.
+        emit(f"incident {incident} {body['status']} by {body.get('by') or who or 'you'}")
     elif body.get("reason"):  # decided, and nothing moved: the decision says why (e.g. no level follows)
         emit(f"incident {incident} {body['status']}, nothing changed: {body['reason']}")
     else:
