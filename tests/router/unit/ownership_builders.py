@@ -1,4 +1,4 @@
-"""Small builders for ownership tests: a schedule or a whole configuration from plain dicts."""
+"""Small builders for ownership tests: a schedule or a whole configuration from plain dicts, a page."""
 
 from __future__ import annotations
 
@@ -7,6 +7,24 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from alertrouter_router.ownership.model import OwnershipConfig, Schedule
+from alertrouter_shared.events import ContactMethod, Page
+
+
+def page_to(user_id: str, contact: ContactMethod, created_at: datetime, send_at: datetime, **fields: Any) -> Page:
+    """A trigger page of incident i1 to ``user_id`` over ``contact``; ``fields`` override the rest."""
+    values: dict[str, Any] = {
+        "page_id": f"i1:1:1:{user_id}:{contact.id}",
+        "incident_id": "i1",
+        "decision_id": "d1",
+        "dedup_key": "k",
+        "service_id": "svc",
+        "team_id": "team-a",
+        "user_id": user_id,
+        "contact_method": contact,
+        "created_at": created_at,
+        "send_at": send_at,
+    }
+    return Page(**(values | fields))
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:

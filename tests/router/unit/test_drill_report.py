@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from alertrouter_router.drills import DrillRun
 from alertrouter_router.drills.drill_report import build
-from alertrouter_shared.events import ContactMethod, ContactMethodType, Page
+from alertrouter_shared.events import ContactMethod, ContactMethodType
+from tests.router.unit.ownership_builders import page_to
 
 STARTED = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)
 SKEW = timedelta(milliseconds=400)  # the pod that published and acknowledged runs this much behind the API's
@@ -14,17 +15,9 @@ SKEW = timedelta(milliseconds=400)  # the pod that published and acknowledged ru
 
 def test_times_stamped_by_a_pod_whose_clock_is_behind_are_never_below_zero() -> None:
     run = DrillRun("run-1", "checkout", False, "alice", "", STARTED, dedup_key="drill:checkout:run-1")
-    page = Page(
-        page_id="inc-1:1:1:alice:alice-hook",
-        incident_id="inc-1",
-        decision_id="d-1",
-        dedup_key="drill:checkout:run-1",
-        service_id="checkout",
-        team_id="payments",
-        user_id="alice",
-        contact_method=ContactMethod(id="alice-hook", type=ContactMethodType.WEBHOOK, address="http://hooks/alice"),
-        created_at=STARTED - SKEW,
-        send_at=STARTED - SKEW,
+    contact = ContactMethod(id="alice-hook", type=ContactMethodType.WEBHOOK, address="http://hooks/alice")
+    page = page_to(
+        "alice", contact, STARTED - SKEW, STARTED - SKEW, dedup_key="drill:checkout:run-1", service_id="checkout"
     )
     incident = {
         "id": "inc-1",

@@ -17,8 +17,7 @@ from alertrouter_router.ownership.escalation_targets import (
 )
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.ownership.model import TargetType
-from alertrouter_shared.events import Page
-from tests.router.unit.ownership_builders import berlin, config_from, minimal_document, user
+from tests.router.unit.ownership_builders import berlin, config_from, minimal_document, page_to, user
 
 AT = berlin(2024, 1, 2, 12)  # schedule s1 (daily a, b, c from 2024-01-01 09:00): b is on call
 
@@ -129,18 +128,7 @@ def test_an_api_override_for_someone_a_reload_removed_hides_nobody() -> None:
 def _delayed_sms_page(config: Any) -> Any:
     [target] = targets_for_level(config, config.policies_by_id["p1"], 0, AT)
     [sms] = [n for n in target.notifications if n.contact_method.id == "b-sms"]
-    return Page(
-        page_id="i1:1:1:b:b-sms+5m",
-        incident_id="i1",
-        decision_id="d1",
-        dedup_key="k",
-        service_id="svc",
-        team_id="team-a",
-        user_id="b",
-        contact_method=sms.contact_method,
-        created_at=AT,
-        send_at=sms.send_at,
-    )
+    return page_to("b", sms.contact_method, AT, sms.send_at, page_id="i1:1:1:b:b-sms+5m")
 
 
 def _with_b_sms(document: dict[str, Any], **method: str) -> dict[str, Any]:
