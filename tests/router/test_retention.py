@@ -87,6 +87,11 @@ async def test_history_past_the_retention_goes_and_what_is_newer_or_still_firing
         unrouted_alert = await conn.fetchval("SELECT status FROM router_alert WHERE dedup_key = $1", unrouted)
     assert unrouted_decisions == 0  # "no route" of a month ago: gone
     assert unrouted_alert not in (None, "resolved")  # still firing: its row is its deduplication, kept
+    # the pruned alert firing again is a new alert: it opens an incident and pages, as any first trigger does
+    again = await process_batch(
+        state, [alert_event(old, {"service": "checkout"}, occurred_at=NOW, received_at=NOW)], now=NOW
+    )
+    assert again.decisions[0].outcome.value == "paged" and again.decisions[0].incident_id not in (None, old_incident)
     state.history_pruned_at = NOW - timedelta(minutes=59)  # within the hour: no new round, nothing read
     late = f"am:test-am:{unique}-late"
     await process_batch(state, [alert_event(late, {"service": "nowhere"}, occurred_at=T0, received_at=T0)], now=T0)
