@@ -69,9 +69,20 @@ async def _beat(state: RouterState, at: datetime) -> None:
     await process_batch(state, [event], now=at)
 
 
-async def _pass_at(state: RouterState, at: datetime) -> int:
+async def _pass_at(state: RouterState, at: datetime, integration: str = INTEGRATION) -> int:
+    """One timer pass at ``at``: 1 if it raised ``integration`` (its row marked silent with a new due time), else
+    0. The other heartbeats of the file, never beaten, are monitored from the first pass and raise on their own."""
+    before = await _row(state, integration)
     set_clock(state, at)
-    return await heartbeats.raise_silent(state)
+    await heartbeats.raise_silent(state)
+    after = await _row(state, integration)
+    return int(after is not None and after["state"] == "silent" and after != before)
+
+
+async def _row(state: RouterState, integration: str) -> dict[str, Any] | None:
+    async with state.pool.acquire() as conn:
+        row = await conn.fetchrow("SELECT * FROM router_heartbeat WHERE integration_id = $1", integration)
+    return dict(row) if row else None
 
 
 async def _reload(state: RouterState, text: str) -> None:
@@ -132,7 +143,8 @@ async def test_a_heartbeat_enabled_again_counts_from_then_not_from_its_beat_befo
     listed = await _listed(state)
     assert (listed["state"], listed["overdue"]) == ("ok", False)
     assert listed["next_due_at"] == (enabled + timedelta(seconds=120)).isoformat()
-    assert await _pass_at(state, enabled + timedelta(seconds=120)) == 1  # no beat since: gone silent
+    assert await _pass_at(state, enabled + timedelta(seconds=120)) == 0  # interval + grace: still on time
+    assert await _pass_at(state, enabled + timedelta(seconds=121)) == 1  # no beat since: gone silent
 
 
 async def test_a_process_on_files_without_the_heartbeat_puts_off_its_alert_once_not_for_ever(
@@ -150,7 +162,39 @@ async def test_a_process_on_files_without_the_heartbeat_puts_off_its_alert_once_
     armed = T0 + timedelta(minutes=1)
     assert await _pass_at(state, armed) == 0
     for seconds in (30, 60, 90):  # the other process's timer passes change nothing
-        set_clock(elsewhere, armed + timedelta(seconds=seconds))
-        assert await heartbeats.raise_silent(elsewhere) == 0
+        assert await _pass_at(elsewhere, armed + timedelta(seconds=seconds)) == 0
         assert await _pass_at(state, armed + timedelta(seconds=seconds + 1)) == 0
-    assert await _pass_at(state, armed + timedelta(seconds=120)) == 1
+    assert await _pass_at(state, armed + timedelta(seconds=121)) == 1
+
+
+async def test_a_heartbeat_configured_but_never_beaten_is_monitored_from_the_first_pass_and_pages(
+    state: RouterState,
+) -> None:
+    """Monitoring started with the first beat: a job whose heartbeat URL or key was wrong from the start never beat,
+    and nobody was ever paged. The first timer pass that sees it configured arms it; an interval and grace later,
+    still no beat, its alert is raised, says it never beat, and is raised again while it stays silent."""
+    listed = await _listed(state)
+    assert (listed["state"], listed["last_beat_at"], listed["next_due_at"]) == (
+        "waiting for the first beat",
+        None,
+        None,
+    )
+
+    assert await _pass_at(state, T0) == 0
+    listed = await _listed(state)
+    assert (listed["state"], listed["last_beat_at"]) == ("waiting for the first beat", None)
+    assert listed["next_due_at"] == (T0 + timedelta(seconds=120)).isoformat()
+    assert await _pass_at(state, T0 + timedelta(seconds=120)) == 0
+    assert await _pass_at(state, T0 + timedelta(seconds=121)) == 1
+    row = await _row(state, INTEGRATION)
+    assert row is not None and row["last_beat_at"] is None and row["silent_since"] == T0 + timedelta(seconds=120)
+    listed = await _listed(state)
+    assert (listed["state"], listed["next_due_at"]) == ("silent", (T0 + timedelta(seconds=420)).isoformat())
+
+    assert await _pass_at(state, T0 + timedelta(seconds=420)) == 0
+    assert await _pass_at(state, T0 + timedelta(seconds=421)) == 1  # raised again, 5 minutes on
+
+    await _beat(state, T0 + timedelta(minutes=8))  # the job fixed: its first beat
+    listed = await _listed(state)
+    assert (listed["state"], listed["silent_since"]) == ("ok", None)
+    assert listed["last_beat_at"] == (T0 + timedelta(minutes=8)).isoformat()

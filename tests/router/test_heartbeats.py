@@ -66,6 +66,14 @@ class Heartbeats:
         self.api = httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
         return runtime
 
+    def monitor_only(self, *integrations: str) -> None:
+        """Leaves the other heartbeats out of the configuration: configured and never beaten, they are monitored
+        from the router's first timer pass and would raise their own alerts as the test moves the clock."""
+        document = self.folder / "ownership.yaml"
+        head, listed = document.read_text().split("integrations:\n")
+        kept = [b for b in listed.split("  - id: ")[1:] if b.split("\n", 1)[0] in integrations]
+        document.write_text(head + "integrations:\n" + "".join("  - id: " + b for b in kept))
+
     async def stop(self, runtime: RouterRuntime) -> None:
         runtime.stop()
         await asyncio.wait_for(runtime.wait(), 30)
@@ -167,6 +175,7 @@ async def test_a_silent_heartbeat_is_raised_again_and_pages_again_once_a_person_
 ) -> None:
     """Its row was marked silent when the alert was first raised and only a beat made it ok again: a page lost
     (stale, out of order) or an incident resolved while the job stayed dead was never raised again."""
+    heartbeats.monitor_only("hb-backup")
     await heartbeats.start(first=True)
     await heartbeats.beat("hb-backup")
     await heartbeats.recorded("hb-backup")
@@ -202,6 +211,7 @@ async def _restart_after(heartbeats: Heartbeats, beats_meanwhile: list[timedelta
     """The router records a beat and stops; beats at the given offsets reach Kafka meanwhile; it restarts past the
     heartbeat's due time, its first timer pass raising the alert before its consumer reaches those beats (as it
     did: the timers start with the consumers, whose group takes seconds to join)."""
+    heartbeats.monitor_only("hb-backup")
     first = await heartbeats.start(first=True)
     await heartbeats.beat("hb-backup")
     await heartbeats.recorded("hb-backup")
@@ -264,6 +274,7 @@ def _without_retired_and_paused(text: str) -> str:
 async def test_a_removed_or_disabled_heartbeat_is_never_raised(heartbeats: Heartbeats, pages: TopicReader) -> None:
     """Rows were never matched against the configuration: a removed or disabled heartbeat's row paged "gone
     silent" for an integration that can never beat again."""
+    heartbeats.monitor_only("hb-backup", "hb-retired", "hb-paused")
     await heartbeats.start(first=True)
     for integration in ("hb-backup", "hb-retired", "hb-paused"):
         await heartbeats.beat(integration)
@@ -291,6 +302,7 @@ async def test_a_removed_or_disabled_heartbeat_is_never_raised(heartbeats: Heart
 async def test_a_shortened_interval_acts_at_once(heartbeats: Heartbeats) -> None:
     """The due time was fixed at the beat: an interval shortened in the configuration acted only after the next
     beat, a long interval's silence going unnoticed meanwhile."""
+    heartbeats.monitor_only("hb-export")
     await heartbeats.start(first=True)
     await heartbeats.beat("hb-export")  # every 600 s (+ 60 s grace)
     last_beat = (await heartbeats.recorded("hb-export"))["last_beat_at"]
@@ -311,3 +323,31 @@ async def test_a_shortened_interval_acts_at_once(heartbeats: Heartbeats) -> None
     export = (await heartbeats.listed())["hb-export"]
     assert export["state"] == "silent"
     assert export["next_due_at"] == (datetime.fromisoformat(last_beat) + timedelta(seconds=420)).isoformat()
+
+
+async def test_a_heartbeat_that_never_beats_pages_and_its_first_beat_resolves_it(
+    heartbeats: Heartbeats, pages: TopicReader
+) -> None:
+    """Monitoring started with the first beat, so a job whose heartbeat was wrong from the start (its URL, its key)
+    never beat and never paged anyone. Now the router monitors it from its first timer pass."""
+    heartbeats.monitor_only("hb-backup")
+    await heartbeats.start(first=True)
+
+    async def armed() -> dict[str, Any] | None:
+        found = (await heartbeats.listed())["hb-backup"]
+        return found if found["next_due_at"] else None
+
+    waiting = await eventually(armed, what="hb-backup monitored by a timer pass")
+    assert (waiting["state"], waiting["last_beat_at"]) == ("waiting for the first beat", None)
+
+    heartbeats.clock.advance(timedelta(seconds=125))  # interval 60 + grace 60 after the pass that armed it
+    [raised] = await heartbeats.decisions("hb-backup", 1)
+    assert raised["outcome"] == "paged", raised["reason"]
+    assert "no heartbeat from hb-backup ever (monitored since" in raised["explanation"]["event"]["summary"]
+    assert await published(pages, [raised["incident_id"]])
+    assert (await heartbeats.listed())["hb-backup"]["state"] == "silent"
+
+    await heartbeats.beat("hb-backup")  # the job's heartbeat fixed: its first beat resolves the incident
+    _, resolved = await heartbeats.decisions("hb-backup", 2)
+    assert resolved["outcome"] == "resolved" and resolved["incident_id"] == raised["incident_id"]
+    assert (await heartbeats.recorded("hb-backup"))["silent_since"] is None

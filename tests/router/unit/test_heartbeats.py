@@ -19,6 +19,7 @@ from tests.router.unit.decide_support import CONFIG, T0, Store, minutes
 
 SPEC = CONFIG.integrations_by_id["test-heartbeat"]  # interval 60 s + grace 60 s: raised again every 5 minutes
 KEY = heartbeat_dedup_key("test-heartbeat")
+OVERDUE = T0 + timedelta(seconds=121)  # a second after interval + grace past a beat at T0 (at 120 s it is on time)
 
 
 def beat(at: datetime) -> AlertEvent:
@@ -97,7 +98,7 @@ def test_the_first_raise_is_dated_when_the_heartbeat_became_overdue_and_each_rai
 
 def test_a_timer_pass_repeated_after_a_crash_raises_the_same_event() -> None:
     """Produced, then the process died before the row was marked: the next pass raises the very same event."""
-    crashed = due_raise(SPEC, T0, None, T0 + minutes(2))
+    crashed = due_raise(SPEC, T0, None, T0 + timedelta(seconds=121))
     repeated = due_raise(SPEC, T0, None, T0 + minutes(3))
     assert crashed is not None and repeated is not None
     assert crashed.event.event_id == repeated.event.event_id
@@ -111,20 +112,20 @@ def test_a_timer_pass_repeated_after_a_crash_raises_the_same_event() -> None:
 def test_raised_again_while_its_incident_is_open_is_a_duplicate_and_after_a_person_resolved_it_pages_again() -> None:
     store = Store()
     row = heard(store, T0)
-    first = row.timer(T0 + minutes(2))
+    first = row.timer(OVERDUE)
     assert first is not None
-    store.run([first.event], T0 + minutes(2))
+    store.run([first.event], OVERDUE)
     paged = store.last(KEY)
     assert paged.outcome is Outcome.PAGED
-    again = row.timer(T0 + minutes(7))
+    again = row.timer(OVERDUE + minutes(5))
     assert again is not None
-    store.run([again.event], T0 + minutes(7))
+    store.run([again.event], OVERDUE + minutes(5))
     assert store.last(KEY).outcome is Outcome.DUPLICATE and store.last(KEY).incident_id == paged.incident_id
     store.act(paged.incident_id or "", "resolve", T0 + minutes(8))  # the job is still dead
     assert row.timer(T0 + minutes(11)) is None
-    later = row.timer(T0 + minutes(12))
+    later = row.timer(OVERDUE + minutes(10))
     assert later is not None
-    store.run([later.event], T0 + minutes(12))
+    store.run([later.event], OVERDUE + minutes(10))
     reopened = store.last(KEY)
     assert reopened.outcome is Outcome.PAGED and reopened.incident_id != paged.incident_id
 
@@ -132,7 +133,7 @@ def test_raised_again_while_its_incident_is_open_is_a_duplicate_and_after_a_pers
 def test_a_raise_suppressed_as_stale_by_a_lagging_consumer_pages_when_raised_again() -> None:
     store = Store()
     row = heard(store, T0)
-    first = row.timer(T0 + minutes(2))
+    first = row.timer(OVERDUE)
     assert first is not None
     store.run([first.event], T0 + minutes(20))  # the alerts consumer was 18 minutes behind
     assert store.last(KEY).explanation.get("suppressed_by") == "stale"
@@ -146,13 +147,13 @@ def test_a_raise_suppressed_as_stale_by_a_lagging_consumer_pages_when_raised_aga
 def test_a_raise_out_of_order_behind_an_ingest_clock_ahead_of_ours_pages_when_raised_again() -> None:
     store = Store()
     row = heard(store, T0 + minutes(4), now=T0)  # ingest's clock is four minutes ahead of the router's
-    first = row.timer(T0 + minutes(2))
+    first = row.timer(OVERDUE)
     assert first is not None
-    store.run([first.event], T0 + minutes(2))
+    store.run([first.event], OVERDUE)
     assert store.last(KEY).explanation.get("suppressed_by") == "out_of_order"
-    again = row.timer(T0 + minutes(7))
+    again = row.timer(OVERDUE + minutes(5))
     assert again is not None
-    store.run([again.event], T0 + minutes(7))
+    store.run([again.event], OVERDUE + minutes(5))
     assert store.last(KEY).outcome is Outcome.PAGED
 
 
@@ -192,9 +193,9 @@ def test_after_a_restart_a_dead_job_pages() -> None:
 def test_a_beat_and_the_alert_raised_before_it_in_one_batch() -> None:
     store = Store()
     row = heard(store, T0)
-    raised = row.timer(T0 + minutes(2))
+    raised = row.timer(OVERDUE)
     assert raised is not None
-    store.run([beat(T0 + minutes(1.5)), raised.event], T0 + minutes(2))
+    store.run([beat(T0 + minutes(1.5)), raised.event], OVERDUE)
     assert store.last(KEY).explanation.get("suppressed_by") == "out_of_order"
 
 
@@ -203,8 +204,8 @@ def test_a_silent_heartbeat_whose_interval_was_lengthened_is_raised_again_only_o
     for a job not due for another 23 hours."""
     daily = spec(86400, 60)
     assert due_raise(daily, T0, T0 + minutes(2), T0 + minutes(62)) is None
-    assert due_raise(daily, T0, T0 + minutes(2), T0 + timedelta(seconds=86459)) is None
-    again = due_raise(daily, T0, T0 + minutes(2), T0 + timedelta(seconds=86460))
+    assert due_raise(daily, T0, T0 + minutes(2), T0 + timedelta(seconds=86460)) is None
+    again = due_raise(daily, T0, T0 + minutes(2), T0 + timedelta(seconds=86461))
     assert again is not None and again.due == T0 + timedelta(seconds=86460)
 
 
@@ -214,14 +215,41 @@ def test_a_silent_heartbeat_whose_interval_was_lengthened_is_raised_again_only_o
         (T0, None, T0 + minutes(2)),
         (T0, T0 + minutes(60), T0 + minutes(62)),
         (T0 + minutes(61), T0 + minutes(60), T0 + minutes(63)),
+        (None, T0 + minutes(60), T0 + minutes(62)),
     ],
-    ids=["a beat", "enabled again after a pause, no beat since", "a beat since it was enabled again"],
+    ids=[
+        "a beat",
+        "enabled again after a pause, no beat since",
+        "a beat since it was enabled again",
+        "configured, never beaten",
+    ],
 )
-def test_a_heartbeat_enabled_again_counts_from_then_or_from_a_later_beat(
-    last_beat: datetime, armed: datetime | None, overdue: datetime
+def test_a_heartbeat_enabled_again_or_never_beaten_counts_from_then_or_from_a_later_beat(
+    last_beat: datetime | None, armed: datetime | None, overdue: datetime
 ) -> None:
     assert overdue_at(SPEC, last_beat, armed) == overdue
-    assert due_raise(SPEC, last_beat, None, overdue - timedelta(seconds=1), armed) is None
-    raised = due_raise(SPEC, last_beat, None, overdue, armed)
-    assert raised is not None and raised.overdue_since == overdue
-    assert last_beat.isoformat(timespec="seconds") in raised.event.summary  # "no heartbeat … since" the beat
+    assert due_raise(SPEC, last_beat, None, overdue, armed) is None  # exactly interval + grace: still on time
+    raised = due_raise(SPEC, last_beat, None, overdue + timedelta(seconds=1), armed)
+    assert raised is not None and raised.overdue_since == raised.due == overdue
+    if last_beat is None:
+        assert armed is not None
+        since = f"no heartbeat from test-heartbeat ever (monitored since {armed.isoformat(timespec='seconds')})"
+        assert since in raised.event.summary
+    else:
+        assert last_beat.isoformat(timespec="seconds") in raised.event.summary  # "no heartbeat … since" the beat
+
+
+def test_a_never_beaten_heartbeat_pages_through_decide_and_its_first_beat_resolves_it() -> None:
+    """The alert of a heartbeat that never beat is decided like any other: it pages, and the first beat ends it."""
+    store = Store()
+    raised = due_raise(SPEC, None, None, T0 + minutes(3), armed=T0)
+    assert raised is not None
+    store.run([raised.event], T0 + minutes(3))
+    assert store.last(KEY).outcome is Outcome.PAGED
+    store.run([beat(T0 + minutes(4))], T0 + minutes(4))
+    assert store.last(KEY).outcome is Outcome.RESOLVED
+
+
+def test_neither_a_beat_nor_a_start_of_monitoring_is_refused() -> None:
+    with pytest.raises(ValueError, match="neither a beat nor a start"):
+        overdue_at(SPEC, None, None)

@@ -172,7 +172,7 @@ def _snapshot_sql(lock: str) -> str:
         f"ARRAY(SELECT w FROM (SELECT {_WINDOW_COLUMNS} FROM router_maintenance_window "
         "WHERE $5 AND active AND ends_at > $6 ORDER BY starts_at, id) AS w) AS windows, "
         "ARRAY(SELECT b FROM (SELECT integration_id, last_beat_at FROM router_heartbeat "
-        "WHERE integration_id = ANY($7::text[])) AS b) AS beats"
+        "WHERE integration_id = ANY($7::text[]) AND last_beat_at IS NOT NULL) AS b) AS beats"
     )
 
 

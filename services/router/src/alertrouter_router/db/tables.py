@@ -219,9 +219,9 @@ heartbeat = Table(
     metadata,
     Column("integration_id", String(128), primary_key=True),
     Column("service_id", String(128)),
-    _ts("last_beat_at", False),
+    _ts("last_beat_at"),  # NULL: armed when first seen configured, never beaten yet
     _ts("due_at", False),  # ok: due as of the beat (the timer uses the current config); silent: the due raised last
-    Column("state", String(16), nullable=False),  # ok | silent
+    Column("state", String(16), nullable=False),  # ok | silent | armed | paused
     _ts("silent_since"),
     Index("ix_router_heartbeat_due", "due_at", postgresql_where=text("state = 'ok'")),
 )

@@ -72,15 +72,22 @@ def beat_of(event: AlertEvent, config: LoadedConfig, now: datetime) -> Beat | No
     return Beat(spec.id, spec.service, now, now + allowance(spec))
 
 
-def overdue_at(spec: Integration, last_beat_at: datetime, armed: datetime | None = None) -> datetime:
+def overdue_at(spec: Integration, last_beat_at: datetime | None, armed: datetime | None = None) -> datetime:
     """When the heartbeat is overdue: its last beat plus interval and grace, or, enabled again (or added back)
     after a pause and no beat since, counted from when it was (``armed``). While paused ingest refuses its beats,
-    so counting from the beat before the pause paged "gone silent" at once for a job beating as it should."""
-    return max(last_beat_at, armed or last_beat_at) + allowance(spec)
+    so counting from the beat before the pause paged "gone silent" at once for a job beating as it should.
+
+    A heartbeat that has never beaten counts from when the router first saw it monitored (``armed``, no last
+    beat): waiting for a first beat that never came, a job whose heartbeat URL or key was wrong from the start
+    was never paged for."""
+    started = [at for at in (last_beat_at, armed) if at is not None]
+    if not started:
+        raise ValueError(f"heartbeat {spec.id}: neither a beat nor a start of monitoring")
+    return max(started) + allowance(spec)
 
 
 def next_due(
-    spec: Integration, last_beat_at: datetime, raised: datetime | None, armed: datetime | None = None
+    spec: Integration, last_beat_at: datetime | None, raised: datetime | None, armed: datetime | None = None
 ) -> datetime:
     """When the heartbeat's alert is (next) raised: ``raised`` is the due time the last raise covered, None while
     the heartbeat is ok. Raised again never before it is overdue by the current configuration: an interval a
@@ -91,34 +98,54 @@ def next_due(
 
 
 def due_raise(
-    spec: Integration, last_beat_at: datetime, raised: datetime | None, now: datetime, armed: datetime | None = None
+    spec: Integration,
+    last_beat_at: datetime | None,
+    raised: datetime | None,
+    now: datetime,
+    armed: datetime | None = None,
 ) -> Raise | None:
     """The raise due at ``now``, if any. The first raise is dated when the heartbeat became overdue; a raise
     again, the latest due time passed (a router down for hours raises once, not once per missed period). The
-    same row and the same due time give the same event, so a pass repeated after a crash raises nothing new."""
+    same row and the same due time give the same event, so a pass repeated after a crash raises nothing new.
+
+    Due strictly after the allowance: a beat exactly interval + grace after the last one is on time (grace is how
+    late a beat may be), so the pass at that very instant raises nothing."""
     overdue_since = overdue_at(spec, last_beat_at, armed)
     start = next_due(spec, last_beat_at, raised, armed)
-    if start > now:
+    if start >= now:
         return None
     every = repeat_every(spec)
     covered = start + every * ((now - start) // every)
     due = start if raised is None else covered
-    return Raise(spec.id, due, covered, overdue_since, silent_alert(spec, last_beat_at, due, now))
+    alert = silent_alert(spec, last_beat_at, due, now, monitored_since=armed)
+    return Raise(spec.id, due, covered, overdue_since, alert)
 
 
-def silent_alert(spec: Integration, last_beat_at: datetime, due: datetime, now: datetime) -> AlertEvent:
+def silent_alert(
+    spec: Integration,
+    last_beat_at: datetime | None,
+    due: datetime,
+    now: datetime,
+    *,
+    monitored_since: datetime | None = None,
+) -> AlertEvent:
     """The trigger raised for a heartbeat past due. Its event time is the due time, not now: a beat the router
     had not yet processed when it raised the alert (a backlog after a restart) is later than that, and makes the
     trigger out of order instead of a page; received now, it is not a stale backlog event. Its id is derived from
     the last beat and the due time: each raise is a new event, and a raise repeated after a crash is the same."""
-    since = last_beat_at.isoformat(timespec="seconds")
+    if last_beat_at is None:
+        started = monitored_since.isoformat(timespec="seconds") if monitored_since else "its start"
+        silence = f"no heartbeat from {spec.id} ever (monitored since {started})"
+    else:
+        silence = f"no heartbeat from {spec.id} since {last_beat_at.isoformat(timespec='seconds')}"
+    last = "never" if last_beat_at is None else last_beat_at.isoformat()
     return AlertEvent(
-        event_id=derived_id("heartbeat-silent", f"{spec.id}:{last_beat_at.isoformat()}:{due.isoformat()}"),
+        event_id=derived_id("heartbeat-silent", f"{spec.id}:{last}:{due.isoformat()}"),
         source=AlertSource.HEARTBEAT,
         integration_id=spec.id,
         action=AlertAction.TRIGGER,
         dedup_key=heartbeat_dedup_key(spec.id),
-        summary=f"monitoring for {spec.service or spec.id} has gone silent: no heartbeat from {spec.id} since {since}",
+        summary=f"monitoring for {spec.service or spec.id} has gone silent: {silence}",
         labels={"alertname": "HeartbeatMissing", "heartbeat": spec.id},
         bound_service=spec.service,
         occurred_at=due,
