@@ -113,3 +113,41 @@ async def test_unverifiable_certificate_is_not_trusted(
 def test_fixture_replies_cover_both_classes() -> None:
     assert fixture_reply("451").startswith("451 4.7.1")
     assert fixture_reply("550").startswith("550 5.1.1")
+
+
+@pytest.mark.parametrize(
+    ("configured", "missing"),
+    [({"smtp_security": "starttls"}, "STARTTLS"), ({"smtp_username": "mailer", "smtp_password": "x"}, "AUTH")],
+    ids=["starttls", "auth"],
+)
+async def test_a_server_without_the_configured_starttls_or_auth_fails_at_once(
+    make_settings: SettingsFactory, make_page: PageFactory, unique: str, configured: dict[str, str], missing: str
+) -> None:
+    """aiosmtplib raises a plain SMTPException for a missing extension, which counted as transient: retried until the
+    deadline (minutes) while the escalation waited, though no retry can change the server's extensions."""
+    with SmtpServer() as server:  # plain: neither STARTTLS nor AUTH offered
+        settings = make_settings(smtp_port=server.port, retry_deadline_seconds=600, **configured)
+        page = make_page(ContactMethodType.EMAIL, f"alice+{unique}@example.test")
+        async with Notifier(settings) as notifier, api_client(notifier) as client:
+            await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+            delivery = await final_delivery(client, page.page_id)
+    assert delivery["status"] == "failed"
+    assert [a["provider_status_code"] for a in delivery["attempts"]] == ["unsupported"]
+    assert missing in delivery["attempts"][0]["error"]
+    assert server.messages == []
+
+
+async def test_a_page_to_several_addresses_is_refused_not_sent_to_some(
+    make_settings: SettingsFactory, make_page: PageFactory, unique: str
+) -> None:
+    """From a router that did not check: sent to every address of the list, the page counted as delivered when any
+    one accepted it. The configuration refuses such an address (test_ownership_loader); the notifier sends none."""
+    with SmtpServer() as server:
+        settings = make_settings(smtp_port=server.port, smtp_security="none", retry_deadline_seconds=600)
+        page = make_page(ContactMethodType.EMAIL, f"alice+{unique}@example.test, bob@example.test")
+        async with Notifier(settings) as notifier, api_client(notifier) as client:
+            await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+            delivery = await final_delivery(client, page.page_id)
+    assert delivery["status"] == "failed"
+    assert [a["provider_status_code"] for a in delivery["attempts"]] == ["invalid_address"]
+    assert server.messages == []

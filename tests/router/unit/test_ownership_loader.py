@@ -156,6 +156,28 @@ def test_duplicate_contact_method_id_within_a_user(tmp_path: Path) -> None:
     assert (issue.path, issue.message) == ("users[0].contact_methods[2].id", "duplicate contact method id 'a-hook'")
 
 
+@pytest.mark.parametrize(
+    "address", ["a@example.com, b@example.com", "a@example.com; b@example.com", "oncall", "a b@example.com"]
+)
+def test_an_email_contact_method_names_exactly_one_mailbox(tmp_path: Path, address: str) -> None:
+    """A list was sent to every address in it, and the page counted as delivered when any one accepted it."""
+
+    def change(d: dict[str, Any]) -> None:
+        d["users"][0]["contact_methods"].append({"id": "a-mail", "type": "email", "address": address})
+
+    issue = only_issue(broken(tmp_path, change))
+    assert issue.path.startswith("users[0].contact_methods[2]"), issue
+    assert "names exactly one mailbox" in issue.message
+
+
+@pytest.mark.parametrize("address", ["a@example.com", "Alice Example <alice@example.com>", "a+pager@sub.example.com"])
+def test_an_email_contact_method_with_one_mailbox_loads(tmp_path: Path, address: str) -> None:
+    def change(d: dict[str, Any]) -> None:
+        d["users"][0]["contact_methods"].append({"id": "a-mail", "type": "email", "address": address})
+
+    load_config(broken(tmp_path, change), environ={})
+
+
 def test_invalid_time_zone(tmp_path: Path) -> None:
     file = broken(tmp_path, lambda d: d["users"][2].update(time_zone="Europe/Berln"))
     assert only_issue(file) == ConfigIssue(

@@ -1,7 +1,8 @@
 """Email over SMTP (aiosmtplib): STARTTLS or implicit TLS, optional AUTH, one recipient per message.
 
 Reply policy (FORMATS §6): 4xx replies and connection trouble are transient; 5xx replies (including 535 auth
-failure, a configuration error) are permanent for this message. A pager gives up within minutes (the retry
+failure, a configuration error) and a server without the STARTTLS or AUTH configured are permanent for this
+message. A pager gives up within minutes (the retry
 deadline), not the days RFC 5321 suggests for ordinary mail.
 """
 
@@ -15,6 +16,7 @@ import aiosmtplib
 from alertrouter_notifier.channels.base import Outgoing, Receipt, SendPermanentError, SendTransientError
 from alertrouter_notifier.rendering.email import build_email
 from alertrouter_notifier.settings import NotifierSettings
+from alertrouter_shared.mailbox import single_mailbox
 
 
 class SmtpProvider:
@@ -45,17 +47,20 @@ class SmtpProvider:
         }
 
     async def send(self, outgoing: Outgoing) -> Receipt:
+        mailbox = single_mailbox(outgoing.page.contact_method.address)
+        if mailbox is None:
+            raise SendPermanentError("smtp: the address names no single mailbox", status_code="invalid_address")
         message = build_email(
             outgoing.page, outgoing.links, delivery_id=outgoing.delivery_id, sender=self._sender, domain=self._domain
         )
         try:
-            await aiosmtplib.send(message, **self._connection())
+            await aiosmtplib.send(message, recipients=[mailbox], **self._connection())
         except aiosmtplib.SMTPRecipientsRefused as exc:
             raise _classify([(r.code, r.message) for r in exc.recipients]) from exc
         except aiosmtplib.SMTPResponseException as exc:
             raise _classify([(exc.code, exc.message)]) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise SendTransientError(f"smtp: {type(exc).__name__}: {exc}", status_code="connect") from exc
+            raise _unanswered(exc) from exc
         # aiosmtplib returns only the reply text; reaching here means the DATA stage was answered 250
         return Receipt(provider_message_id=message["Message-ID"], provider_status_code="250")
 
@@ -71,7 +76,7 @@ class SmtpProvider:
         except aiosmtplib.SMTPResponseException as exc:
             raise _classify([(exc.code, exc.message)]) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise SendTransientError(f"smtp: {type(exc).__name__}: {exc}", status_code="connect") from exc
+            raise _unanswered(exc) from exc
         finally:
             smtp.close()
         steps = ["EHLO", *(["STARTTLS"] if self._security == "starttls" else []), *(["AUTH"] if self._username else [])]
@@ -79,6 +84,16 @@ class SmtpProvider:
 
     async def aclose(self) -> None:
         """One connection per message: nothing pooled to close."""
+
+
+def _unanswered(exc: BaseException) -> SendTransientError | SendPermanentError:
+    """Failures without an SMTP reply are transient (connection trouble, a timeout), except a server that does not
+    offer what is configured (STARTTLS, AUTH) or what the message needs (SMTPUTF8): no retry changes that, and
+    retried until the deadline it held the escalation back for minutes. aiosmtplib raises a plain SMTPException
+    for the missing extensions, so they are known by their message ("... extension not supported by server")."""
+    if isinstance(exc, aiosmtplib.SMTPNotSupported) or "not supported by" in str(exc):
+        return SendPermanentError(f"smtp: {exc}", status_code="unsupported")
+    return SendTransientError(f"smtp: {type(exc).__name__}: {exc}", status_code="connect")
 
 
 def _classify(replies: list[tuple[int, str]]) -> SendTransientError | SendPermanentError:

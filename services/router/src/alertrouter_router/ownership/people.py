@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 from alertrouter_router.ownership.timespec import StrictModel, TimeZoneName
 from alertrouter_shared.events import ContactMethodType
 from alertrouter_shared.integrations import Identifier
+from alertrouter_shared.mailbox import single_mailbox
 
 
 class _Identified(Protocol):
@@ -66,6 +67,15 @@ class ContactMethodSpec(StrictModel):
         if given[0] == "address_file":
             return {**data, "address": _from_file(str(data["address_file"]))}
         return data
+
+    @model_validator(mode="after")
+    def _one_mailbox(self) -> ContactMethodSpec:
+        if self.type is ContactMethodType.EMAIL and single_mailbox(self.address) is None:
+            raise ValueError(
+                f"contact method {self.id!r}: an email address names exactly one mailbox (a@example.com); "
+                "for several people, give each a contact method of their own"
+            )
+        return self
 
 
 def _from_environment(name: str) -> str:
