@@ -74,7 +74,7 @@ async def test_failures_are_one_line_with_their_exit_code(router: RouterRuntime)
         4,
         "may not acknowledge incidents: that needs the responder role",  # a read-only entry is a viewer
     )
-    failed(await cli(router, "oncall"), 1, "give a SERVICE or --team TEAM")
+    failed(await cli(router, "oncall"), 2, "give a SERVICE or --team TEAM")  # a usage error, as typer's own
     failed(
         await cli(router, "incidents", "--status", "bogus"), 1, "422 Unprocessable Entity: query.status: String should"
     )
@@ -126,6 +126,7 @@ async def test_incidents_why_ack_and_resolve(
     by_id = await cli(router, "why", decisions[0]["id"], "--json")
     assert json.loads(by_id.out)["id"] == decisions[0]["id"]
     failed(await cli(router, "why", "--key", f"none-{unique}"), 1, f"no decision for dedup key 'none-{unique}'")
+    failed(await cli(router, "why"), 2, "give a DECISION id or --key DEDUP_KEY")
 
     # named as messages show it (the first eight hex digits, after a '#'): the one open incident starting so
     short = "#" + incident["id"].replace("-", "")[:8]

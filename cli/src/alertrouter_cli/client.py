@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 DEFAULT_URL = "http://127.0.0.1:8081"
 EXIT_FAILED = 1
+EXIT_USAGE = 2  # as typer's own usage errors (an unknown option, a missing argument)
 EXIT_UNREACHABLE = 3
 EXIT_AUTH = 4
 
@@ -178,7 +179,8 @@ class ApiClient:
             )
         return response
 
-    def _json(self, response: httpx.Response) -> Any:
+    @staticmethod
+    def _json(response: httpx.Response) -> Any:
         """The body as JSON; a page of a proxy or the console (wrong ``ALERTROUTER_URL``) is one line, too."""
         try:
             return response.json()

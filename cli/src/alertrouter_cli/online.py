@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from alertrouter_cli.client import ApiClient, CliError, acting_user, load_settings
+from alertrouter_cli.client import EXIT_USAGE, ApiClient, CliError, acting_user, load_settings
 from alertrouter_cli.incident_ids import incident_id
 from alertrouter_cli.output import emit, emit_json, emit_more, notifications, selected_by, table, when
 from alertrouter_cli.times import InstantError, parse_instant, parse_window
@@ -65,7 +65,7 @@ def oncall(
 ) -> None:
     """Who is on call for a service (or each service of a team), per level, and why."""
     if (service is None) == (team is None):
-        raise CliError("give a SERVICE or --team TEAM")
+        raise CliError("give a SERVICE or --team TEAM", EXIT_USAGE)
     with _client() as api:
         body = api.get("/v1/oncall", service=service, team=team, at=_instant(at))
     if as_json:
@@ -88,7 +88,7 @@ def why(
 ) -> None:
     """Why a routing decision was made, as a paragraph (or the decision's full JSON)."""
     if (decision is None) == (key is None):
-        raise CliError("give a DECISION id or --key DEDUP_KEY")
+        raise CliError("give a DECISION id or --key DEDUP_KEY", EXIT_USAGE)
     with _client() as api:
         if key is not None:
             items = api.get("/v1/decisions", dedup_key=key, limit=1)["items"]
