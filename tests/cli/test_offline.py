@@ -314,3 +314,17 @@ def test_config_diff_follows_the_order_rules_are_tried_in(tmp_path: Path) -> Non
     same = invoke("config", "diff", str(before), str(moved))
     assert same.exit_code == 0 and same.stdout.strip() == "no differences", same.stdout
     assert invoke("config", "diff", str(moved), str(before), "--json").stdout.strip() == "[]"
+
+
+def test_config_diff_says_where_an_added_route_rule_is_tried(tmp_path: Path) -> None:
+    """A rule added first takes the alerts another rule routed until then: the diff said only "+ rule"."""
+    before, added = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    text = (LABELLED / "ownership.yaml").read_text(encoding="utf-8")
+    before.write_text(text, encoding="utf-8")
+    new_rule = '  - id: all-production\n    service: search\n    match: [{label: env, op: "=", value: production}]\n'
+    added.write_text(text.replace("route_rules:\n", "route_rules:\n" + new_rule), encoding="utf-8")
+    shown = invoke("config", "diff", str(before), str(added))
+    assert "  + all-production (tried 1 of 3)" in shown.stdout, shown.stdout
+    body = json.loads(invoke("config", "diff", str(before), str(added), "--json").stdout)
+    rules = next(item for item in body if item["section"] == "route_rules")
+    assert rules["added"] == ["all-production"] and rules["tried_at"] == {"all-production": 1}

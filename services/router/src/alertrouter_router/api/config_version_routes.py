@@ -56,6 +56,9 @@ class SectionDiff(BaseModel):
     removed: list[str]
     changed: dict[str, list[FieldChange]] = Field(description="item id -> its changed fields")
     order: RuleOrder | None = Field(description="route rules kept in both but evaluated in another order")
+    tried_at: dict[str, int] = Field(
+        description="an added route rule -> its position (1: first) in the order rules are tried; empty otherwise"
+    )
 
 
 class ConfigDiff(BaseModel):

@@ -41,6 +41,7 @@ class SectionDiff:
     removed: list[str] = field(default_factory=list)
     changed: dict[str, list[FieldChange]] = field(default_factory=dict)
     order: tuple[list[str], list[str]] | None = None
+    tried_at: dict[str, tuple[int, int]] = field(default_factory=dict)  # an added route rule: (n, of m) tried
 
     @property
     def empty(self) -> bool:
@@ -103,6 +104,7 @@ def _section(section: str, before: Mapping[str, Any], after: Mapping[str, Any]) 
         kept_old, kept_new = [i for i in tried_old if i in new], [i for i in tried_new if i in old]
         if kept_old != kept_new:
             result.order = (kept_old, kept_new)
+        result.tried_at = {i: (tried_new.index(i) + 1, len(tried_new)) for i in result.added}
     return result
 
 
@@ -142,13 +144,21 @@ def _value(value: Any) -> str:
     return "(absent)" if value is None else repr(value)
 
 
+def _tried_at(diff: SectionDiff, item_id: str) -> str:
+    """Where an added route rule is tried: put first, it may take alerts another rule routed until now."""
+    if item_id not in diff.tried_at:
+        return ""
+    position, count = diff.tried_at[item_id]
+    return f" (tried {position} of {count})"
+
+
 def render(diffs: list[SectionDiff]) -> str:
     if not diffs:
         return "no differences"
     lines: list[str] = []
     for diff in diffs:
         lines.append(f"{diff.section}:")
-        lines += [f"  + {item_id}" for item_id in diff.added]
+        lines += [f"  + {item_id}{_tried_at(diff, item_id)}" for item_id in diff.added]
         lines += [f"  - {item_id}" for item_id in diff.removed]
         for item_id, changes in diff.changed.items():
             lines.append(f"  ~ {item_id}")
@@ -169,6 +179,7 @@ def as_json(diffs: list[SectionDiff]) -> list[dict[str, Any]]:
                 for item_id, changes in diff.changed.items()
             },
             "order": {"before": diff.order[0], "after": diff.order[1]} if diff.order else None,
+            "tried_at": {i: n for i, (n, _) in diff.tried_at.items()},
         }
         for diff in diffs
     ]
