@@ -14,6 +14,7 @@ from alertrouter_router.db.pool import make_pool
 from alertrouter_router.history import prune_history
 from alertrouter_router.ownership.loader import load_config
 from alertrouter_router.pipeline import process_batch
+from alertrouter_router.settings import RouterSettings
 from alertrouter_router.state import RouterState
 from alertrouter_shared.events import AlertAction
 from tests.helpers import DatabaseFactory
@@ -31,7 +32,7 @@ def retention_database(databases: DatabaseFactory) -> Iterator[str]:
 @pytest.fixture
 async def state(retention_database: str) -> AsyncIterator[RouterState]:
     pool = await make_pool(retention_database, 4)
-    state = loop_state(pool, SimpleNamespace(current=load_config(CONFIG)), retention_days=30)
+    state = loop_state(pool, SimpleNamespace(current=load_config(CONFIG)), retention_days=30, audit_retention_days=0)
     state.history_pruned_at = None
     yield state
     await pool.close()
@@ -111,3 +112,31 @@ async def test_nothing_is_deleted_unless_a_retention_is_set(state: RouterState, 
     set_clock(state, NOW + timedelta(days=3650))
     assert await prune_history(state) == 0
     assert (await _rows(state, incident, key))["incident"] == 1
+
+
+async def test_the_audit_trail_has_a_retention_of_its_own(state: RouterState) -> None:
+    """The audit trail grew for ever: ROUTER_AUDIT_RETENTION_DAYS deletes entries older than it (at least a year),
+    also with the history's retention off, and nothing newer."""
+    async with state.pool.acquire() as conn:
+        await conn.execute("DELETE FROM router_audit")
+        await conn.executemany(
+            "INSERT INTO router_audit (at, actor, action, target_type, target_id) "
+            "VALUES ($1, 'alice', $2, 'incident', 'i')",
+            [(T0, "incident.acknowledge"), (T0 + timedelta(days=400), "incident.resolve")],
+        )
+    state.settings.retention_days = 0  # type: ignore[misc]
+    state.settings.audit_retention_days = 365  # type: ignore[misc]
+    set_clock(state, T0 + timedelta(days=500))
+    await prune_history(state)
+    async with state.pool.acquire() as conn:
+        kept = [r["action"] for r in await conn.fetch("SELECT action FROM router_audit ORDER BY seq")]
+    assert kept == ["incident.resolve"]
+
+
+@pytest.mark.parametrize(("days", "accepted"), [(0, True), (30, False), (364, False), (365, True)])
+def test_an_audit_retention_is_none_or_at_least_a_year(days: int, accepted: bool) -> None:
+    if accepted:
+        assert RouterSettings(audit_retention_days=days).audit_retention_days == days
+    else:
+        with pytest.raises(ValueError, match="at least 365 days"):
+            RouterSettings(audit_retention_days=days)

@@ -7,6 +7,8 @@ from pydantic_settings import SettingsConfigDict
 
 from alertrouter_shared.settings import CommonSettings, _env, check_retention, retention_days
 
+MIN_AUDIT_RETENTION_DAYS = 365
+
 
 class RouterSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="ROUTER_", extra="ignore", populate_by_name=True)
@@ -68,6 +70,12 @@ class RouterSettings(CommonSettings):
         "days of history kept: incidents resolved (and silent) that long ago, with their decisions, pages and "
         "timeline, and decisions, alerts, change events, maintenance windows and drills of no open incident"
     )
+    audit_retention_days: int = Field(
+        0,
+        ge=0,
+        description="days of the audit trail kept (who did what through the API); 0 = keep everything, else at "
+        f"least {MIN_AUDIT_RETENTION_DAYS}",
+    )
     db_pool_size: int = Field(
         10,
         ge=1,
@@ -93,3 +101,11 @@ class RouterSettings(CommonSettings):
     )
 
     _retention = field_validator("retention_days")(check_retention)
+
+    @field_validator("audit_retention_days")
+    @classmethod
+    def _audit_retention(cls, days: int) -> int:
+        """A security record outlives the incidents it is about: a year is the least audits ask for."""
+        if 0 < days < MIN_AUDIT_RETENTION_DAYS:
+            raise ValueError(f"0 (keep everything) or at least {MIN_AUDIT_RETENTION_DAYS} days")
+        return days

@@ -3,8 +3,9 @@
 Only what no decision reads again goes: incidents resolved before the cutoff whose alerts have been silent since
 (their steps, outbox rows, timeline, decisions and alerts with them), decisions and alerts of no incident (no
 route, suppressed, resolved) older than the cutoff, change events, maintenance windows and drills over before it.
-An alert still heard from keeps its incident: a firing alert's row is its deduplication. The audit trail,
-configuration versions, tokens and overrides are not touched (security records, and small).
+An alert still heard from keeps its incident: a firing alert's row is its deduplication. The audit trail has a
+retention of its own (``ROUTER_AUDIT_RETENTION_DAYS``, at least a year: a security record outlives the incidents);
+configuration versions, tokens and overrides are not touched (small, and what the audit trail refers to).
 
 Every batch is one transaction; rows are taken with SKIP LOCKED, so two replicas pruning at once share the work,
 and the live path, which locks alerts and incidents too, is never waited for.
@@ -60,16 +61,28 @@ _UNATTACHED = (
 )
 
 
-async def prune_batch(conn: Conn, cutoff: datetime, limit: int) -> dict[str, int]:
-    """One batch of history older than ``cutoff`` deleted; table -> rows deleted (empty: nothing was left)."""
+_AUDIT = (
+    "DELETE FROM router_audit WHERE seq IN (SELECT seq FROM router_audit WHERE at < $1 ORDER BY seq LIMIT $2 "
+    "FOR UPDATE SKIP LOCKED)"
+)
+
+
+async def prune_batch(
+    conn: Conn, cutoff: datetime | None, limit: int, audit_cutoff: datetime | None = None
+) -> dict[str, int]:
+    """One batch of history older than ``cutoff`` and of audit entries older than ``audit_cutoff`` deleted (None:
+    kept); table -> rows deleted (empty: nothing was left)."""
     deleted: dict[str, int] = {}
     async with conn.transaction():
-        incidents = [r["id"] for r in await conn.fetch(_OLD_INCIDENTS, cutoff, limit)]
-        if incidents:
-            for table, statement in _INCIDENT_CHILDREN:
-                deleted[table] = deleted.get(table, 0) + _count(await conn.execute(statement, incidents))
-        for table, statement in _UNATTACHED:
-            deleted[table] = deleted.get(table, 0) + _count(await conn.execute(statement, cutoff, limit))
+        if cutoff is not None:
+            incidents = [r["id"] for r in await conn.fetch(_OLD_INCIDENTS, cutoff, limit)]
+            if incidents:
+                for table, statement in _INCIDENT_CHILDREN:
+                    deleted[table] = deleted.get(table, 0) + _count(await conn.execute(statement, incidents))
+            for table, statement in _UNATTACHED:
+                deleted[table] = deleted.get(table, 0) + _count(await conn.execute(statement, cutoff, limit))
+        if audit_cutoff is not None:
+            deleted["router_audit"] = _count(await conn.execute(_AUDIT, audit_cutoff, limit))
     return {table: count for table, count in deleted.items() if count}
 
 
