@@ -5,13 +5,15 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
 
 from alertrouter_notifier.rendering.email import thread_root_id
 from alertrouter_notifier.runtime import Notifier
-from alertrouter_shared.events import ContactMethodType, PageKind
+from alertrouter_notifier.settings import NotifierSettings
+from alertrouter_shared.events import ContactMethodType, Page, PageKind
 from tests.notifier.conftest import PageFactory, SettingsFactory
 from tests.notifier.support import api_client, final_delivery, produce_pages
 from tests.providers.smtp import SmtpServer, fixture_reply
@@ -85,9 +87,7 @@ async def test_auth_failure_is_permanent(
         smtp_ca_file=str(ca_file),
     )
     page = make_page(ContactMethodType.EMAIL, f"alice+{unique}@example.test")
-    async with Notifier(settings) as notifier, api_client(notifier) as client:
-        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-        delivery = await final_delivery(client, page.page_id)
+    delivery = await _final_delivery(settings, page)
     assert delivery["status"] == "failed"
     assert delivery["attempts"][0]["provider_status_code"] == "535"
     assert server.messages == []
@@ -101,13 +101,18 @@ async def test_unverifiable_certificate_is_not_trusted(
         smtp_port=server.port, smtp_security="starttls", smtp_timeout_seconds=5, retry_deadline_seconds=1.5
     )
     page = make_page(ContactMethodType.EMAIL, f"alice+{unique}@example.test")
-    async with Notifier(settings) as notifier, api_client(notifier) as client:
-        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-        delivery = await final_delivery(client, page.page_id)
+    delivery = await _final_delivery(settings, page)
     assert delivery["status"] == "failed"
     first_error = delivery["attempts"][0]["error"].lower()
     assert "certificate" in first_error or "ssl" in first_error
     assert server.messages == []
+
+
+async def _final_delivery(settings: NotifierSettings, page: Page) -> dict[str, Any]:
+    """The page sent by a notifier of its own, and its delivery once final."""
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+        return await final_delivery(client, page.page_id)
 
 
 def test_fixture_replies_cover_both_classes() -> None:
@@ -128,9 +133,7 @@ async def test_a_server_without_the_configured_starttls_or_auth_fails_at_once(
     with SmtpServer() as server:  # plain: neither STARTTLS nor AUTH offered
         settings = make_settings(smtp_port=server.port, retry_deadline_seconds=600, **configured)
         page = make_page(ContactMethodType.EMAIL, f"alice+{unique}@example.test")
-        async with Notifier(settings) as notifier, api_client(notifier) as client:
-            await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-            delivery = await final_delivery(client, page.page_id)
+        delivery = await _final_delivery(settings, page)
     assert delivery["status"] == "failed"
     assert [a["provider_status_code"] for a in delivery["attempts"]] == ["unsupported"]
     assert missing in delivery["attempts"][0]["error"]
@@ -145,9 +148,7 @@ async def test_a_page_to_several_addresses_is_refused_not_sent_to_some(
     with SmtpServer() as server:
         settings = make_settings(smtp_port=server.port, smtp_security="none", retry_deadline_seconds=600)
         page = make_page(ContactMethodType.EMAIL, f"alice+{unique}@example.test, bob@example.test")
-        async with Notifier(settings) as notifier, api_client(notifier) as client:
-            await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-            delivery = await final_delivery(client, page.page_id)
+        delivery = await _final_delivery(settings, page)
     assert delivery["status"] == "failed"
     assert [a["provider_status_code"] for a in delivery["attempts"]] == ["invalid_address"]
     assert server.messages == []
