@@ -26,7 +26,7 @@ dev: ## Run the whole system locally: Kafka, PostgreSQL, the three services, the
 test: ## Run the whole test suite (starts its own Kafka and PostgreSQL; builds and runs the images with podman)
 	bash scripts/bootstrap.sh --containers
 	$(UV) sync --all-packages --frozen
-	$(UV) run pytest
+	$(UV) run pytest -n 2 --dist loadfile  # two workers: the suite waits on services and brokers much of the time
 
 lint: sync ## ruff, mypy (strict) and import-linter
 	$(UV) run ruff check .

@@ -11,8 +11,10 @@ import asyncio
 import os
 import sys
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +30,55 @@ from alertrouter_shared.topics import all_topics  # noqa: E402
 from tests.helpers import DatabaseFactory, free_port_pair  # noqa: E402
 
 TEST_PARTITIONS = 3
+# ``make test`` runs the suite on two pytest-xdist workers (``-n 2 --dist loadfile``): each file stays on one worker,
+# in its order (module fixtures start once, and a file may check what its earlier tests did). These run on one
+# worker, one after another, while the other takes the rest: the fault scenarios share one session stack pool (its
+# own Kafka, PostgreSQL and services), and the image tests build and run the same podman images.
+SERIAL_MARKERS = ("faults", "images")
+SERIAL_PATHS = (
+    "tests/faults/",
+    "tests/deploy/test_compose_boot.py",
+    "tests/deploy/test_images.py",
+    "tests/deploy/test_kube_play.py",
+    "tests/infra/test_bootstrap_bare.py",
+    "tests/ingest/test_kafka_midrequest.py",
+    "tests/ingest/test_kafka_restart.py",
+)
+
+
+def _scope(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return "serial" if path.startswith(SERIAL_PATHS) else path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's ``loadfile``, with the serial files as one scope. (Its ``loadgroup`` marks nothing under pytest 9:
+    it renames ``item._nodeid``, which pytest 9 no longer reads, so every test went to either worker.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class FilesAndSerial(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return _scope(nodeid)
+
+    return FilesAndSerial(config, log)
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """The scheduler sees node ids only: a test marked serial outside SERIAL_PATHS would run beside the others."""
+    if any(item.get_closest_marker(name) for name in SERIAL_MARKERS) and _scope(item.nodeid) != "serial":
+        raise pytest.UsageError(f"{item.nodeid} is marked {SERIAL_MARKERS} but its file is not in SERIAL_PATHS")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """xdist schedules by node id and keeps a repeated one once: schemathesis's ``parametrize`` gave twelve tests
+    one id, and eleven of them never ran under ``make test``."""
+    counted = Counter(item.nodeid for item in items)
+    repeated = [nodeid for nodeid, count in counted.items() if count > 1]
+    if repeated:
+        raise pytest.UsageError(f"tests with the same node id (xdist would run one): {sorted(repeated)[:5]}")
 
 
 @pytest.fixture(scope="session")

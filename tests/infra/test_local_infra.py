@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -255,21 +257,20 @@ def test_cli_fetch_is_idempotent_and_status_without_cluster_fails() -> None:
 
 
 @pytest.fixture
-def postgres(tmp_path: Path) -> Iterator[local_postgres.LocalPostgres]:
-    """Below a 0700 folder, like pytest's own /tmp/pytest-of-root: the server user must still reach it."""
-    private = tmp_path / "private"
-    private.mkdir(mode=0o700)
+def postgres() -> Iterator[local_postgres.LocalPostgres]:
+    """Below a 0700 folder, like pytest's own /tmp/pytest-of-root: the server user must still reach it. A short one
+    (mkdtemp makes it 0700): under pytest-xdist tmp_path is long enough to pass the unix socket path's limit."""
+    private = Path(tempfile.mkdtemp(prefix="ar-pg-"))
     cluster = local_postgres.LocalPostgres(private / "pg")
     try:
         yield cluster
     finally:
         cluster.stop()
+        shutil.rmtree(private, ignore_errors=True)
 
 
 @pytest.mark.db
-async def test_postgres_serves_asyncpg_survives_restart_and_stops(
-    postgres: local_postgres.LocalPostgres, tmp_path: Path
-) -> None:
+async def test_postgres_serves_asyncpg_survives_restart_and_stops(postgres: local_postgres.LocalPostgres) -> None:
     postgres.start()
     assert postgres.url() == f"postgresql+asyncpg://postgres@127.0.0.1:{postgres.port}/alertrouter"
     connection = await asyncpg.connect(postgres.dsn())
@@ -295,7 +296,7 @@ async def test_postgres_serves_asyncpg_survives_restart_and_stops(
         await connection.close()
 
     postgres.stop()
-    assert (tmp_path / "private").stat().st_mode & 0o777 == 0o700
+    assert postgres.data_dir.parent.stat().st_mode & 0o777 == 0o700
     assert not port_accepts(postgres.port)
     assert not postgres.is_running()
     postgres.stop()  # idempotent
