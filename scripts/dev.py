@@ -1,5 +1,6 @@
 """`make dev`: the whole system on this machine — Kafka, PostgreSQL, migrations, the three services, the example
-configuration and a capture server for outgoing notifications. Ctrl-C stops everything it started.
+configuration, a capture server for outgoing webhook notifications and a mail sink for e-mail (aiosmtpd, writing a
+Maildir under .run/mail). Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ LOGS = RUN / "logs"
 KAFKA_PORT = int(os.environ.get("DEV_KAFKA_PORT", "19092"))
 PG_PORT = int(os.environ.get("DEV_PG_PORT", "15432"))
 CAPTURE_PORT = 18090
+MAIL_PORT = 18025
+MAIL_DIR = RUN / "mail"
 DEV_TOKEN = "dev-token"
 CONSOLE_USER = "anna"  # of the example configuration: team payments; a team admin may use every console form
 SERVICES = {
@@ -46,6 +49,9 @@ CURL = """
   # The delivery and what the capture server received:
   curl -sS -H 'authorization: Bearer dev-token' 'http://127.0.0.1:8082/v1/deliveries?limit=5'
   curl -sS http://127.0.0.1:18090/captured
+
+  # E-mail pages land in the mail sink, one file each:
+  ls .run/mail/new/
 """
 
 
@@ -67,9 +73,22 @@ def dev_env(kafka: str, database_url: str) -> dict[str, str]:
             "NOTIFIER_CONSOLE_URL": "http://127.0.0.1:8081",
             "NOTIFIER_WEBHOOK_SIGNING_SECRET": "dev-webhook-signing-secret",
             "NOTIFIER_ACK_SIGNING_SECRET": "dev-ack-signing-secret",
+            # The mail sink: plain SMTP on loopback, no login (the example's e-mail contact methods arrive there).
+            "NOTIFIER_SMTP_HOST": "127.0.0.1",
+            "NOTIFIER_SMTP_PORT": str(MAIL_PORT),
+            "NOTIFIER_SMTP_SECURITY": "none",
         }
     )
     return env
+
+
+def mail_sink_command(port: int = MAIL_PORT, folder: Path = MAIL_DIR) -> list[str]:
+    """aiosmtpd (a dev dependency) accepting every message into a Maildir: e-mail pages were retried against
+    127.0.0.1:587, where nothing listens, until they expired."""
+    return [
+        sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+        "-c", "aiosmtpd.handlers.Mailbox", str(folder),
+    ]  # fmt: skip
 
 
 def wait_ready(name: str, port: int, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
@@ -110,6 +129,11 @@ def main() -> int:
                 start_new_session=True,
             )
         )
+        mail_log = (LOGS / "mail.log").open("ab")
+        started.append(
+            subprocess.Popen(mail_sink_command(), stdout=mail_log, stderr=subprocess.STDOUT, start_new_session=True)
+        )
+        print(f"dev: mail sink on 127.0.0.1:{MAIL_PORT}, e-mail pages in {MAIL_DIR}/new", flush=True)
         for name, (command, port) in SERVICES.items():
             log = (LOGS / f"{name}.log").open("ab")
             # Own session: Ctrl-C reaches only this script, which stops the services before Kafka and PostgreSQL.
