@@ -1,42 +1,101 @@
-"""The dev stack's capture server: receives every outgoing webhook notification and prints it.
+"""The dev stack's capture server: receives every outgoing webhook notification, SMS and call, and prints it.
 
 POST anything to http://127.0.0.1:18090/<path>; GET /captured lists what arrived (JSON), newest last.
+
+With ``--twilio-account SID --twilio-token TOKEN`` it also stands in for Twilio's REST API at the same address
+(the notifier's ``NOTIFIER_TWILIO_BASE_URL``): the account check, ``Messages.json`` and ``Calls.json`` with the
+account's basic credentials, answered as Twilio answers (201 and a sid). Each accepted message or call then gets
+its final status callback, signed with the token as Twilio signs them: ``delivered`` for an SMS, ``completed``
+(answered) for a call. No key press or SMS reply is played: acknowledge from the link in the page, the console
+or the CLI.
+
 Standard library only, so it runs before the workspace is installed.
 """
 
 from __future__ import annotations
 
+import argparse
+import base64
+import hashlib
+import hmac
 import json
-import sys
+import re
 import threading
+import urllib.request
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 CAPTURED: list[dict[str, Any]] = []
 LOCK = threading.Lock()
+TWILIO_RESOURCE = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)(?:/(?P<resource>Messages|Calls))?\.json$")
+# Per resource: the sid prefix, the channel, and the fields of the final status callback Twilio posts.
+RESOURCES = {
+    "Messages": ("SM", "sms", {"MessageStatus": "delivered", "SmsStatus": "delivered"}, ("MessageSid", "SmsSid")),
+    "Calls": ("CA", "voice", {"CallStatus": "completed"}, ("CallSid",)),
+}
+
+
+def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
+    """Twilio's X-Twilio-Signature: HMAC-SHA1 of the URL and the sorted form fields, base64."""
+    data = url + "".join(name + value for name, value in sorted(params.items()))
+    return base64.b64encode(hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()).decode()
 
 
 class Handler(BaseHTTPRequestHandler):
+    twilio_account = ""
+    twilio_token = ""
+
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length)
+        twilio = TWILIO_RESOURCE.match(self.path)
+        if twilio and self.twilio_account and twilio["resource"]:
+            self._twilio_create(twilio["sid"], twilio["resource"], dict(parse_qsl(raw.decode("utf-8", "replace"))))
+            return
         try:
             body: Any = json.loads(raw)
         except ValueError:
             body = raw.decode("utf-8", "replace")
-        entry = {"path": self.path, "headers": dict(self.headers), "body": body}
-        with LOCK:
-            CAPTURED.append(entry)
+        self._capture({"path": self.path, "headers": dict(self.headers), "body": body})
         summary = body.get("summary") if isinstance(body, dict) else None
         print(f"[capture] POST {self.path} {summary or ''}", flush=True)
         self._reply(200, {"ok": True})
 
     def do_GET(self) -> None:
+        twilio = TWILIO_RESOURCE.match(self.path)
         if self.path.rstrip("/") == "/captured":
             with LOCK:
                 self._reply(200, CAPTURED)
+        elif twilio and self.twilio_account and not twilio["resource"] and self._authorised(twilio["sid"]):
+            self._reply(200, {"sid": twilio["sid"], "status": "active", "friendly_name": "make dev"})
         else:
             self._reply(404, {"error": "GET /captured lists what arrived"})
+
+    def _authorised(self, account: str) -> bool:
+        expected = "Basic " + base64.b64encode(f"{self.twilio_account}:{self.twilio_token}".encode()).decode()
+        if account == self.twilio_account and hmac.compare_digest(self.headers.get("authorization", ""), expected):
+            return True
+        self._reply(401, {"code": 20003, "message": "Authenticate", "status": 401})
+        return False
+
+    def _twilio_create(self, account: str, resource: str, form: dict[str, str]) -> None:
+        if not self._authorised(account):
+            return
+        prefix, channel, final, sid_fields = RESOURCES[resource]
+        sid = prefix + uuid.uuid4().hex
+        text = form.get("Body") if channel == "sms" else form.get("Twiml")
+        self._capture({"path": self.path, "channel": channel, "sid": sid, "to": form.get("To"), "body": text})
+        print(f"[capture] {channel} to {form.get('To')}: {(text or '')[:120]}", flush=True)
+        self._reply(201, {"sid": sid, "account_sid": account, "to": form.get("To"), "status": "queued"})
+        if callback := form.get("StatusCallback"):
+            fields = {"AccountSid": account, "To": form.get("To", ""), **final, **dict.fromkeys(sid_fields, sid)}
+            threading.Thread(target=_post_callback, args=(callback, fields, self.twilio_token), daemon=True).start()
+
+    def _capture(self, entry: dict[str, Any]) -> None:
+        with LOCK:
+            CAPTURED.append(entry)
 
     def _reply(self, status: int, payload: Any) -> None:
         data = json.dumps(payload, indent=1).encode()
@@ -50,14 +109,37 @@ class Handler(BaseHTTPRequestHandler):
         return
 
 
+def _post_callback(url: str, fields: dict[str, str], token: str) -> None:
+    """The final status, as Twilio posts it once the handset or the call is done (one try, as Twilio does)."""
+    request = urllib.request.Request(url, data=urlencode(fields).encode(), method="POST")
+    request.add_header("content-type", "application/x-www-form-urlencoded")
+    request.add_header("X-Twilio-Signature", twilio_signature(token, url, fields))
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            print(f"[capture] status callback {fields} -> {response.status}", flush=True)
+    except OSError as exc:
+        print(f"[capture] status callback to {url} failed: {exc}", flush=True)
+
+
+def make_server(port: int, twilio_account: str = "", twilio_token: str = "") -> ThreadingHTTPServer:
+    handler = type("ConfiguredHandler", (Handler,), {"twilio_account": twilio_account, "twilio_token": twilio_token})
+    return ThreadingHTTPServer(("127.0.0.1", port), handler)
+
+
 def serve(port: int) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    """In a thread of the caller's process (the tests' webhook receiver)."""
+    server = make_server(port)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
 
 if __name__ == "__main__":
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 18090
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    print(f"capture server on http://127.0.0.1:{port} (GET /captured)", flush=True)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("port", type=int, nargs="?", default=18090)
+    parser.add_argument("--twilio-account", default="", help="stand in for this Twilio account (its SID)")
+    parser.add_argument("--twilio-token", default="", help="the account's auth token: basic auth and signatures")
+    args = parser.parse_args()
+    server = make_server(args.port, args.twilio_account, args.twilio_token)
+    twilio = f"; Twilio stand-in for {args.twilio_account}" if args.twilio_account else ""
+    print(f"capture server on http://127.0.0.1:{args.port} (GET /captured){twilio}", flush=True)
     server.serve_forever()

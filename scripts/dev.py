@@ -1,6 +1,6 @@
 """`make dev`: the whole system on this machine — Kafka, PostgreSQL, migrations, the three services, the example
-configuration, a capture server for outgoing webhook notifications and a mail sink for e-mail (aiosmtpd, writing a
-Maildir under .run/mail). Ctrl-C stops everything it started.
+configuration, a capture server for outgoing webhook notifications that also stands in for Twilio (SMS and voice
+calls), and a mail sink for e-mail (aiosmtpd, writing a Maildir under .run/mail). Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ CAPTURE_PORT = 18090
 MAIL_PORT = 18025
 MAIL_DIR = RUN / "mail"
 DEV_TOKEN = "dev-token"
+# The capture server's Twilio stand-in: an account of its own, which no real Twilio knows.
+DEV_TWILIO_SID = "AC" + "de7" * 10 + "de"
+DEV_TWILIO_TOKEN = "dev-twilio-auth-token"
 CONSOLE_USER = "anna"  # of the example configuration: team payments; a team admin may use every console form
 SERVICES = {
     "ingest": (["alertrouter-ingest"], 8080),
@@ -46,7 +49,7 @@ CURL = """
     -H 'authorization: Bearer dev-token' 'http://127.0.0.1:8081/v1/decisions?service=checkout&limit=1' \\
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')/explain"
 
-  # The delivery and what the capture server received:
+  # The deliveries, and what the capture server received (webhooks, and SMS and calls in Twilio's place):
   curl -sS -H 'authorization: Bearer dev-token' 'http://127.0.0.1:8082/v1/deliveries?limit=5'
   curl -sS http://127.0.0.1:18090/captured
 
@@ -77,9 +80,24 @@ def dev_env(kafka: str, database_url: str) -> dict[str, str]:
             "NOTIFIER_SMTP_HOST": "127.0.0.1",
             "NOTIFIER_SMTP_PORT": str(MAIL_PORT),
             "NOTIFIER_SMTP_SECURITY": "none",
+            # Twilio's REST API stood in by the capture server (SMS and voice contact methods arrive there; it
+            # posts each one's signed final status back to NOTIFIER_PUBLIC_URL).
+            "NOTIFIER_TWILIO_BASE_URL": f"http://127.0.0.1:{CAPTURE_PORT}",
+            "NOTIFIER_TWILIO_ACCOUNT_SID": DEV_TWILIO_SID,
+            "NOTIFIER_TWILIO_AUTH_TOKEN": DEV_TWILIO_TOKEN,
+            "NOTIFIER_TWILIO_FROM": "+15005550006",
         }
     )
     return env
+
+
+def capture_command(port: int = CAPTURE_PORT) -> list[str]:
+    """The capture server, standing in for Twilio with the dev account: SMS and voice pages of the example people
+    failed with "channel 'sms' is not configured"."""
+    return [
+        sys.executable, str(ROOT / "scripts" / "capture_server.py"), str(port),
+        "--twilio-account", DEV_TWILIO_SID, "--twilio-token", DEV_TWILIO_TOKEN,
+    ]  # fmt: skip
 
 
 def mail_sink_command(port: int = MAIL_PORT, folder: Path = MAIL_DIR) -> list[str]:
@@ -123,12 +141,7 @@ def main() -> int:
         env = dev_env(kafka.bootstrap_servers, database_url)
         for command in (["alertrouter-router", "migrate"], ["alertrouter-notifier", "migrate"]):
             subprocess.run(command, env=env, check=True)
-        started.append(
-            subprocess.Popen(
-                [sys.executable, str(ROOT / "scripts" / "capture_server.py"), str(CAPTURE_PORT)],
-                start_new_session=True,
-            )
-        )
+        started.append(subprocess.Popen(capture_command(), start_new_session=True))
         mail_log = (LOGS / "mail.log").open("ab")
         started.append(
             subprocess.Popen(mail_sink_command(), stdout=mail_log, stderr=subprocess.STDOUT, start_new_session=True)

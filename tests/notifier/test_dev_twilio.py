@@ -1,0 +1,102 @@
+"""`make dev`'s Twilio stand-in (scripts/capture_server.py): the dev notifier's account check passes against it, SMS
+and voice pages reach it, and the final status it signs and posts back is accepted by the notifier. Before it, the
+SMS and voice pages of the example people failed with "channel 'sms' is not configured"."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from alertrouter_notifier.runtime import Notifier
+from alertrouter_shared.events import ContactMethodType
+from tests.helpers import eventually, free_port
+from tests.notifier.conftest import PageFactory, SettingsFactory
+from tests.notifier.live import served
+from tests.notifier.support import api_client, auth, deliveries_for, produce_pages
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import dev  # noqa: E402
+
+
+async def test_dev_pages_by_sms_and_voice_reach_the_stand_in_and_come_back_delivered(
+    make_settings: SettingsFactory, make_page: PageFactory
+) -> None:
+    sink_port, notifier_port = free_port(), free_port()
+    sink = subprocess.Popen(dev.capture_command(sink_port), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        environment = dev.dev_env("127.0.0.1:9", "postgresql+asyncpg://dev@127.0.0.1:9/dev")
+        twilio = {
+            name.removeprefix("NOTIFIER_").lower(): value
+            for name, value in environment.items()
+            if name.startswith("NOTIFIER_TWILIO_")
+        }
+        assert twilio["twilio_base_url"] == f"http://127.0.0.1:{dev.CAPTURE_PORT}"
+        twilio["twilio_base_url"] = f"http://127.0.0.1:{sink_port}"
+        settings = make_settings(
+            **twilio,
+            port=notifier_port,
+            public_url=f"http://127.0.0.1:{notifier_port}",
+        )
+        sms = make_page(ContactMethodType.SMS, "+447700900101")
+        call = make_page(ContactMethodType.VOICE, "+447700900102", summary="checkout is down")
+        async with Notifier(settings) as notifier, served(notifier), api_client(notifier) as client:
+
+            async def checked() -> dict[str, Any] | None:
+                response = await client.post("/v1/providers/check", json={"channels": ["sms", "voice"]}, headers=auth())
+                found = response.json()["providers"] if response.status_code == 200 else []
+                return {p["provider"]: p["status"] for p in found} if found else None
+
+            checks = await eventually(checked, what="the provider check against the stand-in")
+            assert checks == {"twilio": "ok", "twilio-voice": "ok"}, checks
+
+            await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [sms, call])
+
+            async def delivered() -> list[dict[str, Any]] | None:
+                found = [d for page in (sms, call) for d in await deliveries_for(client, page=page.page_id)]
+                return found if len(found) == 2 and all(d["status"] == "delivered" for d in found) else None
+
+            deliveries = await eventually(delivered, timeout=30, what="both pages delivered by status callback")
+
+            captured = (await notifier.http.get(f"http://127.0.0.1:{sink_port}/captured")).json()
+    finally:
+        sink.terminate()
+        sink.wait(timeout=10)
+
+    by_channel = {entry["channel"]: entry for entry in captured if "channel" in entry}
+    assert by_channel["sms"]["to"] == "+447700900101"
+    assert sms.summary in by_channel["sms"]["body"]
+    assert by_channel["voice"]["to"] == "+447700900102"
+    assert "checkout is down" in by_channel["voice"]["body"] and "<Gather" in by_channel["voice"]["body"]
+    sids = {d["provider_message_id"] for d in deliveries}
+    assert sids == {by_channel["sms"]["sid"], by_channel["voice"]["sid"]}
+
+
+async def test_the_stand_in_refuses_other_credentials() -> None:
+    """A misconfigured account or token is refused as Twilio refuses it (401, code 20003), so the dev stack's
+    settings and the stand-in cannot drift apart unnoticed."""
+    port = free_port()
+    sink = subprocess.Popen(dev.capture_command(port), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/2010-04-01/Accounts/{dev.DEV_TWILIO_SID}/Messages.json"
+    form = {"To": "+447700900101", "From": "+15005550006", "Body": "hello"}
+    try:
+        async with httpx.AsyncClient() as client:
+
+            async def answer(token: str) -> httpx.Response | None:
+                try:
+                    return await client.post(url, data=form, auth=(dev.DEV_TWILIO_SID, token))
+                except httpx.TransportError:  # not listening yet
+                    return None
+
+            wrong = await eventually(lambda: answer("not-the-token"), what="the stand-in answering")
+            assert wrong.status_code == 401 and wrong.json()["code"] == 20003
+            right = await answer(dev.DEV_TWILIO_TOKEN)
+        assert right is not None and right.status_code == 201 and right.json()["sid"].startswith("SM")
+    finally:
+        sink.terminate()
+        sink.wait(timeout=10)
