@@ -128,8 +128,9 @@ def test_fixture_replies_cover_both_classes() -> None:
 async def test_a_server_without_the_configured_starttls_or_auth_fails_at_once(
     make_settings: SettingsFactory, make_page: PageFactory, unique: str, configured: dict[str, str], missing: str
 ) -> None:
-    """aiosmtplib raises a plain SMTPException for a missing extension, which counted as transient: retried until the
-    deadline (minutes) while the escalation waited, though no retry can change the server's extensions."""
+    """A missing extension counted as transient (aiosmtplib raises a plain SMTPException for it): retried until the
+    deadline (minutes) while the escalation waited, though no retry can change the server's extensions. The provider
+    now checks the server's EHLO before each step."""
     with SmtpServer() as server:  # plain: neither STARTTLS nor AUTH offered
         settings = make_settings(smtp_port=server.port, retry_deadline_seconds=600, **configured)
         page = make_page(ContactMethodType.EMAIL, f"alice+{unique}@example.test")

@@ -8,8 +8,9 @@ deadline), not the days RFC 5321 suggests for ordinary mail.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
-from typing import Any
+from collections.abc import AsyncIterator
 
 import aiosmtplib
 
@@ -33,18 +34,35 @@ class SmtpProvider:
         self._timeout = settings.smtp_timeout_seconds
         self._tls_context = _tls_context(settings.smtp_ca_file, settings.smtp_validate_certs)
 
-    def _connection(self) -> dict[str, Any]:
-        """How to reach and log in to the server: the same for a message and for the provider check."""
-        return {
-            "hostname": self._host,
-            "port": self._port,
-            "username": self._username,
-            "password": self._password,
-            "use_tls": self._security == "tls",
-            "start_tls": self._security == "starttls",
-            "tls_context": self._tls_context if self._security != "none" else None,
-            "timeout": self._timeout,
-        }
+    @contextlib.asynccontextmanager
+    async def _session(self) -> AsyncIterator[aiosmtplib.SMTP]:
+        """Connected, STARTTLS and AUTH done as configured; the same for a message and for the provider check.
+
+        Each step is asked of the server only after its EHLO offered it: a server without the STARTTLS or AUTH
+        configured fails as ``unsupported`` (permanent, no retry changes it), not as the plain SMTPException
+        aiosmtplib raises for it, which only its message text told apart from connection trouble."""
+        smtp = aiosmtplib.SMTP(
+            hostname=self._host,
+            port=self._port,
+            use_tls=self._security == "tls",
+            start_tls=False,
+            tls_context=self._tls_context if self._security != "none" else None,
+            timeout=self._timeout,
+        )
+        try:
+            await smtp.connect()
+            await smtp.ehlo()
+            if self._security == "starttls":
+                _require(smtp, "starttls")
+                await smtp.starttls(tls_context=self._tls_context)
+                await smtp.ehlo()  # what the server offers may change once the connection is encrypted
+            if self._username is not None:
+                _require(smtp, "auth")
+                await smtp.login(self._username, self._password or "")
+            yield smtp
+            await smtp.quit()
+        finally:
+            smtp.close()
 
     async def send(self, outgoing: Outgoing) -> Receipt:
         mailbox = single_mailbox(outgoing.page.contact_method.address)
@@ -54,11 +72,14 @@ class SmtpProvider:
             outgoing.page, outgoing.links, delivery_id=outgoing.delivery_id, sender=self._sender, domain=self._domain
         )
         try:
-            await aiosmtplib.send(message, recipients=[mailbox], **self._connection())
+            async with self._session() as smtp:
+                await smtp.send_message(message, recipients=[mailbox])
         except aiosmtplib.SMTPRecipientsRefused as exc:
             raise _classify([(r.code, r.message) for r in exc.recipients]) from exc
         except aiosmtplib.SMTPResponseException as exc:
             raise _classify([(exc.code, exc.message)]) from exc
+        except aiosmtplib.SMTPNotSupported as exc:  # e.g. SMTPUTF8, which the message needs
+            raise SendPermanentError(f"smtp: {exc}", status_code="unsupported") from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise _unanswered(exc) from exc
         # aiosmtplib returns only the reply text; reaching here means the DATA stage was answered 250
@@ -67,18 +88,13 @@ class SmtpProvider:
     async def check(self) -> str:
         """The server's own check, sending nothing: connect, EHLO, STARTTLS or TLS as configured, AUTH when a
         username is set, QUIT. Raises the send errors (a 535 refusal is permanent, a timeout transient)."""
-        smtp = aiosmtplib.SMTP(**self._connection())
         try:
-            await smtp.connect()  # EHLO, STARTTLS and AUTH happen here when configured
-            if smtp.last_ehlo_response is None:
-                await smtp.ehlo()
-            await smtp.quit()
+            async with self._session():
+                pass
         except aiosmtplib.SMTPResponseException as exc:
             raise _classify([(exc.code, exc.message)]) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise _unanswered(exc) from exc
-        finally:
-            smtp.close()
         steps = ["EHLO", *(["STARTTLS"] if self._security == "starttls" else []), *(["AUTH"] if self._username else [])]
         return f"{self._host}:{self._port} answered {', '.join(steps)} (nothing sent)"
 
@@ -86,13 +102,14 @@ class SmtpProvider:
         """One connection per message: nothing pooled to close."""
 
 
-def _unanswered(exc: BaseException) -> SendTransientError | SendPermanentError:
-    """Failures without an SMTP reply are transient (connection trouble, a timeout), except a server that does not
-    offer what is configured (STARTTLS, AUTH) or what the message needs (SMTPUTF8): no retry changes that, and
-    retried until the deadline it held the escalation back for minutes. aiosmtplib raises a plain SMTPException
-    for the missing extensions, so they are known by their message ("... extension not supported by server")."""
-    if isinstance(exc, aiosmtplib.SMTPNotSupported) or "not supported by" in str(exc):
-        return SendPermanentError(f"smtp: {exc}", status_code="unsupported")
+def _require(smtp: aiosmtplib.SMTP, extension: str) -> None:
+    if not smtp.supports_extension(extension):
+        offer = f"smtp: the server does not offer {extension.upper()}, which the settings ask for"
+        raise SendPermanentError(offer, status_code="unsupported")
+
+
+def _unanswered(exc: BaseException) -> SendTransientError:
+    """Failures without an SMTP reply are transient: connection trouble, a timeout."""
     return SendTransientError(f"smtp: {type(exc).__name__}: {exc}", status_code="connect")
 
 
