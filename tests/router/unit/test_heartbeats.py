@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from alertrouter_router.decisions import Outcome
-from alertrouter_router.decisions.beats import Raise, due_raise, overdue_at, repeat_every
+from alertrouter_router.decisions.beats import Raise, due_raise, overdue_at, repeat_every, silent_alert
 from alertrouter_router.ownership.model import Integration
 from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, heartbeat_dedup_key
 from tests.router.unit.decide_support import CONFIG, T0, Store, minutes
@@ -253,3 +253,5 @@ def test_a_never_beaten_heartbeat_pages_through_decide_and_its_first_beat_resolv
 def test_neither_a_beat_nor_a_start_of_monitoring_is_refused() -> None:
     with pytest.raises(ValueError, match="neither a beat nor a start"):
         overdue_at(SPEC, None, None)
+    with pytest.raises(ValueError, match="neither a beat nor a start"):
+        silent_alert(SPEC, None, T0, T0)

@@ -134,8 +134,9 @@ def silent_alert(
     trigger out of order instead of a page; received now, it is not a stale backlog event. Its id is derived from
     the last beat and the due time: each raise is a new event, and a raise repeated after a crash is the same."""
     if last_beat_at is None:
-        started = monitored_since.isoformat(timespec="seconds") if monitored_since else "its start"
-        silence = f"no heartbeat from {spec.id} ever (monitored since {started})"
+        if monitored_since is None:
+            raise ValueError(f"heartbeat {spec.id}: neither a beat nor a start of monitoring")
+        silence = f"no heartbeat from {spec.id} ever (monitored since {monitored_since.isoformat(timespec='seconds')})"
     else:
         silence = f"no heartbeat from {spec.id} since {last_beat_at.isoformat(timespec='seconds')}"
     last = "never" if last_beat_at is None else last_beat_at.isoformat()
