@@ -177,6 +177,22 @@ async def test_maintenance_add_list_and_end(router: RouterRuntime, api: httpx.As
     assert window["id"] not in {
         item["id"] for item in (await api.get("/v1/services/storm/maintenance")).json()["created"]
     }
+    second = json.loads((await cli(router, "maintenance", "add", "storm", "--for", "7h", "--json")).out)
+    try:  # two windows (one ended), a page of one: the table says how to read on, and the next page goes on
+        first_page = await cli(router, "maintenance", "list", "storm", "--include-ended", "--limit", "1")
+        assert first_page.code == 0, first_page
+        assert "ACTIVE" in first_page.out.splitlines()[0]
+        [more] = [line for line in first_page.out.splitlines() if line.startswith("more windows: add --cursor ")]
+        seen, cursor = [], more.removeprefix("more windows: add --cursor ").split()[0]
+        while cursor:
+            page = json.loads((await cli(router, "maintenance", "list", "storm", "--include-ended", "--limit", "1",
+                                         "--cursor", cursor, "--json")).out)  # fmt: skip
+            seen += [w["id"] for w in page["created"]]
+            cursor = page["next_cursor"]
+        assert window["id"] in seen or window["id"] in first_page.out
+        assert second["id"] in seen or second["id"] in first_page.out
+    finally:
+        await cli(router, "maintenance", "end", "storm", second["id"])
     failed(await cli(router, "maintenance", "add", "storm"), 1, "give --for DURATION or --until TIME")
     failed(
         await cli(router, "maintenance", "add", "nosuch", "--for", "1h"), 1, "404 Not Found: service 'nosuch' not found"

@@ -141,6 +141,8 @@ async def test_ending_a_maintenance_window_asks_first(
         await page.get_by_role("button", name="End now", exact=True).click()
         await page.wait_for_url(re.compile(r".*done=maintenance\+window\+ended"))
         assert not await still_on()
+        await page.goto(url)  # asked again (a second tab, the back button): nothing left to end
+        await expect(page.get_by_text("This window is over or was ended already")).to_be_visible()
     finally:
         await page.context.close()
         if await still_on():

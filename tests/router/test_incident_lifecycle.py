@@ -279,6 +279,44 @@ async def test_the_maintenance_list_leaves_windows_that_are_over_out_unless_aske
             assert ended.status_code == 200, ended.text
 
 
+async def test_the_maintenance_list_comes_a_page_at_a_time(
+    router: RouterRuntime, api: httpx.AsyncClient, router_clock: OffsetClock, unique: str
+) -> None:
+    """With include_ended the list grows with every window ever made: created windows come a page at a time, by
+    start, with the id splitting windows that start at the same instant (none repeated or skipped at a page
+    boundary); the configured ones are on the first page only."""
+    now, path = router_clock.now(), "/v1/services/skipper/maintenance"
+    starts = [now + timedelta(minutes=m) for m in (10, 10, 20)]
+    ids: list[str] = []
+    try:
+        for start in starts:
+            at = {"starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=1)).isoformat()}
+            created = await api.post(path, json=at | {"reason": unique, "created_by": "alice"})
+            assert created.status_code == 201, created.text
+            ids.append(created.json()["id"])
+        seen: list[str] = []
+        cursor, pages = None, 0
+        while True:
+            params = {"include_ended": "true", "limit": "2"} | ({"cursor": cursor} if cursor else {})
+            response = await api.get(path, params=params)
+            assert response.status_code == 200, response.text
+            page = response.json()
+            assert len(page["created"]) <= 2
+            if pages:
+                assert page["configured"] == []
+            seen += [w["id"] for w in page["created"] if w["reason"] == unique]
+            cursor, pages = page["next_cursor"], pages + 1
+            if cursor is None:
+                break
+        assert pages >= 2
+        assert seen == sorted(ids[:2]) + ids[2:]  # by start, then id
+        refused = await api.get(path, params={"cursor": "bm90LWEtY3Vyc29y"})
+        assert refused.status_code == 422 and "cursor" in refused.json()["detail"]
+    finally:
+        for window_id in ids:
+            assert (await api.delete(f"{path}/{window_id}")).status_code == 200
+
+
 async def test_alert_after_the_grouping_window_opens_a_second_incident(
     router: RouterRuntime, api: httpx.AsyncClient, producer: AIOKafkaProducer, router_clock: OffsetClock, unique: str
 ) -> None:

@@ -13,6 +13,7 @@ from typer.core import TyperGroup
 
 from alertrouter_cli import online
 from alertrouter_cli.client import CliError
+from alertrouter_cli.maintenance import maintenance_app
 from alertrouter_cli.offline import config_app, route_app
 from alertrouter_cli.overrides import override_app
 from alertrouter_cli.reports import report_app
@@ -40,7 +41,7 @@ app = typer.Typer(
 )
 app.add_typer(route_app, name="route")
 app.add_typer(config_app, name="config")
-app.add_typer(online.maintenance_app, name="maintenance")
+app.add_typer(maintenance_app, name="maintenance")
 app.add_typer(online.drill_app, name="drill")
 app.add_typer(override_app, name="override")
 app.add_typer(report_app, name="report")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -11,12 +12,15 @@ from alertrouter_cli.incident_ids import incident_id
 from alertrouter_cli.output import emit, emit_json, emit_more, notifications, selected_by, table, when
 from alertrouter_cli.times import InstantError, parse_instant, parse_window
 
-maintenance_app = typer.Typer(help="Maintenance windows created through the API.", no_args_is_help=True)
 drill_app = typer.Typer(
     help="Drills: rehearse an incident on the real path, or check the chain silently.", no_args_is_help=True
 )
 JsonFlag = Annotated[bool, typer.Option("--json", help="print the API's JSON instead of a table")]
 CursorOption = Annotated[str | None, typer.Option(help="the next page: the cursor the previous one named")]
+# A span of time from now or a given start, for maintenance windows and overrides (times.parse_window).
+ForOption = Annotated[str | None, typer.Option("--for", help="how long from the start: 30m, 8h, 1d")]
+UntilOption = Annotated[str | None, typer.Option(help="end instant (instead of --for)")]
+FromOption = Annotated[str | None, typer.Option("--from", help="start instant (default now)")]
 IncidentArg = Annotated[
     str, typer.Argument(help="the incident's id, or the start of an open one's as messages show it (#7ee2dd81)")
 ]
@@ -24,6 +28,14 @@ IncidentArg = Annotated[
 
 def _client() -> ApiClient:
     return ApiClient(load_settings())
+
+
+def time_span(start: str | None, until: str | None, duration: str | None) -> tuple[datetime, datetime]:
+    """The span ``--from``/``--until``/``--for`` give (times.parse_window); a refusal is the command's error."""
+    try:
+        return parse_window(start, until, duration)
+    except InstantError as exc:
+        raise CliError(str(exc)) from exc
 
 
 def _instant(text: str | None) -> str | None:
@@ -224,61 +236,6 @@ def heartbeats(as_json: JsonFlag = False) -> None:
         for h in body["heartbeats"]
     ]
     emit(table(["INTEGRATION", "SERVICE", "STATE", "LAST BEAT", "NEXT DUE"], rows) if rows else "no heartbeats")
-
-
-@maintenance_app.command("add")
-def maintenance_add(
-    service: str,
-    duration: Annotated[str | None, typer.Option("--for", help="how long from the start: 30m, 2h, 1d")] = None,
-    until: Annotated[str | None, typer.Option(help="end instant (instead of --for)")] = None,
-    start: Annotated[str | None, typer.Option("--from", help="start instant (default now)")] = None,
-    reason: Annotated[str, typer.Option(help="why, for the people who get no page")] = "",
-    by: ByOption = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """Start a maintenance window for a service: alerts open no pages until it ends."""
-    try:
-        begins, ends = parse_window(start, until, duration)
-    except InstantError as exc:
-        raise CliError(str(exc)) from exc
-    body: dict[str, Any] = {"ends_at": ends.isoformat(), "reason": reason}
-    if start:
-        body["starts_at"] = begins.isoformat()
-    settings = load_settings()
-    body |= {"created_by": who} if (who := acting_user(settings, by)) else {}
-    with ApiClient(settings) as api:
-        window = api.post(f"/v1/services/{service}/maintenance", body)
-    if as_json:
-        emit_json(window)
-    else:
-        emit(
-            f"maintenance window {window['id']} for {service}: {when(window['starts_at'])} to {when(window['ends_at'])}"
-        )
-
-
-@maintenance_app.command("end")
-def maintenance_end(service: str, window: str, as_json: JsonFlag = False) -> None:
-    """End a maintenance window now."""
-    with _client() as api:
-        body = api.delete(f"/v1/services/{service}/maintenance/{window}")
-    emit_json(body) if as_json else emit(f"maintenance window {window} for {service} ended")
-
-
-@maintenance_app.command("list")
-def maintenance_list(service: str, as_json: JsonFlag = False) -> None:
-    """Maintenance windows of a service: configured ones and those created through the API."""
-    with _client() as api:
-        body = api.get(f"/v1/services/{service}/maintenance")
-    if as_json:
-        emit_json(body)
-        return
-    rows = [
-        [w["id"], when(w["starts_at"]), when(w["ends_at"]), w.get("created_by", ""), w["reason"]]
-        for w in body["created"]
-    ]
-    emit(table(["ID", "FROM", "TO", "BY", "REASON"], rows) if rows else "no maintenance window created through the API")
-    if body["configured"]:
-        emit(f"and {len(body['configured'])} configured window(s) (see the service's maintenance_windows)")
 
 
 def _duration(seconds: float | None) -> str:

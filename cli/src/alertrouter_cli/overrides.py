@@ -6,10 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
-from alertrouter_cli.client import ApiClient, CliError, load_settings
-from alertrouter_cli.online import JsonFlag
+from alertrouter_cli.client import ApiClient, load_settings
+from alertrouter_cli.online import ForOption, FromOption, JsonFlag, UntilOption, time_span
 from alertrouter_cli.output import emit, emit_json, table, when
-from alertrouter_cli.times import InstantError, parse_window
 
 override_app = typer.Typer(help="Schedule overrides made through the API.", no_args_is_help=True)
 
@@ -18,18 +17,15 @@ override_app = typer.Typer(help="Schedule overrides made through the API.", no_a
 def override_add(
     schedule: str,
     user: Annotated[str, typer.Option("--user", "-u", help="who is on call instead")],
-    duration: Annotated[str | None, typer.Option("--for", help="how long from the start: 8h, 1d")] = None,
-    until: Annotated[str | None, typer.Option(help="end instant (instead of --for)")] = None,
-    start: Annotated[str | None, typer.Option("--from", help="start instant (default now)")] = None,
+    duration: ForOption = None,
+    until: UntilOption = None,
+    start: FromOption = None,
     replaces: Annotated[str | None, typer.Option(help="cover only this person's time")] = None,
     reason: Annotated[str, typer.Option(help="why, for the timeline and the audit trail")] = "",
     as_json: JsonFlag = False,
 ) -> None:
     """Put USER on call in SCHEDULE for a while (checked like configured overrides)."""
-    try:
-        begins, ends = parse_window(start, until, duration)
-    except InstantError as exc:
-        raise CliError(str(exc)) from exc
+    begins, ends = time_span(start, until, duration)
     body: dict[str, Any] = {"user": user, "start": begins.isoformat(), "end": ends.isoformat(), "reason": reason}
     if replaces:
         body["replaces"] = replaces

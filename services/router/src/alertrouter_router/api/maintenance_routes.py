@@ -13,17 +13,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import AwareDatetime, Field, model_validator
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_router import audit
 from alertrouter_router.api.deps import ReadConn, State
 from alertrouter_router.api.permissions import Who, acting_as
 from alertrouter_router.api.schemas.common import RequestBody
 from alertrouter_router.api.schemas.schedules import WindowEnded, Windows, WindowView
+from alertrouter_router.db.keyset import later_than
 from alertrouter_router.db.tables import alert, maintenance_window
 from alertrouter_router.decisions.alerts import AlertStatus, SuppressedBy
 from alertrouter_router.ownership.maintenance import is_over
+from alertrouter_shared.cursors import encode_cursor, instant_id_after
 
 router = APIRouter(prefix="/v1/services/{service_id}/maintenance", tags=["maintenance"])
+_CURSOR = "maintenance"
 
 
 class WindowIn(RequestBody):
@@ -58,19 +62,48 @@ async def list_windows(
     include_ended: Annotated[
         bool, Query(description="also the windows that are over: past their end, or ended early (DELETE)")
     ] = False,
+    limit: Annotated[int, Query(ge=1, le=500, description="created windows per page")] = 100,
+    cursor: Annotated[str | None, Query(description="the next_cursor of the previous page")] = None,
 ) -> dict[str, Any]:
     """Current and future windows by default: a created window stays ``active`` in its table past its end (only
     DELETE clears it), and listed it read as maintenance going on, and a script ending every window listed tried to
-    end windows long over."""
+    end windows long over. Created windows come a page at a time, by start: with ``include_ended`` the list grows
+    with every window ever made. The configured ones (a few, from the ownership files) are on the first page."""
     _known(state, service_id)
     service = state.configs.current.services_by_id[service_id]
     now = state.clock.now()
     query = select(maintenance_window).where(maintenance_window.c.service_id == service_id)
     if not include_ended:
         query = query.where(maintenance_window.c.active, maintenance_window.c.ends_at > now)
-    rows = await conn.execute(query.order_by(maintenance_window.c.starts_at, maintenance_window.c.id))
+    if cursor is not None:
+        after = instant_id_after(_CURSOR, cursor)
+        query = query.where(later_than(maintenance_window.c.starts_at, maintenance_window.c.id, after))
+    order = (maintenance_window.c.starts_at, maintenance_window.c.id)
+    rows = (await conn.execute(query.order_by(*order).limit(limit))).all()
     configured = [w for w in service.maintenance_windows if include_ended or not is_over(w, now)]
-    return {"configured": [w.model_dump(mode="json") for w in configured], "created": [_row(r) for r in rows]}
+    last = rows[-1] if len(rows) == limit else None
+    return {
+        "configured": [w.model_dump(mode="json") for w in configured] if cursor is None else [],
+        "created": [_row(r) for r in rows],
+        "next_cursor": encode_cursor(_CURSOR, last.starts_at, last.id) if last is not None else None,
+    }
+
+
+async def current_window(
+    conn: AsyncConnection, service_id: str, window_id: str, now: datetime
+) -> dict[str, Any] | None:
+    """A created window of the service that is neither over nor ended: one that ending now would change."""
+    row = (
+        await conn.execute(
+            select(maintenance_window).where(
+                maintenance_window.c.id == window_id,
+                maintenance_window.c.service_id == service_id,
+                maintenance_window.c.active,
+                maintenance_window.c.ends_at > now,
+            )
+        )
+    ).first()
+    return _row(row) if row is not None else None
 
 
 @router.post("", status_code=201, response_model=WindowView, summary="Create a maintenance window")

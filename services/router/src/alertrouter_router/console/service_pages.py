@@ -11,7 +11,13 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import ValidationError
 
 from alertrouter_router.api.incident_routes import list_incidents
-from alertrouter_router.api.maintenance_routes import WindowIn, create_window, end_window, list_windows
+from alertrouter_router.api.maintenance_routes import (
+    WindowIn,
+    create_window,
+    current_window,
+    end_window,
+    list_windows,
+)
 from alertrouter_router.console.confirm import Question, ask, confirmed
 from alertrouter_router.console.errors import ConsoleError
 from alertrouter_router.console.forms import local_instant, read_form
@@ -92,10 +98,12 @@ async def create(request: Request, service_id: str, session: Signed) -> Response
 @router.get("/{service_id}/maintenance/{window_id}/end")
 async def ask_end(request: Request, service_id: str, window_id: str, session: Signed) -> Response:
     """Ending a window starts paging again: one tap only asks (``confirm``)."""
+    service = session.state.configs.current.services_by_id.get(service_id)
+    if service is None:
+        raise ConsoleError(404, f"service {service_id!r} not found")
     async with session.state.engine.connect() as conn:
-        created = (await list_windows(service_id, session.state, conn))["created"]
-    found = next((w for w in created if w["id"] == window_id), None)
-    name = session.state.configs.current.services_by_id[service_id].name
+        found = await current_window(conn, service_id, window_id, session.state.clock.now())
+    name = service.name
     subject = name
     if found is not None:
         zone = session.time_zone

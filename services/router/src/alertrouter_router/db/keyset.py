@@ -1,5 +1,5 @@
-"""Keyset pagination of lists shown newest first by a timestamp with the id as tie-breaker (the cursor:
-``alertrouter_shared.cursors``)."""
+"""Keyset pagination of lists ordered by a timestamp with the id as tie-breaker, newest first or (windows to come)
+oldest first (the cursor: ``alertrouter_shared.cursors``)."""
 
 from __future__ import annotations
 
@@ -14,3 +14,9 @@ def older_than(at_column: Any, id_column: Any, key: tuple[datetime, str]) -> Col
     boundary between rows of the same instant neither skips nor repeats one."""
     at, row_id = key
     return or_(at_column < at, and_(at_column == at, id_column < row_id))
+
+
+def later_than(at_column: Any, id_column: Any, key: tuple[datetime, str]) -> ColumnElement[bool]:
+    """Rows after ``key`` in (timestamp, id) ascending order."""
+    at, row_id = key
+    return or_(at_column > at, and_(at_column == at, id_column > row_id))

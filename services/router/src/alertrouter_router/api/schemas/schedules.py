@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from alertrouter_router.api.schemas.common import Reply, Timestamp
+from alertrouter_router.api.schemas.common import Cursor, Reply, Timestamp
 from alertrouter_router.ownership.model import MaintenanceWindow
 
 
@@ -23,12 +23,14 @@ class StoredWindow(WindowView):
 
 class Windows(Reply):
     configured: list[MaintenanceWindow] = Field(
-        description="from the ownership configuration: weekly ones, and one-off ones not over (all with include_ended)"
+        description="from the ownership configuration: weekly ones, and one-off ones not over (all with "
+        "include_ended); on the first page only"
     )
     created: list[StoredWindow] = Field(
         description="created through the API, current and future ones (all with include_ended; active is false for "
-        "one ended early), by start"
+        "one ended early), by start, a page at a time"
     )
+    next_cursor: Cursor
 
 
 class WindowEnded(Reply):
