@@ -24,6 +24,7 @@ class BenchContext:
     )
     phase_number: int = 0
     expected_pages: dict[str, float] = field(default_factory=dict)  # accepted alerts that must page, by bench_id
+    broker_warm: bool = False  # discarded load went through the broker (the intake phase, or warm_broker_alone)
 
     def service(self, name: str, extra_env: dict[str, str] | None = None) -> Service:
         env = service_env(self.infra, self.ports, extra_env)

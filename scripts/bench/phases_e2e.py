@@ -22,6 +22,7 @@ from .kafka_state import committed_lag, topic_records
 from .latency import Settle, accepted_schedule, drain, latency_run, notifications_settled
 from .load import api_requests, open_loop, status_counts, webhook_requests
 from .payloads import IdSource
+from .phases_ingest import warm_broker_alone
 from .profiling import profile_services
 from .receiver_log import ReceiverLog
 from .results import StormRun
@@ -73,6 +74,8 @@ async def _warm_up(ctx: BenchContext, pool: Pool, log: ReceiverLog) -> bool:
 
 
 async def end_to_end(ctx: BenchContext) -> None:
+    if not ctx.broker_warm:
+        await warm_broker_alone(ctx)
     skipped = await kafka_offsets.skip_alert_backlog(ctx.infra.kafka.bootstrap_servers)
     print(f"[bench] skipped {skipped} intake-phase records for the router", flush=True)
     services = await _start_services(ctx)

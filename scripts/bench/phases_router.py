@@ -22,6 +22,7 @@ from alertrouter_shared.topics import ALERTS, PAGES
 
 from .context import BenchContext
 from .kafka_state import committed_lag
+from .phases_ingest import warm_broker_alone
 from .results import RouterRun
 from .stack import kafka_offsets
 from .stats import per_thousand, summarise_ms
@@ -112,6 +113,8 @@ async def _run(
 
 
 async def router_alone(ctx: BenchContext) -> None:
+    if not ctx.broker_warm:
+        await warm_broker_alone(ctx)
     bootstrap = ctx.infra.kafka.bootstrap_servers
     skipped = await kafka_offsets.skip_alert_backlog(bootstrap)  # the intake phases' records are not this phase's load
     print(f"[bench] skipped {skipped} intake-phase records for the router", flush=True)
