@@ -6,8 +6,9 @@ With ``--twilio-account SID --twilio-token TOKEN`` it also stands in for Twilio'
 (the notifier's ``NOTIFIER_TWILIO_BASE_URL``): the account check, ``Messages.json`` and ``Calls.json`` with the
 account's basic credentials, answered as Twilio answers (201 and a sid). Each accepted message or call then gets
 its final status callback, signed with the token as Twilio signs them: ``delivered`` for an SMS, ``completed``
-(answered) for a call. No key press or SMS reply is played: acknowledge from the link in the page, the console
-or the CLI.
+(answered) for a call. With ``--notifier-url`` it also plays a person's SMS reply: ``POST /twilio/reply`` with the
+form fields ``From`` (the person's number) and ``Body`` (``1``, ``4 ab12cd34``...) posts Twilio's signed inbound
+message to the notifier and answers with the notifier's reply text. No key press is played.
 
 Standard library only, so it runs before the workspace is installed.
 """
@@ -21,8 +22,10 @@ import hmac
 import json
 import re
 import threading
+import urllib.error
 import urllib.request
 import uuid
+import xml.etree.ElementTree as ET
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -43,9 +46,14 @@ def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
     return base64.b64encode(hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()).decode()
 
 
+INBOUND_PATH = "/v1/twilio/sms/inbound"  # the notifier's, where Twilio posts the messages people send
+
+
 class Handler(BaseHTTPRequestHandler):
     twilio_account = ""
     twilio_token = ""
+    twilio_number = ""
+    notifier_url = ""
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
@@ -53,6 +61,9 @@ class Handler(BaseHTTPRequestHandler):
         twilio = TWILIO_RESOURCE.match(self.path)
         if twilio and self.twilio_account and twilio["resource"]:
             self._twilio_create(twilio["sid"], twilio["resource"], dict(parse_qsl(raw.decode("utf-8", "replace"))))
+            return
+        if self.path.rstrip("/") == "/twilio/reply" and self.notifier_url:
+            self._sms_reply(dict(parse_qsl(raw.decode("utf-8", "replace"))))
             return
         try:
             body: Any = json.loads(raw)
@@ -93,6 +104,28 @@ class Handler(BaseHTTPRequestHandler):
             fields = {"AccountSid": account, "To": form.get("To", ""), **final, **dict.fromkeys(sid_fields, sid)}
             threading.Thread(target=_post_callback, args=(callback, fields, self.twilio_token), daemon=True).start()
 
+    def _sms_reply(self, form: dict[str, str]) -> None:
+        """A person's reply, as Twilio would post it to the notifier; the notifier's answer (TwiML) goes back to
+        them, so it is captured as an SMS to the sender."""
+        sender, body = form.get("From", ""), form.get("Body", "")
+        if not sender:
+            self._reply(400, {"error": "give From (the person's number) and Body (their reply)"})
+            return
+        sid = "SM" + uuid.uuid4().hex
+        fields = {"AccountSid": self.twilio_account, "MessageSid": sid, "SmsSid": sid, "From": sender}
+        fields |= {"To": self.twilio_number, "Body": body, "NumMedia": "0"}
+        url = self.notifier_url.rstrip("/") + INBOUND_PATH
+        try:
+            status, answer = _post_signed(url, fields, self.twilio_token)
+        except OSError as exc:
+            self._reply(502, {"error": f"the notifier did not answer: {exc}"})
+            return
+        text = ET.fromstring(answer).findtext("Message") if status == 200 and answer.strip() else None
+        if text:
+            self._capture({"path": self.path, "channel": "sms", "sid": None, "to": sender, "body": text})
+        print(f"[capture] reply {body!r} from {sender}: {status} {text or ''}", flush=True)
+        self._reply(200 if status == 200 else 502, {"status": status, "answer": text})
+
     def _capture(self, entry: dict[str, Any]) -> None:
         with LOCK:
             CAPTURED.append(entry)
@@ -109,20 +142,30 @@ class Handler(BaseHTTPRequestHandler):
         return
 
 
-def _post_callback(url: str, fields: dict[str, str], token: str) -> None:
-    """The final status, as Twilio posts it once the handset or the call is done (one try, as Twilio does)."""
+def _post_signed(url: str, fields: dict[str, str], token: str) -> tuple[int, str]:
+    """A form posted as Twilio posts it, with its X-Twilio-Signature; the answer's status and body."""
     request = urllib.request.Request(url, data=urlencode(fields).encode(), method="POST")
     request.add_header("content-type", "application/x-www-form-urlencoded")
     request.add_header("X-Twilio-Signature", twilio_signature(token, url, fields))
     try:
         with urllib.request.urlopen(request, timeout=15) as response:
-            print(f"[capture] status callback {fields} -> {response.status}", flush=True)
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8", "replace")
+
+
+def _post_callback(url: str, fields: dict[str, str], token: str) -> None:
+    """The final status, as Twilio posts it once the handset or the call is done (one try, as Twilio does)."""
+    try:
+        status, _ = _post_signed(url, fields, token)
+        print(f"[capture] status callback {fields} -> {status}", flush=True)
     except OSError as exc:
         print(f"[capture] status callback to {url} failed: {exc}", flush=True)
 
 
-def make_server(port: int, twilio_account: str = "", twilio_token: str = "") -> ThreadingHTTPServer:
-    handler = type("ConfiguredHandler", (Handler,), {"twilio_account": twilio_account, "twilio_token": twilio_token})
+def make_server(port: int, **twilio: str) -> ThreadingHTTPServer:
+    """``twilio``: twilio_account, twilio_token, twilio_number, notifier_url (the Handler's attributes)."""
+    handler = type("ConfiguredHandler", (Handler,), twilio)
     return ThreadingHTTPServer(("127.0.0.1", port), handler)
 
 
@@ -138,8 +181,16 @@ if __name__ == "__main__":
     parser.add_argument("port", type=int, nargs="?", default=18090)
     parser.add_argument("--twilio-account", default="", help="stand in for this Twilio account (its SID)")
     parser.add_argument("--twilio-token", default="", help="the account's auth token: basic auth and signatures")
+    parser.add_argument("--twilio-number", default="", help="the number pages come from (To of a reply)")
+    parser.add_argument("--notifier-url", default="", help="where replies are posted (NOTIFIER_PUBLIC_URL)")
     args = parser.parse_args()
-    server = make_server(args.port, args.twilio_account, args.twilio_token)
+    server = make_server(
+        args.port,
+        twilio_account=args.twilio_account,
+        twilio_token=args.twilio_token,
+        twilio_number=args.twilio_number,
+        notifier_url=args.notifier_url,
+    )
     twilio = f"; Twilio stand-in for {args.twilio_account}" if args.twilio_account else ""
     print(f"capture server on http://127.0.0.1:{args.port} (GET /captured){twilio}", flush=True)
     server.serve_forever()

@@ -31,6 +31,8 @@ DEV_TOKEN = "dev-token"
 # The capture server's Twilio stand-in: an account of its own, which no real Twilio knows.
 DEV_TWILIO_SID = "AC" + "de7" * 10 + "de"
 DEV_TWILIO_TOKEN = "dev-twilio-auth-token"
+DEV_TWILIO_NUMBER = "+15005550006"
+NOTIFIER_URL = "http://127.0.0.1:8082"
 CONSOLE_USER = "anna"  # of the example configuration: team payments; a team admin may use every console form
 SERVICES = {
     "ingest": (["alertrouter-ingest"], 8080),
@@ -53,6 +55,10 @@ CURL = """
   curl -sS -H 'authorization: Bearer dev-token' 'http://127.0.0.1:8082/v1/deliveries?limit=5'
   curl -sS http://127.0.0.1:18090/captured
 
+  # Reply to an SMS page as its person would (From: the number /captured shows it went to; 1 = acknowledge,
+  # 4 = resolve), and read the notifier's answer:
+  curl -sS http://127.0.0.1:18090/twilio/reply --data-urlencode From=+447700900102 -d Body=1
+
   # E-mail pages land in the mail sink, one file each:
   ls .run/mail/new/
 """
@@ -70,9 +76,9 @@ def dev_env(kafka: str, database_url: str) -> dict[str, str]:
             "LOG_FORMAT": "console",
             "NOTIFIER_ROUTER_URL": "http://127.0.0.1:8081",
             "NOTIFIER_ROUTER_API_TOKEN": DEV_TOKEN,
-            "ROUTER_NOTIFIER_URL": "http://127.0.0.1:8082",
+            "ROUTER_NOTIFIER_URL": NOTIFIER_URL,
             "ROUTER_NOTIFIER_API_TOKEN": DEV_TOKEN,
-            "NOTIFIER_PUBLIC_URL": "http://127.0.0.1:8082",
+            "NOTIFIER_PUBLIC_URL": NOTIFIER_URL,
             "NOTIFIER_CONSOLE_URL": "http://127.0.0.1:8081",
             "NOTIFIER_WEBHOOK_SIGNING_SECRET": "dev-webhook-signing-secret",
             "NOTIFIER_ACK_SIGNING_SECRET": "dev-ack-signing-secret",
@@ -85,18 +91,20 @@ def dev_env(kafka: str, database_url: str) -> dict[str, str]:
             "NOTIFIER_TWILIO_BASE_URL": f"http://127.0.0.1:{CAPTURE_PORT}",
             "NOTIFIER_TWILIO_ACCOUNT_SID": DEV_TWILIO_SID,
             "NOTIFIER_TWILIO_AUTH_TOKEN": DEV_TWILIO_TOKEN,
-            "NOTIFIER_TWILIO_FROM": "+15005550006",
+            "NOTIFIER_TWILIO_FROM": DEV_TWILIO_NUMBER,
+            "NOTIFIER_SMS_REPLIES": "true",
         }
     )
     return env
 
 
-def capture_command(port: int = CAPTURE_PORT) -> list[str]:
-    """The capture server, standing in for Twilio with the dev account: SMS and voice pages of the example people
-    failed with "channel 'sms' is not configured"."""
+def capture_command(port: int = CAPTURE_PORT, notifier_url: str = NOTIFIER_URL) -> list[str]:
+    """The capture server, standing in for Twilio with the dev account (SMS and voice pages of the example people
+    failed with "channel 'sms' is not configured"), and playing SMS replies to ``notifier_url``."""
     return [
         sys.executable, str(ROOT / "scripts" / "capture_server.py"), str(port),
         "--twilio-account", DEV_TWILIO_SID, "--twilio-token", DEV_TWILIO_TOKEN,
+        "--twilio-number", DEV_TWILIO_NUMBER, "--notifier-url", notifier_url,
     ]  # fmt: skip
 
 

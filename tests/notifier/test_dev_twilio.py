@@ -1,6 +1,7 @@
 """`make dev`'s Twilio stand-in (scripts/capture_server.py): the dev notifier's account check passes against it, SMS
-and voice pages reach it, and the final status it signs and posts back is accepted by the notifier. Before it, the
-SMS and voice pages of the example people failed with "channel 'sms' is not configured"."""
+and voice pages reach it, the final status it signs and posts back is accepted by the notifier, and a reply it
+plays acknowledges through the real router. Before it, the SMS and voice pages of the example people failed with
+"channel 'sms' is not configured"."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from alertrouter_notifier.runtime import Notifier
 from alertrouter_shared.events import ContactMethodType
 from tests.helpers import eventually, free_port
 from tests.notifier.conftest import PageFactory, SettingsFactory
-from tests.notifier.live import served
+from tests.notifier.live import ROUTER_TOKEN, LiveRouter, Person, public_settings, served
 from tests.notifier.support import api_client, auth, deliveries_for, produce_pages
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,16 +31,8 @@ async def test_dev_pages_by_sms_and_voice_reach_the_stand_in_and_come_back_deliv
     sink_port, notifier_port = free_port(), free_port()
     sink = subprocess.Popen(dev.capture_command(sink_port), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        environment = dev.dev_env("127.0.0.1:9", "postgresql+asyncpg://dev@127.0.0.1:9/dev")
-        twilio = {
-            name.removeprefix("NOTIFIER_").lower(): value
-            for name, value in environment.items()
-            if name.startswith("NOTIFIER_TWILIO_")
-        }
-        assert twilio["twilio_base_url"] == f"http://127.0.0.1:{dev.CAPTURE_PORT}"
-        twilio["twilio_base_url"] = f"http://127.0.0.1:{sink_port}"
         settings = make_settings(
-            **twilio,
+            **_dev_twilio(sink_port),
             port=notifier_port,
             public_url=f"http://127.0.0.1:{notifier_port}",
         )
@@ -75,6 +68,56 @@ async def test_dev_pages_by_sms_and_voice_reach_the_stand_in_and_come_back_deliv
     assert "checkout is down" in by_channel["voice"]["body"] and "<Gather" in by_channel["voice"]["body"]
     sids = {d["provider_message_id"] for d in deliveries}
     assert sids == {by_channel["sms"]["sid"], by_channel["voice"]["sid"]}
+
+
+def _dev_twilio(sink_port: int) -> dict[str, Any]:
+    """The dev stack's NOTIFIER_TWILIO_* and NOTIFIER_SMS_REPLIES as settings, the API on ``sink_port``."""
+    environment = dev.dev_env("127.0.0.1:9", "postgresql+asyncpg://dev@127.0.0.1:9/dev")
+    prefixes = ("NOTIFIER_TWILIO_", "NOTIFIER_SMS_REPLIES")
+    found: dict[str, Any] = {
+        name.removeprefix("NOTIFIER_").lower(): value
+        for name, value in environment.items()
+        if name.startswith(prefixes)
+    }
+    assert found["twilio_base_url"] == f"http://127.0.0.1:{dev.CAPTURE_PORT}"
+    return found | {"twilio_base_url": f"http://127.0.0.1:{sink_port}"}
+
+
+async def test_a_reply_played_by_the_stand_in_acknowledges_as_the_paged_person(
+    make_settings: SettingsFactory, router_live: LiveRouter, unique: str
+) -> None:
+    sink_port, public = free_port(), public_settings()
+    command = dev.capture_command(sink_port, notifier_url=public["public_url"])
+    sink = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    number = "+1203556" + str(int(unique[:8], 16) % 10_000).zfill(4)
+    try:
+        settings = make_settings(
+            **_dev_twilio(sink_port), router_url=router_live.url, router_api_token=ROUTER_TOKEN, **public
+        )
+        assert settings.sms_replies
+        dana = Person(f"dana-{unique}", {"sms": number})
+        service = await router_live.add_service(unique, [[dana]])
+        async with Notifier(settings) as notifier, served(notifier), httpx.AsyncClient() as client:
+            sink_url = f"http://127.0.0.1:{sink_port}"
+            (page,) = await router_live.trigger(service, "payments API 5xx")
+            await notifier.producer.send_and_wait(settings.pages_topic, page.model_dump_json().encode())
+
+            async def texted() -> list[dict[str, Any]] | None:
+                captured = (await client.get(f"{sink_url}/captured")).json()
+                return [e for e in captured if e.get("channel") == "sms" and e["to"] == number] or None
+
+            (sms,) = await eventually(texted, what="the page's SMS at the stand-in")
+            assert "Reply 1=ack 4=resolve" in sms["body"]
+            replied = await client.post(f"{sink_url}/twilio/reply", data={"From": number, "Body": "1"})
+            assert replied.status_code == 200, replied.text
+            assert replied.json()["answer"].startswith("Acknowledged: #")
+            incident = (await router_live.incident(page.incident_id))["incident"]
+            assert (incident["status"], incident["acknowledged_by"]) == ("acknowledged", dana.id)
+            answers = [e for e in (await client.get(f"{sink_url}/captured")).json() if e.get("to") == number]
+            assert answers[-1]["body"] == replied.json()["answer"]  # the notifier's answer, texted back to dana
+    finally:
+        sink.terminate()
+        sink.wait(timeout=10)
 
 
 async def test_the_stand_in_refuses_other_credentials() -> None:
