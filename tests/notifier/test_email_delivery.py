@@ -141,6 +141,23 @@ async def test_a_server_without_the_configured_starttls_or_auth_fails_at_once(
     assert server.messages == []
 
 
+async def test_a_server_that_knows_only_helo_gets_the_page_and_cannot_offer_starttls(
+    make_settings: SettingsFactory, make_page: PageFactory, unique: str
+) -> None:
+    """The provider greets with EHLO itself (to see what the server offers): a server that answers it 502 is
+    greeted with HELO, as aiosmtplib's own send does, and takes plain mail; STARTTLS asked of it is unsupported."""
+    with SmtpServer(helo_only=True) as server:
+        plain = await _final_delivery(
+            make_settings(smtp_port=server.port), make_page(ContactMethodType.EMAIL, f"a+{unique}@example.test")
+        )
+        assert plain["status"] == "sent", plain
+        assert len(server.messages) == 1
+        secured = make_settings(smtp_port=server.port, smtp_security="starttls", retry_deadline_seconds=600)
+        refused = await _final_delivery(secured, make_page(ContactMethodType.EMAIL, f"b+{unique}@example.test"))
+    assert [a["provider_status_code"] for a in refused["attempts"]] == ["unsupported"]
+    assert len(server.messages) == 1
+
+
 async def test_a_page_to_several_addresses_is_refused_not_sent_to_some(
     make_settings: SettingsFactory, make_page: PageFactory, unique: str
 ) -> None:

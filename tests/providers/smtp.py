@@ -39,6 +39,14 @@ class _Handler:
     def __init__(self, owner: SmtpServer) -> None:
         self.owner = owner
 
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        if self.owner.helo_only:  # an old server: EHLO unknown, so the client greets with HELO
+            return ["502 5.5.2 Error: command not recognized"]
+        session.host_name = hostname
+        return responses
+
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         scripted = self.owner._pop(self.owner.rcpt_script)
         if scripted:
@@ -68,8 +76,10 @@ class SmtpServer:
         tls_context: ssl.SSLContext | None = None,
         username: str | None = None,
         password: str | None = None,
+        helo_only: bool = False,
     ) -> None:
         self.port = free_port()
+        self.helo_only = helo_only
         self.messages: list[EmailMessage] = []
         self.envelopes: list[dict[str, Any]] = []
         self.rcpt_script: deque[str] = deque()

@@ -51,11 +51,11 @@ class SmtpProvider:
         )
         try:
             await smtp.connect()
-            await smtp.ehlo()
+            await _greet(smtp)
             if self._security == "starttls":
                 _require(smtp, "starttls")
                 await smtp.starttls(tls_context=self._tls_context)
-                await smtp.ehlo()  # what the server offers may change once the connection is encrypted
+                await _greet(smtp)  # what the server offers may change once the connection is encrypted
             if self._username is not None:
                 _require(smtp, "auth")
                 await smtp.login(self._username, self._password or "")
@@ -100,6 +100,15 @@ class SmtpProvider:
 
     async def aclose(self) -> None:
         """One connection per message: nothing pooled to close."""
+
+
+async def _greet(smtp: aiosmtplib.SMTP) -> None:
+    """EHLO, or HELO to a server that does not know EHLO (as aiosmtplib's own send does): it offers no extension
+    then, which is enough for plain SMTP without login."""
+    try:
+        await smtp.ehlo()
+    except aiosmtplib.SMTPHeloError:
+        await smtp.helo()
 
 
 def _require(smtp: aiosmtplib.SMTP, extension: str) -> None:
