@@ -158,6 +158,18 @@ async def test_a_server_that_knows_only_helo_gets_the_page_and_cannot_offer_star
     assert len(server.messages) == 1
 
 
+async def test_a_quit_refused_after_the_message_was_accepted_sends_it_once(
+    make_settings: SettingsFactory, make_page: PageFactory, unique: str
+) -> None:
+    """DATA answered 250 means the server took the message; a QUIT answered 421 (a server shutting down) counted as
+    a transient failure and the page was mailed again at every retry."""
+    with SmtpServer(quit_reply="421 4.3.0 Service shutting down") as server:
+        page = make_page(ContactMethodType.EMAIL, f"alice+{unique}@example.test")
+        delivery = await _final_delivery(make_settings(smtp_port=server.port), page)
+    assert delivery["status"] == "sent" and len(delivery["attempts"]) == 1, delivery
+    assert len(server.messages) == 1
+
+
 async def test_a_page_to_several_addresses_is_refused_not_sent_to_some(
     make_settings: SettingsFactory, make_page: PageFactory, unique: str
 ) -> None:

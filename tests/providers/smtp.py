@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
 
 from tests.helpers import free_port
 
@@ -46,6 +46,9 @@ class _Handler:
             return ["502 5.5.2 Error: command not recognized"]
         session.host_name = hostname
         return responses
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> Any:
+        return self.owner.quit_reply or MISSING
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         scripted = self.owner._pop(self.owner.rcpt_script)
@@ -77,9 +80,11 @@ class SmtpServer:
         username: str | None = None,
         password: str | None = None,
         helo_only: bool = False,
+        quit_reply: str | None = None,
     ) -> None:
         self.port = free_port()
         self.helo_only = helo_only
+        self.quit_reply = quit_reply  # instead of "221 Bye" (the connection closes all the same)
         self.messages: list[EmailMessage] = []
         self.envelopes: list[dict[str, Any]] = []
         self.rcpt_script: deque[str] = deque()

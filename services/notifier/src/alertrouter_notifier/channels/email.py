@@ -60,7 +60,12 @@ class SmtpProvider:
                 _require(smtp, "auth")
                 await smtp.login(self._username, self._password or "")
             yield smtp
-            await smtp.quit()
+            # Past DATA's 250 the message is accepted: a QUIT refused or cut off must not turn it into a failure
+            # (it would be sent again). aiosmtplib's own send ignored these too.
+            with contextlib.suppress(
+                aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPResponseException, aiosmtplib.SMTPTimeoutError
+            ):
+                await smtp.quit()
         finally:
             smtp.close()
 
