@@ -32,13 +32,14 @@ DEV_TOKEN = "dev-token"
 DEV_TWILIO_SID = "AC" + "de7" * 10 + "de"
 DEV_TWILIO_TOKEN = "dev-twilio-auth-token"
 DEV_TWILIO_NUMBER = "+15005550006"
-NOTIFIER_URL = "http://127.0.0.1:8082"
 CONSOLE_USER = "anna"  # of the example configuration: team payments; a team admin may use every console form
 SERVICES = {
     "ingest": (["alertrouter-ingest"], 8080),
     "router": (["alertrouter-router", "run"], 8081),
     "notifier": (["alertrouter-notifier", "run"], 8082),
 }
+ROUTER_URL = f"http://127.0.0.1:{SERVICES['router'][1]}"
+NOTIFIER_URL = f"http://127.0.0.1:{SERVICES['notifier'][1]}"
 
 CURL = """
   # Fire an alert for service checkout (team payments) as Alertmanager would:
@@ -74,12 +75,12 @@ def dev_env(kafka: str, database_url: str) -> dict[str, str]:
             "ALERTROUTER_CONFIG": str(ROOT / "examples" / "ownership"),
             "ALERTROUTER_API_TOKENS": f"{token_hash}:read+write",
             "LOG_FORMAT": "console",
-            "NOTIFIER_ROUTER_URL": "http://127.0.0.1:8081",
+            "NOTIFIER_ROUTER_URL": ROUTER_URL,
             "NOTIFIER_ROUTER_API_TOKEN": DEV_TOKEN,
             "ROUTER_NOTIFIER_URL": NOTIFIER_URL,
             "ROUTER_NOTIFIER_API_TOKEN": DEV_TOKEN,
             "NOTIFIER_PUBLIC_URL": NOTIFIER_URL,
-            "NOTIFIER_CONSOLE_URL": "http://127.0.0.1:8081",
+            "NOTIFIER_CONSOLE_URL": ROUTER_URL,
             "NOTIFIER_WEBHOOK_SIGNING_SECRET": "dev-webhook-signing-secret",
             "NOTIFIER_ACK_SIGNING_SECRET": "dev-ack-signing-secret",
             # The mail sink: plain SMTP on loopback, no login (the example's e-mail contact methods arrive there).

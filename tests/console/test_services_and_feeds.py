@@ -32,6 +32,7 @@ async def test_a_team_admin_creates_and_ends_a_maintenance_window(
     listed = (await admin_api.get("/v1/services/refunds/maintenance")).json()["created"]
     mine = next(w for w in listed if w["id"] == window_id)
     assert mine["created_by"] == "alice"
+    await expect(page.get_by_test_id("more-windows")).to_have_count(0)  # all of them shown
     await screenshot(page, "service-maintenance-desktop")
     await window.get_by_role("button", name="End now").click()
     await page.get_by_role("button", name="End now", exact=True).click()  # the confirmation
@@ -45,6 +46,34 @@ async def test_a_team_admin_creates_and_ends_a_maintenance_window(
     await responder.goto("/ui/services/refunds")
     await expect(responder.get_by_role("button", name="Create window")).to_have_count(0)
     await responder.context.close()
+
+
+async def test_a_service_page_with_more_windows_than_it_shows_says_so(
+    browser: Browser, base_url: str, people: People, admin_api: httpx.AsyncClient, unique: str
+) -> None:
+    """The page lists the API's first page of windows (100 by start): with more to come it must not look complete."""
+    start = datetime.now(UTC) + timedelta(days=1)  # tomorrow's: nothing is suppressed now
+    ids: list[str] = []
+    try:
+        for n in range(101):
+            at = start + timedelta(minutes=n)
+            body = {"starts_at": at.isoformat(), "ends_at": (at + timedelta(hours=1)).isoformat()}
+            created = await admin_api.post("/v1/services/ledger/maintenance", json=body | {"reason": f"{unique} {n}"})
+            assert created.status_code == 201, created.text
+            ids.append(created.json()["id"])
+        page = await signed_in(browser, base_url, people.alice)
+        await page.goto("/ui/services/ledger")
+        await expect(page.locator("li[data-window]", has_text=unique)).to_have_count(100)
+        more = page.get_by_test_id("more-windows")
+        await expect(more).to_have_text(
+            "More windows than shown here: alertrouter maintenance list ledger lists them all."
+        )
+        await more.scroll_into_view_if_needed()
+        await screenshot(page, "service-more-windows-desktop")
+        await page.context.close()
+    finally:
+        for window_id in ids:
+            assert (await admin_api.delete(f"/v1/services/ledger/maintenance/{window_id}")).status_code == 200
 
 
 async def test_a_calendar_feed_url_from_the_schedule_page(browser: Browser, base_url: str, people: People) -> None:

@@ -149,7 +149,9 @@ def _detail(response: httpx.Response) -> str:
 class ApiClient:
     """One HTTP client per command; ``request`` returns the response of a 2xx or raises ``CliError``."""
 
-    def __init__(self, settings: ClientSettings) -> None:
+    def __init__(self, settings: ClientSettings | None = None) -> None:
+        """``settings``: those of the file and the environment (``load_settings``) unless given."""
+        settings = settings or load_settings()
         self.url = settings.url.rstrip("/")
         headers = {"Authorization": f"Bearer {_token(settings)}", "Accept": "application/json"}
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=settings.timeout_seconds)

@@ -13,10 +13,6 @@ from alertrouter_cli.output import emit, emit_json, emit_more, table, when
 maintenance_app = typer.Typer(help="Maintenance windows created through the API.", no_args_is_help=True)
 
 
-def _client() -> ApiClient:
-    return ApiClient(load_settings())
-
-
 @maintenance_app.command("add")
 def maintenance_add(
     service: str,
@@ -47,7 +43,7 @@ def maintenance_add(
 @maintenance_app.command("end")
 def maintenance_end(service: str, window: str, as_json: JsonFlag = False) -> None:
     """End a maintenance window now."""
-    with _client() as api:
+    with ApiClient() as api:
         body = api.delete(f"/v1/services/{service}/maintenance/{window}")
     emit_json(body) if as_json else emit(f"maintenance window {window} for {service} ended")
 
@@ -61,7 +57,7 @@ def maintenance_list(
     as_json: JsonFlag = False,
 ) -> None:
     """Maintenance windows of a service: configured ones and those created through the API, by start."""
-    with _client() as api:
+    with ApiClient() as api:
         body = api.get(
             f"/v1/services/{service}/maintenance",
             include_ended=str(include_ended).lower(),

@@ -26,10 +26,6 @@ IncidentArg = Annotated[
 ]
 
 
-def _client() -> ApiClient:
-    return ApiClient(load_settings())
-
-
 def time_span(start: str | None, until: str | None, duration: str | None) -> tuple[datetime, datetime]:
     """The span ``--from``/``--until``/``--for`` give (times.parse_window); a refusal is the command's error."""
     try:
@@ -78,7 +74,7 @@ def oncall(
     """Who is on call for a service (or each service of a team), per level, and why."""
     if (service is None) == (team is None):
         raise CliError("give a SERVICE or --team TEAM", EXIT_USAGE)
-    with _client() as api:
+    with ApiClient() as api:
         body = api.get("/v1/oncall", service=service, team=team, at=_instant(at))
     if as_json:
         emit_json(body)
@@ -101,7 +97,7 @@ def why(
     """Why a routing decision was made, as a paragraph (or the decision's full JSON)."""
     if (decision is None) == (key is None):
         raise CliError("give a DECISION id or --key DEDUP_KEY", EXIT_USAGE)
-    with _client() as api:
+    with ApiClient() as api:
         if key is not None:
             items = api.get("/v1/decisions", dedup_key=key, limit=1)["items"]
             if not items:
@@ -121,7 +117,7 @@ def incidents(
     as_json: JsonFlag = False,
 ) -> None:
     """Incidents, newest first."""
-    with _client() as api:
+    with ApiClient() as api:
         body = api.get("/v1/incidents", team=team, service=service, status=status, limit=limit, cursor=cursor)
     if as_json:
         emit_json(body)
@@ -220,7 +216,7 @@ def escalate(
 
 def heartbeats(as_json: JsonFlag = False) -> None:
     """Heartbeat integrations: last beat, next due time, and whether monitoring has gone silent."""
-    with _client() as api:
+    with ApiClient() as api:
         body = api.get("/v1/heartbeats")
     if as_json:
         emit_json(body)
@@ -336,7 +332,7 @@ def drill_run(
 @drill_app.command("report")
 def drill_report(drill: str, as_json: JsonFlag = False) -> None:
     """A drill's report: time to first page, who was reached on which channel and when, failures."""
-    with _client() as api:
+    with ApiClient() as api:
         body = api.get(f"/v1/drills/{drill}")
     emit_json(body) if as_json else _report(body)
 
@@ -349,7 +345,7 @@ def drill_list(
     as_json: JsonFlag = False,
 ) -> None:
     """A service's drills, newest first."""
-    with _client() as api:
+    with ApiClient() as api:
         body = api.get(f"/v1/services/{service}/drills", limit=limit, cursor=cursor)
     if as_json:
         emit_json(body)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from alertrouter_cli.client import ApiClient, load_settings
+from alertrouter_cli.client import ApiClient
 from alertrouter_cli.online import ForOption, FromOption, JsonFlag, UntilOption, time_span
 from alertrouter_cli.output import emit, emit_json, table, when
 
@@ -29,7 +29,7 @@ def override_add(
     body: dict[str, Any] = {"user": user, "start": begins.isoformat(), "end": ends.isoformat(), "reason": reason}
     if replaces:
         body["replaces"] = replaces
-    with ApiClient(load_settings()) as api:
+    with ApiClient() as api:
         made = api.post(f"/v1/schedules/{schedule}/overrides", body)
     if as_json:
         emit_json(made)
@@ -41,7 +41,7 @@ def override_add(
 @override_app.command("list")
 def override_list(schedule: str, as_json: JsonFlag = False) -> None:
     """The overrides of SCHEDULE made through the API."""
-    with ApiClient(load_settings()) as api:
+    with ApiClient() as api:
         body = api.get(f"/v1/schedules/{schedule}/overrides")
     if as_json:
         emit_json(body)
@@ -54,6 +54,6 @@ def override_list(schedule: str, as_json: JsonFlag = False) -> None:
 @override_app.command("remove")
 def override_remove(schedule: str, override: str, as_json: JsonFlag = False) -> None:
     """Remove an override made through the API."""
-    with ApiClient(load_settings()) as api:
+    with ApiClient() as api:
         body = api.delete(f"/v1/schedules/{schedule}/overrides/{override}")
     emit_json(body) if as_json else emit(f"override {override} of {schedule} removed")

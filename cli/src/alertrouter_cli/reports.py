@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from alertrouter_cli.client import ApiClient, CliError, load_settings
+from alertrouter_cli.client import ApiClient, CliError
 from alertrouter_cli.online import JsonFlag
 from alertrouter_cli.output import emit, emit_json, table, when
 from alertrouter_cli.times import InstantError, parse_instant
@@ -94,7 +94,7 @@ def report_oncall(
 
     Drills are left out. Night and weekend are judged in each person's own time zone.
     """
-    with ApiClient(load_settings()) as api:
+    with ApiClient() as api:
         body = api.get("/v1/reports/oncall", team=team, since=_instant(since), until=_instant(until))
     if as_json:
         emit_json(body)
