@@ -5,6 +5,7 @@ calls), and a mail sink for e-mail (aiosmtpd, writing a Maildir under .run/mail)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -20,12 +21,15 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import local_kafka  # noqa: E402
 import local_postgres  # noqa: E402
 
-RUN = ROOT / ".run"
+# DEV_RUN_DIR and DEV_PORT_OFFSET let a second stack run beside the first (the suite's test of this script does):
+# every port below moves by the offset, except the example configuration's webhook addresses (18090).
+RUN = Path(os.environ.get("DEV_RUN_DIR", str(ROOT / ".run"))).resolve()
 LOGS = RUN / "logs"
-KAFKA_PORT = int(os.environ.get("DEV_KAFKA_PORT", "19092"))
-PG_PORT = int(os.environ.get("DEV_PG_PORT", "15432"))
-CAPTURE_PORT = 18090
-MAIL_PORT = 18025
+PORT_OFFSET = int(os.environ.get("DEV_PORT_OFFSET", "0"))
+KAFKA_PORT = int(os.environ.get("DEV_KAFKA_PORT", str(19092 + PORT_OFFSET)))
+PG_PORT = int(os.environ.get("DEV_PG_PORT", str(15432 + PORT_OFFSET)))
+CAPTURE_PORT = 18090 + PORT_OFFSET
+MAIL_PORT = 18025 + PORT_OFFSET
 MAIL_DIR = RUN / "mail"
 DEV_TOKEN = "dev-token"
 # The capture server's Twilio stand-in: an account of its own, which no real Twilio knows.
@@ -34,34 +38,34 @@ DEV_TWILIO_TOKEN = "dev-twilio-auth-token"
 DEV_TWILIO_NUMBER = "+15005550006"
 CONSOLE_USER = "anna"  # of the example configuration: team payments; a team admin may use every console form
 SERVICES = {
-    "ingest": (["alertrouter-ingest"], 8080),
-    "router": (["alertrouter-router", "run"], 8081),
-    "notifier": (["alertrouter-notifier", "run"], 8082),
+    "ingest": (["alertrouter-ingest"], 8080 + PORT_OFFSET),
+    "router": (["alertrouter-router", "run"], 8081 + PORT_OFFSET),
+    "notifier": (["alertrouter-notifier", "run"], 8082 + PORT_OFFSET),
 }
 ROUTER_URL = f"http://127.0.0.1:{SERVICES['router'][1]}"
 NOTIFIER_URL = f"http://127.0.0.1:{SERVICES['notifier'][1]}"
 
 CURL = """
   # Fire an alert for service checkout (team payments) as Alertmanager would:
-  curl -sS -X POST http://127.0.0.1:8080/v1/alertmanager/dev-alertmanager \\
+  curl -sS -X POST http://127.0.0.1:{ingest}/v1/alertmanager/dev-alertmanager \\
     -H 'content-type: application/json' --data @examples/alertmanager-checkout.json
 
   # The routing decision (who was paged and why), as JSON and as a paragraph:
-  curl -sS -H 'authorization: Bearer dev-token' 'http://127.0.0.1:8081/v1/decisions?service=checkout&limit=1'
-  curl -sS -H 'authorization: Bearer dev-token' "http://127.0.0.1:8081/v1/decisions/$(curl -sS \\
-    -H 'authorization: Bearer dev-token' 'http://127.0.0.1:8081/v1/decisions?service=checkout&limit=1' \\
+  curl -sS -H 'authorization: Bearer dev-token' 'http://127.0.0.1:{router}/v1/decisions?service=checkout&limit=1'
+  curl -sS -H 'authorization: Bearer dev-token' "http://127.0.0.1:{router}/v1/decisions/$(curl -sS \\
+    -H 'authorization: Bearer dev-token' 'http://127.0.0.1:{router}/v1/decisions?service=checkout&limit=1' \\
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')/explain"
 
   # The deliveries, and what the capture server received (webhooks, and SMS and calls in Twilio's place):
-  curl -sS -H 'authorization: Bearer dev-token' 'http://127.0.0.1:8082/v1/deliveries?limit=5'
-  curl -sS http://127.0.0.1:18090/captured
+  curl -sS -H 'authorization: Bearer dev-token' 'http://127.0.0.1:{notifier}/v1/deliveries?limit=5'
+  curl -sS http://127.0.0.1:{capture}/captured
 
   # Reply to an SMS page as its person would (From: the number /captured shows it went to; 1 = acknowledge,
   # 4 = resolve), and read the notifier's answer:
-  curl -sS http://127.0.0.1:18090/twilio/reply --data-urlencode From=+447700900102 -d Body=1
+  curl -sS http://127.0.0.1:{capture}/twilio/reply --data-urlencode From=+447700900102 -d Body=1
 
   # E-mail pages land in the mail sink, one file each:
-  ls .run/mail/new/
+  ls {mail_dir}/
 """
 
 
@@ -94,6 +98,7 @@ def dev_env(kafka: str, database_url: str) -> dict[str, str]:
             "NOTIFIER_TWILIO_AUTH_TOKEN": DEV_TWILIO_TOKEN,
             "NOTIFIER_TWILIO_FROM": DEV_TWILIO_NUMBER,
             "NOTIFIER_SMS_REPLIES": "true",
+            **{f"{name.upper()}_PORT": str(port) for name, (_, port) in SERVICES.items()},
         }
     )
     return env
@@ -133,7 +138,30 @@ def wait_ready(name: str, port: int, proc: subprocess.Popen[bytes], timeout: flo
     raise SystemExit(f"{name} not ready after {timeout:.0f}s; see {LOGS / (name + '.log')}")
 
 
+def busy_ports() -> list[int]:
+    """The ports this script's own processes need that something else holds: a stack already running (whose
+    Kafka and PostgreSQL the failed second one would have stopped on its way out), or another program."""
+    wanted = [port for _, port in SERVICES.values()] + [CAPTURE_PORT, MAIL_PORT]
+    return [port for port in wanted if not local_kafka.port_is_free(port)]
+
+
+def try_these() -> str:
+    mail_dir = MAIL_DIR / "new"
+    shown = mail_dir.relative_to(ROOT) if mail_dir.is_relative_to(ROOT) else mail_dir
+    ports = {name: port for name, (_, port) in SERVICES.items()}
+    return CURL.format(**ports, capture=CAPTURE_PORT, mail_dir=shown)
+
+
 def main() -> int:
+    busy = busy_ports()
+    if busy:
+        print(
+            f"dev: port(s) {', '.join(map(str, busy))} on 127.0.0.1 are in use. Is `make dev` already running? "
+            "Stop it with Ctrl-C, or run a second stack beside it with DEV_PORT_OFFSET=100 DEV_RUN_DIR=.run/dev2.",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 2
     LOGS.mkdir(parents=True, exist_ok=True)
     started: list[subprocess.Popen[bytes]] = []
     kafka = local_kafka.LocalKafka(RUN / "kafka", nodes=1, base_port=KAFKA_PORT)
@@ -166,7 +194,8 @@ def main() -> int:
             print(f"dev: {name} ready on http://127.0.0.1:{port} (log: {LOGS / (name + '.log')})", flush=True)
         console_token = sign_in_token(env)
         print(
-            "\nalertrouter is running. API token: dev-token. Try:\n" + CURL + "\nCtrl-C stops everything.", flush=True
+            "\nalertrouter is running. API token: dev-token. Try:\n" + try_these() + "\nCtrl-C stops everything.",
+            flush=True,
         )
         print(
             f"\nWeb console: http://127.0.0.1:{SERVICES['router'][1]}/ui/\n"
@@ -177,10 +206,9 @@ def main() -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        # A second Ctrl-C (or the SIGTERM a terminal sends the whole group) must not cut the clean-up short.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        print("dev: stopping …", flush=True)
+        _ignore_stop_signals()  # a second Ctrl-C must not cut the clean-up short
+        with contextlib.suppress(OSError):  # a closed terminal cannot be written to; the clean-up goes on
+            print("dev: stopping …", flush=True)
         for proc in reversed(started):
             proc.terminate()
         for proc in reversed(started):
@@ -217,11 +245,24 @@ def watch(processes: list[subprocess.Popen[bytes]]) -> None:
         time.sleep(1)
 
 
+# Ctrl-C, a SIGTERM, and the SIGHUP of a closed terminal: each stops everything the script started.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _ignore_stop_signals() -> None:
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+
+
 def _interrupt(signum: int, frame: object) -> None:
+    """Further signals are ignored from here on: a SIGTERM sent to the whole group arrives twice (``uv run``
+    passes on the one it got), and the second used to land in the clean-up's first line and cut it short, leaving
+    Kafka, PostgreSQL and the services running."""
+    _ignore_stop_signals()
     raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, _interrupt)
     raise SystemExit(main())
