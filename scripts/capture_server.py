@@ -8,7 +8,10 @@ account's basic credentials, answered as Twilio answers (201 and a sid). Each ac
 its final status callback, signed with the token as Twilio signs them: ``delivered`` for an SMS, ``completed``
 (answered) for a call. With ``--notifier-url`` it also plays a person's SMS reply: ``POST /twilio/reply`` with the
 form fields ``From`` (the person's number) and ``Body`` (``1``, ``4 ab12cd34``...) posts Twilio's signed inbound
-message to the notifier and answers with the notifier's reply text. No key press is played.
+message to the notifier and answers with the notifier's reply text. ``POST /twilio/press`` with ``Digits`` (``1``
+acknowledges, ``2`` escalates) and ``To`` (the called number) or ``CallSid`` plays a key press during the latest
+such call: Twilio's signed Gather request to the action URL of the call's TwiML, answered with what the call then
+says.
 
 Standard library only, so it runs before the workspace is installed.
 """
@@ -64,6 +67,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         if self.path.rstrip("/") == "/twilio/reply" and self.notifier_url:
             self._sms_reply(dict(parse_qsl(raw.decode("utf-8", "replace"))))
+            return
+        if self.path.rstrip("/") == "/twilio/press" and self.twilio_account:
+            self._key_press(dict(parse_qsl(raw.decode("utf-8", "replace"))))
             return
         try:
             body: Any = json.loads(raw)
@@ -126,6 +132,28 @@ class Handler(BaseHTTPRequestHandler):
         print(f"[capture] reply {body!r} from {sender}: {status} {text or ''}", flush=True)
         self._reply(200 if status == 200 else 502, {"status": status, "answer": text})
 
+    def _key_press(self, form: dict[str, str]) -> None:
+        """A key pressed during a page call, posted where the call's TwiML gathers it, as Twilio would."""
+        call = _latest_call(form.get("CallSid"), form.get("To"))
+        if call is None or not form.get("Digits"):
+            self._reply(404, {"error": "give Digits and the To or CallSid of a call /captured lists"})
+            return
+        gather = ET.fromstring(call["body"] or "<Response/>").find(".//Gather")
+        if gather is None or not gather.get("action"):
+            self._reply(409, {"error": "that call's TwiML gathers no key press"})
+            return
+        fields = {"AccountSid": self.twilio_account, "CallSid": call["sid"], "From": self.twilio_number}
+        fields |= {"To": call["to"], "Digits": form["Digits"], "CallStatus": "in-progress"}
+        fields |= {"Direction": "outbound-api", "FinishedOnKey": ""}
+        try:
+            status, answer = _post_signed(gather.get("action", ""), fields, self.twilio_token)
+        except OSError as exc:
+            self._reply(502, {"error": f"the notifier did not answer: {exc}"})
+            return
+        said = " ".join(e.text or "" for e in ET.fromstring(answer).iter("Say")) if status == 200 else None
+        print(f"[capture] key {form['Digits']!r} on call to {call['to']}: {status} {said or ''}", flush=True)
+        self._reply(200 if status == 200 else 502, {"status": status, "answer": said})
+
     def _capture(self, entry: dict[str, Any]) -> None:
         with LOCK:
             CAPTURED.append(entry)
@@ -140,6 +168,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return
+
+
+def _latest_call(sid: str | None, to: str | None) -> dict[str, Any] | None:
+    """The latest call placed with this sid, or to this number (either may be left out)."""
+    with LOCK:
+        calls = [e for e in CAPTURED if e.get("channel") == "voice" and e.get("sid")]
+    matching = [c for c in calls if (not sid or c["sid"] == sid) and (not to or c["to"] == to)]
+    return matching[-1] if matching else None
 
 
 def _post_signed(url: str, fields: dict[str, str], token: str) -> tuple[int, str]:

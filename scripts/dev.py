@@ -64,6 +64,9 @@ CURL = """
   # 4 = resolve), and read the notifier's answer:
   curl -sS http://127.0.0.1:{capture}/twilio/reply --data-urlencode From=+447700900102 -d Body=1
 
+  # Press 1 during the latest call to a number (a voice page), as its person would:
+  curl -sS http://127.0.0.1:{capture}/twilio/press --data-urlencode To=+447700900102 -d Digits=1
+
   # E-mail pages land in the mail sink, one file each:
   ls {mail_dir}/
 """

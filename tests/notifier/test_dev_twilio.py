@@ -1,12 +1,15 @@
 """`make dev`'s Twilio stand-in (scripts/capture_server.py): the dev notifier's account check passes against it, SMS
 and voice pages reach it, the final status it signs and posts back is accepted by the notifier, and a reply it
-plays acknowledges through the real router. Before it, the SMS and voice pages of the example people failed with
-"channel 'sms' is not configured"."""
+plays, or a key pressed during a call, acknowledges through the real router. Before it, the SMS and voice pages of
+the example people failed with "channel 'sms' is not configured"."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,9 +86,26 @@ def _dev_twilio(sink_port: int) -> dict[str, Any]:
     return found | {"twilio_base_url": f"http://127.0.0.1:{sink_port}"}
 
 
-async def test_a_reply_played_by_the_stand_in_acknowledges_as_the_paged_person(
-    make_settings: SettingsFactory, router_live: LiveRouter, unique: str
-) -> None:
+@dataclass
+class Played:
+    """A page of the live router for ``person`` (one contact method), sent by a notifier set up as the dev stack's,
+    through a stand-in that plays replies and key presses to it."""
+
+    person: Person
+    number: str
+    incident_id: str
+    client: httpx.AsyncClient
+    sink_url: str
+
+    async def captured(self, channel: str) -> list[dict[str, Any]] | None:
+        captured = (await self.client.get(f"{self.sink_url}/captured")).json()
+        return [e for e in captured if e.get("channel") == channel and e["to"] == self.number] or None
+
+
+@contextlib.asynccontextmanager
+async def played_page(
+    make_settings: SettingsFactory, router_live: LiveRouter, unique: str, channel: str
+) -> AsyncIterator[Played]:
     sink_port, public = free_port(), public_settings()
     command = dev.capture_command(sink_port, notifier_url=public["public_url"])
     sink = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -95,29 +115,49 @@ async def test_a_reply_played_by_the_stand_in_acknowledges_as_the_paged_person(
             **_dev_twilio(sink_port), router_url=router_live.url, router_api_token=ROUTER_TOKEN, **public
         )
         assert settings.sms_replies
-        dana = Person(f"dana-{unique}", {"sms": number})
-        service = await router_live.add_service(unique, [[dana]])
+        person = Person(f"dana-{unique}", {channel: number})
+        service = await router_live.add_service(unique, [[person]])
         async with Notifier(settings) as notifier, served(notifier), httpx.AsyncClient() as client:
             sink_url = f"http://127.0.0.1:{sink_port}"
             (page,) = await router_live.trigger(service, "payments API 5xx")
             await notifier.producer.send_and_wait(settings.pages_topic, page.model_dump_json().encode())
-
-            async def texted() -> list[dict[str, Any]] | None:
-                captured = (await client.get(f"{sink_url}/captured")).json()
-                return [e for e in captured if e.get("channel") == "sms" and e["to"] == number] or None
-
-            (sms,) = await eventually(texted, what="the page's SMS at the stand-in")
-            assert "Reply 1=ack 4=resolve" in sms["body"]
-            replied = await client.post(f"{sink_url}/twilio/reply", data={"From": number, "Body": "1"})
-            assert replied.status_code == 200, replied.text
-            assert replied.json()["answer"].startswith("Acknowledged: #")
-            incident = (await router_live.incident(page.incident_id))["incident"]
-            assert (incident["status"], incident["acknowledged_by"]) == ("acknowledged", dana.id)
-            answers = [e for e in (await client.get(f"{sink_url}/captured")).json() if e.get("to") == number]
-            assert answers[-1]["body"] == replied.json()["answer"]  # the notifier's answer, texted back to dana
+            yield Played(person, number, page.incident_id, client, sink_url)
     finally:
         sink.terminate()
         sink.wait(timeout=10)
+
+
+async def test_a_reply_played_by_the_stand_in_acknowledges_as_the_paged_person(
+    make_settings: SettingsFactory, router_live: LiveRouter, unique: str
+) -> None:
+    async with played_page(make_settings, router_live, unique, "sms") as played:
+        (sms,) = await eventually(lambda: played.captured("sms"), what="the page's SMS at the stand-in")
+        assert "Reply 1=ack 4=resolve" in sms["body"]
+        form = {"From": played.number, "Body": "1"}
+        replied = await played.client.post(f"{played.sink_url}/twilio/reply", data=form)
+        assert replied.status_code == 200, replied.text
+        assert replied.json()["answer"].startswith("Acknowledged: #")
+        incident = (await router_live.incident(played.incident_id))["incident"]
+        assert (incident["status"], incident["acknowledged_by"]) == ("acknowledged", played.person.id)
+        texted = await played.captured("sms")
+        assert texted and texted[-1]["body"] == replied.json()["answer"]  # the notifier's answer, texted back
+
+
+async def test_a_key_press_played_by_the_stand_in_acknowledges_the_call_as_the_paged_person(
+    make_settings: SettingsFactory, router_live: LiveRouter, unique: str
+) -> None:
+    async with played_page(make_settings, router_live, unique, "voice") as played:
+        (call,) = await eventually(lambda: played.captured("voice"), what="the page's call at the stand-in")
+        press = f"{played.sink_url}/twilio/press"
+        unknown = await played.client.post(press, data={"To": "+15005550009", "Digits": "1"})
+        assert unknown.status_code == 404, unknown.text  # no call went to that number
+        wrong = await played.client.post(press, data={"CallSid": call["sid"], "Digits": "7"})
+        assert wrong.status_code == 200 and "not an option" in wrong.json()["answer"], wrong.text
+        pressed = await played.client.post(press, data={"To": played.number, "Digits": "1"})
+        assert pressed.status_code == 200, pressed.text
+        assert "acknowledged" in pressed.json()["answer"].lower(), pressed.json()
+        incident = (await router_live.incident(played.incident_id))["incident"]
+        assert (incident["status"], incident["acknowledged_by"]) == ("acknowledged", played.person.id)
 
 
 async def test_the_stand_in_refuses_other_credentials() -> None:
