@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -31,6 +32,7 @@ PG_PORT = int(os.environ.get("DEV_PG_PORT", str(15432 + PORT_OFFSET)))
 CAPTURE_PORT = 18090 + PORT_OFFSET
 MAIL_PORT = 18025 + PORT_OFFSET
 MAIL_DIR = RUN / "mail"
+PIDS = RUN / "dev.pids"
 DEV_TOKEN = "dev-token"
 # The capture server's Twilio stand-in: an account of its own, which no real Twilio knows.
 DEV_TWILIO_SID = "AC" + "de7" * 10 + "de"
@@ -155,7 +157,47 @@ def try_these() -> str:
     return CURL.format(**ports, capture=CAPTURE_PORT, mail_dir=shown)
 
 
+def _started_at(pid: int) -> str | None:
+    """A process's start time (/proc/PID/stat, field 22): with the pid, it names one process, exec or not."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def record_processes(started: list[subprocess.Popen[bytes]]) -> None:
+    """This script's and its processes' identities, kept while it runs: a run killed before its clean-up
+    (kill -9, the OOM killer) leaves them to ``stop_abandoned`` of the next (Kafka and PostgreSQL are found by
+    their folders anyway)."""
+    pids = [os.getpid(), *(proc.pid for proc in started)]
+    PIDS.write_text(json.dumps([[pid, _started_at(pid)] for pid in pids]))
+
+
+def stop_abandoned() -> list[int]:
+    """The processes of a previous run that is gone, still running: stopped (and their pids returned)."""
+    try:
+        (owner, owner_start), *children = json.loads(PIDS.read_text())
+    except (OSError, ValueError):
+        return []
+    if owner_start is not None and _started_at(owner) == owner_start:
+        return []  # that run is alive and keeps its ports (``busy_ports``)
+    left = [pid for pid, start in children if start is not None and _started_at(pid) == start]
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while any(_started_at(pid) for pid in left) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    PIDS.unlink(missing_ok=True)
+    return left
+
+
 def main() -> int:
+    if left := stop_abandoned():
+        print(f"dev: stopped {len(left)} process(es) a killed make dev had left running", flush=True)
     busy = busy_ports()
     if busy:
         print(
@@ -186,6 +228,7 @@ def main() -> int:
         started.append(
             subprocess.Popen(mail_sink_command(), stdout=mail_log, stderr=subprocess.STDOUT, start_new_session=True)
         )
+        record_processes(started)
         print(f"dev: mail sink on 127.0.0.1:{MAIL_PORT}, e-mail pages in {MAIL_DIR}/new", flush=True)
         for name, (command, port) in SERVICES.items():
             log = (LOGS / f"{name}.log").open("ab")
@@ -193,6 +236,7 @@ def main() -> int:
             started.append(
                 subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             )
+            record_processes(started)
             wait_ready(name, port, started[-1])
             print(f"dev: {name} ready on http://127.0.0.1:{port} (log: {LOGS / (name + '.log')})", flush=True)
         console_token = sign_in_token(env)
@@ -222,6 +266,7 @@ def main() -> int:
         kafka.stop()
         if postgres is not None:
             postgres.stop()
+        PIDS.unlink(missing_ok=True)
     return 0
 
 

@@ -1,19 +1,21 @@
 """`make dev` as a person uses it (scripts/dev.py, on ports and a run directory of its own): the whole stack comes
 up, the README's example alert is decided and handed to the notifier, a second `make dev` refuses to start beside
-it without touching it, and the SIGTERM sent to the whole process group (which `uv run` also passes on, so it
-arrives twice) stops everything the script started. That double signal used to cut the clean-up
-short and leave Kafka, PostgreSQL and the three services running."""
+it without touching it, the next `make dev` after one killed alone (kill -9) stops what that one left running, and
+the SIGTERM sent to the whole process group (which `uv run` also passes on, so it arrives twice) or the SIGHUP of a
+closed terminal stops everything the script started. That double signal used to cut the clean-up short and leave
+Kafka, PostgreSQL and the three services running."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,16 +67,27 @@ sys.exit(child.wait())
 
 @dataclass
 class DevStack:
-    proc: subprocess.Popen[bytes]
     run: Path
     ports: dict[str, int]
     env: dict[str, str]
+    stdout: int
     output: Callable[[], str]
+    proc: subprocess.Popen[bytes] = field(init=False)
+    _seen: int = 0
+
+    def launch(self) -> None:
+        """scripts/dev.py in a process group of its own, as a terminal starts it (the tests signal the group as
+        the terminal would)."""
+        self._seen = len(self.output())
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", PASS_ON_SIGTERM, sys.executable, str(ROOT / "scripts" / "dev.py")],
+            cwd=ROOT, env=self.env, stdout=self.stdout, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
 
     async def running(self) -> None:
         async def ready() -> bool:
             assert self.proc.poll() is None, f"make dev exited with {self.proc.returncode}:\n{self.output()[-3000:]}"
-            return "alertrouter is running" in self.output()
+            return "alertrouter is running" in self.output()[self._seen :]
 
         await eventually(ready, timeout=240, interval=0.5, what="make dev to start the stack")
 
@@ -95,21 +108,18 @@ class DevStack:
 
 @contextlib.asynccontextmanager
 async def dev_stack(tmp_path: Path, stdout: int) -> AsyncIterator[DevStack]:
-    """scripts/dev.py in a process group of its own, as a terminal starts it (the tests signal the group as the
-    terminal would), with its output going to ``stdout``."""
+    """A stack on ports and a folder of its own, launched, its output going to ``stdout``."""
     offset, run, log = free_offset(), tmp_path / "run", tmp_path / "dev.log"
     ports = stack_ports(offset)
     env = {**os.environ, "DEV_PORT_OFFSET": str(offset), "DEV_RUN_DIR": str(run)}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", PASS_ON_SIGTERM, sys.executable, str(ROOT / "scripts" / "dev.py")],
-        cwd=ROOT, env=env, stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+    stack = DevStack(run, ports, env, stdout, lambda: log.read_text() if log.exists() else "")
+    stack.launch()
     try:
-        yield DevStack(proc, run, ports, env, lambda: log.read_text() if log.exists() else "")
+        yield stack
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=120)
+        if stack.proc.poll() is None:
+            stack.proc.terminate()
+            stack.proc.wait(timeout=120)
         # Whatever a failure left running (the script's own clean-up is what is tested).
         for pid in stack_processes(run):
             with contextlib.suppress(ProcessLookupError):
@@ -133,6 +143,17 @@ async def test_make_dev_runs_the_stack_refuses_a_second_and_stops_everything_on_
             async with httpx.AsyncClient(timeout=5) as client:  # the first stack is untouched, Kafka and all
                 assert (await client.get(f"http://127.0.0.1:{stack.ports['router']}/readyz")).status_code == 200
             assert stack.proc.poll() is None
+
+            # The script killed alone (kill -9, the OOM killer): its services, capture server and mail sink run on,
+            # orphaned, and the next make dev used to refuse to start for their ports. It stops them first now.
+            script, *children = [pid for pid, _ in json.loads((stack.run / "dev.pids").read_text())]
+            os.kill(script, signal.SIGKILL)
+            stack.proc.wait(timeout=30)
+            assert len(children) == 5 and all(map(alive, children))
+            stack.launch()
+            await stack.running()
+            assert "stopped 5 process(es) a killed make dev had left running" in stack.output()
+            assert not any(map(alive, children))
 
             os.killpg(stack.proc.pid, signal.SIGTERM)
             await stack.stopped_entirely({0})
@@ -168,6 +189,13 @@ async def test_closing_the_terminal_stops_make_dev_and_everything_it_started(tmp
         for fd in (reader, writer):
             if fd >= 0:
                 os.close(fd)
+
+
+def alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] not in "ZX"
+    except OSError:
+        return False
 
 
 def stack_processes(run: Path) -> list[int]:
