@@ -8,10 +8,10 @@ account's basic credentials, answered as Twilio answers (201 and a sid). Each ac
 its final status callback, signed with the token as Twilio signs them: ``delivered`` for an SMS, ``completed``
 (answered) for a call. With ``--notifier-url`` it also plays a person's SMS reply: ``POST /twilio/reply`` with the
 form fields ``From`` (the person's number) and ``Body`` (``1``, ``4 ab12cd34``...) posts Twilio's signed inbound
-message to the notifier and answers with the notifier's reply text. ``POST /twilio/press`` with ``Digits`` (``1``
-acknowledges, ``2`` escalates) and ``To`` (the called number) or ``CallSid`` plays a key press during the latest
-such call: Twilio's signed Gather request to the action URL of the call's TwiML, answered with what the call then
-says.
+message to the notifier and answers with the notifier's reply text. And, with the Twilio account alone,
+``POST /twilio/press`` with ``Digits`` (``1`` acknowledges, ``2`` escalates) and ``To`` (the called number) or
+``CallSid`` plays a key press during the latest such call: Twilio's signed Gather request to the action URL of the
+call's TwiML, answered with what the call then says.
 
 Standard library only, so it runs before the workspace is installed.
 """
@@ -120,12 +120,10 @@ class Handler(BaseHTTPRequestHandler):
         sid = "SM" + uuid.uuid4().hex
         fields = {"AccountSid": self.twilio_account, "MessageSid": sid, "SmsSid": sid, "From": sender}
         fields |= {"To": self.twilio_number, "Body": body, "NumMedia": "0"}
-        url = self.notifier_url.rstrip("/") + INBOUND_PATH
-        try:
-            status, answer = _post_signed(url, fields, self.twilio_token)
-        except OSError as exc:
-            self._reply(502, {"error": f"the notifier did not answer: {exc}"})
+        answered = self._to_notifier(self.notifier_url.rstrip("/") + INBOUND_PATH, fields)
+        if answered is None:
             return
+        status, answer = answered
         text = ET.fromstring(answer).findtext("Message") if status == 200 and answer.strip() else None
         if text:
             self._capture({"path": self.path, "channel": "sms", "sid": None, "to": sender, "body": text})
@@ -134,9 +132,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _key_press(self, form: dict[str, str]) -> None:
         """A key pressed during a page call, posted where the call's TwiML gathers it, as Twilio would."""
+        if not form.get("Digits"):
+            self._reply(400, {"error": "give Digits (the key pressed) and the To or CallSid of the call"})
+            return
         call = _latest_call(form.get("CallSid"), form.get("To"))
-        if call is None or not form.get("Digits"):
-            self._reply(404, {"error": "give Digits and the To or CallSid of a call /captured lists"})
+        if call is None:
+            self._reply(404, {"error": "no such call: GET /captured lists the calls placed"})
             return
         gather = ET.fromstring(call["body"] or "<Response/>").find(".//Gather")
         if gather is None or not gather.get("action"):
@@ -145,14 +146,21 @@ class Handler(BaseHTTPRequestHandler):
         fields = {"AccountSid": self.twilio_account, "CallSid": call["sid"], "From": self.twilio_number}
         fields |= {"To": call["to"], "Digits": form["Digits"], "CallStatus": "in-progress"}
         fields |= {"Direction": "outbound-api", "FinishedOnKey": ""}
-        try:
-            status, answer = _post_signed(gather.get("action", ""), fields, self.twilio_token)
-        except OSError as exc:
-            self._reply(502, {"error": f"the notifier did not answer: {exc}"})
+        answered = self._to_notifier(gather.get("action", ""), fields)
+        if answered is None:
             return
+        status, answer = answered
         said = " ".join(e.text or "" for e in ET.fromstring(answer).iter("Say")) if status == 200 else None
         print(f"[capture] key {form['Digits']!r} on call to {call['to']}: {status} {said or ''}", flush=True)
         self._reply(200 if status == 200 else 502, {"status": status, "answer": said})
+
+    def _to_notifier(self, url: str, fields: dict[str, str]) -> tuple[int, str] | None:
+        """The notifier's answer to a signed form, or None once the caller was answered 502 (no answer)."""
+        try:
+            return _post_signed(url, fields, self.twilio_token)
+        except OSError as exc:
+            self._reply(502, {"error": f"the notifier did not answer: {exc}"})
+            return None
 
     def _capture(self, entry: dict[str, Any]) -> None:
         with LOCK:

@@ -149,6 +149,8 @@ async def test_a_key_press_played_by_the_stand_in_acknowledges_the_call_as_the_p
     async with played_page(make_settings, router_live, unique, "voice") as played:
         (call,) = await eventually(lambda: played.captured("voice"), what="the page's call at the stand-in")
         press = f"{played.sink_url}/twilio/press"
+        keyless = await played.client.post(press, data={"CallSid": call["sid"]})
+        assert keyless.status_code == 400, keyless.text
         unknown = await played.client.post(press, data={"To": "+15005550009", "Digits": "1"})
         assert unknown.status_code == 404, unknown.text  # no call went to that number
         wrong = await played.client.post(press, data={"CallSid": call["sid"], "Digits": "7"})

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import AwareDatetime, Field, model_validator
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_router import audit
@@ -45,6 +45,11 @@ class WindowIn(RequestBody):
         return self
 
 
+def _not_over(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """A created window neither past its end nor ended early (DELETE): one that ending now would change."""
+    return maintenance_window.c.active, maintenance_window.c.ends_at > now
+
+
 def _row(row: Any) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in dict(row._mapping).items()}
 
@@ -74,7 +79,7 @@ async def list_windows(
     now = state.clock.now()
     query = select(maintenance_window).where(maintenance_window.c.service_id == service_id)
     if not include_ended:
-        query = query.where(maintenance_window.c.active, maintenance_window.c.ends_at > now)
+        query = query.where(*_not_over(now))
     if cursor is not None:
         after = instant_id_after(_CURSOR, cursor)
         query = query.where(later_than(maintenance_window.c.starts_at, maintenance_window.c.id, after))
@@ -92,17 +97,9 @@ async def list_windows(
 async def current_window(
     conn: AsyncConnection, service_id: str, window_id: str, now: datetime
 ) -> dict[str, Any] | None:
-    """A created window of the service that is neither over nor ended: one that ending now would change."""
-    row = (
-        await conn.execute(
-            select(maintenance_window).where(
-                maintenance_window.c.id == window_id,
-                maintenance_window.c.service_id == service_id,
-                maintenance_window.c.active,
-                maintenance_window.c.ends_at > now,
-            )
-        )
-    ).first()
+    """A created window of the service that is not over (``_not_over``)."""
+    mine = (maintenance_window.c.id == window_id, maintenance_window.c.service_id == service_id)
+    row = (await conn.execute(select(maintenance_window).where(*mine, *_not_over(now)))).first()
     return _row(row) if row is not None else None
 
 
