@@ -32,20 +32,7 @@ async def test_undelivered_level_escalates_at_once(
     await eventually(lambda: paged(pages, key, level=1), what="alice's webhook page")
     router_clock.advance(timedelta(minutes=2, seconds=1))  # the 2-minute SMS is published too
     await eventually(lambda: paged(pages, key, 2, level=1), what="alice's SMS page")
-    level_one = [p for p in pages_for(pages, key) if p.escalation_level == 1]
-    for page, status in zip(level_one, (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED), strict=True):
-        result = DeliveryResult(
-            delivery_id=str(uuid.uuid4()),
-            page_id=page.page_id,
-            incident_id=page.incident_id,
-            channel=page.contact_method.type,
-            destination_masked="+1500•••0006" if page.contact_method.type is ContactMethodType.SMS else "hook",
-            status=status,
-            provider="test",
-            error="30003 Unreachable destination handset" if status is DeliveryStatus.UNDELIVERED else "HTTP 410",
-            at=datetime.now(UTC),
-        )
-        await producer.send_and_wait(DELIVERIES, result.model_dump_json().encode(), key=page.incident_id.encode())
+    await _fail_level_one(producer, pages, key)
     # Level 2 is due 5 minutes after level 1; it comes now, without the clock moving.
     await eventually(lambda: paged(pages, key, level=2), what="bob's page, at once")
 
@@ -61,6 +48,69 @@ async def test_undelivered_level_escalates_at_once(
     assert decision["kind"] == "escalation" and decision["level"] == 2
     assert decision["reason"].startswith("level 1: alice not reached: webhook failed (HTTP 410); alice not reached: ")
     assert "sms undelivered (30003 Unreachable destination handset)" in decision["reason"]
+
+
+async def _fail_level_one(producer: AIOKafkaProducer, pages: TopicReader, key: str) -> None:
+    """The notifier's results for alice's two level-one pages: the webhook failed, the SMS undelivered."""
+    level_one = [p for p in pages_for(pages, key) if p.escalation_level == 1]
+    for page, status in zip(level_one, (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED), strict=True):
+        result = DeliveryResult(
+            delivery_id=str(uuid.uuid4()),
+            page_id=page.page_id,
+            incident_id=page.incident_id,
+            channel=page.contact_method.type,
+            destination_masked="+1500•••0006" if page.contact_method.type is ContactMethodType.SMS else "hook",
+            status=status,
+            provider="test",
+            error="30003 Unreachable destination handset" if status is DeliveryStatus.UNDELIVERED else "HTTP 410",
+            at=datetime.now(UTC),
+        )
+        await producer.send_and_wait(DELIVERIES, result.model_dump_json().encode(), key=page.incident_id.encode())
+
+
+async def _unmark(database_url: str, incident_id: str, marks: int, created_at: datetime) -> None:
+    """Once the fast lane has marked ``marks`` of the incident's pages: put them back in the window before their
+    mark (unmarked; created at ``created_at``, so the poller leaves them to the fast lane for its grace)."""
+    conn = await asyncpg.connect(**connect_arguments(database_url))
+    try:
+
+        async def marked() -> bool:
+            found: int = await conn.fetchval(
+                "SELECT count(*) FROM router_outbox WHERE incident_id = $1 AND published_at IS NOT NULL", incident_id
+            )
+            return found >= marks
+
+        await eventually(marked, what=f"the fast lane's marks of {marks} page(s)")
+        await conn.execute(
+            "UPDATE router_outbox SET published_at = NULL, created_at = $2 WHERE incident_id = $1 "
+            "AND published_at IS NOT NULL",
+            incident_id,
+            created_at,
+        )
+    finally:
+        await conn.close()
+
+
+async def test_a_failure_back_before_its_page_was_marked_published_escalates_at_once(
+    router: RouterRuntime,
+    producer: AIOKafkaProducer,
+    pages: TopicReader,
+    router_clock: OffsetClock,
+    router_database_url: str,
+    unique: str,
+) -> None:
+    """The fast lane marks a page published once Kafka acknowledged it; a webhook's 4xx can come back before that,
+    and the level then waited for its escalation timeout. The rows are put back in that window: unmarked, and
+    created (by a pod whose clock is ahead) too recently for the poller to take them."""
+    key = f"am:test-am:{unique}"
+    await send(producer, alert_event(key, {"service": "checkout"}))
+    await eventually(lambda: paged(pages, key, level=1), what="alice's webhook page")
+    router_clock.advance(timedelta(minutes=2, seconds=1))
+    await eventually(lambda: paged(pages, key, 2, level=1), what="alice's SMS page")
+    incident_id = pages_for(pages, key)[0].incident_id
+    await _unmark(router_database_url, incident_id, 2, router_clock.now() + timedelta(hours=1))
+    await _fail_level_one(producer, pages, key)
+    await eventually(lambda: paged(pages, key, level=2), what="bob's page, at once")
 
 
 async def test_escalate_now_and_snooze_through_the_api(
@@ -112,25 +162,9 @@ async def test_those_paged_hear_of_a_resolve_that_came_before_their_page_was_mar
     await send(producer, alert_event(key, {"service": "checkout"}))
     incident_id = (await decisions_for(api, key, 1))[0]["incident_id"]
     await eventually(lambda: paged(pages, key), what="alice's page")
-    conn = await asyncpg.connect(**connect_arguments(router_database_url))
-    try:
-
-        async def marked() -> bool:
-            found = await conn.fetchval(
-                "SELECT count(*) FROM router_outbox WHERE incident_id = $1 AND published_at IS NOT NULL", incident_id
-            )
-            return bool(found)
-
-        await eventually(marked, what="the fast lane's mark")
-        await conn.execute(
-            "UPDATE router_outbox SET published_at = NULL, created_at = $2 WHERE incident_id = $1 AND send_at <= $2",
-            incident_id,
-            router_clock.now(),
-        )
-        resolved = await api.post(f"/v1/incidents/{incident_id}/resolve", json={"by": "bob"})
-        assert resolved.status_code == 200, resolved.text
-    finally:
-        await conn.close()
+    await _unmark(router_database_url, incident_id, 1, router_clock.now())
+    resolved = await api.post(f"/v1/incidents/{incident_id}/resolve", json={"by": "bob"})
+    assert resolved.status_code == 200, resolved.text
 
     async def alice_told() -> bool:
         return any(p.kind is PageKind.RESOLVED and p.user_id == "alice" for p in pages_for(pages, key))

@@ -134,17 +134,19 @@ def test_not_reached_for_a_level_already_left_or_acknowledged_does_nothing() -> 
     assert store.run([NotReached(incident_id, 0, 1, ("x",))], T0 + minutes(8)).decisions == []
 
 
-def _page(page_id: str, published: bool = True, status: str | None = "undelivered") -> PageState:
-    return PageState(page_id, published, status, "sms", None)
+def _page(page_id: str, status: str | None = "undelivered") -> PageState:
+    return PageState(page_id, status, "sms", None)
 
 
-def test_unreached_levels_needs_every_page_published_and_failed() -> None:
+def test_unreached_levels_needs_every_page_failed_for_good() -> None:
+    """A page without a result (held for a delay, in flight) keeps its level waiting; a failure counts even when it
+    came back before the router marked its page published."""
     level = ["i1:0:1:alice:alice-hook", "i1:0:1:alice:alice-sms"]
     assert unreached_levels([_page(level[0], status="failed"), _page(level[1])]) == [
         NotReached("i1", 0, 0, ("alice not reached: sms failed", "alice not reached: sms undelivered"))
     ]
     assert unreached_levels([_page(level[0], status="failed"), _page(level[1], status="delivered")]) == []
-    assert unreached_levels([_page(level[0], status="failed"), _page(level[1], published=False, status=None)]) == []
+    assert unreached_levels([_page(level[0], status="failed"), _page(level[1], status=None)]) == []
     assert unreached_levels([_page("i1:acknowledged:0:alice:alice-hook")]) == []
 
 

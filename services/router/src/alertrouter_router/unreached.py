@@ -2,8 +2,11 @@
 
 Delivery results come back from the notifier on the deliveries topic. When one says a page failed for good
 (failed, undelivered, expired — a voice call not answered counts as undelivered), the router looks at every page
-of that escalation level: if each was published and its latest result is such a failure, ``decide`` gets a
-``NotReached`` and pages the next level now, with a decision that names who was not reached and how.
+of that escalation level: if the latest result of each is such a failure, ``decide`` gets a ``NotReached`` and
+pages the next level now, with a decision that names who was not reached and how. A page with no result yet (one
+held for a notification rule's delay, one still in flight) keeps its level waiting. A result is the evidence that
+a page went out, not the outbox's ``published_at``: the router marks a page published after Kafka acknowledged
+it, and a fast failure (a webhook's 4xx, an SMS refused at once) can come back before that mark.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ FAILED_FOR_GOOD = frozenset({DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED, 
 @dataclass(frozen=True, slots=True)
 class PageState:
     page_id: str
-    published: bool
     status: str | None  # the latest delivery result's status, if any
     channel: str | None
     error: str | None
@@ -43,7 +45,7 @@ def _position(page_id: str) -> tuple[str, int, int, str] | None:
 
 
 def unreached_levels(pages: Iterable[PageState]) -> list[NotReached]:
-    """The levels whose every page was published and failed for good (pure)."""
+    """The levels whose every page failed for good (pure)."""
     levels: dict[tuple[str, int, int], list[tuple[str, PageState]]] = {}
     for page in pages:
         position = _position(page.page_id)
@@ -52,7 +54,7 @@ def unreached_levels(pages: Iterable[PageState]) -> list[NotReached]:
             levels.setdefault((incident_id, round_, level), []).append((user, page))
     found = []
     for (incident_id, round_, level), members in sorted(levels.items()):
-        if all(p.published and p.status in FAILED_FOR_GOOD for _, p in members):
+        if all(p.status in FAILED_FOR_GOOD for _, p in members):
             failures = tuple(f"{user} not reached: {_why(p)}" for user, p in members)
             found.append(NotReached(incident_id, round_, level, failures))
     return found
@@ -75,7 +77,7 @@ async def escalate_unreached(state: RouterState, incident_ids: list[str]) -> int
     config, now = state.configs.current, state.clock.now()
     async with state.pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(
-            "SELECT o.page_id, o.published_at IS NOT NULL AS published, d.status, d.channel, d.error, d.reason "
+            "SELECT o.page_id, d.status, d.channel, d.error, d.reason "
             "FROM router_outbox o LEFT JOIN LATERAL (SELECT t.data->>'status' AS status, "
             "t.data->>'channel' AS channel, t.data->>'error' AS error, t.data->>'failure_reason' AS reason "
             "FROM router_timeline t "

@@ -43,6 +43,14 @@ def _round_of(page: Page) -> int:
     return int(page.page_id[len(page.incident_id) + 1 :].split(":", 1)[0]) + 1
 
 
+def _out_at(published_at: datetime | None, results: list[DeliveryResult]) -> datetime | None:
+    """When the page was evidently out: its mark, or the notifier's first result if earlier. The mark is written
+    after Kafka acknowledged the page, and meanwhile the notifier can have consumed and delivered it (seen in CI: a
+    page marked 1 ms after it was reached)."""
+    stamps = [t for t in (published_at, *(r.at for r in results)) if t is not None]
+    return min(stamps, default=None)
+
+
 def _contact(page: Page, published_at: datetime | None, results: list[DeliveryResult]) -> dict[str, Any]:
     reached = min((r.at for r in results if r.status in REACHED), default=None)
     bounced = [r for r in results if r.failed_for_good or r.status in BOUNCED]
@@ -103,8 +111,9 @@ def build(
         level["contacts"].append(contact)
         if contact["failure"]:
             failures.append(f"level {key[1]}: {page.user_id} not reached on {contact['channel']}: {contact['failure']}")
-        if published_at is not None and (first_page is None or published_at < first_page):
-            first_page = published_at
+        out = _out_at(published_at, by_page.get(page.page_id, []))
+        if out is not None and (first_page is None or out < first_page):
+            first_page = out
         reached = datetime.fromisoformat(contact["reached_at"]) if contact["reached_at"] else None
         if reached is not None and (first_reached is None or reached < first_reached):
             first_reached = reached
