@@ -310,7 +310,15 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-if __name__ == "__main__":
-    for stop_signal in STOP_SIGNALS:
+def install_stop_handlers() -> list[signal.Signals]:
+    """A signal ignored when the script started stays ignored: ``nohup make dev`` outlives its terminal, and a
+    ``make dev &`` from a script is not stopped by the Ctrl-C meant for the foreground (the shells' rule)."""
+    handled = [s for s in STOP_SIGNALS if signal.getsignal(s) is not signal.SIG_IGN]
+    for stop_signal in handled:
         signal.signal(stop_signal, _interrupt)
+    return handled
+
+
+if __name__ == "__main__":
+    install_stop_handlers()
     raise SystemExit(main())

@@ -56,9 +56,11 @@ def free_offset() -> int:
 
 
 # `make dev` runs the script through `uv run`, which passes a SIGTERM it gets on to its child: with the signal sent
-# to the whole group, the script gets it twice, the second a moment after the first. This stands in for uv.
+# to the whole group, the script gets it twice, the second a moment after the first. This stands in for uv, with
+# SIGHUP as in a terminal's session whatever the suite's own (a suite run under ``nohup`` passes SIGHUP ignored).
 PASS_ON_SIGTERM = """
 import signal, subprocess, sys
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
 child = subprocess.Popen(sys.argv[1:])
 signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signum))
 sys.exit(child.wait())
@@ -174,7 +176,7 @@ async def test_closing_the_terminal_stops_make_dev_and_everything_it_started(tmp
 
             def drained() -> str:
                 with contextlib.suppress(BlockingIOError):
-                    while chunk := os.read(reader, 65536):
+                    while reader >= 0 and (chunk := os.read(reader, 65536)):
                         seen.extend(chunk)
                 log.write_bytes(seen)
                 return seen.decode(errors="replace")
@@ -235,3 +237,14 @@ async def _alert_reaches_the_notifier(ports: dict[str, int]) -> None:
             return [item for item in items if item["incident_id"] == decision["incident_id"]] or None
 
         await eventually(delivered, timeout=60, what="the notifier's deliveries of the example alert's pages")
+
+
+def test_a_stop_signal_ignored_at_the_start_stays_ignored() -> None:
+    """``nohup make dev`` outlives its terminal: the SIGHUP nohup ignores is not taken over by the script."""
+    probe = (
+        "import signal, sys; sys.path.insert(0, 'scripts'); signal.signal(signal.SIGHUP, signal.SIG_IGN); import dev; "
+        "print(sorted(s.name for s in dev.install_stop_handlers()), signal.getsignal(signal.SIGHUP) is signal.SIG_IGN)"
+    )
+    command = [sys.executable, "-c", probe]
+    shown = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    assert shown.stdout == "['SIGINT', 'SIGTERM'] True\n", shown.stdout
