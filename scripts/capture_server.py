@@ -11,7 +11,10 @@ form fields ``From`` (the person's number) and ``Body`` (``1``, ``4 ab12cd34``..
 message to the notifier and answers with the notifier's reply text. And, with the Twilio account alone,
 ``POST /twilio/press`` with ``Digits`` (``1`` acknowledges, ``2`` escalates) and ``To`` (the called number) or
 ``CallSid`` plays a key press during the latest such call: Twilio's signed Gather request to the action URL of the
-call's TwiML, answered with what the call then says.
+call's TwiML, answered with what the call then says. ``POST /twilio/outcome`` with ``To`` and ``CallStatus``
+(``busy``, ``no-answer``, ``failed``...) or ``MessageStatus`` (``undelivered``, ``failed``) makes the later calls or
+messages to that number end that way (``completed`` or ``delivered`` puts it back), so a page nobody answers, and
+its escalation, can be played.
 
 Standard library only, so it runs before the workspace is installed.
 """
@@ -41,6 +44,15 @@ RESOURCES = {
     "Messages": ("SM", "sms", {"MessageStatus": "delivered", "SmsStatus": "delivered"}, ("MessageSid", "SmsSid")),
     "Calls": ("CA", "voice", {"CallStatus": "completed"}, ("CallSid",)),
 }
+# Twilio's final statuses a number can be given, and the fields of the status callback for each.
+FINAL_STATUSES = {
+    "voice": {s: {"CallStatus": s} for s in ("completed", "busy", "no-answer", "failed", "canceled")},
+    "sms": {
+        "delivered": {"MessageStatus": "delivered", "SmsStatus": "delivered"},
+        **{s: {"MessageStatus": s, "SmsStatus": s, "ErrorCode": "30003"} for s in ("undelivered", "failed")},
+    },
+}
+OUTCOMES: dict[tuple[str, str], dict[str, str]] = {}  # (number, channel) -> the callback's fields, set by a person
 
 
 def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
@@ -70,6 +82,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         if self.path.rstrip("/") == "/twilio/press" and self.twilio_account:
             self._key_press(dict(parse_qsl(raw.decode("utf-8", "replace"))))
+            return
+        if self.path.rstrip("/") == "/twilio/outcome" and self.twilio_account:
+            self._set_outcome(dict(parse_qsl(raw.decode("utf-8", "replace"))))
             return
         try:
             body: Any = json.loads(raw)
@@ -107,6 +122,7 @@ class Handler(BaseHTTPRequestHandler):
         print(f"[capture] {channel} to {form.get('To')}: {(text or '')[:120]}", flush=True)
         self._reply(201, {"sid": sid, "account_sid": account, "to": form.get("To"), "status": "queued"})
         if callback := form.get("StatusCallback"):
+            final = OUTCOMES.get((form.get("To", ""), channel), final)
             fields = {"AccountSid": account, "To": form.get("To", ""), **final, **dict.fromkeys(sid_fields, sid)}
             threading.Thread(target=_post_callback, args=(callback, fields, self.twilio_token), daemon=True).start()
 
@@ -153,6 +169,21 @@ class Handler(BaseHTTPRequestHandler):
         said = " ".join(e.text or "" for e in ET.fromstring(answer).iter("Say")) if status == 200 else None
         print(f"[capture] key {form['Digits']!r} on call to {call['to']}: {status} {said or ''}", flush=True)
         self._reply(200 if status == 200 else 502, {"status": status, "answer": said})
+
+    def _set_outcome(self, form: dict[str, str]) -> None:
+        """How the later calls or messages to a number end, as their status callbacks will say."""
+        number = form.get("To", "")
+        asked = {"voice": form.get("CallStatus"), "sms": form.get("MessageStatus")}
+        unknown = {c: s for c, s in asked.items() if s is not None and s not in FINAL_STATUSES[c]}
+        if not number or not any(asked.values()) or unknown:
+            choices = {c: sorted(statuses) for c, statuses in FINAL_STATUSES.items()}
+            self._reply(400, {"error": "give To, and CallStatus or MessageStatus", "choices": choices})
+            return
+        for channel, status in asked.items():
+            if status:
+                OUTCOMES[(number, channel)] = FINAL_STATUSES[channel][status]
+        print(f"[capture] calls and messages to {number} now end: {asked}", flush=True)
+        self._reply(200, {"to": number, "calls": asked["voice"], "messages": asked["sms"]})
 
     def _to_notifier(self, url: str, fields: dict[str, str]) -> tuple[int, str] | None:
         """The notifier's answer to a signed form, or None once the caller was answered 502 (no answer)."""

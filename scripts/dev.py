@@ -69,6 +69,11 @@ CURL = """
   # Press 1 during the latest call to a number (a voice page), as its person would:
   curl -sS http://127.0.0.1:{capture}/twilio/press --data-urlencode To=+447700900102 -d Digits=1
 
+  # Or let a number not answer its calls (the delivery ends "voice no-answer"; a level whose every page failed
+  # escalates at once), and answer again:
+  curl -sS http://127.0.0.1:{capture}/twilio/outcome --data-urlencode To=+447700900102 -d CallStatus=no-answer
+  curl -sS http://127.0.0.1:{capture}/twilio/outcome --data-urlencode To=+447700900102 -d CallStatus=completed
+
   # E-mail pages land in the mail sink, one file each:
   ls {mail_dir}/
 """

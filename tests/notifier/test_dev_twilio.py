@@ -1,7 +1,7 @@
 """`make dev`'s Twilio stand-in (scripts/capture_server.py): the dev notifier's account check passes against it, SMS
-and voice pages reach it, the final status it signs and posts back is accepted by the notifier, and a reply it
-plays, or a key pressed during a call, acknowledges through the real router. Before it, the SMS and voice pages of
-the example people failed with "channel 'sms' is not configured"."""
+and voice pages reach it, the final status it signs and posts back is accepted by the notifier, a reply it plays,
+or a key pressed during a call, acknowledges through the real router, and a call it plays unanswered is reported
+so. Before it, the SMS and voice pages of the example people failed with "channel 'sms' is not configured"."""
 
 from __future__ import annotations
 
@@ -94,8 +94,10 @@ class Played:
     person: Person
     number: str
     incident_id: str
+    page_id: str
     client: httpx.AsyncClient
     sink_url: str
+    notifier_url: str
 
     async def captured(self, channel: str) -> list[dict[str, Any]] | None:
         captured = (await self.client.get(f"{self.sink_url}/captured")).json()
@@ -104,8 +106,13 @@ class Played:
 
 @contextlib.asynccontextmanager
 async def played_page(
-    make_settings: SettingsFactory, router_live: LiveRouter, unique: str, channel: str
+    make_settings: SettingsFactory,
+    router_live: LiveRouter,
+    unique: str,
+    channel: str,
+    ends: dict[str, str] | None = None,
 ) -> AsyncIterator[Played]:
+    """``ends``: the form of a ``POST /twilio/outcome`` for the person's number, posted before the page."""
     sink_port, public = free_port(), public_settings()
     command = dev.capture_command(sink_port, notifier_url=public["public_url"])
     sink = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -117,11 +124,14 @@ async def played_page(
         assert settings.sms_replies
         person = Person(f"dana-{unique}", {channel: number})
         service = await router_live.add_service(unique, [[person]])
-        async with Notifier(settings) as notifier, served(notifier), httpx.AsyncClient() as client:
+        async with Notifier(settings) as notifier, served(notifier) as notifier_url, httpx.AsyncClient() as client:
             sink_url = f"http://127.0.0.1:{sink_port}"
+            if ends is not None:
+                told = await client.post(f"{sink_url}/twilio/outcome", data={"To": number, **ends})
+                assert told.status_code == 200, told.text
             (page,) = await router_live.trigger(service, "payments API 5xx")
             await notifier.producer.send_and_wait(settings.pages_topic, page.model_dump_json().encode())
-            yield Played(person, number, page.incident_id, client, sink_url)
+            yield Played(person, number, page.incident_id, page.page_id, client, sink_url, notifier_url)
     finally:
         sink.terminate()
         sink.wait(timeout=10)
@@ -160,6 +170,26 @@ async def test_a_key_press_played_by_the_stand_in_acknowledges_the_call_as_the_p
         assert "acknowledged" in pressed.json()["answer"].lower(), pressed.json()
         incident = (await router_live.incident(played.incident_id))["incident"]
         assert (incident["status"], incident["acknowledged_by"]) == ("acknowledged", played.person.id)
+
+
+async def test_a_call_the_stand_in_plays_unanswered_reaches_the_router_as_a_voice_no_answer(
+    make_settings: SettingsFactory, router_live: LiveRouter, unique: str
+) -> None:
+    """So a page nobody answers, and what follows it, can be played on the dev stack: the notifier reports the call
+    failed for good, as it would Twilio's callback (the router's side: tests/router/test_reaching_a_human.py)."""
+    no_answer = {"CallStatus": "no-answer"}
+    async with played_page(make_settings, router_live, unique, "voice", no_answer) as played:
+        url, params = f"{played.notifier_url}/v1/deliveries", {"page": played.page_id}
+
+        async def unanswered() -> dict[str, Any] | None:
+            found = (await played.client.get(url, params=params, headers=auth())).json()["items"]
+            return found[0] if found and found[0]["status"] != "sent" else None
+
+        delivery = await eventually(unanswered, timeout=30, what="the call's final status at the notifier")
+        assert (delivery["status"], delivery["failure_reason"]) == ("undelivered", "voice no-answer"), delivery
+        outcome = {"To": played.number, "CallStatus": "x"}
+        bad = await played.client.post(f"{played.sink_url}/twilio/outcome", data=outcome)
+        assert bad.status_code == 400 and "no-answer" in bad.json()["choices"]["voice"], bad.text
 
 
 async def test_the_stand_in_refuses_other_credentials() -> None:
