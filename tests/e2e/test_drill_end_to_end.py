@@ -3,6 +3,9 @@ person paged, and its report read back with the notifier's delivery result in it
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -13,8 +16,24 @@ from tests.helpers import eventually
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
+@contextlib.asynccontextmanager
+async def primary_on_call(client: httpx.AsyncClient, user: str) -> AsyncIterator[None]:
+    """``user`` on call for payments-primary (checkout's level 1) while the test runs, whatever the week: the
+    example rotation has anna on call one week in three, and her Slack page fails in a stack with no Slack app."""
+    now = datetime.now(UTC)
+    window = {"start": (now - timedelta(minutes=1)).isoformat(), "end": (now + timedelta(hours=1)).isoformat()}
+    created = await client.post("/v1/schedules/payments-primary/overrides", json={"user": user, **window})
+    assert created.status_code == 201, created.text
+    try:
+        yield
+    finally:
+        removed = await client.delete(f"/v1/schedules/payments-primary/overrides/{created.json()['id']}")
+        assert removed.status_code == 200, removed.text
+
+
 async def test_a_drill_pages_marked_drill_and_its_report_follows_the_acknowledgement(stack: Stack) -> None:
-    async with httpx.AsyncClient(base_url=stack.router, headers=AUTH, timeout=10) as client:
+    client = httpx.AsyncClient(base_url=stack.router, headers=AUTH, timeout=10)
+    async with client, primary_on_call(client, "clara"):
         started = await client.post("/v1/services/checkout/drills", json={"by": "e2e", "note": "rehearsal"})
         assert started.status_code == 202, started.text
         drill = started.json()
@@ -30,6 +49,7 @@ async def test_a_drill_pages_marked_drill_and_its_report_follows_the_acknowledge
         assert body["drill"] is True and body["page"]["drill"] is True
         assert body["text"].startswith("[DRILL] [CRITICAL] Checkout"), body["text"]
         paged = body["page"]["user_id"]
+        assert paged == "clara", body["page"]
 
         async def reached() -> dict[str, Any] | None:
             report: dict[str, Any] = (await client.get(f"/v1/drills/{drill['id']}")).json()
