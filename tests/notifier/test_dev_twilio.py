@@ -97,7 +97,7 @@ class Played:
     page_id: str
     client: httpx.AsyncClient
     sink_url: str
-    notifier_url: str
+    notifier: httpx.AsyncClient  # the notifier's API
 
     async def captured(self, channel: str) -> list[dict[str, Any]] | None:
         captured = (await self.client.get(f"{self.sink_url}/captured")).json()
@@ -124,14 +124,19 @@ async def played_page(
         assert settings.sms_replies
         person = Person(f"dana-{unique}", {channel: number})
         service = await router_live.add_service(unique, [[person]])
-        async with Notifier(settings) as notifier, served(notifier) as notifier_url, httpx.AsyncClient() as client:
+        async with (
+            Notifier(settings) as notifier,
+            served(notifier),
+            httpx.AsyncClient() as client,
+            api_client(notifier) as notifier_api,
+        ):
             sink_url = f"http://127.0.0.1:{sink_port}"
             if ends is not None:
                 told = await client.post(f"{sink_url}/twilio/outcome", data={"To": number, **ends})
                 assert told.status_code == 200, told.text
             (page,) = await router_live.trigger(service, "payments API 5xx")
             await notifier.producer.send_and_wait(settings.pages_topic, page.model_dump_json().encode())
-            yield Played(person, number, page.incident_id, page.page_id, client, sink_url, notifier_url)
+            yield Played(person, number, page.incident_id, page.page_id, client, sink_url, notifier_api)
     finally:
         sink.terminate()
         sink.wait(timeout=10)
@@ -172,18 +177,18 @@ async def test_a_key_press_played_by_the_stand_in_acknowledges_the_call_as_the_p
         assert (incident["status"], incident["acknowledged_by"]) == ("acknowledged", played.person.id)
 
 
-async def test_a_call_the_stand_in_plays_unanswered_reaches_the_router_as_a_voice_no_answer(
+async def test_a_call_the_stand_in_plays_unanswered_is_reported_a_voice_no_answer(
     make_settings: SettingsFactory, router_live: LiveRouter, unique: str
 ) -> None:
     """So a page nobody answers, and what follows it, can be played on the dev stack: the notifier reports the call
     failed for good, as it would Twilio's callback (the router's side: tests/router/test_reaching_a_human.py)."""
     no_answer = {"CallStatus": "no-answer"}
     async with played_page(make_settings, router_live, unique, "voice", no_answer) as played:
-        url, params = f"{played.notifier_url}/v1/deliveries", {"page": played.page_id}
 
         async def unanswered() -> dict[str, Any] | None:
-            found = (await played.client.get(url, params=params, headers=auth())).json()["items"]
-            return found[0] if found and found[0]["status"] != "sent" else None
+            found = await deliveries_for(played.notifier, page=played.page_id)
+            final = found and found[0]["status"] in ("delivered", "undelivered", "failed")
+            return found[0] if final else None
 
         delivery = await eventually(unanswered, timeout=30, what="the call's final status at the notifier")
         assert (delivery["status"], delivery["failure_reason"]) == ("undelivered", "voice no-answer"), delivery

@@ -107,11 +107,12 @@ def build(
         level = levels.setdefault(
             key, {"round": key[0], "level": key[1], "paged_at": page.created_at.isoformat(), "contacts": []}
         )
-        contact = _contact(page, published_at, by_page.get(page.page_id, []))
+        results = by_page.get(page.page_id, [])
+        contact = _contact(page, published_at, results)
         level["contacts"].append(contact)
         if contact["failure"]:
             failures.append(f"level {key[1]}: {page.user_id} not reached on {contact['channel']}: {contact['failure']}")
-        out = _out_at(published_at, by_page.get(page.page_id, []))
+        out = _out_at(published_at, results)
         if out is not None and (first_page is None or out < first_page):
             first_page = out
         reached = datetime.fromisoformat(contact["reached_at"]) if contact["reached_at"] else None
