@@ -201,6 +201,7 @@ async def test_a_change_reaches_a_second_router_process_and_ingest(
         assert consumer_now["source_version"] == after and any(
             "nowhere" in e for e in consumer_now["last_reload_errors"]
         )
+        assert consumer_now["last_reload_rejected_at"] is not None and ingest_now["last_reload_rejected_at"] is not None
         assert ingest_now["source_version"] == after and ingest_now["last_reload_errors"] >= 1
         again = await ingest.client.post(f"/v1/alertmanager/{NEW_KEY}", content=_alert(uuid.uuid4().hex[:16]))
         assert again.status_code == 202, again.text

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,24 @@ def test_a_configuration_without_services_is_refused_and_the_last_good_one_stays
     assert holder.current is before
     assert holder.last_error == [f"{folder}: services: {NO_SERVICES}"]
     assert ConfigHolder.load(str(folder)).current.config.services == []  # a start runs (a fresh install)
+
+
+def test_a_refusal_is_dated_in_utc_and_a_good_reload_clears_it(tmp_path: Path) -> None:
+    """``GET /v1/config`` says when a newer configuration was last refused, as ingest's does: the time was kept in
+    local time and never shown, so an operator reading ``last_reload_errors`` could not tell a refusal of a minute
+    ago from one of last week's that a later edit had not yet replaced."""
+    folder = tmp_path / "config"
+    folder.mkdir()
+    shutil.copy(CONFIG, folder / "ownership.yaml")
+    holder = ConfigHolder.load(str(folder))
+    assert holder.last_rejected_at is None
+    (folder / "billing.yaml").write_text(BROKEN, encoding="utf-8")
+    started = datetime.now(UTC)
+    with pytest.raises(ConfigError, match="nowhere"):
+        holder.reload("api", "alice")
+    rejected_at = holder.last_rejected_at
+    assert rejected_at is not None and rejected_at.utcoffset() == timedelta(0)
+    assert started <= rejected_at <= datetime.now(UTC)
+    (folder / "billing.yaml").write_text(BILLING_SERVICE, encoding="utf-8")
+    holder.reload("api", "alice")
+    assert holder.last_rejected_at is None and holder.last_error == []

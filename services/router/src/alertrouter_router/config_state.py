@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from prometheus_client import Counter, Gauge
 
@@ -66,7 +66,7 @@ class ConfigHolder:
     source_version: str
     watch: SourceWatch
     last_error: list[str] = field(default_factory=list)
-    last_error_at: datetime | None = None
+    last_rejected_at: datetime | None = None  # when a newer configuration was last refused; None after a good load
     unkept: VersionLoad | None = None  # the last load, not yet kept in PostgreSQL (retried by the watch loop)
     keeping: asyncio.Lock = field(default_factory=asyncio.Lock)  # one keep at a time: rows in the order of loads
 
@@ -88,7 +88,7 @@ class ConfigHolder:
         except ConfigError as exc:
             RELOADS.labels("rejected").inc()
             self.last_error = [str(issue) for issue in exc.issues]
-            self.last_error_at = datetime.now().astimezone()
+            self.last_rejected_at = datetime.now(UTC)
             if source is not None:
                 # Reported once, not at every poll. The files refused are those read before loading: the folder
                 # read again now could already hold the fix (written while this load ran), which was then settled
@@ -102,7 +102,7 @@ class ConfigHolder:
             )
             raise
         RELOADS.labels("loaded").inc()
-        self.last_error = []
+        self.last_error, self.last_rejected_at = [], None
         self._in_force(loaded, source, trigger, loaded_by, token_id)
         log.info("config_reloaded", trigger=trigger, version=loaded.short_version, source=source[:12])
         return loaded

@@ -25,6 +25,7 @@ router = APIRouter(prefix="/v1/config", tags=["configuration"])
 
 def _summary(state: State) -> dict[str, Any]:
     loaded = state.configs.current
+    rejected_at = state.configs.last_rejected_at
     return {
         "version": loaded.version,
         "source_version": state.configs.source_version,
@@ -32,6 +33,7 @@ def _summary(state: State) -> dict[str, Any]:
         "files": list(loaded.files),
         "process": PROCESS,
         "last_reload_errors": state.configs.last_error,
+        "last_reload_rejected_at": rejected_at.isoformat() if rejected_at else None,
     }
 
 

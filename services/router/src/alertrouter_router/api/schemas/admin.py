@@ -20,6 +20,9 @@ class ConfigSummary(Reply):
     files: list[str]
     process: str = Field(description="host:pid of the process that answered")
     last_reload_errors: list[str] = Field(description="why the last reload was rejected; empty if it was not")
+    last_reload_rejected_at: Timestamp | None = Field(
+        description="when a newer configuration was last refused (as ingest reports it); null after a good reload"
+    )
 
 
 class ConfigRejected(Problem):
