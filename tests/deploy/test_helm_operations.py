@@ -272,6 +272,8 @@ def test_prometheus_rule_alerts_on_lag_failures_and_timers_with_the_configured_t
     assert "alertrouter_consumer_lag_records" in lag["expr"] and lag["expr"].endswith("> 5000")
     assert lag["for"] == "15m"
     assert 'alertrouter_notifier_deliveries_total{outcome=~"failed' in failures["expr"]
+    # held for a digest is not a delivery that was tried: a flood of them must not dilute the failures
+    assert 'rate(alertrouter_notifier_deliveries_total{outcome!="throttled"}[15m])' in failures["expr"]
     assert failures["expr"].endswith("> 0.05") and failures["for"] == "5m"
     assert "alertrouter_router_escalation_timer_lag_seconds_bucket" in timers["expr"] and timers["expr"].endswith(
         "> 10"

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
+from prometheus_client import REGISTRY
 
 from alertrouter_notifier.runtime import Notifier
 from alertrouter_shared.events import Page
@@ -75,6 +76,13 @@ async def deliveries_for(client: httpx.AsyncClient, **params: str) -> list[dict[
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
     return items
+
+
+def deliveries_counted(channel: str, outcome: str) -> float:
+    """``alertrouter_notifier_deliveries_total`` of this process (the notifiers of the tests run in it): compare
+    before and after."""
+    value = REGISTRY.get_sample_value("alertrouter_notifier_deliveries_total", {"channel": channel, "outcome": outcome})
+    return value or 0.0
 
 
 def undelivered_callback(message_sid: str) -> dict[str, str]:

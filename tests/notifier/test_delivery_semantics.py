@@ -29,7 +29,15 @@ from alertrouter_shared.events import MAX_PAGE_ID_CHARS, ContactMethodType, Deli
 from tests.helpers import TopicReader, eventually
 from tests.notifier.commit_cutter import CommitCutter
 from tests.notifier.conftest import PageFactory, SettingsFactory
-from tests.notifier.support import WEBHOOK_SECRET, api_client, deliveries_for, final_delivery, past, produce_pages
+from tests.notifier.support import (
+    WEBHOOK_SECRET,
+    api_client,
+    deliveries_counted,
+    deliveries_for,
+    final_delivery,
+    past,
+    produce_pages,
+)
 from tests.providers.servers import CaptureServer, Received, Reply, TwilioServer
 
 
@@ -268,11 +276,13 @@ async def test_page_older_than_the_maximum_age_is_reported_expired_not_sent(
 ) -> None:
     settings = make_settings(max_page_age_seconds=900)
     stale = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook", send_at=past(1000), created_at=past(1000))
+    expired_before = deliveries_counted("webhook", "expired")
     async with Notifier(settings) as notifier, api_client(notifier) as client:
         await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [stale])
         await _settle(notifier, settings, make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook"), capture)
         delivery = await final_delivery(client, stale.page_id)
     assert delivery["status"] == "expired"
+    assert deliveries_counted("webhook", "expired") - expired_before == 1  # ended at admission, counted as such
     assert "older than the maximum age" in delivery["attempts"][0]["error"]
     assert _for_page(capture, stale) == 0
 

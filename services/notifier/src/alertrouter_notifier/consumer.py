@@ -20,7 +20,7 @@ from alertrouter_notifier.db.connections import autocommit
 from alertrouter_notifier.db.ledger import release_claims
 from alertrouter_notifier.dispatcher import Dispatcher
 from alertrouter_notifier.intake import DeliveryRows, admit_rows, claimed_by_insert, delivery_rows, one_statement
-from alertrouter_notifier.metrics import PAGES_RECEIVED
+from alertrouter_notifier.metrics import DELIVERIES, PAGES_RECEIVED
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.publisher import ResultPublisher
 from alertrouter_shared.clock import Clock
@@ -133,6 +133,8 @@ class PageHandler:
         self._dispatcher.send_claimed(outcome.claimed, slots)  # first: their leases run from admission
         PAGES_RECEIVED.labels("admitted").inc(len(pages) - outcome.duplicates)
         PAGES_RECEIVED.labels("duplicate").inc(outcome.duplicates)
+        for (channel, ended_as), count in outcome.ended.items():
+            DELIVERIES.labels(channel, ended_as).inc(count)
         if outcome.duplicates:
             log.info("pages_already_recorded", count=outcome.duplicates)
         await self._publisher.publish(outcome.results)

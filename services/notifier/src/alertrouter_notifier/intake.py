@@ -9,7 +9,7 @@ this commits does the consumer commit its offsets.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,8 +38,9 @@ class IntakeOutcome:
     dispatch_now: list[str] = field(default_factory=list)  # due now, to claim and send
     results: list[int] = field(default_factory=list)
     duplicates: int = 0
-    expired: int = 0
-    throttled: int = 0
+    # Deliveries this admission ended (expired, throttled), by channel and outcome: counted in
+    # alertrouter_notifier_deliveries_total once the admission commits, as the dispatcher counts the ends of sends.
+    ended: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 def one_statement(pages: Sequence[Page], now: datetime, policy: DeliveryPolicy) -> bool:
@@ -104,7 +105,7 @@ async def admit_rows(
                 ClaimedDelivery(item.id, item.page, 1, 0, deadline_at=item.deadline_at, failover_at=item.failover_at)
             )
         elif item.status is RowState.EXPIRED:
-            outcome.expired += 1
+            outcome.ended[(item.page.contact_method.type.value, DeliveryStatus.EXPIRED.value)] += 1
             age = policy.page_age(item.page, now).total_seconds()
             record = AttemptRecord(DeliveryStatus.EXPIRED, error=f"page is {age:.0f}s old, older than the maximum age")
             outcome.results.append(await mark_final(conn, item.id, 0, record, now, claimed=False))
@@ -137,7 +138,7 @@ async def _apply_throttle(
             if item.due:
                 outcome.dispatch_now.append(item.id)
             continue
-        outcome.throttled += 1
+        outcome.ended[(channel.value, DeliveryStatus.THROTTLED.value)] += 1
         error = f"flood protection: more than {limit} messages in {policy.throttle_window.total_seconds():.0f}s"
         record = AttemptRecord(DeliveryStatus.THROTTLED, error=f"{error}; collapsed into the next digest")
         outcome.results.append(await mark_final(conn, item.id, 0, record, now, claimed=False))
