@@ -8,10 +8,13 @@ renamed metric breaks this test instead of silently emptying a panel or muting a
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 
+from alertrouter_router.decisions import Outcome
+from alertrouter_shared.events import DeliveryStatus
 from tests.deploy.chart_docs import readme_table, values_table
 from tests.deploy.support import (
     CHART,
@@ -329,6 +332,28 @@ def test_readme_values_table_matches_values_yaml() -> None:
     assert readme_table(readme) == expected, "run `uv run python tests/deploy/chart_docs.py` to regenerate it"
     undocumented = [line for line in expected.splitlines()[2:] if line.endswith("|  |")]
     assert undocumented == [], "every value needs a `# --` description in values.yaml"
+
+
+def test_the_outcomes_the_rules_select_are_ones_the_services_record() -> None:
+    """A regex over label values silently matches nothing once a value is renamed: each outcome a rule names must
+    be one the router decides or the notifier records."""
+    rule = by_kind(render("all-options"), "PrometheusRule")[0]
+    rules = {r["alert"]: r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]}
+    nobody = rules["AlertrouterAlertsPagedNobody"]
+    assert nobody.startswith(
+        "sum by (namespace, outcome) (increase(alertrouter_router_decisions_total{"
+    ) and nobody.endswith("[15m])) > 0")
+    assert _selected(nobody) == {Outcome.NO_ROUTE.value, Outcome.NOBODY_ON_CALL.value}
+    failures = rules["AlertrouterDeliveryFailuresHigh"]
+    assert _selected(failures) == {"failed", "undelivered", "expired"} <= {s.value for s in DeliveryStatus}
+    assert f'{{outcome!="{DeliveryStatus.THROTTLED.value}"}}' in failures  # the denominator leaves it out by name
+
+
+def _selected(expr: str) -> set[str]:
+    """The values of the first ``outcome=~"a|b"`` matcher in ``expr``."""
+    found = re.search(r'outcome=~"([^"]+)"', expr)
+    assert found, expr
+    return set(found.group(1).split("|"))
 
 
 def test_every_alert_has_a_runbook_section_in_operations_md() -> None:
