@@ -49,6 +49,7 @@ if ! command -v java >/dev/null 2>&1 || [[ "$(java_major)" -lt 17 ]]; then apt_n
 command -v mvn >/dev/null 2>&1 || apt_need+=(maven)
 have_postgres || apt_need+=(postgresql)
 command -v prometheus-alertmanager >/dev/null 2>&1 || apt_need+=(prometheus-alertmanager)
+command -v promtool >/dev/null 2>&1 || apt_need+=(prometheus)  # promtool: the alert rules' unit tests
 command -v openssl >/dev/null 2>&1 || apt_need+=(openssl)
 command -v python3 >/dev/null 2>&1 || apt_need+=(python3 python3-pip)
 have_uv() { command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1; }
@@ -138,7 +139,7 @@ if [[ ${check_only} -eq 1 ]]; then
         say "run scripts/bootstrap.sh (as root for the Debian packages) to install them"
         exit 1
     fi
-    present="java $(java_major), maven, postgresql, alertmanager, openssl, uv, Kafka ${kafka_version}"
+    present="java $(java_major), maven, postgresql, alertmanager, promtool, openssl, uv, Kafka ${kafka_version}"
     [[ "${BOOTSTRAP_SKIP_HELM:-0}" == 1 ]] || present+=", Helm ${helm_version}"
     [[ ${want_containers} -eq 0 ]] || present+=", podman, runc, debootstrap, catatonit, CNI dnsname"
     [[ ${want_browser} -eq 0 ]] || present+=", chromium, chromedriver"

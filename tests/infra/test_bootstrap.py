@@ -45,6 +45,7 @@ def test_check_passes_on_a_bootstrapped_machine_and_names_each_component() -> No
         "maven",
         "postgresql",
         "alertmanager",
+        "promtool",
         "openssl",
         "uv",
         "Kafka",
@@ -63,6 +64,7 @@ def test_check_names_what_is_missing_and_installs_nothing(tmp_path: Path) -> Non
     missing = result.stdout
     for package in ("openjdk-17-jre-headless", "maven", "prometheus-alertmanager", "openssl", "chromium"):
         assert package in missing, missing
+    assert "prometheus " in missing or missing.rstrip().endswith("prometheus"), missing  # for promtool
     assert "chromium-driver" in missing
     assert "run scripts/bootstrap.sh" in missing
     assert "installing" not in result.stdout + result.stderr

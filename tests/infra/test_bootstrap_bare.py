@@ -68,7 +68,7 @@ def test_bootstrap_installs_everything_on_a_bare_debian(tmp_path: Path) -> None:
     assert result.returncode == 0, output[-5000:]
     assert "installing Debian packages: openjdk-17-jre-headless maven postgresql prometheus-alertmanager" in output
     assert "installing uv from PyPI" in output
-    assert "bootstrap: ok: java 17, maven, postgresql, alertmanager, openssl, uv, Kafka" in output
+    assert "bootstrap: ok: java 17, maven, postgresql, alertmanager, promtool, openssl, uv, Kafka" in output
     assert (tmp_path / ".cache" / "kafka").is_dir()
     second = output.rsplit("second-run=", 1)[1].split("s", 1)[0]
     assert int(second) <= 5, "a second run installs nothing and returns at once"

@@ -1,0 +1,109 @@
+"""The self-monitoring alert rules evaluated by Prometheus's own rule engine (``promtool test rules``) on series
+shaped like the services' metrics: which ones fire, and which do not.
+
+The rules under test are deploy/compose/prometheus-rules.yml, which tests/deploy/test_compose.py keeps equal to the
+chart's PrometheusRule with its default thresholds. promtool comes from Debian's ``prometheus`` package
+(scripts/bootstrap.sh installs it).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.deploy.support import ROOT, load_yaml
+
+RULES = ROOT / "deploy" / "compose" / "prometheus-rules.yml"
+NAMESPACE = "alerting"
+
+
+def _expr(alert: str) -> str:
+    rules = [r for g in load_yaml(RULES)["groups"] for r in g["rules"] if r.get("alert") == alert]
+    assert len(rules) == 1, f"{alert} in {RULES}"
+    return str(rules[0]["expr"])
+
+
+def _firing(alert: str) -> str:
+    """The rule's condition with each result's value replaced by 1 (labels kept): promtool compares values exactly,
+    and an ``increase`` over a window is extrapolated, so only whether a series is there is asserted."""
+    return f"({_expr(alert)}) * 0 + 1"
+
+
+def _promtool_test(tmp_path: Path, input_series: dict[str, str], checks: list[dict[str, Any]]) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool not found: run scripts/bootstrap.sh (Debian package prometheus)", pytrace=False)
+    test = {
+        "rule_files": [str(RULES)],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [{"series": series, "values": values} for series, values in input_series.items()],
+                "promql_expr_test": checks,
+            }
+        ],
+    }
+    path = tmp_path / "rules_test.yml"
+    path.write_text(yaml.safe_dump(test, sort_keys=False), encoding="utf-8")
+    result = subprocess.run([promtool, "test", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _series(metric: str, **labels: str) -> str:
+    inner = ",".join(f'{k}="{v}"' for k, v in {"namespace": NAMESPACE, **labels}.items())
+    return f"{metric}{{{inner}}}"
+
+
+def test_alerts_that_paged_nobody_fire_and_paged_or_duplicate_ones_do_not(tmp_path: Path) -> None:
+    decisions = "alertrouter_router_decisions_total"
+    firing = _firing("AlertrouterAlertsPagedNobody")
+    _promtool_test(
+        tmp_path,
+        {
+            _series(decisions, outcome="paged"): "0+5x40",
+            _series(decisions, outcome="duplicate"): "0+50x40",
+            _series(decisions, outcome="nobody_on_call"): "0x10 1x30",  # one decision in the 11th minute
+            _series(decisions, outcome="no_route"): "0x30 2x10",  # two in the 31st minute
+        },
+        [
+            {"expr": firing, "eval_time": "10m", "exp_samples": []},  # paging and repeats only: quiet
+            {
+                "expr": firing,
+                "eval_time": "20m",
+                "exp_samples": [{"labels": f'{{namespace="{NAMESPACE}",outcome="nobody_on_call"}}', "value": 1}],
+            },
+            {
+                "expr": firing,
+                "eval_time": "35m",
+                "exp_samples": [{"labels": f'{{namespace="{NAMESPACE}",outcome="no_route"}}', "value": 1}],
+            },
+        ],
+    )
+
+
+def test_delivery_failures_fire_above_a_tenth_and_a_flood_held_for_digests_does_not_hide_them(tmp_path: Path) -> None:
+    deliveries = "alertrouter_notifier_deliveries_total"
+    firing = _firing("AlertrouterDeliveryFailuresHigh")
+    _promtool_test(
+        tmp_path,
+        {
+            # each minute: 10 SMS sent; 1 failed in the first 20 minutes, then 3; 1,000 held back for digests
+            _series(deliveries, channel="sms", outcome="sent"): "0+10x40",
+            _series(deliveries, channel="sms", outcome="failed"): "0+1x20 23+3x20",
+            _series(deliveries, channel="sms", outcome="throttled"): "0+1000x40",
+        },
+        [
+            {"expr": firing, "eval_time": "18m", "exp_samples": []},  # 1 of 11 ended failed: under a tenth
+            {
+                "expr": firing,
+                "eval_time": "40m",  # 3 of 13: above, although 3 of 1,013 if throttled were counted
+                "exp_samples": [{"labels": f'{{namespace="{NAMESPACE}"}}', "value": 1}],
+            },
+        ],
+    )
