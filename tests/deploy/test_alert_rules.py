@@ -107,3 +107,78 @@ def test_delivery_failures_fire_above_a_tenth_and_a_flood_held_for_digests_does_
             },
         ],
     )
+
+
+def test_config_not_converged_counts_source_versions_across_router_and_ingest(tmp_path: Path) -> None:
+    """Router pods report ``version_info`` 1 for what they serve (the old series cleared); ingest workers in
+    multiprocess mode may keep an old source version at 0, which must not count as served."""
+    router, ingest = "alertrouter_router_config_version_info", "alertrouter_ingest_config_version_info"
+    firing = _firing("AlertrouterConfigNotConverged")
+    _promtool_test(
+        tmp_path,
+        {
+            _series(router, pod="router-a", version="v2", source_version="s2"): "1x30",
+            _series(router, pod="router-b", version="v2", source_version="s2"): "1x30",
+            _series(ingest, pod="ingest-a", source_version="s1"): "1x10 0x20",  # s1 until minute 10, kept at 0
+            _series(ingest, pod="ingest-a", source_version="s2"): "_x10 1x20",
+        },
+        [
+            {
+                "expr": firing,
+                "eval_time": "5m",  # ingest still on s1, the routers on s2
+                "exp_samples": [{"labels": f'{{namespace="{NAMESPACE}"}}', "value": 1}],
+            },
+            {"expr": firing, "eval_time": "20m", "exp_samples": []},  # all on s2; s1 is left at 0
+        ],
+    )
+
+
+def test_consumer_lag_sums_partitions_once_each_whichever_pods_report_them(tmp_path: Path) -> None:
+    """Two pods may both export a partition for a moment around a rebalance: the partition counts once (its
+    largest value), and the group's partitions add up."""
+    lag = "alertrouter_consumer_lag_records"
+    firing = _firing("AlertrouterConsumerLagHigh")
+    _promtool_test(
+        tmp_path,
+        {
+            _series(lag, pod="router-a", group="router", topic="alerts", partition="0"): "600x20",
+            _series(lag, pod="router-b", group="router", topic="alerts", partition="0"): "600x20",  # the same one
+            _series(lag, pod="router-b", group="router", topic="alerts", partition="1"): "300x10 500x10",
+            _series(lag, pod="notifier-a", group="notifier", topic="pages", partition="0"): "900x20",
+        },
+        [
+            {"expr": firing, "eval_time": "5m", "exp_samples": []},  # router 600 + 300 (not 1,500); notifier 900
+            {
+                "expr": firing,
+                "eval_time": "15m",  # router 600 + 500
+                "exp_samples": [{"labels": f'{{namespace="{NAMESPACE}",group="router"}}', "value": 1}],
+            },
+        ],
+    )
+
+
+def test_a_refused_reload_fires_from_either_service(tmp_path: Path) -> None:
+    router, ingest = "alertrouter_router_config_reloads_total", "alertrouter_ingest_config_reloads_total"
+    firing = _firing("AlertrouterConfigReloadRejected")
+    _promtool_test(
+        tmp_path,
+        {
+            _series(router, result="loaded"): "0+1x40",
+            _series(router, result="rejected"): "0x30 1x10",
+            _series(ingest, result="rejected"): "0x10 1x30",
+        },
+        [
+            {"expr": firing, "eval_time": "8m", "exp_samples": []},  # good reloads only
+            {
+                "expr": firing,
+                "eval_time": "15m",  # ingest refused one
+                "exp_samples": [{"labels": f'{{namespace="{NAMESPACE}"}}', "value": 1}],
+            },
+            {"expr": firing, "eval_time": "29m", "exp_samples": []},  # more than 15 minutes ago: quiet again
+            {
+                "expr": firing,
+                "eval_time": "35m",  # the router refused one
+                "exp_samples": [{"labels": f'{{namespace="{NAMESPACE}"}}', "value": 1}],
+            },
+        ],
+    )
