@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 import orjson
 import structlog
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -29,6 +30,7 @@ from alertrouter_notifier.db.ledger import (
     new_delivery_row,
     store_outcomes,
 )
+from alertrouter_notifier.db.migrate import upgrade_to_head
 from alertrouter_notifier.db.tables import attempt, delivery
 from alertrouter_notifier.outcome_writer import OutcomeWriter
 from alertrouter_notifier.policy import DeliveryPolicy
@@ -40,7 +42,7 @@ from alertrouter_shared.database import make_engine
 from alertrouter_shared.events import ContactMethodType, DeliveryStatus, Page
 from alertrouter_shared.kafka import ensure_topics, make_producer
 from alertrouter_shared.topics import TopicSpec
-from tests.helpers import TopicReader, eventually
+from tests.helpers import DatabaseFactory, TopicReader, eventually
 from tests.notifier.conftest import PageFactory, SettingsFactory
 from tests.notifier.support import produce_pages
 from tests.providers.servers import CaptureServer
@@ -296,3 +298,47 @@ async def test_the_running_notifier_drains_a_backlog_in_one_sweep(
         assert swept and swept[0] >= BACKLOG, f"the first sweep that published drained it all: {swept}"
     finally:
         await engine.dispose()
+
+
+# -- the outbox gauge ---------------------------------------------------------------------------------------------
+
+
+def _oldest_unpublished() -> float:
+    """The gauge of this process (the notifiers of the tests run in it)."""
+    return REGISTRY.get_sample_value("alertrouter_notifier_oldest_unpublished_result_seconds") or 0.0
+
+
+async def test_a_result_the_broker_cannot_take_ages_in_the_outbox_gauge_until_it_is_published(
+    make_settings: SettingsFactory,
+    make_page: PageFactory,
+    capture: CaptureServer,
+    kafka_bootstrap: str,
+    databases: DatabaseFactory,
+    unique: str,
+) -> None:
+    """The page is sent, but its result cannot reach the router: the gauge AlertrouterDeliveryResultsNotPublished
+    reads grows with the result's age (a database of its own: nothing else unpublished in it), and reads 0 once the
+    outbox sweep has published it."""
+    url = databases.create()
+    await asyncio.to_thread(upgrade_to_head, url, 30)
+    late_topic = f"test.notifier.deliveries-late.{unique}"
+    settings = make_settings(database_url=url, deliveries_topic=late_topic, publish_timeout_seconds=2.0)
+    page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hooks/outbox-gauge")
+    async with Notifier(settings):
+        await produce_pages(kafka_bootstrap, settings.pages_topic, [page])
+        await asyncio.to_thread(capture.wait_for, 1, WRITES_DEADLINE)
+
+        async def older_than(seconds: float) -> float | None:
+            value = _oldest_unpublished()
+            return value if value > seconds else None
+
+        first = await eventually(lambda: older_than(2.0), timeout=20, what="the unpublished result in the gauge")
+        # a later housekeeping pass reads it older: the value is this notifier's, not one a past test left
+        await eventually(lambda: older_than(first + 3.0), timeout=20, what="the gauge following the result's age")
+
+        await ensure_topics(settings, [TopicSpec(late_topic, 1, 1)])
+
+        async def published() -> bool:
+            return _oldest_unpublished() == 0.0
+
+        await eventually(published, timeout=40, interval=0.5, what="the gauge at 0 once the sweep published it")

@@ -23,6 +23,10 @@ OLDEST_PENDING_SECONDS = Gauge(
     "alertrouter_notifier_oldest_pending_delivery_seconds", "Age of the oldest delivery not yet finished"
 )
 PAGES_RECEIVED = Counter("alertrouter_notifier_pages_total", "Page records consumed, by intake outcome", ["outcome"])
+OLDEST_UNPUBLISHED_SECONDS = Gauge(
+    "alertrouter_notifier_oldest_unpublished_result_seconds",
+    "Age of the oldest delivery result stored and not yet published to the deliveries topic",
+)
 RESULTS_UNPUBLISHED = Counter(
     "alertrouter_notifier_result_publish_failures_total", "Delivery results that could not be published yet"
 )

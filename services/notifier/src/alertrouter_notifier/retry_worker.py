@@ -1,10 +1,10 @@
 """The background loop that keeps the durable queue moving: due retries, closed flood windows, the outbox.
 
 Every few seconds it also takes over deliveries whose sender's lease ran out (their worker crashed or stalled:
-rare, and the lease is minutes long, so not on every pass) and refreshes the queue gauges; once an hour it deletes
-the answers claimed longer ago than replays are refused (``db/answers.py``) and, with ``NOTIFIER_RETENTION_DAYS``
-set, the deliveries over before it (``db/retention.py``). Every replica runs one; SKIP LOCKED
-claims keep them from colliding, and two replicas pruning at once delete the same rows harmlessly.
+rare, and the lease is minutes long, so not on every pass) and refreshes the queue and outbox gauges; once an
+hour it deletes the answers claimed longer ago than replays are refused (``db/answers.py``) and, with
+``NOTIFIER_RETENTION_DAYS`` set, the deliveries over before it (``db/retention.py``). Every replica runs one; SKIP
+LOCKED claims keep them from colliding, and two replicas pruning at once delete the same rows harmlessly.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alertrouter_notifier.db.answers import prune as prune_answers
 from alertrouter_notifier.db.retention import prune_deliveries
-from alertrouter_notifier.db.tables import IN_FLIGHT, delivery
+from alertrouter_notifier.db.tables import IN_FLIGHT, attempt, delivery
 from alertrouter_notifier.digests import flush_due_digests, report_unreached_held
 from alertrouter_notifier.dispatcher import Dispatcher
-from alertrouter_notifier.metrics import OLDEST_PENDING_SECONDS, RETRY_QUEUE_DEPTH
+from alertrouter_notifier.metrics import OLDEST_PENDING_SECONDS, OLDEST_UNPUBLISHED_SECONDS, RETRY_QUEUE_DEPTH
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.publisher import ResultPublisher
 from alertrouter_shared.clock import Clock
@@ -156,14 +156,31 @@ class RetryWorker:
         await self._report_unreached_held()
         await self._prune_answers()
         await self._prune_deliveries()
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(func.count(), func.min(delivery.c.created_at)).where(
-                        delivery.c.status.in_([state.value for state in IN_FLIGHT])
-                    )
-                )
-            ).one()
-        RETRY_QUEUE_DEPTH.set(row[0])
-        OLDEST_PENDING_SECONDS.set((self._clock.now() - row[1]).total_seconds() if row[1] else 0)
+        await self._refresh_gauges()
         return more_abandoned
+
+    async def _refresh_gauges(self) -> None:
+        """The queue, and the outbox: results the router has not been told of (a person not reached is then
+        escalated only after the level's whole delay) were visible only as a counter of failed publishes."""
+        async with self._engine.connect() as conn:
+            queue = (await conn.execute(_QUEUE_STATS)).one()
+            unpublished = (await conn.execute(_FIRST_UNPUBLISHED)).scalar()
+        now = self._clock.now()
+        RETRY_QUEUE_DEPTH.set(queue[0])
+        OLDEST_PENDING_SECONDS.set(_age(now, queue[1]))
+        OLDEST_UNPUBLISHED_SECONDS.set(_age(now, unpublished))
+
+
+_QUEUE_STATS = select(func.count(), func.min(delivery.c.created_at)).where(
+    delivery.c.status.in_([state.value for state in IN_FLIGHT])
+)
+# The first result stored of those unpublished, read from the head of the partial index (attempt ids follow the
+# order results are stored in); min(at) would read every unpublished row, a whole backlog during a broker outage.
+_FIRST_UNPUBLISHED = (
+    select(attempt.c.at).where(attempt.c.published_at.is_(None)).order_by(attempt.c.published_at, attempt.c.id).limit(1)
+)
+
+
+def _age(now: datetime, since: datetime | None) -> float:
+    """0 when nothing waits, and for a row another replica's clock dated a moment ahead of ours."""
+    return max(0.0, (now - since).total_seconds()) if since is not None else 0.0
