@@ -182,3 +182,35 @@ def test_a_refused_reload_fires_from_either_service(tmp_path: Path) -> None:
             },
         ],
     )
+
+
+def test_refusals_of_an_integration_fire_per_integration_and_reason_and_end_with_them(tmp_path: Path) -> None:
+    refusals = "alertrouter_ingest_integration_refusals_total"
+    firing = _firing("AlertrouterIntegrationRefused")
+
+    def labels(integration: str, reason: str) -> str:
+        return f'{{integration="{integration}",namespace="{NAMESPACE}",reason="{reason}"}}'
+
+    _promtool_test(
+        tmp_path,
+        {
+            # two ingest pods: the same integration's refusals add up, whichever pod answered
+            _series(refusals, integration="grafana-prod", reason="invalid_payload", pod="ingest-a"): "0x10 1x30",
+            _series(refusals, integration="grafana-prod", reason="invalid_payload", pod="ingest-b"): "0x40",
+            _series(refusals, integration="am-staging", reason="too_many_alerts", pod="ingest-b"): "3x20 4x20",
+        },
+        [
+            {"expr": firing, "eval_time": "8m", "exp_samples": []},  # an old count that does not grow: quiet
+            {
+                "expr": firing,
+                "eval_time": "15m",
+                "exp_samples": [{"labels": labels("grafana-prod", "invalid_payload"), "value": 1}],
+            },
+            {
+                "expr": firing,
+                "eval_time": "27m",  # Grafana's refusal is over 15 minutes old; the staging one is recent
+                "exp_samples": [{"labels": labels("am-staging", "too_many_alerts"), "value": 1}],
+            },
+            {"expr": firing, "eval_time": "39m", "exp_samples": []},  # none in the last 15 minutes
+        ],
+    )

@@ -34,7 +34,7 @@ from starlette.requests import Request
 from alertrouter_ingest.api.problems import ApiProblem
 from alertrouter_ingest.config_reload import IntegrationsConfig
 from alertrouter_ingest.integrations import Integration, IntegrationRegistry
-from alertrouter_ingest.metrics import ALERTS, CHANGE_EVENTS, REJECTS, REQUESTS
+from alertrouter_ingest.metrics import ALERTS, CHANGE_EVENTS, INTEGRATION_REFUSALS, REJECTS, REQUESTS
 from alertrouter_ingest.protection import ByteBudget, InFlightLimiter, RateLimiter, Reservation, read_body
 from alertrouter_ingest.publisher import MAX_RECORD_BYTES, Publisher
 from alertrouter_ingest.settings import IngestSettings
@@ -54,6 +54,10 @@ log = get_logger("alertrouter_ingest.intake")
 
 # The byte budget reservation of the request being handled (set by Ingest.guarded for the request's task).
 _RESERVATION: ContextVar[Reservation] = ContextVar("ingest_reservation")
+# The integration the request being handled was identified as, once its key named one (for INTEGRATION_REFUSALS).
+_INTEGRATION: ContextVar[str | None] = ContextVar("ingest_integration", default=None)
+# Refusals a retry can end (rate limit, read deadline): not counted against the integration's set-up.
+_RETRYABLE_4XX = frozenset({408, 429})
 
 
 @dataclass(frozen=True)
@@ -104,11 +108,13 @@ class Ingest:
         budget -- given back when the request is answered, refused, fails or is cancelled."""
         reservation = self.bytes_in_flight.reservation()
         token = _RESERVATION.set(reservation)
+        identified = _INTEGRATION.set(None)
         try:
             response = await handle()
         except ApiProblem as refused:
             return self._refused(source, refused)
         finally:
+            _INTEGRATION.reset(identified)
             _RESERVATION.reset(token)
             reservation.release()
         REQUESTS.labels(source, str(response.status_code)).inc()
@@ -127,15 +133,35 @@ class Ingest:
         return await read_body(request, settings.max_body_bytes, settings.body_read_timeout_seconds, _RESERVATION.get())
 
     def _refused(self, source: str, refused: ApiProblem) -> Response:
+        """Refusals of an identified integration are counted by integration too: the alerts of a source set up
+        wrongly (a template that breaks the payload, a limit too tight) are lost to its owners, who see only the
+        sender's logs, while a counter by source alone cannot tell them from junk posted to a public endpoint."""
         REJECTS.labels(source, refused.reason).inc()
         REQUESTS.labels(source, str(refused.status)).inc()
+        integration_id = _INTEGRATION.get()
+        if integration_id is not None and 400 <= refused.status < 500 and refused.status not in _RETRYABLE_4XX:
+            INTEGRATION_REFUSALS.labels(integration_id, refused.reason).inc()
+            log.warning(
+                "integration_request_refused",
+                integration=integration_id,
+                status=refused.status,
+                reason=refused.reason,
+                detail=refused.detail[:300],
+            )
         return refused.render()
 
     def integration(self, key: str, kind: IntegrationType) -> Integration:
         """The enabled integration for ``key``; 404 for unknown, disabled or other-type keys (never echoed)."""
-        found = self.registry.lookup(key, kind)
+        found = self.identify(key, kind)
         if found is None:
             raise ApiProblem(404, f"no enabled {kind.value} integration has this key", reason="unknown_key")
+        return found
+
+    def identify(self, key: str, kind: IntegrationType) -> Integration | None:
+        """The enabled integration for ``key``, noted as the request's (a later refusal is counted against it)."""
+        found = self.registry.lookup(key, kind)
+        if found is not None:
+            _INTEGRATION.set(found.id)
         return found
 
     def check_rate(self, integration: Integration, *, status: int = 503) -> None:

@@ -23,6 +23,12 @@ CHANGE_EVENTS = Counter(
     "alertrouter_ingest_change_events_total", "Change events acknowledged by Kafka, by integration", ["integration"]
 )
 REJECTS = Counter("alertrouter_ingest_rejects_total", "Requests refused, by source and reason", ["source", "reason"])
+INTEGRATION_REFUSALS = Counter(
+    "alertrouter_ingest_integration_refusals_total",
+    "Requests of a configured integration refused with a 4xx that no retry changes (the source's payload or set-up "
+    "is wrong), by integration and reason",
+    ["integration", "reason"],
+)
 IN_FLIGHT = Gauge(
     "alertrouter_ingest_in_flight_requests", "Intake requests being handled now", multiprocess_mode="livesum"
 )

@@ -94,6 +94,8 @@ async def read_routed(ingest: Ingest, request: Request, parse: Callable[[bytes],
     try:
         parsed = parse(body)
     except EventRejected as exc:
+        if exc.routing_key is not None:
+            ingest.identify(exc.routing_key, IntegrationType.EVENTS_V2)
         raise PagerDutyProblem(400, rejection_body(exc.errors), reason="invalid_event") from exc
     integration = ingest.integration(parsed.routing_key, IntegrationType.EVENTS_V2)
     check_pagerduty_rate(ingest, integration)

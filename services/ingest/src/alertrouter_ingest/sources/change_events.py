@@ -66,7 +66,7 @@ def parse_change(body: bytes) -> ChangeRequest:
     timestamp = timestamp_of(payload.get("timestamp"), errors)
     links = objects_of(document.get("links"), "links", "href", errors)
     if errors or routing_key is None or not isinstance(summary, str):
-        raise EventRejected(errors)
+        raise EventRejected(errors, routing_key)
     return ChangeRequest(
         routing_key, summary, source if isinstance(source, str) else None, timestamp, details or {}, links
     )

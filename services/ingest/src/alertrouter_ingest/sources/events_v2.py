@@ -41,11 +41,13 @@ INVALID_MESSAGE = "Event object is invalid"
 
 
 class EventRejected(ValueError):
-    """The event is invalid: PagerDuty's 400 body lists ``errors``."""
+    """The event is invalid: PagerDuty's 400 body lists ``errors``. ``routing_key``: the body's, when well formed,
+    so that the refusal can be counted against the integration it names."""
 
-    def __init__(self, errors: list[str]) -> None:
+    def __init__(self, errors: list[str], routing_key: str | None = None) -> None:
         super().__init__("; ".join(errors))
         self.errors = errors
+        self.routing_key = routing_key
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def parse_event(body: bytes) -> EnqueueRequest:
     links = objects_of(document.get("links"), "links", "href", errors)
     images = objects_of(document.get("images"), "images", "src", errors)
     if errors or routing_key is None or action is None:
-        raise EventRejected(errors)
+        raise EventRejected(errors, routing_key)
     return EnqueueRequest(routing_key, action, dedup_key, payload, timestamp, client, client_url, links, images)
 
 
