@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -85,9 +86,20 @@ class TopicReader:
                         self.values.append(record.value or b"")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-        await self.consumer.stop()
+        await stop_reading(self.consumer, self._task)
+
+
+async def stop_reading(consumer: AIOKafkaConsumer, reader: asyncio.Task[None] | None) -> None:
+    """Stop a background reader and its consumer. aiokafka's stop() awaits the fetch tasks it has just cancelled, so
+    one waiting out its retry backoff raises CancelledError out of stop(): a session-long reader whose event loop
+    sat still through minutes of synchronous tests (its fetch request timing out meanwhile) failed the session's
+    teardown."""
+    if reader is not None:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+    with contextlib.suppress(asyncio.CancelledError):
+        await consumer.stop()
 
 
 class DatabaseFactory:

@@ -20,7 +20,7 @@ from alertrouter_ingest.app import create_app
 from alertrouter_ingest.publisher import Publisher
 from alertrouter_ingest.settings import IngestSettings
 from alertrouter_shared.topics import ALERTS
-from tests.helpers import eventually
+from tests.helpers import eventually, stop_reading
 
 if TYPE_CHECKING:
     from tests.ingest.sns_world import SnsWorld
@@ -137,9 +137,7 @@ class AlertsLog:
                 self.positions[tp.partition] = await self.consumer.position(tp)
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-        await self.consumer.stop()
+        await stop_reading(self.consumer, self._task)
 
     async def events(self, event_ids: Iterable[str], timeout: float = 20) -> list[tuple[bytes, dict[str, Any]]]:
         """The records for these event ids (key, value), in the given order, once all have been read."""
