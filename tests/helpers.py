@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 from aiokafka import AIOKafkaConsumer
 
+from alertrouter_shared.consumer_loop import stop_consumer
+
 if TYPE_CHECKING:
     import local_postgres
 
@@ -90,16 +92,13 @@ class TopicReader:
 
 
 async def stop_reading(consumer: AIOKafkaConsumer, reader: asyncio.Task[None] | None) -> None:
-    """Stop a background reader and its consumer. aiokafka's stop() awaits the fetch tasks it has just cancelled, so
-    one waiting out its retry backoff raises CancelledError out of stop(): a session-long reader whose event loop
-    sat still through minutes of synchronous tests (its fetch request timing out meanwhile) failed the session's
-    teardown."""
+    """Stop a background reader and its consumer (``stop_consumer``: a session-long reader whose event loop sat still
+    through minutes of synchronous tests, its fetch request timing out meanwhile, failed the session's teardown)."""
     if reader is not None:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reader
-    with contextlib.suppress(asyncio.CancelledError):
-        await consumer.stop()
+    await stop_consumer(consumer)
 
 
 class DatabaseFactory:

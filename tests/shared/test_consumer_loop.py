@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import uuid
 from collections.abc import Sequence
 
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from prometheus_client import REGISTRY
 
@@ -249,3 +252,45 @@ async def test_the_lag_of_a_partition_lost_in_a_rebalance_is_no_longer_reported(
 async def _keep_polling(consumer: AIOKafkaConsumer) -> None:
     while True:
         await consumer.getmany(timeout_ms=200)
+
+
+async def test_stop_finishes_while_a_fetch_waits_out_its_retry_backoff(
+    kafka_bootstrap: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiokafka's stop() raised CancelledError when one of its fetches was waiting out its retry backoff (after a
+    broker error or a request that timed out): the loop's run() ended with it, and the service's shutdown stopped
+    there. Here a fetch request times out because the event loop is frozen past the request timeout (as a stalled
+    process would be), and its retry backoff is long enough to still be running when the loop is stopped."""
+    topic = await _topic(kafka_bootstrap)
+    opts = ConsumerOptions(group_id=f"g-{uuid.uuid4().hex[:8]}", topics=[topic])
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=kafka_bootstrap,
+        group_id=opts.group_id,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=300,  # the broker holds each fetch of the empty topic this long
+        request_timeout_ms=5_000,  # above the group join's wait (the broker's initial rebalance delay)
+        retry_backoff_ms=10_000,  # the failed fetch's backoff: still running when the loop stops just after
+    )
+
+    async def handler(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        raise AssertionError("the topic is empty")
+
+    loop = ConsumerLoop(consumer, handler, opts)
+    task = asyncio.create_task(loop.run())
+    await eventually(lambda: _assigned(consumer), timeout=60, what="the partition assigned")
+
+    async def fetch_failed() -> bool:
+        time.sleep(6.0)  # freeze the event loop past the fetch in flight's request timeout (fault injection)
+        await asyncio.sleep(0.2)  # let the loop run the timeout it finds expired
+        return any("Failed fetch messages" in r.getMessage() for r in caplog.records)
+
+    with caplog.at_level(logging.ERROR, logger="aiokafka.consumer.fetcher"):
+        await eventually(fetch_failed, timeout=30, interval=0, what="a fetch timed out, its retry backoff running")
+    loop.stop()
+    await asyncio.wait_for(task, 20)  # raised CancelledError before
+    assert not loop.running
+
+
+async def _assigned(consumer: AIOKafkaConsumer) -> bool:
+    return bool(consumer.assignment())

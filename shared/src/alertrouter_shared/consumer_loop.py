@@ -99,7 +99,7 @@ class ConsumerLoop:
         finally:
             self.running = False
             self._forget_lag(set(self._lag_reported))
-            await self.consumer.stop()
+            await stop_consumer(self.consumer)
             log.info("consumer_stopped", group=self.options.group_id)
 
     async def _handle_poll(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
@@ -200,3 +200,18 @@ class ConsumerLoop:
             with contextlib.suppress(KeyError):
                 CONSUMER_LAG.remove(self.options.group_id, tp.topic, str(tp.partition))
             self._lag_reported.discard(tp)
+
+
+async def stop_consumer(consumer: AIOKafkaConsumer) -> None:
+    """``consumer.stop()``, without the CancelledError aiokafka raises out of it when a fetch was waiting out its
+    retry backoff (after a broker error or a request that timed out): its stop awaits the fetch tasks it has just
+    cancelled itself. Propagated, that ended a service's shutdown halfway -- the notifier then skipped draining the
+    sends in progress, whose pages were sent again once their leases ran out. A cancellation of the caller itself
+    still propagates."""
+    try:
+        await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        log.warning("consumer_stop_interrupted_a_fetch_retry")
