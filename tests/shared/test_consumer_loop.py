@@ -290,6 +290,8 @@ async def test_stop_finishes_while_a_fetch_waits_out_its_retry_backoff(
     loop.stop()
     await asyncio.wait_for(task, 20)  # raised CancelledError before
     assert not loop.running
+    connections = consumer._client._conns.values()  # the stop aiokafka cut short left them open
+    assert connections and not any(conn.connected() for conn in connections)
 
 
 async def _assigned(consumer: AIOKafkaConsumer) -> bool:
