@@ -8,7 +8,6 @@ consumer. Stop order is the reverse, draining sends in progress so their outcome
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import timedelta
 from types import TracebackType
 
@@ -182,9 +181,7 @@ class Notifier:
         if self.consumer_loop is not None:
             self.consumer_loop.stop()
         self.worker.stop()
-        for task in self._tasks:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, timeout=DRAIN_SECONDS)
+        await self._end_tasks()
         await self.dispatcher.drain(DRAIN_SECONDS)
         await self.publisher.close()
         await self.producer.stop()
@@ -192,6 +189,21 @@ class Notifier:
         await self.http.aclose()
         await self.engine.dispose()
         log.info("notifier_stopped")
+
+    async def _end_tasks(self) -> None:
+        """Each worker ends (cancelled after ``DRAIN_SECONDS``); however one ended, the stop goes on to drain the
+        sends in progress: a worker that raised, or ended cancelled, must not leave their outcomes unrecorded (their
+        pages would be sent again once the leases ran out). ``failed_task`` reports a worker that raised."""
+        if not self._tasks:
+            return
+        _, late = await asyncio.wait(self._tasks, timeout=DRAIN_SECONDS)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late)
+        for task in self._tasks:
+            if not task.cancelled() and task.exception() is not None:
+                log.warning("notifier_worker_ended_with_error", task=task.get_name(), error=repr(task.exception()))
 
     @property
     def failed_task(self) -> BaseException | None:
