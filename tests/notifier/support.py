@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,9 +13,18 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from alertrouter_notifier.db.connections import autocommit
+from alertrouter_notifier.db.ledger import ClaimedDelivery, claim_due, insert_deliveries, new_delivery_row
+from alertrouter_notifier.policy import DeliveryPolicy
+from alertrouter_notifier.publisher import ResultPublisher
 from alertrouter_notifier.runtime import Notifier
+from alertrouter_notifier.settings import NotifierSettings
+from alertrouter_shared.clock import SystemClock
+from alertrouter_shared.database import make_engine
 from alertrouter_shared.events import Page
+from alertrouter_shared.kafka import make_producer
 from tests.helpers import eventually
 
 READ_TOKEN = "notifier-test-read"
@@ -95,3 +106,32 @@ def undelivered_callback(message_sid: str) -> dict[str, str]:
 async def status_callback(client: httpx.AsyncClient, fields: dict[str, str], signature: str) -> httpx.Response:
     headers = {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}
     return await client.post(STATUS_URL, data=fields, headers=headers)
+
+
+@contextlib.asynccontextmanager
+async def result_publisher(
+    settings: NotifierSettings, topic: str, publish_timeout: float = 30.0
+) -> AsyncIterator[tuple[AsyncEngine, ResultPublisher]]:
+    """A publisher to ``topic`` on the test database; closed afterwards (what it still holds is the sweep's)."""
+    engine = make_engine(settings.database_url, pool_size=2)
+    producer = make_producer(settings)
+    await producer.start()
+    publisher = ResultPublisher(engine, producer, SystemClock(), publish_timeout, topic)
+    try:
+        yield engine, publisher
+    finally:
+        await publisher.close()
+        await producer.stop()
+        await engine.dispose()
+
+
+async def claimed_deliveries(
+    engine: AsyncEngine, settings: NotifierSettings, pages: list[Page], now: datetime
+) -> list[ClaimedDelivery]:
+    """The pages admitted as deliveries and claimed for sending, in their order."""
+    policy = DeliveryPolicy.from_settings(settings)
+    async with autocommit(engine) as conn:
+        new = await insert_deliveries(conn, [(p, new_delivery_row(p, now, policy)) for p in pages], now)
+        ids = [item.id for item in new]
+        claims = {c.id: c for c in await claim_due(conn, now, now + timedelta(seconds=60), 10, ids)}
+    return [claims[delivery_id] for delivery_id in ids]

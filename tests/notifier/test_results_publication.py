@@ -10,10 +10,8 @@ that is away. The topic is created afterwards and every result arrives, in order
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import orjson
 import structlog
@@ -24,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from alertrouter_notifier.db.connections import autocommit
 from alertrouter_notifier.db.ledger import (
     AttemptRecord,
-    ClaimedDelivery,
     Outcome,
     claim_due,
     insert_deliveries,
@@ -40,44 +37,17 @@ from alertrouter_notifier.runtime import Notifier
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.clock import SystemClock
 from alertrouter_shared.database import make_engine
-from alertrouter_shared.events import ContactMethodType, DeliveryStatus, Page
+from alertrouter_shared.events import ContactMethodType, DeliveryStatus
 from alertrouter_shared.kafka import ensure_topics, make_producer
 from alertrouter_shared.topics import TopicSpec
 from tests.helpers import DatabaseFactory, TopicReader, eventually
 from tests.notifier.conftest import PageFactory, SettingsFactory
-from tests.notifier.support import produce_pages
+from tests.notifier.support import claimed_deliveries, produce_pages, result_publisher
 from tests.providers.servers import CaptureServer
 
 # Far longer than the test's own deadline: before this change, the second write waited for the first publish.
 PUBLISH_TIMEOUT = 30.0
 WRITES_DEADLINE = 5.0
-
-
-@contextlib.asynccontextmanager
-async def _publisher(settings: NotifierSettings, topic: str) -> AsyncIterator[tuple[AsyncEngine, ResultPublisher]]:
-    """A publisher to ``topic`` on the test database; closed afterwards (what it still holds is the sweep's)."""
-    engine = make_engine(settings.database_url, pool_size=2)
-    producer = make_producer(settings)
-    await producer.start()
-    publisher = ResultPublisher(engine, producer, SystemClock(), PUBLISH_TIMEOUT, topic)
-    try:
-        yield engine, publisher
-    finally:
-        await publisher.close()
-        await producer.stop()
-        await engine.dispose()
-
-
-async def _claimed(
-    engine: AsyncEngine, settings: NotifierSettings, pages: list[Page], now: datetime
-) -> list[ClaimedDelivery]:
-    """The pages admitted as deliveries and claimed for sending, in their order."""
-    policy = DeliveryPolicy.from_settings(settings)
-    async with autocommit(engine) as conn:
-        new = await insert_deliveries(conn, [(p, new_delivery_row(p, now, policy)) for p in pages], now)
-        ids = [item.id for item in new]
-        claims = {c.id: c for c in await claim_due(conn, now, now + timedelta(seconds=60), 10, ids)}
-    return [claims[delivery_id] for delivery_id in ids]
 
 
 async def test_outcomes_are_committed_while_the_broker_cannot_take_their_results(
@@ -86,12 +56,12 @@ async def test_outcomes_are_committed_while_the_broker_cannot_take_their_results
     late_topic = f"test.notifier.deliveries-late.{unique}"
     settings = make_settings(deliveries_topic=late_topic, publish_timeout_seconds=PUBLISH_TIMEOUT)
     clock = SystemClock()
-    async with _publisher(settings, late_topic) as (engine, publisher):
+    async with result_publisher(settings, late_topic) as (engine, publisher):
         writer = OutcomeWriter(engine, publisher, clock)
         reader: TopicReader | None = None
         try:
             pages = [make_page(ContactMethodType.WEBHOOK, f"http://receiver.test/hook/{n}") for n in range(2)]
-            claims = await _claimed(engine, settings, pages, clock.now())
+            claims = await claimed_deliveries(engine, settings, pages, clock.now())
             ids = [claim.id for claim in claims]
             sent = AttemptRecord(DeliveryStatus.SENT, provider="webhook", provider_status_code="200", latency_ms=2.0)
 
@@ -160,12 +130,12 @@ async def test_the_sweep_publishes_an_old_result_while_fresh_ones_wait_for_the_b
     topic = f"test.notifier.deliveries-sweep.{unique}"
     settings = make_settings(deliveries_topic=topic)
     await ensure_topics(settings, [TopicSpec(topic, 1, 1)])
-    async with _publisher(settings, topic) as (engine, publisher):
+    async with result_publisher(settings, topic) as (engine, publisher):
         reader = await TopicReader(kafka_bootstrap, topic).start()
         try:
             dropped, fresh = (make_page(ContactMethodType.SMS, f"+1201555010{n}") for n in range(2))
             now = SystemClock().now()
-            claims = await _claimed(engine, settings, [dropped, fresh], now)
+            claims = await claimed_deliveries(engine, settings, [dropped, fresh], now)
             undelivered = AttemptRecord(DeliveryStatus.UNDELIVERED, provider="twilio", provider_status_code="30003")
             async with autocommit(engine) as conn:  # stored, never published: the dropped one a minute ago
                 stored = await store_outcomes(conn, [Outcome(c, undelivered, None, 0) for c in claims], now, [])
@@ -227,7 +197,7 @@ async def test_one_sweep_drains_a_backlog_of_many_batches_in_order_marking_each_
     topic = f"test.notifier.deliveries-backlog.{unique}"
     settings = make_settings(deliveries_topic=topic)
     await ensure_topics(settings, [TopicSpec(topic, 1, 1)])
-    async with _publisher(settings, topic) as (engine, publisher):
+    async with result_publisher(settings, topic) as (engine, publisher):
         ids = await _backlog(engine, settings, make_page, BACKLOG)
         expected = await _delivery_ids(engine, ids)
         reader = await TopicReader(kafka_bootstrap, topic).start()

@@ -115,6 +115,22 @@ async def test_a_receiver_s_overlong_request_id_is_stored_cut(
     assert [r.path for r in capture.requests].count("/hooks/long-id") == 1
 
 
+async def test_a_receiver_s_error_body_with_a_nul_character_is_recorded_not_resent(
+    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer
+) -> None:
+    """The refusal's body is quoted in the attempt's error; a NUL in it failed the whole batch's outcome statement
+    (PostgreSQL stores no U+0000), so every send of the batch stayed 'sending' and was sent again at its lease's end."""
+    capture.script(Reply(400, "field\x00name is not allowed"))
+    settings = make_settings()
+    page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hooks/nul-answer")
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+        delivery = await final_delivery(client, page.page_id)
+    assert delivery["status"] == "failed"
+    assert delivery["last_error"] == "webhook: HTTP 400: field\ufffdname is not allowed"
+    assert [r.path for r in capture.requests].count("/hooks/nul-answer") == 1
+
+
 async def test_a_retry_after_beyond_any_date_gives_the_delivery_up_at_once(
     make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer, deliveries_reader: TopicReader
 ) -> None:

@@ -56,6 +56,16 @@ def unstorable_reason(text: str) -> str | None:
     return None
 
 
+def storable_text(text: str) -> str:
+    """``text`` with what PostgreSQL cannot store (NUL, unpaired surrogates) replaced by U+FFFD: for text that is
+    recorded as it came, such as a provider's answer in an error, where refusing it would lose the outcome."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    if not text.isascii():
+        text = _SURROGATE.sub("\ufffd", text)
+    return text
+
+
 def _storable(text: str) -> str:
     reason = unstorable_reason(text)
     if reason is not None:

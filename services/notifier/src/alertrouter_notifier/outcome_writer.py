@@ -22,6 +22,7 @@ from alertrouter_notifier.destination import mask_destination
 from alertrouter_notifier.outcomes import failure_reason
 from alertrouter_notifier.publisher import ResultPublisher, StoredResult
 from alertrouter_shared.clock import Clock
+from alertrouter_shared.db_errors import is_transient
 from alertrouter_shared.events import DeliveryResult
 from alertrouter_shared.logging import get_logger
 
@@ -61,25 +62,32 @@ class OutcomeWriter:
         while self._queue:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
-                stored = await self._write(batch)
+                self._settle(batch, await self._write(batch))
             except Exception as exc:
-                for item in batch:
-                    if not item.done.done():
-                        item.done.set_exception(exc)
-                continue
-            published = []
-            for item in batch:
-                claimed = item.outcome.claimed
-                row = stored.get((claimed.id, claimed.attempt))
-                if row is None:
-                    item.done.set_exception(
-                        LeaseLost(f"delivery {claimed.id} attempt {claimed.attempt} lost its claim")
-                    )
+                if len(batch) == 1 or is_transient(exc):
+                    _fail(batch, exc)
                     continue
-                item.done.set_result(None)
-                attempt_id, at = row
-                published.append(delivery_result(item.outcome, attempt_id, at))
-            self._publisher.publish_soon(published)  # the next batch is written while Kafka acknowledges this one
+                # One outcome the database refuses must not fail the others: their senders would be sent again.
+                log.error("outcome_batch_retry_isolated", batch=len(batch), error=repr(exc))
+                for item in batch:
+                    try:
+                        self._settle([item], await self._write([item]))
+                    except Exception as one:
+                        _fail([item], one)
+
+    def _settle(self, batch: list[_Waiting], stored: dict[tuple[str, int], tuple[int, datetime]]) -> None:
+        """Each waiter learns its fate; the stored outcomes' results go to the publisher."""
+        published = []
+        for item in batch:
+            claimed = item.outcome.claimed
+            row = stored.get((claimed.id, claimed.attempt))
+            if row is None:
+                item.done.set_exception(LeaseLost(f"delivery {claimed.id} attempt {claimed.attempt} lost its claim"))
+                continue
+            item.done.set_result(None)
+            attempt_id, at = row
+            published.append(delivery_result(item.outcome, attempt_id, at))
+        self._publisher.publish_soon(published)  # the next batch is written while Kafka acknowledges this one
 
     async def _write(self, batch: list[_Waiting]) -> dict[tuple[str, int], tuple[int, datetime]]:
         """One statement for the batch, carrying the published marks of earlier batches; database hiccups are
@@ -102,8 +110,8 @@ class OutcomeWriter:
                     if in_doubt:
                         stored |= await self._stored_in_doubt(conn, outcomes, stored)
                     return stored
-            except Exception:
-                if attempt == RECORD_ATTEMPTS:
+            except Exception as exc:
+                if attempt == RECORD_ATTEMPTS or not is_transient(exc):  # a refusal: the same statement fails again
                     self._publisher.give_back_marks(marks)
                     raise
                 in_doubt = True
@@ -120,6 +128,12 @@ class OutcomeWriter:
         if found:
             log.warning("delivery_record_in_doubt_was_committed", count=len(found))
         return found
+
+
+def _fail(batch: list[_Waiting], exc: Exception) -> None:
+    for item in batch:
+        if not item.done.done():
+            item.done.set_exception(exc)
 
 
 def delivery_result(outcome: Outcome, attempt_id: int, at: datetime) -> StoredResult:

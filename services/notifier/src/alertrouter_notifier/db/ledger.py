@@ -26,7 +26,7 @@ from alertrouter_notifier.db.tables import (
 )
 from alertrouter_notifier.destination import mask_destination, throttle_key
 from alertrouter_notifier.policy import DeliveryPolicy
-from alertrouter_shared.events import DeliveryStatus, Page
+from alertrouter_shared.events import DeliveryStatus, Page, storable_text
 
 
 @dataclass(frozen=True)
@@ -62,12 +62,21 @@ class AttemptRecord:
     latency_ms: float | None = None
 
     def __post_init__(self) -> None:
-        """A longer value (a receiver's 300-character X-Request-Id) failed the whole batch's outcome statement, so
-        every send in it was sent again when its lease ran out."""
-        if self.provider_message_id is not None:
-            object.__setattr__(self, "provider_message_id", self.provider_message_id[:PROVIDER_MESSAGE_ID_CHARS])
-        if self.provider_status_code is not None:
-            object.__setattr__(self, "provider_status_code", self.provider_status_code[:PROVIDER_STATUS_CODE_CHARS])
+        """A value the columns cannot hold failed the whole batch's outcome statement, so every send in it was sent
+        again when its lease ran out: a longer one (a receiver's 300-character X-Request-Id), or a NUL character
+        (a receiver's error body, quoted in ``error``)."""
+        for name, limit in _TEXT_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, storable_text(value)[:limit])
+
+
+_TEXT_FIELDS = (
+    ("provider", None),
+    ("provider_message_id", PROVIDER_MESSAGE_ID_CHARS),
+    ("provider_status_code", PROVIDER_STATUS_CODE_CHARS),
+    ("error", None),
+)
 
 
 def new_delivery_row(page: Page, now: datetime, policy: DeliveryPolicy, *, claim: bool = False) -> dict[str, Any]:
