@@ -20,6 +20,8 @@ import orjson
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from alertrouter_shared.db_errors import READ_ONLY, sqlstate
+
 POOL_RECYCLE_SECONDS = 3600
 PLAN_REFRESH_SECONDS = 10.0
 _PLANS_SINCE = "alertrouter_plans_since"
@@ -75,6 +77,13 @@ def make_engine(
     def _refresh_plans(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         if refresh.due(record.info):
             dbapi_connection.run_async(lambda conn: conn.execute("DISCARD PLANS"))
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _reconnect_from_a_standby(context: Any) -> None:
+        """A server that refuses writes (a primary demoted by a failover, still reached at the old address) would
+        refuse every retry on the pooled connections: they are dropped, and the retries connect anew."""
+        if sqlstate(context.original_exception) == READ_ONLY:
+            context.is_disconnect = True
 
     return engine
 

@@ -1,14 +1,31 @@
 """Is a database failure worth retrying? One answer for every service, whichever driver layer raised it.
 
 Judged by SQLSTATE class (08 connection, 40 transaction rollback such as a deadlock or serialization failure,
-53 insufficient resources, 57P admin shutdown / cannot connect now) and by the transport errors that mean the
-server went away; the exception chain is walked because SQLAlchemy wraps asyncpg's errors. Shared code imports
-no database library, so classes are recognised by their SQLSTATE and names.
+53 insufficient resources, 57P admin shutdown / cannot connect now, 58 I/O error), by the states that say the
+server cannot take a write now (``READ_ONLY``: connected to a standby, as during a failover; a statement or lock
+timeout, an operator's cancel, an idle transaction ended), and by the transport errors that mean the server went
+away; the exception chain is walked because SQLAlchemy wraps asyncpg's errors. Shared code imports no database
+library, so classes are recognised by their SQLSTATE and names.
+
+Whatever is not transient is taken for a refusal of the data written: a consumer batch is then stored one record
+at a time and what fails is dead-lettered (``isolation``), so a state of the whole server listed here as not
+transient would dead-letter every alert or page that meets it.
 """
 
 from __future__ import annotations
 
-_TRANSIENT_SQLSTATE_PREFIXES = ("08", "40", "53", "57P")
+READ_ONLY = "25006"  # read_only_sql_transaction
+_TRANSIENT_SQLSTATE_PREFIXES = (
+    "08",
+    "40",
+    "53",
+    "57P",
+    "58",
+    READ_ONLY,
+    "25P03",  # idle_in_transaction_session_timeout
+    "55P03",  # lock_not_available (lock_timeout)
+    "57014",  # query_canceled (statement_timeout, pg_cancel_backend)
+)
 _TRANSIENT_NAMES = frozenset(
     {
         "ConnectionDoesNotExistError",
@@ -32,14 +49,23 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error (asyncpg's or SQLAlchemy's wrapping of it), else None."""
+    for item in _chain(exc):
+        state = getattr(item, "sqlstate", None) or getattr(item, "pgcode", None)
+        if isinstance(state, str):
+            return state
+    return None
+
+
 def is_transient(exc: BaseException) -> bool:
     for item in _chain(exc):
         if isinstance(item, OSError | TimeoutError | ConnectionError):
             return True
         if getattr(item, "connection_invalidated", False):
             return True
-        sqlstate = getattr(item, "sqlstate", None) or getattr(item, "pgcode", None)
-        if isinstance(sqlstate, str) and sqlstate.startswith(_TRANSIENT_SQLSTATE_PREFIXES):
+        state = getattr(item, "sqlstate", None) or getattr(item, "pgcode", None)
+        if isinstance(state, str) and state.startswith(_TRANSIENT_SQLSTATE_PREFIXES):
             return True
         if type(item).__name__ in _TRANSIENT_NAMES:
             return True
@@ -53,8 +79,4 @@ _UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
 def is_unstorable_text(exc: BaseException) -> bool:
     """A value PostgreSQL refuses to store or compare: a NUL character (U+0000) a caller put in a query parameter,
     a path or a note. The caller's to correct (4xx), not a failure of the service."""
-    for item in _chain(exc):
-        sqlstate = getattr(item, "sqlstate", None) or getattr(item, "pgcode", None)
-        if sqlstate in _UNSTORABLE_TEXT_SQLSTATES:
-            return True
-    return False
+    return sqlstate(exc) in _UNSTORABLE_TEXT_SQLSTATES
