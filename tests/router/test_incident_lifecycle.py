@@ -6,6 +6,7 @@ The router runs in-process with an offset clock: advancing it makes escalation t
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -193,6 +194,45 @@ async def test_out_of_order_trigger_after_resolve_does_not_page(
     assert resolved["outcome"] == "resolved"
     assert late["outcome"] == "suppressed" and late["explanation"]["suppressed_by"] == "out_of_order"
     assert pages_for(pages, key) == []
+
+
+async def test_an_episode_the_source_resolved_pages_again_when_it_fires_again_but_not_after_a_person_s_resolve(
+    router: RouterRuntime,
+    api: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    pages: TopicReader,
+    router_clock: OffsetClock,
+    unique: str,
+) -> None:
+    """Alertmanager resolves an alert Prometheus stopped sending for a while, then notifies it firing again with the
+    same startsAt: a new incident. After a person's resolve, the source's repeats of the episode page nobody."""
+    started = router_clock.now() - timedelta(minutes=10)
+    by_source, by_person = f"am:test-am:{unique}-source", f"am:test-am:{unique}-person"
+    for key in (by_source, by_person):
+        firing = alert_event(key, {"service": "checkout"}, occurred_at=started)
+        await send(producer, firing.model_copy(update={"episode_started_at": started}))
+    first = (await decisions_for(api, by_source, 1))[0]["incident_id"]
+    resolve = alert_event(by_source, {"service": "checkout"}, AlertAction.RESOLVE)
+    await send(producer, resolve.model_copy(update={"episode_started_at": started}))
+    person = (await decisions_for(api, by_person, 1))[0]["incident_id"]
+    resolved = await api.post(f"/v1/incidents/{person}/resolve", json={})
+    assert resolved.status_code == 200, resolved.text
+    await decisions_for(api, by_source, 2)
+    for key in (by_source, by_person):
+        again = alert_event(key, {"service": "checkout"}, occurred_at=started)
+        await send(producer, again.model_copy(update={"episode_started_at": started}))
+    fired_again = (await decisions_for(api, by_source, 3))[2]
+    assert fired_again["outcome"] == "paged" and fired_again["incident_id"] != first
+    assert "fired_again" in fired_again["explanation"]
+    await eventually(lambda: paged(pages, by_source, 2), what="the page of the new incident")
+
+    async def repeat_decided() -> dict[str, Any] | None:
+        items = (await api.get("/v1/decisions", params={"dedup_key": by_person})).json()["items"]
+        events = [d for d in items if d["kind"] == "event"]  # newest first
+        return events[0] if len(events) >= 2 else None
+
+    repeat = await eventually(repeat_decided, what="the decision on the repeat after the person's resolve")
+    assert repeat["outcome"] == "suppressed" and repeat["explanation"]["suppressed_by"] == "resolved_episode"
 
 
 async def test_grouping_window_one_incident_one_page(

@@ -44,11 +44,12 @@ def event(
     started: datetime | None = None,
     service: str = "checkout",
     event_id: uuid.UUID | None = None,
+    source: AlertSource = AlertSource.ALERTMANAGER,
     **labels: str,
 ) -> AlertEvent:
     return AlertEvent(
         event_id=event_id or uuid.uuid4(),
-        source=AlertSource.ALERTMANAGER,
+        source=source,
         integration_id="test-am",
         action=action,
         dedup_key=key,

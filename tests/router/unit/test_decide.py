@@ -12,7 +12,7 @@ from alertrouter_router.decisions.decide import Rules, Snapshot, clamp, decide
 from alertrouter_router.decisions.grouping import MAX_GROUP_KEY_CHARS, group_key
 from alertrouter_router.decisions.incidents import IncidentStatus
 from alertrouter_router.decisions.maintenance import Maintenance
-from alertrouter_shared.events import AlertAction, AlertEvent
+from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource
 from tests.router.unit.decide_support import CONFIG, T0, Store, event, minutes
 
 
@@ -93,6 +93,24 @@ def test_repeat_of_a_resolved_episode_does_not_reopen_it() -> None:
     assert store.alerts["a"].status is AlertStatus.RESOLVED  # a person's resolve resolves its alerts
     store.run([event("a", at=T0 + minutes(2), started=T0)], T0 + minutes(2))
     assert store.last("a").explanation["suppressed_by"] == "resolved_episode"
+
+
+def test_an_episode_alertmanager_resolved_and_reports_firing_again_opens_a_new_incident() -> None:
+    """Prometheus away longer than the alert's end time (a restart replaying a long WAL): Alertmanager resolves the
+    alert, then, Prometheus back with the ``for`` state restored, notifies it firing again with the same startsAt.
+    The alert is live again; it was suppressed as a repeat of the resolved episode, and nobody was paged."""
+    store = Store()
+    store.run([event("a", started=T0)], T0)
+    first = store.last("a").incident_id
+    store.run([event("a", AlertAction.RESOLVE, at=T0 + minutes(5), started=T0)], T0 + minutes(6))
+    assert store.incidents[first or ""].status is IncidentStatus.RESOLVED
+    store.run([event("a", at=T0, received=T0 + minutes(20), started=T0)], T0 + minutes(20))
+    again = store.last("a")
+    assert again.outcome is Outcome.PAGED and again.incident_id not in (None, first)
+    assert again.explanation["fired_again"].startswith("alertmanager reports this episode firing again")
+    # its repeats then join the new incident, as any repeat does
+    store.run([event("a", at=T0, received=T0 + minutes(25), started=T0)], T0 + minutes(25))
+    assert store.last("a").outcome is Outcome.DUPLICATE and store.last("a").incident_id == again.incident_id
 
 
 def test_resolve_of_an_earlier_episode_leaves_the_alert_firing() -> None:
@@ -415,11 +433,21 @@ RULES = [
         "out_of_order",
     ),
     (
-        "a repeat of a resolved episode",
-        [event("a", started=T0), event("a", AlertAction.RESOLVE, at=T0 + minutes(1), started=T0)],
-        event("a", at=_LATER, started=T0),
+        "a replay of an episode its source resolved (CloudWatch reports transitions)",
+        [
+            event("a", started=T0, source=AlertSource.CLOUDWATCH),
+            event("a", AlertAction.RESOLVE, at=T0 + minutes(1), started=T0, source=AlertSource.CLOUDWATCH),
+        ],
+        event("a", at=_LATER, started=T0, source=AlertSource.CLOUDWATCH),
         Outcome.SUPPRESSED,
         "resolved_episode",
+    ),
+    (
+        "an episode its source resolved, then reports firing again (Alertmanager after a Prometheus outage)",
+        [event("a", started=T0), event("a", AlertAction.RESOLVE, at=T0 + minutes(1), started=T0)],
+        event("a", at=T0, received=_LATER, started=T0),
+        Outcome.PAGED,
+        None,
     ),
     (
         "a resolve of an earlier episode",

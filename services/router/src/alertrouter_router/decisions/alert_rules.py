@@ -25,13 +25,18 @@ from alertrouter_router.decisions.beats import heard_since
 from alertrouter_router.decisions.grouping import group_key, newest_open_group
 from alertrouter_router.decisions.incidents import DRILL_DEFAULT_MINUTES, Incident, IncidentStatus
 from alertrouter_router.ownership.routing import RouteMatch, resolve_route
-from alertrouter_shared.events import AlertEvent, PageAlert
+from alertrouter_shared.events import AlertEvent, AlertSource, PageAlert
 
 _CAUSE_PREFIX = {
     SuppressedBy.MAINTENANCE.value: "maintenance ended: ",
     SuppressedBy.STALE.value: "a fresh trigger after a stale one: ",
     SuppressedBy.NO_ROUTE.value: "now routable: ",
 }
+
+
+# Sources that report an alert's state again and again (not its transitions): the same episode can fire again.
+_REPORTS_STATE = frozenset({AlertSource.ALERTMANAGER, AlertSource.GRAFANA})
+SOURCE_ACTOR = "source:"  # the actor prefix of what a source did (its resolve closed the incident, say)
 
 
 class AlertRules(Batch):
@@ -54,7 +59,7 @@ class AlertRules(Batch):
             self.record(decision)
             return
         resolved = alert is not None and alert.status is AlertStatus.RESOLVED
-        if resolved and alert is not None and self._resolved_already(alert, occurred, started, decision):
+        if resolved and alert is not None and self._resolved_already(event, alert, occurred, started, decision):
             self.record(decision)
             return
         live = self.live_incident(alert)
@@ -76,7 +81,15 @@ class AlertRules(Batch):
         # the alert carries the event's labels and bound service, so the route found above is the alert's
         self._place(alert, decision, cause, received_at=event.received_at, event_id=str(event.event_id), route=route)
 
-    def _resolved_already(self, alert: Alert, occurred: datetime, started: datetime | None, decision: Decision) -> bool:
+    def _resolved_already(
+        self, event: AlertEvent, alert: Alert, occurred: datetime, started: datetime | None, decision: Decision
+    ) -> bool:
+        if self._fired_again(event, alert, started):
+            decision.explanation["fired_again"] = (
+                f"{event.source.value} reports this episode firing again after resolving it "
+                f"({alert.resolved_at.isoformat() if alert.resolved_at else '?'}): a new episode"
+            )
+            return False
         if started is not None and alert.episode_started_at == started:
             where = f" in incident {alert.incident_id}" if alert.incident_id else ""
             suppress(decision, "resolved_episode", f"this episode was already resolved{where}")
@@ -88,6 +101,22 @@ class AlertRules(Batch):
             decision.incident_id = alert.incident_id
             return True
         return False
+
+    def _fired_again(self, event: AlertEvent, alert: Alert, started: datetime | None) -> bool:
+        """The source resolved this episode and now reports it firing again, received after that resolve: live.
+
+        Alertmanager resolves an alert that Prometheus stopped sending for a while (an outage or a restart longer
+        than the alert's end time) and, once Prometheus sends it again with the same start (restored for ``for``
+        rules), notifies it firing again; Grafana's alerting does the same. After a person's resolve, the source's
+        repeats of the episode stay ignored. CloudWatch reports transitions, each with its own time: the same
+        episode again is a replay."""
+        if event.source not in _REPORTS_STATE or started is None or started != alert.episode_started_at:
+            return False
+        if alert.resolved_at is None or event.received_at < alert.resolved_at:
+            return False
+        incident = self.incidents.get(alert.incident_id) if alert.incident_id else None
+        # No incident, or one still open: only the source can have resolved the alert (a person resolves incidents).
+        return incident is None or incident.live or (incident.resolved_by or "").startswith(SOURCE_ACTOR)
 
     def live_incident(self, alert: Alert | None) -> Incident | None:
         if alert is None or alert.status is not AlertStatus.FIRING or alert.incident_id is None:

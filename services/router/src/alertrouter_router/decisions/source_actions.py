@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from alertrouter_router.decisions import Decision, Outcome
-from alertrouter_router.decisions.alert_rules import AlertRules
+from alertrouter_router.decisions.alert_rules import SOURCE_ACTOR, AlertRules
 from alertrouter_router.decisions.alerts import Alert, AlertStatus, routing_integration
 from alertrouter_router.decisions.batch import set_outcome, suppress
 from alertrouter_router.decisions.beats import beat_of
@@ -47,7 +47,7 @@ class SourceActionRules(AlertRules):
             suppress(decision, "earlier_episode", "this resolve belongs to an earlier episode: the alert stays firing")
             decision.incident_id = alert.incident_id
         else:
-            self._resolve_firing(alert, occurred, f"source:{event.integration_id}", decision)
+            self._resolve_firing(alert, occurred, f"{SOURCE_ACTOR}{event.integration_id}", decision)
         self.record(decision)
 
     def _resolve_firing(self, alert: Alert, occurred: datetime, by: str, decision: Decision) -> None:
@@ -80,7 +80,7 @@ class SourceActionRules(AlertRules):
         elif incident.status is IncidentStatus.ACKNOWLEDGED:
             set_outcome(decision, Outcome.ACKNOWLEDGED, f"incident {incident.id} was already acknowledged", incident)
         else:
-            incident = self.acknowledge(incident, f"source:{event.integration_id}")
+            incident = self.acknowledge(incident, f"{SOURCE_ACTOR}{event.integration_id}")
             set_outcome(decision, Outcome.ACKNOWLEDGED, f"incident {incident.id} acknowledged by the source", incident)
         self.record(decision)
 
