@@ -92,10 +92,14 @@ async def test_one_alert_one_page_and_a_repeat_pages_nobody(stack: Stack, unique
         assert len(pages()) == 1
 
 
-async def test_events_v2_acknowledge_stops_the_incident(stack: Stack, unique: str) -> None:
-    """A PagerDuty-style client triggers, then acknowledges and resolves through /v2/enqueue."""
+async def test_events_v2_acknowledge_stops_the_incident_and_a_trigger_after_the_resolve_opens_another(
+    stack: Stack, unique: str
+) -> None:
+    """A PagerDuty-style client triggers, then acknowledges and resolves through /v2/enqueue, then triggers again
+    with a payload.timestamp in its local time and no zone: hours before the resolve by that reading, it used to be
+    suppressed out of order (the resolve is timed by its arrival); events are ordered by arrival, as PagerDuty does."""
     routing_key = "devevents00000000000000000000000"
-    trigger = {
+    trigger: dict[str, Any] = {
         "routing_key": routing_key,
         "event_action": "trigger",
         "dedup_key": f"e2e-{unique}",
@@ -130,6 +134,14 @@ async def test_events_v2_acknowledge_stops_the_incident(stack: Stack, unique: st
         detail = (await client.get(f"{stack.router}/v1/incidents/{opened['id']}", headers=AUTH)).json()
         outcomes = [e.get("outcome") for e in detail["timeline"] if e["kind"] == "decision"]
         assert outcomes[-2:] == ["acknowledged", "resolved"]
+
+        local_time = (datetime.now(UTC) - timedelta(hours=5)).replace(tzinfo=None).isoformat()  # a UTC-5 host's
+        again = {**trigger, "payload": {**trigger["payload"], "timestamp": local_time}}
+        assert (await client.post(f"{stack.ingest}/v2/enqueue", json=again)).status_code == 202
+        reopened = await eventually(
+            lambda: incident("triggered"), what="a new incident for the trigger after the resolve"
+        )
+        assert reopened["id"] != opened["id"]
 
 
 async def test_sighup_reloads_the_configuration(stack: Stack) -> None:

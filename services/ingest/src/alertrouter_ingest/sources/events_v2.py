@@ -58,7 +58,6 @@ class EnqueueRequest:
     action: AlertAction
     dedup_key: str | None
     payload: dict[str, Any]
-    timestamp: datetime | None
     client: str | None
     client_url: str | None
     links: list[dict[str, Any]]
@@ -85,16 +84,15 @@ def parse_event(body: bytes) -> EnqueueRequest:
     action = _action(document.get("event_action"), errors)
     dedup_key = _dedup_key(document.get("dedup_key"), action, errors)
     payload: dict[str, Any] = {}
-    timestamp = None
     if action is AlertAction.TRIGGER:
-        payload, timestamp = _payload(document.get("payload"), errors)
+        payload = _payload(document.get("payload"), errors)
     client = _optional_text(document, "client", errors)
     client_url = _optional_text(document, "client_url", errors)
     links = objects_of(document.get("links"), "links", "href", errors)
     images = objects_of(document.get("images"), "images", "src", errors)
     if errors or routing_key is None or action is None:
         raise EventRejected(errors, routing_key)
-    return EnqueueRequest(routing_key, action, dedup_key, payload, timestamp, client, client_url, links, images)
+    return EnqueueRequest(routing_key, action, dedup_key, payload, client, client_url, links, images)
 
 
 def _blank(value: object) -> bool:
@@ -138,13 +136,13 @@ def _dedup_key(value: object, action: AlertAction | None, errors: list[str]) -> 
     return value
 
 
-def _payload(value: object, errors: list[str]) -> tuple[dict[str, Any], datetime | None]:
+def _payload(value: object, errors: list[str]) -> dict[str, Any]:
     if value is None:
         errors.append("'payload' is missing (required for trigger)")
-        return {}, None
+        return {}
     if not isinstance(value, dict):
         errors.append("'payload' must be an object")
-        return {}, None
+        return {}
     summary = value.get("summary")
     if _blank(summary):
         errors.append("'payload.summary' is missing or blank")
@@ -167,7 +165,8 @@ def _payload(value: object, errors: list[str]) -> tuple[dict[str, Any], datetime
     details = value.get("custom_details")
     if details is not None and not isinstance(details, dict):
         errors.append("'payload.custom_details' must be an object")
-    return value, timestamp_of(value.get("timestamp"), errors)
+    timestamp_of(value.get("timestamp"), errors)  # checked as PagerDuty does; the event is timed by its arrival
+    return value
 
 
 def timestamp_of(value: object, errors: list[str]) -> datetime | None:
@@ -247,7 +246,10 @@ def normalise_event(
         details=details,
         links=[link["href"] for link in request.links] + ([request.client_url] if request.client_url else []),
         bound_service=bound_service,
-        occurred_at=request.timestamp or received_at,
+        # Not payload.timestamp: the sender's clock (or a time without a zone, taken as UTC) against the receive
+        # time of the resolve, which carries none, made a later trigger look older than that resolve: suppressed
+        # out of order, nobody paged. PagerDuty orders by arrival too; the sender's time stays in details.payload.
+        occurred_at=received_at,
         received_at=received_at,
     )
 
