@@ -250,13 +250,30 @@ def test_a_step_for_a_level_a_reload_removed_pages_the_policy_s_last_level() -> 
     and the failing timer pass held up every other escalation."""
     store = Store()
     incident_id = _open(store)
+    first_pages = {p.page_id for p in store.pages_for(incident_id)}
     policy = next(p for p in CONFIG.config.escalation_policies if p.id == "payments-default")
     store.config = _changed("escalation_policies", "payments-default", levels=[policy.levels[0].model_dump()])
     store.tick(T0 + minutes(5))
     decision = store.decisions[-1]
     assert decision.outcome is Outcome.PAGED and decision.level == 1
     assert decision.explanation["level_removed"] == {"level": 2, "levels_now": 1}
-    assert _levels(store, incident_id).count((1, "alice")) == 2
+    # pages of their own: the same ids as level 1's first pages went nowhere (the outbox and the notifier keep one)
+    again = [p for p in store.pages_for(incident_id) if p.page_id not in first_pages]
+    assert again and {p.user_id for p in again} == {"alice"}
+    assert sorted(decision.explanation["pages"]) == sorted(p.page_id for p in again)
+
+
+def test_a_step_for_a_removed_level_of_a_policy_without_repeats_still_pages() -> None:
+    """With no repeat, the stand-in page was the only thing the step did: under the ids of level 1's first pages, it
+    went nowhere, and the incident was left with no step, its later triggers duplicates."""
+    store = Store()
+    incident_id = _open(store)
+    first_pages = {p.page_id for p in store.pages_for(incident_id)}
+    policy = next(p for p in CONFIG.config.escalation_policies if p.id == "payments-default")
+    store.config = _changed("escalation_policies", "payments-default", levels=[policy.levels[0].model_dump()], repeat=0)
+    store.tick(T0 + minutes(5))
+    assert store.decisions[-1].outcome is Outcome.PAGED
+    assert [p for p in store.pages_for(incident_id) if p.page_id not in first_pages]
 
 
 def _without_payments_default(service_policy: str | None) -> LoadedConfig:

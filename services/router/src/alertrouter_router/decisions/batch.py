@@ -267,6 +267,9 @@ class Batch:
             decision.explanation["level_removed"] = {"level": level + 1, "levels_now": len(policy.levels)}
             removed = f"level {level + 1} no longer exists (policy {policy.id} has {len(policy.levels)} now): "
             level = len(policy.levels) - 1
+            # The last level was paged in this round already: the same pages again (same ids) would go nowhere. A
+            # round past any step and the repeats starts a cycle, as the retry of a level that reached nobody does.
+            round_ = max(round_, incident.step_round, incident.round_base + policy.repeat) + 1
         first_level = level
         skipped: list[dict[str, Any]] = []
         position: tuple[int, int] | None = (round_, level)
