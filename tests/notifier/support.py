@@ -15,8 +15,9 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from alertrouter_notifier.db.claims import claim_due
 from alertrouter_notifier.db.connections import autocommit
-from alertrouter_notifier.db.ledger import ClaimedDelivery, claim_due, insert_deliveries, new_delivery_row
+from alertrouter_notifier.db.ledger import ClaimedDelivery, insert_deliveries, new_delivery_row
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.publisher import ResultPublisher
 from alertrouter_notifier.runtime import Notifier

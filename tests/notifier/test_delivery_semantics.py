@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from alertrouter_notifier.channels.base import Outgoing
 from alertrouter_notifier.channels.webhook import WebhookProvider
-from alertrouter_notifier.db.ledger import claim_due
+from alertrouter_notifier.db.claims import claim_due
 from alertrouter_notifier.intake import admit_pages, one_statement
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.runtime import Notifier

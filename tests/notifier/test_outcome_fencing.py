@@ -8,11 +8,11 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from alertrouter_notifier.db.claims import claim_due
 from alertrouter_notifier.db.connections import autocommit
 from alertrouter_notifier.db.ledger import (
     AttemptRecord,
     Outcome,
-    claim_due,
     insert_deliveries,
     new_delivery_row,
     store_outcomes,

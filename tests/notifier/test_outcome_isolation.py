@@ -66,7 +66,7 @@ async def test_an_outcome_the_database_refuses_fails_alone_and_the_rest_of_its_b
                     delivery.c.id.in_([c.id for c in (first, refused, last)])
                 )
             )
-            statuses = dict(rows.tuples().all())
+            statuses = {row.id: row.status for row in rows}
     assert results[0] is None and results[2] is None, results
     with pytest.raises(IntegrityError):
         raise results[1]  # type: ignore[misc]

@@ -19,8 +19,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from alertrouter_notifier.db.claims import claim_due
 from alertrouter_notifier.db.connections import autocommit
-from alertrouter_notifier.db.ledger import AttemptRecord, ClaimedDelivery, Outcome, claim_due, store_outcomes
+from alertrouter_notifier.db.ledger import AttemptRecord, ClaimedDelivery, Outcome, store_outcomes
 from alertrouter_notifier.db.migrate import upgrade_to_head
 from alertrouter_notifier.intake import admit_pages
 from alertrouter_notifier.policy import DeliveryPolicy

@@ -19,11 +19,11 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from alertrouter_notifier.db.claims import claim_due
 from alertrouter_notifier.db.connections import autocommit
 from alertrouter_notifier.db.ledger import (
     AttemptRecord,
     Outcome,
-    claim_due,
     insert_deliveries,
     new_delivery_row,
     store_outcomes,

@@ -16,8 +16,8 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from alertrouter_notifier.db.claims import release_claims
 from alertrouter_notifier.db.connections import autocommit
-from alertrouter_notifier.db.ledger import release_claims
 from alertrouter_notifier.dispatcher import Dispatcher
 from alertrouter_notifier.intake import DeliveryRows, admit_rows, claimed_by_insert, delivery_rows, one_statement
 from alertrouter_notifier.metrics import DELIVERIES, PAGES_RECEIVED

@@ -25,8 +25,9 @@ from alertrouter_notifier.channels.base import (
     SendTransientError,
 )
 from alertrouter_notifier.channels.registry import ChannelSet
+from alertrouter_notifier.db.claims import claim_due
 from alertrouter_notifier.db.connections import autocommit
-from alertrouter_notifier.db.ledger import AttemptRecord, ClaimedDelivery, LeaseLost, Outcome, claim_due
+from alertrouter_notifier.db.ledger import AttemptRecord, ClaimedDelivery, LeaseLost, Outcome
 from alertrouter_notifier.links import LinkBuilder
 from alertrouter_notifier.metrics import ATTEMPTS, DELIVERIES, LEASES_LOST, PROVIDER_LATENCY
 from alertrouter_notifier.outcome_writer import OutcomeWriter

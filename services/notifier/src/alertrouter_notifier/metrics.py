@@ -31,6 +31,11 @@ RESULTS_UNPUBLISHED = Counter(
     "alertrouter_notifier_result_publish_failures_total", "Delivery results that could not be published yet"
 )
 
+UNDECODABLE_CLAIMS = Counter(
+    "alertrouter_notifier_undecodable_deliveries_total",
+    "Claimed deliveries whose stored page this notifier cannot decode (left for another version after the lease)",
+)
+
 LEASES_LOST = Counter(
     "alertrouter_notifier_leases_lost_total",
     "Outcomes not recorded because the delivery's claim had been taken over after its lease ran out",

@@ -1,4 +1,4 @@
-"""Delivery rows and their attempt records: insertion (idempotent), claiming (SKIP LOCKED) and outcomes.
+"""Delivery rows and their attempt records: insertion (idempotent) and outcomes (claims: ``claims``).
 
 Every function takes an open connection inside the caller's transaction, so one business step commits as a
 whole: a delivery's new state and the attempt row that reports it (the outbox of the deliveries topic).
@@ -321,82 +321,3 @@ async def mark_final(
     else:
         await conn.execute(delivery.update().where(delivery.c.id == delivery_id).values(**values))
     return await add_attempt(conn, delivery_id, number, record, now)
-
-
-_RELEASE = text(
-    "UPDATE notifier_delivery SET status = 'pending', attempt_count = 0, lease_until = NULL, updated_at = :now "
-    "WHERE id = ANY(:ids) AND coalesce(status, '') = 'sending' AND attempt_count = 1 RETURNING id"
-)
-
-
-async def release_claims(conn: AsyncConnection, ids: Sequence[str], now: datetime) -> list[str]:
-    """Hand back, due and unclaimed, the rows an admission INSERT claimed when its commit was in doubt (the
-    connection lost after the server committed): their sender never started, and without this they waited out
-    the lease. A row id is made by the admission that inserted it, so a row found here is that claim's; its
-    first attempt still holding means nobody has claimed it since."""
-    if not ids:
-        return []
-    return [row.id for row in await conn.execute(_RELEASE, {"ids": list(ids), "now": now})]
-
-
-_CLAIM = """
-WITH due AS (
-    SELECT id FROM notifier_delivery
-    WHERE {which}
-    ORDER BY {order}
-    LIMIT :limit
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE notifier_delivery AS d
-SET status = 'sending', lease_until = :lease_until, attempt_count = d.attempt_count + 1, updated_at = :now
-FROM due WHERE d.id = due.id
-RETURNING d.id, d.page, d.attempt_count, d.provider_slot, d.deadline_at, d.failover_at
-"""
-_QUEUED = "{status} IN ('pending', 'retrying') AND next_attempt_at <= :now"
-_ABANDONED = "{status} = 'sending' AND lease_until < :now"
-_CLAIM_QUEUED = text(_CLAIM.format(which=_QUEUED.format(status="status"), order="next_attempt_at"))
-_CLAIM_ABANDONED = text(_CLAIM.format(which=_ABANDONED.format(status="status"), order="lease_until"))
-_UNINDEXED = "coalesce(status, '')"
-_CLAIM_THESE = text(
-    _CLAIM.format(
-        which=f"id = ANY(:ids) AND (({_QUEUED}) OR ({_ABANDONED}))".format(status=_UNINDEXED),
-        order="next_attempt_at",
-    )
-)
-# Two claims, not one with OR: with an OR the planner combines two bitmap scans of ix_notifier_delivery_due, and
-# a bitmap scan never marks the dead index entries it meets (a plain index scan does), so every claim walked the
-# 'sending' range, which gains a dead entry for each delivery sent: 90 million entries read in one benchmark run.
-# The claim by ids reads ``coalesce(status, '')`` so that each row is found by its primary key (see _STORE).
-
-
-async def claim_due(
-    conn: AsyncConnection,
-    now: datetime,
-    lease_until: datetime,
-    limit: int,
-    only_ids: Sequence[str] | None = None,
-    *,
-    abandoned: bool = False,
-) -> list[ClaimedDelivery]:
-    """Take due deliveries under a lease; other workers skip them.
-
-    ``only_ids`` claims those deliveries if due or abandoned; otherwise the queue's due deliveries, or with
-    ``abandoned`` the ones whose sender's lease ran out (a crashed or stalled worker) instead.
-    """
-    params: dict[str, Any] = {"now": now, "lease_until": lease_until, "limit": limit}
-    statement = _CLAIM_ABANDONED if abandoned else _CLAIM_QUEUED
-    if only_ids is not None:
-        statement = _CLAIM_THESE
-        params["ids"] = list(only_ids)
-    rows = await conn.execute(statement, params)
-    return [
-        ClaimedDelivery(
-            id=row.id,
-            page=Page.model_validate(row.page),
-            attempt=row.attempt_count,
-            provider_slot=row.provider_slot,
-            deadline_at=row.deadline_at,
-            failover_at=row.failover_at,
-        )
-        for row in rows
-    ]
