@@ -181,6 +181,22 @@ async def test_truncated_alerts_are_counted_and_kept_in_details(
     assert metric("alertrouter_ingest_alertmanager_truncated_alerts_total", integration="test-am") == before + 3
 
 
+async def test_a_long_generator_url_and_external_url_do_not_refuse_the_group(
+    client: httpx.AsyncClient, alerts_log: AlertsLog
+) -> None:
+    """A rule whose PromQL expression runs to pages makes its generatorURL long: the notification was refused (400),
+    never retried, and the group's alerts lost. The URL is left out of the links (a cut one leads nowhere)."""
+    payload = fixture_json("alertmanager/firing-single.json")
+    payload["externalURL"] = "http://alertmanager.example:9093/" + "a" * 3000
+    long_url = "http://prometheus.example:9090/graph?g0.expr=" + "rate(x[5m])%20or%20" * 600
+    payload["alerts"][0]["generatorURL"] = long_url
+    response = await client.post(f"/v1/alertmanager/{AM_KEY}", json=payload)
+    assert response.status_code == 202, response.text
+    ((_, event),) = await alerts_log.events(e["event_id"] for e in response.json()["events"])
+    assert event["links"] == []
+    assert len(event["details"]["external_url"]) == 2048 and event["details"]["external_url"].endswith("…")
+
+
 async def test_repeat_notification_keeps_the_dedup_key_and_episode(
     client: httpx.AsyncClient, alerts_log: AlertsLog
 ) -> None:

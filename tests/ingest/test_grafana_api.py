@@ -127,3 +127,24 @@ async def test_a_long_group_key_is_accepted_and_stored_bounded(
     digest = hashlib.sha256(body["groupKey"].encode()).hexdigest()
     assert len(event["details"]["group_key"]) == 4096
     assert event["details"]["group_key"].endswith(f"…sha256:{digest}")
+
+
+async def test_long_display_fields_are_accepted_and_kept_bounded(
+    client: httpx.AsyncClient, alerts_log: AlertsLog
+) -> None:
+    """A title template looping over the alerts, a long query in a URL: the notification was refused (400) for a
+    field that is only shown, and a 4xx is never retried, so the group's alerts were lost."""
+    body = fixture_json("grafana/firing.json")
+    body["title"] = "[FIRING:1] " + "HighErrorRate " * 400  # 5,611 characters
+    body["externalURL"] = "https://grafana.example.com/" + "x" * 3000
+    alert = body["alerts"][0]
+    alert["valueString"] = "[ var='A' labels={} value=1 ] " * 700  # 21,700 characters
+    alert["generatorURL"] = "https://grafana.example.com/alerting/grafana/abc/view?q=" + "y" * 9000
+    (event,) = await accepted_events(client, alerts_log, json.dumps(body).encode())
+    details = event["details"]
+    assert len(details["title"]) == 4096 and details["title"].endswith("…")
+    assert len(details["external_url"]) == 2048
+    assert len(details["value_string"]) == 16 * 1024
+    assert len(details["generator_url"]) == 8192  # shown cut in the details; a cut URL is no link
+    assert alert["generatorURL"] not in event["links"] and all(len(link) <= 8192 for link in event["links"])
+    assert alert["dashboardURL"] in event["links"]

@@ -30,12 +30,28 @@ from alertrouter_ingest.sources.errors import InvalidPayload, parse_model
 from alertrouter_ingest.sources.fingerprint import label_fingerprint
 from alertrouter_ingest.sources.limits import ContentLimits
 from alertrouter_ingest.sources.normalise import build_event, clip, is_zero_time, iso, severity_from_word
-from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource, UtcTimestamp, source_dedup_key, to_utc
+from alertrouter_shared.events import (
+    MAX_LINK_CHARS,
+    AlertAction,
+    AlertEvent,
+    AlertSource,
+    UtcTimestamp,
+    source_dedup_key,
+    to_utc,
+)
 
 SUPPORTED_VERSION = "4"
 MAX_STORED_GROUP_KEY_CHARS = 4096
 MAX_EXTERNAL_URL_CHARS = 2048
 MAX_GENERATOR_URL_CHARS = 8192
+
+
+def clipped(limit: int) -> AfterValidator:
+    """Display text kept to ``limit`` characters, not refused beyond: a sender never retries a 4xx, and a long
+    title or URL (a template looping over the alerts) would lose every alert of the group."""
+    return AfterValidator(lambda text: clip(text, limit))
+
+
 MAX_GROUP_LABELS_CHARS = 256 * 1024  # names and values of commonLabels (or commonAnnotations, or groupLabels)
 MAX_TRUNCATED_ALERTS = 2**31 - 1
 
@@ -74,7 +90,7 @@ class AlertmanagerAlert(BaseModel):
     ends_at: EndTime | None = Field(
         None, alias="endsAt", description="RFC 3339; Go's zero time 0001-01-01T00:00:00Z while firing"
     )
-    generator_url: str = Field("", alias="generatorURL", max_length=MAX_GENERATOR_URL_CHARS)
+    generator_url: str = Field("", alias="generatorURL", description="Any length; a link only up to 8192")
     fingerprint: str | None = Field(
         None, max_length=128, description="16 hex digits; computed from the labels when absent"
     )
@@ -126,7 +142,7 @@ class AlertmanagerWebhook(BaseModel):
     group_labels: GroupLabels = Field(default_factory=dict, alias="groupLabels")
     common_labels: GroupLabels = Field(default_factory=dict, alias="commonLabels")
     common_annotations: GroupLabels = Field(default_factory=dict, alias="commonAnnotations")
-    external_url: str = Field("", alias="externalURL", max_length=MAX_EXTERNAL_URL_CHARS)
+    external_url: Annotated[str, clipped(MAX_EXTERNAL_URL_CHARS)] = Field("", alias="externalURL")
     alerts: list[AlertmanagerAlert]
     notification_reason: str | None = Field(None, max_length=256, description="Alertmanager 0.32+")
     route_labels: dict[str, str] | None = Field(None, alias="routeLabels", description="Alertmanager 0.34+")
@@ -166,7 +182,7 @@ def normalise_webhook(
             labels=labels,
             annotations=annotations,
             details=group_details,
-            links=[alert.generator_url] if alert.generator_url else [],
+            links=as_links(alert.generator_url),
             integration_id=integration_id,
             bound_service=bound_service,
             received_at=received_at,
@@ -195,6 +211,12 @@ def per_alert(
             yield build(alert, labels, annotations)
         except InvalidPayload as exc:
             raise InvalidPayload(f"{where}: {exc.detail}", status=exc.status, reason=exc.reason) from exc
+
+
+def as_links(*urls: str) -> list[str]:
+    """The URLs that can be an event's links: a longer one (a PromQL expression of pages) is left out, not cut (a
+    cut URL leads nowhere), and not refused either: a 4xx is never retried, and the group's alerts would be lost."""
+    return [url for url in urls if url.strip() and len(url) <= MAX_LINK_CHARS]
 
 
 def stored_group_key(group_key: str) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -31,27 +31,31 @@ from alertrouter_ingest.sources.alertmanager import (
     AlertStatus,
     GroupLabels,
     alert_event,
+    as_links,
+    clipped,
     per_alert,
     stored_group_key,
 )
 from alertrouter_ingest.sources.errors import parse_model
 from alertrouter_ingest.sources.limits import ContentLimits
+from alertrouter_ingest.sources.normalise import clip
 from alertrouter_shared.events import AlertEvent, AlertSource
 
 SUPPORTED_VERSION = "1"
 MAX_VALUE_STRING_CHARS = 16 * 1024
+MAX_TITLE_CHARS = 4096
 URL_FIELDS = ("generator_url", "dashboard_url", "panel_url", "image_url", "silence_url")
 
 
 class GrafanaAlert(AlertmanagerAlert):
     """One alert of the group, with what Grafana adds."""
 
-    silence_url: str = Field("", alias="silenceURL", max_length=MAX_GENERATOR_URL_CHARS)
-    dashboard_url: str = Field("", alias="dashboardURL", max_length=MAX_GENERATOR_URL_CHARS)
-    panel_url: str = Field("", alias="panelURL", max_length=MAX_GENERATOR_URL_CHARS)
-    image_url: str = Field("", alias="imageURL", max_length=MAX_GENERATOR_URL_CHARS)
+    silence_url: str = Field("", alias="silenceURL")
+    dashboard_url: str = Field("", alias="dashboardURL")
+    panel_url: str = Field("", alias="panelURL")
+    image_url: str = Field("", alias="imageURL")
     values: dict[str, float | None] | None = Field(None, description="The rule's query and expression results")
-    value_string: str = Field("", alias="valueString", max_length=MAX_VALUE_STRING_CHARS)
+    value_string: Annotated[str, clipped(MAX_VALUE_STRING_CHARS)] = Field("", alias="valueString")
 
 
 class GrafanaWebhook(BaseModel):
@@ -65,12 +69,12 @@ class GrafanaWebhook(BaseModel):
     status: AlertStatus
     receiver: str = Field("", max_length=1024)
     org_id: int = Field(0, alias="orgId", ge=0, le=2**63 - 1)
-    title: str = Field("", max_length=4096)
+    title: Annotated[str, clipped(MAX_TITLE_CHARS)] = ""
     state: str = Field("", max_length=64, description="alerting, ok, no_data, error, ...")
     group_labels: GroupLabels = Field(default_factory=dict, alias="groupLabels")
     common_labels: GroupLabels = Field(default_factory=dict, alias="commonLabels")
     common_annotations: GroupLabels = Field(default_factory=dict, alias="commonAnnotations")
-    external_url: str = Field("", alias="externalURL", max_length=MAX_EXTERNAL_URL_CHARS)
+    external_url: Annotated[str, clipped(MAX_EXTERNAL_URL_CHARS)] = Field("", alias="externalURL")
     alerts: list[GrafanaAlert]
 
     @field_validator("version")
@@ -98,6 +102,7 @@ def normalise_grafana(
 
     def build(alert: GrafanaAlert, labels: dict[str, str], annotations: dict[str, str]) -> AlertEvent:
         urls = {name: url for name in URL_FIELDS if (url := getattr(alert, name)).strip()}
+        shown = {name: clip(url, MAX_GENERATOR_URL_CHARS) for name, url in urls.items()}
         return alert_event(
             alert,
             source=AlertSource.GRAFANA,
@@ -105,8 +110,8 @@ def normalise_grafana(
             resolved=webhook.status == "resolved" or alert.status == "resolved",
             labels=labels,
             annotations=annotations,
-            details={"values": alert.values, "value_string": alert.value_string, **urls, **group},
-            links=list(urls.values()),
+            details={"values": alert.values, "value_string": alert.value_string, **shown, **group},
+            links=as_links(*urls.values()),
             integration_id=integration_id,
             bound_service=bound_service,
             received_at=received_at,
