@@ -139,9 +139,12 @@ class Dispatcher:
         return len(claimed)
 
     async def drain(self, timeout: float) -> None:
-        """Let sends in progress finish and record their outcome (their leases would otherwise expire)."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout)
+        """Let sends in progress finish and record their outcome (their leases would otherwise expire), and the sends
+        they start meanwhile: a permanent refusal fails over to the next provider at once, in a send of its own."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._tasks and loop.time() < deadline:
+            await asyncio.wait(set(self._tasks), timeout=deadline - loop.time())
         await self._outcomes.drain()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
