@@ -1,8 +1,9 @@
-"""A TCP proxy in front of PostgreSQL that loses a connection right after the server committed an INSERT.
+"""A TCP proxy in front of PostgreSQL that loses a connection right after the server committed a statement.
 
 The in-doubt commit: the row is stored, the client hears only that the connection died. Armed once, the proxy
-watches the server's answers for an INSERT's CommandComplete followed by ReadyForQuery with the idle status (the
-implicit transaction of a statement sent without BEGIN has committed), drops that answer and closes both sides.
+watches the server's answers for a CommandComplete with the armed tag (an INSERT's, or ``UPDATE 1``: one row) followed
+by ReadyForQuery with the idle status (the implicit transaction of a statement sent without BEGIN has committed),
+drops that answer and closes both sides.
 Every other byte passes through untouched, and connections opened later are served normally.
 """
 
@@ -14,7 +15,8 @@ from types import TracebackType
 
 from sqlalchemy.engine import make_url
 
-_INSERTED = b"INSERT 0 "
+INSERTED = b"INSERT 0 "
+UPDATED_ONE = b"UPDATE 1\x00"
 _IDLE = b"Z\x00\x00\x00\x05I"  # ReadyForQuery, transaction status idle
 
 
@@ -22,13 +24,14 @@ class CommitCutter:
     def __init__(self, database_url: str) -> None:
         self._target = make_url(database_url)
         self._server: asyncio.Server | None = None
-        self._armed = False
+        self._armed: bytes | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.cut = asyncio.Event()
         self.url = ""
 
-    def arm(self) -> None:
-        self._armed = True
+    def arm(self, tag: bytes = INSERTED) -> None:
+        """Cut after the next statement whose command tag starts with ``tag``."""
+        self._armed = tag
 
     async def __aenter__(self) -> CommitCutter:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -59,9 +62,9 @@ class CommitCutter:
         async def downstream() -> None:
             while data := await server_reader.read(65536):
                 answer.extend(data)
-                inserted = answer.find(_INSERTED)
-                if self._armed and inserted >= 0 and answer.find(_IDLE, inserted) >= 0:
-                    self._armed = False
+                done = answer.find(self._armed) if self._armed else -1
+                if done >= 0 and answer.find(_IDLE, done) >= 0:
+                    self._armed = None
                     self.cut.set()
                     return
                 client_writer.write(data)

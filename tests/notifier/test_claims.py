@@ -1,14 +1,16 @@
-"""A claimed delivery whose stored page this notifier cannot decode holds back none claimed with it (real PostgreSQL).
+"""Claims of deliveries for sending, on real PostgreSQL: what a claim took is sent, whatever else happened to it.
 
-A claim is one committed statement; the pages are decoded afterwards. One stored by another notifier version (a
-page kind this one does not know, during a rolling upgrade or after a rollback) raised out of the claim: every
-delivery claimed with it stayed 'sending', unsent, until the lease ran out, and the next claim of the abandoned
-ones met it again, each time.
+A claim is one committed statement, and the pages are decoded afterwards: one stored by another notifier version
+(a page kind this one does not know, during a rolling upgrade or after a rollback) raised out of the claim, and
+every delivery claimed with it stayed 'sending', unsent, until the lease ran out (and the next claim of the
+abandoned ones met it again, each time). A claim whose commit was in doubt left what it took the same way.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from prometheus_client import REGISTRY
 from sqlalchemy import select, text
@@ -18,10 +20,15 @@ from alertrouter_notifier.db.connections import autocommit
 from alertrouter_notifier.db.ledger import insert_deliveries, new_delivery_row
 from alertrouter_notifier.db.tables import delivery
 from alertrouter_notifier.policy import DeliveryPolicy
+from alertrouter_notifier.runtime import Notifier
 from alertrouter_shared.clock import SystemClock
 from alertrouter_shared.database import make_engine
 from alertrouter_shared.events import ContactMethodType
+from tests.helpers import eventually
+from tests.notifier.commit_cutter import UPDATED_ONE, CommitCutter
 from tests.notifier.conftest import PageFactory, SettingsFactory
+from tests.notifier.support import api_client, deliveries_for, final_delivery, produce_pages
+from tests.providers.servers import CaptureServer
 
 UNDECODABLE = "alertrouter_notifier_undecodable_deliveries_total"
 
@@ -49,3 +56,29 @@ async def test_an_undecodable_page_is_left_claimed_and_the_others_of_its_claim_a
     assert sorted(c.id for c in claimed) == sorted([ids[0], ids[2]])
     assert states[ids[1]] == "sending"  # claimed until its lease ends: then a notifier that can decode it takes it
     assert (REGISTRY.get_sample_value(UNDECODABLE) or 0.0) == before + 1
+
+
+async def test_a_claim_whose_commit_was_in_doubt_sends_what_it_took_at_once(
+    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer
+) -> None:
+    """The connection lost after the server committed the claim of a due page, before its answer: the claim took
+    the page ('sending', under its lease) and its sender never heard so; the page waited out the lease (two
+    minutes) unsent. The sender now reads back what its claim took and sends it."""
+    base = make_settings()
+    page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook", send_at=datetime.now(UTC) + timedelta(seconds=3))
+    async with CommitCutter(base.database_url) as cutter:
+        settings = base.model_copy(update={"database_url": cutter.url})
+        async with Notifier(settings) as notifier, api_client(notifier) as client:
+            await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+
+            async def scheduled() -> list[dict[str, Any]]:
+                return await deliveries_for(client, page=page.page_id)
+
+            (waiting,) = await eventually(scheduled, what="the scheduled page admitted")
+            assert waiting["status"] == "pending"
+            cutter.arm(UPDATED_ONE)  # the claim of the page once due: the only statement that updates one row
+            await asyncio.wait_for(cutter.cut.wait(), 20)
+            delivery = await final_delivery(client, page.page_id, timeout=20)
+    assert delivery["status"] == "sent"
+    assert delivery["attempt_count"] == 1  # sent by the claim that took it
+    assert [p["page"]["page_id"] for p in capture.pages()].count(page.page_id) == 1

@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,7 +25,7 @@ from alertrouter_notifier.channels.base import (
     SendTransientError,
 )
 from alertrouter_notifier.channels.registry import ChannelSet
-from alertrouter_notifier.db.claims import claim_due
+from alertrouter_notifier.db.claims import claim_due, claimed_with_lease
 from alertrouter_notifier.db.connections import autocommit
 from alertrouter_notifier.db.ledger import AttemptRecord, ClaimedDelivery, LeaseLost, Outcome
 from alertrouter_notifier.links import LinkBuilder
@@ -36,10 +36,13 @@ from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.publisher import ResultPublisher
 from alertrouter_notifier.redaction import redact
 from alertrouter_shared.clock import Clock
+from alertrouter_shared.db_errors import is_transient
 from alertrouter_shared.events import DeliveryStatus, Page
 from alertrouter_shared.logging import bound_context, get_logger
 
 log = get_logger(__name__)
+
+_TICK = timedelta(microseconds=1)
 
 
 class Dispatcher:
@@ -74,6 +77,7 @@ class Dispatcher:
         self._turned_away = 0
         self._settled = 0
         self._on_room: Callable[[], None] = lambda: None
+        self._last_lease = datetime.min.replace(tzinfo=UTC)
 
     def call_when_room(self, callback: Callable[[], None]) -> None:
         """``callback`` runs when a send slot frees while deliveries that did not fit are waiting."""
@@ -154,8 +158,21 @@ class Dispatcher:
 
     async def _claim(self, ids: list[str] | None, limit: int, *, abandoned: bool = False) -> list[ClaimedDelivery]:
         now = self._clock.now()
-        async with autocommit(self._engine) as conn:  # one statement: claim is atomic without a transaction
-            return await claim_due(conn, now, now + self._policy.send_lease, limit, ids, abandoned=abandoned)
+        # This claim's own (later than any earlier claim's here): what it took is found by it when in doubt.
+        lease_until = self._last_lease = max(now + self._policy.send_lease, self._last_lease + _TICK)
+        try:
+            async with autocommit(self._engine) as conn:  # one statement: claim is atomic without a transaction
+                return await claim_due(conn, now, lease_until, limit, ids, abandoned=abandoned)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            in_doubt = exc
+        async with autocommit(self._engine) as conn:  # the server may have committed before the connection was lost
+            taken = await claimed_with_lease(conn, lease_until, limit, ids)
+        if not taken:
+            raise in_doubt
+        log.warning("claim_in_doubt_was_committed", count=len(taken))
+        return taken
 
     async def _claim_and_send(self, ids: list[str], reserved: int) -> None:
         try:

@@ -5,7 +5,7 @@ Like ``ledger``, each function takes an open connection; a claim is one statemen
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -86,8 +86,33 @@ async def claim_due(
     if only_ids is not None:
         statement = _CLAIM_THESE
         params["ids"] = list(only_ids)
+    return _decoded(await conn.execute(statement, params))
+
+
+_CLAIMED_WITH = """
+SELECT id, page, attempt_count, provider_slot, deadline_at, failover_at FROM notifier_delivery
+WHERE status = 'sending' AND lease_until = :lease_until{these} ORDER BY id LIMIT :limit
+"""
+_CLAIMED_WITH_LEASE = text(_CLAIMED_WITH.format(these=""))
+_CLAIMED_THESE_WITH_LEASE = text(_CLAIMED_WITH.format(these=" AND id = ANY(:ids)"))
+
+
+async def claimed_with_lease(
+    conn: AsyncConnection, lease_until: datetime, limit: int, only_ids: Sequence[str] | None = None
+) -> list[ClaimedDelivery]:
+    """What a claim whose commit was in doubt (the connection lost after the server committed, before its answer)
+    took: the rows it left 'sending' under its own lease. Without this they waited out that lease unsent."""
+    params: dict[str, Any] = {"lease_until": lease_until, "limit": limit}
+    statement = _CLAIMED_WITH_LEASE
+    if only_ids is not None:
+        statement = _CLAIMED_THESE_WITH_LEASE
+        params["ids"] = list(only_ids)
+    return _decoded(await conn.execute(statement, params))
+
+
+def _decoded(rows: Iterable[Any]) -> list[ClaimedDelivery]:
     claimed = []
-    for row in await conn.execute(statement, params):
+    for row in rows:
         try:
             page = Page.model_validate(row.page)
         except ValidationError as exc:
