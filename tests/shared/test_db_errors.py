@@ -14,10 +14,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from alertrouter_router.db.pool import connect_arguments
+from alertrouter_router.db.pool import connect_arguments, make_pool
 from alertrouter_shared.database import make_engine
 from alertrouter_shared.db_errors import is_transient
-from tests.helpers import DatabaseFactory
+from tests.helpers import DatabaseFactory, eventually
 
 TRANSIENT = {
     "25006": "read_only_sql_transaction: a standby, as during a failover",
@@ -103,3 +103,27 @@ async def test_a_refusal_of_the_data_keeps_the_connection(url: str) -> None:
         assert await _backend(engine) == before
     finally:
         await engine.dispose()
+
+
+async def test_the_router_pool_replaces_its_connections_once_one_met_a_server_that_refuses_writes(url: str) -> None:
+    """The same for the router's asyncpg pool (its consumer batches and timers)."""
+    pool = await make_pool(url, 1)
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")  # as on a standby
+            before = await conn.fetchval("SELECT pg_backend_pid()")
+        with pytest.raises(asyncpg.ReadOnlySQLTransactionError) as refused:
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute("CREATE TABLE written_by_the_router_after_the_failover (id int)")
+        assert is_transient(refused.value)
+
+        async def replaced() -> int | None:
+            async with pool.acquire() as conn:
+                pid = await conn.fetchval("SELECT pg_backend_pid()")
+            return pid if pid != before else None
+
+        await eventually(replaced, timeout=5, what="a new connection in the pool")
+        async with pool.acquire() as conn, conn.transaction():  # writes again
+            await conn.execute("CREATE TABLE written_by_the_router_after_the_failover (id int)")
+    finally:
+        await pool.close()

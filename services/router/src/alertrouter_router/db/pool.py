@@ -6,6 +6,7 @@ JSON columns are decoded and encoded with orjson.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -13,6 +14,7 @@ import orjson
 from sqlalchemy.engine import make_url
 
 from alertrouter_shared.database import PLAN_REFRESH_SECONDS, PlanRefresh
+from alertrouter_shared.db_errors import READ_ONLY, sqlstate
 
 Conn: TypeAlias = "asyncpg.Connection[Any]"
 
@@ -46,6 +48,7 @@ class _Connection(asyncpg.Connection):  # type: ignore[misc]  # asyncpg is untyp
         return self.__dict__.setdefault("_state", {})  # type: ignore[no-any-return]
 
 
+_expiring: set[asyncio.Future[None]] = set()  # pools' expire_connections() under way (kept from the GC)
 _JSONB_VERSION = b"\x01"  # jsonb's binary form is a version byte, then the text
 
 
@@ -71,12 +74,25 @@ def make_pool(database_url: str, size: int, plan_refresh_seconds: float = PLAN_R
         if refresh.due(conn.state):
             await conn.execute("DISCARD PLANS")
 
-    return asyncpg.create_pool(
+    def reconnect_from_a_standby(query: asyncpg.connection.LoggedQuery) -> None:
+        """A server that refuses writes (a primary demoted by a failover, still reached at the old address) would
+        refuse every retry on the pooled connections: they are replaced as they are next released or acquired."""
+        if query.exception is not None and sqlstate(query.exception) == READ_ONLY:
+            expiring = asyncio.ensure_future(pool.expire_connections())
+            _expiring.add(expiring)
+            expiring.add_done_callback(_expiring.discard)
+
+    async def init(conn: Conn) -> None:
+        await _init(conn)
+        conn.add_query_logger(reconnect_from_a_standby)
+
+    pool: asyncpg.Pool = asyncpg.create_pool(  # type: ignore[type-arg]
         **connect_arguments(database_url),
         min_size=0,
         max_size=size,
-        init=_init,
+        init=init,
         setup=refresh_plans,
         command_timeout=30,
         connection_class=_Connection,
     )
+    return pool
