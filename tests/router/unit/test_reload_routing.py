@@ -178,11 +178,32 @@ def test_a_step_whose_service_is_gone_and_whose_labels_route_nowhere_says_why() 
     store.config = LoadedConfig(config, "routeless", CONFIG.loaded_at, CONFIG.files, CONFIG.integration_keys)
     store.tick(T0 + minutes(5))
     decision = store.decisions[-1]
-    assert decision.outcome is Outcome.ESCALATION_ENDED
+    assert decision.outcome is Outcome.NOBODY_ON_CALL
     assert decision.reason == (
         "policy payments-default no longer exists in configuration routeless, nor service checkout, and it is not "
-        "routed again: no route rule matched and there is no catch-all rule"
+        "routed again: no route rule matched and there is no catch-all rule; trying again at "
+        f"{(T0 + minutes(10)).isoformat()}"
     )
+
+
+def test_an_incident_left_without_a_policy_by_a_reload_pages_again_once_a_rollback_restores_it() -> None:
+    """The step ended the escalation: the incident stayed triggered with no step, and once the reload was rolled
+    back its alert's triggers were still duplicates of it: nobody was ever paged again."""
+    store = Store()
+    store.run([event("g")], T0)
+    incident_id = store.last("g").incident_id or ""
+    document = _checkout_renamed().config.model_dump()
+    document["route_rules"] = [r for r in document["route_rules"] if r["service"] != "shop-checkout"]
+    config = type(CONFIG.config).model_validate(document)
+    store.config = LoadedConfig(config, "routeless", CONFIG.loaded_at, CONFIG.files, CONFIG.integration_keys)
+    store.tick(T0 + minutes(5))
+    store.tick(T0 + minutes(10))  # still broken: tried again later, again
+    assert [d.outcome for d in store.decisions[-2:]] == [Outcome.NOBODY_ON_CALL] * 2
+    store.config = CONFIG  # rolled back
+    store.tick(T0 + minutes(15))
+    decision = store.decisions[-1]
+    assert decision.outcome is Outcome.PAGED and decision.incident_id == incident_id
+    assert decision.level == 2 and {p.user_id for p in store.pages_for(incident_id) if p.escalation_level == 2}
 
 
 def test_a_step_for_a_level_a_reload_removed_says_so_in_its_reason() -> None:

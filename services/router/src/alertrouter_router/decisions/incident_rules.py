@@ -49,8 +49,10 @@ class IncidentRules(ResponderRules):
         )
         decision.id, decision.step_key = derived_id("decision", step.key), step.key
         current = self.with_policy(incident, decision)
-        if current is None:
+        if current is None and incident.drill:  # its time limit ends it
             decision.reason = _missing(incident, decision, self.config.short_version)
+        elif current is None:
+            self._retry_without_policy(incident, step, decision)
         else:
             # a round past the policy's repeats is a retry after nobody was reachable (``Batch.escalate``)
             retry = step.round - current.round_base > self.config.policies_by_id[current.policy_id or ""].repeat
@@ -58,6 +60,17 @@ class IncidentRules(ResponderRules):
             why = "nobody was reachable, trying again" if retry else "not acknowledged in time"
             decision.reason = f"{why}: {_replaced(decision)}{decision.reason}"
         self.record(decision)
+
+    def _retry_without_policy(self, incident: Incident, step: Step, decision: Decision) -> None:
+        """No policy for the incident now (a reload removed its policy and service, and its labels route nowhere):
+        the step is tried again later, as a level that reached nobody is. Ending the escalation left the incident
+        triggered with no step, its alert's later triggers duplicates, even once a rollback restored the policy."""
+        retry_at = self.now + timedelta(minutes=self.rules.nobody_reachable_retry_minutes)
+        retry_round = max(step.round, incident.step_round) + 1
+        self.schedule(incident, Step(incident.id, retry_round, step.level, retry_at))
+        missing = _missing(incident, decision, self.config.short_version)
+        set_outcome(decision, Outcome.NOBODY_ON_CALL, f"{missing}; trying again at {retry_at.isoformat()}", incident)
+        decision.explanation["next_escalation"] = {"at": retry_at.isoformat(), "level": step.level + 1}
 
     def not_reached(self, item: NotReached) -> None:
         """Every page of the level failed for good: the next level now, not after the level's delay."""
