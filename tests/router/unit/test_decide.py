@@ -113,6 +113,27 @@ def test_an_episode_alertmanager_resolved_and_reports_firing_again_opens_a_new_i
     assert store.last("a").outcome is Outcome.DUPLICATE and store.last("a").incident_id == again.incident_id
 
 
+def test_an_episode_the_source_resolved_fires_again_live_whoever_closed_its_incident() -> None:
+    """Who resolved the alert was read from its incident: a source's resolve in a grouped incident a person closed
+    afterwards, or a source's resolve after a person's, was taken for a person's, and the re-fire paged nobody."""
+    store = Store()
+    for key in ("a", "b"):
+        store.run([event(key, started=T0, service="storm", instance=key)], T0)
+    grouped = store.last("a").incident_id or ""
+    store.run([event("a", AlertAction.RESOLVE, at=T0 + minutes(5), started=T0, service="storm")], T0 + minutes(6))
+    store.act(grouped, "resolve", T0 + minutes(7))  # b still firing: a person closes the incident
+    store.run(
+        [event("a", at=T0, received=T0 + minutes(20), started=T0, service="storm", instance="a")], T0 + minutes(20)
+    )
+    assert store.last("a").outcome is Outcome.PAGED and "fired_again" in store.last("a").explanation
+    # a person first, then the source: the source's resolve counts too
+    store.run([event("c", started=T0)], T0)
+    store.act(store.last("c").incident_id or "", "resolve", T0 + minutes(1))
+    store.run([event("c", AlertAction.RESOLVE, at=T0 + minutes(5), started=T0)], T0 + minutes(6))
+    store.run([event("c", at=T0, received=T0 + minutes(20), started=T0)], T0 + minutes(20))
+    assert store.last("c").outcome is Outcome.PAGED and "fired_again" in store.last("c").explanation
+
+
 def test_resolve_of_an_earlier_episode_leaves_the_alert_firing() -> None:
     store = Store()
     store.run([event("a", started=T0 + minutes(10), at=T0 + minutes(10))], T0 + minutes(10))

@@ -74,6 +74,7 @@ _ALERT = (
     _col("updated_at", _TS),
     _col("drill", "bool"),
     _col("drill_ends_at", _TS),
+    _col("resolved_by_source", "bool"),
 )
 _INCIDENT = (
     _col("id", "text"),
@@ -149,7 +150,7 @@ def _resolved_members(incident_ids: Sequence[str], now: datetime) -> _Statement 
         return None
     return _Statement(
         "UPDATE router_alert SET status = 'resolved', resolved_at = $2, suppressed_by = NULL, recheck_at = NULL, "
-        "updated_at = $2 WHERE incident_id = ANY($1::text[]) AND status = 'firing'",
+        "resolved_by_source = false, updated_at = $2 WHERE incident_id = ANY($1::text[]) AND status = 'firing'",
         (list(incident_ids), now),
         barrier=True,
     )

@@ -124,6 +124,8 @@ alert = Table(
     _ts("updated_at", False),
     Column("drill", Boolean, nullable=False, server_default=text("false")),
     _ts("drill_ends_at"),  # a drill alert's time limit: routed after it, it pages nobody
+    # the source resolved this episode (not only a person): its firing again is live (migration 0022)
+    Column("resolved_by_source", Boolean, nullable=False, server_default=text("false")),
     Index("ix_router_alert_incident", "incident_id"),
     Index(
         "ix_router_alert_recheck",

@@ -36,7 +36,7 @@ _CAUSE_PREFIX = {
 
 # Sources that report an alert's state again and again (not its transitions): the same episode can fire again.
 _REPORTS_STATE = frozenset({AlertSource.ALERTMANAGER, AlertSource.GRAFANA})
-SOURCE_ACTOR = "source:"  # the actor prefix of what a source did (its resolve closed the incident, say)
+SOURCE_ACTOR = "source:"  # the actor prefix of what a source did (its resolve or acknowledge)
 
 
 class AlertRules(Batch):
@@ -107,16 +107,12 @@ class AlertRules(Batch):
 
         Alertmanager resolves an alert that Prometheus stopped sending for a while (an outage or a restart longer
         than the alert's end time) and, once Prometheus sends it again with the same start (restored for ``for``
-        rules), notifies it firing again; Grafana's alerting does the same. After a person's resolve, the source's
-        repeats of the episode stay ignored. CloudWatch reports transitions, each with its own time: the same
-        episode again is a replay."""
+        rules), notifies it firing again; Grafana's alerting does the same. After a person's resolve (and until the
+        source's own), the source's repeats of the episode stay ignored. CloudWatch reports transitions, each with
+        its own time: the same episode again is a replay."""
         if event.source not in _REPORTS_STATE or started is None or started != alert.episode_started_at:
             return False
-        if alert.resolved_at is None or event.received_at < alert.resolved_at:
-            return False
-        incident = self.incidents.get(alert.incident_id) if alert.incident_id else None
-        # No incident, or one still open: only the source can have resolved the alert (a person resolves incidents).
-        return incident is None or incident.live or (incident.resolved_by or "").startswith(SOURCE_ACTOR)
+        return alert.resolved_by_source and alert.resolved_at is not None and event.received_at >= alert.resolved_at
 
     def live_incident(self, alert: Alert | None) -> Incident | None:
         if alert is None or alert.status is not AlertStatus.FIRING or alert.incident_id is None:

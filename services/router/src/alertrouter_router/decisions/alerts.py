@@ -52,6 +52,7 @@ class Alert:
     updated_at: datetime
     drill: bool = False  # a drill's synthetic alert: it opens a drill incident and never joins a real one
     drill_ends_at: datetime | None = None  # a drill alert's time limit: routed after it, it pages nobody
+    resolved_by_source: bool = False  # the source resolved this episode: its firing again is live
 
     @property
     def firing(self) -> bool:

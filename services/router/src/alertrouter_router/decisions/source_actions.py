@@ -34,13 +34,28 @@ class SourceActionRules(AlertRules):
             first = self._new_episode(event, None, occurred, event.episode_started_at)
             first = replace(first, service_id=route.service_id, team_id=route.team_id)
             self.put_alert(
-                replace(first, status=AlertStatus.RESOLVED, resolved_at=occurred, policy_id=route.escalation_policy_id)
+                replace(
+                    first,
+                    status=AlertStatus.RESOLVED,
+                    resolved_at=occurred,
+                    policy_id=route.escalation_policy_id,
+                    resolved_by_source=True,
+                )
             )
             reason = "no alert was firing for this dedup key: the resolve is kept for ordering checks, no incident"
             set_outcome(decision, Outcome.RESOLVED, reason, None)
         elif alert.status is AlertStatus.RESOLVED:
             later = max(alert.resolved_at or occurred, occurred)
-            self.put_alert(replace(alert, resolved_at=later, last_event_at=max(alert.last_event_at, occurred)))
+            self.put_alert(
+                replace(
+                    alert,
+                    resolved_at=later,
+                    last_event_at=max(alert.last_event_at, occurred),
+                    # after a person's resolve, the source's own says the episode ended at the source too
+                    resolved_by_source=alert.resolved_by_source
+                    or not _earlier_episode(event.episode_started_at, alert),
+                )
+            )
             set_outcome(decision, Outcome.RESOLVED, "the alert was already resolved", None)
             decision.incident_id = alert.incident_id
         elif _earlier_episode(event.episode_started_at, alert):
@@ -52,7 +67,12 @@ class SourceActionRules(AlertRules):
 
     def _resolve_firing(self, alert: Alert, occurred: datetime, by: str, decision: Decision) -> None:
         resolved = replace(
-            alert, status=AlertStatus.RESOLVED, resolved_at=occurred, suppressed_by=None, recheck_at=None
+            alert,
+            status=AlertStatus.RESOLVED,
+            resolved_at=occurred,
+            suppressed_by=None,
+            recheck_at=None,
+            resolved_by_source=True,
         )
         self.put_alert(replace(resolved, last_event_at=max(alert.last_event_at, occurred)))
         incident = self.live_incident(alert)

@@ -66,6 +66,9 @@ class AlertView(Reply):
     updated_at: Timestamp
     drill: bool
     drill_ends_at: Timestamp | None = Field(description="a drill alert's time limit: routed after it, it pages nobody")
+    resolved_by_source: bool = Field(
+        False, description="its source resolved this episode (a firing again of the same episode then pages)"
+    )
 
 
 class TimelineEntry(OpenReply):
