@@ -110,6 +110,18 @@ def test_acknowledgement_timeout_of_the_policy() -> None:
     assert store.incidents[incident_id].status is IncidentStatus.TRIGGERED
 
 
+def test_acknowledgement_timeout_of_the_service_s_policy_when_a_reload_renamed_the_incident_s() -> None:
+    """The timeout was read from the incident's own policy only: gone, the acknowledgement had none, and the incident
+    stayed acknowledged for good (its steps and snoozes went on with the service's policy)."""
+    store = Store()
+    incident_id = _open(store)
+    store.config = _without_payments_default("then-nobody")  # its timeout: 30 minutes
+    store.act(incident_id, "acknowledge", T0 + minutes(1))
+    assert store.incidents[incident_id].retrigger_at == T0 + minutes(31)
+    store.tick(T0 + minutes(31))
+    assert store.incidents[incident_id].status is IncidentStatus.TRIGGERED
+
+
 def test_a_level_that_reached_nobody_escalates_at_once() -> None:
     store = Store()
     incident_id = _open(store)

@@ -209,7 +209,10 @@ class Batch:
         self.effects.steps = [s for s in self.effects.steps if s.incident_id != incident_id]
 
     def acknowledge(self, incident: Incident, by: str) -> Incident:
-        policy = self.config.policies_by_id.get(incident.policy_id or "")
+        """Acknowledged, under the acknowledgement timeout of the policy that governs it: its own, else (a reload
+        removed or renamed it) its service's current one, as its steps and snoozes go on with (``with_policy``)."""
+        policies, service = self.config.policies_by_id, self.config.services_by_id.get(incident.service_id or "")
+        policy = policies.get(incident.policy_id or "") or policies.get(service.escalation_policy if service else "")
         timeout = policy.ack_timeout_minutes if policy is not None else None
         incident = self.put_incident(
             replace(
