@@ -240,3 +240,20 @@ def test_a_drill_incident_whose_service_a_reload_renamed_is_not_routed_to_anothe
     assert decision.reason.endswith("and it is not routed again: a drill is not routed to another service")
     assert store.incidents[incident_id].service_id == "checkout"
     assert [p for p in store.pages_for(incident_id) if p.escalation_level == 2] == []
+
+
+def test_an_alert_waiting_out_a_window_is_paged_once_a_reload_routes_it_to_a_service_out_of_maintenance() -> None:
+    """The recheck looked at the window of the service the alert was suppressed for: moved by a reload to a service
+    out of maintenance, it went on waiting for the old one's window to end (here: never)."""
+    store = Store()
+    store.run([event("f", service="frozen")], T0)
+    assert store.last("f").explanation["suppressed_by"] == "maintenance"
+    document = CONFIG.config.model_dump()
+    for rule in document["route_rules"]:
+        if rule["id"] == "frozen":
+            rule["service"] = "checkout"
+    config = type(CONFIG.config).model_validate(document)
+    store.config = LoadedConfig(config, "moved", CONFIG.loaded_at, CONFIG.files, CONFIG.integration_keys)
+    store.tick(T0 + minutes(120))
+    decision = store.last("f")
+    assert decision.outcome is Outcome.PAGED and decision.service_id == "checkout", decision.reason

@@ -307,13 +307,16 @@ class AlertRules(Batch):
         if alert is None or alert.status is not AlertStatus.SUPPRESSED:
             return
         over = alert.drill and alert.drill_ends_at is not None and self.now >= alert.drill_ends_at
-        if not over and alert.service_id is not None and alert.service_id in self.config.services_by_id:
-            window = self.maintenance.covering(self.config.services_by_id[alert.service_id], self.now)
+        # The service it routes to now, not the one it was suppressed for: a reload may have moved it to a service
+        # out of maintenance, and the old one's window (days, for a service being retired) held it back.
+        route = resolve_route(self.config.config, alert.labels, alert.bound_service, routing_integration(alert))
+        service = self.config.services_by_id.get(route.service_id or "")
+        if not over and service is not None:
+            window = self.maintenance.covering(service, self.now)
             if window is not None:  # still (or again) in maintenance: look again later, nothing to record
                 recheck = min(window.until, self.now + timedelta(seconds=self.rules.recheck_max_seconds))
                 self.put_alert(replace(alert, recheck_at=recheck))
                 return
-        route = resolve_route(self.config.config, alert.labels, alert.bound_service, routing_integration(alert))
         unrouted = route.service_id is None or route.escalation_policy_id is None
         if not over and alert.suppressed_by is SuppressedBy.NO_ROUTE and unrouted:
             # looked at again after a configuration change (``db/alert_rechecks``) and still unrouted: its no-route
@@ -331,7 +334,7 @@ class AlertRules(Batch):
             config_version=self.config.version,
             explanation={"alert": _alert_explanation(alert), "route": route_explanation(route)},
         )
-        self._place(alert, decision, _suppression_cause(alert), received_at=None, event_id=None)
+        self._place(alert, decision, _suppression_cause(alert), received_at=None, event_id=None, route=route)
 
 
 def _drill_end(event: AlertEvent, occurred: datetime) -> datetime | None:
