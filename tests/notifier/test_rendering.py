@@ -209,3 +209,7 @@ def test_redact_masks_phone_numbers_and_email_addresses() -> None:
     assert redact("call 07700900123 at 2026-12-04T10:00:00, code 30003") == (
         "call *******0123 at 2026-12-04T10:00:00, code 30003"
     )
+    # a number as a person typed it, quoted back by Twilio: each grouping was left whole before
+    for typed in ("+1 (555) 123-4567", "(555) 123-4567", "+1 - 555 - 123 - 4567", "555.123.4567"):
+        masked = redact(f"The 'To' number {typed} is not a valid phone number.")
+        assert "123" not in masked and masked.endswith("4567 is not a valid phone number."), masked

@@ -11,8 +11,9 @@ import re
 
 from alertrouter_shared.logging import mask
 
-# "+" and 6-15 digits, optionally grouped by spaces, dots, dashes or parentheses; or 9+ digits in a row
-_PHONE = re.compile(r"\+\d(?:[\s().-]?\d){5,15}|(?<![\w.])\d(?:[\s-]?\d){8,15}(?![\w.])")
+# "+" and 6-15 digits, grouped by spaces, dots, dashes or parentheses ("+1 (555) 123-4567", "+1 - 555 - 123");
+# or 9-16 digits so grouped, the first maybe in parentheses ("(555) 123-4567")
+_PHONE = re.compile(r"\+\d(?:[\s().-]{0,3}\d){5,15}|(?<![\w.(])\(?\d(?:[\s().-]{0,2}\d){8,15}(?![\w.])")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 
