@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from alertrouter_notifier.db.tables import RowState, delivery
@@ -70,9 +70,14 @@ async def triggers_to(
 ) -> list[SentPage]:
     """Trigger pages handed to the provider for ``address`` on ``channels`` since ``since``, newest first. A page
     being retried, held by flood protection, failed or expired never reached the person: a bare "1"
-    acknowledged such an incident (one they never received) when it was their only other open page."""
+    acknowledged such an incident (one they never received) when it was their only other open page.
+
+    Each page's time is when it was sent (a first attempt being sent: when it was queued): a page retried for
+    minutes counted from its queueing, earlier than a page sent meanwhile, and was not taken for the one a bare
+    reply may mean."""
+    sent_at = func.coalesce(delivery.c.sent_at, delivery.c.created_at)
     query = (
-        select(delivery.c.id, delivery.c.page, delivery.c.created_at)
+        select(delivery.c.id, delivery.c.page, sent_at.label("sent_at"))
         .where(
             delivery.c.throttle_key.in_(address_keys(address, channels)),
             delivery.c.created_at >= since,
@@ -81,10 +86,10 @@ async def triggers_to(
             delivery.c.status.in_(REACHED)
             | ((delivery.c.status == RowState.SENDING.value) & (delivery.c.attempt_count == 1)),
         )
-        .order_by(delivery.c.created_at.desc())
+        .order_by(sent_at.desc())
         .limit(200)
     )
-    return [SentPage(row.id, Page.model_validate(row.page), row.created_at) for row in await conn.execute(query)]
+    return [SentPage(row.id, Page.model_validate(row.page), row.sent_at) for row in await conn.execute(query)]
 
 
 async def recipient_of(conn: AsyncConnection, channel: ContactMethodType, address: str) -> str | None:
