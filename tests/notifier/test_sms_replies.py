@@ -94,6 +94,37 @@ async def test_reply_1_acknowledges_and_4_resolves_as_the_paged_person(
     assert await _status(router_live, page) == ("resolved", dana.id, dana.id)
 
 
+async def test_a_reply_the_database_cannot_take_for_now_is_answered_so_and_changes_nothing(
+    notifier: Notifier, twilio: TwilioServer, router_live: LiveRouter, unique: str
+) -> None:
+    """It was answered 503, and Twilio retries no inbound message: the "1" was lost, and the person, answered
+    nothing, could think it had acknowledged. A trigger of the test's database refuses as a busy server does."""
+    gus = Person(f"gus-{unique}", {"sms": number(unique, 7)})
+    service = await router_live.add_service(unique, [[gus]])
+    page = await _page(notifier, twilio, router_live, service, "queue backlog")
+    async with notifier.engine.begin() as conn:
+        await conn.execute(
+            text(
+                f"CREATE OR REPLACE FUNCTION busy_{unique}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"RAISE EXCEPTION 'could not serialize access' USING ERRCODE = '40001'; END $$"
+            )
+        )
+        await conn.execute(
+            text(
+                f"CREATE TRIGGER busy_{unique} BEFORE INSERT ON notifier_answer FOR EACH ROW "
+                f"EXECUTE FUNCTION busy_{unique}()"
+            )
+        )
+    try:
+        answer = await _reply(notifier, twilio, gus.addresses["sms"], "1")
+    finally:
+        async with notifier.engine.begin() as conn:
+            await conn.execute(text(f"DROP TRIGGER IF EXISTS busy_{unique} ON notifier_answer"))
+    assert answer == "alertrouter could not process your reply. Nothing was changed; please try again."
+    assert await _status(router_live, page) == ("triggered", None, None)
+    assert (await _reply(notifier, twilio, gus.addresses["sms"], "1")).startswith("Acknowledged: ")
+
+
 async def test_several_open_incidents_need_the_code_and_stale_codes_change_nothing(
     notifier: Notifier, twilio: TwilioServer, router_live: LiveRouter, unique: str
 ) -> None:

@@ -31,12 +31,15 @@ from alertrouter_notifier.db.sent_pages import SentPage, triggers_to
 from alertrouter_notifier.redaction import redact
 from alertrouter_notifier.rendering.text import incident_ref, truncate
 from alertrouter_notifier.router_client import OPEN, PAST, IncidentAction, Result
+from alertrouter_shared.db_errors import is_transient, retry_transient
 from alertrouter_shared.events import ContactMethodType
 from alertrouter_shared.logging import get_logger
 
 log = get_logger(__name__)
 
 INBOUND_PATH = "/v1/twilio/sms/inbound"
+REPLY_ATTEMPTS = 4  # 0.2 + 0.4 + 0.6 s between them: well within the 15 s Twilio waits for an answer
+UNAVAILABLE = "alertrouter could not process your reply. Nothing was changed; please try again."
 VERBS = {
     "1": IncidentAction.ACKNOWLEDGE,
     "ack": IncidentAction.ACKNOWLEDGE,
@@ -86,23 +89,37 @@ def sms_router() -> APIRouter:
 
     @router.post(INBOUND_PATH, response_class=Response, responses=TWIML_REPLY)
     async def inbound(request: Request, ctx: Annotated[AppContext, Depends(context)]) -> Response:
+        """Twilio does not retry an inbound message answered with an error: a database hiccup is retried here, and
+        one that lasts is told to the person (who may otherwise think their "1" acknowledged)."""
         fields = await verified_form(request, ctx)
-        sid = fields.get("MessageSid") or fields.get("SmsSid") or ""
-        key = answer_key("sms", sid) if sid else None
-        if key is not None and not await claim(ctx.engine, key, ctx.clock.now()):
-            # the same message again (a retry, or a captured request replayed): acted on once, answered once
-            log.info("sms_reply_repeated", sender=redact(fields.get("From", "")))
-            return twiml("")
         try:
-            answer = await _answer(ctx, fields.get("From", ""), fields.get("Body", ""))
-        except Exception:
-            if key is not None:
-                await release(ctx.engine, key)  # answered with an error: Twilio's retry may try again
-            raise
-        log.info("sms_reply_answered", sender=redact(fields.get("From", "")), answer=redact(answer))
-        return twiml(f"<Message>{escape(answer)}</Message>")
+            answer = await retry_transient(lambda: _handled(ctx, fields), REPLY_ATTEMPTS, "sms_reply")
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.error("sms_reply_not_processed", sender=redact(fields.get("From", "")), error=type(exc).__name__)
+            answer = UNAVAILABLE
+        return twiml(f"<Message>{escape(answer)}</Message>" if answer else "")
 
     return router
+
+
+async def _handled(ctx: AppContext, fields: dict[str, str]) -> str:
+    """The answer to the message ("" for one answered before)."""
+    sid = fields.get("MessageSid") or fields.get("SmsSid") or ""
+    key = answer_key("sms", sid) if sid else None
+    if key is not None and not await claim(ctx.engine, key, ctx.clock.now()):
+        # the same message again (a retry, or a captured request replayed): acted on once, answered once
+        log.info("sms_reply_repeated", sender=redact(fields.get("From", "")))
+        return ""
+    try:
+        answer = await _answer(ctx, fields.get("From", ""), fields.get("Body", ""))
+    except Exception:
+        if key is not None:
+            await release(ctx.engine, key)  # not answered: the message may be tried again
+        raise
+    log.info("sms_reply_answered", sender=redact(fields.get("From", "")), answer=redact(answer))
+    return answer
 
 
 async def _answer(ctx: AppContext, sender: str, body: str) -> str:

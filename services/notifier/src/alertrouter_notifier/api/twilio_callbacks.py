@@ -7,7 +7,6 @@ last four meaning the person was not reached. Callbacks arrive out of order and 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -20,7 +19,7 @@ from alertrouter_notifier.db.sent_pages import recorded
 from alertrouter_notifier.db.tables import RowState, delivery
 from alertrouter_notifier.links import TWILIO_STATUS_PATH, TWILIO_VOICE_STATUS_PATH
 from alertrouter_notifier.metrics import DELIVERIES
-from alertrouter_shared.db_errors import is_transient
+from alertrouter_shared.db_errors import retry_transient
 from alertrouter_shared.events import ContactMethodType, DeliveryStatus
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.web.bodies import BOUNDED_BODY_RESPONSES
@@ -103,15 +102,7 @@ async def _apply(
 ) -> None:
     """Twilio does not retry a status callback answered 500, so a database hiccup is retried here: a lost
     "undelivered" or "no-answer" left the delivery sent, and the router never escalated at once."""
-    for attempt in range(1, CALLBACK_ATTEMPTS + 1):
-        try:
-            await _apply_once(ctx, channel, sid, final, code, error)
-            return
-        except Exception as exc:
-            if attempt == CALLBACK_ATTEMPTS or not is_transient(exc):
-                raise
-            log.warning("twilio_callback_retry", attempt=attempt, status=final.value, error=type(exc).__name__)
-            await asyncio.sleep(0.2 * attempt)
+    await retry_transient(lambda: _apply_once(ctx, channel, sid, final, code, error), CALLBACK_ATTEMPTS, "callback")
 
 
 async def _apply_once(
