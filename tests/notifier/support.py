@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from alertrouter_notifier.db.claims import claim_due
@@ -136,3 +137,30 @@ async def claimed_deliveries(
         ids = [item.id for item in new]
         claims = {c.id: c for c in await claim_due(conn, now, now + timedelta(seconds=60), 10, ids)}
     return [claims[delivery_id] for delivery_id in ids]
+
+
+@contextlib.asynccontextmanager
+async def refusing(
+    engine: AsyncEngine, name: str, table: str, sqlstate: str, when: str = "true"
+) -> AsyncIterator[None]:
+    """While open, the test's database refuses inserts into ``table`` (those ``when`` matches) with ``sqlstate``, as
+    a server in that state would: failures no page of ours meets on its own, made to order. ``name`` is unique."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"RAISE EXCEPTION 'refused by the test ({sqlstate})' USING ERRCODE = '{sqlstate}'; END $$"
+            )
+        )
+        await conn.execute(
+            text(
+                f"CREATE OR REPLACE TRIGGER {name} BEFORE INSERT ON {table} FOR EACH ROW WHEN ({when}) "
+                f"EXECUTE FUNCTION {name}()"
+            )
+        )
+    try:
+        yield
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"DROP TRIGGER IF EXISTS {name} ON {table}"))
+            await conn.execute(text(f"DROP FUNCTION IF EXISTS {name}()"))

@@ -10,14 +10,13 @@ does, then is dropped, as the failover ends.
 from __future__ import annotations
 
 from prometheus_client import REGISTRY
-from sqlalchemy import text
 
 from alertrouter_notifier.runtime import Notifier
 from alertrouter_shared.database import make_engine
 from alertrouter_shared.events import ContactMethodType
 from tests.helpers import TopicReader, eventually
 from tests.notifier.conftest import PageFactory, SettingsFactory
-from tests.notifier.support import api_client, final_delivery, produce_pages
+from tests.notifier.support import api_client, final_delivery, produce_pages, refusing
 from tests.providers.servers import CaptureServer
 
 
@@ -27,36 +26,21 @@ async def test_pages_met_by_a_read_only_server_are_admitted_once_it_takes_writes
     settings = make_settings()
     page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook")
     engine = make_engine(settings.database_url)
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                f"CREATE OR REPLACE FUNCTION read_only_{unique}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                f"RAISE EXCEPTION 'cannot execute INSERT in a read-only transaction' USING ERRCODE = '25006'; END $$"
-            )
-        )
-        await conn.execute(
-            text(
-                f"CREATE OR REPLACE TRIGGER read_only_{unique} BEFORE INSERT ON notifier_delivery FOR EACH ROW "
-                f"WHEN (NEW.page_id = '{page.page_id}') EXECUTE FUNCTION read_only_{unique}()"
-            )
-        )
     dead_letters = await TopicReader(settings.kafka_bootstrap_servers, settings.pages_dlq_topic).start()
 
     async def retried() -> bool:
         labels = {"group": settings.consumer_group, "kind": "transient"}
         return (REGISTRY.get_sample_value("alertrouter_consumer_failures_total", labels) or 0) >= 2
 
+    read_only = refusing(engine, f"read_only_{unique}", "notifier_delivery", "25006", f"NEW.page_id = '{page.page_id}'")
     try:
         async with Notifier(settings) as notifier, api_client(notifier) as client:
-            await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-            await eventually(retried, timeout=30, what="the admission retried while the server refuses writes")
-            async with engine.begin() as conn:  # the failover ends
-                await conn.execute(text(f"DROP TRIGGER read_only_{unique} ON notifier_delivery"))
+            async with read_only:  # until the failover ends
+                await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+                await eventually(retried, timeout=30, what="the admission retried while the server refuses writes")
             delivery = await final_delivery(client, page.page_id, timeout=60)
     finally:
         await dead_letters.stop()
-        async with engine.begin() as conn:
-            await conn.execute(text(f"DROP TRIGGER IF EXISTS read_only_{unique} ON notifier_delivery"))
         await engine.dispose()
     assert delivery["status"] == "sent"
     assert [p["page"]["page_id"] for p in capture.pages()] == [page.page_id]

@@ -37,6 +37,7 @@ from tests.notifier.support import (
     final_delivery,
     past,
     produce_pages,
+    refusing,
 )
 from tests.providers.servers import CaptureServer, Received, Reply, TwilioServer
 
@@ -446,22 +447,14 @@ async def test_a_page_the_database_refuses_is_dead_lettered_and_the_rest_of_its_
     settings = make_settings()
     refused, first, last = (make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook") for _ in range(3))
     engine = make_engine(settings.database_url)
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                f"CREATE OR REPLACE FUNCTION refuse_page_{unique}() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                f"BEGIN RAISE EXCEPTION 'refused by the test' USING ERRCODE = '23514'; END $$"
-            )
-        )
-        await conn.execute(
-            text(
-                f"CREATE OR REPLACE TRIGGER refuse_page_{unique} BEFORE INSERT ON notifier_delivery FOR EACH ROW "
-                f"WHEN (NEW.page_id = '{refused.page_id}') EXECUTE FUNCTION refuse_page_{unique}()"
-            )
-        )
     dead_letters = await TopicReader(settings.kafka_bootstrap_servers, settings.pages_dlq_topic).start()
+    when = f"NEW.page_id = '{refused.page_id}'"
     try:
-        async with Notifier(settings) as notifier, api_client(notifier) as client:
+        async with (
+            refusing(engine, f"refuse_page_{unique}", "notifier_delivery", "23514", when),
+            Notifier(settings) as notifier,
+            api_client(notifier) as client,
+        ):
             await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [first, refused, last])
             for page in (first, last):
                 assert (await final_delivery(client, page.page_id))["status"] == "sent"
@@ -472,8 +465,6 @@ async def test_a_page_the_database_refuses_is_dead_lettered_and_the_rest_of_its_
             await eventually(dead_lettered, what="the refused page in the dead-letter topic")
     finally:
         await dead_letters.stop()
-        async with engine.begin() as conn:
-            await conn.execute(text(f"DROP TRIGGER IF EXISTS refuse_page_{unique} ON notifier_delivery"))
         await engine.dispose()
     assert _for_page(capture, refused) == 0
 

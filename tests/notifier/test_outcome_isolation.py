@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from alertrouter_notifier.db.ledger import AttemptRecord, Outcome
@@ -20,7 +20,7 @@ from alertrouter_notifier.outcome_writer import OutcomeWriter
 from alertrouter_shared.clock import SystemClock
 from alertrouter_shared.events import ContactMethodType, DeliveryStatus
 from tests.notifier.conftest import PageFactory, SettingsFactory
-from tests.notifier.support import claimed_deliveries, result_publisher
+from tests.notifier.support import claimed_deliveries, refusing, result_publisher
 
 
 async def test_an_outcome_the_database_refuses_fails_alone_and_the_rest_of_its_batch_is_stored(
@@ -29,26 +29,13 @@ async def test_an_outcome_the_database_refuses_fails_alone_and_the_rest_of_its_b
     settings = make_settings()
     poison = f"refused-by-the-test-{unique}"
     async with result_publisher(settings, settings.deliveries_topic) as (engine, publisher):
-        async with engine.begin() as conn:
-            await conn.execute(
-                text(
-                    f"CREATE OR REPLACE FUNCTION refuse_outcome_{unique}() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                    f"BEGIN RAISE EXCEPTION 'refused by the test' USING ERRCODE = '23514'; END $$"
-                )
-            )
-            await conn.execute(
-                text(
-                    f"CREATE OR REPLACE TRIGGER refuse_outcome_{unique} BEFORE INSERT ON notifier_attempt "
-                    f"FOR EACH ROW WHEN (NEW.error = '{poison}') EXECUTE FUNCTION refuse_outcome_{unique}()"
-                )
-            )
-        try:
-            clock = SystemClock()
-            pages = [make_page(ContactMethodType.WEBHOOK, f"http://receiver.test/hook/{n}") for n in range(3)]
-            first, refused, last = await claimed_deliveries(engine, settings, pages, clock.now())
-            sent = AttemptRecord(DeliveryStatus.SENT, provider="webhook", provider_status_code="200")
-            failed = AttemptRecord(DeliveryStatus.FAILED, provider="webhook", error=poison)
-            writer = OutcomeWriter(engine, publisher, clock)
+        clock = SystemClock()
+        pages = [make_page(ContactMethodType.WEBHOOK, f"http://receiver.test/hook/{n}") for n in range(3)]
+        first, refused, last = await claimed_deliveries(engine, settings, pages, clock.now())
+        sent = AttemptRecord(DeliveryStatus.SENT, provider="webhook", provider_status_code="200")
+        failed = AttemptRecord(DeliveryStatus.FAILED, provider="webhook", error=poison)
+        writer = OutcomeWriter(engine, publisher, clock)
+        async with refusing(engine, f"refuse_outcome_{unique}", "notifier_attempt", "23514", f"NEW.error = '{poison}'"):
             # Handed over together, before the writer runs: one batch.
             results = await asyncio.gather(
                 writer.store(Outcome(first, sent, None, 0)),
@@ -57,9 +44,6 @@ async def test_an_outcome_the_database_refuses_fails_alone_and_the_rest_of_its_b
                 return_exceptions=True,
             )
             await writer.drain()
-        finally:
-            async with engine.begin() as conn:
-                await conn.execute(text(f"DROP TRIGGER IF EXISTS refuse_outcome_{unique} ON notifier_attempt"))
         async with engine.connect() as conn:
             rows = await conn.execute(
                 select(delivery.c.id, delivery.c.status).where(

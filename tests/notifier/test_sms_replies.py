@@ -23,6 +23,7 @@ from alertrouter_shared.events import ContactMethod, ContactMethodType, Page
 from tests.helpers import eventually
 from tests.notifier.conftest import SettingsFactory
 from tests.notifier.live import ROUTER_TOKEN, LiveRouter, Person, public_settings, served
+from tests.notifier.support import refusing
 from tests.providers.base import Received, Reply
 from tests.providers.twilio import CallbackReply, TwilioServer, twilio_body
 
@@ -102,24 +103,8 @@ async def test_a_reply_the_database_cannot_take_for_now_is_answered_so_and_chang
     gus = Person(f"gus-{unique}", {"sms": number(unique, 7)})
     service = await router_live.add_service(unique, [[gus]])
     page = await _page(notifier, twilio, router_live, service, "queue backlog")
-    async with notifier.engine.begin() as conn:
-        await conn.execute(
-            text(
-                f"CREATE OR REPLACE FUNCTION busy_{unique}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                f"RAISE EXCEPTION 'could not serialize access' USING ERRCODE = '40001'; END $$"
-            )
-        )
-        await conn.execute(
-            text(
-                f"CREATE TRIGGER busy_{unique} BEFORE INSERT ON notifier_answer FOR EACH ROW "
-                f"EXECUTE FUNCTION busy_{unique}()"
-            )
-        )
-    try:
+    async with refusing(notifier.engine, f"busy_{unique}", "notifier_answer", "40001"):  # serialization failure
         answer = await _reply(notifier, twilio, gus.addresses["sms"], "1")
-    finally:
-        async with notifier.engine.begin() as conn:
-            await conn.execute(text(f"DROP TRIGGER IF EXISTS busy_{unique} ON notifier_answer"))
     assert answer == "alertrouter could not process your reply. Nothing was changed; please try again."
     assert await _status(router_live, page) == ("triggered", None, None)
     assert (await _reply(notifier, twilio, gus.addresses["sms"], "1")).startswith("Acknowledged: ")
