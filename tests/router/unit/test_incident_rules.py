@@ -318,20 +318,27 @@ def test_a_snooze_running_out_after_its_policy_was_removed_pages_through_the_ser
     assert (2, "bob") in _levels(store, incident_id)
 
 
-def test_a_snooze_running_out_with_its_policy_and_service_gone_says_so_and_is_not_retried() -> None:
-    """It raised KeyError on every timer pass, which stopped every snooze, heartbeat and reminder after it."""
+def test_a_snooze_running_out_with_no_policy_left_is_tried_again_until_a_rollback_restores_one() -> None:
+    """It raised KeyError on every timer pass, which stopped every snooze, heartbeat and reminder after it; then it
+    was dropped (the incident acknowledged for good, even once the reload was rolled back). It is tried again every
+    few minutes, as a level that reached nobody is, not at every pass."""
     store = Store()
     incident_id = _open(store)
     store.act(incident_id, "snooze", T0 + minutes(1), minutes=30)
     store.config = _without_payments_default(None)
     store.tick(T0 + minutes(31))
     decision = store.decisions[-1]
+    assert decision.outcome is Outcome.NOBODY_ON_CALL
     assert "policy payments-default no longer exists" in decision.reason and "nobody paged" in decision.reason
     incident = store.incidents[incident_id]
-    assert incident.status is IncidentStatus.ACKNOWLEDGED and incident.retrigger_at is None
+    assert incident.status is IncidentStatus.ACKNOWLEDGED and incident.retrigger_at == T0 + minutes(36)
     count = len(store.decisions)
-    store.tick(T0 + minutes(40))
-    assert len(store.decisions) == count
+    store.tick(T0 + minutes(33))
+    assert len(store.decisions) == count  # not at every pass
+    store.config = CONFIG  # rolled back
+    store.tick(T0 + minutes(36))
+    assert store.decisions[-1].outcome is Outcome.PAGED
+    assert store.incidents[incident_id].status is IncidentStatus.TRIGGERED
 
 
 def test_a_step_after_its_policy_was_renamed_escalates_through_the_service_s_policy() -> None:

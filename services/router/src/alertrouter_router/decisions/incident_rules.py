@@ -111,10 +111,12 @@ class IncidentRules(ResponderRules):
         why = f"acknowledged by {incident.acknowledged_by} at {since} and not resolved; paging again"
         decision = self.incident_decision(incident, DecisionKind.ESCALATION, retrigger=True)
         current = self.with_policy(incident, decision)
-        if current is None:  # its policy and its service's are gone: it stays acknowledged
-            self.put_incident(replace(incident, retrigger_at=None))
+        if current is None:  # its policy and its service's are gone: acknowledged still, tried again later
+            retry_at = self.now + timedelta(minutes=self.rules.nobody_reachable_retry_minutes)
+            incident = self.put_incident(replace(incident, retrigger_at=retry_at))
             missing = _missing(incident, decision, self.config.short_version)
-            decision.reason = f"{why}, but {missing}: nobody paged"
+            reason = f"{why}, but {missing}: nobody paged; trying again at {retry_at.isoformat()}"
+            set_outcome(decision, Outcome.NOBODY_ON_CALL, reason, incident)
             self.record(decision)
             return
         self._new_cycle(current, 0, decision, announce=None)  # paging again is the news, not an escalation
