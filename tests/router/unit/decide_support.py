@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from alertrouter_router.decisions import Decision
 from alertrouter_router.decisions.alerts import Alert, AlertStatus
@@ -155,3 +156,8 @@ class Store:
 
 def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
+
+
+def decision_row(decision: Decision) -> dict[str, Any]:
+    """The decision as the why page reads it from its table (``explain_text``)."""
+    return {**asdict(decision), "outcome": decision.outcome.value, "kind": decision.kind.value, "created_at": T0}

@@ -9,11 +9,12 @@ import pytest
 from alertrouter_router.decisions import Outcome
 from alertrouter_router.decisions.alerts import AlertStatus, SuppressedBy
 from alertrouter_router.decisions.decide import Rules, Snapshot, clamp, decide
+from alertrouter_router.decisions.explain import explain_text
 from alertrouter_router.decisions.grouping import MAX_GROUP_KEY_CHARS, group_key
 from alertrouter_router.decisions.incidents import IncidentStatus
 from alertrouter_router.decisions.maintenance import Maintenance
 from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource
-from tests.router.unit.decide_support import CONFIG, T0, Store, event, minutes
+from tests.router.unit.decide_support import CONFIG, T0, Store, decision_row, event, minutes
 
 
 def test_new_alert_opens_an_incident_and_pages_level_one() -> None:
@@ -108,6 +109,9 @@ def test_an_episode_alertmanager_resolved_and_reports_firing_again_opens_a_new_i
     again = store.last("a")
     assert again.outcome is Outcome.PAGED and again.incident_id not in (None, first)
     assert again.explanation["fired_again"].startswith("alertmanager reports this episode firing again")
+    assert "Its episode had been resolved: alertmanager reports this episode firing again" in explain_text(
+        decision_row(again)
+    )
     # its repeats then join the new incident, as any repeat does
     store.run([event("a", at=T0, received=T0 + minutes(25), started=T0)], T0 + minutes(25))
     assert store.last("a").outcome is Outcome.DUPLICATE and store.last("a").incident_id == again.incident_id

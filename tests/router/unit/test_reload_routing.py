@@ -9,10 +9,11 @@ from __future__ import annotations
 import uuid
 
 from alertrouter_router.decisions import Outcome
+from alertrouter_router.decisions.explain import explain_text
 from alertrouter_router.drills import DRILL_INTEGRATION
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_shared.events import AlertAction, AlertSource
-from tests.router.unit.decide_support import CONFIG, T0, Store, event, minutes
+from tests.router.unit.decide_support import CONFIG, T0, Store, decision_row, event, minutes
 
 
 def _with_bound_integration() -> LoadedConfig:
@@ -199,6 +200,9 @@ def test_an_incident_left_without_a_policy_by_a_reload_pages_again_once_a_rollba
     store.tick(T0 + minutes(5))
     store.tick(T0 + minutes(10))  # still broken: tried again later, again
     assert [d.outcome for d in store.decisions[-2:]] == [Outcome.NOBODY_ON_CALL] * 2
+    assert "level 2 (round 3) is tried again at 2026-03-02 10:15:00 UTC" in explain_text(
+        decision_row(store.decisions[-1])
+    )
     store.config = CONFIG  # rolled back
     store.tick(T0 + minutes(15))
     decision = store.decisions[-1]

@@ -68,6 +68,8 @@ def explain_text(row: dict[str, Any]) -> str:
         lines.append(
             f"Its time {utc_time(clamped['occurred_at'])} was {clamped['why']}: {utc_time(clamped['to'])} was used."
         )
+    if x.get("fired_again"):
+        lines.append(f"Its episode had been resolved: {x['fired_again']}.")
     lines.append(f"Outcome: {row['outcome']} — {row['reason']}.")
     for skipped in x.get("skipped_levels", []):
         lines.append(f"Level {skipped['level']} (round {skipped['round']}) was skipped: nobody reachable.")

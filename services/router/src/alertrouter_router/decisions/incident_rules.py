@@ -70,7 +70,11 @@ class IncidentRules(ResponderRules):
         self.schedule(incident, Step(incident.id, retry_round, step.level, retry_at))
         missing = _missing(incident, decision, self.config.short_version)
         set_outcome(decision, Outcome.NOBODY_ON_CALL, f"{missing}; trying again at {retry_at.isoformat()}", incident)
-        decision.explanation["next_escalation"] = {"at": retry_at.isoformat(), "level": step.level + 1}
+        decision.explanation["next_escalation"] = {
+            "at": retry_at.isoformat(),
+            "round": retry_round - incident.round_base + 1,
+            "level": step.level + 1,
+        }
 
     def not_reached(self, item: NotReached) -> None:
         """Every page of the level failed for good: the next level now, not after the level's delay."""
