@@ -72,6 +72,8 @@ PAGED = {
             ["2026-12-06 03:16:47 UTC"],
         ),
         ("manual", {}, ["2026-12-06 02:46:47 UTC"]),
+        ("escalation", {"not_reached": ["alice not reached: sms undelivered"]}, ["2026-12-06 02:46:47 UTC"]),
+        ("escalation", {"retrigger": True}, ["2026-12-06 02:46:47 UTC"]),
     ],
 )
 def test_times_read_to_the_second_in_utc(kind: str, explanation: dict[str, Any], times: list[str]) -> None:
@@ -95,3 +97,12 @@ def test_an_incident_nobody_was_reachable_for_says_when_it_tries_again() -> None
     row = _row("step", retry) | {"outcome": "nobody_on_call", "reason": "no level reaches anyone right now"}
     assert "Unless acknowledged, level 1 (round 3) is tried again at 2026-12-06 02:51:47 UTC." in explain_text(row)
     assert "is paged at" in explain_text(_row("event", PAGED))
+
+
+def test_a_level_not_reached_and_a_snooze_run_out_say_what_happened() -> None:
+    """Neither has a step: their paragraph read "Escalation step round None level None … was due at None"."""
+    not_reached = explain_text(_row("escalation", {"not_reached": ["alice not reached: sms undelivered"]}))
+    assert not_reached.startswith("Every page of the current level of incident inc-1 had failed for good at 2026")
+    retrigger = explain_text(_row("escalation", {"retrigger": True}))
+    assert retrigger.startswith("The snooze or acknowledgement timeout of incident inc-1 ran out at 2026")
+    assert "None" not in not_reached + retrigger

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 from alertrouter_router.decisions import Outcome
+from alertrouter_router.decisions.decide import NotReached
 from alertrouter_router.decisions.explain import explain_text
 from alertrouter_router.drills import DRILL_INTEGRATION
 from alertrouter_router.ownership.loader import LoadedConfig
@@ -170,13 +171,18 @@ def test_a_bound_integration_s_incident_whose_service_and_policy_were_renamed_pa
     assert store.pending_steps
 
 
-def test_a_step_whose_service_is_gone_and_whose_labels_route_nowhere_says_why() -> None:
-    store = Store()
-    store.run([event("g")], T0)
+def _routeless() -> LoadedConfig:
+    """A reload that renamed checkout and its policy and dropped the rule to it: checkout's incidents route nowhere."""
     document = _checkout_renamed().config.model_dump()
     document["route_rules"] = [r for r in document["route_rules"] if r["service"] != "shop-checkout"]
     config = type(CONFIG.config).model_validate(document)
-    store.config = LoadedConfig(config, "routeless", CONFIG.loaded_at, CONFIG.files, CONFIG.integration_keys)
+    return LoadedConfig(config, "routeless", CONFIG.loaded_at, CONFIG.files, CONFIG.integration_keys)
+
+
+def test_a_step_whose_service_is_gone_and_whose_labels_route_nowhere_says_why() -> None:
+    store = Store()
+    store.run([event("g")], T0)
+    store.config = _routeless()
     store.tick(T0 + minutes(5))
     decision = store.decisions[-1]
     assert decision.outcome is Outcome.NOBODY_ON_CALL
@@ -193,10 +199,7 @@ def test_an_incident_left_without_a_policy_by_a_reload_pages_again_once_a_rollba
     store = Store()
     store.run([event("g")], T0)
     incident_id = store.last("g").incident_id or ""
-    document = _checkout_renamed().config.model_dump()
-    document["route_rules"] = [r for r in document["route_rules"] if r["service"] != "shop-checkout"]
-    config = type(CONFIG.config).model_validate(document)
-    store.config = LoadedConfig(config, "routeless", CONFIG.loaded_at, CONFIG.files, CONFIG.integration_keys)
+    store.config = _routeless()
     store.tick(T0 + minutes(5))
     store.tick(T0 + minutes(10))  # still broken: tried again later, again
     assert [d.outcome for d in store.decisions[-2:]] == [Outcome.NOBODY_ON_CALL] * 2
@@ -208,6 +211,31 @@ def test_an_incident_left_without_a_policy_by_a_reload_pages_again_once_a_rollba
     decision = store.decisions[-1]
     assert decision.outcome is Outcome.PAGED and decision.incident_id == incident_id
     assert decision.level == 2 and {p.user_id for p in store.pages_for(incident_id) if p.escalation_level == 2}
+
+
+def test_a_level_that_reached_nobody_under_no_policy_says_why_and_its_step_tries_again() -> None:
+    """The news that every page of the level failed was dropped without a decision when a reload had left the
+    incident no policy: nothing said why the next level was not paged at once."""
+    store = Store()
+    store.run([event("g")], T0)
+    incident_id = store.last("g").incident_id or ""
+    store.config = _routeless()
+    failed = NotReached(incident_id, 0, 0, ("alice not reached: sms undelivered",))
+    decision = store.run([failed], T0 + minutes(2)).decisions[0]
+    assert decision.outcome is Outcome.NOBODY_ON_CALL
+    assert decision.reason == (
+        "level 1: alice not reached: sms undelivered; policy payments-default no longer exists in configuration "
+        "routeless, nor service checkout, and it is not routed again: no route rule matched and there is no "
+        "catch-all rule: nobody else paged now; its next step, if any, tries again when due"
+    )
+    assert store.run([failed], T0 + minutes(3)).decisions == []  # the same news twice says it once
+    store.tick(T0 + minutes(5))  # the level's step is still there, and retries
+    retry = store.decisions[-1]
+    assert retry.outcome is Outcome.NOBODY_ON_CALL and "trying again" in retry.reason
+    store.config = CONFIG  # rolled back
+    store.tick(T0 + minutes(10))
+    paged = store.decisions[-1]
+    assert paged.outcome is Outcome.PAGED and paged.incident_id == incident_id
 
 
 def test_a_step_for_a_level_a_reload_removed_says_so_in_its_reason() -> None:

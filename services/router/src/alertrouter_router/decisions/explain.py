@@ -57,6 +57,16 @@ def explain_text(row: dict[str, Any]) -> str:
         lines.append(
             f"The time limit of drill incident {row['incident_id']} came at {utc_time(x['drill_ended']['ends_at'])}."
         )
+    elif x.get("not_reached"):
+        lines.append(
+            f"Every page of the current level of incident {row['incident_id']} had failed for good at "
+            f"{utc_time(row['created_at'])}."
+        )
+    elif x.get("retrigger"):
+        lines.append(
+            f"The snooze or acknowledgement timeout of incident {row['incident_id']} ran out at "
+            f"{utc_time(row['created_at'])}."
+        )
     else:
         step = x.get("step", {})
         lines.append(

@@ -90,11 +90,12 @@ class IncidentRules(ResponderRules):
         why = f"level {item.level + 1}: " + "; ".join(item.failures)
         decision = self.incident_decision(incident, DecisionKind.ESCALATION, not_reached=list(item.failures))
         governed = self.with_policy(incident, decision)
-        if governed is None:
-            return
-        incident = governed
         self.decided.add(key)
         decision.id, decision.step_key = derived_id("decision", key), key
+        if governed is None:  # it said nothing: the failed level's news was lost without a word
+            self._not_reached_without_policy(incident, why, decision)
+            return
+        incident = governed
         after = self.after(incident, item.round, item.level)
         if after is None:
             decision.reason = f"{why}; no level follows in policy {incident.policy_id}"
@@ -102,6 +103,14 @@ class IncidentRules(ResponderRules):
             self.cancel_steps(incident.id)
             self.escalate(incident, after[0], after[1], decision, announce="")
             decision.reason = f"{why}: {_replaced(decision)}{decision.reason}"
+        self.record(decision)
+
+    def _not_reached_without_policy(self, incident: Incident, why: str, decision: Decision) -> None:
+        """No policy names a next level now: the incident's pending step, if one is left, tries again when due, as
+        any step without a policy does (a drill's time limit ends it instead)."""
+        missing = _missing(incident, decision, self.config.short_version)
+        then = "its time limit ends the drill" if incident.drill else "its next step, if any, tries again when due"
+        set_outcome(decision, Outcome.NOBODY_ON_CALL, f"{why}; {missing}: nobody else paged now; {then}", incident)
         self.record(decision)
 
     def retrigger(self, item: Retrigger) -> None:
