@@ -194,6 +194,22 @@ def test_an_acknowledgement_after_an_escalation_is_news_again() -> None:
     assert [p.page_id for p in repeated] == [p.page_id for p in second]  # the same decision gives the same ids
 
 
+def test_an_acknowledgement_after_an_escalation_that_reached_nobody_is_news_again() -> None:
+    """Escalate now to an empty level pages nobody, so the position last paged stays: the second acknowledgement's
+    notices had the first one's ids and were dropped, and bob never heard of it."""
+    store = Store()
+    store.run([event("b", service="backstop")], T0)  # bob at level 1; level 2 reaches nobody before 2090
+    incident_id = store.last("b").incident_id or ""
+    store.act(incident_id, "acknowledge", T0 + minutes(1), by="alice")
+    first = update_pages(CONFIG, store.incidents[incident_id], store.pages_for(incident_id), "alice", "d1", T0)
+    store.act(incident_id, "escalate", T0 + minutes(2), by="alice")
+    assert store.decisions[-1].outcome is Outcome.NOBODY_ON_CALL
+    store.act(incident_id, "acknowledge", T0 + minutes(3), by="alice")
+    second = update_pages(CONFIG, store.incidents[incident_id], store.pages_for(incident_id), "alice", "d2", T0)
+    assert {p.user_id for p in first} == {p.user_id for p in second} == {"bob"}
+    assert not {p.page_id for p in first} & {p.page_id for p in second}
+
+
 def _escalation_updates(store: Store, effects: Effects, at: datetime) -> list[Page]:
     """What ``work.py`` does with the effects: the escalation updates built from the pages already published."""
     (escalated,) = effects.escalations

@@ -19,7 +19,7 @@ OUTCOME_WORDS = {
     "escalation_ended": "Escalation ended",
     "noted": "Note",
 }
-STATUS_UPDATES = ("acknowledged", "resolved")  # page ids <incident>:<kind>:<round>.<level>:<user>:<method>
+STATUS_UPDATES = ("acknowledged", "resolved")  # page ids <incident>:<kind>:<round>.<level>.<step round>:<user>:<method>
 
 
 @dataclass(frozen=True)

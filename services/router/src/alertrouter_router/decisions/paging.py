@@ -160,11 +160,12 @@ def update_pages(
     place by the notifier rather than re-posted.
     """
     kind = PageKind.RESOLVED if incident.status.value == "resolved" else PageKind.ACKNOWLEDGED
-    # Named by the position last paged: an acknowledgement after an escalation (which took the incident back to
-    # triggered) is news again, and its notices must not repeat the first one's ids (the outbox and the notifier
-    # drop a repeated id); the same decision repeated produces the same ids. Five parts, as console/timeline_words
-    # reads them.
-    cycle = f"{incident.id}:{kind.value}:{incident.last_round}.{incident.last_level}"
+    # Named by the position last paged and the highest round scheduled: an acknowledgement after an escalation
+    # (which took the incident back to triggered) is news again, and its notices must not repeat the first one's
+    # ids (the outbox and the notifier drop a repeated id). An escalation that paged nobody moves only the
+    # scheduled round (its retry). The same decision repeated produces the same ids. Five parts, as
+    # console/timeline_words reads them.
+    cycle = f"{incident.id}:{kind.value}:{incident.last_round}.{incident.last_level}.{incident.step_round}"
     notices = [
         _notice(page, f"{cycle}:{page.user_id}:{page.contact_method.id}", kind, incident, decision_id, now)
         for page in _told(config, paged, [actor])
