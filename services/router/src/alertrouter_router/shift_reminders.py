@@ -6,8 +6,8 @@ calculator, API overrides included). Each is claimed by inserting its (person, s
 router process inserts the row sends the page, a repeat (another process, the next pass, a restart) inserts
 nothing and sends nothing. The page goes to the pages topic like any other, and the notifier delivers it. Once an
 hour a pass also deletes the rows of shifts that ended a month ago (``db/reminder_writes.py``). Each pass also
-looks for API overrides removed while they ran since the last pass: whoever that puts back on call is told at once
-(``reinstated_reminders``).
+looks for API overrides removed while they ran since the last pass (a process's first pass, over the last hour):
+whoever that puts back on call, and still is, is told at once (``reinstated_reminders``).
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ PRUNE_EVERY = timedelta(hours=1)
 # Removals are looked for back to a little before the last pass: a removal committed just after that pass read
 # its window still has an instant inside it. Repeats are harmless (the claim).
 REMOVAL_OVERLAP = timedelta(minutes=5)
+# A process's first pass looks back this far: a removal made while no pass ran (the only router restarting, or the
+# replica that served the removal stopped before its pass) was never told. Only shifts still running are told.
+FIRST_PASS_LOOKBACK = timedelta(hours=1)
 
 
 async def send_due_reminders(state: RouterState) -> int:
@@ -47,10 +50,10 @@ async def send_due_reminders(state: RouterState) -> int:
     prune = state.reminders_pruned_at is None or now - state.reminders_pruned_at >= PRUNE_EVERY
     claimed: list[Page] = []
     async with state.pool.acquire() as conn:
-        if last is not None:  # the first pass of a process does not look back
-            ended = await overrides.ended_early(conn, last - REMOVAL_OVERLAP, now)
-            removed = [EndedOverride(o.schedule_id, o.as_override(), at) for o, at in ended]
-            due += reinstated_reminders(config.config, removed)
+        since = now - FIRST_PASS_LOOKBACK if last is None else last - REMOVAL_OVERLAP
+        ended = await overrides.ended_early(conn, since, now)
+        removed = [EndedOverride(o.schedule_id, o.as_override(), at) for o, at in ended]
+        due += [r for r in reinstated_reminders(config.config, removed) if r.open_end or r.ends_at > now]
         if due or prune:  # most passes find nothing to write: no transaction for them
             async with conn.transaction():
                 claimed = await _claim(conn, config, due, now)
