@@ -332,6 +332,29 @@ def test_stale_backlog_trigger_is_recorded_and_the_next_fresh_trigger_pages() ->
     assert fresh.outcome is Outcome.PAGED and fresh.reason.startswith("a fresh trigger after a stale one")
 
 
+def test_a_stale_trigger_of_a_source_that_sends_once_pages_if_still_firing_after_the_backlog() -> None:
+    """A CloudWatch alarm (or an Events v2 trigger) ingest accepted while the router was down for more than the
+    stale limit was left for a next trigger that never comes: CloudWatch notifies once per state change, so the
+    alarm never paged. It is looked at again once the backlog is read, and pages if nothing resolved it."""
+    store = Store()
+    backlog = T0 - minutes(20)
+    for key, source in (
+        ("cw", AlertSource.CLOUDWATCH),
+        ("ev2", AlertSource.EVENTS_V2),
+        ("am", AlertSource.ALERTMANAGER),
+    ):
+        store.run([event(key, at=backlog, source=source, alertname=key)], T0)
+        assert store.last(key).explanation["suppressed_by"] == "stale"
+    assert store.run([event("ev2", AlertAction.RESOLVE, at=backlog, received=backlog)], T0).decisions
+    assert "looked at again at" in store.last("cw").reason and store.alerts["am"].recheck_at is None
+    store.tick(T0 + minutes(1))
+    paged = store.last("cw")
+    assert paged.outcome is Outcome.PAGED, paged.reason
+    assert paged.reason.startswith("still firing after the backlog it came in: paged level 1")
+    assert store.alerts["ev2"].status is AlertStatus.RESOLVED and store.last("ev2").outcome is not Outcome.PAGED
+    assert store.alerts["am"].status is AlertStatus.SUPPRESSED  # Alertmanager sends it again: its repeat pages
+
+
 def test_a_stale_repeat_of_an_alert_in_maintenance_keeps_its_recheck() -> None:
     """The stale repeat replaced the maintenance suppression and its recheck: the window ended and nothing paged
     (never, for a source that sends only on a change of state, such as CloudWatch)."""

@@ -30,7 +30,11 @@ class RouterSettings(CommonSettings):
     consumer_group: str = Field("router", description="Kafka consumer group of the alerts consumers")
     batch_max_records: int = Field(500, ge=1, description="records per consumer batch (handled in one transaction)")
     max_event_age_seconds: int = Field(
-        900, ge=1, description="events received longer ago than this (backlog replay) update incidents but never page"
+        900,
+        ge=1,
+        description="events received longer ago than this (backlog replay) do not page on their own: an Alertmanager "
+        "or Grafana alert pages at its next fresh trigger, a CloudWatch or Events v2 trigger a minute later if still "
+        "firing",
     )
     clock_skew_seconds: int = Field(
         300, ge=0, description="event times later than receipt plus this are clamped to the receipt time"

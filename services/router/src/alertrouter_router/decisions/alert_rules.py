@@ -36,6 +36,12 @@ _CAUSE_PREFIX = {
 
 # Sources that report an alert's state again and again (not its transitions): the same episode can fire again.
 _REPORTS_STATE = frozenset({AlertSource.ALERTMANAGER, AlertSource.GRAFANA})
+_REPEATS = frozenset(s.value for s in _REPORTS_STATE)
+_STALE_RECHECKED = "still firing after the backlog it came in: "
+# A stale trigger of a source that sends it once (a CloudWatch alarm, an Events v2 trigger) is looked at again this
+# long after: the backlog it came in (a resolve of it among them) is read by then. Left for its next trigger, an
+# alarm accepted during a router outage never paged: CloudWatch notifies once per state change.
+STALE_RECHECK_SECONDS = 60
 SOURCE_ACTOR = "source:"  # the actor prefix of what a source did (its resolve or acknowledge)
 
 
@@ -174,8 +180,10 @@ class AlertRules(Batch):
         received_at: datetime | None,
         event_id: str | None,
         route: RouteMatch | None = None,
+        said: str | None = None,
     ) -> None:
-        """Give a firing alert its home: suppressed (and why), grouped into an open incident, or a new incident."""
+        """Give a firing alert its home: suppressed (and why), grouped into an open incident, or a new incident.
+        ``said`` starts the reason in place of what its cause says of a trigger (a recheck says its own)."""
         if route is None:
             route = resolve_route(self.config.config, alert.labels, alert.bound_service, routing_integration(alert))
         alert = replace(alert, service_id=route.service_id, team_id=route.team_id, policy_id=route.escalation_policy_id)
@@ -196,12 +204,16 @@ class AlertRules(Batch):
                 # A late repeat of an alert waiting out a maintenance window keeps that wait: replacing it with a
                 # stale suppression dropped the recheck that pages it when the window ends.
                 waiting = alert.status is AlertStatus.SUPPRESSED and alert.recheck_at is not None
-                self.put_alert(alert if waiting else _suppressed(alert, SuppressedBy.STALE, None))
-                reason = (
-                    f"event was received {age:.0f}s ago (backlog; max {self.rules.max_event_age_seconds}s): no page;"
-                    " the next fresh trigger of this alert pages"
-                )
-                suppress(decision, "stale", reason)
+                recheck = None if alert.source in _REPEATS else self.now + timedelta(seconds=STALE_RECHECK_SECONDS)
+                self.put_alert(alert if waiting else _suppressed(alert, SuppressedBy.STALE, recheck))
+                then = "the next fresh trigger of this alert pages"
+                if recheck is not None:
+                    then = (
+                        f"{alert.source} does not send it again: looked at again at {recheck.isoformat()}, "
+                        "once the backlog it came in is read, and paged if still firing"
+                    )
+                reason = f"event was received {age:.0f}s ago (backlog; max {self.rules.max_event_age_seconds}s): "
+                suppress(decision, "stale", f"{reason}no page now; {then}")
                 self.record(decision)
                 return
         window = self.maintenance.covering(service, self.now)
@@ -212,7 +224,7 @@ class AlertRules(Batch):
             decision.explanation["maintenance_until"] = window.until.isoformat()
             self.record(decision)
             return
-        prefix = _CAUSE_PREFIX.get(cause or "", "")
+        prefix = _CAUSE_PREFIX.get(cause or "", "") if said is None else said
         key = group_key(service, alert.labels)
         # a drill never joins a real incident, and a real alert never joins a drill
         candidates = [i for i in self.incidents.values() if i.drill == alert.drill]
@@ -334,7 +346,8 @@ class AlertRules(Batch):
             config_version=self.config.version,
             explanation={"alert": _alert_explanation(alert), "route": route_explanation(route)},
         )
-        self._place(alert, decision, _suppression_cause(alert), received_at=None, event_id=None, route=route)
+        said = _STALE_RECHECKED if alert.suppressed_by is SuppressedBy.STALE else None
+        self._place(alert, decision, _suppression_cause(alert), received_at=None, event_id=None, route=route, said=said)
 
 
 def _drill_end(event: AlertEvent, occurred: datetime) -> datetime | None:
