@@ -44,6 +44,31 @@ async def test_an_escalation_notice_updates_the_slack_message_in_place(
     assert update["blocks"][-1]["elements"][0]["text"].startswith("*Escalated to level 2: dan paged* · Incident")
 
 
+async def test_a_notice_updates_its_own_person_s_message_when_another_shares_the_contact_method_id(
+    make_settings: SettingsFactory, make_page: PageFactory, slack: SlackServer, unique: str
+) -> None:
+    """Contact method ids are unique per person only: alice's notice looked the message up by incident and contact
+    method id, found bob's newer trigger, and rewrote bob's message while alice's kept its buttons."""
+    settings = make_settings(slack_api_url=f"{slack.url}/api", slack_signing_secret="signing-secret")
+    alice_dm, bob_dm = f"U{unique[:8].upper()}A", f"U{unique[:8].upper()}B"
+    alice = make_page(ContactMethodType.SLACK, alice_dm)
+    bob = make_page(
+        ContactMethodType.SLACK, bob_dm, user_id="bob", user_name="Bob Example", escalation_level=2
+    ).model_copy(update={"contact_method": alice.contact_method.model_copy(update={"address": bob_dm})})
+    told = make_page(ContactMethodType.SLACK, alice_dm, kind=PageKind.ACKNOWLEDGED, status_note="by carol")
+    async with Notifier(settings) as running, api_client(running) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [alice])
+        first = await final_delivery(client, alice.page_id)
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [bob])
+        await final_delivery(client, bob.page_id)
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [told])
+        notice = await final_delivery(client, told.page_id)
+    assert notice["provider_status_code"] == "updated"
+    assert notice["provider_message_id"] == first["provider_message_id"]
+    (update,) = slack.updates
+    assert update["channel"] == "D" + alice_dm[1:]  # her direct message, as Slack names it
+
+
 async def test_a_notice_whose_slack_message_was_deleted_is_posted_as_a_new_message(
     make_settings: SettingsFactory, make_page: PageFactory, slack: SlackServer, unique: str
 ) -> None:

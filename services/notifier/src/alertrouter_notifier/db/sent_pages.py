@@ -104,11 +104,15 @@ async def recipient_of(conn: AsyncConnection, channel: ContactMethodType, addres
 
 
 async def trigger_message(engine: AsyncEngine, page: Page) -> tuple[str, Page] | None:
-    """The provider id and page of the trigger this contact method got for ``page``'s incident (newest first)."""
+    """The provider id and page of the trigger this contact method got for ``page``'s incident (newest first).
+    A contact method id is unique per person only: without the person and channel, another person's message with
+    the same id (newer) was rewritten, or an SMS id taken for a Slack message."""
     query = (
         select(delivery.c.provider_message_id, delivery.c.page)
         .where(
             delivery.c.incident_id == page.incident_id,
+            delivery.c.user_id == page.user_id,
+            delivery.c.channel == page.contact_method.type.value,
             delivery.c.contact_method_id == page.contact_method.id,
             delivery.c.kind == PageKind.TRIGGER.value,
             delivery.c.provider_message_id.is_not(None),
