@@ -198,3 +198,28 @@ async def test_a_heartbeat_configured_but_never_beaten_is_monitored_from_the_fir
     listed = await _listed(state)
     assert (listed["state"], listed["silent_since"]) == ("ok", None)
     assert listed["last_beat_at"] == (T0 + timedelta(minutes=8)).isoformat()
+
+
+@pytest.mark.parametrize("beaten", [False, True], ids=["never beaten", "enabled again"])
+async def test_a_heartbeat_silent_since_monitoring_began_counts_a_lengthened_interval_from_that_start(
+    state: RouterState, beaten: bool
+) -> None:
+    """Never beaten (or enabled again after a pause, no beat since), then raised: the start of monitoring was
+    derived from the silence minus the allowance configured now, so lengthening the interval to a day moved it
+    back a day and the heartbeat paged "gone silent" again within the hour, though not overdue by the
+    configuration in force until a day after monitoring began."""
+    started = T0
+    if beaten:
+        await _beat(state, T0 - timedelta(hours=3))
+        await _reload(state, _disabled(CONFIG.read_text()))
+        await _reload(state, CONFIG.read_text())
+    assert await _pass_at(state, started) == 0  # monitored from here
+    assert await _pass_at(state, started + timedelta(seconds=121)) == 1  # 60 s + 60 s grace: gone silent
+
+    configured = "key: hb-backup-key\n    development_only: true\n    interval_seconds: "
+    await _reload(state, CONFIG.read_text().replace(configured + "60", configured + "86400"))
+    overdue_by_now = started + timedelta(seconds=86460)  # monitoring's start plus the interval and grace now
+    assert (await _listed(state))["next_due_at"] == overdue_by_now.isoformat()
+    assert await _pass_at(state, started + timedelta(hours=2)) == 0
+    assert await _pass_at(state, overdue_by_now - timedelta(seconds=1)) == 0
+    assert await _pass_at(state, overdue_by_now + timedelta(seconds=1)) == 1  # still no beat: raised again

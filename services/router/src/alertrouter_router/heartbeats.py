@@ -43,10 +43,10 @@ log = get_logger(__name__)
 
 # The configured heartbeats joined in: a row of a heartbeat no longer configured (or disabled) is never due.
 _DUE = (
-    "SELECT h.integration_id, h.last_beat_at, h.state, h.due_at, h.silent_since FROM router_heartbeat AS h "
+    "SELECT h.integration_id, h.last_beat_at, h.state, h.due_at, h.silent_since, h.armed_at FROM router_heartbeat AS h "
     "JOIN unnest($1::text[], $2::int[], $3::int[]) AS c(id, allowance, every) ON c.id = h.integration_id "
     "WHERE h.state <> 'paused' "
-    "AND COALESCE(GREATEST(h.last_beat_at, CASE WHEN h.state = 'armed' THEN h.due_at END)"
+    "AND COALESCE(GREATEST(h.last_beat_at, CASE WHEN h.state = 'armed' THEN h.due_at ELSE h.armed_at END)"
     " + c.allowance * interval '1 second', h.silent_since) < $4 "
     "AND (h.state <> 'silent' OR h.due_at + c.every * interval '1 second' < $4) "
     "ORDER BY h.integration_id LIMIT 100 FOR UPDATE OF h SKIP LOCKED"
@@ -55,14 +55,15 @@ _PAUSE = "UPDATE router_heartbeat SET state = 'paused' WHERE integration_id <> A
 # A heartbeat configured but never heard of: armed now, with no beat (GREATEST above skips the NULL; silent and
 # never beaten, it was overdue since silent_since).
 _WATCH = (
-    "INSERT INTO router_heartbeat (integration_id, service_id, last_beat_at, due_at, state) "
-    "SELECT c.id, c.service, NULL, $3, 'armed' FROM unnest($1::text[], $2::text[]) AS c(id, service) "
+    "INSERT INTO router_heartbeat (integration_id, service_id, last_beat_at, due_at, state, armed_at) "
+    "SELECT c.id, c.service, NULL, $3, 'armed', $3 FROM unnest($1::text[], $2::text[]) AS c(id, service) "
     "WHERE NOT EXISTS (SELECT 1 FROM router_heartbeat AS h WHERE h.integration_id = c.id) "
     "ON CONFLICT (integration_id) DO NOTHING"
 )
 # Rows locked elsewhere (a beat being recorded, another replica's pass) are left to the next pass.
 _ARM = (
-    "UPDATE router_heartbeat SET state = 'armed', due_at = $2, silent_since = NULL WHERE integration_id IN "
+    "UPDATE router_heartbeat SET state = 'armed', due_at = $2, armed_at = $2, silent_since = NULL "
+    "WHERE integration_id IN "
     "(SELECT integration_id FROM router_heartbeat WHERE integration_id = ANY($1::text[]) AND state = 'paused' "
     "FOR UPDATE SKIP LOCKED)"
 )
@@ -122,14 +123,17 @@ def _raised_and_armed(
     spec: Integration, row: Mapping[str, Any], now: datetime | None = None
 ) -> tuple[datetime | None, datetime | None]:
     """What a row's ``due_at`` stands for: the due time last raised (silent) or when monitoring (re)started (armed;
-    a paused row of a monitored heartbeat, which the next pass arms, counts from ``now``). Silent and never beaten,
-    monitoring started an allowance before it was overdue (``silent_since``)."""
+    a paused row of a monitored heartbeat, which the next pass arms, counts from ``now``). Silent, from when
+    monitoring started (``armed_at``: a beat since counts instead); a row armed before that column (migration 0023)
+    and never beaten started an allowance before it was overdue (``silent_since``)."""
     if row["state"] == "paused":
         return None, now
     if row["state"] == "armed":
         return None, row["due_at"]
     if row["state"] != "silent":
         return None, None
+    if (armed_at := row.get("armed_at")) is not None:
+        return row["due_at"], armed_at
     never_beaten = row["last_beat_at"] is None and row["silent_since"] is not None
     return row["due_at"], row["silent_since"] - beats.allowance(spec) if never_beaten else None
 

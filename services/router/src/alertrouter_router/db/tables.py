@@ -225,6 +225,7 @@ heartbeat = Table(
     _ts("due_at", False),  # ok: due as of the beat (the timer uses the current config); silent: the due raised last
     Column("state", String(16), nullable=False),  # ok | silent | armed | paused
     _ts("silent_since"),
+    _ts("armed_at"),  # when monitoring (re)started: first seen configured, or enabled again after a pause
     Index("ix_router_heartbeat_due", "due_at", postgresql_where=text("state = 'ok'")),
 )
 
