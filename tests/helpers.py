@@ -69,6 +69,7 @@ class TopicReader:
             isolation_level="read_committed",
         )
         self.values: list[bytes] = []
+        self.headers: list[dict[str, bytes]] = []  # each value's headers, in the same order
         self._seen: set[tuple[int, int]] = set()
         self._task: asyncio.Task[None] | None = None
 
@@ -86,6 +87,7 @@ class TopicReader:
                     if (record.partition, record.offset) not in self._seen:
                         self._seen.add((record.partition, record.offset))
                         self.values.append(record.value or b"")
+                        self.headers.append(dict(record.headers))
 
     async def stop(self) -> None:
         await stop_reading(self.consumer, self._task)

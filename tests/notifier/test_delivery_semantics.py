@@ -324,7 +324,8 @@ async def test_undecodable_records_go_to_the_dead_letter_topic(
     assert counted == 2  # for AlertrouterRecordsDeadLettered (the topic is this test's own)
     headers = dict(records[0].headers)
     assert headers["source_topic"].decode() == settings.pages_topic
-    assert headers["error"]
+    assert headers["error"].decode().startswith("not a valid Page v1: ")
+    assert dict(records[1].headers)["error"] == b"not a valid Page v1: schema_version: Input should be 1"
     assert _for_page(capture, good) == 1
 
 

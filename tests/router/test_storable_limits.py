@@ -143,10 +143,14 @@ async def test_an_alert_the_database_refuses_is_dead_lettered_and_the_rest_of_it
         for key in (keys[0], keys[2]):
             await eventually(partial(paged, pages, key), what=f"the page of {key}")
 
-        async def dead_lettered() -> list[bytes] | None:
-            return [value for value in dead_letters.values if poison.encode() in value] or None
+        async def dead_lettered() -> list[tuple[bytes, dict[str, bytes]]] | None:
+            found = zip(dead_letters.values, dead_letters.headers, strict=True)
+            return [(value, headers) for value, headers in found if poison.encode() in value] or None
 
-        [refused] = await eventually(dead_lettered, what="the refused alert in the dead-letter topic")
+        [(refused, headers)] = await eventually(dead_lettered, what="the refused alert in the dead-letter topic")
+        # and says why, for whoever replays it (a count alone, before)
+        assert headers["error"] == b"could not be stored: see record_not_stored"
+        assert headers["source_topic"] == ALERTS.encode()
         # counted, for AlertrouterRecordsDeadLettered: an alert that paged nobody must not show in a log line only
         now = REGISTRY.get_sample_value("alertrouter_records_dead_lettered_total", {"topic": ALERTS_DLQ})
         assert now is not None and now >= counted + 1

@@ -6,14 +6,11 @@ so a page acknowledged to Kafka is always in the durable queue. Sending happens 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TypeAlias
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
-from aiokafka.errors import KafkaError
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from alertrouter_notifier.db.claims import release_claims
@@ -25,50 +22,15 @@ from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.publisher import ResultPublisher
 from alertrouter_shared.clock import Clock
 from alertrouter_shared.db_errors import is_transient
+from alertrouter_shared.dead_letters import dead_letter, decode_records
 from alertrouter_shared.errors import TransientError
 from alertrouter_shared.events import Page
 from alertrouter_shared.isolation import store_isolating
 from alertrouter_shared.logging import get_logger
-from alertrouter_shared.metrics import DEAD_LETTERED
 
 log = get_logger(__name__)
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
-
-
-def decode(records: Sequence[Record]) -> tuple[list[tuple[Page, Record]], list[tuple[Record, str]]]:
-    pages: list[tuple[Page, Record]] = []
-    rejected: list[tuple[Record, str]] = []
-    for record in records:
-        if record.value is None:
-            rejected.append((record, "empty record value"))
-            continue
-        try:
-            pages.append((Page.model_validate_json(record.value), record))
-        except ValidationError as exc:
-            rejected.append((record, f"not a valid Page v1: {exc.errors()[0]['msg'] if exc.errors() else exc}"))
-    return pages, rejected
-
-
-async def dead_letter(
-    producer: AIOKafkaProducer, topic: str, rejected: Sequence[tuple[Record, str]], timeout: float
-) -> None:
-    """Keep the original bytes and say why, so an operator can fix and replay them."""
-    try:
-        async with asyncio.timeout(timeout):
-            futures = []
-            for record, reason in rejected:
-                headers = [
-                    ("error", reason[:1000].encode()),
-                    ("source_topic", record.topic.encode()),
-                    ("source_partition", str(record.partition).encode()),
-                    ("source_offset", str(record.offset).encode()),
-                ]
-                futures.append(await producer.send(topic, value=record.value, key=record.key, headers=headers))
-            await asyncio.gather(*futures)
-    except (TimeoutError, KafkaError) as exc:
-        raise TransientError(f"dead-letter topic did not acknowledge: {exc!r}") from exc
-    DEAD_LETTERED.labels(topic).inc(len(rejected))
 
 
 def _transaction(engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnection]:
@@ -102,7 +64,7 @@ class PageHandler:
         """A batch the notifier cannot admit for a reason other than an outage is admitted one page at a time, and
         the pages it cannot take are dead-lettered: one (an address that breaks the URL parser, say) was retried
         forever and held back every page after it on the partition."""
-        decoded, rejected = decode(records)
+        decoded, rejected = decode_records(records, Page, "Page v1")
         await self._dead_letter(rejected)
         self._dispatcher.dispatch_now(await self._release_in_doubt())
         if decoded:

@@ -12,17 +12,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from aiokafka import ConsumerRecord
-from pydantic import ValidationError
 from sqlalchemy import and_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_router.db.tables import change_event
+from alertrouter_shared.dead_letters import dead_letter, decode_records
 from alertrouter_shared.events import ChangeEvent
 from alertrouter_shared.isolation import store_isolating
-from alertrouter_shared.kafka import produce_all
 from alertrouter_shared.logging import get_logger
-from alertrouter_shared.metrics import DEAD_LETTERED
 from alertrouter_shared.topics import CHANGES_DLQ
 
 if TYPE_CHECKING:
@@ -41,14 +39,8 @@ async def handle_change_batch(state: RouterState, records: Sequence[Record]) -> 
 
     A batch the database refuses for a reason other than being unavailable is stored one change at a time, so one
     change it cannot take is set aside instead of holding back every change after it for good."""
-    decoded: list[tuple[ChangeEvent, Record]] = []
-    bad: list[Record] = []
-    for record in records:
-        try:
-            decoded.append((ChangeEvent.model_validate_json(record.value or b""), record))
-        except ValidationError:
-            bad.append(record)
-    await _dead_letter(state, bad, "change_records_dead_lettered")
+    decoded, rejected = decode_records(records, ChangeEvent, "ChangeEvent v1")
+    await _dead_letter(state, rejected, "change_records_dead_lettered")
     if not decoded:
         return
 
@@ -57,14 +49,14 @@ async def handle_change_batch(state: RouterState, records: Sequence[Record]) -> 
             await conn.execute(insert(change_event).values([_row(c) for c in changes]).on_conflict_do_nothing())
 
     refused = await store_isolating(decoded, store, "change events", lambda c: {"event_id": str(c.event_id)})
-    await _dead_letter(state, refused, "changes_not_stored_dead_lettered")
+    not_stored = [(record, "could not be stored: see record_not_stored") for record in refused]
+    await _dead_letter(state, not_stored, "changes_not_stored_dead_lettered")
 
 
-async def _dead_letter(state: RouterState, records: list[Record], event: str) -> None:
-    if records:
-        log.warning(event, count=len(records))
-        await produce_all(state.producer, [(CHANGES_DLQ, r.key or b"", r.value or b"") for r in records], timeout=10)
-        DEAD_LETTERED.labels(CHANGES_DLQ).inc(len(records))
+async def _dead_letter(state: RouterState, rejected: list[tuple[Record, str]], event: str) -> None:
+    if rejected:
+        log.warning(event, count=len(rejected), reasons=[r for _, r in rejected][:3])
+        await dead_letter(state.producer, CHANGES_DLQ, rejected, timeout=10)
 
 
 def _row(change: ChangeEvent) -> dict[str, Any]:

@@ -13,16 +13,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, TypeAlias
 
 from aiokafka import ConsumerRecord
-from pydantic import ValidationError
 
 from alertrouter_router import work
 from alertrouter_router.db import snapshot_reads
 from alertrouter_router.decisions.decide import Effects
+from alertrouter_shared.dead_letters import dead_letter, decode_records
 from alertrouter_shared.events import AlertEvent
 from alertrouter_shared.isolation import store_isolating
-from alertrouter_shared.kafka import produce_all
 from alertrouter_shared.logging import get_logger
-from alertrouter_shared.metrics import DEAD_LETTERED
 from alertrouter_shared.topics import ALERTS_DLQ
 
 if TYPE_CHECKING:
@@ -33,34 +31,25 @@ log = get_logger(__name__)
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
 
-def _decode(records: Sequence[Record]) -> tuple[list[tuple[AlertEvent, Record]], list[Record]]:
-    decoded: list[tuple[AlertEvent, Record]] = []
-    bad: list[Record] = []
-    for record in records:
-        try:
-            decoded.append((AlertEvent.model_validate_json(record.value or b""), record))
-        except ValidationError:
-            bad.append(record)
-    return decoded, bad
-
-
-async def _dead_letter(state: RouterState, records: list[Record]) -> None:
-    if records:
-        log.warning("alert_records_dead_lettered", count=len(records))
-        await produce_all(state.producer, [(ALERTS_DLQ, r.key or b"", r.value or b"") for r in records], timeout=10)
-        DEAD_LETTERED.labels(ALERTS_DLQ).inc(len(records))
+async def _dead_letter(state: RouterState, rejected: list[tuple[Record, str]]) -> None:
+    """With the reason in the record's ``error`` header, and in the log: a count alone left the operator to
+    guess why an alert never got a decision."""
+    if rejected:
+        log.warning("alert_records_dead_lettered", count=len(rejected), reasons=[r for _, r in rejected][:3])
+        await dead_letter(state.producer, ALERTS_DLQ, rejected, timeout=10)
 
 
 async def handle_alert_batch(state: RouterState, records: Sequence[Record]) -> None:
-    decoded, bad = _decode(records)
-    await _dead_letter(state, bad)
+    decoded, rejected = decode_records(records, AlertEvent, "AlertEvent v1")
+    await _dead_letter(state, rejected)
     if not decoded:
         return
 
     async def process(events: list[AlertEvent]) -> Effects:
         return await process_batch(state, events)
 
-    await _dead_letter(state, await store_isolating(decoded, process, "alert events", _event_context))
+    refused = await store_isolating(decoded, process, "alert events", _event_context)
+    await _dead_letter(state, [(record, "could not be stored: see record_not_stored") for record in refused])
 
 
 def _event_context(event: AlertEvent) -> dict[str, str]:

@@ -9,16 +9,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import ConsumerRecord
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_router.db.tables import timeline
 from alertrouter_router.unreached import escalate_unreached, incidents_with_failures
+from alertrouter_shared.dead_letters import dead_letter, decode_records
 from alertrouter_shared.events import DeliveryResult
-from alertrouter_shared.kafka import produce_all
 from alertrouter_shared.logging import get_logger
-from alertrouter_shared.metrics import DEAD_LETTERED
 from alertrouter_shared.topics import DELIVERIES_DLQ
 
 if TYPE_CHECKING:
@@ -46,18 +44,12 @@ async def for_incident(conn: AsyncConnection, incident_id: str) -> list[dict[str
 
 async def handle_delivery_batch(state: RouterState, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
     """Idempotent: one timeline entry per (delivery, attempt, status)."""
-    results: list[DeliveryResult] = []
-    undecodable: list[ConsumerRecord[bytes, bytes]] = []
-    for record in records:
-        try:
-            results.append(DeliveryResult.model_validate_json(record.value or b""))
-        except ValidationError:
-            log.warning("delivery_record_undecodable", offset=record.offset)
-            undecodable.append(record)
+    decoded, undecodable = decode_records(records, DeliveryResult, "DeliveryResult v1")
+    results = [result for result, _ in decoded]
     if undecodable:  # kept for an operator, and counted: a failure in one is an escalation this router missed
-        dead = [(DELIVERIES_DLQ, r.key or b"", r.value or b"") for r in undecodable]
-        await produce_all(state.producer, dead, timeout=10)
-        DEAD_LETTERED.labels(DELIVERIES_DLQ).inc(len(undecodable))
+        reasons = [reason for _, reason in undecodable][:3]
+        log.warning("delivery_record_undecodable", count=len(undecodable), reasons=reasons)
+        await dead_letter(state.producer, DELIVERIES_DLQ, undecodable, timeout=10)
     if not results:
         return
     async with state.pool.acquire() as conn:
