@@ -107,6 +107,23 @@ async def test_buttons_acknowledge_then_resolve_and_the_message_follows(
     assert slack_app.responses == []  # nothing to explain to gina
 
 
+async def test_a_page_to_a_direct_message_id_is_answered_by_its_person(
+    notifier: Notifier, slack_app: SlackServer, router_live: LiveRouter, unique: str
+) -> None:
+    """A contact method may name the person's direct-message conversation (D…) instead of their member id (U…):
+    the click's member id matched nothing, and the paged person was told their account was not linked. A direct
+    message has one person in it: a click there is theirs."""
+    dm = f"D{unique[:8].upper()}H"
+    hana = Person(f"hana-{unique}", {"slack": dm})
+    service = await router_live.add_service(unique, [[hana]])
+    (page,) = await router_live.trigger(service, "queue depth")
+    where = await _posted(notifier, slack_app, [page], dm)
+    assert where[0] == dm
+    assert await _click(notifier, slack_app, where, "alertrouter_acknowledge", member(unique, "H")) == 200
+    assert await _incident(router_live, page) == ("acknowledged", hana.id, None)
+    assert slack_app.responses == []
+
+
 async def test_a_channel_message_acts_as_the_clicking_person_and_strangers_change_nothing(
     notifier: Notifier, slack_app: SlackServer, router_live: LiveRouter, unique: str
 ) -> None:

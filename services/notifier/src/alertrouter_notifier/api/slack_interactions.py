@@ -116,7 +116,7 @@ def slack_router() -> APIRouter:
         ref = message_ref(payload.container.channel_id, payload.container.message_ts)
         sent = await recorded(ctx.engine, ContactMethodType.SLACK, ref)
         async with ctx.engine.connect() as conn:
-            person = await _person(conn, payload.user.id, sent) if sent else None
+            person = await _person(conn, payload.user.id, payload.container.channel_id, sent) if sent else None
         if sent is None:
             await _tell(ctx, payload, "This message is not an alertrouter page; nothing was changed.")
         elif person is None:
@@ -145,8 +145,11 @@ async def _verified_payload(request: Request, ctx: AppContext) -> BlockActions:
         raise HTTPException(400, "the body is not a Slack interaction payload") from exc
 
 
-async def _person(conn: AsyncConnection, slack_user: str, sent: SentPage) -> str | None:
-    if sent.page.contact_method.address.strip().upper() == slack_user.upper():
+async def _person(conn: AsyncConnection, slack_user: str, channel: str, sent: SentPage) -> str | None:
+    """The page's person when it went to their member id, or to their direct message (D…: one person in it, the
+    click is theirs); else whoever was last paged at the clicking member id."""
+    address = sent.page.contact_method.address.strip().upper()
+    if address == slack_user.upper() or (address.startswith("D") and address == channel.upper()):
         return sent.page.user_id
     return await recipient_of(conn, ContactMethodType.SLACK, slack_user)
 
