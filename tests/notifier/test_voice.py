@@ -15,6 +15,8 @@ from tests.helpers import TopicReader, eventually
 from tests.notifier.conftest import PageFactory, SettingsFactory
 from tests.notifier.live import ROUTER_TOKEN, LiveRouter, Person, public_settings, served
 from tests.notifier.support import api_client, deliveries_for, final_delivery, produce_pages
+from tests.providers.base import Reply
+from tests.providers.servers import CaptureServer
 from tests.providers.twilio import TwilioServer
 
 
@@ -184,6 +186,30 @@ async def test_router_unreachable_changes_nothing_and_offers_the_menu_again(
     assert root.find("Gather") is not None  # the person can press again
     assert "could not be reached" in again.body  # and that press is tried again, not taken for a replay
     assert "not known to alertrouter" in unknown_call.body
+
+
+async def test_pressing_2_again_after_an_unconfirmed_escalation_asks_from_the_same_level(
+    make_settings: SettingsFactory, make_page: PageFactory, twilio: TwilioServer, unique: str
+) -> None:
+    """The router took "2" but its answer was lost: the call offered the menu again and a second "2" escalated
+    once more (the router moved on from wherever the incident was). Both ask from the call's own level, so the
+    router escalates once (its side: tests/router/test_reaching_a_human.py), and the caller hears why not again."""
+    with CaptureServer() as router:
+        unchanged = {"incident": f"inc-{unique}", "status": "triggered", "changed": False}
+        router.script(Reply(500, {"status": 500, "detail": "internal error"}), Reply(200, unchanged))
+        settings = make_settings(
+            twilio_base_url=twilio.url, router_url=router.url, router_api_token=ROUTER_TOKEN, **public_settings()
+        )
+        page = make_page(ContactMethodType.VOICE, number(unique, 4), escalation_level=2)
+        async with Notifier(settings) as notifier, served(notifier):
+            await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+            call = await _placed_call(twilio, page.contact_method.address)
+            first = await asyncio.to_thread(twilio.press, call["sid"], "2")
+            second = await asyncio.to_thread(twilio.press, call["sid"], "2", first.body)
+        asked = [r.json() for r in router.requests if r.path.endswith("/escalate")]
+    assert "did not confirm" in first.body and ET.fromstring(first.body).find("Gather") is not None
+    assert [a["from_level"] for a in asked] == [2, 2]
+    assert "already gone past your level" in second.body and ET.fromstring(second.body).find("Hangup") is not None
 
 
 async def test_a_replayed_key_press_escalates_once(

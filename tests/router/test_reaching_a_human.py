@@ -124,10 +124,18 @@ async def test_escalate_now_and_snooze_through_the_api(
     key = f"am:test-am:{unique}"
     await send(producer, alert_event(key, {"service": "checkout"}))
     incident_id = (await decisions_for(api, key, 1))[0]["incident_id"]
-    escalated = await api.post(f"/v1/incidents/{incident_id}/escalate", json={"by": "alice", "note": "need help"})
+    asked = {"by": "alice", "note": "need help", "from_level": 1}
+    escalated = await api.post(f"/v1/incidents/{incident_id}/escalate", json=asked)
     assert escalated.status_code == 200, escalated.text
     assert "escalated by alice: need help: paged level 2" in escalated.json()["reason"]
     await eventually(lambda: paged(pages, key, level=2), what="bob's page after escalate now")
+    again = await api.post(f"/v1/incidents/{incident_id}/escalate", json=asked)  # retried: its answer was lost
+    assert again.status_code == 200 and again.json() == {
+        "incident": incident_id,
+        "status": "triggered",
+        "changed": False,
+    }
+    assert (await api.get(f"/v1/incidents/{incident_id}")).json()["incident"]["last_level"] == 1  # still level 2
 
     snoozed = await api.post(f"/v1/incidents/{incident_id}/snooze", json={"by": "bob", "minutes": 10})
     assert snoozed.status_code == 200 and snoozed.json()["status"] == "acknowledged"

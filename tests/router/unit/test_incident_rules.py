@@ -35,6 +35,18 @@ def test_escalate_now_pages_the_next_level_and_reschedules() -> None:
     assert [(s.round, s.level, s.due_at) for s in store.pending_steps.values()] == [(1, 0, T0 + minutes(11))]
 
 
+def test_escalate_from_a_level_escalates_once() -> None:
+    """A phone's "press 2" sent again after the router's answer was lost escalated once more: round 2's level 1
+    paged, a level nobody asked for. Asked from level 1, it escalates only while the incident is still there."""
+    store = Store()
+    incident_id = _open(store)
+    assert store.act(incident_id, "escalate", T0 + minutes(1), by="alice", from_level=1).decisions
+    paged = _levels(store, incident_id)
+    assert store.act(incident_id, "escalate", T0 + minutes(2), by="alice", from_level=1).decisions == []
+    assert _levels(store, incident_id) == paged and store.incidents[incident_id].last_level == 1
+    assert store.act(incident_id, "escalate", T0 + minutes(3), by="bob", from_level=2).decisions  # from level 2
+
+
 def test_escalate_past_the_last_level_says_so() -> None:
     store = Store()
     store.run([event("s", service="unstaffed")], T0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import httpx
 
@@ -67,10 +68,17 @@ class RouterClient:
         self._base = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {token}"}
 
-    async def act(self, incident_id: str, action: IncidentAction, by: str, note: str) -> ActionOutcome:
+    async def act(
+        self, incident_id: str, action: IncidentAction, by: str, note: str, from_level: int | None = None
+    ) -> ActionOutcome:
+        """``from_level``: escalate only while the incident is still at that level, so a request retried after its
+        answer was lost (the person pressed again) escalates once."""
         url = f"{self._base}/v1/incidents/{incident_id}/{action.value}"
+        body: dict[str, Any] = {"by": by, "note": note}
+        if from_level is not None:
+            body["from_level"] = from_level
         try:
-            response = await self._http.post(url, json={"by": by, "note": note}, headers=self._headers)
+            response = await self._http.post(url, json=body, headers=self._headers)
         except NOT_SENT as exc:
             log.warning("router_unreachable", incident_id=incident_id, action=action.value, error=repr(exc))
             return ActionOutcome(Result.UNAVAILABLE)

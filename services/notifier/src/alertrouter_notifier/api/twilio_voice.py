@@ -67,11 +67,16 @@ def _again(ctx: AppContext, text: str) -> str:
 async def _act(ctx: AppContext, sent: SentPage, action: IncidentAction) -> tuple[str, bool]:
     """The TwiML answer, and whether it is final (the call hangs up) rather than the menu offered again."""
     page = sent.page
-    outcome = await ctx.router.act(page.incident_id, action, page.user_id, f"{PAST[action]} by phone")
+    # escalate from the level this call is for: "press 2" again after an answer the router did not confirm (it
+    # may have escalated) escalated once more, paging a level nobody asked for
+    level = page.escalation_level if action is IncidentAction.ESCALATE else None
+    outcome = await ctx.router.act(page.incident_id, action, page.user_id, f"{PAST[action]} by phone", level)
     log.info("call_key_pressed", incident_id=page.incident_id, action=action.value, result=outcome.result.value)
     if outcome.result is Result.DONE:
         done = "escalated to the next level" if action is IncidentAction.ESCALATE else PAST[action]
         return say(f"The incident is {done}. Goodbye.") + "<Hangup/>", True
+    if outcome.result is Result.UNCHANGED and action is IncidentAction.ESCALATE and outcome.status == "triggered":
+        return say("The incident has already gone past your level, or no level follows. Goodbye.") + "<Hangup/>", True
     if outcome.result is Result.UNCHANGED:
         return say(f"The incident is already {outcome.status or 'closed'}. Goodbye.") + "<Hangup/>", True
     if outcome.result is Result.NOT_FOUND:

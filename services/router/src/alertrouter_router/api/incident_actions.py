@@ -41,6 +41,13 @@ class ActionBody(RequestBody):
 
 class EscalateBody(ActionBody):
     level: int | None = Field(None, ge=1, le=50, description="the 1-based level to page; default: the next one")
+    from_level: int | None = Field(
+        None,
+        ge=1,
+        le=50,
+        description="only while the incident is still at this 1-based level (else nothing changes): a request "
+        "retried after its answer was lost escalates once",
+    )
 
 
 class SnoozeBody(ActionBody):
@@ -100,9 +107,13 @@ async def _act(state: State, who: Principal, incident_id: str, body: ActionBody,
             raise HTTPException(404, f"incident {incident_id!r} not found")
         if by != who.actor and (why := await on_behalf_refusal(conn, config.config, by, before, _does(action))):
             raise HTTPException(403, why)
-        level = body.level if isinstance(body, EscalateBody) else None
+        level, from_level = (body.level, body.from_level) if isinstance(body, EscalateBody) else (None, None)
         minutes = body.minutes if isinstance(body, SnoozeBody) else None
-        inputs = [ManualAction(incident_id, action, by, body.note, level=level, minutes=minutes, target=target)]
+        inputs = [
+            ManualAction(
+                incident_id, action, by, body.note, level=level, from_level=from_level, minutes=minutes, target=target
+            )
+        ]
         effects, recorded = await work.run_unit(conn, inputs, snapshot, Maintenance(), config, now, state.rules)
         after = effects.incidents.get(incident_id, before)
         decision = effects.decisions[-1] if effects.decisions else None

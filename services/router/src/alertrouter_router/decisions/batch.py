@@ -49,6 +49,9 @@ class ManualAction:
     by: str
     note: str = ""
     level: int | None = None  # escalate: the 1-based level to page (default: the next one)
+    # escalate: only while the incident is still at this 1-based level. A phone's "press 2" retried after the
+    # router's answer was lost escalated a second time, paging a level nobody asked for.
+    from_level: int | None = None
     minutes: int | None = None  # snooze: page again after this long unless resolved
     target: tuple[Literal["user", "schedule"], str] | None = None  # reassign / add_responder: whom to page
 

@@ -193,6 +193,8 @@ class IncidentRules(ResponderRules):
             self.reassign(incident, action, decision, said + note)
         elif action.action == "add_responder":
             self.add_responder(incident, action, decision, said + note)
+        elif action.action == "escalate" and action.from_level not in (None, incident.last_level + 1):
+            return  # already past the level it was asked from (a retry, or the timer was first): nothing to do
         elif action.action == "acknowledge":
             if incident.status is IncidentStatus.ACKNOWLEDGED:
                 return
