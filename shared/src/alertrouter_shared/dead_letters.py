@@ -32,11 +32,12 @@ def decode_records(
         try:
             decoded.append((model.model_validate_json(record.value), record))
         except ValidationError as exc:
-            rejected.append((record, f"not a valid {contract}: {_first_error(exc)}"))
+            rejected.append((record, f"not a valid {contract}: {validation_reason(exc)}"))
     return decoded, rejected
 
 
-def _first_error(exc: ValidationError) -> str:
+def validation_reason(exc: ValidationError) -> str:
+    """The first error's field and rule, without the input (``str(exc)`` repeats the value: a phone number)."""
     errors = exc.errors(include_input=False, include_url=False)
     if not errors:
         return "invalid"

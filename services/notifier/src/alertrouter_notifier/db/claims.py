@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_notifier.db.ledger import ClaimedDelivery
 from alertrouter_notifier.metrics import UNDECODABLE_CLAIMS
+from alertrouter_shared.dead_letters import validation_reason
 from alertrouter_shared.events import Page
 from alertrouter_shared.logging import get_logger
 
@@ -120,7 +121,9 @@ def _decoded(rows: Iterable[Any]) -> list[ClaimedDelivery]:
             # raising here left every delivery claimed with it unsent until its lease ran out, again and again.
             # This one stays claimed; after its lease, a notifier that can decode it takes it.
             UNDECODABLE_CLAIMS.inc()
-            log.error("delivery_undecodable", delivery_id=row.id, errors=exc.error_count(), error=str(exc)[:300])
+            log.error(
+                "delivery_undecodable", delivery_id=row.id, errors=exc.error_count(), error=validation_reason(exc)
+            )
             continue
         claimed.append(
             ClaimedDelivery(
