@@ -155,6 +155,24 @@ async def test_a_retry_after_beyond_any_date_gives_the_delivery_up_at_once(
     assert result.failed_for_good and result.failure_reason == "webhook retries past the deadline"
 
 
+async def test_a_retry_that_would_come_after_the_page_expires_is_reported_expired_at_once(
+    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer
+) -> None:
+    """A page admitted late (850 s after it was due: a notifier outage) whose receiver asks to wait 400 s: the retry,
+    inside the deadline (counted from admission), was scheduled at 1,250 s, past the maximum age of 900 s, and only
+    then reported expired; the router could have escalated 350 s sooner."""
+    capture.script(Reply(503, "busy", headers={"Retry-After": "400"}))
+    settings = make_settings(max_page_age_seconds=900, retry_deadline_seconds=600)
+    due = datetime.now(UTC) - timedelta(seconds=850)
+    page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hooks/late-retry", send_at=due, created_at=due)
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+        delivery = await final_delivery(client, page.page_id)
+    assert delivery["status"] == "expired", delivery
+    assert "past its maximum age: webhook: HTTP 503" in delivery["last_error"]
+    assert [r.path for r in capture.requests].count("/hooks/late-retry") == 1
+
+
 @pytest.mark.parametrize("address", ["hooks.example.test/oncall", "ftp://hooks.example.test/oncall"])
 async def test_an_address_without_an_http_scheme_fails_at_once_not_at_the_deadline(
     make_settings: SettingsFactory, make_page: PageFactory, address: str

@@ -297,6 +297,13 @@ class Dispatcher:
             error = f"{GAVE_UP_PREFIX} after {claimed.attempt} attempt(s): {message}"
             await self._final(claimed, replace(record, status=DeliveryStatus.FAILED, error=error))
             return
+        if self._policy.is_expired(claimed.page, next_at):
+            # The retry would find the page expired: said now, so the router escalates now, not at that retry (a
+            # page admitted late whose provider asked to wait minutes; the deadline counts from admission).
+            age = self._policy.page_age(claimed.page, next_at).total_seconds()
+            error = f"the next attempt would be {age:.0f}s after the page was due, past its maximum age: {message}"
+            await self._final(claimed, replace(record, status=DeliveryStatus.EXPIRED, error=error))
+            return
         log.warning("delivery_retry_scheduled", provider=provider.name, attempt=claimed.attempt, error=message)
         await self._store(claimed, record, next_at=next_at, slot=slot)
 
