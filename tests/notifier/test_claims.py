@@ -14,11 +14,13 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
 
 from alertrouter_notifier.db.claims import claim_due
 from alertrouter_notifier.db.connections import autocommit
 from alertrouter_notifier.db.ledger import insert_deliveries, new_delivery_row
-from alertrouter_notifier.db.tables import delivery
+from alertrouter_notifier.db.tables import delivery, throttle
+from alertrouter_notifier.digests import flush_due_digests
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.runtime import Notifier
 from alertrouter_shared.clock import SystemClock
@@ -55,6 +57,46 @@ async def test_an_undecodable_page_is_left_claimed_and_the_others_of_its_claim_a
         await engine.dispose()
     assert sorted(c.id for c in claimed) == sorted([ids[0], ids[2]])
     assert states[ids[1]] == "sending"  # claimed until its lease ends: then a notifier that can decode it takes it
+    assert (REGISTRY.get_sample_value(UNDECODABLE) or 0.0) == before + 1
+
+
+async def test_a_flood_window_whose_held_page_is_undecodable_holds_back_no_other_digest(
+    make_settings: SettingsFactory, make_page: PageFactory, unique: str
+) -> None:
+    """The digest is built from the window's last held page: one held by a later version failed the whole pass, so
+    no destination got its digest, every pass. That window now waits, unchanged, for a notifier that can read it."""
+    settings = make_settings()
+    policy = DeliveryPolicy.from_settings(settings)
+    engine = make_engine(settings.database_url, 1)
+    now = SystemClock().now()
+    good, bad = f"good-{unique}", f"bad-{unique}"
+    held = make_page(ContactMethodType.WEBHOOK, "http://receiver.test/hook").model_dump(mode="json")
+    before = REGISTRY.get_sample_value(UNDECODABLE) or 0.0
+    try:
+        async with autocommit(engine) as conn:
+            for key, page in ((bad, held | {"kind": "a-kind-of-a-later-version"}), (good, held)):
+                await conn.execute(
+                    insert(throttle).values(
+                        key=key,
+                        channel="webhook",
+                        window_start=now - timedelta(minutes=2),
+                        sent_in_window=3,
+                        suppressed=5,
+                        digest_due_at=now - timedelta(minutes=1, seconds=1 if key == bad else 0),  # bad: first
+                        last_page=page,
+                        services=["checkout"],
+                    )
+                )
+            created = await flush_due_digests(conn, now, policy)
+            windows = {
+                row.key: (row.suppressed, row.digest_due_at)
+                for row in await conn.execute(select(throttle).where(throttle.c.key.in_([good, bad])))
+            }
+    finally:
+        await engine.dispose()
+    assert len(created) == 1  # the good window's digest
+    assert windows[good] == (0, None)
+    assert windows[bad] == (5, now - timedelta(minutes=1, seconds=1))  # still due, its 5 held pages still counted
     assert (REGISTRY.get_sample_value(UNDECODABLE) or 0.0) == before + 1
 
 

@@ -37,6 +37,7 @@ async def test_fifty_pages_in_a_minute_give_three_sms_and_one_digest(
         for service in ["checkout", "payments"] * 25
     ]
     clock = OffsetClock()
+    started = clock.now()
     throttled_before = deliveries_counted("sms", "throttled")
     async with Notifier(settings, clock=clock) as notifier, api_client(notifier) as client:
         await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, pages)
@@ -56,10 +57,12 @@ async def test_fifty_pages_in_a_minute_give_three_sms_and_one_digest(
         # ended at admission, not by a send: counted all the same (the dashboards' deliveries by outcome)
         assert await eventually(throttled_counted, what="47 throttled deliveries counted") == 47
 
-        clock.advance(timedelta(seconds=61))  # the window closes: the digest goes out
+        clock.advance(timedelta(minutes=10))  # the window closed long ago: the digest goes out
         await asyncio.to_thread(twilio.wait_for, 4)
         digest_body = twilio.messages[3]["Body"]
         assert digest_body.startswith("[DIGEST] 47 more alerts for ")
+        # since the window began (within seconds of the start), not since the digest went out (10 minutes on)
+        assert any(f"since {at:%H:%M} UTC" in digest_body for at in (started, started + timedelta(seconds=5)))
         assert "checkout" in digest_body and "payments" in digest_body
 
         async def digest_sent() -> list[dict[str, object]] | None:
@@ -241,6 +244,9 @@ async def test_a_page_held_for_a_digest_that_is_not_delivered_is_reported_not_re
             return [r for r in results if r.page_id == held.page_id and r.status == "undelivered"] or None
 
         (result,) = await eventually(held_not_reached, timeout=30, what="the held page reported undelivered")
+        # and its row says so (it stayed "throttled", with no failure_reason, before)
+        (row,) = await deliveries_for(client, page=held.page_id)
+        assert (row["status"], row["failure_reason"]) == ("undelivered", "sms undelivered (30003)")
     assert digest_request.form()["To"] == phone
     assert result.failed_for_good and result.failure_reason == "sms undelivered (30003)"
     assert (result.incident_id, result.user_id) == (held.incident_id, held.user_id)

@@ -9,18 +9,28 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_notifier.db.ledger import insert_deliveries, new_delivery_row
 from alertrouter_notifier.db.tables import RowState, delivery
+from alertrouter_notifier.metrics import UNDECODABLE_CLAIMS
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.throttle import Budget, Window, budget_kinds, due_digest_windows, lock_window, save_window
+from alertrouter_shared.dead_letters import validation_reason
 from alertrouter_shared.events import Page, PageKind
+from alertrouter_shared.logging import get_logger
+
+log = get_logger(__name__)
 
 
-def digest_page(window: Window, count: int, last: Page, services: list[str], now: datetime) -> Page:
-    since = window.window_start.strftime("%H:%M UTC")
+def digest_page(
+    window: Window, count: int, last: Page, services: list[str], now: datetime, held_since: datetime
+) -> Page:
+    """``held_since``: when the closed window began (the window has been restarted at ``now`` by then: the digest
+    said "since" the time it was sent)."""
+    since = held_since.strftime("%H:%M UTC")
     names = ", ".join(services) or last.service_name or last.service_id
     noun = ("alert", "alerts") if window.budget is Budget.PAGES else ("incident update", "incident updates")
     plural = noun[0] if count == 1 else noun[1]
@@ -44,11 +54,20 @@ def digest_page(window: Window, count: int, last: Page, services: list[str], now
 
 async def flush_digest(conn: AsyncConnection, window: Window, now: datetime, policy: DeliveryPolicy) -> str | None:
     """Turn the window's suppressed pages into one digest delivery; the caller holds the window's lock."""
-    count, last_json, services = window.take_digest(now)
-    await save_window(conn, window)
-    if count == 0 or last_json is None:
+    held_since = window.window_start
+    try:  # before the window is closed: an undecodable page left it closed, its held pages in no digest
+        last = None if window.last_page is None else Page.model_validate(window.last_page)
+    except ValidationError as exc:
+        # Held by another notifier version (a rollback): raising rolled back every window of the pass, so no
+        # destination got a digest. This one waits for a notifier that can read it, as a claimed page does.
+        UNDECODABLE_CLAIMS.inc()
+        log.error("digest_page_undecodable", throttle_key=window.key, error=validation_reason(exc))
         return None
-    page = digest_page(window, count, Page.model_validate(last_json), services, now)
+    count, _, services = window.take_digest(now)
+    await save_window(conn, window)
+    if count == 0 or last is None:
+        return None
+    page = digest_page(window, count, last, services, now, held_since)
     row = new_delivery_row(page, now, policy) | {"digest_count": count}
     inserted = await insert_deliveries(conn, [(page, row)], now)
     if not inserted:
@@ -82,17 +101,25 @@ async def flush_due_digests(conn: AsyncConnection, now: datetime, policy: Delive
 HELD_REPORT_HORIZON = timedelta(days=1)
 _HELD_LOCK = 0x6E6F7469  # one replica at a time reports held pages (the NOT EXISTS alone would race)
 
+# The held row takes the outcome too: it stayed "throttled" in GET /v1/deliveries (no failure_reason, not found
+# by ?status=failed) while the router escalated on it as not reached.
 _REPORT_HELD = text(
     """
-INSERT INTO notifier_attempt (delivery_id, attempt, status, provider, provider_status_code, error, at)
-SELECT h.id, 0, d.status, coalesce(d.provider, ''), d.provider_status_code,
-       coalesce(d.last_error, 'the digest ' || d.status) || ' (the digest this page was held back for)', :now
-FROM notifier_delivery AS d
-JOIN notifier_delivery AS h ON h.digest_delivery_id = d.id
-WHERE d.kind = 'digest' AND d.status IN ('failed', 'undelivered', 'expired') AND d.updated_at >= :since
-  AND h.status = 'throttled'
-  AND NOT EXISTS (SELECT 1 FROM notifier_attempt AS a WHERE a.delivery_id = h.id AND a.status = d.status)
-RETURNING id
+WITH reported AS (
+  INSERT INTO notifier_attempt (delivery_id, attempt, status, provider, provider_status_code, error, at)
+  SELECT h.id, 0, d.status, coalesce(d.provider, ''), d.provider_status_code,
+         coalesce(d.last_error, 'the digest ' || d.status) || ' (the digest this page was held back for)', :now
+  FROM notifier_delivery AS d
+  JOIN notifier_delivery AS h ON h.digest_delivery_id = d.id
+  WHERE d.kind = 'digest' AND d.status IN ('failed', 'undelivered', 'expired') AND d.updated_at >= :since
+    AND h.status = 'throttled'
+    AND NOT EXISTS (SELECT 1 FROM notifier_attempt AS a WHERE a.delivery_id = h.id AND a.status = d.status)
+  RETURNING id, delivery_id, status, provider_status_code, error
+)
+UPDATE notifier_delivery AS h
+SET status = r.status, provider_status_code = r.provider_status_code, last_error = r.error, updated_at = :now
+FROM reported AS r WHERE h.id = r.delivery_id
+RETURNING r.id
 """
 )
 

@@ -33,7 +33,8 @@ RESULTS_UNPUBLISHED = Counter(
 
 UNDECODABLE_CLAIMS = Counter(
     "alertrouter_notifier_undecodable_deliveries_total",
-    "Claimed deliveries whose stored page this notifier cannot decode (left for another version after the lease)",
+    "Stored pages this notifier cannot decode (a claimed delivery, or the held page a digest is built from): left "
+    "for another version",
 )
 
 LEASES_LOST = Counter(
