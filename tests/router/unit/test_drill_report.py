@@ -58,3 +58,29 @@ def test_a_page_reached_before_its_publication_was_marked_was_out_when_it_was_re
     assert marked_first["time_to_first_page_seconds"] == 0.2
     unmarked = build(RUN, None, [], [(page, None)], [])
     assert unmarked["time_to_first_page_seconds"] is None
+
+
+def test_a_page_a_person_sent_is_reported_as_a_responder_s() -> None:
+    """A reassignment's or added responder's page id names the action, not a round: the report raised ValueError
+    (GET /v1/drills/{id} answered 500) once anyone reassigned the drill or added a responder."""
+    level_one = page_to("alice", CONTACT, STARTED, STARTED, dedup_key=RUN.dedup_key, service_id="checkout")
+    dave = ContactMethod(id="dave-hook", type=ContactMethodType.WEBHOOK, address="http://hooks/dave")
+    added = page_to("dave", dave, STARTED, STARTED, page_id="i1:add_responder:d2:dave:dave-hook")
+    bounced = DeliveryResult(
+        delivery_id="dl-2",
+        page_id=added.page_id,
+        incident_id="i1",
+        channel=ContactMethodType.WEBHOOK,
+        destination_masked="http://hooks/…",
+        status=DeliveryStatus.FAILED,
+        error="HTTP 410",
+        failed_for_good=True,
+        failure_reason="webhook failed",
+        at=STARTED + timedelta(seconds=1),
+    )
+    report = build(RUN, None, [], [(level_one, STARTED), (added, STARTED)], [bounced])
+    assert [(lv["round"], lv["level"], [c["user"] for c in lv["contacts"]]) for lv in report["levels"]] == [
+        (2, 1, ["alice"])
+    ]
+    assert [c["user"] for c in report["responders"]] == ["dave"]
+    assert report["failures"] == ["responder: dave not reached on webhook: webhook failed (HTTP 410)"]

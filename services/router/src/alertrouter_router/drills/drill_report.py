@@ -38,9 +38,11 @@ def scheduled(run: DrillRun) -> dict[str, str] | None:
     return {"schedule": run.schedule_id, "at": run.scheduled_at.isoformat()}
 
 
-def _round_of(page: Page) -> int:
-    """The round is in the deterministic page id: ``<incident>:<round>:<level>:<user>:<contact method>``."""
-    return int(page.page_id[len(page.incident_id) + 1 :].split(":", 1)[0]) + 1
+def _round_of(page: Page) -> int | None:
+    """The round is in the deterministic page id: ``<incident>:<round>:<level>:<user>:<contact method>``; None for
+    a person's reassignment or added responder (``<incident>:reassign:…``), which no escalation round paged."""
+    part = page.page_id[len(page.incident_id) + 1 :].split(":", 1)[0]
+    return int(part) + 1 if part.isdigit() else None
 
 
 def _out_at(published_at: datetime | None, results: list[DeliveryResult]) -> datetime | None:
@@ -98,20 +100,27 @@ def build(
         if ended and ended.get("status") != "acknowledged":  # acknowledged and left open: the drill did its job
             failures.append(f"not acknowledged before the drill's time limit ({ended.get('ends_at')})")
     levels: dict[tuple[int, int], dict[str, Any]] = {}
+    responders: list[dict[str, Any]] = []
     first_page: datetime | None = None
     first_reached: datetime | None = None
     for page, published_at in sorted(pages, key=lambda p: (p[0].created_at, p[0].page_id)):
         if page.kind is not PageKind.TRIGGER:
             continue
-        key = (_round_of(page), page.escalation_level)
-        level = levels.setdefault(
-            key, {"round": key[0], "level": key[1], "paged_at": page.created_at.isoformat(), "contacts": []}
-        )
         results = by_page.get(page.page_id, [])
         contact = _contact(page, published_at, results)
-        level["contacts"].append(contact)
+        round_ = _round_of(page)
+        if round_ is None:  # paged by a person (reassigned, added as a responder): the report raised ValueError
+            responders.append(contact)
+            where = "responder"
+        else:
+            key = (round_, page.escalation_level)
+            level = levels.setdefault(
+                key, {"round": key[0], "level": key[1], "paged_at": page.created_at.isoformat(), "contacts": []}
+            )
+            level["contacts"].append(contact)
+            where = f"level {key[1]}"
         if contact["failure"]:
-            failures.append(f"level {key[1]}: {page.user_id} not reached on {contact['channel']}: {contact['failure']}")
+            failures.append(f"{where}: {page.user_id} not reached on {contact['channel']}: {contact['failure']}")
         out = _out_at(published_at, results)
         if out is not None and (first_page is None or out < first_page):
             first_page = out
@@ -140,6 +149,7 @@ def build(
         "ends_at": _iso(run.ends_at),
         "ended_by": _ended_by(incident),
         "levels": [levels[k] for k in sorted(levels)],
+        "responders": responders,
         "failures": failures,
     }
 
