@@ -11,7 +11,7 @@ import pytest
 from alertrouter_router import drills
 from alertrouter_router.decisions import Outcome
 from alertrouter_router.decisions.alerts import AlertStatus
-from alertrouter_router.decisions.decide import DrillEnd
+from alertrouter_router.decisions.decide import DrillEnd, ManualAction
 from alertrouter_router.decisions.escalation import Step
 from alertrouter_router.decisions.incidents import DRILL_TIME_LIMIT, IncidentStatus
 from alertrouter_router.decisions.paging import update_pages
@@ -241,3 +241,17 @@ def test_those_paged_are_told_the_drill_ended() -> None:
     assert {n.status_note for n in notices} == {"ended by the drill's time limit"} and all(n.drill for n in notices)
     by_person = update_pages(CONFIG, incident, paged, "bob", "d", T0 + minutes(30))
     assert {n.status_note for n in by_person} == {""}
+
+
+@pytest.mark.parametrize(("action", "extra"), [("escalate", {}), ("add_responder", {"target": ("user", "dave")})])
+def test_a_person_s_action_on_a_drill_past_its_limit_pages_nobody(action: str, extra: dict[str, object]) -> None:
+    """Between the time limit and the timer pass that ends the drill, escalate now, reassign and add a responder
+    still paged (bob at level 2, dave as a responder): a due step at that moment pages nobody, and they did."""
+    store = Store()
+    _, incident_id = _start(store)
+    store.act(incident_id, "acknowledge", T0 + minutes(1), by="alice")
+    before = store.pages_for(incident_id)
+    effects = store.run([ManualAction(incident_id, action, "alice", **extra)], T0 + minutes(31))  # type: ignore[arg-type]
+    assert effects.pages == [] and effects.decisions == [] and store.pages_for(incident_id) == before
+    store.tick(T0 + minutes(31))
+    assert store.incidents[incident_id].status is IncidentStatus.RESOLVED  # its end, at the next timer pass

@@ -31,6 +31,7 @@ _PAST = {
     "add_responder": "responder added",
 }
 _TARGETED = {"reassign", "add_responder"}  # their reason continues after the note ("…: paged dave")
+_PAGES = {"escalate", *_TARGETED}  # a person's actions that page someone
 
 
 class IncidentRules(ResponderRules):
@@ -180,6 +181,8 @@ class IncidentRules(ResponderRules):
         incident = self.incidents.get(action.incident_id)
         if incident is None or not (incident.live or action.action == "note"):
             return
+        if action.action in _PAGES and self.past_drill_end(incident):
+            return  # as a due step then: nothing (the next timer pass resolves it); they paged, before
         decision = self.incident_decision(
             incident, DecisionKind.MANUAL, by=action.by, note=action.note, action=action.action
         )
