@@ -109,6 +109,31 @@ async def test_the_confirm_form_carries_csrf_and_a_post_without_the_confirmation
         await resolve_all(admin_api, {incident})
 
 
+async def test_a_confirmation_sent_twice_escalates_once(
+    base_url: str, people: People, ingest: httpx.AsyncClient, admin_api: httpx.AsyncClient, unique: str
+) -> None:
+    """The confirm page asks from the level it showed: sent again (a double tap, a reload that resends), or
+    confirmed after the timer escalated, it escalated once more, from wherever the incident then was."""
+    incident = await incident_of(admin_api, await fire(ingest, "checkout", "Twice", f"Checkout twice ({unique})"))
+    url = f"/ui/incidents/{incident}/escalate"
+    try:
+        async with httpx.AsyncClient(base_url=base_url, headers={"cookie": f"alertrouter_console={people.bob}"}) as c:
+            asked = await c.get(url)
+            assert 'name="from_level" value="1"' in asked.text, asked.text
+            csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', asked.text)
+            assert csrf is not None
+            for _ in range(2):
+                sent = await c.post(url, data={"csrf": csrf[1], "confirmed": "yes", "from_level": "1"})
+                assert sent.status_code == 303, sent.text
+        decided = (await admin_api.get("/v1/decisions", params={"incident": incident})).json()["items"]
+        manual = [d["reason"] for d in decided if d["kind"] == "manual"]
+        # one escalation: the second asked from level 1 and changed nothing ("no level follows level 2", before)
+        assert len(manual) == 1 and "paged level 2" in manual[0], manual
+        assert (await admin_api.get(f"/v1/incidents/{incident}")).json()["incident"]["last_level"] == 1
+    finally:
+        await resolve_all(admin_api, {incident})
+
+
 async def test_ending_a_maintenance_window_asks_first(
     browser: Browser, base_url: str, people: People, admin_api: httpx.AsyncClient, unique: str
 ) -> None:

@@ -31,10 +31,19 @@ def confirmed(form: dict[str, str]) -> bool:
 
 
 def ask(
-    request: Request, session: Session, question: Question, *, subject: str, action: str, back: str, moot: str = ""
+    request: Request,
+    session: Session,
+    question: Question,
+    *,
+    subject: str,
+    action: str,
+    back: str,
+    moot: str = "",
+    hidden: dict[str, str] | None = None,
 ) -> Response:
     """The confirm page: ``subject`` names what is acted on; ``moot`` says why there is nothing left to confirm
-    (resolved meanwhile, a window already over), and then no button is offered."""
+    (resolved meanwhile, a window already over), and then no button is offered; ``hidden``: what the form posts
+    with the confirmation (the state it was asked in)."""
     return render(
         request,
         "confirm.html",
@@ -45,4 +54,5 @@ def ask(
         back=back,
         moot=moot,
         confirmed_field=CONFIRMED,
+        hidden=hidden or {},
     )

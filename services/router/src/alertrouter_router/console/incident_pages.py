@@ -171,6 +171,7 @@ def _body(action: Action, form: dict[str, str]) -> ActionBody:
     if action == "escalate":
         model = EscalateBody
         values["level"] = form.get("level") or None
+        values["from_level"] = form.get("from_level") or None
     elif action == "snooze":
         model, values["minutes"] = SnoozeBody, form.get("minutes", "")
     elif action == "note":
@@ -244,7 +245,19 @@ async def _confirm(request: Request, session: Session, incident_id: str, action:
     subject = f"{found['summary'] or found['dedup_key']} ({found['status']}, level {found['last_level'] + 1})"
     moot = "It is resolved already: there is nothing to do." if found["status"] == "resolved" else ""
     where = f"/ui/incidents/{incident_id}"
-    return ask(request, session, QUESTIONS[action], subject=subject, action=f"{where}/{action}", back=where, moot=moot)
+    # escalate from the level the page showed: confirmed after the timer moved on, or sent twice, it paged a level
+    # nobody asked for
+    hidden = {"from_level": str(found["last_level"] + 1)} if action == "escalate" else {}
+    return ask(
+        request,
+        session,
+        QUESTIONS[action],
+        subject=subject,
+        action=f"{where}/{action}",
+        back=where,
+        moot=moot,
+        hidden=hidden,
+    )
 
 
 def _action_route(action: Action) -> Callable[[Request, str, Session], Awaitable[Response]]:
