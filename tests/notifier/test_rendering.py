@@ -25,6 +25,7 @@ from alertrouter_notifier.rendering.text import (
     truncate,
     ucs2_units,
 )
+from alertrouter_notifier.rendering.voice import announcement
 from alertrouter_shared.events import ContactMethodType, PageKind
 from tests.notifier.conftest import PageFactory
 
@@ -153,6 +154,13 @@ def test_every_kind_renders_on_every_channel(make_page: PageFactory, kind: PageK
     assert slack_message(page, LINKS)["blocks"]
     assert teams_card(page, LINKS)["attachments"]
     assert subject(page)
+
+
+def test_a_digest_call_says_what_was_held_back_not_one_incident(make_page: PageFactory) -> None:
+    """It read "The incident for checkout was digest. 7 more alerts … Incident i n c …", naming one held incident."""
+    held = "7 more alerts for checkout since 09:12 UTC (held back by flood protection)"
+    page = make_page(ContactMethodType.VOICE, "+447700900123", kind=PageKind.DIGEST, summary=held)
+    assert announcement(page) == f"This is alertrouter. {held}."
 
 
 HOSTILE_SUMMARY = "<!channel> disk full & <https://evil.example|Acknowledge here> **now** [click](https://evil.example)"

@@ -35,6 +35,8 @@ def announcement(page: Page) -> str:
     summary = truncate(_speakable(page.summary or "no summary"), SUMMARY_LIMIT, ellipsis="...")
     if page.shift is not None:
         return f"This is alertrouter. {_speakable(page.summary)}"
+    if page.kind is PageKind.DIGEST:  # about many incidents: it read "The incident for checkout was digest"
+        return f"This is alertrouter. {summary}."
     if page.kind is PageKind.TRIGGER:
         head = f"This is alertrouter. {page.severity.value} alert for {service}."
     elif page.status_note:
