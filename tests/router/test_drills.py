@@ -155,6 +155,24 @@ async def test_a_drill_whose_first_level_reaches_nobody_says_so(
     await api.post(f"/v1/incidents/{page.incident_id}/resolve", json={"by": "carol"})
 
 
+async def test_a_drill_grouped_with_another_reports_the_incident_it_joined(
+    router: RouterRuntime, api: httpx.AsyncClient, pages: TopicReader
+) -> None:
+    """Two drills of a grouping service within its window (a scheduled one and one asked for): the second joins the
+    first's incident, as a second alert would. Its report and listing looked the incident up by the second drill's
+    own key and said "not paged" with no failure, though its alert was in an incident paging people."""
+    first = (await api.post("/v1/services/storm/drills", json={"by": "alice"})).json()
+    page = (await eventually(lambda: _paged(pages, first["dedup_key"], 1), what="the first drill's page"))[0]
+    second = (await api.post("/v1/services/storm/drills", json={"by": "bob"})).json()
+    try:
+        report = await _report(api, second["id"], lambda body: body["status"] != "waiting for the router")
+        assert (report["incident"], report["status"]) == (page.incident_id, "triggered"), report
+        listed = {r["id"]: r for r in (await api.get("/v1/services/storm/drills")).json()["items"]}
+        assert (listed[second["id"]]["incident"], listed[second["id"]]["status"]) == (page.incident_id, "triggered")
+    finally:
+        await api.post(f"/v1/incidents/{page.incident_id}/resolve", json={"by": "alice"})
+
+
 async def test_a_drill_suppressed_by_maintenance_reports_that_nobody_was_paged(
     router: RouterRuntime, api: httpx.AsyncClient
 ) -> None:

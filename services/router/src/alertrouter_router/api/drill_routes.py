@@ -17,6 +17,7 @@ from alertrouter_router.api.schemas.common import RequestBody
 from alertrouter_router.api.schemas.drills import DrillReport, DrillRuns, DrillStarted
 from alertrouter_router.db import decision_reads
 from alertrouter_router.db.keyset import older_than
+from alertrouter_router.db.tables import alert as alert_table
 from alertrouter_router.db.tables import drill as drill_table
 from alertrouter_router.db.tables import incident as incident_table
 from alertrouter_router.db.tables import outbox, scheduled_drill
@@ -128,9 +129,9 @@ async def list_drills(
     incidents = {
         i.dedup_key: i
         for i in await conn.execute(
-            select(incident_table.c.id, incident_table.c.dedup_key, incident_table.c.status).where(
-                incident_table.c.dedup_key.in_(keys)
-            )
+            select(alert_table.c.dedup_key, incident_table.c.id, incident_table.c.status)
+            .join(incident_table, incident_table.c.id == alert_table.c.incident_id)
+            .where(alert_table.c.dedup_key.in_(keys))
         )
     }
     items = [_listed(run, incidents.get(run.dedup_key or "")) for run in runs]
@@ -195,10 +196,17 @@ async def get_drill(drill_id: str, conn: ReadConn) -> dict[str, Any]:
 
 async def _paging_report(conn: AsyncConnection, run: drills.DrillRun) -> dict[str, Any]:
     key = run.dedup_key or ""
-    found = (await conn.execute(select(incident_table).where(incident_table.c.dedup_key == key))).first()
-    incident = dict(found._mapping) if found else None
+    # Decisions first: the alert's row commits with them, so whenever they are seen its incident is too (read the
+    # other way round, a report read while the router committed said "not paged" for a drill that was).
     filters = decision_reads.DecisionFilter(dedup_key=key)
     decisions = {d["id"]: d for d in await decision_reads.list_page(conn, filters, 500, None)}
+    # the incident its alert is in: its own, or the one of a drill it was grouped with (a scheduled drill and one
+    # asked for within the service's grouping window). Looked up by its own key, that one read "not paged".
+    joined = incident_table.join(alert_table, alert_table.c.incident_id == incident_table.c.id)
+    found = (
+        await conn.execute(select(incident_table).select_from(joined).where(alert_table.c.dedup_key == key))
+    ).first()
+    incident = dict(found._mapping) if found else None
     pages: list[tuple[Page, Any]] = []
     deliveries: list[DeliveryResult] = []
     if incident is not None:
