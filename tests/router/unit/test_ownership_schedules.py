@@ -255,6 +255,24 @@ def test_a_chain_of_replacing_overrides_gives_one_answer_whatever_their_order() 
         assert (answer.user_id, answer.override_id) == ("c", "c-for-b"), [o["id"] for o in overrides]
 
 
+def test_two_overrides_replacing_each_other_s_person_are_a_swap() -> None:
+    """a and b swap a week (b replaces a, a replaces b): chained, a's turn went to b and back to a, so each day's
+    usual person was paged, while the shifts said an override put them there."""
+    week = {"start": "2024-01-01T09:00:00+01:00", "end": "2024-01-08T09:00:00+01:00"}
+    swap = [
+        {"id": "b-for-a", "user": "b", "replaces": "a", **week},
+        {"id": "a-for-b", "user": "a", "replaces": "b", **week},
+    ]
+    for overrides in (swap, swap[::-1]):
+        rotation = schedule(layers=[layer(participants=["a", "b"], turn={"days": 1})], overrides=overrides)
+        usual = schedule(layers=[layer(participants=["a", "b"], turn={"days": 1})])
+        for day in range(1, 8):
+            at = berlin(2024, 1, day, 12)
+            before, after = on_call_at(usual, {}, at).user_id, on_call_at(rotation, {}, at)
+            assert after.user_id == {"a": "b", "b": "a"}[before or ""], (day, [o["id"] for o in overrides])
+            assert after.override_id == f"{after.user_id}-for-{before}"
+
+
 def test_an_override_of_years_is_looked_up_within_the_search_window() -> None:
     """An override to the year 2100 made every lookup generate 75 years of turns around the instant (1.6 s a call,
     for every page of the schedule); the window is bounded, and ``until`` is reported within it."""

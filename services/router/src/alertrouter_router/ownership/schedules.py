@@ -71,14 +71,20 @@ def _applicable_override(overrides: list[Override], at: datetime, base_user: str
     """Each override covering ``at`` that names no one, or names whoever is on call so far, takes over, until
     none does: "c replaces b" applies while b is on call through another override too, whichever of the two is
     listed first (config overrides come before API ones, API ones by start: the order decided who was paged).
-    An override that replaces no one takes over at once, as it did; each applies at most once (no cycles)."""
+    An override that replaces no one takes over at once, as it did; each applies at most once (no cycles). None
+    hands the shift back to the person the layers chose: "b replaces a" with "a replaces b" is a swap, which
+    chained back (a to b to a) paged each day's usual person while the shifts said an override put them there."""
     covering = [o for o in overrides if o.start <= at < o.end]
     chosen: Override | None = None
     current = base_user
     used: set[int] = set()
     while True:
         found = next(
-            (i for i, o in enumerate(covering) if i not in used and o.replaces in (None, current)),
+            (
+                i
+                for i, o in enumerate(covering)
+                if i not in used and o.replaces in (None, current) and (chosen is None or o.user != base_user)
+            ),
             None,
         )
         if found is None:
