@@ -13,11 +13,13 @@ from alertrouter_router.ownership.model import Override, OwnershipConfig
 from alertrouter_router.ownership.reminders import (
     EndedOverride,
     Reminder,
+    _lookback,
     reinstated_reminders,
     reminder_method,
     reminder_text,
     reminders_due,
 )
+from alertrouter_router.ownership.schedules import MAX_SEARCH
 from tests.router.unit.ownership_builders import utc
 
 
@@ -240,3 +242,19 @@ def test_removing_an_override_tells_someone_on_call_for_many_turns_in_a_row() ->
         utc(2026, 4, 10, 12),
         True,
     )
+
+
+def test_an_override_for_years_is_still_announced_and_looks_back_no_further_than_the_calculator() -> None:
+    """An override to 2199 made every reminder pass build every hourly turn since the layer began (4.5 s a pass,
+    every 30 s, on the loop that routes and pages); the pass looks back at most what a lookup does."""
+    hourly = _daily("hourly", ["anna", "carl"], "00:00") | {
+        "layers": [{"id": "hourly", "participants": ["anna", "carl"], "start": "2010-01-01T00:00:00", "turn": "1h"}],
+        "overrides": [
+            {"id": "ben-for-years", "user": "ben", "start": "2026-05-01T00:00:00Z", "end": "2199-12-31T00:00:00Z"}
+        ],
+    }
+    config = OwnershipConfig.model_validate({"users": USERS, "schedules": [hourly]})
+    assert _lookback(config.schedules[0]) == MAX_SEARCH
+    at = utc(2026, 4, 30, 23, 45)  # ben's lead is 30 minutes
+    (told,) = [r for r in reminders_due(config, at, at) if r.user_id == "ben"]
+    assert (told.starts_at, told.override) == (utc(2026, 5, 1), True)

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from alertrouter_router.ownership.model import Override, OwnershipConfig, Schedule
 from alertrouter_router.ownership.people import ContactMethodSpec, User
-from alertrouter_router.ownership.schedules import Shift, shifts_between
+from alertrouter_router.ownership.schedules import MAX_SEARCH, Shift, shifts_between
 from alertrouter_shared.events import ContactMethodType
 
 CHAT = (ContactMethodType.SLACK, ContactMethodType.TEAMS)
@@ -95,10 +95,13 @@ def stretches(shifts: list[Shift], start: datetime, end: datetime, *, keep_cut: 
 
 
 def _lookback(schedule: Schedule) -> timedelta:
-    """Far enough back that a shift overlapping the window is seen from its real start (one turn or override)."""
+    """Far enough back that a shift overlapping the window is seen from its real start (one turn or override), at
+    most MAX_SEARCH as the calculator's own lookups: an override to 2199 made every pass build every turn since the
+    layer began (4.5 s for hourly turns since 2010), blocking the router's loop. A stretch begun before that is
+    cut, and a cut stretch is never reminded of (its start was long ago)."""
     longest = [layer.turn.longest() for layer in schedule.layers]
     longest += [o.end - o.start for o in schedule.overrides]
-    return max([timedelta(days=1), *longest]) + timedelta(days=1)
+    return min(max([timedelta(days=1), *longest]) + timedelta(days=1), MAX_SEARCH)
 
 
 def reminders_due(config: OwnershipConfig, t0: datetime, t1: datetime) -> list[Reminder]:
