@@ -68,6 +68,12 @@ async def test_oncall_for_service_names_schedule_and_layer(api: httpx.AsyncClien
     assert (await api.get("/v1/oncall", params={"service": "nope"})).status_code == 404
     assert (await api.get("/v1/oncall", params={"team": "payments"})).json()["team"] == "payments"
     assert (await api.get("/v1/oncall", params={"service": "checkout", "at": "2026-07-01T12:00:00"})).status_code == 422
+    # years a schedule cannot name: the calculation overflowed (500); a clear 422 now
+    for at in ("9999-12-30T00:00:00Z", "0001-01-02T00:00:00Z"):
+        far = await api.get("/v1/oncall", params={"service": "checkout", "at": at})
+        assert far.status_code == 422 and "is not between 1970-01-01 and 2200-01-01" in far.text, far.text
+    shifts = await api.get("/v1/schedules/payments-primary/shifts", params={"from": "9999-12-01T00:00:00Z"})
+    assert shifts.status_code == 422, shifts.text
 
 
 async def test_shifts_and_calendar(api: httpx.AsyncClient) -> None:

@@ -16,6 +16,7 @@ from alertrouter_router.ownership.ical import schedule_calendar, user_calendar
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.ownership.model import Service
 from alertrouter_router.ownership.schedules import on_call_at, shifts_between
+from alertrouter_router.ownership.timespec import within_years
 
 router = APIRouter(prefix="/v1", tags=["on-call"])
 ICAL: dict[int | str, dict[str, Any]] = {
@@ -28,7 +29,10 @@ def _instant(value: datetime | None, state: State) -> datetime:
     at = value or state.clock.now()
     if at.tzinfo is None:
         raise HTTPException(422, "at: the instant needs a time zone offset (e.g. 2026-03-29T01:30:00Z)")
-    return at
+    try:  # the years a schedule may name: year 9999 overflowed the calculation (500)
+        return within_years(at)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
 
 
 def _policy_view(config: LoadedConfig, policy_id: str, at: datetime) -> list[dict[str, Any]]:

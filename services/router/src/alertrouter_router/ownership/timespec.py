@@ -98,15 +98,15 @@ EARLIEST = datetime(1970, 1, 1)
 LATEST = datetime(2200, 1, 1)
 
 
-def _within_years(value: datetime) -> datetime:
+def within_years(value: datetime) -> datetime:
     plain = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
     if not EARLIEST <= plain <= LATEST:
         raise ValueError(f"{value.isoformat()} is not between {EARLIEST.date()} and {LATEST.date()}")
     return value
 
 
-WallDateTime = Annotated[datetime, AfterValidator(_within_years), WithJsonSchema(_WALL_TIME_SCHEMA)]
-Instant = Annotated[AwareDatetime, AfterValidator(_within_years), WithJsonSchema(_INSTANT_SCHEMA)]
+WallDateTime = Annotated[datetime, AfterValidator(within_years), WithJsonSchema(_WALL_TIME_SCHEMA)]
+Instant = Annotated[AwareDatetime, AfterValidator(within_years), WithJsonSchema(_INSTANT_SCHEMA)]
 
 # Bounds of one turn. The calculator looks a turn either side of an instant for the shift around it, so a turn of
 # thousands of weeks overflowed, and minute turns beside a year-long one made each lookup take seconds.
