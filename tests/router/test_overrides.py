@@ -141,3 +141,19 @@ async def test_an_override_removed_while_it_ran_stays_in_the_past_shifts_and_doe
     assert again.status_code == 201, again.text
     removed = await api.delete(f"/v1/schedules/payments-primary/overrides/{again.json()['id']}")
     assert removed.status_code == 200, removed.text
+
+
+async def test_two_overlapping_overrides_made_at_once_are_not_both_taken(
+    router: RouterRuntime, api: httpx.AsyncClient, router_clock: OffsetClock
+) -> None:
+    """The overlap check read this process's copy of the stored overrides, updated after each insert: two made at
+    the same moment both passed, and of two that replace no one only the later was ever paged."""
+    start = router_clock.now() + timedelta(days=3)
+    window = {"start": start.isoformat(), "end": (start + timedelta(hours=2)).isoformat()}
+    url = "/v1/schedules/payments-primary/overrides"
+    made = await asyncio.gather(*(api.post(url, json={"user": user, **window}) for user in ("carol", "bob")))
+    assert sorted(r.status_code for r in made) == [201, 422], [r.text for r in made]
+    (refused,) = [r for r in made if r.status_code == 422]
+    assert "overlapping overrides" in refused.json()["detail"]
+    (taken,) = [r for r in made if r.status_code == 201]
+    assert (await api.delete(f"{url}/{taken.json()['id']}")).status_code == 200

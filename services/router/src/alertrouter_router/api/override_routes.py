@@ -71,9 +71,14 @@ async def create_override(schedule_id: str, body: OverrideIn, state: State, who:
         raise HTTPException(422, str(exc.errors()[0]["msg"]).removeprefix("Value error, ")) from exc
     if candidate.end <= now:
         raise HTTPException(422, "end: the override would already be over")
-    if why := overrides.problem(state.configs.current.config, schedule_id, candidate, now):
-        raise HTTPException(422, why)
     async with state.pool.acquire() as conn, conn.transaction():
+        # Checked against the stored overrides, one creation per schedule at a time: checked against this
+        # process's copy, two made at once (or on two replicas within the poll) both passed and overlapped, and
+        # of two that replace no one only the later was paged.
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('override:' || $1::text))", schedule_id)
+        state.configs.use(await overrides.in_effect(conn, now))
+        if why := overrides.problem(state.configs.current.config, schedule_id, candidate, now):
+            raise HTTPException(422, why)
         row = await conn.fetchrow(
             f"INSERT INTO router_schedule_override (id, schedule_id, user_id, starts_at, ends_at, replaces, reason, "  # noqa: S608
             f"created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}",
