@@ -22,6 +22,7 @@ from alertrouter_router.api.auth import authenticate
 from alertrouter_router.db.pool import Conn
 from alertrouter_router.identity import Principal, Role, teams_of
 from alertrouter_router.ownership.model import OwnershipConfig
+from alertrouter_router.ownership.routing import route_again
 from alertrouter_shared.web.routes import route_template
 
 if TYPE_CHECKING:
@@ -37,6 +38,12 @@ class IncidentScope(Protocol):
     def team_id(self) -> str | None: ...
     @property
     def service_id(self) -> str | None: ...
+    @property
+    def labels(self) -> Mapping[str, str]: ...
+    @property
+    def integration_id(self) -> str | None: ...
+    @property
+    def drill(self) -> bool: ...
 
 
 Scope = (
@@ -195,20 +202,40 @@ async def _owning_team(
         return state.configs.current.config.schedule_teams[params["schedule_id"]], f"schedule {params['schedule_id']}"
     async with state.pool.acquire() as conn:
         row = await conn.fetchrow(
-            "SELECT team_id, service_id FROM router_incident WHERE id = $1", params["incident_id"]
+            "SELECT team_id, service_id, labels, drill, (SELECT o.integration_id FROM router_alert AS o "
+            "WHERE o.dedup_key = router_incident.dedup_key) AS integration_id FROM router_incident WHERE id = $1",
+            params["incident_id"],
         )
     if row is None:
         return None
-    teams = incident_teams(state.configs.current.config, row["team_id"], row["service_id"]) or {"(none)"}
+    config = state.configs.current.config
+    routable = Routable(row["labels"], row["integration_id"], row["drill"])
+    teams = incident_teams(config, row["team_id"], row["service_id"], routable) or {"(none)"}
     return frozenset(teams), f"an incident of service {row['service_id']}"
 
 
-def incident_teams(config: OwnershipConfig, team_id: str | None, service_id: str | None) -> set[str]:
+@dataclass(frozen=True)
+class Routable:
+    """What routes an incident again: its labels, the integration of the alert that opened it, and whether a drill
+    opened it (never routed to another service)."""
+
+    labels: Mapping[str, str]
+    integration_id: str | None
+    drill: bool
+
+
+def incident_teams(
+    config: OwnershipConfig, team_id: str | None, service_id: str | None, routable: Routable | None = None
+) -> set[str]:
     """The teams that may act on an incident: the one it was opened for (and paged), and the one that owns its
     service now -- a reload that moved the service or renamed the team left the owners refused on their own
-    open incidents."""
+    open incidents. When a reload removed its service (renamed with its team), the team its alert routes to now,
+    as its escalation goes on with: else only an admin could act on it."""
     service = config.services_by_id.get(service_id or "")
-    return {team for team in (team_id, service.owner_team if service is not None else None) if team is not None}
+    teams = {team_id, service.owner_team if service is not None else None}
+    if service is None and routable is not None and not routable.drill:
+        teams.add(route_again(config, routable.labels, routable.integration_id).team_id)
+    return {team for team in teams if team is not None}
 
 
 async def refusal(state: RouterState, who: Principal, method: str, path: str, params: Mapping[str, str]) -> str | None:
@@ -273,7 +300,8 @@ async def on_behalf_refusal(
     if person not in config.users_by_id:
         return f"user {person} may not {does}: they are not a user of the ownership configuration"
     teams = teams_of(config, person)
-    if teams & incident_teams(config, incident.team_id, incident.service_id):
+    routable = Routable(incident.labels, incident.integration_id, incident.drill)
+    if teams & incident_teams(config, incident.team_id, incident.service_id, routable):
         return None
     paged = await conn.fetchval(
         "SELECT EXISTS (SELECT 1 FROM router_outbox WHERE incident_id = $1 AND (payload::jsonb)->>'user_id' = $2)",
