@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 from alertrouter_router import work
 from alertrouter_router.db import snapshot_reads
-from alertrouter_router.decisions.batch import NotReached, Snapshot
+from alertrouter_router.decisions.batch import Snapshot
+from alertrouter_router.decisions.inputs import NotReached
 from alertrouter_router.decisions.maintenance import Maintenance
 from alertrouter_shared.events import DeliveryResult, DeliveryStatus
 

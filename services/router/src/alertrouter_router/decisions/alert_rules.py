@@ -20,10 +20,11 @@ from typing import Any
 
 from alertrouter_router.decisions import Decision, DecisionKind, Outcome, derived_id, route_explanation
 from alertrouter_router.decisions.alerts import Alert, AlertStatus, SuppressedBy, routing_integration
-from alertrouter_router.decisions.batch import Batch, Recheck, clamp, set_outcome, suppress
+from alertrouter_router.decisions.batch import Batch, clamp, set_outcome, suppress
 from alertrouter_router.decisions.beats import heard_since
 from alertrouter_router.decisions.grouping import group_key, newest_open_group
 from alertrouter_router.decisions.incidents import DRILL_DEFAULT_MINUTES, Incident, IncidentStatus
+from alertrouter_router.decisions.inputs import Recheck
 from alertrouter_router.ownership.routing import RouteMatch, resolve_route
 from alertrouter_shared.events import AlertEvent, AlertSource, PageAlert
 

@@ -1,16 +1,16 @@
 """The working state of one ``decide`` call, and the changes every rule makes the same way.
 
-Its inputs' types, the snapshot it starts from, the effects it returns; storing a row, recording a decision,
-cancelling what is pending, paging a level. The rules about alerts are in ``alert_rules.py`` and
-``source_actions.py``, about incidents and people's actions in ``incident_rules.py``; ``decide.py`` dispatches to
-them.
+The snapshot it starts from, the effects it returns; storing a row, recording a decision, cancelling what is
+pending, paging a level. Its inputs' types are in ``inputs.py``. The rules about alerts are in ``alert_rules.py``
+and ``source_actions.py``, about incidents and people's actions in ``incident_rules.py``; ``decide.py``
+dispatches to them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from alertrouter_router.decisions import Decision, Outcome, derived_id, event_explanation, route_explanation
 from alertrouter_router.decisions.alerts import Alert
@@ -30,62 +30,6 @@ class Rules:
     clock_skew_seconds: int = 300
     recheck_max_seconds: int = 60  # a suppressed alert is looked at again at least this often while suppressed
     nobody_reachable_retry_minutes: int = 5  # an incident no level reaches tries again this often
-
-
-@dataclass(frozen=True, slots=True)
-class Recheck:
-    """A suppressed alert whose reason may have gone (its maintenance window ended)."""
-
-    dedup_key: str
-
-
-@dataclass(frozen=True, slots=True)
-class ManualAction:
-    """A person's action on an incident: acknowledge, resolve, escalate now (to a chosen level), snooze, add a
-    note, reassign (to a person or a schedule) or add a responder. ``by`` is the identity of the caller's token."""
-
-    incident_id: str
-    action: Literal["acknowledge", "resolve", "escalate", "snooze", "note", "reassign", "add_responder"]
-    by: str
-    note: str = ""
-    level: int | None = None  # escalate: the 1-based level to page (default: the next one)
-    # escalate: only while the incident is still at this 1-based level. A phone's "press 2" retried after the
-    # router's answer was lost escalated a second time, paging a level nobody asked for.
-    from_level: int | None = None
-    minutes: int | None = None  # snooze: page again after this long unless resolved
-    target: tuple[Literal["user", "schedule"], str] | None = None  # reassign / add_responder: whom to page
-
-
-@dataclass(frozen=True, slots=True)
-class Retrigger:
-    """An acknowledged incident whose snooze or acknowledgement timeout ran out."""
-
-    incident_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class NotReached:
-    """Every page of (round, level) of an incident failed for good: undelivered, unanswered, expired."""
-
-    incident_id: str
-    round: int
-    level: int
-    failures: tuple[str, ...]  # "clara: sms undelivered", …
-
-
-@dataclass(frozen=True, slots=True)
-class DrillEnd:
-    """A drill incident whose time limit (``drill_ends_at``) has come: resolved unless someone already did."""
-
-    incident_id: str
-
-    @property
-    def key(self) -> str:
-        """The decision's step key: one drill end per incident, however often it is claimed."""
-        return f"{self.incident_id}:drill-end"
-
-
-Input = AlertEvent | Recheck | Step | ManualAction | Retrigger | NotReached | DrillEnd
 
 
 @dataclass

@@ -13,20 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from alertrouter_router.decisions.batch import (
-    DrillEnd,
-    Effects,
-    Input,
-    ManualAction,
-    NotReached,
-    Recheck,
-    Retrigger,
-    Rules,
-    Snapshot,
-    clamp,
-)
+from alertrouter_router.decisions.batch import Effects, Rules, Snapshot, clamp
 from alertrouter_router.decisions.escalation import Step
 from alertrouter_router.decisions.incident_rules import IncidentRules
+from alertrouter_router.decisions.inputs import DrillEnd, Input, ManualAction, NotReached, Recheck, Retrigger
 from alertrouter_router.decisions.maintenance import Maintenance
 from alertrouter_router.decisions.source_actions import SourceActionRules
 from alertrouter_router.ownership.loader import LoadedConfig

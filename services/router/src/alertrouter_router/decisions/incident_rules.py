@@ -16,9 +16,10 @@ from datetime import timedelta
 
 from alertrouter_router.decisions import Decision, DecisionKind, Outcome, derived_id
 from alertrouter_router.decisions.alerts import AlertStatus
-from alertrouter_router.decisions.batch import DrillEnd, ManualAction, NotReached, Retrigger, set_outcome
+from alertrouter_router.decisions.batch import set_outcome
 from alertrouter_router.decisions.escalation import Step
 from alertrouter_router.decisions.incidents import DRILL_TIME_LIMIT, Incident, IncidentStatus
+from alertrouter_router.decisions.inputs import DrillEnd, ManualAction, NotReached, Retrigger
 from alertrouter_router.decisions.responder_rules import ResponderRules
 
 _PAST = {

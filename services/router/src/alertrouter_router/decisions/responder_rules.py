@@ -17,9 +17,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from alertrouter_router.decisions import Decision, Outcome
-from alertrouter_router.decisions.batch import Batch, ManualAction, set_outcome
+from alertrouter_router.decisions.batch import Batch, set_outcome
 from alertrouter_router.decisions.escalation import Step
 from alertrouter_router.decisions.incidents import Incident
+from alertrouter_router.decisions.inputs import ManualAction
 from alertrouter_router.decisions.paging import LevelPlan, build_pages, explain_targets
 from alertrouter_router.ownership.escalation_targets import Selection, Target, notification_plan
 from alertrouter_router.ownership.model import TargetType
