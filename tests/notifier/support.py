@@ -84,6 +84,13 @@ async def final_delivery(client: httpx.AsyncClient, page_id: str, timeout: float
     return await eventually(probe, timeout=timeout, what=f"a final delivery status for {page_id}")
 
 
+async def delivered_alone(settings: NotifierSettings, page: Page) -> dict[str, Any]:
+    """``page`` handed to a notifier of its own, and its delivery record once final."""
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+        return await final_delivery(client, page.page_id)
+
+
 async def deliveries_for(client: httpx.AsyncClient, **params: str) -> list[dict[str, Any]]:
     response = await client.get("/v1/deliveries", params={"limit": 1000, **params}, headers=auth())
     assert response.status_code == 200, response.text

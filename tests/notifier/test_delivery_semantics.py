@@ -32,6 +32,7 @@ from tests.notifier.conftest import PageFactory, SettingsFactory
 from tests.notifier.support import (
     WEBHOOK_SECRET,
     api_client,
+    delivered_alone,
     deliveries_counted,
     deliveries_for,
     final_delivery,
@@ -417,9 +418,7 @@ async def test_a_page_id_of_the_contract_s_longest_length_is_admitted_and_sent(
     settings = make_settings()
     page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook")
     page = page.model_copy(update={"page_id": page.page_id.ljust(MAX_PAGE_ID_CHARS, "x")})
-    async with Notifier(settings) as notifier, api_client(notifier) as client:
-        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-        delivery = await final_delivery(client, page.page_id)
+    delivery = await delivered_alone(settings, page)
     assert delivery["status"] == "sent" and _for_page(capture, page) == 1
 
 
@@ -490,9 +489,7 @@ async def test_a_digest_that_cannot_be_flushed_holds_up_no_retry(
     page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook")
     capture.script(Reply(503))  # the first attempt fails: the page goes out only through a retry
     try:
-        async with Notifier(settings) as notifier, api_client(notifier) as client:
-            await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-            delivery = await final_delivery(client, page.page_id)
+        delivery = await delivered_alone(settings, page)
     finally:
         async with engine.begin() as conn:
             await conn.execute(text("DELETE FROM notifier_throttle WHERE key = :key"), {"key": key})

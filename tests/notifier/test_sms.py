@@ -24,6 +24,7 @@ from tests.notifier.support import (
     TWILIO_SID,
     TWILIO_TOKEN,
     api_client,
+    delivered_alone,
     deliveries_for,
     final_delivery,
     produce_pages,
@@ -65,9 +66,7 @@ async def test_twilio_request_shape_and_sid_recorded(
 ) -> None:
     settings = make_settings(twilio_base_url=twilio.url)
     page = make_page(ContactMethodType.SMS, number(unique), summary="5xx ratio is 7.3% " * 30)
-    async with Notifier(settings) as notifier, api_client(notifier) as client:
-        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-        delivery = await final_delivery(client, page.page_id)
+    delivery = await delivered_alone(settings, page)
     (request,) = twilio.requests
     assert request.path == f"/2010-04-01/Accounts/{settings.twilio_account_sid}/Messages.json"
     assert request.header("Content-Type").startswith("application/x-www-form-urlencoded")
@@ -98,9 +97,7 @@ async def test_primary_down_until_the_failover_deadline_then_secondary_delivers(
     twilio.script(*[Reply(500, {"code": 20500, "message": "Internal Server Error", "status": 500})] * 500)
     settings = make_settings(**_failover_settings(twilio, secondary))
     page = make_page(ContactMethodType.SMS, number(unique))
-    async with Notifier(settings) as notifier, api_client(notifier) as client:
-        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-        delivery = await final_delivery(client, page.page_id)
+    delivery = await delivered_alone(settings, page)
     assert delivery["status"] == "sent"
     assert delivery["provider"] == "sms-secondary"
     primary_attempts = [a for a in delivery["attempts"] if a["provider"] == "twilio"]
@@ -121,9 +118,7 @@ async def test_rejected_credentials_fail_over_at_once(
 ) -> None:
     settings = make_settings(**_failover_settings(twilio, secondary), twilio_auth_token="wrong")
     page = make_page(ContactMethodType.SMS, number(unique))
-    async with Notifier(settings) as notifier, api_client(notifier) as client:
-        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-        delivery = await final_delivery(client, page.page_id)
+    delivery = await delivered_alone(settings, page)
     assert [(a["provider"], a["provider_status_code"]) for a in delivery["attempts"]] == [
         ("twilio", "20003"),
         ("sms-secondary", "201"),
@@ -143,9 +138,7 @@ async def test_recipient_errors_do_not_fail_over(
     twilio.script(Reply.twilio_error(code))
     settings = make_settings(**_failover_settings(twilio, secondary))
     page = make_page(ContactMethodType.SMS, number(unique))
-    async with Notifier(settings) as notifier, api_client(notifier) as client:
-        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-        delivery = await final_delivery(client, page.page_id)
+    delivery = await delivered_alone(settings, page)
     assert delivery["status"] == "failed"
     assert delivery["provider_status_code"] == str(code)
     assert secondary.requests == []
@@ -165,9 +158,7 @@ async def test_an_accepted_message_whose_answer_is_not_json_is_sent_once(
     twilio.script(Reply(201, "Created", {"Content-Type": "text/plain"}))
     settings = make_settings(twilio_base_url=twilio.url)
     page = make_page(channel, number(unique))
-    async with Notifier(settings) as notifier, api_client(notifier) as client:
-        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-        delivery = await final_delivery(client, page.page_id)
+    delivery = await delivered_alone(settings, page)
     assert (delivery["status"], delivery["attempt_count"], delivery["provider_message_id"]) == ("sent", 1, None)
     assert len(twilio.requests) == 1
 
@@ -223,9 +214,7 @@ async def test_provider_errors_never_show_the_number_in_full(
     settings = make_settings(twilio_base_url=twilio.url)
     digits = number(unique)[2:]
     page = make_page(ContactMethodType.SMS, f"+1 {digits[:3]} {digits[3:]}")  # not E.164: Twilio answers 21211
-    async with Notifier(settings) as notifier, api_client(notifier) as client:
-        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-        delivery = await final_delivery(client, page.page_id)
+    delivery = await delivered_alone(settings, page)
 
     async def published() -> list[DeliveryResult] | None:
         results = [DeliveryResult.model_validate_json(v) for v in deliveries_reader.values]
@@ -345,9 +334,7 @@ async def test_the_primary_s_retry_after_does_not_hold_back_the_failover(
     twilio.script(*[Reply.twilio_error(20429, retry_after="300")] * 50)
     settings = make_settings(**_failover_settings(twilio, secondary))
     page = make_page(ContactMethodType.SMS, number(unique))
-    async with Notifier(settings) as notifier, api_client(notifier) as client:
-        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-        delivery = await final_delivery(client, page.page_id)
+    delivery = await delivered_alone(settings, page)
     assert (delivery["status"], delivery["provider"]) == ("sent", "sms-secondary")
     assert delivery["attempts"][0]["provider_status_code"] == "20429"
     assert len(secondary.messages) == 1

@@ -14,7 +14,7 @@ from alertrouter_shared.events import ContactMethodType, DeliveryResult, Deliver
 from tests.helpers import TopicReader, eventually
 from tests.notifier.conftest import PageFactory, SettingsFactory
 from tests.notifier.live import ROUTER_TOKEN, LiveRouter, Person, public_settings, served
-from tests.notifier.support import api_client, deliveries_for, final_delivery, produce_pages
+from tests.notifier.support import api_client, delivered_alone, deliveries_for, final_delivery, produce_pages
 from tests.providers.base import Reply
 from tests.providers.servers import CaptureServer
 from tests.providers.twilio import TwilioServer
@@ -40,9 +40,7 @@ async def test_call_request_reads_the_incident_and_gathers_one_key(
     settings = make_settings(twilio_base_url=twilio.url, twilio_voice_from="+12015550777", voice_ring_seconds=25)
     hostile = 'disk full</Say><Dial>+19005550100</Dial><Say> & "more" https://evil.example/x'
     page = make_page(ContactMethodType.VOICE, number(unique), summary=hostile)
-    async with Notifier(settings) as notifier, api_client(notifier) as client:
-        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-        delivery = await final_delivery(client, page.page_id)
+    delivery = await delivered_alone(settings, page)
     (call,) = twilio.calls
     assert call["To"] == page.contact_method.address and call["From"] == "+12015550777"
     assert call["Timeout"] == "25"

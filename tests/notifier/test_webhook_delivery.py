@@ -20,6 +20,7 @@ from tests.notifier.support import (
     WRITE_ONLY_TOKEN,
     api_client,
     auth,
+    delivered_alone,
     deliveries_for,
     final_delivery,
     produce_pages,
@@ -107,9 +108,7 @@ async def test_a_receiver_s_overlong_request_id_is_stored_cut(
     capture.script(Reply(200, {"ok": True}, headers={"X-Request-Id": long_id}))
     settings = make_settings()
     page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hooks/long-id")
-    async with Notifier(settings) as notifier, api_client(notifier) as client:
-        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-        delivery = await final_delivery(client, page.page_id)
+    delivery = await delivered_alone(settings, page)
     assert delivery["status"] == "sent"
     assert delivery["attempts"][0]["provider_message_id"] == long_id[:255]
     assert [r.path for r in capture.requests].count("/hooks/long-id") == 1
@@ -123,9 +122,7 @@ async def test_a_receiver_s_error_body_with_a_nul_character_is_recorded_not_rese
     capture.script(Reply(400, "field\x00name is not allowed"))
     settings = make_settings()
     page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hooks/nul-answer")
-    async with Notifier(settings) as notifier, api_client(notifier) as client:
-        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-        delivery = await final_delivery(client, page.page_id)
+    delivery = await delivered_alone(settings, page)
     assert delivery["status"] == "failed"
     assert delivery["last_error"] == "webhook: HTTP 400: field\ufffdname is not allowed"
     assert [r.path for r in capture.requests].count("/hooks/nul-answer") == 1
@@ -140,9 +137,7 @@ async def test_a_retry_after_beyond_any_date_gives_the_delivery_up_at_once(
     capture.script(Reply(503, "maintenance", headers={"Retry-After": "1e12"}))
     settings = make_settings()
     page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hooks/far-retry-after")
-    async with Notifier(settings) as notifier, api_client(notifier) as client:
-        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-        delivery = await final_delivery(client, page.page_id)
+    delivery = await delivered_alone(settings, page)
     assert delivery["status"] == "failed"
     assert delivery["last_error"].startswith("gave up at the retry deadline after 1 attempt(s)")
     assert [r.path for r in capture.requests].count("/hooks/far-retry-after") == 1
@@ -165,9 +160,7 @@ async def test_a_retry_that_would_come_after_the_page_expires_is_reported_expire
     settings = make_settings(max_page_age_seconds=900, retry_deadline_seconds=600)
     due = datetime.now(UTC) - timedelta(seconds=850)
     page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hooks/late-retry", send_at=due, created_at=due)
-    async with Notifier(settings) as notifier, api_client(notifier) as client:
-        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-        delivery = await final_delivery(client, page.page_id)
+    delivery = await delivered_alone(settings, page)
     assert delivery["status"] == "expired", delivery
     assert "past its maximum age: webhook: HTTP 503" in delivery["last_error"]
     assert [r.path for r in capture.requests].count("/hooks/late-retry") == 1
@@ -182,9 +175,7 @@ async def test_an_address_without_an_http_scheme_fails_at_once_not_at_the_deadli
     router heard the person was not reached. It is a permanent failure, like an address the URL parser refuses."""
     settings = make_settings(retry_deadline_seconds=600)
     page = make_page(ContactMethodType.WEBHOOK, address)
-    async with Notifier(settings) as notifier, api_client(notifier) as client:
-        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-        delivery = await final_delivery(client, page.page_id)
+    delivery = await delivered_alone(settings, page)
     assert (delivery["status"], delivery["attempt_count"]) == ("failed", 1)
     assert delivery["provider_status_code"] == "invalid_url"
     assert delivery["failure_reason"] == "webhook failed (invalid_url)"
