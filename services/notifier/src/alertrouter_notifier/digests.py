@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_notifier.db.ledger import insert_deliveries, new_delivery_row
 from alertrouter_notifier.db.tables import RowState, delivery
-from alertrouter_notifier.metrics import UNDECODABLE_CLAIMS
+from alertrouter_notifier.metrics import UNDECODABLE_PAGES
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.throttle import Budget, Window, budget_kinds, due_digest_windows, lock_window, save_window
 from alertrouter_shared.dead_letters import validation_reason
@@ -60,10 +60,10 @@ async def flush_digest(conn: AsyncConnection, window: Window, now: datetime, pol
     except ValidationError as exc:
         # Held by another notifier version (a rollback): raising rolled back every window of the pass, so no
         # destination got a digest. This one waits for a notifier that can read it, as a claimed page does.
-        UNDECODABLE_CLAIMS.inc()
+        UNDECODABLE_PAGES.inc()
         log.error("digest_page_undecodable", throttle_key=window.key, error=validation_reason(exc))
         return None
-    count, _, services = window.take_digest(now)
+    count, services = window.take_digest(now)
     await save_window(conn, window)
     if count == 0 or last is None:
         return None

@@ -31,7 +31,7 @@ RESULTS_UNPUBLISHED = Counter(
     "alertrouter_notifier_result_publish_failures_total", "Delivery results that could not be published yet"
 )
 
-UNDECODABLE_CLAIMS = Counter(
+UNDECODABLE_PAGES = Counter(
     "alertrouter_notifier_undecodable_deliveries_total",
     "Stored pages this notifier cannot decode (a claimed delivery, or the held page a digest is built from): left "
     "for another version",

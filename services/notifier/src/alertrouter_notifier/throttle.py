@@ -81,9 +81,9 @@ class Window:
             self.services.append(service)
         return False
 
-    def take_digest(self, now: datetime) -> tuple[int, dict[str, Any] | None, list[str]]:
-        """Close the window: the digest is the first message of the next one."""
-        taken = (self.suppressed, self.last_page, list(self.services))
+    def take_digest(self, now: datetime) -> tuple[int, list[str]]:
+        """Close the window (how many it held, for which services): the digest is the first message of the next one."""
+        taken = (self.suppressed, list(self.services))
         self.suppressed = 0
         self.digest_due_at = None
         self.last_page = None

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_notifier.db.ledger import ClaimedDelivery
-from alertrouter_notifier.metrics import UNDECODABLE_CLAIMS
+from alertrouter_notifier.metrics import UNDECODABLE_PAGES
 from alertrouter_shared.dead_letters import validation_reason
 from alertrouter_shared.events import Page
 from alertrouter_shared.logging import get_logger
@@ -120,7 +120,7 @@ def _decoded(rows: Iterable[Any]) -> list[ClaimedDelivery]:
             # Stored by another notifier version (a rolling upgrade or a rollback): the claim is committed, so
             # raising here left every delivery claimed with it unsent until its lease ran out, again and again.
             # This one stays claimed; after its lease, a notifier that can decode it takes it.
-            UNDECODABLE_CLAIMS.inc()
+            UNDECODABLE_PAGES.inc()
             log.error(
                 "delivery_undecodable", delivery_id=row.id, errors=exc.error_count(), error=validation_reason(exc)
             )
