@@ -197,6 +197,27 @@ def test_overnight_daily_window_crossing_fall_back_lasts_nine_hours() -> None:
     assert night[-1].end == berlin(2024, 10, 27, 6)
 
 
+def test_restriction_window_edge_in_the_spring_forward_gap_moves_past_the_gap() -> None:
+    """As a handoff does (docs/configuration.md): 02:30 does not exist on 2024-03-31, so the window opens at 03:30."""
+    rotation = schedule(
+        layers=[
+            layer(participants=["a"], start="2024-03-01T00:00:00", restrictions=[{"start": "02:30", "end": "10:00"}])
+        ]
+    )
+    day = shifts_between(rotation, berlin(2024, 3, 31, 0), berlin(2024, 3, 31, 12))
+    assert [(shift.start, shift.end) for shift in day] == [(utc(2024, 3, 31, 1, 30), berlin(2024, 3, 31, 10))]
+    assert on_call_at(rotation, {}, utc(2024, 3, 31, 1, 29)).user_id is None
+
+
+def test_a_skipped_calendar_day_has_no_turn() -> None:
+    """Pacific/Apia went from 29 to 31 December 2011: the turn of the 30th lasts no time, the next begins as usual."""
+    rotation = schedule("Pacific/Apia", [layer(participants=["a", "b", "c"], start="2011-12-28T09:00:00")])
+    shifts = shifts_between(rotation, local("Pacific/Apia", 2011, 12, 29, 12), local("Pacific/Apia", 2012, 1, 1, 12))
+    assert [shift.user_id for shift in shifts] == ["b", "a", "b"]  # c's turn fell on the 30th
+    assert shifts[0].end == shifts[1].start == local("Pacific/Apia", 2011, 12, 31, 9)
+    assert shifts[0].end - local("Pacific/Apia", 2011, 12, 29, 9) == timedelta(hours=24)
+
+
 def test_override_replaces_whoever_is_on_call() -> None:
     rotation = schedule(
         overrides=[{"id": "o1", "user": "z", "start": "2024-01-02T10:00:00+01:00", "end": "2024-01-02T11:00:00+01:00"}]
