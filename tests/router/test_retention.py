@@ -5,18 +5,22 @@ as the router's loops call them)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
 
+from alertrouter_router.db import snapshot_reads
 from alertrouter_router.db.pool import make_pool
+from alertrouter_router.decisions.decide import ManualAction
+from alertrouter_router.decisions.maintenance import Maintenance
 from alertrouter_router.history import prune_history
 from alertrouter_router.ownership.loader import load_config
 from alertrouter_router.pipeline import process_batch
 from alertrouter_router.settings import RouterSettings
 from alertrouter_router.state import RouterState
-from alertrouter_shared.events import AlertAction
+from alertrouter_router.work import run_unit
+from alertrouter_shared.events import AlertAction, AlertEvent
 from tests.helpers import DatabaseFactory
 from tests.router.conftest import CONFIG, alert_event
 from tests.router.loop_support import T0, loop_state, migrated_database, set_clock
@@ -99,6 +103,41 @@ async def test_history_past_the_retention_goes_and_what_is_newer_or_still_firing
     await prune_history(state)
     async with state.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM router_decision WHERE dedup_key = $1", late) == 1
+
+
+async def test_an_incident_a_person_resolved_is_kept_while_its_source_still_reports_the_alert(
+    state: RouterState, unique: str
+) -> None:
+    """Alertmanager repeats a firing alert with its start time as the event's time, so the alert's last_event_at
+    never moves: a month after a person resolved its incident, while Alertmanager still reported it firing (each
+    repeat decided "already resolved"), retention deleted the incident and the alert, and the next repeat opened a
+    new incident and paged again for the same problem."""
+    key = f"am:test-am:{unique}"
+
+    def firing(received: datetime) -> AlertEvent:
+        event = alert_event(key, {"service": "checkout"}, occurred_at=T0, received_at=received)
+        return event.model_copy(update={"episode_started_at": T0})
+
+    opened = await process_batch(state, [firing(T0)], now=T0)
+    incident = opened.decisions[0].incident_id
+    assert incident is not None and opened.decisions[0].outcome.value == "paged"
+    by_hand = T0 + timedelta(hours=1)
+    async with state.pool.acquire() as conn, conn.transaction():
+        snapshot = await snapshot_reads.for_incident(conn, incident)
+        action = ManualAction(incident, "resolve", "alice")
+        await run_unit(conn, [action], snapshot, Maintenance(), state.configs.current, by_hand, state.rules)
+    for days in (10, 20, 30):  # Alertmanager's repeats of the episode: already resolved, no page
+        repeat = await process_batch(state, [firing(T0 + timedelta(days=days))], now=T0 + timedelta(days=days))
+        assert repeat.decisions[0].outcome.value == "suppressed" and not repeat.pages
+
+    set_clock(state, NOW)
+    for _ in range(10):
+        await prune_history(state)
+        if state.history_pruned_at is not None:
+            break
+    assert (await _rows(state, incident, key))["incident"] == 1  # still heard from: kept
+    again = await process_batch(state, [firing(NOW)], now=NOW)
+    assert again.decisions[0].outcome.value == "suppressed" and not again.pages  # not paged a second time
 
 
 async def test_nothing_is_deleted_unless_a_retention_is_set(state: RouterState, unique: str) -> None:

@@ -3,6 +3,9 @@
 Only what no decision reads again goes: incidents resolved before the cutoff whose alerts have been silent since
 (their steps, outbox rows, timeline, decisions and alerts with them), decisions and alerts of no incident (no
 route, suppressed, resolved) older than the cutoff, change events, maintenance windows and drills over before it.
+Silent means no event stored after the cutoff and no decision about the incident made after it: Alertmanager
+repeats a firing alert with its start as the event's time, so a source still reporting an episode a person resolved
+shows only in the decisions ("already resolved"), and deleting its incident and alert made the next repeat page.
 An alert still heard from keeps its incident: a firing alert's row is its deduplication. The audit trail has a
 retention of its own (``ROUTER_AUDIT_RETENTION_DAYS``, at least a year: a security record outlives the incidents);
 configuration versions, tokens and overrides are not touched (small, and what the audit trail refers to).
@@ -20,6 +23,7 @@ from alertrouter_router.db.pool import Conn
 _OLD_INCIDENTS = (
     "SELECT id FROM router_incident AS i WHERE status = 'resolved' AND resolved_at < $1 "
     "AND NOT EXISTS (SELECT 1 FROM router_alert AS a WHERE a.incident_id = i.id AND a.last_event_at >= $1) "
+    "AND NOT EXISTS (SELECT 1 FROM router_decision AS d WHERE d.incident_id = i.id AND d.created_at >= $1) "
     "LIMIT $2 FOR UPDATE SKIP LOCKED"
 )
 # Children first (foreign keys, or rows no longer reachable from anything).
