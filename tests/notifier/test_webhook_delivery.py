@@ -201,3 +201,19 @@ async def test_a_retry_after_given_as_an_http_date_is_honoured(
         delivery = await final_delivery(client, page.page_id)
     assert datetime.fromisoformat(waiting["next_attempt_at"]) >= not_before - timedelta(seconds=1)
     assert (delivery["status"], delivery["attempt_count"]) == ("sent", 2)
+
+
+@pytest.mark.parametrize(("status", "outcome"), [(200, "sent"), (400, "failed")])
+async def test_an_answer_whose_encoding_does_not_match_its_body_is_decided_by_its_status(
+    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer, status: int, outcome: str
+) -> None:
+    """A receiver that labels a plain answer ``Content-Encoding: gzip``: the body could not be decoded and the send
+    counted as transient whatever the status, so a page the receiver had accepted was posted again at every retry
+    until the deadline, and then reported failed (a 400 was retried the same way)."""
+    mislabelled = Reply(status, "ok", headers={"Content-Encoding": "gzip"})
+    capture.script(*[mislabelled] * 5)
+    settings = make_settings(retry_deadline_seconds=600)
+    page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hooks/mislabelled")
+    delivery = await delivered_alone(settings, page)
+    assert (delivery["status"], delivery["attempt_count"]) == (outcome, 1), delivery
+    assert [r.path for r in capture.requests].count("/hooks/mislabelled") == 1

@@ -79,6 +79,12 @@ class ProviderClient(httpx.AsyncClient):
         response = await self.send(request, auth=auth, follow_redirects=follow_redirects, stream=True)
         try:
             return await read_at_most(response, MAX_ANSWER_BYTES)
+        except httpx.DecodingError:
+            # An answer whose Content-Encoding does not match its bytes (a receiver that labels plain text gzip): the
+            # status still says what happened. Raised, it counted as transient whatever the status, so a 2xx page was
+            # sent again at every retry until the deadline and then reported failed.
+            headers = [(k, v) for k, v in response.headers.items() if k not in _BODY_FRAMING]
+            return httpx.Response(response.status_code, headers=headers, request=response.request)
         finally:
             await response.aclose()  # after a full read it is closed already; a cut one loses its connection
 
