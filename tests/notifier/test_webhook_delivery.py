@@ -217,3 +217,21 @@ async def test_an_answer_whose_encoding_does_not_match_its_body_is_decided_by_it
     delivery = await delivered_alone(settings, page)
     assert (delivery["status"], delivery["attempt_count"]) == (outcome, 1), delivery
     assert [r.path for r in capture.requests].count("/hooks/mislabelled") == 1
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["http://hooks..example.test/oncall", f"http://{'a' * 64}.example.test/oncall", "http://127.0.0.1:99999/oncall"],
+    ids=["empty-label", "long-label", "port"],
+)
+async def test_a_host_or_port_no_socket_takes_fails_at_once_not_at_the_deadline(
+    make_settings: SettingsFactory, make_page: PageFactory, address: str
+) -> None:
+    """httpx takes these URLs and the socket layer refuses them (UnicodeError from the IDNA codec, OverflowError for
+    the port), which are no httpx errors: the attempt counted as an unexpected transient failure and was retried
+    until the retry deadline (ten minutes) before the router heard the person was not reached."""
+    settings = make_settings(retry_deadline_seconds=600)
+    page = make_page(ContactMethodType.WEBHOOK, address)
+    delivery = await delivered_alone(settings, page)
+    assert (delivery["status"], delivery["attempt_count"]) == ("failed", 1), delivery
+    assert delivery["failure_reason"] == "webhook failed (invalid_url)"

@@ -127,7 +127,8 @@ async def transport_errors(provider: str) -> AsyncIterator[None]:
     """Timeouts and connection failures: the request may or may not have been processed, so retry.
 
     A URL without http(s):// (or with another scheme) is a transport error to httpx, but no attempt will ever send
-    it: it was retried until the deadline before the router heard the person was not reached."""
+    it: it was retried until the deadline before the router heard the person was not reached. So are a host or a
+    port the socket layer refuses."""
     try:
         yield
     except httpx.UnsupportedProtocol as exc:
@@ -137,6 +138,11 @@ async def transport_errors(provider: str) -> AsyncIterator[None]:
     except httpx.TransportError as exc:
         raise SendTransientError(f"{provider}: {type(exc).__name__}: {exc}", status_code="connect") from exc
     except httpx.InvalidURL as exc:
+        raise SendPermanentError(f"{provider}: invalid URL: {exc}", status_code="invalid_url") from exc
+    except (UnicodeError, OverflowError) as exc:
+        # A host no IDNA encoding takes ("hooks..example.com", a label over 63 characters) or a port past 65535:
+        # httpx lets them through and the socket layer refuses them, as no httpx error, so they were retried as
+        # unexpected until the deadline. No attempt will ever send to them.
         raise SendPermanentError(f"{provider}: invalid URL: {exc}", status_code="invalid_url") from exc
 
 
