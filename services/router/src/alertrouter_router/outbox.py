@@ -17,7 +17,9 @@ poller holds a row's lock from reading it to marking it, so the delete waits and
 publishes from memory, so a page whose row was deleted between its commit and the lane's mark went to Kafka all the
 same. The lane writes such a page back, marked published (``_MARK_GONE``): the outbox says what the person got, and
 the on-call report, which counts published rows, counts it. A page whose pass Kafka refused stays unmarked (for the
-poller), or is gone with its incident's resolve: it was never sent.
+poller), or is gone with its incident's resolve: it was never sent. The poller marks each page Kafka acknowledged,
+whatever became of the others of its pass: a page Kafka refuses for good is tried again at every poll (counted and
+logged as a publish failure) without holding back the pages after it.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ from alertrouter_router.config_state import ConfigHolder
 from alertrouter_router.ownership.escalation_targets import readdressed
 from alertrouter_router.ownership.model import OwnershipConfig
 from alertrouter_shared.clock import Clock
+from alertrouter_shared.errors import TransientError
 from alertrouter_shared.events import Page
-from alertrouter_shared.kafka import enqueue_all, produce_all
+from alertrouter_shared.kafka import Record, enqueue_all
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.topics import PAGES
 
@@ -100,16 +103,42 @@ async def publish_due(
         readdressed = _readdressed([r["payload"] for r in rows if r["delayed"]], config)
         payloads.update(readdressed)
         records = [(PAGES, r["incident_id"].encode(), payloads[r["page_id"]].encode()) for r in rows]
-        await produce_all(producer, records, timeout=10)
+        refusals = await _produce_each(producer, records, timeout=10)
+        sent = [r["page_id"] for r, refusal in zip(rows, refusals, strict=True) if refusal is None]
         await conn.execute(
             "UPDATE router_outbox SET published_at = $2, payload = coalesce(t.payload, router_outbox.payload) "
             "FROM unnest($1::text[], $3::text[]) AS t(page_id, payload) WHERE router_outbox.page_id = t.page_id",
-            list(payloads),
+            sent,
             now,
-            [readdressed.get(page_id) for page_id in payloads],
+            [readdressed.get(page_id) for page_id in sent],
         )
-    PAGES_PUBLISHED.inc(len(rows))
-    return len(rows)
+    PAGES_PUBLISHED.inc(len(sent))
+    if len(sent) < len(rows):  # after the commit: the others are marked; the pass ends, the next poll tries again
+        refused = [(r["page_id"], refusal) for r, refusal in zip(rows, refusals, strict=True) if refusal is not None]
+        raise TransientError(f"Kafka refused {len(refused)} page(s), the first {refused[0][0]}: {refused[0][1]}")
+    return len(sent)
+
+
+async def _produce_each(producer: AIOKafkaProducer, records: list[Record], timeout: float) -> list[str | None]:
+    """Each record's refusal, or None once Kafka acknowledged it. One page Kafka refuses for good (over the largest
+    request it takes) failed the whole pass, every pass, and held back every delayed page behind it. No answer
+    within ``timeout`` (the broker away) is the whole pass's failure, as before."""
+    refusals: list[str | None] = [None] * len(records)
+    waiting: dict[int, asyncio.Future[Any]] = {}
+    try:
+        async with asyncio.timeout(timeout):
+            for index, (topic, key, value) in enumerate(records):
+                try:
+                    waiting[index] = await producer.send(topic, value=value, key=key)
+                except KafkaError as exc:
+                    refusals[index] = repr(exc)
+            outcomes = await asyncio.gather(*waiting.values(), return_exceptions=True)
+    except TimeoutError as exc:
+        raise TransientError(f"Kafka did not acknowledge {len(records)} record(s) in {timeout} s") from exc
+    for index, outcome in zip(waiting, outcomes, strict=True):
+        if isinstance(outcome, BaseException):
+            refusals[index] = repr(outcome)
+    return refusals
 
 
 def _readdressed(payloads: list[str], config: OwnershipConfig) -> dict[str, str]:
