@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import orjson
 import pytest
 
 from alertrouter_notifier.channels.base import Links
+from alertrouter_notifier.links import LinkBuilder
 from alertrouter_notifier.redaction import redact
 from alertrouter_notifier.rendering.chat import teams_card
 from alertrouter_notifier.rendering.email import build_email, subject, thread_root_id
@@ -54,6 +56,21 @@ def test_sms_with_emoji_is_ucs2_and_never_splits_a_character(make_page: PageFact
     leftovers = text.replace(family, "")
     assert not any(c in leftovers for c in ("\u200d", "\U0001f468", "\U0001f469", "\U0001f467"))
     assert text.count(family) >= 1
+
+
+@pytest.mark.parametrize("summary", ["Диск заполнен на db-1", "磁盘已满 db-1", "Disk full \U0001f525 on db-1"])
+def test_an_sms_in_ucs2_without_room_for_the_link_keeps_the_reply_hint(make_page: PageFactory, summary: str) -> None:
+    """Two UCS-2 segments (134 units) cannot hold a real acknowledge link (about 200 characters), so the link is
+    left out; the reply hint went with it, and a page in Cyrillic, Chinese or with one emoji told the person no way
+    to answer it from the phone."""
+    page = make_page(ContactMethodType.SMS, "+447700900123", summary=summary)
+    links = LinkBuilder("https://oncall-notifier.example.com", "secret", timedelta(days=1)).for_page(
+        page, datetime.now(UTC)
+    )
+    text = render_sms(page, links, reply_hint=True)
+    assert not is_gsm7(text) and sms_segments(text) <= 2
+    assert summary in text
+    assert text.endswith(f"#{page.incident_id.replace('-', '')[:8]} Reply 1=ack 4=resolve"), text
 
 
 def test_typographic_quotes_do_not_force_ucs2(make_page: PageFactory) -> None:

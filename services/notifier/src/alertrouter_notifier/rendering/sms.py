@@ -60,13 +60,13 @@ def _head(page: Page) -> str:
     return f"{drill_prefix(page.drill)}[{_tag(page)}] {service}{count}: "
 
 
-def _tail(page: Page, links: Links, reply_hint: bool) -> str:
+def _tail(page: Page, links: Links, reply_hint: bool, *, link: bool = True) -> str:
     if page.kind is PageKind.DIGEST or page.shift is not None:
         return ""
     tail = f" #{incident_ref(page.incident_id)}"
     if page.kind is PageKind.TRIGGER and reply_hint:
         tail += " Reply 1=ack 4=resolve"
-    if page.kind is PageKind.TRIGGER and links.acknowledge:
+    if page.kind is PageKind.TRIGGER and links.acknowledge and link:
         tail += f" Ack: {links.acknowledge}"
     return tail
 
@@ -80,7 +80,8 @@ def render_sms(page: Page, links: Links, *, reply_hint: bool = False) -> str:
     else:
         budget, cost = UCS2_MULTI * MAX_SEGMENTS, ucs2_units
     room = budget - cost(head) - cost(tail)
-    if room < 10:  # an absurdly long link: keep the reference, drop the link rather than the summary
-        tail = f" #{incident_ref(page.incident_id)}"
+    if room < 10:  # no room for the link (UCS-2 holds 134 units, a link is about 200): drop it, not the summary
+        # nor the reply hint, which is then the only way to answer from the phone (it was dropped with the link)
+        tail = _tail(page, links, reply_hint, link=False)
         room = budget - cost(head) - cost(tail)
     return head + truncate(summary, room, ellipsis="...", cost=cost) + tail
