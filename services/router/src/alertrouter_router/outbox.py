@@ -270,3 +270,14 @@ class OutboxPublisher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), timeout=max(0.0, next_poll - loop.time()))
         await asyncio.gather(*self._finishing)  # passes in flight end (marked or left to the poller) before the process
+
+    async def drain(self) -> None:
+        """At stop, once the consumers, timers and HTTP requests in hand have ended: publish the pages they handed
+        over after ``run`` returned (SIGTERM lets a consumer finish and commit its batch in hand, an escalation
+        asked for answers 200), and wait for the marks. They waited for another process's poller, or for this one's
+        restart. What Kafka does not take stays for the poller."""
+        try:
+            await self._publish_fresh()
+        except Exception as exc:
+            self._failed(str(exc))
+        await asyncio.gather(*self._finishing)

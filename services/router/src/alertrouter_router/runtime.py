@@ -32,6 +32,10 @@ from alertrouter_shared.topics import ALERTS, CHANGES, DELIVERIES
 
 log = get_logger(__name__)
 
+# At stop, how long the pages handed over after the publisher's loop ended may take to go out (Kafka's answer
+# included) before they are left to the next poller.
+DRAIN_SECONDS = 15.0
+
 
 def max_db_connections(settings: RouterSettings) -> int:
     """The most PostgreSQL connections one router process (either role) holds: its SQLAlchemy engine (the API's
@@ -143,6 +147,9 @@ class RouterRuntime:
                         failed = True
                         self.stop()
         finally:
+            if self.state.started.is_set():  # the producer and the publisher ran: pages handed over since go out
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.state.publisher.drain(), DRAIN_SECONDS)
             await self.state.producer.stop()
             await self.state.pool.close()
             await self.state.engine.dispose()
