@@ -8,16 +8,27 @@ import xml.etree.ElementTree as ET
 from functools import partial
 from typing import Any
 
+import httpx
+import structlog
+
 from alertrouter_notifier.outcomes import GAVE_UP_PREFIX, failure_reason
 from alertrouter_notifier.runtime import Notifier
-from alertrouter_shared.events import ContactMethodType, DeliveryResult, DeliveryStatus, PageKind
+from alertrouter_shared.events import ContactMethodType, DeliveryResult, DeliveryStatus, Page, PageKind
 from tests.helpers import TopicReader, eventually
 from tests.notifier.conftest import PageFactory, SettingsFactory
 from tests.notifier.live import ROUTER_TOKEN, LiveRouter, Person, public_settings, served
-from tests.notifier.support import api_client, delivered_alone, deliveries_for, final_delivery, produce_pages
+from tests.notifier.support import (
+    TWILIO_SID,
+    TWILIO_TOKEN,
+    api_client,
+    delivered_alone,
+    deliveries_for,
+    final_delivery,
+    produce_pages,
+)
 from tests.providers.base import Reply
 from tests.providers.servers import CaptureServer
-from tests.providers.twilio import TwilioServer
+from tests.providers.twilio import TwilioServer, twilio_signature
 
 
 def number(unique: str, n: int = 0) -> str:
@@ -44,12 +55,14 @@ async def test_call_request_reads_the_incident_and_gathers_one_key(
     (call,) = twilio.calls
     assert call["To"] == page.contact_method.address and call["From"] == "+12015550777"
     assert call["Timeout"] == "25"
-    assert call["StatusCallback"] == "http://notifier.test/v1/twilio/voice/status"
+    # both callback URLs name the delivery (Twilio signs them with their query): see the late-answer test below
+    callback = f"?delivery={delivery['delivery_id']}"
+    assert call["StatusCallback"] == "http://notifier.test/v1/twilio/voice/status" + callback
     assert call["StatusCallbackMethod"] == "POST"
     root = ET.fromstring(call["Twiml"])
     assert [element.tag for element in root] == ["Gather", "Say"]
     gather = root[0]
-    assert gather.get("action") == "http://notifier.test/v1/twilio/voice/gather"
+    assert gather.get("action") == "http://notifier.test/v1/twilio/voice/gather" + callback
     assert gather.get("numDigits") == "1" and gather.get("method") == "POST"
     spoken = " ".join(say.text or "" for say in root.iter("Say"))
     assert "critical alert for checkout" in spoken
@@ -232,6 +245,93 @@ async def test_a_replayed_key_press_escalates_once(
     assert replayed.status == 200 and "already answered" in replayed.body
     assert ET.fromstring(replayed.body).find("Hangup") is not None
     assert (await router_live.incident(page.incident_id))["incident"]["last_level"] == 1  # kai was not paged
+
+
+async def _placed_twice(
+    client: httpx.AsyncClient, twilio: TwilioServer, page: Page
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """``page``'s delivery once sent, and its calls: A, created by Twilio but answered after our timeout (so placed
+    again: the notifier never learnt A's CallSid), and B, the call recorded."""
+    delivery = await final_delivery(client, page.page_id)
+    call_a, call_b = twilio.calls
+    assert [a["provider_status_code"] for a in delivery["attempts"]] == ["timeout", "queued"]
+    assert delivery["status"] == "sent" and delivery["provider_message_id"] == call_b["sid"]
+    return delivery, call_a, call_b
+
+
+async def test_a_key_pressed_on_a_call_whose_creation_was_answered_late_acts_on_its_page(
+    make_settings: SettingsFactory, twilio: TwilioServer, router_live: LiveRouter, unique: str
+) -> None:
+    """Lea answered call A and pressed 1: she heard "not known to alertrouter" and nothing was done (she may be
+    paged again, or the next level). A's action URL names the delivery (signed), so A acts as B would."""
+    lea = Person(f"lea-{unique}", {"voice": number(unique, 5)})
+    service = await router_live.add_service(unique, [[lea]])
+    (page,) = await router_live.trigger(service, "payments failing")
+    settings = make_settings(
+        twilio_base_url=twilio.url, router_url=router_live.url, router_api_token=ROUTER_TOKEN, **public_settings()
+    )
+    twilio.late_call_answers.append(settings.http_timeout_seconds + 1.5)
+    with structlog.testing.capture_logs() as logs:
+        async with Notifier(settings) as notifier, served(notifier), api_client(notifier) as client:
+            await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+            delivery, call_a, call_b = await _placed_twice(client, twilio, page)
+            reply = await asyncio.to_thread(twilio.press, call_a["sid"], "1")
+            assert reply.status == 200 and "The incident is acknowledged" in reply.body
+            assert ET.fromstring(reply.body).find("Hangup") is not None
+            incident = (await router_live.incident(page.incident_id))["incident"]
+            assert (incident["status"], incident["acknowledged_by"]) == ("acknowledged", lea.id)
+            replayed = await asyncio.to_thread(twilio.press, call_a["sid"], "1")
+            assert "already answered" in replayed.body  # answered once, by A's own CallSid
+            # an action URL without the parameter (a call placed before it existed) is found by its CallSid
+            named = f"?delivery={delivery['delivery_id']}"
+            legacy = await asyncio.to_thread(twilio.press, call_b["sid"], "1", call_b["Twiml"].replace(named, ""))
+            assert "already acknowledged" in legacy.body
+    assert "call_not_recorded" in [line["event"] for line in logs]
+    assert not any(lea.addresses["voice"] in str(line) for line in logs)
+
+
+async def test_an_unrecorded_call_names_its_delivery_under_the_signature_and_its_status_changes_nothing(
+    make_settings: SettingsFactory,
+    make_page: PageFactory,
+    twilio: TwilioServer,
+    unique: str,
+    deliveries_reader: TopicReader,
+) -> None:
+    """Changing the delivery in A's URL breaks Twilio's signature. A's "no-answer" (the person answered B) neither
+    fails the delivery nor tells the router the person was not reached: the delivery's outcome is B's."""
+    settings = make_settings(twilio_base_url=twilio.url, router_url="http://127.0.0.1:9", **public_settings())
+    page = make_page(ContactMethodType.VOICE, number(unique, 6))
+    twilio.late_call_answers.append(settings.http_timeout_seconds + 1.5)
+    with structlog.testing.capture_logs() as logs:
+        async with Notifier(settings) as notifier, served(notifier), api_client(notifier) as client:
+            await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
+            delivery, call_a, call_b = await _placed_twice(client, twilio, page)
+            named = f"?delivery={delivery['delivery_id']}"
+            action = str(ET.fromstring(call_a["Twiml"]).find("Gather").get("action"))  # type: ignore[union-attr]
+            assert action.endswith(named) and call_a["StatusCallback"].endswith(named)
+            press = {"AccountSid": TWILIO_SID, "CallSid": call_a["sid"], "Digits": "1", "To": call_a["To"]}
+            other = action.replace(named, f"?delivery={'0' * 32}")  # another delivery, under A's signature
+            genuine = twilio_signature(TWILIO_TOKEN, action, press)
+            forged = await asyncio.to_thread(twilio.signed_post, other, press, signature=genuine)
+            unsigned = await asyncio.to_thread(twilio.signed_post, other, press, signature="")
+            assert forged.status == unsigned.status == 403
+
+            unanswered = await asyncio.to_thread(twilio.end_call, call_a["sid"], "no-answer")
+            assert unanswered.status == 204
+            after = (await deliveries_for(client, page=page.page_id))[0]
+            assert (after["status"], after["failure_reason"], after["attempts"]) == ("sent", None, delivery["attempts"])
+            completed = await asyncio.to_thread(partial(twilio.end_call, duration=20), call_b["sid"], "completed")
+            assert completed.status == 204
+            assert (await deliveries_for(client, page=page.page_id))[0]["status"] == "delivered"
+
+            async def outcome() -> list[DeliveryStatus] | None:
+                statuses = [r.status for r in _published(deliveries_reader, page.page_id)]
+                return statuses if DeliveryStatus.DELIVERED in statuses else None
+
+            published = await eventually(outcome, what="B's outcome on the deliveries topic")
+    assert DeliveryStatus.UNDELIVERED not in published and DeliveryStatus.FAILED not in published
+    assert "twilio_callback_not_the_recorded_call" in [line["event"] for line in logs]
+    assert not any(page.contact_method.address in str(line) for line in logs)
 
 
 def test_failure_reasons_name_the_channel_and_the_outcome() -> None:

@@ -99,6 +99,9 @@ class TwilioServer(ProviderServer):
         self.account_status = "active"  # or "suspended", "closed"
         self.messages: list[dict[str, Any]] = []
         self.calls: list[dict[str, Any]] = []
+        # seconds the answer to each of the next calls created is held back (the call is created at once, as Twilio
+        # does, and rings): longer than the client's timeout, the caller never learns the call exists
+        self.late_call_answers: list[float] = []
 
     # REST API ------------------------------------------------------------------------------------------
     def respond(self, request: Received) -> Reply:
@@ -160,7 +163,8 @@ class TwilioServer(ProviderServer):
         body["uri"] = f"/2010-04-01/Accounts/{self.account_sid}/Calls/{sid}.json"
         with self._lock:
             self.calls.append({**form, "sid": sid})
-        return Reply(201, body)
+            late = self.late_call_answers.pop(0) if self.late_call_answers else 0.0
+        return Reply(201, body, delay=late)
 
     def _authorised(self, request: Received, path_sid: str) -> bool:
         scheme, _, encoded = request.header("Authorization").partition(" ")

@@ -4,7 +4,7 @@ the incident's page in the router's web console; and the notifier's URLs handed 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from alertrouter_notifier.ack_tokens import LinkAction, issue
 from alertrouter_notifier.channels.base import Links
@@ -13,11 +13,21 @@ from alertrouter_shared.events import Page, PageKind
 TWILIO_STATUS_PATH = "/v1/twilio/status"
 TWILIO_VOICE_STATUS_PATH = "/v1/twilio/voice/status"
 TWILIO_GATHER_PATH = "/v1/twilio/voice/gather"
+# The query parameter naming the delivery a call was placed for, in the callback URLs that call carries (its key
+# presses and its status). Twilio signs the URL with its query, so it cannot be changed. A call whose creation
+# Twilio answered after our timeout is placed again, and only the later call's CallSid is recorded: the earlier
+# call's callbacks are known by this parameter instead.
+CALL_DELIVERY_PARAM = "delivery"
 
 
 def public_url(public_base: str, path: str) -> str:
     """The URL Twilio calls (and signs): behind a proxy it differs from the one this process sees."""
     return public_base.rstrip("/") + path
+
+
+def for_delivery(url: str, delivery_id: str) -> str:
+    """``url`` naming the delivery it is a callback of (``?delivery=<id>``)."""
+    return url + ("&" if "?" in url else "?") + urlencode({CALL_DELIVERY_PARAM: delivery_id})
 
 
 def console_link(console_url: str, incident_id: str) -> str:

@@ -3,6 +3,11 @@
 SMS: delivered / undelivered / failed. Calls: completed (answered) / busy / no-answer / failed / canceled, the
 last four meaning the person was not reached. Callbacks arrive out of order and more than once, so only a
 ``sent`` delivery moves, and only forward.
+
+A call's status callback URL names its delivery (``?delivery=<id>``, signed). A call Twilio created but answered
+after our timeout was placed again, and the delivery's outcome is the recorded call's: the status of the earlier
+call (say, no-answer, while the person answers the later one) is logged and changes nothing. So is any CallSid
+never recorded (after the usual grace for an outcome not yet committed): the update finds no delivery.
 """
 
 from __future__ import annotations
@@ -13,9 +18,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 
 from alertrouter_notifier.api.context import AppContext, context
-from alertrouter_notifier.api.twilio_signature import twilio_api, verified_form
+from alertrouter_notifier.api.twilio_signature import CallDelivery, twilio_api, verified_form
 from alertrouter_notifier.db.ledger import AttemptRecord, mark_final
-from alertrouter_notifier.db.sent_pages import recorded
+from alertrouter_notifier.db.sent_pages import by_delivery, recorded
 from alertrouter_notifier.db.tables import RowState, delivery
 from alertrouter_notifier.links import TWILIO_STATUS_PATH, TWILIO_VOICE_STATUS_PATH
 from alertrouter_notifier.metrics import DELIVERIES
@@ -80,7 +85,9 @@ def twilio_router() -> APIRouter:
         return Response(status_code=204)
 
     @router.post(TWILIO_VOICE_STATUS_PATH, status_code=204, response_class=Response, responses=BOUNDED_BODY_RESPONSES)
-    async def call_status(request: Request, ctx: Annotated[AppContext, Depends(context)]) -> Response:
+    async def call_status(
+        request: Request, ctx: Annotated[AppContext, Depends(context)], delivery: CallDelivery = None
+    ) -> Response:
         fields = await verified_form(request, ctx)
         call_status = fields.get("CallStatus", "").lower()
         if call_status == "completed" and fields.get("AnsweredBy", "").startswith(("machine", "fax")):
@@ -91,23 +98,40 @@ def twilio_router() -> APIRouter:
             meaning = CALL_MEANING[call_status]
             code = fields.get("ErrorCode") or fields.get("SipResponseCode")
             error = f"{call_status}: {meaning}" + (f" (code {code})" if code else "") if meaning else None
-            await _apply(ctx, ContactMethodType.VOICE, sid, final, call_status, error)
+            await _apply(ctx, ContactMethodType.VOICE, sid, final, call_status, error, delivery)
         return Response(status_code=204)
 
     return router
 
 
 async def _apply(
-    ctx: AppContext, channel: ContactMethodType, sid: str, final: DeliveryStatus, code: str, error: str | None
+    ctx: AppContext,
+    channel: ContactMethodType,
+    sid: str,
+    final: DeliveryStatus,
+    code: str,
+    error: str | None,
+    delivery_id: str | None = None,
 ) -> None:
     """Twilio does not retry a status callback answered 500, so a database hiccup is retried here: a lost
     "undelivered" or "no-answer" left the delivery sent, and the router never escalated at once."""
-    await retry_transient(lambda: _apply_once(ctx, channel, sid, final, code, error), CALLBACK_ATTEMPTS, "callback")
+    await retry_transient(
+        lambda: _apply_once(ctx, channel, sid, final, code, error, delivery_id), CALLBACK_ATTEMPTS, "callback"
+    )
 
 
 async def _apply_once(
-    ctx: AppContext, channel: ContactMethodType, sid: str, final: DeliveryStatus, code: str, error: str | None
+    ctx: AppContext,
+    channel: ContactMethodType,
+    sid: str,
+    final: DeliveryStatus,
+    code: str,
+    error: str | None,
+    delivery_id: str | None,
 ) -> None:
+    if delivery_id and await _another_call_recorded(ctx, channel, delivery_id, sid):
+        log.info("twilio_callback_not_the_recorded_call", delivery_id=delivery_id, sid=sid, status=final.value)
+        return
     await recorded(ctx.engine, channel, sid, STATUS_CALLBACK_GRACE_SECONDS)  # it may overtake the outcome's commit
     now = ctx.clock.now()
     async with ctx.engine.begin() as conn:
@@ -131,3 +155,10 @@ async def _apply_once(
     DELIVERIES.labels(channel.value, final.value).inc()
     if ctx.publisher is not None:
         await ctx.publisher.publish([attempt_id])
+
+
+async def _another_call_recorded(ctx: AppContext, channel: ContactMethodType, delivery_id: str, sid: str) -> bool:
+    """Another call is recorded for the delivery: this one was placed before it (Twilio answered its creation after
+    our timeout), and the delivery's outcome is the recorded call's."""
+    sent = await by_delivery(ctx.engine, channel, delivery_id)
+    return sent is not None and sent.provider_message_id is not None and sent.provider_message_id != sid

@@ -13,15 +13,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
 
 from alertrouter_notifier.api.context import AppContext, callback_body
-from alertrouter_notifier.links import public_url
+from alertrouter_notifier.links import CALL_DELIVERY_PARAM, public_url
 from alertrouter_shared.web.bodies import BOUNDED_BODY_RESPONSES
 
 TWIML = "application/xml"
@@ -32,6 +32,15 @@ TWILIO_SIGNATURE = APIKeyHeader(
     description="HMAC-SHA1 of the public URL and the form fields with the Twilio auth token; 403 if it does not match",
     auto_error=False,
 )
+# ``?delivery=`` on a call's callbacks (links.CALL_DELIVERY_PARAM): it is part of the signed URL, so it is as
+# genuine as the request; callbacks of calls placed before it existed come without it.
+CallDelivery = Annotated[
+    str | None,
+    Query(
+        alias=CALL_DELIVERY_PARAM,
+        description="the delivery the call was placed for (set in the URLs given to Twilio, signed with them)",
+    ),
+]
 TWIML_REPLY: dict[int | str, dict[str, Any]] = {
     200: {"description": "A TwiML document", "content": {TWIML: {"schema": {"type": "string"}}}},
     **BOUNDED_BODY_RESPONSES,

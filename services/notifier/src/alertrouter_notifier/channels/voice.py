@@ -3,6 +3,10 @@
 A created call is ``sent``, not reached: the call status callback (api/twilio_callbacks.py) later records
 ``delivered`` when it was answered, or ``undelivered``/``failed`` for busy, no-answer and failed calls, which count
 as not reached. Key presses arrive on the Gather action (api/twilio_voice.py). Errors are classified as for SMS.
+
+Both callback URLs a call carries name its delivery (``?delivery=<id>``, signed by Twilio with the rest of the
+URL): when Twilio created a call but answered after our timeout, the call is placed again and only the second
+CallSid is recorded, yet a key pressed on the first call still acts on the page it was for.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import httpx
 from alertrouter_notifier.channels.base import Outgoing, Receipt
 from alertrouter_notifier.channels.http import transport_errors
 from alertrouter_notifier.channels.twilio_api import account_url, created_sid, credentials, twilio_error
+from alertrouter_notifier.links import for_delivery
 from alertrouter_notifier.rendering.voice import call_script
 
 
@@ -47,9 +52,11 @@ class TwilioVoiceProvider:
         form = {
             "To": outgoing.page.contact_method.address.strip(),
             "From": self._from,
-            "Twiml": call_script(outgoing.page, self._gather_url, self._gather_seconds),
+            "Twiml": call_script(
+                outgoing.page, for_delivery(self._gather_url, outgoing.delivery_id), self._gather_seconds
+            ),
             "Timeout": str(self._ring_seconds),
-            "StatusCallback": self._status_callback,
+            "StatusCallback": for_delivery(self._status_callback, outgoing.delivery_id),
             "StatusCallbackMethod": "POST",
         }
         if self._machine_detection:  # the call status then says AnsweredBy: human, machine_*, fax or unknown

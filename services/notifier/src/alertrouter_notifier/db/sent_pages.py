@@ -2,7 +2,9 @@
 
 Answers (a key press, an SMS reply, a Slack button) arrive without our ids. A call or a chat message is found by
 the id the provider gave it; an SMS reply only by the sender's number, matched through the same destination hash
-the flood protection uses (so the lookup is indexed, and no address has to be compared in the clear).
+the flood protection uses (so the lookup is indexed, and no address has to be compared in the clear). A call's
+callbacks also name its delivery in their signed URL: a call whose provider id was never recorded (Twilio created
+it but answered after our timeout, and the call placed again is the one recorded) is found by that.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class SentPage:
     delivery_id: str
     page: Page
     sent_at: datetime
+    provider_message_id: str | None = None  # the provider's id recorded for the delivery (``by_delivery`` only)
 
 
 async def recorded(
@@ -56,6 +59,19 @@ async def by_provider_message(conn: AsyncConnection, channel: ContactMethodType,
     )
     row = (await conn.execute(query)).first()
     return None if row is None else SentPage(row.id, Page.model_validate(row.page), row.created_at)
+
+
+async def by_delivery(engine: AsyncEngine, channel: ContactMethodType, delivery_id: str) -> SentPage | None:
+    """The page of delivery ``delivery_id`` on ``channel``, whatever became of it, with the provider id recorded for
+    it (None before a send was accepted, or when none was). No grace period: the row exists from admission on."""
+    query = select(delivery.c.id, delivery.c.page, delivery.c.created_at, delivery.c.provider_message_id).where(
+        delivery.c.id == delivery_id, delivery.c.channel == channel.value
+    )
+    async with engine.connect() as conn:
+        row = (await conn.execute(query)).first()
+    if row is None:
+        return None
+    return SentPage(row.id, Page.model_validate(row.page), row.created_at, row.provider_message_id)
 
 
 def address_keys(address: str, channels: Sequence[ContactMethodType]) -> list[str]:
