@@ -16,6 +16,7 @@ from alertrouter_router.db.tables import timeline
 from alertrouter_router.unreached import escalate_unreached, incidents_with_failures
 from alertrouter_shared.dead_letters import dead_letter, decode_records
 from alertrouter_shared.events import DeliveryResult
+from alertrouter_shared.isolation import store_isolating
 from alertrouter_shared.logging import get_logger
 from alertrouter_shared.topics import DELIVERIES_DLQ
 
@@ -43,21 +44,36 @@ async def for_incident(conn: AsyncConnection, incident_id: str) -> list[dict[str
 
 
 async def handle_delivery_batch(state: RouterState, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
-    """Idempotent: one timeline entry per (delivery, attempt, status)."""
+    """Idempotent: one timeline entry per (delivery, attempt, status). A result the database refuses is
+    dead-lettered with its reason, and the others of its batch are stored: retried as a batch, it held back every
+    later result of its partition, and with them the escalations of levels that reached nobody."""
     decoded, undecodable = decode_records(records, DeliveryResult, "DeliveryResult v1")
-    results = [result for result, _ in decoded]
     if undecodable:  # kept for an operator, and counted: a failure in one is an escalation this router missed
         reasons = [reason for _, reason in undecodable][:3]
         log.warning("delivery_record_undecodable", count=len(undecodable), reasons=reasons)
         await dead_letter(state.producer, DELIVERIES_DLQ, undecodable, timeout=10)
-    if not results:
+    if not decoded:
         return
-    async with state.pool.acquire() as conn:
-        await conn.execute(
-            _INSERT_DELIVERY_ENTRIES,
-            [r.incident_id for r in results],
-            [r.at for r in results],
-            [f"{r.delivery_id}:{r.attempt}:{r.status.value}" for r in results],
-            [r.model_dump_json() for r in results],
+
+    async def store(results: list[DeliveryResult]) -> None:
+        async with state.pool.acquire() as conn:
+            await conn.execute(
+                _INSERT_DELIVERY_ENTRIES,
+                [r.incident_id for r in results],
+                [r.at for r in results],
+                [f"{r.delivery_id}:{r.attempt}:{r.status.value}" for r in results],
+                [r.model_dump_json() for r in results],
+            )
+
+    refused = await store_isolating(decoded, store, "delivery results", _result_context)
+    if refused:
+        await dead_letter(
+            state.producer, DELIVERIES_DLQ, [(r, "could not be stored: see record_not_stored") for r in refused], 10
         )
-    await escalate_unreached(state, incidents_with_failures(results))
+    refused_ids = {id(record) for record in refused}
+    stored = [result for result, record in decoded if id(record) not in refused_ids]
+    await escalate_unreached(state, incidents_with_failures(stored))
+
+
+def _result_context(result: DeliveryResult) -> dict[str, str]:
+    return {"delivery_id": result.delivery_id, "incident_id": result.incident_id}
