@@ -170,6 +170,28 @@ def test_an_email_contact_method_names_exactly_one_mailbox(tmp_path: Path, addre
     assert "names exactly one mailbox" in issue.message
 
 
+@pytest.mark.parametrize(
+    ("kind", "address"),
+    [
+        ("email", "a@example.com\r\nBcc: b@example.com"),  # a header of its own
+        ("email", "Ops\n<a@example.com>"),  # a bare LF ended the header block
+        ("webhook", "https://hooks.example.com/x\n"),
+        ("sms", "+4915112345678\t"),
+    ],
+)
+def test_a_contact_address_with_a_control_character_is_refused(tmp_path: Path, kind: str, address: str) -> None:
+    """A quoted YAML address took a line break: in e-mail it injected a header or cut the message short (every
+    attempt retried to the deadline as an unexpected error); the message names the position, not the address."""
+
+    def change(d: dict[str, Any]) -> None:
+        d["users"][0]["contact_methods"].append({"id": "a-odd", "type": kind, "address": address})
+
+    issue = only_issue(broken(tmp_path, change))
+    assert issue.path.startswith("users[0].contact_methods[2]"), issue
+    assert "control character" in issue.message
+    assert "example.com" not in issue.message and "12345678" not in issue.message
+
+
 @pytest.mark.parametrize("address", ["a@example.com", "Alice Example <alice@example.com>", "a+pager@sub.example.com"])
 def test_an_email_contact_method_with_one_mailbox_loads(tmp_path: Path, address: str) -> None:
     def change(d: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ Contact destinations that are credentials are read from the environment or a fil
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -70,6 +71,12 @@ class ContactMethodSpec(StrictModel):
 
     @model_validator(mode="after")
     def _one_mailbox(self) -> ContactMethodSpec:
+        control = next((i for i, c in enumerate(self.address) if unicodedata.category(c) == "Cc"), None)
+        if control is not None:  # the address is not quoted: it may be a credential or a person's number
+            raise ValueError(
+                f"contact method {self.id!r}: the address has a control character (a line break?) at position "
+                f"{control + 1}: an e-mail's headers would end there, a URL or a number would not be sent"
+            )
         if self.type is ContactMethodType.EMAIL and single_mailbox(self.address) is None:
             raise ValueError(
                 f"contact method {self.id!r}: an email address names exactly one mailbox (a@example.com); "
