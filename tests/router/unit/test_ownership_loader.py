@@ -175,8 +175,8 @@ def test_an_email_contact_method_names_exactly_one_mailbox(tmp_path: Path, addre
     [
         ("email", "a@example.com\r\nBcc: b@example.com"),  # a header of its own
         ("email", "Ops\n<a@example.com>"),  # a bare LF ended the header block
-        ("webhook", "https://hooks.example.com/x\n"),
-        ("sms", "+4915112345678\t"),
+        ("webhook", "https://hooks.example.com/x\ny"),
+        ("sms", "+49151\t12345678"),
     ],
 )
 def test_a_contact_address_with_a_control_character_is_refused(tmp_path: Path, kind: str, address: str) -> None:
@@ -190,6 +190,14 @@ def test_a_contact_address_with_a_control_character_is_refused(tmp_path: Path, k
     assert issue.path.startswith("users[0].contact_methods[2]"), issue
     assert "control character" in issue.message
     assert "example.com" not in issue.message and "12345678" not in issue.message
+
+
+def test_whitespace_around_a_contact_address_is_dropped(tmp_path: Path) -> None:
+    def change(d: dict[str, Any]) -> None:
+        d["users"][0]["contact_methods"].append({"id": "a-mail", "type": "email", "address": " a@example.com\n"})
+
+    config = load_config(broken(tmp_path, change), environ={})
+    assert config.config.users[0].contact_methods[2].address == "a@example.com"
 
 
 @pytest.mark.parametrize("address", ["a@example.com", "Alice Example <alice@example.com>", "a+pager@sub.example.com"])

@@ -67,6 +67,8 @@ class ContactMethodSpec(StrictModel):
             return {**data, "address": _from_environment(str(data["address_env"]))}
         if given[0] == "address_file":
             return {**data, "address": _from_file(str(data["address_file"]))}
+        if isinstance(data["address"], str):  # as the references' values are (a YAML block scalar ends in a newline)
+            return {**data, "address": data["address"].strip()}
         return data
 
     @model_validator(mode="after")
