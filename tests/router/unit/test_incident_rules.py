@@ -189,6 +189,26 @@ def test_those_paged_are_told_of_the_acknowledgement_but_not_the_one_who_acted()
     assert update_pages(muted, incident, store.pages_for(incident_id), "bob", "d1", T0 + minutes(6)) == []
 
 
+def test_notices_go_to_the_address_a_reload_gave_the_contact_method_slack_excepted() -> None:
+    """An acknowledgement notice copied the trigger's address: after a reload changed alice's number (a lost phone,
+    a number handed back), the incident's news went to the old one."""
+    methods = [m.model_dump() for m in CONFIG.config.users_by_id["alice"].contact_methods]
+    methods.append({"id": "alice-slack", "type": "slack", "address": "C0OLDCHAN"})
+    rules = [*CONFIG.config.users_by_id["alice"].model_dump()["notification_rules"], {"contact_method": "alice-slack"}]
+    store = Store(config=_changed("users", "alice", contact_methods=methods, notification_rules=rules))
+    incident_id = _open(store)
+    store.act(incident_id, "acknowledge", T0 + minutes(6), by="bob")
+    new_address = {"webhook": "https://hooks.example.com/new", "sms": "+15550001111", "slack": "C0NEWCHAN"}
+    moved = [m | {"address": new_address[m["type"]]} for m in methods]
+    reloaded = _changed("users", "alice", contact_methods=moved, notification_rules=rules)
+    updates = update_pages(reloaded, store.incidents[incident_id], store.pages_for(incident_id), "bob", "d1", T0)
+    assert {p.contact_method.id: p.contact_method.address for p in updates} == {
+        "alice-hook": "https://hooks.example.com/new",
+        "alice-sms": "+15550001111",
+        "alice-slack": "C0OLDCHAN",  # its notice edits the message posted there
+    }
+
+
 def test_an_acknowledgement_after_an_escalation_is_news_again() -> None:
     """Acknowledge, escalate now (back to triggered, level 2 paged), acknowledge again: the second notices had the
     first ones' ids, so the outbox dropped them and alice never heard of the second acknowledgement."""

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from alertrouter_router.decisions.incidents import DRILL_TIME_LIMIT, Incident
-from alertrouter_router.ownership.escalation_targets import Target, targets_for_level
+from alertrouter_router.ownership.escalation_targets import Target, readdressed, targets_for_level
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.ownership.reminders import Reminder, reminder_text
 from alertrouter_shared.events import ContactMethod, ContactMethodType, Page, PageAlert, PageKind, PageShift, Severity
@@ -134,8 +134,17 @@ def _told(config: LoadedConfig, paged: Sequence[Page], skip: Iterable[str]) -> l
             continue
         seen.add(target)
         if page.user_id not in skipped:
-            told.append(page)
+            told.append(_at_current_address(page, config))
     return told
+
+
+def _at_current_address(page: Page, config: LoadedConfig) -> Page:
+    """A notice goes where the person's contact method points now: after a reload gave them a new number (a phone
+    lost or handed back), the incident's news went to the old one, which may be someone else's. Slack excepted: its
+    notice edits the message the trigger posted, in the channel it was posted to."""
+    if page.contact_method.type is ContactMethodType.SLACK:
+        return page
+    return readdressed(page, config.config) or page
 
 
 def _notice(page: Page, page_id: str, kind: PageKind, incident: Incident, decision_id: str, now: datetime) -> Page:
