@@ -400,6 +400,15 @@ def test_second_catch_all_and_invalid_regex(tmp_path: Path) -> None:
     ]
 
 
+def test_a_regex_is_checked_as_routing_compiles_it(tmp_path: Path) -> None:
+    """Routing anchors an expression in a group; one that compiles alone but not anchored (a verbose-mode comment
+    swallows the group's end) loaded, then failed every alert that reached its rule. Refused when loading now."""
+    file = broken(tmp_path, lambda d: d["route_rules"][0].update(match=['service=~"(?x)svc # the service"']))
+    issue = only_issue(file)
+    assert issue.path == "route_rules[0].match[0].value"
+    assert issue.message.startswith("invalid regular expression")
+
+
 def test_handoff_time_needs_a_calendar_turn_and_valid_clock(tmp_path: Path) -> None:
     file = broken(tmp_path, lambda d: d["schedules"][0]["layers"][0].update(turn="12h", handoff_time="25:00"))
     assert [i.message for i in issues_of(file)] == [

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from alertrouter_router.ownership.loader import load_config
 from alertrouter_router.ownership.model import OwnershipConfig
 from alertrouter_router.ownership.routing import resolve_route
 from tests.router.unit.ownership_builders import config_from, minimal_document
@@ -45,6 +48,23 @@ def test_each_operator(matcher: dict[str, str], labels: dict[str, str], expected
     )
     match = resolve_route(config, labels, None)
     assert match.rule_id == ("rule" if expected else "rest")
+
+
+def test_leading_inline_flags_as_alertmanager_users_write_them(tmp_path: Path) -> None:
+    """``severity=~"(?i)critical"`` copied from an Alertmanager route loaded, and every alert reaching the rule then
+    failed routing (Python refuses global flags inside the anchoring group): dead-lettered, nobody paged."""
+    document = minimal_document()
+    document["route_rules"] = [
+        {"id": "loud", "service": "svc", "match": ['severity=~"(?i)critical|page"']},
+        {"id": "rest", "service": "svc", "match": ['severity!~"(?i)(?s)info.*"']},
+    ]
+    file = tmp_path / "ownership.yaml"
+    file.write_text(yaml.safe_dump(document))
+    config = load_config(file, environ={}).config
+    assert resolve_route(config, {"severity": "CRITICAL"}, None).rule_id == "loud"
+    assert resolve_route(config, {"severity": "Page"}, None).rule_id == "loud"
+    assert resolve_route(config, {"severity": "xcritical"}, None).rule_id == "rest"  # still anchored
+    assert resolve_route(config, {"severity": "INFO\nmore"}, None).rule_id is None
 
 
 def test_first_matching_rule_wins_and_explains_why() -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from alertrouter_router.ownership.errors import ConfigIssue, YamlPath
 from alertrouter_router.ownership.model import EscalationPolicy, OwnershipConfig, Schedule, TargetType
+from alertrouter_router.ownership.routing import anchored
 from alertrouter_router.ownership.timespec import windows_overlap
 from alertrouter_router.ownership.yaml_source import SourceDocument
 from alertrouter_shared.events import ContactMethodType
@@ -234,7 +235,7 @@ def _check_route_rules(config: OwnershipConfig, report: Report) -> None:
         for position, matcher in enumerate(rule.match):
             if matcher.op in ("=~", "!~") and matcher.value is not None:
                 try:
-                    re.compile(matcher.value)
+                    anchored(matcher.value)
                 except re.error as exc:
                     report("route_rules", index, ("match", position, "value"), f"invalid regular expression: {exc}")
 

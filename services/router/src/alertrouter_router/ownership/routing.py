@@ -50,9 +50,20 @@ class RouteMatch:
         return {result.label: result.actual for result in self.matched if result.actual is not None}
 
 
+# Inline flags at the start of an expression, as Alertmanager users write them (``(?i)critical``).
+_LEADING_FLAGS = re.compile(r"(?:\(\?[aiLmsux]+\))+")
+
+
 @lru_cache(maxsize=1024)
-def _anchored(pattern: str) -> re.Pattern[str]:
-    return re.compile(f"(?:{pattern})")
+def anchored(pattern: str) -> re.Pattern[str]:
+    """``pattern`` as matched against a whole label value (Alertmanager anchors it as ``^(?:pattern)$``).
+
+    Leading inline flags stay in front of the group: Python refuses global flags inside one, and ``(?i)critical``
+    copied from an Alertmanager route loaded, then failed every alert that reached its rule. The loader compiles
+    each expression with this, so what it accepts is what routing compiles."""
+    flags = _LEADING_FLAGS.match(pattern)
+    head = flags.group() if flags is not None else ""
+    return re.compile(f"{head}(?:{pattern[len(head) :]})")
 
 
 def matcher_matches(matcher: Matcher, labels: Mapping[str, str]) -> bool:
@@ -66,7 +77,7 @@ def matcher_matches(matcher: Matcher, labels: Mapping[str, str]) -> bool:
         return actual == value
     if matcher.op == "!=":
         return actual != value
-    found = _anchored(value).fullmatch(actual) is not None
+    found = anchored(value).fullmatch(actual) is not None
     return found if matcher.op == "=~" else not found
 
 
