@@ -65,3 +65,31 @@ def test_an_alert_still_unrouted_after_a_reload_waits_again_without_a_decision()
     # its next trigger is decided (and recorded) as before
     store.run([event("nowhere-1", service="nowhere", at=T0 + minutes(11))], T0 + minutes(11))
     assert store.last("nowhere-1").outcome is Outcome.NO_ROUTE and len(store.decisions) == decided + 1
+
+
+def test_an_alert_a_reload_routes_into_a_maintenance_window_says_so() -> None:
+    """Routed by the reload to a service in maintenance, the alert waited with no decision: its record still said
+    "no route" (a resolve then read "it had paged nobody (no_route)"), and ending the window early through the API,
+    which makes due the alerts suppressed by maintenance, left it waiting for its next recheck."""
+    store = Store()
+    store.run([event("billing-1", service="billing")], T0)
+    window = store.window("checkout", T0 + minutes(5), T0 + minutes(120))
+
+    store.config = _routing_billing()
+    _marked_after_reload(store, "billing-1", T0 + minutes(10))
+    store.tick(T0 + minutes(10))
+
+    decision = store.last("billing-1")
+    assert decision.kind is DecisionKind.RECHECK and decision.outcome is Outcome.SUPPRESSED, decision.reason
+    assert decision.explanation["suppressed_by"] == "maintenance"
+    assert decision.explanation["previously_suppressed_by"] == "no_route"
+    assert decision.service_id == "checkout" and store.pages == []
+    assert store.alerts["billing-1"].suppressed_by is SuppressedBy.MAINTENANCE
+    decided = len(store.decisions)
+    store.tick(T0 + minutes(11))  # still in the window: looked at again, nothing new to say
+    assert len(store.decisions) == decided
+
+    store.end_window(window, T0 + minutes(12))
+    store.tick(T0 + minutes(12))
+    paged = store.last("billing-1")
+    assert paged.outcome is Outcome.PAGED and paged.reason.startswith("maintenance ended: "), paged.reason

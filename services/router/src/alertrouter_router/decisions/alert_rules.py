@@ -324,7 +324,10 @@ class AlertRules(Batch):
         # out of maintenance, and the old one's window (days, for a service being retired) held it back.
         route = resolve_route(self.config.config, alert.labels, alert.bound_service, routing_integration(alert))
         service = self.config.services_by_id.get(route.service_id or "")
-        if not over and service is not None:
+        if not over and service is not None and alert.suppressed_by is SuppressedBy.MAINTENANCE:
+            # Held by another reason until now (no route before a reload, a stale trigger), it is placed below: the
+            # suppression by the window is recorded, else its record went on saying "no route" or "paged if still
+            # firing", and ending the window early (which rechecks the alerts suppressed by maintenance) missed it.
             window = self.maintenance.covering(service, self.now)
             if window is not None:  # still (or again) in maintenance: look again later, nothing to record
                 recheck = min(window.until, self.now + timedelta(seconds=self.rules.recheck_max_seconds))
