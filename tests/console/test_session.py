@@ -76,6 +76,24 @@ async def test_who_may_not_sign_in(base_url: str, people: People) -> None:
         assert forged.status_code == 400 and "alertrouter_console=" not in forged.headers.get("set-cookie", "")
 
 
+async def test_a_csrf_value_nonce_or_signature_with_any_character_is_refused_not_failed(
+    base_url: str, people: People
+) -> None:
+    """``hmac.compare_digest`` raises TypeError for a str with a character outside ASCII: a forged form's CSRF
+    token, a sign-in nonce or a link's ``sig`` of that kind answered 500 and logged an unhandled error."""
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        assert (await sign_in(client, people.bob)).status_code == 303
+        for path in ("/ui/incidents/no-such-incident/notes", "/ui/sign-out"):
+            forged = await client.post(path, data={"csrf": "é" * 64, "note": "forged"})
+            assert forged.status_code == 403 and "CSRF token is missing or not this session" in forged.text, path
+        linked = await client.get("/ui/services/checkout", params={"done": "all pages deleted", "sig": "é"})
+        assert linked.status_code == 200 and "all pages deleted" not in linked.text
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        await client.get("/ui/sign-in")
+        forged = await client.post("/ui/sign-in", data={"token": people.bob, "nonce": "é"})
+        assert forged.status_code == 400 and "alertrouter_console=" not in forged.headers.get("set-cookie", "")
+
+
 async def test_a_form_larger_than_any_console_form_is_refused_unread(base_url: str) -> None:
     """The sign-in form is read before anyone is signed in: the answer comes once the limit is passed, while the
     client has not finished sending (before, the whole body was read first, however large)."""

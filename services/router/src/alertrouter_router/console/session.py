@@ -60,7 +60,7 @@ class Session:
         """The page's "Done: ..." line, or none when the query's is not this session's (a link someone sent)."""
         text = request.query_params.get("done", "")
         sig = request.query_params.get("sig", "")
-        return text if text and hmac.compare_digest(sig, self._signed(text)) else ""
+        return text if text and same(sig, self._signed(text)) else ""
 
     def _signed(self, text: str) -> str:
         return hmac.new(self.csrf.encode(), _DONE_LABEL + text.encode(), hashlib.sha256).hexdigest()
@@ -68,6 +68,12 @@ class Session:
     async def may(self, method: str, api_path: str, **params: str) -> bool:
         """Whether the API would let this person call (method, api_path): buttons are shown only then."""
         return await refusal(self.state, self.who, method, api_path, params) is None
+
+
+def same(presented: str, expected: str) -> bool:
+    """A constant-time comparison of any text: ``hmac.compare_digest`` refuses a str with a character outside
+    ASCII (TypeError), so a forged CSRF token, nonce or ``sig`` of that kind answered 500, not a refusal."""
+    return hmac.compare_digest(presented.encode(), expected.encode())
 
 
 def csrf_token(token: str) -> str:
@@ -109,7 +115,7 @@ def set_cookie(request: Request, response: Response, name: str, value: str, max_
 async def sign_in(request: Request, token: str, nonce: str) -> tuple[Principal, str]:
     """The person of ``token`` (checked like a bearer token); ConsoleError when it is not a valid person's token."""
     expected = request.cookies.get(SIGN_IN_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected, nonce):
+    if not expected or not same(nonce, expected):
         raise ConsoleError(400, "the sign-in form expired: load the sign-in page again")
     who = await _principal(request.app.state.router, token.strip())
     if who is None:
@@ -149,7 +155,7 @@ async def console_session(request: Request) -> Session:
     csrf = csrf_token(token)
     if request.method == "POST":
         sent = (await read_form(request)).get("csrf", "")
-        if not hmac.compare_digest(sent, csrf):
+        if not same(sent, csrf):
             raise ConsoleError(403, "the form's CSRF token is missing or not this session's: reload the page")
     api = CONSOLE.get((request.method, route_template(request)))
     if api is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets
 
 from fastapi import APIRouter, Request, Response
@@ -16,6 +15,7 @@ from alertrouter_router.console.session import (
     SESSION_SECONDS,
     SIGN_IN_COOKIE,
     csrf_token,
+    same,
     set_cookie,
     sign_in,
 )
@@ -65,7 +65,7 @@ async def sign_in_submit(request: Request) -> Response:
 async def sign_out(request: Request) -> Response:
     """With the session's CSRF token, like every other form: another site's form must not sign a person out."""
     token = request.cookies.get(SESSION_COOKIE, "")
-    if token and not hmac.compare_digest((await read_form(request)).get("csrf", ""), csrf_token(token)):
+    if token and not same((await read_form(request)).get("csrf", ""), csrf_token(token)):
         raise ConsoleError(403, "the form's CSRF token is missing or not this session's: reload the page")
     response = redirect("/ui/sign-in?message=signed+out")
     response.delete_cookie(SESSION_COOKIE, path="/ui")
