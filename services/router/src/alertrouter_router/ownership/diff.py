@@ -71,6 +71,11 @@ def _compare(before: Any, after: Any, path: str, out: list[FieldChange]) -> None
         if old is not None and new is not None:
             for item_id in [*old, *(k for k in new if k not in old)]:
                 _compare(old.get(item_id), new.get(item_id), f"{path}[{item_id}]", out)
+            # The order of such items can matter (a schedule's later layers cover the earlier ones; the first chat
+            # method gets the shift reminders): moved and otherwise unchanged, they read as "no differences".
+            kept_old, kept_new = [i for i in old if i in new], [i for i in new if i in old]
+            if kept_old != kept_new:
+                out.append(FieldChange(f"{path} (order)", kept_old, kept_new))
             return
         if len(before) == len(after) and all(isinstance(item, dict) for item in before + after):
             for index, (one, other) in enumerate(zip(before, after, strict=True)):
