@@ -387,6 +387,15 @@ def test_events_v2_key_length_and_duplicate_keys(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "url", ["javascript:alert(document.cookie)", "JavaScript://x%0aalert(1)", "runbooks/x", "ftp://h/x"]
+)
+def test_a_runbook_url_is_a_web_address(tmp_path: Path, url: str) -> None:
+    """Every team's console shows a service's runbook as a link: a ``javascript:`` one loaded."""
+    issue = only_issue(broken(tmp_path, lambda d: d["services"][0].update(runbook_url=url)))
+    assert (issue.path, issue.message) == ("services[0].runbook_url", "runbook_url is an http:// or https:// address")
+
+
 def test_second_catch_all_and_invalid_regex(tmp_path: Path) -> None:
     def change(d: dict[str, Any]) -> None:
         d["route_rules"].append({"id": "all1", "service": "svc", "match": []})

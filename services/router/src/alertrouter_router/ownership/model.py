@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, GetJsonSchemaHandler, field_validator, model_validator
 from pydantic.json_schema import JsonSchemaValue
@@ -171,6 +172,18 @@ class Service(StrictModel):
     drills: list[DrillSchedule] = Field(
         default_factory=list, description="drills run on a schedule (see docs/routing.md#drills)"
     )
+
+    @field_validator("runbook_url")
+    @classmethod
+    def _web_link(cls, value: str | None) -> str | None:
+        """Shown as a link to every team in the console and sent in pages: only a web address may be followed
+        (a ``javascript:`` one would run in the reader's session but for the console's CSP)."""
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise ValueError("runbook_url is an http:// or https:// address")
+        return value.strip()
 
     @model_validator(mode="after")
     def _unique_drill_ids(self) -> Service:
