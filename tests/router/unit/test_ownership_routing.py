@@ -127,3 +127,25 @@ def test_unknown_bound_service_is_no_match() -> None:
     match = resolve_route(config_with_rules([]), {}, "gone")
     assert match.service_id is None
     assert match.reason == "integration bound to unknown service 'gone'"
+
+
+def test_no_route_says_which_service_from_label_rule_found_no_service_in_its_label() -> None:
+    """``service=chekout`` (a typo, or a service not configured yet) read only "no route rule matched": the reader
+    had to find the rule taking the service from the label and compare the value with every id and alias."""
+    config = config_with_rules(
+        [
+            {"id": "prod-only", "service_from_label": "service", "match": ['env="prod"']},
+            {"id": "by-label", "service_from_label": "service", "match": []},
+        ]
+    )
+    assert resolve_route(config, {"service": "svc"}, None).service_id == "svc"
+    typo = resolve_route(config, {"service": "chekout", "env": "staging"}, None)
+    assert typo.service_id is None and typo.rule_id is None
+    assert typo.reason == (
+        "no route rule matched and there is no catch-all rule; rule 'by-label' takes the service from label "
+        "service, and label service='chekout' names no service (by id or alias)"
+    )
+    missing = resolve_route(config, {"env": "prod"}, None)
+    assert missing.reason.endswith(
+        "rule 'prod-only' takes the service from label service, and label service is missing"
+    )

@@ -178,12 +178,26 @@ def route_again(config: OwnershipConfig, labels: Mapping[str, str], integration_
 
 
 def _by_rules(config: OwnershipConfig, labels: Mapping[str, str]) -> RouteMatch:
+    named_none = ""  # a service_from_label rule whose conditions held, but whose label named no service
     for rule in config.ordered_route_rules:
         found = _rule_service(config, rule, labels)
         if found is None:
+            named_none = named_none or _names_no_service(rule, labels)
             continue
         service, results = found
         if service is None:
             return RouteMatch(None, None, None, rule.id, f"rule {rule.id!r} routes to unknown service")
         return _matched(service, rule, _describe(rule, results, service), results)
-    return RouteMatch(None, None, None, None, "no route rule matched and there is no catch-all rule")
+    return RouteMatch(None, None, None, None, "no route rule matched and there is no catch-all rule" + named_none)
+
+
+def _names_no_service(rule: RouteRule, labels: Mapping[str, str]) -> str:
+    """Why nobody was paged for ``service=chekout`` (a typo, a service not configured yet): "no rule matched" left
+    the reader to find the rule that takes the service from the label and compare the value with every id and
+    alias."""
+    if rule.service_from_label is None or not all(matcher_matches(m, labels) for m in rule.match):
+        return ""
+    value = labels.get(rule.service_from_label, "")
+    label = f"label {rule.service_from_label}={value!r} names" if value else f"label {rule.service_from_label} is"
+    what = "no service (by id or alias)" if value else "missing"
+    return f"; rule {rule.id!r} takes the service from label {rule.service_from_label}, and {label} {what}"
