@@ -289,3 +289,25 @@ def test_an_alert_waiting_out_a_window_is_paged_once_a_reload_routes_it_to_a_ser
     store.tick(T0 + minutes(120))
     decision = store.last("f")
     assert decision.outcome is Outcome.PAGED and decision.service_id == "checkout", decision.reason
+
+
+def test_an_alert_a_reload_moved_into_another_window_pages_when_that_window_is_ended_early() -> None:
+    """Still in maintenance under the service a reload routed it to, the alert kept the service it was suppressed for:
+    ending the new service's window early through the API (which makes due the alerts suppressed for that service)
+    passed it over, and it waited for its next recheck."""
+    store = Store()
+    store.run([event("f", service="frozen")], T0)
+    document = CONFIG.config.model_dump()
+    for rule in document["route_rules"]:
+        if rule["id"] == "frozen":
+            rule["service"] = "checkout"
+    config = type(CONFIG.config).model_validate(document)
+    store.config = LoadedConfig(config, "moved", CONFIG.loaded_at, CONFIG.files, CONFIG.integration_keys)
+    window = store.window("checkout", T0, T0 + minutes(120))
+    store.tick(T0 + minutes(1))
+    assert store.pages == [] and store.alerts["f"].service_id == "checkout"
+
+    store.end_window(window, T0 + minutes(1.5))
+    store.tick(T0 + minutes(1.5))
+    decision = store.last("f")
+    assert decision.outcome is Outcome.PAGED and decision.service_id == "checkout", decision.reason

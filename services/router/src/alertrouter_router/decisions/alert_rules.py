@@ -331,7 +331,11 @@ class AlertRules(Batch):
             window = self.maintenance.covering(service, self.now)
             if window is not None:  # still (or again) in maintenance: look again later, nothing to record
                 recheck = min(window.until, self.now + timedelta(seconds=self.rules.recheck_max_seconds))
-                self.put_alert(replace(alert, recheck_at=recheck))
+                # for the service whose window holds it now: ending that window early makes it due at once
+                owner = replace(
+                    alert, service_id=service.id, team_id=route.team_id, policy_id=route.escalation_policy_id
+                )
+                self.put_alert(replace(owner, recheck_at=recheck))
                 return
         unrouted = route.service_id is None or route.escalation_policy_id is None
         if not over and alert.suppressed_by is SuppressedBy.NO_ROUTE and unrouted:
