@@ -165,7 +165,10 @@ class Committer:
         try:
             async with asyncio.timeout_at(deadline):
                 await producer.begin_transaction()
-                await send_batched(producer, [record for request in group for record in request.records])
+                batches = await send_batched(producer, [record for request in group for record in request.records])
+                # aiokafka's commit waits for the batches to be answered, not stored: one refused for good (over
+                # max.message.bytes, UNKNOWN_SERVER_ERROR) is left out and the rest committed. Its error aborts.
+                await asyncio.gather(*batches)
                 await producer.commit_transaction()
         except (TimeoutError, KafkaError) as exc:
             if producer._txn_manager.state is TransactionState.COMMITTING_TRANSACTION:  # no public state in aiokafka
