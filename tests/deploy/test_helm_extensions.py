@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from alertrouter_shared.settings import CommonSettings
-from alertrouter_shared.topics import all_topics
+from alertrouter_shared.topics import all_topics, durability_configs
 from tests.deploy.support import (
     CHART,
     by_kind,
@@ -462,10 +462,24 @@ def test_strimzi_topics_are_the_topics_the_services_use() -> None:
         assert topic["apiVersion"] == "kafka.strimzi.io/v1beta2"
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "alertrouter-kafka"
         assert (topic["spec"]["partitions"], topic["spec"]["replicas"]) == (12, 3)
-        assert topic["spec"]["config"] == {"retention.ms": "604800000", "min.insync.replicas": "2"}
+        assert topic["spec"]["config"] == {**durability_configs(3), "retention.ms": "604800000"}
         # helm uninstall keeps them: the Topic Operator would delete the topics, with pages still in flight
         assert topic["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     assert by_kind(render(None), "KafkaTopic") == []
+
+
+@pytest.mark.parametrize("replicas", [1, 2, 3, 5])
+def test_strimzi_topics_need_two_in_sync_replicas_whatever_the_brokers_default(replicas: int) -> None:
+    """Kafka's default min.insync.replicas is 1: a KafkaTopic without its own let a leader acknowledge alone once
+    its followers fell behind, and losing that broker lost acknowledged alerts. The topics get what the services
+    create theirs with; a value of kafka.strimziTopics.config still wins."""
+    strimzi = ("--set", "kafka.strimziTopics.enabled=true", "--set", "kafka.strimziTopics.clusterName=k")
+    rf = ("--set", f"kafka.topicReplicationFactor={replicas}")
+    for topic in by_kind(render(None, *strimzi, *rf), "KafkaTopic"):
+        assert topic["spec"]["config"] == durability_configs(replicas)
+    own = ("--set-string", "kafka.strimziTopics.config.min\\.insync\\.replicas=3")
+    for topic in by_kind(render(None, *strimzi, *rf, *own), "KafkaTopic"):
+        assert topic["spec"]["config"]["min.insync.replicas"] == "3"
 
 
 # -- NetworkPolicy -----------------------------------------------------------------------------------------------------

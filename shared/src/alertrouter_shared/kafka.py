@@ -151,14 +151,15 @@ async def send_batched(producer: AIOKafkaProducer, records: Sequence[Record]) ->
 
 
 async def ensure_topics(settings: CommonSettings, specs: Sequence[TopicSpec], timeout: float = 30) -> None:
-    """Create the project's topics explicitly; the broker's auto-creation is never relied on."""
+    """Create the project's topics explicitly, with their durability settings (``TopicSpec.configs``); the broker's
+    auto-creation is never relied on. A topic that exists already is left as it is."""
     admin = AIOKafkaAdminClient(**kafka_client_options(settings), request_timeout_ms=int(timeout * 1000))
     try:
         await admin.start()  # inside: a broker that is away still gets the half-made client closed
         existing = set(await admin.list_topics())
         missing = [s for s in specs if s.name not in existing]
         if missing:
-            new = [NewTopic(s.name, s.partitions, s.replication_factor) for s in missing]
+            new = [NewTopic(s.name, s.partitions, s.replication_factor, topic_configs=s.configs) for s in missing]
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new, timeout_ms=int(timeout * 1000))
             log.info("kafka_topics_created", topics=[s.name for s in missing])

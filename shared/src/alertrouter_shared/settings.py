@@ -47,7 +47,10 @@ class CommonSettings(BaseSettings):
     kafka_client_id: str = _var("KAFKA_CLIENT_ID", "alertrouter", "client id sent to Kafka")
     kafka_topic_partitions: int = _var("KAFKA_TOPIC_PARTITIONS", 6, "partitions of the topics we create", ge=1)
     kafka_topic_replication_factor: int = _var(
-        "KAFKA_TOPIC_REPLICATION_FACTOR", 1, "replication factor of the topics we create", ge=1
+        "KAFKA_TOPIC_REPLICATION_FACTOR",
+        1,
+        "replication factor of the topics we create (with min.insync.replicas 2, or this when lower)",
+        ge=1,
     )
     kafka_create_topics: bool = _var("KAFKA_CREATE_TOPICS", True, "create missing topics at start-up")
     kafka_security_protocol: KafkaSecurityProtocol = _var(

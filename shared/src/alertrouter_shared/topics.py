@@ -21,11 +21,36 @@ CHANGES = "alertrouter.changes.v1"
 CHANGES_DLQ = "alertrouter.changes.v1.dlq"
 
 
+# Fewest replicas that must have a record before an acks=all produce is acknowledged. With replication factor 3,
+# 2: one broker may die (or restart) and every acknowledged record is still on another; 1 (Kafka's default) lets
+# the leader acknowledge alone once its followers fell behind, and its loss then loses acknowledged alerts and pages.
+MIN_INSYNC_REPLICAS = 2
+
+
+def durability_configs(replication_factor: int) -> dict[str, str]:
+    """The topic configuration every topic is created with, whatever the brokers' defaults.
+
+    ``min.insync.replicas`` is 2 (the replication factor when it is lower: a single broker, or 2 replicas, both
+    of which must then have a record); an unclean leader election would make a replica that missed acknowledged
+    records the leader; a compacting default would keep only the last record of each key (an alert's dedup key).
+    Retention is the brokers' (7 days by default, see docs/deployment.md).
+    """
+    return {
+        "min.insync.replicas": str(min(MIN_INSYNC_REPLICAS, replication_factor)),
+        "unclean.leader.election.enable": "false",
+        "cleanup.policy": "delete",
+    }
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     name: str
     partitions: int
     replication_factor: int
+
+    @property
+    def configs(self) -> dict[str, str]:
+        return durability_configs(self.replication_factor)
 
 
 def all_topics(partitions: int, replication_factor: int) -> list[TopicSpec]:
