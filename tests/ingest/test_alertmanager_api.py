@@ -389,3 +389,25 @@ async def test_a_group_key_up_to_4096_characters_is_stored_whole(
     assert response.status_code == 202, response.text
     ((_, event),) = await alerts_log.events([response.json()["events"][0]["event_id"]])
     assert event["details"]["group_key"] == payload["groupKey"]
+
+
+@pytest.mark.parametrize(
+    ("path", "fixture"),
+    [(f"/v1/alertmanager/{AM_KEY}", "alertmanager/firing-group-3.json"), ("/v1/grafana/test-grafana-key", None)],
+)
+async def test_a_firing_alert_ending_past_2200_does_not_refuse_its_group(
+    client: httpx.AsyncClient, alerts_log: AlertsLog, path: str, fixture: str | None
+) -> None:
+    """A firing alert's endsAt is in the future (Prometheus: a few evaluation intervals ahead); an alert posted to
+    Alertmanager with a far end ("until resolved": 2999) kept it. That end is no time the event contract holds, and
+    the group was refused with 400, never retried: every alert of it lost. It is kept as no end (like Go's zero)."""
+    payload = fixture_json(fixture or "grafana/firing.json")
+    payload["alerts"][0]["endsAt"] = "2999-12-31T00:00:00Z"
+    response = await client.post(path, json=payload)
+    assert response.status_code == 202, response.text
+    records = await alerts_log.events(e["event_id"] for e in response.json()["events"])
+    assert len(records) == len(payload["alerts"])
+    first = records[0][1]
+    assert first["action"] == "trigger"
+    assert first["details"]["ends_at"] is None
+    assert first["occurred_at"] == first["episode_started_at"]

@@ -9,7 +9,8 @@ Event rules (documented in docs/ingest.md):
 - action per alert status (not the group's): firing -> trigger, resolved -> resolve;
 - labels = the group's commonLabels overlaid by the alert's labels; annotations likewise;
 - ``occurred_at`` = startsAt when firing, endsAt when resolved (the receive time if a resolved alert has none);
-- details keep startsAt/endsAt (``null`` for Go's zero time), the group key, receiver and truncatedAlerts.
+- details keep startsAt/endsAt (``null`` for Go's zero time, or an end past 2200), the group key, receiver and
+  truncatedAlerts.
 
 What the group repeats into every alert's event (groupKey, externalURL, commonLabels, commonAnnotations) has a
 size cap of its own, and events are built lazily, so the caller can stop at its produced-bytes limit. groupKey
@@ -56,9 +57,16 @@ MAX_GROUP_LABELS_CHARS = 256 * 1024  # names and values of commonLabels (or comm
 MAX_TRUNCATED_ALERTS = 2**31 - 1
 
 
-def _end_time(value: datetime) -> datetime:
-    """Go's zero time stays as sent (it means "no end"); any other end time must convert to UTC."""
-    return value if is_zero_time(value) else to_utc(value)
+def _end_time(value: datetime) -> datetime | None:
+    """Go's zero time stays as sent (it means "no end"), and so does an end the event contract cannot hold (past
+    2200: an alert posted to Alertmanager with a far end, "until resolved"): a firing alert's end is only shown, and
+    refusing it would lose the whole group (a 4xx is never retried). Any other end time is converted to UTC."""
+    if is_zero_time(value):
+        return value
+    try:
+        return to_utc(value)
+    except ValueError:
+        return None
 
 
 def _bounded_labels(labels: dict[str, str]) -> dict[str, str]:
