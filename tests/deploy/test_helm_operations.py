@@ -100,7 +100,17 @@ def test_disruption_budgets_cover_each_component() -> None:
         assert [c for c, pod in labels.items() if selects(spec["selector"]["matchLabels"], pod)] == [component]
     custom = {component_of(p): p["spec"] for p in by_kind(render("all-options"), "PodDisruptionBudget")}
     assert "router-api" not in custom
-    assert custom["ingest"] == {"minAvailable": 2, "selector": custom["ingest"]["selector"]}
+    assert custom["ingest"]["minAvailable"] == 2 and "maxUnavailable" not in custom["ingest"]
+
+
+def test_disruption_budgets_let_a_drain_evict_pods_that_are_not_ready() -> None:
+    """/readyz fails on every pod while Kafka or PostgreSQL is away; with the default eviction policy
+    (IfHealthyBudget) no pod was healthy, the budgets allowed no disruption, and a node drain or a cluster
+    autoscaler's scale-down hung for the whole outage. An unready pod serves nothing: evicting it costs nothing."""
+    for budget in by_kind(render(None), "PodDisruptionBudget"):
+        assert budget["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow", component_of(budget)
+    for budget in by_kind(render(None, kube_version="1.26.0"), "PodDisruptionBudget"):
+        assert "unhealthyPodEvictionPolicy" not in budget["spec"], "beta (on by default) from Kubernetes 1.27"
 
 
 def test_pods_spread_over_zones_and_nodes() -> None:
