@@ -51,10 +51,12 @@ def make_producer(
 
 
 async def discard_producer(producer: AIOKafkaProducer, grace: float = 2.0) -> None:
-    """Close a producer without waiting for the broker: queued records are dropped, never delivered later.
+    """Close a producer without waiting long for the broker: what it still holds after ``grace`` is dropped.
 
     ``stop()`` flushes first, which never ends while the broker is away. aiokafka has no public way to close
-    without flushing, so after ``grace`` the sender task and the connections are closed directly.
+    without flushing, so after ``grace`` the sender task and the connections are closed directly. A record queued
+    for a request already refused may therefore still be stored if the broker answers within ``grace``: the
+    sender's retry is then a duplicate (at-least-once), never a loss.
     """
     try:
         await asyncio.wait_for(producer.stop(), grace)

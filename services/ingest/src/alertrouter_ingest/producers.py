@@ -2,7 +2,7 @@
 
 A request of one record is atomic by itself, so it skips the transaction: an idempotent producer stores it
 (acks=all). After a failure that producer is replaced, so a record still queued at its deadline is dropped rather
-than delivered after its request was refused.
+than delivered long after its request was refused (its flush may still store it within ABORT_GRACE_SECONDS).
 """
 
 from __future__ import annotations
