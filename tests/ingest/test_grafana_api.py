@@ -8,6 +8,8 @@ import json
 from typing import Any
 
 import httpx
+import structlog
+from prometheus_client import REGISTRY
 
 from tests.ingest.conftest import AM_KEY, GRAFANA_KEY, AlertsLog, fixture_bytes, fixture_json
 
@@ -148,3 +150,20 @@ async def test_long_display_fields_are_accepted_and_kept_bounded(
     assert len(details["generator_url"]) == 8192  # shown cut in the details; a cut URL is no link
     assert alert["generatorURL"] not in event["links"] and all(len(link) <= 8192 for link in event["links"])
     assert alert["dashboardURL"] in event["links"]
+
+
+async def test_truncated_alerts_are_counted_and_logged(client: httpx.AsyncClient, alerts_log: AlertsLog) -> None:
+    """A contact point with "Max alerts" set sends only some of the group's alerts and says how many it left out:
+    those page nobody. For Alertmanager that was counted and logged; for Grafana it went unnoticed."""
+    name = "alertrouter_ingest_alertmanager_truncated_alerts_total"
+    before = REGISTRY.get_sample_value(name, {"integration": "test-grafana"}) or 0.0
+    payload = fixture_json("grafana/firing.json")
+    payload["truncatedAlerts"] = 4
+    with structlog.testing.capture_logs() as logs:
+        response = await client.post(f"/v1/grafana/{GRAFANA_KEY}", json=payload)
+    assert response.status_code == 202, response.text
+    ((_, event),) = await alerts_log.events(e["event_id"] for e in response.json()["events"])
+    assert event["details"]["truncated_alerts"] == 4
+    assert REGISTRY.get_sample_value(name, {"integration": "test-grafana"}) == before + 4
+    (logged,) = [line for line in logs if line["event"] == "alertmanager_truncated_alerts"]
+    assert logged["integration"] == "test-grafana" and logged["truncated_alerts"] == 4

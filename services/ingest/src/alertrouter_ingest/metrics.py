@@ -45,7 +45,7 @@ BYTES_IN_FLIGHT = Gauge(
 )
 TRUNCATED_ALERTS = Counter(
     "alertrouter_ingest_alertmanager_truncated_alerts_total",
-    "Alerts Alertmanager left out of webhooks because of max_alerts (truncatedAlerts)",
+    "Alerts Alertmanager (max_alerts) or Grafana (Max alerts) left out of webhooks (truncatedAlerts)",
     ["integration"],
 )
 ALERTMANAGER_IGNORED = Counter(

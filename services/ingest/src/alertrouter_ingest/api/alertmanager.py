@@ -120,16 +120,22 @@ async def _accept(ingest: Ingest, request: Request, key: str) -> Response:
                 response = await _alerts(ingest, integration, webhook)
         except InvalidPayload as exc:
             raise invalid(exc) from exc
-    if webhook.truncated_alerts:
-        TRUNCATED_ALERTS.labels(integration.id).inc(webhook.truncated_alerts)
+    note_truncated(integration, webhook.truncated_alerts, len(webhook.alerts), webhook.group_key)
+    return response
+
+
+def note_truncated(integration: Integration, truncated: int, included: int, group_key: str) -> None:
+    """Count and log the alerts a sender left out of its webhook (Alertmanager's ``max_alerts``, Grafana's "Max
+    alerts"): they reach nobody, and the sender's ``truncatedAlerts`` is the only trace of them."""
+    if truncated:
+        TRUNCATED_ALERTS.labels(integration.id).inc(truncated)
         log.warning(
             "alertmanager_truncated_alerts",
             integration=integration.id,
-            truncated_alerts=webhook.truncated_alerts,
-            included_alerts=len(webhook.alerts),
-            group_key=webhook.group_key[:256],
+            truncated_alerts=truncated,
+            included_alerts=included,
+            group_key=group_key[:256],
         )
-    return response
 
 
 async def _alerts(ingest: Ingest, integration: Integration, webhook: AlertmanagerWebhook) -> Response:

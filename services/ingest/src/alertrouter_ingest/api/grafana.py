@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from alertrouter_ingest.api import openapi
-from alertrouter_ingest.api.alertmanager import key_from_authorization
+from alertrouter_ingest.api.alertmanager import key_from_authorization, note_truncated
 from alertrouter_ingest.api.problems import json_response
 from alertrouter_ingest.api.schemas import Accepted
 from alertrouter_ingest.intake import Ingest, invalid
@@ -79,8 +79,9 @@ async def _accept(ingest: Ingest, request: Request, key: str) -> Response:
     body = await ingest.body(request)
     with ingest.admitted(integration):
         try:
+            webhook = parse_grafana(body)
             events = normalise_grafana(
-                parse_grafana(body),
+                webhook,
                 integration_id=integration.id,
                 bound_service=integration.service,
                 received_at=ingest.clock.now(),
@@ -89,4 +90,5 @@ async def _accept(ingest: Ingest, request: Request, key: str) -> Response:
             refs = await ingest.publish(SOURCE, integration, events)
         except InvalidPayload as exc:
             raise invalid(exc) from exc
+    note_truncated(integration, webhook.truncated_alerts, len(webhook.alerts), webhook.group_key)
     return json_response(202, {"status": "accepted", "events": [ref.__dict__ for ref in refs]})
