@@ -146,6 +146,25 @@ def test_resolve_of_an_earlier_episode_leaves_the_alert_firing() -> None:
     assert store.last("a").explanation["suppressed_by"] == "earlier_episode"
 
 
+@pytest.mark.parametrize("source", [AlertSource.CLOUDWATCH, AlertSource.ALERTMANAGER])
+def test_a_late_resolve_between_two_triggers_leaves_the_newer_episode_firing(source: AlertSource) -> None:
+    """ALARM at t1, OK at t2, ALARM at t3, the OK received last (SNS keeps no order; a 503 makes it retry): the
+    second ALARM was a duplicate that left the episode at t1, so the OK closed the incident while the alarm was in
+    ALARM, and CloudWatch, notifying once per change, never paged again."""
+    store = Store()
+    store.run([event("a", at=T0, started=T0, source=source)], T0)
+    t3 = T0 + minutes(10)
+    store.run([event("a", at=t3, started=t3, source=source)], t3)
+    assert store.last("a").outcome is Outcome.DUPLICATE
+    store.run([event("a", AlertAction.RESOLVE, at=T0 + minutes(5), started=T0 + minutes(5), source=source)], t3)
+    assert store.alerts["a"].status is AlertStatus.FIRING
+    assert store.last("a").explanation["suppressed_by"] == "earlier_episode"
+    assert store.incidents[store.alerts["a"].incident_id or ""].live
+    # the resolve of the newer episode resolves it
+    store.run([event("a", AlertAction.RESOLVE, at=t3 + minutes(1), started=t3 + minutes(1), source=source)], t3)
+    assert store.last("a").outcome is Outcome.RESOLVED
+
+
 def test_future_dated_resolve_is_clamped_and_does_not_suppress_later_triggers() -> None:
     """Problem 4: a resolve with endsAt in 2099 used to suppress every later trigger of its key."""
     store = Store()

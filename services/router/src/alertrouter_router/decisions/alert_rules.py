@@ -71,7 +71,7 @@ class AlertRules(Batch):
             return
         live = self.live_incident(alert)
         if alert is not None and live is not None:
-            self._duplicate(event, alert, live, occurred, decision)
+            self._duplicate(event, alert, live, occurred, started, decision)
             return
         cause = _suppression_cause(alert)
         if alert is None or alert.status is not AlertStatus.SUPPRESSED:
@@ -128,14 +128,24 @@ class AlertRules(Batch):
         return found if found is not None and found.live else None
 
     def _duplicate(
-        self, event: AlertEvent, alert: Alert, incident: Incident, occurred: datetime, decision: Decision
+        self,
+        event: AlertEvent,
+        alert: Alert,
+        incident: Incident,
+        occurred: datetime,
+        started: datetime | None,
+        decision: Decision,
     ) -> None:
+        """A later episode start moves the alert's on: a resolve is then weighed against the episode firing now. An
+        OK received after a newer ALARM (SNS keeps no order) closed the incident of the alarm still firing, and
+        CloudWatch, notifying once per change, never paged again."""
         self.put_alert(
             replace(
                 alert,
                 summary=event.summary or alert.summary,
                 repeat_count=alert.repeat_count + 1,
                 last_event_at=max(alert.last_event_at, occurred),
+                episode_started_at=max((t for t in (alert.episode_started_at, started) if t), default=None),
             )
         )
         if occurred > incident.last_event_at:
