@@ -434,6 +434,22 @@ def test_alert_resolved_during_maintenance_never_pages() -> None:
     assert store.pages == [] and store.incidents == {}
 
 
+def test_a_late_resolve_during_maintenance_leaves_the_newer_alarm_to_page_when_the_window_ends() -> None:
+    """As for a firing alert: ALARM t1 and t3 in the window, the OK of t2 received last, must not end the alarm."""
+    store = Store()
+    store.window("checkout", T0, T0 + minutes(30))
+    store.run([event("w", at=T0, started=T0, source=AlertSource.CLOUDWATCH)], T0)
+    t3 = T0 + minutes(10)
+    store.run([event("w", at=t3, started=t3, source=AlertSource.CLOUDWATCH)], t3)
+    late_ok = event(
+        "w", AlertAction.RESOLVE, at=T0 + minutes(5), started=T0 + minutes(5), source=AlertSource.CLOUDWATCH
+    )
+    store.run([late_ok], t3)
+    assert store.last("w").explanation["suppressed_by"] == "earlier_episode"
+    store.tick(T0 + minutes(30))
+    assert store.last("w").outcome is Outcome.PAGED
+
+
 def test_new_alert_is_never_grouped_into_a_never_paged_incident() -> None:
     """Problem 2: alert N after the window was grouped into the incident that alert M had opened silently."""
     store = Store()

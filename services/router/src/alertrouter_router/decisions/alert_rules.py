@@ -84,6 +84,7 @@ class AlertRules(Batch):
                 bound_service=event.bound_service,
                 repeat_count=alert.repeat_count + 1,
                 last_event_at=max(alert.last_event_at, occurred),
+                episode_started_at=alert.later_start(started),
             )
         # the alert carries the event's labels and bound service, so the route found above is the alert's
         self._place(alert, decision, cause, received_at=event.received_at, event_id=str(event.event_id), route=route)
@@ -136,16 +137,15 @@ class AlertRules(Batch):
         started: datetime | None,
         decision: Decision,
     ) -> None:
-        """A later episode start moves the alert's on: a resolve is then weighed against the episode firing now. An
-        OK received after a newer ALARM (SNS keeps no order) closed the incident of the alarm still firing, and
-        CloudWatch, notifying once per change, never paged again."""
+        """A later episode start moves the alert's on: an OK received after a newer ALARM (SNS keeps no order) closed
+        the incident of the alarm still firing, and CloudWatch, notifying once per change, never paged again."""
         self.put_alert(
             replace(
                 alert,
                 summary=event.summary or alert.summary,
                 repeat_count=alert.repeat_count + 1,
                 last_event_at=max(alert.last_event_at, occurred),
-                episode_started_at=max((t for t in (alert.episode_started_at, started) if t), default=None),
+                episode_started_at=alert.later_start(started),
             )
         )
         if occurred > incident.last_event_at:

@@ -54,6 +54,11 @@ class Alert:
     drill_ends_at: datetime | None = None  # a drill alert's time limit: routed after it, it pages nobody
     resolved_by_source: bool = False  # the source resolved this episode: its firing again is live
 
+    def later_start(self, started: datetime | None) -> datetime | None:
+        """The episode start after a trigger starting at ``started``: the later one (a transition source's newer
+        state change), so a resolve is weighed against the episode firing now, not one it replaced."""
+        return max((at for at in (self.episode_started_at, started) if at is not None), default=None)
+
     @property
     def firing(self) -> bool:
         return self.status is not AlertStatus.RESOLVED
