@@ -18,7 +18,7 @@ from alertrouter_router.console.forms import local_instant
 from alertrouter_router.console.rendering import render
 from alertrouter_router.console.session import Session, console_session
 from alertrouter_router.db import decision_reads
-from alertrouter_router.decisions.explain import explain_text, how_selected
+from alertrouter_router.decisions.explain import chosen_by, explain_text, how_selected
 
 router = APIRouter(prefix="/ui/why")
 Signed = Annotated[Session, Depends(console_session)]
@@ -72,7 +72,8 @@ async def decision(request: Request, decision_id: str, session: Signed) -> Respo
     if row is None:
         raise ConsoleError(404, f"decision {decision_id!r} not found")
     x = row["explanation"]
-    targets = [{**t, "how": how_selected(t["selected_by"])} for t in x.get("targets", [])]
+    chosen = chosen_by(x)
+    targets = [{**t, "how": how_selected(t["selected_by"], chosen)} for t in x.get("targets", [])]
     return render(
         request,
         "decision.html",

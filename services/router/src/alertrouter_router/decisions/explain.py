@@ -6,25 +6,48 @@ from typing import Any
 
 from alertrouter_router.timefmt import utc_time
 
+# A person's action that chose whom to page (``responder_rules``): the policy did not name them.
+_CHOSEN = {
+    "reassign": ("{by} reassigned the incident to them", "the schedule {by} reassigned the incident to"),
+    "add_responder": ("{by} added them as a responder", "the schedule {by} added as a responder"),
+}
 
-def how_selected(via: dict[str, Any]) -> str:
-    """How a person was selected (the ``selected_by`` of an explained target), in words; the console shows it too."""
+
+def chosen_by(explanation: dict[str, Any]) -> tuple[str, str] | None:
+    """For a reassignment or an added responder, how to say that a person chose the target (a user, a schedule)."""
+    said = _CHOSEN.get(str(explanation.get("action")))
+    if said is None:
+        return None
+    by = explanation.get("by") or "someone"
+    return said[0].format(by=by), said[1].format(by=by)
+
+
+def how_selected(via: dict[str, Any], chosen: tuple[str, str] | None = None) -> str:
+    """How a person was selected (the ``selected_by`` of an explained target), in words; the console shows it too.
+    ``chosen`` (``chosen_by``): a person's reassignment or added responder chose the target, not the policy."""
     if via["kind"] == "schedule":
         source = f"override {via['override']}" if via.get("override") else f"layer {via.get('layer')}"
-        return f"on call in schedule {via['id']} ({source})"
+        on_call = f"on call in schedule {via['id']} ({source})"
+        return f"{on_call}, {chosen[1]}" if chosen else on_call
     if via["kind"] == "team":
         return f"a member of team {via['id']}"
-    return "named directly in the policy"
+    return chosen[0] if chosen else "named directly in the policy"
 
 
-def _who(targets: list[dict[str, Any]]) -> str:
-    parts = []
+def _who(targets: list[dict[str, Any]], chosen: tuple[str, str] | None) -> list[str]:
+    """ "Paged: …" for those with a notification; a target without one was not paged, and is named apart."""
+    paged, unreachable = [], []
     for target in targets:
-        how = how_selected(target["selected_by"])
-        notified = (f"{n['type']} at {utc_time(n['send_at'])}" for n in target["notifications"])
-        methods = ", ".join(notified) or "no contact method"
-        parts.append(f"{target['name'] or target['user']} ({target['user']}), {how}, notified by {methods}")
-    return "; ".join(parts)
+        who = f"{target['name'] or target['user']} ({target['user']}), {how_selected(target['selected_by'], chosen)}"
+        notified = [f"{n['type']} at {utc_time(n['send_at'])}" for n in target["notifications"]]
+        if notified:
+            paged.append(f"{who}, notified by {', '.join(notified)}")
+        else:
+            unreachable.append(who)
+    lines = [f"Paged: {'; '.join(paged)}."] if paged else []
+    if unreachable:
+        lines.append(f"Not paged, no contact method with a notification rule: {'; '.join(unreachable)}.")
+    return lines
 
 
 def explain_text(row: dict[str, Any]) -> str:
@@ -83,8 +106,7 @@ def explain_text(row: dict[str, Any]) -> str:
     lines.append(f"Outcome: {row['outcome']} — {row['reason']}.")
     for skipped in x.get("skipped_levels", []):
         lines.append(f"Level {skipped['level']} (round {skipped['round']}) was skipped: nobody reachable.")
-    if x.get("targets"):
-        lines.append(f"Paged: {_who(x['targets'])}.")
+    lines.extend(_who(x.get("targets", []), chosen_by(x)))
     if x.get("next_escalation"):
         nxt = x["next_escalation"]
         then = "is tried again" if row["outcome"] == "nobody_on_call" else "is paged"

@@ -1,0 +1,73 @@
+"""The decision paragraph (``explain_text``) of decisions made by ``decide`` on paths other than a policy's level:
+a person's reassignment or added responder, someone with no way to be reached, a trigger read from a backlog."""
+
+from __future__ import annotations
+
+from alertrouter_router.decisions import Outcome
+from alertrouter_router.decisions.decide import ManualAction
+from alertrouter_router.decisions.explain import explain_text
+from alertrouter_router.ownership.loader import LoadedConfig
+from tests.router.unit.decide_support import CONFIG, T0, Store, decision_row, event, minutes
+
+
+def _with_dave() -> LoadedConfig:
+    """The test configuration plus dave, of team payments, with a contact method but no notification rule."""
+    document = CONFIG.config.model_dump()
+    dave = {"id": "dave-hook", "type": "webhook", "address": "http://127.0.0.1:9/hooks/dave"}
+    document["users"].append(
+        {"id": "dave", "name": "Dave Example", "time_zone": "UTC", "contact_methods": [dave], "notification_rules": []}
+    )
+    document["teams"][0]["members"].append("dave")
+    config = type(CONFIG.config).model_validate(document)
+    return LoadedConfig(config, CONFIG.version, CONFIG.loaded_at, CONFIG.files, CONFIG.integration_keys)
+
+
+def _targeted(store: Store, action: str, kind: str, to: str) -> str:
+    store.run([event("a")], T0)
+    incident_id = store.last("a").incident_id or ""
+    [decision] = store.run(
+        [ManualAction(incident_id, action, "bob", None, target=(kind, to))],  # type: ignore[arg-type]
+        T0 + minutes(1),
+    ).decisions
+    return explain_text(decision_row(decision))
+
+
+def test_a_person_chosen_by_a_reassignment_is_not_said_to_be_named_by_the_policy() -> None:
+    """carol was paged because bob reassigned the incident to her: the paragraph said "named directly in the
+    policy", and payments-default names her nowhere."""
+    text = _targeted(Store(), "reassign", "user", "carol")
+    assert "Paged: Carol Example (carol), bob reassigned the incident to them, notified by webhook at" in text
+    assert "policy" not in text.split("Paged:")[1], text
+    text = _targeted(Store(), "add_responder", "user", "carol")
+    assert "Paged: Carol Example (carol), bob added them as a responder, notified by webhook at" in text
+    text = _targeted(Store(), "add_responder", "schedule", "payments-primary")
+    assert (
+        "Paged: Alice Example (alice), on call in schedule payments-primary (layer weekly), the schedule bob added "
+        "as a responder, notified by webhook at"
+    ) in text
+
+
+def test_a_responder_nobody_could_reach_is_not_said_to_be_paged() -> None:
+    """Adding dave, who has no notification rule, paged nobody: the paragraph said "Paged: Dave Example (dave), …,
+    notified by no contact method" under an outcome of nobody_on_call."""
+    store = Store(config=_with_dave())
+    text = _targeted(store, "add_responder", "user", "dave")
+    assert store.decisions[-1].outcome is Outcome.NOBODY_ON_CALL
+    assert "Paged:" not in text, text
+    assert (
+        "Not paged, no contact method with a notification rule: Dave Example (dave), bob added them as a responder."
+    ) in text
+
+
+def test_a_level_names_apart_the_members_it_could_not_reach() -> None:
+    """A team target pages its members who have a notification rule; the others were not paged."""
+    document = _with_dave().config.model_dump()
+    document["escalation_policies"][0]["levels"][0]["targets"] = [{"type": "team", "id": "payments"}]
+    config = type(CONFIG.config).model_validate(document)
+    store = Store(config=LoadedConfig(config, CONFIG.version, CONFIG.loaded_at, CONFIG.files, {}))
+    store.run([event("a")], T0)
+    text = explain_text(decision_row(store.last("a")))
+    paged, _, not_paged = text.partition("Not paged, no contact method with a notification rule: ")
+    assert "Alice Example (alice), a member of team payments, notified by webhook" in paged
+    assert "dave" not in paged
+    assert not_paged.startswith("Dave Example (dave), a member of team payments.")
