@@ -71,3 +71,18 @@ def test_a_level_names_apart_the_members_it_could_not_reach() -> None:
     assert "Alice Example (alice), a member of team payments, notified by webhook" in paged
     assert "dave" not in paged
     assert not_paged.startswith("Dave Example (dave), a member of team payments.")
+
+
+def test_a_trigger_read_from_a_backlog_arrived_when_ingest_received_it() -> None:
+    """Decided 30 minutes after ingest received it (a router catching up), the trigger is held back as stale:
+    the paragraph said it "arrived at" the decision's time, beside a reason saying it was received 1800 s before."""
+    store = Store()
+    store.run([event("late", at=T0, received=T0)], T0 + minutes(30))
+    decision = store.last("late")
+    assert decision.outcome is Outcome.SUPPRESSED
+    row = decision_row(decision) | {"created_at": T0 + minutes(30)}  # the database stamps the decision's time
+    text = explain_text(row)
+    assert "arrived at 2026-03-02 10:00:00 UTC and was decided at 2026-03-02 10:30:00 UTC with summary" in text
+    assert "event was received 1800s ago" in text
+    fresh = decision_row(store.run([event("now", at=T0 + minutes(30))], T0 + minutes(30)).decisions[0])
+    assert "arrived at 2026-03-02 10:30:00 UTC with summary" in explain_text(fresh | {"created_at": T0 + minutes(30)})

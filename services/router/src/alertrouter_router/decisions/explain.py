@@ -56,10 +56,13 @@ def explain_text(row: dict[str, Any]) -> str:
     route = x.get("route", {})
     lines = []
     if row["kind"] == "event":
+        # Received is when ingest took it; a decision read from a backlog (a router down, lagging) is made later.
+        arrived, decided = utc_time(event.get("received_at") or row["created_at"]), utc_time(row["created_at"])
+        later = "" if arrived == decided else f" and was decided at {decided}"
         lines.append(
             f"Event {event.get('event_id')} ({event.get('action')} from {event.get('source')} integration "
-            f"{event.get('integration')}, dedup key {row['dedup_key']}) arrived at "
-            f"{utc_time(row['created_at'])} with summary {event.get('summary')!r}."
+            f"{event.get('integration')}, dedup key {row['dedup_key']}) arrived at {arrived}{later} "
+            f"with summary {event.get('summary')!r}."
         )
         if route.get("service"):
             lines.append(
