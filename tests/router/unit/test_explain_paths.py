@@ -3,6 +3,8 @@ a person's reassignment or added responder, someone with no way to be reached, a
 
 from __future__ import annotations
 
+import re
+
 from alertrouter_router.decisions import Outcome
 from alertrouter_router.decisions.decide import ManualAction
 from alertrouter_router.decisions.explain import explain_text
@@ -86,3 +88,18 @@ def test_a_trigger_read_from_a_backlog_arrived_when_ingest_received_it() -> None
     assert "event was received 1800s ago" in text
     fresh = decision_row(store.run([event("now", at=T0 + minutes(30))], T0 + minutes(30)).decisions[0])
     assert "arrived at 2026-03-02 10:30:00 UTC with summary" in explain_text(fresh | {"created_at": T0 + minutes(30)})
+
+
+def test_instants_in_the_reason_read_like_every_other_time_of_the_paragraph() -> None:
+    """A snooze's reason is stored with an ISO 8601 instant; the paragraph, whose times all read "… UTC" to the
+    second, said "paged again at 2026-03-02T10:51:00+00:00"."""
+    store = Store()
+    store.run([event("a")], T0)
+    incident_id = store.last("a").incident_id or ""
+    [snooze] = store.act(incident_id, "snooze", T0 + minutes(1), minutes=10).decisions
+    assert "2026-03-02T10:11:00+00:00" in snooze.reason  # the API's reason keeps ISO 8601
+    text = explain_text(decision_row(snooze))
+    assert "snoozed by bob; paged again at 2026-03-02 10:11:00 UTC unless resolved." in text
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d", text), text
+    not_instants = decision_row(snooze) | {"reason": "until 2026-12-07T03:15:00.250Z, then 2026-13-99T99:99:00Z"}
+    assert "until 2026-12-07 03:15:00 UTC, then 2026-13-99T99:99:00Z." in explain_text(not_instants)

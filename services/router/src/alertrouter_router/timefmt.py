@@ -42,6 +42,18 @@ def local_times_in(text: str, zone: str) -> str:
     return _ISO_INSTANT.sub(local, text)
 
 
+def utc_times_in(text: str) -> str:
+    """A decision's reason with its ISO 8601 instants as ``utc_time`` writes them, as the rest of the paragraph."""
+
+    def utc(match: re.Match[str]) -> str:
+        try:
+            return utc_time(_instant(match.group(0).replace("Z", "+00:00")))
+        except ValueError:
+            return match.group(0)
+
+    return _ISO_INSTANT.sub(utc, text)
+
+
 def utc_time(value: object) -> str:
     """An instant (a datetime, or ISO 8601 as the explanation JSON stores it) as ``2026-12-06 02:48:47 UTC``;
     anything that is not one as it is."""

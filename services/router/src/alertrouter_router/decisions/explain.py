@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from alertrouter_router.timefmt import utc_time
+from alertrouter_router.timefmt import utc_time, utc_times_in
 
 # A person's action that chose whom to page (``responder_rules``): the policy did not name them.
 _CHOSEN = {
@@ -106,7 +106,7 @@ def explain_text(row: dict[str, Any]) -> str:
         )
     if x.get("fired_again"):
         lines.append(f"Its episode had been resolved: {x['fired_again']}.")
-    lines.append(f"Outcome: {row['outcome']} — {row['reason']}.")
+    lines.append(f"Outcome: {row['outcome']} — {utc_times_in(str(row['reason']))}.")
     for skipped in x.get("skipped_levels", []):
         lines.append(f"Level {skipped['level']} (round {skipped['round']}) was skipped: nobody reachable.")
     lines.extend(_who(x.get("targets", []), chosen_by(x)))
