@@ -64,3 +64,14 @@ def test_instants_in_a_decision_s_reason_are_in_the_person_s_zone() -> None:
     assert line.text == "snoozed by bob for 30 min: paged again at Sun 6 Dec 22:15 EST unless resolved."
     [utc] = in_words([{**entry, "reason": "until 2026-12-07T03:15:00.250Z, then 2026-13-99T99:99:00+00:00"}], "UTC")
     assert utc.text == "until Mon 7 Dec 03:15 UTC, then 2026-13-99T99:99:00+00:00."  # not an instant: as it was
+
+
+def test_an_escalation_notice_is_a_status_update_with_its_level() -> None:
+    """Those paged before are told of an escalation by a notice whose id has six parts
+    (``<incident>:escalated:<round>:<level>:<user>:<method>``): the timeline showed it as a "Page" with its raw id."""
+    entry = {"at": AT, "kind": "page", "page_id": "inc:escalated:0:2:alice:alice-hook", "send_at": AT}
+    [line] = in_words([{**entry, "published_at": AT}], "Europe/Berlin")
+    assert (line.title, line.text) == (
+        "Status update",
+        "to alice via alice-hook: escalated to level 2, due 21:00 CET; handed to the notifier 21:00 CET.",
+    )

@@ -20,6 +20,7 @@ OUTCOME_WORDS = {
     "noted": "Note",
 }
 STATUS_UPDATES = ("acknowledged", "resolved")  # page ids <incident>:<kind>:<round>.<level>.<step round>:<user>:<method>
+ESCALATED = "escalated"  # page ids <incident>:escalated:<round>:<level>:<user>:<method> (paging.escalation_updates)
 
 
 @dataclass(frozen=True)
@@ -34,13 +35,16 @@ class Line:
 
 def _page(entry: dict[str, Any], zone: str) -> Line:
     """Page ids are ``<incident>:<round>:<level>:<user>:<contact method>``, or ``<incident>:<action>:…`` for a
-    person's reassignment or added responder (``paging.page_id``, ``responder_rules``)."""
+    person's reassignment or added responder (``paging.page_id``, ``responder_rules``); status updates name their
+    kind (``paging.update_pages``, ``paging.escalation_updates``: one part more)."""
     parts = str(entry["page_id"]).split(":")
     title = "Page"
     if len(parts) == 5 and parts[1].isdigit():
         what = f"to {parts[3]} via {parts[4]} (level {parts[2]}, round {int(parts[1]) + 1})"
     elif len(parts) == 5 and parts[1] in STATUS_UPDATES:
         title, what = "Status update", f"to {parts[3]} via {parts[4]}: {parts[1]}"
+    elif len(parts) == 6 and parts[1] == ESCALATED:
+        title, what = "Status update", f"to {parts[4]} via {parts[5]}: escalated to level {parts[3]}"
     elif len(parts) == 5:
         what = f"to {parts[3]} via {parts[4]} ({parts[1].replace('_', ' ')})"
     else:
