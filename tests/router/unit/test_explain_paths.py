@@ -4,8 +4,9 @@ a person's reassignment or added responder, someone with no way to be reached, a
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
-from alertrouter_router.decisions import Outcome
+from alertrouter_router.decisions import DecisionKind, Outcome
 from alertrouter_router.decisions.decide import ManualAction
 from alertrouter_router.decisions.explain import explain_text
 from alertrouter_router.ownership.loader import LoadedConfig
@@ -103,3 +104,26 @@ def test_instants_in_the_reason_read_like_every_other_time_of_the_paragraph() ->
     assert not re.search(r"\d{4}-\d\d-\d\dT\d", text), text
     not_instants = decision_row(snooze) | {"reason": "until 2026-12-07T03:15:00.250Z, then 2026-13-99T99:99:00Z"}
     assert "until 2026-12-07 03:15:00 UTC, then 2026-13-99T99:99:00Z." in explain_text(not_instants)
+
+
+def test_a_recheck_says_where_the_alert_is_routed_now() -> None:
+    """An alert no rule routed pages once a reload adds a rule: the paragraph said it was looked at again and who
+    was paged, but not which rule now routes it, to which service, team and policy."""
+    store = Store()
+    store.run([event("billing-1", service="billing")], T0)
+    document = CONFIG.config.model_dump()
+    document["route_rules"].append(
+        {"id": "billing", "service": "checkout", "match": [{"label": "service", "op": "=", "value": "billing"}]}
+    )
+    config = type(CONFIG.config).model_validate(document)
+    store.config = LoadedConfig(config, "with-billing", CONFIG.loaded_at, CONFIG.files, CONFIG.integration_keys)
+    store.alerts["billing-1"] = replace(store.alerts["billing-1"], recheck_at=T0 + minutes(10))
+    store.tick(T0 + minutes(10))
+    decision = store.last("billing-1")
+    assert decision.kind is DecisionKind.RECHECK and decision.outcome is Outcome.PAGED
+    text = explain_text(decision_row(decision))
+    assert "held back by no_route, was looked at again at" in text
+    assert (
+        "It is now routed to service checkout (team payments, policy payments-default) because rule 'billing' "
+        "matched: service = 'billing' (was 'billing')."
+    ) in text

@@ -50,6 +50,15 @@ def _who(targets: list[dict[str, Any]], chosen: tuple[str, str] | None) -> list[
     return lines
 
 
+def _routed(route: dict[str, Any], said: str) -> str:
+    if route.get("service"):
+        return (
+            f"{said} to service {route['service']} (team {route['team']}, policy {route['policy']}) "
+            f"because {route.get('reason')}."
+        )
+    return f"No service matched: {route.get('reason')}."
+
+
 def explain_text(row: dict[str, Any]) -> str:
     x = row["explanation"]
     event = x.get("event", {})
@@ -64,19 +73,15 @@ def explain_text(row: dict[str, Any]) -> str:
             f"{event.get('integration')}, dedup key {row['dedup_key']}) arrived at {arrived}{later} "
             f"with summary {event.get('summary')!r}."
         )
-        if route.get("service"):
-            lines.append(
-                f"It was routed to service {route['service']} (team {route['team']}, policy {route['policy']}) "
-                f"because {route.get('reason')}."
-            )
-        else:
-            lines.append(f"No service matched: {route.get('reason')}.")
+        lines.append(_routed(route, "It was routed"))
     elif row["kind"] == "recheck":
         alert = x.get("alert", {})
         lines.append(
             f"Alert {row['dedup_key']} ({alert.get('summary')!r}), firing since {utc_time(alert.get('firing_since'))} "
             f"and held back by {alert.get('suppressed_by')}, was looked at again at {utc_time(row['created_at'])}."
         )
+        if route:  # routed again under the configuration in force (a reload may have routed it, or moved it)
+            lines.append(_routed(route, "It is now routed"))
     elif row["kind"] == "manual":
         lines.append(f"A person acted on incident {row['incident_id']} at {utc_time(row['created_at'])}.")
     elif x.get("drill_ended"):
