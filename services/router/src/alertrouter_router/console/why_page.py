@@ -28,7 +28,8 @@ SCAN = 500
 
 
 def _paged(row: dict[str, Any], user: str) -> bool:
-    return any(t.get("user") == user for t in row["explanation"].get("targets", []))
+    """The decision paged ``user``: a target with a notification (one without any was not paged)."""
+    return any(t.get("user") == user and t.get("notifications") for t in row["explanation"].get("targets", []))
 
 
 @router.get("")
