@@ -127,3 +127,20 @@ def test_a_recheck_says_where_the_alert_is_routed_now() -> None:
         "It is now routed to service checkout (team payments, policy payments-default) because rule 'billing' "
         "matched: service = 'billing' (was 'billing')."
     ) in text
+
+
+def test_a_last_level_that_reaches_nobody_does_not_say_no_level_does() -> None:
+    """Policy then-nobody pages bob at level 1, then a schedule nobody staffs yet, with no repeat: its step for
+    level 2 reached nobody and the reason said "no level of policy then-nobody reaches anyone right now", while
+    bob of level 1, on call and paged five minutes before, was never looked at."""
+    store = Store()
+    store.run([event("b", service="backstop")], T0)
+    store.tick(T0 + minutes(5))
+    decision = store.decisions[-1]
+    assert decision.outcome is Outcome.NOBODY_ON_CALL
+    assert decision.reason == (
+        "not acknowledged in time: level 2 of policy then-nobody: nobody reachable right now, and no level follows "
+        "in this cycle; trying level 2 again at 2026-03-02T10:10:00+00:00"
+    )
+    store.run([event("u", service="unstaffed")], T0)  # from level 1 every level is tried: "no level" is true
+    assert store.last("u").reason.startswith("no level of policy nobody reaches anyone right now; trying level 1")

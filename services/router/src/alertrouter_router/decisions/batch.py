@@ -269,10 +269,14 @@ class Batch:
         retry_at = self.now + timedelta(minutes=self.rules.nobody_reachable_retry_minutes)
         retry_round = max(round_, incident.step_round, incident.round_base + policy.repeat) + 1
         incident = self.schedule(incident, Step(incident.id, retry_round, first_level, retry_at))
-        reason = (
-            f"{removed}no level of policy {policy.id} reaches anyone right now; "
-            f"trying level {first_level + 1} again at {retry_at.isoformat()}"
-        )
+        # From a later level with no repeat left, the levels before it were not tried: bob of level 1 may well be
+        # on call (and paged already), so "no level reaches anyone" would say what was not looked at.
+        tried = sorted({s["level"] for s in skipped})
+        nobody = f"no level of policy {policy.id} reaches anyone right now"
+        if len(tried) < len(policy.levels):
+            levels = f"level {tried[0]}" if len(tried) == 1 else f"levels {', '.join(map(str, tried))}"
+            nobody = f"{levels} of policy {policy.id}: nobody reachable right now, and no level follows in this cycle"
+        reason = f"{removed}{nobody}; trying level {first_level + 1} again at {retry_at.isoformat()}"
         set_outcome(decision, Outcome.NOBODY_ON_CALL, reason, incident)
         decision.explanation |= {
             "skipped_levels": skipped,
