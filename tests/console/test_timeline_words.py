@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alertrouter_router.console.timeline_words import in_words
 
 AT = "2026-12-04T20:00:00+00:00"
@@ -75,3 +77,16 @@ def test_an_escalation_notice_is_a_status_update_with_its_level() -> None:
         "Status update",
         "to alice via alice-hook: escalated to level 2, due 21:00 CET; handed to the notifier 21:00 CET.",
     )
+
+
+def test_a_page_shows_the_round_its_decision_says() -> None:
+    """Page ids number rounds on across escalation cycles (an escalate-now to a level, a snooze run out): the
+    decision said "paged level 1 (round 1)" and the timeline's line for its page "(level 1, round 2)"."""
+    timeline: list[dict[str, Any]] = [
+        {"at": AT, "kind": "decision", "outcome": "paged", "decision_id": "d2", "reason": "…", "round": 1},
+        {"at": AT, "kind": "page", "page_id": "inc:1:1:alice:alice-hook", "decision_id": "d2", "send_at": AT},
+        {"at": AT, "kind": "page", "page_id": "inc:1:1:bob:bob-hook", "decision_id": "gone", "send_at": AT},
+    ]
+    _, page, unknown = in_words(timeline, "UTC")
+    assert page.text == "to alice via alice-hook (level 1, round 1), due 20:00 UTC; not handed over yet."
+    assert "(level 1, round 2)" in unknown.text  # its decision not in the timeline: the id's own round

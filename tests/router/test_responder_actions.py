@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from alertrouter_router.console.timeline_words import in_words
 from alertrouter_router.runtime import RouterRuntime
 from alertrouter_shared.events import PageKind
 from tests.helpers import TopicReader, eventually
@@ -58,3 +59,24 @@ async def test_notes_reassign_and_responders_as_a_person(
     assert [e["action"] for e in rest["items"]] == ["incident.note"] and rest["next_cursor"] is None
     assert all(e["actor"] == "bob" and e["team_id"] == "payments" for e in first["items"] + rest["items"])
     assert (await api.get("/v1/audit", params={"cursor": "bm9wZQ=="})).status_code == 422
+
+
+async def test_the_timeline_gives_a_new_cycle_s_pages_the_round_their_decision_says(
+    router: RouterRuntime, api: httpx.AsyncClient, producer: AIOKafkaProducer, unique: str
+) -> None:
+    """Escalating to level 1 starts a new cycle: its decision says "paged level 1 (round 1)", and its page id
+    numbers the round on (``<incident>:1:1:…``); the incident page's words for that page said "round 2"."""
+    key = f"am:test-am:{unique}"
+    incident = await open_incident(api, producer, "checkout", key)
+    escalated = await api.post(f"/v1/incidents/{incident}/escalate", json={"by": "bob", "level": 1})
+    assert escalated.status_code == 200, escalated.text
+    assert "paged level 1 (round 1)" in escalated.json()["reason"]
+    decision_id = escalated.json()["decision_id"]
+    timeline = (await api.get(f"/v1/incidents/{incident}")).json()["timeline"]
+    [decided] = [e for e in timeline if e.get("decision_id") == decision_id and e["kind"] == "decision"]
+    assert decided["round"] == 1
+    new_cycle = [e for e in timeline if e["kind"] == "page" and e.get("decision_id") == decision_id]
+    assert new_cycle and all(e["page_id"].startswith(f"{incident}:1:1:alice:") for e in new_cycle)
+    words = [line.text for line in in_words(timeline, "UTC") if line.kind == "page"]
+    assert any(w.startswith("to alice via alice-hook (level 1, round 1)") for w in words), words
+    assert not any("round 2" in w for w in words), words

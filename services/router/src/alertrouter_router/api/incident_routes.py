@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -80,6 +81,9 @@ async def get_incident(incident_id: str, conn: ReadConn) -> dict[str, Any]:
                 "outcome": d["outcome"],
                 "decision_id": d["id"],
                 "reason": d["reason"],
+                # the round of the incident's escalation cycle, as the reason says it (page ids number rounds on
+                # across cycles): the console's words for the decision's pages use it
+                "round": d["explanation"].get("round"),
             }
         )
     for p in await conn.execute(select(outbox).where(outbox.c.incident_id == incident_id)):
@@ -88,6 +92,7 @@ async def get_incident(incident_id: str, conn: ReadConn) -> dict[str, Any]:
                 "at": p.created_at,
                 "kind": "page",
                 "page_id": p.page_id,
+                "decision_id": json.loads(p.payload).get("decision_id"),
                 "send_at": p.send_at,
                 "published_at": p.published_at,
             }

@@ -33,14 +33,16 @@ class Line:
     failed: bool = False
 
 
-def _page(entry: dict[str, Any], zone: str) -> Line:
+def _page(entry: dict[str, Any], zone: str, rounds: dict[str, int]) -> Line:
     """Page ids are ``<incident>:<round>:<level>:<user>:<contact method>``, or ``<incident>:<action>:…`` for a
     person's reassignment or added responder (``paging.page_id``, ``responder_rules``); status updates name their
     kind (``paging.update_pages``, ``paging.escalation_updates``: one part more)."""
     parts = str(entry["page_id"]).split(":")
     title = "Page"
     if len(parts) == 5 and parts[1].isdigit():
-        what = f"to {parts[3]} via {parts[4]} (level {parts[2]}, round {int(parts[1]) + 1})"
+        # the round as its decision says it ("paged level 1 (round 1)"): the id numbers rounds on across cycles
+        shown = rounds.get(str(entry.get("decision_id")), int(parts[1]) + 1)
+        what = f"to {parts[3]} via {parts[4]} (level {parts[2]}, round {shown})"
     elif len(parts) == 5 and parts[1] in STATUS_UPDATES:
         title, what = "Status update", f"to {parts[3]} via {parts[4]}: {parts[1]}"
     elif len(parts) == 6 and parts[1] == ESCALATED:
@@ -76,7 +78,7 @@ def _change(entry: dict[str, Any]) -> Line:
     return Line(entry["at"], "change", "Change", f"{entry.get('summary')}{source} ({when}).")
 
 
-def line_for(entry: dict[str, Any], zone: str) -> Line:
+def line_for(entry: dict[str, Any], zone: str, rounds: dict[str, int] | None = None) -> Line:
     kind = entry.get("kind", "")
     if kind == "decision":
         outcome = str(entry.get("outcome", ""))
@@ -84,7 +86,7 @@ def line_for(entry: dict[str, Any], zone: str) -> Line:
         reason = local_times_in(str(entry.get("reason")), zone)
         return Line(entry["at"], "decision", title, f"{reason}.", decision_id=entry.get("decision_id"))
     if kind == "page":
-        return _page(entry, zone)
+        return _page(entry, zone, rounds or {})
     if kind == "delivery":
         return _delivery(entry)
     if kind == "change":
@@ -94,4 +96,9 @@ def line_for(entry: dict[str, Any], zone: str) -> Line:
 
 
 def in_words(timeline: list[dict[str, Any]], zone: str) -> list[Line]:
-    return [line_for(entry, zone) for entry in timeline]
+    rounds = {
+        str(e["decision_id"]): int(e["round"])
+        for e in timeline
+        if e.get("kind") == "decision" and e.get("decision_id") and e.get("round") is not None
+    }
+    return [line_for(entry, zone, rounds) for entry in timeline]
