@@ -47,6 +47,8 @@ async def test_why_shows_the_schedule_layer_that_selected_the_person(
     await expect(alice.locator(".how")).to_have_text("on call in schedule payments-primary (layer around-the-clock)")
     await expect(alice).to_contain_text("webhook (alice-hook)")
     await expect(alice).to_contain_text("sms (alice-sms)")
+    # the next step as the paragraph says it (a level that reached nobody reads "is tried again": explain.next_step)
+    await expect(page.get_by_test_id("next-escalation")).to_contain_text("level 2 (round 1) is paged at")
     await expect(page.locator(".facts")).to_contain_text("by-service-label")
     # the rule takes the service from a label: said in words, not as a matcher with an empty value
     await expect(page.locator(".facts dd", has_text="names the service")).to_have_text(

@@ -18,7 +18,7 @@ from alertrouter_router.console.forms import local_instant
 from alertrouter_router.console.rendering import render
 from alertrouter_router.console.session import Session, console_session
 from alertrouter_router.db import decision_reads
-from alertrouter_router.decisions.explain import chosen_by, explain_text, how_selected
+from alertrouter_router.decisions.explain import chosen_by, explain_text, how_selected, next_step
 
 router = APIRouter(prefix="/ui/why")
 Signed = Annotated[Session, Depends(console_session)]
@@ -85,4 +85,5 @@ async def decision(request: Request, decision_id: str, session: Signed) -> Respo
         targets=targets,
         skipped=x.get("skipped_levels", []),
         next_escalation=x.get("next_escalation"),
+        next_step=next_step(str(row["outcome"])),
     )

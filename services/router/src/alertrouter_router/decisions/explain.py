@@ -117,9 +117,14 @@ def explain_text(row: dict[str, Any]) -> str:
     lines.extend(_who(x.get("targets", []), chosen_by(x)))
     if x.get("next_escalation"):
         nxt = x["next_escalation"]
-        then = "is tried again" if row["outcome"] == "nobody_on_call" else "is paged"
         lines.append(
-            f"Unless acknowledged, level {nxt['level']} (round {nxt['round']}) {then} at {utc_time(nxt['at'])}."
+            f"Unless acknowledged, level {nxt['level']} (round {nxt['round']}) {next_step(str(row['outcome']))} at "
+            f"{utc_time(nxt['at'])}."
         )
     lines.append(f"Configuration version {row['config_version']}; decision {row['id']}.")
     return " ".join(lines) + "\n"
+
+
+def next_step(outcome: str) -> str:
+    """What ``next_escalation`` will do: a level that reached nobody is tried again, else the next level is paged."""
+    return "is tried again" if outcome == "nobody_on_call" else "is paged"
