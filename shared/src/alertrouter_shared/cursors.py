@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from datetime import UTC, datetime
 
 import orjson
 
@@ -53,6 +53,18 @@ def instant_id_after(kind: str, cursor: str) -> tuple[datetime, str]:
     return at, row_id
 
 
+_BIGINT = (-(2**63), 2**63 - 1)
+
+
+def _storable_instant(at: datetime) -> bool:
+    """An instant PostgreSQL can compare with: one with no UTC equivalent (year 9999 at -05:00) made a 500."""
+    try:
+        at.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
+
+
 def _typed(value: object, expected: type[Key]) -> Key:
     if expected is datetime:
         if not isinstance(value, dict) or not isinstance(value.get("t"), str):
@@ -61,10 +73,12 @@ def _typed(value: object, expected: type[Key]) -> Key:
             at = datetime.fromisoformat(value["t"])
         except ValueError as exc:
             raise InvalidCursor from exc
-        if at.tzinfo is None:
+        if at.tzinfo is None or not _storable_instant(at):
             raise InvalidCursor
         return at
     if type(value) is not expected:  # bool is not an int here
+        raise InvalidCursor
+    if isinstance(value, int) and not _BIGINT[0] <= value <= _BIGINT[1]:  # a seq column's range
         raise InvalidCursor
     assert isinstance(value, str | int)
     return value

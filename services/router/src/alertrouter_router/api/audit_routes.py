@@ -10,13 +10,13 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from alertrouter_router.api.deps import ReadConn, State
 from alertrouter_router.api.schemas.admin import AuditPage
 from alertrouter_router.db.tables import audit
 from alertrouter_router.ownership.model import OwnershipConfig
+from alertrouter_router.ownership.timespec import Instant
 from alertrouter_shared.cursors import encode_cursor, seq_after
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -31,8 +31,8 @@ async def list_audit(
     target_type: str | None = Query(None, description="incident, maintenance, token or config"),
     target_id: str | None = None,
     team: str | None = None,
-    since: AwareDatetime | None = Query(None, description="ISO 8601 instant with offset"),
-    until: AwareDatetime | None = Query(None, description="ISO 8601 instant with offset (exclusive)"),
+    since: Instant | None = Query(None, description="ISO 8601 instant with offset"),
+    until: Instant | None = Query(None, description="ISO 8601 instant with offset (exclusive)"),
     limit: int = Query(50, ge=1, le=500),
     cursor: str | None = Query(None, description="the next_cursor of the previous page"),
 ) -> dict[str, Any]:

@@ -6,13 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import PlainTextResponse
-from pydantic import AwareDatetime
 
 from alertrouter_router.api.deps import ReadConn
 from alertrouter_router.api.schemas.decisions import DecisionPage, DecisionView
 from alertrouter_router.db import decision_reads as decisions
 from alertrouter_router.decisions import Outcome
 from alertrouter_router.decisions.explain import explain_text
+from alertrouter_router.ownership.timespec import Instant
 from alertrouter_shared.cursors import encode_cursor, seq_after
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
@@ -32,8 +32,8 @@ async def list_decisions(
     incident: str | None = None,
     dedup_key: str | None = None,
     outcome: Outcome | None = None,
-    since: AwareDatetime | None = Query(None, description="ISO 8601 instant with offset"),
-    until: AwareDatetime | None = Query(None, description="ISO 8601 instant with offset (exclusive)"),
+    since: Instant | None = Query(None, description="ISO 8601 instant with offset"),
+    until: Instant | None = Query(None, description="ISO 8601 instant with offset (exclusive)"),
     limit: int = Query(50, ge=1, le=500),
     cursor: str | None = Query(None, description="the next_cursor of the previous page"),
 ) -> dict[str, Any]:

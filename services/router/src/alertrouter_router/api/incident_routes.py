@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import AwareDatetime
 from sqlalchemy import ColumnElement, and_, select
 
 from alertrouter_router import changes, timeline
@@ -19,6 +18,7 @@ from alertrouter_router.db.tables import alert as alert_table
 from alertrouter_router.db.tables import incident as incident_table
 from alertrouter_router.db.tables import outbox
 from alertrouter_router.decisions.incidents import IncidentStatus
+from alertrouter_router.ownership.timespec import Instant
 from alertrouter_shared.cursors import encode_cursor, instant_id_after
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
@@ -34,7 +34,7 @@ async def list_incidents(
     service: str | None = None,
     team: str | None = None,
     status: str | None = Query(None, pattern="^(triggered|acknowledged|resolved|open)$"),
-    since: AwareDatetime | None = Query(None, description="ISO 8601 instant with offset"),
+    since: Instant | None = Query(None, description="ISO 8601 instant with offset"),
     limit: int = Query(50, ge=1, le=500),
     cursor: str | None = Query(None, description="the next_cursor of the previous page"),
     drill: bool = Query(False, description="list drills' incidents instead of real ones"),

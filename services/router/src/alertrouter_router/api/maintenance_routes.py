@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,6 +24,7 @@ from alertrouter_router.db.keyset import later_than
 from alertrouter_router.db.tables import alert, maintenance_window
 from alertrouter_router.decisions.alerts import AlertStatus, SuppressedBy
 from alertrouter_router.ownership.maintenance import is_over
+from alertrouter_router.ownership.timespec import Instant
 from alertrouter_shared.cursors import encode_cursor, instant_id_after
 
 router = APIRouter(prefix="/v1/services/{service_id}/maintenance", tags=["maintenance"])
@@ -31,8 +32,8 @@ _CURSOR = "maintenance"
 
 
 class WindowIn(RequestBody):
-    starts_at: AwareDatetime | None = Field(None, description="default: now")
-    ends_at: AwareDatetime = Field(..., description="the window expires by itself at this instant")
+    starts_at: Instant | None = Field(None, description="default: now")
+    ends_at: Instant = Field(..., description="the window expires by itself at this instant")
     reason: str = Field("", max_length=500)
     created_by: str | None = Field(
         None, min_length=1, max_length=128, description="only machine clients with act_as: on whose behalf"

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from pydantic import AwareDatetime, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from alertrouter_router import audit, overrides
 from alertrouter_router.api.deps import State
@@ -19,6 +19,7 @@ from alertrouter_router.api.permissions import Who
 from alertrouter_router.api.schemas.common import RequestBody
 from alertrouter_router.api.schemas.schedules import NewOverride, Overrides, OverrideView
 from alertrouter_router.ownership.model import Override
+from alertrouter_router.ownership.timespec import Instant
 
 router = APIRouter(prefix="/v1/schedules/{schedule_id}/overrides", tags=["on-call"])
 COLUMNS = "id, schedule_id, user_id, starts_at, ends_at, replaces, reason, created_by, created_at, deleted_at"
@@ -26,8 +27,8 @@ COLUMNS = "id, schedule_id, user_id, starts_at, ends_at, replaces, reason, creat
 
 class OverrideIn(RequestBody):
     user: str = Field(..., description="who is on call instead")
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
     replaces: str | None = Field(None, description="cover only this person; default: whoever is on call")
     reason: str = Field("", max_length=500)
 

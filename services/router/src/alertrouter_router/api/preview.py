@@ -9,7 +9,7 @@ which schedule layer or override, each contact method and the minute it would fi
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException
@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from alertrouter_router.db import snapshot_reads
 from alertrouter_router.decisions import escalation
 from alertrouter_router.decisions.decide import decide
+from alertrouter_router.ownership.timespec import Instant
 from alertrouter_shared.events import AlertAction, AlertEvent, AlertSource
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ class PreviewRequest(BaseModel):
     alert: RawAlertmanagerAlert | None = Field(None, description="a raw Alertmanager alert instead of labels")
     integration: str | None = Field(None, description="integration id, for its bound service")
     dedup_key: str | None = None
-    at: datetime | None = Field(None, description="instant to decide at (default now)")
+    at: Instant | None = Field(None, description="instant to decide at, with its UTC offset (default now)")
 
     model_config = {"json_schema_extra": {"examples": [{"labels": {"service": "checkout", "severity": "critical"}}]}}
 
@@ -68,8 +69,6 @@ def _event(body: PreviewRequest, state: RouterState, at: datetime) -> AlertEvent
 
 async def preview_decision(state: RouterState, body: PreviewRequest) -> dict[str, Any]:
     at = body.at or state.clock.now()
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
     event = _event(body, state, at)
     config = state.configs.current
     async with state.pool.acquire() as conn, conn.transaction(readonly=True):

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import AwareDatetime
 
 from alertrouter_router.api.deps import State
 from alertrouter_router.db import report_reads
+from alertrouter_router.ownership.timespec import Instant
 from alertrouter_router.reports import Directory, OncallReport, Window, oncall_report
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -38,8 +38,8 @@ def _window(state: State, now: datetime, team: str | None, since: datetime | Non
 async def oncall_health(
     state: State,
     team: str | None = Query(None, description="a team of the configuration: its services and who was paged for them"),
-    since: AwareDatetime | None = Query(None, description="ISO-8601 instant with offset; default until - 28 days"),
-    until: AwareDatetime | None = Query(None, description="ISO-8601 instant with offset (exclusive); default now"),
+    since: Instant | None = Query(None, description="ISO-8601 instant with offset; default until - 28 days"),
+    until: Instant | None = Query(None, description="ISO-8601 instant with offset (exclusive); default now"),
 ) -> OncallReport:
     now = state.clock.now()
     window = _window(state, now, team, since, until)

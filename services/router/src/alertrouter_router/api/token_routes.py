@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from alertrouter_router import audit, tokens
 from alertrouter_router.api.deps import State
@@ -14,6 +14,7 @@ from alertrouter_router.api.permissions import Who
 from alertrouter_router.api.schemas.admin import NewToken, Tokens, TokenView
 from alertrouter_router.api.schemas.common import RequestBody
 from alertrouter_router.identity import Role
+from alertrouter_router.ownership.timespec import Instant
 from alertrouter_shared.integrations import Identifier
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
@@ -25,7 +26,7 @@ class TokenIn(RequestBody):
     role: Role = Field(Role.RESPONDER, description="viewer, responder, team_admin or admin")
     act_as: bool = Field(False, description="machine clients only: may name the person they act for ('by')")
     description: str = Field("", max_length=500)
-    expires_at: AwareDatetime | None = Field(None, description="default: never")
+    expires_at: Instant | None = Field(None, description="default: never")
 
 
 def _shown(row: dict[str, Any]) -> dict[str, Any]:

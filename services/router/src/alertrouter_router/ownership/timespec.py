@@ -99,7 +99,10 @@ LATEST = datetime(2200, 1, 1)
 
 
 def within_years(value: datetime) -> datetime:
-    plain = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+    try:  # 9999-12-31T23:00-05:00 is a valid datetime with no UTC equivalent: not an error of ours (500)
+        plain = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        raise ValueError(f"{value.isoformat()} is not between {EARLIEST.date()} and {LATEST.date()}") from None
     if not EARLIEST <= plain <= LATEST:
         raise ValueError(f"{value.isoformat()} is not between {EARLIEST.date()} and {LATEST.date()}")
     return value
