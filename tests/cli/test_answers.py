@@ -1,7 +1,8 @@
 """Answers that are not the router API's: a proxy's redirect or a web page where JSON was expected.
 
 ``ALERTROUTER_URL`` is often typed as ``http://`` for a router behind an HTTPS redirect, or pointed at the console
-or a login page: the command must say so in one line, not fail with a traceback.
+or a login page: the command must say so in one line, not fail with a traceback. So must an instant or a span the
+command cannot use, before it asks anything.
 """
 
 from __future__ import annotations
@@ -122,3 +123,28 @@ async def test_a_proxys_error_page_is_one_line(bad_gateway: str, plain_unavailab
     ]
     ran = await run_cli("oncall", "checkout", env={"ALERTROUTER_URL": plain_unavailable, "ALERTROUTER_TOKEN": "t"})
     assert ran.code == 1 and ran.err.strip().splitlines() == ["error: 503 Service Unavailable: upstream reset"], ran
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "line"),
+    [
+        (["oncall", "checkout", "--at", "+99999999999d"], 1, "error: '+99999999999d' is too far from now"),
+        (["oncall", "checkout", "--at", "+9999999d"], 1, "error: '+9999999d' is too far from now"),
+        (
+            ["report", "oncall", "--since", "9999-12-31T23:59:59-05:00"],
+            1,
+            "error: '9999-12-31T23:59:59-05:00' has no UTC equivalent (out of range)",
+        ),
+        (["maintenance", "add", "storm", "--for", "99999999999d"], 1, "error: '99999999999d' is too long a duration"),
+        (["override", "add", "s", "-u", "bob", "--for", "9999999d"], 1, "error: --for 9999999d: the end would be"),
+        # neither or both of --for and --until: a usage error, exit 2 (docs/cli.md), as 'oncall' with neither
+        (["maintenance", "add", "storm"], 2, "error: give --for DURATION or --until TIME"),
+        (["override", "add", "s", "-u", "bob", "--for", "1h", "--until", "+2h"], 2, "error: give --for DURATION or"),
+    ],
+)
+async def test_an_instant_or_span_it_cannot_use_is_one_line(args: list[str], code: int, line: str) -> None:
+    """Refused before any request (the address is closed): an overflow was a traceback, and exit 1 for a usage error."""
+    ran = await run_cli(*args, env={"ALERTROUTER_URL": "http://127.0.0.1:9", "ALERTROUTER_TOKEN": "t"})
+    assert "Traceback" not in ran.err and ran.code == code, ran
+    [said] = ran.err.strip().splitlines()
+    assert said.startswith(line), said

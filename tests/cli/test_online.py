@@ -193,7 +193,7 @@ async def test_maintenance_add_list_and_end(router: RouterRuntime, api: httpx.As
         assert second["id"] in seen or second["id"] in first_page.out
     finally:
         await cli(router, "maintenance", "end", "storm", second["id"])
-    failed(await cli(router, "maintenance", "add", "storm"), 1, "give --for DURATION or --until TIME")
+    failed(await cli(router, "maintenance", "add", "storm"), 2, "give --for DURATION or --until TIME")
     failed(
         await cli(router, "maintenance", "add", "nosuch", "--for", "1h"), 1, "404 Not Found: service 'nosuch' not found"
     )

@@ -10,7 +10,7 @@ import typer
 from alertrouter_cli.client import EXIT_USAGE, ApiClient, CliError, acting_user, load_settings
 from alertrouter_cli.incident_ids import incident_id
 from alertrouter_cli.output import emit, emit_json, emit_more, notifications, selected_by, table, when
-from alertrouter_cli.times import InstantError, parse_instant, parse_window
+from alertrouter_cli.times import InstantError, UsageError, parse_instant, parse_window
 
 drill_app = typer.Typer(
     help="Drills: rehearse an incident on the real path, or check the chain silently.", no_args_is_help=True
@@ -30,6 +30,8 @@ def time_span(start: str | None, until: str | None, duration: str | None) -> tup
     """The span ``--from``/``--until``/``--for`` give (times.parse_window); a refusal is the command's error."""
     try:
         return parse_window(start, until, duration)
+    except UsageError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
     except InstantError as exc:
         raise CliError(str(exc)) from exc
 
