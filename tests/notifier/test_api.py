@@ -64,6 +64,25 @@ async def test_filters_and_pagination(
         assert ready.json()["checks"] == {"kafka": "ok", "database": "ok"}
 
 
+async def test_a_filter_that_cannot_match_as_written_is_422(make_settings: SettingsFactory) -> None:
+    """A misspelt status or channel answered an empty page, and a misspelt parameter (``state=failed``) every
+    delivery, unfiltered: both read as "nothing failed" at 3 a.m. Each is a 422 naming the parameter."""
+    async with Notifier(make_settings()) as notifier, api_client(notifier) as client:
+        for params, field in (
+            ({"status": "faild"}, "query.status"),
+            ({"channel": "text"}, "query.channel"),
+            ({"state": "failed"}, "query.state"),
+        ):
+            answer = await client.get("/v1/deliveries", params=params, headers=auth())
+            assert answer.status_code == 422, answer.text
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert answer.json()["detail"].startswith(f"{field}: "), answer.text
+        every_status = ("pending", "retrying", "sending", "sent", "delivered", "undelivered", "failed", "expired")
+        for status in (*every_status, "throttled"):  # docs/notifications.md's list: each is a filter
+            answer = await client.get("/v1/deliveries", params={"status": status, "limit": 1}, headers=auth())
+            assert answer.status_code == 200, answer.text
+
+
 async def test_readyz_is_503_when_kafka_or_the_database_is_unreachable(make_settings: SettingsFactory) -> None:
     down = f"127.0.0.1:{free_port()}"
     settings = make_settings(kafka_bootstrap_servers=down)

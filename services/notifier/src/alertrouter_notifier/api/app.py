@@ -17,17 +17,20 @@ from alertrouter_notifier.api.twilio_callbacks import twilio_router
 from alertrouter_notifier.api.twilio_voice import voice_router
 from alertrouter_notifier.channels.slack_api import SlackApi
 from alertrouter_notifier.db.delivery_reads import DeliveryFilters, DeliveryPage, list_deliveries
+from alertrouter_notifier.db.tables import RowState
 from alertrouter_notifier.provider_checks import check_providers
 from alertrouter_notifier.publisher import ResultPublisher
 from alertrouter_notifier.router_client import RouterClient
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.auth import load_token_entries
 from alertrouter_shared.clock import Clock, SystemClock
+from alertrouter_shared.events import ContactMethodType
 from alertrouter_shared.kafka import kafka_reachable
 from alertrouter_shared.provider_check import ProviderCheckReport, ProviderCheckRequest
 from alertrouter_shared.web.bearer import BEARER
 from alertrouter_shared.web.errors import install_problem_handlers
 from alertrouter_shared.web.openapi import document_problems
+from alertrouter_shared.web.queries import declared_query_only
 from alertrouter_shared.web.readiness import database_reachable, health_routes, run_checks
 
 
@@ -67,13 +70,17 @@ def create_app(
     install_problem_handlers(app)
     document_problems(app)
 
-    @app.get("/v1/deliveries", dependencies=[Depends(BEARER), Depends(require_read)], tags=["deliveries"])
+    @app.get(
+        "/v1/deliveries",
+        dependencies=[Depends(BEARER), Depends(require_read), Depends(declared_query_only)],
+        tags=["deliveries"],
+    )
     async def deliveries(
         ctx: Annotated[AppContext, Depends(context)],
         incident: str | None = None,
         page: str | None = None,
-        status: str | None = None,
-        channel: str | None = None,
+        status: RowState | None = None,  # a filter that cannot match as written is a 422, not an empty page
+        channel: ContactMethodType | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         cursor: str | None = None,
     ) -> DeliveryPage:

@@ -23,12 +23,12 @@ from alertrouter_router.api import (
     report_routes,
     token_routes,
 )
-from alertrouter_router.api.deps import declared_query_only
 from alertrouter_router.api.permissions import authorize, check_complete
 from alertrouter_router.console.routes import install as install_console
 from alertrouter_shared.web.bearer import BEARER
 from alertrouter_shared.web.errors import install_problem_handlers
 from alertrouter_shared.web.openapi import document_problems
+from alertrouter_shared.web.queries import declared_query_only
 
 if TYPE_CHECKING:
     from alertrouter_router.state import RouterState
