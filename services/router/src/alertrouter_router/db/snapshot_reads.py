@@ -191,8 +191,7 @@ async def for_events(
     services = grouping_services(config, events)
     if lock:
         await lock_groups(conn, services)
-    row = await conn.fetchrow(
-        _SNAPSHOT_LOCKED if lock else _SNAPSHOT_PREVIEW,
+    arguments = (
         sorted({e.dedup_key for e in events}),
         services,
         groups_since(config, now),
@@ -203,6 +202,17 @@ async def for_events(
             {e.integration_id for e in events if e.source is AlertSource.HEARTBEAT and e.action is AlertAction.TRIGGER}
         ),
     )
+    snapshot, maintenance = _snapshot(await conn.fetchrow(_SNAPSHOT_LOCKED if lock else _SNAPSHOT_PREVIEW, *arguments))
+    if lock and any(a.incident_id not in snapshot.incidents for a in snapshot.alerts.values() if a.incident_id):
+        # The statement sees what was committed when it began. One that waited for an alert's row lock gets the row
+        # as its holder left it, but not an incident the holder inserted (a recheck that paged the alert, a batch of
+        # a replica on the same key in a rebalance): the alert looked like a new episode, a second incident paged.
+        # The alerts are locked now; read again, the statement sees it (and the events the holder decided).
+        snapshot, maintenance = _snapshot(await conn.fetchrow(_SNAPSHOT_LOCKED, *arguments))
+    return snapshot, maintenance
+
+
+def _snapshot(row: Any) -> tuple[Snapshot, Maintenance]:
     alerts = (alert_from_row(zip(_ALERT_NAMES, values, strict=True)) for values in row["alerts"])
     incidents = (incident_from_row(zip(_INCIDENT_NAMES, values, strict=True)) for values in row["incidents"])
     windows = (ApiWindow(**dict(zip(_WINDOW_NAMES, values, strict=True))) for values in row["windows"])
