@@ -131,3 +131,36 @@ async def test_a_trigger_waiting_for_the_alert_a_recheck_pages_is_a_duplicate_of
     assert (alert["status"], alert["incident_id"]) == ("firing", incident)
     triggers = [p for p in handed_over(state) if p.dedup_key == key and p.kind is PageKind.TRIGGER]
     assert [(p.user_id, p.incident_id) for p in triggers] == [("alice", incident)]
+
+
+async def test_a_recheck_of_an_alert_a_batch_moved_to_another_group_joins_that_groups_open_incident(
+    state: RouterState, holder: Any, unique: str
+) -> None:
+    """The recheck pass took its grouping locks for the services of the alerts as it first read them, unlocked. A
+    stale trigger of the alert with other labels (kept waiting for its recheck, which stays due) moved it to
+    service storm in between: the recheck decided it under the lock of the old service, without the open storm
+    incident in its snapshot, and opened a second storm incident beside it (paging alice again for one burst)."""
+    key, other = f"am:test-am:{unique}", f"am:test-am:{unique}-storm"
+    await _held_back(state, key, {"service": "sharded", "alertname": "Down", "pod": "p1"})
+    set_clock(state, AFTER)
+    storm = {"service": "storm", "alertname": "Down"}
+    opened = await process_batch(state, [_event(other, storm, AFTER)], now=AFTER)
+    group = opened.decisions[0].incident_id
+    assert group is not None
+    transaction = holder.transaction()
+    await transaction.start()
+    await holder.execute("SELECT pg_advisory_xact_lock(hashtext('group:sharded'))")  # as a batch of sharded would
+    recheck = asyncio.create_task(timers.recheck_suppressed(state))
+    await _until_waiting(state, ("advisory",), "the recheck waiting for the group lock of service sharded")
+    backlog = AFTER - timedelta(minutes=20)  # older than the router takes as fresh: stale, and its recheck kept
+    stale = await process_batch(state, [_event(key, storm, backlog, backlog)], now=AFTER)
+    assert [d.outcome for d in stale.decisions] == ["suppressed"], stale.decisions[0].reason
+    await transaction.rollback()
+    await _finished(recheck)
+    await timers.recheck_suppressed(state)  # the next pass, for an alert left to it
+    async with state.pool.acquire() as conn:
+        incidents = await _open_incidents(conn, "storm")
+        alert = await conn.fetchrow("SELECT status, incident_id FROM router_alert WHERE dedup_key = $1", key)
+    assert incidents == [group]
+    assert (alert["status"], alert["incident_id"]) == ("firing", group)
+    assert [p for p in handed_over(state) if p.dedup_key == key] == []

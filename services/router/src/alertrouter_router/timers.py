@@ -176,8 +176,18 @@ async def _claim_rechecks(conn: Conn, now: datetime, config: LoadedConfig, limit
         sorted(candidates),
         now,
     )
-    keys = [r["dedup_key"] for r in rows]
-    alerts = await snapshot_reads.read_alerts(conn, keys, lock=False)  # locked just above
+    locked = await snapshot_reads.read_alerts(conn, [r["dedup_key"] for r in rows], lock=False)  # locked just above
+    # A batch may have given an alert other labels since it was peeked (a stale trigger keeps its recheck due):
+    # routed now to a service whose group lock this pass does not hold, it would be decided without that group's
+    # open incident and open another. It is left for the next pass, which takes that lock first.
+    alerts = {
+        key: alert
+        for key, alert in locked.items()
+        if set(snapshot_reads.grouping_services(config, (), [alert])) <= set(services)
+    }
+    keys = sorted(alerts)
+    if not keys:
+        return None
     since = snapshot_reads.groups_since(config, now)
     incidents = await snapshot_reads.read_incidents(conn, [], services, since, lock=True)
     maintenance = await snapshot_reads.read_maintenance(conn, now)
