@@ -305,3 +305,22 @@ async def test_incidents_say_that_more_exist_and_page_on(
         for incident in opened:
             done = await api.post(f"/v1/incidents/{incident['id']}/resolve", json={"by": "bob"})
             assert done.status_code == 200, done.text
+
+
+async def test_an_id_is_one_segment_of_the_path(router: RouterRuntime, api: httpx.AsyncClient, unique: str) -> None:
+    """An id is sent as typed, as one path segment: a '?' made it a query (a 422 about a 'limit' nobody gave), a
+    control character an httpx traceback, and '../' an action on something else -- here the removal of an 'override'
+    ended a maintenance window while the command said an override was removed."""
+    made = await api.post("/v1/services/storm/maintenance", json={"ends_at": "2091-01-01T00:00:00Z", "reason": unique})
+    assert made.status_code == 201, made.text
+    window = made.json()["id"]
+    try:
+        sneaky = f"../../../services/storm/maintenance/{window}"
+        failed(await cli(router, "override", "remove", "payments-primary", sneaky), 1, "404 Not Found")
+        listed = (await api.get("/v1/services/storm/maintenance")).json()["created"]
+        assert window in {w["id"] for w in listed}  # still going on
+        failed(await cli(router, "why", "x?limit=1"), 1, "404 Not Found: decision 'x?limit=1' not found")
+        failed(await cli(router, "drill", "report", "a\x01b"), 1, "404 Not Found: drill 'a\\x01b' not found")
+        failed(await cli(router, "maintenance", "end", "storm", ".."), 2, "'..' is not an id")
+    finally:
+        await api.delete(f"/v1/services/storm/maintenance/{window}")

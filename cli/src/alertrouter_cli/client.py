@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -55,6 +56,14 @@ class ClientSettings(BaseModel):
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError("not an http:// or https:// URL")
         return value
+
+
+def quoted(value: str) -> str:
+    """An id the user typed, as one segment of an API path: a ``?``, ``#`` or ``/`` in it (a pasted ``#7ee2…``)
+    otherwise cut the path or moved it elsewhere (``..``), and a control character made an httpx traceback."""
+    if value.strip(".") == "":
+        raise CliError(f"{value!r} is not an id", EXIT_USAGE)
+    return quote(value, safe="")
 
 
 def config_file(environ: Mapping[str, str]) -> Path:

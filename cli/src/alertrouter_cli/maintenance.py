@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from alertrouter_cli.client import ApiClient, acting_user, load_settings
+from alertrouter_cli.client import ApiClient, acting_user, load_settings, quoted
 from alertrouter_cli.online import ByOption, CursorOption, ForOption, FromOption, JsonFlag, UntilOption, time_span
 from alertrouter_cli.output import emit, emit_json, emit_more, table, when
 
@@ -31,7 +31,7 @@ def maintenance_add(
     settings = load_settings()
     body |= {"created_by": who} if (who := acting_user(settings, by)) else {}
     with ApiClient(settings) as api:
-        window = api.post(f"/v1/services/{service}/maintenance", body)
+        window = api.post(f"/v1/services/{quoted(service)}/maintenance", body)
     if as_json:
         emit_json(window)
     else:
@@ -44,7 +44,7 @@ def maintenance_add(
 def maintenance_end(service: str, window: str, as_json: JsonFlag = False) -> None:
     """End a maintenance window now."""
     with ApiClient() as api:
-        body = api.delete(f"/v1/services/{service}/maintenance/{window}")
+        body = api.delete(f"/v1/services/{quoted(service)}/maintenance/{quoted(window)}")
     emit_json(body) if as_json else emit(f"maintenance window {window} for {service} ended")
 
 
@@ -59,7 +59,7 @@ def maintenance_list(
     """Maintenance windows of a service: configured ones and those created through the API, by start."""
     with ApiClient() as api:
         body = api.get(
-            f"/v1/services/{service}/maintenance",
+            f"/v1/services/{quoted(service)}/maintenance",
             include_ended=str(include_ended).lower(),
             limit=limit,
             cursor=cursor,

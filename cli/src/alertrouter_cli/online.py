@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from alertrouter_cli.client import EXIT_USAGE, ApiClient, CliError, acting_user, load_settings
+from alertrouter_cli.client import EXIT_USAGE, ApiClient, CliError, acting_user, load_settings, quoted
 from alertrouter_cli.incident_ids import incident_id
 from alertrouter_cli.output import emit, emit_json, emit_more, notifications, selected_by, table, when
 from alertrouter_cli.times import InstantError, UsageError, parse_instant, parse_window
@@ -105,9 +105,8 @@ def why(
             if not items:
                 raise CliError(f"no decision for dedup key {key!r}")
             decision = str(items[0]["id"])
-        emit_json(api.get(f"/v1/decisions/{decision}")) if as_json else emit(
-            api.text(f"/v1/decisions/{decision}/explain")
-        )
+        path = f"/v1/decisions/{quoted(decision or '')}"
+        emit_json(api.get(path)) if as_json else emit(api.text(f"{path}/explain"))
 
 
 def incidents(
@@ -162,7 +161,7 @@ def _post_action(action: str, incident: str, by: str | None, payload: dict[str, 
     who = acting_user(settings, by)
     with ApiClient(settings) as api:
         whole = incident_id(api, incident)
-        return who, whole, api.post(f"/v1/incidents/{whole}/{action}", {**_by(who), **payload})
+        return who, whole, api.post(f"/v1/incidents/{quoted(whole)}/{action}", {**_by(who), **payload})
 
 
 def _by(who: str | None) -> dict[str, str]:
@@ -319,7 +318,7 @@ def drill_run(
     if minutes is not None:
         asked["minutes"] = minutes
     with ApiClient(settings) as api:
-        body = api.post(f"/v1/services/{service}/drills", asked)
+        body = api.post(f"/v1/services/{quoted(service)}/drills", asked)
     if as_json:
         emit_json(body)
     elif silent:
@@ -335,7 +334,7 @@ def drill_run(
 def drill_report(drill: str, as_json: JsonFlag = False) -> None:
     """A drill's report: time to first page, who was reached on which channel and when, failures."""
     with ApiClient() as api:
-        body = api.get(f"/v1/drills/{drill}")
+        body = api.get(f"/v1/drills/{quoted(drill)}")
     emit_json(body) if as_json else _report(body)
 
 
@@ -348,7 +347,7 @@ def drill_list(
 ) -> None:
     """A service's drills, newest first."""
     with ApiClient() as api:
-        body = api.get(f"/v1/services/{service}/drills", limit=limit, cursor=cursor)
+        body = api.get(f"/v1/services/{quoted(service)}/drills", limit=limit, cursor=cursor)
     if as_json:
         emit_json(body)
         return

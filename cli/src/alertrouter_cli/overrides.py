@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from alertrouter_cli.client import ApiClient
+from alertrouter_cli.client import ApiClient, quoted
 from alertrouter_cli.online import ForOption, FromOption, JsonFlag, UntilOption, time_span
 from alertrouter_cli.output import emit, emit_json, table, when
 
@@ -30,7 +30,7 @@ def override_add(
     if replaces:
         body["replaces"] = replaces
     with ApiClient() as api:
-        made = api.post(f"/v1/schedules/{schedule}/overrides", body)
+        made = api.post(f"/v1/schedules/{quoted(schedule)}/overrides", body)
     if as_json:
         emit_json(made)
     else:
@@ -42,7 +42,7 @@ def override_add(
 def override_list(schedule: str, as_json: JsonFlag = False) -> None:
     """The overrides of SCHEDULE made through the API."""
     with ApiClient() as api:
-        body = api.get(f"/v1/schedules/{schedule}/overrides")
+        body = api.get(f"/v1/schedules/{quoted(schedule)}/overrides")
     if as_json:
         emit_json(body)
         return
@@ -55,5 +55,5 @@ def override_list(schedule: str, as_json: JsonFlag = False) -> None:
 def override_remove(schedule: str, override: str, as_json: JsonFlag = False) -> None:
     """Remove an override made through the API."""
     with ApiClient() as api:
-        body = api.delete(f"/v1/schedules/{schedule}/overrides/{override}")
+        body = api.delete(f"/v1/schedules/{quoted(schedule)}/overrides/{quoted(override)}")
     emit_json(body) if as_json else emit(f"override {override} of {schedule} removed")
