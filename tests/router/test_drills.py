@@ -222,6 +222,11 @@ async def test_drill_requests_that_cannot_run_are_refused(router: RouterRuntime,
     missing = await api.post("/v1/services/nope/drills", json={})
     assert missing.status_code == 404 and missing.headers["content-type"] == PROBLEM_CONTENT_TYPE
     assert (await api.get("/v1/drills/nope")).status_code == 404
+    typo = await api.get("/v1/services/chekout/drills")  # read as "no drills" (200, empty) before
+    assert typo.status_code == 404 and typo.headers["content-type"] == PROBLEM_CONTENT_TYPE
+    assert "chekout" in typo.json()["detail"]
+    none_yet = await api.get("/v1/services/ledger/drills")
+    assert none_yet.status_code == 200 and none_yet.json()["items"] == []
     read_only = {"Authorization": f"Bearer {READ_ONLY_TOKEN}"}
     refused = await api.post("/v1/services/checkout/drills", json={}, headers=read_only)
     assert refused.status_code == 403

@@ -145,6 +145,9 @@ async def list_drills(
         select(scheduled_drill).where(*skipped_where).order_by(scheduled_drill.c.scheduled_at.desc()).limit(limit)
     )
     items += [_skipped(row) for row in skipped]
+    if not items and key is None and state.configs.current.services_by_id.get(service_id) is None:
+        # a removed service's history stays listed; a typo ('chekout') read as "no drills"
+        raise HTTPException(404, f"service {service_id!r} not found: not configured, and no drill history")
     items.sort(key=lambda item: str(item["started_at"] or item["scheduled"]["at"]), reverse=True)
     return {
         "service": service_id,
