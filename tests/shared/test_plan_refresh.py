@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from alertrouter_router.db.pool import make_pool
 from alertrouter_shared.database import make_engine
-from tests.helpers import DatabaseFactory
+from tests.helpers import DatabaseFactory, eventually
 
 ROWS = 20_000
 # Wide rows: on a table never analyzed PostgreSQL assumes ten pages of them, so its generic plan for a lookup of
@@ -85,3 +85,27 @@ async def test_engine_plans_again_after_the_table_grew(
     finally:
         await engine.dispose()
     assert seen[-1] == expected, seen
+
+
+async def test_a_connection_the_server_dropped_is_replaced_at_its_refresh(databases: DatabaseFactory) -> None:
+    """The refresh is the first statement on a checked-out connection: one PostgreSQL had dropped failed the
+    caller (a 503 from the API) and went back to the pool to fail the next one too."""
+    url = databases.create()
+    engine = make_engine(url, 1, plan_refresh_seconds=0.0)
+    admin = make_engine(url, 1)
+    try:
+        async with engine.connect() as conn:
+            pid = int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+        async with admin.connect() as conn:
+            await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+            async def gone() -> bool:
+                found = await conn.execute(text("SELECT 1 FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid})
+                return found.first() is None
+
+            await eventually(gone, what="the pooled connection's backend gone")
+        async with engine.connect() as conn:
+            assert int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()) != pid
+    finally:
+        await engine.dispose()
+        await admin.dispose()

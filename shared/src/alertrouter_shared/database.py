@@ -1,7 +1,8 @@
 """The SQLAlchemy engine of the two services that keep a database (router, notifier): one set of choices.
 
 - No pre-ping: with asyncpg it costs three round trips (BEGIN, a ping, ROLLBACK) on every checkout, most of
-  the database work per alert at low rates. A connection PostgreSQL dropped fails its first statement instead;
+  the database work per alert at low rates. A connection PostgreSQL dropped is replaced at its next plan
+  refresh (below, at most ``PLAN_REFRESH_SECONDS`` after its last); otherwise it fails its first statement, and
   SQLAlchemy then invalidates the whole pool, and every caller already retries transient database errors
   (consumer batches, outcome writes, timer passes) or answers 503 (the APIs, ``web.errors``).
 - JSON columns go through orjson rather than the standard library's json (decisions, pages and audit rows are
@@ -16,8 +17,10 @@ import time
 from collections.abc import MutableMapping, Sequence
 from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from alertrouter_shared.db_errors import READ_ONLY, sqlstate
@@ -75,8 +78,14 @@ def make_engine(
 
     @event.listens_for(engine.sync_engine, "checkout")
     def _refresh_plans(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        """The refresh doubles as a ping: a connection PostgreSQL dropped (a restart, a failover, an idle
+        timeout) is replaced here, where the pool may still take another, rather than failing its caller and then,
+        returned to the pool, the next caller too."""
         if refresh.due(record.info):
-            dbapi_connection.run_async(lambda conn: conn.execute("DISCARD PLANS"))
+            try:
+                dbapi_connection.run_async(lambda conn: conn.execute("DISCARD PLANS"))
+            except (asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError, OSError) as exc:
+                raise DisconnectionError(f"pooled connection lost: {type(exc).__name__}") from exc
 
     @event.listens_for(engine.sync_engine, "handle_error")
     def _reconnect_from_a_standby(context: Any) -> None:

@@ -46,12 +46,12 @@ async def preview(request: Request, session: Signed) -> Response:
     at_text = request.query_params.get("at", "")
     result = None
     if text.strip():
-        body = PreviewRequest(labels=parse_labels(text), at=local_instant(at_text, session.time_zone, "at"))
         try:
+            body = PreviewRequest(labels=parse_labels(text), at=local_instant(at_text, session.time_zone, "at"))
             result = await preview_decision(session.state, body)
         except HTTPException as exc:
             raise ConsoleError(exc.status_code, str(exc.detail)) from exc
-        except ValidationError as exc:  # the alert it builds refuses an instant outside 1970-2200
+        except ValidationError as exc:  # the request (and the alert it builds) refuses an instant outside 1970-2200
             raise ConsoleError(422, f"at: {exc.errors()[0]['msg']}") from exc
         for step in result["escalation_timeline"]:
             for target in step["targets"]:
