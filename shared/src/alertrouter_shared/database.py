@@ -17,13 +17,12 @@ import time
 from collections.abc import MutableMapping, Sequence
 from typing import Any
 
-import asyncpg
 import orjson
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from alertrouter_shared.db_errors import READ_ONLY, sqlstate
+from alertrouter_shared.db_errors import READ_ONLY, is_transient, sqlstate
 
 POOL_RECYCLE_SECONDS = 3600
 PLAN_REFRESH_SECONDS = 10.0
@@ -84,7 +83,9 @@ def make_engine(
         if refresh.due(record.info):
             try:
                 dbapi_connection.run_async(lambda conn: conn.execute("DISCARD PLANS"))
-            except (asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError, OSError) as exc:
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
                 raise DisconnectionError(f"pooled connection lost: {type(exc).__name__}") from exc
 
     @event.listens_for(engine.sync_engine, "handle_error")
