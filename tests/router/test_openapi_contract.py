@@ -30,7 +30,7 @@ async def test_the_document_describes_errors_as_problems(contract: Contract) -> 
     assert (bearer["type"], bearer["scheme"]) == ("http", "bearer")
     assert "security" not in contract.document["paths"]["/calendar/{secret}.ics"]["get"]  # the path is the key
     acknowledge = contract.document["paths"]["/v1/incidents/{incident_id}/acknowledge"]["post"]
-    assert set(acknowledge["responses"]) == {"200", "401", "403", "404", "422"}
+    assert set(acknowledge["responses"]) == {"200", "401", "403", "404", "408", "413", "422"}  # 408, 413: a body
     assert acknowledge["responses"]["422"]["content"] == {
         "application/problem+json": {"schema": {"$ref": "#/components/schemas/ValidationProblem"}}
     }
@@ -152,3 +152,6 @@ async def _errors(router: RouterRuntime, api: httpx.AsyncClient, contract: Contr
         assert check(await api.get(listing, params={"cursor": "bm9wZQ"})).status_code == 422
     missing = check(await api.post("/v1/services/checkout/maintenance", json={"reason": "no end"}))
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "body.ends_at"
+    over = b"{" + b" " * router.state.settings.max_body_bytes  # ROUTER_MAX_BODY_BYTES: every body is bounded
+    too_large = check(await api.post("/v1/route/preview", content=over, headers={"content-type": "application/json"}))
+    assert too_large.status_code == 413 and "larger than the limit" in too_large.json()["detail"]

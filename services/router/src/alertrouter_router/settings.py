@@ -27,6 +27,11 @@ class RouterSettings(CommonSettings):
     )
     host: str = Field("0.0.0.0", description="HTTP listen address")
     port: int = Field(8081, description="HTTP port (SRE API, health, metrics)")
+    max_body_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="largest request body the /v1 API takes; a larger one is refused (413) before it is read in full",
+    )
     consumer_group: str = Field("router", description="Kafka consumer group of the alerts consumers")
     batch_max_records: int = Field(500, ge=1, description="records per consumer batch (handled in one transaction)")
     max_event_age_seconds: int = Field(

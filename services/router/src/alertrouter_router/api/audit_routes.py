@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
+from alertrouter_router.api.bodies import BoundedBodyRoute
 from alertrouter_router.api.deps import ReadConn, State
 from alertrouter_router.api.schemas.admin import AuditPage
 from alertrouter_router.db.tables import audit
@@ -19,7 +20,7 @@ from alertrouter_router.ownership.model import OwnershipConfig
 from alertrouter_router.ownership.timespec import Instant
 from alertrouter_shared.cursors import encode_cursor, seq_after
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=BoundedBodyRoute)
 
 
 @router.get("", response_model=AuditPage, summary="Audit entries, newest first")

@@ -20,6 +20,7 @@ from fastapi import APIRouter, HTTPException, Response
 from pydantic import Field
 
 from alertrouter_router import audit, tokens
+from alertrouter_router.api.bodies import BoundedBodyRoute
 from alertrouter_router.api.deps import State
 from alertrouter_router.api.oncall_routes import ICAL
 from alertrouter_router.api.permissions import Who
@@ -33,7 +34,7 @@ from alertrouter_shared.auth import hash_token
 if TYPE_CHECKING:
     from alertrouter_router.state import RouterState
 
-router = APIRouter(prefix="/v1/calendar-feeds", tags=["calendars"])
+router = APIRouter(prefix="/v1/calendar-feeds", tags=["calendars"], route_class=BoundedBodyRoute)
 public = APIRouter(tags=["calendars"])  # no bearer token: the secret in the path is the credential
 FEED_DAYS = 28
 COLUMNS = "id, kind, target_id, created_by, created_at, revoked_at"

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from alertrouter_router import audit
+from alertrouter_router.api.bodies import BoundedBodyRoute
 from alertrouter_router.api.deps import State
 from alertrouter_router.api.permissions import Who
 from alertrouter_router.api.schemas.admin import ConfigRejected, ConfigSummary
@@ -20,7 +21,7 @@ from alertrouter_router.config_watch import keep_loaded
 from alertrouter_router.ownership.errors import ConfigError
 from alertrouter_shared.problems import PROBLEM_CONTENT_TYPE, problem
 
-router = APIRouter(prefix="/v1/config", tags=["configuration"])
+router = APIRouter(prefix="/v1/config", tags=["configuration"], route_class=BoundedBodyRoute)
 
 
 def _summary(state: State) -> dict[str, Any]:

@@ -13,11 +13,12 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from alertrouter_router import config_versions
+from alertrouter_router.api.bodies import BoundedBodyRoute
 from alertrouter_router.api.deps import State
 from alertrouter_router.ownership.diff import as_json, diff_documents, render
 from alertrouter_shared.cursors import encode_cursor, seq_after
 
-router = APIRouter(prefix="/v1/config/versions", tags=["configuration"])
+router = APIRouter(prefix="/v1/config/versions", tags=["configuration"], route_class=BoundedBodyRoute)
 
 _KIND = "config-version"
 _REF = "a version's full hash, a unique prefix of at least 8 hex digits, or `current` (the version this process serves)"

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import PlainTextResponse
 
+from alertrouter_router.api.bodies import BoundedBodyRoute
 from alertrouter_router.api.deps import ReadConn
 from alertrouter_router.api.schemas.decisions import DecisionPage, DecisionView
 from alertrouter_router.db import decision_reads as decisions
@@ -15,7 +16,7 @@ from alertrouter_router.decisions.explain import explain_text
 from alertrouter_router.ownership.timespec import Instant
 from alertrouter_shared.cursors import encode_cursor, seq_after
 
-router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
+router = APIRouter(prefix="/v1/decisions", tags=["decisions"], route_class=BoundedBodyRoute)
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:

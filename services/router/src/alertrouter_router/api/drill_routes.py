@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_router import audit, drills, timeline
+from alertrouter_router.api.bodies import BoundedBodyRoute
 from alertrouter_router.api.deps import ReadConn, State
 from alertrouter_router.api.permissions import Who, acting_as
 from alertrouter_router.api.schemas.common import RequestBody
@@ -27,7 +28,7 @@ from alertrouter_shared.errors import TransientError
 from alertrouter_shared.events import DeliveryResult, Page
 from alertrouter_shared.logging import get_logger
 
-router = APIRouter(tags=["drills"])
+router = APIRouter(tags=["drills"], route_class=BoundedBodyRoute)
 log = get_logger(__name__)
 
 

@@ -9,11 +9,12 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from alertrouter_router import heartbeats
+from alertrouter_router.api.bodies import BoundedBodyRoute
 from alertrouter_router.api.deps import ReadConn, State
 from alertrouter_router.api.schemas.schedules import Heartbeats
 from alertrouter_router.db.tables import heartbeat
 
-router = APIRouter(prefix="/v1/heartbeats", tags=["heartbeats"])
+router = APIRouter(prefix="/v1/heartbeats", tags=["heartbeats"], route_class=BoundedBodyRoute)
 
 
 @router.get(

@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import Field
 
 from alertrouter_router import audit, work
+from alertrouter_router.api.bodies import BoundedBodyRoute
 from alertrouter_router.api.deps import State
 from alertrouter_router.api.permissions import RULES, Who, acting_as, on_behalf_refusal
 from alertrouter_router.api.schemas.common import RequestBody
@@ -24,7 +25,7 @@ from alertrouter_router.decisions.incidents import Incident
 from alertrouter_router.decisions.maintenance import Maintenance
 from alertrouter_router.identity import Principal
 
-router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
+router = APIRouter(prefix="/v1/incidents", tags=["incidents"], route_class=BoundedBodyRoute)
 
 Action = Literal["acknowledge", "resolve", "escalate", "snooze", "note", "reassign", "add_responder"]
 

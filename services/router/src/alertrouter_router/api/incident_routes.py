@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import ColumnElement, and_, select
 
 from alertrouter_router import changes, timeline
+from alertrouter_router.api.bodies import BoundedBodyRoute
 from alertrouter_router.api.deps import ReadConn
 from alertrouter_router.api.schemas.incidents import IncidentDetail, IncidentPage
 from alertrouter_router.db import decision_reads
@@ -21,7 +22,7 @@ from alertrouter_router.decisions.incidents import IncidentStatus
 from alertrouter_router.ownership.timespec import Instant
 from alertrouter_shared.cursors import encode_cursor, instant_id_after
 
-router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
+router = APIRouter(prefix="/v1/incidents", tags=["incidents"], route_class=BoundedBodyRoute)
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_router import audit
+from alertrouter_router.api.bodies import BoundedBodyRoute
 from alertrouter_router.api.deps import ReadConn, State
 from alertrouter_router.api.permissions import Who, acting_as
 from alertrouter_router.api.schemas.common import RequestBody
@@ -27,7 +28,7 @@ from alertrouter_router.ownership.maintenance import is_over
 from alertrouter_router.ownership.timespec import Instant
 from alertrouter_shared.cursors import encode_cursor, instant_id_after
 
-router = APIRouter(prefix="/v1/services/{service_id}/maintenance", tags=["maintenance"])
+router = APIRouter(prefix="/v1/services/{service_id}/maintenance", tags=["maintenance"], route_class=BoundedBodyRoute)
 _CURSOR = "maintenance"
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
+from alertrouter_router.api.bodies import BoundedBodyRoute
 from alertrouter_router.api.deps import State
 from alertrouter_router.api.preview import PreviewRequest, preview_decision
 from alertrouter_router.api.schemas.oncall import OnCallForService, OnCallForTeam, Preview, Services, Shifts, Teams
@@ -18,7 +19,7 @@ from alertrouter_router.ownership.model import Service
 from alertrouter_router.ownership.schedules import on_call_at, shifts_between
 from alertrouter_router.ownership.timespec import within_years
 
-router = APIRouter(prefix="/v1", tags=["on-call"])
+router = APIRouter(prefix="/v1", tags=["on-call"], route_class=BoundedBodyRoute)
 ICAL: dict[int | str, dict[str, Any]] = {
     200: {"description": "An iCalendar document", "content": {"text/calendar": {"schema": {"type": "string"}}}}
 }

@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import Field, ValidationError
 
 from alertrouter_router import audit, overrides
+from alertrouter_router.api.bodies import BoundedBodyRoute
 from alertrouter_router.api.deps import State
 from alertrouter_router.api.permissions import Who
 from alertrouter_router.api.schemas.common import RequestBody
@@ -21,7 +22,7 @@ from alertrouter_router.api.schemas.schedules import NewOverride, Overrides, Ove
 from alertrouter_router.ownership.model import Override
 from alertrouter_router.ownership.timespec import Instant
 
-router = APIRouter(prefix="/v1/schedules/{schedule_id}/overrides", tags=["on-call"])
+router = APIRouter(prefix="/v1/schedules/{schedule_id}/overrides", tags=["on-call"], route_class=BoundedBodyRoute)
 COLUMNS = "id, schedule_id, user_id, starts_at, ends_at, replaces, reason, created_by, created_at, deleted_at"
 
 

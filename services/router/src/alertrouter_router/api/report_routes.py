@@ -10,12 +10,13 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, Query
 
+from alertrouter_router.api.bodies import BoundedBodyRoute
 from alertrouter_router.api.deps import State
 from alertrouter_router.db import report_reads
 from alertrouter_router.ownership.timespec import Instant
 from alertrouter_router.reports import Directory, OncallReport, Window, oncall_report
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=BoundedBodyRoute)
 
 DEFAULT_WINDOW = timedelta(days=28)
 MAX_WINDOW = timedelta(days=366)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import Field
 
 from alertrouter_router import audit, tokens
+from alertrouter_router.api.bodies import BoundedBodyRoute
 from alertrouter_router.api.deps import State
 from alertrouter_router.api.permissions import Who
 from alertrouter_router.api.schemas.admin import NewToken, Tokens, TokenView
@@ -17,7 +18,7 @@ from alertrouter_router.identity import Role
 from alertrouter_router.ownership.timespec import Instant
 from alertrouter_shared.integrations import Identifier
 
-router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
+router = APIRouter(prefix="/v1/tokens", tags=["tokens"], route_class=BoundedBodyRoute)
 
 
 class TokenIn(RequestBody):
