@@ -9,6 +9,9 @@ does, then is dropped, as the failover ends.
 
 from __future__ import annotations
 
+import asyncio
+
+from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY
 
 from alertrouter_notifier.runtime import Notifier
@@ -45,3 +48,43 @@ async def test_pages_met_by_a_read_only_server_are_admitted_once_it_takes_writes
     assert delivery["status"] == "sent"
     assert [p["page"]["page_id"] for p in capture.pages()] == [page.page_id]
     assert not [v for v in dead_letters.values if page.page_id.encode() in v]
+
+
+async def test_an_undecodable_page_is_dead_lettered_once_however_often_its_batch_is_retried(
+    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer, unique: str
+) -> None:
+    """It was dead-lettered before the batch's pages were admitted: once per attempt while the server refused
+    writes, each copy one more for an operator to replay."""
+    settings = make_settings()
+    page = make_page(ContactMethodType.WEBHOOK, f"{capture.url}/hook")
+    poison = f'{{"schema_version": 99, "page_id": "{unique}"}}'.encode()
+    engine = make_engine(settings.database_url)
+    dead_letters = await TopicReader(settings.kafka_bootstrap_servers, settings.pages_dlq_topic).start()
+
+    async def retried() -> bool:
+        labels = {"group": settings.consumer_group, "kind": "transient"}
+        return (REGISTRY.get_sample_value("alertrouter_consumer_failures_total", labels) or 0) >= 2
+
+    read_only = refusing(engine, f"read_only_{unique}", "notifier_delivery", "25006", f"NEW.page_id = '{page.page_id}'")
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        async with Notifier(settings) as notifier, api_client(notifier) as client:
+            async with read_only:
+                for value in (poison, page.model_dump_json().encode()):  # one key, one request: one batch
+                    await producer.send(settings.pages_topic, value, key=page.incident_id.encode())
+                await producer.flush()
+                await eventually(retried, timeout=30, what="the batch retried while the server refuses writes")
+            delivery = await final_delivery(client, page.page_id, timeout=60)
+
+            async def kept() -> list[bytes] | None:
+                return [value for value in dead_letters.values if value == poison] or None
+
+            await eventually(kept, what="the undecodable page in the dead-letter topic")
+            await asyncio.sleep(2)  # a second copy, if any, would be there by now
+    finally:
+        await producer.stop()
+        await dead_letters.stop()
+        await engine.dispose()
+    assert delivery["status"] == "sent"
+    assert len([value for value in dead_letters.values if value == poison]) == 1

@@ -63,13 +63,17 @@ class PageHandler:
     async def __call__(self, records: Sequence[Record]) -> None:
         """A batch the notifier cannot admit for a reason other than an outage is admitted one page at a time, and
         the pages it cannot take are dead-lettered: one (an address that breaks the URL parser, say) was retried
-        forever and held back every page after it on the partition."""
+        forever and held back every page after it on the partition.
+
+        What cannot be decoded or admitted is dead-lettered last, once the rest is admitted: first, an undecodable
+        page was sent again each time the consumer loop retried the batch after a transient failure. A crash in
+        between redelivers the batch, which is then dead-lettered (at least once, never lost)."""
         decoded, rejected = decode_records(records, Page, "Page v1")
-        await self._dead_letter(rejected)
         self._dispatcher.dispatch_now(await self._release_in_doubt())
         if decoded:
             refused = await store_isolating(decoded, self._admit, "pages", _page_context)
-            await self._dead_letter([(record, "could not be admitted: see record_not_stored") for record in refused])
+            rejected += [(record, "could not be admitted: see record_not_stored") for record in refused]
+        await self._dead_letter(rejected)
 
     async def _dead_letter(self, rejected: list[tuple[Record, str]]) -> None:
         if rejected:

@@ -38,19 +38,21 @@ async def handle_change_batch(state: RouterState, records: Sequence[Record]) -> 
     """Store every change of the batch once; what cannot be decoded or stored goes to the changes dead-letter topic.
 
     A batch the database refuses for a reason other than being unavailable is stored one change at a time, so one
-    change it cannot take is set aside instead of holding back every change after it for good."""
+    change it cannot take is set aside instead of holding back every change after it for good.
+
+    Dead-lettered last, after the rest is stored, so a transient failure of the store, which the consumer loop
+    retries, does not send an undecodable change once per attempt; a crash in between redelivers the batch and it
+    is dead-lettered then (at least once, never lost)."""
     decoded, rejected = decode_records(records, ChangeEvent, "ChangeEvent v1")
+    if decoded:
+
+        async def store(changes: list[ChangeEvent]) -> None:
+            async with state.engine.begin() as conn:
+                await conn.execute(insert(change_event).values([_row(c) for c in changes]).on_conflict_do_nothing())
+
+        refused = await store_isolating(decoded, store, "change events", lambda c: {"event_id": str(c.event_id)})
+        rejected += [(record, "could not be stored: see record_not_stored") for record in refused]
     await _dead_letter(state, rejected, "change_records_dead_lettered")
-    if not decoded:
-        return
-
-    async def store(changes: list[ChangeEvent]) -> None:
-        async with state.engine.begin() as conn:
-            await conn.execute(insert(change_event).values([_row(c) for c in changes]).on_conflict_do_nothing())
-
-    refused = await store_isolating(decoded, store, "change events", lambda c: {"event_id": str(c.event_id)})
-    not_stored = [(record, "could not be stored: see record_not_stored") for record in refused]
-    await _dead_letter(state, not_stored, "changes_not_stored_dead_lettered")
 
 
 async def _dead_letter(state: RouterState, rejected: list[tuple[Record, str]], event: str) -> None:

@@ -40,16 +40,21 @@ async def _dead_letter(state: RouterState, rejected: list[tuple[Record, str]]) -
 
 
 async def handle_alert_batch(state: RouterState, records: Sequence[Record]) -> None:
+    """Store the batch's events, then dead-letter what could not be decoded or stored, last.
+
+    Dead-lettered first, an undecodable record went to the topic again each time the consumer loop retried the
+    batch after a transient failure of the store: a copy per retry. Last, it is sent once the rest is stored: a
+    crash in between redelivers the batch (its offsets are not committed), which stores nothing new and
+    dead-letters it then -- at least once, never lost."""
     decoded, rejected = decode_records(records, AlertEvent, "AlertEvent v1")
+    if decoded:
+
+        async def process(events: list[AlertEvent]) -> Effects:
+            return await process_batch(state, events)
+
+        refused = await store_isolating(decoded, process, "alert events", _event_context)
+        rejected += [(record, "could not be stored: see record_not_stored") for record in refused]
     await _dead_letter(state, rejected)
-    if not decoded:
-        return
-
-    async def process(events: list[AlertEvent]) -> Effects:
-        return await process_batch(state, events)
-
-    refused = await store_isolating(decoded, process, "alert events", _event_context)
-    await _dead_letter(state, [(record, "could not be stored: see record_not_stored") for record in refused])
 
 
 def _event_context(event: AlertEvent) -> dict[str, str]:

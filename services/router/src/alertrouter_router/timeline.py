@@ -46,14 +46,24 @@ async def for_incident(conn: AsyncConnection, incident_id: str) -> list[dict[str
 async def handle_delivery_batch(state: RouterState, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
     """Idempotent: one timeline entry per (delivery, attempt, status). A result the database refuses is
     dead-lettered with its reason, and the others of its batch are stored: retried as a batch, it held back every
-    later result of its partition, and with them the escalations of levels that reached nobody."""
-    decoded, undecodable = decode_records(records, DeliveryResult, "DeliveryResult v1")
-    if undecodable:  # kept for an operator, and counted: a failure in one is an escalation this router missed
-        reasons = [reason for _, reason in undecodable][:3]
-        log.warning("delivery_record_undecodable", count=len(undecodable), reasons=reasons)
-        await dead_letter(state.producer, DELIVERIES_DLQ, undecodable, timeout=10)
-    if not decoded:
-        return
+    later result of its partition, and with them the escalations of levels that reached nobody.
+
+    What cannot be decoded or stored is dead-lettered last, once the rest is stored and escalated: first, it was
+    sent again each time the consumer loop retried the batch after a transient failure. A crash in between
+    redelivers the batch, which is then dead-lettered (at least once, never lost)."""
+    decoded, rejected = decode_records(records, DeliveryResult, "DeliveryResult v1")
+    if decoded:
+        rejected += await _store(state, decoded)
+    if rejected:  # kept for an operator, and counted: a failure in one is an escalation this router missed
+        reasons = [reason for _, reason in rejected][:3]
+        log.warning("delivery_record_undecodable", count=len(rejected), reasons=reasons)
+        await dead_letter(state.producer, DELIVERIES_DLQ, rejected, timeout=10)
+
+
+async def _store(
+    state: RouterState, decoded: list[tuple[DeliveryResult, ConsumerRecord[bytes, bytes]]]
+) -> list[tuple[ConsumerRecord[bytes, bytes], str]]:
+    """Stores the results and escalates where they say nobody was reached; returns the records not stored."""
 
     async def store(results: list[DeliveryResult]) -> None:
         async with state.pool.acquire() as conn:
@@ -66,13 +76,10 @@ async def handle_delivery_batch(state: RouterState, records: Sequence[ConsumerRe
             )
 
     refused = await store_isolating(decoded, store, "delivery results", _result_context)
-    if refused:
-        await dead_letter(
-            state.producer, DELIVERIES_DLQ, [(r, "could not be stored: see record_not_stored") for r in refused], 10
-        )
     refused_ids = {id(record) for record in refused}
     stored = [result for result, record in decoded if id(record) not in refused_ids]
     await escalate_unreached(state, incidents_with_failures(stored))
+    return [(record, "could not be stored: see record_not_stored") for record in refused]
 
 
 def _result_context(result: DeliveryResult) -> dict[str, str]:
