@@ -189,6 +189,13 @@ async def test_calendar_feed_matches_the_shifts_api(api: httpx.AsyncClient, rout
         assert feed_start <= api_start < api_end <= feed_end
 
 
+async def test_a_preview_of_an_alert_ingest_would_refuse_is_422(router: RouterRuntime, api: httpx.AsyncClient) -> None:
+    """A label value over the event contract's limit made the alert the preview builds fail validation: 500."""
+    huge = await api.post("/v1/route/preview", json={"labels": {"service": "checkout", "note": "x" * 131_073}})
+    assert huge.status_code == 422 and huge.headers["content-type"] == "application/problem+json", huge.text
+    assert "labels" in huge.json()["detail"]
+
+
 async def test_preview_takes_no_lock_writes_nothing_and_shows_the_whole_timeline(
     router: RouterRuntime, api: httpx.AsyncClient, router_database_url: str, router_clock: OffsetClock, unique: str
 ) -> None:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from alertrouter_router.db import snapshot_reads
 from alertrouter_router.decisions import escalation
@@ -53,18 +53,23 @@ def _event(body: PreviewRequest, state: RouterState, at: datetime) -> AlertEvent
             raise HTTPException(404, f"integration {body.integration!r} not found")
         bound = integration.service
     annotations = body.alert.annotations if body.alert else {}
-    return AlertEvent(
-        source=AlertSource.ALERTMANAGER,
-        integration_id=body.integration or "preview",
-        action=AlertAction.TRIGGER,
-        dedup_key=body.dedup_key or f"preview:{uuid.uuid4()}",
-        summary=annotations.get("summary", ""),
-        labels=labels,
-        annotations=annotations,
-        bound_service=bound,
-        occurred_at=at,
-        received_at=at,
-    )
+    try:
+        return AlertEvent(
+            source=AlertSource.ALERTMANAGER,
+            integration_id=body.integration or "preview",
+            action=AlertAction.TRIGGER,
+            dedup_key=body.dedup_key or f"preview:{uuid.uuid4()}",
+            summary=annotations.get("summary", ""),
+            labels=labels,
+            annotations=annotations,
+            bound_service=bound,
+            occurred_at=at,
+            received_at=at,
+        )
+    except ValidationError as exc:  # what ingest would refuse (a label value over its limit): the caller's to fix
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise HTTPException(422, f"no alert could carry this: {where}: {first['msg']}") from None
 
 
 async def preview_decision(state: RouterState, body: PreviewRequest) -> dict[str, Any]:
