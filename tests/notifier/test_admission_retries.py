@@ -15,12 +15,19 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY
 
 from alertrouter_notifier.runtime import Notifier
+from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.database import make_engine
 from alertrouter_shared.events import ContactMethodType
 from tests.helpers import TopicReader, eventually
 from tests.notifier.conftest import PageFactory, SettingsFactory
 from tests.notifier.support import api_client, final_delivery, produce_pages, refusing
 from tests.providers.servers import CaptureServer
+
+
+async def _retried(settings: NotifierSettings) -> bool:
+    """The admission failed as transient at least twice: the consumer loop retried the batch."""
+    labels = {"group": settings.consumer_group, "kind": "transient"}
+    return (REGISTRY.get_sample_value("alertrouter_consumer_failures_total", labels) or 0) >= 2
 
 
 async def test_pages_met_by_a_read_only_server_are_admitted_once_it_takes_writes_again(
@@ -31,16 +38,14 @@ async def test_pages_met_by_a_read_only_server_are_admitted_once_it_takes_writes
     engine = make_engine(settings.database_url)
     dead_letters = await TopicReader(settings.kafka_bootstrap_servers, settings.pages_dlq_topic).start()
 
-    async def retried() -> bool:
-        labels = {"group": settings.consumer_group, "kind": "transient"}
-        return (REGISTRY.get_sample_value("alertrouter_consumer_failures_total", labels) or 0) >= 2
-
     read_only = refusing(engine, f"read_only_{unique}", "notifier_delivery", "25006", f"NEW.page_id = '{page.page_id}'")
     try:
         async with Notifier(settings) as notifier, api_client(notifier) as client:
             async with read_only:  # until the failover ends
                 await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [page])
-                await eventually(retried, timeout=30, what="the admission retried while the server refuses writes")
+                await eventually(
+                    lambda: _retried(settings), timeout=30, what="the admission retried while the server refuses writes"
+                )
             delivery = await final_delivery(client, page.page_id, timeout=60)
     finally:
         await dead_letters.stop()
@@ -61,10 +66,6 @@ async def test_an_undecodable_page_is_dead_lettered_once_however_often_its_batch
     engine = make_engine(settings.database_url)
     dead_letters = await TopicReader(settings.kafka_bootstrap_servers, settings.pages_dlq_topic).start()
 
-    async def retried() -> bool:
-        labels = {"group": settings.consumer_group, "kind": "transient"}
-        return (REGISTRY.get_sample_value("alertrouter_consumer_failures_total", labels) or 0) >= 2
-
     read_only = refusing(engine, f"read_only_{unique}", "notifier_delivery", "25006", f"NEW.page_id = '{page.page_id}'")
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
     await producer.start()
@@ -74,7 +75,9 @@ async def test_an_undecodable_page_is_dead_lettered_once_however_often_its_batch
                 for value in (poison, page.model_dump_json().encode()):  # one key, one request: one batch
                     await producer.send(settings.pages_topic, value, key=page.incident_id.encode())
                 await producer.flush()
-                await eventually(retried, timeout=30, what="the batch retried while the server refuses writes")
+                await eventually(
+                    lambda: _retried(settings), timeout=30, what="the batch retried while the server refuses writes"
+                )
             delivery = await final_delivery(client, page.page_id, timeout=60)
 
             async def kept() -> list[bytes] | None:
