@@ -274,18 +274,23 @@ def test_a_drill_incident_whose_service_a_reload_renamed_is_not_routed_to_anothe
     assert [p for p in store.pages_for(incident_id) if p.escalation_level == 2] == []
 
 
+def _frozen_routed_to_checkout() -> LoadedConfig:
+    """A reload that routes the alerts of service frozen (always in maintenance) to checkout."""
+    document = CONFIG.config.model_dump()
+    for rule in document["route_rules"]:
+        if rule["id"] == "frozen":
+            rule["service"] = "checkout"
+    config = type(CONFIG.config).model_validate(document)
+    return LoadedConfig(config, "moved", CONFIG.loaded_at, CONFIG.files, CONFIG.integration_keys)
+
+
 def test_an_alert_waiting_out_a_window_is_paged_once_a_reload_routes_it_to_a_service_out_of_maintenance() -> None:
     """The recheck looked at the window of the service the alert was suppressed for: moved by a reload to a service
     out of maintenance, it went on waiting for the old one's window to end (here: never)."""
     store = Store()
     store.run([event("f", service="frozen")], T0)
     assert store.last("f").explanation["suppressed_by"] == "maintenance"
-    document = CONFIG.config.model_dump()
-    for rule in document["route_rules"]:
-        if rule["id"] == "frozen":
-            rule["service"] = "checkout"
-    config = type(CONFIG.config).model_validate(document)
-    store.config = LoadedConfig(config, "moved", CONFIG.loaded_at, CONFIG.files, CONFIG.integration_keys)
+    store.config = _frozen_routed_to_checkout()
     store.tick(T0 + minutes(120))
     decision = store.last("f")
     assert decision.outcome is Outcome.PAGED and decision.service_id == "checkout", decision.reason
@@ -297,12 +302,7 @@ def test_an_alert_a_reload_moved_into_another_window_pages_when_that_window_is_e
     passed it over, and it waited for its next recheck."""
     store = Store()
     store.run([event("f", service="frozen")], T0)
-    document = CONFIG.config.model_dump()
-    for rule in document["route_rules"]:
-        if rule["id"] == "frozen":
-            rule["service"] = "checkout"
-    config = type(CONFIG.config).model_validate(document)
-    store.config = LoadedConfig(config, "moved", CONFIG.loaded_at, CONFIG.files, CONFIG.integration_keys)
+    store.config = _frozen_routed_to_checkout()
     window = store.window("checkout", T0, T0 + minutes(120))
     store.tick(T0 + minutes(1))
     assert store.pages == [] and store.alerts["f"].service_id == "checkout"
