@@ -56,7 +56,7 @@ async def handle_delivery_batch(state: RouterState, records: Sequence[ConsumerRe
         rejected += await _store(state, decoded)
     if rejected:  # kept for an operator, and counted: a failure in one is an escalation this router missed
         reasons = [reason for _, reason in rejected][:3]
-        log.warning("delivery_record_undecodable", count=len(rejected), reasons=reasons)
+        log.warning("delivery_records_dead_lettered", count=len(rejected), reasons=reasons)
         await dead_letter(state.producer, DELIVERIES_DLQ, rejected, timeout=10)
 
 
