@@ -121,3 +121,37 @@ async def test_an_alert_unheard_of_for_longer_than_the_window_is_left_alone(stat
         "recheck_at": None,
         "incident_id": None,
     }
+
+
+async def test_a_replica_still_on_the_old_version_leaves_the_recheck_to_the_one_that_routes_it(
+    state: RouterState, unrouted_database: str, tmp_path: Path, unique: str
+) -> None:
+    """Two replicas share the timer passes. One still refuses the reload (a Secret missing on its pod) and keeps
+    the version that found the alert unrouted: before, its pass took the look the other replica's keep had marked,
+    found no route, and cleared it: the alert waited for its next trigger (hours for Alertmanager, never for a
+    CloudWatch alarm) although the configuration in force elsewhere routed it."""
+    await keep_loaded(state)
+    key = f"am:test-am:{unique}"
+    event = alert_event(key, {"service": "billing", "alertname": "Down"}, occurred_at=T0, received_at=T0)
+    await process_batch(state, [event], now=T0)
+
+    old_folder = tmp_path / "old-config"
+    old_folder.mkdir()
+    shutil.copy(CONFIG, old_folder / "ownership.yaml")
+    old_pool = await make_pool(unrouted_database, 2)
+    try:
+        old = loop_state(old_pool, ConfigHolder.load(str(old_folder)), timer_lock_wait_seconds=0.5)
+        later = T0 + timedelta(minutes=30)
+        await _reload_with_billing_rule(state, later)
+        assert old.configs.current.version != state.configs.current.version
+        set_clock(old, later)
+        await timers.recheck_suppressed(old)  # the replica on the old files: nothing of this alert's to look at
+        assert (await _alert(state, key))["recheck_at"] == later
+    finally:
+        await old_pool.close()
+
+    await timers.recheck_suppressed(state)
+    row = await _alert(state, key)
+    assert (row["status"], row["recheck_at"]) == ("firing", None), row
+    pages = [p for p in handed_over(state) if p.incident_id == row["incident_id"]]
+    assert {p.user_id for p in pages} == {"alice"}

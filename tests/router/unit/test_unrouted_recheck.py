@@ -67,6 +67,20 @@ def test_an_alert_still_unrouted_after_a_reload_waits_again_without_a_decision()
     assert store.last("nowhere-1").outcome is Outcome.NO_ROUTE and len(store.decisions) == decided + 1
 
 
+def test_an_unrouted_alert_remembers_the_version_that_found_no_route_and_a_recheck_moves_it_on() -> None:
+    """The recheck pass leaves an alert to processes on another version than the one that found it unrouted
+    (``timers._claim_rechecks``): a replica still refusing a reload took the look the reloaded replicas owed it."""
+    store = Store()
+    store.run([event("nowhere-1", service="nowhere")], T0)
+    assert store.alerts["nowhere-1"].no_route_version == CONFIG.version
+
+    store.config = _routing_billing()  # a reload that routes billing, not "nowhere"
+    _marked_after_reload(store, "nowhere-1", T0 + minutes(10))
+    store.tick(T0 + minutes(10))
+    assert store.alerts["nowhere-1"].no_route_version == "with-billing"
+    assert store.alerts["nowhere-1"].recheck_at is None
+
+
 def test_an_alert_a_reload_routes_into_a_maintenance_window_says_so() -> None:
     """Routed by the reload to a service in maintenance, the alert waited with no decision: its record still said
     "no route" (a resolve then read "it had paged nobody (no_route)"), and ending the window early through the API,

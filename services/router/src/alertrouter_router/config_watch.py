@@ -55,13 +55,14 @@ async def keep_loaded(state: RouterState) -> None:
 
 async def _recheck_unrouted(conn: Conn, state: RouterState) -> int:
     """The alerts no rule routed are looked at again under the configuration this process loaded. Every process
-    does it after each load it keeps: a recheck taken by a process still on the old files finds no route again,
-    and the process that loads the fix marks them once more."""
+    does it after each load it keeps; a process still on the version that found an alert unrouted leaves its look
+    to the others (``timers._claim_rechecks``)."""
     hours = state.settings.unrouted_recheck_hours
     if hours == 0:
         return 0
     now = state.clock.now()
-    return await alert_rechecks.recheck_unrouted(conn, now, now - timedelta(hours=hours))
+    version = state.configs.current.version
+    return await alert_rechecks.recheck_unrouted(conn, now, now - timedelta(hours=hours), version)
 
 
 def look_for_change(state: RouterState) -> bool:

@@ -158,12 +158,27 @@ async def _claim_held_steps(
     return (claimed, snapshot, Maintenance()) if claimed else None
 
 
+# Neither query returns an unrouted alert this process's configuration version ($3) already found unrouted: a
+# replica still refusing a reload would find no route again and clear the look the reloaded ones owe it
+# (db/alert_rechecks).
+_DUE_RECHECKS = (
+    "SELECT dedup_key FROM router_alert WHERE status = 'suppressed' AND recheck_at <= $1 "
+    "AND (suppressed_by IS DISTINCT FROM 'no_route' OR no_route_version IS DISTINCT FROM $3) "
+    "ORDER BY recheck_at LIMIT $2"
+)
+_LOCK_RECHECKS = (
+    "SELECT dedup_key FROM router_alert WHERE dedup_key = ANY($1::text[]) AND status = 'suppressed' "
+    "AND recheck_at <= $2 AND (suppressed_by IS DISTINCT FROM 'no_route' OR no_route_version IS DISTINCT FROM $3) "
+    "ORDER BY dedup_key FOR UPDATE SKIP LOCKED"
+)
+
+
 async def _claim_rechecks(conn: Conn, now: datetime, config: LoadedConfig, limit: int) -> Claimed | None:
     peek = await conn.fetch(
-        "SELECT dedup_key FROM router_alert WHERE status = 'suppressed' AND recheck_at <= $1 "
-        "ORDER BY recheck_at LIMIT $2",
+        _DUE_RECHECKS,
         now,
         limit,
+        config.version,
     )
     if not peek:
         return None
@@ -171,10 +186,10 @@ async def _claim_rechecks(conn: Conn, now: datetime, config: LoadedConfig, limit
     services = snapshot_reads.grouping_services(config, (), candidates.values())
     await snapshot_reads.lock_groups(conn, services)  # the same lock order as the consumer: groups first
     rows = await conn.fetch(
-        "SELECT dedup_key FROM router_alert WHERE dedup_key = ANY($1::text[]) AND status = 'suppressed' "
-        "AND recheck_at <= $2 ORDER BY dedup_key FOR UPDATE SKIP LOCKED",
+        _LOCK_RECHECKS,
         sorted(candidates),
         now,
+        config.version,
     )
     locked = await snapshot_reads.read_alerts(conn, [r["dedup_key"] for r in rows], lock=False)  # locked just above
     # A batch may have given an alert other labels since it was peeked (a stale trigger keeps its recheck due):

@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, and_, select
 from alertrouter_router import changes, timeline
 from alertrouter_router.api.bodies import BoundedBodyRoute
 from alertrouter_router.api.deps import ReadConn
-from alertrouter_router.api.schemas.incidents import IncidentDetail, IncidentPage
+from alertrouter_router.api.schemas.incidents import AlertView, IncidentDetail, IncidentPage
 from alertrouter_router.db import decision_reads
 from alertrouter_router.db.keyset import older_than
 from alertrouter_router.db.tables import alert as alert_table
@@ -65,13 +65,17 @@ async def list_incidents(
     return {"items": [_jsonable(r) for r in rows], "next_cursor": next_cursor}
 
 
+# What an alert's view shows: the table's other columns are the router's bookkeeping (``no_route_version``).
+_ALERT_SHOWN = [column for column in alert_table.c if column.name in AlertView.model_fields]
+
+
 @router.get("/{incident_id}", response_model=IncidentDetail, summary="One incident with its alerts and timeline")
 async def get_incident(incident_id: str, conn: ReadConn) -> dict[str, Any]:
     row = (await conn.execute(select(incident_table).where(incident_table.c.id == incident_id))).first()
     if row is None:
         raise HTTPException(404, f"incident {incident_id!r} not found")
     alerts = await conn.execute(
-        select(alert_table).where(alert_table.c.incident_id == incident_id).order_by(alert_table.c.episode_opened_at)
+        select(*_ALERT_SHOWN).where(alert_table.c.incident_id == incident_id).order_by(alert_table.c.episode_opened_at)
     )
     entries: list[dict[str, Any]] = []
     for d in await decision_reads.for_incident(conn, incident_id):

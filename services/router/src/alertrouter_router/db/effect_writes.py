@@ -75,6 +75,7 @@ _ALERT = (
     _col("drill", "bool"),
     _col("drill_ends_at", _TS),
     _col("resolved_by_source", "bool"),
+    _col("no_route_version", "text"),
 )
 _INCIDENT = (
     _col("id", "text"),

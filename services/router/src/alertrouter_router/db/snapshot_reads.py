@@ -33,7 +33,8 @@ FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 _ALERT_COLUMNS = (
     "dedup_key, status, incident_id, suppressed_by, recheck_at, service_id, team_id, policy_id, source, "
     "integration_id, bound_service, summary, severity, labels, episode_started_at, episode_opened_at, "
-    "first_event_at, last_event_at, repeat_count, resolved_at, updated_at, drill, drill_ends_at, resolved_by_source"
+    "first_event_at, last_event_at, repeat_count, resolved_at, updated_at, drill, drill_ends_at, resolved_by_source, "
+    "no_route_version"
 )
 _INCIDENT_COLUMNS = (
     "id, dedup_key, status, service_id, team_id, policy_id, summary, severity, labels, alert_count, firing_count, "

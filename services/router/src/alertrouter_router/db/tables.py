@@ -126,6 +126,7 @@ alert = Table(
     _ts("drill_ends_at"),  # a drill alert's time limit: routed after it, it pages nobody
     # the source resolved this episode (not only a person): its firing again is live (migration 0022)
     Column("resolved_by_source", Boolean, nullable=False, server_default=text("false")),
+    Column("no_route_version", String(64)),  # the configuration version that found no route for it
     Index("ix_router_alert_incident", "incident_id"),
     Index(
         "ix_router_alert_recheck",

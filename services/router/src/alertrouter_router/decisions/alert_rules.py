@@ -204,7 +204,7 @@ class AlertRules(Batch):
             self._drill_over(alert, decision)
             return
         if route.service_id is None or route.escalation_policy_id is None:
-            self.put_alert(_suppressed(alert, SuppressedBy.NO_ROUTE, None))
+            self.put_alert(alert.unrouted(self.config.version))
             set_outcome(decision, Outcome.NO_ROUTE, route.reason, None)
             self.record(decision)
             return
@@ -351,7 +351,7 @@ class AlertRules(Batch):
         if not over and alert.suppressed_by is SuppressedBy.NO_ROUTE and unrouted:
             # looked at again after a configuration change (``db/alert_rechecks``) and still unrouted: its no-route
             # decision stands, and a decision at every reload for every such alert would bury the ones that matter
-            self.put_alert(replace(alert, recheck_at=None))
+            self.put_alert(replace(alert, recheck_at=None, no_route_version=self.config.version))
             return
         decision = Decision(
             outcome=Outcome.SUPPRESSED,

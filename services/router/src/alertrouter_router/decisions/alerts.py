@@ -8,7 +8,7 @@ alert starts a new episode.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -53,11 +53,25 @@ class Alert:
     drill: bool = False  # a drill's synthetic alert: it opens a drill incident and never joins a real one
     drill_ends_at: datetime | None = None  # a drill alert's time limit: routed after it, it pages nobody
     resolved_by_source: bool = False  # the source resolved this episode: its firing again is live
+    # the configuration version under which no rule routed it: a recheck by a process on that version would find
+    # no route again (a replica still refusing a reload), so only a process on another version claims it
+    no_route_version: str | None = None
 
     def later_start(self, started: datetime | None) -> datetime | None:
         """The episode start after a trigger starting at ``started``: the later one (a transition source's newer
         state change), so a resolve is weighed against the episode firing now, not one it replaced."""
         return max((at for at in (self.episode_started_at, started) if at is not None), default=None)
+
+    def unrouted(self, version: str) -> Alert:
+        """Suppressed because no rule of configuration ``version`` routes it."""
+        return replace(
+            self,
+            status=AlertStatus.SUPPRESSED,
+            suppressed_by=SuppressedBy.NO_ROUTE,
+            recheck_at=None,
+            incident_id=None,
+            no_route_version=version,
+        )
 
     @property
     def firing(self) -> bool:
