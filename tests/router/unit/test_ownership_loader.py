@@ -418,6 +418,21 @@ def test_a_regex_is_checked_as_routing_compiles_it(tmp_path: Path) -> None:
     assert issue.message.startswith("invalid regular expression")
 
 
+@pytest.mark.parametrize(
+    ("expression", "reason"),
+    [
+        ("(?=prod)prod-.*", "invalid perl operator: (?="),  # lookahead: RE2, as Alertmanager's Go, has none
+        ("(a)-\\1", "invalid escape sequence: \\1"),  # a backreference
+    ],
+)
+def test_a_regex_outside_re2_syntax_is_refused_with_its_reason(tmp_path: Path, expression: str, reason: str) -> None:
+    file = broken(
+        tmp_path, lambda d: d["route_rules"][0].update(match=[{"label": "x", "op": "=~", "value": expression}])
+    )
+    issue = only_issue(file)
+    assert (issue.path, issue.message) == ("route_rules[0].match[0].value", f"invalid regular expression: {reason}")
+
+
 def test_handoff_time_needs_a_calendar_turn_and_valid_clock(tmp_path: Path) -> None:
     file = broken(tmp_path, lambda d: d["schedules"][0]["layers"][0].update(turn="12h", handoff_time="25:00"))
     assert [i.message for i in issues_of(file)] == [

@@ -52,7 +52,8 @@ def test_each_operator(matcher: dict[str, str], labels: dict[str, str], expected
 
 def test_leading_inline_flags_as_alertmanager_users_write_them(tmp_path: Path) -> None:
     """``severity=~"(?i)critical"`` copied from an Alertmanager route loaded, and every alert reaching the rule then
-    failed routing (Python refuses global flags inside the anchoring group): dead-lettered, nobody paged."""
+    failed routing (Python's ``re`` refused global flags inside the anchoring group): dead-lettered, nobody paged.
+    RE2, as Alertmanager's Go, also takes a flag further in (``checkout(?i)-API``)."""
     document = minimal_document()
     document["route_rules"] = [
         {"id": "loud", "service": "svc", "match": ['severity=~"(?i)critical|page"']},
@@ -65,6 +66,28 @@ def test_leading_inline_flags_as_alertmanager_users_write_them(tmp_path: Path) -
     assert resolve_route(config, {"severity": "Page"}, None).rule_id == "loud"
     assert resolve_route(config, {"severity": "xcritical"}, None).rule_id == "rest"  # still anchored
     assert resolve_route(config, {"severity": "INFO\nmore"}, None).rule_id is None
+    later = config_with_rules([{"id": "api", "service": "svc", "match": ['service=~"checkout(?i)-API"']}])
+    assert resolve_route(later, {"service": "checkout-api"}, None).rule_id == "api"
+    assert resolve_route(later, {"service": "CHECKOUT-api"}, None).rule_id is None
+
+
+def test_an_expression_that_backtracks_in_pythons_re_routes_in_linear_time() -> None:
+    """One team's ``(.*)*-db`` against a 64-character value: Python's ``re`` backtracks through 2**64 ways to split
+    it (0.4 s at 22 characters, doubling with each one more) while every team's alerts wait behind it. RE2 answers
+    at once; pytest's timeout fails this test on an engine that backtracks."""
+    config = config_with_rules(
+        [
+            {
+                "id": "db",
+                "service": "other",
+                "match": ['instance=~"(.*)*-db"', {"label": "job", "op": "=~", "value": r"(\w+\s?)+"}],
+            },
+            {"id": "rest", "service": "svc", "match": []},
+        ]
+    )
+    assert resolve_route(config, {"instance": "a" * 64 + "!", "job": "x"}, None).rule_id == "rest"
+    assert resolve_route(config, {"instance": "orders-db", "job": "a b " * 16 + "!"}, None).rule_id == "rest"
+    assert resolve_route(config, {"instance": "orders-db", "job": "node exporter"}, None).rule_id == "db"
 
 
 def test_first_matching_rule_wins_and_explains_why() -> None:

@@ -6,13 +6,12 @@ so a directory of per-team files reports the team's own file.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from alertrouter_router.ownership.errors import ConfigIssue, YamlPath
 from alertrouter_router.ownership.model import EscalationPolicy, OwnershipConfig, Schedule, TargetType
-from alertrouter_router.ownership.routing import anchored
+from alertrouter_router.ownership.routing import BadExpression, anchored
 from alertrouter_router.ownership.timespec import windows_overlap
 from alertrouter_router.ownership.yaml_source import SourceDocument
 from alertrouter_shared.events import ContactMethodType
@@ -236,7 +235,7 @@ def _check_route_rules(config: OwnershipConfig, report: Report) -> None:
             if matcher.op in ("=~", "!~") and matcher.value is not None:
                 try:
                     anchored(matcher.value)
-                except re.error as exc:
+                except BadExpression as exc:
                     report("route_rules", index, ("match", position, "value"), f"invalid regular expression: {exc}")
 
 
