@@ -225,8 +225,8 @@ async def test_drill_requests_that_cannot_run_are_refused(router: RouterRuntime,
     typo = await api.get("/v1/services/chekout/drills")  # read as "no drills" (200, empty) before
     assert typo.status_code == 404 and typo.headers["content-type"] == PROBLEM_CONTENT_TYPE
     assert "chekout" in typo.json()["detail"]
-    none_yet = await api.get("/v1/services/ledger/drills")
-    assert none_yet.status_code == 200 and none_yet.json()["items"] == []
+    configured = await api.get("/v1/services/ledger/drills")  # a configured service: its list, whatever it holds
+    assert configured.status_code == 200 and isinstance(configured.json()["items"], list)  # (test_access drills it)
     read_only = {"Authorization": f"Bearer {READ_ONLY_TOKEN}"}
     refused = await api.post("/v1/services/checkout/drills", json={}, headers=read_only)
     assert refused.status_code == 403
