@@ -1,4 +1,5 @@
-"""The shift-reminder ledger on a real database: a reminder is claimed once, and rows of long-ended shifts go.
+"""The shift-reminder ledger on a real database: a reminder is claimed once, and rows of long-ended shifts go
+(unless the pass found the reminder still due).
 
 The timer pass around these (which reminders are due, the page it sends) is tested end to end in
 tests/notifier/test_shift_reminders.py; here are the ledger's two statements and their edges.
@@ -41,7 +42,9 @@ async def test_a_reminder_is_claimed_once_and_rows_of_shifts_ended_a_month_ago_a
     old = _reminder(f"old-{run}", NOW - KEEP - timedelta(minutes=1))
     edge = _reminder(f"edge-{run}", NOW - KEEP + timedelta(minutes=1))
     upcoming = _reminder(f"new-{run}", NOW + timedelta(hours=13))
-    due = [old, edge, upcoming]
+    # an override running past the horizon: its end on record is the horizon's, and it is still due
+    running = _reminder(f"running-{run}", NOW - KEEP - timedelta(days=1))
+    due = [old, edge, upcoming, running]
     conn = await asyncpg.connect(**connect_arguments(router_database_url))
     try:
         first = await claim_reminders(conn, due, [r.id for r in due], NOW)
@@ -49,12 +52,12 @@ async def test_a_reminder_is_claimed_once_and_rows_of_shifts_ended_a_month_ago_a
         assert first == {r.id for r in due}
         assert again == set()  # another pass, process or restart sends nothing twice
 
-        pruned = await prune_reminders(conn, NOW)
+        pruned = await prune_reminders(conn, NOW, [running])
         left = await conn.fetch(
             "SELECT user_id FROM router_shift_reminder WHERE user_id = ANY($1::text[])", [r.user_id for r in due]
         )
         assert pruned >= 1
-        assert sorted(row["user_id"] for row in left) == sorted([edge.user_id, upcoming.user_id])
+        assert sorted(row["user_id"] for row in left) == sorted([edge.user_id, upcoming.user_id, running.user_id])
         assert await claim_reminders(conn, [upcoming], [upcoming.id], NOW) == set()  # still remembered
     finally:
         await conn.close()

@@ -5,7 +5,8 @@ calculator, API overrides included). Each is claimed by inserting its (person, s
 ``router_shift_reminder`` (ON CONFLICT DO NOTHING), in the same transaction as its page's outbox row: whichever
 router process inserts the row sends the page, a repeat (another process, the next pass, a restart) inserts
 nothing and sends nothing. The page goes to the pages topic like any other, and the notifier delivers it. Once an
-hour a pass also deletes the rows of shifts that ended a month ago (``db/reminder_writes.py``). Each pass also
+hour a pass also deletes the rows of shifts that ended a month ago, but not those of reminders it found still due
+(``db/reminder_writes.py``). Each pass also
 looks for API overrides removed while they ran since the last pass (a process's first pass, over the last hour):
 whoever that puts back on call, and still is, is told at once (``reinstated_reminders``).
 """
@@ -57,7 +58,7 @@ async def send_due_reminders(state: RouterState) -> int:
         if due or prune:  # most passes find nothing to write: no transaction for them
             async with conn.transaction():
                 claimed = await _claim(conn, config, due, now)
-                if prune and (pruned := await prune_reminders(conn, now)):
+                if prune and (pruned := await prune_reminders(conn, now, due)):
                     log.info("shift_reminders_pruned", count=pruned)
     if prune:
         state.reminders_pruned_at = now

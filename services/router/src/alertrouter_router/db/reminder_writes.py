@@ -1,7 +1,8 @@
 """The shift-reminder ledger (``router_shift_reminder``): claiming reminders once, and forgetting old ones.
 
 A row is the proof a reminder was sent; it only has to outlive the shift it is about (a pass never looks back
-further than its last run), so rows of shifts that ended ``KEEP`` ago are deleted.
+further than its last run), so rows of shifts that ended ``KEEP`` ago are deleted -- never the row of a reminder
+still due: an override's stays due while it runs, and one running past the horizon has the horizon's end on record.
 """
 
 from __future__ import annotations
@@ -34,7 +35,16 @@ async def claim_reminders(conn: Conn, due: Sequence[Reminder], page_ids: Sequenc
     return {row["page_id"] for row in rows}
 
 
-async def prune_reminders(conn: Conn, now: datetime) -> int:
-    """Delete the rows of shifts that ended more than ``KEEP`` ago; returns how many."""
-    status = await conn.execute("DELETE FROM router_shift_reminder WHERE shift_end < $1", now - KEEP)
+async def prune_reminders(conn: Conn, now: datetime, due: Sequence[Reminder]) -> int:
+    """Delete the rows of shifts that ended more than ``KEEP`` ago, except those of ``due`` (the reminders due at
+    this pass); returns how many. An override longer than the horizon (31 days) is recorded with the horizon's end,
+    its own unknown, and stays due until it ends: its row went a month later and the next pass sent it again."""
+    status = await conn.execute(
+        "DELETE FROM router_shift_reminder WHERE shift_end < $1 AND (user_id, schedule_id, shift_start) NOT IN "
+        "(SELECT * FROM unnest($2::text[], $3::text[], $4::timestamptz[]))",
+        now - KEEP,
+        [r.user_id for r in due],
+        [r.schedule_id for r in due],
+        [r.starts_at for r in due],
+    )
     return int(status.split()[-1])
