@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from alertrouter_router.config_state import ConfigHolder
 from alertrouter_router.db.pool import make_pool
+from alertrouter_router.overrides import OverlaidConfigs
 from alertrouter_router.shift_reminders import send_due_reminders
 from alertrouter_router.state import RouterState
 from alertrouter_shared.events import PageKind
@@ -68,7 +68,7 @@ def config_dir(tmp_path: Path) -> Path:
 async def _process(database: str, config_dir: Path) -> AsyncIterator[RouterState]:
     """A new router process: its first pass yet to run."""
     pool = await make_pool(database, 2)
-    state = loop_state(pool, ConfigHolder.load(str(config_dir)), shift_reminder_poll_seconds=30)
+    state = loop_state(pool, OverlaidConfigs.load(str(config_dir)), shift_reminder_poll_seconds=30)
     state.reminders_checked_at = None
     state.reminders_pruned_at = None
     yield state

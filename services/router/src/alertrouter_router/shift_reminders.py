@@ -1,14 +1,14 @@
 """The shift-reminder pass of the timer loop: reminders that came due since the last pass, each sent once.
 
 ``ownership/reminders.py`` says which reminders are due between the last pass and now (pure, from the on-call
-calculator, API overrides included). Each is claimed by inserting its (person, schedule, shift start) row into
-``router_shift_reminder`` (ON CONFLICT DO NOTHING), in the same transaction as its page's outbox row: whichever
-router process inserts the row sends the page, a repeat (another process, the next pass, a restart) inserts
-nothing and sends nothing. The page goes to the pages topic like any other, and the notifier delivers it. Once an
-hour a pass also deletes the rows of shifts that ended a month ago, but not those of reminders it found still due
-(``db/reminder_writes.py``). Each pass also
-looks for API overrides removed while they ran since the last pass (a process's first pass, over the last hour):
-whoever that puts back on call, and still is, is told at once (``reinstated_reminders``).
+calculator, with the API overrides as stored when the pass runs). Each is claimed by inserting its (person,
+schedule, shift start) row into ``router_shift_reminder`` (ON CONFLICT DO NOTHING), in the same transaction as its
+page's outbox row: whichever router process inserts the row sends the page, a repeat (another process, the next
+pass, a restart) inserts nothing and sends nothing. The page goes to the pages topic like any other, and the
+notifier delivers it. Once an hour a pass also deletes the rows of shifts that ended a month ago, but not those of
+reminders it found still due (``db/reminder_writes.py``). Each pass also looks for API overrides removed while
+they ran since the last pass (a process's first pass, over the last hour): whoever that puts back on call, and
+still is, is told at once (``reinstated_reminders``).
 """
 
 from __future__ import annotations
@@ -46,11 +46,11 @@ async def send_due_reminders(state: RouterState) -> int:
     last = state.reminders_checked_at
     if last is not None and (now - last).total_seconds() < state.settings.shift_reminder_poll_seconds:
         return 0
-    config = state.configs.current
-    due = reminders_due(config.config, min(last or now, now), now)
     prune = state.reminders_pruned_at is None or now - state.reminders_pruned_at >= PRUNE_EVERY
     claimed: list[Page] = []
     async with state.pool.acquire() as conn:
+        config = await _with_stored_overrides(state, conn, now)
+        due = reminders_due(config.config, min(last or now, now), now)
         since = now - FIRST_PASS_LOOKBACK if last is None else last - REMOVAL_OVERLAP
         ended = await overrides.ended_early(conn, since, now)
         removed = [EndedOverride(o.schedule_id, o.as_override(), at) for o, at in ended]
@@ -68,6 +68,14 @@ async def send_due_reminders(state: RouterState) -> int:
         for page in claimed:
             log.info("shift_reminder", user_id=page.user_id, schedule_id=page.shift.schedule_id if page.shift else "")
     return len(claimed)
+
+
+async def _with_stored_overrides(state: RouterState, conn: Conn, now: datetime) -> LoadedConfig:
+    """The configuration with the API's overrides as stored now. The process's copy is read every
+    ``ROUTER_OVERRIDES_POLL_SECONDS``, which a page can afford (the next one goes to the right person) but a reminder
+    cannot: one made on another replica since told the person it had just taken the shift from, once and for good."""
+    state.configs.use(await overrides.in_effect(conn, now))
+    return state.configs.current
 
 
 async def _claim(conn: Conn, config: LoadedConfig, due: list[Reminder], now: datetime) -> list[Page]:
