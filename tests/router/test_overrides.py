@@ -157,3 +157,20 @@ async def test_two_overlapping_overrides_made_at_once_are_not_both_taken(
     assert "overlapping overrides" in refused.json()["detail"]
     (taken,) = [r for r in made if r.status_code == 201]
     assert (await api.delete(f"{url}/{taken.json()['id']}")).status_code == 200
+
+
+async def test_an_override_removed_by_its_id_in_the_schedule_is_audited_under_its_id(
+    router: RouterRuntime, api: httpx.AsyncClient, router_clock: OffsetClock
+) -> None:
+    """DELETE names an override by its id or by its id in the schedule (``api-…``: what the creation answered and
+    shifts show). The removal was audited under the name the caller used, so ``/v1/audit?target_id=<its id>`` showed
+    the override created and never removed, and the removal's entry named no override the trail knew."""
+    start = router_clock.now() + timedelta(days=47)
+    body = {"user": "bob", "start": start.isoformat(), "end": (start + timedelta(hours=2)).isoformat()}
+    url = "/v1/schedules/payments-primary/overrides"
+    created = await api.post(url, json=body)
+    assert created.status_code == 201, created.text
+    removed = await api.delete(f"{url}/{created.json()['override_id']}")
+    assert removed.status_code == 200, removed.text
+    trail = (await api.get("/v1/audit", params={"target_id": created.json()["id"]})).json()["items"]
+    assert [e["action"] for e in trail] == ["override.delete", "override.create"]

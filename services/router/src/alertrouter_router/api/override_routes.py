@@ -130,7 +130,9 @@ async def delete_override(schedule_id: str, override_id: str, state: State, who:
             before["id"],
             now,
         )
-        item = audit.entry(who, now, "override.delete", override_id, before=_shown(before), after=_shown(after))
+        # under its id, as its creation: named by its id in the schedule, the removal was a target the trail
+        # had never heard of, and ?target_id=<its id> showed the override created and never removed
+        item = audit.entry(who, now, "override.delete", before["id"], before=_shown(before), after=_shown(after))
         await audit.record(conn, item)
         state.configs.use(await overrides.in_effect(conn, now))
     return _shown(after)
