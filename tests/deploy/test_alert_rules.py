@@ -195,22 +195,80 @@ def test_refusals_of_an_integration_fire_per_integration_and_reason_and_end_with
         tmp_path,
         {
             # two ingest pods: the same integration's refusals add up, whichever pod answered
-            _series(refusals, integration="grafana-prod", reason="invalid_payload", pod="ingest-a"): "0x10 1x30",
-            _series(refusals, integration="grafana-prod", reason="invalid_payload", pod="ingest-b"): "0x40",
-            _series(refusals, integration="am-staging", reason="too_many_alerts", pod="ingest-b"): "3x20 4x20",
+            _series(refusals, integration="grafana-prod", reason="invalid_payload", pod="ingest-a"): "0x30 1x30",
+            _series(refusals, integration="grafana-prod", reason="invalid_payload", pod="ingest-b"): "0x60",
+            _series(refusals, integration="am-staging", reason="too_many_alerts", pod="ingest-b"): "3x40 4x20",
         },
         [
-            {"expr": firing, "eval_time": "8m", "exp_samples": []},  # an old count that does not grow: quiet
+            {"expr": firing, "eval_time": "28m", "exp_samples": []},  # an old count that does not grow: quiet
             {
                 "expr": firing,
-                "eval_time": "15m",
+                "eval_time": "35m",
                 "exp_samples": [{"labels": labels("grafana-prod", "invalid_payload"), "value": 1}],
             },
             {
                 "expr": firing,
-                "eval_time": "27m",  # Grafana's refusal is over 15 minutes old; the staging one is recent
+                "eval_time": "47m",  # Grafana's refusal is over 15 minutes old; the staging one is recent
                 "exp_samples": [{"labels": labels("am-staging", "too_many_alerts"), "value": 1}],
             },
-            {"expr": firing, "eval_time": "39m", "exp_samples": []},  # none in the last 15 minutes
+            {"expr": firing, "eval_time": "59m", "exp_samples": []},  # none in the last 15 minutes
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("alert", "metric", "labels", "window_minutes"),
+    [
+        (
+            "AlertrouterTimerPassFailing",
+            "alertrouter_router_timer_pass_failures_total",
+            {"timer": "fire_due_steps"},
+            10,
+        ),
+        (
+            "AlertrouterIntegrationRefused",
+            "alertrouter_ingest_integration_refusals_total",
+            {"integration": "grafana-prod", "reason": "invalid_payload"},
+            15,
+        ),
+        (
+            "AlertrouterConsumerFailures",
+            "alertrouter_consumer_failures_total",
+            {"group": "router", "kind": "unexpected"},
+            5,
+        ),
+        (
+            "AlertrouterRecordsDeadLettered",
+            "alertrouter_records_dead_lettered_total",
+            {"topic": "alertrouter.alerts.v1.dlq"},
+            15,
+        ),
+        ("AlertrouterAlertsPagedNobody", "alertrouter_router_decisions_total", {"outcome": "no_route"}, 15),
+        ("AlertrouterConfigReloadRejected", "alertrouter_router_config_reloads_total", {"result": "rejected"}, 15),
+    ],
+)
+def test_the_first_event_of_a_series_fires_and_an_old_count_after_a_short_scrape_gap_does_not(
+    tmp_path: Path, alert: str, metric: str, labels: dict[str, str], window_minutes: int
+) -> None:
+    """A labelled counter's series appears at its first event, already at 1 (prometheus-client creates a label set
+    at its first ``inc``), and ``increase``/``rate`` count nothing for a series' first sample: the first dead letter,
+    the first unrouted alert, the first refused reload of a process fired nothing before (only a second one did).
+    A series new within the window counts as grown. One with an old count whose scrapes failed for a few minutes
+    (Prometheus marks it stale) is not new."""
+    firing = _firing(alert)
+    grouped = {k: v for k, v in labels.items() if k not in ("kind", "result")}
+    expected = "{" + ",".join(f'{k}="{v}"' for k, v in sorted({"namespace": NAMESPACE, **grouped}.items())) + "}"
+    appears = 2 * window_minutes + 5  # the old pod's series is old by then
+    end = appears + 3 * window_minutes
+    _promtool_test(
+        tmp_path,
+        {
+            _series(metric, pod="new-pod", **labels): f"_x{appears} 1x{end - appears}",  # first scraped at 1
+            _series(metric, pod="old-pod", **labels): f"3x{appears + 5} stale _x2 3x{end - appears - 8}",  # a gap
+        },
+        [
+            {"expr": firing, "eval_time": f"{appears - 1}m", "exp_samples": []},
+            {"expr": firing, "eval_time": f"{appears + 1}m", "exp_samples": [{"labels": expected, "value": 1}]},
+            {"expr": firing, "eval_time": f"{appears + 8 + window_minutes}m", "exp_samples": []},  # after the gap
         ],
     )
