@@ -113,3 +113,25 @@ async def test_an_override_removed_while_no_pass_ran_is_told_by_the_next_process
         set_clock(state, T0 + timedelta(minutes=1))
         assert await send_due_reminders(state) == 0
         assert handed_over(state) == []
+
+
+async def test_an_override_removed_before_it_began_tells_whom_it_gives_hours_back(
+    reminder_database: str, config_dir: Path
+) -> None:
+    """ben is on call in rota week after week; cara was to cover him from two hours on. Removed before it began,
+    the override gave him those hours back and nobody told him: only overrides removed while they ran were read."""
+    at = T0 + timedelta(days=1)  # clear of the other test's removals and claims
+    async for state in _process(reminder_database, config_dir):
+        set_clock(state, at - timedelta(minutes=1))
+        assert await send_due_reminders(state) == 0  # the pass before the removal
+        await _removed_override(state, "cara", at + timedelta(hours=2), at)
+        set_clock(state, at + timedelta(seconds=30))
+        assert await send_due_reminders(state) == 1
+        (told,) = handed_over(state)
+        assert (told.kind, told.user_id) == (PageKind.SHIFT_REMINDER, "ben")
+        assert told.shift is not None and told.shift.starts_at == at + timedelta(hours=2)
+        assert told.summary.startswith("An override for Rota was removed: you are on call again from ")
+
+    async for state in _process(reminder_database, config_dir):  # a new process looks back an hour: claimed
+        set_clock(state, at + timedelta(minutes=2))
+        assert await send_due_reminders(state) == 0

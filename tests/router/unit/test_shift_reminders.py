@@ -219,7 +219,7 @@ def test_an_override_removed_while_it_runs_puts_the_covered_person_back_and_tell
 
 
 def test_removing_an_override_tells_nobody_who_was_on_call_anyway() -> None:
-    assert _removed(utc(2026, 3, 28, 10, 0)) == []  # before it began: ben was on call all along
+    assert _removed(utc(2026, 3, 28, 7, 0)) == []  # before ben's day was announced: its reminder tells it whole
     assert _removed(utc(2026, 3, 28, 13, 0)) == []  # at its end: nothing changes
     own = Override(id="own", user="ben", start=utc(2026, 3, 28, 9, 0), end=utc(2026, 3, 28, 10, 0))
     assert _removed(utc(2026, 3, 28, 9, 30), own) == []  # ben covering his own turn: nobody is back
@@ -227,6 +227,43 @@ def test_removing_an_override_tells_nobody_who_was_on_call_anyway() -> None:
     ended = utc(2026, 3, 28, 10, 0)
     assert reinstated_reminders(CONFIG, [EndedOverride("opted-out", carl, ended)]) == []  # dana's lead is 0
     assert reinstated_reminders(CONFIG, [EndedOverride("gone", carl, ended)]) == []  # a schedule no longer there
+
+
+@pytest.mark.parametrize("removed", [utc(2026, 3, 28, 7, 30), utc(2026, 3, 28, 10, 0), utc(2026, 3, 28, 10, 59)])
+def test_an_override_removed_before_it_began_tells_whom_it_gives_hours_back_in_a_shift_already_announced(
+    removed: datetime,
+) -> None:
+    """ben's day (from 09:00 CET, 08:00 UTC) was announced at 07:30 UTC with anna's cover in it: "until 12:00".
+    Removing the cover before it began (12:00 CET, 11:00 UTC) gave him 12:00-14:00 back, and nobody told him: only
+    overrides removed while they ran were looked at, and his day, one shift again, had been announced."""
+    (ben,) = _removed(removed)
+    assert (ben.user_id, ben.starts_at, ben.ends_at, ben.remind_at, ben.reinstated) == (
+        "ben",
+        utc(2026, 3, 28, 11),
+        utc(2026, 3, 29, 7),
+        removed,
+        True,
+    )
+    assert reminder_text(ben, CONFIG.schedules_by_id["berlin-daily"], CONFIG.users_by_id["ben"]) == (
+        "An override for Berlin Daily was removed: you are on call again from Sat 28 Mar 2026 07:00 EDT "
+        "until Sun 29 Mar 2026 03:00 EDT (America/New_York)."
+    )
+
+
+def test_an_override_removed_before_it_began_leaves_a_shift_it_started_to_that_shifts_own_reminder() -> None:
+    """Removed ahead of a shift it began, the shift begins when it would have (a shift of its own, reminded
+    before it starts): the removal tells nobody, and the reminder is not sent early."""
+    cover = Override(id="early", user="anna", start=utc(2026, 3, 28, 8), end=utc(2026, 3, 28, 9))  # ben's first hour
+    config = OwnershipConfig.model_validate(
+        {
+            "users": USERS,
+            "schedules": [_daily("berlin-daily", ["anna", "ben"], "09:00", overrides=[cover.model_dump(mode="json")])],
+        }
+    )
+    assert reinstated_reminders(config, [EndedOverride("berlin-daily", cover, utc(2026, 3, 28, 6))]) == []
+    without = config.model_copy(update={"schedules": [config.schedules[0].model_copy(update={"overrides": []})]})
+    (ben,) = [r for r in reminders_due(without, utc(2026, 3, 28, 7, 30), utc(2026, 3, 28, 7, 30)) if r.user_id == "ben"]
+    assert ben.starts_at == utc(2026, 3, 28, 8)
 
 
 def test_removing_an_override_tells_someone_on_call_for_many_turns_in_a_row() -> None:

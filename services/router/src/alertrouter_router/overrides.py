@@ -121,11 +121,11 @@ class OverlaidConfigs(ConfigHolder):
 
 
 async def ended_early(conn: Conn, after: datetime, until: datetime) -> list[tuple[StoredOverride, datetime]]:
-    """Overrides removed in ``(after, until]`` while they ran, each with the instant it was removed."""
+    """Overrides removed in ``(after, until]`` before they ended (while they ran, or before they began: the hours
+    they give back may lie inside a shift already announced without them), each with the instant it was removed."""
     rows = await conn.fetch(
         "SELECT id, schedule_id, user_id, starts_at, ends_at, replaces, deleted_at FROM router_schedule_override "
-        "WHERE deleted_at > $1 AND deleted_at <= $2 AND starts_at <= deleted_at AND ends_at > deleted_at "
-        "ORDER BY deleted_at, id",
+        "WHERE deleted_at > $1 AND deleted_at <= $2 AND ends_at > deleted_at ORDER BY deleted_at, id",
         after,
         until,
     )

@@ -6,9 +6,9 @@ schedule, shift start) row into ``router_shift_reminder`` (ON CONFLICT DO NOTHIN
 page's outbox row: whichever router process inserts the row sends the page, a repeat (another process, the next
 pass, a restart) inserts nothing and sends nothing. The page goes to the pages topic like any other, and the
 notifier delivers it. Once an hour a pass also deletes the rows of shifts that ended a month ago, but not those of
-reminders it found still due (``db/reminder_writes.py``). Each pass also looks for API overrides removed while
-they ran since the last pass (a process's first pass, over the last hour): whoever that puts back on call, and
-still is, is told at once (``reinstated_reminders``).
+reminders it found still due (``db/reminder_writes.py``). Each pass also looks for API overrides removed before
+they ended since the last pass (a process's first pass, over the last hour): whoever that puts back on call
+unannounced, and still is, is told at once (``reinstated_reminders``).
 """
 
 from __future__ import annotations

@@ -12,7 +12,9 @@ may return the same reminder again: the caller claims each (user, schedule, shif
 
 ``reinstated_reminders(config, ended)`` covers the case no lead time can: an override removed while it ran puts
 the people it covered back on call at that instant, mid-shift; they are told at once, "from" the removal (which
-is also their claim's key, so each removal tells each of them once).
+is also their claim's key, so each removal tells each of them once). One removed before it began gives its hours
+back to a shift that may have been announced without them ("until 12:00"); those people are told at once too,
+"from" the override's start. Whoever's shift the removal leaves to begin later is told by its own reminder.
 """
 
 from __future__ import annotations
@@ -139,11 +141,25 @@ def reminders_due(config: OwnershipConfig, t0: datetime, t1: datetime) -> list[R
 
 @dataclass(frozen=True)
 class EndedOverride:
-    """An override of ``schedule_id`` removed at ``ended_at``, while it ran."""
+    """An override of ``schedule_id`` removed at ``ended_at``, before it ended (while it ran, or before it began)."""
 
     schedule_id: str
     override: Override
     ended_at: datetime
+
+    @property
+    def back_at(self) -> datetime:
+        """When the people it covered are back on call: at its removal, or at its start if it had not begun."""
+        return max(self.ended_at, self.override.start)
+
+    def tells(self, stretch: Stretch, user: User) -> bool:
+        """Whether the person back on call in ``stretch`` learns of it only from the removal. Always when it ran;
+        removed before it began, when their shift began before its start and was announced (or due to be) by the
+        removal, so without these hours. Otherwise their shift's own reminder, still to come, tells it whole."""
+        if self.override.start <= self.ended_at:
+            return True
+        remind_at = stretch.start - timedelta(minutes=user.shift_reminder_minutes)
+        return stretch.start < self.back_at and remind_at <= self.ended_at
 
 
 def _on_call(schedule: Schedule, at: datetime) -> set[str]:
@@ -151,8 +167,9 @@ def _on_call(schedule: Schedule, at: datetime) -> set[str]:
 
 
 def reinstated_reminders(config: OwnershipConfig, ended: list[EndedOverride]) -> list[Reminder]:
-    """The people on call right after an override was removed who were not while it ran, with their shift from
-    that instant. Computed with and without the override, whether or not the configuration still holds it."""
+    """The people on call when a removed override would have covered them (right after its removal, or at its
+    start) who were not with it, with their shift from that instant, due at the removal (``EndedOverride.tells``).
+    Computed with and without the override, whether or not the configuration still holds it."""
     users = config.users_by_id
     due: list[Reminder] = []
     for item in ended:
@@ -162,18 +179,24 @@ def reinstated_reminders(config: OwnershipConfig, ended: list[EndedOverride]) ->
         others = [o for o in configured.overrides if o.id != item.override.id]
         without = configured.model_copy(update={"overrides": others})
         with_it = configured.model_copy(update={"overrides": [*others, item.override]})
-        back = _on_call(without, item.ended_at) - _on_call(with_it, item.ended_at)
-        begin, finish = item.ended_at - _lookback(without), item.ended_at + HORIZON
-        # the reminder starts when the override ended, so a stretch begun before ``begin`` (someone on call for
+        at = item.back_at
+        back = _on_call(without, at) - _on_call(with_it, at)
+        begin, finish = at - _lookback(without), at + HORIZON
+        # the reminder starts when the person is back, so a stretch begun before ``begin`` (someone on call for
         # many turns in a row) counts too: dropping it told them nothing
         for stretch in stretches(shifts_between(without, begin, finish), begin, finish, keep_cut=True):
             user = users.get(stretch.user_id)
-            if stretch.user_id not in back or not stretch.start <= item.ended_at < stretch.end or user is None:
+            if stretch.user_id not in back or not stretch.start <= at < stretch.end or user is None:
                 continue
             method = reminder_method(user)
-            if user.shift_reminders and user.shift_reminder_minutes and method is not None:
-                at = item.ended_at
-                due.append(Reminder(user.id, without.id, at, stretch.end, at, False, stretch.open_end, method, True))
+            if (
+                user.shift_reminders
+                and user.shift_reminder_minutes
+                and method is not None
+                and item.tells(stretch, user)
+            ):
+                when = item.ended_at
+                due.append(Reminder(user.id, without.id, at, stretch.end, when, False, stretch.open_end, method, True))
     return sorted(due, key=lambda r: (r.remind_at, r.schedule_id, r.user_id))
 
 
