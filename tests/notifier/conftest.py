@@ -79,6 +79,7 @@ async def make_settings(
             "twilio_auth_token": TWILIO_TOKEN,
             "twilio_from": "+12015550123",
             "slack_bot_token": SLACK_TOKEN,
+            "smtp_host": "127.0.0.1",
             "smtp_security": "none",
             "smtp_from": "alertrouter@example.test",
             **topics,

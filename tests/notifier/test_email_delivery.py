@@ -115,6 +115,20 @@ async def _final_delivery(settings: NotifierSettings, page: Page) -> dict[str, A
         return await final_delivery(client, page.page_id)
 
 
+async def test_an_email_page_fails_at_once_when_no_smtp_server_was_set(
+    make_settings: SettingsFactory, make_page: PageFactory, unique: str
+) -> None:
+    """With no ``NOTIFIER_SMTP_HOST`` the notifier sent to 127.0.0.1:587, where a container has no mail server:
+    each page was retried as a connection failure until the retry deadline (600 s by default), so the level's
+    escalation waited ten minutes for a person nobody could reach. E-mail is "not configured" now: the page fails
+    at once and the router escalates."""
+    unset = NotifierSettings.model_fields["smtp_host"].default
+    settings = make_settings(smtp_host=unset, retry_deadline_seconds=600)
+    delivery = await _final_delivery(settings, make_page(ContactMethodType.EMAIL, f"a+{unique}@example.test"))
+    assert delivery["status"] == "failed"
+    assert delivery["attempts"][-1]["error"] == "channel 'email' is not configured"
+
+
 def test_fixture_replies_cover_both_classes() -> None:
     assert fixture_reply("451").startswith("451 4.7.1")
     assert fixture_reply("550").startswith("550 5.1.1")

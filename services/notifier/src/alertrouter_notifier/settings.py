@@ -111,7 +111,11 @@ class NotifierSettings(CommonSettings):
     )
 
     # Email over SMTP
-    smtp_host: str = "127.0.0.1"
+    smtp_host: str = Field(
+        "",
+        description="the SMTP server e-mail pages go through; empty: e-mail is not configured (a page fails at once, "
+        "and the level escalates, instead of being retried against a server nobody set up)",
+    )
     smtp_port: int = 587
     smtp_security: Literal["starttls", "tls", "none"] = "starttls"
     smtp_username: str = ""
