@@ -174,3 +174,48 @@ async def test_an_override_removed_by_its_id_in_the_schedule_is_audited_under_it
     assert removed.status_code == 200, removed.text
     trail = (await api.get("/v1/audit", params={"target_id": created.json()["id"]})).json()["items"]
     assert [e["action"] for e in trail] == ["override.delete", "override.create"]
+
+
+_FAIL_AT_COMMIT = """
+CREATE OR REPLACE FUNCTION test_refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'refused at commit (test)'; END $$;
+CREATE CONSTRAINT TRIGGER test_refuse_at_commit AFTER INSERT OR UPDATE ON router_schedule_override
+DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.reason = 'refused at commit')
+EXECUTE FUNCTION test_refuse_at_commit();
+"""
+
+
+async def test_a_change_the_database_refuses_at_commit_leaves_the_process_copy_as_stored(
+    router: RouterRuntime, api: httpx.AsyncClient, router_clock: OffsetClock
+) -> None:
+    """Creating and removing an override put the process's copy of the stored overrides in force before the
+    transaction committed: a commit refused (a deferred constraint, the connection lost at COMMIT) left this
+    process paging an override that did not exist, or not one that still did, until the next refresh."""
+    start = router_clock.now() + timedelta(days=61)
+    body = {"user": "bob", "start": start.isoformat(), "end": (start + timedelta(hours=2)).isoformat()}
+    url = "/v1/schedules/payments-primary/overrides"
+    kept = await api.post(url, json={**body, "reason": "refused at commit"})  # stored before the trigger
+    assert kept.status_code == 201, kept.text
+
+    def copied() -> set[str]:
+        return {o.id for o in router.state.configs.stored if o.starts_at == start}
+
+    assert copied() == {kept.json()["id"]}
+    async with router.state.pool.acquire() as conn:
+        await conn.execute(_FAIL_AT_COMMIT)
+    try:
+        later = {
+            **body,
+            "start": (start + timedelta(hours=3)).isoformat(),
+            "end": (start + timedelta(hours=4)).isoformat(),
+        }
+        refused = await api.post(url, json={**later, "reason": "refused at commit"})
+        assert refused.status_code >= 500, refused.text
+        assert not [o for o in router.state.configs.stored if o.starts_at > start and o.user_id == "bob"]
+        not_removed = await api.delete(f"{url}/{kept.json()['id']}")
+        assert not_removed.status_code >= 500, not_removed.text
+        assert copied() == {kept.json()["id"]}  # still stored, so still in force
+    finally:
+        async with router.state.pool.acquire() as conn:
+            await conn.execute("DROP TRIGGER test_refuse_at_commit ON router_schedule_override")
+    assert (await api.delete(f"{url}/{kept.json()['id']}")).status_code == 200

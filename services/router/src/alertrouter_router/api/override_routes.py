@@ -96,7 +96,8 @@ async def create_override(schedule_id: str, body: OverrideIn, state: State, who:
         )
         shown = _shown(row)
         await audit.record(conn, audit.entry(who, now, "override.create", row_id, after=shown))
-        state.configs.use(await overrides.in_effect(conn, now))
+        stored = await overrides.in_effect(conn, now)
+    state.configs.use(stored)  # committed: a commit refused left this process paging an override that was not
     return {**shown, "override_id": candidate.id}
 
 
@@ -134,5 +135,6 @@ async def delete_override(schedule_id: str, override_id: str, state: State, who:
         # had never heard of, and ?target_id=<its id> showed the override created and never removed
         item = audit.entry(who, now, "override.delete", before["id"], before=_shown(before), after=_shown(after))
         await audit.record(conn, item)
-        state.configs.use(await overrides.in_effect(conn, now))
+        stored = await overrides.in_effect(conn, now)
+    state.configs.use(stored)  # committed: a commit refused left this process not paging an override that was
     return _shown(after)
