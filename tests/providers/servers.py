@@ -1,6 +1,6 @@
 """Local HTTP servers that speak the provider API shapes the notifier talks to: Twilio, Slack, Teams, webhooks.
 
-Why: tests (and the dev stack's capture server) point the notifier's real HTTP clients at these, so every
+Why: tests point the notifier's real HTTP clients at these, so every
 request goes over a real socket and is validated the way the provider would, and replies are the providers'
 documented success and error bodies (tests/fixtures/{twilio,slack,teams}).
 
@@ -12,7 +12,7 @@ request, and answers from a FIFO script of replies before falling back to the pr
         ...
         requests = twilio.wait_for(3)
 
-CLI (also used by ``make dev`` as the capture server):
+CLI, to try the notifier by hand (``make dev`` runs its own, ``scripts/capture_server.py``):
     python -m tests.providers.servers capture --port 8099 [--secret S]
     python -m tests.providers.servers all --port 8099    # capture, twilio, slack, teams on 8099..8102
 """
