@@ -103,8 +103,10 @@ async def test_an_override_removed_while_no_pass_ran_is_told_by_the_next_process
         # and one that gave ben back the last ten minutes of his night, over by now: nothing to tell
         await _removed_override(state, "cara", T0 - timedelta(hours=1), removed_at, schedule="nights")
         set_clock(state, T0)
-        assert await send_due_reminders(state) == 1
-        (told,) = handed_over(state)
+        assert await send_due_reminders(state) == 2
+        told, late = sorted(handed_over(state), key=lambda page: page.user_id)
+        # dana's half of the nights began at 09:50, its reminder due while no pass ran: told late, not never
+        assert late.user_id == "dana" and late.shift is not None and late.shift.starts_at == T0 - timedelta(minutes=10)
         assert (told.kind, told.user_id, told.contact_method.id) == (PageKind.SHIFT_REMINDER, "ben", "ben-mail")
         assert told.shift is not None and told.shift.starts_at == removed_at
         assert told.summary.startswith("An override for Rota was removed: you are on call again from ")
@@ -120,7 +122,7 @@ async def test_an_override_removed_before_it_began_tells_whom_it_gives_hours_bac
 ) -> None:
     """ben is on call in rota week after week; cara was to cover him from two hours on. Removed before it began,
     the override gave him those hours back and nobody told him: only overrides removed while they ran were read."""
-    at = T0 + timedelta(days=1)  # clear of the other test's removals and claims
+    at = T0 + timedelta(days=1, hours=2)  # clear of the other test's removals and claims, and of dana's reminder
     async for state in _process(reminder_database, config_dir):
         set_clock(state, at - timedelta(minutes=1))
         assert await send_due_reminders(state) == 0  # the pass before the removal

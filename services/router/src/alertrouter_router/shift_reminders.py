@@ -7,8 +7,8 @@ page's outbox row: whichever router process inserts the row sends the page, a re
 pass, a restart) inserts nothing and sends nothing. The page goes to the pages topic like any other, and the
 notifier delivers it. Once an hour a pass also deletes the rows of shifts that ended a month ago, but not those of
 reminders it found still due (``db/reminder_writes.py``). Each pass also looks for API overrides removed before
-they ended since the last pass (a process's first pass, over the last hour): whoever that puts back on call
-unannounced, and still is, is told at once (``reinstated_reminders``).
+they ended since the last pass: whoever that puts back on call unannounced, and still is, is told at once
+(``reinstated_reminders``). A process's first pass looks back an hour for both.
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ PRUNE_EVERY = timedelta(hours=1)
 # Removals are looked for back to a little before the last pass: a removal committed just after that pass read
 # its window still has an instant inside it. Repeats are harmless (the claim).
 REMOVAL_OVERLAP = timedelta(minutes=5)
-# A process's first pass looks back this far: a removal made while no pass ran (the only router restarting, or the
-# replica that served the removal stopped before its pass) was never told. Only shifts still running are told.
+# A process's first pass looks back this far: a reminder due, or a removal made, while no pass ran (the only router
+# restarting, or the replica that served the removal stopped before its pass) was never told. Only shifts not yet
+# over are told.
 FIRST_PASS_LOOKBACK = timedelta(hours=1)
 
 
@@ -50,7 +51,9 @@ async def send_due_reminders(state: RouterState) -> int:
     claimed: list[Page] = []
     async with state.pool.acquire() as conn:
         config = await _with_stored_overrides(state, conn, now)
-        due = reminders_due(config.config, min(last or now, now), now)
+        # A process's first pass looks back too: a shift that began while no pass ran (the only router restarting
+        # for an upgrade over its start) was never announced, its person told by nobody. Shifts over are left.
+        due = [r for r in reminders_due(config.config, _first(last, now), now) if r.open_end or r.ends_at > now]
         since = now - FIRST_PASS_LOOKBACK if last is None else last - REMOVAL_OVERLAP
         ended = await overrides.ended_early(conn, since, now)
         removed = [EndedOverride(o.schedule_id, o.as_override(), at) for o, at in ended]
@@ -68,6 +71,11 @@ async def send_due_reminders(state: RouterState) -> int:
         for page in claimed:
             log.info("shift_reminder", user_id=page.user_id, schedule_id=page.shift.schedule_id if page.shift else "")
     return len(claimed)
+
+
+def _first(last: datetime | None, now: datetime) -> datetime:
+    """Where a pass's window of due reminders starts: the last pass, or the look back of a process's first."""
+    return now - FIRST_PASS_LOOKBACK if last is None else min(last, now)
 
 
 async def _with_stored_overrides(state: RouterState, conn: Conn, now: datetime) -> LoadedConfig:
