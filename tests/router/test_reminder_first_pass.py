@@ -107,6 +107,7 @@ async def test_an_override_removed_while_no_pass_ran_is_told_by_the_next_process
         told, late = sorted(handed_over(state), key=lambda page: page.user_id)
         # dana's half of the nights began at 09:50, its reminder due while no pass ran: told late, not never
         assert late.user_id == "dana" and late.shift is not None and late.shift.starts_at == T0 - timedelta(minutes=10)
+        assert late.summary.startswith("Your on-call shift for Nights started "), late.summary  # not "starts"
         assert (told.kind, told.user_id, told.contact_method.id) == (PageKind.SHIFT_REMINDER, "ben", "ben-mail")
         assert told.shift is not None and told.shift.starts_at == removed_at
         assert told.summary.startswith("An override for Rota was removed: you are on call again from ")

@@ -227,7 +227,7 @@ def reminder_page(config: LoadedConfig, reminder: Reminder, now: datetime) -> Pa
         user_id=user.id,
         user_name=user.name,
         contact_method=ContactMethod(id=method.id, type=method.type, address=method.address),
-        summary=reminder_text(reminder, schedule, user),
+        summary=reminder_text(reminder, schedule, user, now),
         severity=Severity.INFO,
         send_at=now,
         created_at=now,

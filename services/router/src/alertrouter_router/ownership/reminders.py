@@ -206,8 +206,9 @@ def local(instant: datetime, zone: str) -> str:
     return f"{shown:%a} {shown.day} {shown:%b %Y %H:%M} {shown.tzname()}"
 
 
-def reminder_text(reminder: Reminder, schedule: Schedule, user: User) -> str:
-    """What the person reads: which schedule, when the shift starts and ends, in their own time zone."""
+def reminder_text(reminder: Reminder, schedule: Schedule, user: User, now: datetime | None = None) -> str:
+    """What the person reads: which schedule, when the shift starts and ends, in their own time zone. Sent at
+    ``now`` after its start (a database outage or a restart over it), it says the shift started."""
     name = schedule.name or schedule.id
     start, end = local(reminder.starts_at, user.time_zone), local(reminder.ends_at, user.time_zone)
     until = f"until at least {end}" if reminder.open_end else f"until {end}"
@@ -215,4 +216,5 @@ def reminder_text(reminder: Reminder, schedule: Schedule, user: User) -> str:
         return f"An override puts you on call for {name} from {start} {until} ({user.time_zone})."
     if reminder.reinstated:
         return f"An override for {name} was removed: you are on call again from {start} {until} ({user.time_zone})."
-    return f"Your on-call shift for {name} starts {start} and lasts {until} ({user.time_zone})."
+    starts = "started" if now is not None and now >= reminder.starts_at else "starts"
+    return f"Your on-call shift for {name} {starts} {start} and lasts {until} ({user.time_zone})."
