@@ -423,6 +423,7 @@ def test_a_regex_is_checked_as_routing_compiles_it(tmp_path: Path) -> None:
     [
         ("(?=prod)prod-.*", "invalid perl operator: (?="),  # lookahead: RE2, as Alertmanager's Go, has none
         ("(a)-\\1", "invalid escape sequence: \\1"),  # a backreference
+        ("db-\ud800", "not valid Unicode text (an unpaired UTF-16 surrogate)"),  # YAML's "\ud800" loads
     ],
 )
 def test_a_regex_outside_re2_syntax_is_refused_with_its_reason(tmp_path: Path, expression: str, reason: str) -> None:

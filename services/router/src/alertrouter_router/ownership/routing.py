@@ -74,6 +74,8 @@ def anchored(pattern: str) -> Callable[[str], bool]:
     except re2.error as exc:
         reason = exc.args[0] if exc.args else ""
         raise BadExpression(reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)) from None
+    except UnicodeEncodeError:  # RE2 reads UTF-8: YAML's "\ud800" escape loads, and crashed the load
+        raise BadExpression("not valid Unicode text (an unpaired UTF-16 surrogate)") from None
     return lambda value: compiled.fullmatch(value) is not None
 
 
