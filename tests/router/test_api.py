@@ -240,3 +240,21 @@ async def test_preview_takes_no_lock_writes_nothing_and_shows_the_whole_timeline
         "alice-hook": 0,
         "alice-sms": 2,
     }
+
+
+async def test_a_weekly_maintenance_window_is_served_as_configured(api: httpx.AsyncClient) -> None:
+    """A weekly window's times came back as "02:00:00", which the response model's own "HH:MM" refused: 500."""
+    weekly = {
+        "time_zone": "Europe/Berlin",
+        "start_day": "sunday",
+        "start_time": "02:00",
+        "end_day": "sunday",
+        "end_time": "04:00",
+    }
+    listed = await api.get("/v1/services")
+    one = await api.get("/v1/services/frozen")
+    windows = await api.get("/v1/services/frozen/maintenance")
+    assert [r.status_code for r in (listed, one, windows)] == [200, 200, 200]
+    frozen = next(s for s in listed.json()["services"] if s["id"] == "frozen")
+    assert frozen["maintenance_windows"][1]["weekly"] == one.json()["maintenance_windows"][1]["weekly"] == weekly
+    assert windows.json()["configured"][1]["weekly"] == weekly

@@ -18,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     GetJsonSchemaHandler,
+    PlainSerializer,
     WithJsonSchema,
     model_validator,
 )
@@ -50,6 +51,12 @@ def _parse_clock(value: Any) -> time:
     if match is None:
         raise ValueError(f'invalid time of day {value!r}: expected "HH:MM" between 00:00 and 23:59')
     return time(int(match.group(1)), int(match.group(2)))
+
+
+def _clock_text(value: time) -> str:
+    """A time of day as configuration writes it: ``time`` serialises as "02:00:00", which ``_parse_clock`` (and so
+    every response model holding a ``ClockTime``) refuses, and which reads unlike the file it came from."""
+    return value.strftime("%H:%M")
 
 
 def _parse_weekday(value: Any) -> str:
@@ -89,7 +96,12 @@ _INSTANT_SCHEMA = {
 }
 
 TimeZoneName = Annotated[str, AfterValidator(_check_zone)]
-ClockTime = Annotated[time, BeforeValidator(_parse_clock), WithJsonSchema(_CLOCK_SCHEMA)]
+ClockTime = Annotated[
+    time,
+    BeforeValidator(_parse_clock),
+    PlainSerializer(_clock_text, return_type=str, when_used="json"),
+    WithJsonSchema(_CLOCK_SCHEMA),
+]
 Weekday = Annotated[str, BeforeValidator(_parse_weekday), WithJsonSchema(_WEEKDAY_SCHEMA)]
 # Dates a configuration (or an override through the API) may name: the years ingest accepts for event times. A
 # layer starting in year 1 or an override ending in 9999 overflowed the on-call calculation around them, and an
