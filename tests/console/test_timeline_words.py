@@ -90,3 +90,13 @@ def test_a_page_shows_the_round_its_decision_says() -> None:
     _, page, unknown = in_words(timeline, "UTC")
     assert page.text == "to alice via alice-hook (level 1, round 1), due 20:00 UTC; not handed over yet."
     assert "(level 1, round 2)" in unknown.text  # its decision not in the timeline: the id's own round
+
+
+def test_a_change_within_a_minute_of_the_opening_is_neither_before_nor_after() -> None:
+    """``minutes_from_opening`` is rounded: a deploy received 6 s after the incident opened (0) read "0 min before the
+    incident opened"."""
+    entry = {"at": AT, "kind": "change", "summary": "deployed v2.4", "source": "ci", "minutes_from_opening": 0}
+    [line] = in_words([entry], "UTC")
+    assert line.text == "deployed v2.4 from ci (within a minute of the incident opening)."
+    [later] = in_words([{**entry, "minutes_from_opening": 1}], "UTC")
+    assert later.text == "deployed v2.4 from ci (1 min after the incident opened)."

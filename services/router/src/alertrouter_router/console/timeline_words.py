@@ -71,9 +71,16 @@ def _delivery(entry: dict[str, Any]) -> Line:
     return Line(entry["at"], "delivery", "Delivery", text + ".", failed=failed)
 
 
+def _when_changed(minutes: int) -> str:
+    """``minutes_from_opening`` is rounded, so 0 is anything within half a minute either side: "0 min before" was
+    said of a change received seconds after the incident opened."""
+    if minutes == 0:
+        return "within a minute of the incident opening"
+    return f"{abs(minutes)} min {'before' if minutes < 0 else 'after'} the incident opened"
+
+
 def _change(entry: dict[str, Any]) -> Line:
-    minutes = int(entry.get("minutes_from_opening") or 0)
-    when = f"{abs(minutes)} min {'before' if minutes <= 0 else 'after'} the incident opened"
+    when = _when_changed(int(entry.get("minutes_from_opening") or 0))
     source = f" from {entry['source']}" if entry.get("source") else ""
     return Line(entry["at"], "change", "Change", f"{entry.get('summary')}{source} ({when}).")
 
