@@ -100,3 +100,11 @@ def test_a_change_within_a_minute_of_the_opening_is_neither_before_nor_after() -
     assert line.text == "deployed v2.4 from ci (within a minute of the incident opening)."
     [later] = in_words([{**entry, "minutes_from_opening": 1}], "UTC")
     assert later.text == "deployed v2.4 from ci (1 min after the incident opened)."
+
+
+def test_a_grouped_alert_is_not_said_to_be_grouped_twice() -> None:
+    """The title "Grouped into this incident" stood before its reason "grouped into incident …": the page read
+    "Grouped into this incident grouped into incident inc-1"."""
+    entry = {"at": AT, "kind": "decision", "outcome": "grouped", "decision_id": "d2"}
+    [line] = in_words([{**entry, "reason": "grouped into incident inc-1 (2 alerts; group g)"}], "UTC")
+    assert f"{line.title} {line.text}" == "Another alert grouped into incident inc-1 (2 alerts; group g)."

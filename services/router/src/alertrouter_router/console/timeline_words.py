@@ -10,7 +10,7 @@ from alertrouter_router.timefmt import local_time, local_times_in
 OUTCOME_WORDS = {
     "paged": "Paged",
     "duplicate": "Repeat of a firing alert",
-    "grouped": "Grouped into this incident",
+    "grouped": "Another alert",  # its reason says "grouped into incident …": the title said it again
     "resolved": "Resolved",
     "acknowledged": "Acknowledged",
     "suppressed": "Held back",
