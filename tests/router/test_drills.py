@@ -155,22 +155,34 @@ async def test_a_drill_whose_first_level_reaches_nobody_says_so(
     await api.post(f"/v1/incidents/{page.incident_id}/resolve", json={"by": "carol"})
 
 
-async def test_a_drill_grouped_with_another_reports_the_incident_it_joined(
+async def test_a_drill_within_another_s_grouping_window_pages_on_its_own(
     router: RouterRuntime, api: httpx.AsyncClient, pages: TopicReader
 ) -> None:
-    """Two drills of a grouping service within its window (a scheduled one and one asked for): the second joins the
-    first's incident, as a second alert would. Its report and listing looked the incident up by the second drill's
-    own key and said "not paged" with no failure, though its alert was in an incident paging people."""
+    """Two drills of a grouping service within its window, the first acknowledged before the second began. The
+    second joined the first's incident and paged nobody, yet its report said "time to first page 0.0s, acknowledged
+    after 0.0s" with the first drill's pages, dated before it started. Each drill has its own incident now."""
     first = (await api.post("/v1/services/storm/drills", json={"by": "alice"})).json()
     page = (await eventually(lambda: _paged(pages, first["dedup_key"], 1), what="the first drill's page"))[0]
-    second = (await api.post("/v1/services/storm/drills", json={"by": "bob"})).json()
+    incidents = [page.incident_id]
     try:
+        ack = await api.post(f"/v1/incidents/{page.incident_id}/acknowledge", json={"by": "alice"})
+        assert ack.status_code == 200 and ack.json()["changed"] is True
+        second = (await api.post("/v1/services/storm/drills", json={"by": "bob"})).json()
         report = await _report(api, second["id"], lambda body: body["status"] != "waiting for the router")
-        assert (report["incident"], report["status"]) == (page.incident_id, "triggered"), report
+        incidents.append(report["incident"])
+        assert report["incident"] not in (None, page.incident_id), report
+        report = await _report(api, second["id"], lambda body: body["levels"])
+        assert report["status"] == "triggered" and report["acknowledged_by"] is None, report
+        assert report["time_to_acknowledge_seconds"] is None and report["failures"] == []
+        start = datetime.fromisoformat(second["started_at"])
+        contacts = [c for level in report["levels"] for c in level["contacts"]]
+        assert contacts and all(datetime.fromisoformat(c["send_at"]) >= start for c in contacts), contacts
         listed = {r["id"]: r for r in (await api.get("/v1/services/storm/drills")).json()["items"]}
-        assert (listed[second["id"]]["incident"], listed[second["id"]]["status"]) == (page.incident_id, "triggered")
+        assert (listed[second["id"]]["incident"], listed[second["id"]]["status"]) == (report["incident"], "triggered")
+        assert (listed[first["id"]]["incident"], listed[first["id"]]["status"]) == (page.incident_id, "acknowledged")
     finally:
-        await api.post(f"/v1/incidents/{page.incident_id}/resolve", json={"by": "alice"})
+        for incident_id in incidents:
+            await api.post(f"/v1/incidents/{incident_id}/resolve", json={"by": "alice"})
 
 
 async def test_a_drill_suppressed_by_maintenance_reports_that_nobody_was_paged(

@@ -207,17 +207,18 @@ def test_a_drill_event_without_an_end_ends_after_the_default() -> None:
     assert store.incidents[incident_id].drill_ends_at == T0 + minutes(drills.DEFAULT_MINUTES)
 
 
-def test_two_drills_grouped_end_with_the_later() -> None:
+def test_two_drills_within_the_grouping_window_end_each_at_its_own_limit() -> None:
+    """Each drill has its own incident (a drill joins none), so each ends at its own time limit."""
     store = Store()
     first = _drill("storm", limit=10, run_id="00000000-0000-4000-8000-000000000001")
     second = _drill("storm", at=T0 + minutes(0.5), limit=30, run_id="00000000-0000-4000-8000-000000000002")
     store.run([first], T0)
     store.run([second], T0 + minutes(0.5))
-    incident_id = store.last(first.dedup_key).incident_id or ""
-    assert store.last(second.dedup_key).incident_id == incident_id  # drills group like alerts (never with real ones)
-    assert store.incidents[incident_id].drill_ends_at == T0 + minutes(30.5)
+    first_id, second_id = (store.last(d.dedup_key).incident_id or "" for d in (first, second))
+    assert first_id != second_id
+    assert store.incidents[second_id].drill_ends_at == T0 + minutes(30.5)
     _walk(store, 15)
-    assert store.incidents[incident_id].live
+    assert store.incidents[first_id].status is IncidentStatus.RESOLVED and store.incidents[second_id].live
 
 
 def test_the_time_limit_is_bounded() -> None:

@@ -204,8 +204,8 @@ async def _paging_report(conn: AsyncConnection, run: drills.DrillRun) -> dict[st
     # other way round, a report read while the router committed said "not paged" for a drill that was).
     filters = decision_reads.DecisionFilter(dedup_key=key)
     decisions = {d["id"]: d for d in await decision_reads.list_page(conn, filters, 500, None)}
-    # the incident its alert is in: its own, or the one of a drill it was grouped with (a scheduled drill and one
-    # asked for within the service's grouping window). Looked up by its own key, that one read "not paged".
+    # the incident its alert is in: its own, or, for a drill run before drills stopped grouping, the one of a drill
+    # it was grouped with. Looked up by its own key, that one read "not paged".
     joined = incident_table.join(alert_table, alert_table.c.incident_id == incident_table.c.id)
     found = (
         await conn.execute(select(incident_table).select_from(joined).where(alert_table.c.dedup_key == key))

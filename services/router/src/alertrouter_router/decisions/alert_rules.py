@@ -237,9 +237,7 @@ class AlertRules(Batch):
             return
         prefix = _CAUSE_PREFIX.get(cause or "", "") if said is None else said
         key = group_key(service, alert.labels)
-        # a drill never joins a real incident, and a real alert never joins a drill
-        candidates = [i for i in self.incidents.values() if i.drill == alert.drill]
-        group = newest_open_group(candidates, key, service, self.now)
+        group = newest_open_group(self.incidents.values(), key, service, self.now, drill=alert.drill)
         if group is not None:
             self._join(alert, group, decision, prefix)
             return
@@ -274,7 +272,6 @@ class AlertRules(Batch):
                 alert_count=group.alert_count + 1,
                 firing_count=group.firing_count + 1,
                 last_event_at=max(group.last_event_at, alert.last_event_at),
-                drill_ends_at=_later(group.drill_ends_at, alert.drill_ends_at),  # two drills grouped: the later end
             )
         )
         self.members.setdefault(group.id, []).append(PageAlert(dedup_key=alert.dedup_key, summary=alert.summary))
@@ -373,10 +370,6 @@ def _drill_end(event: AlertEvent, occurred: datetime) -> datetime | None:
     if not event.drill:
         return None
     return event.drill_ends_at or occurred + timedelta(minutes=DRILL_DEFAULT_MINUTES)
-
-
-def _later(a: datetime | None, b: datetime | None) -> datetime | None:
-    return max(a, b) if a is not None and b is not None else None
 
 
 def _suppression_cause(alert: Alert | None) -> str | None:
