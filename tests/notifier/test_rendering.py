@@ -27,7 +27,7 @@ from alertrouter_notifier.rendering.text import (
     truncate,
     ucs2_units,
 )
-from alertrouter_notifier.rendering.voice import announcement
+from alertrouter_notifier.rendering.voice import announcement, spelled_ref
 from alertrouter_shared.events import ContactMethodType, PageKind
 from tests.notifier.conftest import PageFactory
 
@@ -178,6 +178,26 @@ def test_a_digest_call_says_what_was_held_back_not_one_incident(make_page: PageF
     held = "7 more alerts for checkout since 09:12 UTC (held back by flood protection)"
     page = make_page(ContactMethodType.VOICE, "+447700900123", kind=PageKind.DIGEST, summary=held)
     assert announcement(page) == f"This is alertrouter. {held}."
+
+
+@pytest.mark.parametrize(
+    ("summary", "said"),
+    [
+        ("Payments drill. Please acknowledge.", "Payments drill. Please acknowledge."),
+        ("Is checkout down?", "Is checkout down?"),
+        ("5xx ratio is 7.3%", "5xx ratio is 7.3%."),
+    ],
+)
+def test_a_call_ends_a_summary_with_one_full_stop(make_page: PageFactory, summary: str, said: str) -> None:
+    """A full stop went after every summary: a drill's summary, which ends "Please acknowledge.", became "..".
+    Summaries with their own end keep it; others get one."""
+    page = make_page(ContactMethodType.VOICE, "+447700900123", summary=summary)
+    assert (
+        announcement(page)
+        == f"This is alertrouter. critical alert for checkout. {said} Incident {spelled_ref(page.incident_id)}."
+    )
+    digest = make_page(ContactMethodType.VOICE, "+447700900123", kind=PageKind.DIGEST, summary=summary)
+    assert announcement(digest) == f"This is alertrouter. {said}"
 
 
 HOSTILE_SUMMARY = "<!channel> disk full & <https://evil.example|Acknowledge here> **now** [click](https://evil.example)"

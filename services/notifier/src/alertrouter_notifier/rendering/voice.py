@@ -25,6 +25,12 @@ def _speakable(text: str) -> str:
     return " ".join(_UNSPEAKABLE.sub(" ", text).split())
 
 
+def _sentence(text: str) -> str:
+    """``text`` as one sentence: a summary with its own end (a drill's "Please acknowledge.") got a second full
+    stop, and the call's text read "Please acknowledge.."."""
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
 def spelled_ref(incident_id: str) -> str:
     """The incident reference one character at a time, as a person would read it out."""
     return " ".join(incident_ref(incident_id))
@@ -36,7 +42,7 @@ def announcement(page: Page) -> str:
     if page.shift is not None:
         return f"This is alertrouter. {_speakable(page.summary)}"
     if page.kind is PageKind.DIGEST:  # about many incidents: it read "The incident for checkout was digest"
-        return f"This is alertrouter. {summary}."
+        return f"This is alertrouter. {_sentence(summary)}"
     if page.kind is PageKind.TRIGGER:
         head = f"This is alertrouter. {page.severity.value} alert for {service}."
     elif page.status_note:
@@ -47,7 +53,7 @@ def announcement(page: Page) -> str:
         head = head.replace(
             "This is alertrouter.", f"This is alertrouter. This is a {DRILL_MARK.lower()}, not a real incident."
         )
-    return f"{head} {summary}. Incident {spelled_ref(page.incident_id)}."
+    return f"{head} {_sentence(summary)} Incident {spelled_ref(page.incident_id)}."
 
 
 def say(text: str) -> str:
