@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -244,6 +245,13 @@ async def test_escalate_snooze_and_heartbeats(
     snoozed = await cli(router, "snooze", incident["id"], "--minutes", "15", "--by", "carol", "--json")
     body = json.loads(snoozed.out)
     assert body["status"] == "acknowledged" and "paged again at" in body["reason"]
+    # in words, as every time the CLI shows (UTC to the minute): it printed the reason's raw ISO instant
+    again = await cli(router, "snooze", incident["id"], "--minutes", "20", "--by", "carol")
+    assert again.code == 0 and re.fullmatch(
+        rf"incident {incident['id']} acknowledged: snoozed by carol; "
+        r"paged again at \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC unless resolved",
+        again.out.strip(),
+    ), again
     listed = await cli(router, "heartbeats", "--json")
     assert (
         listed.code == 0

@@ -9,7 +9,7 @@ import typer
 
 from alertrouter_cli.client import EXIT_USAGE, ApiClient, CliError, acting_user, load_settings, quoted
 from alertrouter_cli.incident_ids import incident_id
-from alertrouter_cli.output import emit, emit_json, emit_more, notifications, selected_by, table, when
+from alertrouter_cli.output import emit, emit_json, emit_more, notifications, selected_by, table, times_in, when
 from alertrouter_cli.times import InstantError, UsageError, parse_instant, parse_window
 
 drill_app = typer.Typer(
@@ -145,12 +145,12 @@ def _act(action: str, incident: str, by: str | None, note: str, as_json: bool, *
     if as_json:
         emit_json(body)
     elif body.get("changed") and action in ("escalate", "snooze"):
-        emit(f"incident {incident} {body['status']}: {body['reason']}")
+        emit(f"incident {incident} {body['status']}: {times_in(body['reason'])}")
     elif body.get("changed"):
         # The API's actor: a machine token without --by acts as its client id, which the timeline shows too.
         emit(f"incident {incident} {body['status']} by {body.get('by') or who or 'you'}")
     elif body.get("reason"):  # decided, and nothing moved: the decision says why (e.g. no level follows)
-        emit(f"incident {incident} {body['status']}, nothing changed: {body['reason']}")
+        emit(f"incident {incident} {body['status']}, nothing changed: {times_in(body['reason'])}")
     else:
         emit(f"incident {incident} was already {body['status']}: nothing changed")
 
