@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.db, pytest.mark.kafka]
 
 
 async def test_paging_drill_run_then_report_and_list(router: RouterRuntime, api: httpx.AsyncClient) -> None:
-    ran = await cli(router, "drill", "run", "checkout", "--by", "cli-tester", "--note", "rehearsal", "--minutes", "45")
+    ran = await cli(router, "drill", "run", "checkout", "--by", "carol", "--note", "rehearsal", "--minutes", "45")
     assert ran.code == 0, ran
     first, ends, second = ran.out.strip().splitlines()
     drill_id = first.split()[1]
@@ -37,7 +37,7 @@ async def test_paging_drill_run_then_report_and_list(router: RouterRuntime, api:
     as_json = await cli(router, "drill", "report", drill_id, "--json")
     assert json.loads(as_json.out) == (await api.get(f"/v1/drills/{drill_id}")).json()
     report = (await cli(router, "drill", "report", drill_id)).out.splitlines()
-    assert report[0].startswith(f"drill {drill_id} for checkout, started ") and report[0].endswith(" by cli-tester")
+    assert report[0].startswith(f"drill {drill_id} for checkout, started ") and report[0].endswith(" by carol")
     assert report[1].startswith("status: triggered; incident ") and "; time limit " in report[1]
     assert report[2].startswith("time to first page ") and "acknowledged after -" in report[2]
     row = next(line for line in report if line.startswith("1 "))

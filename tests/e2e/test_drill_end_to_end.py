@@ -34,7 +34,7 @@ async def primary_on_call(client: httpx.AsyncClient, user: str) -> AsyncIterator
 async def test_a_drill_pages_marked_drill_and_its_report_follows_the_acknowledgement(stack: Stack) -> None:
     client = httpx.AsyncClient(base_url=stack.router, headers=AUTH, timeout=10)
     async with client, primary_on_call(client, "clara"):
-        started = await client.post("/v1/services/checkout/drills", json={"by": "e2e", "note": "rehearsal"})
+        started = await client.post("/v1/services/checkout/drills", json={"by": "anna", "note": "rehearsal"})
         assert started.status_code == 202, started.text
         drill = started.json()
 
@@ -75,7 +75,7 @@ async def test_a_drill_pages_marked_drill_and_its_report_follows_the_acknowledge
 async def test_a_silent_drill_has_the_notifier_check_its_providers(stack: Stack) -> None:
     """The router process asks the notifier process (which has no Twilio account in this stack) over HTTP."""
     async with httpx.AsyncClient(base_url=stack.router, headers=AUTH, timeout=30) as client:
-        response = await client.post("/v1/services/checkout/drills", json={"silent": True, "by": "e2e"})
+        response = await client.post("/v1/services/checkout/drills", json={"silent": True, "by": "anna"})
     assert response.status_code == 201, response.text
     report = response.json()
     channels = {m["type"] for level in report["levels"] for t in level["targets"] for m in t["contact_methods"]}

@@ -249,6 +249,27 @@ async def test_drill_requests_that_cannot_run_are_refused(router: RouterRuntime,
         assert too_long.status_code == 422, (minutes, too_long.text)
 
 
+async def test_a_drill_asked_for_on_behalf_of_someone_outside_the_service_s_team_is_refused(
+    router: RouterRuntime, api: httpx.AsyncClient
+) -> None:
+    """A machine client with act_as names who asks for a drill in ``by``; that person acts with their own rights, as
+    for incident actions. A drill for mallory (nobody in the configuration) answered 202 and was recorded as hers."""
+    for by, why in [
+        ("mallory", "user mallory may not run drills for services: they are not a user of the ownership configuration"),
+        (
+            "dave",
+            "user dave (teams: platform) may not run drills for services of team payments (service checkout): "
+            "a person acts only on what their own teams own",
+        ),
+    ]:
+        for silent in (False, True):
+            refused = await api.post("/v1/services/checkout/drills", json={"by": by, "silent": silent})
+            assert refused.status_code == 403, refused.text  # 202 before, requested_by mallory
+            assert refused.json()["detail"] == why
+    runs = (await api.get("/v1/services/checkout/drills", params={"limit": 500})).json()["items"]
+    assert not [r for r in runs if r["requested_by"] in ("mallory", "dave")]  # nothing started, nothing stored
+
+
 async def test_a_paging_drill_nobody_answers_ends_at_its_time_limit(
     router: RouterRuntime,
     api: httpx.AsyncClient,

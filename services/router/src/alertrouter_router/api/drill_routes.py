@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from alertrouter_router import audit, drills, timeline
 from alertrouter_router.api.bodies import BoundedBodyRoute
 from alertrouter_router.api.deps import ReadConn, State
-from alertrouter_router.api.permissions import Who, acting_as
+from alertrouter_router.api.permissions import RULES, Who, acting_as, service_on_behalf_refusal
 from alertrouter_router.api.schemas.common import RequestBody
 from alertrouter_router.api.schemas.drills import DrillReport, DrillRuns, DrillStarted
 from alertrouter_router.db import decision_reads
@@ -35,7 +35,10 @@ log = get_logger(__name__)
 class DrillRequest(RequestBody):
     silent: bool = Field(False, description="check the chain without paging anyone")
     by: str | None = Field(
-        None, min_length=1, max_length=128, description="who asks (machine clients with act_as only; default: you)"
+        None,
+        min_length=1,
+        max_length=128,
+        description="who asks: a person of the service's team (machine clients with act_as only; default: you)",
     )
     note: str = Field("", max_length=500)
     minutes: int = Field(
@@ -64,8 +67,12 @@ async def run_drill(
     service = config.services_by_id.get(service_id)
     if service is None:
         raise HTTPException(404, f"service {service_id!r} not found")
+    by = acting_as(who, body.by)
+    does = RULES[("POST", "/v1/services/{service_id}/drills")].does
+    if by != who.actor and (why := service_on_behalf_refusal(config.config, by, service_id, does)):
+        raise HTTPException(403, why)
     now = state.clock.now()
-    run = drills.new_run(service_id, acting_as(who, body.by), body.note, now, silent=body.silent, minutes=body.minutes)
+    run = drills.new_run(service_id, by, body.note, now, silent=body.silent, minutes=body.minutes)
     if run.silent:
         run = replace(run, checks=await drill_start.silent_findings(state, config, service_id, now))
     try:

@@ -297,8 +297,8 @@ async def on_behalf_refusal(
     Anyone else -- a Slack member of another team clicking a button in a shared channel, someone who left the
     configuration -- is refused, and nothing changes.
     """
-    if person not in config.users_by_id:
-        return f"user {person} may not {does}: they are not a user of the ownership configuration"
+    if why := _not_a_user(config, person, does):
+        return why
     teams = teams_of(config, person)
     routable = Routable(incident.labels, incident.integration_id, incident.drill)
     if teams & incident_teams(config, incident.team_id, incident.service_id, routable):
@@ -314,4 +314,29 @@ async def on_behalf_refusal(
         f"user {person} (teams: {', '.join(sorted(teams)) or 'none'}) may not {does} of team "
         f"{incident.team_id or '(none)'} (an incident of service {incident.service_id}): a person acts only on "
         "what their own teams own, or on an incident they were paged for"
+    )
+
+
+def _not_a_user(config: OwnershipConfig, person: str, does: str) -> str | None:
+    if person not in config.users_by_id:
+        return f"user {person} may not {does}: they are not a user of the ownership configuration"
+    return None
+
+
+def service_on_behalf_refusal(config: OwnershipConfig, person: str, service_id: str, does: str) -> str | None:
+    """Why a machine client with ``act_as`` may not relay ``person`` doing ``does`` for a service (a drill), or None.
+
+    The rules of ``on_behalf_refusal``: the person acts with a person's rights, so a user of the ownership
+    configuration who is a member of the team owning the service. Unchecked, a drill was recorded as asked for by
+    anyone named, someone unknown to the configuration included.
+    """
+    if why := _not_a_user(config, person, does):
+        return why
+    service = config.services_by_id[service_id]
+    teams = teams_of(config, person)
+    if service.owner_team in teams:
+        return None
+    return (
+        f"user {person} (teams: {', '.join(sorted(teams)) or 'none'}) may not {does} of team {service.owner_team} "
+        f"(service {service_id}): a person acts only on what their own teams own"
     )
