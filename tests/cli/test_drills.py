@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,6 +48,34 @@ async def test_paging_drill_run_then_report_and_list(router: RouterRuntime, api:
     assert listed[1].startswith(drill_id) and "paging" in listed[1] and "triggered" in listed[1]
     incident = json.loads(as_json.out)["incident"]
     assert (await api.post(f"/v1/incidents/{incident}/resolve", json={"by": "carol"})).status_code == 200
+
+
+async def _report_when(
+    api: httpx.AsyncClient, drill_id: str, ready: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        body: dict[str, Any] = (await api.get(f"/v1/drills/{drill_id}")).json()
+        return body if ready(body) else None
+
+    return await eventually(probe, what=f"the report of drill {drill_id}")
+
+
+async def test_drill_report_lists_those_a_person_paged(router: RouterRuntime, api: httpx.AsyncClient) -> None:
+    """A drill reassigned to bob, who acknowledged it: the report said "acknowledged after … (bob)" but printed none
+    of bob's pages, which the API's ``responders[]`` has."""
+    drill_id = (await cli(router, "drill", "run", "checkout", "--by", "carol")).out.split()[1]
+    incident = (await _report_when(api, drill_id, lambda body: bool(body["levels"])))["incident"]
+    reassigned = await api.post(f"/v1/incidents/{incident}/reassign", json={"user": "bob", "by": "alice"})
+    assert reassigned.status_code == 200, reassigned.text
+    assert (await api.post(f"/v1/incidents/{incident}/acknowledge", json={"by": "bob"})).status_code == 200
+    body = await _report_when(api, drill_id, lambda body: any(c["published_at"] for c in body["responders"]))
+    lines = (await cli(router, "drill", "report", drill_id)).out.splitlines()
+    assert lines[2].endswith(" (bob)")
+    at = lines.index("paged by a person (reassigned, added as a responder):")
+    assert lines[at + 1].split() == ["USER", "CHANNEL", "PAGED", "STATUS", "REACHED"]
+    [bob] = body["responders"]
+    assert lines[at + 2].split()[:2] == ["bob", "webhook"] and bob["status"] in lines[at + 2].split()
+    assert (await api.post(f"/v1/incidents/{incident}/resolve", json={"by": "bob"})).status_code == 200
 
 
 async def test_silent_drill_prints_the_chain_and_its_failures(router: RouterRuntime) -> None:

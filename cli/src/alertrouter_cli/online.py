@@ -253,21 +253,38 @@ def _paging_report(body: dict[str, Any]) -> None:
         f"{_duration(body['time_to_first_reach_seconds'])}, acknowledged after "
         f"{_duration(body['time_to_acknowledge_seconds'])}{who}\n"
     )
-    rows = [
-        [
-            str(level["level"]),
-            str(level["round"]),
-            c["user"],
-            c["channel"],
-            when(c["published_at"]),
-            c["status"],
-            when(c["reached_at"]) if c["reached_at"] else (c["failure"] or "-"),
-        ]
-        for level in body["levels"]
-        for c in level["contacts"]
+    _paged(body)
+
+
+_CONTACT_HEADERS = ["USER", "CHANNEL", "PAGED", "STATUS", "REACHED"]
+
+
+def _contact(c: dict[str, Any]) -> list[str]:
+    """A paged contact method: who, how, when it went out, its last delivery status, when reached or why not."""
+    return [
+        c["user"],
+        c["channel"],
+        when(c["published_at"]),
+        c["status"],
+        when(c["reached_at"]) if c["reached_at"] else (c["failure"] or "-"),
     ]
-    headers = ["LEVEL", "ROUND", "USER", "CHANNEL", "PAGED", "STATUS", "REACHED"]
-    emit(table(headers, rows) if rows else "nobody paged yet")
+
+
+def _paged(body: dict[str, Any]) -> None:
+    """Those the escalation paged, per level and round, then those a person paged (reassigned, added as a
+    responder): the report printed only the first, so a drill reassigned to ben said he acknowledged it but showed
+    none of his pages, nor whether they reached him."""
+    rows = [
+        [str(level["level"]), str(level["round"]), *_contact(c)] for level in body["levels"] for c in level["contacts"]
+    ]
+    responders = [_contact(c) for c in body.get("responders") or []]
+    if rows:
+        emit(table(["LEVEL", "ROUND", *_CONTACT_HEADERS], rows))
+    if responders:
+        emit(("\n" if rows else "") + "paged by a person (reassigned, added as a responder):")
+        emit(table(_CONTACT_HEADERS, responders))
+    if not rows and not responders:
+        emit("nobody paged yet")
 
 
 def _silent_report(body: dict[str, Any]) -> None:
