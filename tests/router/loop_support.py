@@ -4,15 +4,20 @@ router (tests of timers across reloads, lock waits, rechecks)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
 import asyncpg
 
 from alertrouter_router.db.migrate import upgrade_to_head
+from alertrouter_router.db.pool import make_pool
 from alertrouter_router.decisions.decide import Rules
+from alertrouter_router.overrides import OverlaidConfigs
 from alertrouter_router.state import RouterState
 from alertrouter_shared.events import Page
 from tests.helpers import DatabaseFactory
@@ -65,3 +70,17 @@ def handed_over(state: RouterState) -> list[Page]:
 
 def set_clock(state: RouterState, at: datetime) -> None:
     cast(SetClock, state.clock).at = at
+
+
+@contextlib.asynccontextmanager
+async def reminder_process(database: str, config_dir: Path) -> AsyncIterator[RouterState]:
+    """A new router process for the shift-reminder pass, its first pass yet to run: the files of ``config_dir``
+    with the API's overrides laid over them, as a router holds its configuration."""
+    pool = await make_pool(database, 2)
+    try:
+        state = loop_state(pool, OverlaidConfigs.load(str(config_dir)), shift_reminder_poll_seconds=30)
+        state.reminders_checked_at = None
+        state.reminders_pruned_at = None
+        yield state
+    finally:
+        await pool.close()

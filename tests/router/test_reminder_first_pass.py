@@ -6,19 +6,17 @@ again, was never told."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from alertrouter_router.db.pool import make_pool
-from alertrouter_router.overrides import OverlaidConfigs
 from alertrouter_router.shift_reminders import send_due_reminders
 from alertrouter_router.state import RouterState
 from alertrouter_shared.events import PageKind
 from tests.helpers import DatabaseFactory
-from tests.router.loop_support import T0, handed_over, loop_state, migrated_database, set_clock
+from tests.router.loop_support import T0, handed_over, migrated_database, reminder_process, set_clock
 
 OWNERSHIP = """\
 users:
@@ -65,16 +63,6 @@ def config_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-async def _process(database: str, config_dir: Path) -> AsyncIterator[RouterState]:
-    """A new router process: its first pass yet to run."""
-    pool = await make_pool(database, 2)
-    state = loop_state(pool, OverlaidConfigs.load(str(config_dir)), shift_reminder_poll_seconds=30)
-    state.reminders_checked_at = None
-    state.reminders_pruned_at = None
-    yield state
-    await pool.close()
-
-
 async def _removed_override(
     state: RouterState, user: str, starts: datetime, removed: datetime, schedule: str = "rota"
 ) -> None:
@@ -94,7 +82,7 @@ async def _removed_override(
 async def test_an_override_removed_while_no_pass_ran_is_told_by_the_next_process(
     reminder_database: str, config_dir: Path
 ) -> None:
-    async for state in _process(reminder_database, config_dir):
+    async with reminder_process(reminder_database, config_dir) as state:
         # cara covered ben from an hour ago; her cover was removed 20 minutes ago, and no pass has run since
         removed_at = T0 - timedelta(minutes=20)
         await _removed_override(state, "cara", T0 - timedelta(hours=1), removed_at)
@@ -112,7 +100,7 @@ async def test_an_override_removed_while_no_pass_ran_is_told_by_the_next_process
         assert told.shift is not None and told.shift.starts_at == removed_at
         assert told.summary.startswith("An override for Rota was removed: you are on call again from ")
 
-    async for state in _process(reminder_database, config_dir):  # another new process: claimed, not sent again
+    async with reminder_process(reminder_database, config_dir) as state:  # another new process: claimed, not sent again
         set_clock(state, T0 + timedelta(minutes=1))
         assert await send_due_reminders(state) == 0
         assert handed_over(state) == []
@@ -124,7 +112,7 @@ async def test_an_override_removed_before_it_began_tells_whom_it_gives_hours_bac
     """ben is on call in rota week after week; cara was to cover him from two hours on. Removed before it began,
     the override gave him those hours back and nobody told him: only overrides removed while they ran were read."""
     at = T0 + timedelta(days=1, hours=2)  # clear of the other test's removals and claims, and of dana's reminder
-    async for state in _process(reminder_database, config_dir):
+    async with reminder_process(reminder_database, config_dir) as state:
         set_clock(state, at - timedelta(minutes=1))
         assert await send_due_reminders(state) == 0  # the pass before the removal
         await _removed_override(state, "cara", at + timedelta(hours=2), at)
@@ -135,6 +123,6 @@ async def test_an_override_removed_before_it_began_tells_whom_it_gives_hours_bac
         assert told.shift is not None and told.shift.starts_at == at + timedelta(hours=2)
         assert told.summary.startswith("An override for Rota was removed: you are on call again from ")
 
-    async for state in _process(reminder_database, config_dir):  # a new process looks back an hour: claimed
+    async with reminder_process(reminder_database, config_dir) as state:  # a new process looks back an hour: claimed
         set_clock(state, at + timedelta(minutes=2))
         assert await send_due_reminders(state) == 0

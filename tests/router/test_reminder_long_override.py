@@ -11,12 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from alertrouter_router.db.pool import make_pool
-from alertrouter_router.overrides import OverlaidConfigs
 from alertrouter_router.shift_reminders import send_due_reminders
 from alertrouter_router.state import RouterState
 from tests.helpers import DatabaseFactory
-from tests.router.loop_support import T0, handed_over, loop_state, migrated_database, set_clock
+from tests.router.loop_support import T0, handed_over, migrated_database, reminder_process, set_clock
 
 # T0 is 2027-03-01 10:00 UTC: anna covers ben's rota from 10:30 for 90 days (parental leave)
 OWNERSHIP = """\
@@ -55,12 +53,8 @@ def reminder_database(databases: DatabaseFactory) -> Iterator[str]:
 @pytest.fixture
 async def state(reminder_database: str, tmp_path: Path) -> AsyncIterator[RouterState]:
     (tmp_path / "ownership.yaml").write_text(OWNERSHIP, encoding="utf-8")
-    pool = await make_pool(reminder_database, 2)
-    process = loop_state(pool, OverlaidConfigs.load(str(tmp_path)), shift_reminder_poll_seconds=30)
-    process.reminders_checked_at = None
-    process.reminders_pruned_at = None
-    yield process
-    await pool.close()
+    async with reminder_process(reminder_database, tmp_path) as process:
+        yield process
 
 
 async def test_an_override_longer_than_the_horizon_is_announced_once_while_old_rows_are_pruned(
