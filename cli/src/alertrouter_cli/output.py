@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import typer
-
-# An instant as the router's decision reasons write it (``isoformat``): "paged again at 2026-12-07T22:19:26+00:00".
-_ISO_INSTANT = re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -52,14 +48,9 @@ def times_in(text: str) -> str:
     """A decision's reason with its instants as :func:`when` shows them: the router keeps ISO 8601 to the
     microsecond there, and ``snooze`` printed "paged again at 2026-12-07T22:19:26.894951+00:00" where every other
     time the CLI shows is in UTC to the minute."""
+    from alertrouter_router.timefmt import instants_in  # the router's reading of its own reasons
 
-    def shown(match: re.Match[str]) -> str:
-        try:
-            return when(match.group(0).replace("Z", "+00:00"))
-        except ValueError:  # looks like an instant, is none (month 13): as it was
-            return match.group(0)
-
-    return _ISO_INSTANT.sub(shown, text)
+    return instants_in(text, when)
 
 
 def selected_by(selection: dict[str, Any]) -> str:

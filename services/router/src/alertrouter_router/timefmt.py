@@ -4,6 +4,7 @@ the second (the decision paragraph, decisions/explain.py)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -28,30 +29,30 @@ def local_time(value: datetime | str | None, zone: str = "UTC", with_day: bool =
     return f"{shown} {here.tzname()}"
 
 
+def instants_in(text: str, show: Callable[[datetime], str]) -> str:
+    """``text`` with each ISO 8601 instant in it (as decision reasons write them) replaced by ``show`` of it; a
+    match that is no instant (month 13) stays as it was."""
+
+    def shown(match: re.Match[str]) -> str:
+        try:
+            at = _instant(match.group(0).replace("Z", "+00:00"))
+        except ValueError:
+            return match.group(0)
+        return show(at) if at is not None else match.group(0)
+
+    return _ISO_INSTANT.sub(shown, text)
+
+
 def local_times_in(text: str, zone: str) -> str:
     """A decision's reason with its instants in the person's zone, as the console shows every other time: the
     stored reason keeps UTC ISO 8601 (the API's, the same for everyone), which at 3 a.m. in New York read as
     "paged again at 2026-12-07T03:15:00+00:00" beside "Sun 6 Dec 22:10 EST"."""
-
-    def local(match: re.Match[str]) -> str:
-        try:
-            return local_time(match.group(0).replace("Z", "+00:00"), zone)
-        except ValueError:
-            return match.group(0)
-
-    return _ISO_INSTANT.sub(local, text)
+    return instants_in(text, lambda at: local_time(at, zone))
 
 
 def utc_times_in(text: str) -> str:
     """A decision's reason with its ISO 8601 instants as ``utc_time`` writes them, as the rest of the paragraph."""
-
-    def utc(match: re.Match[str]) -> str:
-        try:
-            return utc_time(_instant(match.group(0).replace("Z", "+00:00")))
-        except ValueError:
-            return match.group(0)
-
-    return _ISO_INSTANT.sub(utc, text)
+    return instants_in(text, utc_time)
 
 
 def utc_time(value: object) -> str:
