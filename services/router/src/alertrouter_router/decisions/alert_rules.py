@@ -204,7 +204,7 @@ class AlertRules(Batch):
             self._drill_over(alert, decision)
             return
         if route.service_id is None or route.escalation_policy_id is None:
-            self.put_alert(alert.unrouted(self.config.version))
+            self.put_alert(alert.suppressed(SuppressedBy.NO_ROUTE, None, self.config.version))
             set_outcome(decision, Outcome.NO_ROUTE, route.reason, None)
             self.record(decision)
             return
@@ -216,7 +216,7 @@ class AlertRules(Batch):
                 # stale suppression dropped the recheck that pages it when the window ends.
                 waiting = alert.status is AlertStatus.SUPPRESSED and alert.recheck_at is not None
                 recheck = None if alert.source in _REPEATS else self.now + timedelta(seconds=STALE_RECHECK_SECONDS)
-                self.put_alert(alert if waiting else _suppressed(alert, SuppressedBy.STALE, recheck))
+                self.put_alert(alert if waiting else alert.suppressed(SuppressedBy.STALE, recheck))
                 then = "the next fresh trigger of this alert pages"
                 if recheck is not None:
                     then = (
@@ -230,7 +230,7 @@ class AlertRules(Batch):
         window = self.maintenance.covering(service, self.now)
         if window is not None:
             recheck = min(window.until, self.now + timedelta(seconds=self.rules.recheck_max_seconds))
-            self.put_alert(_suppressed(alert, SuppressedBy.MAINTENANCE, recheck))
+            self.put_alert(alert.suppressed(SuppressedBy.MAINTENANCE, recheck))
             suppress(decision, "maintenance", f"service {service.id} is in maintenance: {window.description}")
             decision.explanation["maintenance_until"] = window.until.isoformat()
             self.record(decision)
@@ -376,10 +376,6 @@ def _suppression_cause(alert: Alert | None) -> str | None:
     if alert is None or alert.status is not AlertStatus.SUPPRESSED or alert.suppressed_by is None:
         return None
     return alert.suppressed_by.value
-
-
-def _suppressed(alert: Alert, by: SuppressedBy, recheck_at: datetime | None) -> Alert:
-    return replace(alert, status=AlertStatus.SUPPRESSED, suppressed_by=by, recheck_at=recheck_at, incident_id=None)
 
 
 def _alert_explanation(alert: Alert) -> dict[str, Any]:

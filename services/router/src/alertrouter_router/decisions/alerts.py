@@ -62,13 +62,14 @@ class Alert:
         state change), so a resolve is weighed against the episode firing now, not one it replaced."""
         return max((at for at in (self.episode_started_at, started) if at is not None), default=None)
 
-    def unrouted(self, version: str) -> Alert:
-        """Suppressed because no rule of configuration ``version`` routes it."""
+    def suppressed(self, by: SuppressedBy, recheck_at: datetime | None, version: str | None = None) -> Alert:
+        """Suppressed ``by`` a reason, looked at again at ``recheck_at``; ``version``: the configuration that found
+        no route for it (``no_route_version``), for ``SuppressedBy.NO_ROUTE``."""
         return replace(
             self,
             status=AlertStatus.SUPPRESSED,
-            suppressed_by=SuppressedBy.NO_ROUTE,
-            recheck_at=None,
+            suppressed_by=by,
+            recheck_at=recheck_at,
             incident_id=None,
             no_route_version=version,
         )
