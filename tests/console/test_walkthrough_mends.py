@@ -1,5 +1,5 @@
 """What a new person's walk through the console found, each looked at in the browser: a table cell never splits a
-word ("checkou t")."""
+word ("checkou t") and the calendar feed URL is shown in a box as wide as its card."""
 
 from __future__ import annotations
 
@@ -61,4 +61,22 @@ async def test_no_table_cell_splits_a_word(
             assert wide[0] <= wide[1], f"{path} at {width}px: a table widened the page, not its own box"
             if width == TABLE_WIDTHS[-1]:
                 await screenshot(page, f"{name}-{width}")
+    await page.context.close()
+
+
+async def test_the_calendar_feed_url_box_is_as_wide_as_its_card(
+    browser: Browser, base_url: str, people: People, admin_api: httpx.AsyncClient
+) -> None:
+    page = await signed_in(browser, base_url, people.alice)
+    await page.goto("/ui/schedules/payments-secondary")
+    await page.get_by_role("button", name="Make a calendar feed URL").click()
+    box = page.get_by_test_id("feed-url")
+    sizes = await box.evaluate(
+        "e => [e.getBoundingClientRect().width, e.parentElement.clientWidth, e.scrollWidth, e.clientWidth]"
+    )
+    assert sizes[0] >= sizes[1] - 1, f"the box is {sizes[0]}px wide in a {sizes[1]}px container"
+    assert sizes[2] <= sizes[3], f"the URL needs {sizes[2]}px, the box shows {sizes[3]}px"
+    await screenshot(page, "feed-desktop")
+    feed = (await page.get_by_test_id("feed-revoke").inner_text()).split()[-1]
+    assert (await admin_api.delete(feed)).status_code == 200
     await page.context.close()
