@@ -1,13 +1,19 @@
 """What a new person's walk through the console found, each looked at in the browser: a table cell never splits a
-word ("checkou t") and the calendar feed URL is shown in a box as wide as its card."""
+word ("checkou t"), the calendar feed URL is shown in a box as wide as its card, and the schedule timeline's day
+labels are drawn inside it."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from playwright.async_api import Browser, Page
 
-from tests.console.conftest import People, screenshot, signed_in
+from alertrouter_router.console.rendering import ENV
+from alertrouter_router.console.schedule_timeline import build
+from alertrouter_router.ownership.loader import load_config
+from tests.console.conftest import CONFIG, ROOT, People, screenshot, signed_in
 from tests.console.test_pages_fit import pages_to_visit
 
 pytestmark = [pytest.mark.db, pytest.mark.kafka]
@@ -79,4 +85,39 @@ async def test_the_calendar_feed_url_box_is_as_wide_as_its_card(
     await screenshot(page, "feed-desktop")
     feed = (await page.get_by_test_id("feed-revoke").inner_text()).split()[-1]
     assert (await admin_api.delete(feed)).status_code == 200
+    await page.context.close()
+
+
+def timeline_page(start: datetime, zone: str) -> str:
+    """The schedule page's timeline alone, drawn from ``start`` in ``zone``, with the console's style sheet."""
+    config = load_config(CONFIG, secrets=False).config
+    timeline = build(config.schedules_by_id["payments-secondary"], start, zone)
+    css = (ROOT / "services/router/src/alertrouter_router/console/static/console.css").read_text()
+    drawn = ENV.get_template("_schedule_timeline.html").render(timeline=timeline)
+    return f"<!doctype html><style>{css}</style><main><section class='card'><h2 id='tl-h'>Next 14 days</h2>{drawn}"
+
+
+# The day labels reaching past the timeline's right edge.
+CLIPPED_LABELS = """() => {
+  const svg = document.querySelector('svg.timeline-svg').getBoundingClientRect();
+  return [...document.querySelectorAll('svg.timeline-svg .tick')]
+    .filter(t => t.getBoundingClientRect().right > svg.right + 0.5)
+    .map(t => t.textContent);
+}"""
+
+
+async def test_every_day_label_of_the_schedule_timeline_is_inside_it(
+    browser: Browser, base_url: str, people: People
+) -> None:
+    """From every hour of a day: when the last midnight is near the right edge, its label was cut ("Tue 2")."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    midnight = datetime(2026, 12, 8, tzinfo=UTC)
+    for hour in range(24):
+        await page.set_content(timeline_page(midnight + timedelta(hours=hour, minutes=30), "UTC"))
+        assert await page.evaluate(CLIPPED_LABELS) == [], f"from {hour}:30 UTC"
+    await context.close()
+    page = await signed_in(browser, base_url, people.alice)  # the page itself, from now
+    await page.goto("/ui/schedules/payments-secondary")
+    assert await page.evaluate(CLIPPED_LABELS) == []
     await page.context.close()

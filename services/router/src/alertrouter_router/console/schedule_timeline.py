@@ -16,6 +16,7 @@ DAYS = 14
 WIDTH = 1000  # the SVG's user units; it scales to the page's width
 LABEL = 150  # left column for row names
 ROW = 34
+TICK_ROOM = 48  # a day label's width ("Wed 30" at the tick's 12 units, with room to spare) and its gap to the line
 # Colour-blind-safe hues (Okabe-Ito), dark enough for white text on them.
 PALETTE = ("#0060a8", "#b35c00", "#00795c", "#9e2f6e", "#5b4ba0", "#7a5c00", "#2f6f8f", "#8a3b12")
 
@@ -82,13 +83,14 @@ def _bars(
 
 
 def _ticks(start: datetime, zone: ZoneInfo, scale: float) -> list[Tick]:
-    """Local midnights of the viewer's zone, each labelled with its day."""
+    """Local midnights of the viewer's zone, each labelled with its day; a midnight too near the right edge for
+    its label keeps its line unlabelled (the label was cut off there: "Tue 2")."""
     local = start.astimezone(zone)
     day = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     ticks = []
     while (day - start).total_seconds() * scale < WIDTH - LABEL:
         x = LABEL + (day - start).total_seconds() * scale
-        ticks.append(Tick(round(x, 1), f"{day:%a} {day.day}"))
+        ticks.append(Tick(round(x, 1), f"{day:%a} {day.day}" if x + TICK_ROOM <= WIDTH else ""))
         day = (day + timedelta(days=1, hours=3)).replace(hour=0)  # DST-safe step to the next midnight
     return ticks
 
