@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, expect
 
 from alertrouter_router.console.rendering import ENV
 from alertrouter_router.console.schedule_timeline import build
 from alertrouter_router.ownership.loader import load_config
-from tests.console.conftest import CONFIG, ROOT, People, screenshot, signed_in
+from tests.console.conftest import CONFIG, ROOT, People, fire, incident_of, resolve_all, screenshot, signed_in
 from tests.console.test_pages_fit import pages_to_visit
 
 pytestmark = [pytest.mark.db, pytest.mark.kafka]
@@ -121,3 +121,39 @@ async def test_every_day_label_of_the_schedule_timeline_is_inside_it(
     await page.goto("/ui/schedules/payments-secondary")
     assert await page.evaluate(CLIPPED_LABELS) == []
     await page.context.close()
+
+
+async def test_a_403_or_404_page_has_the_navigation_of_every_page(
+    browser: Browser,
+    base_url: str,
+    people: People,
+    admin_api: httpx.AsyncClient,
+    ingest: httpx.AsyncClient,
+    unique: str,
+) -> None:
+    """A signed-in person on an error page can go anywhere from it (it had only the brand and two links)."""
+    incident = await incident_of(admin_api, await fire(ingest, "checkout", "Refused", f"not hers ({unique})"))
+    page = await signed_in(browser, base_url, people.vera)  # a viewer: she may not resolve
+    errors = {
+        f"/ui/incidents/{incident}/resolve": 403,
+        "/ui/incidents/no-such-incident": 404,
+        "/ui/no-such-page": 404,
+    }
+    for path, status in errors.items():
+        response = await page.goto(path)
+        assert response is not None and response.status == status, path
+        await expect(page.locator(f"[data-status='{status}']")).to_be_visible()
+        nav = page.get_by_role("navigation", name="Main")
+        for name in ("Now", "Incidents", "Why", "Services", "Schedules"):
+            await expect(nav.get_by_role("link", name=name, exact=True)).to_be_visible()
+        await expect(page.get_by_test_id("me")).to_have_text("carol · viewer")
+        await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    await screenshot(page, "error-404-desktop")
+    await page.context.close()
+    await resolve_all(admin_api, {incident})
+    signed_out = await browser.new_context(base_url=base_url)
+    page = await signed_out.new_page()
+    response = await page.goto("/ui/no-such-page")  # nobody signed in: no navigation to pages that need it
+    assert response is not None and response.status == 404
+    await expect(page.get_by_role("navigation", name="Main")).to_have_count(0)
+    await signed_out.close()

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from alertrouter_router.console.errors import ConsoleError, SignInRequired
-from alertrouter_router.console.session import Session
+from alertrouter_router.console.session import Session, signed_in_person
 from alertrouter_router.timefmt import duration, iso, local_time, local_times_in
 
 SECURITY_HEADERS = {
@@ -83,7 +83,13 @@ def redirect(location: str) -> Response:
 
 async def error_page(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ConsoleError)
-    return render(request, "error.html", None, status=exc.status, message=exc.message, status_code=exc.status)
+    return await _error(request, exc.status, exc.message)
+
+
+async def _error(request: Request, status: int, message: str) -> Response:
+    """The error page, with the navigation when someone is signed in (a 403 or 404 was a dead end without it)."""
+    session = await signed_in_person(request)
+    return render(request, "error.html", session, status=status, message=message, status_code=status)
 
 
 # What a person is told when the router itself failed, by the status the API's handler chose for it.
@@ -94,11 +100,11 @@ _FAILED = {
 _CHECK = "If you were acting on something, reload its page to see whether it was done before trying again."
 
 
-def failure_page(request: Request, status: int, detail: str) -> Response:
+async def failure_page(request: Request, status: int, detail: str) -> Response:
     """A failure of the router (not a refusal) as a page: never the API's problem+json, which a phone shows raw."""
     if status in _FAILED:
         detail = f"{_FAILED[status]}. {_CHECK}"
-    return render(request, "error.html", None, status=status, message=detail, status_code=status)
+    return await _error(request, status, detail)
 
 
 async def sign_in_redirect(request: Request, exc: Exception) -> Response:

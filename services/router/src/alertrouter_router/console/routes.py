@@ -54,7 +54,7 @@ def _for_people(api: Handler) -> Handler:
         if not request.url.path.startswith("/ui/"):
             return answered
         detail = exc.detail if isinstance(exc, HTTPException) and isinstance(exc.detail, str) else _detail(answered)
-        return failure_page(request, answered.status_code, detail)
+        return await failure_page(request, answered.status_code, detail)
 
     return handle
 

@@ -162,5 +162,23 @@ async def console_session(request: Request) -> Session:
         raise ConsoleError(403, f"{request.method} {route_template(request)} has no permission rule")
     if why := await refusal(state, who, api[0], api[1], request.path_params):
         raise ConsoleError(403, why)
+    return _session(state, who, token)
+
+
+def _session(state: RouterState, who: Principal, token: str) -> Session:
+    assert who.user_id is not None
     user = state.configs.current.config.users_by_id.get(who.user_id)
-    return Session(who=who, csrf=csrf, state=state, time_zone=user.time_zone if user else "UTC")
+    return Session(who=who, csrf=csrf_token(token), state=state, time_zone=user.time_zone if user else "UTC")
+
+
+async def signed_in_person(request: Request) -> Session | None:
+    """The person of the session cookie, if any, whatever the page's rule: an error page (a 403, a 404) gives them
+    the navigation of every other page, so they can go somewhere else. None when nobody is signed in, and when
+    the token cannot be checked (the error may be that the database is unreachable: the page must still show)."""
+    state: RouterState = request.app.state.router
+    token = request.cookies.get(SESSION_COOKIE, "")
+    try:
+        who = await _principal(state, token)
+    except Exception:  # the error page of a failure must not fail in its turn
+        return None
+    return None if who is None or who.user_id is None else _session(state, who, token)
