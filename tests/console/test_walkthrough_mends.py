@@ -157,3 +157,28 @@ async def test_a_403_or_404_page_has_the_navigation_of_every_page(
     assert response is not None and response.status == 404
     await expect(page.get_by_role("navigation", name="Main")).to_have_count(0)
     await signed_out.close()
+
+
+async def test_a_drill_s_incident_says_drill_on_its_page_and_in_the_list(
+    browser: Browser, base_url: str, people: People, admin_api: httpx.AsyncClient
+) -> None:
+    """A rehearsal is never taken for a real incident: its page and its row of the list say "Drill" beside the
+    title (they looked like any other); the list shows drills when asked for them, real incidents by default."""
+    started = await admin_api.post("/v1/services/checkout/drills", json={"by": "alice", "note": "walkthrough"})
+    assert started.status_code == 202, started.text
+    incident = await incident_of(admin_api, started.json()["dedup_key"])
+    page = await signed_in(browser, base_url, people.alice)
+    await page.goto(f"/ui/incidents/{incident}")
+    await expect(page.locator("h1").get_by_test_id("drill")).to_have_text("Drill")
+    await screenshot(page, "incident-drill-desktop")
+    await page.goto("/ui/incidents?status=all")
+    await expect(page.locator(f"tr[data-incident='{incident}']")).to_have_count(0)
+    await page.get_by_label("Kind").select_option("drill")
+    await page.get_by_role("button", name="Filter").click()
+    row = page.locator(f"tr[data-incident='{incident}']")
+    await expect(row.get_by_test_id("drill")).to_have_text("Drill")
+    await screenshot(page, "incidents-drills-desktop")
+    real = page.locator("tr[data-incident]").filter(has_not=page.get_by_test_id("drill"))
+    await expect(real).to_have_count(0)
+    await page.context.close()
+    await resolve_all(admin_api, {incident})

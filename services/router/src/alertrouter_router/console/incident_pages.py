@@ -36,6 +36,7 @@ from alertrouter_shared.cursors import InvalidCursor
 router = APIRouter(prefix="/ui/incidents")
 Signed = Annotated[Session, Depends(console_session)]
 STATUSES = ("open", "triggered", "acknowledged", "resolved", "all")
+KINDS = {"real": "real incidents", "drill": "drills"}  # the API lists one or the other (``drill``)
 LIVE_SECONDS = 3
 PAGE = 100  # incidents a page lists; more are behind its "older" link
 _API = "/v1/incidents/{incident_id}"
@@ -44,10 +45,12 @@ _API = "/v1/incidents/{incident_id}"
 def _filters(request: Request) -> dict[str, str]:
     query = request.query_params
     status = query.get("status", "open")
+    kind = query.get("kind", "real")
     return {
         "team": query.get("team", ""),
         "service": query.get("service", ""),
         "status": status if status in STATUSES else "open",
+        "kind": kind if kind in KINDS else "real",
     }
 
 
@@ -64,7 +67,7 @@ async def _rows(session: Session, filters: dict[str, str], cursor: str) -> tuple
                 since=None,
                 limit=PAGE,
                 cursor=cursor or None,
-                drill=False,
+                drill=filters["kind"] == "drill",
             )
         except InvalidCursor as exc:
             raise ConsoleError(422, str(exc)) from exc
@@ -88,6 +91,7 @@ async def incidents(request: Request, session: Signed) -> Response:
         session,
         filters=filters,
         statuses=STATUSES,
+        kinds=KINDS,
         teams=config.teams,
         services=config.services,
         rows=rows,
