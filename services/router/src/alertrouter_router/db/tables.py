@@ -350,7 +350,9 @@ shift_reminder = Table(
     Column("override", Boolean, nullable=False),
     Column("page_id", String(MAX_PAGE_ID_CHARS), nullable=False),
     _ts("claimed_at", False),
+    _ts("stood_down_at", True),  # told they are no longer on call for it (an override covers it, or was removed)
     Index("ix_router_shift_reminder_claimed_at", "claimed_at"),
+    Index("ix_router_shift_reminder_shift_end", "shift_end"),
 )
 
 config_version = Table(
