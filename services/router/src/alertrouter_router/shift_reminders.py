@@ -8,7 +8,10 @@ pass, a restart) inserts nothing and sends nothing. The page goes to the pages t
 notifier delivers it. Once an hour a pass also deletes the rows of shifts that ended a month ago, but not those of
 reminders it found still due (``db/reminder_writes.py``). Each pass also looks for API overrides removed before
 they ended since the last pass: whoever that puts back on call unannounced, and still is, is told at once
-(``reinstated_reminders``). A process's first pass looks back an hour for both.
+(``reinstated_reminders``). A process's first pass looks back an hour for both. Last, each pass compares the shifts
+the ledger says were told (and those it claims now) with the calculator (``ownership/shift_changes.py``): whoever
+an override has taken a told shift from, or whose shift now ends later or earlier than told, is told so at once,
+each change claimed in the ledger rows as it is written (``claim_change``), so once.
 """
 
 from __future__ import annotations
@@ -19,10 +22,17 @@ from typing import TYPE_CHECKING
 from alertrouter_router import overrides
 from alertrouter_router.db.effect_writes import write_pages
 from alertrouter_router.db.pool import Conn
-from alertrouter_router.db.reminder_writes import claim_reminders, prune_reminders
-from alertrouter_router.decisions.paging import reminder_page
+from alertrouter_router.db.reminder_writes import (
+    claim_change,
+    claim_reminders,
+    prune_reminders,
+    reclaim_stood_down,
+    told_shifts,
+)
+from alertrouter_router.decisions.paging import change_page, reminder_page
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.ownership.reminders import EndedOverride, Reminder, reinstated_reminders, reminders_due
+from alertrouter_router.ownership.shift_changes import ShiftChange, shift_changes
 from alertrouter_shared.events import Page
 from alertrouter_shared.logging import get_logger
 
@@ -58,9 +68,12 @@ async def send_due_reminders(state: RouterState) -> int:
         ended = await overrides.ended_early(conn, since, now)
         removed = [EndedOverride(o.schedule_id, o.as_override(), at) for o, at in ended]
         due += [r for r in reinstated_reminders(config.config, removed) if r.open_end or r.ends_at > now]
-        if due or prune:  # most passes find nothing to write: no transaction for them
+        # a shift over within the look back may have been extended since (an override made late): still read
+        changes = shift_changes(config.config, await told_shifts(conn, now - FIRST_PASS_LOOKBACK), due, now)
+        if due or prune or changes:  # most passes find nothing to write: no transaction for them
             async with conn.transaction():
                 claimed = await _claim(conn, config, due, now)
+                claimed += await _claim_changes(conn, config, changes, now)
                 if prune and (pruned := await prune_reminders(conn, now, due)):
                     log.info("shift_reminders_pruned", count=pruned)
     if prune:
@@ -93,6 +106,19 @@ async def _claim(conn: Conn, config: LoadedConfig, due: list[Reminder], now: dat
     pages = {r.id: reminder_page(config, r, now) for r in due}
     won = await claim_reminders(conn, due, [pages[r.id].page_id for r in due], now)
     claimed = [page for page in pages.values() if page.page_id in won]
+    # a shift its person was told they are no longer on call for, theirs again before it began: told again
+    rest = [r for r in due if pages[r.id].page_id not in won]
+    again = {r.id: reminder_page(config, r, now, again=True) for r in rest}
+    if rest and (taken := await reclaim_stood_down(conn, rest, [again[r.id].page_id for r in rest], now)):
+        claimed += [page for page in again.values() if page.page_id in taken]
     if claimed:
         await write_pages(conn, claimed)
     return claimed
+
+
+async def _claim_changes(conn: Conn, config: LoadedConfig, changes: list[ShiftChange], now: datetime) -> list[Page]:
+    """The notice of each change this call recorded first in the ledger, into the outbox (caller's transaction)."""
+    notices = [change_page(config, change, now) for change in changes if await claim_change(conn, change, now)]
+    if notices:
+        await write_pages(conn, notices)
+    return notices

@@ -12,6 +12,7 @@ from alertrouter_router.decisions.incidents import DRILL_TIME_LIMIT, Incident
 from alertrouter_router.ownership.escalation_targets import Target, readdressed, targets_for_level
 from alertrouter_router.ownership.loader import LoadedConfig
 from alertrouter_router.ownership.reminders import Reminder, reminder_text
+from alertrouter_router.ownership.shift_changes import ShiftChange, change_text
 from alertrouter_shared.events import ContactMethod, ContactMethodType, Page, PageAlert, PageKind, PageShift, Severity
 
 PAGE_ALERTS_SHOWN = 10  # a page names at most this many member alerts; alert_count says how many there are
@@ -210,9 +211,37 @@ def escalation_updates(
     ]
 
 
-def reminder_page(config: LoadedConfig, reminder: Reminder, now: datetime) -> Page:
+def reminder_page(config: LoadedConfig, reminder: Reminder, now: datetime, *, again: bool = False) -> Page:
     """A shift reminder as a page of its own kind: no incident, so its ids are the reminder's (stable per person,
-    schedule and shift start); the text says which schedule and when, in the person's time zone."""
+    schedule and shift start); the text says which schedule and when, in the person's time zone. ``again``: the
+    person was told they were no longer on call for it, and it is theirs again (a page of its own)."""
+    page = _reminder_page(config, reminder, now)
+    return page.model_copy(update={"page_id": f"{page.page_id}:{now.timestamp():.0f}"}) if again else page
+
+
+def change_page(config: LoadedConfig, change: ShiftChange, now: datetime) -> Page:
+    """A change to a shift already announced (``ownership/shift_changes.py``), on the reminder's channel and in its
+    thread: the shift's hours from ``from_at`` as they are now (until the told end for a stand-down)."""
+    user, schedule = config.users_by_id[change.user_id], config.schedules_by_id[change.schedule_id]
+    reminder = Reminder(
+        change.user_id,
+        change.schedule_id,
+        change.rows[-1],
+        change.new_end or change.ends_at,
+        now,
+        False,
+        False,
+        change.contact_method,
+    )
+    page = _reminder_page(config, reminder, now)
+    shift = page.shift.model_copy(update={"starts_at": change.from_at}) if page.shift else None
+    summary = change_text(change, schedule, user)
+    return page.model_copy(
+        update={"page_id": f"{page.page_id}:{now.timestamp():.0f}", "summary": summary, "shift": shift}
+    )
+
+
+def _reminder_page(config: LoadedConfig, reminder: Reminder, now: datetime) -> Page:
     user = config.users_by_id[reminder.user_id]
     schedule = config.schedules_by_id[reminder.schedule_id]
     method = reminder.contact_method
