@@ -1,6 +1,7 @@
 """What a new person's walk through the console found, each looked at in the browser: a table cell never splits a
 word ("checkou t"), the calendar feed URL is shown in a box as wide as its card, and the schedule timeline's day
-labels are drawn inside it."""
+labels are drawn inside it; a 403 or 404 page has the navigation; a drill's incident says so; the Why paragraph is in
+the person's time zone like the lines under it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from playwright.async_api import Browser, Page, expect
 
 from alertrouter_router.console.rendering import ENV
 from alertrouter_router.console.schedule_timeline import build
+from alertrouter_router.console.why_page import in_zone
+from alertrouter_router.decisions.explain import explain_text
 from alertrouter_router.ownership.loader import load_config
+from alertrouter_router.timefmt import utc_time
 from tests.console.conftest import CONFIG, ROOT, People, fire, incident_of, resolve_all, screenshot, signed_in
 from tests.console.test_pages_fit import pages_to_visit
 
@@ -182,3 +186,51 @@ async def test_a_drill_s_incident_says_drill_on_its_page_and_in_the_list(
     await expect(real).to_have_count(0)
     await page.context.close()
     await resolve_all(admin_api, {incident})
+
+
+async def test_the_why_paragraph_is_in_the_person_s_zone_like_the_lines_under_it(
+    browser: Browser,
+    base_url: str,
+    people: People,
+    admin_api: httpx.AsyncClient,
+    ingest: httpx.AsyncClient,
+    unique: str,
+) -> None:
+    """bob (America/New_York) read "paged at 2026-12-08 00:02:20 UTC" in the paragraph over "at Mon 7 Dec 19:02 EST"
+    in the lines under it: one instant, two zones."""
+    key = await fire(ingest, "checkout", "ZoneCheck", f"checkout zone check ({unique})")
+    incident = await incident_of(admin_api, key)
+    decision = (await admin_api.get("/v1/decisions", params={"dedup_key": key})).json()["items"][-1]["id"]
+    page = await signed_in(browser, base_url, people.bob)
+    await page.goto(f"/ui/why/{decision}")
+    paragraph = page.get_by_test_id("explanation")
+    await expect(paragraph).to_contain_text("Paged: Alice Example (alice)")
+    text = await paragraph.inner_text()
+    assert "UTC" not in text and "EST" in text, text
+    line = await page.get_by_test_id("next-escalation").inner_text()  # "... is paged at Mon 7 Dec 19:02 EST."
+    assert line.split(" at ")[-1] in text, (line, text)
+    for sent in await page.locator("ul.targets li li").all_inner_texts():  # "webhook (alice-hook) at ..."
+        assert sent.split(" at ")[-1].split(",")[0] in text, (sent, text)
+    await screenshot(page, "why-decision-zone-desktop")
+    await page.context.close()
+    await resolve_all(admin_api, {incident})
+
+
+def test_the_why_paragraph_writes_every_instant_of_the_reason_in_the_person_s_zone_too() -> None:
+    """The reason's instants go through the same ``timefmt.instants_in`` with the page's zone (no browser)."""
+    row = {
+        "kind": "manual",
+        "explanation": {"step": {}},
+        "dedup_key": "am:prod:abc",
+        "incident_id": "inc-1",
+        "created_at": datetime(2026, 12, 7, 3, 5, tzinfo=UTC),
+        "outcome": "snoozed",
+        "reason": "snoozed by bob; paged again at 2026-12-07T03:15:00+00:00, then 2026-13-99T99:99:00Z",
+        "config_version": "9b78",
+        "id": "dec-1",
+    }
+    text = explain_text(row, in_zone("America/New_York"))
+    assert "A person acted on incident inc-1 at Sun 6 Dec 22:05 EST." in text, text
+    assert "paged again at Sun 6 Dec 22:15 EST, then 2026-13-99T99:99:00Z." in text, text
+    assert explain_text(row) == explain_text(row, utc_time)  # the API's and the CLI's paragraph: UTC, as before
+    assert "paged again at 2026-12-07 03:15:00 UTC" in explain_text(row)

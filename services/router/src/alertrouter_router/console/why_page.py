@@ -9,6 +9,7 @@ whose explanation paged them, among the newest ``SCAN`` that match the other fil
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -18,7 +19,8 @@ from alertrouter_router.console.forms import local_instant
 from alertrouter_router.console.rendering import render
 from alertrouter_router.console.session import Session, console_session
 from alertrouter_router.db import decision_reads
-from alertrouter_router.decisions.explain import chosen_by, explain_text, how_selected, next_step
+from alertrouter_router.decisions.explain import Show, chosen_by, explain_text, how_selected, next_step
+from alertrouter_router.timefmt import local_time
 
 router = APIRouter(prefix="/ui/why")
 Signed = Annotated[Session, Depends(console_session)]
@@ -66,6 +68,21 @@ async def find(request: Request, session: Signed) -> Response:
     )
 
 
+def in_zone(zone: str) -> Show:
+    """The paragraph's instants as the lines under it write them, in the person's zone (it was in UTC above lines
+    in theirs); like ``utc_time``, anything that is not an instant as it is."""
+
+    def show(value: object) -> str:
+        if not isinstance(value, datetime | str):
+            return str(value)
+        try:
+            return local_time(value, zone) or str(value)
+        except ValueError:
+            return str(value)
+
+    return show
+
+
 @router.get("/{decision_id}")
 async def decision(request: Request, decision_id: str, session: Signed) -> Response:
     async with session.state.engine.connect() as conn:
@@ -80,7 +97,7 @@ async def decision(request: Request, decision_id: str, session: Signed) -> Respo
         "decision.html",
         session,
         row=row,
-        paragraph=explain_text(row),
+        paragraph=explain_text(row, in_zone(session.time_zone)),
         route=x.get("route", {}),
         targets=targets,
         skipped=x.get("skipped_levels", []),

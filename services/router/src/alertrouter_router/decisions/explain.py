@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from alertrouter_router.timefmt import utc_time, utc_times_in
+from alertrouter_router.timefmt import instants_in, utc_time
+
+# How an instant of the paragraph is written: ``utc_time`` for the API and the CLI, the person's zone in the console.
+Show = Callable[[object], str]
 
 # A person's action that chose whom to page (``responder_rules``): the policy did not name them.
 _CHOSEN = {
@@ -34,12 +38,12 @@ def how_selected(via: dict[str, Any], chosen: tuple[str, str] | None = None) -> 
     return chosen[0] if chosen else "named directly in the policy"
 
 
-def _who(targets: list[dict[str, Any]], chosen: tuple[str, str] | None) -> list[str]:
+def _who(targets: list[dict[str, Any]], chosen: tuple[str, str] | None, show: Show) -> list[str]:
     """ "Paged: …" for those with a notification; a target without one was not paged, and is named apart."""
     paged, unreachable = [], []
     for target in targets:
         who = f"{target['name'] or target['user']} ({target['user']}), {how_selected(target['selected_by'], chosen)}"
-        notified = [f"{n['type']} at {utc_time(n['send_at'])}" for n in target["notifications"]]
+        notified = [f"{n['type']} at {show(n['send_at'])}" for n in target["notifications"]]
         if notified:
             paged.append(f"{who}, notified by {', '.join(notified)}")
         else:
@@ -59,14 +63,15 @@ def _routed(route: dict[str, Any], said: str) -> str:
     return f"No service matched: {route.get('reason')}."
 
 
-def explain_text(row: dict[str, Any]) -> str:
+def explain_text(row: dict[str, Any], show: Show = utc_time) -> str:
+    """The paragraph, every instant in it (those of the reason too) written by ``show``."""
     x = row["explanation"]
     event = x.get("event", {})
     route = x.get("route", {})
     lines = []
     if row["kind"] == "event":
         # Received is when ingest took it; a decision read from a backlog (a router down, lagging) is made later.
-        arrived, decided = utc_time(event.get("received_at") or row["created_at"]), utc_time(row["created_at"])
+        arrived, decided = show(event.get("received_at") or row["created_at"]), show(row["created_at"])
         later = "" if arrived == decided else f" and was decided at {decided}"
         lines.append(
             f"Event {event.get('event_id')} ({event.get('action')} from {event.get('source')} integration "
@@ -77,49 +82,47 @@ def explain_text(row: dict[str, Any]) -> str:
     elif row["kind"] == "recheck":
         alert = x.get("alert", {})
         lines.append(
-            f"Alert {row['dedup_key']} ({alert.get('summary')!r}), firing since {utc_time(alert.get('firing_since'))} "
-            f"and held back by {alert.get('suppressed_by')}, was looked at again at {utc_time(row['created_at'])}."
+            f"Alert {row['dedup_key']} ({alert.get('summary')!r}), firing since {show(alert.get('firing_since'))} "
+            f"and held back by {alert.get('suppressed_by')}, was looked at again at {show(row['created_at'])}."
         )
         if route:  # routed again under the configuration in force (a reload may have routed it, or moved it)
             lines.append(_routed(route, "It is now routed"))
     elif row["kind"] == "manual":
-        lines.append(f"A person acted on incident {row['incident_id']} at {utc_time(row['created_at'])}.")
+        lines.append(f"A person acted on incident {row['incident_id']} at {show(row['created_at'])}.")
     elif x.get("drill_ended"):
         lines.append(
-            f"The time limit of drill incident {row['incident_id']} came at {utc_time(x['drill_ended']['ends_at'])}."
+            f"The time limit of drill incident {row['incident_id']} came at {show(x['drill_ended']['ends_at'])}."
         )
     elif x.get("not_reached"):
         lines.append(
             f"Every page of the current level of incident {row['incident_id']} had failed for good at "
-            f"{utc_time(row['created_at'])}."
+            f"{show(row['created_at'])}."
         )
     elif x.get("retrigger"):
         lines.append(
             f"The snooze or acknowledgement timeout of incident {row['incident_id']} ran out at "
-            f"{utc_time(row['created_at'])}."
+            f"{show(row['created_at'])}."
         )
     else:
         step = x.get("step", {})
         lines.append(
             f"Escalation step round {step.get('round')} level {step.get('level')} of incident {row['incident_id']} "
-            f"was due at {utc_time(step.get('due_at'))}."
+            f"was due at {show(step.get('due_at'))}."
         )
     if x.get("clamped"):
         clamped = x["clamped"]
-        lines.append(
-            f"Its time {utc_time(clamped['occurred_at'])} was {clamped['why']}: {utc_time(clamped['to'])} was used."
-        )
+        lines.append(f"Its time {show(clamped['occurred_at'])} was {clamped['why']}: {show(clamped['to'])} was used.")
     if x.get("fired_again"):
         lines.append(f"Its episode had been resolved: {x['fired_again']}.")
-    lines.append(f"Outcome: {row['outcome']} — {utc_times_in(str(row['reason']))}.")
+    lines.append(f"Outcome: {row['outcome']} — {instants_in(str(row['reason']), show)}.")
     for skipped in x.get("skipped_levels", []):
         lines.append(f"Level {skipped['level']} (round {skipped['round']}) was skipped: nobody reachable.")
-    lines.extend(_who(x.get("targets", []), chosen_by(x)))
+    lines.extend(_who(x.get("targets", []), chosen_by(x), show))
     if x.get("next_escalation"):
         nxt = x["next_escalation"]
         lines.append(
             f"Unless acknowledged, level {nxt['level']} (round {nxt['round']}) {next_step(str(row['outcome']))} at "
-            f"{utc_time(nxt['at'])}."
+            f"{show(nxt['at'])}."
         )
     lines.append(f"Configuration version {row['config_version']}; decision {row['id']}.")
     return " ".join(lines) + "\n"
