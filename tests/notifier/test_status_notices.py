@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from alertrouter_notifier.channels.base import Links
 from alertrouter_notifier.rendering.chat import teams_card
 from alertrouter_notifier.rendering.email import subject, text_body
@@ -137,3 +139,28 @@ def test_a_shift_reminder_on_every_channel(make_page: PageFactory) -> None:
     card = teams_card(reminder(ContactMethodType.TEAMS, "https://t.test/hook"), links)["attachments"][0]["content"]
     assert card["body"][0]["text"] == "ON CALL: Payments primary" and card["actions"] == []
     assert card["body"][1]["inlines"][0]["text"] == REMINDER
+
+
+STOOD_DOWN = (
+    "You are no longer on call for Payments primary from Mon 30 Mar 2026 09:00 CEST until "
+    "Tue 31 Mar 2026 09:00 CEST: Anna covers it (Europe/Berlin)."
+)
+
+
+@pytest.mark.parametrize("change", ["stood_down", "new_end"])
+def test_a_change_to_a_told_shift_is_headed_shift_changed_not_on_call(make_page: PageFactory, change: str) -> None:
+    """A stand-down headed "ON CALL" said the opposite of its text where only the head shows (an SMS preview, a
+    subject cut short)."""
+    shift = SHIFT.model_copy(update={"change": change})
+
+    def notice(channel: ContactMethodType, address: str) -> Any:
+        return make_page(
+            channel, address, kind=PageKind.SHIFT_REMINDER, summary=STOOD_DOWN, shift=shift, severity=Severity.INFO
+        )
+
+    assert render_sms(notice(ContactMethodType.SMS, "+15005550006"), Links()).startswith("[SHIFT CHANGED] You are")
+    assert subject(notice(ContactMethodType.EMAIL, "a@example.test")).startswith("[SHIFT CHANGED] You are no longer")
+    slack = slack_message(notice(ContactMethodType.SLACK, "U0ANNA"), Links(), interactive=True)
+    assert slack["blocks"][0]["text"]["text"] == ":calendar: SHIFT CHANGED: Payments primary"
+    card = teams_card(notice(ContactMethodType.TEAMS, "https://t.test/hook"), Links())["attachments"][0]["content"]
+    assert card["body"][0]["text"] == "SHIFT CHANGED: Payments primary"

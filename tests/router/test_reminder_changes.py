@@ -96,6 +96,8 @@ async def test_an_override_that_takes_a_told_shift_and_its_removal_are_told_once
             "You are no longer on call for Rota from Mon 1 Mar 2027 10:30 UTC until Mon 1 Mar 2027 22:30 UTC: "
             "Anna covers it (UTC).",
         )
+        assert ben.shift is not None and ben.shift.change == "stood_down"  # headed SHIFT CHANGED, not ON CALL
+        assert anna.shift is not None and anna.shift.change is None
         assert await _pass(state, T0 + timedelta(minutes=3)) == []  # told once
 
     async with reminder_process(reminder_database, config_dir) as state:  # another process: claimed, not again
@@ -112,7 +114,7 @@ async def test_an_override_that_takes_a_told_shift_and_its_removal_are_told_once
             "An override for Rota was removed: you are no longer on call from Mon 1 Mar 2027 10:30 UTC "
             "until Mon 1 Mar 2027 22:30 UTC (UTC)."
         )
-        assert anna.contact_method.id == "anna-chat"
+        assert anna.contact_method.id == "anna-chat" and anna.shift is not None and anna.shift.change == "stood_down"
         assert ben.summary.startswith("Your on-call shift for Rota starts Mon 1 Mar 2027 10:30 UTC")
         assert await _pass(state, T0 + timedelta(minutes=7)) == []
 
@@ -131,6 +133,7 @@ async def test_an_override_that_keeps_someone_on_call_past_the_told_end_is_told(
             "You stay on call for Rota until Thu 4 Mar 2027 02:30 UTC, not Wed 3 Mar 2027 22:30 UTC as announced (UTC)."
         )
         assert ben.shift is not None and ben.shift.ends_at == at + timedelta(hours=16, minutes=30)
+        assert ben.shift.change == "new_end"
         assert await _pass(state, at + timedelta(minutes=2)) == []
 
     async with reminder_process(reminder_database, config_dir) as state:  # another process: claimed, not again

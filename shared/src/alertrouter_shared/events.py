@@ -304,6 +304,11 @@ class PageShift(_Wire):
     ends_at: AwareDatetime
     time_zone: str = "UTC"
     override: bool = Field(False, description="an override put the person on call (rather than their rotation)")
+    change: Literal["stood_down", "new_end"] | None = Field(
+        None,
+        description="a change to a shift the person was told of: no longer theirs (stood_down), or ending at "
+        "another time (new_end); none for the reminder itself",
+    )
 
 
 class Page(_Wire):

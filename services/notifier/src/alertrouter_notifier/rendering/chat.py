@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from alertrouter_notifier.channels.base import Links
-from alertrouter_notifier.rendering.text import drill_prefix, incident_ref, mask_secret_labels, truncate
+from alertrouter_notifier.rendering.text import drill_prefix, incident_ref, mask_secret_labels, shift_tag, truncate
 from alertrouter_shared.events import Page, PageKind, Severity
 
 LABEL_VALUE_LIMIT = 100
@@ -31,7 +31,7 @@ _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
 
 def title(page: Page) -> str:
     if page.shift is not None:
-        return f"ON CALL: {page.shift.schedule_name or page.shift.schedule_id}"
+        return f"{shift_tag(page.shift)}: {page.shift.schedule_name or page.shift.schedule_id}"
     status = page.severity.value.upper() if page.kind is PageKind.TRIGGER else STATUS[page.kind]
     return f"{drill_prefix(page.drill)}{status}: {page.service_name or page.service_id}"
 

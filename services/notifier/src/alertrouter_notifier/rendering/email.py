@@ -16,7 +16,14 @@ from alertrouter_notifier.channels.base import Links
 from alertrouter_notifier.rendering.chat import STATUS, link_actions
 from alertrouter_notifier.rendering.chat import facts as chat_facts
 from alertrouter_notifier.rendering.chat import summary as chat_summary
-from alertrouter_notifier.rendering.text import DRILL_MARK, drill_prefix, incident_ref, mask_secret_labels, truncate
+from alertrouter_notifier.rendering.text import (
+    DRILL_MARK,
+    drill_prefix,
+    incident_ref,
+    mask_secret_labels,
+    shift_tag,
+    truncate,
+)
 from alertrouter_shared.events import Page, PageKind
 
 SUBJECT_LIMIT = 150
@@ -34,7 +41,7 @@ def message_id(delivery_id: str, domain: str) -> str:
 
 def subject(page: Page) -> str:
     if page.shift is not None:
-        return truncate(f"[ON CALL] {' '.join(page.summary.split())}", SUBJECT_LIMIT)
+        return truncate(f"[{shift_tag(page.shift)}] {' '.join(page.summary.split())}", SUBJECT_LIMIT)
     service = page.service_name or page.service_id
     base = f"{service}: {chat_summary(page)}"
     tag = page.severity.value.upper() if page.kind is PageKind.TRIGGER else STATUS[page.kind]

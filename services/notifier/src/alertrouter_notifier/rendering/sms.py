@@ -16,6 +16,7 @@ from alertrouter_notifier.rendering.text import (
     gsm7_septets,
     incident_ref,
     is_gsm7,
+    shift_tag,
     truncate,
     ucs2_units,
 )
@@ -54,7 +55,7 @@ def _head(page: Page) -> str:
     if page.kind is PageKind.DIGEST:  # spans services and incidents: the summary names them
         return "[DIGEST] "
     if page.shift is not None:  # the summary names the schedule and the shift's times
-        return "[ON CALL] "
+        return f"[{shift_tag(page.shift)}] "
     service = truncate(page.service_name or page.service_id, 40, ellipsis="...")
     count = f" (x{page.alert_count})" if page.alert_count > 1 else ""
     return f"{drill_prefix(page.drill)}[{_tag(page)}] {service}{count}: "

@@ -11,6 +11,8 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 
+from alertrouter_shared.events import PageShift
+
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿"
     "abcdefghijklmnopqrstuvwxyzäöñüà"
@@ -118,6 +120,12 @@ DRILL_MARK = "DRILL"
 def drill_prefix(drill: bool) -> str:
     """What every message of a drill starts with, so nobody takes a rehearsal for an outage (or the reverse)."""
     return f"[{DRILL_MARK}] " if drill else ""
+
+
+def shift_tag(shift: PageShift) -> str:
+    """The heading of a shift message: a stand-down titled "ON CALL" told a person the opposite of its text at a
+    glance (an SMS preview, a mail subject cut short)."""
+    return "SHIFT CHANGED" if shift.change else "ON CALL"
 
 
 def incident_ref(incident_id: str) -> str:

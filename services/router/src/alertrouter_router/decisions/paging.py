@@ -234,7 +234,8 @@ def change_page(config: LoadedConfig, change: ShiftChange, now: datetime) -> Pag
         change.contact_method,
     )
     page = _reminder_page(config, reminder, now)
-    shift = page.shift.model_copy(update={"starts_at": change.from_at}) if page.shift else None
+    kind = "stood_down" if change.new_end is None else "new_end"
+    shift = page.shift.model_copy(update={"starts_at": change.from_at, "change": kind}) if page.shift else None
     summary = change_text(change, schedule, user)
     return page.model_copy(
         update={"page_id": f"{page.page_id}:{now.timestamp():.0f}", "summary": summary, "shift": shift}
