@@ -50,11 +50,6 @@ def local_times_in(text: str, zone: str) -> str:
     return instants_in(text, lambda at: local_time(at, zone))
 
 
-def utc_times_in(text: str) -> str:
-    """A decision's reason with its ISO 8601 instants as ``utc_time`` writes them, as the rest of the paragraph."""
-    return instants_in(text, utc_time)
-
-
 def utc_time(value: object) -> str:
     """An instant (a datetime, or ISO 8601 as the explanation JSON stores it) as ``2026-12-06 02:48:47 UTC``;
     anything that is not one as it is."""
