@@ -13,7 +13,6 @@ import pytest
 
 from alertrouter_notifier.channels.base import Links
 from alertrouter_notifier.links import LinkBuilder
-from alertrouter_notifier.redaction import redact
 from alertrouter_notifier.rendering.chat import teams_card
 from alertrouter_notifier.rendering.email import build_email, subject, thread_root_id
 from alertrouter_notifier.rendering.slack import slack_message
@@ -29,6 +28,7 @@ from alertrouter_notifier.rendering.text import (
 )
 from alertrouter_notifier.rendering.voice import announcement, spelled_ref
 from alertrouter_shared.events import ContactMethodType, PageKind
+from alertrouter_shared.redaction import redact
 from tests.notifier.conftest import PageFactory
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -34,11 +34,11 @@ from alertrouter_notifier.outcome_writer import OutcomeWriter
 from alertrouter_notifier.outcomes import GAVE_UP_PREFIX
 from alertrouter_notifier.policy import DeliveryPolicy
 from alertrouter_notifier.publisher import ResultPublisher
-from alertrouter_notifier.redaction import redact
 from alertrouter_shared.clock import Clock
 from alertrouter_shared.db_errors import is_transient
 from alertrouter_shared.events import DeliveryStatus, Page
 from alertrouter_shared.logging import bound_context, get_logger
+from alertrouter_shared.redaction import redact
 
 log = get_logger(__name__)
 

@@ -22,11 +22,11 @@ from alertrouter_notifier.channels.email import SmtpProvider
 from alertrouter_notifier.channels.http import make_http_client
 from alertrouter_notifier.channels.slack_api import SlackApi
 from alertrouter_notifier.channels.twilio_api import check_account, credentials
-from alertrouter_notifier.redaction import redact
 from alertrouter_notifier.settings import NotifierSettings
 from alertrouter_shared.clock import Clock
 from alertrouter_shared.events import ContactMethodType
 from alertrouter_shared.provider_check import ProviderCheckReport, ProviderResult, ProviderStatus
+from alertrouter_shared.redaction import redact
 
 Check = Callable[[], Awaitable[str]]
 _WITHOUT_POSTING = {

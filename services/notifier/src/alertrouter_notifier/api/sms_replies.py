@@ -28,12 +28,12 @@ from alertrouter_notifier.api.context import AppContext, context
 from alertrouter_notifier.api.twilio_signature import TWIML_REPLY, twilio_api, twiml, verified_form
 from alertrouter_notifier.db.answers import answer_key, claim, release
 from alertrouter_notifier.db.sent_pages import SentPage, triggers_to
-from alertrouter_notifier.redaction import redact
 from alertrouter_notifier.rendering.text import incident_ref, truncate
 from alertrouter_notifier.router_client import OPEN, PAST, IncidentAction, Result
 from alertrouter_shared.db_errors import is_transient, retry_transient
 from alertrouter_shared.events import ContactMethodType
 from alertrouter_shared.logging import get_logger
+from alertrouter_shared.redaction import redact
 
 log = get_logger(__name__)
 

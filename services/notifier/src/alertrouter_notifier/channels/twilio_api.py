@@ -12,7 +12,7 @@ import httpx
 
 from alertrouter_notifier.channels.base import SendPermanentError, SendTransientError, parse_retry_after
 from alertrouter_notifier.channels.http import RETRYABLE_STATUS, short_body, transport_errors
-from alertrouter_notifier.redaction import redact
+from alertrouter_shared.redaction import redact
 
 # Invalid To, not SMS/voice capable, unreachable, opted out, invalid phone number for calls
 RECIPIENT_ERRORS = frozenset({21211, 21214, 21217, 21610, 21612, 21614, 13223, 13224})

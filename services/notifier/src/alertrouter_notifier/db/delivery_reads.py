@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_notifier.db.tables import attempt, delivery
 from alertrouter_notifier.outcomes import failure_reason
-from alertrouter_notifier.redaction import redact_optional
 from alertrouter_shared.cursors import encode_cursor, seq_after
 from alertrouter_shared.events import ContactMethodType, DeliveryStatus
+from alertrouter_shared.redaction import redact_optional
 
 
 class AttemptView(BaseModel):

@@ -2,7 +2,8 @@
 
 Providers quote the recipient in their errors (Twilio 21211: "The 'To' number +44... is not a valid phone
 number"), so every error is passed through ``redact`` before it is logged, stored or published, and again when
-the delivery records are read (rows written by older versions).
+the delivery records are read (rows written by older versions). The router passes the database's refusal of an
+alert through it before a decision stores it (a value quoted in the error may be personal).
 """
 
 from __future__ import annotations
