@@ -9,7 +9,8 @@ the batch being retried forever and holding back every record after it on the pa
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeAlias, TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeAlias, TypeVar
 
 from aiokafka import ConsumerRecord
 
@@ -23,6 +24,15 @@ Item = TypeVar("Item")
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
 
+@dataclass(frozen=True)
+class Refusal(Generic[Item]):
+    """One record the database refused: its item, and why (the exception the store raised)."""
+
+    item: Item
+    record: Record
+    error: BaseException
+
+
 async def store_isolating(
     decoded: Sequence[tuple[Item, Record]],
     store: Callable[[list[Item]], Awaitable[object]],
@@ -32,19 +42,30 @@ async def store_isolating(
     """Store ``decoded`` as one batch, else one at a time; returns the records the database refused.
 
     ``what`` names the records in logs and errors; ``context`` gives the log fields of one item."""
+    return [refusal.record for refusal in await refusals_isolating(decoded, store, what, context)]
+
+
+async def refusals_isolating(
+    decoded: Sequence[tuple[Item, Record]],
+    store: Callable[[list[Item]], Awaitable[object]],
+    what: str,
+    context: Callable[[Item], dict[str, str]] = lambda _: {},
+) -> list[Refusal[Item]]:
+    """``store_isolating``, each refused record with its item and the database's refusal (the router writes a
+    decision saying why an alert was not stored)."""
     try:
         await _unless_unavailable(store([item for item, _ in decoded]), what)
         return []
     except _Refused as refused:
         log.warning("batch_retry_isolated", records=what, error=repr(refused.__cause__))
-    failed: list[Record] = []
+    failed: list[Refusal[Item]] = []
     for item, record in decoded:
         with bound_context(**context(item)):
             try:
                 await _unless_unavailable(store([item]), what)
             except _Refused as refused:
                 log.error("record_not_stored", records=what, offset=record.offset, exc_info=refused.__cause__)
-                failed.append(record)
+                failed.append(Refusal(item, record, refused.__cause__ or refused))
     return failed
 
 
