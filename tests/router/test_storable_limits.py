@@ -119,7 +119,9 @@ async def test_an_alert_the_database_refuses_is_dead_lettered_and_the_rest_of_it
 ) -> None:
     """No input of ours is known to fail the write for a reason other than an outage (each such input found was
     mended), so a trigger of the test's database refuses one alert: the others of its batch must still page,
-    and it must reach the dead-letter topic rather than hold the partition back."""
+    and it must reach the dead-letter topic rather than hold the partition back. A not_stored decision says why
+    nobody was paged (none before: the decisions API knew nothing of it), and the key's next alert, which the
+    database takes, is decided and pages."""
     poison = f"am:test-am:{unique}-poison"
     refuse = f"""
         CREATE OR REPLACE FUNCTION refuse_alert_{unique}() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -154,9 +156,72 @@ async def test_an_alert_the_database_refuses_is_dead_lettered_and_the_rest_of_it
         # counted, for AlertrouterRecordsDeadLettered: an alert that paged nobody must not show in a log line only
         now = REGISTRY.get_sample_value("alertrouter_records_dead_lettered_total", {"topic": ALERTS_DLQ})
         assert now is not None and now >= counted + 1
+        [decision] = await decisions_for(api, poison, 1)
+        assert decision["outcome"] == "not_stored" and decision["service_id"] == "checkout"
+        assert decision["event_id"] is None  # the event replayed from the dead-letter topic must be decided then
+        assert "refused by the test" in decision["reason"] and ALERTS_DLQ in decision["reason"]
+        explained = (await api.get(f"/v1/decisions/{decision['id']}/explain")).text
+        assert "Outcome: not_stored — could not be stored, so nobody was paged" in explained
+        await conn.execute(f"DROP TRIGGER refuse_alert_{unique} ON router_alert")
+        # the refusal swallows no later alert of the key
+        await send(producer, alert_event(poison, {"service": "checkout", "alertname": poison}))
+        await eventually(partial(paged, pages, poison), what="the page of the key's next alert")
+        assert [d["outcome"] for d in await decisions_for(api, poison, 2)] == ["not_stored", "paged"]
     finally:
         await dead_letters.stop()
         await conn.execute(f"DROP TRIGGER IF EXISTS refuse_alert_{unique} ON router_alert")
         await conn.close()
     assert AlertEvent.model_validate_json(refused).dedup_key == poison
-    assert not await paged(pages, poison)
+    assert len([p for p in pages_for(pages, poison) if p.kind is PageKind.TRIGGER]) == 1
+
+
+async def test_a_refused_alert_whose_decision_is_refused_too_is_counted_and_the_partition_moves_on(
+    router: RouterRuntime,
+    api: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    pages: TopicReader,
+    router_database_url: str,
+    kafka_bootstrap: str,
+    unique: str,
+) -> None:
+    """What the database refused may break the not_stored decision too: the event is dead-lettered all the same,
+    the failure counted (and logged), and the consumer goes on to the next alert."""
+    poison, after = f"am:test-am:{unique}-poison", f"am:test-am:{unique}-after"
+    refuse = f"""
+        CREATE OR REPLACE FUNCTION refuse_{unique}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'refused by the test' USING ERRCODE = '22021'; END $$;
+        CREATE OR REPLACE TRIGGER refuse_alert_{unique} BEFORE INSERT ON router_alert FOR EACH ROW
+        WHEN (NEW.dedup_key = '{poison}') EXECUTE FUNCTION refuse_{unique}();
+        CREATE OR REPLACE TRIGGER refuse_decision_{unique} BEFORE INSERT ON router_decision FOR EACH ROW
+        WHEN (NEW.dedup_key = '{poison}') EXECUTE FUNCTION refuse_{unique}();
+    """
+    metric = "alertrouter_router_not_stored_decisions_failed_total"
+    failed = REGISTRY.get_sample_value(metric) or 0.0
+    conn = await asyncpg.connect(**connect_arguments(router_database_url))
+    dead_letters = await TopicReader(kafka_bootstrap, ALERTS_DLQ).start()
+    try:
+        await conn.execute(refuse)
+        await send(producer, alert_event(poison, {"service": "checkout", "alertname": "Poison"}))
+        # on the refused alert's partition (its key), after it: only paged if the consumer got past it
+        later = alert_event(after, {"service": "checkout", "alertname": "After"}).model_dump_json().encode()
+        await producer.send_and_wait(ALERTS, later, key=poison.encode())
+        await eventually(partial(paged, pages, after), what="the page of the alert after the refused one")
+        await eventually(
+            lambda: _found(any(poison.encode() in value for value in dead_letters.values)),
+            what="the refused alert in the dead-letter topic",
+        )
+        await eventually(
+            lambda: _found((REGISTRY.get_sample_value(metric) or 0.0) >= failed + 1),
+            what="the not_stored decision's failure counted",
+        )
+        response = await api.get("/v1/decisions", params={"dedup_key": poison})
+        assert response.json()["items"] == []
+    finally:
+        await dead_letters.stop()
+        await conn.execute(f"DROP TRIGGER IF EXISTS refuse_alert_{unique} ON router_alert")
+        await conn.execute(f"DROP TRIGGER IF EXISTS refuse_decision_{unique} ON router_decision")
+        await conn.close()
+
+
+async def _found(condition: bool) -> bool | None:
+    return condition or None

@@ -41,3 +41,8 @@ TIMER_FAILURES = Counter(
     "Timer passes (escalation steps, rechecks, snoozes, heartbeats, reminders) that failed and wait for the next poll",
     ["timer"],
 )
+NOT_STORED_UNDECIDED = Counter(
+    "alertrouter_router_not_stored_decisions_failed_total",
+    "Alert events the database refused whose not_stored decision could not be written either "
+    "(dead-lettered and logged all the same)",
+)

@@ -83,17 +83,7 @@ def after_commit(effects: Effects, recorded: list[Decision], now: datetime, publ
     """Publish the pages due now, count and log what was committed."""
     if effects.pages:
         publisher.hand_over(effects.pages, now)
-    for item in recorded:
-        DECISIONS.labels(item.outcome.value).inc()
-        log.info(
-            "decision",
-            decision_id=item.id,
-            incident_id=item.incident_id,
-            dedup_key=item.dedup_key,
-            outcome=item.outcome.value,
-            service=item.service_id,
-            reason=item.reason,
-        )
+    count_decisions(recorded)
     for page in effects.pages:
         PAGES_EMITTED.labels(str(page.escalation_level)).inc()
     for step in effects.fired:
@@ -106,3 +96,18 @@ def after_commit(effects: Effects, recorded: list[Decision], now: datetime, publ
     for incident in (i for i in effects.resolved if not i.drill):
         INCIDENTS_RESOLVED.labels(incident.service_id or "").inc()
         MTTR.labels(incident.service_id or "").observe(max(0.0, (now - incident.opened_at).total_seconds()))
+
+
+def count_decisions(recorded: Sequence[Decision]) -> None:
+    """Count and log decisions once committed (``after_commit``, and an alert's ``not_stored`` decision)."""
+    for item in recorded:
+        DECISIONS.labels(item.outcome.value).inc()
+        log.info(
+            "decision",
+            decision_id=item.id,
+            incident_id=item.incident_id,
+            dedup_key=item.dedup_key,
+            outcome=item.outcome.value,
+            service=item.service_id,
+            reason=item.reason,
+        )

@@ -18,6 +18,7 @@ OUTCOME_WORDS = {
     "nobody_on_call": "Nobody reachable",
     "escalation_ended": "Escalation ended",
     "noted": "Note",
+    "not_stored": "Not stored",  # the database refused the alert: dead-lettered, nobody paged
 }
 STATUS_UPDATES = ("acknowledged", "resolved")  # page ids <incident>:<kind>:<round>.<level>.<step round>:<user>:<method>
 ESCALATED = "escalated"  # page ids <incident>:escalated:<round>:<level>:<user>:<method> (paging.escalation_updates)

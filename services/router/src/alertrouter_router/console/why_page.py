@@ -24,7 +24,7 @@ from alertrouter_router.timefmt import local_time
 
 router = APIRouter(prefix="/ui/why")
 Signed = Annotated[Session, Depends(console_session)]
-NOBODY = ("no_route", "nobody_on_call", "suppressed", "escalation_ended")
+NOBODY = ("no_route", "nobody_on_call", "suppressed", "escalation_ended", "not_stored")
 SHOWN = 50
 SCAN = 500
 

@@ -330,6 +330,15 @@ async def write(conn: Conn, effects: Effects, now: datetime) -> list[Decision]:
     return [d for d in effects.decisions if d.id in inserted]
 
 
+async def write_decisions(conn: Conn, decisions: Sequence[Decision], now: datetime) -> list[Decision]:
+    """Decisions alone, outside a routing unit (an alert the database refused to store); returns the new ones."""
+    statement = _decisions(decisions, now)
+    if statement is None:
+        return []
+    inserted = {row["id"] for row in await conn.fetch(statement.sql, *statement.args)}
+    return [d for d in decisions if d.id in inserted]
+
+
 async def write_pages(conn: Conn, pages: Sequence[Page]) -> None:
     """Outbox rows written outside a routing unit (shift reminders)."""
     statement = _pages(pages)

@@ -34,6 +34,7 @@ class Outcome(StrEnum):
     NOBODY_ON_CALL = "nobody_on_call"
     ESCALATION_ENDED = "escalation_ended"
     NOTED = "noted"  # a person's note on an incident: nothing else changed
+    NOT_STORED = "not_stored"  # the database refused the alert event: dead-lettered, nobody paged (not_stored.py)
 
 
 class DecisionKind(StrEnum):

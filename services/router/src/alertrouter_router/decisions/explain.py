@@ -78,7 +78,8 @@ def explain_text(row: dict[str, Any], show: Show = utc_time) -> str:
             f"{event.get('integration')}, dedup key {row['dedup_key']}) arrived at {arrived}{later} "
             f"with summary {event.get('summary')!r}."
         )
-        lines.append(_routed(route, "It was routed"))
+        # an event the database refused (not_stored) was routed only to say whose it was: nobody was paged
+        lines.append(_routed(route, "It would have been routed" if row["outcome"] == "not_stored" else "It was routed"))
     elif row["kind"] == "recheck":
         alert = x.get("alert", {})
         lines.append(
