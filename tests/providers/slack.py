@@ -2,9 +2,10 @@
 ``response_url``s, and the interaction requests Slack makes when someone clicks a button.
 
 Messages are validated against the limits Slack enforces (FORMATS §7) and answered with Slack's bodies
-(tests/fixtures/slack). A click is played the way Slack does it: a ``block_actions`` payload built from the message
-as posted (the button's action_id and value), form-encoded, signed with the app's signing secret (``v0``) and
-posted over a real socket to the app's Request URL. Click methods block (urllib): call them via asyncio.to_thread.
+(tests/fixtures/slack); a Web API method can be rate limited (``rate_limit``: HTTP 429 with Retry-After). A click
+is played the way Slack does it: a ``block_actions`` payload built from the message as posted (the button's
+action_id and value), form-encoded, signed with the app's signing secret (``v0``) and posted over a real socket to
+the app's Request URL. Click methods block (urllib): call them via asyncio.to_thread.
 """
 
 from __future__ import annotations
@@ -64,9 +65,33 @@ class SlackServer(ProviderServer):
         self.posted: dict[tuple[str, str], dict[str, Any]] = {}  # (channel, ts) -> the message as it is now
         self.updates: list[dict[str, Any]] = []
         self.responses: list[dict[str, Any]] = []
+        self._limited: dict[str, tuple[int, str]] = {}  # method -> (calls still to refuse, Retry-After)
+        self.rate_limited: list[Received] = []  # the calls answered 429
+
+    def rate_limit(self, method: str, calls: int, retry_after: str = "1") -> None:
+        """The next ``calls`` calls of ``method`` (e.g. ``chat.update``) are answered as Slack answers a method over
+        its rate limit: HTTP 429, ``Retry-After`` seconds, ``{"ok": false, "error": "ratelimited"}``."""
+        with self._lock:
+            self._limited[method] = (calls, retry_after)
+
+    def _over_limit(self, method: str, request: Received) -> Reply | None:
+        with self._lock:
+            left, retry_after = self._limited.get(method, (0, ""))
+            if left <= 0:
+                return None
+            self._limited[method] = (left - 1, retry_after)
+            self.rate_limited.append(request)
+        limited = Reply.from_fixture("slack/chat-postMessage-ratelimited.http.json")
+        limited.headers["Retry-After"] = retry_after
+        return limited
 
     # Web API and webhooks ------------------------------------------------------------------------------
     def respond(self, request: Received) -> Reply:
+        limited = (
+            self._over_limit(request.path.removeprefix("/api/"), request) if request.path.startswith("/api/") else None
+        )
+        if limited is not None:
+            return limited
         if request.method == "POST" and request.path.startswith("/services/"):
             return self._incoming_webhook(request)
         if request.method == "POST" and request.path == "/api/chat.postMessage":
