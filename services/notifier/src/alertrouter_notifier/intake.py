@@ -3,8 +3,9 @@
 New pages become ``pending`` rows (the durable queue), or ``sending`` when due now and the dispatcher has a free
 slot for them (claimed by their INSERT, sent as soon as this commits); pages seen before are skipped by the unique
 constraint; pages older than the maximum age become ``expired``; pages over their destination's flood budget
-become ``throttled`` and feed the next digest (a drill page is never counted or held: ``_throttled``). Only after
-this commits does the consumer commit its offsets.
+become ``throttled`` and feed the next digest (a drill page is never counted or held: ``_throttled``; a Slack
+notice that updates its trigger's message in place neither: ``_let_edits_through``). Only after this commits does
+the consumer commit its offsets.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, TypeAlias
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from alertrouter_notifier.channels.slack import edits_in_place
 from alertrouter_notifier.db.ledger import (
     AttemptRecord,
     ClaimedDelivery,
@@ -25,6 +27,7 @@ from alertrouter_notifier.db.ledger import (
     mark_final,
     new_delivery_row,
 )
+from alertrouter_notifier.db.sent_pages import message_of, slack_triggers_posted
 from alertrouter_notifier.db.tables import RowState
 from alertrouter_notifier.digests import flush_digest
 from alertrouter_notifier.policy import DeliveryPolicy
@@ -113,9 +116,48 @@ async def admit_rows(
             to_throttle[(item.throttle_key, budget_of(item.page.kind))].append(item)
         elif item.due:
             outcome.dispatch_now.append(item.id)
+    if any(budget is Budget.NOTICES for _, budget in to_throttle):
+        await _let_edits_through(conn, to_throttle, new, outcome)
     for key in sorted(to_throttle):  # a fixed lock order: replicas never deadlock on two windows
         await _apply_throttle(conn, key, to_throttle[key], now, policy, outcome)
     return outcome
+
+
+async def _let_edits_through(
+    conn: AsyncConnection,
+    to_throttle: dict[tuple[str, Budget], list[NewDelivery]],
+    new: Sequence[NewDelivery],
+    outcome: IntakeOutcome,
+) -> None:
+    """Slack notices that will update their trigger's message in place (``chat.update``) are neither counted nor
+    held by the notices budget: an edit posts no new message (no notification, no noise), and when every update of
+    a storm was held, the held incidents' messages kept saying "triggered", with live buttons, for good. Slack's own
+    rate limit on updates is a transient failure retried after its Retry-After (dispatcher).
+
+    Only a notice whose trigger has a message, or is on its way to one, is let through: the notices of incidents
+    whose trigger was held (no message) would be posted anew and stay under the budget. A trigger admitted with the
+    notice has no say (its window decides later). One that then never gets a message (it fails, or the message
+    was deleted) has its notice posted anew, unbudgeted: at most the few notices of a trigger the pages budget let
+    through."""
+    candidates = [
+        i for (_, b), items in to_throttle.items() if b is Budget.NOTICES for i in items if edits_in_place(i.page)
+    ]
+    if not candidates:
+        return
+    undecided = [item.id for item in new if item.page.kind is PageKind.TRIGGER]
+    posted = await slack_triggers_posted(conn, [item.page for item in candidates], undecided)
+    for key in [k for k in to_throttle if k[1] is Budget.NOTICES]:
+        budgeted = []
+        for item in to_throttle[key]:
+            if edits_in_place(item.page) and message_of(item.page) in posted:
+                if item.due:
+                    outcome.dispatch_now.append(item.id)
+            else:
+                budgeted.append(item)
+        if budgeted:
+            to_throttle[key] = budgeted
+        else:
+            del to_throttle[key]
 
 
 async def _apply_throttle(

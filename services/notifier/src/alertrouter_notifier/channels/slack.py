@@ -7,6 +7,10 @@ Messages posted with the bot token carry real acknowledge/resolve buttons when i
 (``chat.update``) instead of posting another one, whoever changed the incident; when that message was deleted or
 may no longer be edited, the notice is posted as a new message. Incoming webhooks answer errors as
 plain-text bodies with 4xx/5xx statuses and keep link buttons (there is no message id to update).
+
+Such a notice (``edits_in_place``) is let past the notices flood budget at admission when its trigger's message
+exists or is on its way (intake.py): an edit posts nothing new, and Slack's rate limit on ``chat.update`` (429 with
+Retry-After) is a transient failure, retried after the time Slack asked for.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from alertrouter_notifier.channels.base import Links, Outgoing, Receipt, SendPer
 from alertrouter_notifier.channels.http import raise_for_http_status, transport_errors
 from alertrouter_notifier.channels.slack_api import SlackApi
 from alertrouter_notifier.rendering.slack import Handled, slack_message
-from alertrouter_shared.events import Page, PageKind
+from alertrouter_shared.events import ContactMethodType, Page, PageKind
 from alertrouter_shared.logging import get_logger
 
 PreviousMessage = Callable[[Page], Awaitable["SentMessage | None"]]
@@ -29,6 +33,20 @@ NOTICES = frozenset({PageKind.ACKNOWLEDGED, PageKind.RESOLVED, PageKind.ESCALATE
 # is then posted as a message of its own, not failed (nobody would learn of the change).
 UNEDITABLE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 log = get_logger(__name__)
+
+
+def is_incoming_webhook(address: str) -> bool:
+    return address.strip().startswith(("https://", "http://"))
+
+
+def edits_in_place(page: Page) -> bool:
+    """Whether ``page`` is a Slack notice meant to update its trigger's message (sent with the bot token) rather
+    than to post a message of its own: an incoming webhook has no message to update."""
+    return (
+        page.kind in NOTICES
+        and page.contact_method.type is ContactMethodType.SLACK
+        and not is_incoming_webhook(page.contact_method.address)
+    )
 
 
 class SentMessage(NamedTuple):
@@ -55,7 +73,7 @@ class SlackProvider:
     async def send(self, outgoing: Outgoing) -> Receipt:
         page = outgoing.page
         address = page.contact_method.address.strip()
-        if address.startswith(("https://", "http://")):
+        if is_incoming_webhook(address):
             return await self._incoming_webhook(address, slack_message(page, outgoing.links))
         earlier = await self._previous(page) if self._previous and page.kind in NOTICES else None
         if earlier is not None:

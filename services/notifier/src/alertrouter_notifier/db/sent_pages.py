@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from alertrouter_notifier.db.tables import RowState, delivery
+from alertrouter_notifier.db.tables import IN_FLIGHT, RowState, delivery
 from alertrouter_notifier.destination import throttle_key
 from alertrouter_shared.events import ContactMethod, ContactMethodType, Page, PageKind
 
@@ -139,3 +139,34 @@ async def trigger_message(engine: AsyncEngine, page: Page) -> tuple[str, Page] |
     async with engine.connect() as conn:
         row = (await conn.execute(query)).first()
     return None if row is None else (str(row.provider_message_id), Page.model_validate(row.page))
+
+
+MessageOf = tuple[str, str, str]  # (incident id, user id, contact method id): whose trigger's message it is
+
+
+def message_of(page: Page) -> MessageOf:
+    return (page.incident_id, page.user_id, page.contact_method.id)
+
+
+async def slack_triggers_posted(
+    conn: AsyncConnection, pages: Sequence[Page], leaving_out: Collection[str]
+) -> set[MessageOf]:
+    """Of ``pages``, whose Slack trigger (the same incident, person and contact method) has a message to update:
+    posted (it has the provider's id) or on its way (pending, sending, retrying). A trigger held by flood protection,
+    failed or expired has none. ``leaving_out``: deliveries whose fate is not decided yet (admitted in the same
+    transaction, their flood window still to come)."""
+    if not pages:
+        return set()
+    query = (
+        select(delivery.c.incident_id, delivery.c.user_id, delivery.c.contact_method_id)
+        .where(
+            delivery.c.incident_id.in_(sorted({p.incident_id for p in pages})),
+            delivery.c.channel == ContactMethodType.SLACK.value,
+            delivery.c.kind == PageKind.TRIGGER.value,
+            delivery.c.provider_message_id.is_not(None) | delivery.c.status.in_([s.value for s in IN_FLIGHT]),
+            delivery.c.id.not_in(sorted(leaving_out)) if leaving_out else true(),
+        )
+        .distinct()
+    )
+    wanted = {message_of(p) for p in pages}
+    return {(row.incident_id, row.user_id, row.contact_method_id) for row in await conn.execute(query)} & wanted
