@@ -347,6 +347,11 @@ class Page(_Wire):
 
 
 class DeliveryStatus(StrEnum):
+    """A delivery attempt's outcome. ``cancelled`` (added within version 1): the page was not sent because its
+    incident was acknowledged or resolved while it waited (queued, or for a retry) -- neither reached nor failed
+    for good, so it never escalates. A router older than a status cannot decode such a result and dead-letters it
+    (``alertrouter.deliveries.v1.dlq``, replayable): routers are upgraded before notifiers for a new status."""
+
     SENT = "sent"
     DELIVERED = "delivered"
     RETRYING = "retrying"
@@ -355,6 +360,7 @@ class DeliveryStatus(StrEnum):
     EXPIRED = "expired"
     THROTTLED = "throttled"
     DUPLICATE = "duplicate"
+    CANCELLED = "cancelled"
 
 
 class DeliveryResult(_Wire):

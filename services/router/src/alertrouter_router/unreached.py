@@ -25,6 +25,9 @@ from alertrouter_shared.events import DeliveryResult, DeliveryStatus
 if TYPE_CHECKING:
     from alertrouter_router.state import RouterState
 
+# ``cancelled`` is not among them: the notifier ended the page unsent because the incident was acknowledged or
+# resolved first, so nobody failed to reach anyone and nothing is escalated (a page with that latest result keeps
+# its level from counting as unreached, like one sent).
 FAILED_FOR_GOOD = frozenset({DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED, DeliveryStatus.EXPIRED})
 
 

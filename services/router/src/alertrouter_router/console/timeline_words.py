@@ -60,6 +60,10 @@ def _page(entry: dict[str, Any], zone: str, rounds: dict[str, int]) -> Line:
 def _delivery(entry: dict[str, Any]) -> Line:
     status = str(entry.get("status", ""))
     who = entry.get("user_id") or "someone"
+    if status == "cancelled":  # the notifier ended it unsent: its incident was acknowledged or resolved first
+        why = str(entry.get("error") or "the incident was acknowledged or resolved first").removeprefix("not sent: ")
+        to = f"{entry.get('channel')} to {who} ({entry.get('destination_masked')})"
+        return Line(entry["at"], "delivery", "Delivery", f"{to}: cancelled, not sent: {why}.")
     text = (
         f"{entry.get('channel')} to {who} ({entry.get('destination_masked')}): {status}"
         f" (attempt {entry.get('attempt', 1)}{', ' + entry['provider'] if entry.get('provider') else ''})"
