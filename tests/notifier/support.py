@@ -70,7 +70,7 @@ def past(seconds: float) -> datetime:
     return datetime.now(UTC) - timedelta(seconds=seconds)
 
 
-FINAL = {"sent", "delivered", "undelivered", "failed", "expired", "throttled"}
+FINAL = {"sent", "delivered", "undelivered", "failed", "expired", "throttled", "cancelled"}
 
 
 async def final_delivery(client: httpx.AsyncClient, page_id: str, timeout: float = 20.0) -> dict[str, Any]:

@@ -4,8 +4,9 @@ New pages become ``pending`` rows (the durable queue), or ``sending`` when due n
 slot for them (claimed by their INSERT, sent as soon as this commits); pages seen before are skipped by the unique
 constraint; pages older than the maximum age become ``expired``; pages over their destination's flood budget
 become ``throttled`` and feed the next digest (a drill page is never counted or held: ``_throttled``; a Slack
-notice that updates its trigger's message in place neither: ``_let_edits_through``). Only after this commits does
-the consumer commit its offsets.
+notice that updates its trigger's message in place neither: ``_let_edits_through``). An ``acknowledged`` or
+``resolved`` page ends, unsent, its incident's pages still waiting (``cancel_superseded``). Only after this commits
+does the consumer commit its offsets.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, TypeAlias
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alertrouter_notifier.channels.slack import edits_in_place
+from alertrouter_notifier.db.cancellations import cancel_waiting
 from alertrouter_notifier.db.ledger import (
     AttemptRecord,
     ClaimedDelivery,
@@ -41,7 +43,7 @@ class IntakeOutcome:
     dispatch_now: list[str] = field(default_factory=list)  # due now, to claim and send
     results: list[int] = field(default_factory=list)
     duplicates: int = 0
-    # Deliveries this admission ended (expired, throttled), by channel and outcome: counted in
+    # Deliveries this admission ended (expired, throttled, cancelled), by channel and outcome: counted in
     # alertrouter_notifier_deliveries_total once the admission commits, as the dispatcher counts the ends of sends.
     ended: Counter[tuple[str, str]] = field(default_factory=Counter)
 
@@ -51,7 +53,45 @@ def one_statement(pages: Sequence[Page], now: datetime, policy: DeliveryPolicy) 
     caller can skip BEGIN/COMMIT: two of the six database round trips of a page arriving on its own. A batch
     split into several INSERTs by the driver and cut short is still safe: offsets are not committed, and the
     redelivered pages already stored are skipped by the unique constraint."""
-    return not any(policy.is_expired(p, now) or _throttled(p, policy) for p in pages)
+    return not any(policy.is_expired(p, now) or _throttled(p, policy) or p.kind in ENDING for p in pages)
+
+
+# An incident acknowledged or resolved ends, unsent, the pages of it still waiting of these kinds.
+ENDING = {PageKind.RESOLVED: "resolved", PageKind.ACKNOWLEDGED: "acknowledged"}
+SUPERSEDED = frozenset({PageKind.TRIGGER, PageKind.ESCALATED})
+
+
+@dataclass(frozen=True)
+class Endings:
+    """What the ``acknowledged``/``resolved`` pages of a batch end: ``reasons`` (incident id -> the error the ended
+    deliveries record), and ``before``: the (page id, contact method id) of the batch's own pages they end, those
+    that came before the ending page in the batch. A page after it (a responder added, a snooze's new cycle, just
+    after an acknowledgement) is news of its own and goes out."""
+
+    reasons: dict[str, str] = field(default_factory=dict)
+    before: set[tuple[str, str]] = field(default_factory=set)
+
+
+def endings(pages: Sequence[Page]) -> Endings:
+    if not any(p.kind in ENDING for p in pages):  # the trigger hot path: one scan, nothing else
+        return Endings()
+    last: dict[str, int] = {}
+    kind: dict[str, PageKind] = {}
+    for n, page in enumerate(pages):
+        if page.kind in ENDING:
+            last[page.incident_id] = n
+            if kind.get(page.incident_id) is not PageKind.RESOLVED:
+                kind[page.incident_id] = page.kind
+    reasons = {
+        incident: f"not sent: the incident was {ENDING[k]} before this page could be delivered"
+        for incident, k in kind.items()
+    }
+    before = {
+        (p.page_id, p.contact_method.id)
+        for n, p in enumerate(pages)
+        if p.kind in SUPERSEDED and n < last.get(p.incident_id, -1)
+    }
+    return Endings(reasons, before)
 
 
 def _throttled(page: Page, policy: DeliveryPolicy) -> bool:
@@ -75,8 +115,9 @@ def delivery_rows(pages: Sequence[Page], now: datetime, policy: DeliveryPolicy, 
     """``send_slots``: how many due pages the caller will start sending as soon as the rows commit; those rows are
     inserted already claimed (flood-limited channels excepted: their window decides after the insert)."""
     rows = []
+    ended = endings(pages).before  # inserted pending, so that the admission can end them
     for page in _unique(pages):
-        claim = send_slots > 0 and not _throttled(page, policy)
+        claim = send_slots > 0 and not _throttled(page, policy) and (page.page_id, page.contact_method.id) not in ended
         row = new_delivery_row(page, now, policy, claim=claim)
         if row["status"] == RowState.SENDING.value:
             send_slots -= 1
@@ -101,8 +142,11 @@ async def admit_rows(
     """``rows`` from ``delivery_rows`` for ``received`` pages (the same page twice in a batch is one row)."""
     new = await insert_deliveries(conn, rows, now)
     outcome = IntakeOutcome(duplicates=received - len(new))
+    cancelled = await cancel_superseded(conn, rows, now, outcome)
     to_throttle: dict[tuple[str, Budget], list[NewDelivery]] = defaultdict(list)
     for item in new:
+        if item.id in cancelled:
+            continue
         if item.status is RowState.SENDING:
             outcome.claimed.append(
                 ClaimedDelivery(item.id, item.page, 1, 0, deadline_at=item.deadline_at, failover_at=item.failover_at)
@@ -121,6 +165,38 @@ async def admit_rows(
     for key in sorted(to_throttle):  # a fixed lock order: replicas never deadlock on two windows
         await _apply_throttle(conn, key, to_throttle[key], now, policy, outcome)
     return outcome
+
+
+async def cancel_superseded(
+    conn: AsyncConnection, rows: DeliveryRows, now: datetime, outcome: IntakeOutcome
+) -> set[str]:
+    """An ``acknowledged`` or ``resolved`` page ends, unsent, the trigger and ``escalated`` deliveries of its incident
+    still waiting -- ``pending`` (not yet due included) or ``retrying`` after a transient failure (Slack's 429, an
+    SMS provider's 503, a webhook timeout) -- for everyone paged, not only the person it tells: a trigger sent
+    after the incident was over, or taken, woke someone with live Acknowledge/Resolve buttons for nothing, and in
+    Slack came after the resolve notice it should have preceded. An acknowledged incident stops notifying, as in
+    PagerDuty: someone has it, and whoever is paged next is paged by the router (a snooze's or ack timeout's new
+    cycle), with new pages; drills follow the same rule. A delivery being sent cannot be called back and is left.
+
+    Each ends ``cancelled``, never silently: its error says why, and an attempt row publishes it to the router,
+    for which it is neither reached nor failed for good (no escalation). Returns the ids ended; the statement runs
+    only for a batch holding such a page, so a trigger's admission costs nothing more."""
+    ends = endings([page for page, _ in rows])
+    if not ends.reasons:
+        return set()
+    spared = [
+        row["id"]
+        for page, row in rows
+        if page.incident_id in ends.reasons
+        and page.kind in SUPERSEDED
+        and (page.page_id, page.contact_method.id) not in ends.before
+    ]
+    kinds = [k.value for k in SUPERSEDED]
+    ended = await cancel_waiting(conn, ends.reasons, kinds, spared, now)
+    for item in ended:
+        outcome.ended[(item.channel, DeliveryStatus.CANCELLED.value)] += 1
+        outcome.results.append(item.attempt_id)
+    return {item.delivery_id for item in ended}
 
 
 async def _let_edits_through(

@@ -52,6 +52,7 @@ class RowState(StrEnum):
     FAILED = "failed"
     EXPIRED = "expired"
     THROTTLED = "throttled"
+    CANCELLED = "cancelled"  # not sent: its incident was acknowledged or resolved first (intake.cancel_superseded)
 
 
 IN_FLIGHT = (RowState.PENDING, RowState.RETRYING, RowState.SENDING)
