@@ -34,6 +34,7 @@ def make_producer(
     settings: CommonSettings,
     *,
     linger_ms: int = 5,
+    compression_type: str | None = "lz4",
     transactional_id: str | None = None,
     transaction_timeout_ms: int = 60_000,
 ) -> AIOKafkaProducer:
@@ -42,7 +43,7 @@ def make_producer(
         enable_idempotence=True,
         linger_ms=linger_ms,
         max_batch_size=256 * 1024,
-        compression_type="lz4",
+        compression_type=compression_type,
         request_timeout_ms=10_000,
         retry_backoff_ms=100,
         transactional_id=transactional_id,
