@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from alertrouter_router.db.pool import Conn
 from alertrouter_router.ownership.reminders import Reminder
@@ -32,13 +33,9 @@ _MOVE_END = (
 KEEP = timedelta(days=30)  # the audit of who was reminded of what, a month back; then the rows go
 
 
-async def claim_reminders(conn: Conn, due: Sequence[Reminder], page_ids: Sequence[str], now: datetime) -> set[str]:
-    """Insert each reminder's row (ON CONFLICT DO NOTHING): the page ids of the rows this call inserted."""
-    rows = await conn.fetch(
-        "INSERT INTO router_shift_reminder (user_id, schedule_id, shift_start, shift_end, remind_at, "
-        "override, page_id, claimed_at) SELECT u, s, st, en, r, o, p, $8 FROM unnest($1::text[], $2::text[], "
-        "$3::timestamptz[], $4::timestamptz[], $5::timestamptz[], $6::bool[], $7::text[]) "
-        "AS t(u, s, st, en, r, o, p) ON CONFLICT DO NOTHING RETURNING page_id",
+def _columns(due: Sequence[Reminder], page_ids: Sequence[str]) -> tuple[list[Any], ...]:
+    """The reminders as the parameter arrays $1..$7 of the claim and the reclaim (unnest order)."""
+    return (
         [r.user_id for r in due],
         [r.schedule_id for r in due],
         [r.starts_at for r in due],
@@ -46,6 +43,17 @@ async def claim_reminders(conn: Conn, due: Sequence[Reminder], page_ids: Sequenc
         [r.remind_at for r in due],
         [r.override for r in due],
         list(page_ids),
+    )
+
+
+async def claim_reminders(conn: Conn, due: Sequence[Reminder], page_ids: Sequence[str], now: datetime) -> set[str]:
+    """Insert each reminder's row (ON CONFLICT DO NOTHING): the page ids of the rows this call inserted."""
+    rows = await conn.fetch(
+        "INSERT INTO router_shift_reminder (user_id, schedule_id, shift_start, shift_end, remind_at, "
+        "override, page_id, claimed_at) SELECT u, s, st, en, r, o, p, $8 FROM unnest($1::text[], $2::text[], "
+        "$3::timestamptz[], $4::timestamptz[], $5::timestamptz[], $6::bool[], $7::text[]) "
+        "AS t(u, s, st, en, r, o, p) ON CONFLICT DO NOTHING RETURNING page_id",
+        *_columns(due, page_ids),
         now,
     )
     return {row["page_id"] for row in rows}
@@ -60,13 +68,7 @@ async def reclaim_stood_down(conn: Conn, due: Sequence[Reminder], page_ids: Sequ
         "$4::timestamptz[], $5::timestamptz[], $6::bool[], $7::text[]) AS t(u, s, st, en, rm, o, p) "
         "WHERE r.user_id = t.u AND r.schedule_id = t.s AND r.shift_start = t.st AND r.stood_down_at IS NOT NULL "
         "RETURNING r.page_id",
-        [r.user_id for r in due],
-        [r.schedule_id for r in due],
-        [r.starts_at for r in due],
-        [r.ends_at for r in due],
-        [r.remind_at for r in due],
-        [r.override for r in due],
-        list(page_ids),
+        *_columns(due, page_ids),
         now,
     )
     return {row["page_id"] for row in rows}
