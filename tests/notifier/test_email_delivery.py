@@ -45,8 +45,11 @@ async def test_incident_mail_over_starttls_with_auth_threads_and_links(
     trigger = make_page(ContactMethodType.EMAIL, f"alice+{unique}@example.test")
     resolved = make_page(ContactMethodType.EMAIL, f"alice+{unique}@example.test", kind=PageKind.RESOLVED)
     async with Notifier(settings) as notifier, api_client(notifier) as client:
-        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [trigger, resolved])
-        received = {m["X-Alertrouter-Page"]: m for m in await server.wait_for(2)}  # sent concurrently
+        # the resolve after the trigger's mail: admitted with it, the waiting trigger would be cancelled, unsent
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [trigger])
+        await server.wait_for(1)
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [resolved])
+        received = {m["X-Alertrouter-Page"]: m for m in await server.wait_for(2)}
         first, second = received[trigger.page_id], received[resolved.page_id]
         delivery = await final_delivery(client, trigger.page_id)
 
