@@ -134,6 +134,34 @@ async def test_an_acknowledgement_ends_everyone_s_waiting_pages_of_the_incident_
         assert (await deliveries_for(client, page=other.page_id))[0]["status"] == "pending"
 
 
+async def test_a_resolve_ends_a_waiting_acknowledged_notice_but_an_acknowledgement_ends_no_resolved_one(
+    make_settings: SettingsFactory, make_page: PageFactory, capture: CaptureServer, unique: str
+) -> None:
+    """An acknowledged notice still waiting when its incident's resolve is admitted would be sent after the resolved
+    one (both waiting out Slack's Retry-After, say) and set the page's message back to "acknowledged", with a
+    Resolve button, for an incident over: it ends ``cancelled``. An acknowledgement ends no resolved notice."""
+    settings = make_settings()
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    url = f"{capture.url}/hooks/{unique}"
+    incident, other = f"inc-{unique}-over", f"inc-{unique}-taken"
+    acked = make_page(ContactMethodType.WEBHOOK, url, incident_id=incident, kind=PageKind.ACKNOWLEDGED)
+    acked = acked.model_copy(update={"send_at": later})
+    resolved = make_page(ContactMethodType.WEBHOOK, url, incident_id=incident, kind=PageKind.RESOLVED)
+    resolved_first = make_page(ContactMethodType.WEBHOOK, url, incident_id=other, kind=PageKind.RESOLVED)
+    resolved_first = resolved_first.model_copy(update={"send_at": later})
+    acked_after = make_page(ContactMethodType.WEBHOOK, url, incident_id=other, kind=PageKind.ACKNOWLEDGED)
+    async with Notifier(settings) as notifier, api_client(notifier) as client:
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [acked, resolved_first])
+        for page in (acked, resolved_first):
+            await delivery_in(client, page.page_id, "pending")
+        await produce_pages(settings.kafka_bootstrap_servers, settings.pages_topic, [resolved, acked_after])
+        ended = await delivery_in(client, acked.page_id, "cancelled")
+        assert ended["last_error"] == RESOLVED_REASON
+        assert (await final_delivery(client, resolved.page_id))["status"] == "sent"
+        assert (await final_delivery(client, acked_after.page_id))["status"] == "sent"
+        assert (await deliveries_for(client, page=resolved_first.page_id))[0]["status"] == "pending"
+
+
 def test_a_batch_s_own_pages_are_ended_only_when_they_come_before_its_acknowledgement_or_resolution(
     make_page: PageFactory, unique: str
 ) -> None:
@@ -149,3 +177,9 @@ def test_a_batch_s_own_pages_are_ended_only_when_they_come_before_its_acknowledg
     assert ends.reasons == {"i1": ACKNOWLEDGED_REASON, "i2": RESOLVED_REASON}
     assert ends.before == {(before.page_id, before.contact_method.id)}
     assert endings([before, after, elsewhere]).reasons == {}
+    # one batch: an acknowledged notice before its incident's resolve is ended by it, not one after it
+    first_acked = make_page(ContactMethodType.WEBHOOK, url, incident_id="i2", kind=PageKind.ACKNOWLEDGED)
+    ends = endings([first_acked, before, resolved, acked_too])
+    assert ends.before == {(first_acked.page_id, first_acked.contact_method.id)}
+    earlier_ack = make_page(ContactMethodType.WEBHOOK, url, incident_id="i1", kind=PageKind.ACKNOWLEDGED)
+    assert endings([earlier_ack, acked]).before == set()  # an acknowledgement ends no acknowledged notice

@@ -56,9 +56,14 @@ def one_statement(pages: Sequence[Page], now: datetime, policy: DeliveryPolicy) 
     return not any(policy.is_expired(p, now) or _throttled(p, policy) or p.kind in ENDING for p in pages)
 
 
-# An incident acknowledged or resolved ends, unsent, the pages of it still waiting of these kinds.
+# An incident acknowledged or resolved ends, unsent, the pages of it still waiting of these kinds. A resolve ends
+# a waiting acknowledged notice too: sent after the resolved one (both waiting out Slack's Retry-After, say), it set
+# the page's message back to "acknowledged", with a Resolve button, for an incident over.
 ENDING = {PageKind.RESOLVED: "resolved", PageKind.ACKNOWLEDGED: "acknowledged"}
-SUPERSEDED = frozenset({PageKind.TRIGGER, PageKind.ESCALATED})
+SUPERSEDED = {
+    PageKind.ACKNOWLEDGED: frozenset({PageKind.TRIGGER, PageKind.ESCALATED}),
+    PageKind.RESOLVED: frozenset({PageKind.TRIGGER, PageKind.ESCALATED, PageKind.ACKNOWLEDGED}),
+}
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,7 @@ class Endings:
 
     reasons: dict[str, str] = field(default_factory=dict)
     before: set[tuple[str, str]] = field(default_factory=set)
+    kinds: dict[str, frozenset[PageKind]] = field(default_factory=dict)  # incident id -> the kinds it ends
 
 
 def endings(pages: Sequence[Page]) -> Endings:
@@ -86,12 +92,13 @@ def endings(pages: Sequence[Page]) -> Endings:
         incident: f"not sent: the incident was {ENDING[k]} before this page could be delivered"
         for incident, k in kind.items()
     }
+    kinds = {incident: SUPERSEDED[k] for incident, k in kind.items()}
     before = {
         (p.page_id, p.contact_method.id)
         for n, p in enumerate(pages)
-        if p.kind in SUPERSEDED and n < last.get(p.incident_id, -1)
+        if p.kind in kinds.get(p.incident_id, ()) and n < last[p.incident_id]
     }
-    return Endings(reasons, before)
+    return Endings(reasons, before, kinds)
 
 
 def _throttled(page: Page, policy: DeliveryPolicy) -> bool:
@@ -188,10 +195,10 @@ async def cancel_superseded(
         row["id"]
         for page, row in rows
         if page.incident_id in ends.reasons
-        and page.kind in SUPERSEDED
+        and page.kind in ends.kinds[page.incident_id]
         and (page.page_id, page.contact_method.id) not in ends.before
     ]
-    kinds = [k.value for k in SUPERSEDED]
+    kinds = {incident: sorted(k.value for k in ended_kinds) for incident, ended_kinds in ends.kinds.items()}
     ended = await cancel_waiting(conn, ends.reasons, kinds, spared, now)
     for item in ended:
         outcome.ended[(item.channel, DeliveryStatus.CANCELLED.value)] += 1

@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 _CANCEL = text(
     """
 WITH ends AS (
-    SELECT * FROM unnest(CAST(:incidents AS text[]), CAST(:errors AS text[])) AS e(incident_id, error)
+    SELECT * FROM unnest(CAST(:incidents AS text[]), CAST(:errors AS text[]), CAST(:kinds AS text[]))
+        AS e(incident_id, error, kinds)
 ), target AS (
     SELECT d.id, e.error FROM notifier_delivery AS d JOIN ends AS e ON e.incident_id = d.incident_id
-    WHERE d.kind = ANY(CAST(:kinds AS text[])) AND d.status IN ('pending', 'retrying')
+    WHERE d.kind = ANY(string_to_array(e.kinds, ',')) AND d.status IN ('pending', 'retrying')
       AND d.id <> ALL(CAST(:spared AS text[]))
     ORDER BY d.id
     FOR UPDATE OF d
@@ -54,18 +55,19 @@ class Cancelled:
 async def cancel_waiting(
     conn: AsyncConnection,
     reasons: Mapping[str, str],
-    kinds: Collection[str],
+    kinds: Mapping[str, Collection[str]],
     spared: Collection[str],
     now: datetime,
 ) -> list[Cancelled]:
-    """End as ``cancelled`` the waiting deliveries of ``kinds`` for the incidents of ``reasons`` (incident id ->
-    the error to record), except the deliveries ``spared``. Returns what was ended, with each attempt row's id."""
+    """End as ``cancelled`` the waiting deliveries of the incidents of ``reasons`` (incident id -> the error to
+    record) whose kind is among the incident's ``kinds``, except the deliveries ``spared``. Returns what was
+    ended, with each attempt row's id."""
     if not reasons:
         return []
     params = {
         "incidents": list(reasons),
         "errors": list(reasons.values()),
-        "kinds": sorted(kinds),
+        "kinds": [",".join(kinds[incident]) for incident in reasons],
         "spared": sorted(spared),
         "now": now,
     }
